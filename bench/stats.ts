@@ -1,0 +1,73 @@
+/** Timing statistics shared by the benchmarks. */
+import { performance } from 'node:perf_hooks';
+
+export interface Timing {
+  runs: number;
+  medianMs: number;
+  p90Ms: number;
+  p99Ms: number;
+  minMs: number;
+  maxMs: number;
+  /** (p90 - p10) / median: a spread above ~0.3 means a noisy machine. */
+  spread: number;
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function summarize(samples: readonly number[]): Timing {
+  const s = [...samples].sort((a, b) => a - b);
+  const median = quantile(s, 0.5);
+  return {
+    runs: s.length,
+    medianMs: median,
+    p90Ms: quantile(s, 0.9),
+    p99Ms: quantile(s, 0.99),
+    minMs: s[0],
+    maxMs: s[s.length - 1],
+    spread: median > 0 ? (quantile(s, 0.9) - quantile(s, 0.1)) / median : 0,
+  };
+}
+
+/**
+ * Runs `fn` `warmup` times untimed, then until both `minRuns` runs and `minMs` of wall time
+ * have passed (capped at `maxRuns`).
+ */
+export async function measure(fn: () => Promise<unknown> | unknown, o: { warmup?: number; minRuns?: number; maxRuns?: number; minMs?: number } = {}): Promise<Timing> {
+  const warmup = o.warmup ?? 3;
+  const minRuns = o.minRuns ?? 10;
+  const maxRuns = o.maxRuns ?? 200;
+  const minMs = o.minMs ?? 1000;
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < maxRuns && (samples.length < minRuns || performance.now() - start < minMs)) {
+    const t = performance.now();
+    await fn();
+    samples.push(performance.now() - t);
+  }
+  return summarize(samples);
+}
+
+/**
+ * The memory-read roofline for `bytes`: memchr over a buffer of that size that was written
+ * (so its pages are real, not the shared zero page) and holds no byte 1, so the scan reads it all.
+ */
+export class RooflineProbe {
+  private buf: Buffer = Buffer.alloc(0);
+  async time(bytes: number, o: { minRuns?: number; minMs?: number } = {}): Promise<Timing> {
+    if (this.buf.length < bytes) this.buf = Buffer.allocUnsafe(bytes).fill(0);
+    const view = this.buf.subarray(0, bytes);
+    return measure(() => {
+      if (view.indexOf(1) !== -1) throw new Error('roofline buffer corrupted');
+    }, { warmup: 2, minRuns: o.minRuns ?? 10, minMs: o.minMs ?? 300 });
+  }
+  release(): void {
+    this.buf = Buffer.alloc(0);
+  }
+}

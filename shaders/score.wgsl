@@ -1,0 +1,121 @@
+// Fused RALM scorer: local (target-aware) attention over each candidate's centroids, the cosine
+// with the precomputed global vector, and the α/β blend.
+//
+// One invocation scores one work item = (candidate slot, request, output position). A dispatch
+// covers the work items of one table page; several requests (each with its own user) share it.
+// Workgroup: WORKGROUP_SIZE invocations in x; the grid may be 2-D when the work list is longer
+// than 65,535 workgroups, so the linear index is rebuilt from num_workgroups.
+//
+// Per work item, with q = W_l e (computed once per request on the host) and rows C_j, j < count:
+//   w_j   = exp(tanh(C_j · q))            tanh bounds the logit to [-1, 1]: exp cannot overflow,
+//                                         so the softmax needs no running maximum
+//   L     = Σ_j w_j C_j                   unnormalised local vector (Σ w_j cancels in the cosine)
+//   cos_l = (Σ_j w_j e·C_j) / (|e| |L|)
+//   cos_g = e · g / (|e| |g|)             |g| precomputed with the item
+//   score = alpha · cos_g + beta · cos_l
+// A vector whose norm is below zero_norm counts as zero and its cosine is 0 (never NaN).
+//
+// Memory layout (all little-endian, row stride = h rounded up to a multiple of 8, zero padded):
+//   centroids  page of slots × k rows; f32: row_vec4 vec4<u32> (bit-cast f32) per row;
+//              f16 (F16_CENTROIDS): row_vec4 / 2 vec4<u32>, each packing 8 halves (pack2x16float)
+//   globals    page of slots × row_vec4 vec4<f32>
+//   item_meta  page of slots × (valid centroid count, bitcast |g|)
+//   users      per request: q then e, row_vec4 vec4<f32> each;  user_norms: |e| per request
+//   work       (slot within page, request, output position, unused)
+//   results    per output position: (score, cos_g, cos_l, 0)
+// Bounds: count <= k; h <= 4 * MAX_ROW_VEC4 = 256 (the engine checks both before dispatch).
+
+override WORKGROUP_SIZE: u32 = 64u;
+override F16_CENTROIDS: bool = false;
+const MAX_ROW_VEC4: u32 = 64u;
+
+struct Params {
+  work_start: u32,
+  work_count: u32,
+  k: u32,
+  row_vec4: u32,
+  alpha: f32,
+  beta: f32,
+  zero_norm: f32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> centroids: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> globals: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> item_meta: array<vec2<u32>>;
+@group(0) @binding(4) var<storage, read> users: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> user_norms: array<f32>;
+@group(0) @binding(6) var<storage, read> work: array<vec4<u32>>;
+@group(0) @binding(7) var<storage, read_write> results: array<vec4<f32>>;
+
+fn load_row(row: u32, v: u32) -> vec4<f32> {
+  if (F16_CENTROIDS) {
+    let u = centroids[row * (params.row_vec4 / 2u) + v / 2u];
+    if ((v & 1u) == 0u) {
+      return vec4<f32>(unpack2x16float(u.x), unpack2x16float(u.y));
+    }
+    return vec4<f32>(unpack2x16float(u.z), unpack2x16float(u.w));
+  }
+  return bitcast<vec4<f32>>(centroids[row * params.row_vec4 + v]);
+}
+
+fn safe_cos(dot_ab: f32, na: f32, nb: f32) -> f32 {
+  if (na < params.zero_norm || nb < params.zero_norm) {
+    return 0.0;
+  }
+  return dot_ab / (na * nb);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+  if (i >= params.work_count) {
+    return;
+  }
+  let w = work[params.work_start + i];
+  let slot = w.x;
+  let rv = params.row_vec4;
+  let q_base = w.y * 2u * rv;
+  let e_base = q_base + rv;
+  let e_norm = user_norms[w.y];
+  let m = item_meta[slot];
+  let count = min(m.x, params.k);
+  let g_norm = bitcast<f32>(m.y);
+
+  var dg = 0.0;
+  for (var v = 0u; v < rv; v++) {
+    dg += dot(globals[slot * rv + v], users[e_base + v]);
+  }
+
+  var acc: array<vec4<f32>, MAX_ROW_VEC4>;
+  var sum_w = 0.0;
+  var e_dot_l = 0.0;
+  for (var j = 0u; j < count; j++) {
+    let row = slot * params.k + j;
+    var dq = 0.0;
+    var de = 0.0;
+    for (var v = 0u; v < rv; v++) {
+      let c = load_row(row, v);
+      dq += dot(c, users[q_base + v]);
+      de += dot(c, users[e_base + v]);
+    }
+    // Clamp before tanh: some drivers evaluate tanh through exp and return NaN for huge inputs.
+    let wj = exp(tanh(clamp(dq, -20.0, 20.0)));
+    sum_w += wj;
+    e_dot_l += wj * de;
+    for (var v = 0u; v < rv; v++) {
+      acc[v] += wj * load_row(row, v);
+    }
+  }
+  var ll = 0.0;
+  for (var v = 0u; v < rv; v++) {
+    ll += dot(acc[v], acc[v]);
+  }
+  var cos_l = 0.0;
+  if (count > 0u) {
+    cos_l = safe_cos(e_dot_l / sum_w, e_norm, sqrt(ll) / sum_w);
+  }
+  let cos_g = safe_cos(dg, e_norm, g_norm);
+  results[w.z] = vec4<f32>(params.alpha * cos_g + params.beta * cos_l, cos_g, cos_l, 0.0);
+}

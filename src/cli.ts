@@ -1,0 +1,179 @@
+/**
+ * The `ralm` command line. Every command prints human-readable text, or with --json exactly
+ * one JSON document on stdout (progress goes to stderr). Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { defaultModelDir } from './paths.js';
+import { loadModel, randomModel, saveModel } from './model/model.js';
+import { probeAdapter } from './engine/probe.js';
+import { RalmError } from './util/errors.js';
+
+type Out = { json: boolean };
+
+const USAGE = `usage: ralm <command> [options]
+
+commands:
+  info                      backends on this host (WebGPU adapter, limits) and the default model
+  model inspect [DIR]       load and validate a model directory (default: weights/default)
+  model init --out DIR      write a seeded-random placeholder model
+       [--seed N] [--h N] [--m N] [--k N] [--attention-size N] [--alpha X] [--beta X]
+  bench kernel              rank N candidates per backend vs the memory-read roofline
+       [--backend cpu|webgpu|all] [--sizes 1000,10000,100000] [--ks 20,100] [--h 128]
+       [--storage f32|f16] [--min-ms 1500] [--out FILE]
+
+common options:
+  --json                    print one JSON document instead of text
+  --help                    this text
+`;
+
+class UsageError extends Error {}
+
+function parse(args: string[], options: ParseArgsConfig['options']): ReturnType<typeof parseArgs> {
+  try {
+    return parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean' }, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function intOpt(v: unknown, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name}: expected a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function numOpt(v: unknown, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name}: expected a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function listOpt(v: unknown, name: string, dflt: number[]): number[] {
+  if (v === undefined) return dflt;
+  return String(v).split(',').map((s) => intOpt(s.trim(), name, 0));
+}
+
+function emit(out: Out, doc: unknown, text: string): void {
+  process.stdout.write(out.json ? JSON.stringify(doc, null, 2) + '\n' : text.endsWith('\n') ? text : text + '\n');
+}
+
+async function cmdInfo(args: string[]): Promise<void> {
+  const { values } = parse(args, {});
+  const adapter = await probeAdapter();
+  let model: unknown = null;
+  let modelText = '';
+  try {
+    const m = await loadModel(defaultModelDir);
+    model = m.manifest;
+    modelText = `default model: ${m.manifest.modelVersion} (h=${m.manifest.h}, m=${m.manifest.m}, k=${m.manifest.k}, ${m.manifest.provenance.kind})`;
+  } catch (err) {
+    modelText = `default model: not loadable (${(err as Error).message})`;
+  }
+  const text = [
+    adapter.available
+      ? `webgpu: ${adapter.name}${adapter.software ? ' (software rasteriser: correct, but slow)' : ''}\n  limits: ${Object.entries(adapter.limits ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`
+      : 'webgpu: no adapter (the cpu backend will be used)',
+    'cpu: always available',
+    modelText,
+  ].join('\n');
+  emit({ json: !!values.json }, { webgpu: adapter, cpu: { available: true }, defaultModel: model }, text);
+}
+
+async function cmdModel(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'inspect') {
+    const { values, positionals } = parse(rest, {});
+    const dir = resolve(positionals[0] ?? defaultModelDir);
+    const m = await loadModel(dir);
+    const mf = m.manifest;
+    emit({ json: !!values.json }, { dir, manifest: mf }, [
+      `${dir}: valid`,
+      `  version ${mf.modelVersion} (${mf.provenance.kind}${mf.provenance.dataset ? `, ${mf.provenance.dataset}` : ''})`,
+      `  h=${mf.h} m=${mf.m} k=${mf.k} attention size=${mf.attentionSize} alpha=${mf.alpha} beta=${mf.beta}`,
+      `  user fields: ${mf.userFields.length === 0 ? 'none' : mf.userFields.map((f) => `${f.name}:${f.kind}`).join(', ')}`,
+    ].join('\n'));
+    return;
+  }
+  if (sub === 'init') {
+    const { values } = parse(rest, {
+      out: { type: 'string' }, seed: { type: 'string' }, h: { type: 'string' }, m: { type: 'string' }, k: { type: 'string' },
+      'attention-size': { type: 'string' }, alpha: { type: 'string' }, beta: { type: 'string' },
+    });
+    if (typeof values.out !== 'string') throw new UsageError('model init: --out DIR is required');
+    const model = randomModel({
+      seed: intOpt(values.seed, 'seed', 1), h: intOpt(values.h, 'h', 128), m: intOpt(values.m, 'm', 128), k: intOpt(values.k, 'k', 20),
+      attentionSize: intOpt(values['attention-size'], 'attention-size', 64), alpha: numOpt(values.alpha, 'alpha', 0.3), beta: numOpt(values.beta, 'beta', 0.7),
+    });
+    const { format: _f, formatVersion: _v, weightsSha256: _s, ...manifest } = model.manifest;
+    const written = await saveModel(resolve(values.out), { ...manifest, provenance: { ...manifest.provenance, createdAt: new Date().toISOString() } }, model.weights);
+    emit({ json: !!values.json }, { dir: resolve(values.out), manifest: written }, `wrote ${resolve(values.out)} (${written.modelVersion}, seeded-random placeholder weights)`);
+    return;
+  }
+  throw new UsageError(`model: unknown subcommand ${JSON.stringify(sub ?? '')}, expected "inspect" or "init"`);
+}
+
+async function cmdBench(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'kernel') throw new UsageError(`bench: unknown benchmark ${JSON.stringify(sub ?? '')}, expected "kernel"`);
+  const { values } = parse(rest, {
+    backend: { type: 'string' }, sizes: { type: 'string' }, ks: { type: 'string' }, h: { type: 'string' },
+    storage: { type: 'string' }, 'min-ms': { type: 'string' }, out: { type: 'string' },
+  });
+  const { runKernelBench } = await import('../bench/kernel.js');
+  const { probeBackends } = await import('./engine/probe.js');
+  const present = await probeBackends();
+  const want = (values.backend as string | undefined) ?? 'all';
+  if (!['cpu', 'webgpu', 'all'].includes(want)) throw new UsageError(`--backend: expected cpu, webgpu or all, got ${JSON.stringify(want)}`);
+  if (want === 'webgpu' && !present.includes('webgpu')) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'no WebGPU adapter on this host');
+  const storage = (values.storage as string | undefined) ?? 'f32';
+  if (storage !== 'f32' && storage !== 'f16') throw new UsageError(`--storage: expected f32 or f16, got ${JSON.stringify(storage)}`);
+  const json = !!values.json;
+  const log = (line: string): void => void process.stderr.write(line + '\n');
+  if (!json) log('backend  store  N            k      h     median            p99               throughput     roofline (memory read)  ratio');
+  const result = await runKernelBench({
+    backends: want === 'all' ? present : [want as 'cpu' | 'webgpu'],
+    sizes: listOpt(values.sizes, 'sizes', [1000, 10_000, 100_000]),
+    ks: listOpt(values.ks, 'ks', [20, 100]),
+    h: intOpt(values.h, 'h', 128),
+    storage,
+    minMs: intOpt(values['min-ms'], 'min-ms', 1500),
+    log: json ? (l) => log(l) : log,
+  });
+  if (typeof values.out === 'string') {
+    await mkdir(dirname(resolve(values.out)), { recursive: true });
+    await writeFile(resolve(values.out), JSON.stringify(result, null, 2) + '\n');
+  }
+  const fx = result.f16Effect;
+  emit({ json }, result, [
+    `machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, node ${result.machine.node}`,
+    fx ? `f16 storage vs f32 (N=${fx.n}, k=${fx.k}, 20 users): max |Δscore| ${fx.maxAbsScoreDiff.toExponential(2)}, mean ${fx.meanAbsScoreDiff.toExponential(2)}, top-10 overlap ${(fx.top10Overlap * 100).toFixed(1)}%` : '',
+  ].join('\n'));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'info': await cmdInfo(rest); break;
+      case 'model': await cmdModel(rest); break;
+      case 'bench': await cmdBench(rest); break;
+      case undefined: case '--help': case 'help': process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`ralm: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof RalmError) {
+      process.stderr.write(`ralm: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The item table: for every servable item, up to k centroids (width h, in the transformed
+ * space), how many are valid, the precomputed global vector and its norm. The host copy here
+ * is authoritative (the CPU backend scores from it; the GPU backend mirrors it into persistent
+ * buffers and re-uploads it after a device loss).
+ *
+ * Layout. Storage is split into pages of `slotsPerPage` slots so that no GPU binding exceeds
+ * the device's maxStorageBufferBindingSize. A slot holds k rows of `stride` floats (h rounded up
+ * to a multiple of 8, zero-padded, so the f16 path can pack 8 values per 16 bytes); rows past
+ * the item's count are zero and never read.
+ *
+ * Consistency. An update never writes into a slot a request might be reading: upsert writes a
+ * fresh slot, then publishes the id → slot mapping in one synchronous step; the old slot is
+ * retired and only reused once every snapshot that could reference it has been released.
+ * A request therefore sees either the whole old item or the whole new one.
+ */
+import { RalmError } from '../util/errors.js';
+
+export type CentroidStorage = 'f32' | 'f16';
+
+export interface ItemTableOptions {
+  h: number;
+  k: number;
+  storage: CentroidStorage;
+  /** Slots per page; the engine derives it from the device's binding limit. */
+  slotsPerPage: number;
+}
+
+export interface HostPage {
+  /** slotsPerPage · k · stride floats. */
+  readonly centroids: Float32Array;
+  /** slotsPerPage · stride floats. */
+  readonly globals: Float32Array;
+  /** Per slot: [count (u32), global norm (f32 bits)]. */
+  readonly meta: Uint32Array;
+  readonly metaF32: Float32Array;
+}
+
+/** A pinned view of the mapping: slots resolved under it stay valid until release(). */
+export interface Snapshot {
+  readonly epoch: number;
+  release(): void;
+}
+
+export function paddedStride(h: number): number {
+  return Math.ceil(h / 8) * 8;
+}
+
+const f16Scratch = new Float32Array(1);
+const f16ScratchBits = new Uint32Array(f16Scratch.buffer);
+
+/** float32 → IEEE half bits, round to nearest even; overflow saturates to ±Infinity as the GPU's pack2x16float does. */
+export function floatToHalfBits(value: number): number {
+  f16Scratch[0] = value;
+  const x = f16ScratchBits[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let r = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    if (rem > half || (rem === half && (r & 1))) r++;
+    return sign | r;
+  }
+  let r = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (r & 1))) r++;
+  return sign | r;
+}
+
+export function halfBitsToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+export class ItemTable {
+  readonly h: number;
+  readonly k: number;
+  readonly stride: number;
+  readonly storage: CentroidStorage;
+  readonly slotsPerPage: number;
+  readonly pages: HostPage[] = [];
+
+  private readonly idToSlot = new Map<string, number>();
+  private readonly slotToId: Array<string | undefined> = [];
+  private readonly freeSlots: number[] = [];
+  private retired: Array<{ slot: number; epoch: number }> = [];
+  private readonly active = new Map<number, number>();
+  private epochCounter = 0;
+
+  constructor(options: ItemTableOptions) {
+    if (options.slotsPerPage < 1) throw new RalmError('RALM_ERR_VALIDATION', `slotsPerPage must be >= 1, got ${options.slotsPerPage}`);
+    this.h = options.h;
+    this.k = options.k;
+    this.stride = paddedStride(options.h);
+    this.storage = options.storage;
+    this.slotsPerPage = options.slotsPerPage;
+  }
+
+  get size(): number {
+    return this.idToSlot.size;
+  }
+
+  get epoch(): number {
+    return this.epochCounter;
+  }
+
+  get capacity(): number {
+    return this.pages.length * this.slotsPerPage;
+  }
+
+  /** Bytes of one page's centroid block in host float32. */
+  get pageCentroidFloats(): number {
+    return this.slotsPerPage * this.k * this.stride;
+  }
+
+  has(id: string): boolean {
+    return this.idToSlot.has(id);
+  }
+
+  slotOf(id: string): number | undefined {
+    return this.idToSlot.get(id);
+  }
+
+  idOf(slot: number): string | undefined {
+    return this.slotToId[slot];
+  }
+
+  ids(): IterableIterator<string> {
+    return this.idToSlot.keys();
+  }
+
+  /** Pins the current mapping until release(). */
+  acquire(): Snapshot {
+    const epoch = this.epochCounter;
+    this.active.set(epoch, (this.active.get(epoch) ?? 0) + 1);
+    let released = false;
+    return {
+      epoch,
+      release: () => {
+        if (released) return;
+        released = true;
+        const n = (this.active.get(epoch) ?? 1) - 1;
+        if (n === 0) this.active.delete(epoch);
+        else this.active.set(epoch, n);
+        this.reclaim();
+      },
+    };
+  }
+
+  /** Resolves ids to slots under the current mapping; unknown ids are an error that names them. */
+  resolve(ids: readonly string[], field = 'candidates'): Uint32Array {
+    const out = new Uint32Array(ids.length);
+    const unknown: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const s = this.idToSlot.get(ids[i]);
+      if (s === undefined) unknown.push(ids[i]);
+      else out[i] = s;
+    }
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 10).map((u) => JSON.stringify(u)).join(', ');
+      throw new RalmError(
+        'RALM_ERR_UNKNOWN_ITEM',
+        `${field}: ${unknown.length} unknown item id${unknown.length > 1 ? 's' : ''}: ${shown}${unknown.length > 10 ? ', …' : ''}`,
+        { field, unknown: unknown.slice(0, 100) },
+      );
+    }
+    return out;
+  }
+
+  /** Every live item, in slot order (deterministic for a given history). */
+  allSlots(): { slots: Uint32Array; ids: string[] } {
+    const slots = Uint32Array.from(this.idToSlot.values()).sort();
+    return { slots, ids: Array.from(slots, (s) => this.slotToId[s] as string) };
+  }
+
+  /** Reserves `n` slots that no snapshot can see yet. Adds pages as needed; returns the new page indices too. */
+  allocate(n: number): { slots: number[]; newPages: number[] } {
+    const newPages: number[] = [];
+    this.reclaim();
+    while (this.freeSlots.length < n) {
+      const p = this.pages.length;
+      const spp = this.slotsPerPage;
+      const metaBuf = new ArrayBuffer(spp * 8);
+      this.pages.push({
+        centroids: new Float32Array(spp * this.k * this.stride),
+        globals: new Float32Array(spp * this.stride),
+        meta: new Uint32Array(metaBuf),
+        metaF32: new Float32Array(metaBuf),
+      });
+      // Push in reverse so pop() hands out low slots first.
+      for (let s = (p + 1) * spp - 1; s >= p * spp; s--) this.freeSlots.push(s);
+      newPages.push(p);
+    }
+    const slots: number[] = [];
+    for (let i = 0; i < n; i++) slots.push(this.freeSlots.pop() as number);
+    return { slots, newPages };
+  }
+
+  /** Gives back reserved slots that were never published (an update that failed half way). */
+  unreserve(slots: readonly number[]): void {
+    for (const s of slots) this.freeSlots.push(s);
+  }
+
+  /**
+   * Writes one item's data into a reserved slot. `centroids` holds `count` rows of width h;
+   * in f16 mode the values are rounded to half precision here, so every backend scores the
+   * same numbers the GPU stores.
+   */
+  writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number): void {
+    const { h, k, stride } = this;
+    const page = this.pages[Math.floor(slot / this.slotsPerPage)];
+    const local = slot % this.slotsPerPage;
+    const base = local * k * stride;
+    page.centroids.fill(0, base, base + k * stride);
+    for (let j = 0; j < count; j++) {
+      for (let i = 0; i < h; i++) page.centroids[base + j * stride + i] = centroids[j * h + i];
+    }
+    page.globals.fill(0, local * stride, (local + 1) * stride);
+    page.globals.set(global.subarray(0, h), local * stride);
+    page.meta[local * 2] = count;
+    page.metaF32[local * 2 + 1] = globalNorm;
+  }
+
+  /** Makes the written slots visible under their ids, atomically, and retires the slots they replace. */
+  publish(ids: readonly string[], slots: readonly number[]): void {
+    const retiring: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const old = this.idToSlot.get(ids[i]);
+      if (old !== undefined) {
+        retiring.push(old);
+        this.slotToId[old] = undefined;
+      }
+      this.idToSlot.set(ids[i], slots[i]);
+      this.slotToId[slots[i]] = ids[i];
+    }
+    this.advance(retiring);
+  }
+
+  /** Removes items; returns the ids that were not present. */
+  remove(ids: readonly string[]): string[] {
+    const missing: string[] = [];
+    const retiring: number[] = [];
+    for (const id of ids) {
+      const s = this.idToSlot.get(id);
+      if (s === undefined) {
+        missing.push(id);
+        continue;
+      }
+      this.idToSlot.delete(id);
+      this.slotToId[s] = undefined;
+      retiring.push(s);
+    }
+    this.advance(retiring);
+    return missing;
+  }
+
+  private advance(retiring: number[]): void {
+    this.epochCounter++;
+    for (const slot of retiring) this.retired.push({ slot, epoch: this.epochCounter });
+    this.reclaim();
+  }
+
+  /** A slot retired when epoch E began can be referenced only by snapshots with epoch < E. */
+  private reclaim(): void {
+    if (this.retired.length === 0) return;
+    let oldest = Infinity;
+    for (const e of this.active.keys()) oldest = Math.min(oldest, e);
+    const keep: Array<{ slot: number; epoch: number }> = [];
+    for (const r of this.retired) {
+      if (oldest >= r.epoch) this.freeSlots.push(r.slot);
+      else keep.push(r);
+    }
+    this.retired = keep;
+  }
+
+  /** Number of retired slots still pinned by live snapshots (for tests and metrics). */
+  get pendingReclaim(): number {
+    return this.retired.length;
+  }
+}

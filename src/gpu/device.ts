@@ -1,0 +1,103 @@
+/**
+ * The one module that owns the WebGPU device: adapter choice, limits, error scopes,
+ * `device.lost`, and destroy() on shutdown. Nothing else calls `create()` or `requestDevice()`.
+ */
+import { create, globals } from 'webgpu';
+
+export interface GpuOpenOptions {
+  /** Substring of the adapter name to pick (Dawn's `adapter=` flag). */
+  adapter?: string;
+  powerPreference?: GPUPowerPreference;
+}
+
+export interface GpuContext {
+  readonly device: GPUDevice;
+  readonly adapterName: string;
+  readonly isSoftware: boolean;
+  readonly limits: {
+    readonly maxStorageBufferBindingSize: number;
+    readonly maxBufferSize: number;
+    readonly maxComputeWorkgroupsPerDimension: number;
+    readonly maxStorageBuffersPerShaderStage: number;
+  };
+  /** Resolves when the device is lost for any reason, including our own destroy(). */
+  readonly lost: Promise<GPUDeviceLostInfo>;
+  /** Validation and out-of-memory errors no scope caught, most recent last (bounded). */
+  readonly uncapturedErrors: string[];
+  destroy(): void;
+}
+
+let gpuInstance: GPU | undefined;
+let gpuFlags = '';
+
+function gpu(flags: string[]): GPU {
+  const key = flags.join(' ');
+  if (!gpuInstance || key !== gpuFlags) {
+    // The enum-like globals (GPUBufferUsage, GPUMapMode, …) are expected on globalThis.
+    Object.assign(globalThis, globals);
+    gpuInstance = create(flags);
+    gpuFlags = key;
+  }
+  return gpuInstance;
+}
+
+function describe(info: GPUAdapterInfo): string {
+  const parts = [info.description, info.device, info.vendor, info.architecture].filter((s) => s && s.length > 0);
+  return parts[0] ?? 'unknown adapter';
+}
+
+/** Opens a device on the best adapter, or returns null when this host has none. */
+export async function openGpu(options: GpuOpenOptions = {}): Promise<GpuContext | null> {
+  const flags = options.adapter ? [`adapter=${options.adapter}`] : [];
+  const adapter = await gpu(flags).requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) return null;
+  const al = adapter.limits;
+  const device = await adapter.requestDevice({
+    label: 'ralm device',
+    // Ask for what the adapter offers: the spec defaults (128 MiB bindings, 256 MiB buffers) would
+    // make the item table page far more often than the hardware needs.
+    requiredLimits: {
+      maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
+      maxBufferSize: al.maxBufferSize,
+      maxStorageBuffersPerShaderStage: al.maxStorageBuffersPerShaderStage,
+    },
+  });
+  const uncapturedErrors: string[] = [];
+  device.addEventListener('uncapturederror', (ev) => {
+    const msg = (ev as GPUUncapturedErrorEvent).error.message;
+    uncapturedErrors.push(msg);
+    if (uncapturedErrors.length > 50) uncapturedErrors.shift();
+  });
+  const info = adapter.info;
+  const name = describe(info);
+  const isSoftware = info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(name);
+  return {
+    device,
+    adapterName: name,
+    isSoftware,
+    limits: {
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
+    },
+    lost: device.lost,
+    uncapturedErrors,
+    destroy: () => device.destroy(),
+  };
+}
+
+/** Runs `fn` inside a validation error scope and throws if the scope caught anything. */
+export async function withValidationScope<T>(device: GPUDevice, fn: () => Promise<T> | T): Promise<T> {
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await device.popErrorScope();
+    throw err;
+  }
+  const scoped = await device.popErrorScope();
+  if (scoped) throw new Error(`WebGPU validation error: ${scoped.message}`);
+  return result;
+}

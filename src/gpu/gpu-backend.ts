@@ -1,0 +1,509 @@
+/**
+ * The WebGPU backend. Buffers are persistent: the item table's pages, the model weights and
+ * growable per-batch buffers are created once and reused (creating and destroying buffers per
+ * request leaks memory in dawn.node). Batches are serialised: one batch is on the queue at a time.
+ *
+ * A ranking batch is one command buffer: one scorer dispatch per table page that the batch
+ * touches (a single dispatch when the table fits one page), the top-K select passes, and a
+ * gather; only K rows per request are read back.
+ */
+import type { Backend, PreparedRequest, ScoredRows } from '../engine/backend.js';
+import { floatToHalfBits, type ItemTable } from '../engine/item-table.js';
+import type { RalmModel } from '../model/model.js';
+import { ZERO_NORM } from '../model/reference.js';
+import { selectTopK } from '../cpu/top-k.js';
+import { RalmError } from '../util/errors.js';
+import type { GpuContext } from './device.js';
+import {
+  dispatchSize,
+  globalAttentionProgram,
+  MAX_GPU_H,
+  MAX_GPU_K,
+  MAX_GPU_TOP_K,
+  scoreProgram,
+  shaderSource,
+  TOPK_TILE,
+  topKGatherProgram,
+  topKSelectProgram,
+  transformProgram,
+  type ProgramInfo,
+} from './programs.js';
+import { packUniforms, type UniformValues } from './uniforms.js';
+
+const STORAGE = 0x0080; // GPUBufferUsage.STORAGE
+const UNIFORM = 0x0040;
+const COPY_DST = 0x0008;
+const COPY_SRC = 0x0004;
+const MAP_READ = 0x0001;
+const MAP_MODE_READ = 0x0001;
+
+/** A buffer that is replaced (rarely) by a larger one; `generation` invalidates cached bind groups. */
+class GrowableBuffer {
+  buffer: GPUBuffer;
+  capacity: number;
+  generation = 0;
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly label: string,
+    private readonly usage: number,
+    private readonly counter: { bytes: number },
+    initial = 256,
+  ) {
+    this.capacity = initial;
+    this.buffer = device.createBuffer({ label, size: initial, usage });
+    counter.bytes += initial;
+  }
+  ensure(bytes: number): GPUBuffer {
+    if (bytes > this.capacity) {
+      const size = Math.max(Math.ceil(bytes / 256) * 256, this.capacity * 2);
+      this.buffer.destroy();
+      this.counter.bytes -= this.capacity;
+      this.buffer = this.device.createBuffer({ label: this.label, size, usage: this.usage });
+      this.counter.bytes += size;
+      this.capacity = size;
+      this.generation++;
+    }
+    return this.buffer;
+  }
+  destroy(): void {
+    this.buffer.destroy();
+  }
+}
+
+interface GpuPage {
+  centroids: GPUBuffer;
+  globals: GPUBuffer;
+  meta: GPUBuffer;
+  uniform: GPUBuffer;
+}
+
+export interface GpuBackendOptions {
+  storage: 'f32' | 'f16';
+}
+
+export class GpuBackend implements Backend {
+  readonly kind = 'webgpu' as const;
+  readonly adapterName: string;
+  /** Bytes of device memory this backend holds. */
+  readonly memory = { bytes: 0 };
+
+  private readonly ctx: GpuContext;
+  private readonly device: GPUDevice;
+  private readonly model: RalmModel;
+  private readonly f16: boolean;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pages: GpuPage[] = [];
+  private readonly weights: Record<'tw' | 'tb' | 'tp' | 'gm' | 'gv', GPUBuffer>;
+  private readonly buf: Record<
+    'users' | 'norms' | 'work' | 'results' | 'tiles' | 'pairsA' | 'pairsB' | 'rows' | 'readback' | 'in1' | 'in2' | 'out1' | 'out2',
+    GrowableBuffer
+  >;
+  private readonly passUniforms: GPUBuffer[] = [];
+  private readonly miscUniform: GPUBuffer;
+  private queueTail: Promise<unknown> = Promise.resolve();
+  private destroyed = false;
+
+  private constructor(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions) {
+    this.ctx = ctx;
+    this.device = ctx.device;
+    this.model = model;
+    this.f16 = options.storage === 'f16';
+    this.adapterName = ctx.adapterName;
+    const { h, k } = model.manifest;
+    if (h > MAX_GPU_H) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `the WebGPU kernels support h <= ${MAX_GPU_H}, the model has h = ${h}`);
+    if (k > MAX_GPU_K) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `the WebGPU kernels support k <= ${MAX_GPU_K}, the model has k = ${k}`);
+    const w = model.weights;
+    this.weights = {
+      tw: this.upload('transform.weight', w.transformWeight),
+      tb: this.upload('transform.bias', w.transformBias),
+      tp: this.upload('transform.prelu', w.transformPrelu),
+      gm: this.upload('global.weight', w.globalWeight),
+      gv: this.upload('global.vector', w.globalVector),
+    };
+    const g = (label: string, usage: number): GrowableBuffer => new GrowableBuffer(this.device, label, usage, this.memory);
+    this.buf = {
+      users: g('users', STORAGE | COPY_DST),
+      norms: g('user norms', STORAGE | COPY_DST),
+      work: g('work list', STORAGE | COPY_DST),
+      results: g('scores', STORAGE | COPY_SRC),
+      tiles: g('top-k tiles', STORAGE | COPY_DST),
+      pairsA: g('top-k pairs A', STORAGE),
+      pairsB: g('top-k pairs B', STORAGE),
+      rows: g('top-k rows', STORAGE | COPY_SRC),
+      readback: g('readback', MAP_READ | COPY_DST),
+      in1: g('kernel input 1', STORAGE | COPY_DST),
+      in2: g('kernel input 2', STORAGE | COPY_DST),
+      out1: g('kernel output 1', STORAGE | COPY_SRC),
+      out2: g('kernel output 2', STORAGE | COPY_SRC),
+    };
+    this.miscUniform = this.createBuffer('misc uniforms', 256, UNIFORM | COPY_DST);
+  }
+
+  /** Compiles every pipeline (reporting WGSL errors with their line) before the backend is used. */
+  static async create(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions): Promise<GpuBackend> {
+    const backend = new GpuBackend(ctx, model, options);
+    const programs = [scoreProgram(backend.f16), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram];
+    await Promise.all(programs.map((p) => backend.pipeline(p)));
+    return backend;
+  }
+
+  private createBuffer(label: string, size: number, usage: number): GPUBuffer {
+    const b = this.device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 16) * 16), usage });
+    this.memory.bytes += b.size;
+    return b;
+  }
+
+  private upload(label: string, data: Float32Array): GPUBuffer {
+    const b = this.createBuffer(label, data.byteLength, STORAGE | COPY_DST);
+    this.device.queue.writeBuffer(b, 0, data);
+    return b;
+  }
+
+  private async pipeline(p: ProgramInfo): Promise<GPUComputePipeline> {
+    const cached = this.pipelines.get(p.cacheKey);
+    if (cached) return cached;
+    const module = this.device.createShaderModule({ label: p.shaderFile, code: shaderSource(p.shaderFile) });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length > 0) {
+      throw new Error(`${p.shaderFile}: ${errors.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
+    }
+    const pipeline = await this.device.createComputePipelineAsync({
+      label: p.name,
+      layout: 'auto',
+      compute: { module, entryPoint: p.entryPoint, constants: p.constants },
+    });
+    this.pipelines.set(p.cacheKey, pipeline);
+    return pipeline;
+  }
+
+  private pipelineSync(p: ProgramInfo): GPUComputePipeline {
+    const pl = this.pipelines.get(p.cacheKey);
+    if (!pl) throw new Error(`pipeline ${p.name} was not compiled`);
+    return pl;
+  }
+
+  /** Serialises GPU work: each call waits for the previous one to finish. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queueTail.then(fn, fn);
+    this.queueTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private writeUniform(buffer: GPUBuffer, p: ProgramInfo, values: UniformValues, offset = 0): void {
+    this.device.queue.writeBuffer(buffer, offset, packUniforms(p.uniforms, values));
+  }
+
+  private dispatch(pass: GPUComputePassEncoder, p: ProgramInfo, entries: GPUBuffer[], invocations: number): void {
+    const pl = this.pipelineSync(p);
+    // Bind groups are cheap, immutable views; buffers, which are not, are pooled.
+    const bindGroup = this.device.createBindGroup({
+      layout: pl.getBindGroupLayout(0),
+      entries: entries.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    pass.setPipeline(pl);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y] = dispatchSize(invocations, p.workgroupSize, this.ctx.limits.maxComputeWorkgroupsPerDimension);
+    pass.dispatchWorkgroups(x, y);
+  }
+
+  private async readBack(copies: Array<{ src: GPUBuffer; bytes: number }>, encoder: GPUCommandEncoder): Promise<ArrayBuffer[]> {
+    const total = copies.reduce((a, c) => a + Math.ceil(c.bytes / 4) * 4, 0);
+    const rb = this.buf.readback.ensure(Math.max(4, total));
+    let off = 0;
+    for (const c of copies) {
+      if (c.bytes > 0) encoder.copyBufferToBuffer(c.src, 0, rb, off, c.bytes);
+      off += Math.ceil(c.bytes / 4) * 4;
+    }
+    this.device.queue.submit([encoder.finish()]);
+    await rb.mapAsync(MAP_MODE_READ, 0, Math.max(4, total));
+    const mapped = rb.getMappedRange(0, Math.max(4, total));
+    const out: ArrayBuffer[] = [];
+    off = 0;
+    for (const c of copies) {
+      out.push(mapped.slice(off, off + c.bytes));
+      off += Math.ceil(c.bytes / 4) * 4;
+    }
+    rb.unmap();
+    return out;
+  }
+
+  // ---------------------------------------------------------------- item table mirror
+
+  private ensurePages(table: ItemTable): void {
+    const bytesPerSlotCentroids = table.k * table.stride * (this.f16 ? 2 : 4);
+    while (this.pages.length < table.pages.length) {
+      const p = this.pages.length;
+      this.pages.push({
+        centroids: this.createBuffer(`page ${p} centroids`, table.slotsPerPage * bytesPerSlotCentroids, STORAGE | COPY_DST),
+        globals: this.createBuffer(`page ${p} globals`, table.slotsPerPage * table.stride * 4, STORAGE | COPY_DST),
+        meta: this.createBuffer(`page ${p} meta`, table.slotsPerPage * 8, STORAGE | COPY_DST),
+        uniform: this.createBuffer(`page ${p} uniforms`, 256, UNIFORM | COPY_DST),
+      });
+    }
+  }
+
+  syncSlots(table: ItemTable, slots: readonly number[]): void {
+    this.ensurePages(table);
+    const sorted = Array.from(slots).sort((a, b) => a - b);
+    const spp = table.slotsPerPage;
+    const slotFloats = table.k * table.stride;
+    // Coalesce runs of consecutive slots in one page into one write per buffer.
+    for (let i = 0; i < sorted.length; ) {
+      let j = i + 1;
+      while (j < sorted.length && sorted[j] === sorted[j - 1] + 1 && Math.floor(sorted[j] / spp) === Math.floor(sorted[i] / spp)) j++;
+      const page = Math.floor(sorted[i] / spp);
+      const first = sorted[i] % spp;
+      const n = j - i;
+      const host = table.pages[page];
+      const dev = this.pages[page];
+      if (this.f16) {
+        const src = host.centroids.subarray(first * slotFloats, (first + n) * slotFloats);
+        const packed = new Uint32Array(src.length / 2);
+        for (let t = 0; t < packed.length; t++) packed[t] = floatToHalfBits(src[2 * t]) | (floatToHalfBits(src[2 * t + 1]) << 16);
+        this.device.queue.writeBuffer(dev.centroids, first * slotFloats * 2, packed);
+      } else {
+        this.device.queue.writeBuffer(dev.centroids, first * slotFloats * 4, host.centroids, first * slotFloats, n * slotFloats);
+      }
+      this.device.queue.writeBuffer(dev.globals, first * table.stride * 4, host.globals, first * table.stride, n * table.stride);
+      this.device.queue.writeBuffer(dev.meta, first * 8, host.meta, first * 2, n * 2);
+      i = j;
+    }
+  }
+
+  // ---------------------------------------------------------------- scoring
+
+  run(requests: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[]> {
+    return this.exclusive(() => this.runNow(requests, table));
+  }
+
+  private async runNow(requests: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[]> {
+    if (this.destroyed) throw new RalmError('RALM_ERR_DEVICE_LOST', 'the WebGPU device was released');
+    this.ensurePages(table);
+    const B = requests.length;
+    const stride = table.stride;
+    const spp = table.slotsPerPage;
+    const offsets = new Uint32Array(B + 1);
+    for (let r = 0; r < B; r++) offsets[r + 1] = offsets[r] + requests[r].slots.length;
+    const total = offsets[B];
+
+    // Users: q then e per request.
+    const users = new Float32Array(B * 2 * stride);
+    const norms = new Float32Array(Math.max(1, B));
+    requests.forEach((r, i) => {
+      users.set(r.q.subarray(0, stride), i * 2 * stride);
+      users.set(r.e.subarray(0, stride), i * 2 * stride + stride);
+      norms[i] = r.eNorm;
+    });
+
+    // Work list grouped by page.
+    const perPage = new Uint32Array(table.pages.length);
+    for (const r of requests) for (let c = 0; c < r.slots.length; c++) perPage[Math.floor(r.slots[c] / spp)]++;
+    const pageStart = new Uint32Array(table.pages.length + 1);
+    for (let p = 0; p < perPage.length; p++) pageStart[p + 1] = pageStart[p] + perPage[p];
+    const fill = pageStart.slice(0, perPage.length);
+    const work = new Uint32Array(Math.max(4, total * 4));
+    requests.forEach((r, ri) => {
+      for (let c = 0; c < r.slots.length; c++) {
+        const s = r.slots[c];
+        const p = Math.floor(s / spp);
+        const at = fill[p]++ * 4;
+        work[at] = s - p * spp;
+        work[at + 1] = ri;
+        work[at + 2] = offsets[ri] + c;
+      }
+    });
+
+    const q = this.device.queue;
+    q.writeBuffer(this.buf.users.ensure(users.byteLength), 0, users);
+    q.writeBuffer(this.buf.norms.ensure(norms.byteLength), 0, norms);
+    q.writeBuffer(this.buf.work.ensure(work.byteLength), 0, work);
+    const results = this.buf.results.ensure(Math.max(16, total * 16));
+
+    const encoder = this.device.createCommandEncoder({ label: 'ralm batch' });
+    const pass = encoder.beginComputePass({ label: 'score + top-k' });
+    const sp = scoreProgram(this.f16);
+    const { alpha, beta } = this.model.manifest;
+    for (let p = 0; p < perPage.length; p++) {
+      if (perPage[p] === 0) continue;
+      const page = this.pages[p];
+      this.writeUniform(page.uniform, sp, {
+        work_start: pageStart[p], work_count: perPage[p], k: table.k, row_vec4: stride / 4,
+        alpha, beta, zero_norm: ZERO_NORM, _pad: 0,
+      });
+      this.dispatch(pass, sp, [page.uniform, page.centroids, page.globals, page.meta, this.buf.users.buffer, this.buf.norms.buffer, this.buf.work.buffer, results], perPage[p]);
+    }
+
+    const allScores = requests.every((r) => r.topK === 0);
+    const hostSelect = requests.some((r) => r.topK > MAX_GPU_TOP_K);
+    if (allScores || hostSelect) {
+      pass.end();
+      const [raw] = await this.readBack([{ src: results, bytes: total * 16 }], encoder);
+      const f = new Float32Array(raw);
+      return requests.map((r, ri) => {
+        const n = r.slots.length;
+        const score = new Float32Array(n);
+        const cosGlobal = new Float32Array(n);
+        const cosLocal = new Float32Array(n);
+        for (let c = 0; c < n; c++) {
+          const at = (offsets[ri] + c) * 4;
+          score[c] = f[at];
+          cosGlobal[c] = f[at + 1];
+          cosLocal[c] = f[at + 2];
+        }
+        if (r.topK === 0) return { index: Uint32Array.from({ length: n }, (_, i) => i), score, cosGlobal, cosLocal };
+        const index = selectTopK(score, r.topK);
+        return {
+          index,
+          score: Float32Array.from(index, (i) => score[i]),
+          cosGlobal: Float32Array.from(index, (i) => cosGlobal[i]),
+          cosLocal: Float32Array.from(index, (i) => cosLocal[i]),
+        };
+      });
+    }
+    return this.topK(requests, offsets, encoder, pass, results);
+  }
+
+  private async topK(
+    requests: readonly PreparedRequest[],
+    offsets: Uint32Array,
+    encoder: GPUCommandEncoder,
+    pass: GPUComputePassEncoder,
+    results: GPUBuffer,
+  ): Promise<ScoredRows[]> {
+    const B = requests.length;
+    const keep = requests.map((r) => Math.min(r.topK, r.slots.length));
+    // Plan the passes on the host: lists[r] = (start, length) of request r's candidates in the current source.
+    const descs: number[] = [];
+    const passes: Array<{ descOffset: number; tiles: number; first: boolean }> = [];
+    let lists = requests.map((r, i) => ({ start: offsets[i], length: r.slots.length }));
+    let first = true;
+    let pairsNeeded = 0;
+    for (;;) {
+      const descOffset = descs.length / 4;
+      let tiles = 0;
+      let dst = 0;
+      let more = false;
+      const next: Array<{ start: number; length: number }> = [];
+      lists.forEach((l, r) => {
+        const nTiles = Math.max(1, Math.ceil(l.length / TOPK_TILE));
+        if (nTiles > 1) more = true;
+        const start = dst;
+        for (let t = 0; t < nTiles; t++) {
+          const count = Math.min(TOPK_TILE, l.length - t * TOPK_TILE);
+          descs.push(l.start + t * TOPK_TILE, count, dst, t * TOPK_TILE, keep[r], 0, 0, 0);
+          dst += Math.min(keep[r], count);
+          tiles++;
+        }
+        next.push({ start, length: dst - start });
+      });
+      pairsNeeded = Math.max(pairsNeeded, dst);
+      passes.push({ descOffset, tiles, first });
+      lists = next;
+      first = false;
+      if (!more) break;
+    }
+    const gatherOffset = descs.length / 4;
+    let rowCount = 0;
+    lists.forEach((l, r) => {
+      descs.push(l.start, l.length, offsets[r], rowCount);
+      rowCount += l.length;
+    });
+
+    const q = this.device.queue;
+    const tilesData = Uint32Array.from(descs);
+    q.writeBuffer(this.buf.tiles.ensure(tilesData.byteLength), 0, tilesData);
+    const pairBytes = Math.max(16, pairsNeeded * 8);
+    const pairs = [this.buf.pairsA.ensure(pairBytes), this.buf.pairsB.ensure(pairBytes)];
+    const rows = this.buf.rows.ensure(Math.max(16, rowCount * 16));
+    while (this.passUniforms.length < passes.length + 1) {
+      this.passUniforms.push(this.createBuffer(`top-k pass ${this.passUniforms.length} uniforms`, 256, UNIFORM | COPY_DST));
+    }
+    passes.forEach((p, i) => {
+      this.writeUniform(this.passUniforms[i], topKSelectProgram, { tile_count: p.tiles, desc_offset: p.descOffset, first_pass: p.first ? 1 : 0, _pad: 0 });
+      const src = pairs[(i + 1) % 2];
+      const dst = pairs[i % 2];
+      this.dispatch(pass, topKSelectProgram, [this.passUniforms[i], this.buf.tiles.buffer, results, src, dst], p.tiles);
+    });
+    const finalPairs = pairs[(passes.length - 1) % 2];
+    const gu = this.passUniforms[passes.length];
+    this.writeUniform(gu, topKGatherProgram, { tile_count: B, desc_offset: gatherOffset, first_pass: 0, _pad: 0 });
+    // Binding 4 (dst) is unused by gather, so the auto layout omits it; bind by explicit binding numbers.
+    const pl = this.pipelineSync(topKGatherProgram);
+    const bindGroup = this.device.createBindGroup({
+      layout: pl.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: gu } },
+        { binding: 1, resource: { buffer: this.buf.tiles.buffer } },
+        { binding: 2, resource: { buffer: results } },
+        { binding: 3, resource: { buffer: finalPairs } },
+        { binding: 5, resource: { buffer: rows } },
+      ],
+    });
+    pass.setPipeline(pl);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y] = dispatchSize(B, 1, this.ctx.limits.maxComputeWorkgroupsPerDimension);
+    pass.dispatchWorkgroups(x, y);
+    pass.end();
+
+    const [raw] = await this.readBack([{ src: rows, bytes: rowCount * 16 }], encoder);
+    const u = new Uint32Array(raw);
+    const f = new Float32Array(raw);
+    let at = 0;
+    return lists.map((l) => {
+      const n = l.length;
+      const out = { index: new Uint32Array(n), score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n) };
+      for (let i = 0; i < n; i++, at++) {
+        out.index[i] = u[at * 4];
+        out.score[i] = f[at * 4 + 1];
+        out.cosGlobal[i] = f[at * 4 + 2];
+        out.cosLocal[i] = f[at * 4 + 3];
+      }
+      return out;
+    });
+  }
+
+  // ---------------------------------------------------------------- item-change and batch kernels
+
+  globalAttention(centroids: Float32Array, counts: Uint32Array): Promise<{ globals: Float32Array; norms: Float32Array }> {
+    return this.exclusive(async () => {
+      const { h, k, attentionSize: s } = this.model.manifest;
+      const items = counts.length;
+      if (items === 0) return { globals: new Float32Array(0), norms: new Float32Array(0) };
+      const q = this.device.queue;
+      q.writeBuffer(this.buf.in1.ensure(centroids.byteLength), 0, centroids);
+      q.writeBuffer(this.buf.in2.ensure(counts.byteLength), 0, counts);
+      const out = this.buf.out1.ensure(items * h * 4);
+      const outN = this.buf.out2.ensure(items * 4);
+      this.writeUniform(this.miscUniform, globalAttentionProgram, { item_count: items, k, h, s });
+      const encoder = this.device.createCommandEncoder({ label: 'global attention' });
+      const pass = encoder.beginComputePass();
+      this.dispatch(pass, globalAttentionProgram, [this.miscUniform, this.buf.in1.buffer, this.buf.in2.buffer, this.weights.gm, this.weights.gv, out, outN], items);
+      pass.end();
+      const [g, n] = await this.readBack([{ src: out, bytes: items * h * 4 }, { src: outN, bytes: items * 4 }], encoder);
+      return { globals: new Float32Array(g), norms: new Float32Array(n) };
+    });
+  }
+
+  transform(x: Float32Array, count: number): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      const { h, m } = this.model.manifest;
+      if (count === 0) return new Float32Array(0);
+      this.device.queue.writeBuffer(this.buf.in1.ensure(x.byteLength), 0, x, 0, count * m);
+      const out = this.buf.out1.ensure(count * h * 4);
+      this.writeUniform(this.miscUniform, transformProgram, { count, m, h, _pad: 0 });
+      const encoder = this.device.createCommandEncoder({ label: 'transform' });
+      const pass = encoder.beginComputePass();
+      this.dispatch(pass, transformProgram, [this.miscUniform, this.buf.in1.buffer, this.weights.tw, this.weights.tb, this.weights.tp, out], count * h);
+      pass.end();
+      const [raw] = await this.readBack([{ src: out, bytes: count * h * 4 }], encoder);
+      return new Float32Array(raw);
+    });
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.ctx.destroy();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A straightforward implementation of the RALM serving math exactly as the spec writes it,
+ * in float64 with ml-matrix. It is the test oracle for both backends: clarity over speed.
+ */
+import { Matrix } from 'ml-matrix';
+import type { RalmModel } from './model.js';
+
+/**
+ * The cosine rule shared by every backend: a vector whose Euclidean norm is below ZERO_NORM
+ * counts as the zero vector, and its cosine with anything is 0 (never NaN).
+ */
+export const ZERO_NORM = 1e-6;
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  const na = Math.sqrt(aa);
+  const nb = Math.sqrt(bb);
+  return na < ZERO_NORM || nb < ZERO_NORM ? 0 : ab / (na * nb);
+}
+
+/** e = PReLU(W_t x + b_t). */
+export function referenceTransform(model: RalmModel, x: ArrayLike<number>): Float64Array {
+  const { h, m } = model.manifest;
+  const w = model.weights;
+  const z = Matrix.from1DArray(h, m, Array.from(w.transformWeight)).mmul(Matrix.columnVector(Array.from(x)));
+  const out = new Float64Array(h);
+  for (let o = 0; o < h; o++) {
+    const v = z.get(o, 0) + w.transformBias[o];
+    out[o] = v >= 0 ? v : w.transformPrelu[o] * v;
+  }
+  return out;
+}
+
+function softmax(logits: number[]): number[] {
+  const max = Math.max(...logits);
+  const ex = logits.map((v) => Math.exp(v - max));
+  const sum = ex.reduce((a, b) => a + b, 0);
+  return ex.map((v) => v / sum);
+}
+
+/** global = Σ_j softmax_j(w_g · tanh(W_g C_j)) C_j over the n valid centroids (rows of `centroids`, width h). */
+export function referenceGlobal(model: RalmModel, centroids: ArrayLike<number>, n: number): Float64Array {
+  const { h, attentionSize: s } = model.manifest;
+  const C = Matrix.from1DArray(n, h, Array.from(centroids).slice(0, n * h));
+  const Wg = Matrix.from1DArray(s, h, Array.from(model.weights.globalWeight));
+  const act = Wg.mmul(C.transpose()).apply(function (this: Matrix, i: number, j: number) {
+    this.set(i, j, Math.tanh(this.get(i, j)));
+  }); // [s, n]
+  const logits = Matrix.rowVector(Array.from(model.weights.globalVector)).mmul(act).to1DArray();
+  const g = softmax(logits);
+  return Float64Array.from(Matrix.rowVector(g).mmul(C).to1DArray());
+}
+
+export interface ReferenceScore {
+  score: number;
+  cosGlobal: number;
+  cosLocal: number;
+}
+
+/** score(u, i) = α·cos(e, global_i) + β·cos(e, local_i), local_i = Σ_j softmax_j(tanh(C_j · W_l e)) C_j. */
+export function referenceScore(
+  model: RalmModel,
+  e: ArrayLike<number>,
+  centroids: ArrayLike<number>,
+  n: number,
+  global: ArrayLike<number>,
+): ReferenceScore {
+  const { h, alpha, beta } = model.manifest;
+  const C = Matrix.from1DArray(n, h, Array.from(centroids).slice(0, n * h));
+  const q = Matrix.from1DArray(h, h, Array.from(model.weights.localWeight)).mmul(Matrix.columnVector(Array.from(e)));
+  const a = softmax(C.mmul(q).to1DArray().map(Math.tanh));
+  const local = Matrix.rowVector(a).mmul(C).to1DArray();
+  const cosGlobal = cosine(e, global);
+  const cosLocal = cosine(e, local);
+  return { score: alpha * cosGlobal + beta * cosLocal, cosGlobal, cosLocal };
+}

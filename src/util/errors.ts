@@ -1,0 +1,38 @@
+/**
+ * One coded error type for the whole project. `code` is stable and machine-readable
+ * (the service maps it to an HTTP status); `message` names the field or object at fault
+ * and what was expected.
+ */
+export type RalmErrorCode =
+  | 'RALM_ERR_VALIDATION'
+  | 'RALM_ERR_MODEL_FORMAT'
+  | 'RALM_ERR_UNKNOWN_ITEM'
+  | 'RALM_ERR_DIMENSION'
+  | 'RALM_ERR_NON_FINITE'
+  | 'RALM_ERR_BACKEND_UNAVAILABLE'
+  | 'RALM_ERR_DEVICE_LOST'
+  | 'RALM_ERR_CLOSED';
+
+export class RalmError extends Error {
+  readonly code: RalmErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: RalmErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'RalmError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Throws RALM_ERR_NON_FINITE naming `what` and the first bad index, if any value is NaN/±Infinity. */
+export function assertFinite(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new RalmError('RALM_ERR_NON_FINITE', `${what}: value at index ${i} is ${values[i]}, expected a finite number`, {
+        field: what,
+        index: i,
+      });
+    }
+  }
+}

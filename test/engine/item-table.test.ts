@@ -1,0 +1,77 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ItemTable, floatToHalfBits, halfBitsToFloat, paddedStride } from '../../src/engine/item-table.js';
+
+function table(spp = 4): ItemTable {
+  return new ItemTable({ h: 3, k: 2, storage: 'f32', slotsPerPage: spp });
+}
+
+function put(t: ItemTable, ids: string[], value = 1): number[] {
+  const { slots } = t.allocate(ids.length);
+  slots.forEach((s) => t.writeSlot(s, Float32Array.of(value, value, value), 1, Float32Array.of(value, 0, 0), value));
+  t.publish(ids, slots);
+  return slots;
+}
+
+describe('item table', () => {
+  it('pads rows to a multiple of 8 and adds pages as it grows', () => {
+    const t = table(4);
+    assert.equal(t.stride, 8);
+    assert.equal(paddedStride(128), 128);
+    put(t, ['a', 'b', 'c', 'd', 'e']);
+    assert.equal(t.pages.length, 2);
+    assert.equal(t.size, 5);
+    assert.equal(t.pages[0].centroids.length, 4 * 2 * 8);
+  });
+
+  it('writes zero padding past the item count', () => {
+    const t = table();
+    const [slot] = t.allocate(1).slots;
+    t.pages[0].centroids.fill(9);
+    t.writeSlot(slot, Float32Array.of(1, 2, 3), 1, Float32Array.of(4, 5, 6), 7);
+    const base = (slot % 4) * 2 * 8;
+    assert.deepEqual(Array.from(t.pages[0].centroids.subarray(base, base + 16)), [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(t.pages[0].meta[(slot % 4) * 2], 1);
+    assert.equal(t.pages[0].metaF32[(slot % 4) * 2 + 1], 7);
+  });
+
+  it('an upsert never reuses a slot that a live snapshot can still read', () => {
+    const t = table(4);
+    const [a0] = put(t, ['a']);
+    const snap = t.acquire();
+    const resolved = t.resolve(['a']);
+    assert.equal(resolved[0], a0);
+    // Replace "a" many times while the snapshot is pinned: its slot must stay untouched.
+    const seen = new Set<number>();
+    for (let i = 0; i < 10; i++) seen.add(put(t, ['a'], i + 2)[0]);
+    assert.ok(!seen.has(a0));
+    assert.equal(t.pages[0].meta[(a0 % 4) * 2], 1);
+    assert.equal(t.pages[0].metaF32[(a0 % 4) * 2 + 1], 1);
+    assert.ok(t.pendingReclaim >= 1);
+    snap.release();
+    snap.release(); // idempotent
+    assert.equal(t.pendingReclaim, 0);
+    // After release the old slots come back instead of growing the table.
+    const before = t.capacity;
+    put(t, ['z1', 'z2']);
+    assert.equal(t.capacity, before);
+  });
+
+  it('removal hides an item at once and resolves unknown ids into one error naming them', () => {
+    const t = table();
+    put(t, ['a', 'b']);
+    assert.deepEqual(t.remove(['a', 'x']), ['x']);
+    assert.throws(() => t.resolve(['b', 'a', 'q']), /candidates: 2 unknown item ids: "a", "q"/);
+    assert.deepEqual(t.allSlots().ids, ['b']);
+  });
+
+  it('float → half rounding matches IEEE round-to-nearest-even', () => {
+    const cases: Array<[number, number]> = [
+      [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [1e-8, 0x0000], [2 ** -24, 0x0001],
+      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [Infinity, 0x7c00], [-0, 0x8000],
+    ];
+    for (const [v, bits] of cases) assert.equal(floatToHalfBits(v), bits, `f16(${v})`);
+    assert.ok(Number.isNaN(halfBitsToFloat(floatToHalfBits(NaN))));
+    for (let i = 0; i < 0x7c00; i += 7) assert.equal(floatToHalfBits(halfBitsToFloat(i)), i);
+  });
+});
