@@ -59,15 +59,21 @@ export async function measure(fn: () => Promise<unknown> | unknown, o: { warmup?
  * (so its pages are real, not the shared zero page) and holds no byte 1, so the scan reads it all.
  */
 export class RooflineProbe {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Chunks of at most 1 GiB (one Buffer cannot exceed 4 GiB). */
+  private chunks: Buffer[] = [];
+  private static readonly CHUNK = 2 ** 30;
   async time(bytes: number, o: { minRuns?: number; minMs?: number } = {}): Promise<Timing> {
-    if (this.buf.length < bytes) this.buf = Buffer.allocUnsafe(bytes).fill(0);
-    const view = this.buf.subarray(0, bytes);
+    const views: Buffer[] = [];
+    for (let at = 0, i = 0; at < bytes; at += RooflineProbe.CHUNK, i++) {
+      const len = Math.min(RooflineProbe.CHUNK, bytes - at);
+      if (!this.chunks[i] || this.chunks[i].length < len) this.chunks[i] = Buffer.allocUnsafe(len).fill(0);
+      views.push(this.chunks[i].subarray(0, len));
+    }
     return measure(() => {
-      if (view.indexOf(1) !== -1) throw new Error('roofline buffer corrupted');
+      for (const v of views) if (v.indexOf(1) !== -1) throw new Error('roofline buffer corrupted');
     }, { warmup: 2, minRuns: o.minRuns ?? 10, minMs: o.minMs ?? 300 });
   }
   release(): void {
-    this.buf = Buffer.alloc(0);
+    this.chunks = [];
   }
 }

@@ -10,7 +10,7 @@
 //   w_j   = exp(tanh(C_j · q))            tanh bounds the logit to [-1, 1]: exp cannot overflow,
 //                                         so the softmax needs no running maximum
 //   L     = Σ_j w_j C_j                   unnormalised local vector (Σ w_j cancels in the cosine)
-//   cos_l = (Σ_j w_j e·C_j) / (|e| |L|)
+//   cos_l = e·L / (|e| |L|)               e·L and |L| from the accumulated L, not per row
 //   cos_g = e · g / (|e| |g|)             |g| precomputed with the item
 //   score = alpha · cos_g + beta · cos_l
 // A vector whose norm is below zero_norm counts as zero and its cosine is 0 (never NaN).
@@ -90,27 +90,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
   var acc: array<vec4<f32>, MAX_ROW_VEC4>;
   var sum_w = 0.0;
-  var e_dot_l = 0.0;
   for (var j = 0u; j < count; j++) {
     let row = slot * params.k + j;
     var dq = 0.0;
-    var de = 0.0;
     for (var v = 0u; v < rv; v++) {
-      let c = load_row(row, v);
-      dq += dot(c, users[q_base + v]);
-      de += dot(c, users[e_base + v]);
+      dq += dot(load_row(row, v), users[q_base + v]);
     }
     // Clamp before tanh: some drivers evaluate tanh through exp and return NaN for huge inputs.
     let wj = exp(tanh(clamp(dq, -20.0, 20.0)));
     sum_w += wj;
-    e_dot_l += wj * de;
     for (var v = 0u; v < rv; v++) {
       acc[v] += wj * load_row(row, v);
     }
   }
   var ll = 0.0;
+  var e_dot_l = 0.0;
   for (var v = 0u; v < rv; v++) {
     ll += dot(acc[v], acc[v]);
+    e_dot_l += dot(acc[v], users[e_base + v]);
   }
   var cos_l = 0.0;
   if (count > 0u) {

@@ -3,26 +3,52 @@
  * It is the fallback when no adapter exists (or the device is lost) and the oracle the GPU
  * results are checked against. The scoring loop allocates nothing per candidate.
  *
- * Local attention runs in one pass over each item's rows: because the logits are tanh-bounded
- * to [-1, 1], exp() cannot overflow and the softmax needs no running maximum, so each row is
- * read once for both dot products (with q and with e) and accumulated into the unnormalised
- * local vector L = Σ w_j C_j while it is still in cache. The normaliser Σ w_j cancels in the
- * cosine: cos(e, L/Σw) = (Σ w_j e·C_j) / (|e| |L|).
+ * Local attention needs no running maximum: the logits are tanh-bounded to [-1, 1], so exp()
+ * cannot overflow. Each row's logit C_j·q gives its weight w_j, the row is accumulated into the
+ * unnormalised local vector L = Σ w_j C_j while still in cache, and the cosine is taken from L:
+ * the normaliser Σ w_j cancels, cos(e, L/Σw) = e·L / (|e| |L|) (zero-norm rule on |L|/Σw).
  */
 import type { Backend, PreparedRequest, ScoredRows } from '../engine/backend.js';
 import type { ItemTable } from '../engine/item-table.js';
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
 import { selectTopK } from './top-k.js';
+import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
+import { CpuWorkerPool, type Segment } from './worker-pool.js';
+
+/** Below this many candidates a request stays on one thread (the hand-off costs more than it saves). */
+const PARALLEL_MIN_CANDIDATES = 512;
+
+/** `wasm`: the WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop. */
+export type CpuKernel = 'wasm' | 'scalar';
+
+/** The fastest kernel this runtime can run. */
+export function defaultCpuKernel(): CpuKernel {
+  return kernelModule() ? 'wasm' : 'scalar';
+}
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
-  readonly adapterName = 'cpu';
+  readonly adapterName: string;
+  readonly kernel: CpuKernel;
   private readonly model: RalmModel;
   private acc = new Float64Array(0);
+  private pageCounts = new Uint32Array(0);
+  private order = new Uint32Array(0);
+  private localSlots = new Uint32Array(0);
+  private readonly pool: CpuWorkerPool | null;
 
-  constructor(model: RalmModel) {
+  /** `threads` 2 adds a worker thread for large requests (wasm kernel only). */
+  constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1) {
     this.model = model;
+    this.kernel = kernel;
+    this.pool = kernel === 'wasm' && threads > 1 ? new CpuWorkerPool() : null;
+    this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${this.pool ? 2 : 1} thread${this.pool ? 's' : ''})` : 'cpu (scalar)';
+  }
+
+  /** Threads a large request actually uses now (1 after a worker failure). */
+  get threads(): number {
+    return this.pool && !this.pool.broken ? 2 : 1;
   }
 
   async run(requests: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[]> {
@@ -49,8 +75,89 @@ export class CpuBackend implements Backend {
     };
   }
 
-  /** The hot loop. */
+  /** Scores every candidate of `req` into the output arrays, in candidate order. */
   scoreInto(req: PreparedRequest, table: ItemTable, score: Float32Array, cosGlobal: Float32Array, cosLocal: Float32Array): void {
+    if (this.kernel === 'scalar' || !table.pages[0]?.memory) {
+      this.scoreScalar(req, table, score, cosGlobal, cosLocal);
+      return;
+    }
+    const { alpha, beta } = this.model.manifest;
+    const args: KernelArgs = { k: table.k, stride: table.stride, alpha, beta, zeroNorm: ZERO_NORM };
+    const spp = table.slotsPerPage;
+    const n = req.slots.length;
+    const P = table.pages.length;
+    // Candidates ordered by page (a counting sort; skipped for a one-page table): page runs of
+    // local slots, and for each its position in the request.
+    let localSlots = req.slots;
+    let order: Uint32Array | null = null;
+    const runs: Segment[] = [];
+    if (P === 1) {
+      runs.push({ page: 0, from: 0, count: n });
+    } else {
+      if (this.pageCounts.length < P + 1) this.pageCounts = new Uint32Array(P + 1);
+      if (this.order.length < n) {
+        this.order = new Uint32Array(n);
+        this.localSlots = new Uint32Array(n);
+      }
+      const counts = this.pageCounts;
+      counts.fill(0);
+      for (let c = 0; c < n; c++) counts[((req.slots[c] / spp) | 0) + 1]++;
+      for (let p = 0; p < P; p++) counts[p + 1] += counts[p];
+      const fill = counts.slice(0, P);
+      for (let c = 0; c < n; c++) {
+        const slot = req.slots[c];
+        const p = (slot / spp) | 0;
+        const at = fill[p]++;
+        this.order[at] = c;
+        this.localSlots[at] = slot - p * spp;
+      }
+      localSlots = this.localSlots;
+      order = this.order;
+      for (let p = 0; p < P; p++) if (counts[p + 1] > counts[p]) runs.push({ page: p, from: counts[p], count: counts[p + 1] - counts[p] });
+    }
+    const emit = (i: number, s: number, g: number, l: number): void => {
+      const pos = order ? order[i] : i;
+      score[pos] = s;
+      cosGlobal[pos] = g;
+      cosLocal[pos] = l;
+    };
+    const runRange = (lo: number, hi: number): void => {
+      for (const r of runs) {
+        const a = Math.max(lo, r.from);
+        const b = Math.min(hi, r.from + r.count);
+        if (a < b) mainPageKernel(table.pages[r.page], table.layout, table.stride, table.k).run(args, req.q, req.e, req.eNorm, localSlots, a, b - a, emit);
+      }
+    };
+
+    const pool = this.pool;
+    if (!pool || pool.broken || n < PARALLEL_MIN_CANDIDATES) {
+      runRange(0, n);
+      return;
+    }
+    // The worker takes the second half, the calling thread the first.
+    const mid = n >> 1;
+    const module = kernelModule() as WebAssembly.Module;
+    pool.syncPages(module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
+    const jobSlots = pool.slotsFor(n - mid);
+    jobSlots.set(localSlots.subarray(mid, n));
+    const segments: Segment[] = [];
+    for (const r of runs) {
+      const a = Math.max(mid, r.from);
+      const b = Math.min(n, r.from + r.count);
+      if (a < b) segments.push({ page: r.page, from: a - mid, count: b - a });
+    }
+    const seq = pool.start(segments, req.q, req.e, req.eNorm, args);
+    runRange(0, mid);
+    const out = pool.finish(seq, n - mid);
+    if (!out) {
+      runRange(mid, n);
+      return;
+    }
+    for (let i = 0; i < n - mid; i++) emit(mid + i, out[i * 3], out[i * 3 + 1], out[i * 3 + 2]);
+  }
+
+  /** The plain TypeScript loop: the fallback where WebAssembly SIMD is unavailable. */
+  scoreScalar(req: PreparedRequest, table: ItemTable, score: Float32Array, cosGlobal: Float32Array, cosLocal: Float32Array): void {
     const { h, k, stride, slotsPerPage, pages } = table;
     const { alpha, beta } = this.model.manifest;
     if (this.acc.length < h) this.acc = new Float64Array(h);
@@ -75,26 +182,23 @@ export class CpuBackend implements Backend {
       const C = page.centroids;
       const base = local * k * stride;
       let sumW = 0;
-      let eDotL = 0;
       for (let j = 0; j < count; j++) {
         const row = base + j * stride;
         let dq = 0;
-        let de = 0;
-        for (let i = 0; i < h; i++) {
-          const v = C[row + i];
-          dq += v * q[i];
-          de += v * e[i];
-        }
+        for (let i = 0; i < h; i++) dq += C[row + i] * q[i];
         const w = Math.exp(Math.tanh(dq));
         sumW += w;
-        eDotL += w * de;
         if (j === 0) for (let i = 0; i < h; i++) acc[i] = w * C[row + i];
         else for (let i = 0; i < h; i++) acc[i] += w * C[row + i];
       }
       let ll = 0;
-      for (let i = 0; i < h; i++) ll += acc[i] * acc[i];
+      let eDotL = 0;
+      for (let i = 0; i < h; i++) {
+        ll += acc[i] * acc[i];
+        eDotL += acc[i] * e[i];
+      }
       const lNorm = Math.sqrt(ll) / sumW;
-      const cl = eZero || lNorm < ZERO_NORM ? 0 : eDotL / sumW / (eNorm * lNorm);
+      const cl = count === 0 || eZero || lNorm < ZERO_NORM ? 0 : eDotL / sumW / (eNorm * lNorm);
       cosGlobal[c] = cg;
       cosLocal[c] = cl;
       score[c] = alpha * cg + beta * cl;
@@ -151,7 +255,7 @@ export class CpuBackend implements Backend {
   }
 
   destroy(): void {
-    // Nothing to release.
+    this.pool?.destroy();
   }
 }
 

@@ -5,9 +5,11 @@
  * the authoritative host table while the engine tries to get a device back.
  */
 import { performance } from 'node:perf_hooks';
+import { availableParallelism } from 'node:os';
 import type { Backend, BackendKind, PreparedRequest, ScoredRows } from './backend.js';
 import { ItemTable, paddedStride, floatToHalfBits, halfBitsToFloat, type CentroidStorage } from './item-table.js';
-import { CpuBackend, transformCpu } from '../cpu/cpu-backend.js';
+import { CpuBackend, defaultCpuKernel, transformCpu, type CpuKernel } from '../cpu/cpu-backend.js';
+import { kernelModule, scratchBytes } from '../cpu/wasm-kernel.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
 import { openGpu, type GpuContext } from '../gpu/device.js';
 import type { RalmModel } from '../model/model.js';
@@ -26,6 +28,10 @@ export interface EngineOptions {
   slotsPerPage?: number;
   /** Upper bound on one page's centroid bytes on the device. Default 256 MiB. */
   maxPageBytes?: number;
+  /** CPU scoring kernel: WebAssembly SIMD (default where available) or the scalar TypeScript loop. */
+  cpuKernel?: CpuKernel;
+  /** Threads for large CPU requests (1 or 2; the wasm kernel only). Default 2 when the host has 2+ cores. */
+  cpuThreads?: number;
   /** Try to reacquire a device after a loss. Default true. */
   recoverDevice?: boolean;
   /** First retry delay after a device loss, doubled per failure up to 30 s. Default 1000 ms. */
@@ -126,7 +132,8 @@ export class RalmEngine {
     batches: 0, requests: 0, candidates: 0, cpuFallbacks: 0, deviceLosses: 0, deviceRecoveries: 0, itemsUpserted: 0, itemsRemoved: 0,
   };
 
-  private readonly options: Required<Omit<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent'>> & Pick<EngineOptions, 'adapter' | 'onEvent'>;
+  private readonly options: Required<Omit<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent' | 'cpuKernel' | 'cpuThreads'>> &
+    Pick<EngineOptions, 'adapter' | 'onEvent'> & { cpuKernel: CpuKernel; cpuThreads: number };
   private readonly cpu: CpuBackend;
   private gpu: GpuBackend | undefined;
   private gpuCtx: GpuContext | undefined;
@@ -138,7 +145,7 @@ export class RalmEngine {
     this.model = model;
     this.table = table;
     this.options = options;
-    this.cpu = new CpuBackend(model);
+    this.cpu = new CpuBackend(model, options.cpuKernel, options.cpuThreads);
   }
 
   /** Opens the engine. With backend `webgpu` and no adapter, fails with RALM_ERR_BACKEND_UNAVAILABLE. */
@@ -151,7 +158,18 @@ export class RalmEngine {
       recoveryDelayMs: options.recoveryDelayMs ?? 1000,
       adapter: options.adapter,
       onEvent: options.onEvent,
+      cpuKernel: options.cpuKernel ?? defaultCpuKernel(),
+      cpuThreads: options.cpuThreads ?? Math.min(2, availableParallelism()),
     };
+    if (o.cpuThreads !== 1 && o.cpuThreads !== 2) {
+      throw new RalmError('RALM_ERR_VALIDATION', `cpuThreads: expected 1 or 2, got ${JSON.stringify(o.cpuThreads)}`);
+    }
+    if (o.cpuKernel !== 'wasm' && o.cpuKernel !== 'scalar') {
+      throw new RalmError('RALM_ERR_VALIDATION', `cpuKernel: expected "wasm" or "scalar", got ${JSON.stringify(o.cpuKernel)}`);
+    }
+    if (o.cpuKernel === 'wasm' && !kernelModule()) {
+      throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'cpuKernel "wasm" was requested but the WebAssembly kernel is not built or this runtime lacks WebAssembly SIMD');
+    }
     if (!['auto', 'webgpu', 'cpu'].includes(o.backend)) {
       throw new RalmError('RALM_ERR_VALIDATION', `backend: expected "auto", "webgpu" or "cpu", got ${JSON.stringify(o.backend)}`);
     }
@@ -172,7 +190,7 @@ export class RalmEngine {
     if (slotsPerPage * bytesPerSlot > limit) {
       throw new RalmError('RALM_ERR_VALIDATION', `slotsPerPage ${slotsPerPage} makes a ${slotsPerPage * bytesPerSlot}-byte page, above the device binding limit of ${limit}`);
     }
-    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage });
+    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage, wasmScratchBytes: o.cpuKernel === 'wasm' ? scratchBytes(paddedStride(h), k) : undefined });
     const engine = new RalmEngine(model, table, o);
     if (ctx) {
       try {
@@ -236,7 +254,7 @@ export class RalmEngine {
   }
 
   get adapterName(): string {
-    return this.gpu ? this.gpu.adapterName : 'cpu';
+    return this.gpu ? this.gpu.adapterName : this.cpu.adapterName;
   }
 
   /** True when the WebGPU adapter is a software rasteriser (lavapipe): correct but slow. */
@@ -435,18 +453,11 @@ export class RalmEngine {
     });
     const snapshot = this.table.acquire();
     try {
-      const ids: string[][] = [];
+      const ids: Array<readonly string[]> = [];
       const prepared = requests.map((r, i) => {
-        let cand: string[];
-        if (r.candidates === undefined) cand = this.table.allSlots().ids;
-        else cand = Array.from(new Set(r.candidates));
-        if (r.exclude && r.exclude.length > 0) {
-          const ex = new Set(r.exclude);
-          cand = cand.filter((c) => !ex.has(c));
-        }
-        ids.push(cand);
-        const slots = this.table.resolve(cand, `requests[${i}].candidates`);
-        return this.prepare(es[i], slots, Math.min(r.k, Math.max(1, cand.length)));
+        const cand = this.table.candidates(r.candidates, r.exclude, `requests[${i}].candidates`);
+        ids.push(cand.ids);
+        return this.prepare(es[i], cand.slots, Math.min(r.k, Math.max(1, cand.slots.length)));
       });
       const nonEmpty = prepared.map((p, i) => (p.slots.length > 0 ? i : -1)).filter((i) => i >= 0);
       const { value: rows, backend } = nonEmpty.length > 0
@@ -532,5 +543,6 @@ export class RalmEngine {
     this.gpu = undefined;
     this.gpuCtx = undefined;
     gpu?.destroy();
+    this.cpu.destroy();
   }
 }

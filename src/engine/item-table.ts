@@ -24,9 +24,26 @@ export interface ItemTableOptions {
   storage: CentroidStorage;
   /** Slots per page; the engine derives it from the device's binding limit. */
   slotsPerPage: number;
+  /**
+   * Scratch bytes to reserve after each page's data; when given, pages are allocated inside
+   * WebAssembly memories (for the CPU kernel to read in place). Plain arrays otherwise.
+   */
+  wasmScratchBytes?: number;
+}
+
+/** Byte offsets of a page's regions inside its memory. */
+export interface PageLayout {
+  readonly centroidsOffset: number;
+  readonly globalsOffset: number;
+  readonly metaOffset: number;
+  /** Start of per-call scratch for the WebAssembly kernel (absent when pages are plain arrays). */
+  readonly scratchOffset: number;
+  readonly totalBytes: number;
 }
 
 export interface HostPage {
+  /** The WebAssembly memory holding this page, when the CPU kernel is WebAssembly. */
+  readonly memory?: WebAssembly.Memory;
   /** slotsPerPage · k · stride floats. */
   readonly centroids: Float32Array;
   /** slotsPerPage · stride floats. */
@@ -91,6 +108,8 @@ export class ItemTable {
   readonly storage: CentroidStorage;
   readonly slotsPerPage: number;
   readonly pages: HostPage[] = [];
+  readonly layout: PageLayout;
+  private readonly wasmPages: boolean;
 
   private readonly idToSlot = new Map<string, number>();
   private readonly slotToId: Array<string | undefined> = [];
@@ -98,6 +117,9 @@ export class ItemTable {
   private retired: Array<{ slot: number; epoch: number }> = [];
   private readonly active = new Map<number, number>();
   private epochCounter = 0;
+  private allCache: { epoch: number; slots: Uint32Array; ids: string[] } | undefined;
+  private stamps = new Uint32Array(0);
+  private stampGen = 0;
 
   constructor(options: ItemTableOptions) {
     if (options.slotsPerPage < 1) throw new RalmError('RALM_ERR_VALIDATION', `slotsPerPage must be >= 1, got ${options.slotsPerPage}`);
@@ -106,6 +128,38 @@ export class ItemTable {
     this.stride = paddedStride(options.h);
     this.storage = options.storage;
     this.slotsPerPage = options.slotsPerPage;
+    const spp = options.slotsPerPage;
+    const centroidsBytes = spp * this.k * this.stride * 4;
+    const globalsOffset = centroidsBytes;
+    const metaOffset = globalsOffset + spp * this.stride * 4;
+    const scratchOffset = Math.ceil((metaOffset + spp * 8) / 64) * 64;
+    this.wasmPages = options.wasmScratchBytes !== undefined;
+    this.layout = { centroidsOffset: 0, globalsOffset, metaOffset, scratchOffset, totalBytes: scratchOffset + (options.wasmScratchBytes ?? 0) };
+    if (this.wasmPages && this.layout.totalBytes > 2 ** 32 - 2 ** 16) {
+      throw new RalmError('RALM_ERR_VALIDATION', `a page of ${spp} slots needs ${this.layout.totalBytes} bytes, above the 4 GiB WebAssembly memory limit; use fewer slots per page`);
+    }
+  }
+
+  private newPage(): HostPage {
+    const spp = this.slotsPerPage;
+    const L = this.layout;
+    let buf: ArrayBuffer | SharedArrayBuffer;
+    let memory: WebAssembly.Memory | undefined;
+    if (this.wasmPages) {
+      const pages = Math.ceil(L.totalBytes / 65536);
+      // Shared, so worker threads read the table in place; never grown, so views stay valid.
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      buf = memory.buffer;
+    } else {
+      buf = new ArrayBuffer(L.scratchOffset);
+    }
+    return {
+      memory,
+      centroids: new Float32Array(buf, L.centroidsOffset, spp * this.k * this.stride),
+      globals: new Float32Array(buf, L.globalsOffset, spp * this.stride),
+      meta: new Uint32Array(buf, L.metaOffset, spp * 2),
+      metaF32: new Float32Array(buf, L.metaOffset, spp * 2),
+    };
   }
 
   get size(): number {
@@ -179,10 +233,52 @@ export class ItemTable {
     return out;
   }
 
-  /** Every live item, in slot order (deterministic for a given history). */
+  /** Every live item, in slot order (deterministic for a given history). Cached per epoch: do not mutate. */
   allSlots(): { slots: Uint32Array; ids: string[] } {
-    const slots = Uint32Array.from(this.idToSlot.values()).sort();
-    return { slots, ids: Array.from(slots, (s) => this.slotToId[s] as string) };
+    if (this.allCache?.epoch !== this.epochCounter) {
+      const slots = Uint32Array.from(this.idToSlot.values()).sort();
+      this.allCache = { epoch: this.epochCounter, slots, ids: Array.from(slots, (s) => this.slotToId[s] as string) };
+    }
+    return this.allCache;
+  }
+
+  /**
+   * Resolves candidate ids (or takes every item), drops repeats (first occurrence wins) and
+   * excluded ids, without per-candidate allocation: a stamp per slot marks what was seen.
+   * Unknown candidates are an error; unknown exclusions are ignored.
+   */
+  candidates(ids: readonly string[] | undefined, exclude: readonly string[] | undefined, field = 'candidates'): { slots: Uint32Array; ids: readonly string[] } {
+    const base = ids === undefined ? this.allSlots() : { slots: this.resolve(ids, field), ids };
+    if (ids === undefined && (exclude === undefined || exclude.length === 0)) return base;
+    if (this.stamps.length < this.capacity) this.stamps = new Uint32Array(this.capacity);
+    if (++this.stampGen === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stampGen = 1;
+    }
+    const gen = this.stampGen;
+    const stamps = this.stamps;
+    for (const x of exclude ?? []) {
+      const s = this.idToSlot.get(x);
+      if (s !== undefined) stamps[s] = gen;
+    }
+    const src = base.slots;
+    let keep = 0;
+    let dropped = false;
+    const kept = new Uint32Array(src.length);
+    const keptAt = new Uint32Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const s = src[i];
+      if (stamps[s] === gen) {
+        dropped = true;
+        continue;
+      }
+      stamps[s] = gen;
+      kept[keep] = s;
+      keptAt[keep++] = i;
+    }
+    if (!dropped) return base;
+    const names = base.ids;
+    return { slots: kept.slice(0, keep), ids: Array.from(keptAt.subarray(0, keep), (i) => names[i]) };
   }
 
   /** Reserves `n` slots that no snapshot can see yet. Adds pages as needed; returns the new page indices too. */
@@ -192,13 +288,7 @@ export class ItemTable {
     while (this.freeSlots.length < n) {
       const p = this.pages.length;
       const spp = this.slotsPerPage;
-      const metaBuf = new ArrayBuffer(spp * 8);
-      this.pages.push({
-        centroids: new Float32Array(spp * this.k * this.stride),
-        globals: new Float32Array(spp * this.stride),
-        meta: new Uint32Array(metaBuf),
-        metaF32: new Float32Array(metaBuf),
-      });
+      this.pages.push(this.newPage());
       // Push in reverse so pop() hands out low slots first.
       for (let s = (p + 1) * spp - 1; s >= p * spp; s--) this.freeSlots.push(s);
       newPages.push(p);

@@ -243,6 +243,15 @@ export class GpuBackend implements Backend {
     }
   }
 
+  /**
+   * Uploads host data. The host table lives in shared (SharedArrayBuffer-backed) memory, and
+   * handing such a view to dawn.node's writeBuffer crashes the process: copy it first.
+   */
+  private writeHost(buffer: GPUBuffer, byteOffset: number, view: Float32Array | Uint32Array): void {
+    const data = view.buffer instanceof SharedArrayBuffer ? view.slice() : view;
+    this.device.queue.writeBuffer(buffer, byteOffset, data);
+  }
+
   syncSlots(table: ItemTable, slots: readonly number[]): void {
     this.ensurePages(table);
     const sorted = Array.from(slots).sort((a, b) => a - b);
@@ -263,10 +272,10 @@ export class GpuBackend implements Backend {
         for (let t = 0; t < packed.length; t++) packed[t] = floatToHalfBits(src[2 * t]) | (floatToHalfBits(src[2 * t + 1]) << 16);
         this.device.queue.writeBuffer(dev.centroids, first * slotFloats * 2, packed);
       } else {
-        this.device.queue.writeBuffer(dev.centroids, first * slotFloats * 4, host.centroids, first * slotFloats, n * slotFloats);
+        this.writeHost(dev.centroids, first * slotFloats * 4, host.centroids.subarray(first * slotFloats, (first + n) * slotFloats));
       }
-      this.device.queue.writeBuffer(dev.globals, first * table.stride * 4, host.globals, first * table.stride, n * table.stride);
-      this.device.queue.writeBuffer(dev.meta, first * 8, host.meta, first * 2, n * 2);
+      this.writeHost(dev.globals, first * table.stride * 4, host.globals.subarray(first * table.stride, (first + n) * table.stride));
+      this.writeHost(dev.meta, first * 8, host.meta.subarray(first * 2, (first + n) * 2));
       i = j;
     }
   }

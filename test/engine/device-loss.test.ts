@@ -71,7 +71,7 @@ describe('backend choice', () => {
   it('cpu is honoured even when an adapter exists', async () => {
     const engine = await RalmEngine.create(smallModel(), { backend: 'cpu' });
     assert.equal(engine.backendKind, 'cpu');
-    assert.equal(engine.adapterName, 'cpu');
+    assert.match(engine.adapterName, /^cpu /);
     await engine.close();
   });
 
@@ -84,5 +84,18 @@ describe('backend choice', () => {
     const engine = await RalmEngine.create(smallModel(), { backend: 'cpu' });
     await engine.close();
     await assert.rejects(engine.rank([{ user: { embedding: new Float32Array(16) }, k: 1 }]), /engine is closed/);
+  });
+});
+
+describe('cpu kernels', () => {
+  it('the engine reports which CPU kernel and how many threads it uses', async () => {
+    const a = await RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'wasm', cpuThreads: 1 });
+    assert.equal(a.adapterName, 'cpu (wasm simd, 1 thread)');
+    const b = await RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'scalar' });
+    assert.equal(b.adapterName, 'cpu (scalar)');
+    await a.close();
+    await b.close();
+    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuThreads: 3 }), /cpuThreads: expected 1 or 2, got 3/);
+    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'avx' as never }), /cpuKernel: expected "wasm" or "scalar"/);
   });
 });

@@ -4,15 +4,19 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { backendsUnderTest, smallModel, randomItems, openEngine, assertClose, close } from '../helpers/fixtures.js';
+import { targetsUnderTest, smallModel, randomItems, assertClose, close, type Target } from '../helpers/fixtures.js';
 import { referenceGlobal, referenceScore, referenceTransform } from '../../src/model/reference.js';
 import { randomModel, type RalmModel } from '../../src/model/model.js';
-import type { ItemCentroids, RalmEngine } from '../../src/engine/engine.js';
+import { RalmEngine, type EngineOptions, type ItemCentroids } from '../../src/engine/engine.js';
 import { RalmError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { floatToHalfBits, halfBitsToFloat } from '../../src/engine/item-table.js';
 
-const backends = await backendsUnderTest();
+const targets = await targetsUnderTest();
+
+function open(model: RalmModel, target: Target, extra: EngineOptions = {}): Promise<RalmEngine> {
+  return RalmEngine.create(model, { recoverDevice: false, ...target.options, ...extra });
+}
 
 /** Reference scores for user e against items, computing each global vector with the reference too. */
 function expected(model: RalmModel, e: ArrayLike<number>, items: readonly ItemCentroids[], round16 = false): { score: number; cosGlobal: number; cosLocal: number }[] {
@@ -28,13 +32,14 @@ function assertNoGpuErrors(engine: RalmEngine): void {
   assert.deepEqual(engine.gpuErrors, [], 'WebGPU raised errors no scope caught');
 }
 
-for (const backend of backends) {
-  describe(`engine on ${backend}`, () => {
+for (const target of targets) {
+  const backend = target.options.backend;
+  describe(`engine on ${target.label}`, () => {
     const model = smallModel();
     const items = randomItems(model, 3001, 11);
     let engine: RalmEngine;
     before(async () => {
-      engine = await openEngine(model, backend);
+      engine = await open(model, target);
       assert.equal(engine.backendKind, backend);
       await engine.upsertItems(items);
     });
@@ -183,10 +188,55 @@ for (const backend of backends) {
     });
   });
 
-  describe(`engine on ${backend}: layout and lifecycle`, () => {
+  describe(`engine on ${target.label}: layout and lifecycle`, () => {
+    it('a large request over many pages (parallel CPU path) scores like the reference', async () => {
+      const model = smallModel({ seed: 24 });
+      const engine = await open(model, target, { slotsPerPage: 97 });
+      const items = randomItems(model, 1500, 25);
+      await engine.upsertItems(items);
+      const e = new Rng(26).normals(model.manifest.h);
+      const order = items.filter((_, i) => i % 3 !== 1).reverse();
+      const [r] = await engine.score([{ user: { embedding: e }, items: order.map((i) => i.id) }]);
+      assertClose(r.scores, expected(model, e, order).map((w) => w.score), 'score', 2e-5, 1e-4);
+      assertNoGpuErrors(engine);
+      await engine.close();
+    });
+
+    it('items brought with their global vector skip global attention and score with it', async () => {
+      const model = smallModel({ seed: 27 });
+      const engine = await open(model, target);
+      const [it] = randomItems(model, 1, 28);
+      const g = new Rng(29).normals(model.manifest.h);
+      await engine.upsertItems([{ ...it, global: g }]);
+      const e = new Rng(30).normals(model.manifest.h);
+      const c = Array.from(it.centroids, Math.fround);
+      const want = referenceScore(model, e, c, c.length / model.manifest.h, g);
+      const [r] = await engine.score([{ user: { embedding: e }, items: [it.id] }]);
+      assertClose(r.scores, [want.score], 'score', 2e-5, 1e-4);
+      await assert.rejects(engine.upsertItems([{ ...it, global: new Float32Array(3) }]), /items\[0\]\.global: expected 16 values, got 3/);
+      await engine.close();
+    });
+
+    it('opposite centroids that cancel (local vector near zero) give a finite local cosine', async () => {
+      const model = smallModel({ seed: 32 });
+      const engine = await open(model, target);
+      const h = model.manifest.h;
+      const c = new Rng(33).normals(h);
+      const both = new Float32Array(2 * h);
+      both.set(c, 0);
+      both.set(c.map((v) => -v), h);
+      await engine.upsertItems([{ id: 'cancel', centroids: both }]);
+      const e = new Rng(34).normals(h);
+      const [r] = await engine.score([{ user: { embedding: e }, items: ['cancel'] }]);
+      const want = referenceScore(model, e, Array.from(both), 2, referenceGlobal(model, Array.from(both), 2));
+      assert.ok(Number.isFinite(r.cosLocal[0]));
+      assertClose(r.cosLocal, [want.cosLocal], 'cosLocal', 1e-4, 1e-3);
+      await engine.close();
+    });
+
     it('an item table spanning several pages scores like the reference', async () => {
       const model = smallModel({ seed: 21 });
-      const engine = await openEngine(model, backend, { slotsPerPage: 7 });
+      const engine = await open(model, target, { slotsPerPage: 7 });
       const items = randomItems(model, 60, 22);
       await engine.upsertItems(items);
       assert.ok(engine.table.pages.length >= 9);
@@ -203,7 +253,7 @@ for (const backend of backends) {
     it('h not a multiple of 8 (row padding must not change results) and paper-size models', async () => {
       for (const opts of [{ h: 13, m: 9, k: 3, attentionSize: 5 }, { h: 128, m: 128, k: 20, attentionSize: 64 }]) {
         const model = randomModel({ ...opts, seed: 31 });
-        const engine = await openEngine(model, backend);
+        const engine = await open(model, target);
         const items = randomItems(model, 97, 32);
         await engine.upsertItems(items);
         const e = new Rng(33).normals(model.manifest.h);
@@ -217,7 +267,7 @@ for (const backend of backends) {
     it('global attention with logits that overflow a naive softmax', async () => {
       const base = smallModel({ seed: 41 });
       const model: RalmModel = { ...base, weights: { ...base.weights, globalVector: base.weights.globalVector.map((v) => v * 1e4) } };
-      const engine = await openEngine(model, backend);
+      const engine = await open(model, target);
       const items = randomItems(model, 20, 42);
       await engine.upsertItems(items);
       const e = new Rng(43).normals(model.manifest.h);
@@ -229,7 +279,7 @@ for (const backend of backends) {
 
     it('f16 centroid storage scores the half-precision values exactly like the reference', async () => {
       const model = smallModel({ seed: 51 });
-      const engine = await openEngine(model, backend, { storage: 'f16' });
+      const engine = await open(model, target, { storage: 'f16' });
       const items = randomItems(model, 130, 52);
       await engine.upsertItems(items);
       const e = new Rng(53).normals(model.manifest.h);
@@ -243,7 +293,7 @@ for (const backend of backends) {
 
     it('an update racing scoring calls: every request sees each item wholly old or wholly new', async () => {
       const model = smallModel({ seed: 61 });
-      const engine = await openEngine(model, backend, { slotsPerPage: 16 });
+      const engine = await open(model, target, { slotsPerPage: 16 });
       const oldItems = randomItems(model, 40, 62);
       const newItems = randomItems(model, 40, 63);
       await engine.upsertItems(oldItems);

@@ -35,6 +35,22 @@ export async function webgpuSkipReason(): Promise<string | undefined> {
   return backends.includes('webgpu') ? undefined : 'no WebGPU adapter on this host (set RALM_REQUIRE_WEBGPU=1 to make this a failure; CI does)';
 }
 
+/** One way of running the engine: a backend plus, for the CPU, the kernel and thread count. */
+export interface Target {
+  label: string;
+  options: EngineOptions & { backend: 'cpu' | 'webgpu' };
+}
+
+/** Every target the numeric suite runs on: both CPU kernels always, WebGPU when present (required in CI). */
+export async function targetsUnderTest(): Promise<Target[]> {
+  const targets: Target[] = [
+    { label: 'cpu (wasm simd, 2 threads)', options: { backend: 'cpu', cpuKernel: 'wasm', cpuThreads: 2 } },
+    { label: 'cpu (scalar)', options: { backend: 'cpu', cpuKernel: 'scalar' } },
+  ];
+  if ((await backendsUnderTest()).includes('webgpu')) targets.push({ label: 'webgpu', options: { backend: 'webgpu' } });
+  return targets;
+}
+
 export function smallModel(over: RandomModelOptions = {}): RalmModel {
   return randomModel({ h: 16, m: 12, k: 5, attentionSize: 8, seed: 7, ...over });
 }

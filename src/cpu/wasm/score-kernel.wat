@@ -1,0 +1,177 @@
+;; RALM scorer for the CPU backend: the same math as shaders/score.wgsl, with 128-bit SIMD over
+;; the row (4 lanes of f32, unrolled by 2; rows are padded to multiples of 8 floats, so every row
+;; is whole vec4 pairs). Per candidate: pass 1 reads each row once for its logit, the weights
+;; follow (independent exps), pass 2 builds L column-wise from the rows still in L1 and takes
+;; |L|² and e·L from it.
+;;
+;; The module imports the memory of one item-table page: centroids, global vectors and metadata
+;; live there, plus a scratch area the host fills per call (q, e, the candidates' local slots) and
+;; reads back (score, cos_g, cos_l per candidate). Pointers and sizes are byte offsets/counts
+;; passed by the host; nothing is allocated.
+;;
+;; Per candidate, rows C_j (j < count):
+;;   w_j = exp(tanh(clamp(C_j·q, -20, 20)));  L = Σ w_j C_j;  cos_l = e·L / (|e| |L|)
+;;   cos_g = e·g / (|e| |g|);  score = alpha·cos_g + beta·cos_l
+;; with the zero-norm rule (a norm below zero_norm gives cosine 0). Dots accumulate in f32 lanes
+;; (as on the GPU); scalars are f64.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; e^x for x in about [-45, 1]: x = n ln2 + r, |r| <= ln2/2, Taylor to degree 9 (relative error
+  ;; below 2e-10, far under float32 resolution).
+  (func $exp (param $x f64) (result f64)
+    (local $n f64) (local $r f64) (local $p f64)
+    (local.set $n (f64.nearest (f64.mul (local.get $x) (f64.const 1.4426950408889634))))
+    (local.set $r (f64.sub (f64.sub (local.get $x) (f64.mul (local.get $n) (f64.const 0.6931471803691238)))
+                          (f64.mul (local.get $n) (f64.const 1.9082149292705877e-10))))
+    (local.set $p (f64.const 2.7557319223985893e-6))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 2.48015873015873e-5)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1.984126984126984e-4)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1.388888888888889e-3)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 8.333333333333333e-3)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 4.1666666666666664e-2)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 0.16666666666666666)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 0.5)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1)))
+    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1)))
+    (f64.mul (local.get $p)
+      (f64.reinterpret_i64 (i64.shl (i64.add (i64.trunc_f64_s (local.get $n)) (i64.const 1023)) (i64.const 52)))))
+
+  ;; exp(tanh(clamp(x, -20, 20))), tanh through e^(-2|x|) so nothing overflows.
+  (func $attn_weight (param $x f64) (result f64)
+    (local $a f64) (local $t f64) (local $th f64)
+    (local.set $a (f64.min (f64.abs (local.get $x)) (f64.const 20)))
+    (local.set $t (call $exp (f64.mul (local.get $a) (f64.const -2))))
+    (local.set $th (f64.div (f64.sub (f64.const 1) (local.get $t)) (f64.add (f64.const 1) (local.get $t))))
+    (call $exp (f64.copysign (local.get $th) (local.get $x))))
+
+  (func $hsum (param $v v128) (result f64)
+    (f64.promote_f32 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v))))))
+
+  (func $cos (param $dot f64) (param $na f64) (param $nb f64) (param $zn f64) (result f64)
+    (if (result f64) (i32.or (f64.lt (local.get $na) (local.get $zn)) (f64.lt (local.get $nb) (local.get $zn)))
+      (then (f64.const 0))
+      (else (f64.div (local.get $dot) (f64.mul (local.get $na) (local.get $nb))))))
+
+  ;; n candidates; k rows per slot; rowBytes = stride * 4; cent/glob/meta: page region offsets;
+  ;; q, e: rowBytes each; acc: k × 16 bytes of weight scratch; slots: n u32 local slots;
+  ;; out: n × (f32 score, cos_g, cos_l).
+  (func (export "score")
+    (param $n i32) (param $k i32) (param $rowBytes i32)
+    (param $cent i32) (param $glob i32) (param $meta i32)
+    (param $q i32) (param $e i32) (param $acc i32) (param $slots i32) (param $out i32)
+    (param $alpha f64) (param $beta f64) (param $enorm f64) (param $zn f64)
+    (local $c i32) (local $slot i32) (local $cnt i32) (local $j i32) (local $v i32)
+    (local $g i32) (local $base i32) (local $row i32) (local $o i32)
+    (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128) (local $x0 v128) (local $x1 v128) (local $wv v128)
+    (local $gn f64) (local $dg f64) (local $w f64) (local $sw f64) (local $edl f64)
+    (local $cg f64) (local $cl f64)
+    (local.set $c (i32.const 0))
+    (block $done
+      (loop $cands
+        (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+        (local.set $slot (i32.load (i32.add (local.get $slots) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $cnt (i32.load (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3)))))
+        (if (i32.gt_u (local.get $cnt) (local.get $k)) (then (local.set $cnt (local.get $k))))
+        (local.set $gn (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3))))))
+
+        ;; dg = g · e
+        (local.set $g (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes))))
+        (local.set $a0 (v128.const i64x2 0 0))
+        (local.set $a1 (v128.const i64x2 0 0))
+        (local.set $v (i32.const 0))
+        (block $gd (loop $gl
+          (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $g) (local.get $v))) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
+          (local.set $v (i32.add (local.get $v) (i32.const 32)))
+          (br $gl)))
+        (local.set $dg (call $hsum (f32x4.add (local.get $a0) (local.get $a1))))
+
+        ;; pass 1: dq_j = C_j · q for every row (rows stream from memory once; the item's rows then
+        ;; stay in L1 for pass 2), stored in the weight scratch as f32.
+        (local.set $base (i32.add (local.get $cent) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rowBytes))))
+        (local.set $j (i32.const 0))
+        (local.set $row (local.get $base))
+        (block $rd (loop $rl
+          (br_if $rd (i32.ge_u (local.get $j) (local.get $cnt)))
+          (local.set $a0 (v128.const i64x2 0 0))
+          (local.set $a1 (v128.const i64x2 0 0))
+          (local.set $b0 (v128.const i64x2 0 0))
+          (local.set $b1 (v128.const i64x2 0 0))
+          (local.set $v (i32.const 0))
+          ;; 16 floats per iteration, four independent accumulators
+          (block $dd (loop $dl
+            (br_if $dd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $row) (local.get $v))) (v128.load (i32.add (local.get $q) (local.get $v))))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $row) (local.get $v))) (v128.load offset=16 (i32.add (local.get $q) (local.get $v))))))
+            (br_if $dd (i32.ge_u (i32.add (local.get $v) (i32.const 32)) (local.get $rowBytes)))
+            (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load offset=32 (i32.add (local.get $row) (local.get $v))) (v128.load offset=32 (i32.add (local.get $q) (local.get $v))))))
+            (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=48 (i32.add (local.get $row) (local.get $v))) (v128.load offset=48 (i32.add (local.get $q) (local.get $v))))))
+            (local.set $v (i32.add (local.get $v) (i32.const 64)))
+            (br $dl)))
+          (f32.store (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 4)))
+            (f32.demote_f64 (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $b0) (local.get $b1))))))
+          (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $rl)))
+
+        ;; attention weights: independent per row, so their exp chains overlap. Each slot of the
+        ;; weight scratch becomes w_j splatted to 4 lanes for pass 2.
+        (local.set $sw (f64.const 0))
+        (local.set $j (i32.const 0))
+        (block $wd (loop $wl
+          (br_if $wd (i32.ge_u (local.get $j) (local.get $cnt)))
+          (local.set $o (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 4))))
+          (local.set $w (call $attn_weight (f64.promote_f32 (f32.load (local.get $o)))))
+          (local.set $sw (f64.add (local.get $sw) (local.get $w)))
+          (v128.store (local.get $o) (f32x4.splat (f32.demote_f64 (local.get $w))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $wl)))
+
+        ;; pass 2: L = Σ_j w_j C_j built 8 columns at a time in registers; |L|² and e·L from it.
+        (local.set $x0 (v128.const i64x2 0 0))
+        (local.set $x1 (v128.const i64x2 0 0))
+        (local.set $b0 (v128.const i64x2 0 0))
+        (local.set $b1 (v128.const i64x2 0 0))
+        (local.set $g (i32.add (local.get $acc) (i32.shl (local.get $cnt) (i32.const 4))))
+        (local.set $v (i32.const 0))
+        (block $cd (loop $cl
+          (br_if $cd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+          (local.set $a0 (v128.const i64x2 0 0))
+          (local.set $a1 (v128.const i64x2 0 0))
+          (local.set $row (i32.add (local.get $base) (local.get $v)))
+          (local.set $o (local.get $acc))
+          (block $jd (loop $jl
+            (br_if $jd (i32.ge_u (local.get $o) (local.get $g)))
+            (local.set $wv (v128.load (local.get $o)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wv) (v128.load (local.get $row)))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wv) (v128.load offset=16 (local.get $row)))))
+            (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (br $jl)))
+          (local.set $x0 (f32x4.add (local.get $x0) (f32x4.mul (local.get $a0) (local.get $a0))))
+          (local.set $x1 (f32x4.add (local.get $x1) (f32x4.mul (local.get $a1) (local.get $a1))))
+          (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $a0) (v128.load (i32.add (local.get $e) (local.get $v))))))
+          (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $a1) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
+          (local.set $v (i32.add (local.get $v) (i32.const 32)))
+          (br $cl)))
+        (local.set $edl (call $hsum (f32x4.add (local.get $b0) (local.get $b1))))
+        (local.set $a0 (local.get $x0))
+        (local.set $a1 (local.get $x1))
+
+        (local.set $cg (call $cos (local.get $dg) (local.get $enorm) (local.get $gn) (local.get $zn)))
+        (local.set $cl (f64.const 0))
+        (if (i32.gt_u (local.get $cnt) (i32.const 0))
+          (then
+            (local.set $cl (call $cos (f64.div (local.get $edl) (local.get $sw)) (local.get $enorm)
+              (f64.div (f64.sqrt (call $hsum (f32x4.add (local.get $a0) (local.get $a1)))) (local.get $sw)) (local.get $zn)))))
+        (local.set $o (i32.add (local.get $out) (i32.mul (local.get $c) (i32.const 12))))
+        (f32.store (local.get $o) (f32.demote_f64 (f64.add (f64.mul (local.get $alpha) (local.get $cg)) (f64.mul (local.get $beta) (local.get $cl)))))
+        (f32.store offset=4 (local.get $o) (f32.demote_f64 (local.get $cg)))
+        (f32.store offset=8 (local.get $o) (f32.demote_f64 (local.get $cl)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cands))))
+)
