@@ -8,7 +8,8 @@
  * unnormalised local vector L = Σ w_j C_j while still in cache, and the cosine is taken from L:
  * the normaliser Σ w_j cancels, cos(e, L/Σw) = e·L / (|e| |L|) (zero-norm rule on |L|/Σw).
  */
-import type { Backend, PreparedRequest, ScoredRows } from '../engine/backend.js';
+import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../engine/backend.js';
+import { lloyd } from '../seeds/kmeans.js';
 import type { ItemTable } from '../engine/item-table.js';
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
@@ -248,6 +249,14 @@ export class CpuBackend implements Backend {
 
   async transform(x: Float32Array, count: number): Promise<Float32Array> {
     return transformCpu(this.model, x, count);
+  }
+
+  async kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]> {
+    return jobs.map((j) => {
+      const centroids = j.init.slice(0, j.count * dim);
+      const r = lloyd(j.points, j.n, dim, centroids, j.count, maxIterations, tolerance);
+      return { centroids, assignments: r.assignments, iterations: r.iterations, converged: r.converged };
+    });
   }
 
   syncSlots(): void {

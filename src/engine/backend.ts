@@ -27,6 +27,21 @@ export interface ScoredRows {
   readonly cosLocal: Float32Array;
 }
 
+/** One item's k-means problem: n points (rows of width dim) and its start (count rows of width dim). */
+export interface KMeansJob {
+  readonly points: Float32Array;
+  readonly n: number;
+  readonly init: Float32Array;
+  readonly count: number;
+}
+
+export interface KMeansRun {
+  readonly centroids: Float32Array;
+  readonly assignments: Uint32Array;
+  readonly iterations: number;
+  readonly converged: boolean;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   /** Human-readable device name ("cpu (2 threads)", "llvmpipe (LLVM 15, 256 bits)", "NVIDIA H200"). */
@@ -37,6 +52,8 @@ export interface Backend {
   globalAttention(centroids: Float32Array, counts: Uint32Array): Promise<{ globals: Float32Array; norms: Float32Array }>;
   /** The shared transform PReLU(W_t x + b_t) for `count` vectors of width m → [count, h]. */
   transform(x: Float32Array, count: number): Promise<Float32Array>;
+  /** Lloyd iterations for a batch of items, each from its given start (see src/seeds/kmeans.ts for the rules). */
+  kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]>;
   /** Mirrors freshly written slots (and new pages) into device memory. A no-op on the CPU. */
   syncSlots(table: ItemTable, slots: readonly number[]): void;
   /** Releases device resources. */

@@ -6,7 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
-import type { Backend, BackendKind, PreparedRequest, ScoredRows } from './backend.js';
+import type { Backend, BackendKind, KMeansJob, PreparedRequest, ScoredRows } from './backend.js';
+import { distinctRows, initialCentroids, type KMeansResult } from '../seeds/kmeans.js';
 import { ItemTable, paddedStride, floatToHalfBits, halfBitsToFloat, type CentroidStorage } from './item-table.js';
 import { CpuBackend, defaultCpuKernel, transformCpu, type CpuKernel } from '../cpu/cpu-backend.js';
 import { kernelModule, scratchBytes } from '../cpu/wasm-kernel.js';
@@ -67,6 +68,8 @@ export interface RankedItem {
   score: number;
   cosGlobal: number;
   cosLocal: number;
+  /** The item was published as cold (too few seeds for the look-alike to be trusted). */
+  cold: boolean;
 }
 
 export interface ResultInfo {
@@ -93,6 +96,8 @@ export interface ScoreResult extends ResultInfo {
   scores: Float32Array;
   cosGlobal: Float32Array;
   cosLocal: Float32Array;
+  /** 1 where the item is cold. */
+  cold: Uint8Array;
 }
 
 export interface ItemCentroids {
@@ -104,6 +109,24 @@ export interface ItemCentroids {
    * trainer). When absent it is computed by global attention on the backend.
    */
   global?: ArrayLike<number>;
+  /** Below the cold-start seed threshold: scored like any item, and flagged `cold` in results. */
+  cold?: boolean;
+}
+
+/** One item's points to cluster: n rows of width h, and optionally its previous centroids. */
+export interface ClusterInput {
+  points: Float32Array;
+  n: number;
+  init?: Float32Array | null;
+  initCount?: number;
+}
+
+export interface ClusterOptions {
+  maxIterations?: number;
+  /** Converged when at most this fraction of points changed cluster. Default 0. */
+  tolerance?: number;
+  /** Seed of k-means++. Default 1. */
+  seed?: number;
 }
 
 export interface EngineStats {
@@ -416,7 +439,7 @@ export class RalmEngine {
       const { slots } = this.table.allocate(items.length);
       try {
         items.forEach((it, i) => {
-          this.table.writeSlot(slots[i], compact.subarray(i * k * h, i * k * h + counts[i] * h), counts[i], globals.subarray(i * h, (i + 1) * h), norms[i]);
+          this.table.writeSlot(slots[i], compact.subarray(i * k * h, i * k * h + counts[i] * h), counts[i], globals.subarray(i * h, (i + 1) * h), norms[i], it.cold === true);
         });
         this.gpu?.syncSlots(this.table, slots);
       } catch (err) {
@@ -469,7 +492,10 @@ export class RalmEngine {
       const out: RankResult[] = prepared.map((p) => ({ ...info, items: [], candidates: p.slots.length }));
       nonEmpty.forEach((ri, j) => {
         const rr = rows[j];
-        out[ri].items = Array.from(rr.index, (pos, t) => ({ id: ids[ri][pos], score: rr.score[t], cosGlobal: rr.cosGlobal[t], cosLocal: rr.cosLocal[t] }));
+        const slots = prepared[ri].slots;
+        out[ri].items = Array.from(rr.index, (pos, t) => ({
+          id: ids[ri][pos], score: rr.score[t], cosGlobal: rr.cosGlobal[t], cosLocal: rr.cosLocal[t], cold: this.table.isCold(slots[pos]),
+        }));
       });
       return out;
     } finally {
@@ -495,7 +521,9 @@ export class RalmEngine {
       this.count(prepared);
       const elapsedMs = performance.now() - t0;
       const info = { backend: backend.kind, adapter: backend.adapterName, modelVersion: this.model.manifest.modelVersion, elapsedMs };
-      const out: ScoreResult[] = prepared.map(() => ({ ...info, scores: new Float32Array(0), cosGlobal: new Float32Array(0), cosLocal: new Float32Array(0) }));
+      const out: ScoreResult[] = prepared.map((p) => ({
+        ...info, scores: new Float32Array(0), cosGlobal: new Float32Array(0), cosLocal: new Float32Array(0), cold: Uint8Array.from(p.slots, (s) => (this.table.isCold(s) ? 1 : 0)),
+      }));
       nonEmpty.forEach((ri, j) => {
         out[ri].scores = rows[j].score;
         out[ri].cosGlobal = rows[j].cosGlobal;
@@ -526,6 +554,55 @@ export class RalmEngine {
     }
     const { value } = await this.onBackend('transform', (b) => b.transform(xs, count));
     return value;
+  }
+
+  /**
+   * Clusters several items' points (seed users in the transformed space, width h) into at most k
+   * centroids each, on the current backend, batched: items with k or fewer distinct points keep
+   * one centroid per distinct point; the rest start from their previous centroids (warm start)
+   * topped up by seeded k-means++, then run Lloyd iterations (see src/seeds/kmeans.ts).
+   */
+  async clusterPoints(items: readonly ClusterInput[], options: ClusterOptions = {}): Promise<KMeansResult[]> {
+    this.checkOpen();
+    const { h, k } = this.model.manifest;
+    const maxIterations = options.maxIterations ?? 25;
+    const tolerance = options.tolerance ?? 0;
+    const out: KMeansResult[] = new Array(items.length);
+    const jobs: KMeansJob[] = [];
+    const jobOf: number[] = [];
+    items.forEach((it, i) => {
+      if (it.points.length !== it.n * h) throw new RalmError('RALM_ERR_DIMENSION', `items[${i}].points: expected ${it.n} rows of ${h} values, got ${it.points.length} values`);
+      const d = distinctRows(it.points, it.n, h);
+      if (d.count <= k) {
+        out[i] = { centroids: d.rows, count: d.count, assignments: d.index, iterations: 0, converged: true, inertia: [] };
+        return;
+      }
+      const start = initialCentroids(it.points, it.n, h, { k, seed: options.seed ?? 1, init: it.init ?? null, initCount: it.initCount ?? 0 });
+      jobs.push({ points: it.points, n: it.n, init: start.centroids, count: start.count });
+      jobOf.push(i);
+    });
+    if (jobs.length > 0) {
+      const { value } = await this.onBackend('kmeans', (b) => b.kmeans(jobs, h, maxIterations, tolerance));
+      value.forEach((r, j) => {
+        out[jobOf[j]] = { centroids: r.centroids, count: jobs[j].count, assignments: r.assignments, iterations: r.iterations, converged: r.converged, inertia: [] };
+      });
+    }
+    return out;
+  }
+
+  /** Global vectors (and norms) for items' centroids, without publishing them. */
+  async globalVectors(items: ReadonlyArray<{ centroids: Float32Array; count: number }>): Promise<{ globals: Float32Array; norms: Float32Array }> {
+    this.checkOpen();
+    const { h, k } = this.model.manifest;
+    const compact = new Float32Array(items.length * k * h);
+    const counts = new Uint32Array(items.length);
+    items.forEach((it, i) => {
+      if (it.count < 1 || it.count > k || it.centroids.length < it.count * h) throw new RalmError('RALM_ERR_DIMENSION', `items[${i}]: expected 1 to ${k} centroids of width ${h}`);
+      compact.set(it.centroids.subarray(0, it.count * h), i * k * h);
+      counts[i] = it.count;
+    });
+    if (this.table.storage === 'f16') for (let i = 0; i < compact.length; i++) compact[i] = halfBitsToFloat(floatToHalfBits(compact[i]));
+    return (await this.onBackend('global-attention', (b) => b.globalAttention(compact, counts))).value;
   }
 
   /** Destroys the GPU device as a driver reset would; for tests and drills. */

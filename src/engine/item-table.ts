@@ -111,6 +111,8 @@ export class ItemTable {
   readonly layout: PageLayout;
   private readonly wasmPages: boolean;
 
+  /** Per-slot flags kept on the host only (bit 0: cold). */
+  private flags = new Uint8Array(0);
   private readonly idToSlot = new Map<string, number>();
   private readonly slotToId: Array<string | undefined> = [];
   private readonly freeSlots: number[] = [];
@@ -293,6 +295,11 @@ export class ItemTable {
       for (let s = (p + 1) * spp - 1; s >= p * spp; s--) this.freeSlots.push(s);
       newPages.push(p);
     }
+    if (this.flags.length < this.capacity) {
+      const f = new Uint8Array(this.capacity);
+      f.set(this.flags);
+      this.flags = f;
+    }
     const slots: number[] = [];
     for (let i = 0; i < n; i++) slots.push(this.freeSlots.pop() as number);
     return { slots, newPages };
@@ -308,7 +315,8 @@ export class ItemTable {
    * in f16 mode the values are rounded to half precision here, so every backend scores the
    * same numbers the GPU stores.
    */
-  writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number): void {
+  writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number, cold = false): void {
+    this.flags[slot] = cold ? 1 : 0;
     const { h, k, stride } = this;
     const page = this.pages[Math.floor(slot / this.slotsPerPage)];
     const local = slot % this.slotsPerPage;
@@ -373,6 +381,11 @@ export class ItemTable {
       else keep.push(r);
     }
     this.retired = keep;
+  }
+
+  /** True when the item in `slot` was published as cold (below the cold-start seed threshold). */
+  isCold(slot: number): boolean {
+    return (this.flags[slot] & 1) === 1;
   }
 
   /** Number of retired slots still pinned by live snapshots (for tests and metrics). */

@@ -7,7 +7,8 @@
  * touches (a single dispatch when the table fits one page), the top-K select passes, and a
  * gather; only K rows per request are read back.
  */
-import type { Backend, PreparedRequest, ScoredRows } from '../engine/backend.js';
+import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../engine/backend.js';
+import { paddedStride } from '../engine/item-table.js';
 import { floatToHalfBits, type ItemTable } from '../engine/item-table.js';
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
@@ -17,6 +18,8 @@ import type { GpuContext } from './device.js';
 import {
   dispatchSize,
   globalAttentionProgram,
+  kmeansAssignProgram,
+  kmeansUpdateProgram,
   MAX_GPU_H,
   MAX_GPU_K,
   MAX_GPU_TOP_K,
@@ -95,7 +98,8 @@ export class GpuBackend implements Backend {
   private readonly pages: GpuPage[] = [];
   private readonly weights: Record<'tw' | 'tb' | 'tp' | 'gm' | 'gv', GPUBuffer>;
   private readonly buf: Record<
-    'users' | 'norms' | 'work' | 'results' | 'tiles' | 'pairsA' | 'pairsB' | 'rows' | 'readback' | 'in1' | 'in2' | 'out1' | 'out2',
+    | 'users' | 'norms' | 'work' | 'results' | 'tiles' | 'pairsA' | 'pairsB' | 'rows' | 'readback' | 'in1' | 'in2' | 'out1' | 'out2'
+    | 'kmPoints' | 'kmPointItem' | 'kmItems' | 'kmCentroids' | 'kmAssign' | 'kmChanged',
     GrowableBuffer
   >;
   private readonly passUniforms: GPUBuffer[] = [];
@@ -135,6 +139,12 @@ export class GpuBackend implements Backend {
       in2: g('kernel input 2', STORAGE | COPY_DST),
       out1: g('kernel output 1', STORAGE | COPY_SRC),
       out2: g('kernel output 2', STORAGE | COPY_SRC),
+      kmPoints: g('k-means points', STORAGE | COPY_DST),
+      kmPointItem: g('k-means point items', STORAGE | COPY_DST),
+      kmItems: g('k-means items', STORAGE | COPY_DST),
+      kmCentroids: g('k-means centroids', STORAGE | COPY_DST | COPY_SRC),
+      kmAssign: g('k-means assignments', STORAGE | COPY_DST | COPY_SRC),
+      kmChanged: g('k-means changes', STORAGE | COPY_DST | COPY_SRC),
     };
     this.miscUniform = this.createBuffer('misc uniforms', 256, UNIFORM | COPY_DST);
   }
@@ -142,7 +152,9 @@ export class GpuBackend implements Backend {
   /** Compiles every pipeline (reporting WGSL errors with their line) before the backend is used. */
   static async create(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions): Promise<GpuBackend> {
     const backend = new GpuBackend(ctx, model, options);
-    const programs = [scoreProgram(backend.f16), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram];
+    const programs = [
+      scoreProgram(backend.f16), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram, kmeansAssignProgram, kmeansUpdateProgram,
+    ];
     await Promise.all(programs.map((p) => backend.pipeline(p)));
     return backend;
   }
@@ -183,9 +195,29 @@ export class GpuBackend implements Backend {
     return pl;
   }
 
-  /** Serialises GPU work: each call waits for the previous one to finish. */
+  /**
+   * Serialises GPU work (each call waits for the previous one) and runs it inside validation and
+   * out-of-memory error scopes: a GPU error becomes an exception, never a silently wrong result.
+   */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queueTail.then(fn, fn);
+    const scoped = async (): Promise<T> => {
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      let result: T | undefined;
+      let failure: unknown;
+      try {
+        result = await fn();
+      } catch (err) {
+        failure = err;
+      }
+      const validation = await this.device.popErrorScope();
+      const oom = await this.device.popErrorScope();
+      if (failure !== undefined) throw failure;
+      const gpuError = validation ?? oom;
+      if (gpuError) throw new Error(`WebGPU error: ${gpuError.message}`);
+      return result as T;
+    };
+    const run = this.queueTail.then(scoped, scoped);
     this.queueTail = run.catch(() => undefined);
     return run;
   }
@@ -194,12 +226,16 @@ export class GpuBackend implements Backend {
     this.device.queue.writeBuffer(buffer, offset, packUniforms(p.uniforms, values));
   }
 
-  private dispatch(pass: GPUComputePassEncoder, p: ProgramInfo, entries: GPUBuffer[], invocations: number): void {
+  /**
+   * Binds `entries` (index = binding number; null for a binding this entry point does not use,
+   * which its 'auto' layout omits) and dispatches enough workgroups for `invocations`.
+   */
+  private dispatch(pass: GPUComputePassEncoder, p: ProgramInfo, entries: Array<GPUBuffer | null>, invocations: number): void {
     const pl = this.pipelineSync(p);
     // Bind groups are cheap, immutable views; buffers, which are not, are pooled.
     const bindGroup = this.device.createBindGroup({
       layout: pl.getBindGroupLayout(0),
-      entries: entries.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: entries.flatMap((buffer, binding) => (buffer ? [{ binding, resource: { buffer } }] : [])),
     });
     pass.setPipeline(pl);
     pass.setBindGroup(0, bindGroup);
@@ -437,22 +473,8 @@ export class GpuBackend implements Backend {
     const finalPairs = pairs[(passes.length - 1) % 2];
     const gu = this.passUniforms[passes.length];
     this.writeUniform(gu, topKGatherProgram, { tile_count: B, desc_offset: gatherOffset, first_pass: 0, _pad: 0 });
-    // Binding 4 (dst) is unused by gather, so the auto layout omits it; bind by explicit binding numbers.
-    const pl = this.pipelineSync(topKGatherProgram);
-    const bindGroup = this.device.createBindGroup({
-      layout: pl.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: gu } },
-        { binding: 1, resource: { buffer: this.buf.tiles.buffer } },
-        { binding: 2, resource: { buffer: results } },
-        { binding: 3, resource: { buffer: finalPairs } },
-        { binding: 5, resource: { buffer: rows } },
-      ],
-    });
-    pass.setPipeline(pl);
-    pass.setBindGroup(0, bindGroup);
-    const [x, y] = dispatchSize(B, 1, this.ctx.limits.maxComputeWorkgroupsPerDimension);
-    pass.dispatchWorkgroups(x, y);
+    // Binding 4 (dst) is unused by gather, so its auto layout omits it.
+    this.dispatch(pass, topKGatherProgram, [gu, this.buf.tiles.buffer, results, finalPairs, null, rows], B);
     pass.end();
 
     const [raw] = await this.readBack([{ src: rows, bytes: rowCount * 16 }], encoder);
@@ -507,6 +529,87 @@ export class GpuBackend implements Backend {
       pass.end();
       const [raw] = await this.readBack([{ src: out, bytes: count * h * 4 }], encoder);
       return new Float32Array(raw);
+    });
+  }
+
+  kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]> {
+    return this.exclusive(async () => {
+      if (jobs.length === 0) return [];
+      const { k } = this.model.manifest;
+      const stride = paddedStride(dim);
+      const rv = stride / 4;
+      const B = jobs.length;
+      const total = jobs.reduce((a, j) => a + j.n, 0);
+      const points = new Float32Array(Math.max(4, total * stride));
+      const pointItem = new Uint32Array(Math.max(1, total));
+      const items = new Uint32Array(B * 4);
+      const centroids = new Float32Array(B * k * stride);
+      let at = 0;
+      jobs.forEach((j, i) => {
+        if (j.count > k) throw new Error(`k-means job ${i}: ${j.count} starting centroids, the model's k is ${k}`);
+        for (let p = 0; p < j.n; p++) {
+          points.set(j.points.subarray(p * dim, (p + 1) * dim), (at + p) * stride);
+          pointItem[at + p] = i;
+        }
+        items.set([j.count, at, j.n, 1], i * 4);
+        for (let c = 0; c < j.count; c++) centroids.set(j.init.subarray(c * dim, (c + 1) * dim), (i * k + c) * stride);
+        at += j.n;
+      });
+      const q = this.device.queue;
+      const bPoints = this.buf.kmPoints.ensure(points.byteLength);
+      const bPointItem = this.buf.kmPointItem.ensure(pointItem.byteLength);
+      const bItems = this.buf.kmItems.ensure(items.byteLength);
+      const bCentroids = this.buf.kmCentroids.ensure(centroids.byteLength);
+      const bAssign = this.buf.kmAssign.ensure(pointItem.byteLength);
+      const bChanged = this.buf.kmChanged.ensure(B * 4);
+      q.writeBuffer(bPoints, 0, points);
+      q.writeBuffer(bPointItem, 0, pointItem);
+      q.writeBuffer(bCentroids, 0, centroids);
+      q.writeBuffer(bAssign, 0, new Uint32Array(Math.max(1, total)).fill(0xffffffff));
+      this.writeUniform(this.miscUniform, kmeansAssignProgram, { total, item_count: B, k, row_vec4: rv });
+      const entries = [this.miscUniform, bPoints, bPointItem, bItems, bCentroids, bAssign, bChanged];
+      const iterations = new Uint32Array(B);
+      const converged = new Uint8Array(B);
+      let updateFirst = false;
+      for (;;) {
+        q.writeBuffer(bItems, 0, items);
+        q.writeBuffer(bChanged, 0, new Uint32Array(B));
+        const encoder = this.device.createCommandEncoder({ label: 'k-means iteration' });
+        const pass = encoder.beginComputePass();
+        // point_item (binding 2) and changed (binding 6) are unused by the update entry point.
+        if (updateFirst) this.dispatch(pass, kmeansUpdateProgram, entries.map((b, i) => (i === 2 || i === 6 ? null : b)), B * k);
+        this.dispatch(pass, kmeansAssignProgram, entries, total);
+        pass.end();
+        const [raw] = await this.readBack([{ src: bChanged, bytes: B * 4 }], encoder);
+        const changed = new Uint32Array(raw);
+        let active = 0;
+        jobs.forEach((j, i) => {
+          if (items[i * 4 + 3] === 0) return;
+          if (updateFirst) iterations[i]++;
+          if (iterations[i] > 0 && changed[i] <= tolerance * j.n) {
+            converged[i] = 1;
+            items[i * 4 + 3] = 0;
+          } else if (iterations[i] === maxIterations) {
+            items[i * 4 + 3] = 0;
+          } else {
+            active++;
+          }
+        });
+        if (active === 0) break;
+        updateFirst = true;
+      }
+      const encoder = this.device.createCommandEncoder({ label: 'k-means result' });
+      const [rc, ra] = await this.readBack([{ src: bCentroids, bytes: centroids.byteLength }, { src: bAssign, bytes: total * 4 }], encoder);
+      const outC = new Float32Array(rc);
+      const outA = new Uint32Array(ra);
+      at = 0;
+      return jobs.map((j, i) => {
+        const c = new Float32Array(j.count * dim);
+        for (let r = 0; r < j.count; r++) c.set(outC.subarray((i * k + r) * stride, (i * k + r) * stride + dim), r * dim);
+        const assignments = outA.slice(at, at + j.n);
+        at += j.n;
+        return { centroids: c, assignments, iterations: iterations[i], converged: converged[i] === 1 };
+      });
     });
   }
 

@@ -81,6 +81,31 @@ export const transformProgram = program({
   workgroupSize: 64,
 });
 
+const kmeansUniforms = uniformLayout([
+  { name: 'total', type: 'u32' },
+  { name: 'item_count', type: 'u32' },
+  { name: 'k', type: 'u32' },
+  { name: 'row_vec4', type: 'u32' },
+]);
+
+export const kmeansAssignProgram = program({
+  name: 'kmeans-assign',
+  shaderFile: 'kmeans.wgsl',
+  entryPoint: 'assign_points',
+  constants: { WORKGROUP_SIZE: 64 },
+  uniforms: kmeansUniforms,
+  workgroupSize: 64,
+});
+
+export const kmeansUpdateProgram = program({
+  name: 'kmeans-update',
+  shaderFile: 'kmeans.wgsl',
+  entryPoint: 'update_centroids',
+  constants: { WORKGROUP_SIZE: 64 },
+  uniforms: kmeansUniforms,
+  workgroupSize: 64,
+});
+
 const topKUniforms = uniformLayout([
   { name: 'tile_count', type: 'u32' },
   { name: 'desc_offset', type: 'u32' },

@@ -1,0 +1,338 @@
+/**
+ * The embedded store: LMDB through `lmdb` (memory-mapped, ACID, no server; prebuilt binaries in
+ * the registry). Reads are synchronous under the hood; writes are batched transactions, and a
+ * write resolves only after the commit is flushed to disk (`flushed`), so a kill -9 — or a power
+ * cut — after success loses nothing.
+ *
+ * Sub-databases: users, items (seed-list state), clusters (published centroids and global
+ * vectors), seeds (key [item, seq], bounded per item), events (ids seen, for idempotency), dirty
+ * (items to re-cluster → seed version), failures, meta (counters).
+ */
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { statSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RalmError } from '../util/errors.js';
+import type {
+  ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord,
+} from './store.js';
+
+export interface LmdbStoreOptions {
+  /** Seeds kept per item: the latest N (the paper keeps 3 million). Default 100,000. */
+  maxSeedsPerItem?: number;
+  /** Maximum size of the memory map in bytes. Default 64 GiB (address space, not memory). */
+  mapSize?: number;
+}
+
+interface StoredUser {
+  universal: Uint8Array;
+  lookalike: Uint8Array;
+  modelVersion: string;
+  features: Record<string, unknown> | null;
+  updatedAt: number;
+}
+
+interface StoredItem {
+  metadata: Record<string, unknown> | null;
+  content: Uint8Array | null;
+  seedCount: number;
+  clicks: number;
+  seedVersion: number;
+  firstSeedAt: number | null;
+  lastSeedAt: number | null;
+  createdAt: number;
+}
+
+interface StoredClusters {
+  seedVersion: number;
+  modelVersion: string;
+  clusteredAt: number;
+  count: number;
+  centroids: Uint8Array;
+  global: Uint8Array;
+  seeds: number;
+  cold: boolean;
+  firstServableAt: number;
+}
+
+/** Float32Array → bytes (a copy, so the store never aliases caller memory). */
+function bytes(v: Float32Array): Uint8Array {
+  return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+}
+
+/** Bytes → an aligned Float32Array copy (values read from the map must not be kept as views). */
+function floats(b: Uint8Array): Float32Array {
+  return new Float32Array(Uint8Array.from(b).buffer);
+}
+
+function eventError(i: number, field: string, expected: string, got: unknown): RalmError {
+  return new RalmError('RALM_ERR_VALIDATION', `events[${i}].${field}: expected ${expected}, got ${JSON.stringify(got) ?? String(got)}`, { field: `events[${i}].${field}` });
+}
+
+export function validateEvents(events: readonly ClickEvent[]): void {
+  if (!Array.isArray(events)) throw new RalmError('RALM_ERR_VALIDATION', 'events: expected an array of click events', { field: 'events' });
+  events.forEach((e, i) => {
+    if (typeof e !== 'object' || e === null) throw eventError(i, '', 'an object {user, item, ts, id?}', e);
+    if (typeof e.user !== 'string' || e.user.length === 0 || e.user.length > 256) throw eventError(i, 'user', 'a user id (1 to 256 characters)', e.user);
+    if (typeof e.item !== 'string' || e.item.length === 0 || e.item.length > 256) throw eventError(i, 'item', 'an item id (1 to 256 characters)', e.item);
+    if (typeof e.ts !== 'number' || !Number.isFinite(e.ts) || e.ts < 0) throw eventError(i, 'ts', 'a timestamp in epoch milliseconds', e.ts);
+    if (e.id !== undefined && (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 256)) throw eventError(i, 'id', 'an event id (1 to 256 characters) or nothing', e.id);
+  });
+}
+
+export class LmdbStore implements RalmStore {
+  readonly path: string;
+  readonly maxSeedsPerItem: number;
+  private readonly env: RootDatabase;
+  private readonly users: Database<StoredUser, string>;
+  private readonly items: Database<StoredItem, string>;
+  private readonly clusters: Database<StoredClusters, string>;
+  private readonly seeds: Database<[string, number, number], [string, number]>;
+  private readonly events: Database<number, string>;
+  private readonly dirty: Database<number, string>;
+  private readonly failures: Database<{ error: string; at: number }, string>;
+  private readonly meta: Database<number, string>;
+  private closed = false;
+
+  private constructor(path: string, options: LmdbStoreOptions) {
+    this.path = path;
+    this.maxSeedsPerItem = options.maxSeedsPerItem ?? 100_000;
+    if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) {
+      throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
+    }
+    mkdirSync(path, { recursive: true });
+    this.env = open({ path: join(path, 'ralm.mdb'), compression: false, mapSize: options.mapSize ?? 64 * 2 ** 30 });
+    this.users = this.env.openDB({ name: 'users' });
+    this.items = this.env.openDB({ name: 'items' });
+    this.clusters = this.env.openDB({ name: 'clusters' });
+    this.seeds = this.env.openDB({ name: 'seeds' });
+    this.events = this.env.openDB({ name: 'events' });
+    this.dirty = this.env.openDB({ name: 'dirty' });
+    this.failures = this.env.openDB({ name: 'failures' });
+    this.meta = this.env.openDB({ name: 'meta' });
+  }
+
+  static open(path: string, options: LmdbStoreOptions = {}): LmdbStore {
+    return new LmdbStore(path, options);
+  }
+
+  private check(): void {
+    if (this.closed) throw new RalmError('RALM_ERR_CLOSED', 'the store is closed');
+  }
+
+  private counter(name: string): number {
+    return this.meta.get(name) ?? 0;
+  }
+
+  async ingest(events: readonly ClickEvent[]): Promise<IngestResult> {
+    this.check();
+    validateEvents(events);
+    if (events.length === 0) return { accepted: 0, duplicates: 0, unknownUserEvents: 0, unknownUsers: [] };
+    const now = Date.now();
+    const max = this.maxSeedsPerItem;
+    const result = await this.env.transaction(() => {
+      const infos = new Map<string, StoredItem>();
+      const batchIds = new Set<string>();
+      const unknown = new Set<string>();
+      let accepted = 0;
+      let duplicates = 0;
+      let unknownUserEvents = 0;
+      for (const e of events) {
+        if (e.id !== undefined) {
+          if (batchIds.has(e.id) || this.events.doesExist(e.id)) {
+            duplicates++;
+            continue;
+          }
+          batchIds.add(e.id);
+          this.events.put(e.id, now);
+        }
+        let info = infos.get(e.item);
+        if (!info) {
+          info = this.items.get(e.item) ?? {
+            metadata: null, content: null, seedCount: 0, clicks: 0, seedVersion: 0, firstSeedAt: null, lastSeedAt: null, createdAt: now,
+          };
+          info = { ...info };
+          infos.set(e.item, info);
+        }
+        const seq = info.clicks;
+        this.seeds.put([e.item, seq], [e.user, e.ts, now]);
+        if (seq >= max) this.seeds.remove([e.item, seq - max]);
+        info.clicks++;
+        info.seedCount = Math.min(info.clicks, max);
+        info.seedVersion++;
+        info.firstSeedAt ??= now;
+        info.lastSeedAt = now;
+        if (!this.users.doesExist(e.user)) {
+          unknownUserEvents++;
+          if (unknown.size < 100) unknown.add(e.user);
+        }
+        accepted++;
+      }
+      for (const [id, info] of infos) {
+        this.items.put(id, info);
+        this.dirty.put(id, info.seedVersion);
+      }
+      this.meta.put('eventsAccepted', this.counter('eventsAccepted') + accepted);
+      this.meta.put('eventsDuplicate', this.counter('eventsDuplicate') + duplicates);
+      this.meta.put('eventsUnknownUser', this.counter('eventsUnknownUser') + unknownUserEvents);
+      return { accepted, duplicates, unknownUserEvents, unknownUsers: [...unknown] };
+    });
+    await this.env.flushed;
+    return result;
+  }
+
+  async putUsers(users: readonly UserInput[]): Promise<void> {
+    this.check();
+    const now = Date.now();
+    await this.env.transaction(() => {
+      for (const u of users) {
+        this.users.put(u.id, {
+          universal: bytes(u.universal), lookalike: bytes(u.lookalike), modelVersion: u.modelVersion, features: u.features ?? null, updatedAt: now,
+        });
+      }
+    });
+    await this.env.flushed;
+  }
+
+  async getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>> {
+    this.check();
+    return ids.map((id) => {
+      const u = this.users.get(id);
+      if (!u) return undefined;
+      return { id, universal: floats(u.universal), lookalike: floats(u.lookalike), modelVersion: u.modelVersion, features: u.features ?? undefined, updatedAt: u.updatedAt };
+    });
+  }
+
+  private toInfo(id: string, s: StoredItem): ItemInfo {
+    return { id, ...s, content: s.content ? floats(s.content) : null };
+  }
+
+  private toClusters(id: string, c: StoredClusters): ItemClusters {
+    return { id, ...c, centroids: floats(c.centroids), global: floats(c.global) };
+  }
+
+  async putItemInfo(id: string, info: { metadata?: Record<string, unknown> | null; content?: Float32Array | null }): Promise<ItemInfo> {
+    this.check();
+    const now = Date.now();
+    const stored = await this.env.transaction(() => {
+      const old = this.items.get(id) ?? { metadata: null, content: null, seedCount: 0, clicks: 0, seedVersion: 0, firstSeedAt: null, lastSeedAt: null, createdAt: now };
+      const next: StoredItem = {
+        ...old,
+        metadata: info.metadata !== undefined ? info.metadata : old.metadata,
+        content: info.content !== undefined ? (info.content ? bytes(info.content) : null) : old.content,
+      };
+      this.items.put(id, next);
+      return next;
+    });
+    await this.env.flushed;
+    return this.toInfo(id, stored);
+  }
+
+  async getItem(id: string): Promise<{ info: ItemInfo; clusters: ItemClusters | undefined } | undefined> {
+    this.check();
+    const s = this.items.get(id);
+    if (!s) return undefined;
+    const c = this.clusters.get(id);
+    return { info: this.toInfo(id, s), clusters: c ? this.toClusters(id, c) : undefined };
+  }
+
+  async seedsOf(itemId: string, since?: number): Promise<SeedRecord[]> {
+    this.check();
+    const out: SeedRecord[] = [];
+    for (const { value } of this.seeds.getRange({ start: [itemId, 0], end: [itemId, Number.MAX_SAFE_INTEGER] })) {
+      if (since !== undefined && value[2] < since) continue;
+      out.push({ user: value[0], ts: value[1], arrivedAt: value[2] });
+    }
+    return out;
+  }
+
+  async dirtyItems(limit = Infinity): Promise<Array<{ id: string; seedVersion: number }>> {
+    this.check();
+    const out: Array<{ id: string; seedVersion: number }> = [];
+    for (const { key, value } of this.dirty.getRange({})) {
+      if (out.length >= limit) break;
+      out.push({ id: key, seedVersion: value });
+    }
+    return out;
+  }
+
+  async saveClusters(clusters: readonly ItemClusters[]): Promise<void> {
+    this.check();
+    await this.env.transaction(() => {
+      for (const c of clusters) {
+        const prev = this.clusters.get(c.id);
+        this.clusters.put(c.id, {
+          seedVersion: c.seedVersion, modelVersion: c.modelVersion, clusteredAt: c.clusteredAt, count: c.count,
+          centroids: bytes(c.centroids), global: bytes(c.global), seeds: c.seeds, cold: c.cold,
+          firstServableAt: prev?.firstServableAt ?? c.firstServableAt,
+        });
+        const d = this.dirty.get(c.id);
+        if (d !== undefined && d <= c.seedVersion) this.dirty.remove(c.id);
+        this.failures.remove(c.id);
+      }
+    });
+    await this.env.flushed;
+  }
+
+  async recordFailure(id: string, error: string): Promise<void> {
+    this.check();
+    await this.failures.put(id, { error, at: Date.now() });
+  }
+
+  async markAllDirty(): Promise<number> {
+    this.check();
+    let n = 0;
+    await this.env.transaction(() => {
+      for (const { key, value } of this.items.getRange({})) {
+        if (value.seedCount > 0) {
+          this.dirty.put(key, value.seedVersion);
+          n++;
+        }
+      }
+    });
+    await this.env.flushed;
+    return n;
+  }
+
+  async *allClusters(): AsyncIterable<ItemClusters> {
+    this.check();
+    for (const { key, value } of this.clusters.getRange({})) yield this.toClusters(key, value);
+  }
+
+  async *seedCounts(): AsyncIterable<number> {
+    this.check();
+    for (const { value } of this.items.getRange({})) yield value.seedCount;
+  }
+
+  async stats(): Promise<StoreStats> {
+    this.check();
+    let bytesOnDisk = 0;
+    try {
+      const st = statSync(join(this.path, 'ralm.mdb'));
+      bytesOnDisk = st.blocks * 512;
+    } catch {
+      bytesOnDisk = 0;
+    }
+    return {
+      users: this.users.getCount(),
+      items: this.items.getCount(),
+      clusteredItems: this.clusters.getCount(),
+      dirtyItems: this.dirty.getCount(),
+      eventsAccepted: this.counter('eventsAccepted'),
+      eventsDuplicate: this.counter('eventsDuplicate'),
+      eventsUnknownUser: this.counter('eventsUnknownUser'),
+      bytesOnDisk,
+    };
+  }
+
+  /** Failure recorded for an item, if its last clustering failed. */
+  failureOf(id: string): { error: string; at: number } | undefined {
+    return this.failures.get(id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.flushed;
+    await this.env.close();
+  }
+}

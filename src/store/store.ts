@@ -1,0 +1,116 @@
+/**
+ * The store behind the online half of RALM: users, items, seed lists and published clusters.
+ * Everything that crosses this interface is plain data (strings, numbers, Float32Array), so a
+ * distributed implementation can sit behind it. Writes resolve only once durable.
+ */
+
+/** One click: `user` clicked `item` at `ts` (epoch ms). `id`, when given, makes re-sends idempotent. */
+export interface ClickEvent {
+  user: string;
+  item: string;
+  ts: number;
+  id?: string;
+}
+
+export interface IngestResult {
+  /** Events stored (duplicates excluded). */
+  accepted: number;
+  /** Events whose id was already stored (or repeated within the batch). */
+  duplicates: number;
+  /** Accepted events whose user has no embedding yet: kept, and usable once the user is known. */
+  unknownUserEvents: number;
+  /** Distinct unknown users in this batch (at most 100 listed). */
+  unknownUsers: string[];
+}
+
+export interface UserInput {
+  id: string;
+  /** Universal (stage-1) embedding, width m. */
+  universal: Float32Array;
+  /** Look-alike embedding e = T(x), width h, computed with the model named by `modelVersion`. */
+  lookalike: Float32Array;
+  modelVersion: string;
+  features?: Record<string, unknown>;
+}
+
+export interface UserRecord extends UserInput {
+  updatedAt: number;
+}
+
+/** An item's seed-list state. */
+export interface ItemInfo {
+  id: string;
+  metadata: Record<string, unknown> | null;
+  content: Float32Array | null;
+  /** Seeds currently kept (bounded by maxSeedsPerItem). */
+  seedCount: number;
+  /** Clicks ever received (seeds appended). */
+  clicks: number;
+  /** Bumped by every accepted click; clustering records the version it saw. */
+  seedVersion: number;
+  /** Wall-clock arrival of the first click, epoch ms. */
+  firstSeedAt: number | null;
+  lastSeedAt: number | null;
+  createdAt: number;
+}
+
+/** What a clustering run published for an item. */
+export interface ItemClusters {
+  id: string;
+  seedVersion: number;
+  modelVersion: string;
+  clusteredAt: number;
+  /** Number of centroids (rows of `centroids`, width h). */
+  count: number;
+  centroids: Float32Array;
+  global: Float32Array;
+  /** Distinct usable seeds the centroids came from. */
+  seeds: number;
+  /** Below the cold-start threshold. */
+  cold: boolean;
+  /** First time the item became servable, epoch ms. */
+  firstServableAt: number;
+}
+
+export interface SeedRecord {
+  user: string;
+  /** Click time from the event. */
+  ts: number;
+  /** When the store accepted it. */
+  arrivedAt: number;
+}
+
+export interface StoreStats {
+  users: number;
+  items: number;
+  clusteredItems: number;
+  dirtyItems: number;
+  eventsAccepted: number;
+  eventsDuplicate: number;
+  eventsUnknownUser: number;
+  bytesOnDisk: number;
+}
+
+export interface RalmStore {
+  ingest(events: readonly ClickEvent[]): Promise<IngestResult>;
+  putUsers(users: readonly UserInput[]): Promise<void>;
+  getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>>;
+  putItemInfo(id: string, info: { metadata?: Record<string, unknown> | null; content?: Float32Array | null }): Promise<ItemInfo>;
+  getItem(id: string): Promise<{ info: ItemInfo; clusters: ItemClusters | undefined } | undefined>;
+  /** The item's kept seeds, oldest first; `since` drops seeds that arrived earlier (epoch ms). */
+  seedsOf(itemId: string, since?: number): Promise<SeedRecord[]>;
+  /** Items whose seeds changed since they were last clustered, with the version to cluster. */
+  dirtyItems(limit?: number): Promise<Array<{ id: string; seedVersion: number }>>;
+  /** Publishes clusters; an item stays dirty if clicks arrived after the version clustered. */
+  saveClusters(clusters: readonly ItemClusters[]): Promise<void>;
+  /** Records why an item could not be clustered (it keeps its previous clusters). */
+  recordFailure(id: string, error: string): Promise<void>;
+  /** Marks every item dirty (after a model change: centroids live in the transformed space). */
+  markAllDirty(): Promise<number>;
+  /** Every published cluster set, to restore the engine after a restart. */
+  allClusters(): AsyncIterable<ItemClusters>;
+  /** Seeds kept per item, for the distribution metric. */
+  seedCounts(): AsyncIterable<number>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}
