@@ -1,0 +1,347 @@
+/**
+ * The online asynchronous half of RALM: clicks append seeds; every `intervalMs` (paper: 5
+ * minutes), and on demand, each item whose seeds changed is re-clustered in the transformed space,
+ * its global vector recomputed, and the result published atomically to the engine and durably to
+ * the store. A run never blocks serving (the engine publishes per item, copy-on-write), and an
+ * item that fails keeps its previous centroids and is reported.
+ *
+ * Cold start: the model format has no content tower yet, so an item with fewer than `minSeeds`
+ * distinct usable seeds is served by the look-alike math over the seeds it has (one centroid per
+ * distinct seed up to k) and flagged `cold` in every result, so a caller can blend or filter it.
+ * An item with no usable seed (no click, or only clicks by users without an embedding) is not
+ * servable; it stays queued and is clustered once a usable seed exists.
+ */
+import { performance } from 'node:perf_hooks';
+import type { RalmEngine } from '../engine/engine.js';
+import type { ClickEvent, IngestResult, ItemClusters, RalmStore } from '../store/store.js';
+import { RalmError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+
+export interface SeedServiceOptions {
+  /** Re-clustering period. Default 300,000 ms (the paper's 5 minutes). */
+  intervalMs?: number;
+  /** Distinct usable seeds below which an item is cold. Default 100 (the paper's threshold). */
+  minSeeds?: number;
+  /** Seeds sampled per item for k-means when it has more (uniform, seeded). Default 20,000. */
+  maxClusterPoints?: number;
+  /** Only seeds that arrived within this many ms count; null keeps every kept seed. Default null. */
+  timeWindowMs?: number | null;
+  /** Items clustered per batch (one batched k-means and attention call). Default 256. */
+  batchItems?: number;
+  maxIterations?: number;
+  /** k-means convergence: fraction of points allowed to change cluster. Default 0.001. */
+  tolerance?: number;
+  seed?: number;
+  /** Clock (epoch ms); injectable for tests and replays. */
+  now?: () => number;
+  /** Called after each run (scheduled or on demand). */
+  onRun?: (report: RunReport) => void;
+}
+
+export interface RunReport {
+  trigger: 'schedule' | 'demand';
+  startedAt: number;
+  durationMs: number;
+  /** Items whose seeds had changed. */
+  itemsConsidered: number;
+  /** Items published (including cold ones). */
+  itemsClustered: number;
+  itemsCold: number;
+  /** Items still waiting for a usable seed. */
+  itemsWithoutUsableSeeds: number;
+  /** Items that became servable for the first time in this run. */
+  itemsNewlyServable: number;
+  seedsUsed: number;
+  failures: Array<{ id: string; error: string }>;
+  backend: string;
+}
+
+export interface SeedMetrics {
+  eventsIngested: number;
+  eventsDuplicate: number;
+  eventsUnknownUser: number;
+  runs: number;
+  itemsClustered: number;
+  failures: number;
+  lastRun: RunReport | null;
+  runDurationsMs: number[];
+  /** Time from an item's first click to its first servable centroids, ms (most recent 10,000). */
+  freshnessMs: number[];
+}
+
+interface Prepared {
+  id: string;
+  seedVersion: number;
+  points: Float32Array;
+  n: number;
+  previous: ItemClusters | undefined;
+  firstSeedAt: number | null;
+}
+
+const RECENT = 10_000;
+
+function pushBounded(arr: number[], v: number): void {
+  arr.push(v);
+  if (arr.length > RECENT) arr.splice(0, arr.length - RECENT);
+}
+
+export class SeedService {
+  readonly store: RalmStore;
+  readonly engine: RalmEngine;
+  readonly metrics: SeedMetrics = {
+    eventsIngested: 0, eventsDuplicate: 0, eventsUnknownUser: 0, runs: 0, itemsClustered: 0, failures: 0, lastRun: null, runDurationsMs: [], freshnessMs: [],
+  };
+  private readonly o: Required<Omit<SeedServiceOptions, 'onRun' | 'timeWindowMs'>> & Pick<SeedServiceOptions, 'onRun'> & { timeWindowMs: number | null };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<RunReport> | undefined;
+
+  constructor(store: RalmStore, engine: RalmEngine, options: SeedServiceOptions = {}) {
+    this.store = store;
+    this.engine = engine;
+    this.o = {
+      intervalMs: options.intervalMs ?? 300_000,
+      minSeeds: options.minSeeds ?? 100,
+      maxClusterPoints: options.maxClusterPoints ?? 20_000,
+      timeWindowMs: options.timeWindowMs ?? null,
+      batchItems: options.batchItems ?? 256,
+      maxIterations: options.maxIterations ?? 25,
+      tolerance: options.tolerance ?? 0.001,
+      seed: options.seed ?? 1,
+      now: options.now ?? Date.now,
+      onRun: options.onRun,
+    };
+    for (const [k, v] of Object.entries({ intervalMs: this.o.intervalMs, minSeeds: this.o.minSeeds, maxClusterPoints: this.o.maxClusterPoints, batchItems: this.o.batchItems })) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new RalmError('RALM_ERR_VALIDATION', `${k}: expected a positive integer, got ${v}`);
+    }
+  }
+
+  /** Stores click events durably (see RalmStore.ingest). */
+  async ingest(events: readonly ClickEvent[]): Promise<IngestResult> {
+    const r = await this.store.ingest(events);
+    this.metrics.eventsIngested += r.accepted;
+    this.metrics.eventsDuplicate += r.duplicates;
+    this.metrics.eventsUnknownUser += r.unknownUserEvents;
+    return r;
+  }
+
+  /** Stores users' universal embeddings with their look-alike embeddings under the current model. */
+  async putUsers(users: ReadonlyArray<{ id: string; universal: ArrayLike<number>; features?: Record<string, unknown> }>): Promise<void> {
+    const { m } = this.engine.model.manifest;
+    const x = new Float32Array(users.length * m);
+    users.forEach((u, i) => {
+      if (typeof u?.id !== 'string' || u.id.length === 0) throw new RalmError('RALM_ERR_VALIDATION', `users[${i}].id: expected a non-empty string`, { field: `users[${i}].id` });
+      if (!u.universal || u.universal.length !== m) {
+        throw new RalmError('RALM_ERR_DIMENSION', `users[${i}].universal: expected ${m} values, got ${u.universal?.length}`, { field: `users[${i}].universal` });
+      }
+      x.set(u.universal, i * m);
+    });
+    const e = await this.engine.transform(x, users.length);
+    const h = this.engine.model.manifest.h;
+    const modelVersion = this.engine.model.manifest.modelVersion;
+    await this.store.putUsers(users.map((u, i) => ({
+      id: u.id, universal: x.slice(i * m, (i + 1) * m), lookalike: e.slice(i * h, (i + 1) * h), modelVersion, features: u.features,
+    })));
+  }
+
+  /**
+   * Publishes every stored cluster set to the engine (after a restart). Sets computed under
+   * another model version are not loaded; their items are queued for re-clustering instead.
+   */
+  async restore(): Promise<{ loaded: number; stale: number }> {
+    const version = this.engine.model.manifest.modelVersion;
+    let batch: ItemClusters[] = [];
+    let loaded = 0;
+    let stale = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      await this.engine.upsertItems(batch.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
+      loaded += batch.length;
+      batch = [];
+    };
+    for await (const c of this.store.allClusters()) {
+      if (c.modelVersion !== version) {
+        stale++;
+        continue;
+      }
+      batch.push(c);
+      if (batch.length >= 1024) await flush();
+    }
+    await flush();
+    if (stale > 0) await this.store.markAllDirty();
+    return { loaded, stale };
+  }
+
+  /** Starts the periodic schedule (the timer never keeps the process alive). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (!this.running) void this.recluster('schedule').catch(() => undefined);
+    }, this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Re-clusters every item whose seeds changed; concurrent calls share one run. */
+  recluster(trigger: RunReport['trigger'] = 'demand'): Promise<RunReport> {
+    if (this.running) return this.running;
+    this.running = this.run(trigger).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async run(trigger: RunReport['trigger']): Promise<RunReport> {
+    const t0 = performance.now();
+    const startedAt = this.o.now();
+    const report: RunReport = {
+      trigger, startedAt, durationMs: 0, itemsConsidered: 0, itemsClustered: 0, itemsCold: 0, itemsWithoutUsableSeeds: 0, itemsNewlyServable: 0,
+      seedsUsed: 0, failures: [], backend: this.engine.backendKind,
+    };
+    const dirty = await this.store.dirtyItems();
+    report.itemsConsidered = dirty.length;
+    for (let i = 0; i < dirty.length; i += this.o.batchItems) {
+      await this.runBatch(dirty.slice(i, i + this.o.batchItems), report);
+    }
+    report.durationMs = performance.now() - t0;
+    this.metrics.runs++;
+    this.metrics.itemsClustered += report.itemsClustered;
+    this.metrics.failures += report.failures.length;
+    this.metrics.lastRun = report;
+    pushBounded(this.metrics.runDurationsMs, report.durationMs);
+    this.o.onRun?.(report);
+    return report;
+  }
+
+  /** Gathers an item's usable seeds in the transformed space (distinct users, sampled when many). */
+  private async prepare(id: string, seedVersion: number): Promise<Prepared | null> {
+    const { h } = this.engine.model.manifest;
+    const version = this.engine.model.manifest.modelVersion;
+    const since = this.o.timeWindowMs === null ? undefined : this.o.now() - this.o.timeWindowMs;
+    const item = await this.store.getItem(id);
+    const seeds = await this.store.seedsOf(id, since);
+    // Distinct users, most recent click first.
+    const seen = new Set<string>();
+    let users: string[] = [];
+    for (let s = seeds.length - 1; s >= 0; s--) {
+      if (!seen.has(seeds[s].user)) {
+        seen.add(seeds[s].user);
+        users.push(seeds[s].user);
+      }
+    }
+    if (users.length > this.o.maxClusterPoints) {
+      // Seeded partial Fisher-Yates: a uniform sample, the same for the same item and version.
+      const rng = new Rng(this.o.seed ^ seedVersion ^ hashString(id));
+      for (let t = 0; t < this.o.maxClusterPoints; t++) {
+        const j = t + rng.int(users.length - t);
+        [users[t], users[j]] = [users[j], users[t]];
+      }
+      users = users.slice(0, this.o.maxClusterPoints);
+    }
+    const records = await this.store.getUsers(users);
+    const rows: Float32Array[] = [];
+    const stale: Float32Array[] = [];
+    for (const r of records) {
+      if (!r) continue;
+      if (r.modelVersion === version) rows.push(r.lookalike);
+      else stale.push(r.universal);
+    }
+    if (stale.length > 0) {
+      // Users embedded under an older model: transform their universal embeddings now.
+      const { m } = this.engine.model.manifest;
+      const x = new Float32Array(stale.length * m);
+      stale.forEach((u, i) => x.set(u, i * m));
+      const e = await this.engine.transform(x, stale.length);
+      for (let i = 0; i < stale.length; i++) rows.push(e.subarray(i * h, (i + 1) * h));
+    }
+    if (rows.length === 0) return null;
+    const points = new Float32Array(rows.length * h);
+    rows.forEach((r, i) => points.set(r, i * h));
+    const previous = item?.clusters && item.clusters.modelVersion === version ? item.clusters : undefined;
+    return { id, seedVersion, points, n: rows.length, previous, firstSeedAt: item?.info.firstSeedAt ?? null };
+  }
+
+  private async runBatch(batch: Array<{ id: string; seedVersion: number }>, report: RunReport): Promise<void> {
+    const ready: Prepared[] = [];
+    for (const d of batch) {
+      try {
+        const p = await this.prepare(d.id, d.seedVersion);
+        if (p) ready.push(p);
+        else report.itemsWithoutUsableSeeds++;
+      } catch (err) {
+        await this.fail(d.id, err, report);
+      }
+    }
+    if (ready.length === 0) return;
+    try {
+      await this.publish(ready, report);
+    } catch {
+      // Isolate the failure: one item at a time, so one bad item cannot hold back the others.
+      for (const p of ready) {
+        try {
+          await this.publish([p], report);
+        } catch (err) {
+          await this.fail(p.id, err, report);
+        }
+      }
+    }
+  }
+
+  private async publish(items: Prepared[], report: RunReport): Promise<void> {
+    const clustered = await this.engine.clusterPoints(
+      items.map((p) => ({ points: p.points, n: p.n, init: p.previous?.centroids ?? null, initCount: p.previous?.count ?? 0 })),
+      { maxIterations: this.o.maxIterations, tolerance: this.o.tolerance, seed: this.o.seed },
+    );
+    const { globals } = await this.engine.globalVectors(clustered.map((c) => ({ centroids: c.centroids, count: c.count })));
+    const h = this.engine.model.manifest.h;
+    const now = this.o.now();
+    const version = this.engine.model.manifest.modelVersion;
+    const results: ItemClusters[] = items.map((p, i) => {
+      const distinctSeeds = p.n;
+      return {
+        id: p.id, seedVersion: p.seedVersion, modelVersion: version, clusteredAt: now, count: clustered[i].count,
+        centroids: clustered[i].centroids, global: globals.slice(i * h, (i + 1) * h), seeds: distinctSeeds,
+        cold: distinctSeeds < this.o.minSeeds, firstServableAt: p.previous?.firstServableAt ?? now,
+      };
+    });
+    // Durable first, then visible: a crash in between re-publishes from the store on restart.
+    await this.store.saveClusters(results);
+    await this.engine.upsertItems(results.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
+    for (let i = 0; i < results.length; i++) {
+      report.itemsClustered++;
+      report.seedsUsed += items[i].n;
+      if (results[i].cold) report.itemsCold++;
+      if (!items[i].previous) {
+        report.itemsNewlyServable++;
+        if (items[i].firstSeedAt !== null) pushBounded(this.metrics.freshnessMs, now - (items[i].firstSeedAt as number));
+      }
+    }
+  }
+
+  private async fail(id: string, err: unknown, report: RunReport): Promise<void> {
+    const error = err instanceof Error ? err.message : String(err);
+    report.failures.push({ id, error });
+    await this.store.recordFailure(id, error).catch(() => undefined);
+  }
+
+  /** Seeds kept per item: count, quantiles and max. */
+  async seedDistribution(): Promise<{ items: number; p50: number; p90: number; p99: number; max: number }> {
+    const counts: number[] = [];
+    for await (const c of this.store.seedCounts()) counts.push(c);
+    counts.sort((a, b) => a - b);
+    const q = (p: number): number => (counts.length ? counts[Math.min(counts.length - 1, Math.floor(p * counts.length))] : 0);
+    return { items: counts.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: counts[counts.length - 1] ?? 0 };
+  }
+}
+
+/** FNV-1a, for seeding per-item samples. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
