@@ -22,6 +22,8 @@ commands:
   bench kernel              rank N candidates per backend vs the memory-read roofline
        [--backend cpu|webgpu|all] [--sizes 1000,10000,100000] [--ks 20,100] [--h 128]
        [--storage f32|f16] [--min-ms 1500] [--out FILE]
+  bench seeds --data DIR    replay Globo.com clicks: durable ingest, re-clustering per 5-minute window
+       [--backend cpu|webgpu] [--hours N] [--max-cluster-points 2048] [--min-seeds 100] [--out FILE]
 
 common options:
   --json                    print one JSON document instead of text
@@ -116,9 +118,41 @@ async function cmdModel(args: string[]): Promise<void> {
   throw new UsageError(`model: unknown subcommand ${JSON.stringify(sub ?? '')}, expected "inspect" or "init"`);
 }
 
+async function cmdBenchSeeds(rest: string[]): Promise<void> {
+  const { values } = parse(rest, {
+    data: { type: 'string' }, backend: { type: 'string' }, hours: { type: 'string' }, 'max-cluster-points': { type: 'string' },
+    'min-seeds': { type: 'string' }, out: { type: 'string' },
+  });
+  if (typeof values.data !== 'string') throw new UsageError('bench seeds: --data DIR (the Globo.com news clicks) is required');
+  const backend = (values.backend as string | undefined) ?? 'cpu';
+  if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend: expected cpu or webgpu, got ${JSON.stringify(backend)}`);
+  const { runSeedsBench } = await import('../bench/seeds.js');
+  const json = !!values.json;
+  const r = await runSeedsBench({
+    data: resolve(values.data), backend, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
+    maxClusterPoints: intOpt(values['max-cluster-points'], 'max-cluster-points', 2048), minSeeds: intOpt(values['min-seeds'], 'min-seeds', 100),
+    log: (l) => void process.stderr.write(l + '\n'),
+  });
+  if (typeof values.out === 'string') {
+    await mkdir(dirname(resolve(values.out)), { recursive: true });
+    await writeFile(resolve(values.out), JSON.stringify(r, null, 2) + '\n');
+  }
+  const c = r.cycles;
+  emit({ json }, r, [
+    `replayed ${r.dataset.clicks} clicks (${r.dataset.articles} articles, ${r.dataset.users} users) in ${r.dataset.windows} windows of ${r.settings.windowMs / 60000} min on ${r.backend}`,
+    `user embeddings: ${r.userEmbeddings}`,
+    `durable ingest: ${Math.round(r.ingest.eventsPerSec)} events/s at full speed (${r.ingest.batch}-event calls); ${Math.round(r.replayIngest.eventsPerSec)} events/s in the replay (one call per window)`,
+    `cycles: median ${c.medianMs.toFixed(0)} ms, p90 ${c.p90Ms.toFixed(0)} ms, max ${c.maxMs.toFixed(0)} ms; busiest window (${c.busiestWindow.clicks} clicks): ${c.busiestWindow.cycleMs.toFixed(0)} ms for ${c.busiestWindow.itemsClustered} items`,
+    `items clustered: ${c.itemsClustered} (${c.itemsPerSec.toFixed(0)}/s of cycle time), seeds used ${c.seedsUsed}`,
+    `freshness (simulated): p50 ${(r.freshness.p50Ms / 1000).toFixed(0)} s, p90 ${(r.freshness.p90Ms / 1000).toFixed(0)} s, max ${(r.freshness.maxMs / 1000).toFixed(0)} s over ${r.freshness.items} items`,
+    `store: ${(r.store.bytesOnDisk / 2 ** 20).toFixed(0)} MiB on disk; seeds per item p50 ${r.seedsPerItem.p50}, p99 ${r.seedsPerItem.p99}, max ${r.seedsPerItem.max}; peak RSS ${r.peakRssMiB.toFixed(0)} MiB`,
+  ].join('\n'));
+}
+
 async function cmdBench(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'kernel') throw new UsageError(`bench: unknown benchmark ${JSON.stringify(sub ?? '')}, expected "kernel"`);
+  if (sub === 'seeds') return cmdBenchSeeds(rest);
+  if (sub !== 'kernel') throw new UsageError(`bench: unknown benchmark ${JSON.stringify(sub ?? '')}, expected "kernel" or "seeds"`);
   const { values } = parse(rest, {
     backend: { type: 'string' }, sizes: { type: 'string' }, ks: { type: 'string' }, h: { type: 'string' },
     storage: { type: 'string' }, 'min-ms': { type: 'string' }, out: { type: 'string' },

@@ -9,6 +9,7 @@
  * - the run stops when at most `tolerance · n` assignments changed, or at the iteration cap.
  */
 import { Rng } from '../util/rng.js';
+import { KMeansAssigner } from '../cpu/kmeans-wasm.js';
 
 export interface KMeansOptions {
   k: number;
@@ -147,15 +148,21 @@ export function update(points: Float32Array, n: number, dim: number, centroids: 
   }
 }
 
-/** Lloyd iterations from a given start (mutates `centroids`). */
+/**
+ * Lloyd iterations from a given start (mutates `centroids`). The assignment step runs in the
+ * WebAssembly SIMD kernel when it is built (f32 sums of squared differences, as on the GPU),
+ * else in TypeScript.
+ */
 export function lloyd(points: Float32Array, n: number, dim: number, centroids: Float32Array, count: number, maxIterations: number, tolerance: number): Omit<KMeansResult, 'centroids' | 'count'> {
   const assignments = new Uint32Array(n).fill(0xffffffff);
   const dist = new Float64Array(n);
   const inertia: number[] = [];
+  const fast = KMeansAssigner.shared();
+  fast?.loadPoints(points, n, dim);
   let iterations = 0;
   let converged = false;
   for (;;) {
-    const a = assign(points, n, dim, centroids, count, assignments, dist);
+    const a = fast ? fast.assign(centroids, count, assignments, dist) : assign(points, n, dim, centroids, count, assignments, dist);
     inertia.push(a.inertia);
     if (iterations > 0 && a.changed <= tolerance * n) {
       converged = true;

@@ -51,6 +51,7 @@ export interface RunReport {
   itemsWithoutUsableSeeds: number;
   /** Items that became servable for the first time in this run. */
   itemsNewlyServable: number;
+  newlyServable: string[];
   seedsUsed: number;
   failures: Array<{ id: string; error: string }>;
   backend: string;
@@ -197,7 +198,7 @@ export class SeedService {
     const t0 = performance.now();
     const startedAt = this.o.now();
     const report: RunReport = {
-      trigger, startedAt, durationMs: 0, itemsConsidered: 0, itemsClustered: 0, itemsCold: 0, itemsWithoutUsableSeeds: 0, itemsNewlyServable: 0,
+      trigger, startedAt, durationMs: 0, itemsConsidered: 0, itemsClustered: 0, itemsCold: 0, itemsWithoutUsableSeeds: 0, itemsNewlyServable: 0, newlyServable: [],
       seedsUsed: 0, failures: [], backend: this.engine.backendKind,
     };
     const dirty = await this.store.dirtyItems();
@@ -221,7 +222,9 @@ export class SeedService {
     const version = this.engine.model.manifest.modelVersion;
     const since = this.o.timeWindowMs === null ? undefined : this.o.now() - this.o.timeWindowMs;
     const item = await this.store.getItem(id);
-    const seeds = await this.store.seedsOf(id, since);
+    // Huge seed lists are sampled by position (twice the cap, so that repeat clickers still
+    // leave about `maxClusterPoints` distinct users).
+    const seeds = await this.store.seedsOf(id, since, { count: 2 * this.o.maxClusterPoints, seed: this.o.seed ^ seedVersion ^ hashString(id) });
     // Distinct users, most recent click first.
     const seen = new Set<string>();
     let users: string[] = [];
@@ -240,27 +243,38 @@ export class SeedService {
       }
       users = users.slice(0, this.o.maxClusterPoints);
     }
-    const records = await this.store.getUsers(users);
-    const rows: Float32Array[] = [];
-    const stale: Float32Array[] = [];
-    for (const r of records) {
-      if (!r) continue;
-      if (r.modelVersion === version) rows.push(r.lookalike);
-      else stale.push(r.universal);
+    const all = new Float32Array(users.length * h);
+    const found = await this.store.readLookalikes(users, version, h, all);
+    let n = 0;
+    const missing: string[] = [];
+    for (let u = 0; u < users.length; u++) {
+      if (found[u]) {
+        if (n !== u) all.copyWithin(n * h, u * h, (u + 1) * h);
+        n++;
+      } else missing.push(users[u]);
     }
-    if (stale.length > 0) {
-      // Users embedded under an older model: transform their universal embeddings now.
-      const { m } = this.engine.model.manifest;
-      const x = new Float32Array(stale.length * m);
-      stale.forEach((u, i) => x.set(u, i * m));
-      const e = await this.engine.transform(x, stale.length);
-      for (let i = 0; i < stale.length; i++) rows.push(e.subarray(i * h, (i + 1) * h));
+    const rows: Float32Array[] = [all.subarray(0, n * h)];
+    let count = n;
+    if (missing.length > 0) {
+      // Users embedded under another model (or not yet known): transform the known ones now.
+      const records = (await this.store.getUsers(missing)).filter((r) => r !== undefined);
+      if (records.length > 0) {
+        const { m } = this.engine.model.manifest;
+        const x = new Float32Array(records.length * m);
+        records.forEach((r, i) => x.set(r.universal, i * m));
+        rows.push(await this.engine.transform(x, records.length));
+        count += records.length;
+      }
     }
-    if (rows.length === 0) return null;
-    const points = new Float32Array(rows.length * h);
-    rows.forEach((r, i) => points.set(r, i * h));
+    if (count === 0) return null;
+    let points = rows[0];
+    if (rows.length > 1) {
+      points = new Float32Array(count * h);
+      points.set(rows[0]);
+      points.set(rows[1], n * h);
+    }
     const previous = item?.clusters && item.clusters.modelVersion === version ? item.clusters : undefined;
-    return { id, seedVersion, points, n: rows.length, previous, firstSeedAt: item?.info.firstSeedAt ?? null };
+    return { id, seedVersion, points, n: count, previous, firstSeedAt: item?.info.firstSeedAt ?? null };
   }
 
   private async runBatch(batch: Array<{ id: string; seedVersion: number }>, report: RunReport): Promise<void> {
@@ -315,6 +329,7 @@ export class SeedService {
       if (results[i].cold) report.itemsCold++;
       if (!items[i].previous) {
         report.itemsNewlyServable++;
+        report.newlyServable.push(items[i].id);
         if (items[i].firstSeedAt !== null) pushBounded(this.metrics.freshnessMs, now - (items[i].firstSeedAt as number));
       }
     }

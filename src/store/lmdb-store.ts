@@ -12,6 +12,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RalmError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
 import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord,
 } from './store.js';
@@ -91,6 +92,8 @@ export class LmdbStore implements RalmStore {
   private readonly dirty: Database<number, string>;
   private readonly failures: Database<{ error: string; at: number }, string>;
   private readonly meta: Database<number, string>;
+  /** Raw float32 bytes under the key "<modelVersion>\u0000<user>": no decoding on the clustering path. */
+  private readonly lookalike: Database<Buffer, string>;
   private closed = false;
 
   private constructor(path: string, options: LmdbStoreOptions) {
@@ -109,6 +112,7 @@ export class LmdbStore implements RalmStore {
     this.dirty = this.env.openDB({ name: 'dirty' });
     this.failures = this.env.openDB({ name: 'failures' });
     this.meta = this.env.openDB({ name: 'meta' });
+    this.lookalike = this.env.openDB({ name: 'lookalike', encoding: 'binary' });
   }
 
   static open(path: string, options: LmdbStoreOptions = {}): LmdbStore {
@@ -188,6 +192,7 @@ export class LmdbStore implements RalmStore {
         this.users.put(u.id, {
           universal: bytes(u.universal), lookalike: bytes(u.lookalike), modelVersion: u.modelVersion, features: u.features ?? null, updatedAt: now,
         });
+        this.lookalike.put(`${u.modelVersion}\u0000${u.id}`, Buffer.from(bytes(u.lookalike)));
       }
     });
     await this.env.flushed;
@@ -200,6 +205,21 @@ export class LmdbStore implements RalmStore {
       if (!u) return undefined;
       return { id, universal: floats(u.universal), lookalike: floats(u.lookalike), modelVersion: u.modelVersion, features: u.features ?? undefined, updatedAt: u.updatedAt };
     });
+  }
+
+  async readLookalikes(ids: readonly string[], modelVersion: string, h: number, out: Float32Array): Promise<Uint8Array> {
+    this.check();
+    const found = new Uint8Array(ids.length);
+    const dst = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    for (let i = 0; i < ids.length; i++) {
+      const b = this.lookalike.getBinaryFast(`${modelVersion}\u0000${ids[i]}`);
+      if (!b || b.length !== h * 4) continue;
+      // The fast path returns a view over lmdb's shared read buffer whose typed-array length is
+      // the whole buffer; copy exactly `length` bytes, now, before the next read reuses it.
+      dst.set(new Uint8Array(b.buffer, b.byteOffset, b.length), i * h * 4);
+      found[i] = 1;
+    }
+    return found;
   }
 
   private toInfo(id: string, s: StoredItem): ItemInfo {
@@ -235,13 +255,26 @@ export class LmdbStore implements RalmStore {
     return { info: this.toInfo(id, s), clusters: c ? this.toClusters(id, c) : undefined };
   }
 
-  async seedsOf(itemId: string, since?: number): Promise<SeedRecord[]> {
+  async seedsOf(itemId: string, since?: number, sample?: { count: number; seed: number }): Promise<SeedRecord[]> {
     this.check();
     const out: SeedRecord[] = [];
-    for (const { value } of this.seeds.getRange({ start: [itemId, 0], end: [itemId, Number.MAX_SAFE_INTEGER] })) {
-      if (since !== undefined && value[2] < since) continue;
-      out.push({ user: value[0], ts: value[1], arrivedAt: value[2] });
+    const keep = (v: [string, number, number] | undefined): void => {
+      if (v && (since === undefined || v[2] >= since)) out.push({ user: v[0], ts: v[1], arrivedAt: v[2] });
+    };
+    const info = this.items.get(itemId);
+    if (sample && info && info.seedCount > sample.count) {
+      // Positions first..clicks-1 hold the kept seeds; draw `count` distinct ones (Floyd's algorithm).
+      const first = info.clicks - info.seedCount;
+      const rng = new Rng(sample.seed);
+      const picked = new Set<number>();
+      for (let j = info.seedCount - sample.count; j < info.seedCount; j++) {
+        const t = rng.int(j + 1);
+        picked.add(picked.has(t) ? j : t);
+      }
+      for (const pos of [...picked].sort((a, b) => a - b)) keep(this.seeds.get([itemId, first + pos]));
+      return out;
     }
+    for (const { value } of this.seeds.getRange({ start: [itemId, 0], end: [itemId, Number.MAX_SAFE_INTEGER] })) keep(value);
     return out;
   }
 

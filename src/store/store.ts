@@ -95,10 +95,20 @@ export interface RalmStore {
   ingest(events: readonly ClickEvent[]): Promise<IngestResult>;
   putUsers(users: readonly UserInput[]): Promise<void>;
   getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>>;
+  /**
+   * Copies the look-alike embeddings (width h) of `ids` stored under `modelVersion` into rows of
+   * `out`, in order; returns 1 per id found, 0 where the user is unknown or was embedded by
+   * another model.
+   */
+  readLookalikes(ids: readonly string[], modelVersion: string, h: number, out: Float32Array): Promise<Uint8Array>;
   putItemInfo(id: string, info: { metadata?: Record<string, unknown> | null; content?: Float32Array | null }): Promise<ItemInfo>;
   getItem(id: string): Promise<{ info: ItemInfo; clusters: ItemClusters | undefined } | undefined>;
-  /** The item's kept seeds, oldest first; `since` drops seeds that arrived earlier (epoch ms). */
-  seedsOf(itemId: string, since?: number): Promise<SeedRecord[]>;
+  /**
+   * The item's kept seeds, oldest first; `since` drops seeds that arrived earlier (epoch ms).
+   * With `sample`, an item keeping more than `sample.count` seeds returns a uniform random sample
+   * of that many seed positions (seeded), read without scanning the whole list.
+   */
+  seedsOf(itemId: string, since?: number, sample?: { count: number; seed: number }): Promise<SeedRecord[]>;
   /** Items whose seeds changed since they were last clustered, with the version to cluster. */
   dirtyItems(limit?: number): Promise<Array<{ id: string; seedVersion: number }>>;
   /** Publishes clusters; an item stays dirty if clicks arrived after the version clustered. */

@@ -10,6 +10,8 @@ declare namespace WebAssembly {
     constructor(descriptor: MemoryDescriptor);
     /** A SharedArrayBuffer when the memory was created with `shared: true`. */
     readonly buffer: ArrayBuffer | SharedArrayBuffer;
+    /** Grows by `pages` of 64 KiB; detaches views of a non-shared buffer. */
+    grow(pages: number): number;
   }
   class Module {
     constructor(bytes: ArrayBuffer | ArrayBufferView);

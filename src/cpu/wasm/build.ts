@@ -12,7 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url)); // dist/src/cpu/wasm
 const sourceDir = resolve(here, '..', '..', '..', '..', 'src', 'cpu', 'wasm');
 
 const wabt = await wabtInit();
-for (const name of ['score-kernel']) {
+for (const name of ['score-kernel', 'kmeans-kernel']) {
   const source = readFileSync(join(sourceDir, `${name}.wat`), 'utf8');
   const features = { simd: true, threads: true };
   const mod = wabt.parseWat(`${name}.wat`, source, features);
