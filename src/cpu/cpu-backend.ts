@@ -17,6 +17,9 @@ import { selectTopK } from './top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
 import { CpuWorkerPool, type Segment } from './worker-pool.js';
 
+/** Lets pending requests run: background work on the CPU yields between items with this. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Below this many candidates a request stays on one thread (the hand-off costs more than it saves). */
 const PARALLEL_MIN_CANDIDATES = 512;
 
@@ -214,6 +217,7 @@ export class CpuBackend implements Backend {
     const norms = new Float32Array(items);
     const logits = new Float64Array(k);
     for (let it = 0; it < items; it++) {
+      if (it % 16 === 15) await yieldToEventLoop();
       const n = counts[it];
       const base = it * k * h;
       let max = -Infinity;
@@ -248,15 +252,27 @@ export class CpuBackend implements Backend {
   }
 
   async transform(x: Float32Array, count: number): Promise<Float32Array> {
-    return transformCpu(this.model, x, count);
+    const { m, h } = this.model.manifest;
+    if (count <= 1024) return transformCpu(this.model, x, count);
+    const out = new Float32Array(count * h);
+    for (let v = 0; v < count; v += 1024) {
+      await yieldToEventLoop();
+      const n = Math.min(1024, count - v);
+      out.set(transformCpu(this.model, x.subarray(v * m, (v + n) * m), n), v * h);
+    }
+    return out;
   }
 
+  /** Re-clustering work: yields between items, so serving on the same thread waits at most one item. */
   async kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]> {
-    return jobs.map((j) => {
+    const out: KMeansRun[] = [];
+    for (const j of jobs) {
+      await yieldToEventLoop();
       const centroids = j.init.slice(0, j.count * dim);
       const r = lloyd(j.points, j.n, dim, centroids, j.count, maxIterations, tolerance);
-      return { centroids, assignments: r.assignments, iterations: r.iterations, converged: r.converged };
-    });
+      out.push({ centroids, assignments: r.assignments, iterations: r.iterations, converged: r.converged });
+    }
+    return out;
   }
 
   syncSlots(): void {

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import type { Backend, BackendKind, KMeansJob, PreparedRequest, ScoredRows } from './backend.js';
-import { distinctRows, initialCentroids, type KMeansResult } from '../seeds/kmeans.js';
+import { fewDistinct, initialCentroids, type KMeansResult } from '../seeds/kmeans.js';
 import { ItemTable, paddedStride, floatToHalfBits, halfBitsToFloat, type CentroidStorage } from './item-table.js';
 import { CpuBackend, defaultCpuKernel, transformCpu, type CpuKernel } from '../cpu/cpu-backend.js';
 import { kernelModule, scratchBytes } from '../cpu/wasm-kernel.js';
@@ -572,8 +572,8 @@ export class RalmEngine {
     const jobOf: number[] = [];
     items.forEach((it, i) => {
       if (it.points.length !== it.n * h) throw new RalmError('RALM_ERR_DIMENSION', `items[${i}].points: expected ${it.n} rows of ${h} values, got ${it.points.length} values`);
-      const d = distinctRows(it.points, it.n, h);
-      if (d.count <= k) {
+      const d = fewDistinct(it.points, it.n, h, k);
+      if (d) {
         out[i] = { centroids: d.rows, count: d.count, assignments: d.index, iterations: 0, converged: true, inertia: [] };
         return;
       }

@@ -35,6 +35,17 @@ export interface KMeansResult {
   inertia: number[];
 }
 
+/**
+ * The distinct rows when there are at most k of them, else null. The exact scan runs only for
+ * small n: with more points, k-means++ picks every distinct point at most once (its distance
+ * drops to 0) and stops when all coincide with a centroid, which yields the same centroids.
+ */
+export function fewDistinct(points: Float32Array, n: number, dim: number, k: number): ReturnType<typeof distinctRows> | null {
+  if (n > 4 * k) return null;
+  const d = distinctRows(points, n, dim);
+  return d.count <= k ? d : null;
+}
+
 /** Removes exact duplicate rows (first occurrence kept). */
 export function distinctRows(points: Float32Array, n: number, dim: number): { rows: Float32Array; count: number; index: Uint32Array } {
   const seen = new Map<string, number>();
@@ -149,29 +160,34 @@ export function update(points: Float32Array, n: number, dim: number, centroids: 
 }
 
 /**
- * Lloyd iterations from a given start (mutates `centroids`). The assignment step runs in the
- * WebAssembly SIMD kernel when it is built (f32 sums of squared differences, as on the GPU),
- * else in TypeScript.
+ * Lloyd iterations from a given start (mutates `centroids`). Both steps run in the WebAssembly
+ * SIMD kernel when it is built — f32 sums of squared differences, and centroid sums in f32 in
+ * point order divided by the count, as the WGSL kernels compute them — else in TypeScript.
  */
 export function lloyd(points: Float32Array, n: number, dim: number, centroids: Float32Array, count: number, maxIterations: number, tolerance: number): Omit<KMeansResult, 'centroids' | 'count'> {
   const assignments = new Uint32Array(n).fill(0xffffffff);
   const dist = new Float64Array(n);
   const inertia: number[] = [];
   const fast = KMeansAssigner.shared();
-  fast?.loadPoints(points, n, dim);
+  if (fast) {
+    fast.loadPoints(points, n, dim);
+    fast.setCentroids(centroids, count);
+  }
   let iterations = 0;
   let converged = false;
   for (;;) {
-    const a = fast ? fast.assign(centroids, count, assignments, dist) : assign(points, n, dim, centroids, count, assignments, dist);
+    const a = fast ? fast.assign(count, assignments, dist) : assign(points, n, dim, centroids, count, assignments, dist);
     inertia.push(a.inertia);
     if (iterations > 0 && a.changed <= tolerance * n) {
       converged = true;
       break;
     }
     if (iterations === maxIterations) break;
-    update(points, n, dim, centroids, count, assignments);
+    if (fast) fast.update(count);
+    else update(points, n, dim, centroids, count, assignments);
     iterations++;
   }
+  if (fast) fast.getCentroids(centroids, count);
   return { assignments, iterations, converged, inertia };
 }
 
@@ -181,8 +197,8 @@ export function lloyd(points: Float32Array, n: number, dim: number, centroids: F
  */
 export function kmeans(points: Float32Array, n: number, dim: number, options: KMeansOptions): KMeansResult {
   if (n === 0) return { centroids: new Float32Array(0), count: 0, assignments: new Uint32Array(0), iterations: 0, converged: true, inertia: [] };
-  const distinct = distinctRows(points, n, dim);
-  if (distinct.count <= options.k) {
+  const distinct = fewDistinct(points, n, dim, options.k);
+  if (distinct) {
     return { centroids: distinct.rows, count: distinct.count, assignments: distinct.index, iterations: 0, converged: true, inertia: [0] };
   }
   const { centroids, count } = initialCentroids(points, n, dim, options);

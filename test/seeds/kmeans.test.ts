@@ -39,6 +39,17 @@ describe('k-means (CPU)', () => {
     assert.equal(distinctRows(Float32Array.of(0, -0), 2, 1).count, 2); // bit patterns, not values
   });
 
+  it('many points but at most k distinct ones: exactly the distinct points become centroids', () => {
+    const rows = [Float32Array.of(1, 0), Float32Array.of(0, 1), Float32Array.of(-1, -1)];
+    const pts = new Float32Array(200 * 2);
+    for (let i = 0; i < 200; i++) pts.set(rows[(i * 7) % 3], i * 2);
+    const r = kmeans(pts, 200, 2, { k: 5, seed: 2 });
+    assert.equal(r.count, 3);
+    const got = [0, 1, 2].map((c) => Array.from(r.centroids.subarray(c * 2, c * 2 + 2)).join(',')).sort();
+    assert.deepEqual(got, ['-1,-1', '0,1', '1,0']);
+    for (let i = 0; i < 200; i++) assert.deepEqual(Array.from(r.centroids.subarray(r.assignments[i] * 2, r.assignments[i] * 2 + 2)), Array.from(rows[(i * 7) % 3]));
+  });
+
   it('invariants on random data: centroids are the means of their points, inertia never increases', () => {
     const dim = 8;
     const n = 500;

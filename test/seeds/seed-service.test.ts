@@ -147,3 +147,38 @@ describe('seed service', () => {
     await store.close();
   });
 });
+
+describe('seed service and serving', () => {
+  it('a re-clustering run on the CPU does not hold up requests on the same thread', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ralm-seeds-'));
+    dirs.push(dir);
+    const model = smallModel({ seed: 58 });
+    const store = LmdbStore.open(dir);
+    const engine = await RalmEngine.create(model, { backend: 'cpu' });
+    const svc = new SeedService(store, engine, { minSeeds: 1, batchItems: 500 });
+    const { users } = world(model, 100);
+    await svc.putUsers(users);
+    await engine.upsertItems([{ id: 'seedless', centroids: new Float32Array(model.manifest.h).fill(1) }]);
+    // 300 items of 60 seeds each: a run takes many item-sized steps.
+    const events = [];
+    for (let i = 0; i < 300; i++) for (let u = 0; u < 60; u++) events.push({ user: users[(i * 7 + u) % users.length].id, item: `it${i}`, ts: i });
+    await svc.ingest(events);
+    let runDone = false;
+    const run = svc.recluster().then((r) => {
+      runDone = true;
+      return r;
+    });
+    // Requests issued while the run is going are answered while it is still going.
+    let answeredDuringRun = 0;
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      await engine.rank([{ user: { universal: users[0].universal }, candidates: ['seedless'], k: 1 }]);
+      if (!runDone) answeredDuringRun++;
+    }
+    const report = await run;
+    assert.equal(report.itemsClustered, 300);
+    assert.ok(answeredDuringRun >= 3, `only ${answeredDuringRun} of 5 requests were answered during the run`);
+    await engine.close();
+    await store.close();
+  });
+});
