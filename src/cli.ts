@@ -15,6 +15,9 @@ type Out = { json: boolean };
 const USAGE = `usage: ralm <command> [options]
 
 commands:
+  serve                     run the HTTP service (see README: configuration)
+       [--host H] [--port N] [--data-dir DIR] [--model-dir DIR] [--backend auto|webgpu|cpu]
+       [--recluster-interval-ms N] [--min-seeds N] [--api-token T] [--body-limit BYTES] [--demo true|false]
   info                      backends on this host (WebGPU adapter, limits) and the default model
   model inspect [DIR]       load and validate a model directory (default: weights/default)
   model init --out DIR      write a seeded-random placeholder model
@@ -188,6 +191,32 @@ async function cmdBench(args: string[]): Promise<void> {
   ].join('\n'));
 }
 
+async function cmdServe(args: string[]): Promise<void> {
+  const { loadConfig, SERVE_FLAGS } = await import('./server/config.js');
+  const { startService, exampleRequests } = await import('./server/server.js');
+  const { values } = parse(args, SERVE_FLAGS);
+  const config = loadConfig(process.env, values);
+  const log = (line: string): void => void process.stderr.write(`ralm: ${line}\n`);
+  const svc = await startService(config, log);
+  log(`listening on ${svc.url} (data ${config.dataDir})`);
+  process.stderr.write(exampleRequests(svc.url) + '\n');
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string): void => {
+      log(`${signal}: draining`);
+      svc.close().then(() => {
+        log('stopped');
+        resolveStop();
+      }, (err: unknown) => {
+        log(`shutdown error: ${(err as Error).message}`);
+        process.exitCode = 1;
+        resolveStop();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -195,6 +224,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'info': await cmdInfo(rest); break;
       case 'model': await cmdModel(rest); break;
       case 'bench': await cmdBench(rest); break;
+      case 'serve': await cmdServe(rest); break;
       case undefined: case '--help': case 'help': process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     }

@@ -1,0 +1,315 @@
+/**
+ * The RALM service as a Fastify plugin: JSON and MessagePack in and out, one coded error table,
+ * health and readiness, Prometheus metrics. `server.ts` only builds its dependencies and starts it.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
+import { Packr, Unpackr } from 'msgpackr';
+import { performance } from 'node:perf_hooks';
+import type { RalmEngine, UserInput as EngineUser } from '../engine/engine.js';
+import type { RalmStore } from '../store/store.js';
+import type { SeedService } from '../seeds/seed-service.js';
+import { RalmError } from '../util/errors.js';
+import { ServiceError, STATUS, type ServiceErrorCode } from './errors.js';
+import { Metrics } from './metrics.js';
+
+export interface AppDeps {
+  engine: RalmEngine;
+  store: RalmStore;
+  seeds: SeedService;
+  apiToken: string | null;
+  bodyLimit: number;
+  logger?: boolean | object;
+}
+
+export interface AppState {
+  ready: boolean;
+  draining: boolean;
+}
+
+const MSGPACK = 'application/msgpack';
+// Typed arrays travel as msgpackr's typed-array extension; decoded copies are aligned.
+const packr = new Packr({ useRecords: false, moreTypes: true });
+const unpackr = new Unpackr({ useRecords: false, moreTypes: true });
+
+/** JSON has no typed arrays: send them as number arrays. */
+function jsonSerializer(payload: unknown): string {
+  return JSON.stringify(payload, (_k, v: unknown) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as Float32Array) : v));
+}
+
+function wantsMsgpack(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? '';
+  if (accept.includes(MSGPACK)) return true;
+  return accept === '' && (req.headers['content-type'] ?? '').startsWith(MSGPACK);
+}
+
+function bodyObject(body: unknown, what: string): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ServiceError('RALM_ERR_VALIDATION', `body: expected a ${what} object`, { field: 'body' });
+  return body as Record<string, unknown>;
+}
+
+function idParam(req: FastifyRequest, name = 'id'): string {
+  const v = (req.params as Record<string, string>)[name];
+  if (!v || v.length > 256) throw new ServiceError('RALM_ERR_VALIDATION', `${name}: expected an id of 1 to 256 characters`, { field: name });
+  return v;
+}
+
+/**
+ * A vector field: a number array (JSON or MessagePack), a Float32Array (msgpackr's typed-array
+ * extension), or raw bytes (MessagePack bin, which is how plain msgpackr.pack sends a
+ * Float32Array) read as little-endian float32. Always returned as an aligned copy.
+ */
+function vector(v: unknown, field: string): Float32Array | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v instanceof Uint8Array) {
+    if (v.byteLength % 4 !== 0) throw new ServiceError('RALM_ERR_VALIDATION', `${field}: binary vectors are little-endian float32, so their length must be a multiple of 4 bytes, got ${v.byteLength}`, { field });
+    const out = new Float32Array(v.byteLength / 4);
+    new Uint8Array(out.buffer).set(v);
+    v = out;
+  }
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+    const arr = v as ArrayLike<unknown>;
+    const out = new Float32Array(arr.length);
+    for (let i = 0; i < arr.length; i++) {
+      if (typeof arr[i] !== 'number' || !Number.isFinite(arr[i])) {
+        throw new ServiceError('RALM_ERR_NON_FINITE', `${field}[${i}]: expected a finite number, got ${JSON.stringify(arr[i]) ?? String(arr[i])}`, { field, index: i });
+      }
+      out[i] = arr[i] as number;
+    }
+    return out;
+  }
+  throw new ServiceError('RALM_ERR_VALIDATION', `${field}: expected an array of numbers`, { field });
+}
+
+function stringList(v: unknown, field: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ServiceError('RALM_ERR_VALIDATION', `${field}: expected an array of item ids (strings)`, { field });
+  return v as string[];
+}
+
+export function buildApp(deps: AppDeps, state: AppState = { ready: true, draining: false }): { app: FastifyInstance; metrics: Metrics } {
+  const { engine, store, seeds } = deps;
+  const metrics = new Metrics();
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.bodyLimit,
+    genReqId: (() => {
+      let n = 0;
+      return () => `req-${(++n).toString(36)}`;
+    })(),
+  });
+
+  app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, unpackr.unpack(body as Buffer));
+    } catch {
+      done(new ServiceError('RALM_ERR_MALFORMED_BODY', 'body: not valid MessagePack'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req) => {
+    (req as FastifyRequest & { t0: number }).t0 = performance.now();
+  });
+  app.addHook('preHandler', async (req, reply) => {
+    if (wantsMsgpack(req)) {
+      reply.type(MSGPACK);
+      reply.serializer((p: unknown) => packr.pack(p) as unknown as string);
+    } else {
+      reply.type('application/json; charset=utf-8');
+      reply.serializer(jsonSerializer);
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.observeRequest(route, reply.statusCode, (performance.now() - (req as FastifyRequest & { t0: number }).t0) / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | RalmError | ServiceError, req, reply) => {
+    let code: ServiceErrorCode;
+    let message = err.message;
+    let details: Record<string, unknown> | undefined;
+    if (err instanceof RalmError || err instanceof ServiceError) {
+      code = err.code;
+      details = err.details;
+    } else if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      code = 'RALM_ERR_BODY_TOO_LARGE';
+      message = `body: larger than the ${deps.bodyLimit}-byte limit`;
+    } else if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      code = 'RALM_ERR_UNSUPPORTED_MEDIA_TYPE';
+      message = `content-type: expected application/json or ${MSGPACK}`;
+    } else if ((err as FastifyError).statusCode === 400) {
+      code = 'RALM_ERR_MALFORMED_BODY';
+      message = `body: ${err.message}`;
+    } else {
+      code = 'RALM_ERR_INTERNAL';
+      req.log.error({ err }, 'unhandled error');
+      message = 'internal error (see the server log for the request id)';
+    }
+    metrics.countError(code);
+    if (wantsMsgpack(req)) {
+      reply.type(MSGPACK);
+      reply.serializer((p: unknown) => packr.pack(p) as unknown as string);
+    } else {
+      reply.type('application/json; charset=utf-8');
+      reply.serializer(jsonSerializer);
+    }
+    reply.status(STATUS[code]).send({ error: { code, message, ...(details ? { details } : {}), requestId: req.id } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    metrics.countError('RALM_ERR_NOT_FOUND');
+    reply.type('application/json; charset=utf-8');
+    reply.serializer(jsonSerializer);
+    reply.status(404).send({ error: { code: 'RALM_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}`, requestId: req.id } });
+  });
+
+  const requireToken = async (req: FastifyRequest): Promise<void> => {
+    if (deps.apiToken === null) return;
+    if (req.headers.authorization !== `Bearer ${deps.apiToken}`) throw new ServiceError('RALM_ERR_UNAUTHORIZED', 'authorization: expected "Bearer <api token>"');
+  };
+
+  /** A request's user → engine input: by id (stored look-alike embedding), or given vectors. */
+  const resolveUser = async (raw: unknown): Promise<EngineUser> => {
+    const u = bodyObject(raw, 'user');
+    const given = ['id', 'embedding', 'universal'].filter((k) => u[k] !== undefined);
+    if (given.length !== 1) throw new ServiceError('RALM_ERR_VALIDATION', 'user: give exactly one of "id", "embedding" or "universal"', { field: 'user' });
+    if (u.id !== undefined) {
+      if (typeof u.id !== 'string') throw new ServiceError('RALM_ERR_VALIDATION', 'user.id: expected a string', { field: 'user.id' });
+      const { h, modelVersion } = engine.model.manifest;
+      const e = new Float32Array(h);
+      const [found] = await store.readLookalikes([u.id], modelVersion, h, e);
+      if (found) return { embedding: e };
+      const [rec] = await store.getUsers([u.id]);
+      if (rec) return { universal: rec.universal };
+      throw new ServiceError('RALM_ERR_UNKNOWN_USER', `user.id: unknown user ${JSON.stringify(u.id)}`, { field: 'user.id' });
+    }
+    return u.embedding !== undefined ? { embedding: vector(u.embedding, 'user.embedding') } : { universal: vector(u.universal, 'user.universal') };
+  };
+
+  const send = (reply: FastifyReply, payload: unknown): FastifyReply => reply.send(payload);
+
+  app.post('/v1/recommend', async (req, reply) => {
+    const b = bodyObject(req.body, 'recommend request');
+    const t0 = performance.now();
+    const user = await resolveUser(b.user);
+    const k = b.k === undefined ? 10 : b.k;
+    const [r] = await engine.rank([{ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }]).catch((err: unknown) => {
+      if (err instanceof RalmError) err.message = err.message.replace(/^requests\[0\]\./, '');
+      throw err;
+    });
+    metrics.observeCandidates(r.candidates);
+    return send(reply, {
+      items: r.items,
+      candidates: r.candidates,
+      backend: r.backend,
+      adapter: r.adapter,
+      modelVersion: r.modelVersion,
+      timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+    });
+  });
+
+  app.post('/v1/score', async (req, reply) => {
+    const b = bodyObject(req.body, 'score request');
+    const t0 = performance.now();
+    const user = await resolveUser(b.user);
+    const items = stringList(b.items, 'items');
+    if (!items) throw new ServiceError('RALM_ERR_VALIDATION', 'items: expected an array of item ids', { field: 'items' });
+    const [r] = await engine.score([{ user, items }]).catch((err: unknown) => {
+      if (err instanceof RalmError) err.message = err.message.replace(/^requests\[0\]\./, '');
+      throw err;
+    });
+    return send(reply, {
+      items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
+      backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+    });
+  });
+
+  app.post('/v1/events', async (req, reply) => {
+    const b = req.body;
+    const events = Array.isArray(b) ? b : bodyObject(b, 'events').events;
+    if (!Array.isArray(events)) throw new ServiceError('RALM_ERR_VALIDATION', 'events: expected an array of {user, item, ts, id?}', { field: 'events' });
+    return send(reply, await seeds.ingest(events));
+  });
+
+  app.put('/v1/users/:id', async (req, reply) => {
+    const id = idParam(req);
+    const b = bodyObject(req.body, 'user');
+    const universal = vector(b.universal, 'universal');
+    if (!universal) throw new ServiceError('RALM_ERR_VALIDATION', `universal: required, ${engine.model.manifest.m} numbers`, { field: 'universal' });
+    if (b.features !== undefined && (typeof b.features !== 'object' || b.features === null || Array.isArray(b.features))) {
+      throw new ServiceError('RALM_ERR_VALIDATION', 'features: expected an object', { field: 'features' });
+    }
+    await seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch((err: unknown) => {
+      if (err instanceof RalmError) err.message = err.message.replace(/^users\[0\]\./, '');
+      throw err;
+    });
+    return send(reply, { id, stored: true, modelVersion: engine.model.manifest.modelVersion });
+  });
+
+  app.get('/v1/users/:id', async (req, reply) => {
+    const id = idParam(req);
+    const [u] = await store.getUsers([id]);
+    if (!u) throw new ServiceError('RALM_ERR_UNKNOWN_USER', `id: unknown user ${JSON.stringify(id)}`, { field: 'id' });
+    return send(reply, { id, universal: u.universal, features: u.features ?? null, modelVersion: u.modelVersion, updatedAt: u.updatedAt });
+  });
+
+  app.put('/v1/items/:id', async (req, reply) => {
+    const id = idParam(req);
+    const b = bodyObject(req.body, 'item');
+    if (b.metadata !== undefined && b.metadata !== null && (typeof b.metadata !== 'object' || Array.isArray(b.metadata))) {
+      throw new ServiceError('RALM_ERR_VALIDATION', 'metadata: expected an object or null', { field: 'metadata' });
+    }
+    const info = await store.putItemInfo(id, {
+      metadata: b.metadata as Record<string, unknown> | null | undefined,
+      content: b.content === undefined ? undefined : b.content === null ? null : vector(b.content, 'content'),
+    });
+    return send(reply, { id, metadata: info.metadata, seedCount: info.seedCount });
+  });
+
+  app.get('/v1/items/:id', async (req, reply) => {
+    const id = idParam(req);
+    const item = await store.getItem(id);
+    if (!item) throw new ServiceError('RALM_ERR_UNKNOWN_ITEM', `id: unknown item ${JSON.stringify(id)}`, { field: 'id' });
+    const c = item.clusters;
+    const state = !c ? 'waiting-for-seeds' : c.cold ? 'cold' : 'servable';
+    return send(reply, {
+      id,
+      metadata: item.info.metadata,
+      content: item.info.content,
+      seedCount: item.info.seedCount,
+      clicks: item.info.clicks,
+      firstSeedAt: item.info.firstSeedAt,
+      lastSeedAt: item.info.lastSeedAt,
+      state,
+      served: engine.table.has(id),
+      clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelVersion: c.modelVersion, firstServableAt: c.firstServableAt } : null,
+    });
+  });
+
+  app.post('/v1/admin/recluster', { preHandler: requireToken }, async (_req, reply) => {
+    const r = await seeds.recluster('demand');
+    return send(reply, { ...r, newlyServable: r.newlyServable.slice(0, 100) });
+  });
+
+  app.get('/healthz', async (_req, reply) => send(reply, { status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const checks = {
+      modelLoaded: true,
+      storeOpen: true,
+      backend: engine.backendKind,
+      adapter: engine.adapterName,
+      warmedUp: state.ready,
+      draining: state.draining,
+    };
+    const ready = state.ready && !state.draining;
+    reply.status(ready ? 200 : 503);
+    return send(reply, { ready, ...checks });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.type('text/plain; version=0.0.4');
+    reply.serializer((p: unknown) => p as string);
+    return reply.send(metrics.render(engine, seeds));
+  });
+
+  return { app, metrics };
+}

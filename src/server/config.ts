@@ -1,0 +1,67 @@
+/**
+ * Service configuration: environment variables, overridden by `ralm serve` flags, validated at
+ * start with errors that name the setting and what was expected.
+ */
+import { resolve } from 'node:path';
+import { defaultModelDir } from '../paths.js';
+import { RalmError } from '../util/errors.js';
+
+export interface ServiceConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  modelDir: string;
+  backend: 'auto' | 'webgpu' | 'cpu';
+  reclusterIntervalMs: number;
+  minSeeds: number;
+  /** When set, admin routes need `Authorization: Bearer <token>`. */
+  apiToken: string | null;
+  /** Largest request body in bytes. */
+  bodyLimit: number;
+  /** Load a small deterministic demo world when the store is empty. */
+  demo: boolean;
+}
+
+/** Each setting: environment variable, flag, default, and its parser. */
+const SETTINGS = {
+  host: { env: 'RALM_HOST', flag: 'host', dflt: '127.0.0.1', parse: (v: string) => v },
+  port: { env: 'RALM_PORT', flag: 'port', dflt: '8080', parse: (v: string) => int(v, 'port', 0, 65535) },
+  dataDir: { env: 'RALM_DATA_DIR', flag: 'data-dir', dflt: 'data', parse: (v: string) => resolve(v) },
+  modelDir: { env: 'RALM_MODEL_DIR', flag: 'model-dir', dflt: defaultModelDir, parse: (v: string) => resolve(v) },
+  backend: { env: 'RALM_BACKEND', flag: 'backend', dflt: 'auto', parse: (v: string) => oneOf(v, 'backend', ['auto', 'webgpu', 'cpu'] as const) },
+  reclusterIntervalMs: { env: 'RALM_RECLUSTER_INTERVAL_MS', flag: 'recluster-interval-ms', dflt: '300000', parse: (v: string) => int(v, 'recluster-interval-ms', 1000, 86_400_000) },
+  minSeeds: { env: 'RALM_MIN_SEEDS', flag: 'min-seeds', dflt: '100', parse: (v: string) => int(v, 'min-seeds', 1, 1e9) },
+  apiToken: { env: 'RALM_API_TOKEN', flag: 'api-token', dflt: '', parse: (v: string) => (v === '' ? null : v) },
+  bodyLimit: { env: 'RALM_BODY_LIMIT', flag: 'body-limit', dflt: String(8 * 1024 * 1024), parse: (v: string) => int(v, 'body-limit', 1024, 1 << 30) },
+  demo: { env: 'RALM_DEMO', flag: 'demo', dflt: 'true', parse: (v: string) => oneOf(v, 'demo', ['true', 'false'] as const) === 'true' },
+} as const;
+
+function int(v: string, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new RalmError('RALM_ERR_VALIDATION', `${name}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`, { field: name });
+  }
+  return n;
+}
+
+function oneOf<T extends string>(v: string, name: string, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) throw new RalmError('RALM_ERR_VALIDATION', `${name}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`, { field: name });
+  return v as T;
+}
+
+/** The flags `ralm serve` accepts (for parseArgs). */
+export const SERVE_FLAGS = Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }]));
+
+export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown> = {}): ServiceConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    const raw = flags[s.flag] ?? env[s.env] ?? s.dflt;
+    try {
+      out[key] = s.parse(String(raw));
+    } catch (err) {
+      const from = flags[s.flag] !== undefined ? `--${s.flag}` : env[s.env] !== undefined ? s.env : 'default';
+      throw new RalmError('RALM_ERR_VALIDATION', `configuration ${from}: ${(err as Error).message}`, { field: s.flag });
+    }
+  }
+  return out as unknown as ServiceConfig;
+}

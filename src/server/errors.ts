@@ -1,0 +1,38 @@
+/** The one coded error table: every error the service returns has a code and a status. */
+import type { RalmErrorCode } from '../util/errors.js';
+
+export type ServiceErrorCode =
+  | RalmErrorCode
+  | 'RALM_ERR_UNKNOWN_USER'
+  | 'RALM_ERR_MALFORMED_BODY'
+  | 'RALM_ERR_BODY_TOO_LARGE'
+  | 'RALM_ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'RALM_ERR_UNAUTHORIZED'
+  | 'RALM_ERR_NOT_FOUND'
+  | 'RALM_ERR_NOT_READY'
+  | 'RALM_ERR_INTERNAL';
+
+export const STATUS: Record<ServiceErrorCode, number> = {
+  RALM_ERR_VALIDATION: 400,
+  RALM_ERR_DIMENSION: 400,
+  RALM_ERR_NON_FINITE: 400,
+  RALM_ERR_MALFORMED_BODY: 400,
+  RALM_ERR_UNAUTHORIZED: 401,
+  RALM_ERR_UNKNOWN_ITEM: 404,
+  RALM_ERR_UNKNOWN_USER: 404,
+  RALM_ERR_NOT_FOUND: 404,
+  RALM_ERR_BODY_TOO_LARGE: 413,
+  RALM_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  RALM_ERR_MODEL_FORMAT: 500,
+  RALM_ERR_INTERNAL: 500,
+  RALM_ERR_BACKEND_UNAVAILABLE: 503,
+  RALM_ERR_DEVICE_LOST: 503,
+  RALM_ERR_CLOSED: 503,
+  RALM_ERR_NOT_READY: 503,
+};
+
+export class ServiceError extends Error {
+  constructor(readonly code: ServiceErrorCode, message: string, readonly details?: Record<string, unknown>) {
+    super(message);
+  }
+}

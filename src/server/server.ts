@@ -1,0 +1,74 @@
+/**
+ * Starts the service: loads the model, opens the store and the engine, restores published
+ * clusters (or loads the demo world into an empty store), warms up, listens, and shuts down
+ * cleanly on SIGTERM/SIGINT (readiness off, in-flight requests finish, store flushed, device
+ * released).
+ */
+import type { FastifyInstance } from 'fastify';
+import { loadModel } from '../model/model.js';
+import { RalmEngine } from '../engine/engine.js';
+import { LmdbStore } from '../store/lmdb-store.js';
+import { SeedService } from '../seeds/seed-service.js';
+import { buildApp, type AppState } from './app.js';
+import { loadDemoWorld } from './demo.js';
+import type { ServiceConfig } from './config.js';
+
+export interface RunningService {
+  app: FastifyInstance;
+  url: string;
+  state: AppState;
+  close(): Promise<void>;
+}
+
+export async function startService(config: ServiceConfig, log: (line: string) => void = () => undefined): Promise<RunningService> {
+  const model = await loadModel(config.modelDir);
+  const store = LmdbStore.open(config.dataDir);
+  const engine = await RalmEngine.create(model, {
+    backend: config.backend,
+    onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),
+  });
+  if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
+  const seeds = new SeedService(store, engine, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
+  const state: AppState = { ready: false, draining: false };
+  const { app } = buildApp({ engine, store, seeds, apiToken: config.apiToken, bodyLimit: config.bodyLimit }, state);
+
+  const restored = await seeds.restore();
+  log(`model ${model.manifest.modelVersion} (${model.manifest.provenance.kind}); backend ${engine.adapterName}; restored ${restored.loaded} items`);
+  if ((await store.stats()).items === 0 && config.demo) {
+    const demo = await loadDemoWorld(seeds);
+    log(`empty store: loaded the demo world (${demo.users} users, ${demo.items} items, ${demo.events} clicks)`);
+  }
+  // Warm-up: one real dispatch before declaring readiness (compiles/loads every pipeline path).
+  if (engine.table.size > 0) {
+    await engine.rank([{ user: { embedding: new Float32Array(model.manifest.h).fill(0.1) }, k: 1 }]);
+  }
+  seeds.start();
+  const url = await app.listen({ host: config.host, port: config.port });
+  state.ready = true;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      state.draining = true;
+      await app.close(); // stops accepting, lets in-flight requests finish
+      await seeds.stop();
+      await engine.close();
+      await store.close();
+    })();
+    return closing;
+  };
+  return { app, url, state, close };
+}
+
+/** Example requests printed at start-up. */
+export function exampleRequests(url: string): string {
+  return [
+    `try:`,
+    `  curl -s ${url}/v1/recommend -H 'content-type: application/json' -d '{"user":{"id":"demo-science-7"},"k":5}'`,
+    `  curl -s ${url}/v1/score -H 'content-type: application/json' -d '{"user":{"id":"demo-music-3"},"items":["demo-music-article-0","demo-sports-article-0"]}'`,
+    `  curl -s ${url}/v1/events -H 'content-type: application/json' -d '{"events":[{"user":"demo-food-1","item":"demo-food-new","ts":${Date.now()}}]}'`,
+    `  curl -s -X POST ${url}/v1/admin/recluster`,
+    `  curl -s ${url}/v1/items/demo-science-breaking-news`,
+    `  curl -s ${url}/metrics`,
+  ].join('\n');
+}

@@ -1,0 +1,155 @@
+/** Routes through fastify.inject() in JSON and MessagePack; every error code of the table. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pack, unpack } from 'msgpackr';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/server/app.js';
+import { STATUS } from '../../src/server/errors.js';
+import { LmdbStore } from '../../src/store/lmdb-store.js';
+import { SeedService } from '../../src/seeds/seed-service.js';
+import { RalmEngine } from '../../src/engine/engine.js';
+import { loadDemoWorld } from '../../src/server/demo.js';
+import { loadModel } from '../../src/model/model.js';
+import { defaultModelDir } from '../../src/paths.js';
+
+type Enc = 'json' | 'msgpack';
+const encodings: Enc[] = ['json', 'msgpack'];
+
+describe('service routes', () => {
+  let app: FastifyInstance;
+  let engine: RalmEngine;
+  let store: LmdbStore;
+  let dir: string;
+  const seen = new Set<string>();
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ralm-app-'));
+    store = LmdbStore.open(dir);
+    engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
+    const seeds = new SeedService(store, engine, { minSeeds: 100 });
+    await loadDemoWorld(seeds);
+    app = buildApp({ engine, store, seeds, apiToken: 'secret', bodyLimit: 64 * 1024 }).app;
+  });
+  after(async () => {
+    await app.close();
+    await engine.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+    // Every code in the table was produced by some test below.
+    const untested = Object.keys(STATUS).filter((c) => !seen.has(c) && !['RALM_ERR_MODEL_FORMAT', 'RALM_ERR_INTERNAL', 'RALM_ERR_BACKEND_UNAVAILABLE', 'RALM_ERR_DEVICE_LOST', 'RALM_ERR_CLOSED', 'RALM_ERR_NOT_READY'].includes(c));
+    assert.deepEqual(untested, []);
+  });
+
+  async function call(method: 'GET' | 'POST' | 'PUT', url: string, body: unknown, enc: Enc, headers: Record<string, string> = {}): Promise<{ res: LightMyRequestResponse; data: Record<string, unknown> }> {
+    const type = enc === 'json' ? 'application/json' : 'application/msgpack';
+    const res = await app.inject({
+      method, url, headers: { ...(body !== undefined ? { 'content-type': type } : {}), accept: type, ...headers },
+      payload: body === undefined ? undefined : enc === 'json' ? JSON.stringify(body) : pack(body),
+    });
+    const data = (res.headers['content-type']?.toString().startsWith('application/json') ? JSON.parse(res.body) : unpack(res.rawPayload)) as Record<string, unknown>;
+    const err = data.error as { code?: string } | undefined;
+    if (err?.code) seen.add(err.code);
+    return { res, data };
+  }
+
+  for (const enc of encodings) {
+    it(`[${enc}] recommend by user id: the user's topic first, with scores, flags, backend and timing`, async () => {
+      const { res, data } = await call('POST', '/v1/recommend', { user: { id: 'demo-science-7' }, k: 5 }, enc);
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-type'], enc === 'json' ? 'application/json; charset=utf-8' : 'application/msgpack');
+      const items = data.items as Array<{ id: string; score: number; cold: boolean; cosLocal: number }>;
+      assert.equal(items.length, 5);
+      assert.ok(items.filter((i) => i.id.startsWith('demo-science-')).length >= 4, JSON.stringify(items.map((i) => i.id)));
+      assert.equal(data.backend, 'cpu');
+      assert.ok((data.timing as { totalMs: number }).totalMs >= 0);
+      assert.equal(typeof items[0].cold, 'boolean');
+    });
+
+    it(`[${enc}] recommend with an embedding, candidates and exclusions; score in input order`, async () => {
+      const e = enc === 'msgpack' ? new Float32Array(128).fill(0.05) : new Array(128).fill(0.05);
+      const cands = ['demo-food-article-1', 'demo-food-article-2', 'demo-music-article-0'];
+      const { data } = await call('POST', '/v1/recommend', { user: { embedding: e }, candidates: cands, exclude: ['demo-food-article-2'], k: 10 }, enc);
+      assert.deepEqual((data.items as Array<{ id: string }>).map((i) => i.id).sort(), ['demo-food-article-1', 'demo-music-article-0']);
+      const s = await call('POST', '/v1/score', { user: { id: 'demo-music-3' }, items: ['demo-music-article-0', 'demo-sports-article-0', 'demo-music-article-0'] }, enc);
+      const scores = Array.from(s.data.scores as ArrayLike<number>);
+      assert.equal(scores.length, 3);
+      assert.ok(scores[0] > scores[1]);
+      assert.equal(scores[0], scores[2]);
+      if (enc === 'msgpack') assert.ok(s.data.scores instanceof Float32Array, 'vectors travel as Float32Array in MessagePack');
+    });
+
+    it(`[${enc}] users and items: put, get, and an item's state`, async () => {
+      const u = await call('PUT', `/v1/users/${enc}-user`, { universal: new Array(128).fill(0.01), features: { region: 'x' } }, enc);
+      assert.equal(u.res.statusCode, 200);
+      const g = await call('GET', `/v1/users/${enc}-user`, undefined, enc);
+      assert.deepEqual(g.data.features, { region: 'x' });
+      assert.equal((g.data.universal as ArrayLike<number>).length, 128);
+      await call('PUT', `/v1/items/${enc}-item`, { metadata: { title: 't' }, content: [1, 2] }, enc);
+      const it = await call('GET', `/v1/items/${enc}-item`, undefined, enc);
+      assert.equal(it.data.state, 'waiting-for-seeds');
+      assert.deepEqual(it.data.metadata, { title: 't' });
+      const cold = await call('GET', '/v1/items/demo-science-breaking-news', undefined, enc);
+      assert.equal(cold.data.state, 'cold');
+      assert.equal(cold.data.served, true);
+    });
+  }
+
+  it('events are stored and a forced re-cluster makes a new item servable', async () => {
+    const ev = Array.from({ length: 6 }, (_, i) => ({ user: `demo-travel-${i}`, item: 'fresh-travel', ts: Date.now(), id: `fresh-${i}` }));
+    const r = await call('POST', '/v1/events', { events: [...ev, { user: 'nobody-yet', item: 'fresh-travel', ts: 1 }] }, 'json');
+    assert.deepEqual(r.data, { accepted: 7, duplicates: 0, unknownUserEvents: 1, unknownUsers: ['nobody-yet'] });
+    assert.equal((await call('POST', '/v1/events', ev, 'msgpack')).data.duplicates, 6);
+    assert.equal((await call('POST', '/v1/admin/recluster', undefined, 'json')).res.statusCode, 401);
+    const run = await call('POST', '/v1/admin/recluster', undefined, 'json', { authorization: 'Bearer secret' });
+    assert.equal(run.res.statusCode, 200);
+    assert.ok((run.data.newlyServable as string[]).includes('fresh-travel'));
+    const { data } = await call('POST', '/v1/recommend', { user: { id: 'demo-travel-0' }, candidates: ['fresh-travel', 'demo-food-article-0'], k: 1 }, 'json');
+    assert.equal((data.items as Array<{ id: string; cold: boolean }>)[0].id, 'fresh-travel');
+  });
+
+  it('health, readiness and Prometheus metrics', async () => {
+    assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
+    const ready = await app.inject({ url: '/readyz' });
+    assert.equal(ready.statusCode, 200);
+    assert.equal(JSON.parse(ready.body).ready, true);
+    const m = await app.inject({ url: '/metrics' });
+    assert.match(m.headers['content-type'] as string, /^text\/plain/);
+    assert.match(m.body, /ralm_http_request_duration_seconds_bucket\{route="\/v1\/recommend",le="0.005"\} \d+/);
+    assert.match(m.body, /ralm_events_ingested_total \d+/);
+    assert.match(m.body, /ralm_errors_total\{code="RALM_ERR_UNAUTHORIZED"\} 1/);
+  });
+
+  const bad: Array<[string, () => Promise<{ res: LightMyRequestResponse; data: Record<string, unknown> }>, number, string, RegExp]> = [
+    ['a missing user', () => call('POST', '/v1/recommend', { k: 3 }, 'json'), 400, 'RALM_ERR_VALIDATION', /^body: expected a user object/],
+    ['two user forms', () => call('POST', '/v1/recommend', { user: { id: 'a', embedding: [1] } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user: give exactly one of/],
+    ['a bad k', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, k: 0 }, 'json'), 400, 'RALM_ERR_VALIDATION', /k: expected an integer >= 1/],
+    ['a wrong embedding width', () => call('POST', '/v1/recommend', { user: { embedding: [1, 2, 3] } }, 'msgpack'), 400, 'RALM_ERR_DIMENSION', /user\.embedding: expected 128 values, got 3/],
+    ['a NaN in an embedding', () => call('POST', '/v1/recommend', { user: { embedding: Float32Array.of(...new Array(128).fill(1)).fill(NaN, 5, 6) } }, 'msgpack'), 400, 'RALM_ERR_NON_FINITE', /user\.embedding\[5\]: expected a finite number/],
+    ['an unknown user', () => call('POST', '/v1/recommend', { user: { id: 'who' } }, 'json'), 404, 'RALM_ERR_UNKNOWN_USER', /user\.id: unknown user "who"/],
+    ['unknown items', () => call('POST', '/v1/score', { user: { id: 'demo-food-1' }, items: ['nope', 'demo-food-article-1'] }, 'json'), 404, 'RALM_ERR_UNKNOWN_ITEM', /items: 1 unknown item id: "nope"/],
+    ['a bad event', () => call('POST', '/v1/events', { events: [{ user: 'u', item: 'i', ts: 'yesterday' }] }, 'json'), 400, 'RALM_ERR_VALIDATION', /events\[0\]\.ts: expected a timestamp/],
+    ['malformed JSON', () => app.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'application/json' }, payload: '{"user":' }).then((res) => ({ res, data: JSON.parse(res.body) })), 400, 'RALM_ERR_MALFORMED_BODY', /^body: /],
+    // No Accept header: the error comes back in the request's encoding.
+    ['malformed MessagePack', () => app.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'application/msgpack' }, payload: Buffer.from([0xc1, 0xff, 0x00]) }).then((res) => ({ res, data: unpack(res.rawPayload) as Record<string, unknown> })), 400, 'RALM_ERR_MALFORMED_BODY', /not valid MessagePack/],
+    ['a body over the limit', () => call('POST', '/v1/events', { events: new Array(20_000).fill({ user: 'u', item: 'i', ts: 1 }) }, 'json'), 413, 'RALM_ERR_BODY_TOO_LARGE', /larger than the 65536-byte limit/],
+    ['an unsupported media type', () => app.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'text/csv' }, payload: 'a,b' }).then((res) => ({ res, data: JSON.parse(res.body) })), 415, 'RALM_ERR_UNSUPPORTED_MEDIA_TYPE', /content-type: expected/],
+    ['an unknown route', () => call('GET', '/v2/nothing', undefined, 'json'), 404, 'RALM_ERR_NOT_FOUND', /no route GET \/v2\/nothing/],
+    ['a wrong token', () => call('POST', '/v1/admin/recluster', undefined, 'json', { authorization: 'Bearer nope' }), 401, 'RALM_ERR_UNAUTHORIZED', /authorization/],
+    ['an unknown item id', () => call('GET', '/v1/items/none-such', undefined, 'json'), 404, 'RALM_ERR_UNKNOWN_ITEM', /unknown item "none-such"/],
+  ];
+  for (const [name, run, status, code, message] of bad) {
+    it(`${name} → ${status} ${code}, naming the field, no stack trace`, async () => {
+      const { res, data } = await run();
+      assert.equal(res.statusCode, status);
+      const err = data.error as { code: string; message: string; requestId: string };
+      assert.equal(err.code, code);
+      seen.add(err.code);
+      assert.match(err.message, message);
+      assert.ok(err.requestId);
+      assert.ok(!/\bat .*\.js:\d+/.test(res.body), 'no stack trace in the response');
+    });
+  }
+});

@@ -1,0 +1,50 @@
+/** The real server (`npm start`'s command) on loopback: start, ready, recommend, events, re-cluster, SIGTERM. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/paths.js';
+
+describe('end to end', () => {
+  it('serves the demo world, takes events, re-clusters, and shuts down cleanly on SIGTERM', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'ralm-e2e-'));
+    const child = spawn(process.execPath, [join(packageRoot, 'bin', 'ralm.js'), 'serve', '--port', '0', '--data-dir', dataDir, '--backend', 'cpu'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, RALM_API_TOKEN: '' },
+    });
+    let log = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
+      child.stderr.on('data', (c: Buffer) => {
+        log += c.toString();
+        const m = /listening on (http:\/\/[^\s]+)/.exec(log);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+    });
+    const post = async (path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(url + path, { method: 'POST', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+      assert.equal(res.status, 200, `${path}: ${res.status}`);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const ready = await fetch(url + '/readyz');
+    assert.equal(ready.status, 200);
+    const rec = await post('/v1/recommend', { user: { id: 'demo-sports-2' }, k: 3 });
+    assert.ok((rec.items as Array<{ id: string }>).every((i) => i.id.startsWith('demo-sports-')));
+    await post('/v1/events', { events: Array.from({ length: 8 }, (_, i) => ({ user: `demo-sports-${i}`, item: 'brand-new-match', ts: Date.now(), id: `m${i}` })) });
+    await post('/v1/admin/recluster');
+    const again = await post('/v1/recommend', { user: { id: 'demo-sports-2' }, candidates: ['brand-new-match', 'demo-food-article-3'], k: 1 });
+    assert.equal((again.items as Array<{ id: string }>)[0].id, 'brand-new-match');
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, log);
+    assert.match(log, /SIGTERM: draining/);
+    assert.match(log, /stopped/);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+});
