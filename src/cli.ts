@@ -26,7 +26,7 @@ commands:
        [--backend cpu|webgpu|all] [--sizes 1000,10000,100000] [--ks 20,100] [--h 128]
        [--storage f32|f16] [--min-ms 1500] [--out FILE]
   bench seeds --data DIR    replay Globo.com clicks: durable ingest, re-clustering per 5-minute window
-       [--backend cpu|webgpu] [--hours N] [--max-cluster-points 2048] [--min-seeds 100] [--out FILE]
+       [--backend cpu|webgpu] [--hours N (files)] [--replay-hours N] [--max-cluster-points 2048] [--min-seeds 100] [--out FILE]
 
 common options:
   --json                    print one JSON document instead of text
@@ -123,7 +123,7 @@ async function cmdModel(args: string[]): Promise<void> {
 
 async function cmdBenchSeeds(rest: string[]): Promise<void> {
   const { values } = parse(rest, {
-    data: { type: 'string' }, backend: { type: 'string' }, hours: { type: 'string' }, 'max-cluster-points': { type: 'string' },
+    data: { type: 'string' }, backend: { type: 'string' }, hours: { type: 'string' }, 'replay-hours': { type: 'string' }, 'max-cluster-points': { type: 'string' },
     'min-seeds': { type: 'string' }, out: { type: 'string' },
   });
   if (typeof values.data !== 'string') throw new UsageError('bench seeds: --data DIR (the Globo.com news clicks) is required');
@@ -133,6 +133,7 @@ async function cmdBenchSeeds(rest: string[]): Promise<void> {
   const json = !!values.json;
   const r = await runSeedsBench({
     data: resolve(values.data), backend, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
+    replayHours: values['replay-hours'] === undefined ? undefined : intOpt(values['replay-hours'], 'replay-hours', 1),
     maxClusterPoints: intOpt(values['max-cluster-points'], 'max-cluster-points', 2048), minSeeds: intOpt(values['min-seeds'], 'min-seeds', 100),
     log: (l) => void process.stderr.write(l + '\n'),
   });
@@ -142,7 +143,7 @@ async function cmdBenchSeeds(rest: string[]): Promise<void> {
   }
   const c = r.cycles;
   emit({ json }, r, [
-    `replayed ${r.dataset.clicks} clicks (${r.dataset.articles} articles, ${r.dataset.users} users) in ${r.dataset.windows} windows of ${r.settings.windowMs / 60000} min on ${r.backend}`,
+    `ingested ${r.dataset.clicks} clicks (${r.dataset.articles} articles, ${r.dataset.users} users); replayed ${r.dataset.replayedClicks} of them${r.dataset.replayedHours ? ` (first ${r.dataset.replayedHours} h of click time)` : ''} in ${r.dataset.windows} windows of ${r.settings.windowMs / 60000} min on ${r.backend}`,
     `user embeddings: ${r.userEmbeddings}`,
     `durable ingest: ${Math.round(r.ingest.eventsPerSec)} events/s at full speed (${r.ingest.batch}-event calls); ${Math.round(r.replayIngest.eventsPerSec)} events/s in the replay (one call per window)`,
     `cycles: median ${c.medianMs.toFixed(0)} ms, p90 ${c.p90Ms.toFixed(0)} ms, max ${c.maxMs.toFixed(0)} ms; busiest window (${c.busiestWindow.clicks} clicks): ${c.busiestWindow.cycleMs.toFixed(0)} ms for ${c.busiestWindow.itemsClustered} items`,

@@ -19,7 +19,11 @@ import { RalmError } from '../util/errors.js';
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
 export interface EngineOptions {
-  /** `auto` uses WebGPU when an adapter exists, else the CPU. Default `auto`. */
+  /**
+   * `auto` uses WebGPU when a hardware adapter exists, else the CPU (a software rasteriser such as
+   * lavapipe is correct but slower than the CPU backend); `webgpu` insists on WebGPU, software or
+   * not; `cpu` never opens a device. Default `auto`.
+   */
   backend?: BackendChoice;
   /** Centroid storage on the device; `f16` halves memory and bandwidth. Default `f32`. */
   storage?: CentroidStorage;
@@ -45,7 +49,8 @@ export type EngineEvent =
   | { type: 'device-lost'; reason: string; message: string }
   | { type: 'device-recovered'; adapter: string }
   | { type: 'device-recovery-failed'; error: string; retryInMs: number }
-  | { type: 'cpu-fallback'; operation: string; error: string };
+  | { type: 'cpu-fallback'; operation: string; error: string }
+  | { type: 'software-adapter-skipped'; adapter: string };
 
 /** A user: the look-alike embedding e (width h), or the universal embedding x (width m) to run through T. */
 export interface UserInput {
@@ -203,6 +208,11 @@ export class RalmEngine {
     let ctx: GpuContext | null = null;
     if (o.backend !== 'cpu') {
       ctx = await openGpu({ adapter: o.adapter });
+      if (ctx && ctx.isSoftware && o.backend === 'auto') {
+        o.onEvent?.({ type: 'software-adapter-skipped', adapter: ctx.adapterName });
+        ctx.destroy();
+        ctx = null;
+      }
       if (!ctx && o.backend === 'webgpu') {
         throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'backend "webgpu" was requested but no WebGPU adapter was found (on a host without a GPU, install Mesa lavapipe)');
       }

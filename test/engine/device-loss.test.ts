@@ -68,6 +68,15 @@ describe('device loss', { skip }, () => {
 });
 
 describe('backend choice', () => {
+  it('auto skips a software rasteriser (slower than the CPU backend) and says so', { skip }, async () => {
+    const events: EngineEvent[] = [];
+    const engine = await RalmEngine.create(smallModel(), { backend: 'auto', onEvent: (e) => events.push(e) });
+    const software = events.find((e) => e.type === 'software-adapter-skipped');
+    if (software) assert.equal(engine.backendKind, 'cpu');
+    else assert.equal(engine.backendKind, 'webgpu'); // a hardware adapter
+    await engine.close();
+  });
+
   it('cpu is honoured even when an adapter exists', async () => {
     const engine = await RalmEngine.create(smallModel(), { backend: 'cpu' });
     assert.equal(engine.backendKind, 'cpu');
