@@ -11,6 +11,8 @@ import type { SeedService } from '../seeds/seed-service.js';
 import { RalmError } from '../util/errors.js';
 import { ServiceError, STATUS, type ServiceErrorCode } from './errors.js';
 import { Metrics } from './metrics.js';
+import { RankBatcher, type BatcherOptions } from './batcher.js';
+import underPressure from '@fastify/under-pressure';
 
 export interface AppDeps {
   engine: RalmEngine;
@@ -19,6 +21,16 @@ export interface AppDeps {
   apiToken: string | null;
   bodyLimit: number;
   logger?: boolean | object;
+  batching?: Partial<BatcherOptions>;
+  /** Default deadline of a recommend request, ms. Default 2000. */
+  requestTimeoutMs?: number;
+  /** Event-loop delay beyond which requests get 503, ms; 0 disables. Default 1000. */
+  maxEventLoopDelayMs?: number;
+  /**
+   * How often the event loop is sampled for load shedding, ms. Default 1000. Keep it well above
+   * the sampler's 10 ms resolution: an interval with no sample reads as infinite delay.
+   */
+  pressureSampleIntervalMs?: number;
 }
 
 export interface AppState {
@@ -86,9 +98,11 @@ function stringList(v: unknown, field: string): string[] | undefined {
   return v as string[];
 }
 
-export function buildApp(deps: AppDeps, state: AppState = { ready: true, draining: false }): { app: FastifyInstance; metrics: Metrics } {
+export function buildApp(deps: AppDeps, state: AppState = { ready: true, draining: false }): { app: FastifyInstance; metrics: Metrics; batcher: RankBatcher } {
   const { engine, store, seeds } = deps;
   const metrics = new Metrics();
+  const batcher = new RankBatcher(engine, { maxBatch: 32, maxWaitMs: 2, maxQueue: 1024, ...deps.batching }, metrics);
+  const requestTimeoutMs = deps.requestTimeoutMs ?? 2000;
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit,
@@ -97,6 +111,21 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
       return () => `req-${(++n).toString(36)}`;
     })(),
   });
+
+  const maxDelay = deps.maxEventLoopDelayMs ?? 1000;
+  if (maxDelay > 0) {
+    void app.register(underPressure, {
+      maxEventLoopDelay: maxDelay,
+      sampleInterval: deps.pressureSampleIntervalMs ?? 1000,
+      retryAfter: 1,
+      exposeStatusRoute: false,
+      pressureHandler: (_req, reply, type, value) => {
+        metrics.countError('RALM_ERR_UNDER_PRESSURE');
+        reply.header('retry-after', '1').status(503).type('application/json; charset=utf-8').serializer(jsonSerializer);
+        void reply.send({ error: { code: 'RALM_ERR_UNDER_PRESSURE', message: `shedding load: ${type} is ${String(value)}, above its limit; retry shortly` } });
+      },
+    });
+  }
 
   app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
     try {
@@ -145,6 +174,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
       message = 'internal error (see the server log for the request id)';
     }
     metrics.countError(code);
+    if (code === 'RALM_ERR_OVERLOADED') reply.header('retry-after', String((details?.retryAfterSeconds as number | undefined) ?? 1));
     if (wantsMsgpack(req)) {
       reply.type(MSGPACK);
       reply.serializer((p: unknown) => packr.pack(p) as unknown as string);
@@ -189,10 +219,17 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   app.post('/v1/recommend', async (req, reply) => {
     const b = bodyObject(req.body, 'recommend request');
     const t0 = performance.now();
+    const asked = req.headers['x-ralm-deadline-ms'];
+    let budget = requestTimeoutMs;
+    if (asked !== undefined) {
+      const v = Number(asked);
+      if (!Number.isFinite(v) || v <= 0) throw new ServiceError('RALM_ERR_VALIDATION', `x-ralm-deadline-ms: expected a positive number of milliseconds, got ${JSON.stringify(asked)}`, { field: 'x-ralm-deadline-ms' });
+      budget = Math.min(budget, v);
+    }
     const user = await resolveUser(b.user);
     const k = b.k === undefined ? 10 : b.k;
-    const [r] = await engine.rank([{ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }]).catch((err: unknown) => {
-      if (err instanceof RalmError) err.message = err.message.replace(/^requests\[0\]\./, '');
+    const r = await batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch((err: unknown) => {
+      if (err instanceof RalmError) err.message = err.message.replace(/^requests\[\d+\]\./, '');
       throw err;
     });
     metrics.observeCandidates(r.candidates);
@@ -311,5 +348,5 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     return reply.send(metrics.render(engine, seeds));
   });
 
-  return { app, metrics };
+  return { app, metrics, batcher };
 }

@@ -20,6 +20,16 @@ export interface ServiceConfig {
   bodyLimit: number;
   /** Load a small deterministic demo world when the store is empty. */
   demo: boolean;
+  /** Most recommend requests coalesced into one engine call. */
+  maxBatch: number;
+  /** Longest a recommend request waits for others to batch with, ms. */
+  maxWaitMs: number;
+  /** Recommend requests waiting beyond which the service answers 429. */
+  maxQueue: number;
+  /** Default deadline of a recommend request, ms (a request may ask for less with x-ralm-deadline-ms). */
+  requestTimeoutMs: number;
+  /** Event-loop delay beyond which requests are shed with 503, ms (0 disables). */
+  maxEventLoopDelayMs: number;
 }
 
 /** Each setting: environment variable, flag, default, and its parser. */
@@ -34,6 +44,11 @@ const SETTINGS = {
   apiToken: { env: 'RALM_API_TOKEN', flag: 'api-token', dflt: '', parse: (v: string) => (v === '' ? null : v) },
   bodyLimit: { env: 'RALM_BODY_LIMIT', flag: 'body-limit', dflt: String(8 * 1024 * 1024), parse: (v: string) => int(v, 'body-limit', 1024, 1 << 30) },
   demo: { env: 'RALM_DEMO', flag: 'demo', dflt: 'true', parse: (v: string) => oneOf(v, 'demo', ['true', 'false'] as const) === 'true' },
+  maxBatch: { env: 'RALM_MAX_BATCH', flag: 'max-batch', dflt: '32', parse: (v: string) => int(v, 'max-batch', 1, 1024) },
+  maxWaitMs: { env: 'RALM_MAX_WAIT_MS', flag: 'max-wait-ms', dflt: '2', parse: (v: string) => int(v, 'max-wait-ms', 0, 1000) },
+  maxQueue: { env: 'RALM_MAX_QUEUE', flag: 'max-queue', dflt: '1024', parse: (v: string) => int(v, 'max-queue', 1, 1_000_000) },
+  requestTimeoutMs: { env: 'RALM_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', dflt: '2000', parse: (v: string) => int(v, 'request-timeout-ms', 1, 600_000) },
+  maxEventLoopDelayMs: { env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', flag: 'max-event-loop-delay-ms', dflt: '1000', parse: (v: string) => int(v, 'max-event-loop-delay-ms', 0, 600_000) },
 } as const;
 
 function int(v: string, name: string, min: number, max: number): number {

@@ -2,7 +2,7 @@
 import type { RalmEngine } from '../engine/engine.js';
 import type { SeedService } from '../seeds/seed-service.js';
 
-class Histogram {
+export class Histogram {
   readonly counts: number[];
   sum = 0;
   count = 0;
@@ -30,6 +30,19 @@ export class Metrics {
   private readonly requests = new Map<string, number>();
   private readonly errors = new Map<string, number>();
   private readonly candidates = new Histogram([10, 100, 1000, 10_000, 100_000, 1_000_000]);
+  readonly batchSize = new Histogram([1, 2, 4, 8, 16, 32, 64, 128]);
+  private readonly engineTime = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
+  private readonly queueWaitHist = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]);
+
+  /** A coalesced engine call of `size` requests. */
+  batch(size: number, engineSeconds: number): void {
+    this.batchSize.observe(size);
+    if (engineSeconds > 0) this.engineTime.observe(engineSeconds);
+  }
+
+  queueWait(seconds: number): void {
+    this.queueWaitHist.observe(seconds);
+  }
 
   observeRequest(route: string, status: number, seconds: number): void {
     let h = this.latency.get(route);
@@ -58,6 +71,12 @@ export class Metrics {
     for (const [k, v] of this.errors) lines.push(`ralm_errors_total{code="${k}"} ${v}`);
     help('ralm_candidates_per_request', 'histogram', 'Candidates scored per recommend request.');
     lines.push(...this.candidates.render('ralm_candidates_per_request'));
+    help('ralm_batch_size', 'histogram', 'Recommend requests coalesced per engine call.');
+    lines.push(...this.batchSize.render('ralm_batch_size'));
+    help('ralm_engine_batch_seconds', 'histogram', 'Engine (kernel) time per coalesced batch, with upload and readback.');
+    lines.push(...this.engineTime.render('ralm_engine_batch_seconds'));
+    help('ralm_queue_wait_seconds', 'histogram', 'Time a recommend request waited to be batched.');
+    lines.push(...this.queueWaitHist.render('ralm_queue_wait_seconds'));
     const s = engine.stats;
     const counter = (name: string, text: string, v: number): void => {
       help(name, 'counter', text);

@@ -30,7 +30,11 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
   const seeds = new SeedService(store, engine, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
   const state: AppState = { ready: false, draining: false };
-  const { app } = buildApp({ engine, store, seeds, apiToken: config.apiToken, bodyLimit: config.bodyLimit }, state);
+  const { app } = buildApp({
+    engine, store, seeds, apiToken: config.apiToken, bodyLimit: config.bodyLimit,
+    batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue },
+    requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+  }, state);
 
   const restored = await seeds.restore();
   log(`model ${model.manifest.modelVersion} (${model.manifest.provenance.kind}); backend ${engine.adapterName}; restored ${restored.loaded} items`);
