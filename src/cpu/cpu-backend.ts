@@ -13,7 +13,7 @@ import { lloyd } from '../seeds/kmeans.js';
 import type { ItemTable } from '../engine/item-table.js';
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
-import { selectTopK } from './top-k.js';
+import { rowsFromScores } from './top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
 import { CpuWorkerPool, type Segment } from './worker-pool.js';
 
@@ -65,18 +65,7 @@ export class CpuBackend implements Backend {
     const cosGlobal = new Float32Array(n);
     const cosLocal = new Float32Array(n);
     this.scoreInto(req, table, score, cosGlobal, cosLocal);
-    if (req.topK === 0) {
-      const index = new Uint32Array(n);
-      for (let i = 0; i < n; i++) index[i] = i;
-      return { index, score, cosGlobal, cosLocal };
-    }
-    const index = selectTopK(score, req.topK);
-    return {
-      index,
-      score: Float32Array.from(index, (i) => score[i]),
-      cosGlobal: Float32Array.from(index, (i) => cosGlobal[i]),
-      cosLocal: Float32Array.from(index, (i) => cosLocal[i]),
-    };
+    return rowsFromScores(score, cosGlobal, cosLocal, req.topK);
   }
 
   /** Scores every candidate of `req` into the output arrays, in candidate order. */

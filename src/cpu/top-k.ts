@@ -8,6 +8,21 @@ export function ranksBefore(sa: number, ia: number, sb: number, ib: number): boo
   return sa > sb || (sa === sb && ia < ib);
 }
 
+/**
+ * Rows for a request from its full score arrays: every candidate in input order when `topK` is 0,
+ * else the best `topK`, best first.
+ */
+export function rowsFromScores(score: Float32Array, cosGlobal: Float32Array, cosLocal: Float32Array, topK: number): { index: Uint32Array; score: Float32Array; cosGlobal: Float32Array; cosLocal: Float32Array } {
+  if (topK === 0) return { index: Uint32Array.from({ length: score.length }, (_, i) => i), score, cosGlobal, cosLocal };
+  const index = selectTopK(score, topK);
+  return {
+    index,
+    score: Float32Array.from(index, (i) => score[i]),
+    cosGlobal: Float32Array.from(index, (i) => cosGlobal[i]),
+    cosLocal: Float32Array.from(index, (i) => cosLocal[i]),
+  };
+}
+
 /** Positions of the best `k` scores, best first. A bounded min-heap: O(n log k), no per-element allocation. */
 export function selectTopK(scores: Float32Array, k: number): Uint32Array {
   const n = scores.length;

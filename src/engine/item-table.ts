@@ -63,43 +63,7 @@ export function paddedStride(h: number): number {
   return Math.ceil(h / 8) * 8;
 }
 
-const f16Scratch = new Float32Array(1);
-const f16ScratchBits = new Uint32Array(f16Scratch.buffer);
-
-/** float32 → IEEE half bits, round to nearest even; overflow saturates to ±Infinity as the GPU's pack2x16float does. */
-export function floatToHalfBits(value: number): number {
-  f16Scratch[0] = value;
-  const x = f16ScratchBits[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let r = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    if (rem > half || (rem === half && (r & 1))) r++;
-    return sign | r;
-  }
-  let r = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (r & 1))) r++;
-  return sign | r;
-}
-
-export function halfBitsToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
+export { floatToHalfBits, halfBitsToFloat } from '../util/half.js';
 
 export class ItemTable {
   readonly h: number;

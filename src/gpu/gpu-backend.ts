@@ -12,7 +12,7 @@ import { paddedStride } from '../engine/item-table.js';
 import { floatToHalfBits, type ItemTable } from '../engine/item-table.js';
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
-import { selectTopK } from '../cpu/top-k.js';
+import { rowsFromScores } from '../cpu/top-k.js';
 import { RalmError } from '../util/errors.js';
 import type { GpuContext } from './device.js';
 import {
@@ -396,14 +396,7 @@ export class GpuBackend implements Backend {
           cosGlobal[c] = f[at + 1];
           cosLocal[c] = f[at + 2];
         }
-        if (r.topK === 0) return { index: Uint32Array.from({ length: n }, (_, i) => i), score, cosGlobal, cosLocal };
-        const index = selectTopK(score, r.topK);
-        return {
-          index,
-          score: Float32Array.from(index, (i) => score[i]),
-          cosGlobal: Float32Array.from(index, (i) => cosGlobal[i]),
-          cosLocal: Float32Array.from(index, (i) => cosLocal[i]),
-        };
+        return rowsFromScores(score, cosGlobal, cosLocal, r.topK);
       });
     }
     return this.topK(requests, offsets, encoder, pass, results);

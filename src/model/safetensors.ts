@@ -7,6 +7,7 @@
  * exported from PyTorch in half precision loads as is) and write F32.
  */
 import { RalmError } from '../util/errors.js';
+import { halfBitsToFloat } from '../util/half.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64';
 
@@ -30,15 +31,8 @@ function formatError(message: string, tensor?: string): RalmError {
   return new RalmError('RALM_ERR_MODEL_FORMAT', tensor ? `tensor "${tensor}": ${message}` : message, tensor ? { tensor } : undefined);
 }
 
-/** IEEE 754 half to float. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
+/** IEEE 754 half to float (re-exported for callers of this module). */
+export { halfBitsToFloat as halfToFloat } from '../util/half.js';
 
 function decode(bytes: Uint8Array, dtype: SafetensorsDtype, count: number): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -51,7 +45,7 @@ function decode(bytes: Uint8Array, dtype: SafetensorsDtype, count: number): Floa
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
       break;
     case 'F16':
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
+      for (let i = 0; i < count; i++) out[i] = halfBitsToFloat(view.getUint16(i * 2, true));
       break;
     case 'BF16': {
       const tmp = new DataView(new ArrayBuffer(4));

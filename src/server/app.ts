@@ -54,9 +54,29 @@ function wantsMsgpack(req: FastifyRequest): boolean {
   return accept === '' && (req.headers['content-type'] ?? '').startsWith(MSGPACK);
 }
 
+/** Replies in MessagePack when the client asks for it (or sent it without an Accept), else JSON. */
+function useEncoding(req: FastifyRequest, reply: FastifyReply): void {
+  if (wantsMsgpack(req)) {
+    reply.type(MSGPACK);
+    // Fastify sends a Buffer from a serializer as is; its typing says string.
+    reply.serializer((p: unknown) => packr.pack(p) as unknown as string);
+  } else {
+    reply.type('application/json; charset=utf-8');
+    reply.serializer(jsonSerializer);
+  }
+}
+
 function bodyObject(body: unknown, what: string): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ServiceError('RALM_ERR_VALIDATION', `body: expected a ${what} object`, { field: 'body' });
   return body as Record<string, unknown>;
+}
+
+/** Engine errors name fields of a batch ("requests[3].k"); a route's caller knows them unprefixed. */
+function unprefixed(prefix: RegExp): (err: unknown) => never {
+  return (err: unknown) => {
+    if (err instanceof RalmError) err.message = err.message.replace(prefix, '');
+    throw err;
+  };
 }
 
 function idParam(req: FastifyRequest, name = 'id'): string {
@@ -138,15 +158,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   app.addHook('onRequest', async (req) => {
     (req as FastifyRequest & { t0: number }).t0 = performance.now();
   });
-  app.addHook('preHandler', async (req, reply) => {
-    if (wantsMsgpack(req)) {
-      reply.type(MSGPACK);
-      reply.serializer((p: unknown) => packr.pack(p) as unknown as string);
-    } else {
-      reply.type('application/json; charset=utf-8');
-      reply.serializer(jsonSerializer);
-    }
-  });
+  app.addHook('preHandler', async (req, reply) => useEncoding(req, reply));
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.observeRequest(route, reply.statusCode, (performance.now() - (req as FastifyRequest & { t0: number }).t0) / 1000);
@@ -175,13 +187,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     }
     metrics.countError(code);
     if (code === 'RALM_ERR_OVERLOADED') reply.header('retry-after', String((details?.retryAfterSeconds as number | undefined) ?? 1));
-    if (wantsMsgpack(req)) {
-      reply.type(MSGPACK);
-      reply.serializer((p: unknown) => packr.pack(p) as unknown as string);
-    } else {
-      reply.type('application/json; charset=utf-8');
-      reply.serializer(jsonSerializer);
-    }
+    useEncoding(req, reply);
     reply.status(STATUS[code]).send({ error: { code, message, ...(details ? { details } : {}), requestId: req.id } });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -228,10 +234,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     }
     const user = await resolveUser(b.user);
     const k = b.k === undefined ? 10 : b.k;
-    const r = await batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch((err: unknown) => {
-      if (err instanceof RalmError) err.message = err.message.replace(/^requests\[\d+\]\./, '');
-      throw err;
-    });
+    const r = await batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch(unprefixed(/^requests\[\d+\]\./));
     metrics.observeCandidates(r.candidates);
     return send(reply, {
       items: r.items,
@@ -249,10 +252,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     const user = await resolveUser(b.user);
     const items = stringList(b.items, 'items');
     if (!items) throw new ServiceError('RALM_ERR_VALIDATION', 'items: expected an array of item ids', { field: 'items' });
-    const [r] = await engine.score([{ user, items }]).catch((err: unknown) => {
-      if (err instanceof RalmError) err.message = err.message.replace(/^requests\[0\]\./, '');
-      throw err;
-    });
+    const [r] = await engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
     return send(reply, {
       items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
       backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
@@ -274,10 +274,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     if (b.features !== undefined && (typeof b.features !== 'object' || b.features === null || Array.isArray(b.features))) {
       throw new ServiceError('RALM_ERR_VALIDATION', 'features: expected an object', { field: 'features' });
     }
-    await seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch((err: unknown) => {
-      if (err instanceof RalmError) err.message = err.message.replace(/^users\[0\]\./, '');
-      throw err;
-    });
+    await seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch(unprefixed(/^users\[0\]\./));
     return send(reply, { id, stored: true, modelVersion: engine.model.manifest.modelVersion });
   });
 
