@@ -13,6 +13,9 @@ import { ServiceError, STATUS, type ServiceErrorCode } from './errors.js';
 import { Metrics } from './metrics.js';
 import { RankBatcher, type BatcherOptions } from './batcher.js';
 import underPressure from '@fastify/under-pressure';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import * as schemas from './schemas.js';
 
 export interface AppDeps {
   engine: RalmEngine;
@@ -147,6 +150,16 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     });
   }
 
+  // Handlers validate (naming the field in the service's error format); schemas document the API.
+  app.setValidatorCompiler(() => () => true);
+  void app.register(swagger, {
+    openapi: {
+      info: { title: 'ralm', description: 'RALM real-time attention-based look-alike scoring service', version: engine.model.manifest.modelVersion },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
+
   app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, unpackr.unpack(body as Buffer));
@@ -222,127 +235,129 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
 
   const send = (reply: FastifyReply, payload: unknown): FastifyReply => reply.send(payload);
 
-  app.post('/v1/recommend', async (req, reply) => {
-    const b = bodyObject(req.body, 'recommend request');
-    const t0 = performance.now();
-    const asked = req.headers['x-ralm-deadline-ms'];
-    let budget = requestTimeoutMs;
-    if (asked !== undefined) {
-      const v = Number(asked);
-      if (!Number.isFinite(v) || v <= 0) throw new ServiceError('RALM_ERR_VALIDATION', `x-ralm-deadline-ms: expected a positive number of milliseconds, got ${JSON.stringify(asked)}`, { field: 'x-ralm-deadline-ms' });
-      budget = Math.min(budget, v);
-    }
-    const user = await resolveUser(b.user);
-    const k = b.k === undefined ? 10 : b.k;
-    const r = await batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch(unprefixed(/^requests\[\d+\]\./));
-    metrics.observeCandidates(r.candidates);
-    return send(reply, {
-      items: r.items,
-      candidates: r.candidates,
-      backend: r.backend,
-      adapter: r.adapter,
-      modelVersion: r.modelVersion,
-      timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+  void app.register(async (r) => {
+    r.post('/v1/recommend', { schema: schemas.recommendSchema }, async (req, reply) => {
+      const b = bodyObject(req.body, 'recommend request');
+      const t0 = performance.now();
+      const asked = req.headers['x-ralm-deadline-ms'];
+      let budget = requestTimeoutMs;
+      if (asked !== undefined) {
+        const v = Number(asked);
+        if (!Number.isFinite(v) || v <= 0) throw new ServiceError('RALM_ERR_VALIDATION', `x-ralm-deadline-ms: expected a positive number of milliseconds, got ${JSON.stringify(asked)}`, { field: 'x-ralm-deadline-ms' });
+        budget = Math.min(budget, v);
+      }
+      const user = await resolveUser(b.user);
+      const k = b.k === undefined ? 10 : b.k;
+      const r = await batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch(unprefixed(/^requests\[\d+\]\./));
+      metrics.observeCandidates(r.candidates);
+      return send(reply, {
+        items: r.items,
+        candidates: r.candidates,
+        backend: r.backend,
+        adapter: r.adapter,
+        modelVersion: r.modelVersion,
+        timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+      });
     });
-  });
 
-  app.post('/v1/score', async (req, reply) => {
-    const b = bodyObject(req.body, 'score request');
-    const t0 = performance.now();
-    const user = await resolveUser(b.user);
-    const items = stringList(b.items, 'items');
-    if (!items) throw new ServiceError('RALM_ERR_VALIDATION', 'items: expected an array of item ids', { field: 'items' });
-    const [r] = await engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
-    return send(reply, {
-      items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
-      backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+    r.post('/v1/score', { schema: schemas.scoreSchema }, async (req, reply) => {
+      const b = bodyObject(req.body, 'score request');
+      const t0 = performance.now();
+      const user = await resolveUser(b.user);
+      const items = stringList(b.items, 'items');
+      if (!items) throw new ServiceError('RALM_ERR_VALIDATION', 'items: expected an array of item ids', { field: 'items' });
+      const [r] = await engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
+      return send(reply, {
+        items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
+        backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+      });
     });
-  });
 
-  app.post('/v1/events', async (req, reply) => {
-    const b = req.body;
-    const events = Array.isArray(b) ? b : bodyObject(b, 'events').events;
-    if (!Array.isArray(events)) throw new ServiceError('RALM_ERR_VALIDATION', 'events: expected an array of {user, item, ts, id?}', { field: 'events' });
-    return send(reply, await seeds.ingest(events));
-  });
-
-  app.put('/v1/users/:id', async (req, reply) => {
-    const id = idParam(req);
-    const b = bodyObject(req.body, 'user');
-    const universal = vector(b.universal, 'universal');
-    if (!universal) throw new ServiceError('RALM_ERR_VALIDATION', `universal: required, ${engine.model.manifest.m} numbers`, { field: 'universal' });
-    if (b.features !== undefined && (typeof b.features !== 'object' || b.features === null || Array.isArray(b.features))) {
-      throw new ServiceError('RALM_ERR_VALIDATION', 'features: expected an object', { field: 'features' });
-    }
-    await seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch(unprefixed(/^users\[0\]\./));
-    return send(reply, { id, stored: true, modelVersion: engine.model.manifest.modelVersion });
-  });
-
-  app.get('/v1/users/:id', async (req, reply) => {
-    const id = idParam(req);
-    const [u] = await store.getUsers([id]);
-    if (!u) throw new ServiceError('RALM_ERR_UNKNOWN_USER', `id: unknown user ${JSON.stringify(id)}`, { field: 'id' });
-    return send(reply, { id, universal: u.universal, features: u.features ?? null, modelVersion: u.modelVersion, updatedAt: u.updatedAt });
-  });
-
-  app.put('/v1/items/:id', async (req, reply) => {
-    const id = idParam(req);
-    const b = bodyObject(req.body, 'item');
-    if (b.metadata !== undefined && b.metadata !== null && (typeof b.metadata !== 'object' || Array.isArray(b.metadata))) {
-      throw new ServiceError('RALM_ERR_VALIDATION', 'metadata: expected an object or null', { field: 'metadata' });
-    }
-    const info = await store.putItemInfo(id, {
-      metadata: b.metadata as Record<string, unknown> | null | undefined,
-      content: b.content === undefined ? undefined : b.content === null ? null : vector(b.content, 'content'),
+    r.post('/v1/events', { schema: schemas.eventsSchema }, async (req, reply) => {
+      const b = req.body;
+      const events = Array.isArray(b) ? b : bodyObject(b, 'events').events;
+      if (!Array.isArray(events)) throw new ServiceError('RALM_ERR_VALIDATION', 'events: expected an array of {user, item, ts, id?}', { field: 'events' });
+      return send(reply, await seeds.ingest(events));
     });
-    return send(reply, { id, metadata: info.metadata, seedCount: info.seedCount });
-  });
 
-  app.get('/v1/items/:id', async (req, reply) => {
-    const id = idParam(req);
-    const item = await store.getItem(id);
-    if (!item) throw new ServiceError('RALM_ERR_UNKNOWN_ITEM', `id: unknown item ${JSON.stringify(id)}`, { field: 'id' });
-    const c = item.clusters;
-    const state = !c ? 'waiting-for-seeds' : c.cold ? 'cold' : 'servable';
-    return send(reply, {
-      id,
-      metadata: item.info.metadata,
-      content: item.info.content,
-      seedCount: item.info.seedCount,
-      clicks: item.info.clicks,
-      firstSeedAt: item.info.firstSeedAt,
-      lastSeedAt: item.info.lastSeedAt,
-      state,
-      served: engine.table.has(id),
-      clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelVersion: c.modelVersion, firstServableAt: c.firstServableAt } : null,
+    r.put('/v1/users/:id', { schema: schemas.putUserSchema }, async (req, reply) => {
+      const id = idParam(req);
+      const b = bodyObject(req.body, 'user');
+      const universal = vector(b.universal, 'universal');
+      if (!universal) throw new ServiceError('RALM_ERR_VALIDATION', `universal: required, ${engine.model.manifest.m} numbers`, { field: 'universal' });
+      if (b.features !== undefined && (typeof b.features !== 'object' || b.features === null || Array.isArray(b.features))) {
+        throw new ServiceError('RALM_ERR_VALIDATION', 'features: expected an object', { field: 'features' });
+      }
+      await seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch(unprefixed(/^users\[0\]\./));
+      return send(reply, { id, stored: true, modelVersion: engine.model.manifest.modelVersion });
     });
-  });
 
-  app.post('/v1/admin/recluster', { preHandler: requireToken }, async (_req, reply) => {
-    const r = await seeds.recluster('demand');
-    return send(reply, { ...r, newlyServable: r.newlyServable.slice(0, 100) });
-  });
+    r.get('/v1/users/:id', { schema: schemas.getUserSchema }, async (req, reply) => {
+      const id = idParam(req);
+      const [u] = await store.getUsers([id]);
+      if (!u) throw new ServiceError('RALM_ERR_UNKNOWN_USER', `id: unknown user ${JSON.stringify(id)}`, { field: 'id' });
+      return send(reply, { id, universal: u.universal, features: u.features ?? null, modelVersion: u.modelVersion, updatedAt: u.updatedAt });
+    });
 
-  app.get('/healthz', async (_req, reply) => send(reply, { status: 'ok' }));
+    r.put('/v1/items/:id', { schema: schemas.putItemSchema }, async (req, reply) => {
+      const id = idParam(req);
+      const b = bodyObject(req.body, 'item');
+      if (b.metadata !== undefined && b.metadata !== null && (typeof b.metadata !== 'object' || Array.isArray(b.metadata))) {
+        throw new ServiceError('RALM_ERR_VALIDATION', 'metadata: expected an object or null', { field: 'metadata' });
+      }
+      const info = await store.putItemInfo(id, {
+        metadata: b.metadata as Record<string, unknown> | null | undefined,
+        content: b.content === undefined ? undefined : b.content === null ? null : vector(b.content, 'content'),
+      });
+      return send(reply, { id, metadata: info.metadata, seedCount: info.seedCount });
+    });
 
-  app.get('/readyz', async (_req, reply) => {
-    const checks = {
-      modelLoaded: true,
-      storeOpen: true,
-      backend: engine.backendKind,
-      adapter: engine.adapterName,
-      warmedUp: state.ready,
-      draining: state.draining,
-    };
-    const ready = state.ready && !state.draining;
-    reply.status(ready ? 200 : 503);
-    return send(reply, { ready, ...checks });
-  });
+    r.get('/v1/items/:id', { schema: schemas.getItemSchema }, async (req, reply) => {
+      const id = idParam(req);
+      const item = await store.getItem(id);
+      if (!item) throw new ServiceError('RALM_ERR_UNKNOWN_ITEM', `id: unknown item ${JSON.stringify(id)}`, { field: 'id' });
+      const c = item.clusters;
+      const state = !c ? 'waiting-for-seeds' : c.cold ? 'cold' : 'servable';
+      return send(reply, {
+        id,
+        metadata: item.info.metadata,
+        content: item.info.content,
+        seedCount: item.info.seedCount,
+        clicks: item.info.clicks,
+        firstSeedAt: item.info.firstSeedAt,
+        lastSeedAt: item.info.lastSeedAt,
+        state,
+        served: engine.table.has(id),
+        clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelVersion: c.modelVersion, firstServableAt: c.firstServableAt } : null,
+      });
+    });
 
-  app.get('/metrics', async (_req, reply) => {
-    reply.type('text/plain; version=0.0.4');
-    reply.serializer((p: unknown) => p as string);
-    return reply.send(metrics.render(engine, seeds));
+    r.post('/v1/admin/recluster', { preHandler: requireToken, schema: schemas.reclusterSchema }, async (_req, reply) => {
+      const r = await seeds.recluster('demand');
+      return send(reply, { ...r, newlyServable: r.newlyServable.slice(0, 100) });
+    });
+
+    r.get('/healthz', async (_req, reply) => send(reply, { status: 'ok' }));
+
+    r.get('/readyz', async (_req, reply) => {
+      const checks = {
+        modelLoaded: true,
+        storeOpen: true,
+        backend: engine.backendKind,
+        adapter: engine.adapterName,
+        warmedUp: state.ready,
+        draining: state.draining,
+      };
+      const ready = state.ready && !state.draining;
+      reply.status(ready ? 200 : 503);
+      return send(reply, { ready, ...checks });
+    });
+
+    r.get('/metrics', async (_req, reply) => {
+      reply.type('text/plain; version=0.0.4');
+      reply.serializer((p: unknown) => p as string);
+      return reply.send(metrics.render(engine, seeds));
+    });
   });
 
   return { app, metrics, batcher };

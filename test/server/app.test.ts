@@ -112,6 +112,16 @@ describe('service routes', () => {
     assert.equal((data.items as Array<{ id: string; cold: boolean }>)[0].id, 'fresh-travel');
   });
 
+  it('serves an OpenAPI document generated from the route schemas, and a documentation page', async () => {
+    const doc = JSON.parse((await app.inject({ url: '/docs/json' })).body) as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    assert.match(doc.openapi, /^3\./);
+    for (const path of ['/v1/recommend', '/v1/score', '/v1/events', '/v1/users/{id}', '/v1/items/{id}', '/v1/admin/recluster']) assert.ok(doc.paths[path], `${path} missing`);
+    assert.ok(doc.paths['/v1/recommend'].post.requestBody);
+    const page = await app.inject({ url: '/docs/' });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.headers['content-type'] as string, /text\/html/);
+  });
+
   it('health, readiness and Prometheus metrics', async () => {
     assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
     const ready = await app.inject({ url: '/readyz' });
