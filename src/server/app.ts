@@ -30,6 +30,12 @@ export interface AppDeps {
   /** Event-loop delay beyond which requests get 503, ms; 0 disables. Default 1000. */
   maxEventLoopDelayMs?: number;
   /**
+   * Builds a ready engine and seed service for a model directory (default: the configured one):
+   * loaded, pipelines compiled, items clustered under that model, warmed up. Enables
+   * POST /v1/admin/model.
+   */
+  reloadModel?: (dir: string | undefined) => Promise<{ engine: RalmEngine; seeds: SeedService }>;
+  /**
    * How often the event loop is sampled for load shedding, ms. Default 1000. Keep it well above
    * the sampler's 10 ms resolution: an interval with no sample reads as infinite delay.
    */
@@ -121,10 +127,41 @@ function stringList(v: unknown, field: string): string[] | undefined {
   return v as string[];
 }
 
-export function buildApp(deps: AppDeps, state: AppState = { ready: true, draining: false }): { app: FastifyInstance; metrics: Metrics; batcher: RankBatcher } {
-  const { engine, store, seeds } = deps;
+export interface BuiltApp {
+  app: FastifyInstance;
+  metrics: Metrics;
+  /** The engine and seed service serving now (they change on a model reload). */
+  serving(): { engine: RalmEngine; seeds: SeedService; batcher: RankBatcher };
+}
+
+export function buildApp(deps: AppDeps, state: AppState = { ready: true, draining: false }): BuiltApp {
+  const { store } = deps;
   const metrics = new Metrics();
-  const batcher = new RankBatcher(engine, { maxBatch: 32, maxWaitMs: 2, maxQueue: 1024, ...deps.batching }, metrics);
+  const batchOptions = { maxBatch: 32, maxWaitMs: 2, maxQueue: 1024, ...deps.batching };
+  /**
+   * What serves requests now. A model reload swaps it in one assignment; each request takes the
+   * current one at its start and finishes on it, and an old one is closed once its last request
+   * is done.
+   */
+  interface Serving {
+    engine: RalmEngine;
+    seeds: SeedService;
+    batcher: RankBatcher;
+    inflight: number;
+    idle: Array<() => void>;
+  }
+  const serving = (engine: RalmEngine, seeds: SeedService): Serving => ({ engine, seeds, batcher: new RankBatcher(engine, batchOptions, metrics), inflight: 0, idle: [] });
+  let current = serving(deps.engine, deps.seeds);
+  let reloading = false;
+  const enter = (): Serving => {
+    const cur = current;
+    cur.inflight++;
+    return cur;
+  };
+  const leave = (cur: Serving): void => {
+    if (--cur.inflight === 0) for (const f of cur.idle.splice(0)) f();
+  };
+  const drained = (cur: Serving): Promise<void> => (cur.inflight === 0 ? Promise.resolve() : new Promise((r) => cur.idle.push(r)));
   const requestTimeoutMs = deps.requestTimeoutMs ?? 2000;
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -154,7 +191,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   app.setValidatorCompiler(() => () => true);
   void app.register(swagger, {
     openapi: {
-      info: { title: 'ralm', description: 'RALM real-time attention-based look-alike scoring service', version: engine.model.manifest.modelVersion },
+      info: { title: 'ralm', description: 'RALM real-time attention-based look-alike scoring service', version: '1' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
@@ -216,7 +253,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   };
 
   /** A request's user → engine input: by id (stored look-alike embedding), or given vectors. */
-  const resolveUser = async (raw: unknown): Promise<EngineUser> => {
+  const resolveUser = async (raw: unknown, engine: RalmEngine): Promise<EngineUser> => {
     const u = bodyObject(raw, 'user');
     const given = ['id', 'embedding', 'universal'].filter((k) => u[k] !== undefined);
     if (given.length !== 1) throw new ServiceError('RALM_ERR_VALIDATION', 'user: give exactly one of "id", "embedding" or "universal"', { field: 'user' });
@@ -246,50 +283,61 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
         if (!Number.isFinite(v) || v <= 0) throw new ServiceError('RALM_ERR_VALIDATION', `x-ralm-deadline-ms: expected a positive number of milliseconds, got ${JSON.stringify(asked)}`, { field: 'x-ralm-deadline-ms' });
         budget = Math.min(budget, v);
       }
-      const user = await resolveUser(b.user);
-      const k = b.k === undefined ? 10 : b.k;
-      const r = await batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch(unprefixed(/^requests\[\d+\]\./));
-      metrics.observeCandidates(r.candidates);
-      return send(reply, {
-        items: r.items,
-        candidates: r.candidates,
-        backend: r.backend,
-        adapter: r.adapter,
-        modelVersion: r.modelVersion,
-        timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
-      });
+      const cur = enter();
+      try {
+        const user = await resolveUser(b.user, cur.engine);
+        const k = b.k === undefined ? 10 : b.k;
+        const r = await cur.batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch(unprefixed(/^requests\[\d+\]\./));
+        metrics.observeCandidates(r.candidates);
+        return send(reply, {
+          items: r.items,
+          candidates: r.candidates,
+          backend: r.backend,
+          adapter: r.adapter,
+          modelVersion: r.modelVersion,
+          timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+        });
+      } finally {
+        leave(cur);
+      }
     });
 
     r.post('/v1/score', { schema: schemas.scoreSchema }, async (req, reply) => {
       const b = bodyObject(req.body, 'score request');
       const t0 = performance.now();
-      const user = await resolveUser(b.user);
       const items = stringList(b.items, 'items');
       if (!items) throw new ServiceError('RALM_ERR_VALIDATION', 'items: expected an array of item ids', { field: 'items' });
-      const [r] = await engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
-      return send(reply, {
-        items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
-        backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
-      });
+      const cur = enter();
+      try {
+        const user = await resolveUser(b.user, cur.engine);
+        const [r] = await cur.engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
+        return send(reply, {
+          items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
+          backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+        });
+      } finally {
+        leave(cur);
+      }
     });
 
     r.post('/v1/events', { schema: schemas.eventsSchema }, async (req, reply) => {
       const b = req.body;
       const events = Array.isArray(b) ? b : bodyObject(b, 'events').events;
       if (!Array.isArray(events)) throw new ServiceError('RALM_ERR_VALIDATION', 'events: expected an array of {user, item, ts, id?}', { field: 'events' });
-      return send(reply, await seeds.ingest(events));
+      return send(reply, await current.seeds.ingest(events));
     });
 
     r.put('/v1/users/:id', { schema: schemas.putUserSchema }, async (req, reply) => {
       const id = idParam(req);
       const b = bodyObject(req.body, 'user');
       const universal = vector(b.universal, 'universal');
-      if (!universal) throw new ServiceError('RALM_ERR_VALIDATION', `universal: required, ${engine.model.manifest.m} numbers`, { field: 'universal' });
+      if (!universal) throw new ServiceError('RALM_ERR_VALIDATION', `universal: required, ${current.engine.model.manifest.m} numbers`, { field: 'universal' });
       if (b.features !== undefined && (typeof b.features !== 'object' || b.features === null || Array.isArray(b.features))) {
         throw new ServiceError('RALM_ERR_VALIDATION', 'features: expected an object', { field: 'features' });
       }
-      await seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch(unprefixed(/^users\[0\]\./));
-      return send(reply, { id, stored: true, modelVersion: engine.model.manifest.modelVersion });
+      const cur = current;
+      await cur.seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch(unprefixed(/^users\[0\]\./));
+      return send(reply, { id, stored: true, modelVersion: cur.engine.model.manifest.modelVersion });
     });
 
     r.get('/v1/users/:id', { schema: schemas.getUserSchema }, async (req, reply) => {
@@ -327,14 +375,46 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
         firstSeedAt: item.info.firstSeedAt,
         lastSeedAt: item.info.lastSeedAt,
         state,
-        served: engine.table.has(id),
+        served: current.engine.table.has(id),
         clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelVersion: c.modelVersion, firstServableAt: c.firstServableAt } : null,
       });
     });
 
     r.post('/v1/admin/recluster', { preHandler: requireToken, schema: schemas.reclusterSchema }, async (_req, reply) => {
-      const r = await seeds.recluster('demand');
+      const r = await current.seeds.recluster('demand');
       return send(reply, { ...r, newlyServable: r.newlyServable.slice(0, 100) });
+    });
+
+    r.post('/v1/admin/model', { preHandler: requireToken, schema: schemas.reloadSchema }, async (req, reply) => {
+      if (!deps.reloadModel) throw new ServiceError('RALM_ERR_NOT_FOUND', 'model reload is not configured on this server');
+      const b = req.body === undefined || req.body === null ? {} : bodyObject(req.body, 'reload request');
+      if (b.dir !== undefined && (typeof b.dir !== 'string' || b.dir.length === 0)) throw new ServiceError('RALM_ERR_VALIDATION', 'dir: expected a model directory path', { field: 'dir' });
+      if (reloading) throw new ServiceError('RALM_ERR_CONFLICT', 'a model reload is already in progress');
+      reloading = true;
+      const old = current;
+      try {
+        // No scheduled run may publish clusters of the old model while the new one is prepared.
+        await old.seeds.stop();
+        let next;
+        try {
+          next = await deps.reloadModel(b.dir as string | undefined);
+        } catch (err) {
+          old.seeds.start();
+          throw err;
+        }
+        current = serving(next.engine, next.seeds);
+        next.seeds.start();
+        // Requests that started on the old model finish there; then it is released.
+        void drained(old).then(() => old.engine.close());
+        return send(reply, {
+          modelVersion: next.engine.model.manifest.modelVersion,
+          previousModelVersion: old.engine.model.manifest.modelVersion,
+          items: next.engine.table.size,
+          backend: next.engine.backendKind,
+        });
+      } finally {
+        reloading = false;
+      }
     });
 
     r.get('/healthz', async (_req, reply) => send(reply, { status: 'ok' }));
@@ -343,8 +423,9 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
       const checks = {
         modelLoaded: true,
         storeOpen: true,
-        backend: engine.backendKind,
-        adapter: engine.adapterName,
+        backend: current.engine.backendKind,
+        adapter: current.engine.adapterName,
+        modelVersion: current.engine.model.manifest.modelVersion,
         warmedUp: state.ready,
         draining: state.draining,
       };
@@ -356,9 +437,9 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     r.get('/metrics', async (_req, reply) => {
       reply.type('text/plain; version=0.0.4');
       reply.serializer((p: unknown) => p as string);
-      return reply.send(metrics.render(engine, seeds));
+      return reply.send(metrics.render(current.engine, current.seeds));
     });
   });
 
-  return { app, metrics, batcher };
+  return { app, metrics, serving: () => ({ engine: current.engine, seeds: current.seeds, batcher: current.batcher }) };
 }

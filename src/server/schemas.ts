@@ -115,3 +115,13 @@ export const reclusterSchema = {
   security: [{ bearer: [] }],
   response: { 401: error },
 };
+
+export const reloadSchema = {
+  summary: 'Hot-reload the model: load, compile, re-cluster every item under it, warm up, then switch (requests in flight finish on the old one)',
+  security: [{ bearer: [] }],
+  body: { type: 'object', properties: { dir: { type: 'string', description: 'model directory (default: the configured one)' } } },
+  response: {
+    200: { type: 'object', properties: { modelVersion: { type: 'string' }, previousModelVersion: { type: 'string' }, items: { type: 'integer' }, backend: { type: 'string' } } },
+    401: error, 409: error, 500: error,
+  },
+};

@@ -30,10 +30,23 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
   const seeds = new SeedService(store, engine, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
   const state: AppState = { ready: false, draining: false };
-  const { app } = buildApp({
+  const reloadModel = async (dir: string | undefined): Promise<{ engine: RalmEngine; seeds: SeedService }> => {
+    const next = await loadModel(dir ?? config.modelDir);
+    const e = await RalmEngine.create(next, { backend: config.backend, onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`) });
+    try {
+      const s = new SeedService(store, e, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
+      await prepareServing(e, s);
+      log(`reloaded model ${next.manifest.modelVersion}: ${e.table.size} items`);
+      return { engine: e, seeds: s };
+    } catch (err) {
+      await e.close();
+      throw err;
+    }
+  };
+  const { app, serving } = buildApp({
     engine, store, seeds, apiToken: config.apiToken, bodyLimit: config.bodyLimit,
     batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue },
-    requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs, reloadModel,
   }, state);
 
   const restored = await seeds.restore();
@@ -42,10 +55,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     const demo = await loadDemoWorld(seeds);
     log(`empty store: loaded the demo world (${demo.users} users, ${demo.items} items, ${demo.events} clicks)`);
   }
-  // Warm-up: one real dispatch before declaring readiness (compiles/loads every pipeline path).
-  if (engine.table.size > 0) {
-    await engine.rank([{ user: { embedding: new Float32Array(model.manifest.h).fill(0.1) }, k: 1 }]);
-  }
+  await warmUp(engine);
   seeds.start();
   const url = await app.listen({ host: config.host, port: config.port });
   state.ready = true;
@@ -55,13 +65,31 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     closing ??= (async () => {
       state.draining = true;
       await app.close(); // stops accepting, lets in-flight requests finish
-      await seeds.stop();
+      const now = serving(); // after a model reload, not the engine this function started with
+      await now.seeds.stop();
+      await now.engine.close();
       await engine.close();
       await store.close();
     })();
     return closing;
   };
   return { app, url, state, close };
+}
+
+/** One real dispatch before serving (pipelines compiled and every path exercised). */
+async function warmUp(engine: RalmEngine): Promise<void> {
+  if (engine.table.size > 0) await engine.rank([{ user: { embedding: new Float32Array(engine.model.manifest.h).fill(0.1) }, k: 1 }]);
+}
+
+/**
+ * Makes a fresh engine serve the store under its own model: clusters stored for that model
+ * version are republished; the rest (all of them after a model change, since centroids live in
+ * the transformed space) are re-clustered now; then a warm-up dispatch.
+ */
+export async function prepareServing(engine: RalmEngine, seeds: SeedService): Promise<void> {
+  const restored = await seeds.restore();
+  if (restored.stale > 0) await seeds.recluster('demand');
+  await warmUp(engine);
 }
 
 /** Example requests printed at start-up. */

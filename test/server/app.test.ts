@@ -14,12 +14,15 @@ import { RalmEngine } from '../../src/engine/engine.js';
 import { loadDemoWorld } from '../../src/server/demo.js';
 import { loadModel } from '../../src/model/model.js';
 import { defaultModelDir } from '../../src/paths.js';
+import { prepareServing } from '../../src/server/server.js';
+import { randomModel, saveModel } from '../../src/model/model.js';
 
 type Enc = 'json' | 'msgpack';
 const encodings: Enc[] = ['json', 'msgpack'];
 
 describe('service routes', () => {
   let app: FastifyInstance;
+  let built: ReturnType<typeof buildApp>;
   let engine: RalmEngine;
   let store: LmdbStore;
   let dir: string;
@@ -31,17 +34,25 @@ describe('service routes', () => {
     engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
     const seeds = new SeedService(store, engine, { minSeeds: 100 });
     await loadDemoWorld(seeds);
-    app = buildApp({ engine, store, seeds, apiToken: 'secret', bodyLimit: 64 * 1024 }).app;
+    const reloadModel = async (modelDir: string | undefined) => {
+      const e = await RalmEngine.create(await loadModel(modelDir ?? defaultModelDir), { backend: 'cpu' });
+      const s = new SeedService(store, e, { minSeeds: 100 });
+      await prepareServing(e, s);
+      return { engine: e, seeds: s };
+    };
+    built = buildApp({ engine, store, seeds, apiToken: 'secret', bodyLimit: 64 * 1024, reloadModel });
+    app = built.app;
   });
   after(async () => {
     await app.close();
+    await built.serving().engine.close();
     await engine.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });
     // Every code in the table was produced by some test below.
     // Load-related codes are exercised in load.test.ts; the 5xx engine states need a broken host.
     const elsewhere = ['RALM_ERR_OVERLOADED', 'RALM_ERR_UNDER_PRESSURE', 'RALM_ERR_DEADLINE_EXCEEDED'];
-    const untested = Object.keys(STATUS).filter((c) => !seen.has(c) && !elsewhere.includes(c) && !['RALM_ERR_MODEL_FORMAT', 'RALM_ERR_INTERNAL', 'RALM_ERR_BACKEND_UNAVAILABLE', 'RALM_ERR_DEVICE_LOST', 'RALM_ERR_CLOSED', 'RALM_ERR_NOT_READY'].includes(c));
+    const untested = Object.keys(STATUS).filter((c) => !seen.has(c) && !elsewhere.includes(c) && !['RALM_ERR_INTERNAL', 'RALM_ERR_BACKEND_UNAVAILABLE', 'RALM_ERR_DEVICE_LOST', 'RALM_ERR_CLOSED', 'RALM_ERR_NOT_READY'].includes(c));
     assert.deepEqual(untested, []);
   });
 
@@ -120,6 +131,32 @@ describe('service routes', () => {
     const page = await app.inject({ url: '/docs/' });
     assert.equal(page.statusCode, 200);
     assert.match(page.headers['content-type'] as string, /text\/html/);
+  });
+
+  it('hot-reloads a model: requests in flight finish, later ones run on the new model with every item', async () => {
+    const modelDir = join(dir, 'model-v2');
+    const m = randomModel({ seed: 2 });
+    const { format: _f, formatVersion: _v, weightsSha256: _s, ...manifest } = m.manifest;
+    await saveModel(modelDir, { ...manifest, modelVersion: 'reloaded-v2' }, m.weights);
+    const auth = { authorization: 'Bearer secret' };
+    const before = await call('POST', '/v1/recommend', { user: { id: 'demo-food-2' }, k: 3 }, 'json');
+    const inFlight = call('POST', '/v1/recommend', { user: { id: 'demo-food-2' }, k: 3 }, 'json');
+    const reload = call('POST', '/v1/admin/model', { dir: modelDir }, 'json', auth);
+    const second = await call('POST', '/v1/admin/model', { dir: modelDir }, 'json', auth);
+    assert.equal(second.res.statusCode, 409);
+    const r = await reload;
+    assert.equal(r.res.statusCode, 200, JSON.stringify(r.data));
+    assert.equal(r.data.modelVersion, 'reloaded-v2');
+    assert.equal(r.data.items, before.data.candidates);
+    const during = await inFlight;
+    assert.equal(during.res.statusCode, 200);
+    const after = await call('POST', '/v1/recommend', { user: { id: 'demo-food-2' }, k: 3 }, 'json');
+    assert.equal(after.data.modelVersion, 'reloaded-v2');
+    assert.equal(after.data.candidates, before.data.candidates);
+    const bad = await call('POST', '/v1/admin/model', { dir: join(dir, 'no-such-model') }, 'json', auth);
+    assert.equal(bad.res.statusCode, 500);
+    assert.equal((bad.data.error as { code: string }).code, 'RALM_ERR_MODEL_FORMAT');
+    assert.equal((await call('POST', '/v1/recommend', { user: { id: 'demo-food-2' }, k: 3 }, 'json')).data.modelVersion, 'reloaded-v2');
   });
 
   it('health, readiness and Prometheus metrics', async () => {
