@@ -255,6 +255,9 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   /** A request's user → engine input: by id (stored look-alike embedding), or given vectors. */
   const resolveUser = async (raw: unknown, engine: RalmEngine): Promise<EngineUser> => {
     const u = bodyObject(raw, 'user');
+    if (u.features !== undefined) {
+      throw new ServiceError('RALM_ERR_VALIDATION', `user.features: model ${engine.model.manifest.modelVersion} has no user tower to embed raw features; give "id", "embedding" or "universal"`, { field: 'user.features' });
+    }
     const given = ['id', 'embedding', 'universal'].filter((k) => u[k] !== undefined);
     if (given.length !== 1) throw new ServiceError('RALM_ERR_VALIDATION', 'user: give exactly one of "id", "embedding" or "universal"', { field: 'user' });
     if (u.id !== undefined) {

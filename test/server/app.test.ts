@@ -8,6 +8,7 @@ import { pack, unpack } from 'msgpackr';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
 import { STATUS } from '../../src/server/errors.js';
+import { RalmError } from '../../src/util/errors.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 import { SeedService } from '../../src/seeds/seed-service.js';
 import { RalmEngine } from '../../src/engine/engine.js';
@@ -52,7 +53,7 @@ describe('service routes', () => {
     // Every code in the table was produced by some test below.
     // Load-related codes are exercised in load.test.ts; the 5xx engine states need a broken host.
     const elsewhere = ['RALM_ERR_OVERLOADED', 'RALM_ERR_UNDER_PRESSURE', 'RALM_ERR_DEADLINE_EXCEEDED'];
-    const untested = Object.keys(STATUS).filter((c) => !seen.has(c) && !elsewhere.includes(c) && !['RALM_ERR_INTERNAL', 'RALM_ERR_BACKEND_UNAVAILABLE', 'RALM_ERR_DEVICE_LOST', 'RALM_ERR_CLOSED', 'RALM_ERR_NOT_READY'].includes(c));
+    const untested = Object.keys(STATUS).filter((c) => !seen.has(c) && !elsewhere.includes(c));
     assert.deepEqual(untested, []);
   });
 
@@ -159,6 +160,29 @@ describe('service routes', () => {
     assert.equal((await call('POST', '/v1/recommend', { user: { id: 'demo-food-2' }, k: 3 }, 'json')).data.modelVersion, 'reloaded-v2');
   });
 
+  it('engine and internal failures map to their codes without leaking internals', async () => {
+    // A separate app over stubbed dependencies, to produce the failures a healthy host never does.
+    const failing = (err: Error) => ({ ingest: async () => { throw err; } }) as unknown as SeedService;
+    const cases: Array<[Error, number, string, RegExp]> = [
+      [new Error('secret internal detail at /srv/x.js:1'), 500, 'RALM_ERR_INTERNAL', /^internal error \(see the server log for the request id\)$/],
+      [new RalmError('RALM_ERR_CLOSED', 'the engine is closed'), 503, 'RALM_ERR_CLOSED', /closed/],
+      [new RalmError('RALM_ERR_DEVICE_LOST', 'the WebGPU device was released'), 503, 'RALM_ERR_DEVICE_LOST', /device/],
+      [new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'no WebGPU adapter'), 503, 'RALM_ERR_BACKEND_UNAVAILABLE', /adapter/],
+      [new RalmError('RALM_ERR_MODEL_FORMAT', 'tensor "x" is missing'), 500, 'RALM_ERR_MODEL_FORMAT', /tensor "x"/],
+    ];
+    for (const [err, status, code, message] of cases) {
+      const stub = buildApp({ engine, store, seeds: failing(err), apiToken: null, bodyLimit: 1024, maxEventLoopDelayMs: 0 }).app;
+      const res = await stub.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: { events: [] } });
+      assert.equal(res.statusCode, status);
+      const body = JSON.parse(res.body) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, code);
+      seen.add(code);
+      assert.match(body.error.message, message);
+      assert.ok(!res.body.includes('/srv/x.js'));
+      await stub.close();
+    }
+  });
+
   it('health, readiness and Prometheus metrics', async () => {
     assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
     const ready = await app.inject({ url: '/readyz' });
@@ -173,6 +197,7 @@ describe('service routes', () => {
 
   const bad: Array<[string, () => Promise<{ res: LightMyRequestResponse; data: Record<string, unknown> }>, number, string, RegExp]> = [
     ['a missing user', () => call('POST', '/v1/recommend', { k: 3 }, 'json'), 400, 'RALM_ERR_VALIDATION', /^body: expected a user object/],
+    ['raw user features (the model has no user tower)', () => call('POST', '/v1/recommend', { user: { features: { region: 'x' } } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user\.features: model .* has no user tower/],
     ['two user forms', () => call('POST', '/v1/recommend', { user: { id: 'a', embedding: [1] } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user: give exactly one of/],
     ['a bad k', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, k: 0 }, 'json'), 400, 'RALM_ERR_VALIDATION', /k: expected an integer >= 1/],
     ['a wrong embedding width', () => call('POST', '/v1/recommend', { user: { embedding: [1, 2, 3] } }, 'msgpack'), 400, 'RALM_ERR_DIMENSION', /user\.embedding: expected 128 values, got 3/],
