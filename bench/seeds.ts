@@ -25,6 +25,7 @@ import { quantile } from './stats.js';
 import { machineInfo } from './kernel.js';
 
 export interface SeedsBenchOptions {
+  /** The dataset directory, as given (recorded as is in the result). */
   data: string;
   backend?: 'cpu' | 'webgpu';
   /** Read only the first N hourly files (default: all). */

@@ -132,7 +132,7 @@ async function cmdBenchSeeds(rest: string[]): Promise<void> {
   const { runSeedsBench } = await import('../bench/seeds.js');
   const json = !!values.json;
   const r = await runSeedsBench({
-    data: resolve(values.data), backend, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
+    data: values.data, backend, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
     replayHours: values['replay-hours'] === undefined ? undefined : intOpt(values['replay-hours'], 'replay-hours', 1),
     maxClusterPoints: intOpt(values['max-cluster-points'], 'max-cluster-points', 2048), minSeeds: intOpt(values['min-seeds'], 'min-seeds', 100),
     log: (l) => void process.stderr.write(l + '\n'),
