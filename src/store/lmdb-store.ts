@@ -22,7 +22,15 @@ export interface LmdbStoreOptions {
   maxSeedsPerItem?: number;
   /** Maximum size of the memory map in bytes. Default 64 GiB (address space, not memory). */
   mapSize?: number;
+  /**
+   * How long an event id is remembered for de-duplication, ms. Default 7 days: a re-send after
+   * that is accepted again. Bounds the id index (~60 bytes per event) on a busy stream.
+   */
+  eventIdRetentionMs?: number;
 }
+
+/** Expired event ids removed per ingest call at most (keeps every commit short). */
+const PRUNE_PER_CALL = 20_000;
 
 interface StoredUser {
   universal: Uint8Array;
@@ -89,6 +97,9 @@ export class LmdbStore implements RalmStore {
   private readonly clusters: Database<StoredClusters, string>;
   private readonly seeds: Database<[string, number, number], [string, number]>;
   private readonly events: Database<number, string>;
+  /** [arrival ms, event id] → 1: the id index in arrival order, for expiry. */
+  private readonly eventsByTime: Database<number, [number, string]>;
+  readonly eventIdRetentionMs: number;
   private readonly dirty: Database<number, string>;
   private readonly failures: Database<{ error: string; at: number }, string>;
   private readonly meta: Database<number, string>;
@@ -99,6 +110,10 @@ export class LmdbStore implements RalmStore {
   private constructor(path: string, options: LmdbStoreOptions) {
     this.path = path;
     this.maxSeedsPerItem = options.maxSeedsPerItem ?? 100_000;
+    this.eventIdRetentionMs = options.eventIdRetentionMs ?? 7 * 24 * 3600 * 1000;
+    if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) {
+      throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
+    }
     if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) {
       throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     }
@@ -109,6 +124,7 @@ export class LmdbStore implements RalmStore {
     this.clusters = this.env.openDB({ name: 'clusters' });
     this.seeds = this.env.openDB({ name: 'seeds' });
     this.events = this.env.openDB({ name: 'events' });
+    this.eventsByTime = this.env.openDB({ name: 'events-by-time' });
     this.dirty = this.env.openDB({ name: 'dirty' });
     this.failures = this.env.openDB({ name: 'failures' });
     this.meta = this.env.openDB({ name: 'meta' });
@@ -134,6 +150,13 @@ export class LmdbStore implements RalmStore {
     const now = Date.now();
     const max = this.maxSeedsPerItem;
     const result = await this.env.transaction(() => {
+      // Forget ids older than the retention window (bounded work per call).
+      let pruned = 0;
+      for (const { key } of this.eventsByTime.getRange({ end: [now - this.eventIdRetentionMs, ''] })) {
+        if (pruned++ >= PRUNE_PER_CALL) break;
+        this.eventsByTime.remove(key);
+        if (this.events.get(key[1]) === key[0]) this.events.remove(key[1]);
+      }
       const infos = new Map<string, StoredItem>();
       const batchIds = new Set<string>();
       const unknown = new Set<string>();
@@ -148,6 +171,7 @@ export class LmdbStore implements RalmStore {
           }
           batchIds.add(e.id);
           this.events.put(e.id, now);
+          this.eventsByTime.put([now, e.id], 1);
         }
         let info = infos.get(e.item);
         if (!info) {

@@ -44,6 +44,18 @@ describe('LMDB store', () => {
     await s.close();
   });
 
+  it('remembers event ids for the retention window only', async () => {
+    const s = await fresh({ eventIdRetentionMs: 50 });
+    const ev = { user: 'u', item: 'a', ts: 1, id: 'e1' };
+    assert.equal((await s.ingest([ev])).accepted, 1);
+    assert.equal((await s.ingest([ev])).duplicates, 1);
+    await new Promise((r) => setTimeout(r, 80));
+    // The next call first forgets expired ids, so the re-send counts again.
+    assert.equal((await s.ingest([ev])).accepted, 1);
+    assert.equal((await s.getItem('a'))?.info.seedCount, 2);
+    await s.close();
+  });
+
   it('keeps and reports events of unknown users', async () => {
     const s = await fresh();
     const r = await s.ingest([{ user: 'ghost', item: 'a', ts: 1 }, { user: 'ghost', item: 'b', ts: 2 }]);
