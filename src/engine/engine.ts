@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import type { Backend, BackendKind, KMeansJob, PreparedRequest, ScoredRows } from './backend.js';
 import { fewDistinct, initialCentroids, type KMeansResult } from '../seeds/kmeans.js';
-import { ItemTable, paddedStride, floatToHalfBits, halfBitsToFloat, type CentroidStorage } from './item-table.js';
+import { ItemTable, paddedStride, type CentroidStorage } from './item-table.js';
+import { floatToHalfBits, halfBitsToFloat } from '../util/half.js';
 import { CpuBackend, defaultCpuKernel, transformCpu, type CpuKernel } from '../cpu/cpu-backend.js';
 import { kernelModule, scratchBytes } from '../cpu/wasm-kernel.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
@@ -340,6 +341,11 @@ export class RalmEngine {
 
   // ------------------------------------------------------------------ users
 
+  /** A centroid value as the table stores it: in f16 mode every backend scores half-precision values. */
+  private stored(v: number): number {
+    return this.table.storage === 'f16' ? halfBitsToFloat(floatToHalfBits(v)) : v;
+  }
+
   /** The look-alike embedding e of a user input, validated. */
   userEmbedding(user: UserInput, field = 'user'): Float32Array {
     const { h, m } = this.model.manifest;
@@ -407,8 +413,7 @@ export class RalmEngine {
         if (typeof c[j] !== 'number' || !Number.isFinite(c[j])) {
           throw new RalmError('RALM_ERR_NON_FINITE', `${field}.centroids[${j}]: expected a finite number, got ${String(c[j])}`, { field: `${field}.centroids`, index: j });
         }
-        // In f16 mode the item is scored from half-precision values on every backend.
-        compact[i * k * h + j] = this.table.storage === 'f16' ? halfBitsToFloat(floatToHalfBits(c[j])) : c[j];
+        compact[i * k * h + j] = this.stored(c[j]);
       }
       counts[i] = c.length / h;
       if (it.global !== undefined) {
@@ -424,8 +429,11 @@ export class RalmEngine {
     });
     // Global attention runs only for the items that did not bring their global vector.
     const need = items.map((it, i) => (it.global === undefined ? i : -1)).filter((i) => i >= 0);
-    const needCentroids = new Float32Array(need.length * k * h);
-    need.forEach((i, t) => needCentroids.set(compact.subarray(i * k * h, (i + 1) * k * h), t * k * h));
+    let needCentroids = compact;
+    if (need.length < items.length) {
+      needCentroids = new Float32Array(need.length * k * h);
+      need.forEach((i, t) => needCentroids.set(compact.subarray(i * k * h, (i + 1) * k * h), t * k * h));
+    }
     const needCounts = Uint32Array.from(need, (i) => counts[i]);
     return this.exclusiveUpdate(async () => {
       this.checkOpen();
@@ -611,7 +619,7 @@ export class RalmEngine {
       compact.set(it.centroids.subarray(0, it.count * h), i * k * h);
       counts[i] = it.count;
     });
-    if (this.table.storage === 'f16') for (let i = 0; i < compact.length; i++) compact[i] = halfBitsToFloat(floatToHalfBits(compact[i]));
+    if (this.table.storage === 'f16') for (let i = 0; i < compact.length; i++) compact[i] = this.stored(compact[i]);
     return (await this.onBackend('global-attention', (b) => b.globalAttention(compact, counts))).value;
   }
 

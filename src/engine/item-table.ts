@@ -63,8 +63,6 @@ export function paddedStride(h: number): number {
   return Math.ceil(h / 8) * 8;
 }
 
-export { floatToHalfBits, halfBitsToFloat } from '../util/half.js';
-
 export class ItemTable {
   readonly h: number;
   readonly k: number;

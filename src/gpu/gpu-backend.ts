@@ -9,7 +9,8 @@
  */
 import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../engine/backend.js';
 import { paddedStride } from '../engine/item-table.js';
-import { floatToHalfBits, type ItemTable } from '../engine/item-table.js';
+import type { ItemTable } from '../engine/item-table.js';
+import { floatToHalfBits } from '../util/half.js';
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
 import { rowsFromScores } from '../cpu/top-k.js';

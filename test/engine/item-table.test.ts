@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ItemTable, floatToHalfBits, halfBitsToFloat, paddedStride } from '../../src/engine/item-table.js';
+import { ItemTable, paddedStride } from '../../src/engine/item-table.js';
+import { floatToHalfBits, halfBitsToFloat } from '../../src/util/half.js';
 
 function table(spp = 4): ItemTable {
   return new ItemTable({ h: 3, k: 2, storage: 'f32', slotsPerPage: spp });

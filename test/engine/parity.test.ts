@@ -10,7 +10,7 @@ import { randomModel, type RalmModel } from '../../src/model/model.js';
 import { RalmEngine, type EngineOptions, type ItemCentroids } from '../../src/engine/engine.js';
 import { RalmError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
-import { floatToHalfBits, halfBitsToFloat } from '../../src/engine/item-table.js';
+import { floatToHalfBits, halfBitsToFloat } from '../../src/util/half.js';
 
 const targets = await targetsUnderTest();
 

@@ -2,20 +2,15 @@
 import assert from 'node:assert/strict';
 import { randomModel, type RalmModel, type RandomModelOptions } from '../../src/model/model.js';
 import { RalmEngine, type EngineOptions, type ItemCentroids } from '../../src/engine/engine.js';
-import { openGpu } from '../../src/gpu/device.js';
+import { probeAdapter, type AdapterReport } from '../../src/engine/probe.js';
 import { Rng } from '../../src/util/rng.js';
 
 export const REQUIRE_WEBGPU = process.env.RALM_REQUIRE_WEBGPU === '1';
 
-let adapterProbe: Promise<string | null> | undefined;
-/** The adapter name when this host has one, else null (probed once per process). */
-export function probeAdapter(): Promise<string | null> {
-  adapterProbe ??= openGpu().then((ctx) => {
-    if (!ctx) return null;
-    const name = ctx.adapterName;
-    ctx.destroy();
-    return name;
-  });
+let adapterProbe: Promise<AdapterReport> | undefined;
+/** The adapter report of this host (probed once per process). */
+function probeOnce(): Promise<AdapterReport> {
+  adapterProbe ??= probeAdapter();
   return adapterProbe;
 }
 
@@ -24,9 +19,9 @@ export function probeAdapter(): Promise<string | null> {
  * With RALM_REQUIRE_WEBGPU=1 (CI), a missing adapter is a failure, not a skip.
  */
 export async function backendsUnderTest(): Promise<Array<'cpu' | 'webgpu'>> {
-  const adapter = await probeAdapter();
-  if (!adapter && REQUIRE_WEBGPU) throw new Error('RALM_REQUIRE_WEBGPU=1 but no WebGPU adapter was found (install mesa-vulkan-drivers and libvulkan1)');
-  return adapter ? ['cpu', 'webgpu'] : ['cpu'];
+  const { available } = await probeOnce();
+  if (!available && REQUIRE_WEBGPU) throw new Error('RALM_REQUIRE_WEBGPU=1 but no WebGPU adapter was found (install mesa-vulkan-drivers and libvulkan1)');
+  return available ? ['cpu', 'webgpu'] : ['cpu'];
 }
 
 /** Why WebGPU cases are skipped on this host, or undefined when they run. */
