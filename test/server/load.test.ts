@@ -55,6 +55,7 @@ describe('rank batcher', () => {
 
 describe('service under load', () => {
   let app: FastifyInstance;
+  let shedding: FastifyInstance;
   let engine: RalmEngine;
   let store: LmdbStore;
   let dir: string;
@@ -66,11 +67,16 @@ describe('service under load', () => {
     engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
     const seeds = new SeedService(store, engine, {});
     await loadDemoWorld(seeds);
-    app = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1 << 20, batching: { maxBatch: 32, maxWaitMs: 2, maxQueue: 1024 }, maxEventLoopDelayMs: 200, pressureSampleIntervalMs: 50 }).app;
+    app = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1 << 20, batching: { maxBatch: 32, maxWaitMs: 2, maxQueue: 1024 }, maxEventLoopDelayMs: 0 }).app;
+    // Shedding gets its own app with a tight limit, so that scheduler noise during the load run
+    // (autocannon shares this process and its 2 cores) cannot turn into 503s there.
+    shedding = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1 << 20, maxEventLoopDelayMs: 200, pressureSampleIntervalMs: 50 }).app;
+    await shedding.ready();
     url = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   after(async () => {
     await app.close();
+    await shedding.close();
     await engine.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -114,7 +120,7 @@ describe('service under load', () => {
         // busy
       }
       await new Promise((r) => setTimeout(r, 1));
-      res = await app.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'application/json' }, payload: { user: { id: 'demo-food-1' } } });
+      res = await shedding.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'application/json' }, payload: { user: { id: 'demo-food-1' } } });
       if (res.statusCode === 503) break;
     }
     assert.ok(res);
