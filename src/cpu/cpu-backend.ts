@@ -16,6 +16,8 @@ import { ZERO_NORM } from '../model/reference.js';
 import { rowsFromScores } from './top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
 import { CpuWorkerPool, type Segment } from './worker-pool.js';
+import { scanScalar, type ScanHits, type ScanJob } from '../audience/scan.js';
+import { ScanPool } from '../audience/scan-pool.js';
 
 /** Lets pending requests run: background work on the CPU yields between items with this. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -41,12 +43,15 @@ export class CpuBackend implements Backend {
   private order = new Uint32Array(0);
   private localSlots = new Uint32Array(0);
   private readonly pool: CpuWorkerPool | null;
+  private scanPool: ScanPool | null = null;
+  private readonly threadCount: number;
 
   /** `threads` 2 adds a worker thread for large requests (wasm kernel only). */
   constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1) {
     this.model = model;
     this.kernel = kernel;
     this.pool = kernel === 'wasm' && threads > 1 ? new CpuWorkerPool() : null;
+    this.threadCount = threads;
     this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${this.pool ? 2 : 1} thread${this.pool ? 's' : ''})` : 'cpu (scalar)';
   }
 
@@ -268,8 +273,19 @@ export class CpuBackend implements Backend {
     // The host table is the CPU backend's storage.
   }
 
+  /**
+   * Audience scans run on worker threads (the wasm kernel; `threads` of them) so the event loop
+   * stays free, or on this thread with the scalar loop, yielding between blocks.
+   */
+  scanUsers(job: ScanJob): Promise<ScanHits[]> {
+    if (this.kernel === 'scalar') return scanScalar(job);
+    this.scanPool ??= new ScanPool(this.threadCount);
+    return this.scanPool.scan(job);
+  }
+
   destroy(): void {
     this.pool?.destroy();
+    this.scanPool?.destroy();
   }
 }
 

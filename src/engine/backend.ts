@@ -4,6 +4,7 @@
  */
 import type { RalmModel } from '../model/model.js';
 import type { ItemTable } from './item-table.js';
+import type { ScanHits, ScanJob } from '../audience/scan.js';
 
 export type BackendKind = 'cpu' | 'webgpu';
 
@@ -54,6 +55,8 @@ export interface Backend {
   transform(x: Float32Array, count: number): Promise<Float32Array>;
   /** Lloyd iterations for a batch of items, each from its given start (see src/seeds/kmeans.ts for the rules). */
   kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]>;
+  /** Audience expansion: scores a user-table snapshot (or a pool) against prepared seed sets. */
+  scanUsers(job: ScanJob): Promise<ScanHits[]>;
   /** Mirrors freshly written slots (and new pages) into device memory. A no-op on the CPU. */
   syncSlots(table: ItemTable, slots: readonly number[]): void;
   /** Releases device resources. */

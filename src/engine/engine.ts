@@ -16,6 +16,7 @@ import { GpuBackend } from '../gpu/gpu-backend.js';
 import { openGpu, type GpuContext } from '../gpu/device.js';
 import type { RalmModel } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
+import type { ScanHits, ScanJob } from '../audience/scan.js';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -621,6 +622,22 @@ export class RalmEngine {
     });
     if (this.table.storage === 'f16') for (let i = 0; i < compact.length; i++) compact[i] = this.stored(compact[i]);
     return (await this.onBackend('global-attention', (b) => b.globalAttention(compact, counts))).value;
+  }
+
+  /**
+   * Audience expansion's user scan on the current backend (the CPU when the device cannot hold
+   * the scan's scores); re-run on the CPU if the device is lost mid-scan.
+   */
+  async scanUsers(job: ScanJob): Promise<{ hits: ScanHits[]; backend: BackendKind; adapter: string }> {
+    this.checkOpen();
+    const positions = job.pool ? job.pool.length : job.snapshot.rowCount;
+    const gpuFits = this.gpu?.canScan(positions, job.sets.length) ?? false;
+    if (this.gpu && !gpuFits) {
+      const hits = await this.cpu.scanUsers(job);
+      return { hits, backend: 'cpu', adapter: this.cpu.adapterName };
+    }
+    const { value, backend } = await this.onBackend('audience', (b) => b.scanUsers(job));
+    return { hits: value, backend: backend.kind, adapter: backend.adapterName };
   }
 
   /** Destroys the GPU device as a driver reset would; for tests and drills. */

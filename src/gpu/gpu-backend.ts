@@ -17,6 +17,7 @@ import { rowsFromScores } from '../cpu/top-k.js';
 import { RalmError } from '../util/errors.js';
 import type { GpuContext } from './device.js';
 import {
+  audienceProgram,
   dispatchSize,
   globalAttentionProgram,
   kmeansAssignProgram,
@@ -33,6 +34,8 @@ import {
   type ProgramInfo,
 } from './programs.js';
 import { packUniforms, type UniformValues } from './uniforms.js';
+import { cancelled, scanPositions, TopSelector, type ScanHits, type ScanJob } from '../audience/scan.js';
+import type { UserTable } from '../audience/user-table.js';
 
 const STORAGE = 0x0080; // GPUBufferUsage.STORAGE
 const UNIFORM = 0x0040;
@@ -40,6 +43,8 @@ const COPY_DST = 0x0008;
 const COPY_SRC = 0x0004;
 const MAP_READ = 0x0001;
 const MAP_MODE_READ = 0x0001;
+/** Scores at or below this are the audience kernel's "skipped" sentinel (-3e38), never real scores. */
+const SKIPPED_ABOVE = -1e38;
 
 /** A buffer that is replaced (rarely) by a larger one; `generation` invalidates cached bind groups. */
 class GrowableBuffer {
@@ -100,12 +105,16 @@ export class GpuBackend implements Backend {
   private readonly weights: Record<'tw' | 'tb' | 'tp' | 'gm' | 'gv', GPUBuffer>;
   private readonly buf: Record<
     | 'users' | 'norms' | 'work' | 'results' | 'tiles' | 'pairsA' | 'pairsB' | 'rows' | 'readback' | 'in1' | 'in2' | 'out1' | 'out2'
-    | 'kmPoints' | 'kmPointItem' | 'kmItems' | 'kmCentroids' | 'kmAssign' | 'kmChanged',
+    | 'kmPoints' | 'kmPointItem' | 'kmItems' | 'kmCentroids' | 'kmAssign' | 'kmChanged'
+    | 'audList' | 'audSets' | 'audD' | 'audGram' | 'audSkip' | 'audResults',
     GrowableBuffer
   >;
   private readonly passUniforms: GPUBuffer[] = [];
   private readonly miscUniform: GPUBuffer;
   private queueTail: Promise<unknown> = Promise.resolve();
+  /** Audience scans run one at a time (they share the audience buffers); other GPU work interleaves between their pages. */
+  private scanTail: Promise<unknown> = Promise.resolve();
+  private userMirror: { tableId: number; pages: Array<{ rows: GPUBuffer; norms: GPUBuffer; uniform: GPUBuffer }> } | undefined;
   private destroyed = false;
 
   private constructor(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions) {
@@ -146,6 +155,12 @@ export class GpuBackend implements Backend {
       kmCentroids: g('k-means centroids', STORAGE | COPY_DST | COPY_SRC),
       kmAssign: g('k-means assignments', STORAGE | COPY_DST | COPY_SRC),
       kmChanged: g('k-means changes', STORAGE | COPY_DST | COPY_SRC),
+      audList: g('audience pool list', STORAGE | COPY_DST),
+      audSets: g('audience sets', STORAGE | COPY_DST),
+      audD: g('audience D', STORAGE | COPY_DST),
+      audGram: g('audience Gram', STORAGE | COPY_DST),
+      audSkip: g('audience skip masks', STORAGE | COPY_DST),
+      audResults: g('audience scores', STORAGE | COPY_SRC),
     };
     this.miscUniform = this.createBuffer('misc uniforms', 256, UNIFORM | COPY_DST);
   }
@@ -155,6 +170,7 @@ export class GpuBackend implements Backend {
     const backend = new GpuBackend(ctx, model, options);
     const programs = [
       scoreProgram(backend.f16), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram, kmeansAssignProgram, kmeansUpdateProgram,
+      audienceProgram,
     ];
     await Promise.all(programs.map((p) => backend.pipeline(p)));
     return backend;
@@ -400,22 +416,26 @@ export class GpuBackend implements Backend {
         return rowsFromScores(score, cosGlobal, cosLocal, r.topK);
       });
     }
-    return this.topK(requests, offsets, encoder, pass, results);
+    return this.topK(requests.map((r) => ({ count: r.slots.length, keep: r.topK })), offsets, encoder, pass, results);
   }
 
+  /**
+   * Encodes the top-K passes and the gather for `lists` (list r: `count` results from
+   * results[offsets[r]], keep the best `keep`), ends the pass, submits and reads back the rows.
+   */
   private async topK(
-    requests: readonly PreparedRequest[],
+    sources: ReadonlyArray<{ count: number; keep: number }>,
     offsets: Uint32Array,
     encoder: GPUCommandEncoder,
     pass: GPUComputePassEncoder,
     results: GPUBuffer,
   ): Promise<ScoredRows[]> {
-    const B = requests.length;
-    const keep = requests.map((r) => Math.min(r.topK, r.slots.length));
-    // Plan the passes on the host: lists[r] = (start, length) of request r's candidates in the current source.
+    const B = sources.length;
+    const keep = sources.map((r) => Math.min(r.keep, r.count));
+    // Plan the passes on the host: lists[r] = (start, length) of list r's candidates in the current source.
     const descs: number[] = [];
     const passes: Array<{ descOffset: number; tiles: number; first: boolean }> = [];
-    let lists = requests.map((r, i) => ({ start: offsets[i], length: r.slots.length }));
+    let lists = sources.map((r, i) => ({ start: offsets[i], length: r.count }));
     let first = true;
     let pairsNeeded = 0;
     for (;;) {
@@ -485,6 +505,178 @@ export class GpuBackend implements Backend {
         out.cosLocal[i] = f[at * 4 + 3];
       }
       return out;
+    });
+  }
+
+  // ---------------------------------------------------------------- audience expansion
+
+  /** Bytes of the score buffer a scan of `positions` × `sets` needs, and whether this device can hold it. */
+  canScan(positions: number, sets: number): boolean {
+    const bytes = positions * sets * 16;
+    return bytes <= this.ctx.limits.maxStorageBufferBindingSize && bytes <= this.ctx.limits.maxBufferSize;
+  }
+
+  /** Mirrors the user table's pages (rows and norms) into device buffers, uploading only what changed. */
+  private syncUsers(table: UserTable, pages: number): void {
+    if (this.userMirror?.tableId !== table.tableId) {
+      for (const p of this.userMirror?.pages ?? []) {
+        p.rows.destroy();
+        p.norms.destroy();
+        p.uniform.destroy();
+        this.memory.bytes -= p.rows.size + p.norms.size + p.uniform.size;
+      }
+      this.userMirror = { tableId: table.tableId, pages: [] };
+    }
+    const mirror = this.userMirror;
+    const rpp = table.rowsPerPage;
+    const stride = table.stride;
+    for (let p = 0; p < pages; p++) {
+      const host = table.pages[p];
+      let lo = host.dirtyLo;
+      let hi = host.dirtyHi;
+      if (p >= mirror.pages.length) {
+        mirror.pages.push({
+          rows: this.createBuffer(`user page ${p} rows`, rpp * stride * 4, STORAGE | COPY_DST),
+          norms: this.createBuffer(`user page ${p} norms`, rpp * 4, STORAGE | COPY_DST),
+          uniform: this.createBuffer(`user page ${p} uniforms`, 256, UNIFORM | COPY_DST),
+        });
+        lo = 0;
+        hi = Math.min(rpp, table.rowCount - p * rpp);
+      }
+      if (lo < hi) {
+        const dev = mirror.pages[p];
+        this.writeHost(dev.rows, lo * stride * 4, host.rows.subarray(lo * stride, hi * stride));
+        this.writeHost(dev.norms, lo * 4, host.norms.subarray(lo, hi));
+      }
+      host.dirtyLo = 0;
+      host.dirtyHi = 0;
+    }
+  }
+
+  /**
+   * Scores the users of `job` against its seed sets: one dispatch per user-table page (all sets
+   * at once), each page its own submission so that progress is reported, cancellation is honoured
+   * and ranking requests interleave; then top-N on the GPU (N ≤ 512) or a host selection over
+   * every score read back.
+   */
+  scanUsers(job: ScanJob): Promise<ScanHits[]> {
+    const run = this.scanTail.then(() => this.scanUsersNow(job));
+    this.scanTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async scanUsersNow(job: ScanJob): Promise<ScanHits[]> {
+    const { table, snapshot, pool, sets } = job;
+    const P = scanPositions(job);
+    const S = sets.length;
+    if (P === 0 || S === 0) return sets.map(() => new TopSelector(0, 0).result());
+    if (!this.canScan(P, S)) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `a scan of ${P} users × ${S} seed sets exceeds this device's buffer limit`);
+    for (const s of sets) {
+      if (s.set.count > MAX_GPU_K) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `the WebGPU audience kernel supports k <= ${MAX_GPU_K}`);
+    }
+    const rpp = table.rowsPerPage;
+    const rv = table.stride / 4;
+    const pages = Math.ceil(snapshot.rowCount / rpp);
+
+    // Set descriptors, D and G back to back, skip masks (dense: dead | excluded, per set).
+    const setsData = new Uint32Array(S * 8);
+    const dRows = sets.reduce((a, s) => a + s.set.rows, 0);
+    const dData = new Float32Array(dRows * table.stride);
+    const gData = new Float32Array(Math.max(1, sets.reduce((a, s) => a + s.set.gram.length, 0)));
+    const words = Math.ceil(snapshot.rowCount / 32);
+    const skipData = new Uint32Array(Math.max(1, pool ? 1 : S * words));
+    let dAt = 0;
+    let gAt = 0;
+    sets.forEach((s, i) => {
+      setsData.set([s.set.count, dAt, gAt, s.set.kPad, pool ? 0 : i * words, 0, 0, 0], i * 8);
+      dData.set(s.set.d, dAt * table.stride);
+      gData.set(s.set.gram, gAt);
+      dAt += s.set.rows;
+      gAt += s.set.gram.length;
+      if (!pool) {
+        for (let w = 0; w < words; w++) skipData[i * words + w] = snapshot.dead[w] | (s.skip?.[w] ?? 0);
+      }
+    });
+    // Pool: (page-local row, position) pairs grouped by page.
+    const perPage = new Uint32Array(pages + 1);
+    let listData = new Uint32Array(2);
+    if (pool) {
+      for (let i = 0; i < pool.length; i++) perPage[Math.floor(pool[i] / rpp) + 1]++;
+      for (let p = 0; p < pages; p++) perPage[p + 1] += perPage[p];
+      const fill = perPage.slice(0, pages);
+      listData = new Uint32Array(Math.max(2, pool.length * 2));
+      for (let i = 0; i < pool.length; i++) {
+        const p = Math.floor(pool[i] / rpp);
+        const at = fill[p]++ * 2;
+        listData[at] = pool[i] - p * rpp;
+        listData[at + 1] = i;
+      }
+    }
+
+    const results = await this.exclusive(async () => {
+      if (this.destroyed) throw new RalmError('RALM_ERR_DEVICE_LOST', 'the WebGPU device was released');
+      this.syncUsers(table, pages);
+      const q = this.device.queue;
+      q.writeBuffer(this.buf.audSets.ensure(setsData.byteLength), 0, setsData);
+      q.writeBuffer(this.buf.audD.ensure(dData.byteLength), 0, dData);
+      q.writeBuffer(this.buf.audGram.ensure(gData.byteLength), 0, gData);
+      q.writeBuffer(this.buf.audSkip.ensure(skipData.byteLength), 0, skipData);
+      q.writeBuffer(this.buf.audList.ensure(listData.byteLength), 0, listData);
+      return this.buf.audResults.ensure(P * S * 16);
+    });
+
+    const { alpha, beta } = job;
+    let done = 0;
+    for (let p = 0; p < pages; p++) {
+      if (job.signal?.aborted) throw cancelled();
+      const count = pool ? perPage[p + 1] - perPage[p] : Math.min(rpp, snapshot.rowCount - p * rpp);
+      if (count === 0) continue;
+      await this.exclusive(async () => {
+        if (this.destroyed) throw new RalmError('RALM_ERR_DEVICE_LOST', 'the WebGPU device was released');
+        const dev = (this.userMirror as NonNullable<GpuBackend['userMirror']>).pages[p];
+        this.writeUniform(dev.uniform, audienceProgram, {
+          count, set_count: S, row_vec4: rv, pool_mode: pool ? 1 : 0, row_base: 0, pos_base: p * rpp, list_base: pool ? perPage[p] : 0,
+          positions: P, page_first_row: p * rpp, alpha, beta, zero_norm: ZERO_NORM,
+        });
+        const encoder = this.device.createCommandEncoder({ label: `audience page ${p}` });
+        const pass = encoder.beginComputePass();
+        this.dispatch(pass, audienceProgram, [
+          dev.uniform, dev.rows, dev.norms, this.buf.audList.buffer, this.buf.audSets.buffer, this.buf.audD.buffer, this.buf.audGram.buffer,
+          this.buf.audSkip.buffer, results,
+        ], count * S);
+        pass.end();
+        this.device.queue.submit([encoder.finish()]);
+        await this.device.queue.onSubmittedWorkDone();
+      });
+      done += count * S;
+      job.onProgress?.(done, P * S);
+    }
+    if (job.signal?.aborted) throw cancelled();
+
+    const offsets = Uint32Array.from({ length: S + 1 }, (_, i) => i * P);
+    const onGpu = sets.every((s) => s.topN <= MAX_GPU_TOP_K);
+    const keptRows = await this.exclusive(async (): Promise<ScoredRows[]> => {
+      const encoder = this.device.createCommandEncoder({ label: 'audience selection' });
+      const pass = encoder.beginComputePass();
+      if (onGpu) return this.topK(sets.map((s) => ({ count: P, keep: s.topN })), offsets, encoder, pass, results);
+      pass.end();
+      const [raw] = await this.readBack([{ src: results, bytes: P * S * 16 }], encoder);
+      const f = new Float32Array(raw);
+      return sets.map((s, si) => {
+        const sel = new TopSelector(s.topN, s.threshold);
+        for (let i = 0; i < P; i++) {
+          const at = (si * P + i) * 4;
+          if (f[at] > SKIPPED_ABOVE) sel.offer(f[at], i, f[at + 1], f[at + 2]);
+        }
+        const h = sel.result();
+        return { index: h.position, score: h.score, cosGlobal: h.cosGlobal, cosLocal: h.cosLocal };
+      });
+    });
+    return keptRows.map((r, si) => {
+      // Drop skipped rows (sentinel scores) and, for a GPU selection, scores under the threshold.
+      const sel = new TopSelector(sets[si].topN, sets[si].threshold);
+      for (let i = 0; i < r.index.length; i++) if (r.score[i] > SKIPPED_ABOVE) sel.offer(r.score[i], r.index[i], r.cosGlobal[i], r.cosLocal[i]);
+      return sel.result();
     });
   }
 
@@ -609,6 +801,7 @@ export class GpuBackend implements Backend {
 
   destroy(): void {
     if (this.destroyed) return;
+    this.userMirror = undefined;
     this.destroyed = true;
     this.ctx.destroy();
   }

@@ -53,6 +53,30 @@ export function scoreProgram(f16: boolean): ProgramInfo {
   });
 }
 
+export const AUDIENCE_WORKGROUP = 64;
+
+export const audienceProgram = program({
+  name: 'audience',
+  shaderFile: 'audience.wgsl',
+  entryPoint: 'main',
+  constants: { WORKGROUP_SIZE: AUDIENCE_WORKGROUP },
+  uniforms: uniformLayout([
+    { name: 'count', type: 'u32' },
+    { name: 'set_count', type: 'u32' },
+    { name: 'row_vec4', type: 'u32' },
+    { name: 'pool_mode', type: 'u32' },
+    { name: 'row_base', type: 'u32' },
+    { name: 'pos_base', type: 'u32' },
+    { name: 'list_base', type: 'u32' },
+    { name: 'positions', type: 'u32' },
+    { name: 'page_first_row', type: 'u32' },
+    { name: 'alpha', type: 'f32' },
+    { name: 'beta', type: 'f32' },
+    { name: 'zero_norm', type: 'f32' },
+  ]),
+  workgroupSize: AUDIENCE_WORKGROUP,
+});
+
 export const globalAttentionProgram = program({
   name: 'global-attention',
   shaderFile: 'global-attention.wgsl',

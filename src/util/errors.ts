@@ -11,7 +11,8 @@ export type RalmErrorCode =
   | 'RALM_ERR_NON_FINITE'
   | 'RALM_ERR_BACKEND_UNAVAILABLE'
   | 'RALM_ERR_DEVICE_LOST'
-  | 'RALM_ERR_CLOSED';
+  | 'RALM_ERR_CLOSED'
+  | 'RALM_ERR_CANCELLED';
 
 export class RalmError extends Error {
   readonly code: RalmErrorCode;

@@ -1,0 +1,139 @@
+/**
+ * Worker side of the CPU user scan: claims blocks of positions from a shared counter, runs the
+ * WebAssembly kernel over the user pages in place (an explicit pool's rows are first gathered
+ * into this thread's scratch), keeps its best-N per set, and reports progress per block.
+ */
+import { parentPort } from 'node:worker_threads';
+import { bit, SCAN_BLOCK, TopSelector } from './scan.js';
+import { GATHER_CHUNK, SCAN_CHUNK, scratchLayout, type ScratchLayout } from './user-table.js';
+import type { ScanSetMessage, ScanWorkerMessage, ScanWorkerReply } from './scan-pool.js';
+
+if (!parentPort) throw new Error('scan-worker must run as a worker thread');
+const port = parentPort;
+
+type ScanFn = (
+  n: number, rows: number, rowBytes: number, norms: number, d: number, R: number, c: number, gram: number, kPad: number,
+  dots: number, w: number, out: number, alpha: number, beta: number, zn: number,
+) => void;
+
+interface PageKernel {
+  scan: ScanFn;
+  f32: Float32Array;
+  rowsOffset: number;
+  normsOffset: number;
+  /** This thread's scratch start (bytes) and layout. */
+  base: number;
+  scratch: ScratchLayout;
+  /** Which set's D and G are in the scratch now (index into the current scan's sets), and for which scan. */
+  loaded: { scan: number; set: number };
+}
+
+const pages = new Map<string, PageKernel>();
+
+function reply(m: ScanWorkerReply): void {
+  port.postMessage(m);
+}
+
+port.on('message', (msg: ScanWorkerMessage) => {
+  if (msg.type === 'page') {
+    const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
+    pages.set(msg.key, {
+      scan: instance.exports.scan_users as ScanFn,
+      f32: new Float32Array(msg.memory.buffer),
+      rowsOffset: msg.layout.rowsOffset,
+      normsOffset: msg.layout.normsOffset,
+      base: msg.layout.scratchOffset + msg.thread * msg.layout.scratchBytes,
+      scratch: scratchLayout(msg.stride, msg.maxCentroids),
+      loaded: { scan: -1, set: -1 },
+    });
+    return;
+  }
+  try {
+    const hits = runScan(msg);
+    if (hits === null) reply({ type: 'cancelled', id: msg.id });
+    else reply({ type: 'done', id: msg.id, hits });
+  } catch (err) {
+    reply({ type: 'error', id: msg.id, message: (err as Error).message });
+  }
+});
+
+function runScan(msg: Extract<ScanWorkerMessage, { type: 'scan' }>): ReturnType<TopSelector['result']>[] | null {
+  const { control, positions: P, pool, dead, sets, rowsPerPage: rpp, stride } = msg;
+  const rowBytes = stride * 4;
+  const selectors = sets.map((s) => new TopSelector(s.topN, s.threshold));
+  const kernels: PageKernel[] = [];
+  for (let p = 0; p < msg.pages; p++) {
+    const k = pages.get(`${msg.tableId}:${p}`);
+    if (!k) throw new Error(`page ${p} of table ${msg.tableId} was never sent`);
+    kernels.push(k);
+  }
+
+  const load = (k: PageKernel, si: number): void => {
+    if (k.loaded.scan === msg.id && k.loaded.set === si) return;
+    const s = sets[si];
+    k.f32.set(s.d, (k.base + k.scratch.d) >>> 2);
+    k.f32.set(s.gram, (k.base + k.scratch.gram) >>> 2);
+    k.loaded = { scan: msg.id, set: si };
+  };
+  /** Scores n users already laid out at rowsAt/normsAt (bytes) in page kernel k; position of user i is posOf(i). */
+  const run = (k: PageKernel, n: number, rowsAt: number, normsAt: number, posOf: (i: number) => number, rowOf: (i: number) => number): void => {
+    const outAt = (k.base + k.scratch.out) >>> 2;
+    sets.forEach((s: ScanSetMessage, si) => {
+      load(k, si);
+      k.scan(n, rowsAt, rowBytes, normsAt, k.base + k.scratch.d, s.rows, s.count, k.base + k.scratch.gram, s.kPad,
+        k.base + k.scratch.dots, k.base + k.scratch.w, k.base + k.scratch.out, msg.alpha, msg.beta, msg.zeroNorm);
+      const sel = selectors[si];
+      const skip = pool ? null : s.skip;
+      for (let i = 0; i < n; i++) {
+        const row = rowOf(i);
+        if (bit(dead, row) || (skip !== null && bit(skip, row))) continue;
+        const o = outAt + i * 3;
+        sel.offer(k.f32[o], posOf(i), k.f32[o + 1], k.f32[o + 2]);
+      }
+    });
+  };
+
+  const byPage: number[][] = Array.from({ length: msg.pages }, () => []);
+  for (;;) {
+    if (Atomics.load(control, 1) !== 0) return null;
+    const b = Atomics.add(control, 0, 1);
+    const from = b * SCAN_BLOCK;
+    if (from >= P) break;
+    const to = Math.min(P, from + SCAN_BLOCK);
+    if (!pool) {
+      // Dense: positions are rows; run over each page's contiguous part of the block.
+      for (let start = from; start < to; ) {
+        const page = Math.floor(start / rpp);
+        const end = Math.min(to, (page + 1) * rpp);
+        const k = kernels[page];
+        for (let c = start; c < end; c += SCAN_CHUNK) {
+          const n = Math.min(SCAN_CHUNK, end - c);
+          const local = c - page * rpp;
+          run(k, n, k.rowsOffset + local * rowBytes, k.normsOffset + local * 4, (i) => c + i, (i) => c + i);
+        }
+        start = end;
+      }
+    } else {
+      // Pool: gather each page's rows of the block into scratch, GATHER_CHUNK at a time.
+      for (const list of byPage) list.length = 0;
+      for (let p = from; p < to; p++) byPage[Math.floor(pool[p] / rpp)].push(p);
+      byPage.forEach((list, page) => {
+        const k = kernels[page];
+        const rowsDst = (k.base + k.scratch.gatherRows) >>> 2;
+        const normsDst = (k.base + k.scratch.gatherNorms) >>> 2;
+        for (let c = 0; c < list.length; c += GATHER_CHUNK) {
+          const n = Math.min(GATHER_CHUNK, list.length - c);
+          for (let i = 0; i < n; i++) {
+            const local = pool[list[c + i]] - page * rpp;
+            const src = (k.rowsOffset >>> 2) + local * stride;
+            k.f32.copyWithin(rowsDst + i * stride, src, src + stride);
+            k.f32[normsDst + i] = k.f32[(k.normsOffset >>> 2) + local];
+          }
+          run(k, n, k.base + k.scratch.gatherRows, k.base + k.scratch.gatherNorms, (i) => list[c + i], (i) => pool[list[c + i]]);
+        }
+      });
+    }
+    reply({ type: 'progress', id: msg.id, positions: to - from });
+  }
+  return selectors.map((s) => s.result());
+}
