@@ -82,7 +82,9 @@ export class TopSelector {
     return sa > sb || (sa === sb && pa < pb);
   }
 
-  offer(score: number, position: number, cosGlobal: number, cosLocal: number): void {
+  offer(value: number, position: number, cosGlobal: number, cosLocal: number): void {
+    // Compared as stored (float32), so ties between equal stored scores break by position.
+    const score = Math.fround(value);
     if (!(score >= this.threshold) || this.capacity === 0) return;
     const { s, p } = this;
     if (this.n < this.capacity) {

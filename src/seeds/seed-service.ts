@@ -142,6 +142,14 @@ export class SeedService {
     await this.store.putUsers(users.map((u, i) => ({
       id: u.id, universal: x.slice(i * m, (i + 1) * m), lookalike: e.slice(i * h, (i + 1) * h), modelVersion, features: u.features,
     })));
+    for (const listener of this.usersListeners) listener(users.map((u) => u.id), e);
+  }
+
+  private readonly usersListeners: Array<(ids: string[], lookalikes: Float32Array) => void> = [];
+
+  /** Calls `listener` with users (and their look-alike embeddings) once they are stored. */
+  onUsersStored(listener: (ids: string[], lookalikes: Float32Array) => void): void {
+    this.usersListeners.push(listener);
   }
 
   /**

@@ -16,6 +16,9 @@ import underPressure from '@fastify/under-pressure';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import * as schemas from './schemas.js';
+import { Readable } from 'node:stream';
+import { AudienceService, parseAudienceRequest, specToJson, type AudienceServiceOptions, type AudienceSpec } from '../audience/audience-service.js';
+import { AudienceJobs, type AudienceJobsOptions } from '../audience/jobs.js';
 
 export interface AppDeps {
   engine: RalmEngine;
@@ -40,6 +43,11 @@ export interface AppDeps {
    * the sampler's 10 ms resolution: an interval with no sample reads as infinite delay.
    */
   pressureSampleIntervalMs?: number;
+  audience?: AudienceServiceOptions & {
+    /** Requests scoring more users than this run as jobs (202 + /v1/audiences/:id). Default 200,000. */
+    syncMaxUsers?: number;
+    jobs?: AudienceJobsOptions;
+  };
 }
 
 export interface AppState {
@@ -88,6 +96,10 @@ function unprefixed(prefix: RegExp): (err: unknown) => never {
   };
 }
 
+function jobLinks(id: string): Record<string, string> {
+  return { self: `/v1/audiences/${id}`, users: `/v1/audiences/${id}/users`, stream: `/v1/audiences/${id}/users?format=ndjson` };
+}
+
 function idParam(req: FastifyRequest, name = 'id'): string {
   const v = (req.params as Record<string, string>)[name];
   if (!v || v.length > 256) throw new ServiceError('RALM_ERR_VALIDATION', `${name}: expected an id of 1 to 256 characters`, { field: name });
@@ -131,7 +143,9 @@ export interface BuiltApp {
   app: FastifyInstance;
   metrics: Metrics;
   /** The engine and seed service serving now (they change on a model reload). */
-  serving(): { engine: RalmEngine; seeds: SeedService; batcher: RankBatcher };
+  serving(): { engine: RalmEngine; seeds: SeedService; batcher: RankBatcher; audience: AudienceService };
+  /** Background audience jobs (restore() after start, stop() before closing the store). */
+  audienceJobs: AudienceJobs;
 }
 
 export function buildApp(deps: AppDeps, state: AppState = { ready: true, draining: false }): BuiltApp {
@@ -147,10 +161,15 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     engine: RalmEngine;
     seeds: SeedService;
     batcher: RankBatcher;
+    audience: AudienceService;
     inflight: number;
     idle: Array<() => void>;
   }
-  const serving = (engine: RalmEngine, seeds: SeedService): Serving => ({ engine, seeds, batcher: new RankBatcher(engine, batchOptions, metrics), inflight: 0, idle: [] });
+  const serving = (engine: RalmEngine, seeds: SeedService): Serving => {
+    const audience = new AudienceService(engine, store, deps.audience);
+    seeds.onUsersStored((ids, e) => audience.addUsers(ids, e));
+    return { engine, seeds, batcher: new RankBatcher(engine, batchOptions, metrics), audience, inflight: 0, idle: [] };
+  };
   let current = serving(deps.engine, deps.seeds);
   let reloading = false;
   const enter = (): Serving => {
@@ -163,6 +182,22 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   };
   const drained = (cur: Serving): Promise<void> => (cur.inflight === 0 ? Promise.resolve() : new Promise((r) => cur.idle.push(r)));
   const requestTimeoutMs = deps.requestTimeoutMs ?? 2000;
+  const syncMaxUsers = deps.audience?.syncMaxUsers ?? 200_000;
+  /** Runs an audience on what serves now, holding it (a model reload waits for the run to finish). */
+  const runAudience = async (spec: AudienceSpec, options: Parameters<AudienceService['run']>[1]): ReturnType<AudienceService['run']> => {
+    const cur = enter();
+    try {
+      return await cur.audience.run(spec, options);
+    } finally {
+      leave(cur);
+    }
+  };
+  const audienceJobs = new AudienceJobs(
+    store,
+    runAudience,
+    (json) => parseAudienceRequest(json, current.engine.model.manifest.h, current.audience.maxSize),
+    deps.audience?.jobs,
+  );
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit,
@@ -405,7 +440,16 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
           old.seeds.start();
           throw err;
         }
-        current = serving(next.engine, next.seeds);
+        const fresh = serving(next.engine, next.seeds);
+        try {
+          // The new model's user table (users re-embedded under it where needed), before switching.
+          await fresh.audience.load();
+        } catch (err) {
+          await next.engine.close();
+          old.seeds.start();
+          throw err;
+        }
+        current = fresh;
         next.seeds.start();
         // Requests that started on the old model finish there; then it is released.
         void drained(old).then(() => old.engine.close());
@@ -418,6 +462,92 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
       } finally {
         reloading = false;
       }
+    });
+
+    r.post('/v1/audiences', { schema: schemas.audienceSchema }, async (req, reply) => {
+      const t0 = performance.now();
+      const cur = current;
+      const b = bodyObject(req.body, 'audience request');
+      const spec = parseAudienceRequest(b, cur.engine.model.manifest.h, cur.audience.maxSize);
+      if (b.async !== undefined && typeof b.async !== 'boolean') throw new ServiceError('RALM_ERR_VALIDATION', 'async: expected a boolean', { field: 'async' });
+      await cur.audience.load();
+      if (b.async === true || cur.audience.workOf(spec) > syncMaxUsers) {
+        if (audienceJobs.full) throw new ServiceError('RALM_ERR_OVERLOADED', 'audience jobs: the queue is full; retry later', { retryAfterSeconds: 5 });
+        const job = await audienceJobs.submit(spec, specToJson(spec));
+        reply.status(202).header('location', `/v1/audiences/${job.id}`);
+        return send(reply, { ...job, links: jobLinks(job.id) });
+      }
+      // Synchronous: cancelled if the client goes away.
+      const abort = new AbortController();
+      const onClose = (): void => {
+        if (!reply.raw.writableFinished) abort.abort();
+      };
+      req.raw.once('close', onClose);
+      try {
+        const result = await runAudience(spec, { signal: abort.signal });
+        return send(reply, { ...result, timing: { ...result.timing, httpMs: performance.now() - t0 } });
+      } finally {
+        req.raw.off('close', onClose);
+      }
+    });
+
+    r.get('/v1/audiences/:id', { schema: schemas.audienceJobSchema }, async (req, reply) => {
+      const id = idParam(req);
+      const job = await audienceJobs.get(id);
+      if (!job) throw new ServiceError('RALM_ERR_NOT_FOUND', `id: no audience job ${JSON.stringify(id)}`, { field: 'id' });
+      return send(reply, { ...job, links: jobLinks(id) });
+    });
+
+    r.get('/v1/audiences/:id/users', { schema: schemas.audienceUsersSchema }, async (req, reply) => {
+      const id = idParam(req);
+      const q = (req.query ?? {}) as Record<string, string | undefined>;
+      const int = (name: string, dflt: number, min: number, max: number): number => {
+        const raw = q[name];
+        if (raw === undefined) return dflt;
+        const v = Number(raw);
+        if (!Number.isSafeInteger(v) || v < min || v > max) throw new ServiceError('RALM_ERR_VALIDATION', `${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`, { field: name });
+        return v;
+      };
+      const job = await audienceJobs.get(id);
+      if (!job) throw new ServiceError('RALM_ERR_NOT_FOUND', `id: no audience job ${JSON.stringify(id)}`, { field: 'id' });
+      if (job.status !== 'done') throw new ServiceError('RALM_ERR_CONFLICT', `audience job ${id} is ${job.status}; users are available once it is done`, { status: job.status });
+      const users = await audienceJobs.users(id);
+      if (!users) throw new ServiceError('RALM_ERR_NOT_FOUND', `audience job ${id} has no stored users`);
+      if (q.format !== undefined && q.format !== 'ndjson' && q.format !== 'page') {
+        throw new ServiceError('RALM_ERR_VALIDATION', `format: expected "page" or "ndjson", got ${JSON.stringify(q.format)}`, { field: 'format' });
+      }
+      if (q.format === 'ndjson') {
+        // The whole audience as a stream, one JSON object per line, best first.
+        const lines = function* (): Generator<string> {
+          const CHUNK = 1000;
+          for (let i = 0; i < users.ids.length; i += CHUNK) {
+            let out = '';
+            for (let j = i; j < Math.min(users.ids.length, i + CHUNK); j++) {
+              out += `${JSON.stringify({ rank: j + 1, id: users.ids[j], score: users.score[j], cosGlobal: users.cosGlobal[j], cosLocal: users.cosLocal[j] })}\n`;
+            }
+            yield out;
+          }
+        };
+        reply.type('application/x-ndjson');
+        reply.serializer((p: unknown) => p as string);
+        return reply.send(Readable.from(lines()));
+      }
+      const offset = int('offset', 0, 0, Number.MAX_SAFE_INTEGER);
+      const limit = int('limit', 1000, 1, 100_000);
+      const end = Math.min(users.ids.length, offset + limit);
+      const page = [];
+      for (let j = offset; j < end; j++) page.push({ id: users.ids[j], score: users.score[j], cosGlobal: users.cosGlobal[j], cosLocal: users.cosLocal[j] });
+      return send(reply, {
+        id, total: users.ids.length, offset, limit, users: page,
+        next: end < users.ids.length ? `/v1/audiences/${id}/users?offset=${end}&limit=${limit}` : null,
+      });
+    });
+
+    r.delete('/v1/audiences/:id', { schema: schemas.audienceCancelSchema }, async (req, reply) => {
+      const id = idParam(req);
+      const r = await audienceJobs.cancel(id);
+      if (!r) throw new ServiceError('RALM_ERR_NOT_FOUND', `id: no audience job ${JSON.stringify(id)}`, { field: 'id' });
+      return send(reply, { id, action: r.action, status: r.job.status });
     });
 
     r.get('/healthz', async (_req, reply) => send(reply, { status: 'ok' }));
@@ -444,5 +574,8 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     });
   });
 
-  return { app, metrics, serving: () => ({ engine: current.engine, seeds: current.seeds, batcher: current.batcher }) };
+  return {
+    app, metrics, audienceJobs,
+    serving: () => ({ engine: current.engine, seeds: current.seeds, batcher: current.batcher, audience: current.audience }),
+  };
 }

@@ -30,6 +30,16 @@ export interface ServiceConfig {
   requestTimeoutMs: number;
   /** Event-loop delay beyond which requests are shed with 503, ms (0 disables). */
   maxEventLoopDelayMs: number;
+  /** Audience requests scoring more users than this run as background jobs. */
+  audienceSyncMaxUsers: number;
+  /** Largest audience size N a request may ask for. */
+  audienceMaxSize: number;
+  /** Most seeds clustered per audience (larger seed sets are sampled). */
+  audienceMaxClusterSeeds: number;
+  /** Audience jobs waiting beyond the running one; more are refused with 429. */
+  audienceMaxQueuedJobs: number;
+  /** How long finished audience jobs and their users are kept, ms. */
+  audienceRetentionMs: number;
 }
 
 /** Each setting: environment variable, flag, default, and its parser. */
@@ -49,6 +59,11 @@ const SETTINGS = {
   maxQueue: { env: 'RALM_MAX_QUEUE', flag: 'max-queue', dflt: '1024', parse: (v: string) => int(v, 'max-queue', 1, 1_000_000) },
   requestTimeoutMs: { env: 'RALM_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', dflt: '2000', parse: (v: string) => int(v, 'request-timeout-ms', 1, 600_000) },
   maxEventLoopDelayMs: { env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', flag: 'max-event-loop-delay-ms', dflt: '1000', parse: (v: string) => int(v, 'max-event-loop-delay-ms', 0, 600_000) },
+  audienceSyncMaxUsers: { env: 'RALM_AUDIENCE_SYNC_MAX_USERS', flag: 'audience-sync-max-users', dflt: '200000', parse: (v: string) => int(v, 'audience-sync-max-users', 0, 1e9) },
+  audienceMaxSize: { env: 'RALM_AUDIENCE_MAX_SIZE', flag: 'audience-max-size', dflt: '1000000', parse: (v: string) => int(v, 'audience-max-size', 1, 1e8) },
+  audienceMaxClusterSeeds: { env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', flag: 'audience-max-cluster-seeds', dflt: '20000', parse: (v: string) => int(v, 'audience-max-cluster-seeds', 1, 1e7) },
+  audienceMaxQueuedJobs: { env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', flag: 'audience-max-queued-jobs', dflt: '16', parse: (v: string) => int(v, 'audience-max-queued-jobs', 0, 10_000) },
+  audienceRetentionMs: { env: 'RALM_AUDIENCE_RETENTION_MS', flag: 'audience-retention-ms', dflt: '86400000', parse: (v: string) => int(v, 'audience-retention-ms', 1000, 365 * 86_400_000) },
 } as const;
 
 function int(v: string, name: string, min: number, max: number): number {

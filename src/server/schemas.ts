@@ -125,3 +125,67 @@ export const reloadSchema = {
     401: error, 409: error, 500: error,
   },
 };
+
+const audienceUser = { type: 'object', properties: { id: { type: 'string' }, score: { type: 'number' }, cosGlobal: { type: 'number' }, cosLocal: { type: 'number' } } };
+const job = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string', enum: ['queued', 'running', 'done', 'failed', 'cancelled'] },
+    progress: { type: ['object', 'null'], properties: { scored: { type: 'integer' }, total: { type: 'integer' }, fraction: { type: 'number' } } },
+    createdAt: { type: 'number' }, startedAt: { type: ['number', 'null'] }, finishedAt: { type: ['number', 'null'] },
+    error: { type: ['object', 'null'] }, summary: { type: ['object', 'null'] }, links: { type: 'object' },
+  },
+};
+
+export const audienceSchema = {
+  summary: 'Audience expansion: seed users in, the N most similar users out',
+  description:
+    'Seeds are matched against known users (unmatched ones are counted and left out), clustered into at most k centroids, and every user ' +
+    '(or the pool) is scored against that seed set with the RALM score. Requests scoring more than the configured number of users, or with ' +
+    '"async": true, run as jobs: 202 with the job, then GET /v1/audiences/{id}.',
+  body: {
+    type: 'object',
+    properties: {
+      seeds: ids('seed user ids'),
+      seedEmbeddings: { type: 'array', items: vector('a seed given as its look-alike embedding, width h') },
+      size: { type: 'integer', minimum: 1, description: 'users wanted (N); required unless threshold is given' },
+      threshold: { type: 'number', description: 'keep only users scoring at least this' },
+      exclude: ids('user ids never to return'),
+      excludeSeeds: { type: 'boolean', default: true, description: 'leave the matched seeds out of the result' },
+      pool: ids('score only these users (default: every user)'),
+      seed: { type: 'integer', default: 1, description: 'k-means seed' },
+      async: { type: 'boolean', description: 'run as a job even when small' },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        seeds: { type: 'object' }, pool: { type: ['object', 'null'] }, scored: { type: 'integer' }, excluded: { type: 'integer' },
+        users: { type: 'array', items: audienceUser }, timing: { type: 'object' }, backend: { type: 'string' }, adapter: { type: 'string' }, modelVersion: { type: 'string' },
+      },
+    },
+    202: job,
+    ...errors,
+  },
+};
+
+export const audienceJobSchema = {
+  summary: 'An audience job: status, progress while running, and the summary once done',
+  params: { type: 'object', properties: { id: { type: 'string' } } },
+  response: { 200: job, ...errors },
+};
+
+export const audienceUsersSchema = {
+  summary: "A finished audience's users, best first: a page (offset, limit ≤ 100,000) or the whole list as NDJSON (format=ndjson)",
+  params: { type: 'object', properties: { id: { type: 'string' } } },
+  querystring: { type: 'object', properties: { offset: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 100000 }, format: { type: 'string', enum: ['page', 'ndjson'] } } },
+  response: { 409: error, ...errors },
+};
+
+export const audienceCancelSchema = {
+  summary: 'Cancels a queued or running audience job (kept as cancelled), or deletes a finished one and its users',
+  params: { type: 'object', properties: { id: { type: 'string' } } },
+  response: { ...errors },
+};

@@ -43,18 +43,27 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
       throw err;
     }
   };
-  const { app, serving } = buildApp({
+  const { app, serving, audienceJobs } = buildApp({
     engine, store, seeds, apiToken: config.apiToken, bodyLimit: config.bodyLimit,
     batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue },
     requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs, reloadModel,
+    audience: {
+      syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds,
+      jobs: { maxQueued: config.audienceMaxQueuedJobs, retentionMs: config.audienceRetentionMs },
+    },
   }, state);
 
   const restored = await seeds.restore();
   log(`model ${model.manifest.modelVersion} (${model.manifest.provenance.kind}); backend ${engine.adapterName}; restored ${restored.loaded} items`);
+  // The user table first: users stored from here on (the demo world's too) join it as they are stored.
+  const users = await serving().audience.load();
+  log(`audience: ${users.users} users in the user table${users.reembedded > 0 ? ` (${users.reembedded} re-embedded under this model)` : ''}`);
   if ((await store.stats()).items === 0 && config.demo) {
     const demo = await loadDemoWorld(seeds);
     log(`empty store: loaded the demo world (${demo.users} users, ${demo.items} items, ${demo.events} clicks)`);
   }
+  const jobs = await audienceJobs.restore();
+  if (jobs.requeued > 0) log(`audience: ${jobs.requeued} unfinished job(s) queued again`);
   await warmUp(engine);
   seeds.start();
   const url = await app.listen({ host: config.host, port: config.port });
@@ -65,6 +74,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     closing ??= (async () => {
       state.draining = true;
       await app.close(); // stops accepting, lets in-flight requests finish
+      await audienceJobs.stop(); // a running job stays queued in the store and re-runs after a restart
       const now = serving(); // after a model reload, not the engine this function started with
       await now.seeds.stop();
       await now.engine.close();
@@ -99,6 +109,7 @@ export function exampleRequests(url: string): string {
     `  curl -s ${url}/v1/recommend -H 'content-type: application/json' -d '{"user":{"id":"demo-science-7"},"k":5}'`,
     `  curl -s ${url}/v1/score -H 'content-type: application/json' -d '{"user":{"id":"demo-music-3"},"items":["demo-music-article-0","demo-sports-article-0"]}'`,
     `  curl -s ${url}/v1/events -H 'content-type: application/json' -d '{"events":[{"user":"demo-food-1","item":"demo-food-new","ts":${Date.now()}}]}'`,
+    `  curl -s ${url}/v1/audiences -H 'content-type: application/json' -d '{"seeds":["demo-music-1","demo-music-2","demo-music-3"],"size":5}'`,
     `  curl -s -X POST ${url}/v1/admin/recluster`,
     `  curl -s ${url}/v1/items/demo-science-breaking-news`,
     `  curl -s ${url}/metrics`,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import type {
-  ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord,
+  ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
 } from './store.js';
 
 export interface LmdbStoreOptions {
@@ -105,6 +105,8 @@ export class LmdbStore implements RalmStore {
   private readonly meta: Database<number, string>;
   /** Raw float32 bytes under the key "<modelVersion>\u0000<user>": no decoding on the clustering path. */
   private readonly lookalike: Database<Buffer, string>;
+  private readonly audiences: Database<AudienceRecord, string>;
+  private readonly audienceUsers: Database<{ ids: string[]; score: Uint8Array; cosGlobal: Uint8Array; cosLocal: Uint8Array }, string>;
   private closed = false;
 
   private constructor(path: string, options: LmdbStoreOptions) {
@@ -129,6 +131,8 @@ export class LmdbStore implements RalmStore {
     this.failures = this.env.openDB({ name: 'failures' });
     this.meta = this.env.openDB({ name: 'meta' });
     this.lookalike = this.env.openDB({ name: 'lookalike', encoding: 'binary' });
+    this.audiences = this.env.openDB({ name: 'audiences' });
+    this.audienceUsers = this.env.openDB({ name: 'audience-users' });
   }
 
   static open(path: string, options: LmdbStoreOptions = {}): LmdbStore {
@@ -358,6 +362,53 @@ export class LmdbStore implements RalmStore {
   async *seedCounts(): AsyncIterable<number> {
     this.check();
     for (const { value } of this.items.getRange({})) yield value.seedCount;
+  }
+
+  async *allUsers(): AsyncIterable<UserRecord> {
+    this.check();
+    for (const { key, value: u } of this.users.getRange({})) {
+      yield { id: key, universal: floats(u.universal), lookalike: floats(u.lookalike), modelVersion: u.modelVersion, features: u.features ?? undefined, updatedAt: u.updatedAt };
+    }
+  }
+
+  async putAudience(record: AudienceRecord, users?: AudienceUsers): Promise<void> {
+    this.check();
+    await this.env.transaction(() => {
+      this.audiences.put(record.id, record);
+      if (users) {
+        this.audienceUsers.put(record.id, { ids: users.ids, score: bytes(users.score), cosGlobal: bytes(users.cosGlobal), cosLocal: bytes(users.cosLocal) });
+      }
+    });
+    await this.env.flushed;
+  }
+
+  async getAudience(id: string): Promise<AudienceRecord | undefined> {
+    this.check();
+    return this.audiences.get(id);
+  }
+
+  async getAudienceUsers(id: string): Promise<AudienceUsers | undefined> {
+    this.check();
+    const u = this.audienceUsers.get(id);
+    if (!u) return undefined;
+    return { ids: u.ids, score: floats(u.score), cosGlobal: floats(u.cosGlobal), cosLocal: floats(u.cosLocal) };
+  }
+
+  async deleteAudience(id: string): Promise<boolean> {
+    this.check();
+    const existed = await this.env.transaction(() => {
+      const had = this.audiences.get(id) !== undefined;
+      this.audiences.remove(id);
+      this.audienceUsers.remove(id);
+      return had;
+    });
+    await this.env.flushed;
+    return existed;
+  }
+
+  async *allAudiences(): AsyncIterable<AudienceRecord> {
+    this.check();
+    for (const { value } of this.audiences.getRange({})) yield value;
   }
 
   async stats(): Promise<StoreStats> {

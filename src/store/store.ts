@@ -80,6 +80,26 @@ export interface SeedRecord {
   arrivedAt: number;
 }
 
+/** A persisted audience job (see src/audience/jobs.ts); `spec` and `summary` are plain JSON data. */
+export interface AudienceRecord {
+  id: string;
+  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  spec: Record<string, unknown>;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: { code: string; message: string } | null;
+  summary: Record<string, unknown> | null;
+}
+
+/** An audience's users, best first. */
+export interface AudienceUsers {
+  ids: string[];
+  score: Float32Array;
+  cosGlobal: Float32Array;
+  cosLocal: Float32Array;
+}
+
 export interface StoreStats {
   users: number;
   items: number;
@@ -121,6 +141,13 @@ export interface RalmStore {
   allClusters(): AsyncIterable<ItemClusters>;
   /** Seeds kept per item, for the distribution metric. */
   seedCounts(): AsyncIterable<number>;
+  /** Every stored user (audience expansion builds its user table from them). */
+  allUsers(): AsyncIterable<UserRecord>;
+  putAudience(record: AudienceRecord, users?: AudienceUsers): Promise<void>;
+  getAudience(id: string): Promise<AudienceRecord | undefined>;
+  getAudienceUsers(id: string): Promise<AudienceUsers | undefined>;
+  deleteAudience(id: string): Promise<boolean>;
+  allAudiences(): AsyncIterable<AudienceRecord>;
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
 }

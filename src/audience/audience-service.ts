@@ -1,0 +1,389 @@
+/**
+ * Audience expansion (the advertising look-alike): seed users in, the N users most like them out.
+ * The seeds are matched against the platform's users (ids that do not match are counted and
+ * left out), clustered into at most k centroids in the look-alike space with the engine's
+ * k-means, given a global vector by global attention, and every user — or an explicit candidate
+ * pool — is scored against that one seed set with RALM's own score (local attention over the
+ * seed centroids, two cosines, the α/β blend). The seeds themselves are excluded by default.
+ *
+ * The service owns the in-memory user table for its engine's model: built from the store at
+ * start, kept current as users are stored.
+ */
+import { performance } from 'node:perf_hooks';
+import type { RalmEngine } from '../engine/engine.js';
+import type { RalmStore } from '../store/store.js';
+import { RalmError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { bit, type ScanHits, type ScanSet } from './scan.js';
+import { prepareSeedSet } from './seed-set.js';
+import { DEFAULT_ROWS_PER_PAGE, UserTable } from './user-table.js';
+import { paddedStride } from '../engine/item-table.js';
+
+export interface AudienceServiceOptions {
+  /** Most seeds clustered per audience; a larger seed set is sampled (seeded) down to this. */
+  maxClusterSeeds?: number;
+  /** Largest N a request may ask for. */
+  maxSize?: number;
+  /** Rows per user-table page (default: 128 MiB of rows, at most 262,144). */
+  rowsPerPage?: number;
+}
+
+/** An audience request, validated (see `parseAudienceRequest`). */
+export interface AudienceSpec {
+  /** Seed user ids (matched against the user table). */
+  seeds: string[];
+  /** Seeds given directly as look-alike embeddings (width h). */
+  seedEmbeddings: Float32Array[];
+  /** Users wanted (the best `size`, or fewer when a threshold or the pool cuts the list). */
+  size: number;
+  /** Keep only users scoring at least this. */
+  threshold: number | null;
+  exclude: string[];
+  /** Leave the matched seeds out of the result (default true). */
+  excludeSeeds: boolean;
+  /** Score only these users (ids); absent: every user. */
+  pool: string[] | null;
+  /** k-means seed (results are deterministic for a given seed and user table). */
+  seed: number;
+}
+
+export interface AudienceUser {
+  id: string;
+  score: number;
+  cosGlobal: number;
+  cosLocal: number;
+}
+
+export interface AudienceResult {
+  seeds: {
+    given: number;
+    matched: number;
+    unmatched: number;
+    /** Up to 100 of the ids that matched no user. */
+    unmatchedIds: string[];
+    /** Seeds that went into clustering (after sampling). */
+    clustered: number;
+    centroids: number;
+  };
+  pool: { given: number; matched: number; unmatched: number } | null;
+  /** Users scored (the pool, or every user), before exclusions. */
+  scored: number;
+  excluded: number;
+  users: AudienceUser[];
+  timing: { resolveMs: number; clusterMs: number; scanMs: number; totalMs: number };
+  backend: string;
+  adapter: string;
+  modelVersion: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+function fail(field: string, expected: string, got?: unknown): never {
+  const shown = got === undefined ? '' : `, got ${JSON.stringify(got)?.slice(0, 60) ?? String(got)}`;
+  throw new RalmError('RALM_ERR_VALIDATION', `${field}: expected ${expected}${shown}`, { field });
+}
+
+function idList(v: unknown, field: string, max: number): string[] {
+  if (!Array.isArray(v)) fail(field, 'an array of user ids (strings)', v);
+  if (v.length > max) fail(field, `at most ${max} ids`, `${v.length} ids`);
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string' || v[i].length === 0) fail(`${field}[${i}]`, 'a non-empty string', v[i]);
+  return v as string[];
+}
+
+/** Limits on one request's lists. */
+export const MAX_IDS = 5_000_000;
+
+/**
+ * Validates an audience request body. Every error names its field: `seeds` (ids) and/or
+ * `seedEmbeddings` (arrays of h numbers) — at least one seed; `size` (1..maxSize) and/or
+ * `threshold` (a number; with it, `size` defaults to maxSize); `exclude`, `pool` (ids);
+ * `excludeSeeds` (boolean, default true); `seed` (integer).
+ */
+export function parseAudienceRequest(body: unknown, h: number, maxSize: number): AudienceSpec {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('body', 'an object');
+  const b = body as Record<string, unknown>;
+  const known = new Set(['seeds', 'seedEmbeddings', 'size', 'threshold', 'exclude', 'excludeSeeds', 'pool', 'seed', 'async']);
+  for (const k of Object.keys(b)) {
+    if (!known.has(k)) throw new RalmError('RALM_ERR_VALIDATION', `${k}: unknown field (known: ${[...known].join(', ')})`, { field: k });
+  }
+  const seeds = b.seeds === undefined ? [] : idList(b.seeds, 'seeds', MAX_IDS);
+  const seedEmbeddings: Float32Array[] = [];
+  if (b.seedEmbeddings !== undefined) {
+    if (!Array.isArray(b.seedEmbeddings)) fail('seedEmbeddings', `an array of embeddings (arrays of ${h} numbers)`, b.seedEmbeddings);
+    b.seedEmbeddings.forEach((e: unknown, i: number) => {
+      const f = `seedEmbeddings[${i}]`;
+      const arr = e instanceof Float32Array ? e : Array.isArray(e) ? e : null;
+      if (!arr) fail(f, `an array of ${h} numbers`, e);
+      if (arr.length !== h) throw new RalmError('RALM_ERR_DIMENSION', `${f}: expected ${h} values, got ${arr.length}`, { field: f, expected: h, got: arr.length });
+      for (let j = 0; j < arr.length; j++) {
+        if (typeof arr[j] !== 'number' || !Number.isFinite(arr[j])) {
+          throw new RalmError('RALM_ERR_NON_FINITE', `${f}[${j}]: expected a finite number, got ${String(arr[j])}`, { field: f, index: j });
+        }
+      }
+      seedEmbeddings.push(Float32Array.from(arr as ArrayLike<number>));
+    });
+  }
+  if (seeds.length + seedEmbeddings.length === 0) fail('seeds', 'at least one seed user (in "seeds" or "seedEmbeddings")');
+  let threshold: number | null = null;
+  if (b.threshold !== undefined) {
+    if (typeof b.threshold !== 'number' || !Number.isFinite(b.threshold)) fail('threshold', 'a finite number', b.threshold);
+    threshold = b.threshold;
+  }
+  let size = maxSize;
+  if (b.size !== undefined) {
+    if (typeof b.size !== 'number' || !Number.isSafeInteger(b.size) || b.size < 1 || b.size > maxSize) fail('size', `an integer from 1 to ${maxSize}`, b.size);
+    size = b.size;
+  } else if (threshold === null) {
+    fail('size', `the number of users wanted (1 to ${maxSize}), or a "threshold"`);
+  }
+  const exclude = b.exclude === undefined ? [] : idList(b.exclude, 'exclude', MAX_IDS);
+  const pool = b.pool === undefined ? null : idList(b.pool, 'pool', MAX_IDS);
+  if (b.excludeSeeds !== undefined && typeof b.excludeSeeds !== 'boolean') fail('excludeSeeds', 'a boolean', b.excludeSeeds);
+  let seed = 1;
+  if (b.seed !== undefined) {
+    if (typeof b.seed !== 'number' || !Number.isSafeInteger(b.seed)) fail('seed', 'an integer', b.seed);
+    seed = b.seed;
+  }
+  return { seeds, seedEmbeddings, size, threshold, exclude, excludeSeeds: b.excludeSeeds !== false, pool, seed };
+}
+
+/** The JSON form of a spec (embeddings as plain arrays), for persisting jobs. */
+export function specToJson(spec: AudienceSpec): Record<string, unknown> {
+  return {
+    seeds: spec.seeds, seedEmbeddings: spec.seedEmbeddings.map((e) => Array.from(e)), size: spec.size,
+    ...(spec.threshold === null ? {} : { threshold: spec.threshold }), exclude: spec.exclude, excludeSeeds: spec.excludeSeeds,
+    ...(spec.pool === null ? {} : { pool: spec.pool }), seed: spec.seed,
+  };
+}
+
+export class AudienceService {
+  readonly users: UserTable;
+  readonly maxClusterSeeds: number;
+  readonly maxSize: number;
+  private loaded: Promise<{ users: number; reembedded: number }> | undefined;
+
+  constructor(private readonly engine: RalmEngine, private readonly store: RalmStore, options: AudienceServiceOptions = {}) {
+    const { h, k } = engine.model.manifest;
+    this.maxClusterSeeds = options.maxClusterSeeds ?? 20_000;
+    this.maxSize = options.maxSize ?? 1_000_000;
+    const byBinding = Math.floor((128 * 1024 * 1024) / (paddedStride(h) * 4));
+    this.users = new UserTable({ h, maxCentroids: k, rowsPerPage: options.rowsPerPage ?? Math.min(DEFAULT_ROWS_PER_PAGE, byBinding) });
+  }
+
+  /**
+   * Fills the user table from the store. Users embedded under another model are transformed
+   * with this one (and stored back, so clustering finds them too). Idempotent.
+   */
+  load(): Promise<{ users: number; reembedded: number }> {
+    this.loaded ??= this.loadNow();
+    return this.loaded;
+  }
+
+  private async loadNow(): Promise<{ users: number; reembedded: number }> {
+    const { h, m, modelVersion } = this.engine.model.manifest;
+    const BATCH = 4096;
+    let ids: string[] = [];
+    let rows = new Float32Array(BATCH * h);
+    let stale: Array<{ id: string; universal: Float32Array; features?: Record<string, unknown> }> = [];
+    let reembedded = 0;
+    const flushFresh = (): void => {
+      if (ids.length === 0) return;
+      this.users.upsert(ids, rows.subarray(0, ids.length * h));
+      ids = [];
+      rows = new Float32Array(BATCH * h);
+    };
+    const flushStale = async (): Promise<void> => {
+      if (stale.length === 0) return;
+      const x = new Float32Array(stale.length * m);
+      stale.forEach((u, i) => x.set(u.universal, i * m));
+      const e = await this.engine.transform(x, stale.length);
+      await this.store.putUsers(stale.map((u, i) => ({ id: u.id, universal: u.universal, lookalike: e.slice(i * h, (i + 1) * h), modelVersion, features: u.features })));
+      this.users.upsert(stale.map((u) => u.id), e);
+      reembedded += stale.length;
+      stale = [];
+    };
+    for await (const u of this.store.allUsers()) {
+      if (u.modelVersion === modelVersion && u.lookalike.length === h) {
+        rows.set(u.lookalike, ids.length * h);
+        ids.push(u.id);
+        if (ids.length === BATCH) flushFresh();
+      } else if (u.universal.length === m) {
+        stale.push({ id: u.id, universal: u.universal, features: u.features });
+        if (stale.length === BATCH) await flushStale();
+      }
+    }
+    flushFresh();
+    await flushStale();
+    return { users: this.users.size, reembedded };
+  }
+
+  /** Keeps the table current: called with users just stored under this service's model. */
+  addUsers(ids: readonly string[], lookalikes: Float32Array): void {
+    this.users.upsert(ids, lookalikes);
+  }
+
+  /** Users scored by a request (its pool, or every user): what decides whether it runs as a job. */
+  workOf(spec: AudienceSpec): number {
+    return spec.pool ? spec.pool.length : this.users.size;
+  }
+
+  /** Runs one audience request to completion. */
+  async run(spec: AudienceSpec, options: RunOptions = {}): Promise<AudienceResult> {
+    const [r] = await this.runMany([spec], options);
+    return r;
+  }
+
+  /**
+   * Runs several audiences in one scan of the user table (one dispatch per page on the GPU).
+   * They must all score every user, or all the same pool.
+   */
+  async runMany(specs: readonly AudienceSpec[], options: RunOptions = {}): Promise<AudienceResult[]> {
+    if (specs.length === 0) return [];
+    const poolKey = (s: AudienceSpec): string => (s.pool ? s.pool.join('\u0000') : '');
+    if (specs.some((s) => poolKey(s) !== poolKey(specs[0]))) throw new RalmError('RALM_ERR_VALIDATION', 'audiences scanned together must share the same pool');
+    await this.load();
+    const t0 = performance.now();
+    const { h, alpha, beta, modelVersion } = this.engine.model.manifest;
+    const table = this.users;
+    const snapshot = table.acquire();
+    try {
+      // Resolve seeds, exclusions and the pool under the snapshot.
+      const words = Math.ceil(snapshot.rowCount / 32);
+      const resolved = specs.map((spec) => {
+        const seedRows: number[] = [];
+        const unmatchedIds: string[] = [];
+        let unmatched = 0;
+        const seen = new Set<number>();
+        for (const id of spec.seeds) {
+          const r = table.rowOf(id);
+          if (r === undefined || r >= snapshot.rowCount) {
+            unmatched++;
+            if (unmatchedIds.length < 100) unmatchedIds.push(id);
+          } else if (!seen.has(r)) {
+            seen.add(r);
+            seedRows.push(r);
+          }
+        }
+        const skip = new Uint32Array(words);
+        let excluded = 0;
+        const mark = (r: number | undefined): void => {
+          if (r === undefined || r >= snapshot.rowCount || bit(skip, r)) return;
+          skip[r >>> 5] |= 1 << (r & 31);
+          excluded++;
+        };
+        if (spec.excludeSeeds) for (const r of seedRows) mark(r);
+        for (const id of spec.exclude) mark(table.rowOf(id));
+        return { spec, seedRows, unmatched, unmatchedIds, skip, excluded };
+      });
+      let pool: Uint32Array | undefined;
+      let poolInfo: AudienceResult['pool'] = null;
+      if (specs[0].pool) {
+        // Distinct known pool users, in the caller's order; exclusions apply per audience below.
+        const rows: number[] = [];
+        const seen = new Set<number>();
+        for (const id of specs[0].pool) {
+          const r = table.rowOf(id);
+          if (r !== undefined && r < snapshot.rowCount && !seen.has(r)) {
+            seen.add(r);
+            rows.push(r);
+          }
+        }
+        poolInfo = { given: specs[0].pool.length, matched: rows.length, unmatched: specs[0].pool.length - rows.length };
+        pool = Uint32Array.from(rows);
+      }
+      const t1 = performance.now();
+
+      // Cluster each seed set in the look-alike space and compute its global vector.
+      const points = resolved.map((r) => this.seedPoints(r.seedRows, r.spec));
+      const clusters = await this.engine.clusterPoints(points.map((p) => ({ points: p.points, n: p.n })), { seed: specs[0].seed });
+      const globals = await this.engine.globalVectors(clusters.map((c) => ({ centroids: c.centroids, count: c.count })));
+      const t2 = performance.now();
+
+      // A pool scan has no skip masks: excluded users are dropped from a per-audience view of the pool.
+      // Audiences sharing one scan must then share exclusions; when they differ, scan them one by one.
+      if (pool && specs.length > 1 && resolved.some((r) => r.excluded > 0)) {
+        const out: AudienceResult[] = [];
+        for (const spec of specs) out.push(...(await this.runMany([spec], options)));
+        return out;
+      }
+      let poolForScan = pool;
+      let poolExcluded = 0;
+      if (pool && resolved[0].excluded > 0) {
+        const keep = pool.filter((r) => !bit(resolved[0].skip, r));
+        poolExcluded = pool.length - keep.length;
+        poolForScan = keep;
+      }
+      const sets: ScanSet[] = resolved.map((r, i) => ({
+        set: prepareSeedSet(this.engine.model, clusters[i].centroids, clusters[i].count, globals.globals.subarray(i * h, (i + 1) * h)),
+        skip: pool ? undefined : r.skip,
+        topN: r.spec.size,
+        threshold: r.spec.threshold ?? -Infinity,
+      }));
+      const scan = await this.engine.scanUsers({ table, snapshot, pool: poolForScan, sets, alpha, beta, onProgress: options.onProgress, signal: options.signal });
+      const t3 = performance.now();
+      return resolved.map((r, i) => ({
+        seeds: {
+          given: r.spec.seeds.length + r.spec.seedEmbeddings.length,
+          matched: r.seedRows.length + r.spec.seedEmbeddings.length,
+          unmatched: r.unmatched,
+          unmatchedIds: r.unmatchedIds,
+          clustered: points[i].n,
+          centroids: clusters[i].count,
+        },
+        pool: poolInfo,
+        scored: pool ? pool.length : table.size,
+        excluded: pool ? poolExcluded : r.excluded,
+        users: this.toUsers(scan.hits[i], poolForScan, snapshot.idOf),
+        timing: { resolveMs: t1 - t0, clusterMs: t2 - t1, scanMs: t3 - t2, totalMs: t3 - t0 },
+        backend: scan.backend,
+        adapter: scan.adapter,
+        modelVersion,
+      }));
+    } finally {
+      snapshot.release();
+    }
+  }
+
+  /** The seed set's points (look-alike embeddings), sampled down to maxClusterSeeds when larger. */
+  private seedPoints(rows: number[], spec: AudienceSpec): { points: Float32Array; n: number } {
+    const { h } = this.engine.model.manifest;
+    const table = this.users;
+    let chosen = rows;
+    const budget = Math.max(0, this.maxClusterSeeds - spec.seedEmbeddings.length);
+    if (chosen.length > budget) {
+      chosen = rows.slice();
+      const rng = new Rng(spec.seed);
+      for (let t = 0; t < budget; t++) {
+        const j = t + rng.int(chosen.length - t);
+        [chosen[t], chosen[j]] = [chosen[j], chosen[t]];
+      }
+      chosen = chosen.slice(0, budget);
+    }
+    const embeddings = spec.seedEmbeddings.slice(0, this.maxClusterSeeds);
+    const n = chosen.length + embeddings.length;
+    if (n === 0) {
+      throw new RalmError('RALM_ERR_VALIDATION', `seeds: none of the ${spec.seeds.length} seed users matched a known user`, { field: 'seeds' });
+    }
+    const points = new Float32Array(n * h);
+    const stride = table.stride;
+    chosen.forEach((r, i) => {
+      const page = table.pages[Math.floor(r / table.rowsPerPage)];
+      const at = (r % table.rowsPerPage) * stride;
+      points.set(page.rows.subarray(at, at + h), i * h);
+    });
+    embeddings.forEach((e, i) => points.set(e, (chosen.length + i) * h));
+    return { points, n };
+  }
+
+  private toUsers(h: ScanHits, pool: Uint32Array | undefined, idOf: (row: number) => string): AudienceUser[] {
+    return Array.from(h.position, (p, i) => ({
+      id: idOf(pool ? pool[p] : p),
+      score: h.score[i],
+      cosGlobal: h.cosGlobal[i],
+      cosLocal: h.cosLocal[i],
+    }));
+  }
+}
