@@ -182,8 +182,10 @@ export class AudienceJobs {
         cosGlobal: Float32Array.from(result.users, (u) => u.cosGlobal),
         cosLocal: Float32Array.from(result.users, (u) => u.cosLocal),
       };
-      l.record = { ...l.record, status: 'done', finishedAt: this.now(), summary: summaryOf(result) };
-      await this.store.putAudience(l.record, users);
+      // Durable before anyone is told it is done.
+      const record: AudienceRecord = { ...l.record, status: 'done', finishedAt: this.now(), summary: summaryOf(result) };
+      await this.store.putAudience(record, users);
+      l.record = record;
     } catch (err) {
       if (this.stopped && l.abort.signal.aborted) {
         // Shutting down: leave it queued in the store, to run again after the restart.
@@ -192,8 +194,9 @@ export class AudienceJobs {
       }
       const e = err as RalmError;
       const status = e.code === 'RALM_ERR_CANCELLED' ? 'cancelled' : 'failed';
-      l.record = { ...l.record, status, finishedAt: this.now(), error: status === 'failed' ? { code: e.code ?? 'RALM_ERR_INTERNAL', message: e.message } : null };
-      await this.store.putAudience(l.record).catch(() => undefined);
+      const record: AudienceRecord = { ...l.record, status, finishedAt: this.now(), error: status === 'failed' ? { code: e.code ?? 'RALM_ERR_INTERNAL', message: e.message } : null };
+      await this.store.putAudience(record).catch(() => undefined);
+      l.record = record;
     }
     this.live.delete(id);
   }
