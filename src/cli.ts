@@ -27,6 +27,13 @@ commands:
        [--storage f32|f16] [--min-ms 1500] [--out FILE]
   bench seeds --data DIR    replay Globo.com clicks: durable ingest, re-clustering per 5-minute window
        [--backend cpu|webgpu] [--hours N (files)] [--replay-hours N] [--max-cluster-points 2048] [--min-seeds 100] [--out FILE]
+  bench audience            score every user of a table against one seed set, per backend, vs the roofline
+       [--users 1000000] [--h 128] [--ks 5,20] [--seeds 2000] [--sets 1] [--top 1000]
+       [--targets wasm,scalar,webgpu] [--min-ms 3000] [--out FILE]
+  audience --seeds FILE     audience expansion over the users in the store: the N users most like the seeds
+       (--size N | --threshold X) [--seeds FILE ...: several audiences, one scan] [--exclude FILE] [--pool FILE]
+       [--include-seeds] [--seed N] [--data-dir DIR] [--model-dir DIR] [--backend auto|webgpu|cpu] [--out FILE(.csv|.ndjson)]
+       id files: one user id per line (a CSV's first column); blank lines and lines starting with # are skipped
 
 common options:
   --json                    print one JSON document instead of text
@@ -153,10 +160,120 @@ async function cmdBenchSeeds(rest: string[]): Promise<void> {
   ].join('\n'));
 }
 
+/** User ids from a file: one per line (a CSV's first column); blank lines and # comments skipped. */
+async function readIds(path: string): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  const ids: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const id = line.split(',')[0].trim().replace(/^"(.*)"$/, '$1');
+    if (id !== '') ids.push(id);
+  }
+  return ids;
+}
+
+async function cmdAudience(args: string[]): Promise<void> {
+  const { values } = parse(args, {
+    seeds: { type: 'string', multiple: true }, size: { type: 'string' }, threshold: { type: 'string' }, exclude: { type: 'string' },
+    pool: { type: 'string' }, 'include-seeds': { type: 'boolean' }, seed: { type: 'string' }, 'data-dir': { type: 'string' },
+    'model-dir': { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' },
+  });
+  const seedFiles = (values.seeds as string[] | undefined) ?? [];
+  if (seedFiles.length === 0) throw new UsageError('audience: --seeds FILE is required (repeat it for several audiences)');
+  if (values.size === undefined && values.threshold === undefined) throw new UsageError('audience: give --size N or --threshold X');
+  const backend = (values.backend as string | undefined) ?? 'auto';
+  if (!['auto', 'webgpu', 'cpu'].includes(backend)) throw new UsageError(`--backend: expected auto, webgpu or cpu, got ${JSON.stringify(backend)}`);
+  const json = !!values.json;
+  const log = (l: string): void => void process.stderr.write(l + '\n');
+  const { LmdbStore } = await import('./store/lmdb-store.js');
+  const { RalmEngine } = await import('./engine/engine.js');
+  const { AudienceService, parseAudienceRequest } = await import('./audience/audience-service.js');
+  const model = await loadModel(resolve((values['model-dir'] as string | undefined) ?? defaultModelDir));
+  const store = LmdbStore.open(resolve((values['data-dir'] as string | undefined) ?? 'data'));
+  const engine = await RalmEngine.create(model, { backend: backend as 'auto' | 'webgpu' | 'cpu' });
+  try {
+    const svc = new AudienceService(engine, store, { maxSize: Number.MAX_SAFE_INTEGER });
+    const loaded = await svc.load();
+    log(`${loaded.users} users in the store under model ${model.manifest.modelVersion}; backend ${engine.adapterName}`);
+    const exclude = typeof values.exclude === 'string' ? await readIds(values.exclude) : undefined;
+    const pool = typeof values.pool === 'string' ? await readIds(values.pool) : undefined;
+    const specs = [];
+    for (const file of seedFiles) {
+      const body: Record<string, unknown> = { seeds: await readIds(file), exclude, pool, excludeSeeds: !values['include-seeds'] };
+      if (values.size !== undefined) body.size = intOpt(values.size, 'size', 1);
+      else body.size = Math.max(1, loaded.users);
+      if (values.threshold !== undefined) body.threshold = numOpt(values.threshold, 'threshold', 0);
+      if (values.seed !== undefined) body.seed = intOpt(values.seed, 'seed', 1);
+      try {
+        specs.push(parseAudienceRequest(body, model.manifest.h, Number.MAX_SAFE_INTEGER));
+      } catch (err) {
+        throw new RalmError((err as RalmError).code, `${file}: ${(err as Error).message}`);
+      }
+    }
+    const results = await svc.runMany(specs, {
+      onProgress: json ? undefined : (done, total) => void process.stderr.write(`\rscored ${done} / ${total}`),
+    });
+    if (!json) process.stderr.write('\n');
+    if (typeof values.out === 'string') {
+      const out = resolve(values.out);
+      await mkdir(dirname(out), { recursive: true });
+      const nd = out.endsWith('.ndjson') || out.endsWith('.jsonl');
+      const lines: string[] = nd ? [] : ['audience,rank,user,score,cos_global,cos_local'];
+      results.forEach((r, a) => r.users.forEach((u, i) => {
+        lines.push(nd
+          ? JSON.stringify({ audience: seedFiles[a], rank: i + 1, user: u.id, score: u.score, cosGlobal: u.cosGlobal, cosLocal: u.cosLocal })
+          : [JSON.stringify(seedFiles[a]), i + 1, JSON.stringify(u.id), u.score, u.cosGlobal, u.cosLocal].join(','));
+      }));
+      await writeFile(out, lines.join('\n') + '\n');
+      log(`wrote ${results.reduce((a, r) => a + r.users.length, 0)} rows to ${values.out}`);
+    }
+    const text = results.map((r, a) => [
+      `${seedFiles[a]}: ${r.seeds.matched} of ${r.seeds.given} seeds matched (${r.seeds.unmatched} unmatched), ${r.seeds.centroids} centroids; scored ${r.scored} users, excluded ${r.excluded}`,
+      `  ${r.users.length} users in ${r.timing.totalMs.toFixed(0)} ms (cluster ${r.timing.clusterMs.toFixed(0)} ms, scan ${r.timing.scanMs.toFixed(0)} ms) on ${r.adapter}`,
+      ...r.users.slice(0, 10).map((u, i) => `  ${String(i + 1).padStart(3)}. ${u.id}  ${u.score.toFixed(4)}`),
+      r.users.length > 10 ? `  … (${r.users.length - 10} more${values.out ? '' : '; --out FILE writes them all'})` : '',
+    ].join('\n')).join('\n');
+    emit({ json }, results.length === 1 ? results[0] : results, text);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+}
+
+async function cmdBenchAudience(rest: string[]): Promise<void> {
+  const { values } = parse(rest, {
+    users: { type: 'string' }, h: { type: 'string' }, ks: { type: 'string' }, seeds: { type: 'string' }, sets: { type: 'string' },
+    top: { type: 'string' }, targets: { type: 'string' }, 'min-ms': { type: 'string' }, out: { type: 'string' },
+  });
+  const targets = ((values.targets as string | undefined) ?? 'wasm,scalar,webgpu').split(',').map((t) => t.trim());
+  for (const t of targets) if (!['wasm', 'scalar', 'webgpu'].includes(t)) throw new UsageError(`--targets: expected wasm, scalar and/or webgpu, got ${JSON.stringify(t)}`);
+  const { runAudienceBench } = await import('../bench/audience.js');
+  const json = !!values.json;
+  const r = await runAudienceBench({
+    users: intOpt(values.users, 'users', 1_000_000), h: intOpt(values.h, 'h', 128), ks: listOpt(values.ks, 'ks', [5, 20]),
+    seeds: intOpt(values.seeds, 'seeds', 2000), sets: listOpt(values.sets, 'sets', [1]), topN: intOpt(values.top, 'top', 1000),
+    targets: targets as Array<'wasm' | 'scalar' | 'webgpu'>, minMs: intOpt(values['min-ms'], 'min-ms', 3000),
+    log: (l) => void process.stderr.write(l + '\n'),
+  });
+  if (typeof values.out === 'string') {
+    await mkdir(dirname(resolve(values.out)), { recursive: true });
+    await writeFile(resolve(values.out), JSON.stringify(r, null, 2) + '\n');
+  }
+  emit({ json }, r, `machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}`);
+}
+
 async function cmdBench(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'seeds') return cmdBenchSeeds(rest);
-  if (sub !== 'kernel') throw new UsageError(`bench: unknown benchmark ${JSON.stringify(sub ?? '')}, expected "kernel" or "seeds"`);
+  if (sub === 'audience') return cmdBenchAudience(rest);
+  if (sub !== 'kernel') throw new UsageError(`bench: unknown benchmark ${JSON.stringify(sub ?? '')}, expected "kernel", "seeds" or "audience"`);
   const { values } = parse(rest, {
     backend: { type: 'string' }, sizes: { type: 'string' }, ks: { type: 'string' }, h: { type: 'string' },
     storage: { type: 'string' }, 'min-ms': { type: 'string' }, out: { type: 'string' },
@@ -226,6 +343,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'model': await cmdModel(rest); break;
       case 'bench': await cmdBench(rest); break;
       case 'serve': await cmdServe(rest); break;
+      case 'audience': await cmdAudience(rest); break;
       case undefined: case '--help': case 'help': process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     }

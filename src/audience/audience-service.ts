@@ -217,7 +217,24 @@ export class AudienceService {
     }
     flushFresh();
     await flushStale();
+    await this.warmUp();
     return { users: this.users.size, reembedded };
+  }
+
+  /** One tiny scan, so the first request does not pay for starting the scan threads and compiling kernels. */
+  private async warmUp(): Promise<void> {
+    const first = this.users.ids().next();
+    if (first.done) return;
+    const { alpha, beta } = this.engine.model.manifest;
+    const e = this.users.embedding(first.value) as Float32Array;
+    const set = prepareSeedSet(this.engine.model, e, 1, e);
+    const snapshot = this.users.acquire();
+    try {
+      const row = this.users.rowOf(first.value) as number;
+      await this.engine.scanUsers({ table: this.users, snapshot, pool: Uint32Array.of(row), sets: [{ set, topN: 1, threshold: -Infinity }], alpha, beta });
+    } finally {
+      snapshot.release();
+    }
   }
 
   /** Keeps the table current: called with users just stored under this service's model. */

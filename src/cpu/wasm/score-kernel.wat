@@ -233,15 +233,9 @@
           (local.set $v (i32.add (local.get $v) (i32.const 16)))
           (br $vl)))
         (local.set $p (i32.add (local.get $dots) (i32.shl (local.get $r) (i32.const 2))))
-        (f32.store (local.get $p) (f32.demote_f64 (call $hsum (local.get $a00))))
-        (f32.store offset=4 (local.get $p) (f32.demote_f64 (call $hsum (local.get $a01))))
-        (f32.store offset=8 (local.get $p) (f32.demote_f64 (call $hsum (local.get $a02))))
-        (f32.store offset=12 (local.get $p) (f32.demote_f64 (call $hsum (local.get $a03))))
-        (local.set $p (i32.add (local.get $p) (i32.shl (local.get $R) (i32.const 2))))
-        (f32.store (local.get $p) (f32.demote_f64 (call $hsum (local.get $a10))))
-        (f32.store offset=4 (local.get $p) (f32.demote_f64 (call $hsum (local.get $a11))))
-        (f32.store offset=8 (local.get $p) (f32.demote_f64 (call $hsum (local.get $a12))))
-        (f32.store offset=12 (local.get $p) (f32.demote_f64 (call $hsum (local.get $a13))))
+        (v128.store (local.get $p) (call $sum4 (local.get $a00) (local.get $a01) (local.get $a02) (local.get $a03)))
+        (v128.store (i32.add (local.get $p) (i32.shl (local.get $R) (i32.const 2)))
+          (call $sum4 (local.get $a10) (local.get $a11) (local.get $a12) (local.get $a13)))
         (local.set $r (i32.add (local.get $r) (i32.const 4)))
         (br $rl)))
       (call $finish_user (local.get $dots)
@@ -257,51 +251,97 @@
       (local.set $u (i32.add (local.get $u) (i32.const 2)))
       (br $users))))
 
-  ;; One user's score from its dots (d_r = D_r · e_u): weights from the A rows, e·L from the C
-  ;; rows and w, |L|² = wᵀ G w (four lanes of G's row at a time), cos_g from the ĝ row.
+;; The lane sums of four vectors as one vector [Σa, Σb, Σc, Σd] (a transpose by shuffles).
+  (func $sum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; e^y for four f32 lanes, y in about [-45, 1]: y = n ln2 + r with |r| <= ln2/2, a degree-6
+  ;; Taylor polynomial for e^r (relative error below 2e-7, about float32 resolution), and 2^n
+  ;; built in the exponent bits.
+  (func $exp4 (param $y v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $y) (f32x4.splat (f32.const 1.44269504)))))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $y) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693145752))))
+                             (f32x4.mul (local.get $n) (f32x4.splat (f32.const 1.42860677e-6)))))
+    (local.set $p (f32x4.splat (f32.const 1.38888889e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.33333333e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.16666667e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+
+  ;; One user's score from its dots (d_r = D_r · e_u): the attention weights four centroids at a
+  ;; time (exp(tanh(clamp(x, -20, 20))), tanh through e^(-2|x|) so nothing overflows), e·L from
+  ;; the C rows and w, |L|² = wᵀ G w (four lanes of G's row at a time), cos_g from the ĝ row.
   (func $finish_user
     (param $dots i32) (param $norm f64) (param $out i32)
     (param $c i32) (param $gram i32) (param $kPad i32) (param $w i32)
     (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $j i32) (local $a i32) (local $row i32) (local $wj f64) (local $sw f64) (local $el f64)
+    (local $j i32) (local $a i32) (local $row i32) (local $sw f64) (local $el f64)
     (local $ll f64) (local $t v128) (local $ln f64) (local $cg f64) (local $cl f64)
+    (local $x v128) (local $th v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128)
     (if (f64.lt (local.get $norm) (local.get $zn))
       (then
         (f32.store (local.get $out) (f32.const 0))
         (f32.store offset=4 (local.get $out) (f32.const 0))
         (f32.store offset=8 (local.get $out) (f32.const 0))
         (return)))
+    (local.set $swv (v128.const i64x2 0 0))
+    (local.set $elv (v128.const i64x2 0 0))
     (local.set $j (i32.const 0))
     (block $wd (loop $wl
       (br_if $wd (i32.ge_u (local.get $j) (local.get $kPad)))
-      (local.set $wj (f64.const 0))
-      (if (i32.lt_u (local.get $j) (local.get $c))
-        (then
-          (local.set $wj (call $attn_weight (f64.promote_f32 (f32.load (i32.add (local.get $dots) (i32.shl (local.get $j) (i32.const 2)))))))
-          (local.set $sw (f64.add (local.get $sw) (local.get $wj)))
-          (local.set $el (f64.add (local.get $el) (f64.mul (local.get $wj)
-            (f64.promote_f32 (f32.load (i32.add (local.get $dots) (i32.shl (i32.add (local.get $c) (local.get $j)) (i32.const 2))))))))))
-      (f32.store (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))) (f32.demote_f64 (local.get $wj)))
-      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (local.set $x (f32x4.max (f32x4.splat (f32.const -20))
+        (f32x4.min (f32x4.splat (f32.const 20)) (v128.load (i32.add (local.get $dots) (i32.shl (local.get $j) (i32.const 2)))))))
+      (local.set $t (call $exp4 (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const -2)))))
+      (local.set $th (f32x4.div (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $t)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t))))
+      ;; tanh keeps the sign of x
+      (local.set $th (v128.or (local.get $th) (v128.and (local.get $x) (i32x4.splat (i32.const 0x80000000)))))
+      ;; lanes at or past c are not centroids: weight 0
+      (local.set $wv (v128.and (call $exp4 (local.get $th))
+        (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (i32x4.splat (local.get $c)))))
+      (v128.store (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))) (local.get $wv))
+      (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
+      (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv)
+        (v128.load (i32.add (local.get $dots) (i32.shl (i32.add (local.get $c) (local.get $j)) (i32.const 2)))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $wl)))
+    (local.set $sw (call $hsum (local.get $swv)))
+    (local.set $el (call $hsum (local.get $elv)))
+    ;; |L|² = wᵀ (G w): four rows of G w at a time (G is symmetric, so its row b holds column b),
+    ;; one horizontal sum at the end.
+    (local.set $llv (v128.const i64x2 0 0))
     (local.set $a (i32.const 0))
     (block $ad (loop $al
-      (br_if $ad (i32.ge_u (local.get $a) (local.get $c)))
-      (local.set $row (i32.add (local.get $gram) (i32.shl (i32.mul (local.get $a) (local.get $kPad)) (i32.const 2))))
+      (br_if $ad (i32.ge_u (local.get $a) (local.get $kPad)))
       (local.set $t (v128.const i64x2 0 0))
+      (local.set $row (i32.add (local.get $gram) (i32.shl (local.get $a) (i32.const 2))))
       (local.set $j (i32.const 0))
       (block $jd (loop $jl
-        (br_if $jd (i32.ge_u (local.get $j) (local.get $kPad)))
+        (br_if $jd (i32.ge_u (local.get $j) (local.get $c)))
         (local.set $t (f32x4.add (local.get $t) (f32x4.mul
-          (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
-          (v128.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (v128.load (local.get $row))
+          (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $kPad) (i32.const 2))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $jl)))
-      (local.set $ll (f64.add (local.get $ll) (f64.mul
-        (f64.promote_f32 (f32.load (i32.add (local.get $w) (i32.shl (local.get $a) (i32.const 2)))))
-        (call $hsum (local.get $t)))))
-      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t)
+        (v128.load (i32.add (local.get $w) (i32.shl (local.get $a) (i32.const 2)))))))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
       (br $al)))
+    (local.set $ll (call $hsum (local.get $llv)))
     (local.set $ln (f64.sqrt (f64.max (local.get $ll) (f64.const 0))))
     (local.set $cl (f64.const 0))
     (if (f64.ge (f64.div (local.get $ln) (local.get $sw)) (local.get $zn))
