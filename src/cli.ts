@@ -34,6 +34,10 @@ commands:
        (--size N | --threshold X) [--seeds FILE ...: several audiences, one scan] [--exclude FILE] [--pool FILE]
        [--include-seeds] [--seed N] [--data-dir DIR] [--model-dir DIR] [--backend auto|webgpu|cpu] [--out FILE(.csv|.ndjson)]
        id files: one user id per line (a CSV's first column); blank lines and lines starting with # are skipped
+  eval audience --dataset movielens|globo|synthetic [--data DIR]
+                            hide a share of items' clickers, expand the rest, report recall/precision@N
+       [--hours N (globo files)] [--items 200] [--min-clickers 20] [--max-clickers 5000] [--hide 0.5]
+       [--rank 64] [--ns 10,50,100] [--ks 5,20] [--seed 1] [--backend cpu|webgpu] [--out FILE]
 
 common options:
   --json                    print one JSON document instead of text
@@ -269,6 +273,45 @@ async function cmdBenchAudience(rest: string[]): Promise<void> {
   emit({ json }, r, `machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}`);
 }
 
+async function cmdEval(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'audience') throw new UsageError(`eval: unknown evaluation ${JSON.stringify(sub ?? '')}, expected "audience"`);
+  const { values } = parse(rest, {
+    dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, items: { type: 'string' }, 'min-clickers': { type: 'string' },
+    'max-clickers': { type: 'string' }, hide: { type: 'string' }, rank: { type: 'string' }, ns: { type: 'string' }, ks: { type: 'string' },
+    seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' },
+  });
+  const dataset = values.dataset as string | undefined;
+  if (!['movielens', 'globo', 'synthetic'].includes(dataset ?? '')) throw new UsageError(`--dataset: expected movielens, globo or synthetic, got ${JSON.stringify(dataset)}`);
+  if (dataset !== 'synthetic' && typeof values.data !== 'string') throw new UsageError(`eval audience: --data DIR is required for ${dataset}`);
+  const backend = (values.backend as string | undefined) ?? 'cpu';
+  if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend: expected cpu or webgpu, got ${JSON.stringify(backend)}`);
+  const hide = numOpt(values.hide, 'hide', 0.5);
+  if (!(hide > 0 && hide < 1)) throw new UsageError(`--hide: expected a share between 0 and 1, got ${hide}`);
+  const { readMovieLens, readGlobo, syntheticLog } = await import('./eval/datasets.js');
+  const { evalAudience } = await import('./eval/audience-eval.js');
+  const log = (l: string): void => void process.stderr.write(l + '\n');
+  const clicks = dataset === 'movielens' ? readMovieLens(resolve(values.data as string))
+    : dataset === 'globo' ? readGlobo(resolve(values.data as string), values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1))
+      : syntheticLog({ seed: intOpt(values.seed, 'seed', 1) });
+  const r = await evalAudience(clicks, {
+    rank: intOpt(values.rank, 'rank', 64), hideShare: hide, items: intOpt(values.items, 'items', 200),
+    minClickers: intOpt(values['min-clickers'], 'min-clickers', 20), maxClickers: intOpt(values['max-clickers'], 'max-clickers', 5000),
+    ns: listOpt(values.ns, 'ns', [10, 50, 100]), ks: listOpt(values.ks, 'ks', [5, 20]), seed: intOpt(values.seed, 'seed', 1),
+    backend: backend as 'cpu' | 'webgpu', log,
+  });
+  if (typeof values.out === 'string') {
+    await mkdir(dirname(resolve(values.out)), { recursive: true });
+    await writeFile(resolve(values.out), JSON.stringify(r, null, 2) + '\n');
+  }
+  const head = `method              ${r.settings.ns.map((n) => `recall@${n}`.padStart(16) + `prec@${n}`.padStart(16)).join('')}`;
+  const rows = r.methods.map((m) => m.method.padEnd(20) + m.atN.map((a) => `${a.recall.toFixed(3)} ±${a.recallSe.toFixed(3)}`.padStart(16) + `${a.precision.toFixed(3)} ±${a.precisionSe.toFixed(3)}`.padStart(16)).join(''));
+  emit({ json: !!values.json }, r, [
+    `${r.dataset}: ${r.data.evalItems} items, ${r.data.hiddenClicks} hidden clicks, seeds per item median ${r.data.seedsPerItem.median} (${r.data.seedsPerItem.min}–${r.data.seedsPerItem.max}); embeddings: ${r.settings.embeddings}; RALM weights: ${r.settings.ralmWeights}`,
+    head, ...rows,
+  ].join('\n'));
+}
+
 async function cmdBench(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'seeds') return cmdBenchSeeds(rest);
@@ -344,6 +387,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'bench': await cmdBench(rest); break;
       case 'serve': await cmdServe(rest); break;
       case 'audience': await cmdAudience(rest); break;
+      case 'eval': await cmdEval(rest); break;
       case undefined: case '--help': case 'help': process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     }

@@ -165,7 +165,8 @@ export class AudienceService {
   readonly maxSize: number;
   private loaded: Promise<{ users: number; reembedded: number }> | undefined;
 
-  constructor(private readonly engine: RalmEngine, private readonly store: RalmStore, options: AudienceServiceOptions = {}) {
+  /** `store` null: no stored users; the table holds what addUsers() puts there (evaluation, tests). */
+  constructor(private readonly engine: RalmEngine, private readonly store: RalmStore | null, options: AudienceServiceOptions = {}) {
     const { h, k } = engine.model.manifest;
     this.maxClusterSeeds = options.maxClusterSeeds ?? 20_000;
     this.maxSize = options.maxSize ?? 1_000_000;
@@ -200,12 +201,17 @@ export class AudienceService {
       const x = new Float32Array(stale.length * m);
       stale.forEach((u, i) => x.set(u.universal, i * m));
       const e = await this.engine.transform(x, stale.length);
-      await this.store.putUsers(stale.map((u, i) => ({ id: u.id, universal: u.universal, lookalike: e.slice(i * h, (i + 1) * h), modelVersion, features: u.features })));
+      await (this.store as RalmStore).putUsers(stale.map((u, i) => ({ id: u.id, universal: u.universal, lookalike: e.slice(i * h, (i + 1) * h), modelVersion, features: u.features })));
       this.users.upsert(stale.map((u) => u.id), e);
       reembedded += stale.length;
       stale = [];
     };
-    for await (const u of this.store.allUsers()) {
+    const store = this.store;
+    if (!store) {
+      await this.warmUp();
+      return { users: this.users.size, reembedded: 0 };
+    }
+    for await (const u of store.allUsers()) {
       if (u.modelVersion === modelVersion && u.lookalike.length === h) {
         rows.set(u.lookalike, ids.length * h);
         ids.push(u.id);

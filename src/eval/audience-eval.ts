@@ -1,0 +1,243 @@
+/**
+ * `ralm eval audience`: how well audience expansion finds an item's other clickers.
+ *
+ * Protocol. Items with enough clickers are sampled; for each, a share of its clickers is hidden
+ * (those user–item clicks are removed from everything the methods see) and the rest are the
+ * seeds. Each method expands the seeds to the N users it ranks highest (seeds excluded), and
+ * recall@N = hidden clickers found / hidden clickers, precision@N = hidden clickers found / N,
+ * averaged over items (with standard errors).
+ *
+ * User embeddings. Until trained stage-1 embeddings are available, users are embedded by a
+ * randomized truncated SVD of the visible clicks (rank r, unit-length rows), and RALM runs with
+ * the identity configuration of its weights (transform = identity, W_l = I, W_g = 0 so the global
+ * vector is the mean of the centroids; α = 0.3, β = 0.7): the seed clustering, local attention and
+ * the blend, without learned weights. The methods:
+ *   - RALM (k): the service's own expansion (AudienceService), seeds clustered into ≤ k centroids;
+ *   - averaged seeds: cosine between each user and the mean of the seeds' embeddings;
+ *   - most active: users by number of visible clicks.
+ */
+import { performance } from 'node:perf_hooks';
+import { RalmEngine } from '../engine/engine.js';
+import { AudienceService, type AudienceSpec } from '../audience/audience-service.js';
+import { Rng } from '../util/rng.js';
+import { TopSelector } from '../audience/scan.js';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/model.js';
+import type { ClickLog } from './datasets.js';
+import { toCsr, userFactors } from './svd.js';
+
+export interface AudienceEvalOptions {
+  rank?: number;
+  hideShare?: number;
+  minClickers?: number;
+  maxClickers?: number;
+  items?: number;
+  ns?: number[];
+  ks?: number[];
+  seed?: number;
+  backend?: 'auto' | 'cpu' | 'webgpu';
+  log?: (line: string) => void;
+}
+
+export interface MethodMetrics {
+  method: string;
+  description: string;
+  /** Per N: mean recall and precision over items, with standard errors. */
+  atN: Array<{ n: number; recall: number; recallSe: number; precision: number; precisionSe: number }>;
+  seconds: number;
+}
+
+export interface AudienceEvalResult {
+  kind: 'ralm-eval-audience';
+  dataset: string;
+  createdAt: string;
+  settings: Required<Omit<AudienceEvalOptions, 'log' | 'backend'>> & { backend: string; embeddings: string; ralmWeights: string };
+  data: { users: number; items: number; clicks: number; evalItems: number; hiddenClicks: number; seedsPerItem: { median: number; min: number; max: number } };
+  svdSeconds: number;
+  methods: MethodMetrics[];
+}
+
+/** RALM's weights in their identity configuration (see the module comment), width h, k centroids. */
+export function identityModel(h: number, k: number): RalmModel {
+  const eye = (n: number): Float32Array => {
+    const m = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) m[i * n + i] = 1;
+    return m;
+  };
+  const s = 8;
+  return {
+    manifest: {
+      format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, modelVersion: `identity-h${h}-k${k}`, h, m: h, k, attentionSize: s, alpha: 0.3, beta: 0.7,
+      activation: 'prelu', userFields: [],
+      provenance: { kind: 'seeded-random', dataset: null, createdAt: new Date(0).toISOString(), seed: 0, notes: 'identity configuration for evaluation, not trained' },
+      weightsSha256: '0'.repeat(64),
+    },
+    weights: {
+      transformWeight: eye(h), transformBias: new Float32Array(h), transformPrelu: new Float32Array(h).fill(1),
+      localWeight: eye(h), globalWeight: new Float32Array(s * h), globalVector: new Float32Array(s),
+    },
+  } as RalmModel;
+}
+
+function meanSe(xs: readonly number[]): [number, number] {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const v = n > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
+  return [mean, Math.sqrt(v / n)];
+}
+
+export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}): Promise<AudienceEvalResult> {
+  const log = o.log ?? (() => undefined);
+  const settings = {
+    rank: o.rank ?? 64, hideShare: o.hideShare ?? 0.5, minClickers: o.minClickers ?? 20, maxClickers: o.maxClickers ?? 5000,
+    items: o.items ?? 200, ns: o.ns ?? [10, 50, 100], ks: o.ks ?? [5, 20], seed: o.seed ?? 1,
+  };
+  const nu = clicks.userIds.length;
+  const ni = clicks.itemIds.length;
+  const rng = new Rng(settings.seed);
+
+  // Distinct clicks, per user (CSR) and per item.
+  const byUser = toCsr(nu, ni, clicks.user, clicks.item);
+  const clickers: number[][] = Array.from({ length: ni }, () => []);
+  for (let u = 0; u < nu; u++) for (let p = byUser.ptr[u]; p < byUser.ptr[u + 1]; p++) clickers[byUser.idx[p]].push(u);
+  const eligible = clickers.flatMap((c, i) => (c.length >= settings.minClickers && c.length <= settings.maxClickers ? [i] : []));
+  for (let t = 0; t < eligible.length; t++) {
+    const j = t + rng.int(eligible.length - t);
+    [eligible[t], eligible[j]] = [eligible[j], eligible[t]];
+  }
+  const evalItems = eligible.slice(0, settings.items);
+  if (evalItems.length === 0) throw new Error(`no item has between ${settings.minClickers} and ${settings.maxClickers} clickers`);
+
+  // Hide a share of each evaluated item's clickers.
+  const hidden = new Set<number>();
+  const cases = evalItems.map((item) => {
+    const c = clickers[item].slice();
+    for (let t = 0; t < c.length; t++) {
+      const j = t + rng.int(c.length - t);
+      [c[t], c[j]] = [c[j], c[t]];
+    }
+    const nh = Math.max(1, Math.round(settings.hideShare * c.length));
+    const hid = c.slice(0, nh);
+    for (const u of hid) hidden.add(u * ni + item);
+    return { item, hidden: new Set(hid), seeds: c.slice(nh) };
+  });
+  const tu: number[] = [];
+  const ti: number[] = [];
+  for (let u = 0; u < nu; u++) {
+    for (let p = byUser.ptr[u]; p < byUser.ptr[u + 1]; p++) {
+      if (!hidden.has(u * ni + byUser.idx[p])) {
+        tu.push(u);
+        ti.push(byUser.idx[p]);
+      }
+    }
+  }
+  const visible = toCsr(nu, ni, tu, ti);
+  const activity = Array.from({ length: nu }, (_, u) => visible.ptr[u + 1] - visible.ptr[u]);
+  log(`${clicks.name}: ${nu} users, ${ni} items, ${byUser.idx.length} distinct clicks; ${cases.length} items evaluated, ${hidden.size} clicks hidden`);
+
+  const t0 = performance.now();
+  const h = settings.rank;
+  const factors = userFactors(visible, { rank: h, seed: settings.seed });
+  const svdSeconds = (performance.now() - t0) / 1000;
+  log(`user embeddings: rank-${h} randomized SVD of the visible clicks in ${svdSeconds.toFixed(1)} s`);
+
+  const maxN = Math.max(...settings.ns);
+  const methods: MethodMetrics[] = [];
+  const score = (name: string, description: string, lists: number[][], seconds: number): void => {
+    const atN = settings.ns.map((n) => {
+      const rec: number[] = [];
+      const prec: number[] = [];
+      cases.forEach((c, i) => {
+        let hits = 0;
+        for (const u of lists[i].slice(0, n)) if (c.hidden.has(u)) hits++;
+        rec.push(hits / c.hidden.size);
+        prec.push(hits / n);
+      });
+      const [recall, recallSe] = meanSe(rec);
+      const [precision, precisionSe] = meanSe(prec);
+      return { n, recall, recallSe, precision, precisionSe };
+    });
+    methods.push({ method: name, description, atN, seconds });
+    log(`${name.padEnd(18)} ${atN.map((a) => `R@${a.n} ${a.recall.toFixed(3)} P@${a.n} ${a.precision.toFixed(3)}`).join('  ')}  (${seconds.toFixed(1)} s)`);
+  };
+
+  // RALM through the audience service, several items per scan.
+  const ids = clicks.userIds;
+  let backendName = 'cpu';
+  for (const k of settings.ks) {
+    const t1 = performance.now();
+    const engine = await RalmEngine.create(identityModel(h, k), { backend: o.backend ?? 'cpu', recoverDevice: false });
+    try {
+      backendName = engine.adapterName;
+      const svc = new AudienceService(engine, null, { maxSize: Math.max(maxN, 1) });
+      svc.addUsers(ids, factors);
+      await svc.load();
+      const lists: number[][] = [];
+      const index = new Map(ids.map((id, u) => [id, u]));
+      const GROUP = 8;
+      for (let g = 0; g < cases.length; g += GROUP) {
+        const specs: AudienceSpec[] = cases.slice(g, g + GROUP).map((c) => ({
+          seeds: c.seeds.map((u) => ids[u]), seedEmbeddings: [], size: maxN, threshold: null, exclude: [], excludeSeeds: true, pool: null, seed: settings.seed,
+        }));
+        for (const r of await svc.runMany(specs)) lists.push(r.users.map((u) => index.get(u.id) as number));
+      }
+      score(`RALM (k=${k})`, `audience expansion, seeds clustered into <= ${k} centroids, identity weights`, lists, (performance.now() - t1) / 1000);
+    } finally {
+      await engine.close();
+    }
+  }
+
+  // Averaged seeds: cosine with the mean seed embedding.
+  {
+    const t1 = performance.now();
+    const lists = cases.map((c) => {
+      const mean = new Float64Array(h);
+      for (const u of c.seeds) for (let t = 0; t < h; t++) mean[t] += factors[u * h + t];
+      const seeds = new Set(c.seeds);
+      const scores = new Float64Array(nu);
+      for (let u = 0; u < nu; u++) {
+        let s = 0;
+        for (let t = 0; t < h; t++) s += factors[u * h + t] * mean[t];
+        scores[u] = seeds.has(u) ? -Infinity : s;
+      }
+      return topIndices(scores, maxN);
+    });
+    score('averaged seeds', 'cosine with the mean of the seed embeddings', lists, (performance.now() - t1) / 1000);
+  }
+
+  // Most active users (visible clicks), seeds excluded.
+  {
+    const t1 = performance.now();
+    const order = Array.from({ length: nu }, (_, u) => u).sort((a, b) => activity[b] - activity[a] || a - b);
+    const lists = cases.map((c) => {
+      const seeds = new Set(c.seeds);
+      const out: number[] = [];
+      for (const u of order) {
+        if (out.length === maxN) break;
+        if (!seeds.has(u)) out.push(u);
+      }
+      return out;
+    });
+    score('most active', 'users with the most visible clicks', lists, (performance.now() - t1) / 1000);
+  }
+
+  const seedCounts = cases.map((c) => c.seeds.length).sort((a, b) => a - b);
+  return {
+    kind: 'ralm-eval-audience',
+    dataset: clicks.name,
+    createdAt: new Date().toISOString(),
+    settings: { ...settings, backend: backendName, embeddings: `rank-${h} randomized SVD of the visible clicks, unit rows`, ralmWeights: 'identity configuration (untrained)' },
+    data: {
+      users: nu, items: ni, clicks: byUser.idx.length, evalItems: cases.length, hiddenClicks: hidden.size,
+      seedsPerItem: { median: seedCounts[Math.floor(seedCounts.length / 2)], min: seedCounts[0], max: seedCounts[seedCounts.length - 1] },
+    },
+    svdSeconds,
+    methods,
+  };
+}
+
+/** Indices of the `n` highest scores, best first (ties: lower index first); -Infinity never returned. */
+function topIndices(scores: Float64Array, n: number): number[] {
+  const sel = new TopSelector(n, -Number.MAX_VALUE);
+  for (let i = 0; i < scores.length; i++) sel.offer(scores[i], i, 0, 0);
+  return Array.from(sel.result().position);
+}
