@@ -29,9 +29,16 @@ export function kernelModule(): WebAssembly.Module | null {
   return compiled;
 }
 
-/** Bytes of one thread's scratch: q, e, k weight vectors, then slots and outputs for one chunk. */
+/**
+ * Bytes of one thread's scratch: q, e, the weight area (k rounded up to 4 splatted weights, then
+ * as many packed logits), then slots and outputs for one chunk.
+ */
 export function threadScratchBytes(stride: number, k: number): number {
-  return Math.ceil((2 * stride * 4 + k * 16 + KERNEL_CHUNK * 16) / 64) * 64;
+  return Math.ceil((2 * stride * 4 + weightAreaBytes(k) + KERNEL_CHUNK * 16) / 64) * 64;
+}
+
+function weightAreaBytes(k: number): number {
+  return Math.ceil(k / 4) * 4 * 20;
 }
 
 export function scratchBytes(stride: number, k: number): number {
@@ -66,7 +73,7 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const qOff = layout.scratchOffset + thread * threadScratchBytes(stride, k);
   const eOff = qOff + stride * 4;
   const accOff = eOff + stride * 4;
-  const slotsOff = accOff + k * 16;
+  const slotsOff = accOff + weightAreaBytes(k);
   const outOff = slotsOff + KERNEL_CHUNK * 4;
   const qv = new Float32Array(buf, qOff, stride);
   const ev = new Float32Array(buf, eOff, stride);

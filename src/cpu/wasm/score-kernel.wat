@@ -1,8 +1,8 @@
 ;; RALM scorer for the CPU backend: the same math as shaders/score.wgsl, with 128-bit SIMD over
 ;; the row (4 lanes of f32, unrolled by 2; rows are padded to multiples of 8 floats, so every row
 ;; is whole vec4 pairs). Per candidate: pass 1 reads each row once for its logit, the weights
-;; follow (independent exps), pass 2 builds L column-wise from the rows still in L1 and takes
-;; |L|² and e·L from it.
+;; follow four rows at a time (f32x4 exp and tanh), pass 2 builds L column-wise from the rows
+;; still in L1 and takes |L|² and e·L from it.
 ;;
 ;; The module imports the memory of one item-table page: centroids, global vectors and metadata
 ;; live there, plus a scratch area the host fills per call (q, e, the candidates' local slots) and
@@ -12,42 +12,14 @@
 ;; Per candidate, rows C_j (j < count):
 ;;   w_j = exp(tanh(clamp(C_j·q, -20, 20)));  L = Σ w_j C_j;  cos_l = e·L / (|e| |L|)
 ;;   cos_g = e·g / (|e| |g|);  score = alpha·cos_g + beta·cos_l
-;; with the zero-norm rule (a norm below zero_norm gives cosine 0). Dots accumulate in f32 lanes
-;; (as on the GPU); scalars are f64.
+;; with the zero-norm rule (a norm below zero_norm gives cosine 0). Dots and attention weights are
+;; f32 (as on the GPU); the final cosines and blend are f64.
 ;;
 ;; A second export, `scan_users`, is audience expansion's user scan (the same math with the roles
 ;; swapped: user rows against one prepared seed set); the module is then bound to a user-table
 ;; page instead of an item-table page.
 (module
   (import "env" "memory" (memory 1 65536 shared))
-
-  ;; e^x for x in about [-45, 1]: x = n ln2 + r, |r| <= ln2/2, Taylor to degree 9 (relative error
-  ;; below 2e-10, far under float32 resolution).
-  (func $exp (param $x f64) (result f64)
-    (local $n f64) (local $r f64) (local $p f64)
-    (local.set $n (f64.nearest (f64.mul (local.get $x) (f64.const 1.4426950408889634))))
-    (local.set $r (f64.sub (f64.sub (local.get $x) (f64.mul (local.get $n) (f64.const 0.6931471803691238)))
-                          (f64.mul (local.get $n) (f64.const 1.9082149292705877e-10))))
-    (local.set $p (f64.const 2.7557319223985893e-6))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 2.48015873015873e-5)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1.984126984126984e-4)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1.388888888888889e-3)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 8.333333333333333e-3)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 4.1666666666666664e-2)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 0.16666666666666666)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 0.5)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1)))
-    (local.set $p (f64.add (f64.mul (local.get $p) (local.get $r)) (f64.const 1)))
-    (f64.mul (local.get $p)
-      (f64.reinterpret_i64 (i64.shl (i64.add (i64.trunc_f64_s (local.get $n)) (i64.const 1023)) (i64.const 52)))))
-
-  ;; exp(tanh(clamp(x, -20, 20))), tanh through e^(-2|x|) so nothing overflows.
-  (func $attn_weight (param $x f64) (result f64)
-    (local $a f64) (local $t f64) (local $th f64)
-    (local.set $a (f64.min (f64.abs (local.get $x)) (f64.const 20)))
-    (local.set $t (call $exp (f64.mul (local.get $a) (f64.const -2))))
-    (local.set $th (f64.div (f64.sub (f64.const 1) (local.get $t)) (f64.add (f64.const 1) (local.get $t))))
-    (call $exp (f64.copysign (local.get $th) (local.get $x))))
 
   (func $hsum (param $v v128) (result f64)
     (f64.promote_f32 (f32.add
@@ -60,7 +32,7 @@
       (else (f64.div (local.get $dot) (f64.mul (local.get $na) (local.get $nb))))))
 
   ;; n candidates; k rows per slot; rowBytes = stride * 4; cent/glob/meta: page region offsets;
-  ;; q, e: rowBytes each; acc: k × 16 bytes of weight scratch; slots: n u32 local slots;
+  ;; q, e: rowBytes each; acc: the weight area (see wasm-kernel.ts); slots: n u32 local slots;
   ;; out: n × (f32 score, cos_g, cos_l).
   (func (export "score")
     (param $n i32) (param $k i32) (param $rowBytes i32)
@@ -70,8 +42,10 @@
     (local $c i32) (local $slot i32) (local $cnt i32) (local $j i32) (local $v i32)
     (local $g i32) (local $base i32) (local $row i32) (local $o i32)
     (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128) (local $x0 v128) (local $x1 v128) (local $wv v128)
-    (local $gn f64) (local $dg f64) (local $w f64) (local $sw f64) (local $edl f64)
-    (local $cg f64) (local $cl f64)
+    (local $gn f64) (local $dg f64) (local $sw f64) (local $edl f64)
+    (local $cg f64) (local $cl f64) (local $dq i32) (local $swv v128)
+    ;; the logits C_j · q, packed: after the weight slots (k rounded up to 4, 16 bytes each)
+    (local.set $dq (i32.add (local.get $acc) (i32.shl (i32.and (i32.add (local.get $k) (i32.const 3)) (i32.const -4)) (i32.const 4))))
     (local.set $c (i32.const 0))
     (block $done
       (loop $cands
@@ -95,7 +69,7 @@
         (local.set $dg (call $hsum (f32x4.add (local.get $a0) (local.get $a1))))
 
         ;; pass 1: dq_j = C_j · q for every row (rows stream from memory once; the item's rows then
-        ;; stay in L1 for pass 2), stored in the weight scratch as f32.
+        ;; stay in L1 for pass 2), stored packed as f32 after the weight slots.
         (local.set $base (i32.add (local.get $cent) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rowBytes))))
         (local.set $j (i32.const 0))
         (local.set $row (local.get $base))
@@ -116,24 +90,29 @@
             (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=48 (i32.add (local.get $row) (local.get $v))) (v128.load offset=48 (i32.add (local.get $q) (local.get $v))))))
             (local.set $v (i32.add (local.get $v) (i32.const 64)))
             (br $dl)))
-          (f32.store (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 4)))
+          (f32.store (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2)))
             (f32.demote_f64 (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $b0) (local.get $b1))))))
           (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br $rl)))
 
-        ;; attention weights: independent per row, so their exp chains overlap. Each slot of the
-        ;; weight scratch becomes w_j splatted to 4 lanes for pass 2.
-        (local.set $sw (f64.const 0))
+        ;; attention weights four rows at a time (f32x4 exp/tanh, lanes past the count get 0); each
+        ;; slot of the weight scratch becomes w_j splatted to 4 lanes for pass 2.
+        (local.set $swv (v128.const i64x2 0 0))
         (local.set $j (i32.const 0))
         (block $wd (loop $wl
           (br_if $wd (i32.ge_u (local.get $j) (local.get $cnt)))
+          (local.set $wv (call $attn_weight4 (v128.load (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2))))
+            (i32.sub (local.get $cnt) (local.get $j))))
+          (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
           (local.set $o (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 4))))
-          (local.set $w (call $attn_weight (f64.promote_f32 (f32.load (local.get $o)))))
-          (local.set $sw (f64.add (local.get $sw) (local.get $w)))
-          (v128.store (local.get $o) (f32x4.splat (f32.demote_f64 (local.get $w))))
-          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (v128.store (local.get $o) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $wv) (local.get $wv)))
+          (v128.store offset=16 (local.get $o) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $wv) (local.get $wv)))
+          (v128.store offset=32 (local.get $o) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $wv) (local.get $wv)))
+          (v128.store offset=48 (local.get $o) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $wv) (local.get $wv)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $wl)))
+        (local.set $sw (call $hsum (local.get $swv)))
 
         ;; pass 2: L = Σ_j w_j C_j built 8 columns at a time in registers; |L|² and e·L from it.
         (local.set $x0 (v128.const i64x2 0 0))
@@ -282,6 +261,17 @@
     (f32x4.mul (local.get $p)
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
 
+  ;; exp(tanh(clamp(x, -20, 20))) for four lanes, tanh through e^(-2|x|) so nothing overflows;
+  ;; lanes at or past `valid` are 0.
+  (func $attn_weight4 (param $x v128) (param $valid i32) (result v128)
+    (local $t v128) (local $th v128)
+    (local.set $x (f32x4.max (f32x4.splat (f32.const -20)) (f32x4.min (f32x4.splat (f32.const 20)) (local.get $x))))
+    (local.set $t (call $exp4 (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const -2)))))
+    (local.set $th (f32x4.div (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $t)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t))))
+    (local.set $th (v128.or (local.get $th) (v128.and (local.get $x) (i32x4.splat (i32.const 0x80000000)))))
+    (v128.and (call $exp4 (local.get $th))
+      (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid)))))
+
   ;; One user's score from its dots (d_r = D_r · e_u): the attention weights four centroids at a
   ;; time (exp(tanh(clamp(x, -20, 20))), tanh through e^(-2|x|) so nothing overflows), e·L from
   ;; the C rows and w, |L|² = wᵀ G w (four lanes of G's row at a time), cos_g from the ĝ row.
@@ -291,7 +281,7 @@
     (param $alpha f64) (param $beta f64) (param $zn f64)
     (local $j i32) (local $a i32) (local $row i32) (local $sw f64) (local $el f64)
     (local $ll f64) (local $t v128) (local $ln f64) (local $cg f64) (local $cl f64)
-    (local $x v128) (local $th v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128)
+    (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128)
     (if (f64.lt (local.get $norm) (local.get $zn))
       (then
         (f32.store (local.get $out) (f32.const 0))
@@ -303,15 +293,9 @@
     (local.set $j (i32.const 0))
     (block $wd (loop $wl
       (br_if $wd (i32.ge_u (local.get $j) (local.get $kPad)))
-      (local.set $x (f32x4.max (f32x4.splat (f32.const -20))
-        (f32x4.min (f32x4.splat (f32.const 20)) (v128.load (i32.add (local.get $dots) (i32.shl (local.get $j) (i32.const 2)))))))
-      (local.set $t (call $exp4 (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const -2)))))
-      (local.set $th (f32x4.div (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $t)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t))))
-      ;; tanh keeps the sign of x
-      (local.set $th (v128.or (local.get $th) (v128.and (local.get $x) (i32x4.splat (i32.const 0x80000000)))))
       ;; lanes at or past c are not centroids: weight 0
-      (local.set $wv (v128.and (call $exp4 (local.get $th))
-        (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (i32x4.splat (local.get $c)))))
+      (local.set $wv (call $attn_weight4 (v128.load (i32.add (local.get $dots) (i32.shl (local.get $j) (i32.const 2))))
+        (i32.sub (local.get $c) (local.get $j))))
       (v128.store (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))) (local.get $wv))
       (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
       (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv)
