@@ -105,14 +105,15 @@ export function analyseScaling(rows: readonly KernelRow[]): ScalingReport {
   }
 
   const crossovers: Crossover[] = [];
-  const pairs: Array<[string, string]> = [['ralm-cpu', 'ralm-webgpu'], ['ralm-cpu-scalar', 'ralm-webgpu'], ['ralm-cpu', 'ralm-cpu-scalar']];
+  const pairs: Array<[string, string]> = [['ralm-cpu', 'ralm-webgpu'], ['ralm-cpu-scalar', 'ralm-webgpu'], ['ralm-cpu', 'ralm-cpu-scalar'], ['ralm-cpu', 'onnxruntime-cpu']];
   for (const [x, y] of pairs) {
     const keys = new Set(good.filter((r) => r.subject === x).map((r) => others(r, 'N')));
     for (const at of keys) {
       const sx = good.filter((r) => r.subject === x && others(r, 'N') === at);
       const sy = good.filter((r) => r.subject === y && others(r, 'N') === at);
       const sizes = sx.map((r) => r.n).filter((n) => sy.some((r) => r.n === n)).sort((a, b) => a - b);
-      if (sizes.length === 0) continue;
+      // A crossover in N needs a sweep over N; single points are in the effects already.
+      if (sizes.length < 2) continue;
       const tx = sizes.map((n) => (sx.find((r) => r.n === n) as KernelRow).timing.medianMs);
       const ty = sizes.map((n) => (sy.find((r) => r.n === n) as KernelRow).timing.medianMs);
       const xFasterMostly = tx.filter((t, i) => t < ty[i]).length * 2 >= sizes.length;
@@ -149,7 +150,7 @@ export function analyseScaling(rows: readonly KernelRow[]): ScalingReport {
         statement = `${faster} is faster at every N measured (${range}), by ${lo.toFixed(1)}–${hi.toFixed(1)}× (${at})`;
         statement += extrapolatedN !== null
           ? `; their linear fits would cross near N ≈ ${extrapolatedN.toLocaleString('en-US')} (extrapolated)`
-          : sizes.length >= 2 ? `; ${faster} also has the lower cost per candidate, so no crossover is expected at larger N` : '';
+          : `; ${faster} also has the lower cost per candidate, so no crossover is expected at larger N`;
       }
       crossovers.push({ faster, slower, at, sizes, ratios, crossesAtN, extrapolatedN, statement });
     }
