@@ -19,7 +19,7 @@ import { prepareSeedSet, type PreparedSeedSet } from '../src/audience/seed-set.j
 import type { ScanSet } from '../src/audience/scan.js';
 import { Rng } from '../src/util/rng.js';
 import { measure, RooflineProbe, type Timing } from './stats.js';
-import { machineInfo } from './kernel.js';
+import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 
 export interface AudienceBenchOptions {
   users?: number;
@@ -59,7 +59,7 @@ export interface AudienceRow {
 export interface AudienceBenchResult {
   kind: 'ralm-bench-audience';
   createdAt: string;
-  machine: ReturnType<typeof machineInfo>;
+  machine: MachineInfo;
   seeds: number;
   rows: AudienceRow[];
 }
@@ -93,6 +93,7 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
   const setCounts = options.sets ?? [1];
   const minMs = options.minMs ?? 3000;
   const present = await probeBackends();
+  const machine = await machineInfo({ probeWebGpu: present.includes('webgpu') });
   const targets = (options.targets ?? ['wasm', 'scalar', 'webgpu']).filter((t) => t !== 'webgpu' || present.includes('webgpu'));
   const rows: AudienceRow[] = [];
   const roof = new RooflineProbe();
@@ -155,7 +156,7 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
       }
     }
   }
-  return { kind: 'ralm-bench-audience', createdAt: new Date().toISOString(), machine: machineInfo(), seeds: seedCount, rows };
+  return { kind: 'ralm-bench-audience', createdAt: new Date().toISOString(), machine: finishMachineInfo(machine), seeds: seedCount, rows };
 }
 
 /** GMAC/s of the WebAssembly scan kernel on this thread over 2,048 users held in cache. */

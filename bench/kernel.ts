@@ -1,42 +1,69 @@
 /**
- * `ralm bench kernel`: ranks N candidates for one request (top-10, with upload of the request and
- * readback of the results) on each backend present, for N ∈ {1,000, 10,000, 100,000},
- * k ∈ {20, 100}, h = 128, and beside each row the time to merely read the same bytes from
- * memory in this process (the roofline). Also measures what f16 centroid storage does to scores.
+ * `ralm bench kernel`: ranking N candidates (top-K, with upload of the requests and readback of
+ * the results) for batches of B requests, per backend present and, with peers, per alternative
+ * on the same inputs and the same math. Beside every row: the time to merely read the same bytes
+ * from memory in this process (the roofline) and the ratio. Every subject's top-K is checked
+ * against this engine's CPU scores before its time counts.
+ *
+ * The default plan is a star around N = 10,000, k = 20, h = 128, B = 1, f32: N over
+ * {1,000, 10,000, 100,000, 1,000,000} at the centre (the last needs 10.3 GiB of item data, more
+ * than the default 4 GiB budget, so it is listed as skipped unless --max-item-gib allows it), and one parameter at a time varied at N = 10,000
+ * (k ∈ {5, 100}, h ∈ {64, 256}, B ∈ {4, 16}, f16 storage). `full` is the whole grid up to
+ * N = 1,000,000, less configurations whose item data exceeds a memory budget.
  */
-import os from 'node:os';
-import { randomModel } from '../src/model/model.js';
-import { RalmEngine, type ItemCentroids } from '../src/engine/engine.js';
+import { RalmEngine } from '../src/engine/engine.js';
 import { probeBackends } from '../src/engine/probe.js';
 import { paddedStride } from '../src/engine/item-table.js';
-import { Rng } from '../src/util/rng.js';
-import { measure, RooflineProbe, type Timing } from './stats.js';
+import { measure, RooflineProbe, type MeasureOptions, type Timing } from './stats.js';
+import { benchModel, engineItems, itemBytesF32, makeWorkload, prefix, userBatch, type Workload } from './workload.js';
+import { loadPeers, type MissingPeer, type Peer, type PeerName, type PeerOutput } from './peers/peer.js';
+import { verifyTopK, type Verification } from './verify.js';
+import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
+import { analyseScaling, type ScalingReport } from './scaling.js';
 
-export interface KernelBenchOptions {
-  backends?: Array<'cpu' | 'webgpu'>;
-  sizes?: number[];
-  ks?: number[];
-  h?: number;
-  topK?: number;
-  storage?: 'f32' | 'f16';
-  minMs?: number;
-  log?: (line: string) => void;
-}
+export type RalmSubject = 'ralm-cpu' | 'ralm-cpu-scalar' | 'ralm-webgpu';
+export type BackendName = 'cpu' | 'cpu-scalar' | 'webgpu';
 
-export interface KernelRow {
-  backend: 'cpu' | 'webgpu';
-  adapter: string;
-  storage: 'f32' | 'f16';
+export interface Config {
   n: number;
   k: number;
   h: number;
-  /** Bytes of item data one request reads (centroid rows, global vectors, metadata). */
+  batch: number;
+  storage: 'f32' | 'f16';
+}
+
+export interface KernelBenchOptions {
+  backends?: BackendName[];
+  /** Peers to run beside the engine; none by default. */
+  peers?: readonly PeerName[];
+  plan?: 'default' | 'full' | { sizes: number[]; ks: number[]; hs: number[]; batches: number[]; storages: Array<'f32' | 'f16'> };
+  topK?: number;
+  /** Minimum measuring time per row. Default 1000 ms. */
+  minMs?: number;
+  /** A row stops after this long once it has 3 runs. Default 20,000 ms. */
+  maxMs?: number;
+  /** Configurations whose f32 item data exceed this are skipped (and listed). Default 4 GiB. */
+  maxItemGiB?: number;
+  log?: (line: string) => void;
+}
+
+export interface KernelRow extends Config {
+  subject: RalmSubject | PeerName;
+  kind: 'ralm' | 'peer';
+  /** Backend and threading in words (adapter name for WebGPU). */
+  label: string;
+  /** Bytes of item data one batch reads at least (the engine's stored layout; f32 for peers). */
   bytes: number;
   timing: Timing;
+  /** batch × N / median. */
   candidatesPerSec: number;
   roofline: Timing;
-  /** median time / roofline median. */
+  /** median / roofline median: 1 means as fast as reading the bytes once. */
   rooflineRatio: number;
+  /** Against the engine's CPU scores (null for the reference itself). */
+  verified: Verification | null;
+  /** The subject failed on this configuration (e.g. out of memory); no timing then. */
+  error?: string;
 }
 
 export interface F16Effect {
@@ -49,126 +76,251 @@ export interface F16Effect {
 
 export interface KernelBenchResult {
   kind: 'ralm-bench-kernel';
+  formatVersion: 2;
   createdAt: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string };
+  machine: MachineInfo;
+  settings: { plan: string; topK: number; minMs: number; maxMs: number; maxItemGiB: number; backends: BackendName[]; peers: string[] };
   rows: KernelRow[];
+  missingPeers: MissingPeer[];
+  skipped: Array<Config & { reason: string }>;
+  scaling: ScalingReport;
   f16Effect: F16Effect | null;
+  /** Rows whose spread (p90 − p10) / median exceeded 0.3: the machine was busy while they ran. */
+  noisyRows: number;
 }
 
-/** Items built from one random pool at varied offsets: realistic values without generating GBs of normals. */
-function* itemChunks(n: number, k: number, h: number, seed: number, chunk = 2000): Generator<ItemCentroids[]> {
-  const rng = new Rng(seed);
-  const poolLen = 1 << 20;
-  const pool = rng.normals(poolLen, 0.3);
-  for (let start = 0; start < n; start += chunk) {
-    const items: ItemCentroids[] = [];
-    for (let i = start; i < Math.min(n, start + chunk); i++) {
-      const off = rng.int(poolLen - k * h - h);
-      items.push({ id: `i${i}`, centroids: pool.subarray(off, off + k * h), global: pool.subarray(off + k * h, off + k * h + h) });
-    }
-    yield items;
+export const NOISY_SPREAD = 0.3;
+const CENTRE = { n: 10_000, k: 20, h: 128, batch: 1, storage: 'f32' as const };
+
+export function planConfigs(plan: NonNullable<KernelBenchOptions['plan']>): Config[] {
+  if (plan === 'default') {
+    const out: Config[] = [1000, 10_000, 100_000, 1_000_000].map((n) => ({ ...CENTRE, n }));
+    for (const k of [5, 100]) out.push({ ...CENTRE, k });
+    for (const h of [64, 256]) out.push({ ...CENTRE, h });
+    for (const batch of [4, 16]) out.push({ ...CENTRE, batch });
+    out.push({ ...CENTRE, storage: 'f16' });
+    return out;
   }
+  const g = plan === 'full'
+    ? { sizes: [1000, 10_000, 100_000, 1_000_000], ks: [5, 20, 100], hs: [64, 128, 256], batches: [1, 4, 16], storages: ['f32', 'f16'] as Array<'f32' | 'f16'> }
+    : plan;
+  const out: Config[] = [];
+  for (const storage of g.storages) for (const k of g.ks) for (const h of g.hs) for (const n of g.sizes) for (const batch of g.batches) out.push({ n, k, h, batch, storage });
+  return out;
 }
 
-export function machineInfo(): KernelBenchResult['machine'] {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-  };
+function engineBytes(c: Config): number {
+  const stride = paddedStride(c.h);
+  return c.n * (c.k * stride * (c.storage === 'f16' ? 2 : 4) + stride * 4 + 8);
+}
+
+const fmt = (x: number): string => (x < 10 ? x.toFixed(3) : x.toFixed(1));
+
+export function formatRow(r: KernelRow): string {
+  const head = [r.subject.padEnd(16), r.storage, `N=${String(r.n).padStart(7)}`, `k=${String(r.k).padStart(3)}`, `h=${String(r.h).padStart(3)}`, `B=${String(r.batch).padStart(2)}`];
+  if (r.error) return [...head, `failed: ${r.error}`].join('  ');
+  return [
+    ...head,
+    `median ${fmt(r.timing.medianMs).padStart(8)} ms`, `p90 ${fmt(r.timing.p90Ms).padStart(8)}`, `p99 ${fmt(r.timing.p99Ms).padStart(8)}`,
+    `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
+    `roofline ${fmt(r.roofline.medianMs).padStart(7)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
+    r.verified ? (r.verified.ok ? 'checked' : `MISMATCH: ${r.verified.detail}`) : 'reference',
+    r.timing.spread > NOISY_SPREAD ? `(noisy: spread ${r.timing.spread.toFixed(2)}, ${r.timing.runs} runs)` : '',
+  ].join('  ');
+}
+
+export const TABLE_HEADER = 'subject           store  N          k      h      B     median            p90           p99           throughput       roofline (memory read)  ratio  check';
+
+const BACKEND_SUBJECT: Record<BackendName, RalmSubject> = { cpu: 'ralm-cpu', 'cpu-scalar': 'ralm-cpu-scalar', webgpu: 'ralm-webgpu' };
+
+export async function defaultBackends(): Promise<BackendName[]> {
+  const present = await probeBackends();
+  return present.includes('webgpu') ? ['cpu', 'cpu-scalar', 'webgpu'] : ['cpu', 'cpu-scalar'];
+}
+
+function requestsFor(w: Workload, users: Float32Array, batch: number, topK: number): Array<{ user: { embedding: Float32Array }; candidates: string[]; k: number }> {
+  return Array.from({ length: batch }, (_, r) => ({ user: { embedding: users.subarray(r * w.h, (r + 1) * w.h) }, candidates: w.ids, k: topK }));
 }
 
 export async function runKernelBench(options: KernelBenchOptions = {}): Promise<KernelBenchResult> {
   const log = options.log ?? (() => undefined);
-  const backends = options.backends ?? (await probeBackends());
-  const sizes = options.sizes ?? [1000, 10_000, 100_000];
-  const ks = options.ks ?? [20, 100];
-  const h = options.h ?? 128;
+  const backends = options.backends ?? (await defaultBackends());
+  const plan = options.plan ?? 'default';
   const topK = options.topK ?? 10;
-  const storage = options.storage ?? 'f32';
-  const minMs = options.minMs ?? 1500;
+  const minMs = options.minMs ?? 1000;
+  const maxMs = options.maxMs ?? 20_000;
+  const maxItemGiB = options.maxItemGiB ?? 4;
+  const machine = await machineInfo({ probeWebGpu: true });
+  const { peers, missing } = options.peers && options.peers.length > 0 ? await loadPeers(options.peers) : { peers: [] as Peer[], missing: [] };
+  for (const m of missing) log(`peer ${m.name} unavailable: ${m.reason} (${m.fix})`);
+
+  const skipped: KernelBenchResult['skipped'] = [];
+  const configs: Config[] = [];
+  for (const c of planConfigs(plan)) {
+    if (itemBytesF32(c.n, c.k, c.h) > maxItemGiB * 2 ** 30) skipped.push({ ...c, reason: `item data ${(itemBytesF32(c.n, c.k, c.h) / 2 ** 30).toFixed(1)} GiB exceeds the ${maxItemGiB} GiB budget (--max-item-gib)` });
+    else configs.push(c);
+  }
+  for (const s of skipped) log(`skipped N=${s.n} k=${s.k} h=${s.h} B=${s.batch} ${s.storage}: ${s.reason}`);
+
+  // One workload per (k, h, storage): engines load it once and grow N in ascending order.
+  const groups = new Map<string, Config[]>();
+  for (const c of configs) {
+    const key = `${c.k}/${c.h}/${c.storage}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
   const rows: KernelRow[] = [];
   const roof = new RooflineProbe();
-  for (const k of ks) {
-    const model = randomModel({ h, m: h, k, attentionSize: 64, seed: 1 });
-    for (const backend of backends) {
-      const engine = await RalmEngine.create(model, { backend, storage, recoverDevice: false });
-      let loaded = 0;
-      const chunks = itemChunks(Math.max(...sizes), k, h, 2);
-      const e = new Rng(3).normals(h);
-      for (const n of [...sizes].sort((a, b) => a - b)) {
-        while (loaded < n) {
-          const { value } = chunks.next();
-          if (!value) break;
-          await engine.upsertItems(value);
-          loaded += value.length;
+  const measureOpts = { warmup: 2, minRuns: 7, minMs, maxMs };
+  for (const group of groups.values()) {
+    const { k, h, storage } = group[0];
+    const sizes = [...new Set(group.map((c) => c.n))].sort((a, b) => a - b);
+    const maxBatch = Math.max(...group.map((c) => c.batch));
+    const model = benchModel(k, h);
+    const full = makeWorkload(sizes[sizes.length - 1], k, h, model);
+    const users = userBatch(maxBatch, h);
+    // Reference scores: this engine on the CPU, same storage, every user of the largest batch.
+    const reference = new Map<number, Float32Array[]>();
+    const order: BackendName[] = ['cpu', ...backends.filter((b) => b !== 'cpu')];
+    for (const backend of order) {
+      const timed = backends.includes(backend);
+      const engine = await RalmEngine.create(model, {
+        backend: backend === 'webgpu' ? 'webgpu' : 'cpu', cpuKernel: backend === 'cpu-scalar' ? 'scalar' : undefined, storage, recoverDevice: false,
+      });
+      try {
+        let loaded = 0;
+        for (const n of sizes) {
+          for (; loaded < n; loaded = Math.min(n, loaded + 5000)) await engine.upsertItems(engineItems(full, loaded, Math.min(n, loaded + 5000)));
+          const w = prefix(full, n);
+          if (backend === 'cpu') {
+            const scores: Float32Array[] = [];
+            for (let r = 0; r < maxBatch; r++) scores.push((await engine.score([{ user: { embedding: users.subarray(r * h, (r + 1) * h) }, items: w.ids }]))[0].scores);
+            reference.set(n, scores);
+          }
+          if (!timed) continue;
+          for (const c of group.filter((x) => x.n === n)) {
+            const reqs = requestsFor(w, users, c.batch, topK);
+            const subject = BACKEND_SUBJECT[backend];
+            const check = async (): Promise<PeerOutput> => {
+              const res = await engine.rank(reqs);
+              // ids are "i<position>"
+              return { index: res.flatMap((r) => r.items.map((it) => Number(it.id.slice(1)))), score: Float32Array.from(res.flatMap((r) => r.items.map((it) => it.score))) };
+            };
+            const row = await timeRow(c, subject, 'ralm', engine.adapterName, engineBytes(c), roof, measureOpts, check, () => engine.rank(reqs),
+              backend === 'cpu' ? null : (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
+              .catch((err: unknown) => failedRow(c, subject, 'ralm', engine.adapterName, engineBytes(c), err));
+            rows.push(row);
+            log(formatRow(row));
+          }
         }
-        const candidates = Array.from({ length: n }, (_, i) => `i${i}`);
-        const timing = await measure(() => engine.rank([{ user: { embedding: e }, candidates, k: topK }]), { minMs, minRuns: 7, warmup: 2 });
-        const stride = paddedStride(h);
-        const bytes = n * (k * stride * (storage === 'f16' ? 2 : 4) + stride * 4 + 8);
-        const roofline = await roof.time(bytes);
-        const row: KernelRow = {
-          backend, adapter: engine.adapterName, storage, n, k, h, bytes, timing,
-          candidatesPerSec: n / (timing.medianMs / 1000), roofline, rooflineRatio: timing.medianMs / roofline.medianMs,
-        };
-        rows.push(row);
-        log(formatRow(row));
+      } finally {
+        await engine.close();
       }
-      await engine.close();
+    }
+    if (storage !== 'f32') continue;
+    for (const peer of peers) {
+      for (const n of sizes) {
+        const w = prefix(full, n);
+        const cs = group.filter((x) => x.n === n);
+        if (peer.maxItemBytes !== undefined && itemBytesF32(n, k, h) > peer.maxItemBytes) {
+          for (const c of cs) skipped.push({ ...c, reason: `${peer.name}: item data exceeds what it can hold (${(peer.maxItemBytes / 2 ** 30).toFixed(1)} GiB)` });
+          continue;
+        }
+        let session;
+        try {
+          session = await peer.open(w, topK);
+        } catch (err) {
+          for (const c of cs) rows.push(failedRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), err));
+          log(`${peer.name} N=${n} k=${k} h=${h}: failed to open: ${(err as Error).message}`);
+          continue;
+        }
+        try {
+          for (const c of cs) {
+            const s = session;
+            const row = await timeRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), roof, measureOpts,
+              () => s.run(users, c.batch), () => s.run(users, c.batch), (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
+              .catch((err: unknown) => failedRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), err));
+            rows.push(row);
+            log(formatRow(row));
+          }
+        } finally {
+          await session.close();
+        }
+      }
     }
   }
   roof.release();
-  const f16Effect = await measureF16Effect(Math.min(10_000, Math.max(...sizes)), 20, h);
-  return { kind: 'ralm-bench-kernel', createdAt: new Date().toISOString(), machine: machineInfo(), rows, f16Effect };
+  const f16 = configs.find((c) => c.storage === 'f16');
+  const f16Effect = f16 ? await measureF16Effect(Math.min(10_000, f16.n), f16.k, f16.h) : null;
+  return {
+    kind: 'ralm-bench-kernel',
+    formatVersion: 2,
+    createdAt: new Date().toISOString(),
+    machine: finishMachineInfo(machine),
+    settings: { plan: typeof plan === 'string' ? plan : 'custom', topK, minMs, maxMs, maxItemGiB, backends, peers: peers.map((p) => p.name) },
+    rows,
+    missingPeers: missing,
+    skipped,
+    scaling: analyseScaling(rows),
+    f16Effect,
+    noisyRows: rows.filter((r) => !r.error && r.timing.spread > NOISY_SPREAD).length,
+  };
+}
+
+const NO_TIMING: Timing = { runs: 0, medianMs: NaN, p90Ms: NaN, p99Ms: NaN, minMs: NaN, maxMs: NaN, spread: NaN };
+
+function failedRow(c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'peer', label: string, bytes: number, err: unknown): KernelRow {
+  return { ...c, subject, kind, label, bytes, timing: NO_TIMING, candidatesPerSec: NaN, roofline: NO_TIMING, rooflineRatio: NaN, verified: null, error: (err as Error).message };
+}
+
+/** Checks one output against the reference first (a wrong answer is not timed), then times it and the roofline. */
+async function timeRow(
+  c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'peer', label: string, bytes: number, roof: RooflineProbe,
+  measureOpts: MeasureOptions, check: () => Promise<PeerOutput>, run: () => Promise<unknown>,
+  reference: Float32Array[] | null, topK: number,
+): Promise<KernelRow> {
+  const verified = reference ? verifyTopK(reference, await check(), topK) : null;
+  if (verified && !verified.ok) {
+    return { ...failedRow(c, subject, kind, label, bytes, new Error(`results differ from the reference: ${verified.detail}`)), verified };
+  }
+  const timing = await measure(run, measureOpts);
+  const roofline = await roof.time(bytes);
+  return {
+    ...c, subject, kind, label, bytes, timing, candidatesPerSec: (c.batch * c.n) / (timing.medianMs / 1000),
+    roofline, rooflineRatio: timing.medianMs / roofline.medianMs, verified,
+  };
 }
 
 /** Scores the same items with f32 and f16 storage on the CPU and compares. */
 async function measureF16Effect(n: number, k: number, h: number): Promise<F16Effect> {
-  const model = randomModel({ h, m: h, k, attentionSize: 64, seed: 1 });
+  const model = benchModel(k, h);
+  const w = makeWorkload(n, k, h, model);
   const [a, b] = await Promise.all([
     RalmEngine.create(model, { backend: 'cpu', storage: 'f32' }),
     RalmEngine.create(model, { backend: 'cpu', storage: 'f16' }),
   ]);
-  for (const chunk of itemChunks(n, k, h, 2)) {
-    await a.upsertItems(chunk);
-    await b.upsertItems(chunk);
+  for (let i = 0; i < n; i += 5000) {
+    await a.upsertItems(engineItems(w, i, Math.min(n, i + 5000)));
+    await b.upsertItems(engineItems(w, i, Math.min(n, i + 5000)));
   }
-  const ids = Array.from({ length: n }, (_, i) => `i${i}`);
-  const rng = new Rng(4);
+  const users = userBatch(20, h, 4);
   let maxAbs = 0;
   let sumAbs = 0;
   let overlap = 0;
-  const users = 20;
-  for (let u = 0; u < users; u++) {
-    const e = rng.normals(h);
-    const [sa] = await a.score([{ user: { embedding: e }, items: ids }]);
-    const [sb] = await b.score([{ user: { embedding: e }, items: ids }]);
+  for (let u = 0; u < 20; u++) {
+    const e = users.subarray(u * h, (u + 1) * h);
+    const [sa] = await a.score([{ user: { embedding: e }, items: w.ids }]);
+    const [sb] = await b.score([{ user: { embedding: e }, items: w.ids }]);
     for (let i = 0; i < n; i++) {
       const d = Math.abs(sa.scores[i] - sb.scores[i]);
       maxAbs = Math.max(maxAbs, d);
       sumAbs += d;
     }
-    const [ra] = await a.rank([{ user: { embedding: e }, candidates: ids, k: 10 }]);
-    const [rb] = await b.rank([{ user: { embedding: e }, candidates: ids, k: 10 }]);
+    const [ra] = await a.rank([{ user: { embedding: e }, candidates: w.ids, k: 10 }]);
+    const [rb] = await b.rank([{ user: { embedding: e }, candidates: w.ids, k: 10 }]);
     const set = new Set(ra.items.map((x) => x.id));
-    overlap += rb.items.filter((x) => set.has(x.id)).length / 10;
+    overlap += rb.items.filter((x) => set.has(x.id)).length / Math.max(1, ra.items.length);
   }
   await a.close();
   await b.close();
-  return { n, k, maxAbsScoreDiff: maxAbs, meanAbsScoreDiff: sumAbs / (users * n), top10Overlap: overlap / users };
-}
-
-export function formatRow(r: KernelRow): string {
-  const f = (x: number): string => x.toFixed(x < 10 ? 3 : 1);
-  return [
-    r.backend.padEnd(7), r.storage, `N=${String(r.n).padStart(7)}`, `k=${String(r.k).padStart(3)}`, `h=${r.h}`,
-    `median ${f(r.timing.medianMs).padStart(8)} ms`, `p99 ${f(r.timing.p99Ms).padStart(8)} ms`,
-    `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
-    `roofline ${f(r.roofline.medianMs).padStart(7)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
-    r.timing.spread > 0.3 ? `(noisy: spread ${r.timing.spread.toFixed(2)})` : '',
-  ].join('  ');
+  return { n, k, maxAbsScoreDiff: maxAbs, meanAbsScoreDiff: sumAbs / (20 * n), top10Overlap: overlap / 20 };
 }

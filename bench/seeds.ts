@@ -22,7 +22,7 @@ import type { ClickEvent } from '../src/store/store.js';
 import { Rng } from '../src/util/rng.js';
 import { RalmError } from '../src/util/errors.js';
 import { quantile } from './stats.js';
-import { machineInfo } from './kernel.js';
+import { basicMachineInfo } from './machine.js';
 
 export interface SeedsBenchOptions {
   /** The dataset directory, as given (recorded as is in the result). */
@@ -42,7 +42,7 @@ export interface SeedsBenchOptions {
 export interface SeedsBenchResult {
   kind: 'ralm-bench-seeds';
   createdAt: string;
-  machine: ReturnType<typeof machineInfo>;
+  machine: ReturnType<typeof basicMachineInfo>;
   dataset: { dir: string; files: number; clicks: number; users: number; articles: number; windows: number; replayedClicks: number; replayedHours: number | null };
   userEmbeddings: string;
   backend: string;
@@ -189,7 +189,7 @@ export async function runSeedsBench(o: SeedsBenchOptions): Promise<SeedsBenchRes
     return {
       kind: 'ralm-bench-seeds',
       createdAt: new Date().toISOString(),
-      machine: machineInfo(),
+      machine: basicMachineInfo(),
       dataset: { dir: o.data, files, clicks: events.length, users: users.length, articles, windows, replayedClicks: replay.length, replayedHours: o.replayHours ?? null },
       userEmbeddings: 'seeded random unit vectors (no model trained on this dataset is shipped)',
       backend: engine.adapterName,

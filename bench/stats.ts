@@ -34,19 +34,34 @@ export function summarize(samples: readonly number[]): Timing {
   };
 }
 
+export interface MeasureOptions {
+  warmup?: number;
+  minRuns?: number;
+  maxRuns?: number;
+  minMs?: number;
+  /**
+   * Stop once this much wall time has passed and at least 3 runs are in, even short of
+   * `minRuns`: slow subjects (a software rasteriser at N = 1,000,000) would otherwise take
+   * minutes per row. The run count is reported, so a thin sample is visible.
+   */
+  maxMs?: number;
+}
+
 /**
  * Runs `fn` `warmup` times untimed, then until both `minRuns` runs and `minMs` of wall time
- * have passed (capped at `maxRuns`).
+ * have passed (capped at `maxRuns` runs and `maxMs` of wall time).
  */
-export async function measure(fn: () => Promise<unknown> | unknown, o: { warmup?: number; minRuns?: number; maxRuns?: number; minMs?: number } = {}): Promise<Timing> {
+export async function measure(fn: () => Promise<unknown> | unknown, o: MeasureOptions = {}): Promise<Timing> {
   const warmup = o.warmup ?? 3;
   const minRuns = o.minRuns ?? 10;
   const maxRuns = o.maxRuns ?? 200;
   const minMs = o.minMs ?? 1000;
+  const maxMs = o.maxMs ?? Infinity;
   for (let i = 0; i < warmup; i++) await fn();
   const samples: number[] = [];
   const start = performance.now();
   while (samples.length < maxRuns && (samples.length < minRuns || performance.now() - start < minMs)) {
+    if (samples.length >= 3 && performance.now() - start > maxMs) break;
     const t = performance.now();
     await fn();
     samples.push(performance.now() - t);
@@ -63,6 +78,7 @@ export class RooflineProbe {
   private chunks: Buffer[] = [];
   private static readonly CHUNK = 2 ** 30;
   async time(bytes: number, o: { minRuns?: number; minMs?: number } = {}): Promise<Timing> {
+    if (bytes <= 0) return summarize([0]);
     const views: Buffer[] = [];
     for (let at = 0, i = 0; at < bytes; at += RooflineProbe.CHUNK, i++) {
       const len = Math.min(RooflineProbe.CHUNK, bytes - at);
@@ -76,4 +92,12 @@ export class RooflineProbe {
   release(): void {
     this.chunks = [];
   }
+}
+
+/** Bytes per second of a memory read measured with the roofline probe over `bytes` (default 256 MiB). */
+export async function memoryReadBandwidth(bytes = 256 * 2 ** 20): Promise<{ bytes: number; gbPerSec: number; timing: Timing }> {
+  const probe = new RooflineProbe();
+  const timing = await probe.time(bytes, { minRuns: 10, minMs: 500 });
+  probe.release();
+  return { bytes, gbPerSec: bytes / (timing.medianMs / 1000) / 1e9, timing };
 }

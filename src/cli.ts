@@ -22,9 +22,15 @@ commands:
   model inspect [DIR]       load and validate a model directory (default: weights/default)
   model init --out DIR      write a seeded-random placeholder model
        [--seed N] [--h N] [--m N] [--k N] [--attention-size N] [--alpha X] [--beta X]
-  bench kernel              rank N candidates per backend vs the memory-read roofline
-       [--backend cpu|webgpu|all] [--sizes 1000,10000,100000] [--ks 20,100] [--h 128]
-       [--storage f32|f16] [--min-ms 1500] [--out FILE]
+  bench kernel              rank N candidates per backend (and peers) vs the memory-read roofline
+       [--backend all|cpu,cpu-scalar,webgpu] [--peers] [--peer onnxruntime-cpu,tfjs-wasm,typescript-loop]
+       [--full | --sizes 1000,10000 --ks 20 --hs 128 --batches 1 --storage f32,f16] [--top 10]
+       [--min-ms 1000] [--max-ms 20000] [--max-item-gib 4] [--out FILE] [--svg DIR]
+  bench http                the service on loopback under autocannon, beside a bare Fastify route
+       [--backend cpu|webgpu] [--sizes 1000,10000] [--duration 5] [--connections 16] [--rates 0.5,0.8]
+       [--encodings json,msgpack] [--batching on,off] [--out FILE]
+  bench plot FILE           SVG plots of a kernel result [--out-dir DIR] [--prefix kernel]
+  bench compare A B         per-row median ratio of two kernel results [--tolerance 0.1]
   bench seeds --data DIR    replay Globo.com clicks: durable ingest, re-clustering per 5-minute window
        [--backend cpu|webgpu] [--hours N (files)] [--replay-hours N] [--max-cluster-points 2048] [--min-seeds 100] [--out FILE]
   bench audience            score every user of a table against one seed set, per backend, vs the roofline
@@ -270,7 +276,8 @@ async function cmdBenchAudience(rest: string[]): Promise<void> {
     await mkdir(dirname(resolve(values.out)), { recursive: true });
     await writeFile(resolve(values.out), JSON.stringify(r, null, 2) + '\n');
   }
-  emit({ json }, r, `machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}`);
+  const { describeMachine } = await import('../bench/machine.js');
+  emit({ json }, r, describeMachine(r.machine));
 }
 
 async function cmdEval(args: string[]): Promise<void> {
@@ -312,44 +319,135 @@ async function cmdEval(args: string[]): Promise<void> {
   ].join('\n'));
 }
 
-async function cmdBench(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub === 'seeds') return cmdBenchSeeds(rest);
-  if (sub === 'audience') return cmdBenchAudience(rest);
-  if (sub !== 'kernel') throw new UsageError(`bench: unknown benchmark ${JSON.stringify(sub ?? '')}, expected "kernel", "seeds" or "audience"`);
+async function writeResult(path: unknown, doc: unknown): Promise<void> {
+  if (typeof path !== 'string') return;
+  await mkdir(dirname(resolve(path)), { recursive: true });
+  await writeFile(resolve(path), JSON.stringify(doc, null, 2) + '\n');
+}
+
+function oneOf<T extends string>(v: unknown, name: string, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+function stringListOpt<T extends string>(v: unknown, name: string, allowed: readonly T[]): T[] | undefined {
+  if (v === undefined) return undefined;
+  return String(v).split(',').map((s) => oneOf(s.trim(), name, allowed, allowed[0]));
+}
+
+async function cmdBenchKernel(rest: string[]): Promise<void> {
   const { values } = parse(rest, {
-    backend: { type: 'string' }, sizes: { type: 'string' }, ks: { type: 'string' }, h: { type: 'string' },
-    storage: { type: 'string' }, 'min-ms': { type: 'string' }, out: { type: 'string' },
+    backend: { type: 'string' }, peers: { type: 'boolean' }, peer: { type: 'string' }, full: { type: 'boolean' },
+    sizes: { type: 'string' }, ks: { type: 'string' }, h: { type: 'string' }, hs: { type: 'string' }, batches: { type: 'string' },
+    storage: { type: 'string' }, top: { type: 'string' }, 'min-ms': { type: 'string' }, 'max-ms': { type: 'string' },
+    'max-item-gib': { type: 'string' }, out: { type: 'string' }, svg: { type: 'string' },
   });
-  const { runKernelBench } = await import('../bench/kernel.js');
-  const { probeBackends } = await import('./engine/probe.js');
-  const present = await probeBackends();
-  const want = (values.backend as string | undefined) ?? 'all';
-  if (!['cpu', 'webgpu', 'all'].includes(want)) throw new UsageError(`--backend: expected cpu, webgpu or all, got ${JSON.stringify(want)}`);
-  if (want === 'webgpu' && !present.includes('webgpu')) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'no WebGPU adapter on this host');
-  const storage = (values.storage as string | undefined) ?? 'f32';
-  if (storage !== 'f32' && storage !== 'f16') throw new UsageError(`--storage: expected f32 or f16, got ${JSON.stringify(storage)}`);
+  const { runKernelBench, defaultBackends, TABLE_HEADER } = await import('../bench/kernel.js');
+  const { PEER_NAMES } = await import('../bench/peers/peer.js');
+  const { describeMachine } = await import('../bench/machine.js');
+  const { describeScaling } = await import('../bench/scaling.js');
+  const present = await defaultBackends();
+  const want = values.backend === undefined || values.backend === 'all' ? present : stringListOpt(values.backend, 'backend', ['cpu', 'cpu-scalar', 'webgpu'] as const) ?? present;
+  if (want.includes('webgpu') && !present.includes('webgpu')) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'no WebGPU adapter on this host');
+  const peers = stringListOpt(values.peer, 'peer', PEER_NAMES) ?? (values.peers ? [...PEER_NAMES] : []);
+  const custom = ['sizes', 'ks', 'h', 'hs', 'batches', 'storage'].some((k) => values[k] !== undefined);
+  if (custom && values.full) throw new UsageError('--full: cannot be combined with --sizes/--ks/--hs/--batches/--storage');
+  const plan = values.full ? 'full' as const : custom ? {
+    sizes: listOpt(values.sizes, 'sizes', [1000, 10_000, 100_000]),
+    ks: listOpt(values.ks, 'ks', [20]),
+    hs: listOpt(values.hs ?? values.h, values.hs === undefined && values.h !== undefined ? 'h' : 'hs', [128]),
+    batches: listOpt(values.batches, 'batches', [1]),
+    storages: stringListOpt(values.storage, 'storage', ['f32', 'f16'] as const) ?? ['f32' as const],
+  } : 'default' as const;
   const json = !!values.json;
   const log = (line: string): void => void process.stderr.write(line + '\n');
-  if (!json) log('backend  store  N            k      h     median            p99               throughput     roofline (memory read)  ratio');
+  if (!json) log(TABLE_HEADER);
   const result = await runKernelBench({
-    backends: want === 'all' ? present : [want as 'cpu' | 'webgpu'],
-    sizes: listOpt(values.sizes, 'sizes', [1000, 10_000, 100_000]),
-    ks: listOpt(values.ks, 'ks', [20, 100]),
-    h: intOpt(values.h, 'h', 128),
-    storage,
-    minMs: intOpt(values['min-ms'], 'min-ms', 1500),
-    log: json ? (l) => log(l) : log,
+    backends: want, peers, plan,
+    topK: intOpt(values.top, 'top', 10),
+    minMs: intOpt(values['min-ms'], 'min-ms', 1000),
+    maxMs: intOpt(values['max-ms'], 'max-ms', 20_000),
+    maxItemGiB: numOpt(values['max-item-gib'], 'max-item-gib', 4),
+    log,
   });
-  if (typeof values.out === 'string') {
-    await mkdir(dirname(resolve(values.out)), { recursive: true });
-    await writeFile(resolve(values.out), JSON.stringify(result, null, 2) + '\n');
+  await writeResult(values.out, result);
+  if (typeof values.svg === 'string') {
+    const { writeKernelPlots } = await import('../bench/plot.js');
+    for (const f of await writeKernelPlots(result, resolve(values.svg))) log(`wrote ${f}`);
   }
   const fx = result.f16Effect;
   emit({ json }, result, [
-    `machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, node ${result.machine.node}`,
+    describeMachine(result.machine),
+    ...result.missingPeers.map((m) => `peer ${m.name} not run: ${m.reason}; ${m.fix}`),
+    result.noisyRows > 0 ? `noisy: ${result.noisyRows} of ${result.rows.length} rows had a spread (p90 − p10)/median above 0.3; the machine was busy, rerun on a quiet one before comparing` : 'spread: every row within (p90 − p10)/median ≤ 0.3',
+    describeScaling(result.scaling),
     fx ? `f16 storage vs f32 (N=${fx.n}, k=${fx.k}, 20 users): max |Δscore| ${fx.maxAbsScoreDiff.toExponential(2)}, mean ${fx.meanAbsScoreDiff.toExponential(2)}, top-10 overlap ${(fx.top10Overlap * 100).toFixed(1)}%` : '',
+  ].filter((l) => l !== '').join('\n'));
+}
+
+async function cmdBenchHttp(rest: string[]): Promise<void> {
+  const { values } = parse(rest, {
+    backend: { type: 'string' }, sizes: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' },
+    rates: { type: 'string' }, encodings: { type: 'string' }, batching: { type: 'string' }, out: { type: 'string' },
+  });
+  const { runHttpBench } = await import('../bench/http.js');
+  const { describeMachine } = await import('../bench/machine.js');
+  const rates = values.rates === undefined ? undefined : String(values.rates).split(',').map((x) => {
+    const f = Number(x);
+    if (!(f > 0 && f <= 1)) throw new UsageError(`--rates: expected fractions of the maximum in (0, 1], got ${JSON.stringify(x)}`);
+    return f;
+  });
+  const json = !!values.json;
+  const log = (line: string): void => void process.stderr.write(line + '\n');
+  const result = await runHttpBench({
+    backend: oneOf(values.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
+    sizes: listOpt(values.sizes, 'sizes', [1000, 10_000]),
+    durationSec: intOpt(values.duration, 'duration', 5),
+    connections: intOpt(values.connections, 'connections', 16),
+    rateFractions: rates,
+    encodings: stringListOpt(values.encodings, 'encodings', ['json', 'msgpack'] as const),
+    batching: stringListOpt(values.batching, 'batching', ['on', 'off'] as const),
+    log,
+  });
+  await writeResult(values.out, result);
+  emit({ json }, result, [
+    describeMachine(result.machine),
+    `server backend: ${result.settings.adapter}; k=${result.settings.k}, h=${result.settings.h}, top-${result.settings.topK}; ${result.settings.durationSec} s per run`,
+    ...result.cases.map((c) => `N=${c.n} ${c.encoding}: request ${c.requestBytes} bytes, reply ${c.responseBytes} bytes`),
   ].join('\n'));
+}
+
+async function cmdBenchPlot(rest: string[]): Promise<void> {
+  const { values, positionals } = parse(rest, { 'out-dir': { type: 'string' }, prefix: { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('bench plot: give one kernel result file (JSON)');
+  const { readFile } = await import('node:fs/promises');
+  const doc = JSON.parse(await readFile(resolve(positionals[0]), 'utf8')) as { kind?: string; formatVersion?: number };
+  if (doc.kind !== 'ralm-bench-kernel' || doc.formatVersion !== 2) throw new RalmError('RALM_ERR_VALIDATION', `${positionals[0]}: not a kernel result of format 2`);
+  const { writeKernelPlots } = await import('../bench/plot.js');
+  const files = await writeKernelPlots(doc as Parameters<typeof writeKernelPlots>[0], resolve((values['out-dir'] as string | undefined) ?? dirname(resolve(positionals[0]))), (values.prefix as string | undefined) ?? 'kernel');
+  emit({ json: !!values.json }, { files }, files.map((f) => `wrote ${f}`).join('\n'));
+}
+
+async function cmdBenchCompare(rest: string[]): Promise<void> {
+  const { values, positionals } = parse(rest, { tolerance: { type: 'string' } });
+  if (positionals.length !== 2) throw new UsageError('bench compare: give two kernel result files (JSON)');
+  const { readFile } = await import('node:fs/promises');
+  const { compareKernelResults, describeComparison } = await import('../bench/compare.js');
+  const [a, b] = await Promise.all(positionals.map(async (p) => JSON.parse(await readFile(resolve(p), 'utf8')) as Parameters<typeof compareKernelResults>[0]));
+  const c = compareKernelResults(a, b, numOpt(values.tolerance, 'tolerance', 0.1));
+  emit({ json: !!values.json }, c, describeComparison(c));
+}
+
+async function cmdBench(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'seeds') return cmdBenchSeeds(rest);
+  if (sub === 'kernel') return cmdBenchKernel(rest);
+  if (sub === 'http') return cmdBenchHttp(rest);
+  if (sub === 'plot') return cmdBenchPlot(rest);
+  if (sub === 'compare') return cmdBenchCompare(rest);
+  if (sub === 'audience') return cmdBenchAudience(rest);
+  throw new UsageError(`bench: unknown benchmark ${JSON.stringify(sub ?? '')}, expected "kernel", "http", "seeds", "audience", "plot" or "compare"`);
 }
 
 async function cmdServe(args: string[]): Promise<void> {

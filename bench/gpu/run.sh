@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the kernel benchmark on a machine with a real GPU (Vulkan through Dawn) and saves the same
+# JSON and plots as on any other machine.
+#
+# The target needs no npm and no network: build here, then copy the checkout with dist/ and
+# node_modules/ (same OS and CPU architecture; the webgpu package ships its dawn.node prebuilt),
+# plus a Node.js binary when the target has none. Usage, from the checkout root:
+#
+#   bench/gpu/run.sh [--node PATH] [--out DIR] [extra `ralm bench kernel` flags...]
+#
+# Node is looked up as: --node PATH, then $NODE, then .tools/node inside the checkout, then `node`
+# on PATH. Node is one self-contained executable: `cp "$(command -v node)" .tools/node` on the
+# build machine is enough when both run the same glibc-based Linux on the same architecture.
+# The GPU needs a Vulkan driver (libvulkan1 and the vendor's ICD, e.g. the NVIDIA driver).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+NODE_BIN="${NODE:-}"
+OUT_DIR="bench/results"
+EXTRA=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --node) NODE_BIN="$2"; shift 2 ;;
+    --out) OUT_DIR="$2"; shift 2 ;;
+    *) EXTRA+=("$1"); shift ;;
+  esac
+done
+if [ -z "$NODE_BIN" ]; then
+  if [ -x .tools/node ]; then NODE_BIN=.tools/node
+  elif command -v node >/dev/null 2>&1; then NODE_BIN="$(command -v node)"
+  else
+    echo "run.sh: no Node.js found. Copy one into .tools/node (cp \"\$(command -v node)\" .tools/node on the build machine) or pass --node PATH" >&2
+    exit 2
+  fi
+fi
+major="$("$NODE_BIN" -p 'process.versions.node.split(".")[0]')"
+if [ "$major" -lt 20 ]; then echo "run.sh: Node.js >= 20 needed, $NODE_BIN is $("$NODE_BIN" --version)" >&2; exit 2; fi
+if [ ! -f dist/src/cli.js ] || [ ! -f dist/src/cpu/wasm/score-kernel.wasm ]; then
+  echo "run.sh: dist/ is missing or incomplete; run \`npm ci\` (or \`npm run build\`) on the build machine and copy dist/ along" >&2
+  exit 2
+fi
+if [ ! -d node_modules/webgpu ]; then echo "run.sh: node_modules/ is missing; copy it along from the build machine" >&2; exit 2; fi
+
+# Which adapter Dawn picks: `ralm info` lists it; a software adapter here means the GPU driver is missing.
+"$NODE_BIN" bin/ralm.js info
+adapter="$("$NODE_BIN" bin/ralm.js info --json | "$NODE_BIN" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);process.stdout.write(j.webgpu.available?(j.webgpu.software?"software":"gpu"):"none")})')"
+if [ "$adapter" != "gpu" ]; then
+  echo "run.sh: WebGPU adapter is '$adapter', not a hardware GPU; check the Vulkan driver (vulkaninfo --summary)" >&2
+  exit 1
+fi
+
+mkdir -p "$OUT_DIR"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+name="kernel-gpu-$stamp"
+# The default plan (N up to 1,000,000 at the centre, one parameter at a time around N = 10,000) with a
+# budget that admits N = 1,000,000 at k = 20, h = 128; RALM_GPU_FULL=1 runs the whole grid instead
+# (tens of minutes). Every backend present, and the peers that are installed.
+plan=()
+if [ "${RALM_GPU_FULL:-0}" = "1" ]; then plan=(--full); fi
+"$NODE_BIN" bin/ralm.js bench kernel "${plan[@]}" --peers --max-item-gib "${RALM_BENCH_MAX_ITEM_GIB:-16}" \
+  --out "$OUT_DIR/$name.json" "${EXTRA[@]}" 2> >(tee "$OUT_DIR/$name.log" >&2)
+"$NODE_BIN" bin/ralm.js bench plot "$OUT_DIR/$name.json" --out-dir "$OUT_DIR" --prefix "$name"
+echo "run.sh: wrote $OUT_DIR/$name.json and its plots"

@@ -1,0 +1,122 @@
+/**
+ * The server side of `ralm bench http`, run as a child process so that the load generator does
+ * not share its event loop. It serves the real service plugin (`buildApp`, with the service's
+ * default settings) twice — request coalescing on (the defaults) and off (batches of one) — and a
+ * bare Fastify app whose one route reads the same request body and answers a fixed body of the
+ * same size and type as the real reply: the framework's ceiling on this machine.
+ *
+ * Protocol: the parent forks this file with a JSON argument; once listening, the child sends
+ * `{ type: 'ready', urls, requests }` and serves until it receives `{ type: 'stop' }`.
+ */
+import Fastify from 'fastify';
+import { Packr } from 'msgpackr';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../src/server/app.js';
+import { loadConfig } from '../src/server/config.js';
+import { RalmEngine } from '../src/engine/engine.js';
+import { LmdbStore } from '../src/store/lmdb-store.js';
+import { SeedService } from '../src/seeds/seed-service.js';
+import { benchModel, engineItems, makeWorkload, userBatch } from './workload.js';
+
+export interface HttpServerArgs {
+  backend: 'cpu' | 'webgpu';
+  sizes: number[];
+  k: number;
+  h: number;
+  topK: number;
+  /** Distinct users (request bodies) per case; the load generator cycles through them. */
+  users: number;
+}
+
+export type Encoding = 'json' | 'msgpack';
+
+export interface PreparedCase {
+  n: number;
+  encoding: Encoding;
+  /** Request bodies (one per user). */
+  bodies: Uint8Array[];
+  headers: Record<string, string>;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+export interface ReadyMessage {
+  type: 'ready';
+  urls: { batched: string; unbatched: string; bare: string };
+  adapter: string;
+  cases: PreparedCase[];
+}
+
+const MSGPACK = 'application/msgpack';
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as HttpServerArgs;
+  const send = (m: unknown): void => void process.send?.(m);
+  const model = benchModel(args.k, args.h);
+  const maxN = Math.max(...args.sizes);
+  const w = makeWorkload(maxN, args.k, args.h, model);
+  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false });
+  for (let i = 0; i < maxN; i += 5000) await engine.upsertItems(engineItems(w, i, Math.min(maxN, i + 5000)));
+  const dir = await mkdtemp(join(tmpdir(), 'ralm-bench-http-'));
+  const store = LmdbStore.open(dir);
+  const seeds = new SeedService(store, engine, {});
+  const config = loadConfig({});
+  const common = {
+    engine, store, seeds, apiToken: null, bodyLimit: config.bodyLimit, requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+  };
+  const batched = buildApp({ ...common, batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue } }).app;
+  const unbatched = buildApp({ ...common, batching: { maxBatch: 1, maxWaitMs: 0, maxQueue: config.maxQueue } }).app;
+
+  const packr = new Packr({ useRecords: false, moreTypes: true });
+  const users = userBatch(args.users, args.h, 11);
+  const cases: PreparedCase[] = [];
+  const fixed = new Map<string, { body: Buffer; type: string }>();
+  for (const n of args.sizes) {
+    const candidates = w.ids.slice(0, n);
+    for (const encoding of ['json', 'msgpack'] as const) {
+      const bodies: Uint8Array[] = [];
+      for (let u = 0; u < args.users; u++) {
+        const embedding = users.slice(u * args.h, (u + 1) * args.h);
+        const req = { user: { embedding: encoding === 'json' ? Array.from(embedding) : embedding }, candidates, k: args.topK };
+        bodies.push(encoding === 'json' ? Buffer.from(JSON.stringify(req)) : packr.pack(req));
+      }
+      const headers: Record<string, string> = encoding === 'json' ? { 'content-type': 'application/json' } : { 'content-type': MSGPACK, accept: MSGPACK };
+      // The real reply for this case is what the bare route answers, byte for byte in size.
+      const probe = await batched.inject({ method: 'POST', url: '/v1/recommend', headers, payload: Buffer.from(bodies[0]) });
+      if (probe.statusCode !== 200) throw new Error(`probe request failed: ${probe.statusCode} ${probe.body.slice(0, 200)}`);
+      fixed.set(`${n}-${encoding}`, { body: probe.rawPayload, type: String(probe.headers['content-type']) });
+      cases.push({ n, encoding, bodies, headers, requestBytes: bodies[0].byteLength, responseBytes: probe.rawPayload.byteLength });
+    }
+  }
+
+  const bare = Fastify({ logger: false, bodyLimit: config.bodyLimit });
+  bare.removeAllContentTypeParsers();
+  bare.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  bare.post<{ Params: { key: string } }>('/bare/:key', async (req, reply) => {
+    const f = fixed.get(req.params.key);
+    if (!f) return reply.status(404).send();
+    return reply.type(f.type).send(f.body);
+  });
+
+  const listen = { host: '127.0.0.1', port: 0 };
+  const urls = { batched: await batched.listen(listen), unbatched: await unbatched.listen(listen), bare: await bare.listen(listen) };
+  const ready: ReadyMessage = { type: 'ready', urls, adapter: engine.adapterName, cases };
+  send(ready);
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type !== 'stop') return;
+    void (async () => {
+      await Promise.all([batched.close(), unbatched.close(), bare.close()]);
+      await engine.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+      process.disconnect?.();
+    })();
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench http server: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,236 @@
+/**
+ * `ralm bench http`: the real service on loopback under load. For /v1/recommend with each
+ * candidate count, JSON and MessagePack, request coalescing on and off: the maximum throughput
+ * under autocannon (closed loop, fixed connections), then fixed request rates below it from an
+ * open-loop generator here. autocannon's own rate option is not open-loop: each connection sends
+ * its per-second quota as fast as replies allow, then waits for the next one-second tick
+ * (autocannon lib/httpClient.js), so requests arrive in bursts. The generator below sends each
+ * request at its scheduled time whatever the state of earlier ones, and measures latency from
+ * that scheduled time, so queueing in the server is never hidden (no coordinated omission).
+ * Beside each case: a bare Fastify route answering a fixed body of the same size (the
+ * framework's ceiling here), at maximum throughput under autocannon like the service.
+ *
+ * The server runs in a child process; autocannon runs in this one. On a 2-core machine they
+ * share the cores, which caps the ceiling too: the figures are for the pair, on this machine.
+ */
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { quantile } from './stats.js';
+import { fileURLToPath } from 'node:url';
+import type { Encoding, HttpServerArgs, PreparedCase, ReadyMessage } from './http-server.js';
+import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
+
+export interface HttpBenchOptions {
+  backend?: 'cpu' | 'webgpu';
+  sizes?: number[];
+  /** Seconds per load run. Default 5. */
+  durationSec?: number;
+  /** Connections of the maximum-throughput runs. Default 16. */
+  connections?: number;
+  /** Fixed rates as fractions of each case's measured maximum. Default [0.5, 0.8]. */
+  rateFractions?: number[];
+  encodings?: Encoding[];
+  batching?: Array<'on' | 'off'>;
+  log?: (line: string) => void;
+}
+
+export interface LoadRun {
+  target: 'ralm' | 'bare-fastify';
+  n: number;
+  encoding: Encoding;
+  batching: 'on' | 'off' | null;
+  /** null: maximum throughput (closed loop, autocannon); else the scheduled requests per second (open loop). */
+  rate: number | null;
+  /** Connections (closed loop), or the most requests in flight at once (open loop). */
+  connections: number;
+  durationSec: number;
+  requestsPerSec: number;
+  candidatesPerSec: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  ok: number;
+  non2xx: number;
+  errors: number;
+  /** A fixed-rate run whose replies fell behind its schedule (or failed): the rate was not sustained. */
+  saturated: boolean;
+}
+
+export interface HttpBenchResult {
+  kind: 'ralm-bench-http';
+  formatVersion: 1;
+  createdAt: string;
+  machine: MachineInfo;
+  settings: { backend: string; adapter: string; sizes: number[]; durationSec: number; connections: number; rateFractions: number[]; k: number; h: number; topK: number };
+  cases: Array<{ n: number; encoding: Encoding; requestBytes: number; responseBytes: number }>;
+  runs: LoadRun[];
+}
+
+type Autocannon = typeof import('autocannon');
+type AutocannonResult = import('autocannon').Result;
+
+async function loadAutocannon(): Promise<Autocannon> {
+  try {
+    const specifier = 'autocannon';
+    const mod = (await import(specifier)) as { default: Autocannon };
+    return mod.default;
+  } catch {
+    throw new Error('autocannon is not installed (it is a development dependency): run `npm install` in the project checkout');
+  }
+}
+
+function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void> }> {
+  const child = fork(fileURLToPath(new URL('./http-server.js', import.meta.url)), [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`the benchmark server exited with code ${code} before it was ready`));
+    child.once('exit', onExit);
+    child.once('message', (m: ReadyMessage) => {
+      child.off('exit', onExit);
+      const stop = (): Promise<void> => new Promise((done) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        child.send({ type: 'stop' });
+      });
+      resolve({ ready: m, stop });
+    });
+  });
+}
+
+function summarizeRun(r: AutocannonResult, base: Omit<LoadRun, 'requestsPerSec' | 'candidatesPerSec' | 'latencyMs' | 'ok' | 'non2xx' | 'errors' | 'saturated'>): LoadRun {
+  const ok = r['2xx'];
+  const requestsPerSec = ok / r.duration;
+  return {
+    ...base,
+    requestsPerSec,
+    candidatesPerSec: requestsPerSec * base.n,
+    latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.mean },
+    ok, non2xx: r.non2xx, errors: r.errors,
+    saturated: false,
+  };
+}
+
+export function formatRun(r: LoadRun): string {
+  const what = r.target === 'ralm' ? `ralm batching ${r.batching}` : 'bare fastify';
+  return [
+    what.padEnd(18), `N=${String(r.n).padStart(6)}`, r.encoding.padEnd(7), (r.rate === null ? 'max' : `${r.rate}/s`).padStart(8),
+    `${r.requestsPerSec.toFixed(0).padStart(6)} req/s`, `p50 ${r.latencyMs.p50.toFixed(1).padStart(7)} ms`, `p99 ${r.latencyMs.p99.toFixed(1).padStart(7)} ms`,
+    `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
+    r.non2xx + r.errors > 0 ? `(${r.non2xx} non-2xx, ${r.errors} errors)` : '',
+    r.saturated ? '(saturated: rate not sustained)' : '',
+  ].join('  ');
+}
+
+export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
+  const log = options.log ?? (() => undefined);
+  const autocannon = await loadAutocannon();
+  const o = {
+    backend: options.backend ?? 'cpu', sizes: options.sizes ?? [1000, 10_000], durationSec: options.durationSec ?? 5,
+    connections: options.connections ?? 16, rateFractions: options.rateFractions ?? [0.5, 0.8],
+    encodings: options.encodings ?? (['json', 'msgpack'] as Encoding[]), batching: options.batching ?? (['on', 'off'] as Array<'on' | 'off'>),
+    k: 20, h: 128, topK: 10,
+  };
+  const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
+  const { ready, stop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8 });
+  const runs: LoadRun[] = [];
+  try {
+    const load = async (url: string, c: PreparedCase, connections: number, durationSec: number): Promise<AutocannonResult> =>
+      autocannon({
+        url, method: 'POST', headers: c.headers, connections, duration: durationSec,
+        requests: c.bodies.map((b) => ({ method: 'POST' as const, body: Buffer.from(b.buffer, b.byteOffset, b.byteLength) })),
+      });
+    for (const c of ready.cases.filter((x) => o.encodings.includes(x.encoding))) {
+      const bareRes = await load(`${ready.urls.bare}/bare/${c.n}-${c.encoding}`, c, o.connections, o.durationSec);
+      const bare = summarizeRun(bareRes, { target: 'bare-fastify', n: c.n, encoding: c.encoding, batching: null, rate: null, connections: o.connections, durationSec: o.durationSec });
+      runs.push(bare);
+      log(formatRun(bare));
+      for (const batching of o.batching) {
+        const url = `${batching === 'on' ? ready.urls.batched : ready.urls.unbatched}/v1/recommend`;
+        await load(url, c, o.connections, Math.min(1, o.durationSec)); // warm-up
+        const max = summarizeRun(await load(url, c, o.connections, o.durationSec), { target: 'ralm', n: c.n, encoding: c.encoding, batching, rate: null, connections: o.connections, durationSec: o.durationSec });
+        runs.push(max);
+        log(formatRun(max));
+        for (const f of o.rateFractions) {
+          const rate = Math.max(1, Math.round(max.requestsPerSec * f));
+          const run = await openLoop(url, c, rate, o.durationSec, batching);
+          runs.push(run);
+          log(formatRun(run));
+        }
+      }
+    }
+  } finally {
+    await stop();
+  }
+  return {
+    kind: 'ralm-bench-http',
+    formatVersion: 1,
+    createdAt: new Date().toISOString(),
+    machine: finishMachineInfo(machine),
+    settings: { backend: o.backend, adapter: ready.adapter, sizes: o.sizes, durationSec: o.durationSec, connections: o.connections, rateFractions: o.rateFractions, k: o.k, h: o.h, topK: o.topK },
+    cases: ready.cases.map((c) => ({ n: c.n, encoding: c.encoding, requestBytes: c.requestBytes, responseBytes: c.responseBytes })),
+    runs,
+  };
+}
+
+/**
+ * Open-loop load at a fixed rate: request i is sent at start + i/rate on a keep-alive pool with no
+ * connection limit, and its latency runs from that scheduled time to the end of its reply.
+ * Requests still unanswered 5 s after the last send count as errors.
+ */
+export async function openLoop(url: string, c: PreparedCase, rate: number, durationSec: number, batching: 'on' | 'off' | null): Promise<LoadRun> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const target = new URL(url);
+  const total = Math.max(1, Math.round(rate * durationSec));
+  const latencies: number[] = [];
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let inflight = 0;
+  let maxInflight = 0;
+  const pending: Array<Promise<void>> = [];
+  const send = (body: Uint8Array, scheduled: number): Promise<void> => new Promise((resolve) => {
+    inflight++;
+    maxInflight = Math.max(maxInflight, inflight);
+    const req = http.request({ agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { ...c.headers, 'content-length': body.byteLength } }, (res) => {
+      res.on('data', () => undefined);
+      res.on('end', () => {
+        inflight--;
+        latencies.push(performance.now() - scheduled);
+        if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) ok++;
+        else non2xx++;
+        resolve();
+      });
+    });
+    req.on('error', () => {
+      inflight--;
+      errors++;
+      resolve();
+    });
+    req.end(body);
+  });
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const at = start + (i * 1000) / rate;
+    const wait = at - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(send(c.bodies[i % c.bodies.length], at));
+  }
+  const lastSend = performance.now();
+  await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 5000).unref())]);
+  const drainMs = performance.now() - lastSend;
+  const unanswered = total - ok - non2xx - errors;
+  errors += unanswered;
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  const s = [...latencies].sort((a, b) => a - b);
+  const requestsPerSec = ok / elapsed;
+  return {
+    target: 'ralm', n: c.n, encoding: c.encoding, batching, rate, connections: maxInflight, durationSec,
+    requestsPerSec, candidatesPerSec: requestsPerSec * c.n,
+    latencyMs: { p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, x) => a + x, 0) / Math.max(1, s.length) },
+    ok, non2xx, errors,
+    // Replies that trail the last send by much mean a queue built up: the rate was not sustained.
+    saturated: errors > 0 || drainMs > Math.max(1000, 0.2 * durationSec * 1000),
+  };
+}
