@@ -2,10 +2,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../src/paths.js';
+import { defaultModelDir, packageRoot } from '../src/paths.js';
+import { LmdbStore } from '../src/store/lmdb-store.js';
+import { RalmEngine } from '../src/engine/engine.js';
+import { SeedService } from '../src/seeds/seed-service.js';
+import { loadModel } from '../src/model/model.js';
+import { loadDemoWorld } from '../src/server/demo.js';
 
 const run = promisify(execFile);
 const bin = join(packageRoot, 'bin', 'ralm.js');
@@ -56,6 +61,51 @@ describe('ralm command line', () => {
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, /2 of 2 medians within ±10%/);
     await rm(dir, { recursive: true });
+  });
+
+  it('audience expands seed files over the store: several audiences, unmatched ids, CSV out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ralm-cli-audience-'));
+    try {
+      const store = LmdbStore.open(join(dir, 'data'));
+      const engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
+      await loadDemoWorld(new SeedService(store, engine));
+      await engine.close();
+      await store.close();
+      await writeFile(join(dir, 'a.txt'), '# music fans\ndemo-music-1\ndemo-music-2\n\nnobody\n');
+      await writeFile(join(dir, 'b.csv'), 'demo-sports-1,extra\n"demo-sports-2",x\n');
+      const out = join(dir, 'out.csv');
+      const r = await ralm('audience', '--seeds', join(dir, 'a.txt'), '--seeds', join(dir, 'b.csv'), '--size', '7',
+        '--data-dir', join(dir, 'data'), '--backend', 'cpu', '--out', out, '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const [a, b] = JSON.parse(r.stdout) as Array<{ seeds: { matched: number; unmatchedIds: string[] }; users: Array<{ id: string }> }>;
+      assert.deepEqual([a.seeds.matched, a.seeds.unmatchedIds], [2, ['nobody']]);
+      assert.equal(b.seeds.matched, 2);
+      assert.ok(a.users.every((u) => u.id.startsWith('demo-music-')) && b.users.every((u) => u.id.startsWith('demo-sports-')));
+      const csv = (await readFile(out, 'utf8')).trim().split('\n');
+      assert.equal(csv[0], 'audience,rank,user,score,cos_global,cos_local');
+      assert.equal(csv.length, 1 + 14);
+      const bad = await ralm('audience', '--seeds', join(dir, 'a.txt'), '--data-dir', join(dir, 'data'));
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /give --size N or --threshold X/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bench audience and eval audience run small configurations', async () => {
+    const b = await ralm('bench', 'audience', '--users', '3000', '--ks', '5', '--targets', 'wasm,scalar', '--min-ms', '50', '--json');
+    assert.equal(b.code, 0, b.stderr);
+    const doc = JSON.parse(b.stdout) as { rows: Array<{ target: string; users: number; rooflineRatio: number; inCacheGmacPerThread: number | null }> };
+    assert.deepEqual(doc.rows.map((x) => x.target), ['wasm', 'scalar']);
+    assert.ok(doc.rows.every((x) => x.users === 3000 && x.rooflineRatio > 0));
+    assert.ok((doc.rows[0].inCacheGmacPerThread as number) > 0);
+    const e = await ralm('eval', 'audience', '--dataset', 'synthetic', '--items', '20', '--rank', '16', '--ks', '5', '--ns', '10,100', '--json');
+    assert.equal(e.code, 0, e.stderr);
+    const ev = JSON.parse(e.stdout) as { methods: Array<{ method: string; atN: Array<{ n: number; recall: number }> }> };
+    assert.deepEqual(ev.methods.map((m) => m.method), ['RALM (k=5)', 'averaged seeds', 'most active']);
+    const u = await ralm('eval', 'audience', '--dataset', 'movielens');
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /--data DIR is required for movielens/);
   });
 
   it('usage errors exit 2 and name the problem', async () => {

@@ -7,6 +7,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/paths.js';
 
+/** Starts `ralm serve` on a free port over dataDir; resolves with its URL once listening. */
+async function start(dataDir: string): Promise<{ url: string; child: ReturnType<typeof spawn>; log: () => string }> {
+  const child = spawn(process.execPath, [join(packageRoot, 'bin', 'ralm.js'), 'serve', '--port', '0', '--data-dir', dataDir, '--backend', 'cpu'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, RALM_API_TOKEN: '' },
+  });
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
+    child.stderr?.on('data', (c: Buffer) => {
+      log += c.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+  });
+  return { url, child, log: () => log };
+}
+
 describe('end to end', () => {
   it('serves the demo world, takes events, re-clusters, and shuts down cleanly on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ralm-e2e-'));
@@ -46,5 +68,43 @@ describe('end to end', () => {
     assert.match(log, /SIGTERM: draining/);
     assert.match(log, /stopped/);
     await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('an accepted audience job is not lost when the server is killed: it runs after the restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'ralm-e2e-jobs-'));
+    try {
+      let srv = await start(dataDir);
+      const ids: string[] = [];
+      for (const topic of ['music', 'food', 'travel']) {
+        const res = await fetch(srv.url + '/v1/audiences', {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ seeds: [`demo-${topic}-1`, `demo-${topic}-2`], size: 25, async: true }),
+        });
+        assert.equal(res.status, 202);
+        ids.push(((await res.json()) as { id: string }).id);
+      }
+      // No drain, no flush: the process dies at once, whatever the jobs were doing.
+      const killed = new Promise((r) => srv.child.on('exit', r));
+      srv.child.kill('SIGKILL');
+      await killed;
+      srv = await start(dataDir);
+      for (const [i, id] of ids.entries()) {
+        let job: { status: string } = { status: 'queued' };
+        for (let t = 0; t < 300 && (job.status === 'queued' || job.status === 'running'); t++) {
+          job = (await (await fetch(`${srv.url}/v1/audiences/${id}`)).json()) as { status: string };
+          if (job.status === 'queued' || job.status === 'running') await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(job.status, 'done', srv.log());
+        const page = (await (await fetch(`${srv.url}/v1/audiences/${id}/users?limit=100`)).json()) as { total: number; users: Array<{ id: string }> };
+        assert.equal(page.total, 25);
+        const topic = ['music', 'food', 'travel'][i];
+        assert.ok(page.users.filter((u) => u.id.startsWith(`demo-${topic}-`)).length >= 20);
+      }
+      const exited = new Promise((r) => srv.child.on('exit', r));
+      srv.child.kill('SIGTERM');
+      await exited;
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
