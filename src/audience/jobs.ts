@@ -43,7 +43,7 @@ export function summaryOf(r: AudienceResult): Record<string, unknown> {
 export class AudienceJobs {
   private readonly live = new Map<string, Live>();
   private readonly queue: string[] = [];
-  private running: Promise<void> | undefined;
+  private runningJob: Promise<void> | undefined;
   private stopped = false;
   private readonly maxQueued: number;
   private readonly retentionMs: number;
@@ -112,6 +112,11 @@ export class AudienceJobs {
     return this.queue.length;
   }
 
+  /** 1 while a job runs. */
+  get running(): number {
+    return this.runningJob ? 1 : 0;
+  }
+
   private view(record: AudienceRecord): JobView {
     const l = this.live.get(record.id);
     const p = l && record.status === 'running' ? l.progress : null;
@@ -145,7 +150,7 @@ export class AudienceJobs {
         return { action: 'cancelled', job: this.view(record) };
       }
       l.abort.abort();
-      await this.running;
+      await this.runningJob;
       const after = await this.get(id);
       return after ? { action: 'cancelled', job: after } : undefined;
     }
@@ -156,10 +161,10 @@ export class AudienceJobs {
   }
 
   private pump(): void {
-    if (this.running || this.stopped || this.queue.length === 0) return;
+    if (this.runningJob || this.stopped || this.queue.length === 0) return;
     const id = this.queue.shift() as string;
-    this.running = this.runOne(id).finally(() => {
-      this.running = undefined;
+    this.runningJob = this.runOne(id).finally(() => {
+      this.runningJob = undefined;
       this.pump();
     });
   }
@@ -213,6 +218,6 @@ export class AudienceJobs {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const l of this.live.values()) l.abort.abort();
-    await this.running;
+    await this.runningJob;
   }
 }

@@ -184,17 +184,22 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   const requestTimeoutMs = deps.requestTimeoutMs ?? 2000;
   const syncMaxUsers = deps.audience?.syncMaxUsers ?? 200_000;
   /** Runs an audience on what serves now, holding it (a model reload waits for the run to finish). */
-  const runAudience = async (spec: AudienceSpec, options: Parameters<AudienceService['run']>[1]): ReturnType<AudienceService['run']> => {
+  const runAudience = async (spec: AudienceSpec, options: Parameters<AudienceService['run']>[1], mode: 'sync' | 'job'): ReturnType<AudienceService['run']> => {
     const cur = enter();
     try {
-      return await cur.audience.run(spec, options);
+      const r = await cur.audience.run(spec, options);
+      metrics.audience(mode, 'done', r.timing.scanMs / 1000, r.scored);
+      return r;
+    } catch (err) {
+      metrics.audience(mode, (err as RalmError).code === 'RALM_ERR_CANCELLED' ? 'cancelled' : 'failed');
+      throw err;
     } finally {
       leave(cur);
     }
   };
   const audienceJobs = new AudienceJobs(
     store,
-    runAudience,
+    (spec, options) => runAudience(spec, options, 'job'),
     (json) => parseAudienceRequest(json, current.engine.model.manifest.h, current.audience.maxSize),
     deps.audience?.jobs,
   );
@@ -484,7 +489,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
       };
       req.raw.once('close', onClose);
       try {
-        const result = await runAudience(spec, { signal: abort.signal });
+        const result = await runAudience(spec, { signal: abort.signal }, 'sync');
         return send(reply, { ...result, timing: { ...result.timing, httpMs: performance.now() - t0 } });
       } finally {
         req.raw.off('close', onClose);
@@ -570,7 +575,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     r.get('/metrics', async (_req, reply) => {
       reply.type('text/plain; version=0.0.4');
       reply.serializer((p: unknown) => p as string);
-      return reply.send(metrics.render(current.engine, current.seeds));
+      return reply.send(metrics.render(current.engine, current.seeds, { users: current.audience.users.size, jobsQueued: audienceJobs.queued, jobsRunning: audienceJobs.running }));
     });
   });
 

@@ -33,6 +33,17 @@ export class Metrics {
   readonly batchSize = new Histogram([1, 2, 4, 8, 16, 32, 64, 128]);
   private readonly engineTime = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
   private readonly queueWaitHist = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]);
+  private readonly audienceScan = new Histogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+  private readonly audienceUsers = new Histogram([1000, 10_000, 100_000, 1_000_000, 10_000_000]);
+  private readonly audiences = new Map<string, number>();
+
+  /** An audience run ended: how (`mode` sync or job; `outcome` done, failed or cancelled), its scan time and users scored. */
+  audience(mode: 'sync' | 'job', outcome: 'done' | 'failed' | 'cancelled', scanSeconds?: number, scored?: number): void {
+    const key = `mode="${mode}",outcome="${outcome}"`;
+    this.audiences.set(key, (this.audiences.get(key) ?? 0) + 1);
+    if (scanSeconds !== undefined) this.audienceScan.observe(scanSeconds);
+    if (scored !== undefined) this.audienceUsers.observe(scored);
+  }
 
   /** A coalesced engine call of `size` requests. */
   batch(size: number, engineSeconds: number): void {
@@ -60,7 +71,7 @@ export class Metrics {
     this.candidates.observe(n);
   }
 
-  render(engine: RalmEngine, seeds: SeedService): string {
+  render(engine: RalmEngine, seeds: SeedService, audience?: { users: number; jobsQueued: number; jobsRunning: number }): string {
     const lines: string[] = [];
     const help = (name: string, type: string, text: string): void => void lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
     help('ralm_http_request_duration_seconds', 'histogram', 'End-to-end request latency by route.');
@@ -101,6 +112,18 @@ export class Metrics {
     if (m.lastRun) {
       help('ralm_recluster_last_run_seconds', 'gauge', 'Duration of the last re-clustering run.');
       lines.push(`ralm_recluster_last_run_seconds ${m.lastRun.durationMs / 1000}`);
+    }
+    help('ralm_audiences_total', 'counter', 'Audience expansions by mode (sync, job) and outcome (done, failed, cancelled).');
+    for (const [k, v] of this.audiences) lines.push(`ralm_audiences_total{${k}} ${v}`);
+    help('ralm_audience_scan_seconds', 'histogram', 'Time to score the users of one audience request (the scan, without clustering).');
+    lines.push(...this.audienceScan.render('ralm_audience_scan_seconds'));
+    help('ralm_audience_users_scored', 'histogram', 'Users scored per audience request.');
+    lines.push(...this.audienceUsers.render('ralm_audience_users_scored'));
+    if (audience) {
+      help('ralm_audience_user_table_users', 'gauge', 'Users in the audience user table.');
+      lines.push(`ralm_audience_user_table_users ${audience.users}`);
+      help('ralm_audience_jobs', 'gauge', 'Audience jobs waiting and running.');
+      lines.push(`ralm_audience_jobs{state="queued"} ${audience.jobsQueued}`, `ralm_audience_jobs{state="running"} ${audience.jobsRunning}`);
     }
     return lines.join('\n') + '\n';
   }

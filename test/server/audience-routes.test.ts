@@ -93,6 +93,11 @@ describe('audience routes', () => {
     assert.deepEqual(lines.slice(0, 50).map((l) => l.id), p1.users.map((u: { id: string }) => u.id));
     assert.equal(lines[0].rank, 1);
     assert.ok(lines.every((l) => l.id.startsWith('demo-science-')) || lines.filter((l) => l.id.startsWith('demo-science-')).length >= 100);
+    const metrics = (await get('/metrics')).body;
+    assert.match(metrics, /ralm_audiences_total\{mode="job",outcome="done"\} [1-9]/);
+    assert.match(metrics, /ralm_audiences_total\{mode="sync",outcome="done"\} [1-9]/);
+    assert.match(metrics, /ralm_audience_user_table_users 900/);
+    assert.match(metrics, /ralm_audience_scan_seconds_count [1-9]/);
     const del = await app.inject({ method: 'DELETE', url: `/v1/audiences/${job.id}` });
     assert.deepEqual(del.json(), { id: job.id, action: 'deleted', status: 'done' });
     assert.equal((await get(`/v1/audiences/${job.id}`)).statusCode, 404);
