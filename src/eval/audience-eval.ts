@@ -24,6 +24,7 @@ import { TopSelector } from '../audience/scan.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/model.js';
 import type { ClickLog } from './datasets.js';
 import { toCsr, userFactors } from './svd.js';
+import { trainStage2 } from '../train/stage2.js';
 
 export interface AudienceEvalOptions {
   rank?: number;
@@ -35,6 +36,8 @@ export interface AudienceEvalOptions {
   ks?: number[];
   seed?: number;
   backend?: 'auto' | 'cpu' | 'webgpu';
+  /** Also evaluate RALM with stage-2 weights trained (this many epochs at most) on the visible clicks; 0 skips. */
+  trainEpochs?: number;
   log?: (line: string) => void;
 }
 
@@ -51,6 +54,8 @@ export interface AudienceEvalResult {
   dataset: string;
   createdAt: string;
   settings: Required<Omit<AudienceEvalOptions, 'log' | 'backend'>> & { backend: string; embeddings: string; ralmWeights: string };
+  /** When trainEpochs > 0: the stage-2 training run (validation AUC before and after). */
+  training: { epochs: number; bestEpoch: number; initialValidationAuc: number; bestValidationAuc: number; seconds: number } | null;
   data: { users: number; items: number; clicks: number; evalItems: number; hiddenClicks: number; seedsPerItem: { median: number; min: number; max: number } };
   svdSeconds: number;
   methods: MethodMetrics[];
@@ -89,7 +94,7 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
   const log = o.log ?? (() => undefined);
   const settings = {
     rank: o.rank ?? 64, hideShare: o.hideShare ?? 0.5, minClickers: o.minClickers ?? 20, maxClickers: o.maxClickers ?? 5000,
-    items: o.items ?? 200, ns: o.ns ?? [10, 50, 100], ks: o.ks ?? [5, 20], seed: o.seed ?? 1,
+    items: o.items ?? 200, ns: o.ns ?? [10, 50, 100], ks: o.ks ?? [5, 20], seed: o.seed ?? 1, trainEpochs: o.trainEpochs ?? 0,
   };
   const nu = clicks.userIds.length;
   const ni = clicks.itemIds.length;
@@ -160,16 +165,30 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
     log(`${name.padEnd(18)} ${atN.map((a) => `R@${a.n} ${a.recall.toFixed(3)} P@${a.n} ${a.precision.toFixed(3)}`).join('  ')}  (${seconds.toFixed(1)} s)`);
   };
 
+  // Optionally, stage 2 trained on the visible clicks (the hidden ones never reach it).
+  let training: AudienceEvalResult['training'] = null;
+  const models: Array<{ k: number; model: RalmModel; label: string; description: string }> = settings.ks.map((k) => ({
+    k, model: identityModel(h, k), label: `RALM (k=${k})`, description: `audience expansion, seeds clustered into <= ${k} centroids, identity weights`,
+  }));
+  if (settings.trainEpochs > 0) {
+    const k = Math.max(...settings.ks);
+    const t1 = performance.now();
+    const r = await trainStage2(factors, h, { user: tu, item: ti }, { h, k, epochs: settings.trainEpochs, seed: settings.seed, dataset: clicks.name, log: (l) => log(`  ${l}`) });
+    training = { epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, seconds: (performance.now() - t1) / 1000 };
+    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (best of ${r.history.length} epochs)` });
+  }
+
   // RALM through the audience service, several items per scan.
   const ids = clicks.userIds;
   let backendName = 'cpu';
-  for (const k of settings.ks) {
+  for (const { k, model, label, description } of models) {
     const t1 = performance.now();
-    const engine = await RalmEngine.create(identityModel(h, k), { backend: o.backend ?? 'cpu', recoverDevice: false });
+    const engine = await RalmEngine.create(model, { backend: o.backend ?? 'cpu', recoverDevice: false });
     try {
       backendName = engine.adapterName;
       const svc = new AudienceService(engine, null, { maxSize: Math.max(maxN, 1) });
-      svc.addUsers(ids, factors);
+      // Users enter the table in the model's look-alike space: e = T(x) (the identity for untrained weights).
+      svc.addUsers(ids, await engine.transform(factors, nu));
       await svc.load();
       const lists: number[][] = [];
       const index = new Map(ids.map((id, u) => [id, u]));
@@ -180,7 +199,7 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
         }));
         for (const r of await svc.runMany(specs)) lists.push(r.users.map((u) => index.get(u.id) as number));
       }
-      score(`RALM (k=${k})`, `audience expansion, seeds clustered into <= ${k} centroids, identity weights`, lists, (performance.now() - t1) / 1000);
+      score(label, description, lists, (performance.now() - t1) / 1000);
     } finally {
       await engine.close();
     }
@@ -225,7 +244,11 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
     kind: 'ralm-eval-audience',
     dataset: clicks.name,
     createdAt: new Date().toISOString(),
-    settings: { ...settings, backend: backendName, embeddings: `rank-${h} randomized SVD of the visible clicks, unit rows`, ralmWeights: 'identity configuration (untrained)' },
+    settings: {
+      ...settings, backend: backendName, embeddings: `rank-${h} randomized SVD of the visible clicks, unit rows`,
+      ralmWeights: settings.trainEpochs > 0 ? 'identity configuration (untrained), and stage 2 trained on the visible clicks' : 'identity configuration (untrained)',
+    },
+    training,
     data: {
       users: nu, items: ni, clicks: byUser.idx.length, evalItems: cases.length, hiddenClicks: hidden.size,
       seedsPerItem: { median: seedCounts[Math.floor(seedCounts.length / 2)], min: seedCounts[0], max: seedCounts[seedCounts.length - 1] },
