@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { defaultModelDir } from './paths.js';
 import { loadModel, randomModel, saveModel } from './model/model.js';
 import { probeAdapter } from './engine/probe.js';
@@ -45,6 +45,13 @@ commands:
        [--hours N (globo files)] [--items 200] [--min-clickers 20] [--max-clickers 5000] [--hide 0.5]
        [--rank 64] [--ns 10,50,100] [--ks 5,20] [--seed 1] [--backend cpu|webgpu] [--train-epochs N] [--out FILE]
 
+  gen [--out DIR]            a synthetic dataset with planted topics, in the generic format (+ truth.json)
+       [--seed N] [--users N] [--items N] [--topics N] [--fields N] [--days N] [--clicks-per-user X]
+       [--new-item-rate X] [--zipf X] [--noise X]
+  data inspect SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR]
+                            read a dataset; counts, fields, bad rows, and a temporal split
+       [--hours N (globo files)] [--as-of TIME] [--user-value most-frequent|latest] [--split TIME|SHARE]
+       [--max-bad-share X] [--max-bad-rows N]
 common options:
   --json                    print one JSON document instead of text
   --help                    this text
@@ -319,6 +326,88 @@ async function cmdEval(args: string[]): Promise<void> {
   ].join('\n'));
 }
 
+async function cmdGen(args: string[]): Promise<void> {
+  const { values } = parse(args, {
+    out: { type: 'string' }, seed: { type: 'string' }, users: { type: 'string' }, items: { type: 'string' }, topics: { type: 'string' },
+    fields: { type: 'string' }, days: { type: 'string' }, 'clicks-per-user': { type: 'string' }, 'new-item-rate': { type: 'string' },
+    zipf: { type: 'string' }, noise: { type: 'string' },
+  });
+  const { generateSynthetic, writeSynthetic, SYNTHETIC_DEFAULTS: d } = await import('./data/synthetic.js');
+  const world = generateSynthetic({
+    seed: intOpt(values.seed, 'seed', d.seed), users: intOpt(values.users, 'users', d.users), items: intOpt(values.items, 'items', d.items),
+    topics: intOpt(values.topics, 'topics', d.topics), fields: intOpt(values.fields, 'fields', d.fields), days: intOpt(values.days, 'days', d.days),
+    clicksPerUser: numOpt(values['clicks-per-user'], 'clicks-per-user', d.clicksPerUser), newItemRate: numOpt(values['new-item-rate'], 'new-item-rate', d.newItemRate),
+    zipf: numOpt(values.zipf, 'zipf', d.zipf), noise: numOpt(values.noise, 'noise', d.noise),
+  });
+  const files = typeof values.out === 'string' ? await writeSynthetic(world, resolve(values.out)) : [];
+  const summary = world.dataset.summary();
+  emit({ json: !!values.json }, { files, options: world.truth.options, fields: world.truth.fields, summary }, [
+    `synthetic (seed ${world.truth.options.seed}): ${summary.users} users, ${summary.items} items, ${summary.clicks} clicks over ${world.truth.options.days} days, ${world.truth.options.topics} topics`,
+    `  user fields: ${world.truth.fields.map((f) => `${f.name} (${f.type}, signal ${f.signal})`).join(', ')}`,
+    files.length ? files.map((f) => `wrote ${f}`).join('\n') : '  (nothing written; --out DIR writes the files)',
+  ].join('\n'));
+}
+
+/** A time option: an ISO 8601 date or epoch milliseconds. */
+function timeOpt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const t = /^\d+(\.\d+)?$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(t)) throw new UsageError(`--${name}: expected an ISO 8601 date or epoch milliseconds, got ${JSON.stringify(v)}`);
+  return t;
+}
+
+async function cmdData(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'inspect') throw new UsageError(`data: unknown subcommand ${JSON.stringify(sub ?? '')}, expected "inspect"`);
+  const { values, positionals } = parse(rest, {
+    dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, 'as-of': { type: 'string' }, 'user-value': { type: 'string' },
+    split: { type: 'string' }, 'max-bad-share': { type: 'string' }, 'max-bad-rows': { type: 'string' }, seed: { type: 'string' },
+  });
+  const { openDataset } = await import('./data/open.js');
+  const { temporalSplit, cutAtShare } = await import('./data/split.js');
+  if (positionals.length > 1) throw new UsageError('data inspect: give at most one schema file');
+  const kind = positionals.length === 1 ? 'schema' as const : oneOf(values.dataset, 'dataset', ['movielens', 'globo', 'synthetic'] as const, 'synthetic');
+  if (positionals.length === 1 && values.dataset !== undefined) throw new UsageError('data inspect: give a schema file or --dataset, not both');
+  if ((kind === 'movielens' || kind === 'globo') && typeof values.data !== 'string') throw new UsageError(`data inspect: --data DIR is required for ${kind}`);
+  const share = values.split !== undefined && /^0?\.\d+$/.test(String(values.split)) ? Number(values.split) : undefined;
+  const splitTime = values.split === undefined || share !== undefined ? undefined : timeOpt(values.split, 'split');
+  const featuresAsOf = timeOpt(values['as-of'], 'as-of') ?? splitTime;
+  const json = !!values.json;
+  const started = performance.now();
+  const ds = await openDataset({
+    kind, path: kind === 'schema' ? resolve(positionals[0]) : typeof values.data === 'string' ? resolve(values.data) : undefined,
+    featuresAsOf, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
+    userValue: oneOf(values['user-value'], 'user-value', ['most-frequent', 'latest'] as const, 'most-frequent'),
+    maxBadShare: values['max-bad-share'] === undefined ? undefined : numOpt(values['max-bad-share'], 'max-bad-share', 0.01),
+    maxBadRows: values['max-bad-rows'] === undefined ? undefined : intOpt(values['max-bad-rows'], 'max-bad-rows', 1),
+    synthetic: { seed: intOpt(values.seed, 'seed', 1) },
+    onFile: json ? undefined : (file, rows) => void process.stderr.write(`\rread ${rows} rows (${basename(file)})`),
+  });
+  const readMs = performance.now() - started;
+  if (!json && kind === 'globo') process.stderr.write('\n');
+  const summary = ds.summary();
+  let split = null;
+  if (values.split !== undefined) {
+    const cut = share !== undefined ? cutAtShare(ds, share) : (splitTime as number);
+    const s = temporalSplit(ds, cut, { allowFeatureLeakage: share !== undefined && featuresAsOf === undefined });
+    split = { ...s, cut: new Date(cut).toISOString(), newItems: s.newItems.length, featuresLeak: ds.featuresAsOf !== null && ds.featuresAsOf > cut };
+  }
+  const r = summary.report;
+  const fieldLine = (f: (typeof summary.userFields)[number]): string => `    ${f.name.padEnd(14)} ${f.type.padEnd(10)} ${f.type === 'continuous'
+    ? `raw range ${f.min} … ${f.max}`
+    : `${f.vocabulary} values${f.meanValues !== undefined ? `, ${f.meanValues.toFixed(1)} per row with values` : ''}`}; ${f.rowsWithValue} rows with a value`;
+  emit({ json }, { ...summary, readMs, split }, [
+    `${summary.name}: ${summary.users} users, ${summary.items} items, ${summary.clicks} rows (${summary.positives} clicks), ${summary.firstClick ?? '–'} … ${summary.lastClick ?? '–'}; read in ${(readMs / 1000).toFixed(1)} s`,
+    `  rows read ${r.rows}, kept ${r.kept}, bad ${r.badRows}${r.badRows ? `: ${Object.entries(r.bad).map(([k, v]) => `${k} ×${v.count} (${v.first.join(', ')})`).join('; ')}` : ''}${r.blankLines ? `; ${r.blankLines} blank lines` : ''}`,
+    `  user features as of: ${summary.featuresAsOf ?? 'static table'}`,
+    `  user fields:`, ...summary.userFields.map(fieldLine),
+    ...(summary.itemFields.length ? ['  item fields:', ...summary.itemFields.map(fieldLine)] : []),
+    ...summary.notes.map((n) => `  note: ${n}`),
+    ...(split ? [`  split at ${split.cut}: ${split.trainRows} train rows, ${split.testRows} test rows; test users ${split.testUsers} (${split.newUsers} without training rows), test items ${split.testItems} (${split.newItems} new, with ${split.newItemTestClicks} test clicks)${split.featuresLeak ? '; WARNING: user features were computed past the cut (pass --as-of)' : ''}`] : []),
+  ].join('\n'));
+}
+
 async function writeResult(path: unknown, doc: unknown): Promise<void> {
   if (typeof path !== 'string') return;
   await mkdir(dirname(resolve(path)), { recursive: true });
@@ -486,6 +575,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': await cmdServe(rest); break;
       case 'audience': await cmdAudience(rest); break;
       case 'eval': await cmdEval(rest); break;
+      case 'gen': await cmdGen(rest); break;
+      case 'data': await cmdData(rest); break;
       case undefined: case '--help': case 'help': process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     }
