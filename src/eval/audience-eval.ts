@@ -181,7 +181,7 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
   // RALM through the audience service, several items per scan.
   const ids = clicks.userIds;
   let backendName = 'cpu';
-  for (const { k, model, label, description } of models) {
+  for (const { model, label, description } of models) {
     const t1 = performance.now();
     const engine = await RalmEngine.create(model, { backend: o.backend ?? 'cpu', recoverDevice: false });
     try {
