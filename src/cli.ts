@@ -43,7 +43,7 @@ commands:
   eval audience --dataset movielens|globo|synthetic [--data DIR]
                             hide a share of items' clickers, expand the rest, report recall/precision@N
        [--hours N (globo files)] [--items 200] [--min-clickers 20] [--max-clickers 5000] [--hide 0.5]
-       [--rank 64] [--ns 10,50,100] [--ks 5,20] [--seed 1] [--backend cpu|webgpu] [--train-epochs N] [--out FILE]
+       [--rank 64] [--ns 10,50,100] [--ks 5,20] [--seed 1] [--backend cpu|webgpu] [--train-epochs N] [--train-negatives uniform|activity] [--out FILE]
 
   gen [--out DIR]            a synthetic dataset with planted topics, in the generic format (+ truth.json)
        [--seed N] [--users N] [--items N] [--topics N] [--fields N] [--days N] [--clicks-per-user X]
@@ -293,7 +293,7 @@ async function cmdEval(args: string[]): Promise<void> {
   const { values } = parse(rest, {
     dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, items: { type: 'string' }, 'min-clickers': { type: 'string' },
     'max-clickers': { type: 'string' }, hide: { type: 'string' }, rank: { type: 'string' }, ns: { type: 'string' }, ks: { type: 'string' },
-    seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, 'train-epochs': { type: 'string' },
+    seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, 'train-epochs': { type: 'string' }, 'train-negatives': { type: 'string' },
   });
   const dataset = values.dataset as string | undefined;
   if (!['movielens', 'globo', 'synthetic'].includes(dataset ?? '')) throw new UsageError(`--dataset: expected movielens, globo or synthetic, got ${JSON.stringify(dataset)}`);
@@ -312,7 +312,8 @@ async function cmdEval(args: string[]): Promise<void> {
     rank: intOpt(values.rank, 'rank', 64), hideShare: hide, items: intOpt(values.items, 'items', 200),
     minClickers: intOpt(values['min-clickers'], 'min-clickers', 20), maxClickers: intOpt(values['max-clickers'], 'max-clickers', 5000),
     ns: listOpt(values.ns, 'ns', [10, 50, 100]), ks: listOpt(values.ks, 'ks', [5, 20]), seed: intOpt(values.seed, 'seed', 1),
-    backend: backend as 'cpu' | 'webgpu', trainEpochs: values['train-epochs'] === undefined ? 0 : intOpt(values['train-epochs'], 'train-epochs', 1), log,
+    backend: backend as 'cpu' | 'webgpu', trainEpochs: values['train-epochs'] === undefined ? 0 : intOpt(values['train-epochs'], 'train-epochs', 1),
+    trainNegatives: oneOf(values['train-negatives'], 'train-negatives', ['uniform', 'activity'] as const, 'uniform'), log,
   });
   if (typeof values.out === 'string') {
     await mkdir(dirname(resolve(values.out)), { recursive: true });

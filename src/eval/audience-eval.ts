@@ -38,6 +38,8 @@ export interface AudienceEvalOptions {
   backend?: 'auto' | 'cpu' | 'webgpu';
   /** Also evaluate RALM with stage-2 weights trained (this many epochs at most) on the visible clicks; 0 skips. */
   trainEpochs?: number;
+  /** How the trainer draws negatives (see Stage2Options.negativeSampling). */
+  trainNegatives?: 'uniform' | 'activity';
   log?: (line: string) => void;
 }
 
@@ -94,7 +96,7 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
   const log = o.log ?? (() => undefined);
   const settings = {
     rank: o.rank ?? 64, hideShare: o.hideShare ?? 0.5, minClickers: o.minClickers ?? 20, maxClickers: o.maxClickers ?? 5000,
-    items: o.items ?? 200, ns: o.ns ?? [10, 50, 100], ks: o.ks ?? [5, 20], seed: o.seed ?? 1, trainEpochs: o.trainEpochs ?? 0,
+    items: o.items ?? 200, ns: o.ns ?? [10, 50, 100], ks: o.ks ?? [5, 20], seed: o.seed ?? 1, trainEpochs: o.trainEpochs ?? 0, trainNegatives: o.trainNegatives ?? 'uniform',
   };
   const nu = clicks.userIds.length;
   const ni = clicks.itemIds.length;
@@ -173,9 +175,11 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
   if (settings.trainEpochs > 0) {
     const k = Math.max(...settings.ks);
     const t1 = performance.now();
-    const r = await trainStage2(factors, h, { user: tu, item: ti }, { h, k, epochs: settings.trainEpochs, seed: settings.seed, dataset: clicks.name, log: (l) => log(`  ${l}`) });
+    const r = await trainStage2(factors, h, { user: tu, item: ti }, {
+      h, k, epochs: settings.trainEpochs, seed: settings.seed, negativeSampling: settings.trainNegatives, dataset: clicks.name, log: (l) => log(`  ${l}`),
+    });
     training = { epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, seconds: (performance.now() - t1) / 1000 };
-    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (best of ${r.history.length} epochs)` });
+    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainNegatives} negatives, best of ${r.history.length} epochs)` });
   }
 
   // RALM through the audience service, several items per scan.

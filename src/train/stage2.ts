@@ -38,6 +38,12 @@ export interface Stage2Options {
   learningRate?: number;
   /** Negatives per positive. */
   negatives?: number;
+  /**
+   * How negatives are drawn among users who did not click the item: `uniform` (every user alike)
+   * or `activity` (in proportion to how many items a user clicked: harder negatives, closer to
+   * ranking every user for an item).
+   */
+  negativeSampling?: 'uniform' | 'activity';
   /** Share of an item's clickers used as its seeds each epoch (the rest are targets). */
   seedShare?: number;
   /** Items need at least this many clickers to be trained on. */
@@ -177,6 +183,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const epochs = o.epochs ?? 10;
   const B = o.batchSize ?? 256;
   const negatives = o.negatives ?? 4;
+  const sampling = o.negativeSampling ?? 'uniform';
   const seedShare = o.seedShare ?? 0.5;
   const minClickers = o.minClickers ?? 10;
   const maxSeeds = o.maxSeeds ?? 200;
@@ -207,6 +214,25 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const train = items.slice(nVal);
   log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}`);
 
+  // Activity-weighted sampling: cumulative distinct-click counts, searched by bisection.
+  const activity = new Float64Array(nu);
+  for (const t of items) for (const u of t.users) activity[u]++;
+  const cumulative = new Float64Array(nu);
+  let acc = 0;
+  for (let u = 0; u < nu; u++) cumulative[u] = acc += activity[u];
+  const drawNegative = (r: Rng): number => {
+    if (sampling === 'uniform' || acc === 0) return r.int(nu);
+    const target = r.next() * acc;
+    let lo = 0;
+    let hi = nu - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] > target) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+
   const p = initParams(m, h, s, seed);
   const optimizer = tf.train.adam(o.learningRate ?? 1e-2);
   const xAll = tf.tensor2d(x, [nu, m]);
@@ -234,8 +260,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       for (const u of targets) {
         examples.push([u, ii, 1]);
         for (let n = 0; n < negatives; n++) {
-          let v = splitRng.int(nu);
-          for (let tries = 0; clicked.has(v) && tries < 20; tries++) v = splitRng.int(nu);
+          let v = drawNegative(splitRng);
+          for (let tries = 0; clicked.has(v) && tries < 20; tries++) v = drawNegative(splitRng);
           if (!clicked.has(v)) examples.push([v, ii, 0]);
         }
       }

@@ -33,6 +33,17 @@ describe('stage 2 training', () => {
     assert.equal(r.model.manifest.provenance.kind, 'trained');
   });
 
+  it('activity-weighted negatives train too, and a run is deterministic given its seed', async () => {
+    const log = syntheticLog({ users: 400, items: 60, topics: 4, seed: 5 });
+    const m = 8;
+    const x = userFactors(toCsr(log.userIds.length, log.itemIds.length, log.user, log.item), { rank: m, seed: 2 });
+    const run = () => trainStage2(x, m, { user: log.user, item: log.item }, { h: 8, k: 3, attentionSize: 4, epochs: 2, patience: 2, minClickers: 15, seed: 9, negativeSampling: 'activity' });
+    const [a, b] = [await run(), await run()];
+    assert.ok(a.history.every((e) => Number.isFinite(e.loss)));
+    assert.deepEqual(a.history.map((e) => e.loss), b.history.map((e) => e.loss));
+    assert.deepEqual(Array.from(a.model.weights.localWeight), Array.from(b.model.weights.localWeight));
+  });
+
   it('the exported model saves, loads, and scores in the engine exactly as the trainer does', async () => {
     const { r, x, m } = await train();
     const dir = await mkdtemp(join(tmpdir(), 'ralm-stage2-'));
