@@ -57,6 +57,8 @@ class GrowableBuffer {
     private readonly usage: number,
     private readonly counter: { bytes: number },
     initial = 256,
+    /** Growth never goes past this (the binding limit), so a buffer that fits stays bindable. */
+    private readonly limit = Number.MAX_SAFE_INTEGER,
   ) {
     this.capacity = initial;
     this.buffer = device.createBuffer({ label, size: initial, usage });
@@ -64,7 +66,7 @@ class GrowableBuffer {
   }
   ensure(bytes: number): GPUBuffer {
     if (bytes > this.capacity) {
-      const size = Math.max(Math.ceil(bytes / 256) * 256, this.capacity * 2);
+      const size = Math.max(Math.ceil(bytes / 256) * 256, Math.min(this.capacity * 2, this.limit));
       this.buffer.destroy();
       this.counter.bytes -= this.capacity;
       this.buffer = this.device.createBuffer({ label: this.label, size, usage: this.usage });
@@ -134,7 +136,8 @@ export class GpuBackend implements Backend {
       gm: this.upload('global.weight', w.globalWeight),
       gv: this.upload('global.vector', w.globalVector),
     };
-    const g = (label: string, usage: number): GrowableBuffer => new GrowableBuffer(this.device, label, usage, this.memory);
+    const bindLimit = Math.floor(ctx.limits.maxStorageBufferBindingSize / 256) * 256;
+    const g = (label: string, usage: number): GrowableBuffer => new GrowableBuffer(this.device, label, usage, this.memory, 256, usage & STORAGE ? bindLimit : Number.MAX_SAFE_INTEGER);
     this.buf = {
       users: g('users', STORAGE | COPY_DST),
       norms: g('user norms', STORAGE | COPY_DST),
