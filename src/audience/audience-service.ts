@@ -377,13 +377,7 @@ export class AudienceService {
     let chosen = rows;
     const budget = Math.max(0, this.maxClusterSeeds - spec.seedEmbeddings.length);
     if (chosen.length > budget) {
-      chosen = rows.slice();
-      const rng = new Rng(spec.seed);
-      for (let t = 0; t < budget; t++) {
-        const j = t + rng.int(chosen.length - t);
-        [chosen[t], chosen[j]] = [chosen[j], chosen[t]];
-      }
-      chosen = chosen.slice(0, budget);
+      chosen = new Rng(spec.seed).shuffle(rows.slice(), budget).slice(0, budget);
     }
     const embeddings = spec.seedEmbeddings.slice(0, this.maxClusterSeeds);
     const n = chosen.length + embeddings.length;

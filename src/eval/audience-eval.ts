@@ -107,21 +107,14 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
   const clickers: number[][] = Array.from({ length: ni }, () => []);
   for (let u = 0; u < nu; u++) for (let p = byUser.ptr[u]; p < byUser.ptr[u + 1]; p++) clickers[byUser.idx[p]].push(u);
   const eligible = clickers.flatMap((c, i) => (c.length >= settings.minClickers && c.length <= settings.maxClickers ? [i] : []));
-  for (let t = 0; t < eligible.length; t++) {
-    const j = t + rng.int(eligible.length - t);
-    [eligible[t], eligible[j]] = [eligible[j], eligible[t]];
-  }
+  rng.shuffle(eligible);
   const evalItems = eligible.slice(0, settings.items);
   if (evalItems.length === 0) throw new Error(`no item has between ${settings.minClickers} and ${settings.maxClickers} clickers`);
 
   // Hide a share of each evaluated item's clickers.
   const hidden = new Set<number>();
   const cases = evalItems.map((item) => {
-    const c = clickers[item].slice();
-    for (let t = 0; t < c.length; t++) {
-      const j = t + rng.int(c.length - t);
-      [c[t], c[j]] = [c[j], c[t]];
-    }
+    const c = rng.shuffle(clickers[item].slice());
     const nh = Math.max(1, Math.round(settings.hideShare * c.length));
     const hid = c.slice(0, nh);
     for (const u of hid) hidden.add(u * ni + item);

@@ -244,11 +244,7 @@ export class SeedService {
     }
     if (users.length > this.o.maxClusterPoints) {
       // Seeded partial Fisher-Yates: a uniform sample, the same for the same item and version.
-      const rng = new Rng(this.o.seed ^ seedVersion ^ hashString(id));
-      for (let t = 0; t < this.o.maxClusterPoints; t++) {
-        const j = t + rng.int(users.length - t);
-        [users[t], users[j]] = [users[j], users[t]];
-      }
+      new Rng(this.o.seed ^ seedVersion ^ hashString(id)).shuffle(users, this.o.maxClusterPoints);
       users = users.slice(0, this.o.maxClusterPoints);
     }
     const all = new Float32Array(users.length * h);

@@ -151,6 +151,18 @@ export function forwardScore(p: Params, x: tf.Tensor2D, c: tf.Tensor3D, mask: tf
   return tf.add(tf.mul(cosine(e, global), alpha), tf.mul(cosine(e, local), beta)) as tf.Tensor1D;
 }
 
+/**
+ * Fisher–Yates from the last position down (Rng.shuffle runs from the front; this order is kept
+ * so that a trained model stays the same for the same seed).
+ */
+function shuffleFromEnd<T>(a: T[], rng: Rng): T[] {
+  for (let t = a.length - 1; t > 0; t--) {
+    const j = rng.int(t + 1);
+    [a[t], a[j]] = [a[j], a[t]];
+  }
+  return a;
+}
+
 function auc(scores: Float32Array, labels: Uint8Array): number {
   const idx = Array.from(scores.keys()).sort((a, b) => scores[a] - scores[b]);
   let rankSum = 0;
@@ -205,10 +217,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   }
   const items = [...byItem.entries()].map(([item, us]) => ({ item, users: [...new Set(us)] })).filter((t) => t.users.length >= minClickers).sort((a, b) => a.item - b.item);
   if (items.length < 2) throw new RalmError('RALM_ERR_VALIDATION', `stage 2: need at least 2 items with ${minClickers}+ clickers, found ${items.length}`);
-  for (let t = items.length - 1; t > 0; t--) {
-    const j = rng.int(t + 1);
-    [items[t], items[j]] = [items[j], items[t]];
-  }
+  shuffleFromEnd(items, rng);
   const nVal = Math.max(1, Math.round(items.length * (o.validationShare ?? 0.1)));
   const val = items.slice(0, nVal);
   const train = items.slice(nVal);
@@ -245,11 +254,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     const jobs: Array<{ points: Float32Array; n: number }> = [];
     const examples: Array<[number, number, number]> = [];
     list.forEach((t, ii) => {
-      const us = t.users.slice();
-      for (let a = us.length - 1; a > 0; a--) {
-        const j = splitRng.int(a + 1);
-        [us[a], us[j]] = [us[j], us[a]];
-      }
+      const us = shuffleFromEnd(t.users.slice(), splitRng);
       const ns = Math.max(1, Math.round(us.length * seedShare));
       const seeds = us.slice(0, Math.min(ns, maxSeeds));
       const targets = us.slice(ns, ns + maxTargets);
@@ -317,10 +322,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
       const { cent, examples } = await prepare(train, new Rng(seed * 7919 + epoch));
-      for (let a = examples.length - 1; a > 0; a--) {
-        const j = rng.int(a + 1);
-        [examples[a], examples[j]] = [examples[j], examples[a]];
-      }
+      shuffleFromEnd(examples, rng);
       let lossSum = 0;
       let batches = 0;
       for (let b = 0; b < examples.length; b += B) {

@@ -38,6 +38,18 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Fisher–Yates, in place, over the first `count` positions (all by default): afterwards
+   * a[0..count) is a uniform random sample of a, in random order.
+   */
+  shuffle<T>(a: T[], count = a.length): T[] {
+    for (let t = 0; t < count; t++) {
+      const j = t + this.int(a.length - t);
+      [a[t], a[j]] = [a[j], a[t]];
+    }
+    return a;
+  }
+
   /** Fills a new Float32Array of `n` normals scaled by `scale`. */
   normals(n: number, scale = 1): Float32Array {
     const out = new Float32Array(n);

@@ -32,23 +32,7 @@ async function start(dataDir: string): Promise<{ url: string; child: ReturnType<
 describe('end to end', () => {
   it('serves the demo world, takes events, re-clusters, and shuts down cleanly on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ralm-e2e-'));
-    const child = spawn(process.execPath, [join(packageRoot, 'bin', 'ralm.js'), 'serve', '--port', '0', '--data-dir', dataDir, '--backend', 'cpu'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, RALM_API_TOKEN: '' },
-    });
-    let log = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
-      child.stderr.on('data', (c: Buffer) => {
-        log += c.toString();
-        const m = /listening on (http:\/\/[^\s]+)/.exec(log);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
-    });
+    const { url, child, log: logOf } = await start(dataDir);
     const post = async (path: string, body?: unknown): Promise<Record<string, unknown>> => {
       const res = await fetch(url + path, { method: 'POST', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
       assert.equal(res.status, 200, `${path}: ${res.status}`);
@@ -64,9 +48,9 @@ describe('end to end', () => {
     assert.equal((again.items as Array<{ id: string }>)[0].id, 'brand-new-match');
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
-    assert.equal(await exited, 0, log);
-    assert.match(log, /SIGTERM: draining/);
-    assert.match(log, /stopped/);
+    assert.equal(await exited, 0, logOf());
+    assert.match(logOf(), /SIGTERM: draining/);
+    assert.match(logOf(), /stopped/);
     await rm(dataDir, { recursive: true, force: true });
   });
 
