@@ -26,6 +26,7 @@ import { RalmEngine } from '../engine/engine.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, randomModel, type ModelWeights, type RalmModel } from '../model/model.js';
 import { Rng } from '../util/rng.js';
 import { RalmError } from '../util/errors.js';
+import { tfReady } from './tf-kernels.js';
 
 export interface Stage2Options {
   h?: number;
@@ -53,12 +54,21 @@ export interface Stage2Options {
   /** Targets per item per epoch at most (sampled), so popular items do not dominate. */
   maxTargets?: number;
   dropout?: number;
+  /**
+   * Train on standardised inputs (x − μ) / σ, per dimension over the users, and fold the
+   * standardisation into W_t and b_t on export, so the served model still takes raw x. Default
+   * true: stage-1 embeddings share a large common component (mean pairwise cosine 0.86 on
+   * MovieLens, norms near 1,000), on which Adam at 1e-2 diverged.
+   */
+  standardize?: boolean;
   validationShare?: number;
   patience?: number;
   seed?: number;
   modelVersion?: string;
   dataset?: string | null;
   log?: (line: string) => void;
+  /** Called after every batch (for a progress bar). */
+  onProgress?: (p: { stage: 'stage2'; epoch: number; epochs: number; step: number; steps: number; loss: number; examplesPerSecond: number; etaSeconds: number }) => void;
 }
 
 export interface EpochReport {
@@ -81,15 +91,8 @@ export interface Stage2Result {
   bias: number;
 }
 
-let backendReady: Promise<void> | undefined;
-/** TensorFlow.js on its WebAssembly backend (once per process). */
-export function tfReady(): Promise<void> {
-  backendReady ??= (async () => {
-    if (!(await tf.setBackend('wasm'))) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'TensorFlow.js: the WebAssembly backend failed to initialise');
-    await tf.ready();
-  })();
-  return backendReady;
-}
+/** TensorFlow.js on its WebAssembly backend (once per process); see tf-kernels.ts. */
+export { tfReady };
 
 interface Centroids {
   /** [items, k, h] */
@@ -181,6 +184,32 @@ function auc(scores: Float32Array, labels: Uint8Array): number {
   return pos === 0 || neg === 0 ? 0.5 : (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
+/** Per-dimension mean and standard deviation of x (rows × m); a constant dimension gets σ = 1. */
+function moments(x: Float32Array, n: number, m: number): { mu: Float64Array; sigma: Float64Array } {
+  const mu = new Float64Array(m);
+  const sigma = new Float64Array(m);
+  for (let u = 0; u < n; u++) for (let d = 0; d < m; d++) mu[d] += x[u * m + d] / n;
+  for (let u = 0; u < n; u++) for (let d = 0; d < m; d++) sigma[d] += (x[u * m + d] - mu[d]) ** 2 / n;
+  for (let d = 0; d < m; d++) sigma[d] = sigma[d] > 1e-12 ? Math.sqrt(sigma[d]) : 1;
+  return { mu, sigma };
+}
+
+/** W' = W diag(1/σ), b' = b − W' μ: the transform of raw x equals the trained one of (x − μ)/σ. */
+function foldStandardization(w: Float32Array, b: Float32Array, mu: Float64Array, sigma: Float64Array, h: number, m: number): { transformWeight: Float32Array; transformBias: Float32Array } {
+  const transformWeight = new Float32Array(h * m);
+  const transformBias = new Float32Array(h);
+  for (let r = 0; r < h; r++) {
+    let shift = 0;
+    for (let d = 0; d < m; d++) {
+      const v = w[r * m + d] / sigma[d];
+      transformWeight[r * m + d] = v;
+      shift += v * mu[d];
+    }
+    transformBias[r] = b[r] - shift;
+  }
+  return { transformWeight, transformBias };
+}
+
 /**
  * Trains stage 2 on universal embeddings `x` (users × m, row-major) and distinct clicks
  * (user, item) index pairs; returns the model in the engine's format.
@@ -207,6 +236,12 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const nu = x.length / m;
   if (!Number.isInteger(nu)) throw new RalmError('RALM_ERR_DIMENSION', `x: expected rows of ${m} values, got ${x.length} values`);
   const rng = new Rng(seed);
+  const { mu, sigma } = o.standardize === false ? { mu: new Float64Array(m), sigma: new Float64Array(m).fill(1) } : moments(x, nu, m);
+  if (o.standardize !== false) {
+    const z = new Float32Array(x.length);
+    for (let u = 0; u < nu; u++) for (let d = 0; d < m; d++) z[u * m + d] = (x[u * m + d] - mu[d]) / sigma[d];
+    x = z;
+  }
 
   // Items and their distinct clickers.
   const byItem = new Map<number, number[]>();
@@ -334,6 +369,11 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         }, true, paramList());
         lossSum += (loss as tf.Scalar).dataSync()[0];
         batches++;
+        if (o.onProgress) {
+          const done = Math.min(examples.length, b + B);
+          const rate = done / ((performance.now() - t0) / 1000);
+          o.onProgress({ stage: 'stage2', epoch, epochs, step: batches, steps: Math.ceil(examples.length / B), loss: lossSum / batches, examplesPerSecond: rate, etaSeconds: (examples.length - done) / rate + (epochs - epoch) * (examples.length / rate) });
+        }
         loss?.dispose();
         for (const v of Object.values(t)) v.dispose();
       }
@@ -349,7 +389,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     }
     const w = best.weights as Float32Array[];
     const weights: ModelWeights = {
-      transformWeight: w[0], transformBias: w[1], transformPrelu: w[2], localWeight: w[3], globalWeight: w[4], globalVector: w[5],
+      ...foldStandardization(w[0], w[1], mu, sigma, h, m), transformPrelu: w[2], localWeight: w[3], globalWeight: w[4], globalVector: w[5],
     };
     const model: RalmModel = {
       manifest: {
