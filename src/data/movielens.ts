@@ -15,7 +15,8 @@
  */
 import { join } from 'node:path';
 import { readDelimited, columnIndex } from './delimited.js';
-import { ClickBuilder, Dataset } from './dataset.js';
+import { ClickBuilder, Dataset, type Clicks } from './dataset.js';
+import { RalmError } from '../util/errors.js';
 import { FeatureTableBuilder } from './features.js';
 import { Growable } from './growable.js';
 import { ReadReport, type BadRowLimits } from './report.js';
@@ -31,6 +32,15 @@ export interface MovieLensOptions extends BadRowLimits {
   minRating?: number;
   /** Keep lower ratings as label-0 rows. Default false. */
   keepNegatives?: boolean;
+  /**
+   * A per-user temporal split: each user's earliest `perUserSplit` share of click rows is
+   * training, the rest test; user fields come from the rows before each user's own cut. The
+   * rows are then ordered training first, so a split at `featuresAsOf` (the first test row's
+   * time) is this split: test rows keep their order and spacing but are shifted past the last
+   * training row. For MovieLens, whose users rate in one or a few sessions, a single global
+   * cut leaves almost no test user with training history; a per-user cut keeps them all.
+   */
+  perUserSplit?: number;
 }
 
 const NO_GENRES = '(no genres listed)';
@@ -124,21 +134,36 @@ export async function readMovieLensDataset(dir: string, opts: MovieLensOptions =
     clicks.push(rUser.get(j), itemOfMovie[m], rTs.get(j), positive ? 1 : 0);
   }
 
-  // User fields from the rows before featuresAsOf, walked in time order.
+  // Per-user cuts: the time of each user's first test row (Infinity: all training).
+  const userCut = new Float64Array(users.size).fill(o.featuresAsOf);
+  let finished = clicks.finish();
+  let splitAt = o.featuresAsOf;
+  if (opts.perUserSplit !== undefined) {
+    const share = opts.perUserSplit;
+    if (!(share > 0 && share < 1)) throw new RalmError('RALM_ERR_VALIDATION', `perUserSplit: expected a share between 0 and 1, got ${share}`, { field: 'perUserSplit' });
+    if (opts.featuresAsOf !== undefined) throw new RalmError('RALM_ERR_VALIDATION', 'perUserSplit sets each user\'s features time; do not give featuresAsOf as well', { field: 'featuresAsOf' });
+    const split = splitPerUser(finished, users.size, share);
+    userCut.set(split.userCut);
+    finished = split.clicks;
+    splitAt = split.cut;
+  }
+  const asOf = (u: number): number => userCut[u];
+
+  // User fields from the rows before each user's features time, walked in time order.
   const order = Uint32Array.from({ length: n }, (_, j) => j).sort((a, b) => rTs.get(a) - rTs.get(b) || a - b);
   const genreCounts = users.values().map(() => new Map<number, number>());
   const recent: number[][] = users.values().map(() => []);
   const activity = new Float64Array(users.size);
   for (const j of order) {
-    if (rTs.get(j) >= o.featuresAsOf) break;
     const u = rUser.get(j);
+    if (rTs.get(j) >= asOf(u)) continue;
     activity[u]++;
     for (const g of movieGenres.get(movies.value(rMovie.get(j))) ?? []) genreCounts[u].set(g, (genreCounts[u].get(g) ?? 0) + 1);
     if (rRating.get(j) >= o.minRating) recent[u].push(itemOfMovie[rMovie.get(j)]);
   }
   const tagCounts = users.values().map(() => new Map<number, number>());
   for (let j = 0; j < tagTs.length; j++) {
-    if (tagTs.get(j) >= o.featuresAsOf) continue;
+    if (tagTs.get(j) >= asOf(tagUser.get(j))) continue;
     const m = tagCounts[tagUser.get(j)];
     m.set(tagId.get(j), (m.get(tagId.get(j)) ?? 0) + 1);
   }
@@ -164,12 +189,56 @@ export async function readMovieLensDataset(dir: string, opts: MovieLensOptions =
 
   const notes = [
     `clicks: ratings ≥ ${o.minRating}${o.keepNegatives ? ' (label 1); lower ratings kept as label 0' : '; lower ratings are not rows (they still count as watched for the genres field)'}`,
-    `user fields from rows before ${Number.isFinite(o.featuresAsOf) ? new Date(o.featuresAsOf).toISOString() : 'the end of the log (whole history)'}`,
+    opts.perUserSplit !== undefined
+      ? `per-user temporal split: each user's first ${(opts.perUserSplit * 100).toFixed(0)}% of click rows are training, user fields from the rows before each user's own cut; test rows are shifted in time past the last training row (order and spacing kept), so the split is at featuresAsOf`
+      : `user fields from rows before ${Number.isFinite(o.featuresAsOf) ? new Date(o.featuresAsOf).toISOString() : 'the end of the log (whole history)'}`,
   ];
   if (unknownMovies > 0) notes.push(`${unknownMovies} ratings of movies missing from movies.csv: kept, without item genres or year`);
   return new Dataset({
-    name: 'movielens', users, items, clicks: clicks.finish(),
+    name: 'movielens', users, items, clicks: finished,
     userFields: ub.finish(users.size), itemFields: ib.finish(items.size),
-    featuresAsOf: o.featuresAsOf, report: report.toJSON(), notes,
+    featuresAsOf: splitAt, report: report.toJSON(), notes,
   });
+}
+
+/**
+ * Reorders time-sorted clicks so that each user's first `share` of rows (at least one) come
+ * first, in time order, then the rest, shifted by one constant so they follow the last training
+ * row. Returns the reordered clicks and each user's cut (the time of their first test row in the
+ * original clock; Infinity when they have none).
+ */
+export function splitPerUser(c: Clicks, users: number, share: number): { clicks: Clicks; userCut: Float64Array; cut: number; trainRows: number } {
+  const n = c.ts.length;
+  const count = new Uint32Array(users);
+  for (let j = 0; j < n; j++) count[c.user[j]]++;
+  const seen = new Uint32Array(users);
+  const userCut = new Float64Array(users).fill(Infinity);
+  const isTrain = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const u = c.user[j];
+    const keep = Math.max(1, Math.floor(count[u] * share));
+    if (seen[u]++ < keep) isTrain[j] = 1;
+    else if (userCut[u] === Infinity) userCut[u] = c.ts[j];
+  }
+  let lastTrain = -Infinity;
+  let firstTest = Infinity;
+  for (let j = 0; j < n; j++) {
+    if (isTrain[j]) lastTrain = Math.max(lastTrain, c.ts[j]);
+    else firstTest = Math.min(firstTest, c.ts[j]);
+  }
+  const shift = firstTest <= lastTrain ? lastTrain - firstTest + 1000 : 0;
+  const out: Clicks = { user: new Uint32Array(n), item: new Uint32Array(n), ts: new Float64Array(n), label: new Uint8Array(n) };
+  let k = 0;
+  let trainRows = 0;
+  for (const pass of [1, 0]) {
+    if (pass === 0) trainRows = k;
+    for (let j = 0; j < n; j++) {
+      if (isTrain[j] !== pass) continue;
+      out.user[k] = c.user[j];
+      out.item[k] = c.item[j];
+      out.ts[k] = c.ts[j] + (pass ? 0 : shift);
+      out.label[k++] = c.label[j];
+    }
+  }
+  return { clicks: out, userCut, cut: trainRows < n ? out.ts[trainRows] : Infinity, trainRows };
 }

@@ -24,6 +24,8 @@ export interface OpenOptions extends BadRowLimits {
   hours?: number;
   /** Globo.com: how a user's single value is chosen. */
   userValue?: 'most-frequent' | 'latest';
+  /** MovieLens: a per-user temporal split with this training share (see the adapter). */
+  perUserSplit?: number;
   /** MovieLens: also keep ratings below 4, as label 0. */
   keepNegatives?: boolean;
   synthetic?: SyntheticOptions;
@@ -36,6 +38,6 @@ export async function openDataset(o: OpenOptions): Promise<Dataset> {
   if (o.kind === 'synthetic') return generateSynthetic(o.synthetic).dataset;
   if (o.path === undefined) throw new RalmError('RALM_ERR_VALIDATION', `path: the ${o.kind === 'schema' ? 'schema file' : `${o.kind} folder`} is required`);
   if (o.kind === 'schema') return readDataset(o.path, limits);
-  if (o.kind === 'movielens') return readMovieLensDataset(o.path, { ...limits, featuresAsOf: o.featuresAsOf, keepNegatives: o.keepNegatives });
+  if (o.kind === 'movielens') return readMovieLensDataset(o.path, { ...limits, featuresAsOf: o.featuresAsOf, keepNegatives: o.keepNegatives, perUserSplit: o.perUserSplit });
   return readGloboDataset(o.path, { ...limits, featuresAsOf: o.featuresAsOf, hours: o.hours, userValue: o.userValue, onFile: o.onFile });
 }
