@@ -124,6 +124,7 @@ async function cmdModel(args: string[]): Promise<void> {
       `  version ${mf.modelVersion} (${mf.provenance.kind}${mf.provenance.dataset ? `, ${mf.provenance.dataset}` : ''})`,
       `  h=${mf.h} m=${mf.m} k=${mf.k} attention size=${mf.attentionSize} alpha=${mf.alpha} beta=${mf.beta}`,
       `  user fields: ${mf.userFields.length === 0 ? 'none' : mf.userFields.map((f) => `${f.name}:${f.kind}`).join(', ')}`,
+      `  user tower: ${mf.userTower ? `${mf.userTower.merge} merge${mf.userTower.attentionSize ? ` (a=${mf.userTower.attentionSize})` : ''}, MLP ${mf.userTower.hidden.join('→')}` : 'none (users are given as ids or embeddings)'}`,
     ].join('\n'));
     return;
   }

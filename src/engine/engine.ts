@@ -15,6 +15,7 @@ import { kernelModule, scratchBytes } from '../cpu/wasm-kernel.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
 import { openGpu, type GpuContext } from '../gpu/device.js';
 import type { RalmModel } from '../model/model.js';
+import { embedUserFeatures } from '../model/user-tower.js';
 import { RalmError } from '../util/errors.js';
 import type { ScanHits, ScanJob } from '../audience/scan.js';
 
@@ -54,10 +55,15 @@ export type EngineEvent =
   | { type: 'cpu-fallback'; operation: string; error: string }
   | { type: 'software-adapter-skipped'; adapter: string };
 
-/** A user: the look-alike embedding e (width h), or the universal embedding x (width m) to run through T. */
+/**
+ * A user, exactly one of: the look-alike embedding e (width h); the universal embedding x (width m)
+ * to run through T; or raw features `{fieldName: value}` to run through the model's user tower
+ * (src/model/user-tower.ts) and then T.
+ */
 export interface UserInput {
   embedding?: ArrayLike<number>;
   universal?: ArrayLike<number>;
+  features?: Readonly<Record<string, unknown>>;
 }
 
 export interface RankRequest {
@@ -350,12 +356,14 @@ export class RalmEngine {
   /** The look-alike embedding e of a user input, validated. */
   userEmbedding(user: UserInput, field = 'user'): Float32Array {
     const { h, m } = this.model.manifest;
-    if (user === null || typeof user !== 'object') throw new RalmError('RALM_ERR_VALIDATION', `${field}: expected an object with "embedding" or "universal"`, { field });
+    if (user === null || typeof user !== 'object') throw new RalmError('RALM_ERR_VALIDATION', `${field}: expected an object with "embedding", "universal" or "features"`, { field });
     const hasE = user.embedding !== undefined;
     const hasX = user.universal !== undefined;
-    if (hasE === hasX) {
-      throw new RalmError('RALM_ERR_VALIDATION', `${field}: give exactly one of "embedding" (width ${h}) or "universal" (width ${m})`, { field });
+    const hasF = user.features !== undefined;
+    if (Number(hasE) + Number(hasX) + Number(hasF) !== 1) {
+      throw new RalmError('RALM_ERR_VALIDATION', `${field}: give exactly one of "embedding" (width ${h}), "universal" (width ${m}) or "features"`, { field });
     }
+    if (hasF) return transformCpu(this.model, embedUserFeatures(this.model, user.features, `${field}.features`).universal, 1);
     const name = hasE ? `${field}.embedding` : `${field}.universal`;
     const v = (hasE ? user.embedding : user.universal) as ArrayLike<number>;
     const want = hasE ? h : m;

@@ -10,11 +10,25 @@
  *   local.weight      [h, h]   W_l: local attention query q_u = W_l e_u
  *   global.weight     [s, h]   W_g: global attention g_j = softmax_j(w_g · tanh(W_g C_j))
  *   global.vector     [s]      w_g
+ *
+ * Optional stage-1 user tower (raw feature fields → the universal embedding x_u, see
+ * user-tower.ts), present when the manifest has `userTower`. Field index f counts only the
+ * categorical and multi-categorical fields of `userFields`, in order; c is the number of
+ * continuous fields, n = f-count + (c ≥ 1 ? 1 : 0) the rows of H:
+ *   tower.field.<name>.embedding  [V_f + 1, m]  one row per vocabulary id; row V_f is "missing/unknown"
+ *   tower.continuous.weight       [m, 2c]       when c ≥ 1: input [v_1..v_c, miss_1..miss_c]
+ *   tower.continuous.bias         [m]
+ *   tower.merge.w1                [a, m]        when merge = attention
+ *   tower.merge.w2                [a]
+ *   tower.mlp.<j>.weight          [hidden_j, in_j]  j = 0..hidden.length−1; in_0 = m (attention)
+ *   tower.mlp.<j>.bias            [hidden_j]        or n·m (concat), in_j = hidden_{j−1}
+ * and `vocab.json` = {"fields": {"<name>": ["value of id 0", …]}} for each categorical and
+ * multi-categorical field (length V_f), checked against `userTower.vocabSha256`.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseSafetensors, serializeSafetensors, type Tensor } from './safetensors.js';
+import { parseSafetensors, serializeSafetensors, type Tensor, type TensorToWrite } from './safetensors.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 
@@ -22,16 +36,58 @@ export const MODEL_FORMAT = 'ralm-model';
 export const MODEL_FORMAT_VERSION = 1;
 export const WEIGHTS_FILE = 'model.safetensors';
 export const MANIFEST_FILE = 'manifest.json';
+export const VOCAB_FILE = 'vocab.json';
 
 export type FieldKind = 'categorical' | 'multi-categorical' | 'continuous';
 
 export interface UserFieldSchema {
   readonly name: string;
   readonly kind: FieldKind;
-  /** Vocabulary size for categorical fields. */
+  /** Vocabulary size V_f of a categorical or multi-categorical field (required with a user tower). */
   readonly vocabulary?: number;
-  /** Min-max range for continuous fields. */
+  /** Raw [min, max] of a continuous field in the training data (required with a user tower). */
   readonly range?: readonly [number, number];
+}
+
+/** The manifest's description of the stage-1 user tower. */
+export interface UserTowerSpec {
+  /** How the field rows H are merged: attention (the paper's layer) or plain concatenation. */
+  readonly merge: 'attention' | 'concat';
+  /** a, the rows of W1; present when merge = attention. */
+  readonly attentionSize?: number;
+  /** The MLP's output widths in order; the last one equals m (its output is x_u). */
+  readonly hidden: readonly number[];
+  /** sha256 of vocab.json, checked on load. */
+  readonly vocabSha256: string;
+}
+
+/** One MLP layer: out = weight · in + bias, weight [out, in] row-major. */
+export interface UserTowerLayer {
+  readonly weight: Float32Array;
+  readonly bias: Float32Array;
+}
+
+export interface UserTowerWeights {
+  /** By categorical / multi-categorical field name: [V_f + 1, m]; row V_f is the missing/unknown row. */
+  readonly embeddings: ReadonlyMap<string, Float32Array>;
+  /** [m, 2c], when there are c ≥ 1 continuous fields. */
+  readonly continuousWeight?: Float32Array;
+  /** [m], with continuousWeight. */
+  readonly continuousBias?: Float32Array;
+  /** W1 [a, m], when merge = attention. */
+  readonly mergeW1?: Float32Array;
+  /** w2 [a], when merge = attention. */
+  readonly mergeW2?: Float32Array;
+  /** hidden.length layers; ReLU after each but the last. */
+  readonly mlp: readonly UserTowerLayer[];
+}
+
+/** The user tower of a model: its spec (the manifest's `userTower`), tensors and vocabularies. */
+export interface UserTower {
+  readonly spec: UserTowerSpec;
+  readonly weights: UserTowerWeights;
+  /** By categorical / multi-categorical field name: the values, index = id (length V_f). */
+  readonly vocab: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface Provenance {
@@ -61,6 +117,8 @@ export interface ModelManifest {
   readonly beta: number;
   readonly activation: 'prelu';
   readonly userFields: readonly UserFieldSchema[];
+  /** Present when the model carries a stage-1 user tower (users may then be given as raw features). */
+  readonly userTower?: UserTowerSpec;
   readonly provenance: Provenance;
   /** sha256 of model.safetensors, checked on load. */
   readonly weightsSha256: string;
@@ -79,16 +137,42 @@ export interface ModelWeights {
 export interface RalmModel {
   readonly manifest: ModelManifest;
   readonly weights: ModelWeights;
+  /** The stage-1 user tower, when the manifest has `userTower` (`tower.spec` is that object). */
+  readonly tower?: UserTower;
 }
 
 function manifestError(field: string, expected: string, got: unknown): RalmError {
   return new RalmError('RALM_ERR_MODEL_FORMAT', `manifest.${field}: expected ${expected}, got ${JSON.stringify(got)}`, { field });
 }
 
-function positiveInt(obj: Record<string, unknown>, field: string, max: number): number {
+function positiveInt(obj: Record<string, unknown>, field: string, max: number, prefix = ''): number {
   const v = obj[field];
-  if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > max) throw manifestError(field, `an integer in [1, ${max}]`, v);
+  if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > max) throw manifestError(prefix + field, `an integer in [1, ${max}]`, v);
   return v as number;
+}
+
+/** Vocabulary ids are int32 with one more row for "missing". */
+const MAX_VOCABULARY = 2 ** 31 - 2;
+
+function validateTowerSpec(raw: unknown, fields: readonly UserFieldSchema[], m: number): void {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw manifestError('userTower', 'an object', raw);
+  const t = raw as Record<string, unknown>;
+  if (t.merge !== 'attention' && t.merge !== 'concat') throw manifestError('userTower.merge', '"attention" or "concat"', t.merge);
+  if (t.merge === 'attention') positiveInt(t, 'attentionSize', 4096, 'userTower.');
+  if (!Array.isArray(t.hidden) || t.hidden.length === 0) throw manifestError('userTower.hidden', 'a non-empty array of layer widths', t.hidden);
+  t.hidden.forEach((w: unknown, j: number) => {
+    if (!Number.isSafeInteger(w) || (w as number) < 1 || (w as number) > 65536) throw manifestError(`userTower.hidden[${j}]`, 'an integer in [1, 65536]', w);
+  });
+  if (t.hidden[t.hidden.length - 1] !== m) throw manifestError(`userTower.hidden[${t.hidden.length - 1}]`, `m = ${m} (the last layer's output is x_u)`, t.hidden[t.hidden.length - 1]);
+  if (typeof t.vocabSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(t.vocabSha256)) throw manifestError('userTower.vocabSha256', 'a lowercase hex sha256', t.vocabSha256);
+  if (fields.length === 0) throw manifestError('userFields', 'at least one field for the user tower', fields);
+  fields.forEach((f, i) => {
+    if (f.kind === 'continuous') {
+      if (f.range === undefined) throw manifestError(`userFields[${i}].range`, `[min, max] (field "${f.name}" is continuous and the model has a user tower)`, f.range);
+    } else if (f.vocabulary === undefined) {
+      throw manifestError(`userFields[${i}].vocabulary`, `the vocabulary size (field "${f.name}" is ${f.kind} and the model has a user tower)`, f.vocabulary);
+    }
+  });
 }
 
 /** Validates a parsed manifest object; returns it typed. */
@@ -107,13 +191,25 @@ export function validateManifest(raw: unknown): ModelManifest {
   }
   if (o.activation !== 'prelu') throw manifestError('activation', '"prelu"', o.activation);
   if (!Array.isArray(o.userFields)) throw manifestError('userFields', 'an array', o.userFields);
+  const names = new Set<string>();
   o.userFields.forEach((f: unknown, i: number) => {
     const field = f as Record<string, unknown>;
-    if (typeof field?.name !== 'string') throw manifestError(`userFields[${i}].name`, 'a string', field?.name);
+    if (typeof field?.name !== 'string' || field.name.length === 0) throw manifestError(`userFields[${i}].name`, 'a non-empty string', field?.name);
+    if (names.has(field.name)) throw manifestError(`userFields[${i}].name`, 'a name no other field has', field.name);
+    names.add(field.name);
     if (!['categorical', 'multi-categorical', 'continuous'].includes(field.kind as string)) {
       throw manifestError(`userFields[${i}].kind`, '"categorical", "multi-categorical" or "continuous"', field.kind);
     }
+    const v = field.vocabulary;
+    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > MAX_VOCABULARY)) {
+      throw manifestError(`userFields[${i}].vocabulary`, `an integer in [0, ${MAX_VOCABULARY}]`, v);
+    }
+    const r = field.range;
+    if (r !== undefined && (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)) || r[0] > r[1])) {
+      throw manifestError(`userFields[${i}].range`, '[min, max], finite numbers with min <= max', r);
+    }
   });
+  if (o.userTower !== undefined) validateTowerSpec(o.userTower, o.userFields as UserFieldSchema[], o.m as number);
   const p = o.provenance as Record<string, unknown> | undefined;
   if (typeof p !== 'object' || p === null) throw manifestError('provenance', 'an object', p);
   if (p.kind !== 'seeded-random' && p.kind !== 'trained') throw manifestError('provenance.kind', '"seeded-random" or "trained"', p.kind);
@@ -142,12 +238,43 @@ function expectTensor(tensors: ReadonlyMap<string, Tensor>, name: string, shapes
   return t.data;
 }
 
+/** How the manifest's user fields map onto the tower: the embedded fields, c, n and each MLP layer's input width. */
+function towerLayout(manifest: ModelManifest, spec: Pick<UserTowerSpec, 'merge' | 'hidden'>): { categorical: UserFieldSchema[]; c: number; n: number; mlpIn: number[] } {
+  const categorical = manifest.userFields.filter((f) => f.kind !== 'continuous');
+  const c = manifest.userFields.length - categorical.length;
+  const n = categorical.length + (c > 0 ? 1 : 0);
+  const mlpIn = spec.hidden.map((_, j) => (j > 0 ? spec.hidden[j - 1] : spec.merge === 'attention' ? manifest.m : n * manifest.m));
+  return { categorical, c, n, mlpIn };
+}
+
+/** The user tower's tensors (name and shape, in file order) that a manifest implies; empty without a tower. */
+export function userTowerTensorShapes(manifest: ModelManifest): Array<{ name: string; shape: number[] }> {
+  const spec = manifest.userTower;
+  if (!spec) return [];
+  const { m } = manifest;
+  const { categorical, c, mlpIn } = towerLayout(manifest, spec);
+  const out = categorical.map((f) => ({ name: `tower.field.${f.name}.embedding`, shape: [(f.vocabulary as number) + 1, m] }));
+  if (c > 0) out.push({ name: 'tower.continuous.weight', shape: [m, 2 * c] }, { name: 'tower.continuous.bias', shape: [m] });
+  if (spec.merge === 'attention') {
+    const a = spec.attentionSize as number;
+    out.push({ name: 'tower.merge.w1', shape: [a, m] }, { name: 'tower.merge.w2', shape: [a] });
+  }
+  spec.hidden.forEach((w, j) => out.push({ name: `tower.mlp.${j}.weight`, shape: [w, mlpIn[j]] }, { name: `tower.mlp.${j}.bias`, shape: [w] }));
+  return out;
+}
+
+const BASE_TENSORS = ['transform.weight', 'transform.bias', 'transform.prelu', 'local.weight', 'global.weight', 'global.vector'];
+
 /** Builds validated weights from parsed tensors; unknown extra tensors are an error (a typo must not pass silently). */
 export function weightsFromTensors(manifest: ModelManifest, tensors: ReadonlyMap<string, Tensor>): ModelWeights {
   const { h, m, attentionSize: s } = manifest;
-  const known = new Set(['transform.weight', 'transform.bias', 'transform.prelu', 'local.weight', 'global.weight', 'global.vector']);
+  const known = new Set([...BASE_TENSORS, ...userTowerTensorShapes(manifest).map((t) => t.name)]);
   for (const name of tensors.keys()) {
-    if (!known.has(name)) throw new RalmError('RALM_ERR_MODEL_FORMAT', `tensor "${name}" is not part of format version ${MODEL_FORMAT_VERSION}`, { tensor: name });
+    if (known.has(name)) continue;
+    if (name.startsWith('tower.') && !manifest.userTower) {
+      throw new RalmError('RALM_ERR_MODEL_FORMAT', `tensor "${name}" belongs to a user tower, but the manifest has no userTower`, { tensor: name });
+    }
+    throw new RalmError('RALM_ERR_MODEL_FORMAT', `tensor "${name}" is not part of format version ${MODEL_FORMAT_VERSION}${manifest.userTower ? ' with this manifest\'s userFields and userTower' : ''}`, { tensor: name });
   }
   const prelu = expectTensor(tensors, 'transform.prelu', [[h], [1]]);
   return {
@@ -158,6 +285,75 @@ export function weightsFromTensors(manifest: ModelManifest, tensors: ReadonlyMap
     globalWeight: expectTensor(tensors, 'global.weight', [[s, h]]),
     globalVector: expectTensor(tensors, 'global.vector', [[s]]),
   };
+}
+
+/** Builds the validated user tower from parsed tensors and vocabularies (the manifest must have `userTower`). */
+export function towerFromTensors(manifest: ModelManifest, tensors: ReadonlyMap<string, Tensor>, vocab: ReadonlyMap<string, readonly string[]>): UserTower {
+  const spec = manifest.userTower;
+  if (!spec) throw new RalmError('RALM_ERR_MODEL_FORMAT', 'the manifest has no userTower');
+  const { m } = manifest;
+  const { categorical, c, mlpIn } = towerLayout(manifest, spec);
+  const embeddings = new Map(categorical.map((f) => [f.name, expectTensor(tensors, `tower.field.${f.name}.embedding`, [[(f.vocabulary as number) + 1, m]])]));
+  const continuous = c > 0
+    ? { continuousWeight: expectTensor(tensors, 'tower.continuous.weight', [[m, 2 * c]]), continuousBias: expectTensor(tensors, 'tower.continuous.bias', [[m]]) }
+    : {};
+  const a = spec.attentionSize as number;
+  const merge = spec.merge === 'attention'
+    ? { mergeW1: expectTensor(tensors, 'tower.merge.w1', [[a, m]]), mergeW2: expectTensor(tensors, 'tower.merge.w2', [[a]]) }
+    : {};
+  const mlp = spec.hidden.map((w, j) => ({
+    weight: expectTensor(tensors, `tower.mlp.${j}.weight`, [[w, mlpIn[j]]]),
+    bias: expectTensor(tensors, `tower.mlp.${j}.bias`, [[w]]),
+  }));
+  return { spec, weights: { embeddings, ...continuous, ...merge, mlp }, vocab };
+}
+
+/** vocab.json's bytes for the given vocabularies (what saveModel writes and vocabSha256 covers). */
+export function vocabFileBytes(vocab: ReadonlyMap<string, readonly string[]>): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ fields: Object.fromEntries(vocab) }) + '\n');
+}
+
+function vocabError(message: string, field?: string): RalmError {
+  return new RalmError('RALM_ERR_MODEL_FORMAT', `${VOCAB_FILE}: ${message}`, field !== undefined ? { field } : undefined);
+}
+
+/** Checks vocab.json against the manifest (checksum, one list of V_f distinct strings per embedded field) and parses it. */
+export function parseVocab(manifest: ModelManifest, bytes: Uint8Array): Map<string, string[]> {
+  const spec = manifest.userTower;
+  if (!spec) throw new RalmError('RALM_ERR_MODEL_FORMAT', 'the manifest has no userTower');
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== spec.vocabSha256) {
+    throw vocabError(`has sha256 ${sha}, the manifest's userTower.vocabSha256 is ${spec.vocabSha256} (file corrupted or replaced)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw vocabError(`not valid UTF-8 JSON (${(err as Error).message})`);
+  }
+  const fields = (raw as { fields?: unknown } | null)?.fields;
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw vocabError('expected {"fields": {"<field name>": [values]}}');
+  const embedded = manifest.userFields.filter((f) => f.kind !== 'continuous');
+  for (const name of Object.keys(fields)) {
+    if (!embedded.some((f) => f.name === name)) {
+      throw vocabError(`fields.${name} is not a categorical or multi-categorical field of the manifest (those are: ${embedded.map((f) => f.name).join(', ')})`, name);
+    }
+  }
+  const vocab = new Map<string, string[]>();
+  for (const f of embedded) {
+    const values = Object.hasOwn(fields, f.name) ? (fields as Record<string, unknown>)[f.name] : undefined;
+    if (!Array.isArray(values)) throw vocabError(`fields.${f.name}: expected an array of ${f.vocabulary} strings`, f.name);
+    if (values.length !== f.vocabulary) throw vocabError(`fields.${f.name} has ${values.length} values, the manifest's vocabulary for it is ${f.vocabulary}`, f.name);
+    const seen = new Map<string, number>();
+    values.forEach((v: unknown, id: number) => {
+      if (typeof v !== 'string') throw vocabError(`fields.${f.name}[${id}]: expected a string, got ${JSON.stringify(v)}`, f.name);
+      const before = seen.get(v);
+      if (before !== undefined) throw vocabError(`fields.${f.name}: value ${JSON.stringify(v)} has two ids, ${before} and ${id}`, f.name);
+      seen.set(v, id);
+    });
+    vocab.set(f.name, values as string[]);
+  }
+  return vocab;
 }
 
 /** Loads and validates a model directory. */
@@ -181,40 +377,97 @@ export async function loadModel(dir: string): Promise<RalmModel> {
   if (sha !== manifest.weightsSha256) {
     throw new RalmError('RALM_ERR_MODEL_FORMAT', `${WEIGHTS_FILE} has sha256 ${sha}, the manifest expects ${manifest.weightsSha256} (file corrupted or replaced)`);
   }
+  let vocab: Map<string, string[]> | undefined;
+  if (manifest.userTower) {
+    let vocabBytes: Uint8Array;
+    try {
+      vocabBytes = new Uint8Array(await readFile(join(dir, VOCAB_FILE)));
+    } catch (err) {
+      throw new RalmError('RALM_ERR_MODEL_FORMAT', `the manifest has a userTower but ${VOCAB_FILE} cannot be read: ${(err as Error).message}`);
+    }
+    vocab = parseVocab(manifest, vocabBytes);
+  }
   const { tensors } = parseSafetensors(weightsBytes);
-  return { manifest, weights: weightsFromTensors(manifest, tensors) };
+  const weights = weightsFromTensors(manifest, tensors);
+  return vocab ? { manifest, weights, tower: towerFromTensors(manifest, tensors, vocab) } : { manifest, weights };
 }
 
-/** Writes a model directory (used by the trainer and by `ralm model init`). The weights file is written first, atomically. */
+/** A user tower to write: its spec without the checksum (saveModel computes it), tensors and vocabularies. */
+export interface UserTowerToSave {
+  readonly spec: Omit<UserTowerSpec, 'vocabSha256'> & { readonly vocabSha256?: string };
+  readonly weights: UserTowerWeights;
+  readonly vocab: ReadonlyMap<string, readonly string[]>;
+}
+
+function towerTensorsToWrite(manifest: ModelManifest, w: UserTowerWeights): Record<string, TensorToWrite> {
+  const out: Record<string, TensorToWrite> = {};
+  const data = new Map<string, Float32Array | undefined>([
+    ...Array.from(w.embeddings, ([name, t]) => [`tower.field.${name}.embedding`, t] as const),
+    ['tower.continuous.weight', w.continuousWeight], ['tower.continuous.bias', w.continuousBias],
+    ['tower.merge.w1', w.mergeW1], ['tower.merge.w2', w.mergeW2],
+    ...w.mlp.flatMap((l, j) => [[`tower.mlp.${j}.weight`, l.weight], [`tower.mlp.${j}.bias`, l.bias]] as const),
+  ]);
+  for (const { name, shape } of userTowerTensorShapes(manifest)) {
+    const t = data.get(name);
+    if (!t) throw new RalmError('RALM_ERR_VALIDATION', `saveModel: the user tower has no data for tensor "${name}"`, { tensor: name });
+    out[name] = { shape, data: t };
+  }
+  return out;
+}
+
+/**
+ * Writes a model directory (used by the trainers and by `ralm model init`): the weights file, then
+ * vocab.json when there is a user tower, each atomically, and the manifest last. A tower is checked
+ * exactly as loading will check it before anything is written. `manifest.userTower` is taken from
+ * `tower` (with the vocabulary checksum computed here); giving one without the other is an error.
+ */
 export async function saveModel(
   dir: string,
   manifest: Omit<ModelManifest, 'weightsSha256' | 'format' | 'formatVersion'>,
   weights: ModelWeights,
+  tower?: UserTowerToSave,
 ): Promise<ModelManifest> {
+  if (manifest.userTower !== undefined && !tower) {
+    throw new RalmError('RALM_ERR_VALIDATION', 'saveModel: the manifest has a userTower but no tower (weights and vocabularies) was given');
+  }
+  const { userTower: _given, ...rest } = manifest;
+  const vocabBytes = tower ? vocabFileBytes(tower.vocab) : undefined;
+  const userTower: UserTowerSpec | undefined = tower && vocabBytes
+    ? {
+      merge: tower.spec.merge,
+      ...(tower.spec.merge === 'attention' ? { attentionSize: tower.spec.attentionSize } : {}),
+      hidden: [...tower.spec.hidden],
+      vocabSha256: createHash('sha256').update(vocabBytes).digest('hex'),
+    }
+    : undefined;
+  const shaped: ModelManifest = { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, ...rest, ...(userTower ? { userTower } : {}), weightsSha256: '0'.repeat(64) };
+  validateManifest(shaped);
   const { h, m, attentionSize: s } = manifest;
-  const bytes = serializeSafetensors(
-    {
-      'transform.weight': { shape: [h, m], data: weights.transformWeight },
-      'transform.bias': { shape: [h], data: weights.transformBias },
-      'transform.prelu': { shape: [h], data: weights.transformPrelu },
-      'local.weight': { shape: [h, h], data: weights.localWeight },
-      'global.weight': { shape: [s, h], data: weights.globalWeight },
-      'global.vector': { shape: [s], data: weights.globalVector },
-    },
-    { format: MODEL_FORMAT, modelVersion: manifest.modelVersion },
-  );
-  const full: ModelManifest = {
-    format: MODEL_FORMAT,
-    formatVersion: MODEL_FORMAT_VERSION,
-    ...manifest,
-    weightsSha256: createHash('sha256').update(bytes).digest('hex'),
+  const tensors: Record<string, TensorToWrite> = {
+    'transform.weight': { shape: [h, m], data: weights.transformWeight },
+    'transform.bias': { shape: [h], data: weights.transformBias },
+    'transform.prelu': { shape: [h], data: weights.transformPrelu },
+    'local.weight': { shape: [h, h], data: weights.localWeight },
+    'global.weight': { shape: [s, h], data: weights.globalWeight },
+    'global.vector': { shape: [s], data: weights.globalVector },
+    ...(tower ? towerTensorsToWrite(shaped, tower.weights) : {}),
   };
-  validateManifest(full);
+  if (tower && vocabBytes) {
+    // The same checks as loading, so a trainer learns of a bad tower before anything is written.
+    parseVocab(shaped, vocabBytes);
+    towerFromTensors(shaped, new Map(Object.entries(tensors).map(([name, t]) => [name, { dtype: 'F32' as const, ...t }])), tower.vocab);
+  }
+  const bytes = serializeSafetensors(tensors, { format: MODEL_FORMAT, modelVersion: manifest.modelVersion });
+  const full: ModelManifest = { ...shaped, weightsSha256: createHash('sha256').update(bytes).digest('hex') };
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, WEIGHTS_FILE + '.tmp'), bytes);
-  await rename(join(dir, WEIGHTS_FILE + '.tmp'), join(dir, WEIGHTS_FILE));
-  await writeFile(join(dir, MANIFEST_FILE + '.tmp'), JSON.stringify(full, null, 2) + '\n');
-  await rename(join(dir, MANIFEST_FILE + '.tmp'), join(dir, MANIFEST_FILE));
+  const put = async (file: string, data: Uint8Array | string): Promise<void> => {
+    await writeFile(join(dir, file + '.tmp'), data);
+    await rename(join(dir, file + '.tmp'), join(dir, file));
+  };
+  await put(WEIGHTS_FILE, bytes);
+  if (vocabBytes) await put(VOCAB_FILE, vocabBytes);
+  else await rm(join(dir, VOCAB_FILE), { force: true });
+  await put(MANIFEST_FILE, JSON.stringify(full, null, 2) + '\n');
   return full;
 }
 
@@ -227,6 +480,45 @@ export interface RandomModelOptions {
   beta?: number;
   seed?: number;
   modelVersion?: string;
+  /** Adds a seeded-random user tower over these fields. */
+  tower?: RandomTowerOptions;
+}
+
+export interface RandomTowerOptions {
+  /** The user fields; categorical ones need `vocabulary`, continuous ones `range`. */
+  fields: readonly UserFieldSchema[];
+  /** Default `attention`. */
+  merge?: 'attention' | 'concat';
+  /** a. Default 16 (attention only). */
+  attentionSize?: number;
+  /** MLP widths; the last must be m. Default [m]. */
+  hidden?: readonly number[];
+  /** Values per categorical field; default `<field>-0`, `<field>-1`, … */
+  vocab?: Readonly<Record<string, readonly string[]>>;
+}
+
+function randomTower(manifest: ModelManifest, o: RandomTowerOptions, rng: Rng): { manifest: ModelManifest; tower: UserTower } {
+  const { m } = manifest;
+  const vocab = new Map(o.fields.filter((f) => f.kind !== 'continuous').map((f) => [
+    f.name, o.vocab?.[f.name] ?? Array.from({ length: f.vocabulary ?? 0 }, (_, i) => `${f.name}-${i}`),
+  ]));
+  const merge = o.merge ?? 'attention';
+  const spec: UserTowerSpec = {
+    merge,
+    ...(merge === 'attention' ? { attentionSize: o.attentionSize ?? 16 } : {}),
+    hidden: o.hidden ?? [m],
+    vocabSha256: createHash('sha256').update(vocabFileBytes(vocab)).digest('hex'),
+  };
+  const full = validateManifest({ ...manifest, userFields: o.fields, userTower: spec });
+  const { categorical, c, mlpIn } = towerLayout(full, spec);
+  const a = spec.attentionSize ?? 0;
+  const weights: UserTowerWeights = {
+    embeddings: new Map(categorical.map((f) => [f.name, rng.normals(((f.vocabulary as number) + 1) * m, 0.5)])),
+    ...(c > 0 ? { continuousWeight: rng.normals(m * 2 * c, Math.sqrt(2 / (m + 2 * c))), continuousBias: rng.normals(m, 0.1) } : {}),
+    ...(merge === 'attention' ? { mergeW1: rng.normals(a * m, Math.sqrt(2 / (a + m))), mergeW2: rng.normals(a, 1) } : {}),
+    mlp: spec.hidden.map((w, j) => ({ weight: rng.normals(w * mlpIn[j], Math.sqrt(2 / mlpIn[j])), bias: rng.normals(w, 0.01) })),
+  };
+  return { manifest: full, tower: { spec, weights, vocab } };
 }
 
 /**
@@ -234,7 +526,7 @@ export interface RandomModelOptions {
  * benchmarks and the placeholder default model. Labelled `seeded-random` in provenance.
  */
 export function randomModel(options: RandomModelOptions = {}): RalmModel {
-  const o: Required<RandomModelOptions> = {
+  const o: Required<Omit<RandomModelOptions, 'tower'>> = {
     h: 128, m: 128, k: 20, attentionSize: 64, alpha: 0.3, beta: 0.7, seed: 1, modelVersion: '', ...options,
   };
   const rng = new Rng(o.seed);
@@ -250,12 +542,15 @@ export function randomModel(options: RandomModelOptions = {}): RalmModel {
   const manifest: ModelManifest = {
     format: MODEL_FORMAT,
     formatVersion: MODEL_FORMAT_VERSION,
-    modelVersion: o.modelVersion || `random-h${h}-m${m}-k${o.k}-s${s}-seed${o.seed}`,
+    modelVersion: o.modelVersion || `random-h${h}-m${m}-k${o.k}-s${s}-seed${o.seed}${options.tower ? '-tower' : ''}`,
     h, m, k: o.k, attentionSize: s, alpha: o.alpha, beta: o.beta,
     activation: 'prelu' as const,
     userFields: [],
     provenance: { kind: 'seeded-random' as const, dataset: null, createdAt: new Date(0).toISOString(), seed: o.seed, notes: 'placeholder weights, not trained' },
     weightsSha256: '0'.repeat(64),
   };
-  return { manifest, weights };
+  if (!options.tower) return { manifest, weights };
+  // Drawn after the base weights, so a tower leaves them as the same seed gives without one.
+  const withTower = randomTower(manifest, options.tower, rng);
+  return { manifest: withTower.manifest, weights, tower: withTower.tower };
 }

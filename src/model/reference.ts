@@ -81,3 +81,65 @@ export function referenceScore(
   const cosLocal = cosine(e, local);
   return { score: alpha * cosGlobal + beta * cosLocal, cosGlobal, cosLocal };
 }
+
+/**
+ * x_u of the stage-1 user tower for raw features `{field: value}`, read straight from the
+ * format's description (model.ts) with no shared code: H row by row, then
+ * `U = tanh(W1 Hᵀ)`, `α = softmax(w2ᵀ U)`, `M = α H` (or H's rows concatenated), then the MLP.
+ * Values are assumed valid; a value not in the vocabulary takes the missing row.
+ */
+export function referenceUserTower(model: RalmModel, raw: Readonly<Record<string, unknown>>): Float64Array {
+  const tower = model.tower;
+  if (!tower) throw new Error('referenceUserTower: the model has no user tower');
+  const { m } = model.manifest;
+  const { weights: w, spec } = tower;
+  const rows: number[][] = [];
+  const embeddingRow = (table: Float32Array, id: number): number[] => Array.from(table.subarray(id * m, (id + 1) * m));
+  const continuous = model.manifest.userFields.filter((f) => f.kind === 'continuous');
+  for (const f of model.manifest.userFields) {
+    if (f.kind === 'continuous') continue;
+    const values = tower.vocab.get(f.name) as readonly string[];
+    const table = w.embeddings.get(f.name) as Float32Array;
+    const given = raw[f.name];
+    const asList = given === undefined || given === null ? [] : f.kind === 'categorical' ? [given] : (given as unknown[]);
+    const ids = [...new Set(asList.map((v) => values.indexOf(String(v))).filter((id) => id >= 0))];
+    if (ids.length === 0) {
+      rows.push(embeddingRow(table, values.length));
+    } else {
+      const sum = ids.map((id) => Matrix.rowVector(embeddingRow(table, id))).reduce((acc, r) => acc.add(r));
+      rows.push(sum.div(ids.length).to1DArray());
+    }
+  }
+  if (continuous.length > 0) {
+    const input = [
+      ...continuous.map((f) => {
+        const v = raw[f.name];
+        const [min, max] = f.range as readonly [number, number];
+        return typeof v !== 'number' || max === min ? 0 : Math.min(1, Math.max(0, (v - min) / (max - min)));
+      }),
+      ...continuous.map((f) => (typeof raw[f.name] === 'number' ? 0 : 1)),
+    ];
+    const W = Matrix.from1DArray(m, 2 * continuous.length, Array.from(w.continuousWeight as Float32Array));
+    rows.push(W.mmul(Matrix.columnVector(input)).to1DArray().map((v, o) => v + (w.continuousBias as Float32Array)[o]));
+  }
+  const H = new Matrix(rows);
+  let x: Matrix;
+  if (spec.merge === 'attention') {
+    const a = spec.attentionSize as number;
+    const U = Matrix.from1DArray(a, m, Array.from(w.mergeW1 as Float32Array)).mmul(H.transpose()).apply(function (this: Matrix, i: number, j: number) {
+      this.set(i, j, Math.tanh(this.get(i, j)));
+    });
+    const alpha = softmax(Matrix.rowVector(Array.from(w.mergeW2 as Float32Array)).mmul(U).to1DArray());
+    x = Matrix.rowVector(alpha).mmul(H).transpose();
+  } else {
+    x = Matrix.columnVector(rows.flat());
+  }
+  spec.hidden.forEach((outW, j) => {
+    const layer = w.mlp[j];
+    const z = Matrix.from1DArray(outW, x.rows, Array.from(layer.weight)).mmul(x).add(Matrix.columnVector(Array.from(layer.bias)));
+    x = j === spec.hidden.length - 1 ? z : z.apply(function (this: Matrix, r: number, c: number) {
+      this.set(r, c, Math.max(0, this.get(r, c)));
+    });
+  });
+  return Float64Array.from(x.to1DArray());
+}

@@ -9,6 +9,7 @@ import type { RalmEngine, UserInput as EngineUser } from '../engine/engine.js';
 import type { RalmStore } from '../store/store.js';
 import type { SeedService } from '../seeds/seed-service.js';
 import { RalmError } from '../util/errors.js';
+import { embedUserFeatures } from '../model/user-tower.js';
 import { ServiceError, STATUS, type ServiceErrorCode } from './errors.js';
 import { Metrics } from './metrics.js';
 import { RankBatcher, type BatcherOptions } from './batcher.js';
@@ -292,25 +293,29 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     if (req.headers.authorization !== `Bearer ${deps.apiToken}`) throw new ServiceError('RALM_ERR_UNAUTHORIZED', 'authorization: expected "Bearer <api token>"');
   };
 
-  /** A request's user → engine input: by id (stored look-alike embedding), or given vectors. */
-  const resolveUser = async (raw: unknown, engine: RalmEngine): Promise<EngineUser> => {
+  /**
+   * A request's user → engine input: by id (stored look-alike embedding), given vectors, or raw
+   * features through the model's user tower (whose unknown categorical values are reported).
+   */
+  const resolveUser = async (raw: unknown, engine: RalmEngine): Promise<{ user: EngineUser; unknownValues?: Record<string, string[]> }> => {
     const u = bodyObject(raw, 'user');
+    const given = ['id', 'embedding', 'universal', 'features'].filter((k) => u[k] !== undefined);
+    if (given.length !== 1) throw new ServiceError('RALM_ERR_VALIDATION', 'user: give exactly one of "id", "embedding", "universal" or "features"', { field: 'user' });
     if (u.features !== undefined) {
-      throw new ServiceError('RALM_ERR_VALIDATION', `user.features: model ${engine.model.manifest.modelVersion} has no user tower to embed raw features; give "id", "embedding" or "universal"`, { field: 'user.features' });
+      const { universal, unknownValues } = embedUserFeatures(engine.model, u.features, 'user.features');
+      return { user: { universal }, unknownValues };
     }
-    const given = ['id', 'embedding', 'universal'].filter((k) => u[k] !== undefined);
-    if (given.length !== 1) throw new ServiceError('RALM_ERR_VALIDATION', 'user: give exactly one of "id", "embedding" or "universal"', { field: 'user' });
     if (u.id !== undefined) {
       if (typeof u.id !== 'string') throw new ServiceError('RALM_ERR_VALIDATION', 'user.id: expected a string', { field: 'user.id' });
       const { h, modelVersion } = engine.model.manifest;
       const e = new Float32Array(h);
       const [found] = await store.readLookalikes([u.id], modelVersion, h, e);
-      if (found) return { embedding: e };
+      if (found) return { user: { embedding: e } };
       const [rec] = await store.getUsers([u.id]);
-      if (rec) return { universal: rec.universal };
+      if (rec) return { user: { universal: rec.universal } };
       throw new ServiceError('RALM_ERR_UNKNOWN_USER', `user.id: unknown user ${JSON.stringify(u.id)}`, { field: 'user.id' });
     }
-    return u.embedding !== undefined ? { embedding: vector(u.embedding, 'user.embedding') } : { universal: vector(u.universal, 'user.universal') };
+    return { user: u.embedding !== undefined ? { embedding: vector(u.embedding, 'user.embedding') } : { universal: vector(u.universal, 'user.universal') } };
   };
 
   const send = (reply: FastifyReply, payload: unknown): FastifyReply => reply.send(payload);
@@ -328,7 +333,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
       }
       const cur = enter();
       try {
-        const user = await resolveUser(b.user, cur.engine);
+        const { user, unknownValues } = await resolveUser(b.user, cur.engine);
         const k = b.k === undefined ? 10 : b.k;
         const r = await cur.batcher.submit({ user, k: k as number, candidates: stringList(b.candidates, 'candidates'), exclude: stringList(b.exclude, 'exclude') }, t0 + budget).catch(unprefixed(/^requests\[\d+\]\./));
         metrics.observeCandidates(r.candidates);
@@ -338,6 +343,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
           backend: r.backend,
           adapter: r.adapter,
           modelVersion: r.modelVersion,
+          ...(unknownValues ? { unknownValues } : {}),
           timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
         });
       } finally {
@@ -352,11 +358,12 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
       if (!items) throw new ServiceError('RALM_ERR_VALIDATION', 'items: expected an array of item ids', { field: 'items' });
       const cur = enter();
       try {
-        const user = await resolveUser(b.user, cur.engine);
+        const { user, unknownValues } = await resolveUser(b.user, cur.engine);
         const [r] = await cur.engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
         return send(reply, {
           items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
-          backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+          backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, ...(unknownValues ? { unknownValues } : {}),
+          timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
         });
       } finally {
         leave(cur);
@@ -373,14 +380,21 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     r.put('/v1/users/:id', { schema: schemas.putUserSchema }, async (req, reply) => {
       const id = idParam(req);
       const b = bodyObject(req.body, 'user');
-      const universal = vector(b.universal, 'universal');
-      if (!universal) throw new ServiceError('RALM_ERR_VALIDATION', `universal: required, ${current.engine.model.manifest.m} numbers`, { field: 'universal' });
+      const cur = current;
       if (b.features !== undefined && (typeof b.features !== 'object' || b.features === null || Array.isArray(b.features))) {
         throw new ServiceError('RALM_ERR_VALIDATION', 'features: expected an object', { field: 'features' });
       }
-      const cur = current;
+      // Given, x_u is stored as is (features stay opaque); otherwise the model's user tower computes it from the features.
+      let universal = vector(b.universal, 'universal');
+      let unknownValues: Record<string, string[]> | undefined;
+      if (!universal) {
+        if (b.features === undefined || !cur.engine.model.tower) {
+          throw new ServiceError('RALM_ERR_VALIDATION', `universal: required, ${cur.engine.model.manifest.m} numbers${cur.engine.model.tower ? ' (or give features for the user tower)' : ` (model ${cur.engine.model.manifest.modelVersion} has no user tower to compute it from features)`}`, { field: 'universal' });
+        }
+        ({ universal, unknownValues } = embedUserFeatures(cur.engine.model, b.features, 'features'));
+      }
       await cur.seeds.putUsers([{ id, universal, features: b.features as Record<string, unknown> | undefined }]).catch(unprefixed(/^users\[0\]\./));
-      return send(reply, { id, stored: true, modelVersion: cur.engine.model.manifest.modelVersion });
+      return send(reply, { id, stored: true, modelVersion: cur.engine.model.manifest.modelVersion, ...(unknownValues ? { unknownValues } : {}) });
     });
 
     r.get('/v1/users/:id', { schema: schemas.getUserSchema }, async (req, reply) => {

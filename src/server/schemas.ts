@@ -4,16 +4,35 @@
  * vectors may be typed arrays or raw float32 bytes, which JSON Schema cannot express), so these
  * describe the API rather than gate it.
  */
+import { MAX_UNKNOWN_REPORTED } from '../model/user-tower.js';
+
 const vector = (what: string) => ({
   description: `${what}: numbers (JSON array; in MessagePack also a Float32Array or little-endian float32 bytes)`,
   type: 'array',
   items: { type: 'number' },
 });
 
+const features = {
+  type: 'object',
+  description:
+    "raw user features {fieldName: value} for the model's user tower (the manifest's userFields): a string (or number) for a categorical field, " +
+    'an array of them for a multi-categorical one, a finite number for a continuous one; a field left out or null is missing; ' +
+    'a value outside the vocabulary counts as missing and is reported in unknownValues',
+  additionalProperties: {
+    anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'number' }] } }],
+  },
+};
+
 const user = {
   type: 'object',
-  description: 'Exactly one of: a stored user id, a look-alike embedding (width h), or a universal embedding (width m)',
-  properties: { id: { type: 'string' }, embedding: vector('look-alike embedding e, width h'), universal: vector('universal embedding x, width m') },
+  description: 'Exactly one of: a stored user id, a look-alike embedding (width h), a universal embedding (width m), or raw features (needs a model with a user tower)',
+  properties: { id: { type: 'string' }, embedding: vector('look-alike embedding e, width h'), universal: vector('universal embedding x, width m'), features },
+};
+
+const unknownValues = {
+  type: 'object',
+  description: `only when the user was given as features: per field, values not in the model's vocabulary (embedded as missing; at most ${MAX_UNKNOWN_REPORTED} per field)`,
+  additionalProperties: { type: 'array', items: { type: 'string' } },
 };
 
 const error = {
@@ -45,7 +64,7 @@ export const recommendSchema = {
           type: 'array',
           items: { type: 'object', properties: { id: { type: 'string' }, score: { type: 'number' }, cosGlobal: { type: 'number' }, cosLocal: { type: 'number' }, cold: { type: 'boolean' } } },
         },
-        candidates: { type: 'integer' }, backend: { type: 'string' }, adapter: { type: 'string' }, modelVersion: { type: 'string' },
+        candidates: { type: 'integer' }, backend: { type: 'string' }, adapter: { type: 'string' }, modelVersion: { type: 'string' }, unknownValues,
         timing: { type: 'object', properties: { engineMs: { type: 'number' }, totalMs: { type: 'number' } } },
       },
     },
@@ -61,7 +80,7 @@ export const scoreSchema = {
       type: 'object',
       properties: {
         items: ids('as given'), scores: vector('scores'), cosGlobal: vector('global cosines'), cosLocal: vector('local cosines'),
-        cold: { type: 'array', items: { type: 'boolean' } }, backend: { type: 'string' }, adapter: { type: 'string' }, modelVersion: { type: 'string' },
+        cold: { type: 'array', items: { type: 'boolean' } }, backend: { type: 'string' }, adapter: { type: 'string' }, modelVersion: { type: 'string' }, unknownValues,
       },
     },
     ...errors,
@@ -90,9 +109,13 @@ const idParams = { type: 'object', properties: { id: { type: 'string' } }, requi
 
 export const putUserSchema = {
   summary: 'Store a user (its look-alike embedding is computed with the current model)',
+  description: "Give universal (stored as is, features kept as an opaque object), or only features: the model's user tower then computes universal from them.",
   params: idParams,
-  body: { type: 'object', properties: { universal: vector('universal embedding, width m'), features: { type: 'object' } }, required: ['universal'] },
-  response: { 200: { type: 'object', properties: { id: { type: 'string' }, stored: { type: 'boolean' }, modelVersion: { type: 'string' } } }, ...errors },
+  body: {
+    type: 'object',
+    properties: { universal: vector('universal embedding, width m'), features: { type: 'object', description: `stored with the user as given; without universal, ${features.description}` } },
+  },
+  response: { 200: { type: 'object', properties: { id: { type: 'string' }, stored: { type: 'boolean' }, modelVersion: { type: 'string' }, unknownValues } }, ...errors },
 };
 
 export const getUserSchema = { summary: 'A stored user', params: idParams, response: { 404: error } };

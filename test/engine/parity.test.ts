@@ -172,7 +172,7 @@ for (const target of targets) {
       bad[3] = NaN;
       await assert.rejects(engine.rank([{ user: { embedding: bad }, k: 1 }]), (err: RalmError) => err.code === 'RALM_ERR_NON_FINITE' && /embedding\[3\]/.test(err.message));
       await assert.rejects(engine.rank([{ user: { embedding: new Float32Array(h) }, k: 0 }]), /requests\[0\]\.k: expected an integer >= 1/);
-      await assert.rejects(engine.rank([{ user: {}, k: 1 }]), /exactly one of "embedding" \(width 16\) or "universal" \(width 12\)/);
+      await assert.rejects(engine.rank([{ user: {}, k: 1 }]), /exactly one of "embedding" \(width 16\), "universal" \(width 12\) or "features"/);
       await assert.rejects(engine.upsertItems([{ id: 'x', centroids: new Float32Array(h * 6) }]), /items\[0\]\.centroids: expected 1 to 5 rows of 16 values/);
       await assert.rejects(engine.upsertItems([{ id: '', centroids: new Float32Array(h) }]), /items\[0\]\.id/);
     });
