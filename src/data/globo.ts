@@ -7,8 +7,10 @@
  * country, region, referrerType. They are per click, but ~93–99 % of users show one value per
  * column, so each user gets one value from their rows strictly before `featuresAsOf`: by default
  * the most frequent (ties: the value seen most recently), or with `userValue: 'latest'` the value
- * of their latest click. Plus activity (continuous): log(1 + clicks so far). There are no item
- * features: the article metadata is not part of this copy of the dataset.
+ * of their latest click. Plus activity (continuous): log(1 + clicks so far), and recent (multi):
+ * the user's last `recentItems` distinct articles before `featuresAsOf`, newest first, whose
+ * values are the dataset's item ids. There are no item features: the article metadata is not
+ * part of this copy of the dataset.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +30,8 @@ export interface GloboOptions extends BadRowLimits {
   featuresAsOf?: number;
   /** How a user's single value is chosen from their clicks. Default 'most-frequent'. */
   userValue?: 'most-frequent' | 'latest';
+  /** Articles kept in the `recent` user field. Default 20. */
+  recentItems?: number;
   /** Called after each file with its name and the rows so far (progress for long reads). */
   onFile?: (file: string, rows: number) => void;
 }
@@ -64,6 +68,7 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
   // Per row, the user and the six context codes (few distinct values each, so 16 bits are plenty).
   const rowUser = new Growable(Uint32Array, 1 << 20);
   const rowTs = new Growable(Float64Array, 1 << 20);
+  const rowItem = new Growable(Uint32Array, 1 << 20);
   const rowField = GLOBO_FIELDS.map(() => new Growable(Uint16Array, 1 << 20));
   for (const path of files) {
     await readDelimited(path, report, (h) => {
@@ -79,7 +84,9 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
         if (f[ct] === '' || !Number.isFinite(ts)) return report.reject('bad click_timestamp (expected epoch ms)', path, line);
         for (let k = 0; k < cf.length; k++) if (f[cf[k]] === '') return report.reject(`empty ${GLOBO_FIELDS[k][1]}`, path, line);
         const user = users.add(u);
-        clicks.push(user, items.add(a), ts);
+        const item = items.add(a);
+        clicks.push(user, item, ts);
+        rowItem.push(item);
         rowUser.push(user);
         rowTs.push(ts);
         for (let k = 0; k < cf.length; k++) rowField[k].push(vocabs[k].add(f[cf[k]]));
@@ -100,7 +107,11 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
   const next = offsets.slice(0, nu);
   for (let j = 0; j < n; j++) byUser[next[rowUser.get(j)]++] = j;
 
-  const builder = new FeatureTableBuilder([...GLOBO_FIELDS.map(([name]) => fieldSpec(name, 'single')), fieldSpec('activity', 'continuous')], Object.fromEntries(GLOBO_FIELDS.map(([name], k) => [name, vocabs[k]])));
+  const recentItems = opts.recentItems ?? 20;
+  const RECENT = GLOBO_FIELDS.length + 1;
+  const builder = new FeatureTableBuilder(
+    [...GLOBO_FIELDS.map(([name]) => fieldSpec(name, 'single')), fieldSpec('activity', 'continuous'), fieldSpec('recent', 'multi', recentItems)],
+    { ...Object.fromEntries(GLOBO_FIELDS.map(([name], k) => [name, vocabs[k]])), recent: items });
   const counts = GLOBO_FIELDS.map((_, k) => new Uint32Array(vocabs[k].size));
   const last = GLOBO_FIELDS.map((_, k) => new Float64Array(vocabs[k].size).fill(-Infinity));
   for (let u = 0; u < nu; u++) {
@@ -110,6 +121,18 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
     for (let p = lo; p < hi; p++) if (rowTs.get(byUser[p]) < asOf) seen++;
     builder.setContinuous(GLOBO_FIELDS.length, u, Math.log1p(seen));
     if (seen === 0) continue;
+    // The latest distinct articles before asOf, newest first (a user's rows in input order: hour files in order, rows in file order).
+    const recent: string[] = [];
+    const taken = new Set<number>();
+    for (let p = hi - 1; p >= lo && recent.length < recentItems; p--) {
+      const j = byUser[p];
+      if (rowTs.get(j) >= asOf) continue;
+      const it = rowItem.get(j);
+      if (taken.has(it)) continue;
+      taken.add(it);
+      recent.push(items.value(it));
+    }
+    if (recent.length) builder.setMulti(RECENT, u, recent);
     for (let k = 0; k < GLOBO_FIELDS.length; k++) {
       const codes = rowField[k];
       const cnt = counts[k];

@@ -88,7 +88,8 @@ describe('Globo.com adapter', () => {
     assert.equal(ds.clickCount, 1883 + 1415 + 910);
     assert.equal(ds.report.badRows, 0);
     for (let j = 1; j < ds.clickCount; j++) assert.ok(ds.clicks.ts[j] >= ds.clicks.ts[j - 1]);
-    assert.deepEqual(ds.schema.user.map((f) => f.name), ['environment', 'deviceGroup', 'os', 'country', 'region', 'referrerType', 'activity']);
+    assert.deepEqual(ds.schema.user.map((f) => f.name), ['environment', 'deviceGroup', 'os', 'country', 'region', 'referrerType', 'activity', 'recent']);
+    assert.equal(ds.schema.user[7].itemIds, true, 'recent holds item ids of this dataset');
     const os = ds.userField('os');
     assert.ok(os.type === 'single');
     for (let u = 0; u < ds.users.size; u++) assert.ok(os.ids[u] >= 0, 'every user clicked, so every user has a value');
@@ -103,6 +104,22 @@ describe('Globo.com adapter', () => {
     const region = half.userField('region');
     assert.ok(region.type === 'single');
     for (let u = 0; u < half.users.size; u++) assert.equal(region.ids[u] >= 0, seen[u] === 1);
+    // recent: distinct articles clicked before the cut only, at most 20.
+    const recent = half.userField('recent');
+    assert.ok(recent.type === 'multi');
+    const before = new Map<number, Set<number>>();
+    for (let j = 0; j < split.trainEnd; j++) {
+      if (!before.has(half.clicks.user[j])) before.set(half.clicks.user[j], new Set());
+      (before.get(half.clicks.user[j]) as Set<number>).add(half.clicks.item[j]);
+    }
+    for (let u = 0; u < half.users.size; u++) {
+      const vals: number[] = Array.from((recent as { ids: Int32Array }).ids.subarray((recent as { offsets: Uint32Array }).offsets[u], (recent as { offsets: Uint32Array }).offsets[u + 1]));
+      assert.equal(new Set(vals).size, vals.length);
+      assert.ok(vals.length <= 20);
+      const had = before.get(u) ?? new Set<number>();
+      assert.equal(vals.length, Math.min(20, had.size), `user ${u}`);
+      for (const v of vals) assert.ok(had.has(v), `user ${u}: article ${v} was clicked before the cut`);
+    }
     assert.ok(split.newUsers > 0);
   });
 });
