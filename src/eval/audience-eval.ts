@@ -171,7 +171,7 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
     const r = await trainStage2(factors, h, { user: tu, item: ti }, {
       h, k, epochs: settings.trainEpochs, seed: settings.seed, negativeSampling: settings.trainNegatives, dataset: clicks.name, log: (l) => log(`  ${l}`),
       // SVD factors are centred by construction; the committed figures were measured on them as they are.
-      standardize: false,
+      inputScaling: 'none',
     });
     training = { epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, seconds: (performance.now() - t1) / 1000 };
     models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainNegatives} negatives, best of ${r.history.length} epochs)` });
