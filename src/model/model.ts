@@ -98,6 +98,8 @@ export interface Provenance {
   readonly seed?: number;
   readonly metrics?: Readonly<Record<string, number>>;
   readonly notes?: string;
+  /** A trainer's record: the data (source, sizes, cut), its parameters, per-epoch history and timings. */
+  readonly training?: Readonly<Record<string, unknown>>;
 }
 
 export interface ModelManifest {

@@ -242,7 +242,8 @@ function listVars(v: Vars): Array<[string, tf.Variable]> {
 
 function initVars(lay: Layout, items: number, m: number, merge: MergeKind, a: number, hidden: number[], seed: number): Vars {
   const rng = new Rng(seed * 31 + 7);
-  const v = (data: Float32Array, shape: number[], name: string): tf.Variable => tf.variable(tf.tensor(data, shape), true, `s1.${name}`);
+  // Unnamed: tfjs names must be unique per process, and several trainings may run in one.
+  const v = (data: Float32Array, shape: number[], _name: string): tf.Variable => tf.variable(tf.tensor(data, shape), true);
   const glorot = (rows: number, cols: number): Float32Array => {
     const lim = Math.sqrt(6 / (rows + cols));
     const out = new Float32Array(rows * cols);
@@ -298,8 +299,8 @@ function tower(v: Vars, fb: FeatureBatch, merge: MergeKind): tf.Tensor2D {
   return z;
 }
 
-/** Log-uniform sampling by popularity rank over D items. */
-class LogUniform {
+/** Log-uniform sampling by popularity rank over D items: p(r) = (log(r+2) − log(r+1)) / log(D+1). */
+export class LogUniform {
   readonly logQ: Float32Array;
   private readonly byRank: Uint32Array;
   private readonly logD1: number;
@@ -385,77 +386,76 @@ export async function trainStage1(ds: Dataset, trainEnd: number, o: Stage1Option
 
   const vars = initVars(lay, D, m, merge, a, hidden, seed);
   const named = listVars(vars);
-  const optimizer = tf.train.adam(o.learningRate ?? 1e-3);
-
-  const validate = (): number => {
-    if (valUsers.length === 0) return NaN;
-    let hits = 0;
-    for (let b = 0; b < valUsers.length; b += 256) {
-      const us = valUsers.slice(b, b + 256);
-      const targets = valItems.slice(b, b + 256);
-      const fb = packFeatures(lay, us, targets);
-      const logits = tf.tidy(() => tf.add(tf.matMul(tower(vars, fb, merge), vars.item, false, true), vars.itemBias));
-      const L = logits.dataSync() as Float32Array;
-      logits.dispose();
-      us.forEach((u, r) => {
-        const row = L.subarray(r * D, (r + 1) * D);
-        for (const i of perUser[u]) row[i] = -Infinity; // already clicked: not ranked
-        const t = row[targets[r]];
-        let above = 0;
-        for (let i = 0; i < D && above < 50; i++) if (row[i] > t) above++;
-        if (above < 50) hits++;
-      });
-    }
-    return hits / valUsers.length;
-  };
-
-  const history: Stage1Epoch[] = [];
-  let best = { hit: -1, epoch: 0, weights: null as Float32Array[] | null };
-  let startEpoch = 1;
-  let resumedFrom = 0;
-
-  const ckptPath = o.checkpointDir ? join(o.checkpointDir, CKPT_FILE) : null;
-  if (ckptPath && existsSync(ckptPath)) {
-    const file = parseSafetensors(await readFile(ckptPath));
-    const meta = JSON.parse(file.metadata.state ?? '{}') as { epoch: number; history: Stage1Epoch[]; best: { hit: number; epoch: number }; seed: number; merge: MergeKind; m: number };
-    if (meta.seed !== seed || meta.merge !== merge || meta.m !== m) {
-      throw new RalmError('RALM_ERR_VALIDATION', `${ckptPath}: a checkpoint of a different run (seed ${meta.seed}, merge ${meta.merge}, m ${meta.m}); remove it or train into another directory`);
-    }
-    const get = (name: string): Float32Array => {
-      const t = file.tensors.get(name);
-      if (!t) throw new RalmError('RALM_ERR_MODEL_FORMAT', `${ckptPath}: tensor ${name} missing`);
-      return t.data;
-    };
-    for (const [name, variable] of named) variable.assign(tf.tensor(get(`var.${name}`), variable.shape));
-    const optNames = JSON.parse(file.metadata.optimizer ?? '[]') as string[];
-    await optimizer.setWeights(optNames.map((name) => {
-      const t = file.tensors.get(`opt.${name}`);
-      if (!t) throw new RalmError('RALM_ERR_MODEL_FORMAT', `${ckptPath}: optimizer tensor ${name} missing`);
-      return { name, tensor: tf.tensor(t.data, [...t.shape]) };
-    }));
-    best = { hit: meta.best.hit, epoch: meta.best.epoch, weights: named.map(([name]) => get(`best.${name}`).slice()) };
-    history.push(...meta.history);
-    startEpoch = meta.epoch + 1;
-    resumedFrom = meta.epoch;
-    log(`stage 1: resumed from the checkpoint after epoch ${meta.epoch}`);
-  }
-
-  const saveCheckpoint = async (epoch: number): Promise<void> => {
-    if (!o.checkpointDir || !ckptPath) return;
-    await mkdir(o.checkpointDir, { recursive: true });
-    const tensors: Record<string, TensorToWrite> = {};
-    for (const [name, variable] of named) tensors[`var.${name}`] = { shape: variable.shape, data: variable.dataSync() as Float32Array };
-    named.forEach(([name], j) => (tensors[`best.${name}`] = { shape: named[j][1].shape, data: (best.weights as Float32Array[])[j] }));
-    const ow = await optimizer.getWeights();
-    for (const { name, tensor } of ow) tensors[`opt.${name}`] = { shape: tensor.shape, data: Float32Array.from(tensor.dataSync() as Float32Array) };
-    const state = JSON.stringify({ epoch, history, best: { hit: best.hit, epoch: best.epoch }, seed, merge, m });
-    const bytes = serializeSafetensors(tensors, { state, optimizer: JSON.stringify(ow.map((w) => w.name)) });
-    await writeFile(`${ckptPath}.tmp`, bytes);
-    await rename(`${ckptPath}.tmp`, ckptPath);
-  };
-
   const trainable = named.map(([, v]) => v);
+  const optimizer = tf.train.adam(o.learningRate ?? 1e-3);
   try {
+    const validate = (): number => {
+      if (valUsers.length === 0) return NaN;
+      let hits = 0;
+      for (let b = 0; b < valUsers.length; b += 256) {
+        const us = valUsers.slice(b, b + 256);
+        const targets = valItems.slice(b, b + 256);
+        const fb = packFeatures(lay, us, targets);
+        const logits = tf.tidy(() => tf.add(tf.matMul(tower(vars, fb, merge), vars.item, false, true), vars.itemBias));
+        const L = logits.dataSync() as Float32Array;
+        logits.dispose();
+        us.forEach((u, r) => {
+          const row = L.subarray(r * D, (r + 1) * D);
+          for (const i of perUser[u]) row[i] = -Infinity; // already clicked: not ranked
+          const t = row[targets[r]];
+          let above = 0;
+          for (let i = 0; i < D && above < 50; i++) if (row[i] > t) above++;
+          if (above < 50) hits++;
+        });
+      }
+      return hits / valUsers.length;
+    };
+
+    const history: Stage1Epoch[] = [];
+    let best = { hit: -1, epoch: 0, weights: null as Float32Array[] | null };
+    let startEpoch = 1;
+    let resumedFrom = 0;
+
+    const ckptPath = o.checkpointDir ? join(o.checkpointDir, CKPT_FILE) : null;
+    if (ckptPath && existsSync(ckptPath)) {
+      const file = parseSafetensors(await readFile(ckptPath));
+      const meta = JSON.parse(file.metadata.state ?? '{}') as { epoch: number; history: Stage1Epoch[]; best: { hit: number; epoch: number }; seed: number; merge: MergeKind; m: number };
+      if (meta.seed !== seed || meta.merge !== merge || meta.m !== m) {
+        throw new RalmError('RALM_ERR_VALIDATION', `${ckptPath}: a checkpoint of a different run (seed ${meta.seed}, merge ${meta.merge}, m ${meta.m}); remove it or train into another directory`);
+      }
+      const get = (name: string): Float32Array => {
+        const t = file.tensors.get(name);
+        if (!t) throw new RalmError('RALM_ERR_MODEL_FORMAT', `${ckptPath}: tensor ${name} missing`);
+        return t.data;
+      };
+      for (const [name, variable] of named) variable.assign(tf.tensor(get(`var.${name}`), variable.shape));
+      const optNames = JSON.parse(file.metadata.optimizer ?? '[]') as string[];
+      await optimizer.setWeights(optNames.map((name) => {
+        const t = file.tensors.get(`opt.${name}`);
+        if (!t) throw new RalmError('RALM_ERR_MODEL_FORMAT', `${ckptPath}: optimizer tensor ${name} missing`);
+        return { name, tensor: tf.tensor(t.data, [...t.shape]) };
+      }));
+      best = { hit: meta.best.hit, epoch: meta.best.epoch, weights: named.map(([name]) => get(`best.${name}`).slice()) };
+      history.push(...meta.history);
+      startEpoch = meta.epoch + 1;
+      resumedFrom = meta.epoch;
+      log(`stage 1: resumed from the checkpoint after epoch ${meta.epoch}`);
+    }
+
+    const saveCheckpoint = async (epoch: number): Promise<void> => {
+      if (!o.checkpointDir || !ckptPath) return;
+      await mkdir(o.checkpointDir, { recursive: true });
+      const tensors: Record<string, TensorToWrite> = {};
+      for (const [name, variable] of named) tensors[`var.${name}`] = { shape: variable.shape, data: variable.dataSync() as Float32Array };
+      named.forEach(([name], j) => (tensors[`best.${name}`] = { shape: named[j][1].shape, data: (best.weights as Float32Array[])[j] }));
+      const ow = await optimizer.getWeights();
+      for (const { name, tensor } of ow) tensors[`opt.${name}`] = { shape: tensor.shape, data: Float32Array.from(tensor.dataSync() as Float32Array) };
+      const state = JSON.stringify({ epoch, history, best: { hit: best.hit, epoch: best.epoch }, seed, merge, m });
+      const bytes = serializeSafetensors(tensors, { state, optimizer: JSON.stringify(ow.map((w) => w.name)) });
+      await writeFile(`${ckptPath}.tmp`, bytes);
+      await rename(`${ckptPath}.tmp`, ckptPath);
+    };
+
     if (best.weights === null) {
       const hit0 = validate();
       log(`epoch 0: validation hit@50 ${hit0.toFixed(4)} (untrained)`);
@@ -580,4 +580,25 @@ function exportTower(ds: Dataset, lay: Layout, v: Vars, spec: TowerExport['spec'
   });
   void lay;
   return { userFields, spec, tensors, vocab };
+}
+
+/**
+ * A dataset user's fields as raw values, the shape the API's `features` input takes: a string
+ * for a single-valued field, an array of strings for a multi-valued one, the unscaled number for
+ * a continuous one; missing values are left out.
+ */
+export function userFeatureValues(ds: Dataset, u: number): Record<string, string | string[] | number> {
+  const out: Record<string, string | string[] | number> = {};
+  for (const c of ds.userFields as FeatureColumn[]) {
+    if (c.type === 'single') {
+      if (c.ids[u] >= 0) out[c.name] = c.vocab.value(c.ids[u]);
+    } else if (c.type === 'multi') {
+      const lo = c.offsets[u];
+      const hi = c.offsets[u + 1];
+      if (hi > lo) out[c.name] = Array.from(c.ids.subarray(lo, hi), (id) => c.vocab.value(id));
+    } else if (!Number.isNaN(c.values[u])) {
+      out[c.name] = c.max > c.min ? c.min + c.values[u] * (c.max - c.min) : c.min;
+    }
+  }
+  return out;
 }
