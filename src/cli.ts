@@ -40,11 +40,29 @@ commands:
        (--size N | --threshold X) [--seeds FILE ...: several audiences, one scan] [--exclude FILE] [--pool FILE]
        [--include-seeds] [--seed N] [--data-dir DIR] [--model-dir DIR] [--backend auto|webgpu|cpu] [--out FILE(.csv|.ndjson)]
        id files: one user id per line (a CSV's first column); blank lines and lines starting with # are skipped
+  eval [recommend] --dataset movielens|globo|synthetic [--data DIR]
+                            temporal split; RALM, its ablations and baselines over seeds: AUC, prec@K (paper), recall@K,
+                            long tail, coverage, diversity; new items after n seeds
+       [--split global|per-user (MovieLens default)] [--train-share 0.8] [--seeds 1,2,3] [--max-users N] [--min-train-clicks 10]
+       [--ks 10,50,100] [--auc-negatives 100] [--max-seeds 1000] [--m 64] [--k 20] [--epochs 10] [--stage2-epochs 10]
+       [--patience 2] [--validation-share 0.1] [--max-train-users N] [--stage2-lr 0.003] [--stage2-max-items N]
+       [--seed-counts 1,5,20,100] [--new-items 300] [--hours N] [--gen-seed N --users N --items N (synthetic)]
+       [--out FILE.json] [--report FILE.md]
   eval audience --dataset movielens|globo|synthetic [--data DIR]
                             hide a share of items' clickers, expand the rest, report recall/precision@N
        [--hours N (globo files)] [--items 200] [--min-clickers 20] [--max-clickers 5000] [--hide 0.5]
        [--rank 64] [--ns 10,50,100] [--ks 5,20] [--seed 1] [--backend cpu|webgpu] [--train-epochs N] [--train-negatives uniform|activity] [--out FILE]
 
+  train --out DIR --dataset movielens|globo|synthetic|schema [--data DIR | SCHEMA.json]
+                            stage 1 (user tower) then stage 2 (look-alike); writes a model directory and users.msgpack
+       [--train-share X | --cut TIME] [--hours N (globo files)] [--gen-seed N --users N --items N (synthetic)]
+       [--m 64] [--h =m] [--k 20] [--merge attention|concat] [--attention-size 32] [--hidden 128,64]
+       [--epochs 10] [--batch-size 256] [--lr 0.001] [--negatives 10] [--max-positives 50] [--max-train-users N]
+       [--stage2-epochs 10] [--stage2-lr 0.003] [--patience 2] [--stage2-patience 3] [--seed 1] [--model-version V]
+       [--checkpoints DIR (default DIR/checkpoints)] [--keep-checkpoints] [--no-users] [--out-report FILE]
+       rerun the same command to resume from its checkpoints
+  users import FILE          store users.msgpack (written by train) in the embedded store, embedded with the model
+       [--data-dir DIR] [--model-dir DIR]
   gen [--out DIR]            a synthetic dataset with planted topics, in the generic format (+ truth.json)
        [--seed N] [--users N] [--items N] [--topics N] [--fields N] [--days N] [--clicks-per-user X]
        [--new-item-rate X] [--zipf X] [--noise X]
@@ -288,9 +306,61 @@ async function cmdBenchAudience(rest: string[]): Promise<void> {
   emit({ json }, r, describeMachine(r.machine));
 }
 
+async function cmdEvalRecommend(args: string[]): Promise<void> {
+  const { values } = parse(args, {
+    dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, split: { type: 'string' }, 'train-share': { type: 'string' },
+    seeds: { type: 'string' }, 'max-users': { type: 'string' }, 'min-train-clicks': { type: 'string' }, ks: { type: 'string' }, 'auc-negatives': { type: 'string' },
+    'max-seeds': { type: 'string' }, m: { type: 'string' }, k: { type: 'string' }, epochs: { type: 'string' }, 'stage2-epochs': { type: 'string' },
+    'max-train-users': { type: 'string' }, 'seed-counts': { type: 'string' }, 'new-items': { type: 'string' }, patience: { type: 'string' },
+    'stage2-max-items': { type: 'string' }, 'stage2-lr': { type: 'string' }, 'validation-share': { type: 'string' },
+    'gen-seed': { type: 'string' }, users: { type: 'string' }, items: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' },
+  });
+  const kind = oneOf(values.dataset, 'dataset', ['movielens', 'globo', 'synthetic'] as const, 'synthetic');
+  if (kind !== 'synthetic' && typeof values.data !== 'string') throw new UsageError(`eval: --data DIR is required for ${kind}`);
+  const split = values.split === undefined ? undefined : oneOf(values.split, 'split', ['global', 'per-user'] as const, 'global');
+  const trainShare = numOpt(values['train-share'], 'train-share', 0.8);
+  if (!(trainShare > 0 && trainShare < 1)) throw new UsageError(`--train-share: expected a share between 0 and 1, got ${trainShare}`);
+  const m = intOpt(values.m, 'm', 64);
+  const patience = intOpt(values.patience, 'patience', 2);
+  const json = !!values.json;
+  const { evalRecommend } = await import('./eval/recommend-eval.js');
+  const { ProgressBar } = await import('./train/progress.js');
+  const bar = new ProgressBar();
+  const r = await evalRecommend({
+    data: {
+      kind, path: typeof values.data === 'string' ? resolve(values.data) : undefined, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
+      synthetic: { seed: intOpt(values['gen-seed'], 'gen-seed', 1), ...(values.users !== undefined ? { users: intOpt(values.users, 'users', 2000) } : {}), ...(values.items !== undefined ? { items: intOpt(values.items, 'items', 1000) } : {}) },
+    },
+    split, trainShare, seeds: listOpt(values.seeds, 'seeds', [1, 2, 3]), maxUsers: intOpt(values['max-users'], 'max-users', 0),
+    minTrainClicks: intOpt(values['min-train-clicks'], 'min-train-clicks', 10), ks: listOpt(values.ks, 'ks', [10, 50, 100]),
+    aucNegatives: intOpt(values['auc-negatives'], 'auc-negatives', 100), maxSeeds: intOpt(values['max-seeds'], 'max-seeds', 1000),
+    stage1: {
+      m, hidden: [2 * m, m], epochs: intOpt(values.epochs, 'epochs', 10), patience, validationShare: numOpt(values['validation-share'], 'validation-share', 0.1),
+      maxTrainUsers: values['max-train-users'] === undefined ? undefined : intOpt(values['max-train-users'], 'max-train-users', 1),
+    },
+    stage2: {
+      h: m, k: intOpt(values.k, 'k', 20), epochs: intOpt(values['stage2-epochs'], 'stage2-epochs', 10), learningRate: numOpt(values['stage2-lr'], 'stage2-lr', 3e-3), patience: 3,
+      maxItems: values['stage2-max-items'] === undefined ? undefined : intOpt(values['stage2-max-items'], 'stage2-max-items', 1),
+    },
+    seedCounts: listOpt(values['seed-counts'], 'seed-counts', [1, 5, 20, 100]), newItemsMax: intOpt(values['new-items'], 'new-items', 300),
+    log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
+  });
+  if (typeof values.out === 'string') await writeResult(values.out, { ...r, markdown: undefined });
+  if (typeof values.report === 'string') {
+    await mkdir(dirname(resolve(values.report)), { recursive: true });
+    await writeFile(resolve(values.report), r.markdown + '\n');
+  }
+  emit({ json }, { ...r, markdown: undefined }, [
+    `${r.dataset}: ${r.split.kind} split at ${r.split.cut}; ${r.context.users} users × ${r.context.candidates} candidates; ${r.split.newItems} new items; ${r.settings.seeds ? (r.settings.seeds as number[]).length : 0} seeds; ${r.seconds.toFixed(0)} s`,
+    '', r.markdown,
+  ].join('\n'));
+}
+
 async function cmdEval(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'audience') throw new UsageError(`eval: unknown evaluation ${JSON.stringify(sub ?? '')}, expected "audience"`);
+  if (sub === 'recommend') return cmdEvalRecommend(rest);
+  if (sub === undefined || sub.startsWith('--')) return cmdEvalRecommend(args);
+  if (sub !== 'audience') throw new UsageError(`eval: unknown evaluation ${JSON.stringify(sub)}, expected "recommend" (the default) or "audience"`);
   const { values } = parse(rest, {
     dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, items: { type: 'string' }, 'min-clickers': { type: 'string' },
     'max-clickers': { type: 'string' }, hide: { type: 'string' }, rank: { type: 'string' }, ns: { type: 'string' }, ks: { type: 'string' },
@@ -326,6 +396,90 @@ async function cmdEval(args: string[]): Promise<void> {
     `${r.dataset}: ${r.data.evalItems} items, ${r.data.hiddenClicks} hidden clicks, seeds per item median ${r.data.seedsPerItem.median} (${r.data.seedsPerItem.min}–${r.data.seedsPerItem.max}); embeddings: ${r.settings.embeddings}; RALM weights: ${r.settings.ralmWeights}`,
     head, ...rows,
   ].join('\n'));
+}
+
+async function cmdTrain(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    out: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, 'train-share': { type: 'string' }, cut: { type: 'string' },
+    'gen-seed': { type: 'string' }, users: { type: 'string' }, items: { type: 'string' },
+    m: { type: 'string' }, h: { type: 'string' }, k: { type: 'string' }, merge: { type: 'string' }, 'attention-size': { type: 'string' }, hidden: { type: 'string' },
+    epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, negatives: { type: 'string' }, 'max-positives': { type: 'string' },
+    'max-train-users': { type: 'string' }, 'stage2-epochs': { type: 'string' }, 'stage2-lr': { type: 'string' }, 'stage2-patience': { type: 'string' }, patience: { type: 'string' }, seed: { type: 'string' },
+    'model-version': { type: 'string' }, checkpoints: { type: 'string' }, 'keep-checkpoints': { type: 'boolean' }, 'no-users': { type: 'boolean' }, 'out-report': { type: 'string' },
+  });
+  if (typeof values.out !== 'string') throw new UsageError('train: --out DIR is required');
+  if (positionals.length > 1) throw new UsageError('train: give at most one schema file');
+  const kind = positionals.length === 1 ? 'schema' as const : oneOf(values.dataset, 'dataset', ['movielens', 'globo', 'synthetic'] as const, 'synthetic');
+  if ((kind === 'movielens' || kind === 'globo') && typeof values.data !== 'string') throw new UsageError(`train: --data DIR is required for ${kind}`);
+  if (values['train-share'] !== undefined && values.cut !== undefined) throw new UsageError('train: give --train-share or --cut, not both');
+  const m = intOpt(values.m, 'm', 64);
+  const hidden = listOpt(values.hidden, 'hidden', [2 * m, m]);
+  if (hidden[hidden.length - 1] !== m) throw new UsageError(`--hidden: the last width must equal --m (${m}), got ${hidden.join(',')}`);
+  const trainShare = values['train-share'] === undefined ? undefined : numOpt(values['train-share'], 'train-share', 0.8);
+  if (trainShare !== undefined && !(trainShare > 0 && trainShare < 1)) throw new UsageError(`--train-share: expected a share between 0 and 1, got ${trainShare}`);
+  const seed = intOpt(values.seed, 'seed', 1);
+  const patience = intOpt(values.patience, 'patience', 2);
+  const json = !!values.json;
+  const { trainModel } = await import('./train/pipeline.js');
+  const { ProgressBar } = await import('./train/progress.js');
+  const bar = new ProgressBar();
+  const report = await trainModel({
+    data: {
+      kind, path: kind === 'schema' ? resolve(positionals[0]) : typeof values.data === 'string' ? resolve(values.data) : undefined,
+      hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
+      synthetic: { seed: intOpt(values['gen-seed'], 'gen-seed', 1), ...(values.users !== undefined ? { users: intOpt(values.users, 'users', 2000) } : {}), ...(values.items !== undefined ? { items: intOpt(values.items, 'items', 1000) } : {}) },
+    },
+    trainShare, cut: timeOpt(values.cut, 'cut'), out: resolve(values.out),
+    checkpointDir: typeof values.checkpoints === 'string' ? resolve(values.checkpoints) : undefined, keepCheckpoints: !!values['keep-checkpoints'],
+    exportUsers: !values['no-users'], modelVersion: values['model-version'] as string | undefined,
+    stage1: {
+      m, hidden, merge: oneOf(values.merge, 'merge', ['attention', 'concat'] as const, 'attention'), attentionSize: intOpt(values['attention-size'], 'attention-size', 32),
+      epochs: intOpt(values.epochs, 'epochs', 10), batchSize: intOpt(values['batch-size'], 'batch-size', 256), learningRate: numOpt(values.lr, 'lr', 1e-3),
+      negatives: intOpt(values.negatives, 'negatives', 10), maxPositives: intOpt(values['max-positives'], 'max-positives', 50),
+      maxTrainUsers: values['max-train-users'] === undefined ? undefined : intOpt(values['max-train-users'], 'max-train-users', 1), patience, seed,
+    },
+    stage2: { h: intOpt(values.h, 'h', m), k: intOpt(values.k, 'k', 20), epochs: intOpt(values['stage2-epochs'], 'stage2-epochs', 10), learningRate: numOpt(values['stage2-lr'], 'stage2-lr', 3e-3), patience: intOpt(values['stage2-patience'], 'stage2-patience', 3), seed },
+    log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
+  });
+  if (typeof values['out-report'] === 'string') await writeResult(values['out-report'], report);
+  emit({ json }, report, [
+    `trained ${report.modelVersion} on ${report.dataset.name} (${report.trainClicks} training rows${report.cut ? `, before ${report.cut}` : ''}) in ${report.seconds.total.toFixed(1)} s (stage 1 ${report.seconds.stage1.toFixed(1)} s, stage 2 ${report.seconds.stage2.toFixed(1)} s)`,
+    `  stage 1: best epoch ${report.stage1.bestEpoch}, validation hit@50 ${report.stage1.bestValidationHitAt50.toFixed(4)} (${report.stage1.validationUsers} users)`,
+    `  stage 2: best epoch ${report.stage2.bestEpoch}, validation AUC ${report.stage2.bestValidationAuc.toFixed(4)} (untrained ${report.stage2.initialValidationAuc.toFixed(4)})`,
+    `  model: ${report.modelDir}${report.usersFile ? `; users: ${report.usersFile}` : ''}`,
+  ].join('\n'));
+}
+
+async function cmdUsers(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'import') throw new UsageError(`users: unknown subcommand ${JSON.stringify(sub ?? '')}, expected "import"`);
+  const { values, positionals } = parse(rest, { 'data-dir': { type: 'string' }, 'model-dir': { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('users import: give one users.msgpack file');
+  const { readUsers } = await import('./train/pipeline.js');
+  const { LmdbStore } = await import('./store/lmdb-store.js');
+  const { RalmEngine } = await import('./engine/engine.js');
+  const { SeedService } = await import('./seeds/seed-service.js');
+  const file = await readUsers(resolve(positionals[0]));
+  const model = await loadModel(resolve((values['model-dir'] as string | undefined) ?? defaultModelDir));
+  if (file.m !== model.manifest.m) throw new RalmError('RALM_ERR_DIMENSION', `${positionals[0]}: embeddings of width ${file.m}, the model takes m = ${model.manifest.m}`);
+  const store = LmdbStore.open(resolve((values['data-dir'] as string | undefined) ?? 'data'));
+  const engine = await RalmEngine.create(model, { backend: 'cpu' });
+  const t0 = performance.now();
+  try {
+    const seeds = new SeedService(store, engine);
+    const m = file.m;
+    for (let b = 0; b < file.ids.length; b += 4096) {
+      const ids = file.ids.slice(b, b + 4096);
+      await seeds.putUsers(ids.map((id, i) => ({ id, universal: file.universal.subarray((b + i) * m, (b + i + 1) * m) })));
+      if (!values.json) process.stderr.write(`\rstored ${Math.min(file.ids.length, b + 4096)} / ${file.ids.length}`);
+    }
+    if (!values.json) process.stderr.write('\n');
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+  const doc = { users: file.ids.length, fileModelVersion: file.modelVersion, modelVersion: model.manifest.modelVersion, seconds: (performance.now() - t0) / 1000 };
+  emit({ json: !!values.json }, doc, `stored ${doc.users} users (embedded under ${doc.modelVersion}${doc.fileModelVersion !== doc.modelVersion ? `; the file was written by ${doc.fileModelVersion}` : ''}) in ${doc.seconds.toFixed(1)} s`);
 }
 
 async function cmdGen(args: string[]): Promise<void> {
@@ -549,7 +703,7 @@ async function cmdServe(args: string[]): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`ralm: ${line}\n`);
   const svc = await startService(config, log);
   log(`listening on ${svc.url} (data ${config.dataDir})`);
-  process.stderr.write(exampleRequests(svc.url) + '\n');
+  process.stderr.write(exampleRequests(svc.url, svc.exampleFeatures) + '\n');
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string): void => {
       log(`${signal}: draining`);
@@ -578,6 +732,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'audience': await cmdAudience(rest); break;
       case 'eval': await cmdEval(rest); break;
       case 'gen': await cmdGen(rest); break;
+      case 'train': await cmdTrain(rest); break;
+      case 'users': await cmdUsers(rest); break;
       case 'data': await cmdData(rest); break;
       case undefined: case '--help': case 'help': process.stdout.write(USAGE); return cmd === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);

@@ -58,7 +58,11 @@ export interface ContextOptions {
   maxUsers?: number;
   /** Seed of the user sample. */
   seed?: number;
-  /** The head is the most-clicked items making up this share of training clicks; the rest is the long tail. */
+  /**
+   * The head is the most-clicked candidates making up this share of the candidates' training
+   * clicks; the other candidates are the long tail (relative to what may be recommended, so a
+   * click threshold on candidates does not leave every candidate in the head).
+   */
   headShare?: number;
 }
 
@@ -82,7 +86,7 @@ export interface EvalContext {
   readonly trainClicked: UserItems;
   /** Per item: positive training rows. */
   readonly popularity: Uint32Array;
-  /** Per item: 1 = popularity head (from `popularity` and `headShare`), 0 = long tail. */
+  /** Per item: 1 = popularity head among the candidates (from `popularity` and `headShare`), 0 = long tail. */
   readonly head: Uint8Array;
   readonly options: Required<ContextOptions>;
 }
@@ -196,7 +200,7 @@ export function buildContext(ds: Dataset, split: TemporalSplit, options: Context
     ds, split, candidates, users: Uint32Array.from(users), candidateIndex, userIndex,
     clicked: new UserItems(clickedOffsets, Uint32Array.from(clickedItems)),
     trainClicked: new UserItems(trainOffsets, Uint32Array.from(trainItems)),
-    popularity, head: headItems(popularity, o.headShare), options: o,
+    popularity, head: headItems(Float64Array.from(popularity, (c, i) => (isCandidate[i] ? c : 0)), o.headShare), options: o,
   };
 }
 

@@ -1,0 +1,80 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/paths.js';
+import { loadModel } from '../../src/model/model.js';
+import { LmdbStore } from '../../src/store/lmdb-store.js';
+
+const run = promisify(execFile);
+const bin = join(packageRoot, 'bin', 'ralm.js');
+
+async function ralm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await run(process.execPath, [bin, ...args], { cwd: packageRoot, maxBuffer: 64 << 20 });
+    return { ...r, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+const small = ['--dataset', 'synthetic', '--users', '300', '--items', '80', '--m', '8', '--k', '3', '--epochs', '1', '--stage2-epochs', '1'];
+
+describe('ralm train, users import, eval (command line)', () => {
+  it('train writes a model and users; users import stores them; a second run resumes nothing and retrains', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ralm-cli-train-'));
+    try {
+      const out = join(dir, 'model');
+      const r = await ralm('train', ...small, '--train-share', '0.9', '--out', out, '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as { modelVersion: string; trainClicks: number; stage1: { history: unknown[] }; stage2: { history: unknown[] } };
+      assert.ok(report.trainClicks > 0 && report.stage1.history.length === 1 && report.stage2.history.length === 1);
+      assert.match(r.stderr, /stage 1: 300 users/);
+      const model = await loadModel(out);
+      assert.equal(model.manifest.modelVersion, report.modelVersion);
+      assert.equal(model.manifest.m, 8);
+
+      const data = join(dir, 'data');
+      const imp = await ralm('users', 'import', join(out, 'users.msgpack'), '--data-dir', data, '--model-dir', out, '--json');
+      assert.equal(imp.code, 0, imp.stderr);
+      assert.equal(JSON.parse(imp.stdout).users, 300);
+      const store = LmdbStore.open(data);
+      try {
+        const [u] = await store.getUsers(['u0']);
+        assert.ok(u, 'user u0 is stored');
+        assert.equal(u.universal.length, 8);
+        assert.equal(u.modelVersion, report.modelVersion);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('eval --json: every method over the same split, and the new-item table', async () => {
+    const r = await ralm('eval', ...small, '--seeds', '1', '--max-users', '80', '--min-train-clicks', '5', '--seed-counts', '1,5', '--new-items', '10', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { runs: Array<{ method: string; metrics: Record<string, number> }>; newItems: Array<{ n: number; auc: Record<string, { mean: number }> }>; context: { users: number } };
+    assert.deepEqual(doc.runs.map((x) => x.method), ['RALM', 'RALM (averaged seeds)', 'RALM (no local attention)', 'RALM (no global attention)', 'RALM (concatenation)', 'YouTube-DNN-style', 'most popular']);
+    for (const run_ of doc.runs) for (const key of ['auc', 'prec@10', 'recall@50', 'coverage@100']) assert.ok(Number.isFinite(run_.metrics[key]), `${run_.method} ${key}`);
+    assert.ok(doc.context.users > 0 && doc.context.users <= 80);
+    assert.deepEqual(doc.newItems.map((x) => x.n), [1, 5]);
+  });
+
+  it('usage errors name the option', async () => {
+    const r = await ralm('train', '--dataset', 'synthetic');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--out DIR is required/);
+    const e = await ralm('eval', '--dataset', 'globo');
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /--data DIR is required for globo/);
+    const s = await ralm('train', '--dataset', 'synthetic', '--out', join(tmpdir(), 'never'), '--m', '8', '--hidden', '16,4');
+    assert.equal(s.code, 2);
+    assert.match(s.stderr, /--hidden: the last width must equal --m \(8\)/);
+  });
+});
