@@ -31,7 +31,7 @@ describe('ralm command line', () => {
     assert.equal(r.code, 0);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.cpu.available, true);
-    assert.equal(doc.defaultModel.h, 128);
+    assert.equal(doc.defaultModel.h, 64);
   });
 
   it('model init writes a model that model inspect validates', async () => {

@@ -18,6 +18,8 @@ export interface RunningService {
   url: string;
   state: AppState;
   close(): Promise<void>;
+  /** A demo user's raw features, for the start-up example (when the model has a user tower). */
+  exampleFeatures?: Record<string, unknown>;
 }
 
 export async function startService(config: ServiceConfig, log: (line: string) => void = () => undefined): Promise<RunningService> {
@@ -62,6 +64,13 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     const demo = await loadDemoWorld(seeds);
     log(`empty store: loaded the demo world (${demo.users} users, ${demo.items} items, ${demo.events} clicks)`);
   }
+  // With a user tower, a demo user's stored features make the start-up example of `{features}`.
+  let exampleFeatures: Record<string, unknown> | undefined;
+  if (model.tower) {
+    const [u] = await store.getUsers(['demo-science-7']);
+    const names = new Set(model.manifest.userFields.map((f) => f.name));
+    if (u?.features && Object.keys(u.features).every((k) => names.has(k))) exampleFeatures = u.features;
+  }
   const jobs = await audienceJobs.restore();
   if (jobs.requeued > 0) log(`audience: ${jobs.requeued} unfinished job(s) queued again`);
   await warmUp(engine);
@@ -83,7 +92,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     })();
     return closing;
   };
-  return { app, url, state, close };
+  return { app, url, state, close, exampleFeatures };
 }
 
 /** One real dispatch before serving (pipelines compiled and every path exercised). */
@@ -103,10 +112,11 @@ export async function prepareServing(engine: RalmEngine, seeds: SeedService): Pr
 }
 
 /** Example requests printed at start-up. */
-export function exampleRequests(url: string): string {
+export function exampleRequests(url: string, features?: Record<string, unknown>): string {
   return [
     `try:`,
     `  curl -s ${url}/v1/recommend -H 'content-type: application/json' -d '{"user":{"id":"demo-science-7"},"k":5}'`,
+    ...(features ? [`  curl -s ${url}/v1/recommend -H 'content-type: application/json' -d '${JSON.stringify({ user: { features }, k: 5 })}'`] : []),
     `  curl -s ${url}/v1/score -H 'content-type: application/json' -d '{"user":{"id":"demo-music-3"},"items":["demo-music-article-0","demo-sports-article-0"]}'`,
     `  curl -s ${url}/v1/events -H 'content-type: application/json' -d '{"events":[{"user":"demo-food-1","item":"demo-food-new","ts":${Date.now()}}]}'`,
     `  curl -s ${url}/v1/audiences -H 'content-type: application/json' -d '{"seeds":["demo-music-1","demo-music-2","demo-music-3"],"size":5}'`,

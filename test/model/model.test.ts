@@ -111,9 +111,15 @@ describe('model directory', () => {
 
   it('the shipped default model loads and says what it is', async () => {
     const m = await loadModel(defaultModelDir);
-    assert.equal(m.manifest.h, 128);
+    assert.equal(m.manifest.h, 64);
     assert.equal(m.manifest.k, 20);
-    assert.ok(['seeded-random', 'trained'].includes(m.manifest.provenance.kind));
+    // Trained on the synthetic world by `ralm train`: the manifest says so, with its metrics and data.
+    assert.equal(m.manifest.provenance.kind, 'trained');
+    assert.equal(m.manifest.provenance.dataset, 'synthetic');
+    assert.ok((m.manifest.provenance.metrics?.stage2ValidationAuc ?? 0) > (m.manifest.provenance.metrics?.stage2InitialValidationAuc ?? 1));
+    assert.equal((m.manifest.provenance.training as { data: { clicks: number } }).data.clicks, 61_218);
+    assert.equal(m.manifest.userTower?.merge, 'attention');
+    assert.deepEqual(m.manifest.userFields.map((f) => f.name), ['interests', 'region', 'age', 'tags']);
   });
 });
 

@@ -28,11 +28,15 @@ describe('service routes', () => {
   let store: LmdbStore;
   let dir: string;
   const seen = new Set<string>();
+  // The shipped default model's widths (look-alike h, universal m).
+  let H = 0;
+  let M = 0;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ralm-app-'));
     store = LmdbStore.open(dir);
     engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
+    ({ h: H, m: M } = engine.model.manifest);
     const seeds = new SeedService(store, engine, { minSeeds: 100 });
     await loadDemoWorld(seeds);
     const reloadModel = async (modelDir: string | undefined) => {
@@ -84,7 +88,7 @@ describe('service routes', () => {
     });
 
     it(`[${enc}] recommend with an embedding, candidates and exclusions; score in input order`, async () => {
-      const e = enc === 'msgpack' ? new Float32Array(128).fill(0.05) : new Array(128).fill(0.05);
+      const e = enc === 'msgpack' ? new Float32Array(H).fill(0.05) : new Array(H).fill(0.05);
       const cands = ['demo-food-article-1', 'demo-food-article-2', 'demo-music-article-0'];
       const { data } = await call('POST', '/v1/recommend', { user: { embedding: e }, candidates: cands, exclude: ['demo-food-article-2'], k: 10 }, enc);
       assert.deepEqual((data.items as Array<{ id: string }>).map((i) => i.id).sort(), ['demo-food-article-1', 'demo-music-article-0']);
@@ -97,11 +101,11 @@ describe('service routes', () => {
     });
 
     it(`[${enc}] users and items: put, get, and an item's state`, async () => {
-      const u = await call('PUT', `/v1/users/${enc}-user`, { universal: new Array(128).fill(0.01), features: { region: 'x' } }, enc);
+      const u = await call('PUT', `/v1/users/${enc}-user`, { universal: new Array(M).fill(0.01), features: { region: 'x' } }, enc);
       assert.equal(u.res.statusCode, 200);
       const g = await call('GET', `/v1/users/${enc}-user`, undefined, enc);
       assert.deepEqual(g.data.features, { region: 'x' });
-      assert.equal((g.data.universal as ArrayLike<number>).length, 128);
+      assert.equal((g.data.universal as ArrayLike<number>).length, M);
       await call('PUT', `/v1/items/${enc}-item`, { metadata: { title: 't' }, content: [1, 2] }, enc);
       const it = await call('GET', `/v1/items/${enc}-item`, undefined, enc);
       assert.equal(it.data.state, 'waiting-for-seeds');
@@ -137,7 +141,7 @@ describe('service routes', () => {
 
   it('hot-reloads a model: requests in flight finish, later ones run on the new model with every item', async () => {
     const modelDir = join(dir, 'model-v2');
-    const m = randomModel({ seed: 2 });
+    const m = randomModel({ seed: 2, h: H, m: M, k: engine.model.manifest.k }); // the stored users' width
     const { format: _f, formatVersion: _v, weightsSha256: _s, ...manifest } = m.manifest;
     await saveModel(modelDir, { ...manifest, modelVersion: 'reloaded-v2' }, m.weights);
     const auth = { authorization: 'Bearer secret' };
@@ -201,8 +205,8 @@ describe('service routes', () => {
     ['raw user features (the model has no user tower)', () => call('POST', '/v1/recommend', { user: { features: { region: 'x' } } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user\.features: model .* has no user tower/],
     ['two user forms', () => call('POST', '/v1/recommend', { user: { id: 'a', embedding: [1] } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user: give exactly one of/],
     ['a bad k', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, k: 0 }, 'json'), 400, 'RALM_ERR_VALIDATION', /k: expected an integer >= 1/],
-    ['a wrong embedding width', () => call('POST', '/v1/recommend', { user: { embedding: [1, 2, 3] } }, 'msgpack'), 400, 'RALM_ERR_DIMENSION', /user\.embedding: expected 128 values, got 3/],
-    ['a NaN in an embedding', () => call('POST', '/v1/recommend', { user: { embedding: Float32Array.of(...new Array(128).fill(1)).fill(NaN, 5, 6) } }, 'msgpack'), 400, 'RALM_ERR_NON_FINITE', /user\.embedding\[5\]: expected a finite number/],
+    ['a wrong embedding width', () => call('POST', '/v1/recommend', { user: { embedding: [1, 2, 3] } }, 'msgpack'), 400, 'RALM_ERR_DIMENSION', /user\.embedding: expected 64 values, got 3/], // the default model's h
+    ['a NaN in an embedding', () => call('POST', '/v1/recommend', { user: { embedding: Float32Array.of(...new Array(H).fill(1)).fill(NaN, 5, 6) } }, 'msgpack'), 400, 'RALM_ERR_NON_FINITE', /user\.embedding\[5\]: expected a finite number/],
     ['an unknown user', () => call('POST', '/v1/recommend', { user: { id: 'who' } }, 'json'), 404, 'RALM_ERR_UNKNOWN_USER', /user\.id: unknown user "who"/],
     ['unknown items', () => call('POST', '/v1/score', { user: { id: 'demo-food-1' }, items: ['nope', 'demo-food-article-1'] }, 'json'), 404, 'RALM_ERR_UNKNOWN_ITEM', /items: 1 unknown item id: "nope"/],
     ['a bad event', () => call('POST', '/v1/events', { events: [{ user: 'u', item: 'i', ts: 'yesterday' }] }, 'json'), 400, 'RALM_ERR_VALIDATION', /events\[0\]\.ts: expected a timestamp/],

@@ -108,7 +108,7 @@ describe('audience routes', () => {
       [{ seeds: ['demo-music-1'] }, 400, 'RALM_ERR_VALIDATION', /^size: /],
       [{ seeds: ['demo-music-1'], size: 5000 }, 400, 'RALM_ERR_VALIDATION', /^size: expected an integer from 1 to 2000/],
       [{ seeds: ['demo-music-1'], size: 5, async: 'yes' }, 400, 'RALM_ERR_VALIDATION', /^async: /],
-      [{ seedEmbeddings: [[1, 2, 3]], size: 5 }, 400, 'RALM_ERR_DIMENSION', /^seedEmbeddings\[0\]: expected 128 values, got 3/],
+      [{ seedEmbeddings: [[1, 2, 3]], size: 5 }, 400, 'RALM_ERR_DIMENSION', /^seedEmbeddings\[0\]: expected 64 values, got 3/], // the default model's h
       [{ seeds: ['nobody'], size: 5, pool: ['demo-music-1'] }, 400, 'RALM_ERR_VALIDATION', /^seeds: none of the 1 seed users matched/],
     ];
     for (const [body, status, code, re] of cases) {

@@ -17,7 +17,6 @@ import { RalmEngine } from '../../src/engine/engine.js';
 import { DEMO_TOPICS, loadDemoWorld } from '../../src/server/demo.js';
 import { loadModel, randomModel, saveModel, type RalmModel } from '../../src/model/model.js';
 import { referenceUserTower } from '../../src/model/reference.js';
-import { defaultModelDir } from '../../src/paths.js';
 import { prepareServing } from '../../src/server/server.js';
 import { assertClose } from '../helpers/fixtures.js';
 
@@ -36,11 +35,15 @@ describe('users as raw features (the stage-1 user tower)', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ralm-features-'));
     store = LmdbStore.open(join(dir, 'store'));
-    const engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
+    // A model without a tower to start from (the shipped default has one).
+    const plain = randomModel({ seed: 1 });
+    const { format: _pf, formatVersion: _pv, weightsSha256: _ps, ...plainManifest } = plain.manifest;
+    await saveModel(join(dir, 'model-plain'), plainManifest, plain.weights);
+    const engine = await RalmEngine.create(await loadModel(join(dir, 'model-plain')), { backend: 'cpu' });
     const seeds = new SeedService(store, engine, { minSeeds: 100 });
     await loadDemoWorld(seeds);
     const reloadModel = async (modelDir: string | undefined) => {
-      const e = await RalmEngine.create(await loadModel(modelDir ?? defaultModelDir), { backend: 'cpu' });
+      const e = await RalmEngine.create(await loadModel(modelDir ?? join(dir, 'model-plain')), { backend: 'cpu' });
       const s = new SeedService(store, e, { minSeeds: 100 });
       await prepareServing(e, s);
       return { engine: e, seeds: s };
