@@ -2,14 +2,14 @@
  * The training progress bar: one line, redrawn in place on a terminal (at most 10 times a
  * second), or a plain line every 10 seconds when stderr is a file or a pipe, so logs stay short.
  */
-import type { Progress } from './stage1.js';
-
-export interface ProgressLike {
-  stage: string;
+/** One training step's report, from either stage. */
+export interface TrainingProgress {
+  stage: 'stage1' | 'stage2';
   epoch: number;
   epochs: number;
   step: number;
   steps: number;
+  /** Running mean loss of the epoch. */
   loss: number;
   examplesPerSecond: number;
   etaSeconds: number;
@@ -28,7 +28,7 @@ function rate(r: number): string {
 }
 
 /** The bar's text for one progress report (also used by tests). */
-export function progressLine(p: ProgressLike, width = 24): string {
+export function progressLine(p: TrainingProgress, width = 24): string {
   const share = p.steps > 0 ? p.step / p.steps : 0;
   const full = Math.round(share * width);
   return `${p.stage} epoch ${p.epoch}/${p.epochs} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(share * 100).toFixed(0).padStart(3)}% `
@@ -36,12 +36,12 @@ export function progressLine(p: ProgressLike, width = 24): string {
 }
 
 export class ProgressBar {
-  private last = 0;
+  private last = -Infinity;
   private drawn = false;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr, private readonly tty = Boolean(process.stderr.isTTY)) {}
 
-  update(p: Progress | ProgressLike): void {
+  update(p: TrainingProgress): void {
     const now = performance.now();
     const end = p.step === p.steps;
     if (!end && now - this.last < (this.tty ? 100 : 10_000)) return;

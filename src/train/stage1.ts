@@ -39,6 +39,7 @@ import type { UserFieldSchema } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { tfReady } from './tf-kernels.js';
+import { formatDuration, type TrainingProgress } from './progress.js';
 
 export type MergeKind = 'attention' | 'concat';
 
@@ -74,17 +75,7 @@ export interface Stage1Options {
   onProgress?: (p: Progress) => void;
 }
 
-export interface Progress {
-  stage: 'stage1';
-  epoch: number;
-  epochs: number;
-  step: number;
-  steps: number;
-  /** Running mean loss of the epoch. */
-  loss: number;
-  examplesPerSecond: number;
-  etaSeconds: number;
-}
+export type Progress = TrainingProgress;
 
 export interface Stage1Epoch {
   epoch: number;
@@ -323,12 +314,6 @@ export class LogUniform {
   }
 }
 
-function fmtEta(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
-}
-
 /**
  * Trains stage 1 on the dataset's user fields and its positive clicks in rows [0, trainEnd).
  * Returns the tower (model-directory format), x_u for every user, and the item embeddings.
@@ -519,7 +504,7 @@ export async function trainStage1(ds: Dataset, trainEnd: number, o: Stage1Option
       const hit = validate();
       const rep: Stage1Epoch = { epoch, loss: lossSum / Math.max(1, steps), validationHitAt50: hit, examples: order.length, seconds: (performance.now() - t0) / 1000 };
       history.push(rep);
-      log(`epoch ${epoch}: loss ${rep.loss.toFixed(4)}, validation hit@50 ${hit.toFixed(4)}, ${order.length} examples in ${rep.seconds.toFixed(1)} s (${fmtEta(rep.seconds * (epochs - epoch))} left at most)`);
+      log(`epoch ${epoch}: loss ${rep.loss.toFixed(4)}, validation hit@50 ${hit.toFixed(4)}, ${order.length} examples in ${rep.seconds.toFixed(1)} s (${formatDuration(rep.seconds * (epochs - epoch))} left at most)`);
       const improved = hit > best.hit || Number.isNaN(hit);
       if (improved) best = { hit, epoch, weights: trainable.map((v) => v.dataSync().slice() as Float32Array) };
       await saveCheckpoint(epoch);

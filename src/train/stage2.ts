@@ -28,6 +28,7 @@ import { MODEL_FORMAT, MODEL_FORMAT_VERSION, randomModel, type ModelWeights, typ
 import { Rng } from '../util/rng.js';
 import { RalmError } from '../util/errors.js';
 import { tfReady } from './tf-kernels.js';
+import type { TrainingProgress } from './progress.js';
 
 export interface Stage2Options {
   h?: number;
@@ -79,7 +80,7 @@ export interface Stage2Options {
   dataset?: string | null;
   log?: (line: string) => void;
   /** Called after every batch (for a progress bar). */
-  onProgress?: (p: { stage: 'stage2'; epoch: number; epochs: number; step: number; steps: number; loss: number; examplesPerSecond: number; etaSeconds: number }) => void;
+  onProgress?: (p: TrainingProgress) => void;
 }
 
 export interface EpochReport {
