@@ -57,8 +57,8 @@ commands:
                             stage 1 (user tower) then stage 2 (look-alike); writes a model directory and users.msgpack
        [--train-share X | --cut TIME] [--hours N (globo files)] [--gen-seed N --users N --items N (synthetic)]
        [--m 64] [--h =m] [--k 20] [--merge attention|concat] [--attention-size 32] [--hidden 128,64]
-       [--epochs 10] [--batch-size 256] [--lr 0.001] [--negatives 10] [--max-positives 50] [--max-train-users N]
-       [--stage2-epochs 10] [--stage2-lr 0.003] [--patience 2] [--stage2-patience 3] [--seed 1] [--model-version V]
+       [--epochs 10] [--batch-size 256] [--lr 0.001] [--negatives 10] [--max-positives 50] [--max-train-users N] [--validation-share 0.1]
+       [--stage2-epochs 10] [--stage2-lr 0.003] [--stage2-max-items N] [--patience 2] [--stage2-patience 3] [--seed 1] [--model-version V]
        [--checkpoints DIR (default DIR/checkpoints)] [--keep-checkpoints] [--no-users] [--out-report FILE]
        rerun the same command to resume from its checkpoints
   users import FILE          store users.msgpack (written by train) in the embedded store, embedded with the model
@@ -406,6 +406,7 @@ async function cmdTrain(args: string[]): Promise<void> {
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, negatives: { type: 'string' }, 'max-positives': { type: 'string' },
     'max-train-users': { type: 'string' }, 'stage2-epochs': { type: 'string' }, 'stage2-lr': { type: 'string' }, 'stage2-patience': { type: 'string' }, patience: { type: 'string' }, seed: { type: 'string' },
     'model-version': { type: 'string' }, checkpoints: { type: 'string' }, 'keep-checkpoints': { type: 'boolean' }, 'no-users': { type: 'boolean' }, 'out-report': { type: 'string' },
+    'validation-share': { type: 'string' }, 'stage2-max-items': { type: 'string' },
   });
   if (typeof values.out !== 'string') throw new UsageError('train: --out DIR is required');
   if (positionals.length > 1) throw new UsageError('train: give at most one schema file');
@@ -437,8 +438,13 @@ async function cmdTrain(args: string[]): Promise<void> {
       epochs: intOpt(values.epochs, 'epochs', 10), batchSize: intOpt(values['batch-size'], 'batch-size', 256), learningRate: numOpt(values.lr, 'lr', 1e-3),
       negatives: intOpt(values.negatives, 'negatives', 10), maxPositives: intOpt(values['max-positives'], 'max-positives', 50),
       maxTrainUsers: values['max-train-users'] === undefined ? undefined : intOpt(values['max-train-users'], 'max-train-users', 1), patience, seed,
+      validationShare: numOpt(values['validation-share'], 'validation-share', 0.1),
     },
-    stage2: { h: intOpt(values.h, 'h', m), k: intOpt(values.k, 'k', 20), epochs: intOpt(values['stage2-epochs'], 'stage2-epochs', 10), learningRate: numOpt(values['stage2-lr'], 'stage2-lr', 3e-3), patience: intOpt(values['stage2-patience'], 'stage2-patience', 3), seed },
+    stage2: {
+      h: intOpt(values.h, 'h', m), k: intOpt(values.k, 'k', 20), epochs: intOpt(values['stage2-epochs'], 'stage2-epochs', 10), learningRate: numOpt(values['stage2-lr'], 'stage2-lr', 3e-3),
+      patience: intOpt(values['stage2-patience'], 'stage2-patience', 3), seed,
+      maxItems: values['stage2-max-items'] === undefined ? undefined : intOpt(values['stage2-max-items'], 'stage2-max-items', 1),
+    },
     log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
   });
   if (typeof values['out-report'] === 'string') await writeResult(values['out-report'], report);
