@@ -38,7 +38,7 @@ import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../m
 import type { UserFieldSchema } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { tfReady } from './tf-kernels.js';
+import { assignFrom, tfReady, variableFrom } from './tf-kernels.js';
 import { formatDuration, type TrainingProgress } from './progress.js';
 
 export type MergeKind = 'attention' | 'concat';
@@ -234,7 +234,7 @@ function listVars(v: Vars): Array<[string, tf.Variable]> {
 function initVars(lay: Layout, items: number, m: number, merge: MergeKind, a: number, hidden: number[], seed: number): Vars {
   const rng = new Rng(seed * 31 + 7);
   // Unnamed: tfjs names must be unique per process, and several trainings may run in one.
-  const v = (data: Float32Array, shape: number[], _name: string): tf.Variable => tf.variable(tf.tensor(data, shape), true);
+  const v = (data: Float32Array, shape: number[], _name: string): tf.Variable => variableFrom(data, shape);
   const glorot = (rows: number, cols: number): Float32Array => {
     const lim = Math.sqrt(6 / (rows + cols));
     const out = new Float32Array(rows * cols);
@@ -413,7 +413,7 @@ export async function trainStage1(ds: Dataset, trainEnd: number, o: Stage1Option
         if (!t) throw new RalmError('RALM_ERR_MODEL_FORMAT', `${ckptPath}: tensor ${name} missing`);
         return t.data;
       };
-      for (const [name, variable] of named) variable.assign(tf.tensor(get(`var.${name}`), variable.shape));
+      for (const [name, variable] of named) assignFrom(variable, get(`var.${name}`));
       const optNames = JSON.parse(file.metadata.optimizer ?? '[]') as string[];
       await optimizer.setWeights(optNames.map((name) => {
         const t = file.tensors.get(`opt.${name}`);
@@ -515,7 +515,7 @@ export async function trainStage1(ds: Dataset, trainEnd: number, o: Stage1Option
     }
 
     // Keep the best epoch's weights, then embed every user with their whole feature rows.
-    trainable.forEach((v, j) => v.assign(tf.tensor((best.weights as Float32Array[])[j], v.shape)));
+    trainable.forEach((v, j) => assignFrom(v, (best.weights as Float32Array[])[j]));
     const x = new Float32Array(nu * m);
     for (let b = 0; b < nu; b += 1024) {
       const us = Array.from({ length: Math.min(1024, nu - b) }, (_, r) => b + r);

@@ -27,7 +27,7 @@ import { RalmEngine } from '../engine/engine.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, randomModel, type ModelWeights, type RalmModel } from '../model/model.js';
 import { Rng } from '../util/rng.js';
 import { RalmError } from '../util/errors.js';
-import { tfReady } from './tf-kernels.js';
+import { tfReady, variableFrom } from './tf-kernels.js';
 import type { TrainingProgress } from './progress.js';
 
 export interface Stage2Options {
@@ -120,7 +120,7 @@ interface Params {
 
 function initParams(m: number, h: number, s: number, seed: number): Params {
   const r = randomModel({ h, m, k: 1, attentionSize: s, seed }).weights;
-  const v = (a: Float32Array, shape: number[], name: string): tf.Variable => tf.variable(tf.tensor(a, shape), true, name);
+  const v = (a: Float32Array, shape: number[], name: string): tf.Variable => variableFrom(a, shape, true, name);
   return {
     wt: v(r.transformWeight, [h, m], 'wt'), bt: v(new Float32Array(h), [h], 'bt'), pt: v(new Float32Array(h).fill(0.25), [h], 'pt'),
     wl: v(r.localWeight, [h, h], 'wl'), wg: v(r.globalWeight, [s, h], 'wg'), vg: v(r.globalVector, [s], 'vg'),
@@ -340,7 +340,9 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
 
   /** Splits each item's clickers into seeds and targets, clusters the seeds in T-space. */
   const prepare = async (list: typeof items, splitRng: Rng): Promise<{ cent: Centroids; examples: Array<[number, number, number]> }> => {
-    const e = tf.tidy(() => transform(p, xAll)).dataSync() as Float32Array;
+    const et = tf.tidy(() => transform(p, xAll));
+    const e = et.dataSync() as Float32Array; // a copy: the tensor is freed at once (users × h, 83 MB on Globo.com)
+    et.dispose();
     const jobs: Array<{ points: Float32Array; n: number }> = [];
     const examples: Array<[number, number, number]> = [];
     list.forEach((t, ii) => {
@@ -474,10 +476,10 @@ export async function scoreWithWeights(model: RalmModel, x: Float32Array, c: Flo
   const { h, m, k, attentionSize: s, alpha, beta } = model.manifest;
   const w = model.weights;
   const p: Params = {
-    wt: tf.variable(tf.tensor(w.transformWeight, [h, m]), false), bt: tf.variable(tf.tensor(w.transformBias, [h]), false),
-    pt: tf.variable(tf.tensor(w.transformPrelu.length === 1 ? new Float32Array(h).fill(w.transformPrelu[0]) : w.transformPrelu, [h]), false),
-    wl: tf.variable(tf.tensor(w.localWeight, [h, h]), false), wg: tf.variable(tf.tensor(w.globalWeight, [s, h]), false),
-    vg: tf.variable(tf.tensor(w.globalVector, [s]), false), scale: tf.variable(tf.scalar(1), false), bias: tf.variable(tf.scalar(0), false),
+    wt: variableFrom(w.transformWeight, [h, m], false), bt: variableFrom(w.transformBias, [h], false),
+    pt: variableFrom(w.transformPrelu.length === 1 ? new Float32Array(h).fill(w.transformPrelu[0]) : w.transformPrelu, [h], false),
+    wl: variableFrom(w.localWeight, [h, h], false), wg: variableFrom(w.globalWeight, [s, h], false),
+    vg: variableFrom(w.globalVector, [s], false), scale: variableFrom(Float32Array.of(1), [], false), bias: variableFrom(Float32Array.of(0), [], false),
   };
   try {
     const out = tf.tidy(() => forwardScore(p, tf.tensor2d(x, [n, m]), tf.tensor3d(c, [n, k, h]), tf.tensor2d(mask, [n, k]), alpha, beta));

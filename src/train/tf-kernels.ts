@@ -53,3 +53,21 @@ export function tfReady(): Promise<void> {
   })();
   return ready;
 }
+
+/**
+ * A variable holding a copy of `data`. `tf.variable(tf.tensor(…))` leaves the source tensor alive
+ * (the variable shares its data), one leaked tensor per parameter per training; this frees it.
+ */
+export function variableFrom(data: Float32Array, shape: number[], trainable = true, name?: string): tf.Variable {
+  const t = tf.tensor(data, shape);
+  const v = tf.variable(t, trainable, name);
+  t.dispose();
+  return v;
+}
+
+/** Sets a variable's value from `data`, freeing the temporary tensor. */
+export function assignFrom(v: tf.Variable, data: Float32Array): void {
+  const t = tf.tensor(data, v.shape);
+  v.assign(t);
+  t.dispose();
+}

@@ -62,6 +62,17 @@ describe('stage 1 training', () => {
     assert.ok(r.x.every(Number.isFinite));
   });
 
+  it('leaves no tensors behind (several trainings share one process and one wasm heap)', async () => {
+    await trained('attention');
+    const before = tf.memory().numTensors;
+    await trainStage1(ds, trainEnd, { ...base, m: 8, hidden: [8], epochs: 1 });
+    const { trainStage2 } = await import('../../src/train/stage2.js');
+    const { distinctPositives } = await import('../../src/train/pipeline.js');
+    const r = await trained('attention');
+    await trainStage2(r.x, 16, distinctPositives(ds, trainEnd), { h: 8, k: 3, attentionSize: 4, epochs: 1, minClickers: 5, seed: 1 });
+    assert.equal(tf.memory().numTensors - before, 0, 'tensors left behind');
+  });
+
   it('is deterministic given its seed', async () => {
     const a = await trained('attention');
     const b = await trainStage1(ds, trainEnd, { ...base, merge: 'attention' });
