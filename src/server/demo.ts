@@ -52,7 +52,8 @@ export function demoFeatures(model: RalmModel, topics: number, perTopic: number,
         u[f.name] = [...new Set(l)].filter((v) => v !== '');
       } else {
         const [lo, hi] = f.range ?? [0, 1];
-        u[f.name] = Math.min(hi, Math.max(lo, (profile[f.name] as number) + (rng.next() - 0.5) * 0.1 * (hi - lo)));
+        const v = Math.min(hi, Math.max(lo, (profile[f.name] as number) + (rng.next() - 0.5) * 0.1 * (hi - lo)));
+        u[f.name] = Math.round(v * 10) / 10; // readable in the printed example
       }
     }
     return u;
