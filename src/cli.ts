@@ -329,7 +329,7 @@ async function cmdEvalRecommend(args: string[]): Promise<void> {
   const r = await evalRecommend({
     data: {
       kind, path: typeof values.data === 'string' ? resolve(values.data) : undefined, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
-      synthetic: { seed: intOpt(values['gen-seed'], 'gen-seed', 1), ...(values.users !== undefined ? { users: intOpt(values.users, 'users', 2000) } : {}), ...(values.items !== undefined ? { items: intOpt(values.items, 'items', 1000) } : {}) },
+      synthetic: syntheticSize(values),
     },
     split, trainShare, seeds: listOpt(values.seeds, 'seeds', [1, 2, 3]), maxUsers: intOpt(values['max-users'], 'max-users', 0),
     minTrainClicks: intOpt(values['min-train-clicks'], 'min-train-clicks', 10), ks: listOpt(values.ks, 'ks', [10, 50, 100]),
@@ -398,6 +398,15 @@ async function cmdEval(args: string[]): Promise<void> {
   ].join('\n'));
 }
 
+/** --gen-seed, --users, --items: the synthetic world `train` and `eval` generate. */
+function syntheticSize(values: Record<string, unknown>): { seed: number; users?: number; items?: number } {
+  return {
+    seed: intOpt(values['gen-seed'], 'gen-seed', 1),
+    ...(values.users !== undefined ? { users: intOpt(values.users, 'users', 2000) } : {}),
+    ...(values.items !== undefined ? { items: intOpt(values.items, 'items', 1000) } : {}),
+  };
+}
+
 async function cmdTrain(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     out: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, 'train-share': { type: 'string' }, cut: { type: 'string' },
@@ -428,7 +437,7 @@ async function cmdTrain(args: string[]): Promise<void> {
     data: {
       kind, path: kind === 'schema' ? resolve(positionals[0]) : typeof values.data === 'string' ? resolve(values.data) : undefined,
       hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
-      synthetic: { seed: intOpt(values['gen-seed'], 'gen-seed', 1), ...(values.users !== undefined ? { users: intOpt(values.users, 'users', 2000) } : {}), ...(values.items !== undefined ? { items: intOpt(values.items, 'items', 1000) } : {}) },
+      synthetic: syntheticSize(values),
     },
     trainShare, cut: timeOpt(values.cut, 'cut'), out: resolve(values.out),
     checkpointDir: typeof values.checkpoints === 'string' ? resolve(values.checkpoints) : undefined, keepCheckpoints: !!values['keep-checkpoints'],

@@ -1,29 +1,16 @@
 import { describe, it } from 'node:test';
+import { ralm } from './helpers/cli.js';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultModelDir, packageRoot } from '../src/paths.js';
+import { defaultModelDir } from '../src/paths.js';
 import { LmdbStore } from '../src/store/lmdb-store.js';
 import { RalmEngine } from '../src/engine/engine.js';
 import { SeedService } from '../src/seeds/seed-service.js';
 import { loadModel } from '../src/model/model.js';
 import { loadDemoWorld } from '../src/server/demo.js';
 
-const run = promisify(execFile);
-const bin = join(packageRoot, 'bin', 'ralm.js');
-
-async function ralm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { cwd: packageRoot });
-    return { ...r, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
 
 describe('ralm command line', () => {
   it('info --json prints one JSON document', async () => {

@@ -25,11 +25,11 @@
 import { RalmEngine } from '../engine/engine.js';
 import type { Dataset } from '../data/dataset.js';
 import { openDataset, type OpenOptions } from '../data/open.js';
-import { cutAtShare, temporalSplit, type TemporalSplit } from '../data/split.js';
+import { temporalSplit, type TemporalSplit } from '../data/split.js';
 import type { RalmModel } from '../model/model.js';
 import { trainStage1, type Stage1Options, type Stage1Result } from '../train/stage1.js';
 import { trainStage2, type Stage2Options } from '../train/stage2.js';
-import { distinctPositives } from '../train/pipeline.js';
+import { distinctPositives, openForTraining } from '../train/pipeline.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { MostPopular } from './baselines.js';
@@ -151,19 +151,13 @@ class RalmRecommender implements Recommender {
   }
 }
 
-/** Distinct clickers of each item over rows [0, end), in time order. */
-function clickersBefore(ds: Dataset, end: number): Map<number, number[]> {
+/** Each item's distinct clickers, in time order, from distinct (user, item) pairs in time order. */
+function clickersByItem(pairs: { user: Uint32Array; item: Uint32Array }): Map<number, number[]> {
   const out = new Map<number, number[]>();
-  const seen = new Set<number>();
-  const D = ds.items.size;
-  for (let j = 0; j < end; j++) {
-    if (!ds.clicks.label[j]) continue;
-    const key = ds.clicks.user[j] * D + ds.clicks.item[j];
-    if (seen.has(key)) continue;
-    seen.add(key);
-    let l = out.get(ds.clicks.item[j]);
-    if (!l) out.set(ds.clicks.item[j], (l = []));
-    l.push(ds.clicks.user[j]);
+  for (let j = 0; j < pairs.user.length; j++) {
+    let l = out.get(pairs.item[j]);
+    if (!l) out.set(pairs.item[j], (l = []));
+    l.push(pairs.user[j]);
   }
   return out;
 }
@@ -177,11 +171,9 @@ export async function openSplit(o: Pick<RecommendEvalOptions, 'data' | 'split' |
     const ds = await openDataset({ ...o.data, perUserSplit: share });
     return { ds, split: temporalSplit(ds, ds.featuresAsOf as number), kind };
   }
+  const { ds, cut } = await openForTraining(o.data, undefined, share);
   const adapter = o.data.kind === 'movielens' || o.data.kind === 'globo';
-  const first = await openDataset(o.data);
-  const cut = cutAtShare(first, share);
-  const ds = adapter ? await openDataset({ ...o.data, featuresAsOf: cut }) : first;
-  return { ds, split: temporalSplit(ds, cut, { allowFeatureLeakage: !adapter && ds.featuresAsOf !== null }), kind };
+  return { ds, split: temporalSplit(ds, cut as number, { allowFeatureLeakage: !adapter && ds.featuresAsOf !== null }), kind };
 }
 
 export async function evalRecommend(o: RecommendEvalOptions): Promise<RecommendEvalResult> {
@@ -194,9 +186,9 @@ export async function evalRecommend(o: RecommendEvalOptions): Promise<RecommendE
   const { ds, split, kind } = await openSplit(o);
   const ctx = buildContext(ds, split, { maxUsers: o.maxUsers ?? 0, minTrainClicks: o.minTrainClicks ?? 1, seed: 1 });
   log(`${ds.name}: ${kind} split at ${new Date(split.cut).toISOString()}: ${split.trainRows} training rows, ${split.testRows} test rows; evaluating ${ctx.users.length} users over ${ctx.candidates.length} candidates; ${split.newItems.length} new items`);
-  const trainClickers = clickersBefore(ds, split.trainEnd);
-  const allClickers = clickersBefore(ds, ds.clickCount);
   const pairs = distinctPositives(ds, split.trainEnd);
+  const trainClickers = clickersByItem(pairs);
+  const allClickers = clickersByItem(distinctPositives(ds, ds.clickCount));
   const runs: RunRecord[] = [];
   const training: RecommendEvalResult['training'] = [];
   const newItemAucs = new Map<string, number[]>(); // `${n}|${method}|${seed}` → pair AUCs

@@ -1,23 +1,10 @@
 import { describe, it } from 'node:test';
+import { ralm } from '../helpers/cli.js';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/paths.js';
 
-const run = promisify(execFile);
-
-async function ralm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const r = await run(process.execPath, [join(packageRoot, 'bin', 'ralm.js'), ...args], { cwd: packageRoot });
-    return { ...r, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
 
 describe('ralm gen and ralm data inspect', () => {
   it('gen writes the generic format deterministically; data inspect reads it and splits it', async () => {

@@ -1,26 +1,12 @@
 import { describe, it } from 'node:test';
+import { ralm } from '../helpers/cli.js';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/paths.js';
 import { loadModel } from '../../src/model/model.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 
-const run = promisify(execFile);
-const bin = join(packageRoot, 'bin', 'ralm.js');
-
-async function ralm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { cwd: packageRoot, maxBuffer: 64 << 20 });
-    return { ...r, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
 
 const small = ['--dataset', 'synthetic', '--users', '300', '--items', '80', '--m', '8', '--k', '3', '--epochs', '1', '--stage2-epochs', '1'];
 
