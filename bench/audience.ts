@@ -9,14 +9,14 @@
  * Seed clustering (k-means of the seeds, global attention) is timed separately.
  */
 import { availableParallelism } from 'node:os';
-import { randomModel } from '../src/model/model.js';
+import { randomModel } from '../src/model/random.js';
 import { RalmEngine } from '../src/engine/engine.js';
 import { probeBackends } from '../src/engine/probe.js';
-import { scratchLayout, UserTable } from '../src/audience/user-table.js';
+import { scratchLayout, UserTable } from '../src/core/user-table.js';
 import { kernelModule } from '../src/cpu/wasm-kernel.js';
 import { ZERO_NORM } from '../src/model/reference.js';
-import { prepareSeedSet, type PreparedSeedSet } from '../src/audience/seed-set.js';
-import type { ScanSet } from '../src/audience/scan.js';
+import { prepareSeedSet, type PreparedSeedSet } from '../src/core/seed-set.js';
+import type { ScanSet } from '../src/core/scan.js';
 import { Rng } from '../src/util/rng.js';
 import { measure, RooflineProbe, type Timing } from './stats.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';

@@ -13,7 +13,7 @@
  */
 import { RalmEngine } from '../src/engine/engine.js';
 import { probeBackends } from '../src/engine/probe.js';
-import { paddedStride } from '../src/engine/item-table.js';
+import { paddedStride } from '../src/core/item-table.js';
 import { measure, RooflineProbe, type MeasureOptions, type Timing } from './stats.js';
 import { benchModel, engineItems, itemBytesF32, makeWorkload, prefix, userBatch, type Workload } from './workload.js';
 import { loadPeers, type MissingPeer, type Peer, type PeerName, type PeerOutput } from './peers/peer.js';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { packageRoot } from '../src/paths.js';
+import { packageRoot } from '../src/util/paths.js';
 import { probeAdapter } from '../src/engine/probe.js';
 import { memoryReadBandwidth } from './stats.js';
 

@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { randomModel } from '../src/model/model.js';
+import { randomModel } from '../src/model/random.js';
 import { RalmEngine } from '../src/engine/engine.js';
 import { LmdbStore } from '../src/store/lmdb-store.js';
 import { SeedService } from '../src/seeds/seed-service.js';

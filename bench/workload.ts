@@ -4,7 +4,8 @@
  * and the model's W_l, α and β.
  */
 import type { ItemCentroids } from '../src/engine/engine.js';
-import { randomModel, type RalmModel } from '../src/model/model.js';
+import { type RalmModel } from '../src/model/model.js';
+import { randomModel } from '../src/model/random.js';
 import { Rng } from '../src/util/rng.js';
 
 export interface Workload {

@@ -3,7 +3,7 @@
 // (through the `prepare` script) or `npm run build`.
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/src/cli.js', import.meta.url);
+const entry = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('ralm: dist/ is missing; run `npm ci` (or `npm run build`) first\n');
   process.exit(1);

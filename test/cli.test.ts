@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultModelDir } from '../src/paths.js';
+import { defaultModelDir } from '../src/util/paths.js';
 import { LmdbStore } from '../src/store/lmdb-store.js';
 import { RalmEngine } from '../src/engine/engine.js';
 import { SeedService } from '../src/seeds/seed-service.js';

@@ -35,7 +35,7 @@ if [ -z "$NODE_BIN" ]; then
 fi
 major="$("$NODE_BIN" -p 'process.versions.node.split(".")[0]')"
 if [ "$major" -lt 20 ]; then echo "run.sh: Node.js >= 20 needed, $NODE_BIN is $("$NODE_BIN" --version)" >&2; exit 2; fi
-if [ ! -f dist/src/cli.js ] || [ ! -f dist/src/cpu/wasm/score-kernel.wasm ]; then
+if [ ! -f dist/src/cli/main.js ] || [ ! -f dist/src/cpu/wasm/score-kernel.wasm ]; then
   echo "run.sh: dist/ is missing or incomplete; run \`npm ci\` (or \`npm run build\`) on the build machine and copy dist/ along" >&2
   exit 2
 fi

@@ -14,10 +14,10 @@ import type { RalmEngine } from '../engine/engine.js';
 import type { RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { bit, type ScanHits, type ScanSet } from './scan.js';
-import { prepareSeedSet } from './seed-set.js';
-import { DEFAULT_ROWS_PER_PAGE, UserTable } from './user-table.js';
-import { paddedStride } from '../engine/item-table.js';
+import { bit, type ScanHits, type ScanSet } from '../core/scan.js';
+import { prepareSeedSet } from '../core/seed-set.js';
+import { DEFAULT_ROWS_PER_PAGE, UserTable } from '../core/user-table.js';
+import { paddedStride } from '../core/item-table.js';
 
 export interface AudienceServiceOptions {
   /** Most seeds clustered per audience; a larger seed set is sampled (seeded) down to this. */

@@ -8,16 +8,18 @@
  * unnormalised local vector L = Σ w_j C_j while still in cache, and the cosine is taken from L:
  * the normaliser Σ w_j cancels, cos(e, L/Σw) = e·L / (|e| |L|) (zero-norm rule on |L|/Σw).
  */
-import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../engine/backend.js';
-import { lloyd } from '../seeds/kmeans.js';
-import type { ItemTable } from '../engine/item-table.js';
+import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../core/backend.js';
+import { runKMeansJobs } from './kmeans.js';
+import type { ItemTable } from '../core/item-table.js';
 import type { RalmModel } from '../model/model.js';
+import { transformCpu } from '../model/transform.js';
 import { ZERO_NORM } from '../model/reference.js';
-import { rowsFromScores } from './top-k.js';
+import { rowsFromScores } from '../core/top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
-import { CpuWorkerPool, type Segment } from './worker-pool.js';
-import { scanScalar, type ScanHits, type ScanJob } from '../audience/scan.js';
-import { ScanPool } from '../audience/scan-pool.js';
+import { CpuWorkerPool, type Segment } from './workers/score-pool.js';
+import type { ScanHits, ScanJob } from '../core/scan.js';
+import { scanScalar } from './scan-scalar.js';
+import { ScanPool } from './workers/scan-pool.js';
 
 /** Lets pending requests run: background work on the CPU yields between items with this. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -258,15 +260,8 @@ export class CpuBackend implements Backend {
   }
 
   /** Re-clustering work: yields between items, so serving on the same thread waits at most one item. */
-  async kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]> {
-    const out: KMeansRun[] = [];
-    for (const j of jobs) {
-      await yieldToEventLoop();
-      const centroids = j.init.slice(0, j.count * dim);
-      const r = lloyd(j.points, j.n, dim, centroids, j.count, maxIterations, tolerance);
-      out.push({ centroids, assignments: r.assignments, iterations: r.iterations, converged: r.converged });
-    }
-    return out;
+  kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]> {
+    return runKMeansJobs(jobs, dim, maxIterations, tolerance);
   }
 
   syncSlots(): void {
@@ -287,21 +282,4 @@ export class CpuBackend implements Backend {
     this.pool?.destroy();
     this.scanPool?.destroy();
   }
-}
-
-/** PReLU(W_t x + b_t) for `count` row vectors of width m. */
-export function transformCpu(model: RalmModel, x: Float32Array, count: number): Float32Array {
-  const { h, m } = model.manifest;
-  const { transformWeight: W, transformBias: b, transformPrelu: p } = model.weights;
-  const out = new Float32Array(count * h);
-  for (let v = 0; v < count; v++) {
-    const xb = v * m;
-    for (let o = 0; o < h; o++) {
-      let z = b[o];
-      const wr = o * m;
-      for (let i = 0; i < m; i++) z += W[wr + i] * x[xb + i];
-      out[v * h + o] = z >= 0 ? z : p[o] * z;
-    }
-  }
-  return out;
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { HostPage, PageLayout } from '../engine/item-table.js';
+import type { HostPage, PageLayout } from '../core/item-table.js';
 
 /** Candidates handed to the kernel per call; sizes each thread's scratch region. */
 export const KERNEL_CHUNK = 4096;

@@ -6,7 +6,7 @@
  * produces this one shape, so training code never knows where the data came from.
  */
 import { RalmError } from '../util/errors.js';
-import type { ClickLog } from '../eval/datasets.js';
+import type { ClickLog } from './click-log.js';
 import { describeColumn, type FeatureColumn } from './features.js';
 import { Growable } from './growable.js';
 import type { ReadReportJson } from './report.js';

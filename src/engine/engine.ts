@@ -6,18 +6,19 @@
  */
 import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
-import type { Backend, BackendKind, KMeansJob, PreparedRequest, ScoredRows } from './backend.js';
-import { fewDistinct, initialCentroids, type KMeansResult } from '../seeds/kmeans.js';
-import { ItemTable, paddedStride, type CentroidStorage } from './item-table.js';
+import type { Backend, BackendKind, PreparedRequest, ScoredRows } from '../core/backend.js';
+import { clusterBatch, type ClusterInput, type ClusterOptions, type ClusterResult, type KMeansRunner } from '../clustering/cluster-batch.js';
+import { ItemTable, paddedStride, type CentroidStorage } from '../core/item-table.js';
 import { floatToHalfBits, halfBitsToFloat } from '../util/half.js';
-import { CpuBackend, defaultCpuKernel, transformCpu, type CpuKernel } from '../cpu/cpu-backend.js';
+import { CpuBackend, defaultCpuKernel, type CpuKernel } from '../cpu/cpu-backend.js';
+import { transformCpu } from '../model/transform.js';
 import { kernelModule, scratchBytes } from '../cpu/wasm-kernel.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
 import { openGpu, type GpuContext } from '../gpu/device.js';
 import type { RalmModel } from '../model/model.js';
 import { embedUserFeatures } from '../model/user-tower.js';
 import { RalmError } from '../util/errors.js';
-import type { ScanHits, ScanJob } from '../audience/scan.js';
+import type { ScanHits, ScanJob } from '../core/scan.js';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -124,22 +125,6 @@ export interface ItemCentroids {
   global?: ArrayLike<number>;
   /** Below the cold-start seed threshold: scored like any item, and flagged `cold` in results. */
   cold?: boolean;
-}
-
-/** One item's points to cluster: n rows of width h, and optionally its previous centroids. */
-export interface ClusterInput {
-  points: Float32Array;
-  n: number;
-  init?: Float32Array | null;
-  initCount?: number;
-}
-
-export interface ClusterOptions {
-  maxIterations?: number;
-  /** Converged when at most this fraction of points changed cluster. Default 0. */
-  tolerance?: number;
-  /** Seed of k-means++. Default 1. */
-  seed?: number;
 }
 
 export interface EngineStats {
@@ -585,36 +570,13 @@ export class RalmEngine {
 
   /**
    * Clusters several items' points (seed users in the transformed space, width h) into at most k
-   * centroids each, on the current backend, batched: items with k or fewer distinct points keep
-   * one centroid per distinct point; the rest start from their previous centroids (warm start)
-   * topped up by seeded k-means++, then run Lloyd iterations (see src/seeds/kmeans.ts).
+   * centroids each, on the current backend, batched (see src/clustering/cluster-batch.ts).
    */
-  async clusterPoints(items: readonly ClusterInput[], options: ClusterOptions = {}): Promise<KMeansResult[]> {
+  async clusterPoints(items: readonly ClusterInput[], options: ClusterOptions = {}): Promise<ClusterResult[]> {
     this.checkOpen();
     const { h, k } = this.model.manifest;
-    const maxIterations = options.maxIterations ?? 25;
-    const tolerance = options.tolerance ?? 0;
-    const out: KMeansResult[] = new Array(items.length);
-    const jobs: KMeansJob[] = [];
-    const jobOf: number[] = [];
-    items.forEach((it, i) => {
-      if (it.points.length !== it.n * h) throw new RalmError('RALM_ERR_DIMENSION', `items[${i}].points: expected ${it.n} rows of ${h} values, got ${it.points.length} values`);
-      const d = fewDistinct(it.points, it.n, h, k);
-      if (d) {
-        out[i] = { centroids: d.rows, count: d.count, assignments: d.index, iterations: 0, converged: true, inertia: [] };
-        return;
-      }
-      const start = initialCentroids(it.points, it.n, h, { k, seed: options.seed ?? 1, init: it.init ?? null, initCount: it.initCount ?? 0 });
-      jobs.push({ points: it.points, n: it.n, init: start.centroids, count: start.count });
-      jobOf.push(i);
-    });
-    if (jobs.length > 0) {
-      const { value } = await this.onBackend('kmeans', (b) => b.kmeans(jobs, h, maxIterations, tolerance));
-      value.forEach((r, j) => {
-        out[jobOf[j]] = { centroids: r.centroids, count: jobs[j].count, assignments: r.assignments, iterations: r.iterations, converged: r.converged, inertia: [] };
-      });
-    }
-    return out;
+    const run: KMeansRunner = async (jobs, dim, maxIterations, tolerance) => (await this.onBackend('kmeans', (b) => b.kmeans(jobs, dim, maxIterations, tolerance))).value;
+    return clusterBatch(run, items, h, k, options);
   }
 
   /** Global vectors (and norms) for items' centroids, without publishing them. */

@@ -20,9 +20,9 @@ import { performance } from 'node:perf_hooks';
 import { RalmEngine } from '../engine/engine.js';
 import { AudienceService, type AudienceSpec } from '../audience/audience-service.js';
 import { Rng } from '../util/rng.js';
-import { TopSelector } from '../audience/scan.js';
+import { TopSelector } from '../core/top-k.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/model.js';
-import type { ClickLog } from './datasets.js';
+import type { ClickLog } from '../data/click-log.js';
 import { toCsr, userFactors } from './svd.js';
 import { trainStage2 } from '../train/stage2.js';
 

@@ -22,7 +22,7 @@
  * NaN first, so a score left unwritten is caught by the same NaN check as a NaN written.
  */
 import { performance } from 'node:perf_hooks';
-import { TopSelector } from '../audience/scan.js';
+import { TopSelector } from '../core/top-k.js';
 import type { Dataset } from '../data/dataset.js';
 import type { FeatureColumn } from '../data/features.js';
 import type { TemporalSplit } from '../data/split.js';

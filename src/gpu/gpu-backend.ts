@@ -7,13 +7,13 @@
  * touches (a single dispatch when the table fits one page), the top-K select passes, and a
  * gather; only K rows per request are read back.
  */
-import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../engine/backend.js';
-import { paddedStride } from '../engine/item-table.js';
-import type { ItemTable } from '../engine/item-table.js';
+import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../core/backend.js';
+import { paddedStride } from '../core/item-table.js';
+import type { ItemTable } from '../core/item-table.js';
 import { floatToHalfBits } from '../util/half.js';
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
-import { rowsFromScores } from '../cpu/top-k.js';
+import { rowsFromScores } from '../core/top-k.js';
 import { RalmError } from '../util/errors.js';
 import type { GpuContext } from './device.js';
 import {
@@ -34,8 +34,9 @@ import {
   type ProgramInfo,
 } from './programs.js';
 import { packUniforms, type UniformValues } from './uniforms.js';
-import { cancelled, scanPositions, TopSelector, type ScanHits, type ScanJob } from '../audience/scan.js';
-import type { UserTable } from '../audience/user-table.js';
+import { cancelled, scanPositions, type ScanHits, type ScanJob } from '../core/scan.js';
+import { TopSelector } from '../core/top-k.js';
+import type { UserTable } from '../core/user-table.js';
 
 const STORAGE = 0x0080; // GPUBufferUsage.STORAGE
 const UNIFORM = 0x0040;

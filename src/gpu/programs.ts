@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { shadersDir } from '../paths.js';
+import { shadersDir } from '../util/paths.js';
 import { uniformLayout, type UniformLayout } from './uniforms.js';
 
 export interface ProgramInfo {

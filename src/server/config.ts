@@ -3,7 +3,7 @@
  * start with errors that name the setting and what was expected.
  */
 import { resolve } from 'node:path';
-import { defaultModelDir } from '../paths.js';
+import { defaultModelDir } from '../util/paths.js';
 import { RalmError } from '../util/errors.js';
 
 export interface ServiceConfig {

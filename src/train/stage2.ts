@@ -23,8 +23,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import '@tensorflow/tfjs-backend-wasm';
-import { RalmEngine } from '../engine/engine.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, randomModel, type ModelWeights, type RalmModel } from '../model/model.js';
+import { clusterBatch } from '../clustering/cluster-batch.js';
+import { runKMeansJobs } from '../cpu/kmeans.js';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelWeights, type RalmModel } from '../model/model.js';
+import { randomModel } from '../model/random.js';
 import { Rng } from '../util/rng.js';
 import { RalmError } from '../util/errors.js';
 import { tfReady, variableFrom } from './tf-kernels.js';
@@ -335,8 +337,6 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const p = initParams(m, h, s, seed);
   const optimizer = tf.train.adam(o.learningRate ?? 1e-2);
   const xAll = tf.tensor2d(x, [nu, m]);
-  const kmModel = randomModel({ h, m: h, k, attentionSize: 1, seed });
-  const km = await RalmEngine.create(kmModel, { backend: 'cpu', recoverDevice: false });
 
   /** Splits each item's clickers into seeds and targets, clusters the seeds in T-space. */
   const prepare = async (list: typeof items, splitRng: Rng): Promise<{ cent: Centroids; examples: Array<[number, number, number]> }> => {
@@ -363,7 +363,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         }
       }
     });
-    const res = await km.clusterPoints(jobs, { seed });
+    const res = await clusterBatch(runKMeansJobs, jobs, h, k, { seed });
     const c = new Float32Array(list.length * k * h);
     const mask = new Float32Array(list.length * k);
     res.forEach((r, ii) => {
@@ -463,7 +463,6 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     } as RalmModel;
     return { model, history, initialValidationAuc: auc0, bestEpoch: best.epoch, bestValidationAuc: best.auc, scale: w[6][0], bias: w[7][0] };
   } finally {
-    await km.close();
     xAll.dispose();
     for (const v of paramList()) v.dispose();
     optimizer.dispose();

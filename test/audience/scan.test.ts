@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RalmEngine } from '../../src/engine/engine.js';
-import { UserTable } from '../../src/audience/user-table.js';
-import { prepareSeedSet } from '../../src/audience/seed-set.js';
-import { TopSelector, mergeHits, type ScanHits, type ScanSet } from '../../src/audience/scan.js';
+import { UserTable } from '../../src/core/user-table.js';
+import { prepareSeedSet } from '../../src/core/seed-set.js';
+import type { ScanHits, ScanSet } from '../../src/core/scan.js';
+import { TopSelector, mergeRanked } from '../../src/core/top-k.js';
 import { referenceGlobal, referenceScore } from '../../src/model/reference.js';
 import type { RalmModel } from '../../src/model/model.js';
 import { Rng } from '../../src/util/rng.js';
@@ -86,7 +87,7 @@ describe('TopSelector', () => {
     });
     const all = new TopSelector(50, -Infinity);
     scores.forEach((s, p) => all.offer(s, p, 0, 0));
-    assert.deepEqual(Array.from(mergeHits(parts, 50).position), Array.from(all.result().position));
+    assert.deepEqual(Array.from(mergeRanked(parts, 50).position), Array.from(all.result().position));
   });
 });
 

@@ -1,7 +1,7 @@
 /** The engine's fourth user form: raw features through the model's user tower, then T. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomModel } from '../../src/model/model.js';
+import { randomModel } from '../../src/model/random.js';
 import { referenceUserTower } from '../../src/model/reference.js';
 import { openEngine, randomItems, assertClose } from '../helpers/fixtures.js';
 

@@ -8,9 +8,9 @@ import { webgpuSkipReason, smallModel, assertClose } from '../helpers/fixtures.j
 import { openGpu, withValidationScope, type GpuContext } from '../../src/gpu/device.js';
 import { GpuBackend } from '../../src/gpu/gpu-backend.js';
 import { CpuBackend } from '../../src/cpu/cpu-backend.js';
-import { ItemTable } from '../../src/engine/item-table.js';
+import { ItemTable } from '../../src/core/item-table.js';
 import { Rng } from '../../src/util/rng.js';
-import { randomModel } from '../../src/model/model.js';
+import { randomModel } from '../../src/model/random.js';
 
 const skip = await webgpuSkipReason();
 

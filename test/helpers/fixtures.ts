@@ -1,6 +1,7 @@
 /** Shared fixtures: random items, backends to run on, tolerant comparison. */
 import assert from 'node:assert/strict';
-import { randomModel, type RalmModel, type RandomModelOptions } from '../../src/model/model.js';
+import { type RalmModel } from '../../src/model/model.js';
+import { randomModel, type RandomModelOptions } from '../../src/model/random.js';
 import { RalmEngine, type EngineOptions, type ItemCentroids } from '../../src/engine/engine.js';
 import { probeAdapter, type AdapterReport } from '../../src/engine/probe.js';
 import { Rng } from '../../src/util/rng.js';

@@ -4,13 +4,11 @@ import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import {
-  loadModel, randomModel, saveModel, userTowerTensorShapes, MANIFEST_FILE, VOCAB_FILE, WEIGHTS_FILE,
-  type ModelWeights, type RalmModel, type UserFieldSchema, type UserTower, type UserTowerWeights,
-} from '../../src/model/model.js';
+import { loadModel, saveModel, userTowerTensorShapes, MANIFEST_FILE, VOCAB_FILE, WEIGHTS_FILE, type ModelWeights, type RalmModel, type UserFieldSchema, type UserTower, type UserTowerWeights } from '../../src/model/model.js';
+import { randomModel } from '../../src/model/random.js';
 import { encodeUserFeatures, userTowerForward } from '../../src/model/user-tower.js';
 import { serializeSafetensors } from '../../src/model/safetensors.js';
-import { defaultModelDir } from '../../src/paths.js';
+import { defaultModelDir } from '../../src/util/paths.js';
 
 async function writeRandom(dir: string, weights?: Partial<ModelWeights>): Promise<void> {
   const m = randomModel({ h: 8, m: 6, k: 3, attentionSize: 4, seed: 3 });

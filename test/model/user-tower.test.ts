@@ -1,7 +1,8 @@
 /** The stage-1 user tower's forward pass against the ml-matrix oracle, and feature encoding's errors. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomModel, type RalmModel, type RandomTowerOptions, type UserFieldSchema } from '../../src/model/model.js';
+import { type RalmModel, type UserFieldSchema } from '../../src/model/model.js';
+import { randomModel, type RandomTowerOptions } from '../../src/model/random.js';
 import { encodeUserFeatures, embedUserFeatures, userTowerForward, userTowerForwardBatch, MAX_UNKNOWN_REPORTED } from '../../src/model/user-tower.js';
 import { referenceUserTower } from '../../src/model/reference.js';
 import { RalmError } from '../../src/util/errors.js';

@@ -14,9 +14,10 @@ import { SeedService } from '../../src/seeds/seed-service.js';
 import { RalmEngine } from '../../src/engine/engine.js';
 import { loadDemoWorld } from '../../src/server/demo.js';
 import { loadModel } from '../../src/model/model.js';
-import { defaultModelDir } from '../../src/paths.js';
+import { defaultModelDir } from '../../src/util/paths.js';
 import { prepareServing } from '../../src/server/server.js';
-import { randomModel, saveModel } from '../../src/model/model.js';
+import { saveModel } from '../../src/model/model.js';
+import { randomModel } from '../../src/model/random.js';
 
 type Enc = 'json' | 'msgpack';
 const encodings: Enc[] = ['json', 'msgpack'];

@@ -12,7 +12,7 @@ import { SeedService } from '../../src/seeds/seed-service.js';
 import { RalmEngine } from '../../src/engine/engine.js';
 import { loadDemoWorld } from '../../src/server/demo.js';
 import { loadModel } from '../../src/model/model.js';
-import { defaultModelDir } from '../../src/paths.js';
+import { defaultModelDir } from '../../src/util/paths.js';
 
 describe('audience routes', () => {
   let app: FastifyInstance;

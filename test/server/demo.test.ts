@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomModel } from '../../src/model/model.js';
+import { randomModel } from '../../src/model/random.js';
 import { RalmEngine } from '../../src/engine/engine.js';
 import { SeedService } from '../../src/seeds/seed-service.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';

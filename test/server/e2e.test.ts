@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/paths.js';
+import { packageRoot } from '../../src/util/paths.js';
 
 /** Starts `ralm serve` on a free port over dataDir; resolves with its URL once listening. */
 async function start(dataDir: string): Promise<{ url: string; child: ReturnType<typeof spawn>; log: () => string }> {

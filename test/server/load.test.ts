@@ -13,7 +13,7 @@ import { SeedService } from '../../src/seeds/seed-service.js';
 import { RalmEngine } from '../../src/engine/engine.js';
 import { loadDemoWorld } from '../../src/server/demo.js';
 import { loadModel } from '../../src/model/model.js';
-import { defaultModelDir } from '../../src/paths.js';
+import { defaultModelDir } from '../../src/util/paths.js';
 import { smallModel, randomItems } from '../helpers/fixtures.js';
 import { Rng } from '../../src/util/rng.js';
 import { performance } from 'node:perf_hooks';

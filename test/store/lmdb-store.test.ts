@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
-import { packageRoot } from '../../src/paths.js';
+import { packageRoot } from '../../src/util/paths.js';
 
 const dirs: string[] = [];
 async function fresh(options = {}): Promise<LmdbStore> {

@@ -87,7 +87,7 @@ describe('stage 1 training', () => {
       try {
         // A stage-2 shell around the tower: the tower is what is checked here.
         const { saveTrainedModel } = await import('../../src/train/export.js');
-        const { randomModel } = await import('../../src/model/model.js');
+        const { randomModel } = await import('../../src/model/random.js');
         await saveTrainedModel(dir, randomModel({ h: 8, m: 16, k: 3, attentionSize: 4, seed: 1 }), r.tower, { modelVersion: `t-${merge}`, dataset: ds.name, seed: 7, metrics: {}, training: {} });
         const model = await loadModel(dir);
         assert.equal(model.manifest.userTower?.merge, merge);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ItemTable, paddedStride } from '../../src/engine/item-table.js';
+import { ItemTable, paddedStride } from '../../src/core/item-table.js';
 import { floatToHalfBits, halfBitsToFloat } from '../../src/util/half.js';
 
 function table(spp = 4): ItemTable {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { kmeans, distinctRows } from '../../src/seeds/kmeans.js';
+import { kmeans, distinctRows } from '../../src/clustering/kmeans.js';
 import { Rng } from '../../src/util/rng.js';
 import { RalmEngine } from '../../src/engine/engine.js';
 import { smallModel, targetsUnderTest, assertClose } from '../helpers/fixtures.js';

@@ -9,11 +9,12 @@
  * merged at the end. Cancellation is a shared flag checked between blocks.
  */
 import { Worker } from 'node:worker_threads';
-import { kernelModule } from '../cpu/wasm-kernel.js';
-import { ZERO_NORM } from '../model/reference.js';
-import { RalmError } from '../util/errors.js';
-import { cancelled, mergeHits, scanPositions, SCAN_BLOCK, type ScanHits, type ScanJob } from './scan.js';
-import { SCAN_THREADS, type UserPageLayout } from './user-table.js';
+import { kernelModule } from '../wasm-kernel.js';
+import { ZERO_NORM } from '../../model/reference.js';
+import { RalmError } from '../../util/errors.js';
+import { cancelled, scanPositions, SCAN_BLOCK, type ScanHits, type ScanJob } from '../../core/scan.js';
+import { mergeRanked } from '../../core/top-k.js';
+import { SCAN_THREADS, type UserPageLayout } from '../../core/user-table.js';
 
 export interface ScanSetMessage {
   d: Float32Array;
@@ -93,7 +94,7 @@ export class ScanPool {
     const { table, snapshot } = job;
     const P = scanPositions(job);
     const total = P * job.sets.length;
-    if (P === 0) return job.sets.map(() => mergeHits([], 0));
+    if (P === 0) return job.sets.map(() => mergeRanked([], 0));
     const id = ++this.seq;
     const control = new Int32Array(new SharedArrayBuffer(8));
     let pool: Uint32Array | null = null;
@@ -149,7 +150,7 @@ export class ScanPool {
         w.worker.postMessage(msg);
       })));
       if (parts.some((p) => p === null) || job.signal?.aborted) throw cancelled();
-      return job.sets.map((s, si) => mergeHits(parts.map((p) => (p as ScanHits[])[si]), s.topN));
+      return job.sets.map((s, si) => mergeRanked(parts.map((p) => (p as ScanHits[])[si]), s.topN));
     } catch (err) {
       // Whatever failed, stop the other threads' work on this scan.
       Atomics.store(control, CANCEL, 1);

@@ -6,8 +6,8 @@
  * hangs a request).
  */
 import { Worker } from 'node:worker_threads';
-import type { PageLayout } from '../engine/item-table.js';
-import type { KernelArgs } from './wasm-kernel.js';
+import type { PageLayout } from '../../core/item-table.js';
+import type { KernelArgs } from '../wasm-kernel.js';
 
 export interface Segment {
   page: number;

@@ -5,10 +5,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { defaultModelDir } from './paths.js';
-import { loadModel, randomModel, saveModel } from './model/model.js';
-import { probeAdapter } from './engine/probe.js';
-import { RalmError } from './util/errors.js';
+import { defaultModelDir } from '../util/paths.js';
+import { loadModel, saveModel } from '../model/model.js';
+import { randomModel } from '../model/random.js';
+import { probeAdapter } from '../engine/probe.js';
+import { RalmError } from '../util/errors.js';
 
 type Out = { json: boolean };
 
@@ -172,7 +173,7 @@ async function cmdBenchSeeds(rest: string[]): Promise<void> {
   if (typeof values.data !== 'string') throw new UsageError('bench seeds: --data DIR (the Globo.com news clicks) is required');
   const backend = (values.backend as string | undefined) ?? 'cpu';
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend: expected cpu or webgpu, got ${JSON.stringify(backend)}`);
-  const { runSeedsBench } = await import('../bench/seeds.js');
+  const { runSeedsBench } = await import('../../bench/seeds.js');
   const json = !!values.json;
   const r = await runSeedsBench({
     data: values.data, backend, hours: values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1),
@@ -228,9 +229,9 @@ async function cmdAudience(args: string[]): Promise<void> {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) throw new UsageError(`--backend: expected auto, webgpu or cpu, got ${JSON.stringify(backend)}`);
   const json = !!values.json;
   const log = (l: string): void => void process.stderr.write(l + '\n');
-  const { LmdbStore } = await import('./store/lmdb-store.js');
-  const { RalmEngine } = await import('./engine/engine.js');
-  const { AudienceService, parseAudienceRequest } = await import('./audience/audience-service.js');
+  const { LmdbStore } = await import('../store/lmdb-store.js');
+  const { RalmEngine } = await import('../engine/engine.js');
+  const { AudienceService, parseAudienceRequest } = await import('../audience/audience-service.js');
   const model = await loadModel(resolve((values['model-dir'] as string | undefined) ?? defaultModelDir));
   const store = LmdbStore.open(resolve((values['data-dir'] as string | undefined) ?? 'data'));
   const engine = await RalmEngine.create(model, { backend: backend as 'auto' | 'webgpu' | 'cpu' });
@@ -290,7 +291,7 @@ async function cmdBenchAudience(rest: string[]): Promise<void> {
   });
   const targets = ((values.targets as string | undefined) ?? 'wasm,scalar,webgpu').split(',').map((t) => t.trim());
   for (const t of targets) if (!['wasm', 'scalar', 'webgpu'].includes(t)) throw new UsageError(`--targets: expected wasm, scalar and/or webgpu, got ${JSON.stringify(t)}`);
-  const { runAudienceBench } = await import('../bench/audience.js');
+  const { runAudienceBench } = await import('../../bench/audience.js');
   const json = !!values.json;
   const r = await runAudienceBench({
     users: intOpt(values.users, 'users', 1_000_000), h: intOpt(values.h, 'h', 128), ks: listOpt(values.ks, 'ks', [5, 20]),
@@ -302,7 +303,7 @@ async function cmdBenchAudience(rest: string[]): Promise<void> {
     await mkdir(dirname(resolve(values.out)), { recursive: true });
     await writeFile(resolve(values.out), JSON.stringify(r, null, 2) + '\n');
   }
-  const { describeMachine } = await import('../bench/machine.js');
+  const { describeMachine } = await import('../../bench/machine.js');
   emit({ json }, r, describeMachine(r.machine));
 }
 
@@ -323,8 +324,8 @@ async function cmdEvalRecommend(args: string[]): Promise<void> {
   const m = intOpt(values.m, 'm', 64);
   const patience = intOpt(values.patience, 'patience', 2);
   const json = !!values.json;
-  const { evalRecommend } = await import('./eval/recommend-eval.js');
-  const { ProgressBar } = await import('./train/progress.js');
+  const { evalRecommend } = await import('../eval/recommend-eval.js');
+  const { ProgressBar } = await import('../train/progress.js');
   const bar = new ProgressBar();
   const r = await evalRecommend({
     data: {
@@ -373,8 +374,8 @@ async function cmdEval(args: string[]): Promise<void> {
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend: expected cpu or webgpu, got ${JSON.stringify(backend)}`);
   const hide = numOpt(values.hide, 'hide', 0.5);
   if (!(hide > 0 && hide < 1)) throw new UsageError(`--hide: expected a share between 0 and 1, got ${hide}`);
-  const { readMovieLens, readGlobo, syntheticLog } = await import('./eval/datasets.js');
-  const { evalAudience } = await import('./eval/audience-eval.js');
+  const { readMovieLens, readGlobo, syntheticLog } = await import('../data/click-log.js');
+  const { evalAudience } = await import('../eval/audience-eval.js');
   const log = (l: string): void => void process.stderr.write(l + '\n');
   const clicks = dataset === 'movielens' ? readMovieLens(resolve(values.data as string))
     : dataset === 'globo' ? readGlobo(resolve(values.data as string), values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1))
@@ -430,8 +431,8 @@ async function cmdTrain(args: string[]): Promise<void> {
   const seed = intOpt(values.seed, 'seed', 1);
   const patience = intOpt(values.patience, 'patience', 2);
   const json = !!values.json;
-  const { trainModel } = await import('./train/pipeline.js');
-  const { ProgressBar } = await import('./train/progress.js');
+  const { trainModel } = await import('../train/pipeline.js');
+  const { ProgressBar } = await import('../train/progress.js');
   const bar = new ProgressBar();
   const report = await trainModel({
     data: {
@@ -470,10 +471,10 @@ async function cmdUsers(args: string[]): Promise<void> {
   if (sub !== 'import') throw new UsageError(`users: unknown subcommand ${JSON.stringify(sub ?? '')}, expected "import"`);
   const { values, positionals } = parse(rest, { 'data-dir': { type: 'string' }, 'model-dir': { type: 'string' } });
   if (positionals.length !== 1) throw new UsageError('users import: give one users.msgpack file');
-  const { readUsers } = await import('./train/pipeline.js');
-  const { LmdbStore } = await import('./store/lmdb-store.js');
-  const { RalmEngine } = await import('./engine/engine.js');
-  const { SeedService } = await import('./seeds/seed-service.js');
+  const { readUsers } = await import('../train/pipeline.js');
+  const { LmdbStore } = await import('../store/lmdb-store.js');
+  const { RalmEngine } = await import('../engine/engine.js');
+  const { SeedService } = await import('../seeds/seed-service.js');
   const file = await readUsers(resolve(positionals[0]));
   const model = await loadModel(resolve((values['model-dir'] as string | undefined) ?? defaultModelDir));
   if (file.m !== model.manifest.m) throw new RalmError('RALM_ERR_DIMENSION', `${positionals[0]}: embeddings of width ${file.m}, the model takes m = ${model.manifest.m}`);
@@ -503,7 +504,7 @@ async function cmdGen(args: string[]): Promise<void> {
     fields: { type: 'string' }, days: { type: 'string' }, 'clicks-per-user': { type: 'string' }, 'new-item-rate': { type: 'string' },
     zipf: { type: 'string' }, noise: { type: 'string' },
   });
-  const { generateSynthetic, writeSynthetic, SYNTHETIC_DEFAULTS: d } = await import('./data/synthetic.js');
+  const { generateSynthetic, writeSynthetic, SYNTHETIC_DEFAULTS: d } = await import('../data/synthetic.js');
   const world = generateSynthetic({
     seed: intOpt(values.seed, 'seed', d.seed), users: intOpt(values.users, 'users', d.users), items: intOpt(values.items, 'items', d.items),
     topics: intOpt(values.topics, 'topics', d.topics), fields: intOpt(values.fields, 'fields', d.fields), days: intOpt(values.days, 'days', d.days),
@@ -535,8 +536,8 @@ async function cmdData(args: string[]): Promise<void> {
     dataset: { type: 'string' }, data: { type: 'string' }, hours: { type: 'string' }, 'as-of': { type: 'string' }, 'user-value': { type: 'string' },
     split: { type: 'string' }, 'max-bad-share': { type: 'string' }, 'max-bad-rows': { type: 'string' }, seed: { type: 'string' },
   });
-  const { openDataset } = await import('./data/open.js');
-  const { temporalSplit, cutAtShare } = await import('./data/split.js');
+  const { openDataset } = await import('../data/open.js');
+  const { temporalSplit, cutAtShare } = await import('../data/split.js');
   if (positionals.length > 1) throw new UsageError('data inspect: give at most one schema file');
   const kind = positionals.length === 1 ? 'schema' as const : oneOf(values.dataset, 'dataset', ['movielens', 'globo', 'synthetic'] as const, 'synthetic');
   if (positionals.length === 1 && values.dataset !== undefined) throw new UsageError('data inspect: give a schema file or --dataset, not both');
@@ -603,10 +604,10 @@ async function cmdBenchKernel(rest: string[]): Promise<void> {
     storage: { type: 'string' }, top: { type: 'string' }, 'min-ms': { type: 'string' }, 'max-ms': { type: 'string' },
     'max-item-gib': { type: 'string' }, out: { type: 'string' }, svg: { type: 'string' },
   });
-  const { runKernelBench, defaultBackends, TABLE_HEADER } = await import('../bench/kernel.js');
-  const { PEER_NAMES } = await import('../bench/peers/peer.js');
-  const { describeMachine } = await import('../bench/machine.js');
-  const { describeScaling } = await import('../bench/scaling.js');
+  const { runKernelBench, defaultBackends, TABLE_HEADER } = await import('../../bench/kernel.js');
+  const { PEER_NAMES } = await import('../../bench/peers/peer.js');
+  const { describeMachine } = await import('../../bench/machine.js');
+  const { describeScaling } = await import('../../bench/scaling.js');
   const present = await defaultBackends();
   const want = values.backend === undefined || values.backend === 'all' ? present : stringListOpt(values.backend, 'backend', ['cpu', 'cpu-scalar', 'webgpu'] as const) ?? present;
   if (want.includes('webgpu') && !present.includes('webgpu')) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'no WebGPU adapter on this host');
@@ -633,7 +634,7 @@ async function cmdBenchKernel(rest: string[]): Promise<void> {
   });
   await writeResult(values.out, result);
   if (typeof values.svg === 'string') {
-    const { writeKernelPlots } = await import('../bench/plot.js');
+    const { writeKernelPlots } = await import('../../bench/plot.js');
     for (const f of await writeKernelPlots(result, resolve(values.svg))) log(`wrote ${f}`);
   }
   const fx = result.f16Effect;
@@ -651,8 +652,8 @@ async function cmdBenchHttp(rest: string[]): Promise<void> {
     backend: { type: 'string' }, sizes: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' },
     rates: { type: 'string' }, encodings: { type: 'string' }, batching: { type: 'string' }, out: { type: 'string' },
   });
-  const { runHttpBench } = await import('../bench/http.js');
-  const { describeMachine } = await import('../bench/machine.js');
+  const { runHttpBench } = await import('../../bench/http.js');
+  const { describeMachine } = await import('../../bench/machine.js');
   const rates = values.rates === undefined ? undefined : String(values.rates).split(',').map((x) => {
     const f = Number(x);
     if (!(f > 0 && f <= 1)) throw new UsageError(`--rates: expected fractions of the maximum in (0, 1], got ${JSON.stringify(x)}`);
@@ -684,7 +685,7 @@ async function cmdBenchPlot(rest: string[]): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const doc = JSON.parse(await readFile(resolve(positionals[0]), 'utf8')) as { kind?: string; formatVersion?: number };
   if (doc.kind !== 'ralm-bench-kernel' || doc.formatVersion !== 2) throw new RalmError('RALM_ERR_VALIDATION', `${positionals[0]}: not a kernel result of format 2`);
-  const { writeKernelPlots } = await import('../bench/plot.js');
+  const { writeKernelPlots } = await import('../../bench/plot.js');
   const files = await writeKernelPlots(doc as Parameters<typeof writeKernelPlots>[0], resolve((values['out-dir'] as string | undefined) ?? dirname(resolve(positionals[0]))), (values.prefix as string | undefined) ?? 'kernel');
   emit({ json: !!values.json }, { files }, files.map((f) => `wrote ${f}`).join('\n'));
 }
@@ -693,7 +694,7 @@ async function cmdBenchCompare(rest: string[]): Promise<void> {
   const { values, positionals } = parse(rest, { tolerance: { type: 'string' } });
   if (positionals.length !== 2) throw new UsageError('bench compare: give two kernel result files (JSON)');
   const { readFile } = await import('node:fs/promises');
-  const { compareKernelResults, describeComparison } = await import('../bench/compare.js');
+  const { compareKernelResults, describeComparison } = await import('../../bench/compare.js');
   const [a, b] = await Promise.all(positionals.map(async (p) => JSON.parse(await readFile(resolve(p), 'utf8')) as Parameters<typeof compareKernelResults>[0]));
   const c = compareKernelResults(a, b, numOpt(values.tolerance, 'tolerance', 0.1));
   emit({ json: !!values.json }, c, describeComparison(c));
@@ -711,8 +712,8 @@ async function cmdBench(args: string[]): Promise<void> {
 }
 
 async function cmdServe(args: string[]): Promise<void> {
-  const { loadConfig, SERVE_FLAGS } = await import('./server/config.js');
-  const { startService, exampleRequests } = await import('./server/server.js');
+  const { loadConfig, SERVE_FLAGS } = await import('../server/config.js');
+  const { startService, exampleRequests } = await import('../server/server.js');
   const { values } = parse(args, SERVE_FLAGS);
   const config = loadConfig(process.env, values);
   const log = (line: string): void => void process.stderr.write(`ralm: ${line}\n`);

@@ -1,7 +1,7 @@
 /**
- * k-means (Lloyd's algorithm) for clustering an item's seed users into k centroids, on the CPU:
- * the fallback and the test oracle for the WGSL version (`shaders/kmeans.wgsl`), which follows
- * the same rules so that, from the same start, both make the same assignments:
+ * k-means (Lloyd's algorithm) for clustering an item's seed users into k centroids. Every backend
+ * follows the same rules — the CPU's (src/cpu/kmeans.ts, also the test oracle) and the WGSL one
+ * (`shaders/kmeans.wgsl`) — so that, from the same start, both make the same assignments:
  * - the start is computed on the host (warm start from the previous centroids, topped up by
  *   k-means++ with a seeded RNG);
  * - a point goes to the nearest centroid, ties to the lower index;
@@ -9,7 +9,7 @@
  * - the run stops when at most `tolerance · n` assignments changed, or at the iteration cap.
  */
 import { Rng } from '../util/rng.js';
-import { KMeansAssigner } from '../cpu/kmeans-wasm.js';
+import { lloyd, sqDist } from '../cpu/kmeans.js';
 
 export interface KMeansOptions {
   k: number;
@@ -69,15 +69,6 @@ export function distinctRows(points: Float32Array, n: number, dim: number): { ro
   return { rows, count: keep.length, index };
 }
 
-function sqDist(a: Float32Array, ai: number, b: Float32Array, bi: number, dim: number): number {
-  let s = 0;
-  for (let d = 0; d < dim; d++) {
-    const x = a[ai + d] - b[bi + d];
-    s += x * x;
-  }
-  return s;
-}
-
 /** k-means++ seeding, continuing from `have` existing centroids already in `centroids`. */
 export function kmeansPlusPlus(points: Float32Array, n: number, dim: number, k: number, rng: Rng, centroids: Float32Array, have: number): number {
   let count = have;
@@ -120,75 +111,6 @@ export function initialCentroids(points: Float32Array, n: number, dim: number, o
   }
   const count = have < k ? kmeansPlusPlus(points, n, dim, k, new Rng(o.seed ?? 1), centroids, have) : have;
   return { centroids, count };
-}
-
-/** Nearest centroid per point (ties → lower index); returns inertia and how many assignments changed. */
-export function assign(points: Float32Array, n: number, dim: number, centroids: Float32Array, count: number, assignments: Uint32Array, dist: Float64Array): { inertia: number; changed: number } {
-  let inertia = 0;
-  let changed = 0;
-  for (let i = 0; i < n; i++) {
-    let bestC = 0;
-    let bestD = Infinity;
-    for (let c = 0; c < count; c++) {
-      const d = sqDist(points, i * dim, centroids, c * dim, dim);
-      if (d < bestD) {
-        bestD = d;
-        bestC = c;
-      }
-    }
-    if (assignments[i] !== bestC) changed++;
-    assignments[i] = bestC;
-    dist[i] = bestD;
-    inertia += bestD;
-  }
-  return { inertia, changed };
-}
-
-/** Centroids ← means of their points (summed in point order); an empty cluster keeps its centroid. */
-export function update(points: Float32Array, n: number, dim: number, centroids: Float32Array, count: number, assignments: Uint32Array): void {
-  const sums = new Float64Array(count * dim);
-  const sizes = new Uint32Array(count);
-  for (let i = 0; i < n; i++) {
-    const c = assignments[i];
-    sizes[c]++;
-    for (let d = 0; d < dim; d++) sums[c * dim + d] += points[i * dim + d];
-  }
-  for (let c = 0; c < count; c++) {
-    if (sizes[c] === 0) continue;
-    for (let d = 0; d < dim; d++) centroids[c * dim + d] = sums[c * dim + d] / sizes[c];
-  }
-}
-
-/**
- * Lloyd iterations from a given start (mutates `centroids`). Both steps run in the WebAssembly
- * SIMD kernel when it is built — f32 sums of squared differences, and centroid sums in f32 in
- * point order divided by the count, as the WGSL kernels compute them — else in TypeScript.
- */
-export function lloyd(points: Float32Array, n: number, dim: number, centroids: Float32Array, count: number, maxIterations: number, tolerance: number): Omit<KMeansResult, 'centroids' | 'count'> {
-  const assignments = new Uint32Array(n).fill(0xffffffff);
-  const dist = new Float64Array(n);
-  const inertia: number[] = [];
-  const fast = KMeansAssigner.shared();
-  if (fast) {
-    fast.loadPoints(points, n, dim);
-    fast.setCentroids(centroids, count);
-  }
-  let iterations = 0;
-  let converged = false;
-  for (;;) {
-    const a = fast ? fast.assign(count, assignments, dist) : assign(points, n, dim, centroids, count, assignments, dist);
-    inertia.push(a.inertia);
-    if (iterations > 0 && a.changed <= tolerance * n) {
-      converged = true;
-      break;
-    }
-    if (iterations === maxIterations) break;
-    if (fast) fast.update(count);
-    else update(points, n, dim, centroids, count, assignments);
-    iterations++;
-  }
-  if (fast) fast.getCentroids(centroids, count);
-  return { assignments, iterations, converged, inertia };
 }
 
 /**

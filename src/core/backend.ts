@@ -4,7 +4,7 @@
  */
 import type { RalmModel } from '../model/model.js';
 import type { ItemTable } from './item-table.js';
-import type { ScanHits, ScanJob } from '../audience/scan.js';
+import type { ScanHits, ScanJob } from './scan.js';
 
 export type BackendKind = 'cpu' | 'webgpu';
 

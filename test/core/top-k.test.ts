@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { selectTopK } from '../../src/cpu/top-k.js';
+import { selectTopK } from '../../src/core/top-k.js';
 import { Rng } from '../../src/util/rng.js';
 
 describe('selectTopK', () => {

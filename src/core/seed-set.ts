@@ -15,7 +15,7 @@
  */
 import type { RalmModel } from '../model/model.js';
 import { ZERO_NORM } from '../model/reference.js';
-import { paddedStride } from '../engine/item-table.js';
+import { paddedStride } from './item-table.js';
 
 export interface PreparedSeedSet {
   /** Centroids c (1 ≤ c ≤ k). */
@@ -63,53 +63,4 @@ export function prepareSeedSet(model: RalmModel, centroids: Float32Array, count:
     }
   }
   return { count, rows, d, gram, kPad, stride };
-}
-
-/** The attention weight exp(tanh(x)) as every CPU path computes it (logit clamped like the kernels). */
-export function attentionWeight(x: number): number {
-  return Math.exp(Math.tanh(Math.max(-20, Math.min(20, x))));
-}
-
-/**
- * Scores one user (row `at` of `rows`, width stride, norm `norm`) against a prepared set, in
- * plain TypeScript: the scalar path, and the statement of the math the kernels implement.
- * `out` receives [score, cos_g, cos_l] at `o`.
- */
-export function scoreUserScalar(
-  set: PreparedSeedSet, rows: Float32Array, at: number, norm: number, alpha: number, beta: number,
-  dots: Float64Array, w: Float64Array, out: Float32Array, o: number,
-): void {
-  const { count: c, d, stride, gram, kPad } = set;
-  if (norm < ZERO_NORM) {
-    out[o] = 0;
-    out[o + 1] = 0;
-    out[o + 2] = 0;
-    return;
-  }
-  const n = 2 * c + 1;
-  for (let r = 0; r < n; r++) {
-    let s = 0;
-    const base = r * stride;
-    for (let i = 0; i < stride; i++) s += rows[at + i] * d[base + i];
-    dots[r] = s;
-  }
-  let sw = 0;
-  let eL = 0;
-  for (let j = 0; j < c; j++) {
-    w[j] = attentionWeight(dots[j]);
-    sw += w[j];
-    eL += w[j] * dots[c + j];
-  }
-  let ll = 0;
-  for (let a = 0; a < c; a++) {
-    let t = 0;
-    for (let b = 0; b < c; b++) t += gram[a * kPad + b] * w[b];
-    ll += w[a] * t;
-  }
-  const lNorm = Math.sqrt(Math.max(ll, 0));
-  const cosLocal = lNorm / sw < ZERO_NORM ? 0 : eL / (norm * lNorm);
-  const cosGlobal = dots[2 * c] / norm;
-  out[o] = alpha * cosGlobal + beta * cosLocal;
-  out[o + 1] = cosGlobal;
-  out[o + 2] = cosLocal;
 }

@@ -8,7 +8,7 @@
  * considers live wholly old or wholly new, and the row → id mapping it reports through stays
  * valid until it ends.
  */
-import { paddedStride } from '../engine/item-table.js';
+import { paddedStride } from './item-table.js';
 import { RalmError } from '../util/errors.js';
 
 /** Default rows per page: 262,144 rows (128 MiB at h = 128), under every device's binding limit. */

@@ -4,8 +4,8 @@
  * Messages arrive in order on one port, so a page is always known before a job that uses it.
  */
 import { parentPort } from 'node:worker_threads';
-import type { WorkerMessage } from './worker-pool.js';
-import { bindPageKernel, type PageKernel } from './wasm-kernel.js';
+import type { WorkerMessage } from './score-pool.js';
+import { bindPageKernel, type PageKernel } from '../wasm-kernel.js';
 
 if (!parentPort) throw new Error('score-worker must run as a worker thread');
 const port = parentPort;

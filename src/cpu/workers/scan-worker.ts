@@ -4,8 +4,9 @@
  * into this thread's scratch), keeps its best-N per set, and reports progress per block.
  */
 import { parentPort } from 'node:worker_threads';
-import { bit, SCAN_BLOCK, TopSelector } from './scan.js';
-import { GATHER_CHUNK, SCAN_CHUNK, scratchLayout, type ScratchLayout } from './user-table.js';
+import { bit, SCAN_BLOCK } from '../../core/scan.js';
+import { TopSelector } from '../../core/top-k.js';
+import { GATHER_CHUNK, SCAN_CHUNK, scratchLayout, type ScratchLayout } from '../../core/user-table.js';
 import type { ScanSetMessage, ScanWorkerMessage, ScanWorkerReply } from './scan-pool.js';
 
 if (!parentPort) throw new Error('scan-worker must run as a worker thread');
