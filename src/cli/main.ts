@@ -712,7 +712,8 @@ async function cmdBench(args: string[]): Promise<void> {
 }
 
 async function cmdServe(args: string[]): Promise<void> {
-  const { loadConfig, SERVE_FLAGS } = await import('../server/config.js');
+  const { loadConfig, SERVICE_OPTIONS } = await import('../server/config.js');
+  const SERVE_FLAGS = Object.fromEntries(Object.values(SERVICE_OPTIONS).map((s) => [s.flag, { type: 'string' as const }]));
   const { startService, exampleRequests } = await import('../server/server.js');
   const { values } = parse(args, SERVE_FLAGS);
   const config = loadConfig(process.env, values);

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { defaultModelDir } from '../util/paths.js';
-import { RalmError } from '../util/errors.js';
+import { bool, int, oneOf, settingsFrom, str, type OptionTable } from '../util/options.js';
 
 export interface ServiceConfig {
   host: string;
@@ -42,56 +42,36 @@ export interface ServiceConfig {
   audienceRetentionMs: number;
 }
 
-/** Each setting: environment variable, flag, default, and its parser. */
-const SETTINGS = {
-  host: { env: 'RALM_HOST', flag: 'host', dflt: '127.0.0.1', parse: (v: string) => v },
-  port: { env: 'RALM_PORT', flag: 'port', dflt: '8080', parse: (v: string) => int(v, 'port', 0, 65535) },
-  dataDir: { env: 'RALM_DATA_DIR', flag: 'data-dir', dflt: 'data', parse: (v: string) => resolve(v) },
-  modelDir: { env: 'RALM_MODEL_DIR', flag: 'model-dir', dflt: defaultModelDir, parse: (v: string) => resolve(v) },
-  backend: { env: 'RALM_BACKEND', flag: 'backend', dflt: 'auto', parse: (v: string) => oneOf(v, 'backend', ['auto', 'webgpu', 'cpu'] as const) },
-  reclusterIntervalMs: { env: 'RALM_RECLUSTER_INTERVAL_MS', flag: 'recluster-interval-ms', dflt: '300000', parse: (v: string) => int(v, 'recluster-interval-ms', 1000, 86_400_000) },
-  minSeeds: { env: 'RALM_MIN_SEEDS', flag: 'min-seeds', dflt: '100', parse: (v: string) => int(v, 'min-seeds', 1, 1e9) },
-  apiToken: { env: 'RALM_API_TOKEN', flag: 'api-token', dflt: '', parse: (v: string) => (v === '' ? null : v) },
-  bodyLimit: { env: 'RALM_BODY_LIMIT', flag: 'body-limit', dflt: String(8 * 1024 * 1024), parse: (v: string) => int(v, 'body-limit', 1024, 1 << 30) },
-  demo: { env: 'RALM_DEMO', flag: 'demo', dflt: 'true', parse: (v: string) => oneOf(v, 'demo', ['true', 'false'] as const) === 'true' },
-  maxBatch: { env: 'RALM_MAX_BATCH', flag: 'max-batch', dflt: '32', parse: (v: string) => int(v, 'max-batch', 1, 1024) },
-  maxWaitMs: { env: 'RALM_MAX_WAIT_MS', flag: 'max-wait-ms', dflt: '2', parse: (v: string) => int(v, 'max-wait-ms', 0, 1000) },
-  maxQueue: { env: 'RALM_MAX_QUEUE', flag: 'max-queue', dflt: '1024', parse: (v: string) => int(v, 'max-queue', 1, 1_000_000) },
-  requestTimeoutMs: { env: 'RALM_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', dflt: '2000', parse: (v: string) => int(v, 'request-timeout-ms', 1, 600_000) },
-  maxEventLoopDelayMs: { env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', flag: 'max-event-loop-delay-ms', dflt: '1000', parse: (v: string) => int(v, 'max-event-loop-delay-ms', 0, 600_000) },
-  audienceSyncMaxUsers: { env: 'RALM_AUDIENCE_SYNC_MAX_USERS', flag: 'audience-sync-max-users', dflt: '200000', parse: (v: string) => int(v, 'audience-sync-max-users', 0, 1e9) },
-  audienceMaxSize: { env: 'RALM_AUDIENCE_MAX_SIZE', flag: 'audience-max-size', dflt: '1000000', parse: (v: string) => int(v, 'audience-max-size', 1, 1e8) },
-  audienceMaxClusterSeeds: { env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', flag: 'audience-max-cluster-seeds', dflt: '20000', parse: (v: string) => int(v, 'audience-max-cluster-seeds', 1, 1e7) },
-  audienceMaxQueuedJobs: { env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', flag: 'audience-max-queued-jobs', dflt: '16', parse: (v: string) => int(v, 'audience-max-queued-jobs', 0, 10_000) },
-  audienceRetentionMs: { env: 'RALM_AUDIENCE_RETENTION_MS', flag: 'audience-retention-ms', dflt: '86400000', parse: (v: string) => int(v, 'audience-retention-ms', 1000, 365 * 86_400_000) },
-} as const;
+/** Each setting: environment variable, flag, default and parser — the only home of the service's defaults. */
+export const SERVICE_OPTIONS = {
+  host: { flag: 'host', env: 'RALM_HOST', arg: 'H', default: '127.0.0.1', help: 'address to listen on', parse: str() },
+  port: { flag: 'port', env: 'RALM_PORT', arg: 'N', default: '8080', help: 'port to listen on (0: any free port)', parse: int(0, 65535) },
+  dataDir: { flag: 'data-dir', env: 'RALM_DATA_DIR', arg: 'DIR', default: 'data', help: 'the embedded store (LMDB) directory', parse: (v: string) => resolve(str()(v)) },
+  modelDir: { flag: 'model-dir', env: 'RALM_MODEL_DIR', arg: 'DIR', default: defaultModelDir, defaultText: 'the shipped weights/default', help: 'model directory to serve', parse: (v: string) => resolve(str()(v)) },
+  backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: 'auto', help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
+  reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: '300000', help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
+  minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: '100', help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
+  apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'bearer token the admin routes require (empty: none)', parse: (v: string) => (v === '' ? null : v) },
+  bodyLimit: { flag: 'body-limit', env: 'RALM_BODY_LIMIT', arg: 'BYTES', default: String(8 * 1024 * 1024), help: 'largest request body', parse: int(1024, 1 << 30) },
+  demo: { flag: 'demo', env: 'RALM_DEMO', arg: 'true|false', default: 'true', help: 'load a small deterministic demo world into an empty store', parse: bool },
+  maxBatch: { flag: 'max-batch', env: 'RALM_MAX_BATCH', arg: 'N', default: '32', help: 'most recommend requests coalesced into one engine call', parse: int(1, 1024) },
+  maxWaitMs: { flag: 'max-wait-ms', env: 'RALM_MAX_WAIT_MS', arg: 'N', default: '2', help: 'longest a recommend request waits for others to batch with, ms', parse: int(0, 1000) },
+  maxQueue: { flag: 'max-queue', env: 'RALM_MAX_QUEUE', arg: 'N', default: '1024', help: 'recommend requests waiting beyond which the service answers 429', parse: int(1, 1_000_000) },
+  requestTimeoutMs: { flag: 'request-timeout-ms', env: 'RALM_REQUEST_TIMEOUT_MS', arg: 'N', default: '2000', help: 'default deadline of a recommend request, ms (x-ralm-deadline-ms may ask for less)', parse: int(1, 600_000) },
+  maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '1000', help: 'event-loop delay beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
+  audienceSyncMaxUsers: { flag: 'audience-sync-max-users', env: 'RALM_AUDIENCE_SYNC_MAX_USERS', arg: 'N', default: '200000', help: 'audience requests scoring more users than this run as background jobs', parse: int(0, 1e9) },
+  audienceMaxSize: { flag: 'audience-max-size', env: 'RALM_AUDIENCE_MAX_SIZE', arg: 'N', default: '1000000', help: 'largest audience size N a request may ask for', parse: int(1, 1e8) },
+  audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: '20000', help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },
+  audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: '16', help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
+  audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: '86400000', help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
+} as const satisfies OptionTable;
 
-function int(v: string, name: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new RalmError('RALM_ERR_VALIDATION', `${name}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`, { field: name });
-  }
-  return n;
+/** The configuration from the environment, overridden by flags (keyed by flag name), validated. */
+export function loadConfig(env: NodeJS.ProcessEnv, flags: Readonly<Record<string, unknown>> = {}): ServiceConfig {
+  return settingsFrom(SERVICE_OPTIONS, env, flags);
 }
 
-function oneOf<T extends string>(v: string, name: string, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) throw new RalmError('RALM_ERR_VALIDATION', `${name}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`, { field: name });
-  return v as T;
-}
-
-/** The flags `ralm serve` accepts (for parseArgs). */
-export const SERVE_FLAGS = Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }]));
-
-export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown> = {}): ServiceConfig {
-  const out: Record<string, unknown> = {};
-  for (const [key, s] of Object.entries(SETTINGS)) {
-    const raw = flags[s.flag] ?? env[s.env] ?? s.dflt;
-    try {
-      out[key] = s.parse(String(raw));
-    } catch (err) {
-      const from = flags[s.flag] !== undefined ? `--${s.flag}` : env[s.env] !== undefined ? s.env : 'default';
-      throw new RalmError('RALM_ERR_VALIDATION', `configuration ${from}: ${(err as Error).message}`, { field: s.flag });
-    }
-  }
-  return out as unknown as ServiceConfig;
+/** The configuration with nothing set: every default. */
+export function defaultConfig(): ServiceConfig {
+  return loadConfig({});
 }
