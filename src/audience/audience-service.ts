@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { RalmEngine } from '../engine/engine.js';
 import type { RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
+import { finiteVector } from '../engine/validate.js';
 import { Rng } from '../util/rng.js';
 import { bit, type ScanHits, type ScanSet } from '../core/scan.js';
 import { prepareSeedSet } from '../core/seed-set.js';
@@ -115,15 +116,7 @@ export function parseAudienceRequest(body: unknown, h: number, maxSize: number):
     if (!Array.isArray(b.seedEmbeddings)) fail('seedEmbeddings', `an array of embeddings (arrays of ${h} numbers)`, b.seedEmbeddings);
     b.seedEmbeddings.forEach((e: unknown, i: number) => {
       const f = `seedEmbeddings[${i}]`;
-      const arr = e instanceof Float32Array ? e : Array.isArray(e) ? e : null;
-      if (!arr) fail(f, `an array of ${h} numbers`, e);
-      if (arr.length !== h) throw new RalmError('RALM_ERR_DIMENSION', `${f}: expected ${h} values, got ${arr.length}`, { field: f, expected: h, got: arr.length });
-      for (let j = 0; j < arr.length; j++) {
-        if (typeof arr[j] !== 'number' || !Number.isFinite(arr[j])) {
-          throw new RalmError('RALM_ERR_NON_FINITE', `${f}[${j}]: expected a finite number, got ${String(arr[j])}`, { field: f, index: j });
-        }
-      }
-      seedEmbeddings.push(Float32Array.from(arr as ArrayLike<number>));
+      seedEmbeddings.push(Float32Array.from(finiteVector(e, f, h, `an array of ${h} numbers`)));
     });
   }
   if (seeds.length + seedEmbeddings.length === 0) fail('seeds', 'at least one seed user (in "seeds" or "seedEmbeddings")');

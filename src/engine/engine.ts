@@ -18,6 +18,7 @@ import { openGpu, type GpuContext } from '../gpu/device.js';
 import type { RalmModel } from '../model/model.js';
 import { embedUserFeatures } from '../model/user-tower.js';
 import { RalmError } from '../util/errors.js';
+import { assertFiniteValues, finiteVector } from './validate.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
@@ -141,10 +142,6 @@ export interface EngineStats {
 const DEFAULT_MAX_PAGE_BYTES = 256 * 1024 * 1024;
 /** The binding size every WebGPU device supports; used for page sizing when no device is open. */
 const SPEC_DEFAULT_BINDING = 128 * 1024 * 1024;
-
-function toFloat32(values: ArrayLike<number>): Float32Array {
-  return values instanceof Float32Array ? values : Float32Array.from(values);
-}
 
 export class RalmEngine {
   readonly model: RalmModel;
@@ -350,18 +347,8 @@ export class RalmEngine {
     }
     if (hasF) return transformCpu(this.model, embedUserFeatures(this.model, user.features, `${field}.features`).universal, 1);
     const name = hasE ? `${field}.embedding` : `${field}.universal`;
-    const v = (hasE ? user.embedding : user.universal) as ArrayLike<number>;
-    const want = hasE ? h : m;
-    if (typeof v !== 'object' || typeof v.length !== 'number') throw new RalmError('RALM_ERR_VALIDATION', `${name}: expected an array of numbers`, { field: name });
-    if (v.length !== want) {
-      throw new RalmError('RALM_ERR_DIMENSION', `${name}: expected ${want} values, got ${v.length}`, { field: name, expected: want, got: v.length });
-    }
-    for (let i = 0; i < v.length; i++) {
-      if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) {
-        throw new RalmError('RALM_ERR_NON_FINITE', `${name}[${i}]: expected a finite number, got ${String(v[i])}`, { field: name, index: i });
-      }
-    }
-    return hasE ? toFloat32(v) : transformCpu(this.model, toFloat32(v), 1);
+    const v = finiteVector(hasE ? user.embedding : user.universal, name, hasE ? h : m);
+    return hasE ? v : transformCpu(this.model, v, 1);
   }
 
   private prepare(e: Float32Array, slots: Uint32Array, topK: number): PreparedRequest {
@@ -403,23 +390,10 @@ export class RalmEngine {
       if (!c || typeof c.length !== 'number' || c.length === 0 || c.length % h !== 0 || c.length / h > k) {
         throw new RalmError('RALM_ERR_DIMENSION', `${field}.centroids: expected 1 to ${k} rows of ${h} values (a multiple of ${h} up to ${k * h}), got ${c?.length}`, { field: `${field}.centroids` });
       }
-      for (let j = 0; j < c.length; j++) {
-        if (typeof c[j] !== 'number' || !Number.isFinite(c[j])) {
-          throw new RalmError('RALM_ERR_NON_FINITE', `${field}.centroids[${j}]: expected a finite number, got ${String(c[j])}`, { field: `${field}.centroids`, index: j });
-        }
-        compact[i * k * h + j] = this.stored(c[j]);
-      }
+      assertFiniteValues(c, `${field}.centroids`);
+      for (let j = 0; j < c.length; j++) compact[i * k * h + j] = this.stored(c[j]);
       counts[i] = c.length / h;
-      if (it.global !== undefined) {
-        if (typeof it.global?.length !== 'number' || it.global.length !== h) {
-          throw new RalmError('RALM_ERR_DIMENSION', `${field}.global: expected ${h} values, got ${it.global?.length}`, { field: `${field}.global` });
-        }
-        for (let j = 0; j < h; j++) {
-          if (typeof it.global[j] !== 'number' || !Number.isFinite(it.global[j])) {
-            throw new RalmError('RALM_ERR_NON_FINITE', `${field}.global[${j}]: expected a finite number, got ${String(it.global[j])}`, { field: `${field}.global`, index: j });
-          }
-        }
-      }
+      if (it.global !== undefined) finiteVector(it.global, `${field}.global`, h);
     });
     // Global attention runs only for the items that did not bring their global vector.
     const need = items.map((it, i) => (it.global === undefined ? i : -1)).filter((i) => i >= 0);
@@ -560,10 +534,7 @@ export class RalmEngine {
     if (!Number.isSafeInteger(count) || count < 0 || x.length !== count * m) {
       throw new RalmError('RALM_ERR_DIMENSION', `transform: expected ${count} vectors of width ${m} (${count * m} values), got ${x.length}`);
     }
-    const xs = toFloat32(x);
-    for (let i = 0; i < xs.length; i++) {
-      if (!Number.isFinite(xs[i])) throw new RalmError('RALM_ERR_NON_FINITE', `transform: value at index ${i} is ${xs[i]}`);
-    }
+    const xs = finiteVector(x, 'transform', count * m);
     const { value } = await this.onBackend('transform', (b) => b.transform(xs, count));
     return value;
   }

@@ -25,15 +25,3 @@ export class RalmError extends Error {
     this.details = details;
   }
 }
-
-/** Throws RALM_ERR_NON_FINITE naming `what` and the first bad index, if any value is NaN/±Infinity. */
-export function assertFinite(values: ArrayLike<number>, what: string): void {
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      throw new RalmError('RALM_ERR_NON_FINITE', `${what}: value at index ${i} is ${values[i]}, expected a finite number`, {
-        field: what,
-        index: i,
-      });
-    }
-  }
-}
