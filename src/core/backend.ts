@@ -53,7 +53,7 @@ export interface Backend {
   globalAttention(centroids: Float32Array, counts: Uint32Array): Promise<{ globals: Float32Array; norms: Float32Array }>;
   /** The shared transform PReLU(W_t x + b_t) for `count` vectors of width m → [count, h]. */
   transform(x: Float32Array, count: number): Promise<Float32Array>;
-  /** Lloyd iterations for a batch of items, each from its given start (see src/seeds/kmeans.ts for the rules). */
+  /** Lloyd iterations for a batch of items, each from its given start (see src/clustering/kmeans.ts for the rules). */
   kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]>;
   /** Audience expansion: scores a user-table snapshot (or a pool) against prepared seed sets. */
   scanUsers(job: ScanJob): Promise<ScanHits[]>;
@@ -63,4 +63,3 @@ export interface Backend {
   destroy(): void;
 }
 
-export type BackendFactory = (model: RalmModel) => Promise<Backend>;
