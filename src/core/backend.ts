@@ -2,7 +2,6 @@
  * What a compute backend implements. The engine is the only caller: it validates input,
  * resolves ids, pins a table snapshot and picks the backend; a backend only does arithmetic.
  */
-import type { RalmModel } from '../model/model.js';
 import type { ItemTable } from './item-table.js';
 import type { ScanHits, ScanJob } from './scan.js';
 
