@@ -9,6 +9,7 @@
  * the normaliser Σ w_j cancels, cos(e, L/Σw) = e·L / (|e| |L|) (zero-norm rule on |L|/Σw).
  */
 import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../core/backend.js';
+import { CPU_DEFAULTS } from './defaults.js';
 import { runKMeansJobs } from './kmeans.js';
 import type { ItemTable } from '../core/item-table.js';
 import type { RalmModel } from '../model/model.js';
@@ -25,8 +26,6 @@ import { scanScalar } from './scan-scalar.js';
 /** Lets pending requests run: background work on the CPU yields between items with this. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Below this many candidates a request stays on one thread (the hand-off costs more than it saves). */
-const PARALLEL_MIN_CANDIDATES = 512;
 
 /** `wasm`: the WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop. */
 export type CpuKernel = 'wasm' | 'scalar';
@@ -132,7 +131,7 @@ export class CpuBackend implements Backend {
     };
 
     const pool = this.threads > 1 ? this.pool : null;
-    if (!pool || !pool.canScore || n < PARALLEL_MIN_CANDIDATES) {
+    if (!pool || !pool.canScore || n < CPU_DEFAULTS.parallelMinCandidates) {
       runRange(0, n);
       return;
     }

@@ -21,11 +21,10 @@ import { cancelled, scanPositions, type ScanHits, type ScanJob } from '../../cor
 import { mergeRanked } from '../../core/top-k.js';
 import { ZERO_NORM } from '../../model/reference.js';
 import { RalmError } from '../../util/errors.js';
+import { CPU_DEFAULTS } from '../defaults.js';
 import { kernelModule, type KernelArgs } from '../wasm-kernel.js';
 import { CONTROL_CANCEL, type ScanSetMessage, type Segment, type WorkerMessage, type WorkerReply } from './messages.js';
 
-/** How long a requesting thread waits for the worker's half of a request before scoring it itself. */
-const SCORE_WAIT_MS = 10_000;
 
 interface PoolWorker {
   readonly worker: Worker;
@@ -101,7 +100,7 @@ export class CpuWorkerPool {
 
   /** Blocks until scoring job `seq` is done; returns its outputs (3 floats per slot), or null if the worker failed. */
   finishScore(seq: number, n: number): Float32Array | null {
-    const deadline = Date.now() + SCORE_WAIT_MS;
+    const deadline = Date.now() + CPU_DEFAULTS.scoreWaitMs;
     for (;;) {
       const v = Atomics.load(this.done, 0);
       if (v === seq) return new Float32Array(this.job, this.capacity * 4, n * 3);
@@ -112,7 +111,7 @@ export class CpuWorkerPool {
       const left = deadline - Date.now();
       const failed = this.workers[0].failed;
       if (left <= 0 || failed) {
-        this.scoreBroken = failed ?? `worker did not answer within ${SCORE_WAIT_MS} ms`;
+        this.scoreBroken = failed ?? `worker did not answer within ${CPU_DEFAULTS.scoreWaitMs} ms`;
         return null;
       }
       Atomics.wait(this.done, 0, v, left);
