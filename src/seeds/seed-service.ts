@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { RalmEngine } from '../engine/engine.js';
 import type { ClickEvent, IngestResult, ItemClusters, RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
+import { finiteVector } from '../engine/validate.js';
 import { Rng } from '../util/rng.js';
 
 export interface SeedServiceOptions {
@@ -131,10 +132,7 @@ export class SeedService {
     const x = new Float32Array(users.length * m);
     users.forEach((u, i) => {
       if (typeof u?.id !== 'string' || u.id.length === 0) throw new RalmError('RALM_ERR_VALIDATION', `users[${i}].id: expected a non-empty string`, { field: `users[${i}].id` });
-      if (!u.universal || u.universal.length !== m) {
-        throw new RalmError('RALM_ERR_DIMENSION', `users[${i}].universal: expected ${m} values, got ${u.universal?.length}`, { field: `users[${i}].universal` });
-      }
-      x.set(u.universal, i * m);
+      x.set(finiteVector(u.universal, `users[${i}].universal`, m), i * m);
     });
     const e = await this.engine.transform(x, users.length);
     const h = this.engine.model.manifest.h;
