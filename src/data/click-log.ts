@@ -8,16 +8,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import type { ClickLog } from './dataset.js';
 
-export interface ClickLog {
-  name: string;
-  userIds: string[];
-  itemIds: string[];
-  /** Per click: user index, item index, time (epoch ms). */
-  user: Uint32Array;
-  item: Uint32Array;
-  ts: Float64Array;
-}
+export type { ClickLog };
 
 class Indexer {
   readonly ids: string[] = [];
