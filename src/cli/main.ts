@@ -374,7 +374,8 @@ async function cmdEval(args: string[]): Promise<void> {
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend: expected cpu or webgpu, got ${JSON.stringify(backend)}`);
   const hide = numOpt(values.hide, 'hide', 0.5);
   if (!(hide > 0 && hide < 1)) throw new UsageError(`--hide: expected a share between 0 and 1, got ${hide}`);
-  const { readMovieLens, readGlobo, syntheticLog } = await import('../data/click-log.js');
+  const { readMovieLens, readGlobo } = await import('../data/click-log.js');
+  const { syntheticLog } = await import('../data/synthetic.js');
   const { evalAudience } = await import('../eval/audience-eval.js');
   const log = (l: string): void => void process.stderr.write(l + '\n');
   const clicks = dataset === 'movielens' ? readMovieLens(resolve(values.data as string))

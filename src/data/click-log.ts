@@ -1,13 +1,12 @@
 /**
  * Click logs of the evaluation datasets, held compactly: users and items as dense indices,
  * one entry per click. Readers for MovieLens (ratings ≥ 4 count as clicks) and the Globo.com
- * news clicks (hourly CSV files, gzipped or not), and a planted synthetic log for tests.
+ * news clicks (hourly CSV files, gzipped or not).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { RalmError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
 import type { ClickLog } from './dataset.js';
 
 export type { ClickLog };
@@ -104,37 +103,4 @@ export function readGlobo(dir: string, hours?: number): ClickLog {
     }
   }
   return { name: 'globo-news', userIds: users.ids, itemIds: items.ids, user: g.user.slice(0, g.n), item: g.item.slice(0, g.n), ts: g.ts.slice(0, g.n) };
-}
-
-/**
- * A planted click log: users belong to one or two of `topics` taste groups, items to one topic,
- * and a user clicks items of their topics (Zipf popularity within a topic) plus some noise.
- */
-export function syntheticLog(o: { users?: number; items?: number; topics?: number; clicksPerUser?: number; seed?: number } = {}): ClickLog {
-  const nu = o.users ?? 2000;
-  const ni = o.items ?? 400;
-  const topics = o.topics ?? 8;
-  const per = o.clicksPerUser ?? 20;
-  const rng = new Rng(o.seed ?? 1);
-  const itemTopic = Array.from({ length: ni }, (_, i) => i % topics);
-  const byTopic = Array.from({ length: topics }, (_, t) => itemTopic.flatMap((x, i) => (x === t ? [i] : [])));
-  const g = new Growable();
-  for (let u = 0; u < nu; u++) {
-    const mine = [rng.int(topics)];
-    if (rng.next() < 0.5) mine.push(rng.int(topics));
-    for (let c = 0; c < per; c++) {
-      let item: number;
-      if (rng.next() < 0.1) item = rng.int(ni);
-      else {
-        const list = byTopic[mine[rng.int(mine.length)]];
-        // Zipf-like: position ~ floor(len · U²)
-        item = list[Math.floor(list.length * rng.next() ** 2)];
-      }
-      g.push(u, item, c);
-    }
-  }
-  return {
-    name: 'synthetic', userIds: Array.from({ length: nu }, (_, u) => `s${u}`), itemIds: Array.from({ length: ni }, (_, i) => `t${itemTopic[i]}-i${i}`),
-    user: g.user.slice(0, g.n), item: g.item.slice(0, g.n), ts: g.ts.slice(0, g.n),
-  };
 }

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evalAudience } from '../../src/eval/audience-eval.js';
-import { readMovieLens, syntheticLog } from '../../src/data/click-log.js';
+import { readMovieLens } from '../../src/data/click-log.js';
+import { syntheticLog } from '../../src/data/synthetic.js';
 import { toCsr, userFactors } from '../../src/eval/svd.js';
 
 /** Where the real datasets live: $RALM_DATASETS, else ../shared/data beside the repository. */
