@@ -374,12 +374,11 @@ async function cmdEval(args: string[]): Promise<void> {
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend: expected cpu or webgpu, got ${JSON.stringify(backend)}`);
   const hide = numOpt(values.hide, 'hide', 0.5);
   if (!(hide > 0 && hide < 1)) throw new UsageError(`--hide: expected a share between 0 and 1, got ${hide}`);
-  const { readMovieLens, readGlobo, syntheticLog } = await import('../data/click-log.js');
+  const { openClickLog } = await import('../data/open.js');
   const { evalAudience } = await import('../eval/audience-eval.js');
   const log = (l: string): void => void process.stderr.write(l + '\n');
-  const clicks = dataset === 'movielens' ? readMovieLens(resolve(values.data as string))
-    : dataset === 'globo' ? readGlobo(resolve(values.data as string), values.hours === undefined ? undefined : intOpt(values.hours, 'hours', 1))
-      : syntheticLog({ seed: intOpt(values.seed, 'seed', 1) });
+  const clicks = await openClickLog(dataset === 'synthetic' ? { kind: 'synthetic', seed: intOpt(values.seed, 'seed', 1) }
+    : { kind: dataset as 'movielens' | 'globo', path: resolve(values.data as string), hours: dataset === 'globo' && values.hours !== undefined ? intOpt(values.hours, 'hours', 1) : undefined });
   const r = await evalAudience(clicks, {
     rank: intOpt(values.rank, 'rank', 64), hideShare: hide, items: intOpt(values.items, 'items', 200),
     minClickers: intOpt(values['min-clickers'], 'min-clickers', 20), maxClickers: intOpt(values['max-clickers'], 'max-clickers', 5000),
