@@ -1,7 +1,8 @@
 /**
  * The package as a consumer gets it: `npm pack` ships what the library, the command line and the
  * shipped model need and nothing else, and a strict TypeScript project that depends on the tarball
- * type-checks against its declarations (the examples of docs/library.md included) and runs.
+ * type-checks against its declarations (the examples of README.md and docs/library.md included)
+ * and runs.
  *
  * The tarball is unpacked into the consumer's node_modules/ralm rather than `npm install`ed: an
  * install fetches the dependencies from the registry (network, minutes). Here each dependency is a
@@ -139,14 +140,17 @@ test('npm pack ships the library, CLI, shaders and weights; a strict TypeScript 
     include: ['*.ts'],
   }));
   writeFileSync(join(project, 'main.ts'), CONSUMER);
-  const examples = tsBlocks(readFileSync(join(packageRoot, 'docs', 'library.md'), 'utf8'));
-  assert.ok(examples.length > 0, 'docs/library.md has no ```ts examples');
-  examples.forEach((code, i) => {
-    assert.match(code, /from 'ralm'/, `docs/library.md example ${i + 1} does not import from the package name`);
-    writeFileSync(join(project, `library-example-${i + 1}.ts`), code);
+  const examples = ['README.md', join('docs', 'library.md')].flatMap((doc) => {
+    const blocks = tsBlocks(readFileSync(join(packageRoot, doc), 'utf8'));
+    assert.ok(blocks.length > 0, `${doc} has no \`\`\`ts examples`);
+    return blocks.map((code, i) => ({ name: `${doc} example ${i + 1}`, file: `example-${doc.replace(/\W+/g, '-')}-${i + 1}`, code }));
   });
+  for (const e of examples) {
+    assert.match(e.code, /from 'ralm'/, `${e.name} does not import from the package name`);
+    writeFileSync(join(project, `${e.file}.ts`), e.code);
+  }
 
-  await sh(process.execPath, [join(packageRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], project, 'type-checking the consumer and the docs/library.md examples');
+  await sh(process.execPath, [join(packageRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], project, 'type-checking the consumer and the examples of README.md and docs/library.md');
 
   const lines = (await sh(process.execPath, [join('out', 'main.js')], project, 'running the consumer')).trim().split('\n');
   const out = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
@@ -160,9 +164,9 @@ test('npm pack ships the library, CLI, shaders and weights; a strict TypeScript 
   assert.equal(out.deepImport, 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'only the exports map is public');
 
   // The examples run too, except training and evaluation (minutes, and datasets not shipped).
-  for (let i = 0; i < examples.length; i++) {
-    if (/trainModel|evalRecommend|evalAudience/.test(examples[i])) continue;
-    await sh(process.execPath, [join('out', `library-example-${i + 1}.js`)], project, `running docs/library.md example ${i + 1}`);
+  for (const e of examples) {
+    if (/trainModel|evalRecommend|evalAudience/.test(e.code)) continue;
+    await sh(process.execPath, [join('out', `${e.file}.js`)], project, `running ${e.name}`);
   }
 
   // The command line from the package finds the model shipped inside it.
