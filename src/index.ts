@@ -18,7 +18,7 @@ export type { RandomModelOptions, RandomTowerOptions } from './model/random.js';
 export { defaultModelDir } from './util/paths.js';
 
 // The engine: ranking and scoring on WebGPU or the CPU.
-export { RalmEngine } from './engine/engine.js';
+export { RalmEngine, ENGINE_DEFAULTS } from './engine/engine.js';
 export type { BackendChoice, EngineOptions, EngineEvent, EngineStats, UserInput, RankRequest, RankedItem, RankResult, ScoreRequest, ScoreResult, ResultInfo, ItemCentroids } from './engine/engine.js';
 export type { BackendKind } from './core/backend.js';
 export type { CentroidStorage } from './core/item-table.js';
@@ -49,7 +49,8 @@ export type { ServiceConfig } from './server/config.js';
 export { openDataset } from './data/open.js';
 export type { OpenOptions, DatasetKind } from './data/open.js';
 export type { Dataset } from './data/dataset.js';
-export type { ClickLog } from './data/click-log.js';
+export type { ClickLog } from './data/dataset.js';
+export { openClickLog } from './data/open.js';
 export { trainModel } from './train/pipeline.js';
 export type { TrainOptions, TrainReport } from './train/pipeline.js';
 export { evalRecommend } from './eval/recommend-eval.js';
