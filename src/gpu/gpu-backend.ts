@@ -17,22 +17,20 @@ import { rowsFromScores } from '../core/top-k.js';
 import { RalmError } from '../util/errors.js';
 import type { GpuContext } from './device.js';
 import {
+  assembleShader,
   audienceProgram,
   dispatchSize,
   globalAttentionProgram,
   kmeansAssignProgram,
   kmeansUpdateProgram,
-  MAX_GPU_H,
-  MAX_GPU_K,
-  MAX_GPU_TOP_K,
   scoreProgram,
-  shaderSource,
-  TOPK_TILE,
+  shaderLocation,
   topKGatherProgram,
   topKSelectProgram,
   transformProgram,
   type ProgramInfo,
 } from './programs.js';
+import { checkModelFits, GPU_LIMITS } from './limits.js';
 import { packUniforms, type UniformValues } from './uniforms.js';
 import { cancelled, scanPositions, type ScanHits, type ScanJob } from '../core/scan.js';
 import { TopSelector } from '../core/top-k.js';
@@ -126,9 +124,7 @@ export class GpuBackend implements Backend {
     this.model = model;
     this.f16 = options.storage === 'f16';
     this.adapterName = ctx.adapterName;
-    const { h, k } = model.manifest;
-    if (h > MAX_GPU_H) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `the WebGPU kernels support h <= ${MAX_GPU_H}, the model has h = ${h}`);
-    if (k > MAX_GPU_K) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `the WebGPU kernels support k <= ${MAX_GPU_K}, the model has k = ${k}`);
+    checkModelFits(model.manifest);
     const w = model.weights;
     this.weights = {
       tw: this.upload('transform.weight', w.transformWeight),
@@ -195,11 +191,12 @@ export class GpuBackend implements Backend {
   private async pipeline(p: ProgramInfo): Promise<GPUComputePipeline> {
     const cached = this.pipelines.get(p.cacheKey);
     if (cached) return cached;
-    const module = this.device.createShaderModule({ label: p.shaderFile, code: shaderSource(p.shaderFile) });
+    const shader = assembleShader(p.shaderFile);
+    const module = this.device.createShaderModule({ label: p.shaderFile, code: shader.code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) {
-      throw new Error(`${p.shaderFile}: ${errors.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
+      throw new Error(`${p.shaderFile}: ${errors.map((m) => `${shaderLocation(shader, m.lineNum)}:${m.linePos} ${m.message}`).join('; ')}`);
     }
     const pipeline = await this.device.createComputePipelineAsync({
       label: p.name,
@@ -260,7 +257,7 @@ export class GpuBackend implements Backend {
     });
     pass.setPipeline(pl);
     pass.setBindGroup(0, bindGroup);
-    const [x, y] = dispatchSize(invocations, p.workgroupSize, this.ctx.limits.maxComputeWorkgroupsPerDimension);
+    const [x, y] = dispatchSize(invocations, p.unitsPerWorkgroup, this.ctx.limits.maxComputeWorkgroupsPerDimension);
     pass.dispatchWorkgroups(x, y);
   }
 
@@ -401,7 +398,7 @@ export class GpuBackend implements Backend {
     }
 
     const allScores = requests.every((r) => r.topK === 0);
-    const hostSelect = requests.some((r) => r.topK > MAX_GPU_TOP_K);
+    const hostSelect = requests.some((r) => r.topK > GPU_LIMITS.maxTopK);
     if (allScores || hostSelect) {
       pass.end();
       const [raw] = await this.readBack([{ src: results, bytes: total * 16 }], encoder);
@@ -449,12 +446,12 @@ export class GpuBackend implements Backend {
       let more = false;
       const next: Array<{ start: number; length: number }> = [];
       lists.forEach((l, r) => {
-        const nTiles = Math.max(1, Math.ceil(l.length / TOPK_TILE));
+        const nTiles = Math.max(1, Math.ceil(l.length / GPU_LIMITS.topKTile));
         if (nTiles > 1) more = true;
         const start = dst;
         for (let t = 0; t < nTiles; t++) {
-          const count = Math.min(TOPK_TILE, l.length - t * TOPK_TILE);
-          descs.push(l.start + t * TOPK_TILE, count, dst, t * TOPK_TILE, keep[r], 0, 0, 0);
+          const count = Math.min(GPU_LIMITS.topKTile, l.length - t * GPU_LIMITS.topKTile);
+          descs.push(l.start + t * GPU_LIMITS.topKTile, count, dst, t * GPU_LIMITS.topKTile, keep[r], 0, 0, 0);
           dst += Math.min(keep[r], count);
           tiles++;
         }
@@ -576,7 +573,7 @@ export class GpuBackend implements Backend {
     if (P === 0 || S === 0) return sets.map(() => new TopSelector(0, 0).result());
     if (!this.canScan(P, S)) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `a scan of ${P} users × ${S} seed sets exceeds this device's buffer limit`);
     for (const s of sets) {
-      if (s.set.count > MAX_GPU_K) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `the WebGPU audience kernel supports k <= ${MAX_GPU_K}`);
+      if (s.set.count > GPU_LIMITS.maxK) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', `the WebGPU audience kernel supports k <= ${GPU_LIMITS.maxK}`);
     }
     const rpp = table.rowsPerPage;
     const rv = table.stride / 4;
@@ -658,7 +655,7 @@ export class GpuBackend implements Backend {
     if (job.signal?.aborted) throw cancelled();
 
     const offsets = Uint32Array.from({ length: S + 1 }, (_, i) => i * P);
-    const onGpu = sets.every((s) => s.topN <= MAX_GPU_TOP_K);
+    const onGpu = sets.every((s) => s.topN <= GPU_LIMITS.maxTopK);
     const keptRows = await this.exclusive(async (): Promise<ScoredRows[]> => {
       const encoder = this.device.createCommandEncoder({ label: 'audience selection' });
       const pass = encoder.beginComputePass();
