@@ -8,7 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shadersDir } from '../../src/util/paths.js';
 import { GPU_LIMITS } from '../../src/gpu/limits.js';
-import { assembleShader, backendPrograms, shaderBounds, shaderLocation } from '../../src/gpu/programs.js';
+import { assembleShader, backendPrograms, shaderBounds, shaderLocation, type ProgramInfo } from '../../src/gpu/programs.js';
+import { bindEntries } from '../../src/gpu/runtime.js';
 
 const programs = [...new Map([...backendPrograms(false), ...backendPrograms(true)].map((p) => [p.cacheKey, p])).values()];
 const kernelFiles = readdirSync(shadersDir).filter((f) => f.endsWith('.wgsl') && f !== 'common.wgsl').sort();
@@ -107,4 +108,13 @@ describe('kernel descriptions match their WGSL', () => {
       assert.deepEqual(Object.keys(p.constants).sort(), requiredOverrides(text));
     });
   }
+
+  it('binding by name refuses a missing or an extra name', () => {
+    const p = programs.find((x) => x.name === 'top-k-gather') as ProgramInfo;
+    const all = { params: 'u', tiles: 't', results: 'r', src: 's', rows: 'o' };
+    assert.deepEqual(bindEntries(p, all).map((e) => [e.binding, e.resource.buffer]), [[0, 'u'], [1, 't'], [2, 'r'], [3, 's'], [5, 'o']]);
+    const { rows: _rows, ...missing } = all;
+    assert.throws(() => bindEntries(p, missing), /top-k-gather: bindings missing rows/);
+    assert.throws(() => bindEntries(p, { ...all, dst: 'd' }), /not in the program: dst/);
+  });
 });
