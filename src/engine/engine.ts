@@ -19,7 +19,7 @@ import { RalmError } from '../util/errors.js';
 import { DeviceSupervisor } from './device-supervisor.js';
 import { resolveEngineOptions, SPEC_DEFAULT_BINDING, type EngineOptions } from './options.js';
 import type { EngineStats, ItemCentroids, RankRequest, RankResult, ScoreRequest, ScoreResult, UserInput } from './types.js';
-import { checkRankFields, checkScoreFields, finiteVector, packItems, userEmbedding } from './validate.js';
+import { assertProduced, checkRankFields, checkScoreFields, finiteVector, HALF_LIMIT, packItems, userEmbedding, VALUE_LIMIT } from './validate.js';
 
 export type * from './types.js';
 export type { BackendChoice, EngineOptions } from './options.js';
@@ -154,7 +154,7 @@ export class RalmEngine {
   async upsertItems(items: readonly ItemCentroids[]): Promise<{ upserted: number }> {
     this.checkOpen();
     const { h, k } = this.model.manifest;
-    const { compact, counts } = packItems(items, h, k, (v) => this.stored(v));
+    const { compact, counts } = packItems(items, h, k, (v) => this.stored(v), this.table.storage === 'f16' ? HALF_LIMIT : VALUE_LIMIT);
     // Global attention runs only for the items that did not bring their global vector.
     const need = items.map((it, i) => (it.global === undefined ? i : -1)).filter((i) => i >= 0);
     let needCentroids = compact;
@@ -290,6 +290,10 @@ export class RalmEngine {
     }
     const xs = finiteVector(x, 'transform', count * m);
     const { value } = await this.devices.run('transform', (b) => b.transform(xs, count));
+    const { h } = this.model.manifest;
+    for (let i = 0; i < value.length; i++) {
+      if (!(Math.abs(value[i]) <= VALUE_LIMIT)) assertProduced(value.subarray(Math.floor(i / h) * h, (Math.floor(i / h) + 1) * h), `transform: row ${Math.floor(i / h)}`, 'T(x)');
+    }
     return value;
   }
 
@@ -302,6 +306,39 @@ export class RalmEngine {
     const { h, k } = this.model.manifest;
     const run: KMeansRunner = async (jobs, dim, maxIterations, tolerance) => (await this.devices.run('kmeans', (b) => b.kmeans(jobs, dim, maxIterations, tolerance))).value;
     return clusterBatch(run, items, h, k, options);
+  }
+
+  /**
+   * The transform for stored universal vectors, where one vector the model maps out of range must
+   * not fail the others: rows that fail are zero and flagged 0 in `ok`.
+   */
+  async transformUsable(x: Float32Array, count: number): Promise<{ e: Float32Array; ok: Uint8Array }> {
+    const { h, m } = this.model.manifest;
+    try {
+      return { e: await this.transform(x, count), ok: new Uint8Array(count).fill(1) };
+    } catch (err) {
+      if (!(err instanceof RalmError) || err.code !== 'RALM_ERR_NON_FINITE') throw err;
+    }
+    const e = new Float32Array(count * h);
+    const ok = new Uint8Array(count);
+    for (let r = 0; r < count; r++) {
+      try {
+        e.set(await this.transform(x.subarray(r * m, (r + 1) * m), 1), r * h);
+        ok[r] = 1;
+      } catch (err) {
+        if (!(err instanceof RalmError) || err.code !== 'RALM_ERR_NON_FINITE') throw err;
+      }
+    }
+    return { e, ok };
+  }
+
+  /**
+   * Checks items as upsertItems would (ids, widths, range, the table's storage), without
+   * publishing anything: a caller that must persist before publishing checks first.
+   */
+  checkItems(items: readonly ItemCentroids[]): void {
+    const { h, k } = this.model.manifest;
+    packItems(items, h, k, (v) => this.stored(v), this.table.storage === 'f16' ? HALF_LIMIT : VALUE_LIMIT);
   }
 
   /** Global vectors (and norms) for items' centroids, without publishing them. */

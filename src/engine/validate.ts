@@ -1,18 +1,28 @@
 /**
  * The one home of input checks on vectors: user embeddings, universal embeddings, seed
- * embeddings, centroids and global vectors all pass through here, so a rule (width, finiteness)
- * is stated once and every route, the library and the CLI apply the same one. Errors name the
+ * embeddings, centroids and global vectors all pass through here, so a rule (width, range) is
+ * stated once and every route, the library and the CLI apply the same one. Errors name the
  * field, the index and what was expected.
+ *
+ * The range rule: every value the engine stores or scores is a number within ±VALUE_LIMIT. The
+ * kernels compute in float32 (and may store centroids in float16); with values bounded so, every
+ * dot product, norm and attention-weighted sum they form stays finite, so no input can make a
+ * score NaN or put a non-finite value into a stored record.
  */
 import type { RalmModel } from '../model/model.js';
 import { transformCpu } from '../model/transform.js';
 import { embedUserFeatures } from '../model/user-tower.js';
 import { RalmError } from '../util/errors.js';
 
+/** The largest magnitude of a value in any vector the engine accepts or produces. */
+export const VALUE_LIMIT = 1e12;
+/** The largest magnitude float16 storage holds. */
+export const HALF_LIMIT = 65504;
+
 /**
  * A vector field as a float32 copy (or the input itself when it is already a Float32Array):
  * an array of numbers or a typed array, of exactly `width` values when `width` is given (else
- * any length), every value finite.
+ * any length), every value finite and within ±VALUE_LIMIT.
  */
 export function finiteVector(v: unknown, field: string, width?: number, expected = 'an array of numbers'): Float32Array {
   if (v === null || typeof v !== 'object' || typeof (v as ArrayLike<unknown>).length !== 'number' || !(Array.isArray(v) || ArrayBuffer.isView(v)) || v instanceof DataView) {
@@ -26,14 +36,32 @@ export function finiteVector(v: unknown, field: string, width?: number, expected
   return arr instanceof Float32Array ? arr : Float32Array.from(arr as ArrayLike<number>);
 }
 
-/** Throws RALM_ERR_NON_FINITE naming `field[i]` at the first value that is not a finite number. */
-export function assertFiniteValues(values: ArrayLike<unknown>, field: string): void {
+/**
+ * Throws RALM_ERR_NON_FINITE naming `field[i]` at the first value that is not a finite number
+ * within ±limit.
+ */
+export function assertFiniteValues(values: ArrayLike<unknown>, field: string, limit = VALUE_LIMIT): void {
   for (let i = 0; i < values.length; i++) {
     const x = values[i];
-    if (typeof x !== 'number' || !Number.isFinite(x)) {
-      throw new RalmError('RALM_ERR_NON_FINITE', `${field}[${i}]: expected a finite number, got ${typeof x === 'number' ? String(x) : (JSON.stringify(x) ?? String(x))}`, { field, index: i });
+    if (typeof x !== 'number' || !(Math.abs(x) <= limit)) {
+      const got = typeof x === 'number' ? String(x) : (JSON.stringify(x) ?? String(x));
+      throw new RalmError('RALM_ERR_NON_FINITE', `${field}[${i}]: expected a finite number within ±${limit}, got ${got}`, { field, index: i, limit });
     }
   }
+}
+
+/** True when every value is a number within ±limit (for data read back from a store). */
+export function inRange(values: ArrayLike<number>, limit = VALUE_LIMIT): boolean {
+  for (let i = 0; i < values.length; i++) if (!(Math.abs(values[i]) <= limit)) return false;
+  return true;
+}
+
+/** Checks a vector the model produced from an accepted input (the transform can leave the range). */
+export function assertProduced(values: Float32Array, field: string, what: string): Float32Array {
+  if (!inRange(values)) {
+    throw new RalmError('RALM_ERR_NON_FINITE', `${field}: ${what} leaves the accepted range (values within ±${VALUE_LIMIT}); the input is too large for this model`, { field });
+  }
+  return values;
 }
 
 /**
@@ -57,10 +85,10 @@ export function userEmbedding(model: RalmModel, user: UserInput, field = 'user')
   if (Number(hasE) + Number(hasX) + Number(hasF) !== 1) {
     throw new RalmError('RALM_ERR_VALIDATION', `${field}: give exactly one of "embedding" (width ${h}), "universal" (width ${m}) or "features"`, { field });
   }
-  if (hasF) return transformCpu(model, embedUserFeatures(model, user.features, `${field}.features`).universal, 1);
+  if (hasF) return assertProduced(transformCpu(model, embedUserFeatures(model, user.features, `${field}.features`).universal, 1), `${field}.features`, 'the look-alike embedding of these features');
   const name = hasE ? `${field}.embedding` : `${field}.universal`;
   const v = finiteVector(hasE ? user.embedding : user.universal, name, hasE ? h : m);
-  return hasE ? v : transformCpu(model, v, 1);
+  return hasE ? v : assertProduced(transformCpu(model, v, 1), name, 'its look-alike embedding T(x)');
 }
 
 /** Checks the non-user fields of rank requests (the users are checked by userEmbedding). */
@@ -88,9 +116,10 @@ export interface ItemInput {
 
 /**
  * Checks an item update and packs the centroids as [items, k, h] rows (each value passed through
- * `store`, the table's storage rounding) with their counts.
+ * `store`, the table's storage rounding) with their counts. `limit` is the storage's range
+ * (HALF_LIMIT for float16 centroids).
  */
-export function packItems(items: readonly ItemInput[], h: number, k: number, store: (v: number) => number): { compact: Float32Array; counts: Uint32Array } {
+export function packItems(items: readonly ItemInput[], h: number, k: number, store: (v: number) => number, limit = VALUE_LIMIT): { compact: Float32Array; counts: Uint32Array } {
   const seen = new Set<string>();
   const counts = new Uint32Array(items.length);
   const compact = new Float32Array(items.length * k * h);
@@ -103,7 +132,7 @@ export function packItems(items: readonly ItemInput[], h: number, k: number, sto
     if (!c || typeof c.length !== 'number' || c.length === 0 || c.length % h !== 0 || c.length / h > k) {
       throw new RalmError('RALM_ERR_DIMENSION', `${field}.centroids: expected 1 to ${k} rows of ${h} values (a multiple of ${h} up to ${k * h}), got ${c?.length}`, { field: `${field}.centroids` });
     }
-    assertFiniteValues(c, `${field}.centroids`);
+    assertFiniteValues(c, `${field}.centroids`, limit);
     for (let j = 0; j < c.length; j++) compact[i * k * h + j] = store(c[j]);
     counts[i] = c.length / h;
     if (it.global !== undefined) finiteVector(it.global, `${field}.global`, h);

@@ -13,9 +13,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RalmEngine } from '../engine/engine.js';
-import type { ClickEvent, IngestResult, ItemClusters, RalmStore } from '../store/store.js';
+import type { ClickEvent, IngestResult, ItemClusters, RalmStore, UserRecord } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
-import { finiteVector } from '../engine/validate.js';
+import { finiteVector, inRange } from '../engine/validate.js';
 import { SEED_DEFAULTS } from './defaults.js';
 
 export { SEED_DEFAULTS };
@@ -144,17 +144,33 @@ export class SeedService {
 
   /**
    * Publishes every stored cluster set to the engine (after a restart). Sets computed under
-   * another model version are not loaded; their items are queued for re-clustering instead.
+   * another model are not loaded; their items are queued for re-clustering instead. A set the
+   * engine refuses (a damaged or out-of-range record) is skipped, reported and queued too: no
+   * stored record can stop the service from starting.
    */
-  async restore(): Promise<{ loaded: number; stale: number }> {
+  async restore(): Promise<{ loaded: number; stale: number; skipped: Array<{ id: string; error: string }> }> {
     const version = this.engine.model.manifest.modelVersion;
     let batch: ItemClusters[] = [];
     let loaded = 0;
     let stale = 0;
+    const skipped: Array<{ id: string; error: string }> = [];
+    const upsert = (list: ItemClusters[]): Promise<unknown> => this.engine.upsertItems(list.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      await this.engine.upsertItems(batch.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
-      loaded += batch.length;
+      try {
+        await upsert(batch);
+        loaded += batch.length;
+      } catch {
+        // One bad record must not hold back the others: retry one by one, skipping the bad ones.
+        for (const c of batch) {
+          try {
+            await upsert([c]);
+            loaded++;
+          } catch (err) {
+            skipped.push({ id: c.id, error: err instanceof Error ? err.message : String(err) });
+          }
+        }
+      }
       batch = [];
     };
     for await (const c of this.store.allClusters()) {
@@ -167,7 +183,11 @@ export class SeedService {
     }
     await flush();
     if (stale > 0) await this.store.markAllDirty();
-    return { loaded, stale };
+    if (skipped.length > 0) {
+      await this.store.markDirty(skipped.map((x) => x.id));
+      for (const x of skipped) await this.store.recordFailure(x.id, `stored clusters refused at start: ${x.error}`);
+    }
+    return { loaded, stale, skipped };
   }
 
   /** Starts the periodic schedule (the timer never keeps the process alive). */
@@ -242,7 +262,8 @@ export class SeedService {
     let n = 0;
     const missing: string[] = [];
     for (let u = 0; u < users.length; u++) {
-      if (found[u]) {
+      // A stored embedding out of range (written before the range rule) is recomputed, never clustered.
+      if (found[u] && inRange(all.subarray(u * h, (u + 1) * h))) {
         if (n !== u) all.copyWithin(n * h, u * h, (u + 1) * h);
         n++;
       } else missing.push(users[u]);
@@ -251,13 +272,16 @@ export class SeedService {
     let count = n;
     if (missing.length > 0) {
       // Users embedded under another model (or not yet known): transform the known ones now.
-      const records = (await this.store.getUsers(missing)).filter((r) => r !== undefined);
+      const records = (await this.store.getUsers(missing)).filter((r): r is UserRecord => r !== undefined && inRange(r.universal));
       if (records.length > 0) {
         const { m } = this.engine.model.manifest;
         const x = new Float32Array(records.length * m);
         records.forEach((r, i) => x.set(r.universal, i * m));
-        rows.push(await this.engine.transform(x, records.length));
-        count += records.length;
+        const { e, ok } = await this.engine.transformUsable(x, records.length);
+        let kept = 0;
+        for (let r = 0; r < records.length; r++) if (ok[r]) e.copyWithin(kept++ * h, r * h, (r + 1) * h);
+        rows.push(e.subarray(0, kept * h));
+        count += kept;
       }
     }
     if (count === 0) return null;
@@ -267,7 +291,9 @@ export class SeedService {
       points.set(rows[0]);
       points.set(rows[1], n * h);
     }
-    const previous = item?.clusters && item.clusters.modelVersion === version ? item.clusters : undefined;
+    // Previous centroids warm-start k-means, unless they are unusable (another model, or out of range).
+    const c = item?.clusters;
+    const previous = c && c.modelVersion === version && inRange(c.centroids.subarray(0, c.count * h)) ? c : undefined;
     return { id, seedVersion, points, n: count, previous, firstSeedAt: item?.info.firstSeedAt ?? null };
   }
 
@@ -314,7 +340,9 @@ export class SeedService {
         cold: distinctSeeds < this.o.minSeeds, firstServableAt: p.previous?.firstServableAt ?? now,
       };
     });
-    // Durable first, then visible: a crash in between re-publishes from the store on restart.
+    // Checked, then durable, then visible: nothing the engine would refuse is ever stored, and a
+    // crash between saving and publishing re-publishes from the store on restart.
+    this.engine.checkItems(results.map((c) => ({ id: c.id, centroids: c.centroids.subarray(0, c.count * h), global: c.global })));
     await this.store.saveClusters(results);
     await this.engine.upsertItems(results.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
     for (let i = 0; i < results.length; i++) {

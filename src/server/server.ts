@@ -57,6 +57,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
 
   const restored = await seeds.restore();
   log(`model ${model.manifest.modelVersion} (${model.manifest.provenance.kind}); backend ${engine.adapterName}; restored ${restored.loaded} items`);
+  for (const x of restored.skipped) log(`item ${JSON.stringify(x.id)}: stored clusters refused (${x.error}); queued for re-clustering`);
   // The user table first: users stored from here on (the demo world's too) join it as they are stored.
   const users = await serving().audience.load();
   log(`audience: ${users.users} users in the user table${users.reembedded > 0 ? ` (${users.reembedded} re-embedded under this model)` : ''}`);
@@ -107,7 +108,7 @@ async function warmUp(engine: RalmEngine): Promise<void> {
  */
 export async function prepareServing(engine: RalmEngine, seeds: SeedService): Promise<void> {
   const restored = await seeds.restore();
-  if (restored.stale > 0) await seeds.recluster('demand');
+  if (restored.stale > 0 || restored.skipped.length > 0) await seeds.recluster('demand');
   await warmUp(engine);
 }
 

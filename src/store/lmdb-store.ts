@@ -354,6 +354,22 @@ export class LmdbStore implements RalmStore {
     return n;
   }
 
+  async markDirty(ids: readonly string[]): Promise<number> {
+    this.check();
+    let n = 0;
+    await this.env.transaction(() => {
+      for (const id of ids) {
+        const item = this.items.get(id);
+        if (item && item.seedCount > 0) {
+          this.dirty.put(id, item.seedVersion);
+          n++;
+        }
+      }
+    });
+    await this.env.flushed;
+    return n;
+  }
+
   async *allClusters(): AsyncIterable<ItemClusters> {
     this.check();
     for (const { key, value } of this.clusters.getRange({})) yield this.toClusters(key, value);

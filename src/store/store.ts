@@ -137,6 +137,8 @@ export interface RalmStore {
   recordFailure(id: string, error: string): Promise<void>;
   /** Marks every item dirty (after a model change: centroids live in the transformed space). */
   markAllDirty(): Promise<number>;
+  /** Queues the given items for re-clustering (unknown ids and items without seeds are ignored); returns how many were queued. */
+  markDirty(ids: readonly string[]): Promise<number>;
   /** Every published cluster set, to restore the engine after a restart. */
   allClusters(): AsyncIterable<ItemClusters>;
   /** Seeds kept per item, for the distribution metric. */

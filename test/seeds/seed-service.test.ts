@@ -79,7 +79,7 @@ for (const target of await targetsUnderTest()) {
       store = LmdbStore.open(dir);
       engine = await RalmEngine.create(model, { recoverDevice: false, ...target.options });
       svc = new SeedService(store, engine, { minSeeds: 10 });
-      assert.deepEqual(await svc.restore(), { loaded: 12, stale: 0 });
+      assert.deepEqual(await svc.restore(), { loaded: 12, stale: 0, skipped: [] });
       const [r2] = await engine.rank([{ user: { universal: users.find((u) => u.id === 'g1-u29')!.universal }, k: 4 }]);
       assert.deepEqual(r2.items.map((x) => x.id), r.items.map((x) => x.id));
       const dist = await svc.seedDistribution();
