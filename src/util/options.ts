@@ -49,10 +49,12 @@ const describe = (raw: string): string => JSON.stringify(raw);
 
 /** An integer in [min, max]. */
 export function int(min = 1, max = Number.MAX_SAFE_INTEGER): (raw: string) => number {
+  const expected = max !== Number.MAX_SAFE_INTEGER ? `an integer in [${min}, ${max}]`
+    : min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
   return (raw) => {
     const n = Number(raw);
     if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new Error(`expected an integer in [${min}, ${max}], got ${describe(raw)}`);
+      throw new Error(`expected ${expected}, got ${describe(raw)}`);
     }
     return n;
   };
@@ -106,6 +108,23 @@ export function time(raw: string): number {
 /** `true` or `false`. */
 export function bool(raw: string): boolean {
   return oneOf(['true', 'false'] as const)(raw) === 'true';
+}
+
+// ------------------------------------------------------------------ defaults
+
+/**
+ * A component's options over its defaults object. An option present but `undefined` keeps its
+ * default, as the `??` it replaces did: callers pass optional flags through as `undefined`.
+ */
+export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) out[key] = value;
+  return out as D & O;
+}
+
+/** A default value as an option table writes it (the raw text its parser reads back). */
+export function asDefault(value: string | number | boolean | readonly (string | number)[]): string {
+  return Array.isArray(value) ? value.join(',') : String(value);
 }
 
 // ------------------------------------------------------------------ parsing
