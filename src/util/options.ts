@@ -85,9 +85,13 @@ export function oneOf<T extends string>(allowed: readonly T[]): (raw: string) =>
   };
 }
 
-/** A comma-separated list, each item parsed by `item`. */
+/** A non-empty comma-separated list, each item parsed by `item`. */
 export function list<T>(item: (raw: string) => T): (raw: string) => T[] {
-  return (raw) => raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => item(s));
+  return (raw) => {
+    const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (items.length === 0) throw new Error(`expected a comma-separated list, got ${describe(raw)}`);
+    return items.map((s) => item(s));
+  };
 }
 
 /** Any string (non-empty unless `allowEmpty`). */
