@@ -6,7 +6,7 @@
  */
 import { RalmError } from '../util/errors.js';
 import { COMMON_OPTIONS, formatOptions, UsageError } from '../util/options.js';
-import { commandHelp, CommandUsageError, groupHelp, pickSubcommand, runEntry, type Entry } from './command.js';
+import { commandHelp, CommandUsageError, groupHelp, pickSubcommand, runEntry, type Command, type Entry } from './command.js';
 
 const COMMANDS: Readonly<Record<string, () => Promise<{ command: Entry }>>> = {
   serve: () => import('./commands/serve.js'),
@@ -25,14 +25,20 @@ async function load(name: string): Promise<Entry | undefined> {
   return Object.hasOwn(COMMANDS, name) ? (await COMMANDS[name]()).command : undefined;
 }
 
-/** The command list: every command and subcommand with what it does. */
-async function usage(): Promise<string> {
-  const rows: Array<[string, string]> = [];
+/** Every runnable command, with the name the command list shows (`eval [recommend]` for a group's fallback). */
+export async function allCommands(): Promise<Array<{ listed: string; command: Command }>> {
+  const out = [];
   for (const name of Object.keys(COMMANDS)) {
     const e = await load(name) as Entry;
-    if (e.kind === 'command') rows.push([e.name, e.summary]);
-    else for (const c of Object.values(e.subcommands)) rows.push([c.name === `${e.name} ${e.fallback}` ? `${e.name} [${e.fallback}]` : c.name, c.summary]);
+    if (e.kind === 'command') out.push({ listed: e.name, command: e });
+    else for (const [sub, c] of Object.entries(e.subcommands)) out.push({ listed: sub === e.fallback ? `${e.name} [${sub}]` : c.name, command: c });
   }
+  return out;
+}
+
+/** The command list: every command and subcommand with what it does. */
+async function usage(): Promise<string> {
+  const rows = (await allCommands()).map(({ listed, command }) => [listed, command.summary]);
   const width = Math.max(...rows.map(([n]) => n.length)) + 4;
   return [
     'usage: ralm <command> [options]', '', 'commands:',

@@ -120,11 +120,14 @@ export function bool(raw: string): boolean {
  * A component's options over its defaults object. An option present but `undefined` keeps its
  * default, as the `??` it replaces did: callers pass optional flags through as `undefined`.
  */
-export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
+export function withDefaults<D extends object, O extends object>(defaults: D, options: O): WithDefaults<D, O> {
   const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
   for (const [key, value] of Object.entries(options)) if (value !== undefined) out[key] = value;
-  return out as D & O;
+  return out as WithDefaults<D, O>;
 }
+
+/** Options over defaults: a defaulted key is never undefined. */
+export type WithDefaults<D, O> = Omit<O, keyof D> & { [K in keyof D]: K extends keyof O ? D[K] | Exclude<O[K], undefined> : D[K] };
 
 /** A default value as an option table writes it (the raw text its parser reads back). */
 export function asDefault(value: string | number | boolean | readonly (string | number)[]): string {
