@@ -71,8 +71,8 @@ export function groupHelp(g: CommandGroup): string {
   const width = Math.max(...subs.map(([n]) => n.length)) + 4;
   const list = (cs: Array<[string, Command]>): string[] => cs.map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`);
   if (g.fallback !== undefined) {
-    const main = g.subcommands[g.fallback];
-    return [commandHelp(main).trimEnd(), '', `other ${g.noun}s (ralm ${g.name} <${g.noun}> --help prints its options):`, ...list(subs.filter(([, c]) => c !== main)), ''].join('\n');
+    const primary = g.subcommands[g.fallback];
+    return [commandHelp(primary).trimEnd(), '', `other ${g.noun}s (ralm ${g.name} <${g.noun}> --help prints its options):`, ...list(subs.filter(([, c]) => c !== primary)), ''].join('\n');
   }
   return [
     `usage: ralm ${g.name} <${g.noun}> [options]`, '', g.summary, '', `${g.noun}s:`, ...list(subs), '',

@@ -41,7 +41,7 @@ function flagOnly<S extends OptionSpec<unknown>>(spec: S): Omit<S, 'env'> {
 
 export const STORE_OPTIONS = {
   dataDir: flagOnly(SERVICE_OPTIONS.dataDir),
-  modelDir: flagOnly(SERVICE_OPTIONS.modelDir),
+  modelDir: { ...flagOnly(SERVICE_OPTIONS.modelDir), help: 'the model directory' },
 };
 
 export const BACKEND_OPTION = flagOnly(SERVICE_OPTIONS.backend);
