@@ -1,28 +1,31 @@
 // Audience expansion: one page of the user table scored against one or several seed sets in one
-// dispatch (see src/audience/seed-set.ts for the algebra). Per seed set s with c centroids the
+// dispatch (see src/core/seed-set.ts for the algebra). Per seed set s with c centroids the
 // host has folded the model into D_s = [A; C; ĝ] (A_j = W_lᵀ C_j, ĝ = g / |g| or 0) and the Gram
 // matrix G_s (G_ij = C_i · C_j), so for user row e with norm |e|:
-//   w_j   = exp(tanh(A_j · e))                 (tanh bounds the logit: no overflow, no running max)
+//   w_j   = exp(tanh(A_j · e))                 (tanh bounds the logit: no overflow, no running max;
+//                                               clamped_tanh in common.wgsl)
 //   e·L   = Σ_j w_j (C_j · e)                   L = Σ_j w_j C_j, never formed
 //   |L|²  = wᵀ G w
-//   cos_l = e·L / (|e| |L|)   (0 when |L|/Σw or |e| is below zero_norm)
+//   cos_l = e·L / (|e| |L|)   (0 when |L|/Σw or |e| is below zero_norm: the zero rule applies to the
+//                              normalised L, so this is not common.wgsl's safe_cos of the scaled one)
 //   cos_g = ĝ · e / |e|
 //   score = alpha · cos_g + beta · cos_l
 //
 // One invocation = (seed set, position). Dense mode: positions pos_base + i are the page's rows
 // row_base + i, and a row whose bit is set in the set's skip mask (dead or excluded; indexed by
-// global row) gets the sentinel score SKIPPED. Pool mode: list[list_base + i] = (page-local row,
-// position). Results: results[set · positions + position] = (score, cos_g, cos_l, 0), the layout
-// the top-K passes (top-k.wgsl) read.
+// global row) gets the sentinel score SKIPPED (set by the host, which drops such rows). Pool
+// mode: list[list_base + i] = (page-local row, position). Results: results[set · positions +
+// position] = (score, cos_g, cos_l, 0), the layout the top-K passes (top-k.wgsl) read.
 //
 // Memory layout: rows: page rows × row_vec4 vec4<f32> (zero padded); norms: |e| per page row;
 // sets: two vec4<u32> per set: (c, first D row, first G element, kPad), (first skip word, 0, 0, 0);
 // dmat (rows of row_vec4 vec4s), gram: every set's D and G back to back; skip: 1 bit per row.
-// Bounds: c <= MAX_K (128), h <= 256 (checked by the host).
+// Workgroup: WORKGROUP_SIZE in x; 2-D grid past 65,535 workgroups.
+// Bounds: c <= MAX_K, h <= 4 * MAX_ROW_VEC4 (checked by the host). MAX_K and the overrides are set
+// from src/gpu/limits.ts and src/gpu/programs.ts.
 
-override WORKGROUP_SIZE: u32 = 64u;
-const MAX_K: u32 = 128u;
-const SKIPPED: f32 = -3.0e38;
+override WORKGROUP_SIZE: u32;
+override SKIPPED: f32;
 
 struct Params {
   count: u32,
@@ -60,7 +63,7 @@ fn row_dot(user: u32, d_row: u32) -> f32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let linear = gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+  let linear = grid_index(gid, nwg, WORKGROUP_SIZE);
   if (linear >= params.count * params.set_count) {
     return;
   }
@@ -100,8 +103,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var sum_w = 0.0;
   var e_l = 0.0;
   for (var j = 0u; j < c; j++) {
-    // Clamp before tanh: some drivers evaluate tanh through exp and return NaN for huge inputs.
-    let wj = exp(tanh(clamp(row_dot(row, d_base + j), -20.0, 20.0)));
+    let wj = exp(clamped_tanh(row_dot(row, d_base + j)));
     w[j] = wj;
     sum_w += wj;
     e_l += wj * row_dot(row, d_base + c + j);

@@ -3,14 +3,14 @@
 //
 // One invocation computes one item. Workgroup: WORKGROUP_SIZE invocations in x; 2-D grid for
 // more than 65,535 workgroups. The logits are unbounded (|logit| <= |w_g|_1), so the softmax
-// subtracts the maximum first.
+// subtracts the maximum first. tanh is common.wgsl's clamped_tanh.
 //
 // Memory layout (f32, row-major): centroids [items, k, h] (rows past counts[item] ignored),
 // counts [items], w_g_mat [s, h], w_g_vec [s], out_globals [items, h], out_norms [items].
-// Bounds: 1 <= counts[item] <= k <= MAX_K (the engine checks before dispatch).
+// Bounds: 1 <= counts[item] <= k <= MAX_K (the engine checks before dispatch). MAX_K and the
+// overrides are set from src/gpu/limits.ts.
 
-override WORKGROUP_SIZE: u32 = 64u;
-const MAX_K: u32 = 128u;
+override WORKGROUP_SIZE: u32;
 
 struct Params {
   item_count: u32,
@@ -29,7 +29,7 @@ struct Params {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let item = gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+  let item = grid_index(gid, nwg, WORKGROUP_SIZE);
   if (item >= params.item_count) {
     return;
   }
@@ -45,7 +45,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       for (var i = 0u; i < h; i++) {
         z += w_g_mat[a * h + i] * centroids[base + j * h + i];
       }
-      logit += w_g_vec[a] * tanh(clamp(z, -20.0, 20.0));
+      logit += w_g_vec[a] * clamped_tanh(z);
     }
     logits[j] = logit;
     max_logit = max(max_logit, logit);

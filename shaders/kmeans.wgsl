@@ -1,6 +1,6 @@
 // Batched k-means (Lloyd) over many items' seed sets: the re-clustering run's inner loop.
 // The host computes each item's start (warm start + k-means++) and tests convergence between
-// iterations from the per-item change counters; the rules match src/seeds/kmeans.ts.
+// iterations from the per-item change counters; the rules are src/clustering/kmeans.ts's.
 //
 // `assign_points`: one invocation per point (of every item in the batch). Finds the nearest of its
 // item's centroids by squared Euclidean distance, ties to the lower index; counts a change into
@@ -14,10 +14,9 @@
 //   items[i]    = (centroid count, first point, point count, active); a converged item is
 //                 inactive: its assignments and centroids are left alone
 //   centroids   [items, k, row_vec4]             assignments[p], changed[i] (atomic)
-// Bounds: row_vec4 <= MAX_ROW_VEC4 (h <= 256).
+// Bounds: row_vec4 <= MAX_ROW_VEC4. MAX_ROW_VEC4 and the overrides are set from src/gpu/limits.ts.
 
-override WORKGROUP_SIZE: u32 = 64u;
-const MAX_ROW_VEC4: u32 = 64u;
+override WORKGROUP_SIZE: u32;
 
 struct Params {
   total: u32,
@@ -36,7 +35,7 @@ struct Params {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn assign_points(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let p = gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+  let p = grid_index(gid, nwg, WORKGROUP_SIZE);
   if (p >= params.total) {
     return;
   }
@@ -68,7 +67,7 @@ fn assign_points(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn update_centroids(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+  let idx = grid_index(gid, nwg, WORKGROUP_SIZE);
   if (idx >= params.item_count * params.k) {
     return;
   }

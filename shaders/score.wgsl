@@ -4,7 +4,7 @@
 // One invocation scores one work item = (candidate slot, request, output position). A dispatch
 // covers the work items of one table page; several requests (each with its own user) share it.
 // Workgroup: WORKGROUP_SIZE invocations in x; the grid may be 2-D when the work list is longer
-// than 65,535 workgroups, so the linear index is rebuilt from num_workgroups.
+// than 65,535 workgroups (grid_index in common.wgsl rebuilds the linear index).
 //
 // Per work item, with q = W_l e (computed once per request on the host) and rows C_j, j < count:
 //   w_j   = exp(tanh(C_j · q))            tanh bounds the logit to [-1, 1]: exp cannot overflow,
@@ -13,7 +13,8 @@
 //   cos_l = e·L / (|e| |L|)               e·L and |L| from the accumulated L, not per row
 //   cos_g = e · g / (|e| |g|)             |g| precomputed with the item
 //   score = alpha · cos_g + beta · cos_l
-// A vector whose norm is below zero_norm counts as zero and its cosine is 0 (never NaN).
+// A vector whose norm is below zero_norm counts as zero and its cosine is 0 (safe_cos).
+// The logit is tanh'd through clamped_tanh (common.wgsl).
 //
 // Memory layout (all little-endian, row stride = h rounded up to a multiple of 8, zero padded):
 //   centroids  page of slots × k rows; f32: row_vec4 vec4<u32> (bit-cast f32) per row;
@@ -23,11 +24,11 @@
 //   users      per request: q then e, row_vec4 vec4<f32> each;  user_norms: |e| per request
 //   work       (slot within page, request, output position, unused)
 //   results    per output position: (score, cos_g, cos_l, 0)
-// Bounds: count <= k; h <= 4 * MAX_ROW_VEC4 = 256 (the engine checks both before dispatch).
+// Bounds: count <= k; h <= 4 * MAX_ROW_VEC4 (the host checks both before dispatch). MAX_ROW_VEC4
+// and the overrides are set from src/gpu/limits.ts.
 
-override WORKGROUP_SIZE: u32 = 64u;
-override F16_CENTROIDS: bool = false;
-const MAX_ROW_VEC4: u32 = 64u;
+override WORKGROUP_SIZE: u32;
+override F16_CENTROIDS: bool;
 
 struct Params {
   work_start: u32,
@@ -60,16 +61,9 @@ fn load_row(row: u32, v: u32) -> vec4<f32> {
   return bitcast<vec4<f32>>(centroids[row * params.row_vec4 + v]);
 }
 
-fn safe_cos(dot_ab: f32, na: f32, nb: f32) -> f32 {
-  if (na < params.zero_norm || nb < params.zero_norm) {
-    return 0.0;
-  }
-  return dot_ab / (na * nb);
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+  let i = grid_index(gid, nwg, WORKGROUP_SIZE);
   if (i >= params.work_count) {
     return;
   }
@@ -96,8 +90,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var v = 0u; v < rv; v++) {
       dq += dot(load_row(row, v), users[q_base + v]);
     }
-    // Clamp before tanh: some drivers evaluate tanh through exp and return NaN for huge inputs.
-    let wj = exp(tanh(clamp(dq, -20.0, 20.0)));
+    let wj = exp(clamped_tanh(dq));
     sum_w += wj;
     for (var v = 0u; v < rv; v++) {
       acc[v] += wj * load_row(row, v);
@@ -111,8 +104,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   var cos_l = 0.0;
   if (count > 0u) {
-    cos_l = safe_cos(e_dot_l / sum_w, e_norm, sqrt(ll) / sum_w);
+    cos_l = safe_cos(e_dot_l / sum_w, e_norm, sqrt(ll) / sum_w, params.zero_norm);
   }
-  let cos_g = safe_cos(dg, e_norm, g_norm);
+  let cos_g = safe_cos(dg, e_norm, g_norm, params.zero_norm);
   results[w.z] = vec4<f32>(params.alpha * cos_g + params.beta * cos_l, cos_g, cos_l, 0.0);
 }

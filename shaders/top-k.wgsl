@@ -10,16 +10,16 @@
 // `gather` (one workgroup per request): turns the final pairs into result rows
 // (position, score, cos_g, cos_l), reading the two cosines from the scorer's results.
 //
-// Workgroup: TILE / 4 invocations, each owning 4 tile elements. Grid: tiles (or requests) in x,
-// 2-D past 65,535.
+// Workgroup: WORKGROUP_SIZE = TILE / 4 invocations, each owning 4 tile elements; TILE is a power
+// of two. Both are set from src/gpu/limits.ts. Grid: tiles (or requests) in x, 2-D past 65,535.
 // Memory layout: a pass's descriptors start at tiles[desc_offset]; for `select_tile`, tile t has two
 // entries: (source start, source count, destination start, position base) and (keep, 0, 0, 0);
 // for `gather`, request r has one: (final pairs start, count, results offset of the request,
 // output row start).
 // Pairs are vec2<u32>(bitcast score, position).
 
-const TILE: u32 = 1024u;
-const LANES: u32 = 256u;
+override TILE: u32;
+override WORKGROUP_SIZE: u32;
 const NONE: u32 = 0xffffffffu;
 
 struct Params {
@@ -49,10 +49,10 @@ fn better(a: u32, b: u32) -> bool {
   return keys[a] > keys[b] || (keys[a] == keys[b] && pos[a] < pos[b]);
 }
 
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn select_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let t = wid.x + wid.y * nwg.x;
+  let t = grid_index(wid, nwg, 1u);
   // Uniform control flow is required around barriers: out-of-range workgroups still run the network.
   var desc = vec4<u32>(0u, 0u, 0u, 0u);
   var keep = 0u;
@@ -60,7 +60,7 @@ fn select_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     desc = tiles[params.desc_offset + 2u * t];
     keep = min(tiles[params.desc_offset + 2u * t + 1u].x, desc.y);
   }
-  for (var e = lid; e < TILE; e += LANES) {
+  for (var e = lid; e < TILE; e += WORKGROUP_SIZE) {
     if (e < desc.y) {
       if (params.first_pass != 0u) {
         keys[e] = results[desc.x + e].x;
@@ -78,7 +78,7 @@ fn select_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   for (var size = 2u; size <= TILE; size = size << 1u) {
     for (var stride = size >> 1u; stride > 0u; stride = stride >> 1u) {
       workgroupBarrier();
-      for (var p = lid; p < TILE / 2u; p += LANES) {
+      for (var p = lid; p < TILE / 2u; p += WORKGROUP_SIZE) {
         let i = 2u * stride * (p / stride) + (p % stride);
         let j = i + stride;
         let up = (i & size) == 0u;
@@ -101,21 +101,21 @@ fn select_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   }
   workgroupBarrier();
   if (t < params.tile_count) {
-    for (var e = lid; e < keep; e += LANES) {
+    for (var e = lid; e < keep; e += WORKGROUP_SIZE) {
       dst[desc.z + e] = vec2<u32>(bitcast<u32>(keys[e]), pos[e]);
     }
   }
 }
 
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-  let r = wid.x + wid.y * nwg.x;
+  let r = grid_index(wid, nwg, 1u);
   if (r >= params.tile_count) {
     return;
   }
   let d = tiles[params.desc_offset + r];
-  for (var e = lid; e < d.y; e += LANES) {
+  for (var e = lid; e < d.y; e += WORKGROUP_SIZE) {
     let p = src[d.x + e];
     let res = results[d.z + p.y];
     rows[d.w + e] = vec4<u32>(p.y, p.x, bitcast<u32>(res.y), bitcast<u32>(res.z));

@@ -5,9 +5,9 @@
 // v * h + o. Workgroup: WORKGROUP_SIZE in x; 2-D grid past 65,535 workgroups.
 //
 // Memory layout (f32, row-major): x [count, m], weight [h, m], bias [h], prelu [h] (per-channel
-// negative slope), out [count, h].
+// negative slope), out [count, h]. WORKGROUP_SIZE is set from src/gpu/limits.ts.
 
-override WORKGROUP_SIZE: u32 = 64u;
+override WORKGROUP_SIZE: u32;
 
 struct Params {
   count: u32,
@@ -25,7 +25,7 @@ struct Params {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+  let idx = grid_index(gid, nwg, WORKGROUP_SIZE);
   if (idx >= params.count * params.h) {
     return;
   }

@@ -14,6 +14,9 @@ import type { RalmEngine } from '../engine/engine.js';
 import type { RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
 import { finiteVector } from '../engine/validate.js';
+import { AUDIENCE_DEFAULTS } from './defaults.js';
+
+export { AUDIENCE_DEFAULTS };
 import { Rng } from '../util/rng.js';
 import { bit, type ScanHits, type ScanSet } from '../core/scan.js';
 import { prepareSeedSet } from '../core/seed-set.js';
@@ -161,8 +164,8 @@ export class AudienceService {
   /** `store` null: no stored users; the table holds what addUsers() puts there (evaluation, tests). */
   constructor(private readonly engine: RalmEngine, private readonly store: RalmStore | null, options: AudienceServiceOptions = {}) {
     const { h, k } = engine.model.manifest;
-    this.maxClusterSeeds = options.maxClusterSeeds ?? 20_000;
-    this.maxSize = options.maxSize ?? 1_000_000;
+    this.maxClusterSeeds = options.maxClusterSeeds ?? AUDIENCE_DEFAULTS.maxClusterSeeds;
+    this.maxSize = options.maxSize ?? AUDIENCE_DEFAULTS.maxSize;
     const byBinding = Math.floor((128 * 1024 * 1024) / (paddedStride(h) * 4));
     this.users = new UserTable({ h, maxCentroids: k, rowsPerPage: options.rowsPerPage ?? Math.min(DEFAULT_ROWS_PER_PAGE, byBinding) });
   }

@@ -8,6 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AudienceRecord, AudienceUsers, RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
+import { AUDIENCE_JOB_DEFAULTS } from './defaults.js';
+
+export { AUDIENCE_JOB_DEFAULTS };
 import type { AudienceResult, AudienceSpec, RunOptions } from './audience-service.js';
 
 export interface AudienceJobsOptions {
@@ -50,8 +53,8 @@ export class AudienceJobs {
   private readonly now: () => number;
 
   constructor(private readonly store: RalmStore, private readonly runner: Runner, private readonly fromJson: SpecFromJson, options: AudienceJobsOptions = {}) {
-    this.maxQueued = options.maxQueued ?? 16;
-    this.retentionMs = options.retentionMs ?? 24 * 3600 * 1000;
+    this.maxQueued = options.maxQueued ?? AUDIENCE_JOB_DEFAULTS.maxQueued;
+    this.retentionMs = options.retentionMs ?? AUDIENCE_JOB_DEFAULTS.retentionMs;
     this.now = options.now ?? Date.now;
   }
 

@@ -3,12 +3,13 @@
  * store, model and backend to use (audience, users import; the service's own settings, read
  * from the command line only).
  */
+import { DATASET_KINDS as ALL_KINDS, type DatasetKind } from '../data/open.js';
 import { SYNTHETIC_DEFAULTS } from '../data/synthetic.js';
 import { SERVICE_OPTIONS } from '../server/config.js';
 import { asDefault, int, oneOf, str, UsageError, type OptionSpec } from '../util/options.js';
 
-export const DATASET_KINDS = ['movielens', 'globo', 'synthetic'] as const;
-export type DatasetKind = (typeof DATASET_KINDS)[number];
+/** The datasets `--dataset` names (a schema file is given as an argument instead). */
+export const DATASET_KINDS = ALL_KINDS.filter((k): k is Exclude<DatasetKind, 'schema'> => k !== 'schema');
 
 export const DATASET_OPTIONS = {
   dataset: { flag: 'dataset', arg: 'movielens|globo|synthetic', default: 'synthetic', help: 'the dataset to read', parse: oneOf(DATASET_KINDS) },

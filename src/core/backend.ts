@@ -2,7 +2,6 @@
  * What a compute backend implements. The engine is the only caller: it validates input,
  * resolves ids, pins a table snapshot and picks the backend; a backend only does arithmetic.
  */
-import type { RalmModel } from '../model/model.js';
 import type { ItemTable } from './item-table.js';
 import type { ScanHits, ScanJob } from './scan.js';
 
@@ -53,7 +52,7 @@ export interface Backend {
   globalAttention(centroids: Float32Array, counts: Uint32Array): Promise<{ globals: Float32Array; norms: Float32Array }>;
   /** The shared transform PReLU(W_t x + b_t) for `count` vectors of width m → [count, h]. */
   transform(x: Float32Array, count: number): Promise<Float32Array>;
-  /** Lloyd iterations for a batch of items, each from its given start (see src/seeds/kmeans.ts for the rules). */
+  /** Lloyd iterations for a batch of items, each from its given start (see src/clustering/kmeans.ts for the rules). */
   kmeans(jobs: readonly KMeansJob[], dim: number, maxIterations: number, tolerance: number): Promise<KMeansRun[]>;
   /** Audience expansion: scores a user-table snapshot (or a pool) against prepared seed sets. */
   scanUsers(job: ScanJob): Promise<ScanHits[]>;
@@ -63,4 +62,3 @@ export interface Backend {
   destroy(): void;
 }
 
-export type BackendFactory = (model: RalmModel) => Promise<Backend>;

@@ -15,6 +15,7 @@
  * A request therefore sees either the whole old item or the whole new one.
  */
 import { RalmError } from '../util/errors.js';
+import { PageSpace, type PageMemory, type PagedLayout } from './paged-table.js';
 
 export type CentroidStorage = 'f32' | 'f16';
 
@@ -59,6 +60,8 @@ export interface Snapshot {
   release(): void;
 }
 
+type ItemRegion = 'centroids' | 'globals' | 'meta';
+
 export function paddedStride(h: number): number {
   return Math.ceil(h / 8) * 8;
 }
@@ -69,9 +72,9 @@ export class ItemTable {
   readonly stride: number;
   readonly storage: CentroidStorage;
   readonly slotsPerPage: number;
-  readonly pages: HostPage[] = [];
+  readonly pages: HostPage[];
   readonly layout: PageLayout;
-  private readonly wasmPages: boolean;
+  private readonly space: PageSpace<ItemRegion, HostPage>;
 
   /** Per-slot flags kept on the host only (bit 0: cold). */
   private flags = new Uint8Array(0);
@@ -86,43 +89,31 @@ export class ItemTable {
   private stampGen = 0;
 
   constructor(options: ItemTableOptions) {
-    if (options.slotsPerPage < 1) throw new RalmError('RALM_ERR_VALIDATION', `slotsPerPage must be >= 1, got ${options.slotsPerPage}`);
     this.h = options.h;
     this.k = options.k;
     this.stride = paddedStride(options.h);
     this.storage = options.storage;
     this.slotsPerPage = options.slotsPerPage;
     const spp = options.slotsPerPage;
-    const centroidsBytes = spp * this.k * this.stride * 4;
-    const globalsOffset = centroidsBytes;
-    const metaOffset = globalsOffset + spp * this.stride * 4;
-    const scratchOffset = Math.ceil((metaOffset + spp * 8) / 64) * 64;
-    this.wasmPages = options.wasmScratchBytes !== undefined;
-    this.layout = { centroidsOffset: 0, globalsOffset, metaOffset, scratchOffset, totalBytes: scratchOffset + (options.wasmScratchBytes ?? 0) };
-    if (this.wasmPages && this.layout.totalBytes > 2 ** 32 - 2 ** 16) {
-      throw new RalmError('RALM_ERR_VALIDATION', `a page of ${spp} slots needs ${this.layout.totalBytes} bytes, above the 4 GiB WebAssembly memory limit; use fewer slots per page`);
-    }
+    this.space = new PageSpace<ItemRegion, HostPage>({
+      what: 'a page', unit: 'slots', field: 'slotsPerPage', rowsPerPage: spp,
+      regions: { centroids: spp * this.k * this.stride * 4, globals: spp * this.stride * 4, meta: spp * 8 },
+      scratchBytes: options.wasmScratchBytes,
+    }, (page, layout) => this.pageViews(page, layout));
+    const { offsets, scratchOffset, totalBytes } = this.space.layout;
+    this.layout = { centroidsOffset: offsets.centroids, globalsOffset: offsets.globals, metaOffset: offsets.meta, scratchOffset, totalBytes };
+    this.pages = this.space.pages;
   }
 
-  private newPage(): HostPage {
+  private pageViews(page: PageMemory, layout: PagedLayout<ItemRegion>): HostPage {
     const spp = this.slotsPerPage;
-    const L = this.layout;
-    let buf: ArrayBuffer | SharedArrayBuffer;
-    let memory: WebAssembly.Memory | undefined;
-    if (this.wasmPages) {
-      const pages = Math.ceil(L.totalBytes / 65536);
-      // Shared, so worker threads read the table in place; never grown, so views stay valid.
-      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-      buf = memory.buffer;
-    } else {
-      buf = new ArrayBuffer(L.scratchOffset);
-    }
+    const { buffer } = page;
     return {
-      memory,
-      centroids: new Float32Array(buf, L.centroidsOffset, spp * this.k * this.stride),
-      globals: new Float32Array(buf, L.globalsOffset, spp * this.stride),
-      meta: new Uint32Array(buf, L.metaOffset, spp * 2),
-      metaF32: new Float32Array(buf, L.metaOffset, spp * 2),
+      memory: page.memory,
+      centroids: new Float32Array(buffer, layout.offsets.centroids, spp * this.k * this.stride),
+      globals: new Float32Array(buffer, layout.offsets.globals, spp * this.stride),
+      meta: new Uint32Array(buffer, layout.offsets.meta, spp * 2),
+      metaF32: new Float32Array(buffer, layout.offsets.meta, spp * 2),
     };
   }
 
@@ -135,7 +126,7 @@ export class ItemTable {
   }
 
   get capacity(): number {
-    return this.pages.length * this.slotsPerPage;
+    return this.space.capacity;
   }
 
   /** Bytes of one page's centroid block in host float32. */
@@ -250,9 +241,8 @@ export class ItemTable {
     const newPages: number[] = [];
     this.reclaim();
     while (this.freeSlots.length < n) {
-      const p = this.pages.length;
+      const p = this.space.addPage();
       const spp = this.slotsPerPage;
-      this.pages.push(this.newPage());
       // Push in reverse so pop() hands out low slots first.
       for (let s = (p + 1) * spp - 1; s >= p * spp; s--) this.freeSlots.push(s);
       newPages.push(p);

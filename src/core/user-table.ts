@@ -10,6 +10,7 @@
  */
 import { paddedStride } from './item-table.js';
 import { RalmError } from '../util/errors.js';
+import { PageSpace, type PageMemory, type PagedLayout } from './paged-table.js';
 
 /** Default rows per page: 262,144 rows (128 MiB at h = 128), under every device's binding limit. */
 export const DEFAULT_ROWS_PER_PAGE = 1 << 18;
@@ -89,6 +90,8 @@ export function scratchLayout(stride: number, k: number): ScratchLayout {
   return { d, gram, dots, w, out, gatherRows, gatherNorms, bytes };
 }
 
+type UserRegion = 'rows' | 'norms';
+
 let tableCounter = 0;
 
 export class UserTable {
@@ -99,7 +102,8 @@ export class UserTable {
   readonly rowsPerPage: number;
   readonly maxCentroids: number;
   readonly layout: UserPageLayout;
-  readonly pages: UserPage[] = [];
+  readonly pages: UserPage[];
+  private readonly space: PageSpace<UserRegion, UserPage>;
   private readonly idToRow = new Map<string, number>();
   private readonly rowToId: Array<string | undefined> = [];
   private dead = new Uint32Array(0);
@@ -113,18 +117,27 @@ export class UserTable {
     this.stride = paddedStride(options.h);
     this.rowsPerPage = options.rowsPerPage ?? DEFAULT_ROWS_PER_PAGE;
     this.maxCentroids = options.maxCentroids;
-    if (!Number.isSafeInteger(this.rowsPerPage) || this.rowsPerPage < 1) {
-      throw new RalmError('RALM_ERR_VALIDATION', `rowsPerPage: expected a positive integer, got ${this.rowsPerPage}`);
-    }
-    const rowsBytes = this.rowsPerPage * this.stride * 4;
-    const normsOffset = rowsBytes;
-    const scratchOffset = Math.ceil((normsOffset + this.rowsPerPage * 4) / 64) * 64;
-    const scratchBytes = scratchLayout(this.stride, this.maxCentroids).bytes;
-    const totalBytes = scratchOffset + SCAN_THREADS * scratchBytes;
-    if (totalBytes > 2 ** 32 - 2 ** 16) {
-      throw new RalmError('RALM_ERR_VALIDATION', `a user page of ${this.rowsPerPage} rows needs ${totalBytes} bytes, above the 4 GiB WebAssembly memory limit; use fewer rows per page`);
-    }
-    this.layout = { rowsOffset: 0, normsOffset, scratchOffset, scratchBytes, totalBytes };
+    const rpp = this.rowsPerPage;
+    const scratchBytes = Number.isSafeInteger(rpp) ? scratchLayout(this.stride, this.maxCentroids).bytes : 0;
+    this.space = new PageSpace<UserRegion, UserPage>({
+      what: 'a user page', unit: 'rows', field: 'rowsPerPage', rowsPerPage: rpp,
+      regions: { rows: rpp * this.stride * 4, norms: rpp * 4 },
+      scratchBytes: SCAN_THREADS * scratchBytes,
+    }, (page, layout) => this.pageViews(page, layout));
+    const { offsets, scratchOffset, totalBytes } = this.space.layout;
+    this.layout = { rowsOffset: offsets.rows, normsOffset: offsets.norms, scratchOffset, scratchBytes, totalBytes };
+    this.pages = this.space.pages;
+  }
+
+  private pageViews(page: PageMemory, layout: PagedLayout<UserRegion>): UserPage {
+    return {
+      memory: page.memory as WebAssembly.Memory,
+      rows: new Float32Array(page.buffer, layout.offsets.rows, this.rowsPerPage * this.stride),
+      norms: new Float32Array(page.buffer, layout.offsets.norms, this.rowsPerPage),
+      version: 0,
+      dirtyLo: 0,
+      dirtyHi: 0,
+    };
   }
 
   /** Live users. */
@@ -139,7 +152,7 @@ export class UserTable {
 
   /** Host bytes held by the pages. */
   get bytes(): number {
-    return this.pages.length * this.layout.totalBytes;
+    return this.space.bytes;
   }
 
   has(id: string): boolean {
@@ -164,20 +177,6 @@ export class UserTable {
     return page.rows.slice(at, at + this.h);
   }
 
-  private newPage(): UserPage {
-    const n = Math.ceil(this.layout.totalBytes / 65536);
-    // Shared so the scan workers read it in place; never grown, so views stay valid.
-    const memory = new WebAssembly.Memory({ initial: n, maximum: n, shared: true });
-    return {
-      memory,
-      rows: new Float32Array(memory.buffer, this.layout.rowsOffset, this.rowsPerPage * this.stride),
-      norms: new Float32Array(memory.buffer, this.layout.normsOffset, this.rowsPerPage),
-      version: 0,
-      dirtyLo: 0,
-      dirtyHi: 0,
-    };
-  }
-
   private takeRow(): number {
     if (this.scans === 0 && this.retired.length > 0) {
       this.free.push(...this.retired);
@@ -186,7 +185,7 @@ export class UserTable {
     const r = this.free.pop();
     if (r !== undefined) return r;
     const row = this.used++;
-    if (Math.floor(row / this.rowsPerPage) >= this.pages.length) this.pages.push(this.newPage());
+    if (row >= this.space.capacity) this.space.addPage();
     if (this.dead.length * 32 < this.used) {
       const grown = new Uint32Array(Math.max(1024, this.dead.length * 2));
       grown.set(this.dead);

@@ -9,6 +9,7 @@
  * the normaliser Σ w_j cancels, cos(e, L/Σw) = e·L / (|e| |L|) (zero-norm rule on |L|/Σw).
  */
 import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../core/backend.js';
+import { CPU_DEFAULTS } from './defaults.js';
 import { runKMeansJobs } from './kmeans.js';
 import type { ItemTable } from '../core/item-table.js';
 import type { RalmModel } from '../model/model.js';
@@ -16,16 +17,15 @@ import { transformCpu } from '../model/transform.js';
 import { ZERO_NORM } from '../model/reference.js';
 import { rowsFromScores } from '../core/top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
-import { CpuWorkerPool, type Segment } from './workers/score-pool.js';
+import { CpuWorkerPool } from './workers/pool.js';
+import type { Segment } from './workers/messages.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
+import { SCAN_THREADS } from '../core/user-table.js';
 import { scanScalar } from './scan-scalar.js';
-import { ScanPool } from './workers/scan-pool.js';
 
 /** Lets pending requests run: background work on the CPU yields between items with this. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Below this many candidates a request stays on one thread (the hand-off costs more than it saves). */
-const PARALLEL_MIN_CANDIDATES = 512;
 
 /** `wasm`: the WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop. */
 export type CpuKernel = 'wasm' | 'scalar';
@@ -44,22 +44,23 @@ export class CpuBackend implements Backend {
   private pageCounts = new Uint32Array(0);
   private order = new Uint32Array(0);
   private localSlots = new Uint32Array(0);
-  private readonly pool: CpuWorkerPool | null;
-  private scanPool: ScanPool | null = null;
-  private readonly threadCount: number;
+  /** Worker threads (wasm kernel only): scans use all of them, a large ranking request one beside the caller. */
+  private pool: CpuWorkerPool | null = null;
+  private readonly threads: number;
 
-  /** `threads` 2 adds a worker thread for large requests (wasm kernel only). */
+  /** `threads` 2 lets a large request use a worker thread beside the caller (wasm kernel only). */
   constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1) {
     this.model = model;
     this.kernel = kernel;
-    this.pool = kernel === 'wasm' && threads > 1 ? new CpuWorkerPool() : null;
-    this.threadCount = threads;
-    this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${this.pool ? 2 : 1} thread${this.pool ? 's' : ''})` : 'cpu (scalar)';
+    this.threads = threads;
+    // Started at once when requests will use it, so the first large request does not wait for a thread to boot.
+    if (kernel === 'wasm' && threads > 1) this.workers();
+    this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${threads > 1 ? 2 : 1} thread${threads > 1 ? 's' : ''})` : 'cpu (scalar)';
   }
 
-  /** Threads a large request actually uses now (1 after a worker failure). */
-  get threads(): number {
-    return this.pool && !this.pool.broken ? 2 : 1;
+  private workers(): CpuWorkerPool {
+    this.pool ??= new CpuWorkerPool(Math.min(SCAN_THREADS, this.threads));
+    return this.pool;
   }
 
   async run(requests: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[]> {
@@ -129,15 +130,15 @@ export class CpuBackend implements Backend {
       }
     };
 
-    const pool = this.pool;
-    if (!pool || pool.broken || n < PARALLEL_MIN_CANDIDATES) {
+    const pool = this.threads > 1 ? this.pool : null;
+    if (!pool || !pool.canScore || n < CPU_DEFAULTS.parallelMinCandidates) {
       runRange(0, n);
       return;
     }
     // The worker takes the second half, the calling thread the first.
     const mid = n >> 1;
     const module = kernelModule() as WebAssembly.Module;
-    pool.syncPages(module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
+    pool.syncItemPages(module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
     const jobSlots = pool.slotsFor(n - mid);
     jobSlots.set(localSlots.subarray(mid, n));
     const segments: Segment[] = [];
@@ -146,9 +147,9 @@ export class CpuBackend implements Backend {
       const b = Math.min(n, r.from + r.count);
       if (a < b) segments.push({ page: r.page, from: a - mid, count: b - a });
     }
-    const seq = pool.start(segments, req.q, req.e, req.eNorm, args);
+    const seq = pool.startScore(segments, req.q, req.e, req.eNorm, args);
     runRange(0, mid);
-    const out = pool.finish(seq, n - mid);
+    const out = pool.finishScore(seq, n - mid);
     if (!out) {
       runRange(mid, n);
       return;
@@ -274,12 +275,10 @@ export class CpuBackend implements Backend {
    */
   scanUsers(job: ScanJob): Promise<ScanHits[]> {
     if (this.kernel === 'scalar') return scanScalar(job);
-    this.scanPool ??= new ScanPool(this.threadCount);
-    return this.scanPool.scan(job);
+    return this.workers().scan(job);
   }
 
   destroy(): void {
     this.pool?.destroy();
-    this.scanPool?.destroy();
   }
 }

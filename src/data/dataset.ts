@@ -6,7 +6,6 @@
  * produces this one shape, so training code never knows where the data came from.
  */
 import { RalmError } from '../util/errors.js';
-import type { ClickLog } from './click-log.js';
 import { describeColumn, type FeatureColumn } from './features.js';
 import { Growable } from './growable.js';
 import type { ReadReportJson } from './report.js';
@@ -21,6 +20,28 @@ export interface Clicks {
   ts: Float64Array;
   /** 1 = click; 0 = a labelled non-click (only when the source has labels and keeps negatives). */
   label: Uint8Array;
+}
+
+/**
+ * The evaluation's compact view of a log: clicks only, users and items as dense indices into
+ * their string ids, every user and item with at least one click.
+ */
+export interface ClickLog {
+  name: string;
+  userIds: string[];
+  itemIds: string[];
+  /** Per click: user index, item index, time (epoch ms). */
+  user: Uint32Array;
+  item: Uint32Array;
+  ts: Float64Array;
+}
+
+/** How a ClickLog names itself and its ids: each prefix is prepended to every user or item id. */
+export interface ClickLogNaming {
+  /** Default: the dataset's name. */
+  name?: string;
+  userPrefix?: string;
+  itemPrefix?: string;
 }
 
 export interface FieldInfo {
@@ -111,19 +132,37 @@ export class Dataset {
     return c;
   }
 
-  /** The positive rows as the evaluation's ClickLog (string ids, clicks only). */
-  toClickLog(): ClickLog {
+  /**
+   * The positive rows as the evaluation's ClickLog, in time order. Users and items without a
+   * click are left out and the rest renumbered in vocabulary order (first appearance in the
+   * source), since the evaluation samples users and items by index.
+   */
+  toClickLog(naming: ClickLogNaming = {}): ClickLog {
     const { user, item, ts, label } = this.clicks;
+    const userIndex = new Int32Array(this.users.size).fill(-1);
+    const itemIndex = new Int32Array(this.items.size).fill(-1);
     let n = 0;
-    for (let j = 0; j < label.length; j++) n += label[j];
+    for (let j = 0; j < label.length; j++) {
+      if (label[j] === 0) continue;
+      userIndex[user[j]] = 0;
+      itemIndex[item[j]] = 0;
+      n++;
+    }
+    const renumber = (index: Int32Array, vocab: Vocabulary, prefix: string): string[] => {
+      const ids: string[] = [];
+      for (let v = 0; v < index.length; v++) if (index[v] === 0) index[v] = ids.push(prefix + vocab.value(v)) - 1;
+      return ids;
+    };
+    const userIds = renumber(userIndex, this.users, naming.userPrefix ?? '');
+    const itemIds = renumber(itemIndex, this.items, naming.itemPrefix ?? '');
     const out = { user: new Uint32Array(n), item: new Uint32Array(n), ts: new Float64Array(n) };
     for (let j = 0, k = 0; j < label.length; j++) {
       if (label[j] === 0) continue;
-      out.user[k] = user[j];
-      out.item[k] = item[j];
+      out.user[k] = userIndex[user[j]];
+      out.item[k] = itemIndex[item[j]];
       out.ts[k++] = ts[j];
     }
-    return { name: this.name, userIds: this.users.values(), itemIds: this.items.values(), ...out };
+    return { name: naming.name ?? this.name, userIds, itemIds, ...out };
   }
 
   summary(): DatasetSummary {

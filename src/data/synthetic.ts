@@ -11,13 +11,15 @@
  *     a planted strength ("signal") that falls from 0.9 for the first field to 0 for the last (pure
  *     noise), so an attention merge has something to find; 5 % of cells are missing.
  * Everything follows from `seed`. `writeSynthetic` stores the world in the generic format.
+ * `syntheticLog` is a smaller, timeless planted ClickLog for the audience evaluation and stage 2.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { ClickBuilder, Dataset } from './dataset.js';
+import { ClickBuilder, Dataset, type ClickLog } from './dataset.js';
 import { FeatureTableBuilder } from './features.js';
+import { Growable } from './growable.js';
 import { lowerBound } from './split.js';
 import { fieldSpec, schemaToJson, type DataSchema, type FieldType } from './schema.js';
 import { Vocabulary } from './vocabulary.js';
@@ -229,6 +231,52 @@ export function generateSynthetic(options: SyntheticOptions = {}): SyntheticWorl
     notes: [`generated with seed ${o.seed}; user fields are static (drawn from the planted topics, not from clicks)`],
   });
   return { dataset, truth, userCells, itemCells };
+}
+
+export interface SyntheticLogOptions {
+  users?: number;
+  items?: number;
+  topics?: number;
+  clicksPerUser?: number;
+  seed?: number;
+}
+
+/**
+ * A planted click log: users belong to one or two of `topics` taste groups, items to one topic,
+ * and a user clicks items of their topics (Zipf popularity within a topic) plus some noise. A
+ * click's time is its position in the user's clicks.
+ */
+export function syntheticLog(o: SyntheticLogOptions = {}): ClickLog {
+  const nu = o.users ?? 2000;
+  const ni = o.items ?? 400;
+  const topics = o.topics ?? 8;
+  const per = o.clicksPerUser ?? 20;
+  const rng = new Rng(o.seed ?? 1);
+  const itemTopic = Array.from({ length: ni }, (_, i) => i % topics);
+  const byTopic = Array.from({ length: topics }, (_, t) => itemTopic.flatMap((x, i) => (x === t ? [i] : [])));
+  const user = new Growable(Uint32Array, 1 << 16);
+  const item = new Growable(Uint32Array, 1 << 16);
+  const ts = new Growable(Float64Array, 1 << 16);
+  for (let u = 0; u < nu; u++) {
+    const mine = [rng.int(topics)];
+    if (rng.next() < 0.5) mine.push(rng.int(topics));
+    for (let c = 0; c < per; c++) {
+      let i: number;
+      if (rng.next() < 0.1) i = rng.int(ni);
+      else {
+        const list = byTopic[mine[rng.int(mine.length)]];
+        // Zipf-like: position ~ floor(len · U²)
+        i = list[Math.floor(list.length * rng.next() ** 2)];
+      }
+      user.push(u);
+      item.push(i);
+      ts.push(c);
+    }
+  }
+  return {
+    name: 'synthetic', userIds: Array.from({ length: nu }, (_, u) => `s${u}`), itemIds: Array.from({ length: ni }, (_, i) => `t${itemTopic[i]}-i${i}`),
+    user: user.finish(), item: item.finish(), ts: ts.finish(),
+  };
 }
 
 /** The schema of the files writeSynthetic writes. */

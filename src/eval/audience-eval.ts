@@ -23,7 +23,7 @@ import { Rng } from '../util/rng.js';
 import { withDefaults } from '../util/options.js';
 import { TopSelector } from '../core/top-k.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/model.js';
-import type { ClickLog } from '../data/click-log.js';
+import type { ClickLog } from '../data/dataset.js';
 import { toCsr, userFactors } from './svd.js';
 import { trainStage2 } from '../train/stage2.js';
 

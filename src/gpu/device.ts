@@ -87,17 +87,29 @@ export async function openGpu(options: GpuOpenOptions = {}): Promise<GpuContext 
   };
 }
 
-/** Runs `fn` inside a validation error scope and throws if the scope caught anything. */
-export async function withValidationScope<T>(device: GPUDevice, fn: () => Promise<T> | T): Promise<T> {
-  device.pushErrorScope('validation');
-  let result: T;
+/**
+ * Runs `fn` inside one error scope per filter (the first outermost) and throws what went wrong:
+ * `fn`'s own error first, else what the innermost scope that caught anything caught. A GPU error
+ * becomes an exception, never a silently wrong result.
+ */
+export async function withErrorScopes<T>(device: GPUDevice, filters: readonly GPUErrorFilter[], fn: () => Promise<T> | T): Promise<T> {
+  for (const f of filters) device.pushErrorScope(f);
+  let result: T | undefined;
+  let failure: { error: unknown } | undefined;
   try {
     result = await fn();
-  } catch (err) {
-    await device.popErrorScope();
-    throw err;
+  } catch (error) {
+    failure = { error };
   }
-  const scoped = await device.popErrorScope();
-  if (scoped) throw new Error(`WebGPU validation error: ${scoped.message}`);
-  return result;
+  const caught: Array<{ filter: GPUErrorFilter; error: GPUError | null }> = [];
+  for (let i = filters.length - 1; i >= 0; i--) caught.push({ filter: filters[i], error: await device.popErrorScope() });
+  if (failure) throw failure.error;
+  const scoped = caught.find((c) => c.error !== null);
+  if (scoped?.error) throw new Error(`WebGPU ${scoped.filter} error: ${scoped.error.message}`);
+  return result as T;
+}
+
+/** Runs `fn` inside a validation error scope and throws if the scope caught anything. */
+export function withValidationScope<T>(device: GPUDevice, fn: () => Promise<T> | T): Promise<T> {
+  return withErrorScopes(device, ['validation'], fn);
 }

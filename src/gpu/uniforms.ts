@@ -6,8 +6,8 @@
  */
 export type UniformType = 'u32' | 'i32' | 'f32' | 'vec2<u32>' | 'vec2<f32>' | 'vec3<f32>' | 'vec4<u32>' | 'vec4<f32>';
 
-export interface UniformField {
-  readonly name: string;
+export interface UniformField<F extends string = string> {
+  readonly name: F;
   readonly type: UniformType;
 }
 
@@ -22,15 +22,16 @@ const INFO: Record<UniformType, { align: number; size: number; kind: 'u32' | 'i3
   'vec4<f32>': { align: 16, size: 16, kind: 'f32', count: 4 },
 };
 
-export interface UniformLayout {
-  readonly fields: ReadonlyArray<UniformField & { readonly offset: number }>;
+/** Field offsets and the struct's size; `F` names the fields, so callers' values are type-checked. */
+export interface UniformLayout<F extends string = string> {
+  readonly fields: ReadonlyArray<UniformField<F> & { readonly offset: number }>;
   readonly size: number;
 }
 
-export function uniformLayout(fields: readonly UniformField[]): UniformLayout {
+export function uniformLayout<const F extends string>(fields: ReadonlyArray<UniformField<F>>): UniformLayout<F> {
   let offset = 0;
   let maxAlign = 4;
-  const out: Array<UniformField & { offset: number }> = [];
+  const out: Array<UniformField<F> & { offset: number }> = [];
   for (const f of fields) {
     const info = INFO[f.type];
     offset = Math.ceil(offset / info.align) * info.align;
@@ -42,7 +43,7 @@ export function uniformLayout(fields: readonly UniformField[]): UniformLayout {
   return { fields: out, size };
 }
 
-export type UniformValues = Record<string, number | readonly number[]>;
+export type UniformValues<F extends string = string> = Readonly<Record<F, number | readonly number[]>>;
 
 /** Packs `values` (every field required) into a fresh ArrayBuffer of layout.size bytes. */
 export function packUniforms(layout: UniformLayout, values: UniformValues): ArrayBuffer {

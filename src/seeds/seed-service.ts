@@ -15,6 +15,10 @@ import { performance } from 'node:perf_hooks';
 import type { RalmEngine } from '../engine/engine.js';
 import type { ClickEvent, IngestResult, ItemClusters, RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
+import { finiteVector } from '../engine/validate.js';
+import { SEED_DEFAULTS } from './defaults.js';
+
+export { SEED_DEFAULTS };
 import { Rng } from '../util/rng.js';
 
 export interface SeedServiceOptions {
@@ -99,18 +103,7 @@ export class SeedService {
   constructor(store: RalmStore, engine: RalmEngine, options: SeedServiceOptions = {}) {
     this.store = store;
     this.engine = engine;
-    this.o = {
-      intervalMs: options.intervalMs ?? 300_000,
-      minSeeds: options.minSeeds ?? 100,
-      maxClusterPoints: options.maxClusterPoints ?? 20_000,
-      timeWindowMs: options.timeWindowMs ?? null,
-      batchItems: options.batchItems ?? 256,
-      maxIterations: options.maxIterations ?? 25,
-      tolerance: options.tolerance ?? 0.001,
-      seed: options.seed ?? 1,
-      now: options.now ?? Date.now,
-      onRun: options.onRun,
-    };
+    this.o = { ...SEED_DEFAULTS, now: Date.now, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     for (const [k, v] of Object.entries({ intervalMs: this.o.intervalMs, minSeeds: this.o.minSeeds, maxClusterPoints: this.o.maxClusterPoints, batchItems: this.o.batchItems })) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RalmError('RALM_ERR_VALIDATION', `${k}: expected a positive integer, got ${v}`);
     }
@@ -131,10 +124,7 @@ export class SeedService {
     const x = new Float32Array(users.length * m);
     users.forEach((u, i) => {
       if (typeof u?.id !== 'string' || u.id.length === 0) throw new RalmError('RALM_ERR_VALIDATION', `users[${i}].id: expected a non-empty string`, { field: `users[${i}].id` });
-      if (!u.universal || u.universal.length !== m) {
-        throw new RalmError('RALM_ERR_DIMENSION', `users[${i}].universal: expected ${m} values, got ${u.universal?.length}`, { field: `users[${i}].universal` });
-      }
-      x.set(u.universal, i * m);
+      x.set(finiteVector(u.universal, `users[${i}].universal`, m), i * m);
     });
     const e = await this.engine.transform(x, users.length);
     const h = this.engine.model.manifest.h;

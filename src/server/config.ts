@@ -3,6 +3,9 @@
  * start with errors that name the setting and what was expected.
  */
 import { resolve } from 'node:path';
+import { AUDIENCE_DEFAULTS, AUDIENCE_JOB_DEFAULTS } from '../audience/defaults.js';
+import { ENGINE_DEFAULTS } from '../engine/options.js';
+import { SEED_DEFAULTS } from '../seeds/defaults.js';
 import { defaultModelDir } from '../util/paths.js';
 import { bool, int, oneOf, settingsFrom, str, type OptionTable } from '../util/options.js';
 
@@ -48,9 +51,9 @@ export const SERVICE_OPTIONS = {
   port: { flag: 'port', env: 'RALM_PORT', arg: 'N', default: '8080', help: 'port to listen on (0: any free port)', parse: int(0, 65535) },
   dataDir: { flag: 'data-dir', env: 'RALM_DATA_DIR', arg: 'DIR', default: 'data', help: 'the embedded store (LMDB) directory', parse: (v: string) => resolve(str()(v)) },
   modelDir: { flag: 'model-dir', env: 'RALM_MODEL_DIR', arg: 'DIR', default: defaultModelDir, defaultText: 'the shipped weights/default', help: 'model directory to serve', parse: (v: string) => resolve(str()(v)) },
-  backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: 'auto', help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
-  reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: '300000', help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
-  minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: '100', help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
+  backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: ENGINE_DEFAULTS.backend, help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
+  reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
+  minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
   apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'bearer token the admin routes require (empty: none)', parse: (v: string) => (v === '' ? null : v) },
   bodyLimit: { flag: 'body-limit', env: 'RALM_BODY_LIMIT', arg: 'BYTES', default: String(8 * 1024 * 1024), help: 'largest request body', parse: int(1024, 1 << 30) },
   demo: { flag: 'demo', env: 'RALM_DEMO', arg: 'true|false', default: 'true', help: 'load a small deterministic demo world into an empty store', parse: bool },
@@ -60,10 +63,10 @@ export const SERVICE_OPTIONS = {
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'RALM_REQUEST_TIMEOUT_MS', arg: 'N', default: '2000', help: 'default deadline of a recommend request, ms (x-ralm-deadline-ms may ask for less)', parse: int(1, 600_000) },
   maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '1000', help: 'event-loop delay beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
   audienceSyncMaxUsers: { flag: 'audience-sync-max-users', env: 'RALM_AUDIENCE_SYNC_MAX_USERS', arg: 'N', default: '200000', help: 'audience requests scoring more users than this run as background jobs', parse: int(0, 1e9) },
-  audienceMaxSize: { flag: 'audience-max-size', env: 'RALM_AUDIENCE_MAX_SIZE', arg: 'N', default: '1000000', help: 'largest audience size N a request may ask for', parse: int(1, 1e8) },
-  audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: '20000', help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },
-  audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: '16', help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
-  audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: '86400000', help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
+  audienceMaxSize: { flag: 'audience-max-size', env: 'RALM_AUDIENCE_MAX_SIZE', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxSize), help: 'largest audience size N a request may ask for', parse: int(1, 1e8) },
+  audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxClusterSeeds), help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },
+  audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.maxQueued), help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
+  audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.retentionMs), help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
 } as const satisfies OptionTable;
 
 /** The configuration from the environment, overridden by flags (keyed by flag name), validated. */

@@ -1,5 +1,5 @@
 /** The one coded error table: every error the service returns has a code and a status. */
-import type { RalmErrorCode } from '../util/errors.js';
+import { RalmError, type RalmErrorCode } from '../util/errors.js';
 
 export type ServiceErrorCode =
   | RalmErrorCode
@@ -42,4 +42,15 @@ export class ServiceError extends Error {
   constructor(readonly code: ServiceErrorCode, message: string, readonly details?: Record<string, unknown>) {
     super(message);
   }
+}
+
+/**
+ * Engine errors name fields of a batch ("requests[3].k"); a route's caller knows them unprefixed.
+ * Rethrows `err` with `prefix` removed from its message.
+ */
+export function unprefixed(prefix: RegExp): (err: unknown) => never {
+  return (err: unknown) => {
+    if (err instanceof RalmError) err.message = err.message.replace(prefix, '');
+    throw err;
+  };
 }

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evalAudience } from '../../src/eval/audience-eval.js';
-import { readMovieLens, syntheticLog } from '../../src/data/click-log.js';
+import { openClickLog } from '../../src/data/open.js';
+import { syntheticLog } from '../../src/data/synthetic.js';
 import { toCsr, userFactors } from '../../src/eval/svd.js';
 
 /** Where the real datasets live: $RALM_DATASETS, else ../shared/data beside the repository. */
@@ -57,7 +58,7 @@ describe('audience evaluation', () => {
       t.skip(`MovieLens latest-small is absent (looked for ${dir}/ratings.csv; set RALM_DATASETS to the folder holding ml-latest-small/)`);
       return;
     }
-    const log = readMovieLens(dir);
+    const log = await openClickLog({ kind: 'movielens', path: dir });
     assert.equal(log.userIds.length, 609); // users with at least one rating of 4 or more
     const r = await evalAudience(log, { items: 30, rank: 16, ns: [100], ks: [5] });
     const ralm = r.methods[0].atN[0];

@@ -101,6 +101,15 @@ describe('service routes', () => {
       if (enc === 'msgpack') assert.ok(s.data.scores instanceof Float32Array, 'vectors travel as Float32Array in MessagePack');
     });
 
+    it(`[${enc}] an embedding sent as raw float32 bytes ranks as the same numbers do`, async () => {
+      const e = Float32Array.from({ length: H }, (_, i) => Math.sin(i + 1));
+      const asBytes = enc === 'msgpack' ? Buffer.from(e.buffer) : Array.from(e);
+      const a = await call('POST', '/v1/recommend', { user: { embedding: asBytes }, k: 5 }, enc);
+      const b = await call('POST', '/v1/recommend', { user: { embedding: Array.from(e) }, k: 5 }, 'json');
+      assert.equal(a.res.statusCode, 200, JSON.stringify(a.data));
+      assert.deepEqual((a.data.items as Array<{ id: string }>).map((i) => i.id), (b.data.items as Array<{ id: string }>).map((i) => i.id));
+    });
+
     it(`[${enc}] users and items: put, get, and an item's state`, async () => {
       const u = await call('PUT', `/v1/users/${enc}-user`, { universal: new Array(M).fill(0.01), features: { region: 'x' } }, enc);
       assert.equal(u.res.statusCode, 200);
@@ -138,6 +147,16 @@ describe('service routes', () => {
     const page = await app.inject({ url: '/docs/' });
     assert.equal(page.statusCode, 200);
     assert.match(page.headers['content-type'] as string, /text\/html/);
+  });
+
+  it('the OpenAPI document lists every route with its methods', async () => {
+    const doc = JSON.parse((await app.inject({ url: '/docs/json' })).body) as { paths: Record<string, Record<string, unknown>> };
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    assert.deepEqual(routes.sort(), [
+      'DELETE /v1/audiences/{id}', 'GET /healthz', 'GET /metrics', 'GET /readyz', 'GET /v1/audiences/{id}', 'GET /v1/audiences/{id}/users',
+      'GET /v1/items/{id}', 'GET /v1/users/{id}', 'POST /v1/admin/model', 'POST /v1/admin/recluster', 'POST /v1/audiences', 'POST /v1/events',
+      'POST /v1/recommend', 'POST /v1/score', 'PUT /v1/items/{id}', 'PUT /v1/users/{id}',
+    ]);
   });
 
   it('hot-reloads a model: requests in flight finish, later ones run on the new model with every item', async () => {
@@ -206,6 +225,11 @@ describe('service routes', () => {
     ['raw user features (the model has no user tower)', () => call('POST', '/v1/recommend', { user: { features: { region: 'x' } } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user\.features: model .* has no user tower/],
     ['two user forms', () => call('POST', '/v1/recommend', { user: { id: 'a', embedding: [1] } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user: give exactly one of/],
     ['a bad k', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, k: 0 }, 'json'), 400, 'RALM_ERR_VALIDATION', /k: expected an integer >= 1/],
+    ['a k given as a string (bodies are not coerced)', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, k: '5' }, 'msgpack'), 400, 'RALM_ERR_VALIDATION', /^k: expected an integer >= 1, got "5"/],
+    ['an item id that is not a string', () => call('POST', '/v1/score', { user: { id: 'demo-food-1' }, items: ['demo-food-article-1', 7] }, 'json'), 400, 'RALM_ERR_VALIDATION', /^items\[1\]: expected a string, got 7/],
+    ['a deadline header that is not a positive number', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' } }, 'json', { 'x-ralm-deadline-ms': '-3' }), 400, 'RALM_ERR_VALIDATION', /^x-ralm-deadline-ms: expected a positive number of milliseconds/],
+    ['a null universal, which counts as not given', () => call('PUT', '/v1/users/null-universal', { universal: null }, 'json'), 400, 'RALM_ERR_VALIDATION', /^universal: required, \d+ numbers/],
+    ['an embedding sent as bytes that are not whole float32s', () => call('POST', '/v1/recommend', { user: { embedding: Buffer.alloc(4 * H + 2) } }, 'msgpack'), 400, 'RALM_ERR_VALIDATION', /^user\.embedding: binary vectors are little-endian float32/],
     ['a wrong embedding width', () => call('POST', '/v1/recommend', { user: { embedding: [1, 2, 3] } }, 'msgpack'), 400, 'RALM_ERR_DIMENSION', /user\.embedding: expected 64 values, got 3/], // the default model's h
     ['a NaN in an embedding', () => call('POST', '/v1/recommend', { user: { embedding: Float32Array.of(...new Array(H).fill(1)).fill(NaN, 5, 6) } }, 'msgpack'), 400, 'RALM_ERR_NON_FINITE', /user\.embedding\[5\]: expected a finite number/],
     ['an unknown user', () => call('POST', '/v1/recommend', { user: { id: 'who' } }, 'json'), 404, 'RALM_ERR_UNKNOWN_USER', /user\.id: unknown user "who"/],
@@ -232,4 +256,13 @@ describe('service routes', () => {
       assert.ok(!/\bat .*\.js:\d+/.test(res.body), 'no stack trace in the response');
     });
   }
+
+  // After the metrics test, which counts the 401s before it.
+  it('the API token is checked before the body is validated', async () => {
+    const res = await call('POST', '/v1/admin/model', { dir: 5 }, 'json');
+    assert.equal(res.res.statusCode, 401);
+    const authed = await call('POST', '/v1/admin/model', { dir: 5 }, 'json', { authorization: 'Bearer secret' });
+    assert.equal(authed.res.statusCode, 400);
+    assert.match((authed.data.error as { message: string }).message, /^dir: expected a model directory path/);
+  });
 });

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainStage2, scoreWithWeights, type Stage2Result } from '../../src/train/stage2.js';
-import { syntheticLog } from '../../src/data/click-log.js';
+import { syntheticLog } from '../../src/data/synthetic.js';
 import { toCsr, userFactors } from '../../src/eval/svd.js';
 import { loadModel, saveModel } from '../../src/model/model.js';
 import { RalmEngine } from '../../src/engine/engine.js';

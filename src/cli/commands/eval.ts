@@ -90,11 +90,10 @@ const audience = defineCommand({
     const dataset = v.dataset;
     if (dataset === undefined) throw new UsageError(`eval audience: --dataset ${DATASET_KINDS.join('|')} is required`);
     requireData('eval audience', dataset, v.data);
-    const { readMovieLens, readGlobo, syntheticLog } = await import('../../data/click-log.js');
+    const { openClickLog } = await import('../../data/open.js');
     const { evalAudience } = await import('../../eval/audience-eval.js');
-    const clicks = dataset === 'movielens' ? readMovieLens(resolve(v.data as string))
-      : dataset === 'globo' ? readGlobo(resolve(v.data as string), v.hours)
-        : syntheticLog({ seed: v.seed });
+    const clicks = await openClickLog(dataset === 'synthetic' ? { kind: 'synthetic', seed: v.seed }
+      : { kind: dataset, path: resolve(v.data as string), hours: dataset === 'globo' ? v.hours : undefined });
     const res = await evalAudience(clicks, {
       rank: v.rank, hideShare: v.hide, items: v.items, minClickers: v.minClickers, maxClickers: v.maxClickers,
       ns: v.ns, ks: v.ks, seed: v.seed, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, log,

@@ -1,16 +1,13 @@
 /**
- * Worker side of the CPU user scan: claims blocks of positions from a shared counter, runs the
- * WebAssembly kernel over the user pages in place (an explicit pool's rows are first gathered
- * into this thread's scratch), keeps its best-N per set, and reports progress per block.
+ * A worker thread's share of an audience scan: claims blocks of positions from a shared counter,
+ * runs the WebAssembly kernel (`scan_users`) over the user pages in place (an explicit pool's rows
+ * are first gathered into this thread's scratch), keeps its best-N per set, and reports progress
+ * per block.
  */
-import { parentPort } from 'node:worker_threads';
-import { bit, SCAN_BLOCK } from '../../core/scan.js';
+import { bit, SCAN_BLOCK, type ScanHits } from '../../core/scan.js';
 import { TopSelector } from '../../core/top-k.js';
 import { GATHER_CHUNK, SCAN_CHUNK, scratchLayout, type ScratchLayout } from '../../core/user-table.js';
-import type { ScanSetMessage, ScanWorkerMessage, ScanWorkerReply } from './scan-pool.js';
-
-if (!parentPort) throw new Error('scan-worker must run as a worker thread');
-const port = parentPort;
+import { CONTROL_CANCEL, CONTROL_NEXT, type ScanMessage, type WorkerMessage, type WorkerReply } from './messages.js';
 
 type ScanFn = (
   n: number, rows: number, rowBytes: number, norms: number, d: number, R: number, c: number, gram: number, kPad: number,
@@ -31,34 +28,21 @@ interface PageKernel {
 
 const pages = new Map<string, PageKernel>();
 
-function reply(m: ScanWorkerReply): void {
-  port.postMessage(m);
+/** Binds this thread to a user page (its own scratch region) the first time the page is sent. */
+export function addUserPage(msg: Extract<WorkerMessage, { type: 'user-page' }>): void {
+  const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
+  pages.set(msg.key, {
+    scan: instance.exports.scan_users as ScanFn,
+    f32: new Float32Array(msg.memory.buffer),
+    rowsOffset: msg.layout.rowsOffset,
+    normsOffset: msg.layout.normsOffset,
+    base: msg.layout.scratchOffset + msg.thread * msg.layout.scratchBytes,
+    scratch: scratchLayout(msg.stride, msg.maxCentroids),
+    loaded: { scan: -1, set: -1 },
+  });
 }
 
-port.on('message', (msg: ScanWorkerMessage) => {
-  if (msg.type === 'page') {
-    const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
-    pages.set(msg.key, {
-      scan: instance.exports.scan_users as ScanFn,
-      f32: new Float32Array(msg.memory.buffer),
-      rowsOffset: msg.layout.rowsOffset,
-      normsOffset: msg.layout.normsOffset,
-      base: msg.layout.scratchOffset + msg.thread * msg.layout.scratchBytes,
-      scratch: scratchLayout(msg.stride, msg.maxCentroids),
-      loaded: { scan: -1, set: -1 },
-    });
-    return;
-  }
-  try {
-    const hits = runScan(msg);
-    if (hits === null) reply({ type: 'cancelled', id: msg.id });
-    else reply({ type: 'done', id: msg.id, hits });
-  } catch (err) {
-    reply({ type: 'error', id: msg.id, message: (err as Error).message });
-  }
-});
-
-function runScan(msg: Extract<ScanWorkerMessage, { type: 'scan' }>): ReturnType<TopSelector['result']>[] | null {
+export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): ScanHits[] | null {
   const { control, positions: P, pool, dead, sets, rowsPerPage: rpp, stride } = msg;
   const rowBytes = stride * 4;
   const selectors = sets.map((s) => new TopSelector(s.topN, s.threshold));
@@ -79,7 +63,7 @@ function runScan(msg: Extract<ScanWorkerMessage, { type: 'scan' }>): ReturnType<
   /** Scores n users already laid out at rowsAt/normsAt (bytes) in page kernel k; position of user i is posOf(i). */
   const run = (k: PageKernel, n: number, rowsAt: number, normsAt: number, posOf: (i: number) => number, rowOf: (i: number) => number): void => {
     const outAt = (k.base + k.scratch.out) >>> 2;
-    sets.forEach((s: ScanSetMessage, si) => {
+    sets.forEach((s, si) => {
       load(k, si);
       k.scan(n, rowsAt, rowBytes, normsAt, k.base + k.scratch.d, s.rows, s.count, k.base + k.scratch.gram, s.kPad,
         k.base + k.scratch.dots, k.base + k.scratch.w, k.base + k.scratch.out, msg.alpha, msg.beta, msg.zeroNorm);
@@ -96,8 +80,8 @@ function runScan(msg: Extract<ScanWorkerMessage, { type: 'scan' }>): ReturnType<
 
   const byPage: number[][] = Array.from({ length: msg.pages }, () => []);
   for (;;) {
-    if (Atomics.load(control, 1) !== 0) return null;
-    const b = Atomics.add(control, 0, 1);
+    if (Atomics.load(control, CONTROL_CANCEL) !== 0) return null;
+    const b = Atomics.add(control, CONTROL_NEXT, 1);
     const from = b * SCAN_BLOCK;
     if (from >= P) break;
     const to = Math.min(P, from + SCAN_BLOCK);

@@ -1,0 +1,10 @@
+/**
+ * The CPU backend's tunables, in one place. Sizes that fix a memory layout shared with a kernel
+ * (chunk sizes, scratch regions) stay beside that layout (wasm-kernel.ts, core/user-table.ts).
+ */
+export const CPU_DEFAULTS = {
+  /** Below this many candidates a request stays on one thread: the hand-off costs more than it saves (measured by `ralm bench kernel`). */
+  parallelMinCandidates: 512,
+  /** How long a requesting thread waits for a worker's half of a request before scoring it itself, ms. */
+  scoreWaitMs: 10_000,
+} as const;

@@ -1,0 +1,80 @@
+/**
+ * The engine's options and their one home of defaults. Computed defaults (the CPU kernel and
+ * thread count depend on the host) are resolved here too, and every option is checked once.
+ */
+import { availableParallelism } from 'node:os';
+import type { CentroidStorage } from '../core/item-table.js';
+import { defaultCpuKernel, type CpuKernel } from '../cpu/cpu-backend.js';
+import { kernelModule } from '../cpu/wasm-kernel.js';
+import { RalmError } from '../util/errors.js';
+import type { EngineEvent } from './types.js';
+
+export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
+
+export interface EngineOptions {
+  /**
+   * `auto` uses WebGPU when a hardware adapter exists, else the CPU (a software rasteriser such as
+   * lavapipe is correct but slower than the CPU backend); `webgpu` insists on WebGPU, software or
+   * not; `cpu` never opens a device. Default `auto`.
+   */
+  backend?: BackendChoice;
+  /** Centroid storage on the device; `f16` halves memory and bandwidth. Default `f32`. */
+  storage?: CentroidStorage;
+  /** Substring of the adapter name to use. */
+  adapter?: string;
+  /** Slots per table page; default: as many as fit min(device binding limit, maxPageBytes). */
+  slotsPerPage?: number;
+  /** Upper bound on one page's centroid bytes on the device. Default 256 MiB. */
+  maxPageBytes?: number;
+  /** CPU scoring kernel: WebAssembly SIMD (default where available) or the scalar TypeScript loop. */
+  cpuKernel?: CpuKernel;
+  /** Threads for large CPU requests (1 or 2; the wasm kernel only). Default 2 when the host has 2+ cores. */
+  cpuThreads?: number;
+  /** Try to reacquire a device after a loss. Default true. */
+  recoverDevice?: boolean;
+  /** First retry delay after a device loss, doubled per failure up to 30 s. Default 1000 ms. */
+  recoveryDelayMs?: number;
+  /** Receives operational events (device lost, recovered, fallbacks). */
+  onEvent?: (event: EngineEvent) => void;
+}
+
+/** Every engine option with a fixed default. */
+export const ENGINE_DEFAULTS = {
+  backend: 'auto',
+  storage: 'f32',
+  /** 256 MiB: a page's centroids stay well under every device's binding limit and allocate quickly. */
+  maxPageBytes: 256 * 1024 * 1024,
+  recoverDevice: true,
+  recoveryDelayMs: 1000,
+} as const satisfies Partial<EngineOptions>;
+
+/** The binding size every WebGPU device supports; pages are sized by it when no device is open. */
+export const SPEC_DEFAULT_BINDING = 128 * 1024 * 1024;
+
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent'>> & Pick<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent'>;
+
+/** Options merged over the defaults (the host decides the CPU kernel and threads), validated. */
+export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  const o: ResolvedEngineOptions = {
+    ...ENGINE_DEFAULTS,
+    cpuKernel: defaultCpuKernel(),
+    cpuThreads: Math.min(2, availableParallelism()),
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  };
+  if (o.cpuThreads !== 1 && o.cpuThreads !== 2) {
+    throw new RalmError('RALM_ERR_VALIDATION', `cpuThreads: expected 1 or 2, got ${JSON.stringify(o.cpuThreads)}`);
+  }
+  if (o.cpuKernel !== 'wasm' && o.cpuKernel !== 'scalar') {
+    throw new RalmError('RALM_ERR_VALIDATION', `cpuKernel: expected "wasm" or "scalar", got ${JSON.stringify(o.cpuKernel)}`);
+  }
+  if (o.cpuKernel === 'wasm' && !kernelModule()) {
+    throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'cpuKernel "wasm" was requested but the WebAssembly kernel is not built or this runtime lacks WebAssembly SIMD');
+  }
+  if (!['auto', 'webgpu', 'cpu'].includes(o.backend)) {
+    throw new RalmError('RALM_ERR_VALIDATION', `backend: expected "auto", "webgpu" or "cpu", got ${JSON.stringify(o.backend)}`);
+  }
+  if (o.storage !== 'f32' && o.storage !== 'f16') {
+    throw new RalmError('RALM_ERR_VALIDATION', `storage: expected "f32" or "f16", got ${JSON.stringify(o.storage)}`);
+  }
+  return o;
+}

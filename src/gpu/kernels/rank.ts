@@ -1,0 +1,161 @@
+/**
+ * Ranking a batch of requests (score.wgsl, then top-k.wgsl): one command buffer per batch with
+ * one scorer dispatch per table page the batch touches (a single dispatch when the table fits one
+ * page), the top-K select passes and a gather; only K rows per request are read back.
+ */
+import type { PreparedRequest, ScoredRows } from '../../core/backend.js';
+import type { ItemTable } from '../../core/item-table.js';
+import { rowsFromScores } from '../../core/top-k.js';
+import { ZERO_NORM } from '../../model/reference.js';
+import type { ItemMirror } from '../item-mirror.js';
+import { GPU_LIMITS } from '../limits.js';
+import { scoreProgram, type ScoreProgram, type UniformsOf } from '../programs.js';
+import { Usage, UniformPool, type GpuRuntime, type GrowableBuffer } from '../runtime.js';
+import type { TopKKernel } from './top-k.js';
+
+type ScoreParams = UniformsOf<ScoreProgram>;
+
+export interface RankPlan {
+  /** offsets[r]: the first output position of request r; offsets[B] is the total. */
+  readonly offsets: Uint32Array;
+  /** Per request, q then e (stride floats each). */
+  readonly users: Float32Array;
+  /** |e| per request. */
+  readonly norms: Float32Array;
+  /** Work items (slot within page, request, output position, 0), grouped by page. */
+  readonly work: Uint32Array;
+  /** One scorer dispatch per page with work, in page order. */
+  readonly dispatches: ReadonlyArray<{ readonly page: number; readonly count: number; readonly params: ScoreParams }>;
+  /** True when every score is read back (a request wants all scores, or a K past the GPU's). */
+  readonly readAll: boolean;
+}
+
+export interface RankShape {
+  readonly stride: number;
+  readonly slotsPerPage: number;
+  readonly pageCount: number;
+  readonly k: number;
+  readonly alpha: number;
+  readonly beta: number;
+}
+
+/** Lays out a batch for the scorer: user vectors, the work list grouped by page, one dispatch per page. */
+export function planRank(requests: readonly PreparedRequest[], shape: RankShape): RankPlan {
+  const { stride, slotsPerPage: spp, pageCount } = shape;
+  const B = requests.length;
+  const offsets = new Uint32Array(B + 1);
+  for (let r = 0; r < B; r++) offsets[r + 1] = offsets[r] + requests[r].slots.length;
+  const total = offsets[B];
+
+  const users = new Float32Array(B * 2 * stride);
+  const norms = new Float32Array(Math.max(1, B));
+  requests.forEach((r, i) => {
+    users.set(r.q.subarray(0, stride), i * 2 * stride);
+    users.set(r.e.subarray(0, stride), i * 2 * stride + stride);
+    norms[i] = r.eNorm;
+  });
+
+  const perPage = new Uint32Array(pageCount);
+  for (const r of requests) for (let c = 0; c < r.slots.length; c++) perPage[Math.floor(r.slots[c] / spp)]++;
+  const pageStart = new Uint32Array(pageCount + 1);
+  for (let p = 0; p < pageCount; p++) pageStart[p + 1] = pageStart[p] + perPage[p];
+  const fill = pageStart.slice(0, pageCount);
+  const work = new Uint32Array(Math.max(4, total * 4));
+  requests.forEach((r, ri) => {
+    for (let c = 0; c < r.slots.length; c++) {
+      const s = r.slots[c];
+      const p = Math.floor(s / spp);
+      const at = fill[p]++ * 4;
+      work[at] = s - p * spp;
+      work[at + 1] = ri;
+      work[at + 2] = offsets[ri] + c;
+    }
+  });
+
+  const dispatches: Array<RankPlan['dispatches'][number]> = [];
+  for (let p = 0; p < pageCount; p++) {
+    if (perPage[p] === 0) continue;
+    dispatches.push({
+      page: p,
+      count: perPage[p],
+      params: { work_start: pageStart[p], work_count: perPage[p], k: shape.k, row_vec4: stride / 4, alpha: shape.alpha, beta: shape.beta, zero_norm: ZERO_NORM, _pad: 0 },
+    });
+  }
+  const readAll = requests.every((r) => r.topK === 0) || requests.some((r) => r.topK > GPU_LIMITS.maxTopK);
+  return { offsets, users, norms, work, dispatches, readAll };
+}
+
+/** Every request's scores from the scorer's results (score, cos_g, cos_l, 0 per position), as the host selects them. */
+export function rowsFromResults(results: Float32Array, requests: readonly PreparedRequest[], offsets: Uint32Array): ScoredRows[] {
+  return requests.map((r, ri) => {
+    const n = r.slots.length;
+    const score = new Float32Array(n);
+    const cosGlobal = new Float32Array(n);
+    const cosLocal = new Float32Array(n);
+    for (let c = 0; c < n; c++) {
+      const at = (offsets[ri] + c) * 4;
+      score[c] = results[at];
+      cosGlobal[c] = results[at + 1];
+      cosLocal[c] = results[at + 2];
+    }
+    return rowsFromScores(score, cosGlobal, cosLocal, r.topK);
+  });
+}
+
+export class RankKernel {
+  private readonly program: ScoreProgram;
+  private readonly users: GrowableBuffer;
+  private readonly norms: GrowableBuffer;
+  private readonly work: GrowableBuffer;
+  private readonly results: GrowableBuffer;
+  private readonly uniforms: UniformPool;
+
+  constructor(
+    private readonly runtime: GpuRuntime,
+    private readonly items: ItemMirror,
+    private readonly topK: TopKKernel,
+    f16: boolean,
+    private readonly blend: { readonly alpha: number; readonly beta: number },
+  ) {
+    this.program = scoreProgram(f16);
+    this.users = runtime.growable('users', Usage.STORAGE | Usage.COPY_DST);
+    this.norms = runtime.growable('user norms', Usage.STORAGE | Usage.COPY_DST);
+    this.work = runtime.growable('work list', Usage.STORAGE | Usage.COPY_DST);
+    this.results = runtime.growable('scores', Usage.STORAGE | Usage.COPY_SRC);
+    this.uniforms = new UniformPool(runtime, 'score uniforms');
+  }
+
+  /** Ranks (or scores) `requests` against `table`. Runs inside the runtime's exclusive section. */
+  async run(requests: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[]> {
+    const rt = this.runtime;
+    rt.assertAlive();
+    this.items.ensurePages(table);
+    const plan = planRank(requests, {
+      stride: table.stride, slotsPerPage: table.slotsPerPage, pageCount: table.pages.length, k: table.k, alpha: this.blend.alpha, beta: this.blend.beta,
+    });
+    const total = plan.offsets[requests.length];
+    rt.write(this.users.ensure(plan.users.byteLength), 0, plan.users);
+    rt.write(this.norms.ensure(plan.norms.byteLength), 0, plan.norms);
+    rt.write(this.work.ensure(plan.work.byteLength), 0, plan.work);
+    const results = this.results.ensure(Math.max(16, total * 16));
+
+    const encoder = rt.device.createCommandEncoder({ label: 'ralm batch' });
+    const pass = encoder.beginComputePass({ label: 'score + top-k' });
+    plan.dispatches.forEach((d, i) => {
+      const page = this.items.pages[d.page];
+      const params = this.uniforms.at(i);
+      rt.writeUniforms(params, this.program, d.params);
+      rt.dispatch(pass, this.program, {
+        params, centroids: page.centroids, globals: page.globals, item_meta: page.meta,
+        users: this.users.buffer, user_norms: this.norms.buffer, work: this.work.buffer, results,
+      }, d.count);
+    });
+
+    if (plan.readAll) {
+      pass.end();
+      const [raw] = await rt.readBack([{ src: results, bytes: total * 16 }], encoder);
+      return rowsFromResults(new Float32Array(raw), requests, plan.offsets);
+    }
+    return this.topK.select(requests.map((r) => ({ count: r.slots.length, keep: r.topK })), plan.offsets, encoder, pass, results);
+  }
+}

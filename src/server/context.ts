@@ -1,0 +1,79 @@
+/**
+ * What the service is built from (`AppDeps`), the settings it runs with, and the context every
+ * route family receives. A setting left out of `AppDeps` takes the service default from
+ * config.ts — the one home of those defaults.
+ */
+import type { RalmEngine } from '../engine/engine.js';
+import type { RalmStore } from '../store/store.js';
+import type { SeedService } from '../seeds/seed-service.js';
+import type { AudienceServiceOptions } from '../audience/audience-service.js';
+import type { AudienceJobsOptions } from '../audience/jobs.js';
+import type { BatcherOptions } from './batcher.js';
+import { defaultConfig } from './config.js';
+import type { Metrics } from './metrics.js';
+import type { AppState, ReloadModel, Serving } from './plugins/serving.js';
+
+export interface AppDeps {
+  engine: RalmEngine;
+  store: RalmStore;
+  seeds: SeedService;
+  apiToken: string | null;
+  bodyLimit: number;
+  logger?: boolean | object;
+  /** Request coalescing; each option left out takes the service default. */
+  batching?: Partial<BatcherOptions>;
+  /** Default deadline of a recommend request, ms (service default when left out). */
+  requestTimeoutMs?: number;
+  /** Event-loop delay beyond which requests get 503, ms; 0 disables (service default when left out). */
+  maxEventLoopDelayMs?: number;
+  /**
+   * Builds a ready engine and seed service for a model directory (default: the configured one):
+   * loaded, pipelines compiled, items clustered under that model, warmed up. Enables
+   * POST /v1/admin/model.
+   */
+  reloadModel?: ReloadModel;
+  /** How often the event loop is sampled for load shedding, ms (see plugins/pressure.ts). */
+  pressureSampleIntervalMs?: number;
+  audience?: AudienceServiceOptions & {
+    /** Requests scoring more users than this run as jobs (202 + /v1/audiences/:id). */
+    syncMaxUsers?: number;
+    jobs?: AudienceJobsOptions;
+  };
+}
+
+/** The settings the service runs with: AppDeps over the service defaults. */
+export interface AppSettings {
+  apiToken: string | null;
+  bodyLimit: number;
+  requestTimeoutMs: number;
+  maxEventLoopDelayMs: number;
+  batching: BatcherOptions;
+  audience: AudienceServiceOptions & { maxSize: number; maxClusterSeeds: number };
+  audienceSyncMaxUsers: number;
+  jobs: AudienceJobsOptions & { maxQueued: number; retentionMs: number };
+}
+
+export function appSettings(deps: AppDeps): AppSettings {
+  const d = defaultConfig();
+  const { syncMaxUsers, jobs, ...audience } = deps.audience ?? {};
+  return {
+    apiToken: deps.apiToken,
+    bodyLimit: deps.bodyLimit,
+    requestTimeoutMs: deps.requestTimeoutMs ?? d.requestTimeoutMs,
+    maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs,
+    batching: { maxBatch: d.maxBatch, maxWaitMs: d.maxWaitMs, maxQueue: d.maxQueue, ...deps.batching },
+    audience: { ...audience, maxSize: audience.maxSize ?? d.audienceMaxSize, maxClusterSeeds: audience.maxClusterSeeds ?? d.audienceMaxClusterSeeds },
+    audienceSyncMaxUsers: syncMaxUsers ?? d.audienceSyncMaxUsers,
+    jobs: { ...jobs, maxQueued: jobs?.maxQueued ?? d.audienceMaxQueuedJobs, retentionMs: jobs?.retentionMs ?? d.audienceRetentionMs },
+  };
+}
+
+/** What every route family is registered with. */
+export interface ServiceContext {
+  serving: Serving;
+  store: RalmStore;
+  metrics: Metrics;
+  state: AppState;
+  settings: AppSettings;
+  reloadModel?: ReloadModel;
+}

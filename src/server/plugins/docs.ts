@@ -1,0 +1,17 @@
+/**
+ * The OpenAPI document (/docs/json) and its page (/docs), generated from the same route schemas
+ * that validate requests, so the two cannot drift.
+ */
+import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+
+export function docs(app: FastifyInstance): void {
+  void app.register(swagger, {
+    openapi: {
+      info: { title: 'ralm', description: 'RALM real-time attention-based look-alike scoring service', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
+}

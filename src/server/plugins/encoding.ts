@@ -1,0 +1,103 @@
+/**
+ * JSON and MessagePack in and out. A body may come in either; the reply is MessagePack when the
+ * client asks for it (or sent MessagePack without an Accept), else JSON, where typed arrays become
+ * number arrays. A vector may come as a number array, as msgpackr's typed-array extension, or as
+ * plain MessagePack bin (how msgpackr.pack sends a Float32Array by default) holding little-endian
+ * float32s; before validation every vector of a route's body — an array of numbers in its schema —
+ * becomes a number array, so the schema checks it like any other field.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { Packr, Unpackr } from 'msgpackr';
+import { ServiceError } from '../errors.js';
+import type { SchemaNode } from './validation.js';
+
+export const MSGPACK = 'application/msgpack';
+// Typed arrays travel as msgpackr's typed-array extension; decoded copies are aligned.
+const packr = new Packr({ useRecords: false, moreTypes: true });
+const unpackr = new Unpackr({ useRecords: false, moreTypes: true });
+
+/** JSON has no typed arrays: send them as number arrays. */
+export function jsonSerializer(payload: unknown): string {
+  return JSON.stringify(payload, (_k, v: unknown) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as Float32Array) : v));
+}
+
+function wantsMsgpack(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? '';
+  if (accept.includes(MSGPACK)) return true;
+  return accept === '' && (req.headers['content-type'] ?? '').startsWith(MSGPACK);
+}
+
+/** Replies in MessagePack when the client asks for it (or sent it without an Accept), else JSON. */
+export function useEncoding(req: FastifyRequest, reply: FastifyReply): void {
+  if (wantsMsgpack(req)) {
+    reply.type(MSGPACK);
+    // Fastify sends a Buffer from a serializer as is; its typing says string.
+    reply.serializer((p: unknown) => packr.pack(p) as unknown as string);
+  } else {
+    reply.type('application/json; charset=utf-8');
+    reply.serializer(jsonSerializer);
+  }
+}
+
+/** Installs the MessagePack parser, the reply encoding, and vector normalisation on every route with vectors. */
+export function encoding(app: FastifyInstance): void {
+  app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, unpackr.unpack(body as Buffer));
+    } catch {
+      done(new ServiceError('RALM_ERR_MALFORMED_BODY', 'body: not valid MessagePack'), undefined);
+    }
+  });
+  app.addHook('preHandler', async (req, reply) => useEncoding(req, reply));
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const paths = vectorPaths(route.schema?.body as SchemaNode | undefined);
+    if (paths.length === 0) return;
+    const own = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation];
+    route.preValidation = [...own, async (req: FastifyRequest) => {
+      for (const path of paths) normalise(req.body, path, '');
+    }];
+  });
+}
+
+/** Where a body schema has vectors (arrays of numbers): property names, `*` for every element. */
+export function vectorPaths(s: SchemaNode | undefined, at: readonly string[] = [], out: string[][] = []): string[][] {
+  if (!s) return out;
+  if (s.type === 'array' && s.items?.type === 'number') {
+    if (at.length > 0) out.push([...at]);
+    return out;
+  }
+  for (const [name, p] of Object.entries(s.properties ?? {})) vectorPaths(p, [...at, name], out);
+  if (s.type === 'array') vectorPaths(s.items, [...at, '*'], out);
+  return out;
+}
+
+function normalise(node: unknown, path: readonly string[], field: string): void {
+  if (node === null || typeof node !== 'object') return;
+  const [head, ...rest] = path;
+  if (head === '*') {
+    if (!Array.isArray(node)) return;
+    for (let i = 0; i < node.length; i++) {
+      if (rest.length === 0) node[i] = asNumbers(node[i], `${field}[${i}]`);
+      else normalise(node[i], rest, `${field}[${i}]`);
+    }
+    return;
+  }
+  if (Array.isArray(node) || ArrayBuffer.isView(node) || !Object.hasOwn(node, head)) return;
+  const obj = node as Record<string, unknown>;
+  const name = field === '' ? head : `${field}.${head}`;
+  if (rest.length === 0) obj[head] = asNumbers(obj[head], name);
+  else normalise(obj[head], rest, name);
+}
+
+/** A vector as a number array: bin bytes read as little-endian float32, typed arrays copied; anything else as it came. */
+function asNumbers(v: unknown, field: string): unknown {
+  if (v instanceof Uint8Array) {
+    if (v.byteLength % 4 !== 0) {
+      throw new ServiceError('RALM_ERR_VALIDATION', `${field}: binary vectors are little-endian float32, so their length must be a multiple of 4 bytes, got ${v.byteLength}`, { field });
+    }
+    const out = new Float32Array(v.byteLength / 4);
+    new Uint8Array(out.buffer).set(v);
+    return Array.from(out);
+  }
+  return ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v;
+}

@@ -1,0 +1,42 @@
+/** POST /v1/score: given items' scores for a user, in input order. */
+import type { FastifyPluginAsync } from 'fastify';
+import { performance } from 'node:perf_hooks';
+import type { ServiceContext } from '../context.js';
+import { unprefixed } from '../errors.js';
+import { errors, ids, unknownValues, user, vector } from '../schemas.js';
+import { resolveUser, type UserBody } from '../user-input.js';
+
+interface ScoreRequest {
+  Body: { user: UserBody; items: string[] };
+}
+
+const schema = {
+  summary: 'Scores of given items for a user, in input order',
+  body: { type: 'object', title: 'score request object', properties: { user, items: ids('item ids (duplicates allowed)') }, required: ['user', 'items'] },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        items: ids('as given'), scores: vector('scores'), cosGlobal: vector('global cosines'), cosLocal: vector('local cosines'),
+        cold: { type: 'array', items: { type: 'boolean' } }, backend: { type: 'string' }, adapter: { type: 'string' }, modelVersion: { type: 'string' }, unknownValues,
+      },
+    },
+    ...errors,
+  },
+};
+
+export const scoreRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) => {
+  app.post<ScoreRequest>('/v1/score', { schema }, async (req) => {
+    const t0 = performance.now();
+    const { items } = req.body;
+    return ctx.serving.hold(async (g) => {
+      const { user, unknownValues } = await resolveUser(req.body.user, g.engine, ctx.store);
+      const [r] = await g.engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
+      return {
+        items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
+        backend: r.backend, adapter: r.adapter, modelVersion: r.modelVersion, ...(unknownValues ? { unknownValues } : {}),
+        timing: { engineMs: r.elapsedMs, totalMs: performance.now() - t0 },
+      };
+    });
+  });
+};

@@ -1,0 +1,53 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PreparedRequest } from '../../../src/core/backend.js';
+import { planRank, rowsFromResults } from '../../../src/gpu/kernels/rank.js';
+import { GPU_LIMITS } from '../../../src/gpu/limits.js';
+import { ZERO_NORM } from '../../../src/model/reference.js';
+
+const stride = 8;
+function request(slots: number[], topK: number, seed: number): PreparedRequest {
+  const q = Float32Array.from({ length: stride }, (_, i) => seed + i / 10);
+  const e = Float32Array.from({ length: stride }, (_, i) => -seed - i / 10);
+  return { slots: Uint32Array.from(slots), q, e, eNorm: seed, topK };
+}
+const shape = { stride, slotsPerPage: 10, pageCount: 4, k: 5, alpha: 0.3, beta: 0.7 };
+
+describe('rank planner', () => {
+  it('groups the work by page, one dispatch per page with work, in page order', () => {
+    const reqs = [request([31, 2, 15, 3], 5, 1), request([12, 33], 2, 2)];
+    const plan = planRank(reqs, shape);
+    assert.deepEqual(Array.from(plan.offsets), [0, 4, 6]);
+    assert.deepEqual(plan.dispatches.map((d) => [d.page, d.count]), [[0, 2], [1, 2], [3, 2]]);
+    // (slot within page, request, output position, 0), page 0 first, request order inside a page.
+    assert.deepEqual(Array.from(plan.work), [2, 0, 1, 0, 3, 0, 3, 0, 5, 0, 2, 0, 2, 1, 4, 0, 1, 0, 0, 0, 3, 1, 5, 0]);
+    assert.deepEqual(plan.dispatches[1].params, { work_start: 2, work_count: 2, k: 5, row_vec4: 2, alpha: 0.3, beta: 0.7, zero_norm: ZERO_NORM, _pad: 0 });
+    assert.equal(plan.dispatches[2].params.work_start, 4);
+    assert.deepEqual(Array.from(plan.users.subarray(stride, 2 * stride)), Array.from(reqs[0].e));
+    assert.deepEqual(Array.from(plan.users.subarray(2 * stride, 3 * stride)), Array.from(reqs[1].q));
+    assert.deepEqual(Array.from(plan.norms), [1, 2]);
+    assert.equal(plan.readAll, false);
+  });
+
+  it('reads every score back when all requests want scores or a K is past the GPU select', () => {
+    assert.equal(planRank([request([1], 0, 1), request([2], 0, 2)], shape).readAll, true);
+    assert.equal(planRank([request([1], 3, 1), request([2], GPU_LIMITS.maxTopK + 1, 2)], shape).readAll, true);
+    assert.equal(planRank([request([1], GPU_LIMITS.maxTopK, 1)], shape).readAll, false);
+  });
+
+  it('an empty batch still has bindable buffers', () => {
+    const plan = planRank([], shape);
+    assert.equal(plan.dispatches.length, 0);
+    assert.ok(plan.work.length >= 4 && plan.norms.length >= 1);
+  });
+
+  it('turns read-back scores into each request\'s rows (all scores, or the host top-K)', () => {
+    const reqs = [request([1, 2, 3], 0, 1), request([4, 5], 1, 2)];
+    const results = Float32Array.from([0.1, 1, 2, 0, 0.3, 3, 4, 0, 0.2, 5, 6, 0, -0.5, 7, 8, 0, 0.5, 9, 10, 0]);
+    const [all, top] = rowsFromResults(results, reqs, Uint32Array.from([0, 3, 5]));
+    assert.deepEqual(Array.from(all.index), [0, 1, 2]);
+    assert.deepEqual(Array.from(all.cosGlobal), [1, 3, 5]);
+    assert.deepEqual(Array.from(top.index), [1]);
+    assert.deepEqual(Array.from(top.cosLocal), [10]);
+  });
+});
