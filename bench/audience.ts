@@ -18,6 +18,7 @@ import { ZERO_NORM } from '../src/model/reference.js';
 import { prepareSeedSet, type PreparedSeedSet } from '../src/core/seed-set.js';
 import type { ScanSet } from '../src/core/scan.js';
 import { Rng } from '../src/util/rng.js';
+import { withDefaults } from '../src/util/options.js';
 import { measure, RooflineProbe, type Timing } from './stats.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 
@@ -33,6 +34,11 @@ export interface AudienceBenchOptions {
   minMs?: number;
   log?: (line: string) => void;
 }
+
+/** runAudienceBench's defaults (targets without a WebGPU adapter drop webgpu). */
+export const AUDIENCE_BENCH_DEFAULTS: Readonly<Required<Omit<AudienceBenchOptions, 'log'>>> = {
+  users: 1_000_000, h: 128, ks: [5, 20], seeds: 2000, topN: 1000, sets: [1], targets: ['wasm', 'scalar', 'webgpu'], minMs: 3000,
+};
 
 export interface AudienceRow {
   target: 'wasm' | 'scalar' | 'webgpu';
@@ -85,16 +91,10 @@ function fillTable(table: UserTable, n: number, h: number, seed: number): void {
 
 export async function runAudienceBench(options: AudienceBenchOptions = {}): Promise<AudienceBenchResult> {
   const log = options.log ?? (() => undefined);
-  const n = options.users ?? 1_000_000;
-  const h = options.h ?? 128;
-  const ks = options.ks ?? [5, 20];
-  const seedCount = options.seeds ?? 2000;
-  const topN = options.topN ?? 1000;
-  const setCounts = options.sets ?? [1];
-  const minMs = options.minMs ?? 3000;
+  const { users: n, h, ks, seeds: seedCount, topN, sets: setCounts, minMs } = withDefaults(AUDIENCE_BENCH_DEFAULTS, options);
   const present = await probeBackends();
   const machine = await machineInfo({ probeWebGpu: present.includes('webgpu') });
-  const targets = (options.targets ?? ['wasm', 'scalar', 'webgpu']).filter((t) => t !== 'webgpu' || present.includes('webgpu'));
+  const targets = (options.targets ?? AUDIENCE_BENCH_DEFAULTS.targets).filter((t) => t !== 'webgpu' || present.includes('webgpu'));
   const rows: AudienceRow[] = [];
   const roof = new RooflineProbe();
   const maxK = Math.max(...ks);

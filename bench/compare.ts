@@ -29,7 +29,10 @@ export interface KernelComparison {
 
 const key = (r: KernelRow): string => `${r.subject} ${r.storage} N=${r.n} k=${r.k} h=${r.h} B=${r.batch}`;
 
-export function compareKernelResults(a: KernelBenchResult, b: KernelBenchResult, tolerance = 0.1): KernelComparison {
+/** How far a median may move between two runs of the same benchmark and still count as unchanged. */
+export const DEFAULT_TOLERANCE = 0.1;
+
+export function compareKernelResults(a: KernelBenchResult, b: KernelBenchResult, tolerance = DEFAULT_TOLERANCE): KernelComparison {
   const okRows = (res: KernelBenchResult): Map<string, KernelRow> => new Map(res.rows.filter((r) => !r.error).map((r) => [key(r), r]));
   const ra = okRows(a);
   const rb = okRows(b);

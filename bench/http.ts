@@ -17,6 +17,7 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { quantile } from './stats.js';
+import { withDefaults } from '../src/util/options.js';
 import { fileURLToPath } from 'node:url';
 import type { Encoding, HttpServerArgs, PreparedCase, ReadyMessage } from './http-server.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
@@ -34,6 +35,11 @@ export interface HttpBenchOptions {
   batching?: Array<'on' | 'off'>;
   log?: (line: string) => void;
 }
+
+/** runHttpBench's defaults. */
+export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'],
+};
 
 export interface LoadRun {
   target: 'ralm' | 'bare-fastify';
@@ -125,12 +131,7 @@ export function formatRun(r: LoadRun): string {
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
   const log = options.log ?? (() => undefined);
   const autocannon = await loadAutocannon();
-  const o = {
-    backend: options.backend ?? 'cpu', sizes: options.sizes ?? [1000, 10_000], durationSec: options.durationSec ?? 5,
-    connections: options.connections ?? 16, rateFractions: options.rateFractions ?? [0.5, 0.8],
-    encodings: options.encodings ?? (['json', 'msgpack'] as Encoding[]), batching: options.batching ?? (['on', 'off'] as Array<'on' | 'off'>),
-    k: 20, h: 128, topK: 10,
-  };
+  const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
   const { ready, stop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8 });
   const runs: LoadRun[] = [];

@@ -18,6 +18,7 @@ import { measure, RooflineProbe, type MeasureOptions, type Timing } from './stat
 import { benchModel, engineItems, itemBytesF32, makeWorkload, prefix, userBatch, type Workload } from './workload.js';
 import { loadPeers, type MissingPeer, type Peer, type PeerName, type PeerOutput } from './peers/peer.js';
 import { verifyTopK, type Verification } from './verify.js';
+import { withDefaults } from '../src/util/options.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 import { analyseScaling, type ScalingReport } from './scaling.js';
 
@@ -46,6 +47,16 @@ export interface KernelBenchOptions {
   maxItemGiB?: number;
   log?: (line: string) => void;
 }
+
+/** runKernelBench's defaults (its backends default to every one present: defaultBackends()). */
+export const KERNEL_BENCH_DEFAULTS: Readonly<Required<Pick<KernelBenchOptions, 'plan' | 'topK' | 'minMs' | 'maxMs' | 'maxItemGiB'>>> = {
+  plan: 'default', topK: 10, minMs: 1000, maxMs: 20_000, maxItemGiB: 4,
+};
+
+/** The axes of a custom grid that a grid option leaves out (`ralm bench kernel --sizes …`). */
+export const CUSTOM_GRID_DEFAULTS: Readonly<Exclude<KernelBenchOptions['plan'], string | undefined>> = {
+  sizes: [1000, 10_000, 100_000], ks: [20], hs: [128], batches: [1], storages: ['f32'],
+};
 
 export interface KernelRow extends Config {
   subject: RalmSubject | PeerName;
@@ -145,11 +156,7 @@ function requestsFor(w: Workload, users: Float32Array, batch: number, topK: numb
 export async function runKernelBench(options: KernelBenchOptions = {}): Promise<KernelBenchResult> {
   const log = options.log ?? (() => undefined);
   const backends = options.backends ?? (await defaultBackends());
-  const plan = options.plan ?? 'default';
-  const topK = options.topK ?? 10;
-  const minMs = options.minMs ?? 1000;
-  const maxMs = options.maxMs ?? 20_000;
-  const maxItemGiB = options.maxItemGiB ?? 4;
+  const { plan, topK, minMs, maxMs, maxItemGiB } = withDefaults(KERNEL_BENCH_DEFAULTS, options);
   const machine = await machineInfo({ probeWebGpu: true });
   const { peers, missing } = options.peers && options.peers.length > 0 ? await loadPeers(options.peers) : { peers: [] as Peer[], missing: [] };
   for (const m of missing) log(`peer ${m.name} unavailable: ${m.reason} (${m.fix})`);

@@ -109,8 +109,10 @@ export function kernelCharts(result: KernelBenchResult): { latency: ChartSpec; r
   };
 }
 
-/** Writes kernel-latency.svg and kernel-roofline.svg (prefixed) into `dir`; returns the paths. */
-export async function writeKernelPlots(result: KernelBenchResult, dir: string, prefix = 'kernel'): Promise<string[]> {
+export const DEFAULT_PLOT_PREFIX = 'kernel';
+
+/** Writes <prefix>-latency.svg and <prefix>-roofline.svg into `dir`; returns the paths. */
+export async function writeKernelPlots(result: KernelBenchResult, dir: string, prefix = DEFAULT_PLOT_PREFIX): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const c = kernelCharts(result);
   const files = [join(dir, `${prefix}-latency.svg`), join(dir, `${prefix}-roofline.svg`)];

@@ -18,6 +18,7 @@ import { RalmEngine } from '../src/engine/engine.js';
 import { LmdbStore } from '../src/store/lmdb-store.js';
 import { SeedService } from '../src/seeds/seed-service.js';
 import type { ClickEvent } from '../src/store/store.js';
+import { withDefaults } from '../src/util/options.js';
 import { Rng } from '../src/util/rng.js';
 import { RalmError } from '../src/util/errors.js';
 import { quantile } from './stats.js';
@@ -37,6 +38,11 @@ export interface SeedsBenchOptions {
   minSeeds?: number;
   log?: (line: string) => void;
 }
+
+/** runSeedsBench's defaults: the paper's 5-minute re-clustering window and serving threshold of 100 seeds. */
+export const SEEDS_BENCH_DEFAULTS: Readonly<Required<Pick<SeedsBenchOptions, 'backend' | 'windowMs' | 'ingestBatch' | 'maxClusterPoints' | 'minSeeds'>>> = {
+  backend: 'cpu', windowMs: 300_000, ingestBatch: 5000, maxClusterPoints: 2048, minSeeds: 100,
+};
 
 export interface SeedsBenchResult {
   kind: 'ralm-bench-seeds';
@@ -100,13 +106,11 @@ export function readGloboClicks(dir: string, hours?: number): { events: ClickEve
   return { events, users: [...users], files: files.length };
 }
 
-export async function runSeedsBench(o: SeedsBenchOptions): Promise<SeedsBenchResult> {
+export async function runSeedsBench(options: SeedsBenchOptions): Promise<SeedsBenchResult> {
+  const o = withDefaults(SEEDS_BENCH_DEFAULTS, options);
   const log = o.log ?? (() => undefined);
   const t0 = performance.now();
-  const windowMs = o.windowMs ?? 300_000;
-  const ingestBatch = o.ingestBatch ?? 5000;
-  const maxClusterPoints = o.maxClusterPoints ?? 2048;
-  const minSeeds = o.minSeeds ?? 100;
+  const { windowMs, ingestBatch, maxClusterPoints, minSeeds } = o;
   log(`reading clicks from ${o.data} …`);
   const { events, users, files } = readGloboClicks(o.data, o.hours);
   const articles = new Set(events.map((e) => e.item)).size;
@@ -131,7 +135,7 @@ export async function runSeedsBench(o: SeedsBenchOptions): Promise<SeedsBenchRes
   // The seeded-random model the committed figures were measured with (h = m = 128, k = 20): users
   // here are random vectors, so a trained model would add nothing but a different width.
   const model = randomModel({ seed: 1 });
-  const engine = await RalmEngine.create(model, { backend: o.backend ?? 'cpu', recoverDevice: false });
+  const engine = await RalmEngine.create(model, { backend: o.backend, recoverDevice: false });
   const storeDir = mkdtempSync(join(tmpdir(), 'ralm-bench-seeds-'));
   const store = LmdbStore.open(storeDir);
   const svc = new SeedService(store, engine, { minSeeds, maxClusterPoints });

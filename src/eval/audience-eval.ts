@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { RalmEngine } from '../engine/engine.js';
 import { AudienceService, type AudienceSpec } from '../audience/audience-service.js';
 import { Rng } from '../util/rng.js';
+import { withDefaults } from '../util/options.js';
 import { TopSelector } from '../core/top-k.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/model.js';
 import type { ClickLog } from '../data/dataset.js';
@@ -42,6 +43,16 @@ export interface AudienceEvalOptions {
   trainNegatives?: 'uniform' | 'activity';
   log?: (line: string) => void;
 }
+
+/**
+ * `ralm eval audience`'s defaults, read by evalAudience and the command's option table: 200 items
+ * with 20 to 5,000 clickers, half of each item's clickers hidden, rank-64 embeddings, k of 5 and
+ * 20, on the CPU; stage-2 training off.
+ */
+export const AUDIENCE_EVAL_DEFAULTS: Readonly<Required<Omit<AudienceEvalOptions, 'log'>>> = {
+  rank: 64, hideShare: 0.5, minClickers: 20, maxClickers: 5000, items: 200, ns: [10, 50, 100], ks: [5, 20], seed: 1,
+  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform',
+};
 
 export interface MethodMetrics {
   method: string;
@@ -92,11 +103,12 @@ function meanSe(xs: readonly number[]): [number, number] {
   return [mean, Math.sqrt(v / n)];
 }
 
-export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}): Promise<AudienceEvalResult> {
+export async function evalAudience(clicks: ClickLog, options: AudienceEvalOptions = {}): Promise<AudienceEvalResult> {
+  const o = withDefaults(AUDIENCE_EVAL_DEFAULTS, options);
   const log = o.log ?? (() => undefined);
   const settings = {
-    rank: o.rank ?? 64, hideShare: o.hideShare ?? 0.5, minClickers: o.minClickers ?? 20, maxClickers: o.maxClickers ?? 5000,
-    items: o.items ?? 200, ns: o.ns ?? [10, 50, 100], ks: o.ks ?? [5, 20], seed: o.seed ?? 1, trainEpochs: o.trainEpochs ?? 0, trainNegatives: o.trainNegatives ?? 'uniform',
+    rank: o.rank, hideShare: o.hideShare, minClickers: o.minClickers, maxClickers: o.maxClickers,
+    items: o.items, ns: o.ns, ks: o.ks, seed: o.seed, trainEpochs: o.trainEpochs, trainNegatives: o.trainNegatives,
   };
   const nu = clicks.userIds.length;
   const ni = clicks.itemIds.length;
@@ -182,7 +194,7 @@ export async function evalAudience(clicks: ClickLog, o: AudienceEvalOptions = {}
   let backendName = 'cpu';
   for (const { model, label, description } of models) {
     const t1 = performance.now();
-    const engine = await RalmEngine.create(model, { backend: o.backend ?? 'cpu', recoverDevice: false });
+    const engine = await RalmEngine.create(model, { backend: o.backend, recoverDevice: false });
     try {
       backendName = engine.adapterName;
       const svc = new AudienceService(engine, null, { maxSize: Math.max(maxN, 1) });

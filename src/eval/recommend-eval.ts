@@ -29,8 +29,9 @@ import { temporalSplit, type TemporalSplit } from '../data/split.js';
 import type { RalmModel } from '../model/model.js';
 import { trainStage1, type Stage1Options, type Stage1Result } from '../train/stage1.js';
 import { trainStage2, type Stage2Options } from '../train/stage2.js';
-import { distinctPositives, openForTraining } from '../train/pipeline.js';
+import { distinctPositives, openForTraining, TRAIN_DEFAULTS } from '../train/pipeline.js';
 import { RalmError } from '../util/errors.js';
+import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
 import { MostPopular } from './baselines.js';
 import { auc, meanSpread, type MeanSpread } from './metrics.js';
@@ -62,6 +63,18 @@ export interface RecommendEvalOptions {
   log?: (line: string) => void;
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
+
+/**
+ * `ralm eval`'s defaults, read by evalRecommend and the command's option table. Candidates need
+ * 10 training clicks: the look-alike's serving range (fewer seeds are the new-item protocol's
+ * subject). The stages train with their own defaults and the pipeline's (TRAIN_DEFAULTS.stage2);
+ * the split defaults to per-user for MovieLens and one global cut otherwise.
+ */
+export const RECOMMEND_EVAL_DEFAULTS: Readonly<Required<Pick<RecommendEvalOptions,
+  'trainShare' | 'seeds' | 'maxUsers' | 'minTrainClicks' | 'ks' | 'aucNegatives' | 'maxSeeds' | 'seedCounts' | 'newItemsMax' | 'newItemTargets' | 'newItemNegatives'>>> = {
+  trainShare: 0.8, seeds: [1, 2, 3], maxUsers: 0, minTrainClicks: 10, ks: [10, 50, 100], aucNegatives: 100, maxSeeds: 1000,
+  seedCounts: [1, 5, 20, 100], newItemsMax: 300, newItemTargets: 50, newItemNegatives: 100,
+};
 
 export interface NewItemRow {
   n: number;
@@ -164,7 +177,7 @@ function clickersByItem(pairs: { user: Uint32Array; item: Uint32Array }): Map<nu
 
 /** Reads the dataset and makes the split the options ask for. */
 export async function openSplit(o: Pick<RecommendEvalOptions, 'data' | 'split' | 'trainShare'>): Promise<{ ds: Dataset; split: TemporalSplit; kind: 'global' | 'per-user' }> {
-  const share = o.trainShare ?? 0.8;
+  const share = o.trainShare ?? RECOMMEND_EVAL_DEFAULTS.trainShare;
   const kind = o.split ?? (o.data.kind === 'movielens' ? 'per-user' : 'global');
   if (kind === 'per-user') {
     if (o.data.kind !== 'movielens') throw new RalmError('RALM_ERR_VALIDATION', `split: "per-user" is available for MovieLens only, not ${o.data.kind}`, { field: 'split' });
@@ -176,15 +189,13 @@ export async function openSplit(o: Pick<RecommendEvalOptions, 'data' | 'split' |
   return { ds, split: temporalSplit(ds, cut as number, { allowFeatureLeakage: !adapter && ds.featuresAsOf !== null }), kind };
 }
 
-export async function evalRecommend(o: RecommendEvalOptions): Promise<RecommendEvalResult> {
+export async function evalRecommend(options: RecommendEvalOptions): Promise<RecommendEvalResult> {
   const t0 = performance.now();
+  const o = withDefaults(RECOMMEND_EVAL_DEFAULTS, options);
   const log = o.log ?? (() => undefined);
-  const seeds = o.seeds ?? [1, 2, 3];
-  const ks = o.ks ?? [10, 50, 100];
-  const maxSeeds = o.maxSeeds ?? 1000;
-  const seedCounts = o.seedCounts ?? [1, 5, 20, 100];
+  const { seeds, ks, maxSeeds, seedCounts } = o;
   const { ds, split, kind } = await openSplit(o);
-  const ctx = buildContext(ds, split, { maxUsers: o.maxUsers ?? 0, minTrainClicks: o.minTrainClicks ?? 1, seed: 1 });
+  const ctx = buildContext(ds, split, { maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, seed: 1 });
   log(`${ds.name}: ${kind} split at ${new Date(split.cut).toISOString()}: ${split.trainRows} training rows, ${split.testRows} test rows; evaluating ${ctx.users.length} users over ${ctx.candidates.length} candidates; ${split.newItems.length} new items`);
   const pairs = distinctPositives(ds, split.trainEnd);
   const trainClickers = clickersByItem(pairs);
@@ -212,14 +223,14 @@ export async function evalRecommend(o: RecommendEvalOptions): Promise<RecommendE
   const nrng = new Rng(4242);
   const newItemPlans = seedCounts.map((n) => {
     const eligible = Array.from(split.newItems).filter((i) => (allClickers.get(i)?.length ?? 0) > n);
-    const chosen = eligible.length > (o.newItemsMax ?? 300) ? nrng.shuffle(eligible.slice(), o.newItemsMax ?? 300).slice(0, o.newItemsMax ?? 300) : eligible;
+    const chosen = eligible.length > o.newItemsMax ? nrng.shuffle(eligible.slice(), o.newItemsMax).slice(0, o.newItemsMax) : eligible;
     const plans = chosen.map((i) => {
       const cl = allClickers.get(i) as number[];
-      const targets = cl.slice(n).filter((u) => known[u]).slice(0, o.newItemTargets ?? 50);
+      const targets = cl.slice(n).filter((u) => known[u]).slice(0, o.newItemTargets);
       const negatives = targets.map((u) => {
         const seen = everClicked.get(u) ?? new Set<number>();
         const out: number[] = [];
-        for (let tries = 0; out.length < (o.newItemNegatives ?? 100) && tries < 20 * (o.newItemNegatives ?? 100); tries++) {
+        for (let tries = 0; out.length < o.newItemNegatives && tries < 20 * o.newItemNegatives; tries++) {
           const c = ctx.candidates[nrng.int(ctx.candidates.length)];
           if (!seen.has(c) && !out.includes(c)) out.push(c);
         }
@@ -239,7 +250,7 @@ export async function evalRecommend(o: RecommendEvalOptions): Promise<RecommendE
   const pairAuc = (pos: number, neg: Float32Array): number => auc([pos], neg);
 
   const evalOne = async (rec: Recommender, seed: number): Promise<void> => {
-    const r = await evaluateRanking(ctx, rec, { ks, aucNegatives: o.aucNegatives ?? 100, seed: 1 });
+    const r = await evaluateRanking(ctx, rec, { ks, aucNegatives: o.aucNegatives, seed: 1 });
     runs.push({ method: rec.name, seed, metrics: { ...r.metrics, msPerUser: r.timing.msPerUser } });
     log(`  ${rec.name.padEnd(28)} AUC ${r.metrics.auc.toFixed(4)}  prec@10 ${r.metrics['prec@10']?.toFixed(4) ?? '–'}  prec@50 ${r.metrics['prec@50']?.toFixed(4) ?? '–'}  recall@50 ${r.metrics['recall@50']?.toFixed(4) ?? '–'}  (${r.timing.seconds.toFixed(1)} s)`);
   };
@@ -277,7 +288,7 @@ export async function evalRecommend(o: RecommendEvalOptions): Promise<RecommendE
     ];
     for (const v of variants) {
       const t = performance.now();
-      const s2 = await trainStage2(v.s1.x, v.s1.m, pairs, { ...o.stage2, ...v.opts, seed, dataset: ds.name, log: (l) => log(`  [stage 2, ${v.name}] ${l}`), onProgress: o.onProgress });
+      const s2 = await trainStage2(v.s1.x, v.s1.m, pairs, { ...withDefaults(TRAIN_DEFAULTS.stage2, o.stage2 ?? {}), ...v.opts, seed, dataset: ds.name, log: (l) => log(`  [stage 2, ${v.name}] ${l}`), onProgress: o.onProgress });
       training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc });
       const rng = new Rng(seed * 101 + 5);
       const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, (i) => sampleSeeds(i, rng), ctx.candidates, seed);
@@ -327,7 +338,7 @@ export async function evalRecommend(o: RecommendEvalOptions): Promise<RecommendE
     dataset: ds.name,
     split: { kind, cut: new Date(split.cut).toISOString(), trainRows: split.trainRows, testRows: split.testRows, testUsers: split.testUsers, newUsers: split.newUsers, newItems: split.newItems.length, newItemTestClicks: split.newItemTestClicks },
     context: { users: ctx.users.length, candidates: ctx.candidates.length, headShare: ctx.options.headShare },
-    settings: { seeds, ks, aucNegatives: o.aucNegatives ?? 100, maxUsers: o.maxUsers ?? 0, minTrainClicks: o.minTrainClicks ?? 1, maxSeeds, trainShare: o.trainShare ?? 0.8, seedCounts, stage1: { ...o.stage1, log: undefined, onProgress: undefined }, stage2: { ...o.stage2, log: undefined, onProgress: undefined } },
+    settings: { seeds, ks, aucNegatives: o.aucNegatives, maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, maxSeeds, trainShare: o.trainShare, seedCounts, stage1: { ...o.stage1, log: undefined, onProgress: undefined }, stage2: { ...o.stage2, log: undefined, onProgress: undefined } },
     runs, summary, newItems, training, seconds: (performance.now() - t0) / 1000, markdown,
   };
 }

@@ -63,10 +63,13 @@ function randomTower(manifest: ModelManifest, o: RandomTowerOptions, rng: Rng): 
  * Seeded-random weights with the right shapes and sensible scales (Glorot-style), for tests,
  * benchmarks and the placeholder default model. Labelled `seeded-random` in provenance.
  */
+/** randomModel's defaults (`ralm model init` reads them too): the paper's widths and blend. */
+export const RANDOM_MODEL_DEFAULTS: Readonly<Required<Omit<RandomModelOptions, 'tower'>>> = {
+  h: 128, m: 128, k: 20, attentionSize: 64, alpha: 0.3, beta: 0.7, seed: 1, modelVersion: '',
+};
+
 export function randomModel(options: RandomModelOptions = {}): RalmModel {
-  const o: Required<Omit<RandomModelOptions, 'tower'>> = {
-    h: 128, m: 128, k: 20, attentionSize: 64, alpha: 0.3, beta: 0.7, seed: 1, modelVersion: '', ...options,
-  };
+  const o: Required<Omit<RandomModelOptions, 'tower'>> = { ...RANDOM_MODEL_DEFAULTS, ...options };
   const rng = new Rng(o.seed);
   const { h, m, attentionSize: s } = o;
   const weights: ModelWeights = {

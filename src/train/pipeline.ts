@@ -19,7 +19,8 @@ import { cutAtShare, lowerBound } from '../data/split.js';
 import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import type { RalmModel } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
-import { trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
+import { withDefaults } from '../util/options.js';
+import { STAGE1_DEFAULTS, trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from './stage2.js';
 import { saveTrainedModel } from './export.js';
 
@@ -44,6 +45,19 @@ export interface TrainOptions {
   log?: (line: string) => void;
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
+
+/**
+ * The pipeline's defaults, where it departs from the stages' own (STAGE1_DEFAULTS,
+ * STAGE2_DEFAULTS): stage 2 on stage-1 embeddings learns at 3e-3 (1e-2 and 1e-3 reached lower
+ * validation AUC on MovieLens: 0.741 and 0.778 against 0.788) and waits 3 epochs for an
+ * improvement. Stage 2's seed defaults to stage 1's; the checkpoints to `<out>/checkpoints`; the
+ * model version to `<dataset>-<merge>-h<h>-m<m>-k<k>-seed<seed>`.
+ */
+export const TRAIN_DEFAULTS: Readonly<Required<Pick<TrainOptions, 'keepCheckpoints' | 'exportUsers'>> & { stage2: Readonly<Required<Pick<Stage2Options, 'learningRate' | 'patience'>>> }> = {
+  keepCheckpoints: false,
+  exportUsers: true,
+  stage2: { learningRate: 3e-3, patience: 3 },
+};
 
 export interface TrainReport {
   modelDir: string;
@@ -115,7 +129,9 @@ async function loadStage1(path: string): Promise<Stage1Result> {
   return { ...rest, x: t('x'), itemEmbeddings: t('items'), itemBias: t('items.bias'), tower: { ...tw, tensors } };
 }
 
-export async function trainModel(o: TrainOptions): Promise<TrainReport> {
+export async function trainModel(options: TrainOptions): Promise<TrainReport> {
+  const o = withDefaults(TRAIN_DEFAULTS, options);
+  const seed = o.stage1?.seed ?? STAGE1_DEFAULTS.seed;
   const log = o.log ?? (() => undefined);
   const t0 = performance.now();
   const { ds, cut } = await openForTraining(o.data, o.cut, o.trainShare);
@@ -138,15 +154,15 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
   const tS1 = performance.now();
 
   const pairs = distinctPositives(ds, trainEnd);
-  const s2 = await trainStage2(s1.x, s1.m, pairs, { seed: o.stage1?.seed, ...o.stage2, dataset: ds.name, log, onProgress: o.onProgress });
+  const s2 = await trainStage2(s1.x, s1.m, pairs, { ...withDefaults({ ...TRAIN_DEFAULTS.stage2, seed }, options.stage2 ?? {}), dataset: ds.name, log, onProgress: o.onProgress });
   const tS2 = performance.now();
 
-  const modelVersion = o.modelVersion ?? `${ds.name}-${s1.tower.spec.merge}-h${s2.model.manifest.h}-m${s1.m}-k${s2.model.manifest.k}-seed${o.stage1?.seed ?? 1}`;
+  const modelVersion = o.modelVersion ?? `${ds.name}-${s1.tower.spec.merge}-h${s2.model.manifest.h}-m${s1.m}-k${s2.model.manifest.k}-seed${seed}`;
   const summary = ds.summary();
   await saveTrainedModel(o.out, s2.model, s1.tower, {
     modelVersion,
     dataset: ds.name,
-    seed: o.stage1?.seed ?? 1,
+    seed,
     metrics: {
       stage1ValidationHitAt50: s1.bestValidationHitAt50, stage1BestEpoch: s1.bestEpoch,
       stage2ValidationAuc: s2.bestValidationAuc, stage2InitialValidationAuc: s2.initialValidationAuc, stage2BestEpoch: s2.bestEpoch,
@@ -155,12 +171,12 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
     training: {
       data: { name: summary.name, users: summary.users, items: summary.items, clicks: summary.clicks, trainRows: trainEnd, cut: cut === null ? null : new Date(cut).toISOString(), firstClick: summary.firstClick, lastClick: summary.lastClick, featuresAsOf: summary.featuresAsOf, source: { kind: o.data.kind, hours: o.data.hours ?? null, synthetic: o.data.synthetic ?? null } },
       stage1: { ...o.stage1, onProgress: undefined, log: undefined, checkpointDir: undefined, history: s1.history, examplesPerEpoch: s1.trainingExamplesPerEpoch, validationUsers: s1.validationUsers },
-      stage2: { ...o.stage2, onProgress: undefined, log: undefined, history: s2.history },
+      stage2: { ...options.stage2, onProgress: undefined, log: undefined, history: s2.history },
       seconds: { stage1: (tS1 - tRead) / 1000, stage2: (tS2 - tS1) / 1000 },
     },
   });
   let usersFile: string | null = null;
-  if (o.exportUsers !== false) {
+  if (o.exportUsers) {
     usersFile = join(o.out, USERS_FILE);
     await writeUsers(usersFile, ds, s1.x, s1.m, modelVersion);
   }

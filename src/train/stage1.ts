@@ -37,6 +37,7 @@ import type { ContinuousColumn, FeatureColumn, MultiColumn, SingleColumn } from 
 import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import type { UserFieldSchema } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
+import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
 import { assignFrom, tfReady, variableFrom } from './tf-kernels.js';
 import { formatDuration, type TrainingProgress } from './progress.js';
@@ -73,6 +74,26 @@ export interface Stage1Options {
   checkpointDir?: string;
   log?: (line: string) => void;
   onProgress?: (p: Progress) => void;
+}
+
+/** The options that have a fixed default (hidden's depends on m: see defaultHidden). */
+export type Stage1Defaults = Readonly<Required<Pick<Stage1Options,
+  'm' | 'merge' | 'attentionSize' | 'epochs' | 'batchSize' | 'learningRate' | 'negatives' | 'maxPositives'
+  | 'validationShare' | 'maxValidationUsers' | 'patience' | 'seed'>>>;
+
+/**
+ * Stage 1's defaults, read by trainStage1 and by the `ralm train` / `ralm eval` option tables.
+ * The optimiser settings are the spec's (Adam at 1e-3, batch 256, 10 negatives per positive, at
+ * most 50 positives per user); m = 64 and a = 32 are this project's widths.
+ */
+export const STAGE1_DEFAULTS: Stage1Defaults = {
+  m: 64, merge: 'attention', attentionSize: 32, epochs: 10, batchSize: 256, learningRate: 1e-3, negatives: 10, maxPositives: 50,
+  validationShare: 0.1, maxValidationUsers: 2000, patience: 2, seed: 1,
+};
+
+/** The MLP widths when none are given: one hidden layer twice as wide as the output m. */
+export function defaultHidden(m: number): number[] {
+  return [2 * m, m];
 }
 
 export type Progress = TrainingProgress;
@@ -318,18 +339,11 @@ export class LogUniform {
  * Trains stage 1 on the dataset's user fields and its positive clicks in rows [0, trainEnd).
  * Returns the tower (model-directory format), x_u for every user, and the item embeddings.
  */
-export async function trainStage1(ds: Dataset, trainEnd: number, o: Stage1Options = {}): Promise<Stage1Result> {
+export async function trainStage1(ds: Dataset, trainEnd: number, options: Stage1Options = {}): Promise<Stage1Result> {
   await tfReady();
-  const m = o.m ?? 64;
-  const merge = o.merge ?? 'attention';
-  const a = o.attentionSize ?? 32;
-  const hidden = o.hidden ?? [2 * m, m];
-  const epochs = o.epochs ?? 10;
-  const B = o.batchSize ?? 256;
-  const S = o.negatives ?? 10;
-  const maxPos = o.maxPositives ?? 50;
-  const patience = o.patience ?? 2;
-  const seed = o.seed ?? 1;
+  const o = withDefaults(STAGE1_DEFAULTS, options);
+  const { m, merge, attentionSize: a, epochs, batchSize: B, negatives: S, maxPositives: maxPos, patience, seed } = o;
+  const hidden = o.hidden ?? defaultHidden(m);
   const log = o.log ?? (() => undefined);
   if (hidden.length === 0 || hidden[hidden.length - 1] !== m) throw new RalmError('RALM_ERR_VALIDATION', `hidden: expected MLP widths ending in m = ${m}, got [${hidden.join(', ')}]`, { field: 'hidden' });
   if (!(trainEnd > 0 && trainEnd <= ds.clickCount)) throw new RalmError('RALM_ERR_VALIDATION', `trainEnd: expected 1..${ds.clickCount}, got ${trainEnd}`);
@@ -355,7 +369,7 @@ export async function trainStage1(ds: Dataset, trainEnd: number, o: Stage1Option
   // Validation: the latest click of a sample of users with ≥ 2 clicks.
   const vrng = new Rng(seed * 13 + 1);
   const eligible = perUser.flatMap((l, u) => (l.length >= 2 ? [u] : []));
-  const nVal = Math.min(o.maxValidationUsers ?? 2000, Math.round(eligible.length * (o.validationShare ?? 0.1)));
+  const nVal = Math.min(o.maxValidationUsers, Math.round(eligible.length * o.validationShare));
   vrng.shuffle(eligible, nVal);
   const valUsers = eligible.slice(0, nVal).sort((x, y) => x - y);
   const valItems = valUsers.map((u) => perUser[u].pop() as number);
@@ -372,7 +386,7 @@ export async function trainStage1(ds: Dataset, trainEnd: number, o: Stage1Option
   const vars = initVars(lay, D, m, merge, a, hidden, seed);
   const named = listVars(vars);
   const trainable = named.map(([, v]) => v);
-  const optimizer = tf.train.adam(o.learningRate ?? 1e-3);
+  const optimizer = tf.train.adam(o.learningRate);
   try {
     const validate = (): number => {
       if (valUsers.length === 0) return NaN;

@@ -29,6 +29,7 @@ import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelWeights, type RalmModel }
 import { randomModel } from '../model/random.js';
 import { Rng } from '../util/rng.js';
 import { RalmError } from '../util/errors.js';
+import { withDefaults } from '../util/options.js';
 import { tfReady, variableFrom } from './tf-kernels.js';
 import type { TrainingProgress } from './progress.js';
 
@@ -84,6 +85,22 @@ export interface Stage2Options {
   /** Called after every batch (for a progress bar). */
   onProgress?: (p: TrainingProgress) => void;
 }
+
+/** The options that have a fixed default (h's is m, the input width; modelVersion's is built from h, m, k and seed). */
+export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
+  'k' | 'attentionSize' | 'alpha' | 'beta' | 'epochs' | 'batchSize' | 'learningRate' | 'negatives' | 'negativeSampling' | 'seedShare'
+  | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'validationShare' | 'patience' | 'seed' | 'dataset'>>>;
+
+/**
+ * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
+ * the paper's; the pipeline (`ralm train`, `ralm eval`) trains with its own learning rate and
+ * patience on top of these (TRAIN_DEFAULTS in pipeline.ts).
+ */
+export const STAGE2_DEFAULTS: Stage2Defaults = {
+  k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, epochs: 10, batchSize: 256, learningRate: 1e-2, negatives: 4, negativeSampling: 'uniform',
+  seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1, inputScaling: 'whiten', validationShare: 0.1, patience: 2, seed: 1,
+  dataset: null,
+};
 
 export interface EpochReport {
   epoch: number;
@@ -275,29 +292,16 @@ export function inputScaling(x: Float32Array, n: number, m: number, kind: 'white
  * Trains stage 2 on universal embeddings `x` (users × m, row-major) and distinct clicks
  * (user, item) index pairs; returns the model in the engine's format.
  */
-export async function trainStage2(x: Float32Array, m: number, clicks: { user: ArrayLike<number>; item: ArrayLike<number> }, o: Stage2Options = {}): Promise<Stage2Result> {
+export async function trainStage2(x: Float32Array, m: number, clicks: { user: ArrayLike<number>; item: ArrayLike<number> }, options: Stage2Options = {}): Promise<Stage2Result> {
   await tfReady();
+  const o = withDefaults(STAGE2_DEFAULTS, options);
   const h = o.h ?? m;
-  const k = o.k ?? 20;
-  const s = o.attentionSize ?? 32;
-  const alpha = o.alpha ?? 0.3;
-  const beta = o.beta ?? 0.7;
-  const epochs = o.epochs ?? 10;
-  const B = o.batchSize ?? 256;
-  const negatives = o.negatives ?? 4;
-  const sampling = o.negativeSampling ?? 'uniform';
-  const seedShare = o.seedShare ?? 0.5;
-  const minClickers = o.minClickers ?? 10;
-  const maxSeeds = o.maxSeeds ?? 200;
-  const maxTargets = o.maxTargets ?? 50;
-  const dropout = o.dropout ?? 0.1;
-  const patience = o.patience ?? 2;
-  const seed = o.seed ?? 1;
+  const { k, attentionSize: s, alpha, beta, epochs, batchSize: B, negatives, negativeSampling: sampling, seedShare, minClickers, maxSeeds, maxTargets, dropout, patience, seed } = o;
   const log = o.log ?? (() => undefined);
   const nu = x.length / m;
   if (!Number.isInteger(nu)) throw new RalmError('RALM_ERR_DIMENSION', `x: expected rows of ${m} values, got ${x.length} values`);
   const rng = new Rng(seed);
-  const scaling = inputScaling(x, nu, m, o.inputScaling ?? 'whiten');
+  const scaling = inputScaling(x, nu, m, o.inputScaling);
   x = scaling.apply(x);
 
   // Items and their distinct clickers.
@@ -310,7 +314,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const items = [...byItem.entries()].map(([item, us]) => ({ item, users: [...new Set(us)] })).filter((t) => t.users.length >= minClickers).sort((a, b) => a.item - b.item);
   if (items.length < 2) throw new RalmError('RALM_ERR_VALIDATION', `stage 2: need at least 2 items with ${minClickers}+ clickers, found ${items.length}`);
   shuffleFromEnd(items, rng);
-  const nVal = Math.max(1, Math.round(items.length * (o.validationShare ?? 0.1)));
+  const nVal = Math.max(1, Math.round(items.length * o.validationShare));
   const val = items.slice(0, nVal);
   const train = o.maxItems !== undefined && items.length - nVal > o.maxItems ? items.slice(nVal, nVal + o.maxItems) : items.slice(nVal);
   log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}`);
@@ -335,7 +339,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   };
 
   const p = initParams(m, h, s, seed);
-  const optimizer = tf.train.adam(o.learningRate ?? 1e-2);
+  const optimizer = tf.train.adam(o.learningRate);
   const xAll = tf.tensor2d(x, [nu, m]);
 
   /** Splits each item's clickers into seeds and targets, clusters the seeds in T-space. */
@@ -454,7 +458,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         modelVersion: o.modelVersion ?? `stage2-h${h}-m${m}-k${k}-seed${seed}`,
         h, m, k, attentionSize: s, alpha, beta, activation: 'prelu', userFields: [],
         provenance: {
-          kind: 'trained', dataset: o.dataset ?? null, createdAt: new Date().toISOString(), seed,
+          kind: 'trained', dataset: o.dataset, createdAt: new Date().toISOString(), seed,
           notes: `stage 2 (look-alike) on fixed universal embeddings; best epoch ${best.epoch}, validation AUC ${best.auc.toFixed(4)}; calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
         },
         weightsSha256: '0'.repeat(64),

@@ -49,10 +49,12 @@ const describe = (raw: string): string => JSON.stringify(raw);
 
 /** An integer in [min, max]. */
 export function int(min = 1, max = Number.MAX_SAFE_INTEGER): (raw: string) => number {
+  const expected = max !== Number.MAX_SAFE_INTEGER ? `an integer in [${min}, ${max}]`
+    : min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
   return (raw) => {
     const n = Number(raw);
     if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new Error(`expected an integer in [${min}, ${max}], got ${describe(raw)}`);
+      throw new Error(`expected ${expected}, got ${describe(raw)}`);
     }
     return n;
   };
@@ -83,9 +85,13 @@ export function oneOf<T extends string>(allowed: readonly T[]): (raw: string) =>
   };
 }
 
-/** A comma-separated list, each item parsed by `item`. */
+/** A non-empty comma-separated list, each item parsed by `item`. */
 export function list<T>(item: (raw: string) => T): (raw: string) => T[] {
-  return (raw) => raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => item(s));
+  return (raw) => {
+    const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (items.length === 0) throw new Error(`expected a comma-separated list, got ${describe(raw)}`);
+    return items.map((s) => item(s));
+  };
 }
 
 /** Any string (non-empty unless `allowEmpty`). */
@@ -106,6 +112,26 @@ export function time(raw: string): number {
 /** `true` or `false`. */
 export function bool(raw: string): boolean {
   return oneOf(['true', 'false'] as const)(raw) === 'true';
+}
+
+// ------------------------------------------------------------------ defaults
+
+/**
+ * A component's options over its defaults object. An option present but `undefined` keeps its
+ * default, as the `??` it replaces did: callers pass optional flags through as `undefined`.
+ */
+export function withDefaults<D extends object, O extends object>(defaults: D, options: O): WithDefaults<D, O> {
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) out[key] = value;
+  return out as WithDefaults<D, O>;
+}
+
+/** Options over defaults: a defaulted key is never undefined. */
+export type WithDefaults<D, O> = Omit<O, keyof D> & { [K in keyof D]: K extends keyof O ? D[K] | Exclude<O[K], undefined> : D[K] };
+
+/** A default value as an option table writes it (the raw text its parser reads back). */
+export function asDefault(value: string | number | boolean | readonly (string | number)[]): string {
+  return Array.isArray(value) ? value.join(',') : String(value);
 }
 
 // ------------------------------------------------------------------ parsing

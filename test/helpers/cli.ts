@@ -6,12 +6,26 @@ import { packageRoot } from '../../src/util/paths.js';
 
 const run = promisify(execFile);
 
-export async function ralm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+export interface RunOptions {
+  /** Kill the command after this long (a test that expects a prompt exit must not hang). */
+  timeoutMs?: number;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function ralmWith(o: RunOptions, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number; ms: number }> {
+  const t0 = performance.now();
   try {
-    const r = await run(process.execPath, [join(packageRoot, 'bin', 'ralm.js'), ...args], { cwd: packageRoot, maxBuffer: 64 << 20 });
-    return { ...r, code: 0 };
+    const r = await run(process.execPath, [join(packageRoot, 'bin', 'ralm.js'), ...args], {
+      cwd: o.cwd ?? packageRoot, env: o.env ?? process.env, maxBuffer: 64 << 20, timeout: o.timeoutMs ?? 0, killSignal: 'SIGKILL',
+    });
+    return { ...r, code: 0, ms: performance.now() - t0 };
   } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+    const e = err as { stdout: string; stderr: string; code: number | null; signal: string | null };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code ?? (e.signal === 'SIGKILL' ? 137 : -1), ms: performance.now() - t0 };
   }
+}
+
+export async function ralm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return ralmWith({}, ...args);
 }

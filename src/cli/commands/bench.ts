@@ -1,0 +1,212 @@
+/**
+ * `ralm bench kernel|http|seeds|audience|plot|compare`: the measurements. The only module in
+ * src/ that imports bench/, whose option objects give these commands their defaults.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { CUSTOM_GRID_DEFAULTS, defaultBackends, KERNEL_BENCH_DEFAULTS, runKernelBench, TABLE_HEADER, type BackendName } from '../../../bench/kernel.js';
+import { HTTP_BENCH_DEFAULTS, runHttpBench } from '../../../bench/http.js';
+import { runSeedsBench, SEEDS_BENCH_DEFAULTS } from '../../../bench/seeds.js';
+import { AUDIENCE_BENCH_DEFAULTS, runAudienceBench } from '../../../bench/audience.js';
+import { DEFAULT_PLOT_PREFIX, writeKernelPlots } from '../../../bench/plot.js';
+import { compareKernelResults, DEFAULT_TOLERANCE, describeComparison } from '../../../bench/compare.js';
+import { PEER_NAMES } from '../../../bench/peers/peer.js';
+import { describeMachine } from '../../../bench/machine.js';
+import { describeScaling } from '../../../bench/scaling.js';
+import { RalmError } from '../../util/errors.js';
+import { asDefault, bool, int, list, num, oneOf, str, UsageError, type OptionTable } from '../../util/options.js';
+import { defineCommand, type CommandGroup } from '../command.js';
+import { emit, log, writeResult } from '../output.js';
+
+const backendList = list(oneOf(['cpu', 'cpu-scalar', 'webgpu'] as const));
+const g = CUSTOM_GRID_DEFAULTS;
+const kd = KERNEL_BENCH_DEFAULTS;
+
+const KERNEL_OPTIONS = {
+  backend: { flag: 'backend', arg: 'all|cpu,cpu-scalar,webgpu', default: 'all', help: 'backends to measure (all: every one present)', parse: (raw: string): 'all' | BackendName[] => (raw === 'all' ? 'all' : backendList(raw)) },
+  peers: { flag: 'peers', boolean: true, help: `also run every peer (${PEER_NAMES.join(', ')})`, parse: bool },
+  peer: { flag: 'peer', arg: PEER_NAMES.join(','), help: 'run these peers', parse: list(oneOf(PEER_NAMES)) },
+  full: { flag: 'full', boolean: true, help: 'the full grid: every N, k, h, batch and storage', parse: bool },
+  sizes: { flag: 'sizes', arg: 'N,…', default: asDefault(g.sizes), help: 'grid: candidates N', parse: list(int()) },
+  ks: { flag: 'ks', arg: 'K,…', default: asDefault(g.ks), help: 'grid: centroids per item k', parse: list(int()) },
+  hs: { flag: 'hs', arg: 'H,…', default: asDefault(g.hs), help: 'grid: embedding widths h', parse: list(int()) },
+  h: { flag: 'h', arg: 'H,…', help: 'the same as --hs', parse: list(int()) },
+  batches: { flag: 'batches', arg: 'B,…', default: asDefault(g.batches), help: 'grid: users per batch', parse: list(int()) },
+  storage: { flag: 'storage', arg: 'f32,f16', default: asDefault(g.storages), help: 'grid: centroid storage', parse: list(oneOf(['f32', 'f16'] as const)) },
+  top: { flag: 'top', arg: 'N', default: asDefault(kd.topK), help: 'top-K returned per user', parse: int() },
+  minMs: { flag: 'min-ms', arg: 'N', default: asDefault(kd.minMs), help: 'least measuring time per row, ms', parse: int() },
+  maxMs: { flag: 'max-ms', arg: 'N', default: asDefault(kd.maxMs), help: 'a row stops after this long once it has 3 runs, ms', parse: int() },
+  maxItemGib: { flag: 'max-item-gib', arg: 'X', default: asDefault(kd.maxItemGiB), help: 'skip configurations whose f32 item data exceed this many GiB', parse: num() },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+  svg: { flag: 'svg', arg: 'DIR', help: 'write latency and roofline plots (SVG) into DIR', parse: str() },
+} as const satisfies OptionTable;
+
+const GRID_FLAGS = ['sizes', 'ks', 'h', 'hs', 'batches', 'storage'];
+
+const kernel = defineCommand({
+  name: 'bench kernel',
+  usage: 'bench kernel [--full | --sizes N,… --ks K,… --hs H,… --batches B,… --storage f32,f16] [options]',
+  summary: 'Ranks N candidates per backend (and peers) against the memory-read roofline.',
+  notes: ['Without --full or a grid option it runs the standard plan; a grid option makes a grid whose other axes take their defaults.'],
+  options: KERNEL_OPTIONS,
+  async run({ values: v, given }) {
+    const present = await defaultBackends();
+    const want = v.backend === 'all' ? present : v.backend;
+    if (want.includes('webgpu') && !present.includes('webgpu')) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'no WebGPU adapter on this host');
+    const peers = v.peer ?? (v.peers ? [...PEER_NAMES] : []);
+    const custom = GRID_FLAGS.some((f) => given.has(f));
+    if (custom && v.full) throw new UsageError('--full: cannot be combined with --sizes/--ks/--hs/--batches/--storage');
+    const plan = v.full ? 'full' as const : custom
+      ? { sizes: v.sizes, ks: v.ks, hs: given.has('hs') ? v.hs : v.h ?? v.hs, batches: v.batches, storages: v.storage }
+      : kd.plan;
+    if (!v.json) log(TABLE_HEADER);
+    const result = await runKernelBench({ backends: want, peers, plan, topK: v.top, minMs: v.minMs, maxMs: v.maxMs, maxItemGiB: v.maxItemGib, log });
+    await writeResult(v.out, result);
+    if (v.svg !== undefined) for (const f of await writeKernelPlots(result, resolve(v.svg))) log(`wrote ${f}`);
+    const fx = result.f16Effect;
+    emit(v.json, result, [
+      describeMachine(result.machine),
+      ...result.missingPeers.map((m) => `peer ${m.name} not run: ${m.reason}; ${m.fix}`),
+      result.noisyRows > 0 ? `noisy: ${result.noisyRows} of ${result.rows.length} rows had a spread (p90 − p10)/median above 0.3; the machine was busy, rerun on a quiet one before comparing` : 'spread: every row within (p90 − p10)/median ≤ 0.3',
+      describeScaling(result.scaling),
+      fx ? `f16 storage vs f32 (N=${fx.n}, k=${fx.k}, 20 users): max |Δscore| ${fx.maxAbsScoreDiff.toExponential(2)}, mean ${fx.meanAbsScoreDiff.toExponential(2)}, top-10 overlap ${(fx.top10Overlap * 100).toFixed(1)}%` : '',
+    ].filter((l) => l !== '').join('\n'));
+  },
+});
+
+const hd = HTTP_BENCH_DEFAULTS;
+
+const HTTP_OPTIONS = {
+  backend: { flag: 'backend', arg: 'cpu|webgpu', default: hd.backend, help: 'the service\'s backend', parse: oneOf(['cpu', 'webgpu'] as const) },
+  sizes: { flag: 'sizes', arg: 'N,…', default: asDefault(hd.sizes), help: 'candidates per request', parse: list(int()) },
+  duration: { flag: 'duration', arg: 'N', default: asDefault(hd.durationSec), help: 'seconds per load run', parse: int() },
+  connections: { flag: 'connections', arg: 'N', default: asDefault(hd.connections), help: 'connections of the maximum-throughput runs', parse: int() },
+  rates: { flag: 'rates', arg: 'X,…', default: asDefault(hd.rateFractions), help: 'fixed rates, as fractions of each case\'s measured maximum', parse: list(num(0, 1, { min: true })) },
+  encodings: { flag: 'encodings', arg: 'json,msgpack', default: asDefault(hd.encodings), help: 'request encodings', parse: list(oneOf(['json', 'msgpack'] as const)) },
+  batching: { flag: 'batching', arg: 'on,off', default: asDefault(hd.batching), help: 'with and/or without request batching', parse: list(oneOf(['on', 'off'] as const)) },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+const http = defineCommand({
+  name: 'bench http',
+  usage: 'bench http [options]',
+  summary: 'The service on loopback under autocannon, beside a bare Fastify route.',
+  notes: ['Maximum throughput first, then latency at fixed fractions of it.'],
+  options: HTTP_OPTIONS,
+  async run({ values: v }) {
+    const result = await runHttpBench({
+      backend: v.backend, sizes: v.sizes, durationSec: v.duration, connections: v.connections, rateFractions: v.rates,
+      encodings: v.encodings, batching: v.batching, log,
+    });
+    await writeResult(v.out, result);
+    emit(v.json, result, [
+      describeMachine(result.machine),
+      `server backend: ${result.settings.adapter}; k=${result.settings.k}, h=${result.settings.h}, top-${result.settings.topK}; ${result.settings.durationSec} s per run`,
+      ...result.cases.map((c) => `N=${c.n} ${c.encoding}: request ${c.requestBytes} bytes, reply ${c.responseBytes} bytes`),
+    ].join('\n'));
+  },
+});
+
+const sd = SEEDS_BENCH_DEFAULTS;
+
+const SEEDS_OPTIONS = {
+  data: { flag: 'data', arg: 'DIR', help: 'the Globo.com news clicks (required)', parse: str() },
+  backend: { flag: 'backend', arg: 'cpu|webgpu', default: sd.backend, help: 'compute backend', parse: oneOf(['cpu', 'webgpu'] as const) },
+  hours: { flag: 'hours', arg: 'N', defaultText: 'every file', help: 'read only the first N hourly files', parse: int() },
+  replayHours: { flag: 'replay-hours', arg: 'N', defaultText: 'all of it', help: 'replay only the first N hours of click time (ingest still takes every click)', parse: int() },
+  maxClusterPoints: { flag: 'max-cluster-points', arg: 'N', default: asDefault(sd.maxClusterPoints), help: 'seeds clustered per item at most', parse: int() },
+  minSeeds: { flag: 'min-seeds', arg: 'N', default: asDefault(sd.minSeeds), help: 'seeds below which an item is served as cold', parse: int() },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+const seeds = defineCommand({
+  name: 'bench seeds',
+  usage: 'bench seeds --data DIR [options]',
+  summary: `Replays Globo.com clicks: durable ingest, re-clustering per ${sd.windowMs / 60000}-minute window.`,
+  options: SEEDS_OPTIONS,
+  async run({ values: v }) {
+    if (v.data === undefined) throw new UsageError('bench seeds: --data DIR (the Globo.com news clicks) is required');
+    const r = await runSeedsBench({
+      data: v.data, backend: v.backend, hours: v.hours, replayHours: v.replayHours, maxClusterPoints: v.maxClusterPoints, minSeeds: v.minSeeds, log,
+    });
+    await writeResult(v.out, r);
+    const c = r.cycles;
+    emit(v.json, r, [
+      `ingested ${r.dataset.clicks} clicks (${r.dataset.articles} articles, ${r.dataset.users} users); replayed ${r.dataset.replayedClicks} of them${r.dataset.replayedHours ? ` (first ${r.dataset.replayedHours} h of click time)` : ''} in ${r.dataset.windows} windows of ${r.settings.windowMs / 60000} min on ${r.backend}`,
+      `user embeddings: ${r.userEmbeddings}`,
+      `durable ingest: ${Math.round(r.ingest.eventsPerSec)} events/s at full speed (${r.ingest.batch}-event calls); ${Math.round(r.replayIngest.eventsPerSec)} events/s in the replay (one call per window)`,
+      `cycles: median ${c.medianMs.toFixed(0)} ms, p90 ${c.p90Ms.toFixed(0)} ms, max ${c.maxMs.toFixed(0)} ms; busiest window (${c.busiestWindow.clicks} clicks): ${c.busiestWindow.cycleMs.toFixed(0)} ms for ${c.busiestWindow.itemsClustered} items`,
+      `items clustered: ${c.itemsClustered} (${c.itemsPerSec.toFixed(0)}/s of cycle time), seeds used ${c.seedsUsed}`,
+      `freshness (simulated): p50 ${(r.freshness.p50Ms / 1000).toFixed(0)} s, p90 ${(r.freshness.p90Ms / 1000).toFixed(0)} s, max ${(r.freshness.maxMs / 1000).toFixed(0)} s over ${r.freshness.items} items`,
+      `store: ${(r.store.bytesOnDisk / 2 ** 20).toFixed(0)} MiB on disk; seeds per item p50 ${r.seedsPerItem.p50}, p99 ${r.seedsPerItem.p99}, max ${r.seedsPerItem.max}; peak RSS ${r.peakRssMiB.toFixed(0)} MiB`,
+    ].join('\n'));
+  },
+});
+
+const ad = AUDIENCE_BENCH_DEFAULTS;
+
+const AUDIENCE_OPTIONS = {
+  users: { flag: 'users', arg: 'N', default: asDefault(ad.users), help: 'users in the table', parse: int() },
+  h: { flag: 'h', arg: 'N', default: asDefault(ad.h), help: 'embedding width h', parse: int() },
+  ks: { flag: 'ks', arg: 'K,…', default: asDefault(ad.ks), help: 'centroids per seed set', parse: list(int()) },
+  seeds: { flag: 'seeds', arg: 'N', default: asDefault(ad.seeds), help: 'seeds per set', parse: int() },
+  sets: { flag: 'sets', arg: 'N,…', default: asDefault(ad.sets), help: 'seed sets scored in one scan', parse: list(int()) },
+  top: { flag: 'top', arg: 'N', default: asDefault(ad.topN), help: 'audience size N', parse: int() },
+  targets: { flag: 'targets', arg: 'wasm,scalar,webgpu', default: asDefault(ad.targets), help: 'scan implementations (webgpu only where an adapter is present)', parse: list(oneOf(['wasm', 'scalar', 'webgpu'] as const)) },
+  minMs: { flag: 'min-ms', arg: 'N', default: asDefault(ad.minMs), help: 'least measuring time per row, ms', parse: int() },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+const audience = defineCommand({
+  name: 'bench audience',
+  usage: 'bench audience [options]',
+  summary: 'Scores every user of a table against one seed set, per backend, vs the roofline.',
+  options: AUDIENCE_OPTIONS,
+  async run({ values: v }) {
+    const r = await runAudienceBench({
+      users: v.users, h: v.h, ks: v.ks, seeds: v.seeds, sets: v.sets, topN: v.top, targets: v.targets, minMs: v.minMs, log,
+    });
+    await writeResult(v.out, r);
+    emit(v.json, r, describeMachine(r.machine));
+  },
+});
+
+const plot = defineCommand({
+  name: 'bench plot',
+  usage: 'bench plot FILE [--out-dir DIR] [--prefix P]',
+  summary: 'SVG plots (latency, roofline) of a kernel result.',
+  options: {
+    outDir: { flag: 'out-dir', arg: 'DIR', defaultText: 'the result file\'s folder', help: 'where the plots go', parse: str() },
+    prefix: { flag: 'prefix', arg: 'P', default: DEFAULT_PLOT_PREFIX, help: 'file names: P-latency.svg, P-roofline.svg', parse: str() },
+  },
+  positionals: true,
+  async run({ values: v, positionals }) {
+    if (positionals.length !== 1) throw new UsageError('bench plot: give one kernel result file (JSON)');
+    const doc = JSON.parse(await readFile(resolve(positionals[0]), 'utf8')) as { kind?: string; formatVersion?: number };
+    if (doc.kind !== 'ralm-bench-kernel' || doc.formatVersion !== 2) throw new RalmError('RALM_ERR_VALIDATION', `${positionals[0]}: not a kernel result of format 2`);
+    const files = await writeKernelPlots(doc as Parameters<typeof writeKernelPlots>[0], resolve(v.outDir ?? dirname(resolve(positionals[0]))), v.prefix);
+    emit(v.json, { files }, files.map((f) => `wrote ${f}`).join('\n'));
+  },
+});
+
+const compare = defineCommand({
+  name: 'bench compare',
+  usage: 'bench compare A B [--tolerance X]',
+  summary: 'Per-row median ratio of two kernel results, against a tolerance.',
+  options: {
+    tolerance: { flag: 'tolerance', arg: 'X', default: asDefault(DEFAULT_TOLERANCE), help: 'ratios within 1 ± X count as unchanged', parse: num() },
+  },
+  positionals: true,
+  async run({ values: v, positionals }) {
+    if (positionals.length !== 2) throw new UsageError('bench compare: give two kernel result files (JSON)');
+    const [a, b] = await Promise.all(positionals.map(async (p) => JSON.parse(await readFile(resolve(p), 'utf8')) as Parameters<typeof compareKernelResults>[0]));
+    const c = compareKernelResults(a, b, v.tolerance);
+    emit(v.json, c, describeComparison(c));
+  },
+});
+
+export const command: CommandGroup = {
+  kind: 'group', name: 'bench', noun: 'benchmark',
+  summary: 'Measurements: the ranking kernel, the HTTP service, the seed pipeline, the audience scan; plots and comparisons of kernel results.',
+  subcommands: { kernel, http, seeds, audience, plot, compare },
+};

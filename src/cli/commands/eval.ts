@@ -1,0 +1,115 @@
+/** `ralm eval [recommend]` and `ralm eval audience`: RALM measured against its ablations and baselines. */
+import { resolve } from 'node:path';
+import { RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
+import { AUDIENCE_EVAL_DEFAULTS } from '../../eval/audience-eval.js';
+import { defaultHidden } from '../../train/stage1.js';
+import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
+import { asDefault, int, list, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
+import { defineCommand, type CommandGroup } from '../command.js';
+import { emit, log, writeResult, writeText } from '../output.js';
+import { DATASET_KINDS, DATASET_OPTIONS, requireData, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
+import { TRAINING_OPTIONS } from '../training-options.js';
+
+const r = RECOMMEND_EVAL_DEFAULTS;
+
+const RECOMMEND_OPTIONS = {
+  ...DATASET_OPTIONS,
+  split: { flag: 'split', arg: 'global|per-user', defaultText: 'per-user for movielens, else global', help: 'one cut by time for everyone, or each user\'s own (MovieLens)', parse: oneOf(['global', 'per-user'] as const) },
+  trainShare: { flag: 'train-share', arg: 'X', default: asDefault(r.trainShare), help: 'share of the rows (or of each user\'s rows) before the cut', parse: share },
+  seeds: { flag: 'seeds', arg: 'N,…', default: asDefault(r.seeds), help: 'training seeds; every method is trained once per seed', parse: list(int()) },
+  maxUsers: { flag: 'max-users', arg: 'N', default: asDefault(r.maxUsers), help: 'evaluate a fixed seeded sample of this many users (0: all)', parse: int(0) },
+  minTrainClicks: { flag: 'min-train-clicks', arg: 'N', default: asDefault(r.minTrainClicks), help: 'candidates need this many training clicks', parse: int() },
+  ks: { flag: 'ks', arg: 'K,…', default: asDefault(r.ks), help: 'list lengths for prec@K, recall@K, coverage and diversity', parse: list(int()) },
+  aucNegatives: { flag: 'auc-negatives', arg: 'N', default: asDefault(r.aucNegatives), help: 'negatives per test click for AUC', parse: int() },
+  maxSeeds: { flag: 'max-seeds', arg: 'N', default: asDefault(r.maxSeeds), help: 'seeds clustered per candidate at most (sampled)', parse: int() },
+  ...TRAINING_OPTIONS,
+  seedCounts: { flag: 'seed-counts', arg: 'N,…', default: asDefault(r.seedCounts), help: 'new items: evaluate after each of these numbers of seeds', parse: list(int()) },
+  newItems: { flag: 'new-items', arg: 'N', default: asDefault(r.newItemsMax), help: 'new items evaluated at most (sampled)', parse: int() },
+  ...SYNTHETIC_OPTIONS,
+  out: { flag: 'out', arg: 'FILE.json', help: 'write the result (JSON)', parse: str() },
+  report: { flag: 'report', arg: 'FILE.md', help: 'write the report (Markdown)', parse: str() },
+} as const satisfies OptionTable;
+
+const recommend = defineCommand({
+  name: 'eval recommend',
+  usage: 'eval [recommend] --dataset movielens|globo|synthetic [--data DIR] [options]',
+  summary: 'RALM, its ablations and baselines on a temporal split, trained once per seed.',
+  notes: ['Reports AUC, prec@K (the paper\'s), recall@K, long tail, coverage and diversity, and new items after n seeds.'],
+  options: RECOMMEND_OPTIONS,
+  async run({ values: v }) {
+    requireData('eval', v.dataset, v.data);
+    const m = v.m;
+    const { evalRecommend } = await import('../../eval/recommend-eval.js');
+    const { ProgressBar } = await import('../../train/progress.js');
+    const bar = new ProgressBar();
+    const res = await evalRecommend({
+      data: { kind: v.dataset, path: v.data !== undefined ? resolve(v.data) : undefined, hours: v.hours, synthetic: syntheticSize(v) },
+      split: v.split, trainShare: v.trainShare, seeds: v.seeds, maxUsers: v.maxUsers,
+      minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
+      stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers },
+      stage2: { h: m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: TRAIN_DEFAULTS.stage2.patience, maxItems: v.stage2MaxItems },
+      seedCounts: v.seedCounts, newItemsMax: v.newItems,
+      log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
+    });
+    await writeResult(v.out, { ...res, markdown: undefined });
+    await writeText(v.report, res.markdown);
+    emit(v.json, { ...res, markdown: undefined }, [
+      `${res.dataset}: ${res.split.kind} split at ${res.split.cut}; ${res.context.users} users × ${res.context.candidates} candidates; ${res.split.newItems} new items; ${res.settings.seeds ? (res.settings.seeds as number[]).length : 0} seeds; ${res.seconds.toFixed(0)} s`,
+      '', res.markdown,
+    ].join('\n'));
+  },
+});
+
+const a = AUDIENCE_EVAL_DEFAULTS;
+
+const AUDIENCE_OPTIONS = {
+  dataset: { flag: 'dataset', arg: 'movielens|globo|synthetic', help: 'the click log to read (required)', parse: oneOf(DATASET_KINDS) },
+  data: DATASET_OPTIONS.data,
+  hours: DATASET_OPTIONS.hours,
+  items: { flag: 'items', arg: 'N', default: asDefault(a.items), help: 'items evaluated (sampled)', parse: int() },
+  minClickers: { flag: 'min-clickers', arg: 'N', default: asDefault(a.minClickers), help: 'evaluated items have at least this many clickers', parse: int() },
+  maxClickers: { flag: 'max-clickers', arg: 'N', default: asDefault(a.maxClickers), help: 'and at most this many', parse: int() },
+  hide: { flag: 'hide', arg: 'X', default: asDefault(a.hideShare), help: 'share of each item\'s clickers hidden (the rest are its seeds)', parse: share },
+  rank: { flag: 'rank', arg: 'N', default: asDefault(a.rank), help: 'rank of the SVD user embeddings', parse: int() },
+  ns: { flag: 'ns', arg: 'N,…', default: asDefault(a.ns), help: 'audience sizes for recall@N and precision@N', parse: list(int()) },
+  ks: { flag: 'ks', arg: 'K,…', default: asDefault(a.ks), help: 'centroids per seed set (one RALM row each)', parse: list(int()) },
+  seed: { flag: 'seed', arg: 'N', default: asDefault(a.seed), help: 'random seed (and the synthetic log\'s)', parse: int() },
+  backend: { flag: 'backend', arg: 'cpu|webgpu', default: asDefault(a.backend), help: 'compute backend', parse: oneOf(['cpu', 'webgpu'] as const) },
+  trainEpochs: { flag: 'train-epochs', arg: 'N', default: asDefault(a.trainEpochs), help: 'also train stage 2 on the visible clicks for this many epochs at most (0: off)', parse: int(0) },
+  trainNegatives: { flag: 'train-negatives', arg: 'uniform|activity', default: asDefault(a.trainNegatives), help: 'how that training draws negatives', parse: oneOf(['uniform', 'activity'] as const) },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+const audience = defineCommand({
+  name: 'eval audience',
+  usage: 'eval audience --dataset movielens|globo|synthetic [--data DIR] [options]',
+  summary: 'Hides some clickers of sampled items, expands the rest: recall@N and precision@N.',
+  notes: ['RALM against averaged seeds and most active users; the rest of each item\'s clickers are its seeds.'],
+  options: AUDIENCE_OPTIONS,
+  async run({ values: v }) {
+    const dataset = v.dataset;
+    if (dataset === undefined) throw new UsageError(`eval audience: --dataset ${DATASET_KINDS.join('|')} is required`);
+    requireData('eval audience', dataset, v.data);
+    const { openClickLog } = await import('../../data/open.js');
+    const { evalAudience } = await import('../../eval/audience-eval.js');
+    const clicks = await openClickLog(dataset === 'synthetic' ? { kind: 'synthetic', seed: v.seed }
+      : { kind: dataset, path: resolve(v.data as string), hours: dataset === 'globo' ? v.hours : undefined });
+    const res = await evalAudience(clicks, {
+      rank: v.rank, hideShare: v.hide, items: v.items, minClickers: v.minClickers, maxClickers: v.maxClickers,
+      ns: v.ns, ks: v.ks, seed: v.seed, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, log,
+    });
+    await writeResult(v.out, res);
+    const head = `method              ${res.settings.ns.map((n) => `recall@${n}`.padStart(16) + `prec@${n}`.padStart(16)).join('')}`;
+    const rows = res.methods.map((m) => m.method.padEnd(20) + m.atN.map((x) => `${x.recall.toFixed(3)} ±${x.recallSe.toFixed(3)}`.padStart(16) + `${x.precision.toFixed(3)} ±${x.precisionSe.toFixed(3)}`.padStart(16)).join(''));
+    emit(v.json, res, [
+      `${res.dataset}: ${res.data.evalItems} items, ${res.data.hiddenClicks} hidden clicks, seeds per item median ${res.data.seedsPerItem.median} (${res.data.seedsPerItem.min}–${res.data.seedsPerItem.max}); embeddings: ${res.settings.embeddings}; RALM weights: ${res.settings.ralmWeights}`,
+      head, ...rows,
+    ].join('\n'));
+  },
+});
+
+export const command: CommandGroup = {
+  kind: 'group', name: 'eval', noun: 'evaluation', fallback: 'recommend',
+  summary: 'Offline evaluations: recommendation (the default) and audience expansion.',
+  subcommands: { recommend, audience },
+};

@@ -1,0 +1,90 @@
+/** `ralm train`: the offline pipeline (stage 1, then stage 2) into a model directory the service serves. */
+import { resolve } from 'node:path';
+import { defaultHidden, STAGE1_DEFAULTS } from '../../train/stage1.js';
+import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
+import { asDefault, bool, int, list, num, oneOf, share, str, time, UsageError, type OptionTable } from '../../util/options.js';
+import { defineCommand } from '../command.js';
+import { emit, writeResult } from '../output.js';
+import { DATASET_OPTIONS, requireData, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
+import { TRAINING_OPTIONS } from '../training-options.js';
+
+const s1 = STAGE1_DEFAULTS;
+
+const OPTIONS = {
+  out: { flag: 'out', arg: 'DIR', help: 'the model directory to write (required)', parse: str() },
+  ...DATASET_OPTIONS,
+  trainShare: { flag: 'train-share', arg: 'X', defaultText: 'every click', help: 'train on the first share of the clicks (a cut by time)', parse: share },
+  cut: { flag: 'cut', arg: 'TIME', defaultText: 'every click', help: 'train on clicks before this time (ISO 8601 or epoch ms)', parse: time },
+  ...SYNTHETIC_OPTIONS,
+  m: TRAINING_OPTIONS.m,
+  h: { flag: 'h', arg: 'N', defaultText: '--m', help: 'look-alike embedding width h (stage 2)', parse: int() },
+  k: TRAINING_OPTIONS.k,
+  merge: { flag: 'merge', arg: 'attention|concat', default: s1.merge, help: 'how stage 1 merges the fields', parse: oneOf(['attention', 'concat'] as const) },
+  attentionSize: { flag: 'attention-size', arg: 'N', default: asDefault(s1.attentionSize), help: 'rows of stage 1\'s attention merge', parse: int() },
+  hidden: { flag: 'hidden', arg: 'N,…', defaultText: '2m,m', help: 'stage 1 MLP widths; the last must equal --m', parse: list(int()) },
+  epochs: TRAINING_OPTIONS.epochs,
+  batchSize: { flag: 'batch-size', arg: 'N', default: asDefault(s1.batchSize), help: 'stage 1 batch size', parse: int() },
+  lr: { flag: 'lr', arg: 'X', default: asDefault(s1.learningRate), help: 'stage 1 learning rate (Adam)', parse: num() },
+  negatives: { flag: 'negatives', arg: 'N', default: asDefault(s1.negatives), help: 'stage 1 sampled negatives per positive', parse: int() },
+  maxPositives: { flag: 'max-positives', arg: 'N', default: asDefault(s1.maxPositives), help: 'stage 1 positives per user per epoch at most', parse: int() },
+  maxTrainUsers: TRAINING_OPTIONS.maxTrainUsers,
+  validationShare: TRAINING_OPTIONS.validationShare,
+  stage2Epochs: TRAINING_OPTIONS.stage2Epochs,
+  stage2Lr: TRAINING_OPTIONS.stage2Lr,
+  stage2MaxItems: TRAINING_OPTIONS.stage2MaxItems,
+  patience: TRAINING_OPTIONS.patience,
+  stage2Patience: { flag: 'stage2-patience', arg: 'N', default: asDefault(TRAIN_DEFAULTS.stage2.patience), help: 'stage 2 stops after this many epochs without a better validation AUC', parse: int() },
+  seed: { flag: 'seed', arg: 'N', default: asDefault(s1.seed), help: 'random seed of both stages', parse: int() },
+  modelVersion: { flag: 'model-version', arg: 'V', defaultText: '<dataset>-<merge>-h<h>-m<m>-k<k>-seed<seed>', help: 'the model\'s version string', parse: str() },
+  checkpoints: { flag: 'checkpoints', arg: 'DIR', defaultText: 'OUT/checkpoints', help: 'where stage 1 checkpoints go (and a rerun resumes from)', parse: str() },
+  keepCheckpoints: { flag: 'keep-checkpoints', boolean: true, help: 'keep the checkpoints once the model is written', parse: bool },
+  noUsers: { flag: 'no-users', boolean: true, help: 'do not write users.msgpack', parse: bool },
+  outReport: { flag: 'out-report', arg: 'FILE', help: 'write the training report (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+export const command = defineCommand({
+  name: 'train',
+  usage: 'train --out DIR [--dataset movielens|globo|synthetic [--data DIR] | SCHEMA.json] [options]',
+  summary: 'Trains stage 1 (user tower), then stage 2 (look-alike): a model directory and users.msgpack.',
+  notes: ['users.msgpack holds the users\' universal embeddings for `ralm users import`.', 'Rerun the same command to resume from its checkpoints.'],
+  options: OPTIONS,
+  positionals: true,
+  async run({ values: v, positionals, given }) {
+    if (v.out === undefined) throw new UsageError('train: --out DIR is required');
+    if (positionals.length > 1) throw new UsageError('train: give at most one schema file');
+    const kind = positionals.length === 1 ? 'schema' as const : v.dataset;
+    requireData('train', kind, v.data);
+    if (given.has('train-share') && given.has('cut')) throw new UsageError('train: give --train-share or --cut, not both');
+    const m = v.m;
+    const hidden = v.hidden ?? defaultHidden(m);
+    if (hidden[hidden.length - 1] !== m) throw new UsageError(`--hidden: the last width must equal --m (${m}), got ${hidden.join(',')}`);
+    const { trainModel } = await import('../../train/pipeline.js');
+    const { ProgressBar } = await import('../../train/progress.js');
+    const bar = new ProgressBar();
+    const report = await trainModel({
+      data: {
+        kind, path: kind === 'schema' ? resolve(positionals[0]) : v.data !== undefined ? resolve(v.data) : undefined,
+        hours: v.hours, synthetic: syntheticSize(v),
+      },
+      trainShare: v.trainShare, cut: v.cut, out: resolve(v.out),
+      checkpointDir: v.checkpoints !== undefined ? resolve(v.checkpoints) : undefined, keepCheckpoints: v.keepCheckpoints,
+      exportUsers: !v.noUsers, modelVersion: v.modelVersion,
+      stage1: {
+        m, hidden, merge: v.merge, attentionSize: v.attentionSize, epochs: v.epochs, batchSize: v.batchSize, learningRate: v.lr,
+        negatives: v.negatives, maxPositives: v.maxPositives, maxTrainUsers: v.maxTrainUsers, patience: v.patience, seed: v.seed,
+        validationShare: v.validationShare,
+      },
+      stage2: {
+        h: v.h ?? m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: v.stage2Patience, seed: v.seed, maxItems: v.stage2MaxItems,
+      },
+      log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
+    });
+    await writeResult(v.outReport, report);
+    emit(v.json, report, [
+      `trained ${report.modelVersion} on ${report.dataset.name} (${report.trainClicks} training rows${report.cut ? `, before ${report.cut}` : ''}) in ${report.seconds.total.toFixed(1)} s (stage 1 ${report.seconds.stage1.toFixed(1)} s, stage 2 ${report.seconds.stage2.toFixed(1)} s)`,
+      `  stage 1: best epoch ${report.stage1.bestEpoch}, validation hit@50 ${report.stage1.bestValidationHitAt50.toFixed(4)} (${report.stage1.validationUsers} users)`,
+      `  stage 2: best epoch ${report.stage2.bestEpoch}, validation AUC ${report.stage2.bestValidationAuc.toFixed(4)} (untrained ${report.stage2.initialValidationAuc.toFixed(4)})`,
+      `  model: ${report.modelDir}${report.usersFile ? `; users: ${report.usersFile}` : ''}`,
+    ].join('\n'));
+  },
+});

@@ -1,0 +1,155 @@
+/**
+ * `ralm <command> --help`, `ralm help <command>` and usage errors, for every command and
+ * subcommand: help comes at once, lists every option of the command's table with its default,
+ * and starts nothing (no port, file or model); usage errors print the command's usage, exit 2.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allCommands } from '../../src/cli/main.js';
+import type { Command } from '../../src/cli/command.js';
+import { ralmWith } from '../helpers/cli.js';
+
+/** Help is immediate; an evaluation or a server would run far longer (and be killed at the timeout). */
+const PROMPT_MS = 5000;
+const KILL_MS = 30_000;
+
+let dir: string;
+let commands: Command[];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ralm-cli-help-'));
+  commands = (await allCommands()).map((c) => c.command);
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+/** Runs in an empty folder, so anything a command wrongly creates (data/, an --out) is seen. */
+const run = (...args: string[]) => ralmWith({ cwd: dir, timeoutMs: KILL_MS }, ...args);
+
+function assertHelp(c: Command, r: { stdout: string; code: number; ms: number }, how: string): void {
+  assert.equal(r.code, 0, `${how}: exit code`);
+  assert.ok(r.ms < PROMPT_MS, `${how}: took ${r.ms.toFixed(0)} ms`);
+  assert.ok(r.stdout.startsWith(`usage: ralm ${c.usage}\n`), `${how}: usage line\n${r.stdout}`);
+  assert.ok(r.stdout.includes(c.summary), `${how}: summary`);
+  for (const spec of Object.values(c.options)) {
+    assert.ok(r.stdout.includes(`--${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}`), `${how}: --${spec.flag}`);
+    const dflt = spec.defaultText ?? (spec.default === '' ? undefined : spec.default);
+    if (dflt !== undefined) assert.ok(r.stdout.includes(`default ${dflt}`), `${how}: default of --${spec.flag} (${dflt})`);
+  }
+  for (const flag of ['--json', '--help']) assert.ok(r.stdout.includes(flag), `${how}: ${flag}`);
+}
+
+describe('ralm help', () => {
+  it('ralm alone exits 2 with the command list; ralm --help and ralm help exit 0 with it', async () => {
+    const bare = await run();
+    assert.equal(bare.code, 2);
+    for (const r of [await run('--help'), await run('help')]) {
+      assert.equal(r.code, 0);
+      assert.equal(r.stdout, bare.stdout);
+    }
+    for (const c of commands) assert.ok(bare.stdout.includes(c.summary), c.name);
+    assert.match(bare.stdout, /^ {2}eval \[recommend\] /m);
+  });
+
+  it('every command and subcommand: --help and ralm help print its usage and every option with its default, at once', async () => {
+    assert.equal(commands.length, 17);
+    for (const c of commands) {
+      const words = c.name.split(' ');
+      const [flag, word] = await Promise.all([run(...words, '--help'), run('help', ...words)]);
+      assertHelp(c, flag, `ralm ${c.name} --help`);
+      assertHelp(c, word, `ralm help ${c.name}`);
+      assert.equal(word.stdout, flag.stdout);
+    }
+    assert.deepEqual(await readdir(dir), [], 'no help wrote a file');
+  });
+
+  it('groups: --help and ralm help list the subcommands; eval --help is eval recommend\'s help and names the others', async () => {
+    for (const group of ['model', 'users', 'data', 'bench']) {
+      const subs = commands.filter((c) => c.name.startsWith(`${group} `));
+      for (const r of await Promise.all([run(group, '--help'), run('help', group)])) {
+        assert.equal(r.code, 0, group);
+        assert.ok(r.stdout.startsWith(`usage: ralm ${group} <`), group);
+        for (const c of subs) assert.ok(r.stdout.includes(c.summary), c.name);
+      }
+    }
+    const recommend = commands.find((c) => c.name === 'eval recommend') as Command;
+    const audience = commands.find((c) => c.name === 'eval audience') as Command;
+    for (const args of [['eval', '--help'], ['help', 'eval'], ['eval', '--dataset', 'synthetic', '--help']]) {
+      const r = await run(...args);
+      assertHelp(recommend, r, `ralm ${args.join(' ')}`);
+      assert.ok(r.stdout.includes(audience.summary));
+    }
+  });
+
+  it('--help binds no port and writes nothing: serve with its port taken, and commands given --out', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+    const port = String((server.address() as { port: number }).port);
+    try {
+      const flag = await run('serve', '--port', port, '--data-dir', join(dir, 'data'), '--help');
+      assert.equal(flag.code, 0, flag.stderr);
+      assert.match(flag.stdout, /--port N +port to listen on .*\(default 8080; env RALM_PORT\)/);
+      const env = await ralmWith({ cwd: dir, timeoutMs: KILL_MS, env: { ...process.env, RALM_PORT: port } }, 'serve', '--help');
+      assert.equal(env.code, 0, env.stderr);
+    } finally {
+      await new Promise((resolveClose) => server.close(resolveClose));
+    }
+    const out = (name: string): string => join(dir, name);
+    for (const args of [
+      ['train', '--out', out('model'), '--help'], ['model', 'init', '--out', out('init'), '--help'], ['gen', '--out', out('gen'), '--help'],
+      ['eval', '--out', out('eval.json'), '--report', out('eval.md'), '--help'], ['eval', 'audience', '--dataset', 'synthetic', '--out', out('audience.json'), '--help'],
+      ['bench', 'kernel', '--out', out('kernel.json'), '--svg', out('svg'), '--help'], ['bench', 'http', '--out', out('http.json'), '--help'],
+      ['users', 'import', out('users.msgpack'), '--data-dir', out('store'), '--help'],
+    ]) {
+      const r = await run(...args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.ok(r.ms < PROMPT_MS, `${args.join(' ')}: ${r.ms.toFixed(0)} ms`);
+    }
+    assert.deepEqual(await readdir(dir), []);
+  });
+});
+
+describe('ralm usage errors', () => {
+  it('an unknown option exits 2 and prints the command\'s usage, for every command and subcommand', async () => {
+    for (const c of commands) {
+      const r = await run(...c.name.split(' '), '--frobnicate');
+      assert.equal(r.code, 2, c.name);
+      assert.match(r.stderr, /^ralm: Unknown option '--frobnicate'/, c.name);
+      assert.ok(r.stderr.includes(`usage: ralm ${c.usage}\n`), c.name);
+    }
+  });
+
+  it('a missing value, a bad value and an unexpected argument name the problem; exit 2 with the usage', async () => {
+    const cases: Array<[string[], RegExp, string]> = [
+      [['train', '--out'], /--out/, 'train'],
+      [['eval', '--seeds', 'x'], /^ralm: --seeds: expected a positive integer, got "x"/, 'eval [recommend]'],
+      [['eval', 'audience', '--hide', '1.5'], /^ralm: --hide: expected a number in \(0, 1\), got "1.5"/, 'eval audience'],
+      [['bench', 'http', '--encodings', 'xml'], /^ralm: --encodings: expected one of json, msgpack, got "xml"/, 'bench http'],
+      [['eval', 'recommend', 'schema.json'], /^ralm: eval recommend: unexpected argument "schema.json"/, 'eval [recommend]'],
+      [['info', 'extra'], /^ralm: info: unexpected argument "extra"/, 'info'],
+    ];
+    for (const [args, message, usage] of cases) {
+      const r = await run(...args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message, args.join(' '));
+      assert.ok(r.stderr.includes(`usage: ralm ${usage}`), args.join(' '));
+    }
+  });
+
+  it('unknown commands and subcommands exit 2 with the list they come from', async () => {
+    const top = await run('frobnicate');
+    assert.equal(top.code, 2);
+    assert.match(top.stderr, /^ralm: unknown command "frobnicate"\n\nusage: ralm <command>/);
+    const sub = await run('bench', 'frobnicate');
+    assert.equal(sub.code, 2);
+    assert.match(sub.stderr, /^ralm: bench: unknown benchmark "frobnicate", expected "kernel", "http", "seeds", "audience", "plot" or "compare"\n\nusage: ralm bench <benchmark>/);
+    const ev = await run('eval', 'frobnicate');
+    assert.match(ev.stderr, /expected "recommend" \(the default\) or "audience"/);
+    assert.equal((await run('model')).code, 2);
+    assert.equal((await run('help', 'frobnicate')).code, 2);
+    assert.equal((await run('help', 'info', 'extra')).code, 2);
+  });
+});
