@@ -1,0 +1,165 @@
+/**
+ * Stage 2's model on TensorFlow.js: the parameters (T, W_l, W_g, w_g, the calibration), the
+ * forward pass that scores users against items' centroids exactly as the engine does (local and
+ * global attention, two cosines, the blend), the input scaling folded into T on export, and the
+ * trainer's own scorer for parity checks. The training loop is stage2.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import type { RalmModel } from '../model/model.js';
+import { randomModel } from '../model/random.js';
+import { tfReady, variableFrom } from './tf-kernels.js';
+
+export interface Centroids {
+  /** [items, k, h] */
+  c: Float32Array;
+  /** [items, k]: 1 for a valid centroid */
+  mask: Float32Array;
+}
+
+/** The trainable parameters. */
+export interface Params {
+  wt: tf.Variable; bt: tf.Variable; pt: tf.Variable; wl: tf.Variable; wg: tf.Variable; vg: tf.Variable; scale: tf.Variable; bias: tf.Variable;
+}
+
+export function initParams(m: number, h: number, s: number, seed: number): Params {
+  const r = randomModel({ h, m, k: 1, attentionSize: s, seed }).weights;
+  const v = (a: Float32Array, shape: number[], name: string): tf.Variable => variableFrom(a, shape, true, name);
+  return {
+    wt: v(r.transformWeight, [h, m], 'wt'), bt: v(new Float32Array(h), [h], 'bt'), pt: v(new Float32Array(h).fill(0.25), [h], 'pt'),
+    wl: v(r.localWeight, [h, h], 'wl'), wg: v(r.globalWeight, [s, h], 'wg'), vg: v(r.globalVector, [s], 'vg'),
+    scale: v(Float32Array.of(5), [], 'scale'), bias: v(Float32Array.of(0), [], 'bias'),
+  };
+}
+
+/** e = PReLU(x W_tᵀ + b_t). */
+export function transform(p: Params, x: tf.Tensor2D): tf.Tensor2D {
+  const z = tf.add(tf.matMul(x, p.wt, false, true), p.bt) as tf.Tensor2D;
+  return tf.prelu(z, p.pt as unknown as tf.Tensor2D); // alpha [h] broadcasts over the batch
+}
+
+/** Masked softmax over axis 1 of [B, k] logits that are already bounded (tanh / finite). */
+export function maskedSoftmax(logits: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
+  // Invalid slots are pushed far down before the max (no branch: a boolean op has no gradient).
+  const max = tf.max(tf.add(logits, tf.mul(tf.sub(mask, 1), 1e9)), 1, true);
+  const ex = tf.mul(tf.exp(tf.sub(logits, max)), mask);
+  return tf.div(ex, tf.add(tf.sum(ex, 1, true), 1e-12)) as tf.Tensor2D;
+}
+
+export function cosine(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
+  const dot = tf.sum(tf.mul(a, b), 1);
+  const na = tf.sqrt(tf.add(tf.sum(tf.square(a), 1), 1e-12));
+  const nb = tf.sqrt(tf.add(tf.sum(tf.square(b), 1), 1e-12));
+  return tf.div(dot, tf.mul(na, nb)) as tf.Tensor1D;
+}
+
+/** RALM's score for a batch: users x [B, m], their items' centroids c [B, k, h] and mask [B, k]. */
+export function forwardScore(p: Params, x: tf.Tensor2D, c: tf.Tensor3D, mask: tf.Tensor2D, alpha: number, beta: number, dropout = 0, dropoutSeed = 0): tf.Tensor1D {
+  let e = transform(p, x);
+  // Seeded, so that training is deterministic given its seed.
+  if (dropout > 0) e = tf.dropout(e, dropout, undefined, dropoutSeed) as tf.Tensor2D;
+  const [B, k, h] = c.shape;
+  const q = tf.matMul(e, p.wl, false, true); // [B, h]
+  const logits = tf.squeeze(tf.matMul(c, tf.reshape(q, [B, h, 1])), [2]) as tf.Tensor2D; // [B, k]
+  const a = maskedSoftmax(tf.tanh(logits), mask);
+  const local = tf.squeeze(tf.matMul(tf.reshape(a, [B, 1, k]), c), [1]) as tf.Tensor2D;
+  const act = tf.tanh(tf.matMul(tf.reshape(c, [B * k, h]), p.wg, false, true)); // [B·k, s]
+  const gl = tf.reshape(tf.matMul(act, tf.reshape(p.vg, [-1, 1])), [B, k]) as tf.Tensor2D;
+  const g = maskedSoftmax(gl, mask);
+  const global = tf.squeeze(tf.matMul(tf.reshape(g, [B, 1, k]), c), [1]) as tf.Tensor2D;
+  return tf.add(tf.mul(cosine(e, global), alpha), tf.mul(cosine(e, local), beta)) as tf.Tensor1D;
+}
+
+/** A linear input scaling z = P (x − μ) (P is m × m, row-major), and its fold into the transform. */
+export interface InputScaling {
+  mu: Float64Array;
+  p: Float64Array;
+  apply(x: Float32Array): Float32Array;
+  /** W' = W P and b' = b − W' μ: T applied to raw x equals the trained T applied to z. */
+  fold(w: Float32Array, b: Float32Array, h: number): { transformWeight: Float32Array; transformBias: Float32Array };
+}
+
+export function inputScaling(x: Float32Array, n: number, m: number, kind: 'whiten' | 'standardize' | 'none'): InputScaling {
+  const mu = new Float64Array(m);
+  const p = new Float64Array(m * m);
+  if (kind === 'none') {
+    for (let d = 0; d < m; d++) p[d * m + d] = 1;
+  } else {
+    for (let u = 0; u < n; u++) for (let d = 0; d < m; d++) mu[d] += x[u * m + d] / n;
+    const cov = new Matrix(m, m);
+    for (let u = 0; u < n; u++) {
+      for (let a = 0; a < m; a++) {
+        const va = x[u * m + a] - mu[a];
+        if (kind === 'standardize') cov.set(a, a, cov.get(a, a) + (va * va) / n);
+        else for (let b = a; b < m; b++) cov.set(a, b, cov.get(a, b) + (va * (x[u * m + b] - mu[b])) / n);
+      }
+    }
+    if (kind === 'standardize') {
+      for (let d = 0; d < m; d++) p[d * m + d] = cov.get(d, d) > 1e-12 ? 1 / Math.sqrt(cov.get(d, d)) : 1;
+    } else {
+      for (let a = 0; a < m; a++) for (let b = 0; b < a; b++) cov.set(a, b, cov.get(b, a));
+      const eig = new EigenvalueDecomposition(cov, { assumeSymmetric: true });
+      const lam = eig.realEigenvalues;
+      const vecs = eig.eigenvectorMatrix;
+      const floor = Math.max(1e-12, 1e-6 * Math.max(...lam));
+      for (let j = 0; j < m; j++) {
+        const s = 1 / Math.sqrt(Math.max(lam[j], floor));
+        for (let d = 0; d < m; d++) p[j * m + d] = vecs.get(d, j) * s;
+      }
+    }
+  }
+  return {
+    mu, p,
+    apply(xs: Float32Array): Float32Array {
+      if (kind === 'none') return xs;
+      const rows = xs.length / m;
+      const z = new Float32Array(xs.length);
+      const c = new Float64Array(m);
+      for (let u = 0; u < rows; u++) {
+        for (let d = 0; d < m; d++) c[d] = xs[u * m + d] - mu[d];
+        for (let j = 0; j < m; j++) {
+          let s = 0;
+          for (let d = 0; d < m; d++) s += p[j * m + d] * c[d];
+          z[u * m + j] = s;
+        }
+      }
+      return z;
+    },
+    fold(w: Float32Array, b: Float32Array, h: number) {
+      const transformWeight = new Float32Array(h * m);
+      const transformBias = new Float32Array(h);
+      for (let r = 0; r < h; r++) {
+        let shift = 0;
+        for (let d = 0; d < m; d++) {
+          let v = 0;
+          for (let j = 0; j < m; j++) v += w[r * m + j] * p[j * m + d];
+          transformWeight[r * m + d] = v;
+          shift += v * mu[d];
+        }
+        transformBias[r] = b[r] - shift;
+      }
+      return { transformWeight, transformBias };
+    },
+  };
+}
+
+/** The trainer's own score (no dropout) for users x [n, m] against centroids [n, k, h] — for parity checks. */
+export async function scoreWithWeights(model: RalmModel, x: Float32Array, c: Float32Array, mask: Float32Array, n: number): Promise<Float32Array> {
+  await tfReady();
+  const { h, m, k, attentionSize: s, alpha, beta } = model.manifest;
+  const w = model.weights;
+  const p: Params = {
+    wt: variableFrom(w.transformWeight, [h, m], false), bt: variableFrom(w.transformBias, [h], false),
+    pt: variableFrom(w.transformPrelu.length === 1 ? new Float32Array(h).fill(w.transformPrelu[0]) : w.transformPrelu, [h], false),
+    wl: variableFrom(w.localWeight, [h, h], false), wg: variableFrom(w.globalWeight, [s, h], false),
+    vg: variableFrom(w.globalVector, [s], false), scale: variableFrom(Float32Array.of(1), [], false), bias: variableFrom(Float32Array.of(0), [], false),
+  };
+  try {
+    const out = tf.tidy(() => forwardScore(p, tf.tensor2d(x, [n, m]), tf.tensor3d(c, [n, k, h]), tf.tensor2d(mask, [n, k]), alpha, beta));
+    const r = out.dataSync().slice() as Float32Array;
+    out.dispose();
+    return r;
+  } finally {
+    for (const v of Object.values(p)) v.dispose();
+  }
+}
