@@ -7,6 +7,10 @@
  * Sub-databases: users, items (seed-list state), clusters (published centroids and global
  * vectors), seeds (key [item, seq], bounded per item), events (ids seen, for idempotency), dirty
  * (items to re-cluster → seed version), failures, meta (counters).
+ *
+ * This file is longer than the project's usual 400 lines on purpose: every write path shares one
+ * transaction discipline over all the sub-databases (what is committed together, what is flushed
+ * before a promise resolves), and split across files those invariants would be read in pieces.
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { statSync, mkdirSync } from 'node:fs';
@@ -16,6 +20,13 @@ import { Rng } from '../util/rng.js';
 import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
 } from './store.js';
+
+/** The LMDB store's defaults (the service configuration reads them). */
+export const LMDB_DEFAULTS = {
+  maxSeedsPerItem: 100_000,
+  mapSize: 64 * 2 ** 30,
+  eventIdRetentionMs: 7 * 24 * 3600 * 1000,
+} as const;
 
 export interface LmdbStoreOptions {
   /** Seeds kept per item: the latest N (the paper keeps 3 million). Default 100,000. */
@@ -111,8 +122,8 @@ export class LmdbStore implements RalmStore {
 
   private constructor(path: string, options: LmdbStoreOptions) {
     this.path = path;
-    this.maxSeedsPerItem = options.maxSeedsPerItem ?? 100_000;
-    this.eventIdRetentionMs = options.eventIdRetentionMs ?? 7 * 24 * 3600 * 1000;
+    this.maxSeedsPerItem = options.maxSeedsPerItem ?? LMDB_DEFAULTS.maxSeedsPerItem;
+    this.eventIdRetentionMs = options.eventIdRetentionMs ?? LMDB_DEFAULTS.eventIdRetentionMs;
     if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) {
       throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
     }
@@ -120,7 +131,7 @@ export class LmdbStore implements RalmStore {
       throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     }
     mkdirSync(path, { recursive: true });
-    this.env = open({ path: join(path, 'ralm.mdb'), compression: false, mapSize: options.mapSize ?? 64 * 2 ** 30 });
+    this.env = open({ path: join(path, 'ralm.mdb'), compression: false, mapSize: options.mapSize ?? LMDB_DEFAULTS.mapSize });
     this.users = this.env.openDB({ name: 'users' });
     this.items = this.env.openDB({ name: 'items' });
     this.clusters = this.env.openDB({ name: 'clusters' });
