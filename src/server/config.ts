@@ -8,6 +8,10 @@ import { ENGINE_DEFAULTS } from '../engine/options.js';
 import { SEED_DEFAULTS } from '../seeds/defaults.js';
 import { defaultModelDir } from '../util/paths.js';
 import { bool, int, oneOf, settingsFrom, str, type OptionTable } from '../util/options.js';
+import { apiToken, parseTokenList, readTokenFile, SCOPES, type ApiToken } from './tokens.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ServiceConfig {
   host: string;
@@ -17,8 +21,20 @@ export interface ServiceConfig {
   backend: 'auto' | 'webgpu' | 'cpu';
   reclusterIntervalMs: number;
   minSeeds: number;
-  /** When set, admin routes need `Authorization: Bearer <token>`. */
+  /** A bearer token with every scope (see tokens.ts). */
   apiToken: string | null;
+  /** Bearer tokens with their scopes, from the list setting. */
+  apiTokens: ApiToken[];
+  /** Bearer tokens with their scopes, from the token file. */
+  apiTokensFile: ApiToken[];
+  /** Serve a non-loopback host without any token. */
+  insecure: boolean;
+  /** POST /v1/admin/model loads only from under this directory (null: the one holding modelDir). */
+  modelsRoot: string | null;
+  /** Requests per minute per client on the /v1 routes (0: no limit). */
+  rateLimit: number;
+  /** Level of the JSON log on stdout. */
+  logLevel: LogLevel;
   /** Largest request body in bytes. */
   bodyLimit: number;
   /** Load a small deterministic demo world when the store is empty. */
@@ -54,7 +70,13 @@ export const SERVICE_OPTIONS = {
   backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: ENGINE_DEFAULTS.backend, help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
-  apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'bearer token the admin routes require (empty: none)', parse: (v: string) => (v === '' ? null : v) },
+  apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'a bearer token with every scope (empty: none)', parse: (v: string) => (v === '' ? null : apiToken(v, SCOPES).token) },
+  apiTokens: { flag: 'api-tokens', env: 'RALM_API_TOKENS', arg: 'LIST', default: '', help: 'bearer tokens and their scopes: scope[+scope]:token,… with scopes read, write, admin', parse: parseTokenList },
+  apiTokensFile: { flag: 'api-tokens-file', env: 'RALM_API_TOKENS_FILE', arg: 'FILE', default: '', help: 'a file of scope[+scope]:token lines (keeps tokens out of process listings)', parse: (v: string) => (v === '' ? [] : readTokenFile(resolve(v))) },
+  insecure: { flag: 'insecure', env: 'RALM_INSECURE', boolean: true, default: 'false', help: 'serve a host other than loopback without any token', parse: bool },
+  modelsRoot: { flag: 'models-root', env: 'RALM_MODELS_ROOT', arg: 'DIR', default: '', defaultText: 'the directory holding --model-dir', help: 'POST /v1/admin/model loads models only from under this directory', parse: (v: string) => (v === '' ? null : resolve(v)) },
+  rateLimit: { flag: 'rate-limit', env: 'RALM_RATE_LIMIT', arg: 'N', default: '0', help: 'requests per minute per token (per address without one) on the /v1 routes (0: no limit)', parse: int(0, 1e9) },
+  logLevel: { flag: 'log-level', env: 'RALM_LOG_LEVEL', arg: 'LEVEL', default: 'info', help: `JSON log lines on stdout at this level and above (${LOG_LEVELS.join(', ')})`, parse: oneOf(LOG_LEVELS) },
   bodyLimit: { flag: 'body-limit', env: 'RALM_BODY_LIMIT', arg: 'BYTES', default: String(8 * 1024 * 1024), help: 'largest request body', parse: int(1024, 1 << 30) },
   demo: { flag: 'demo', env: 'RALM_DEMO', arg: 'true|false', default: 'true', help: 'load a small deterministic demo world into an empty store', parse: bool },
   maxBatch: { flag: 'max-batch', env: 'RALM_MAX_BATCH', arg: 'N', default: '32', help: 'most recommend requests coalesced into one engine call', parse: int(1, 1024) },

@@ -10,6 +10,7 @@ import type { AudienceServiceOptions } from '../audience/audience-service.js';
 import type { AudienceJobsOptions } from '../audience/jobs.js';
 import type { BatcherOptions } from './batcher.js';
 import { defaultConfig } from './config.js';
+import { allTokens, type ApiToken } from './tokens.js';
 import type { Metrics } from './metrics.js';
 import type { AppState, ReloadModel, Serving } from './plugins/serving.js';
 
@@ -17,9 +18,17 @@ export interface AppDeps {
   engine: RalmEngine;
   store: RalmStore;
   seeds: SeedService;
+  /** A bearer token with every scope; with no token at all (this and apiTokens) the API is open. */
   apiToken: string | null;
+  /** Bearer tokens with their scopes (tokens.ts). */
+  apiTokens?: readonly ApiToken[];
   bodyLimit: number;
+  /** Fastify's logger: false (the default here), or pino options such as `{ level, stream }`. */
   logger?: boolean | object;
+  /** POST /v1/admin/model loads a `dir` only from under this directory; without one it reloads only the configured model. */
+  modelsRoot?: string;
+  /** Requests per minute per client on the /v1 routes; 0 or left out: no limit. */
+  rateLimit?: number;
   /** Request coalescing; each option left out takes the service default. */
   batching?: Partial<BatcherOptions>;
   /** Default deadline of a recommend request, ms (service default when left out). */
@@ -43,7 +52,9 @@ export interface AppDeps {
 
 /** The settings the service runs with: AppDeps over the service defaults. */
 export interface AppSettings {
-  apiToken: string | null;
+  tokens: ApiToken[];
+  modelsRoot: string | undefined;
+  rateLimit: number;
   bodyLimit: number;
   requestTimeoutMs: number;
   maxEventLoopDelayMs: number;
@@ -57,7 +68,9 @@ export function appSettings(deps: AppDeps): AppSettings {
   const d = defaultConfig();
   const { syncMaxUsers, jobs, ...audience } = deps.audience ?? {};
   return {
-    apiToken: deps.apiToken,
+    tokens: allTokens(deps.apiToken, deps.apiTokens ?? []),
+    modelsRoot: deps.modelsRoot,
+    rateLimit: deps.rateLimit ?? 0,
     bodyLimit: deps.bodyLimit,
     requestTimeoutMs: deps.requestTimeoutMs ?? d.requestTimeoutMs,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs,

@@ -4,7 +4,9 @@
  * cleanly on SIGTERM/SIGINT (readiness off, in-flight requests finish, store flushed, device
  * released).
  */
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { StartupError, systemReason } from '../util/errors.js';
 import { loadModel } from '../model/model.js';
 import { RalmEngine } from '../engine/engine.js';
 import { LmdbStore } from '../store/lmdb-store.js';
@@ -12,6 +14,7 @@ import { SeedService } from '../seeds/seed-service.js';
 import { buildApp, type AppState } from './app.js';
 import { loadDemoWorld } from './demo.js';
 import type { ServiceConfig } from './config.js';
+import { allTokens, exposureCheck } from './tokens.js';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -23,8 +26,11 @@ export interface RunningService {
 }
 
 export async function startService(config: ServiceConfig, log: (line: string) => void = () => undefined): Promise<RunningService> {
+  const apiTokens = allTokens(null, config.apiTokens, config.apiTokensFile);
+  const exposure = exposureCheck(config.host, allTokens(config.apiToken, apiTokens), config.insecure);
+  if (exposure) log(exposure);
   const model = await loadModel(config.modelDir);
-  const store = LmdbStore.open(config.dataDir);
+  const store = openStore(config.dataDir);
   const engine = await RalmEngine.create(model, {
     backend: config.backend,
     onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),
@@ -46,7 +52,8 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     }
   };
   const { app, serving, audienceJobs } = buildApp({
-    engine, store, seeds, apiToken: config.apiToken, bodyLimit: config.bodyLimit,
+    engine, store, seeds, apiToken: config.apiToken, apiTokens, bodyLimit: config.bodyLimit,
+    logger: { level: config.logLevel }, modelsRoot: config.modelsRoot ?? dirname(config.modelDir), rateLimit: config.rateLimit,
     batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue },
     requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs, reloadModel,
     audience: {
@@ -76,7 +83,14 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   if (jobs.requeued > 0) log(`audience: ${jobs.requeued} unfinished job(s) queued again`);
   await warmUp(engine);
   seeds.start();
-  const url = await app.listen({ host: config.host, port: config.port });
+  const url = await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
+    await app.close();
+    await audienceJobs.stop();
+    await seeds.stop();
+    await engine.close();
+    await store.close();
+    throw new StartupError('RALM_ERR_LISTEN', `cannot listen on ${config.host}:${config.port}: ${systemReason(err)}`);
+  });
   state.ready = true;
 
   let closing: Promise<void> | undefined;
@@ -94,6 +108,15 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     return closing;
   };
   return { app, url, state, close, exampleFeatures };
+}
+
+/** The store, or a coded start-up failure naming the directory and why. */
+function openStore(dir: string): LmdbStore {
+  try {
+    return LmdbStore.open(dir);
+  } catch (err) {
+    throw new StartupError('RALM_ERR_DATA_DIR', `data directory ${dir}: cannot open the store: ${systemReason(err)}`);
+  }
 }
 
 /** One real dispatch before serving (pipelines compiled and every path exercised). */

@@ -11,7 +11,7 @@ import type { ServiceContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { error, errors, idParams, ids, vector } from '../schemas.js';
 
-const userIds = (description: string) => ({ ...ids(description, 'user ids (strings)'), items: { type: 'string', minLength: 1 } });
+const userIds = (description: string) => ids(description, 'user ids');
 
 /** The request schema; `maxSize` is the service's largest audience. */
 const requestSchema = (maxSize: number) => ({
