@@ -125,6 +125,11 @@ describe('the edges', () => {
     const back = await app.inject({ url: '/v1/users/big' });
     assert.equal(back.statusCode, 200, back.body);
     assert.equal(JSON.parse(back.body).features.n, 2 ** 62);
+    const h = engine.model.manifest.h;
+    const asBytes = Buffer.from(new Float32Array(h).fill(0.1).buffer);
+    const audience = await mp('POST', '/v1/audiences', { seedEmbeddings: [asBytes], size: 1 });
+    assert.equal(audience.statusCode, 200, audience.body);
+    coded(await mp('POST', '/v1/audiences', { seedEmbeddings: [asBytes.subarray(0, 4 * h - 1)], size: 1 }), 400, 'RALM_ERR_VALIDATION', /^seedEmbeddings\[0\]: binary vectors are little-endian float32/);
   });
 
   it("Fastify's own refusals are coded: unknown routes and methods, unparsable and empty JSON", async () => {

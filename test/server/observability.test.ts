@@ -62,6 +62,10 @@ describe('observability', () => {
       },
     });
     app = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1 << 20, maxEventLoopDelayMs: 0, logger: { level: 'info', stream } }).app;
+    // A 503 a plugin sends itself, past the error handler, as load shedding does.
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz?shed') return reply.code(503).send({ error: { code: 'RALM_ERR_UNDER_PRESSURE', message: 'shed' } });
+    });
   });
   after(async () => {
     await app.close();
@@ -113,6 +117,11 @@ describe('observability', () => {
     assert.equal(warned.length, 1);
     assert.equal(warned[0].level, 40);
     assert.equal(warned[0].code, 'RALM_ERR_CLOSED');
+    const shed = await app.inject({ url: '/healthz?shed', headers: { 'x-request-id': 'shed-503' } });
+    assert.equal(shed.statusCode, 503);
+    const shedLines = lines.filter((l) => l.reqId === 'shed-503');
+    assert.equal(shedLines.length, 1, 'a 5xx sent past the error handler is logged too, once');
+    assert.equal(shedLines[0].level, 40);
   });
 
   it('logs a coded 4xx at info without the body', async () => {

@@ -13,7 +13,7 @@ import { ServiceError, STATUS, type ServiceErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { ID_MAX_LENGTH } from '../schemas.js';
 import { MSGPACK, useEncoding } from './encoding.js';
-import { REQUEST_ID_HEADER } from './request-log.js';
+import { markLogged, REQUEST_ID_HEADER } from './request-log.js';
 
 type AnyError = FastifyError | RalmError | ServiceError;
 
@@ -50,6 +50,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, metrics: Met
   const status = STATUS[e.code];
   metrics.countError(e.code);
   const where = { code: e.code, status, route: req.routeOptions.url ?? null, method: req.method };
+  markLogged(req);
   if (status >= 500) {
     // A 500 is a fault of the service: its stack. A 503 or 504 is a state (closing, shedding, late): its message.
     if (status === 500) req.log.error({ ...where, err: cause }, `request failed: ${cause instanceof Error ? cause.message : e.message}`);

@@ -19,13 +19,26 @@ export function requestId(req: IncomingMessage): string {
   return typeof given === 'string' && SANE.test(given) ? given : randomUUID();
 }
 
-/** Fastify's logController: one debug line per request, after the reply. */
+const logged = new WeakSet<FastifyRequest>();
+
+/** Notes that a request's error was logged (by the error handler), so the request log does not log it again. */
+export function markLogged(req: FastifyRequest): void {
+  logged.add(req);
+}
+
+/**
+ * Fastify's logController: one debug line per request, after the reply — and a warning for a
+ * 5xx that no error handler logged (a reply a plugin sent itself, such as load shedding's), so
+ * every 5xx is logged once.
+ */
 export class RequestLog extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
-    if (error) reply.log.error({ err: error, route: req.routeOptions.url ?? null }, 'reply failed');
-    else req.log.debug({ method: req.method, url: req.url, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    const at = { method: req.method, url: req.url, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: reply.elapsedTime };
+    if (error) reply.log.error({ ...at, err: error }, 'reply failed');
+    else if (reply.statusCode >= 500 && !logged.has(req)) req.log.warn(at, `request answered ${reply.statusCode}`);
+    else req.log.debug(at, 'request');
   }
 }
 
