@@ -39,6 +39,8 @@ export interface OpenOptions extends BadRowLimits {
    */
   allowFeatureLeakage?: boolean;
   onFile?: (file: string, rows: number) => void;
+  /** openAtCut, openWithSplit and openClickLog: called once with the dataset they read (to show its read report and notes). */
+  onRead?: (ds: Dataset) => void;
 }
 
 /** The synthetic world's user fields have no time: a per-user split only reorders its rows. */
@@ -88,9 +90,14 @@ export async function openAtCut(data: OpenOptions, cut?: number, trainShare?: nu
     // Features that depend on time are read again, as of the cut.
     if (ds.featuresAsOf !== null && data.kind !== 'synthetic') ds = null;
   }
-  if (cut === undefined) return { ds: await openDataset(data), cut: null };
+  if (cut === undefined) {
+    ds = await openDataset(data);
+    data.onRead?.(ds);
+    return { ds, cut: null };
+  }
   ds ??= await openDataset(data.kind === 'synthetic' || data.featuresAsOf !== undefined ? data : { ...data, featuresAsOf: cut });
   checkLeakage(ds, cut, data.allowFeatureLeakage);
+  data.onRead?.(ds);
   return { ds, cut };
 }
 
@@ -103,6 +110,7 @@ export async function openWithSplit(data: OpenOptions, o: { split: 'global' | 'p
   if (o.split === 'per-user') {
     const ds = await openDataset({ ...data, perUserSplit: o.trainShare });
     checkLeakage(ds, ds.featuresAsOf as number, data.allowFeatureLeakage);
+    data.onRead?.(ds);
     return { ds, split: temporalSplit(ds, ds.featuresAsOf as number, { allowFeatureLeakage: true }) };
   }
   const { ds, cut } = await openAtCut(data, undefined, o.trainShare);
@@ -124,9 +132,10 @@ const CLICK_LOG_NAMING: Record<'movielens' | 'globo', ClickLogNaming> = {
  * The click log the audience evaluation reads: a real dataset or a schema file through its
  * reader (clicks only), or the planted `syntheticLog` drawn from `seed`.
  */
-export async function openClickLog(o: { kind: ClickLogKind; path?: string; hours?: number; seed?: number } & BadRowLimits): Promise<ClickLog> {
+export async function openClickLog(o: { kind: ClickLogKind; path?: string; hours?: number; seed?: number; onRead?: OpenOptions['onRead'] } & BadRowLimits): Promise<ClickLog> {
   if (o.kind === 'synthetic') return syntheticLog({ seed: o.seed });
-  const { kind, path, hours, seed: _seed, ...limits } = o;
+  const { kind, path, hours, seed: _seed, onRead, ...limits } = o;
   const dataset = await openDataset({ kind, path, hours, ...limits });
+  onRead?.(dataset);
   return dataset.toClickLog(kind === 'schema' ? {} : CLICK_LOG_NAMING[kind]);
 }

@@ -117,3 +117,10 @@ function copyReasons(m: Map<string, BadReason>): Record<string, BadReason> {
 export function describeReasons(reasons: Record<string, BadReason>): string {
   return Object.entries(reasons).map(([reason, r]) => `${reason} ×${r.count} (${r.first.join(', ')}${r.count > r.first.length ? ', …' : ''})`).join('; ');
 }
+
+/** A read in lines: rows read, kept and bad (by reason, with their first lines), then any warnings. */
+export function reportLines(r: ReadReportJson): string[] {
+  const lines = [`rows read ${r.rows}, kept ${r.kept}, bad ${r.badRows}${r.badRows ? `: ${describeReasons(r.bad)}` : ''}${r.blankLines ? `; ${r.blankLines} blank lines` : ''}`];
+  if (r.warnings && Object.keys(r.warnings).length > 0) lines.push(`WARNING: ${describeReasons(r.warnings)}`);
+  return lines;
+}
