@@ -4,7 +4,7 @@
  * users import, events import; the service's own settings, read from the command line only).
  */
 import { DATASET_KINDS, type DatasetKind, type OpenOptions } from '../data/open.js';
-import { reportLines } from '../data/report.js';
+import { BAD_ROW_DEFAULTS, reportLines } from '../data/report.js';
 import { SYNTHETIC_DEFAULTS } from '../data/synthetic.js';
 import type { Dataset } from '../data/dataset.js';
 import { SERVICE_OPTIONS } from '../server/config.js';
@@ -21,7 +21,7 @@ export const DATASET_OPTIONS = {
   data: { flag: 'data', arg: 'DIR', help: 'movielens, globo: the dataset folder (required)', parse: str() },
   hours: { flag: 'hours', arg: 'N', defaultText: 'every file', help: 'globo: read only the first N hourly files', parse: int() },
   userValue: { flag: 'user-value', arg: 'most-frequent|latest', defaultText: 'most-frequent', help: 'globo: how a user\'s single value is chosen', parse: oneOf(['most-frequent', 'latest'] as const) },
-  maxBadShare: { flag: 'max-bad-share', arg: 'X', defaultText: '0.01', help: 'schema, movielens, globo: fail when a larger share of the rows is bad', parse: num(0, 1) },
+  maxBadShare: { flag: 'max-bad-share', arg: 'X', defaultText: asDefault(BAD_ROW_DEFAULTS.maxBadShare), help: 'schema, movielens, globo: fail when a larger share of the rows is bad', parse: num(0, 1) },
   maxBadRows: { flag: 'max-bad-rows', arg: 'N', defaultText: 'no limit', help: 'schema, movielens, globo: fail after this many bad rows', parse: int(0) },
 } as const;
 

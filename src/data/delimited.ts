@@ -97,11 +97,12 @@ export type RowHandler = (fields: string[], line: number) => void;
 
 /**
  * Streams `path` (gunzipping it when the name ends in `.gz`), hands the header to `onHeader`,
- * and each data row to the handler it returns. Rows with the wrong field count or broken quoting
+ * and each data row to the handler it returns; `afterChunk` is awaited after each chunk's rows. Rows with the wrong field count or broken quoting
  * are rejected into `report` here; the handler rejects rows whose values are bad and counts the
  * ones it keeps.
  */
-export async function readDelimited(path: string, report: ReadReport, onHeader: (header: string[]) => RowHandler, opts: { delimiter?: string; encoding?: TextEncoding } = {}): Promise<void> {
+export async function readDelimited(path: string, report: ReadReport, onHeader: (header: string[]) => RowHandler,
+  opts: { delimiter?: string; encoding?: TextEncoding; afterChunk?: () => Promise<void> } = {}): Promise<void> {
   if (!existsSync(path)) throw new RalmError('RALM_ERR_VALIDATION', `${path}: no such file`);
   const delimiter = opts.delimiter ?? delimiterFor(path);
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n') throw new RalmError('RALM_ERR_VALIDATION', `delimiter: expected one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
@@ -172,6 +173,8 @@ export async function readDelimited(path: string, report: ReadReport, onHeader: 
         start = nl + 1;
       }
       carry = text.slice(start);
+      // The reader waits here (backpressure): a consumer can hand a batch of rows on.
+      if (opts.afterChunk) await opts.afterChunk();
     }
     carry += decoder.end();
     if (carry.length > 0) onLine(carry.endsWith('\r') ? carry.slice(0, -1) : carry);

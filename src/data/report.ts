@@ -16,6 +16,9 @@ export interface BadRowLimits {
   keepLines?: number;
 }
 
+/** The limits of a read unless the caller sets them: no count limit, 1 % of the rows, 10 lines kept per reason. */
+export const BAD_ROW_DEFAULTS: Readonly<Required<BadRowLimits>> = { maxBadRows: Infinity, maxBadShare: 0.01, keepLines: 10 };
+
 export interface BadReason {
   count: number;
   /** The first `keepLines` locations, as `file:line` (1-based physical line, header is line 1). */
@@ -47,7 +50,8 @@ export class ReadReport {
   private readonly limits: Required<BadRowLimits>;
 
   constructor(limits: BadRowLimits = {}) {
-    this.limits = { maxBadRows: Infinity, maxBadShare: 0.01, keepLines: 10, ...limits };
+    const d = BAD_ROW_DEFAULTS;
+    this.limits = { maxBadRows: limits.maxBadRows ?? d.maxBadRows, maxBadShare: limits.maxBadShare ?? d.maxBadShare, keepLines: limits.keepLines ?? d.keepLines };
   }
 
   get badRows(): number {

@@ -63,7 +63,8 @@ export interface ClicksSpec {
   format: 'csv' | 'tsv' | undefined;
   /** Default: the schema's encoding. */
   encoding: TextEncoding | undefined;
-  columns: { user: string; item: string; timestamp: string; label: string | undefined };
+  /** `id`: an event id per row, used by `ralm events import` to make a re-import idempotent. */
+  columns: { user: string; item: string; timestamp: string; label: string | undefined; id?: string };
   timestamp: TimestampUnit;
   /** With a label column: a row is a click when its label is ≥ this (default 1); others are kept as label 0. */
   positiveLabel: number;
@@ -179,12 +180,14 @@ export function parseSchema(doc: unknown, where = 'schema'): DataSchema {
   const o = object(doc, where, ['version', 'name', 'encoding', 'clicks', 'userFeatures', 'itemFeatures', 'history']);
   if (o.version !== undefined && o.version !== 1) fail(`${where}.version`, '1', o.version);
   const c = object(o.clicks, `${where}.clicks`, ['path', 'format', 'encoding', 'columns', 'timestamp', 'positiveLabel']);
-  const cols = object(c.columns, `${where}.clicks.columns`, ['user', 'item', 'timestamp', 'label']);
+  const cols = object(c.columns, `${where}.clicks.columns`, ['user', 'item', 'timestamp', 'label', 'id']);
+  const id = optString(cols.id, `${where}.clicks.columns.id`, 'the event id column');
   const columns = {
     user: string(cols.user, `${where}.clicks.columns.user`, 'the user id column'),
     item: string(cols.item, `${where}.clicks.columns.item`, 'the item id column'),
     timestamp: string(cols.timestamp, `${where}.clicks.columns.timestamp`, 'the time column'),
     label: optString(cols.label, `${where}.clicks.columns.label`, 'the label column'),
+    ...(id !== undefined ? { id } : {}),
   };
   if (c.positiveLabel !== undefined && (typeof c.positiveLabel !== 'number' || !Number.isFinite(c.positiveLabel))) fail(`${where}.clicks.positiveLabel`, 'a finite number', c.positiveLabel);
   if (c.positiveLabel !== undefined && columns.label === undefined) fail(`${where}.clicks.columns.label`, 'a label column when positiveLabel is given', undefined);

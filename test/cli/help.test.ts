@@ -55,7 +55,7 @@ describe('ralm help', () => {
   });
 
   it('every command and subcommand: --help and ralm help print its usage and every option with its default, at once', async () => {
-    assert.equal(commands.length, 17);
+    assert.equal(commands.length, 18);
     for (const c of commands) {
       const words = c.name.split(' ');
       const [flag, word] = await Promise.all([run(...words, '--help'), run('help', ...words)]);
@@ -67,7 +67,7 @@ describe('ralm help', () => {
   });
 
   it('groups: --help and ralm help list the subcommands; eval --help is eval recommend\'s help and names the others', async () => {
-    for (const group of ['model', 'users', 'data', 'bench']) {
+    for (const group of ['model', 'users', 'events', 'data', 'bench']) {
       const subs = commands.filter((c) => c.name.startsWith(`${group} `));
       for (const r of await Promise.all([run(group, '--help'), run('help', group)])) {
         assert.equal(r.code, 0, group);
@@ -103,6 +103,7 @@ describe('ralm help', () => {
       ['eval', '--out', out('eval.json'), '--report', out('eval.md'), '--help'], ['eval', 'audience', '--dataset', 'synthetic', '--out', out('audience.json'), '--help'],
       ['bench', 'kernel', '--out', out('kernel.json'), '--svg', out('svg'), '--help'], ['bench', 'http', '--out', out('http.json'), '--help'],
       ['users', 'import', out('users.msgpack'), '--data-dir', out('store'), '--help'],
+      ['events', 'import', out('clicks.csv'), '--data-dir', out('store'), '--help'],
     ]) {
       const r = await run(...args);
       assert.equal(r.code, 0, args.join(' '));
