@@ -71,7 +71,7 @@ export async function openDataset(o: OpenOptions): Promise<Dataset> {
 function checkLeakage(ds: Dataset, cut: number, allow = false): void {
   const leak = featureLeakage(ds, cut);
   if (leak === null) return;
-  if (!allow) throw new RalmError('RALM_ERR_VALIDATION', `${leak}; read the dataset with features as of the cut (or allow the leakage explicitly)`);
+  if (!allow) throw new RalmError('RALM_ERR_VALIDATION', `${leak}; read the dataset with features as of the cut (or allow the leakage explicitly: allowFeatureLeakage, on the command line --allow-feature-leakage)`);
   ds.notes.push(`WARNING: feature leakage allowed: ${leak}; test-period behaviour may be in the training features, so metrics are optimistic`);
 }
 

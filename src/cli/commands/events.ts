@@ -155,7 +155,7 @@ const importEvents = defineCommand({
     };
     const [read, ...warnings] = reportLines(doc.report);
     emit(v.json, doc, [
-      `imported ${doc.events} events into ${doc.target} in ${seconds.toFixed(1)} s (${Math.round(doc.eventsPerSecond)} events/s, ${batches} batches): ${doc.accepted} accepted, ${doc.duplicates} duplicates (already stored)${doc.unknownUserEvents ? `; ${doc.unknownUserEvents} from users the store does not know yet (kept; they count once the users are imported)` : ''}${doc.nonClicks ? `; ${doc.nonClicks} labelled non-clicks not sent` : ''}`,
+      `imported ${doc.events} events into ${doc.target} in ${seconds.toFixed(1)} s (${Math.round(doc.eventsPerSecond)} events/s, ${batches} batch${batches === 1 ? '' : 'es'}): ${doc.accepted} accepted, ${doc.duplicates} duplicates (already stored)${doc.unknownUserEvents ? `; ${doc.unknownUserEvents} from users the store does not know yet (kept; they count once the users are imported)` : ''}${doc.nonClicks ? `; ${doc.nonClicks} labelled non-clicks not sent` : ''}`,
       `  ${read}`, ...warnings.map((w) => `  ${w}`),
       ...(doc.outOfOrder ? [`  note: ${doc.outOfOrder} rows are earlier than a row before them; each item keeps its latest seeds in arrival order, so import logs in time order`] : []),
     ].join('\n'));
