@@ -65,8 +65,11 @@ const recommend = defineCommand({
 
 const a = AUDIENCE_EVAL_DEFAULTS;
 
+// The audience evaluation reads clicks only: Globo.com's user-value rule has nothing to choose.
+const { userValue: _userValue, ...CLICK_LOG_OPTIONS } = DATASET_OPTIONS;
+
 const AUDIENCE_OPTIONS = {
-  ...DATASET_OPTIONS,
+  ...CLICK_LOG_OPTIONS,
   dataset: { ...DATASET_OPTIONS.dataset, help: `${DATASET_OPTIONS.dataset.help} (required)` },
   items: { flag: 'items', arg: 'N', default: asDefault(a.items), help: 'items evaluated (sampled)', parse: int() },
   minClickers: { flag: 'min-clickers', arg: 'N', default: asDefault(a.minClickers), help: 'evaluated items have at least this many clickers', parse: int() },
