@@ -16,6 +16,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ command: Entry }>>> = {
   eval: () => import('./commands/eval.js'),
   audience: () => import('./commands/audience.js'),
   users: () => import('./commands/users.js'),
+  events: () => import('./commands/events.js'),
   gen: () => import('./commands/gen.js'),
   data: () => import('./commands/data.js'),
   bench: () => import('./commands/bench.js'),
