@@ -21,6 +21,7 @@ import { AUDIENCE_DEFAULTS } from './defaults.js';
 
 export { AUDIENCE_DEFAULTS };
 import { Rng } from '../util/rng.js';
+import { TimeSlicer } from '../util/time-slice.js';
 import { bit, type ScanHits, type ScanSet } from '../core/scan.js';
 import { prepareSeedSet } from '../core/seed-set.js';
 import { DEFAULT_ROWS_PER_PAGE, UserTable } from '../core/user-table.js';
@@ -263,6 +264,8 @@ export class AudienceService {
       }));
       const scan = await this.engine.scanUsers({ table, snapshot, pool: poolForScan, sets, alpha, beta, onProgress: options.onProgress, signal: options.signal });
       const t3 = performance.now();
+      const users: AudienceUser[][] = [];
+      for (const hits of scan.hits) users.push(await this.toUsers(hits, poolForScan, snapshot.idOf));
       return resolved.map((r, i) => ({
         seeds: {
           given: r.spec.seeds.length + r.spec.seedEmbeddings.length,
@@ -275,7 +278,7 @@ export class AudienceService {
         pool: poolInfo,
         scored: pool ? pool.length : table.size,
         excluded: pool ? poolExcluded : r.excluded,
-        users: this.toUsers(scan.hits[i], poolForScan, snapshot.idOf),
+        users: users[i],
         timing: { resolveMs: t1 - t0, clusterMs: t2 - t1, scanMs: t3 - t2, totalMs: t3 - t0 },
         backend: scan.backend,
         adapter: scan.adapter,
@@ -311,12 +314,18 @@ export class AudienceService {
     return { points, n };
   }
 
-  private toUsers(h: ScanHits, pool: Uint32Array | undefined, idOf: (row: number) => string): AudienceUser[] {
-    return Array.from(h.position, (p, i) => ({
-      id: idOf(pool ? pool[p] : p),
-      score: h.score[i],
-      cosGlobal: h.cosGlobal[i],
-      cosLocal: h.cosLocal[i],
-    }));
+  /** The hits as users, in time slices (a million take ~250 ms in all). */
+  private async toUsers(h: ScanHits, pool: Uint32Array | undefined, idOf: (row: number) => string): Promise<AudienceUser[]> {
+    const n = h.position.length;
+    const out = new Array<AudienceUser>(n);
+    const slicer = new TimeSlicer();
+    for (let i = 0; i < n; ) {
+      for (const end = Math.min(n, i + 4096); i < end; i++) {
+        const p = h.position[i];
+        out[i] = { id: idOf(pool ? pool[p] : p), score: h.score[i], cosGlobal: h.cosGlobal[i], cosLocal: h.cosLocal[i] };
+      }
+      await slicer.tick();
+    }
+    return out;
   }
 }
