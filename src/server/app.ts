@@ -1,5 +1,6 @@
 /**
- * The RALM service as a Fastify app, composed: cross-cutting plugins first (validation, encoding,
+ * The RALM service as a Fastify app, composed: the bounds on load first (connection limits and
+ * timeouts, shutdown draining, admission), then cross-cutting plugins (validation, encoding,
  * errors, metrics, load shedding, the OpenAPI document), then one plugin per route family, each
  * given the same context. `server.ts` builds the dependencies and starts it.
  */
@@ -11,7 +12,9 @@ import type { AudienceJobs } from '../audience/jobs.js';
 import type { RankBatcher } from './batcher.js';
 import { appSettings, type AppDeps, type ServiceContext } from './context.js';
 import { Metrics } from './metrics.js';
+import { admission } from './plugins/admission.js';
 import { docs } from './plugins/docs.js';
+import { drain, type Drain } from './plugins/drain.js';
 import { encoding } from './plugins/encoding.js';
 import { errorHandlers } from './plugins/error-handler.js';
 import { instrument } from './plugins/instrument.js';
@@ -37,6 +40,8 @@ export interface BuiltApp {
   serving(): { engine: RalmEngine; seeds: SeedService; batcher: RankBatcher; audience: AudienceService };
   /** Background audience jobs (restore() after start, stop() before closing the store). */
   audienceJobs: AudienceJobs;
+  /** Shutdown without dropping a request: stop accepting, finish what is in flight, close (see plugins/drain.ts). */
+  drain: Drain;
 }
 
 const ROUTES = [recommendRoutes, scoreRoutes, eventsRoutes, usersRoutes, itemsRoutes, adminRoutes, audiencesRoutes, healthRoutes];
@@ -46,8 +51,18 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   const metrics = new Metrics();
   const serving = new Serving({ store: deps.store, metrics, batching: settings.batching, audience: settings.audience, jobs: settings.jobs }, deps.engine, deps.seeds);
   let requests = 0;
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: settings.bodyLimit, genReqId: () => `req-${(++requests).toString(36)}` });
+  const { limits } = settings;
+  const app = Fastify({
+    logger: deps.logger ?? false, bodyLimit: settings.bodyLimit, genReqId: () => `req-${(++requests).toString(36)}`,
+    requestTimeout: limits.httpRequestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Shutdown is drain.ts's: coded 503s, and no idle connection closed under a request.
+    return503OnClosing: false, forceCloseConnections: false,
+  });
+  app.server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.httpRequestTimeoutMs);
+  app.server.maxConnections = limits.maxConnections;
 
+  const drained = drain(app, state);
+  admission(app, { maxInflight: limits.maxInflight, requestTimeoutMs: settings.requestTimeoutMs });
   validation(app);
   encoding(app);
   errorHandlers(app, { metrics, bodyLimit: settings.bodyLimit });
@@ -57,5 +72,5 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   const ctx: ServiceContext = { serving, store: deps.store, metrics, state, settings, reloadModel: deps.reloadModel };
   for (const routes of ROUTES) void app.register(routes, ctx);
 
-  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now };
+  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now, drain: drained };
 }
