@@ -183,21 +183,24 @@ export class AudienceService {
   async runMany(specs: readonly AudienceSpec[], options: RunOptions = {}): Promise<AudienceResult[]> {
     if (specs.length === 0) return [];
     const poolKey = (s: AudienceSpec): string => (s.pool ? s.pool.join('\u0000') : '');
-    if (specs.some((s) => poolKey(s) !== poolKey(specs[0]))) throw new RalmError('RALM_ERR_VALIDATION', 'audiences scanned together must share the same pool');
+    if (specs.length > 1 && specs.some((s) => poolKey(s) !== poolKey(specs[0]))) throw new RalmError('RALM_ERR_VALIDATION', 'audiences scanned together must share the same pool');
     await this.load();
     const t0 = performance.now();
     const { h, alpha, beta, modelVersion } = this.engine.model.manifest;
     const table = this.users;
     const snapshot = table.acquire();
     try {
-      // Resolve seeds, exclusions and the pool under the snapshot.
+      // Resolve seeds, exclusions and the pool under the snapshot (lists of up to millions of ids: in time slices).
       const words = Math.ceil(snapshot.rowCount / 32);
-      const resolved = specs.map((spec) => {
+      const slicer = new TimeSlicer();
+      const resolved: Array<{ spec: AudienceSpec; seedRows: number[]; unmatched: number; unmatchedIds: string[]; skip: Uint32Array; excluded: number }> = [];
+      for (const spec of specs) {
         const seedRows: number[] = [];
         const unmatchedIds: string[] = [];
         let unmatched = 0;
         const seen = new Set<number>();
-        for (const id of spec.seeds) {
+        for (const [i, id] of spec.seeds.entries()) {
+          if (i % 4096 === 4095) await slicer.tick();
           const r = table.rowOf(id);
           if (r === undefined || r >= snapshot.rowCount) {
             unmatched++;
@@ -215,16 +218,20 @@ export class AudienceService {
           excluded++;
         };
         if (spec.excludeSeeds) for (const r of seedRows) mark(r);
-        for (const id of spec.exclude) mark(table.rowOf(id));
-        return { spec, seedRows, unmatched, unmatchedIds, skip, excluded };
-      });
+        for (const [i, id] of spec.exclude.entries()) {
+          if (i % 4096 === 4095) await slicer.tick();
+          mark(table.rowOf(id));
+        }
+        resolved.push({ spec, seedRows, unmatched, unmatchedIds, skip, excluded });
+      }
       let pool: Uint32Array | undefined;
       let poolInfo: AudienceResult['pool'] = null;
       if (specs[0].pool) {
         // Distinct known pool users, in the caller's order; exclusions apply per audience below.
         const rows: number[] = [];
         const seen = new Set<number>();
-        for (const id of specs[0].pool) {
+        for (const [i, id] of specs[0].pool.entries()) {
+          if (i % 4096 === 4095) await slicer.tick();
           const r = table.rowOf(id);
           if (r !== undefined && r < snapshot.rowCount && !seen.has(r)) {
             seen.add(r);

@@ -13,6 +13,7 @@ import type { RankBatcher } from './batcher.js';
 import { appSettings, type AppDeps, type ServiceContext } from './context.js';
 import { Metrics } from './metrics.js';
 import { admission } from './plugins/admission.js';
+import { clientErrorHandler } from './plugins/client-errors.js';
 import { docs } from './plugins/docs.js';
 import { drain, type Drain } from './plugins/drain.js';
 import { encoding } from './plugins/encoding.js';
@@ -55,10 +56,11 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   const app = Fastify({
     logger: deps.logger ?? false, bodyLimit: settings.bodyLimit, genReqId: () => `req-${(++requests).toString(36)}`,
     requestTimeout: limits.httpRequestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node enforces both timeouts when it checks connections, every 30 s by default: every second here.
+    http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.httpRequestTimeoutMs), requestTimeout: limits.httpRequestTimeoutMs, connectionsCheckingInterval: 1000 },
     // Shutdown is drain.ts's: coded 503s, and no idle connection closed under a request.
-    return503OnClosing: false, forceCloseConnections: false,
+    return503OnClosing: false, forceCloseConnections: false, clientErrorHandler: clientErrorHandler(limits),
   });
-  app.server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.httpRequestTimeoutMs);
   app.server.maxConnections = limits.maxConnections;
 
   const drained = drain(app, state);

@@ -17,6 +17,7 @@ import { statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/time-slice.js';
 import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
 } from './store.js';
@@ -452,10 +453,11 @@ export class LmdbStore implements RalmStore {
     const end = Math.max(offset, Math.min(total, offset + (range.limit ?? Infinity)));
     const n = end - offset;
     const out = { ids: new Array<string>(n), score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n), total };
-    // Only the chunks the range touches are read and decoded.
+    // Only the chunks the range touches are read and decoded, one per turn of the event loop.
     for (let c = Math.floor(offset / AUDIENCE_CHUNK); n > 0 && c * AUDIENCE_CHUNK < end; c++) {
+      if (c > offset / AUDIENCE_CHUNK) await yieldToEventLoop();
       const chunk = this.audienceUsers.get([id, c]);
-      if (chunk === undefined || typeof chunk === 'number') throw new Error(`audience ${id}: users chunk ${c} is missing`);
+      if (chunk === undefined || typeof chunk === 'number') return undefined; // deleted meanwhile
       const base = c * AUDIENCE_CHUNK;
       const from = Math.max(offset, base) - base;
       const to = Math.min(end, base + chunk.ids.length) - base;
