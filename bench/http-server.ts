@@ -47,6 +47,8 @@ export interface ReadyMessage {
   urls: { batched: string; unbatched: string; bare: string };
   adapter: string;
   cases: PreparedCase[];
+  /** The service's deadline for a recommend request, ms. */
+  deadlineMs: number;
 }
 
 const MSGPACK = 'application/msgpack';
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
 
   const listen = { host: '127.0.0.1', port: 0 };
   const urls = { batched: await batched.listen(listen), unbatched: await unbatched.listen(listen), bare: await bare.listen(listen) };
-  const ready: ReadyMessage = { type: 'ready', urls, adapter: engine.adapterName, cases };
+  const ready: ReadyMessage = { type: 'ready', urls, adapter: engine.adapterName, cases, deadlineMs: config.requestTimeoutMs };
   send(ready);
   process.on('message', (m: { type?: string }) => {
     if (m?.type !== 'stop') return;

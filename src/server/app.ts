@@ -12,7 +12,7 @@ import type { AudienceJobs } from '../audience/jobs.js';
 import type { RankBatcher } from './batcher.js';
 import { appSettings, type AppDeps, type ServiceContext } from './context.js';
 import { Metrics } from './metrics.js';
-import { admission } from './plugins/admission.js';
+import { admission, appWide } from './plugins/admission.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { docs } from './plugins/docs.js';
 import { drain, type Drain } from './plugins/drain.js';
@@ -64,12 +64,14 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   app.server.maxConnections = limits.maxConnections;
 
   const drained = drain(app, state);
-  admission(app, { maxInflight: limits.maxInflight, requestTimeoutMs: settings.requestTimeoutMs });
   validation(app);
   encoding(app);
   errorHandlers(app, { metrics, bodyLimit: settings.bodyLimit });
   instrument(app, metrics);
   if (settings.maxEventLoopDelayMs > 0) pressure(app, metrics, { maxEventLoopDelayMs: settings.maxEventLoopDelayMs, sampleIntervalMs: deps.pressureSampleIntervalMs });
+  // After load shedding (a registered plugin, so its hook comes when plugins load): a request shed
+  // there must not count as admitted work.
+  void app.register(appWide(async (instance) => void admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs })));
   docs(app);
   const ctx: ServiceContext = { serving, store: deps.store, metrics, state, settings, reloadModel: deps.reloadModel };
   for (const routes of ROUTES) void app.register(routes, ctx);

@@ -60,7 +60,7 @@ export class RankBatcher {
       return Promise.reject(new ServiceError('RALM_ERR_DEADLINE_EXCEEDED', "the request's deadline passed before it could be queued"));
     }
     if (this.queue.length >= this.o.maxQueue) {
-      return Promise.reject(new ServiceError('RALM_ERR_OVERLOADED', `the request queue is full (${this.o.maxQueue} waiting); retry shortly`, { retryAfterSeconds: 1 }));
+      return Promise.reject(new ServiceError('RALM_ERR_OVERLOADED', `the request queue is full (${this.o.maxQueue} waiting); retry shortly`, { reason: 'queue', retryAfterSeconds: 1 }));
     }
     return new Promise<RankResult>((resolve, reject) => {
       const p: Pending = {

@@ -33,6 +33,8 @@ export interface ServiceConfig {
   requestTimeoutMs: number;
   /** Event-loop delay beyond which requests are shed with 503, ms (0 disables). */
   maxEventLoopDelayMs: number;
+  /** Longest expected wait ahead of a recommend or score request at arrival (and at most half its deadline), ms; beyond it: 429. */
+  maxQueueWaitMs: number;
   /** Requests being handled at once (health and metrics aside) beyond which the answer is 429. */
   maxInflight: number;
   /** Open connections beyond which new ones are closed at once. */
@@ -77,7 +79,8 @@ export const SERVICE_OPTIONS = {
   maxWaitMs: { flag: 'max-wait-ms', env: 'RALM_MAX_WAIT_MS', arg: 'N', default: '2', help: 'longest a recommend request waits for others to batch with, ms', parse: int(0, 1000) },
   maxQueue: { flag: 'max-queue', env: 'RALM_MAX_QUEUE', arg: 'N', default: '1024', help: 'recommend requests waiting beyond which the service answers 429', parse: int(1, 1_000_000) },
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'RALM_REQUEST_TIMEOUT_MS', arg: 'N', default: '2000', help: 'default deadline of a recommend request, ms (x-ralm-deadline-ms may ask for less)', parse: int(1, 600_000) },
-  maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '200', help: 'mean event-loop delay (over half a second) beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
+  maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '500', help: 'mean event-loop delay (over half a second) beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
+  maxQueueWaitMs: { flag: 'max-queue-wait-ms', env: 'RALM_MAX_QUEUE_WAIT_MS', arg: 'N', default: '250', help: 'longest expected wait ahead of a recommend or score request (and at most half its deadline) beyond which it is refused with 429 on arrival, ms', parse: int(1, 600_000) },
   maxInflight: { flag: 'max-inflight', env: 'RALM_MAX_INFLIGHT', arg: 'N', default: '512', help: 'requests being handled at once (health and metrics aside) beyond which the answer is 429', parse: int(1, 1_000_000) },
   maxConnections: { flag: 'max-connections', env: 'RALM_MAX_CONNECTIONS', arg: 'N', default: '4096', help: 'open connections beyond which new ones are closed at once', parse: int(1, 1_000_000) },
   maxBatchHoldMs: { flag: 'max-batch-hold-ms', env: 'RALM_MAX_BATCH_HOLD_MS', arg: 'N', default: '25', help: 'longest one coalesced batch may hold the event loop, ms (estimated from recent batches)', parse: int(1, 10_000) },

@@ -46,6 +46,7 @@ export interface AppDeps {
 /** What bounds the load one process takes (see plugins/admission.ts and app.ts). */
 export interface LoadLimits {
   maxInflight: number;
+  maxQueueWaitMs: number;
   maxConnections: number;
   httpRequestTimeoutMs: number;
   headersTimeoutMs: number;
@@ -75,7 +76,7 @@ export function appSettings(deps: AppDeps): AppSettings {
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs,
     batching: { maxBatch: d.maxBatch, maxWaitMs: d.maxWaitMs, maxQueue: d.maxQueue, maxHoldMs: d.maxBatchHoldMs, ...deps.batching },
     limits: {
-      maxInflight: d.maxInflight, maxConnections: d.maxConnections, httpRequestTimeoutMs: d.httpRequestTimeoutMs,
+      maxInflight: d.maxInflight, maxQueueWaitMs: d.maxQueueWaitMs, maxConnections: d.maxConnections, httpRequestTimeoutMs: d.httpRequestTimeoutMs,
       headersTimeoutMs: d.headersTimeoutMs, keepAliveTimeoutMs: d.keepAliveTimeoutMs, ...deps.limits,
     },
     audience: { ...audience, maxSize: audience.maxSize ?? d.audienceMaxSize, maxClusterSeeds: audience.maxClusterSeeds ?? d.audienceMaxClusterSeeds },
