@@ -8,6 +8,7 @@
  * latency too, and its lag is reported beside; so does a wait for one of its connections.
  */
 import { fork } from 'node:child_process';
+import { unpack } from 'msgpackr';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,8 @@ export interface OverloadRun {
   accepted: Spread;
   /** Answered with a refusal (429, 503, 504): latency from the scheduled send. */
   refused: Spread;
+  /** The same two for requests scheduled after the first second: the steady state, past the onset. */
+  steady: { accepted: Spread; refused: Spread };
   refusedShare: number;
   /** Answers by `status code (reason)`, e.g. `429 RALM_ERR_OVERLOADED (wait)`. */
   answers: Record<string, number>;
@@ -49,12 +52,13 @@ export interface OverloadRun {
   healthz: Spread & { failed: number };
 }
 
-function spread(ms: number[]): Spread {
+export function spread(ms: number[]): Spread {
   const s = [...ms].sort((a, b) => a - b);
   return { p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s[s.length - 1] ?? NaN, count: s.length };
 }
 
-async function startProber(url: string): Promise<() => Promise<ProbeReport>> {
+/** Starts a /healthz prober in its own process; the function returned stops it and gives its report. */
+export async function startProber(url: string): Promise<() => Promise<ProbeReport>> {
   const child = fork(fileURLToPath(new URL('./health-probe.js', import.meta.url)), [url, '20'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise((r) => child.once('message', r));
   return () => new Promise((resolve) => {
@@ -166,27 +170,31 @@ export async function overloadRun(url: string, healthUrl: string, c: PreparedCas
   const total = Math.max(1, Math.round(rate * durationSec));
   const accepted: number[] = [];
   const refused: number[] = [];
+  const steady = { accepted: [] as number[], refused: [] as number[] };
   const lags: number[] = [];
   const answers: Record<string, number> = {};
   let unanswered = 0;
   let answered = 0;
   let allAnswered: () => void = () => undefined;
   const finished = new Promise<void>((r) => (allAnswered = r));
+  let start = performance.now();
   const done = (scheduled: number) => (status: number, body: Buffer): void => {
     const ms = performance.now() - scheduled;
+    const late = scheduled - start >= 1000;
     if (status === 0) unanswered++;
-    else if (status === 200) accepted.push(ms);
-    else {
+    else if (status === 200) {
+      accepted.push(ms);
+      if (late) steady.accepted.push(ms);
+    } else {
       refused.push(ms);
-      const text = body.toString('latin1');
-      const reason = /"reason":"([a-z]+)"/.exec(text)?.[1];
-      const key = `${status} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? '(uncoded)'}${reason ? ` (${reason})` : ''}`;
+      if (late) steady.refused.push(ms);
+      const key = `${status} ${answerCode(body, c.encoding)}`;
       answers[key] = (answers[key] ?? 0) + 1;
     }
     if (status === 200) answers['200'] = (answers['200'] ?? 0) + 1;
     if (++answered === total) allAnswered();
   };
-  const start = performance.now();
+  start = performance.now();
   for (let i = 0; i < total; i++) {
     const at = start + (i * 1000) / rate;
     const wait = at - performance.now();
@@ -203,9 +211,22 @@ export async function overloadRun(url: string, healthUrl: string, c: PreparedCas
   return {
     n: c.n, encoding: c.encoding, factor, capacityPerSec, offeredPerSec: rate, durationSec, deadlineMs, sent: total,
     acceptedPerSec: accepted.length / elapsed, accepted: spread(accepted), refused: spread(refused), refusedShare: refused.length / total,
+    steady: { accepted: spread(steady.accepted), refused: spread(steady.refused) },
     answers, unanswered, sendLagMs: { p99: quantile(lagSorted, 0.99), max: lagSorted[lagSorted.length - 1] ?? NaN },
     healthz: { ...spread(probes.ms), failed: probes.failed },
   };
+}
+
+/** A refusal's code and reason (`RALM_ERR_OVERLOADED (wait)`), from its body in the case's encoding. */
+function answerCode(body: Buffer, encoding: Encoding): string {
+  let error: { code?: string; details?: { reason?: string } } | undefined;
+  try {
+    error = ((encoding === 'msgpack' ? unpack(body) : JSON.parse(body.toString())) as { error?: typeof error }).error;
+  } catch {
+    error = undefined;
+  }
+  if (!error?.code) return '(uncoded)';
+  return error.details?.reason ? `${error.code} (${error.details.reason})` : error.code;
 }
 
 export function formatOverload(r: OverloadRun): string {
@@ -214,6 +235,7 @@ export function formatOverload(r: OverloadRun): string {
     `overload ${r.factor}×`.padEnd(12), `N=${String(r.n).padStart(6)}`, r.encoding.padEnd(7), `${r.offeredPerSec}/s offered`.padStart(16),
     `accepted ${r.acceptedPerSec.toFixed(0)}/s p50 ${f(r.accepted.p50)} p99 ${f(r.accepted.p99)} ms (deadline ${r.deadlineMs})`,
     `refused ${(100 * r.refusedShare).toFixed(0)}% p99 ${f(r.refused.p99)} ms`,
+    `after 1 s: p99 ${f(r.steady.accepted.p99)} / ${f(r.steady.refused.p99)} ms`,
     `healthz p99 ${f(r.healthz.p99)} max ${f(r.healthz.max)} ms`,
     r.unanswered > 0 ? `(${r.unanswered} unanswered)` : '',
     `send lag p99 ${f(r.sendLagMs.p99)} ms`,
