@@ -107,13 +107,16 @@ describe('admission and deadlines in the service', () => {
     assert.equal(batches((await app.inject({ url: '/metrics' })).body), batches(before), 'the late request was computed');
   });
 
-  it('a client too slow with its headers or its body gets a coded 408 and the connection closes', async () => {
+  it('a client too slow with its headers or its body gets a coded 408, headers too large a coded 431, bytes that are not HTTP a coded 400; the connection closes', async () => {
     const headers = await raw(port, ['POST /v1/events HTTP/1.1\r\nhost: x\r\n', 5000]);
     assert.match(headers.text, /^HTTP\/1.1 408 Request Timeout/);
     assert.match(headers.text, /"code":"RALM_ERR_REQUEST_TIMEOUT"/);
     assert.ok(headers.ms < 4000, `closed after ${headers.ms.toFixed(0)} ms`);
     const bodyLate = await raw(port, ['POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"events":', 5000]);
     assert.match(bodyLate.text, /^HTTP\/1.1 408 /);
+    const huge = await raw(port, [`GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`]);
+    assert.match(huge.text, /^HTTP\/1.1 431 /);
+    assert.match(huge.text, /"code":"RALM_ERR_HEADERS_TOO_LARGE"/);
     const junk = await raw(port, ['NOT HTTP AT ALL\r\n\r\n']);
     assert.match(junk.text, /^HTTP\/1.1 400 Bad Request/);
     assert.match(junk.text, /"code":"RALM_ERR_MALFORMED_BODY"/);
