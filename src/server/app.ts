@@ -1,6 +1,7 @@
 /**
- * The RALM service as a Fastify app, composed: cross-cutting plugins first (validation, errors,
- * request ids, metrics, tokens, rate limits, load shedding, the OpenAPI document), then the API —
+ * The RALM service as a Fastify app, composed: the bounds on load first (connection limits and
+ * timeouts, shutdown draining), then cross-cutting plugins (validation, errors, request ids,
+ * metrics, tokens, rate limits, load shedding, admission, the OpenAPI document), then the API —
  * its encoding and one plugin per route family, each given the same context — in a context of
  * its own, so the API's encoding never touches the documentation page. `server.ts` builds the
  * dependencies and starts it.
@@ -14,10 +15,13 @@ import type { RankBatcher } from './batcher.js';
 import { appSettings, type AppDeps, type ServiceContext } from './context.js';
 import { Metrics } from './metrics.js';
 import { MAX_PARAM_LENGTH } from './schemas.js';
+import { admission, appWide } from './plugins/admission.js';
 import { auth } from './plugins/auth.js';
+import { clientErrorHandler } from './plugins/client-errors.js';
 import { docs } from './plugins/docs.js';
+import { drain, type Drain } from './plugins/drain.js';
 import { encoding } from './plugins/encoding.js';
-import { clientErrorHandler, errorHandlers, frameworkErrors } from './plugins/error-handler.js';
+import { errorHandlers, frameworkErrors } from './plugins/error-handler.js';
 import { instrument } from './plugins/instrument.js';
 import { pressure } from './plugins/pressure.js';
 import { rateLimits } from './plugins/rate-limit.js';
@@ -43,6 +47,8 @@ export interface BuiltApp {
   serving(): { engine: RalmEngine; seeds: SeedService; batcher: RankBatcher; audience: AudienceService };
   /** Background audience jobs (restore() after start, stop() before closing the store). */
   audienceJobs: AudienceJobs;
+  /** Shutdown without dropping a request: stop accepting, finish what is in flight, close (see plugins/drain.ts). */
+  drain: Drain;
 }
 
 const ROUTES = [recommendRoutes, scoreRoutes, eventsRoutes, usersRoutes, itemsRoutes, adminRoutes, audiencesRoutes, healthRoutes];
@@ -51,6 +57,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   const settings = appSettings(deps);
   const metrics = new Metrics();
   const serving = new Serving({ store: deps.store, metrics, batching: settings.batching, audience: settings.audience, jobs: settings.jobs }, deps.engine, deps.seeds);
+  const { limits } = settings;
   const app = Fastify({
     logger: deps.logger ?? false,
     logController: new RequestLog(),
@@ -58,9 +65,18 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     genReqId: requestId,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkErrors(metrics),
-    clientErrorHandler,
+    requestTimeout: limits.httpRequestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node enforces both timeouts when it checks connections, every 30 s by default: every second here.
+    http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.httpRequestTimeoutMs), requestTimeout: limits.httpRequestTimeoutMs, connectionsCheckingInterval: 1000 },
+    // Shutdown is drain.ts's: coded 503s, and no idle connection closed under a request.
+    return503OnClosing: false,
+    forceCloseConnections: false,
+    clientErrorHandler: clientErrorHandler(limits),
   });
+  app.server.maxConnections = limits.maxConnections;
 
+  const drained = drain(app, state);
   validation(app);
   errorHandlers(app, { metrics, bodyLimit: settings.bodyLimit });
   requestIds(app);
@@ -68,6 +84,9 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   auth(app, settings.tokens);
   if (settings.rateLimit > 0) rateLimits(app, { max: settings.rateLimit });
   if (settings.maxEventLoopDelayMs > 0) pressure(app, metrics, { maxEventLoopDelayMs: settings.maxEventLoopDelayMs, sampleIntervalMs: deps.pressureSampleIntervalMs });
+  // After load shedding (a registered plugin, so its hook comes when plugins load): a request shed
+  // there must not count as admitted work.
+  void app.register(appWide(async (instance) => void admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs })));
   docs(app);
   const ctx: ServiceContext = { serving, store: deps.store, metrics, state, settings, reloadModel: deps.reloadModel };
   void app.register(async (api) => {
@@ -75,5 +94,5 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     for (const routes of ROUTES) void api.register(routes, ctx);
   });
 
-  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now };
+  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now, drain: drained };
 }

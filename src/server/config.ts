@@ -49,6 +49,24 @@ export interface ServiceConfig {
   requestTimeoutMs: number;
   /** Event-loop delay beyond which requests are shed with 503, ms (0 disables). */
   maxEventLoopDelayMs: number;
+  /** Longest expected wait ahead of a recommend or score request at arrival (and at most half its deadline), ms; beyond it: 429. */
+  maxQueueWaitMs: number;
+  /** Requests being handled at once (health and metrics aside) beyond which the answer is 429. */
+  maxInflight: number;
+  /** Open connections beyond which new ones are closed at once. */
+  maxConnections: number;
+  /** Longest one coalesced batch may hold the event loop, ms (estimated from recent batches). */
+  maxBatchHoldMs: number;
+  /** Longest a client may take to send a whole request, ms (then 408 and the connection closes). */
+  httpRequestTimeoutMs: number;
+  /** Longest a client may take to send the request headers, ms (at most httpRequestTimeoutMs). */
+  headersTimeoutMs: number;
+  /** How long an idle kept-alive connection stays open, ms. */
+  keepAliveTimeoutMs: number;
+  /** After SIGTERM/SIGINT, how long in-flight work may take before the process exits anyway, ms. */
+  shutdownGraceMs: number;
+  /** Drain and exit when the parent process exits (`auto`: when started by npm). */
+  exitWithParent: 'auto' | 'true' | 'false';
   /** Audience requests scoring more users than this run as background jobs. */
   audienceSyncMaxUsers: number;
   /** Largest audience size N a request may ask for. */
@@ -83,7 +101,16 @@ export const SERVICE_OPTIONS = {
   maxWaitMs: { flag: 'max-wait-ms', env: 'RALM_MAX_WAIT_MS', arg: 'N', default: '2', help: 'longest a recommend request waits for others to batch with, ms', parse: int(0, 1000) },
   maxQueue: { flag: 'max-queue', env: 'RALM_MAX_QUEUE', arg: 'N', default: '1024', help: 'recommend requests waiting beyond which the service answers 429', parse: int(1, 1_000_000) },
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'RALM_REQUEST_TIMEOUT_MS', arg: 'N', default: '2000', help: 'default deadline of a recommend request, ms (x-ralm-deadline-ms may ask for less)', parse: int(1, 600_000) },
-  maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '1000', help: 'event-loop delay beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
+  maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '500', help: 'mean event-loop delay (over half a second) beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
+  maxQueueWaitMs: { flag: 'max-queue-wait-ms', env: 'RALM_MAX_QUEUE_WAIT_MS', arg: 'N', default: '250', help: 'longest expected wait ahead of a recommend or score request (and at most half its deadline) beyond which it is refused with 429 on arrival, ms', parse: int(1, 600_000) },
+  maxInflight: { flag: 'max-inflight', env: 'RALM_MAX_INFLIGHT', arg: 'N', default: '512', help: 'requests being handled at once (health and metrics aside) beyond which the answer is 429', parse: int(1, 1_000_000) },
+  maxConnections: { flag: 'max-connections', env: 'RALM_MAX_CONNECTIONS', arg: 'N', default: '4096', help: 'open connections beyond which new ones are closed at once', parse: int(1, 1_000_000) },
+  maxBatchHoldMs: { flag: 'max-batch-hold-ms', env: 'RALM_MAX_BATCH_HOLD_MS', arg: 'N', default: '25', help: 'longest one coalesced batch may hold the event loop, ms (estimated from recent batches)', parse: int(1, 10_000) },
+  httpRequestTimeoutMs: { flag: 'http-request-timeout-ms', env: 'RALM_HTTP_REQUEST_TIMEOUT_MS', arg: 'N', default: '30000', help: 'longest a client may take to send a whole request, ms (then 408)', parse: int(1000, 3_600_000) },
+  headersTimeoutMs: { flag: 'headers-timeout-ms', env: 'RALM_HEADERS_TIMEOUT_MS', arg: 'N', default: '10000', help: 'longest a client may take to send the request headers, ms (then 408)', parse: int(1000, 3_600_000) },
+  keepAliveTimeoutMs: { flag: 'keep-alive-timeout-ms', env: 'RALM_KEEP_ALIVE_TIMEOUT_MS', arg: 'N', default: '72000', help: 'how long an idle kept-alive connection stays open, ms', parse: int(1000, 3_600_000) },
+  shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'RALM_SHUTDOWN_GRACE_MS', arg: 'N', default: '25000', help: 'after SIGTERM/SIGINT, how long in-flight work may take before the process exits anyway (code 1), ms', parse: int(100, 3_600_000) },
+  exitWithParent: { flag: 'exit-with-parent', env: 'RALM_EXIT_WITH_PARENT', arg: 'auto|true|false', default: 'auto', help: 'drain and exit when the parent process exits (auto: when started by npm)', parse: oneOf(['auto', 'true', 'false'] as const) },
   audienceSyncMaxUsers: { flag: 'audience-sync-max-users', env: 'RALM_AUDIENCE_SYNC_MAX_USERS', arg: 'N', default: '200000', help: 'audience requests scoring more users than this run as background jobs', parse: int(0, 1e9) },
   audienceMaxSize: { flag: 'audience-max-size', env: 'RALM_AUDIENCE_MAX_SIZE', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxSize), help: 'largest audience size N a request may ask for', parse: int(1, 1e8) },
   audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxClusterSeeds), help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },

@@ -43,6 +43,8 @@ export interface AppDeps {
   reloadModel?: ReloadModel;
   /** How often the event loop is sampled for load shedding, ms (see plugins/pressure.ts). */
   pressureSampleIntervalMs?: number;
+  /** Connections, timeouts and requests in flight; each left out takes the service default. */
+  limits?: Partial<LoadLimits>;
   audience?: AudienceServiceOptions & {
     /** Requests scoring more users than this run as jobs (202 + /v1/audiences/:id). */
     syncMaxUsers?: number;
@@ -50,11 +52,22 @@ export interface AppDeps {
   };
 }
 
+/** What bounds the load one process takes (see plugins/admission.ts and app.ts). */
+export interface LoadLimits {
+  maxInflight: number;
+  maxQueueWaitMs: number;
+  maxConnections: number;
+  httpRequestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
 /** The settings the service runs with: AppDeps over the service defaults. */
 export interface AppSettings {
   tokens: ApiToken[];
   modelsRoot: string | undefined;
   rateLimit: number;
+  limits: LoadLimits;
   bodyLimit: number;
   requestTimeoutMs: number;
   maxEventLoopDelayMs: number;
@@ -74,7 +87,11 @@ export function appSettings(deps: AppDeps): AppSettings {
     bodyLimit: deps.bodyLimit,
     requestTimeoutMs: deps.requestTimeoutMs ?? d.requestTimeoutMs,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs,
-    batching: { maxBatch: d.maxBatch, maxWaitMs: d.maxWaitMs, maxQueue: d.maxQueue, ...deps.batching },
+    batching: { maxBatch: d.maxBatch, maxWaitMs: d.maxWaitMs, maxQueue: d.maxQueue, maxHoldMs: d.maxBatchHoldMs, ...deps.batching },
+    limits: {
+      maxInflight: d.maxInflight, maxQueueWaitMs: d.maxQueueWaitMs, maxConnections: d.maxConnections, httpRequestTimeoutMs: d.httpRequestTimeoutMs,
+      headersTimeoutMs: d.headersTimeoutMs, keepAliveTimeoutMs: d.keepAliveTimeoutMs, ...deps.limits,
+    },
     audience: { ...audience, maxSize: audience.maxSize ?? d.audienceMaxSize, maxClusterSeeds: audience.maxClusterSeeds ?? d.audienceMaxClusterSeeds },
     audienceSyncMaxUsers: syncMaxUsers ?? d.audienceSyncMaxUsers,
     jobs: { ...jobs, maxQueued: jobs?.maxQueued ?? d.audienceMaxQueuedJobs, retentionMs: jobs?.retentionMs ?? d.audienceRetentionMs },

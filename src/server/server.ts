@@ -1,8 +1,8 @@
 /**
  * Starts the service: loads the model, opens the store and the engine, restores published
  * clusters (or loads the demo world into an empty store), warms up, listens, and shuts down
- * cleanly on SIGTERM/SIGINT (readiness off, in-flight requests finish, store flushed, device
- * released).
+ * cleanly (readiness off, no new connections, in-flight requests finish, new ones on open
+ * connections get a coded 503, background work stops, store flushed, device released).
  */
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -51,11 +51,15 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
       throw err;
     }
   };
-  const { app, serving, audienceJobs } = buildApp({
+  const { app, serving, audienceJobs, drain } = buildApp({
     engine, store, seeds, apiToken: config.apiToken, apiTokens, bodyLimit: config.bodyLimit,
     logger: { level: config.logLevel }, modelsRoot: config.modelsRoot ?? dirname(config.modelDir), rateLimit: config.rateLimit,
-    batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue },
+    batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue, maxHoldMs: config.maxBatchHoldMs },
     requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs, reloadModel,
+    limits: {
+      maxInflight: config.maxInflight, maxQueueWaitMs: config.maxQueueWaitMs, maxConnections: config.maxConnections, httpRequestTimeoutMs: config.httpRequestTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    },
     audience: {
       syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds,
       jobs: { maxQueued: config.audienceMaxQueuedJobs, retentionMs: config.audienceRetentionMs },
@@ -97,8 +101,11 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state.draining = true;
-      await app.close(); // stops accepting, lets in-flight requests finish
-      await audienceJobs.stop(); // a running job stays queued in the store and re-runs after a restart
+      // Background work stops now, beside the drain: a running audience job stays queued in the
+      // store and re-runs after a restart; a re-clustering run in progress finishes.
+      const background = Promise.all([audienceJobs.stop(), serving().seeds.stop()]);
+      await drain.close(); // stops accepting, answers what is in flight, closes every connection
+      await background;
       const now = serving(); // after a model reload, not the engine this function started with
       await now.seeds.stop();
       await now.engine.close();

@@ -17,6 +17,7 @@ import { statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/time-slice.js';
 import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
 } from './store.js';
@@ -61,6 +62,16 @@ interface StoredItem {
   lastSeedAt: number | null;
   createdAt: number;
 }
+
+interface StoredAudienceUsers {
+  ids: string[];
+  score: Uint8Array;
+  cosGlobal: Uint8Array;
+  cosLocal: Uint8Array;
+}
+
+/** Audience users per stored chunk: each chunk is encoded and committed on its own (~10 ms). */
+const AUDIENCE_CHUNK = 16_384;
 
 interface StoredClusters {
   seedVersion: number;
@@ -117,7 +128,8 @@ export class LmdbStore implements RalmStore {
   /** Raw float32 bytes under the key "<modelVersion>\u0000<user>": no decoding on the clustering path. */
   private readonly lookalike: Database<Buffer, string>;
   private readonly audiences: Database<AudienceRecord, string>;
-  private readonly audienceUsers: Database<{ ids: string[]; score: Uint8Array; cosGlobal: Uint8Array; cosLocal: Uint8Array }, string>;
+  /** [job id, chunk] → AUDIENCE_CHUNK users; [job id, -1] → their count (a job id alone: one record of all, as stored before chunks). */
+  private readonly audienceUsers: Database<StoredAudienceUsers | number, string | [string, number]>;
   private closed = false;
 
   private constructor(path: string, options: LmdbStoreOptions) {
@@ -400,11 +412,24 @@ export class LmdbStore implements RalmStore {
 
   async putAudience(record: AudienceRecord, users?: AudienceUsers): Promise<void> {
     this.check();
-    await this.env.transaction(() => {
-      this.audiences.put(record.id, record);
-      if (users) {
-        this.audienceUsers.put(record.id, { ids: users.ids, score: bytes(users.score), cosGlobal: bytes(users.cosGlobal), cosLocal: bytes(users.cosLocal) });
+    if (users) {
+      const total = users.ids.length;
+      for (let c = 0; c * AUDIENCE_CHUNK < total; c++) {
+        const from = c * AUDIENCE_CHUNK;
+        const to = Math.min(total, from + AUDIENCE_CHUNK);
+        await this.env.transaction(() => {
+          this.audienceUsers.put([record.id, c], {
+            ids: users.ids.slice(from, to), score: bytes(users.score.subarray(from, to)), cosGlobal: bytes(users.cosGlobal.subarray(from, to)), cosLocal: bytes(users.cosLocal.subarray(from, to)),
+          });
+        });
       }
+    }
+    await this.env.transaction(() => {
+      if (users) {
+        this.audienceUsers.remove(record.id);
+        this.audienceUsers.put([record.id, -1], users.ids.length);
+      }
+      this.audiences.put(record.id, record);
     });
     await this.env.flushed;
   }
@@ -414,11 +439,32 @@ export class LmdbStore implements RalmStore {
     return this.audiences.get(id);
   }
 
-  async getAudienceUsers(id: string): Promise<AudienceUsers | undefined> {
+  async getAudienceUsers(id: string, range: { offset?: number; limit?: number } = {}): Promise<(AudienceUsers & { total: number }) | undefined> {
     this.check();
-    const u = this.audienceUsers.get(id);
-    if (!u) return undefined;
-    return { ids: u.ids, score: floats(u.score), cosGlobal: floats(u.cosGlobal), cosLocal: floats(u.cosLocal) };
+    const offset = range.offset ?? 0;
+    const whole = this.audienceUsers.get(id);
+    if (whole !== undefined && typeof whole !== 'number') {
+      const end = Math.min(whole.ids.length, offset + (range.limit ?? Infinity));
+      const f = (b: Uint8Array): Float32Array => floats(b).slice(offset, end);
+      return { ids: whole.ids.slice(offset, end), score: f(whole.score), cosGlobal: f(whole.cosGlobal), cosLocal: f(whole.cosLocal), total: whole.ids.length };
+    }
+    const total = this.audienceUsers.get([id, -1]);
+    if (typeof total !== 'number') return undefined;
+    const end = Math.max(offset, Math.min(total, offset + (range.limit ?? Infinity)));
+    const n = end - offset;
+    const out = { ids: new Array<string>(n), score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n), total };
+    // Only the chunks the range touches are read and decoded, one per turn of the event loop.
+    for (let c = Math.floor(offset / AUDIENCE_CHUNK); n > 0 && c * AUDIENCE_CHUNK < end; c++) {
+      if (c > offset / AUDIENCE_CHUNK) await yieldToEventLoop();
+      const chunk = this.audienceUsers.get([id, c]);
+      if (chunk === undefined || typeof chunk === 'number') return undefined; // deleted meanwhile
+      const base = c * AUDIENCE_CHUNK;
+      const from = Math.max(offset, base) - base;
+      const to = Math.min(end, base + chunk.ids.length) - base;
+      for (let i = from; i < to; i++) out.ids[base + i - offset] = chunk.ids[i];
+      for (const k of ['score', 'cosGlobal', 'cosLocal'] as const) out[k].set(floats(chunk[k]).subarray(from, to), base + from - offset);
+    }
+    return out;
   }
 
   async deleteAudience(id: string): Promise<boolean> {
@@ -427,6 +473,7 @@ export class LmdbStore implements RalmStore {
       const had = this.audiences.get(id) !== undefined;
       this.audiences.remove(id);
       this.audienceUsers.remove(id);
+      for (const key of this.audienceUsers.getKeys({ start: [id, -1], end: [id, Number.MAX_SAFE_INTEGER] })) this.audienceUsers.remove(key);
       return had;
     });
     await this.env.flushed;

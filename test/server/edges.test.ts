@@ -94,12 +94,12 @@ describe('the edges', () => {
     }
   });
 
-  it('an event time is whole epoch milliseconds from 2000-01-01 to a day ahead', async () => {
+  it('an event time is whole epoch milliseconds from 1990-01-01 to a day ahead', async () => {
     const day = 86_400_000;
-    for (const ts of [0, 1, 1.5, 946_684_799_999, 1e20, Date.now() + 2 * day, -5, '2024-01-01']) {
+    for (const ts of [0, 1, 1.5, 631_151_999_999, 1e20, Date.now() + 2 * day, -5, '2024-01-01']) {
       coded(await json('POST', '/v1/events', { events: [{ user: 'u', item: 'i', ts }] }), 400, 'RALM_ERR_VALIDATION', /^events\[0\]\.ts: expected a timestamp/);
     }
-    for (const ts of [946_684_800_000, Date.now(), Date.now() + day / 2]) {
+    for (const ts of [631_152_000_000, 946_684_800_000, Date.now(), Date.now() + day / 2]) {
       assert.equal((await json('POST', '/v1/events', { events: [{ user: 'u', item: 'i', ts }] })).statusCode, 200, String(ts));
     }
   });
@@ -152,7 +152,7 @@ describe('the edges', () => {
     });
     const garbage = await rawRequest('NOT HTTP AT ALL\r\n\r\n');
     assert.match(garbage, /^HTTP\/1\.1 400 /);
-    assert.equal(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4)).error.code, 'RALM_ERR_VALIDATION');
+    assert.equal(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4)).error.code, 'RALM_ERR_MALFORMED_BODY');
     const huge = await rawRequest(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
     assert.match(huge, /^HTTP\/1\.1 431 /);
     assert.equal(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4)).error.code, 'RALM_ERR_HEADERS_TOO_LARGE');

@@ -6,7 +6,6 @@
  * is an internal error, never shown. Each error is logged once: a 5xx with its request id, route
  * and cause (the stack for a 500), a 4xx at info without the body.
  */
-import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RalmError } from '../../util/errors.js';
 import { ServiceError, STATUS, type ServiceErrorCode } from '../errors.js';
@@ -80,22 +79,3 @@ export function frameworkErrors(metrics: Metrics): (err: FastifyError, req: Fast
   };
 }
 
-const CLIENT_ERRORS: Record<string, [number, ServiceErrorCode, string]> = {
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'RALM_ERR_REQUEST_TIMEOUT', 'request: not received in time'],
-  HPE_HEADER_OVERFLOW: [431, 'RALM_ERR_HEADERS_TOO_LARGE', 'headers: larger than the server accepts'],
-};
-
-/**
- * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses (no request exists yet, so no
- * route, hooks or request id): a coded body written on the socket, then the socket closed.
- */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'RALM_ERR_VALIDATION', 'request: not a valid HTTP/1.1 request'];
-  const body = JSON.stringify({ error: { code, message } });
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
-  }
-  socket.destroy(err);
-}

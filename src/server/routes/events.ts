@@ -10,14 +10,14 @@ interface EventsRequest {
 }
 
 /**
- * An event's time: whole epoch milliseconds from 2000-01-01T00:00:00Z, and (checked per request,
+ * An event's time: whole epoch milliseconds from 1990-01-01T00:00:00Z, and (checked per request,
  * since a schema is fixed) at most a day past the server's clock. Earlier is a unit mistake
  * (epoch seconds read as milliseconds fall in 1970); a click from the far future would stay an
  * item's newest seed for ever.
  */
-export const TS_MIN = Date.UTC(2000, 0, 1);
+export const TS_MIN = Date.UTC(1990, 0, 1);
 export const TS_MAX_AHEAD_MS = 86_400_000;
-const ts = { type: 'integer', minimum: TS_MIN, title: 'timestamp: whole epoch milliseconds, from 2000-01-01 to a day past the server\'s clock' };
+const ts = { type: 'integer', minimum: TS_MIN, title: 'timestamp: whole epoch milliseconds, from 1990-01-01 to a day past the server\'s clock' };
 
 const schema = {
   summary: 'Store click events (durable before the reply)',
