@@ -16,8 +16,6 @@ export type ServiceErrorCode =
   | 'RALM_ERR_OVERLOADED'
   | 'RALM_ERR_UNDER_PRESSURE'
   | 'RALM_ERR_DEADLINE_EXCEEDED'
-  | 'RALM_ERR_REQUEST_TIMEOUT'
-  | 'RALM_ERR_HEADERS_TOO_LARGE'
   | 'RALM_ERR_CONFLICT'
   | 'RALM_ERR_INTERNAL';
 
@@ -43,10 +41,14 @@ export const STATUS: Record<ServiceErrorCode, number> = {
   RALM_ERR_HEADERS_TOO_LARGE: 431,
   RALM_ERR_INTERNAL: 500,
   RALM_ERR_BACKEND_UNAVAILABLE: 503,
+  // The store could not commit for a reason other than space: the service is up, writes are not.
+  RALM_ERR_STORE_UNAVAILABLE: 503,
   RALM_ERR_DEVICE_LOST: 503,
   RALM_ERR_CLOSED: 503,
   RALM_ERR_UNDER_PRESSURE: 503,
   RALM_ERR_DEADLINE_EXCEEDED: 504,
+  // The disk (or quota) is full: the write was not applied; reads keep serving, writes succeed once space returns.
+  RALM_ERR_STORAGE_FULL: 507,
 };
 
 export class ServiceError extends Error {

@@ -22,6 +22,22 @@ import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
 } from './store.js';
 
+/** errno values (and LMDB's own codes) that mean "no room to write". */
+const NO_SPACE = new Set([28 /* ENOSPC */, 122 /* EDQUOT */, 27 /* EFBIG */, 5 /* EIO: what a full tmpfs reports */, -30792 /* MDB_MAP_FULL */]);
+
+/** A failed write as a coded error: RALM_ERR_STORAGE_FULL when the disk is full, else RALM_ERR_STORE_UNAVAILABLE. */
+async function storageError(err: unknown): Promise<unknown> {
+  if (err instanceof RalmError) return err;
+  const commit = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+  const cause = commit && typeof commit.then === 'function' ? await commit.then(() => err, (e: unknown) => e) : err;
+  const errno = Number((cause as { code?: unknown; errno?: unknown })?.errno ?? (cause as { code?: unknown })?.code);
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  if (NO_SPACE.has(errno) || /no space|map full|MDB_MAP_FULL|input\/output/i.test(reason)) {
+    return new RalmError('RALM_ERR_STORAGE_FULL', `the store could not write (${reason}): the disk is full or not writable; nothing of this request was stored`, { cause: reason });
+  }
+  return new RalmError('RALM_ERR_STORE_UNAVAILABLE', `the store could not write (${reason}); nothing of this request was stored`, { cause: reason });
+}
+
 /** The LMDB store's defaults (the service configuration reads them). */
 export const LMDB_DEFAULTS = {
   maxSeedsPerItem: 100_000,
@@ -143,7 +159,7 @@ export class LmdbStore implements RalmStore {
       throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     }
     mkdirSync(path, { recursive: true });
-    this.env = open({ path: join(path, 'ralm.mdb'), compression: false, mapSize: options.mapSize ?? LMDB_DEFAULTS.mapSize });
+    this.env = open({ path: join(path, 'ralm.mdb'), compression: false, eventTurnBatching: false, mapSize: options.mapSize ?? LMDB_DEFAULTS.mapSize });
     this.users = this.env.openDB({ name: 'users' });
     this.items = this.env.openDB({ name: 'items' });
     this.clusters = this.env.openDB({ name: 'clusters' });
@@ -166,6 +182,30 @@ export class LmdbStore implements RalmStore {
     if (this.closed) throw new RalmError('RALM_ERR_CLOSED', 'the store is closed');
   }
 
+  /**
+   * One write transaction. A commit that fails (disk full, an I/O error) rejects with a coded
+   * error and nothing of it is applied; the store stays usable, and writes succeed again once
+   * space returns. lmdb reports the cause through a second promise (`commitError`), handled here
+   * so that it can never surface as an unhandled rejection.
+   */
+  private async txn<T>(fn: () => T): Promise<T> {
+    this.check();
+    try {
+      return await this.env.transaction(fn);
+    } catch (err) {
+      throw await storageError(err);
+    }
+  }
+
+  /** Waits until every committed write is on disk (a write's promise resolves only after this). */
+  private async flush(): Promise<void> {
+    try {
+      await this.env.flushed;
+    } catch (err) {
+      throw await storageError(err);
+    }
+  }
+
   private counter(name: string): number {
     return this.meta.get(name) ?? 0;
   }
@@ -176,7 +216,7 @@ export class LmdbStore implements RalmStore {
     if (events.length === 0) return { accepted: 0, duplicates: 0, unknownUserEvents: 0, unknownUsers: [] };
     const now = Date.now();
     const max = this.maxSeedsPerItem;
-    const result = await this.env.transaction(() => {
+    const result = await this.txn(() => {
       // Forget ids older than the retention window (bounded work per call).
       let pruned = 0;
       for (const { key } of this.eventsByTime.getRange({ end: [now - this.eventIdRetentionMs, ''] })) {
@@ -231,14 +271,14 @@ export class LmdbStore implements RalmStore {
       this.meta.put('eventsUnknownUser', this.counter('eventsUnknownUser') + unknownUserEvents);
       return { accepted, duplicates, unknownUserEvents, unknownUsers: [...unknown] };
     });
-    await this.env.flushed;
+    await this.flush();
     return result;
   }
 
   async putUsers(users: readonly UserInput[]): Promise<void> {
     this.check();
     const now = Date.now();
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const u of users) {
         this.users.put(u.id, {
           universal: bytes(u.universal), lookalike: bytes(u.lookalike), modelVersion: u.modelVersion, features: u.features ?? null, updatedAt: now,
@@ -246,7 +286,7 @@ export class LmdbStore implements RalmStore {
         this.lookalike.put(`${u.modelVersion}\u0000${u.id}`, Buffer.from(bytes(u.lookalike)));
       }
     });
-    await this.env.flushed;
+    await this.flush();
   }
 
   async getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>> {
@@ -284,7 +324,7 @@ export class LmdbStore implements RalmStore {
   async putItemInfo(id: string, info: { metadata?: Record<string, unknown> | null; content?: Float32Array | null }): Promise<ItemInfo> {
     this.check();
     const now = Date.now();
-    const stored = await this.env.transaction(() => {
+    const stored = await this.txn(() => {
       const old = this.items.get(id) ?? { metadata: null, content: null, seedCount: 0, clicks: 0, seedVersion: 0, firstSeedAt: null, lastSeedAt: null, createdAt: now };
       const next: StoredItem = {
         ...old,
@@ -294,7 +334,7 @@ export class LmdbStore implements RalmStore {
       this.items.put(id, next);
       return next;
     });
-    await this.env.flushed;
+    await this.flush();
     return this.toInfo(id, stored);
   }
 
@@ -341,7 +381,7 @@ export class LmdbStore implements RalmStore {
 
   async saveClusters(clusters: readonly ItemClusters[]): Promise<void> {
     this.check();
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const c of clusters) {
         const prev = this.clusters.get(c.id);
         this.clusters.put(c.id, {
@@ -354,18 +394,18 @@ export class LmdbStore implements RalmStore {
         this.failures.remove(c.id);
       }
     });
-    await this.env.flushed;
+    await this.flush();
   }
 
   async recordFailure(id: string, error: string): Promise<void> {
     this.check();
-    await this.failures.put(id, { error, at: Date.now() });
+    await this.txn(() => void this.failures.put(id, { error, at: Date.now() }));
   }
 
   async markAllDirty(): Promise<number> {
     this.check();
     let n = 0;
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const { key, value } of this.items.getRange({})) {
         if (value.seedCount > 0) {
           this.dirty.put(key, value.seedVersion);
@@ -373,14 +413,14 @@ export class LmdbStore implements RalmStore {
         }
       }
     });
-    await this.env.flushed;
+    await this.flush();
     return n;
   }
 
   async markDirty(ids: readonly string[]): Promise<number> {
     this.check();
     let n = 0;
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const id of ids) {
         const item = this.items.get(id);
         if (item && item.seedCount > 0) {
@@ -389,7 +429,7 @@ export class LmdbStore implements RalmStore {
         }
       }
     });
-    await this.env.flushed;
+    await this.flush();
     return n;
   }
 
@@ -417,21 +457,21 @@ export class LmdbStore implements RalmStore {
       for (let c = 0; c * AUDIENCE_CHUNK < total; c++) {
         const from = c * AUDIENCE_CHUNK;
         const to = Math.min(total, from + AUDIENCE_CHUNK);
-        await this.env.transaction(() => {
+        await this.txn(() => {
           this.audienceUsers.put([record.id, c], {
             ids: users.ids.slice(from, to), score: bytes(users.score.subarray(from, to)), cosGlobal: bytes(users.cosGlobal.subarray(from, to)), cosLocal: bytes(users.cosLocal.subarray(from, to)),
           });
         });
       }
     }
-    await this.env.transaction(() => {
+    await this.txn(() => {
       if (users) {
         this.audienceUsers.remove(record.id);
         this.audienceUsers.put([record.id, -1], users.ids.length);
       }
       this.audiences.put(record.id, record);
     });
-    await this.env.flushed;
+    await this.flush();
   }
 
   async getAudience(id: string): Promise<AudienceRecord | undefined> {
@@ -469,14 +509,14 @@ export class LmdbStore implements RalmStore {
 
   async deleteAudience(id: string): Promise<boolean> {
     this.check();
-    const existed = await this.env.transaction(() => {
+    const existed = await this.txn(() => {
       const had = this.audiences.get(id) !== undefined;
       this.audiences.remove(id);
       this.audienceUsers.remove(id);
       for (const key of this.audienceUsers.getKeys({ start: [id, -1], end: [id, Number.MAX_SAFE_INTEGER] })) this.audienceUsers.remove(key);
       return had;
     });
-    await this.env.flushed;
+    await this.flush();
     return existed;
   }
 
@@ -514,7 +554,7 @@ export class LmdbStore implements RalmStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.env.flushed;
+    await Promise.resolve(this.env.flushed).catch(() => undefined);
     await this.env.close();
   }
 }

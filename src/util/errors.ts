@@ -14,7 +14,9 @@ export type RalmErrorCode =
   | 'RALM_ERR_BACKEND_UNAVAILABLE'
   | 'RALM_ERR_DEVICE_LOST'
   | 'RALM_ERR_CLOSED'
-  | 'RALM_ERR_CANCELLED';
+  | 'RALM_ERR_CANCELLED'
+  | 'RALM_ERR_STORAGE_FULL'
+  | 'RALM_ERR_STORE_UNAVAILABLE';
 
 export class RalmError extends Error {
   readonly code: RalmErrorCode;
