@@ -18,25 +18,10 @@ import { join } from 'node:path';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { yieldToEventLoop } from '../util/time-slice.js';
+import { storageError } from './storage-error.js';
 import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
 } from './store.js';
-
-/** errno values (and LMDB's own codes) that mean "no room to write". */
-const NO_SPACE = new Set([28 /* ENOSPC */, 122 /* EDQUOT */, 27 /* EFBIG */, 5 /* EIO: what a full tmpfs reports */, -30792 /* MDB_MAP_FULL */]);
-
-/** A failed write as a coded error: RALM_ERR_STORAGE_FULL when the disk is full, else RALM_ERR_STORE_UNAVAILABLE. */
-async function storageError(err: unknown): Promise<unknown> {
-  if (err instanceof RalmError) return err;
-  const commit = (err as { commitError?: Promise<unknown> } | null)?.commitError;
-  const cause = commit && typeof commit.then === 'function' ? await commit.then(() => err, (e: unknown) => e) : err;
-  const errno = Number((cause as { code?: unknown; errno?: unknown })?.errno ?? (cause as { code?: unknown })?.code);
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  if (NO_SPACE.has(errno) || /no space|map full|MDB_MAP_FULL|input\/output/i.test(reason)) {
-    return new RalmError('RALM_ERR_STORAGE_FULL', `the store could not write (${reason}): the disk is full or not writable; nothing of this request was stored`, { cause: reason });
-  }
-  return new RalmError('RALM_ERR_STORE_UNAVAILABLE', `the store could not write (${reason}); nothing of this request was stored`, { cause: reason });
-}
 
 /** The LMDB store's defaults (the service configuration reads them). */
 export const LMDB_DEFAULTS = {
