@@ -97,7 +97,8 @@ export class AudienceService {
   }
 
   private async loadNow(): Promise<{ users: number; reembedded: number }> {
-    const { h, m, modelVersion } = this.engine.model.manifest;
+    const { h, m } = this.engine.model.manifest;
+    const modelVersion = this.engine.modelId;
     const BATCH = 4096;
     let ids: string[] = [];
     let rows = new Float32Array(BATCH * h);

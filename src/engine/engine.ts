@@ -13,6 +13,7 @@ import { CpuBackend } from '../cpu/cpu-backend.js';
 import { scratchBytes } from '../cpu/wasm-kernel.js';
 import { openGpu, type GpuContext } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
+import { modelId } from '../model/identity.js';
 import type { RalmModel } from '../model/model.js';
 import { floatToHalfBits, halfBitsToFloat } from '../util/half.js';
 import { RalmError } from '../util/errors.js';
@@ -27,6 +28,8 @@ export { ENGINE_DEFAULTS } from './options.js';
 
 export class RalmEngine {
   readonly model: RalmModel;
+  /** The model's identity (its name and weights checksum): the key of stored embeddings and clusters. */
+  readonly modelId: string;
   readonly table: ItemTable;
   readonly stats: EngineStats = {
     batches: 0, requests: 0, candidates: 0, cpuFallbacks: 0, deviceLosses: 0, deviceRecoveries: 0, itemsUpserted: 0, itemsRemoved: 0,
@@ -38,6 +41,7 @@ export class RalmEngine {
 
   private constructor(model: RalmModel, table: ItemTable, o: ReturnType<typeof resolveEngineOptions>) {
     this.model = model;
+    this.modelId = modelId(model);
     this.table = table;
     this.devices = new DeviceSupervisor(new CpuBackend(model, o.cpuKernel, o.cpuThreads), {
       adapter: o.adapter, recoverDevice: o.recoverDevice, recoveryDelayMs: o.recoveryDelayMs, onEvent: o.onEvent, stats: this.stats,

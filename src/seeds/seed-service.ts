@@ -144,7 +144,7 @@ export class SeedService {
     });
     const e = await this.engine.transform(x, users.length);
     const h = this.engine.model.manifest.h;
-    const modelVersion = this.engine.model.manifest.modelVersion;
+    const modelVersion = this.engine.modelId;
     await this.store.putUsers(users.map((u, i) => ({
       id: u.id, universal: x.slice(i * m, (i + 1) * m), lookalike: e.slice(i * h, (i + 1) * h), modelVersion, features: u.features,
     })));
@@ -165,7 +165,7 @@ export class SeedService {
    * stored record can stop the service from starting.
    */
   async restore(): Promise<{ loaded: number; stale: number; skipped: Array<{ id: string; error: string }> }> {
-    const version = this.engine.model.manifest.modelVersion;
+    const version = this.engine.modelId;
     let batch: ItemClusters[] = [];
     let loaded = 0;
     let stale = 0;
@@ -253,7 +253,7 @@ export class SeedService {
   /** Gathers an item's usable seeds in the transformed space (distinct users, sampled when many). */
   private async prepare(id: string, seedVersion: number): Promise<Prepared | null> {
     const { h } = this.engine.model.manifest;
-    const version = this.engine.model.manifest.modelVersion;
+    const version = this.engine.modelId;
     const since = this.o.timeWindowMs === null ? undefined : this.o.now() - this.o.timeWindowMs;
     const item = await this.store.getItem(id);
     // Huge seed lists are sampled by position (twice the cap, so that repeat clickers still
@@ -347,7 +347,7 @@ export class SeedService {
     const { globals } = await this.engine.globalVectors(clustered.map((c) => ({ centroids: c.centroids, count: c.count })));
     const h = this.engine.model.manifest.h;
     const now = this.o.now();
-    const version = this.engine.model.manifest.modelVersion;
+    const version = this.engine.modelId;
     const results: ItemClusters[] = items.map((p, i) => {
       const distinctSeeds = p.n;
       return {

@@ -67,7 +67,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   }, state);
 
   const restored = await seeds.restore();
-  log(`model ${model.manifest.modelVersion} (${model.manifest.provenance.kind}); backend ${engine.adapterName}; restored ${restored.loaded} items`);
+  log(`model ${engine.modelId} (${model.manifest.provenance.kind}); backend ${engine.adapterName}; restored ${restored.loaded} items`);
   for (const x of restored.skipped) log(`item ${JSON.stringify(x.id)}: stored clusters refused (${x.error}); queued for re-clustering`);
   // The user table first: users stored from here on (the demo world's too) join it as they are stored.
   const users = await serving().audience.load();

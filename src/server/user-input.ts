@@ -24,14 +24,14 @@ export async function resolveUser(u: UserBody, engine: RalmEngine, store: RalmSt
   if (FORMS.filter((k) => u[k] !== undefined).length !== 1) {
     throw new ServiceError('RALM_ERR_VALIDATION', 'user: give exactly one of "id", "embedding", "universal" or "features"', { field: 'user' });
   }
-  const { h, m, modelVersion } = engine.model.manifest;
+  const { h, m } = engine.model.manifest;
   if (u.features !== undefined) {
     const { universal, unknownValues } = embedUserFeatures(engine.model, u.features, 'user.features');
     return { user: { universal }, unknownValues };
   }
   if (u.id !== undefined) {
     const e = new Float32Array(h);
-    const [found] = await store.readLookalikes([u.id], modelVersion, h, e);
+    const [found] = await store.readLookalikes([u.id], engine.modelId, h, e);
     if (found) return { user: { embedding: e } };
     const [rec] = await store.getUsers([u.id]);
     if (rec) return { user: { universal: rec.universal } };

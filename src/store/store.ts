@@ -27,7 +27,8 @@ export interface UserInput {
   id: string;
   /** Universal (stage-1) embedding, width m. */
   universal: Float32Array;
-  /** Look-alike embedding e = T(x), width h, computed with the model named by `modelVersion`. */
+  /** Look-alike embedding e = T(x), width h, computed with the model identified by `modelVersion`
+   * (the engine's `modelId`: the model's name and weights checksum, so other weights never match). */
   lookalike: Float32Array;
   modelVersion: string;
   features?: Record<string, unknown>;
@@ -58,6 +59,7 @@ export interface ItemInfo {
 export interface ItemClusters {
   id: string;
   seedVersion: number;
+  /** The engine's `modelId` when it was computed (name@weights checksum): sets of other weights are re-clustered. */
   modelVersion: string;
   clusteredAt: number;
   /** Number of centroids (rows of `centroids`, width h). */

@@ -2,6 +2,8 @@
  * Writes a trained model directory: stage 2's look-alike weights, stage 1's user tower with its
  * vocabularies, and a manifest whose provenance records the data, parameters and metrics.
  */
+import { createHash } from 'node:crypto';
+import { weightsChecksum } from '../model/identity.js';
 import { saveModel, type ModelManifest, type RalmModel, type UserTowerToSave } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
 import type { TowerExport } from './stage1.js';
@@ -34,6 +36,20 @@ export function towerToSave(t: TowerExport): UserTowerToSave {
     },
     vocab: new Map(Object.entries(t.vocab)),
   };
+}
+
+/**
+ * A short digest of everything trained (look-alike weights and the user tower's tensors): the
+ * default model name ends with it, so two trainings that produced different weights never share a
+ * name (the service keys stored data by name and weights checksum either way, see model/identity.ts).
+ */
+export function trainedWeightsTag(model: RalmModel, tower: TowerExport): string {
+  const hash = createHash('sha256').update(weightsChecksum(model));
+  for (const name of Object.keys(tower.tensors).sort()) {
+    const t = tower.tensors[name].data;
+    hash.update(name).update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+  }
+  return hash.digest('hex').slice(0, 8);
 }
 
 export async function saveTrainedModel(dir: string, model: RalmModel, tower: TowerExport, p: TrainedProvenance): Promise<ModelManifest> {

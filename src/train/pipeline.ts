@@ -22,7 +22,7 @@ import { RalmError } from '../util/errors.js';
 import { withDefaults } from '../util/options.js';
 import { STAGE1_DEFAULTS, trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from './stage2.js';
-import { saveTrainedModel } from './export.js';
+import { saveTrainedModel, trainedWeightsTag } from './export.js';
 
 export const USERS_FILE = 'users.msgpack';
 const STAGE1_RESULT = 'stage1.result.safetensors';
@@ -149,7 +149,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainReport> {
   const s2 = await trainStage2(s1.x, s1.m, pairs, { ...withDefaults({ ...TRAIN_DEFAULTS.stage2, seed }, options.stage2 ?? {}), dataset: ds.name, log, onProgress: o.onProgress });
   const tS2 = performance.now();
 
-  const modelVersion = o.modelVersion ?? `${ds.name}-${s1.tower.spec.merge}-h${s2.model.manifest.h}-m${s1.m}-k${s2.model.manifest.k}-seed${seed}`;
+  const modelVersion = o.modelVersion ?? `${ds.name}-${s1.tower.spec.merge}-h${s2.model.manifest.h}-m${s1.m}-k${s2.model.manifest.k}-seed${seed}-${trainedWeightsTag(s2.model, s1.tower)}`;
   const summary = ds.summary();
   await saveTrainedModel(o.out, s2.model, s1.tower, {
     modelVersion,

@@ -17,6 +17,7 @@ import { RalmError } from '../../src/util/errors.js';
 import { VALUE_LIMIT } from '../../src/engine/validate.js';
 import { smallModel } from '../helpers/fixtures.js';
 import { Rng } from '../../src/util/rng.js';
+import { modelId } from '../../src/model/identity.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -73,7 +74,7 @@ describe('nothing non-finite is stored or served', () => {
     const dir = await tempDir();
     let store = LmdbStore.open(dir);
     const rng = new Rng(3);
-    const version = model.manifest.modelVersion;
+    const version = modelId(model);
     // Records as a store written before the range rule could hold them (written below the service).
     const good = Array.from({ length: 12 }, (_, i) => ({ id: `u${i}`, universal: rng.normals(m, 1) }));
     const engine0 = await RalmEngine.create(model, { backend: 'cpu' });

@@ -179,6 +179,8 @@ describe('service routes', () => {
     const r = await reload;
     assert.equal(r.res.statusCode, 200, JSON.stringify(r.data));
     assert.equal(r.data.modelVersion, 'reloaded-v2');
+    assert.match(String(r.data.modelId), /^reloaded-v2@[0-9a-f]{16}$/, 'the id is the name and the weights checksum');
+    assert.notEqual(r.data.modelId, r.data.previousModelId);
     assert.equal(r.data.items, before.data.candidates);
     const during = await inFlight;
     assert.equal(during.res.statusCode, 200);

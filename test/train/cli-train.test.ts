@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../src/model/model.js';
+import { modelId } from '../../src/model/identity.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 
 
@@ -33,7 +34,7 @@ describe('ralm train, users import, eval (command line)', () => {
         const [u] = await store.getUsers(['u0']);
         assert.ok(u, 'user u0 is stored');
         assert.equal(u.universal.length, 8);
-        assert.equal(u.modelVersion, report.modelVersion);
+        assert.equal(u.modelVersion, modelId(model), 'stored under the model id: its name and weights checksum');
       } finally {
         await store.close();
       }

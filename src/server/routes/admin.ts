@@ -19,7 +19,7 @@ const reloadSchema = {
     properties: { dir: { type: 'string', minLength: 1, title: 'model directory path', description: 'model directory under the models root, relative to it or absolute (default: the configured model)' } },
   },
   response: {
-    200: { type: 'object', properties: { modelVersion: { type: 'string' }, previousModelVersion: { type: 'string' }, items: { type: 'integer' }, backend: { type: 'string' } } },
+    200: { type: 'object', properties: { modelVersion: { type: 'string' }, previousModelVersion: { type: 'string' }, modelId: { type: 'string' }, previousModelId: { type: 'string' }, items: { type: 'integer' }, backend: { type: 'string' } } },
     400: error, 401: error, 403: error, 409: error, 422: error,
   },
 };
@@ -41,6 +41,8 @@ export const adminRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) 
     return {
       modelVersion: next.engine.model.manifest.modelVersion,
       previousModelVersion: previous.engine.model.manifest.modelVersion,
+      modelId: next.engine.modelId,
+      previousModelId: previous.engine.modelId,
       items: next.engine.table.size,
       backend: next.engine.backendKind,
     };

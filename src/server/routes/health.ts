@@ -18,6 +18,7 @@ export const healthRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx)
       backend: engine.backendKind,
       adapter: engine.adapterName,
       modelVersion: engine.model.manifest.modelVersion,
+      modelId: engine.modelId,
       warmedUp: state.ready,
       draining: state.draining,
     };

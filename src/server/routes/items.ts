@@ -50,7 +50,7 @@ export const itemsRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) 
       lastSeedAt: item.info.lastSeedAt,
       state: !c ? 'waiting-for-seeds' : c.cold ? 'cold' : 'servable',
       served: ctx.serving.now.engine.table.has(id),
-      clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelVersion: c.modelVersion, firstServableAt: c.firstServableAt } : null,
+      clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelId: c.modelVersion, firstServableAt: c.firstServableAt } : null,
     };
   });
 };
