@@ -52,7 +52,7 @@ export class CpuBackend implements Backend {
     this.threads = threads;
     // Started at once when requests will use it, so the first large request does not wait for a thread to boot.
     if (kernel === 'wasm' && threads > 1) this.workers();
-    this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${threads > 1 ? 2 : 1} thread${threads > 1 ? 's' : ''})` : 'cpu (scalar)';
+    this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${threads} thread${threads > 1 ? 's' : ''})` : 'cpu (scalar)';
   }
 
   private workers(): CpuWorkerPool {

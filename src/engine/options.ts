@@ -28,7 +28,10 @@ export interface EngineOptions {
   maxPageBytes?: number;
   /** CPU scoring kernel: WebAssembly SIMD (default where available) or the scalar TypeScript loop. */
   cpuKernel?: CpuKernel;
-  /** Threads for large CPU requests (1 or 2; the wasm kernel only). Default 2 when the host has 2+ cores. */
+  /**
+   * CPU worker threads (the wasm kernel only): audience scans use up to SCAN_THREADS of them, a
+   * large ranking request one beside the calling thread. Default: one per core.
+   */
   cpuThreads?: number;
   /** Try to reacquire a device after a loss. Default true. */
   recoverDevice?: boolean;
@@ -58,11 +61,11 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const o: ResolvedEngineOptions = {
     ...ENGINE_DEFAULTS,
     cpuKernel: defaultCpuKernel(),
-    cpuThreads: Math.min(2, availableParallelism()),
+    cpuThreads: availableParallelism(),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   };
-  if (o.cpuThreads !== 1 && o.cpuThreads !== 2) {
-    throw new RalmError('RALM_ERR_VALIDATION', `cpuThreads: expected 1 or 2, got ${JSON.stringify(o.cpuThreads)}`);
+  if (!Number.isInteger(o.cpuThreads) || o.cpuThreads < 1 || o.cpuThreads > 256) {
+    throw new RalmError('RALM_ERR_VALIDATION', `cpuThreads: expected an integer in [1, 256], got ${JSON.stringify(o.cpuThreads)}`);
   }
   if (o.cpuKernel !== 'wasm' && o.cpuKernel !== 'scalar') {
     throw new RalmError('RALM_ERR_VALIDATION', `cpuKernel: expected "wasm" or "scalar", got ${JSON.stringify(o.cpuKernel)}`);

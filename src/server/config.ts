@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { AUDIENCE_DEFAULTS, AUDIENCE_JOB_DEFAULTS } from '../audience/defaults.js';
 import { ENGINE_DEFAULTS } from '../engine/options.js';
+import { LMDB_DEFAULTS } from '../store/lmdb-store.js';
 import { SEED_DEFAULTS } from '../seeds/defaults.js';
 import { defaultModelDir } from '../util/paths.js';
 import { bool, int, oneOf, settingsFrom, str, type OptionTable } from '../util/options.js';
@@ -19,6 +20,16 @@ export interface ServiceConfig {
   dataDir: string;
   modelDir: string;
   backend: 'auto' | 'webgpu' | 'cpu';
+  /** Centroid storage in the item table. */
+  storage: 'f32' | 'f16';
+  /** Substring of the WebGPU adapter name to use (null: the first the platform offers). */
+  adapter: string | null;
+  /** Upper bound on one item-table page's centroid bytes. */
+  maxPageBytes: number;
+  /** CPU worker threads (null: one per core). */
+  cpuThreads: number | null;
+  /** The LMDB map's initial size in bytes (it grows as the store does). */
+  lmdbMapSize: number;
   reclusterIntervalMs: number;
   minSeeds: number;
   /** A bearer token with every scope (see tokens.ts). */
@@ -86,6 +97,11 @@ export const SERVICE_OPTIONS = {
   dataDir: { flag: 'data-dir', env: 'RALM_DATA_DIR', arg: 'DIR', default: 'data', help: 'the embedded store (LMDB) directory', parse: (v: string) => resolve(str()(v)) },
   modelDir: { flag: 'model-dir', env: 'RALM_MODEL_DIR', arg: 'DIR', default: defaultModelDir, defaultText: 'the shipped weights/default', help: 'model directory to serve', parse: (v: string) => resolve(str()(v)) },
   backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: ENGINE_DEFAULTS.backend, help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
+  storage: { flag: 'storage', env: 'RALM_STORAGE', arg: 'f32|f16', default: ENGINE_DEFAULTS.storage, help: 'centroid storage in the item table (f16 halves its memory and bandwidth)', parse: oneOf(['f32', 'f16'] as const) },
+  adapter: { flag: 'adapter', env: 'RALM_ADAPTER', arg: 'NAME', default: '', defaultText: 'the first adapter', help: 'use the WebGPU adapter whose name contains NAME', parse: (v: string) => (v === '' ? null : v) },
+  maxPageBytes: { flag: 'max-page-bytes', env: 'RALM_MAX_PAGE_BYTES', arg: 'BYTES', default: String(ENGINE_DEFAULTS.maxPageBytes), help: 'upper bound on one item-table page of centroids (the device binding limit also applies)', parse: int(1 << 20, 2 ** 40) },
+  cpuThreads: { flag: 'cpu-threads', env: 'RALM_CPU_THREADS', arg: 'auto|N', default: 'auto', defaultText: 'auto: one per core', help: 'CPU worker threads for scoring and audience scans', parse: (v: string) => (v === 'auto' ? null : int(1, 256)(v)) },
+  lmdbMapSize: { flag: 'lmdb-map-size', env: 'RALM_LMDB_MAP_SIZE', arg: 'BYTES', default: String(LMDB_DEFAULTS.mapSize), help: 'initial size of the store\'s memory map (address space, not disk; LMDB grows it as the store grows)', parse: int(1 << 20, 2 ** 50) },
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
   apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'a bearer token with every scope (empty: none)', parse: (v: string) => (v === '' ? null : apiToken(v, SCOPES).token) },

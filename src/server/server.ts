@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { StartupError, systemReason } from '../util/errors.js';
 import { loadModel } from '../model/model.js';
 import { RalmEngine } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/options.js';
 import { LmdbStore } from '../store/lmdb-store.js';
 import { SeedService } from '../seeds/seed-service.js';
 import { buildApp, type AppState } from './app.js';
@@ -30,17 +31,20 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const exposure = exposureCheck(config.host, allTokens(config.apiToken, apiTokens), config.insecure);
   if (exposure) log(exposure);
   const model = await loadModel(config.modelDir);
-  const store = openStore(config.dataDir);
-  const engine = await RalmEngine.create(model, {
-    backend: config.backend,
+  const store = openStore(config.dataDir, config.lmdbMapSize);
+  const engineOptions: EngineOptions = {
+    backend: config.backend, storage: config.storage, maxPageBytes: config.maxPageBytes,
+    ...(config.adapter !== null ? { adapter: config.adapter } : {}),
+    ...(config.cpuThreads !== null ? { cpuThreads: config.cpuThreads } : {}),
     onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),
-  });
+  };
+  const engine = await RalmEngine.create(model, engineOptions);
   if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
   const seeds = new SeedService(store, engine, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
   const state: AppState = { ready: false, draining: false };
   const reloadModel = async (dir: string | undefined): Promise<{ engine: RalmEngine; seeds: SeedService }> => {
     const next = await loadModel(dir ?? config.modelDir);
-    const e = await RalmEngine.create(next, { backend: config.backend, onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`) });
+    const e = await RalmEngine.create(next, engineOptions);
     try {
       const s = new SeedService(store, e, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
       await prepareServing(e, s);
@@ -118,9 +122,9 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
 }
 
 /** The store, or a coded start-up failure naming the directory and why. */
-function openStore(dir: string): LmdbStore {
+function openStore(dir: string, mapSize: number): LmdbStore {
   try {
-    return LmdbStore.open(dir);
+    return LmdbStore.open(dir, { mapSize });
   } catch (err) {
     throw new StartupError('RALM_ERR_DATA_DIR', `data directory ${dir}: cannot open the store: ${systemReason(err)}`);
   }

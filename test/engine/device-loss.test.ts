@@ -104,7 +104,10 @@ describe('cpu kernels', () => {
     assert.equal(b.adapterName, 'cpu (scalar)');
     await a.close();
     await b.close();
-    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuThreads: 3 }), /cpuThreads: expected 1 or 2, got 3/);
+    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuThreads: 0 }), /cpuThreads: expected an integer in \[1, 256\], got 0/);
+    const many = await RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'wasm', cpuThreads: 3 });
+    assert.equal(many.adapterName, 'cpu (wasm simd, 3 threads)');
+    await many.close();
     await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'avx' as never }), /cpuKernel: expected "wasm" or "scalar"/);
   });
 });

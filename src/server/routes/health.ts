@@ -17,6 +17,7 @@ export const healthRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx)
       storeOpen: true,
       backend: engine.backendKind,
       adapter: engine.adapterName,
+      storage: engine.table.storage,
       modelVersion: engine.model.manifest.modelVersion,
       modelId: engine.modelId,
       warmedUp: state.ready,
