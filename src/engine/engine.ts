@@ -28,8 +28,7 @@ export { ENGINE_DEFAULTS } from './options.js';
 
 export class RalmEngine {
   readonly model: RalmModel;
-  /** The model's identity (its name and weights checksum): the key of stored embeddings and clusters. */
-  readonly modelId: string;
+  readonly modelId: string; // name@weights checksum (model/identity.ts): the key of stored embeddings and clusters
   readonly table: ItemTable;
   readonly stats: EngineStats = {
     batches: 0, requests: 0, candidates: 0, cpuFallbacks: 0, deviceLosses: 0, deviceRecoveries: 0, itemsUpserted: 0, itemsRemoved: 0,
@@ -298,13 +297,12 @@ export class RalmEngine {
   /** The shared transform for `count` universal embeddings (width m) → look-alike embeddings (width h). */
   async transform(x: ArrayLike<number>, count: number): Promise<Float32Array> {
     this.checkOpen();
-    const { m } = this.model.manifest;
+    const { m, h } = this.model.manifest;
     if (!Number.isSafeInteger(count) || count < 0 || x.length !== count * m) {
       throw new RalmError('RALM_ERR_DIMENSION', `transform: expected ${count} vectors of width ${m} (${count * m} values), got ${x.length}`);
     }
     const xs = finiteVector(x, 'transform', count * m);
     const { value } = await this.devices.run('transform', (b) => b.transform(xs, count));
-    const { h } = this.model.manifest;
     for (let i = 0; i < value.length; i++) {
       if (!(Math.abs(value[i]) <= VALUE_LIMIT)) assertProduced(value.subarray(Math.floor(i / h) * h, (Math.floor(i / h) + 1) * h), `transform: row ${Math.floor(i / h)}`, 'T(x)');
     }
