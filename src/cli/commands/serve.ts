@@ -27,7 +27,8 @@ export const command = defineCommand({
     const log = (line: string): void => void process.stderr.write(`ralm: ${line}\n`);
     const svc = await startService(config, log);
     log(`listening on ${svc.url} (data ${config.dataDir}, pid ${process.pid})`);
-    process.stderr.write(exampleRequests(svc.url, svc.exampleFeatures) + '\n');
+    // The examples name demo users and items, which exist only with the demo world.
+    if (config.demo) process.stderr.write(exampleRequests(svc.url, svc.exampleFeatures) + '\n');
     await new Promise<void>((resolveStop) => {
       let stopping = false;
       const stop = (why: string): void => {
