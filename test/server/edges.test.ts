@@ -132,6 +132,19 @@ describe('the edges', () => {
     coded(await mp('POST', '/v1/audiences', { seedEmbeddings: [asBytes.subarray(0, 4 * h - 1)], size: 1 }), 400, 'RALM_ERR_VALIDATION', /^seedEmbeddings\[0\]: binary vectors are little-endian float32/);
   });
 
+  it('NaN and ±Infinity are refused anywhere in a body, opaque metadata and features included, never stored', async () => {
+    const mp = (method: 'POST' | 'PUT', url: string, body: unknown) => app.inject({ method, url, headers: { 'content-type': 'application/msgpack', accept: 'application/json' }, payload: packr.pack(body) });
+    coded(await mp('PUT', '/v1/items/nf', { metadata: { price: { list: [1, -Infinity] } } }), 400, 'RALM_ERR_NON_FINITE', /^metadata\.price\.list\[1\]: expected a finite number, got -Infinity/);
+    coded(await mp('PUT', '/v1/items/nf', { metadata: { v: Float64Array.from([0, NaN]) } }), 400, 'RALM_ERR_NON_FINITE', /^metadata\.v\[1\]: expected a finite number, got NaN/);
+    coded(await mp('PUT', '/v1/users/nf', { universal: new Array(M).fill(0.1), features: { score: NaN } }), 400, 'RALM_ERR_NON_FINITE', /^features\.score: /);
+    // JSON has no Infinity, but 1e999 parses to it.
+    const payload = `{"universal":[${new Array(M).fill(0.1).join(',')}],"features":{"n":1e999}}`;
+    coded(await app.inject({ method: 'PUT', url: '/v1/users/nf', headers: { 'content-type': 'application/json' }, payload }), 400, 'RALM_ERR_NON_FINITE', /^features\.n: expected a finite number, got Infinity/);
+    coded(await mp('POST', '/v1/recommend', { user: { embedding: Float32Array.from({ length: engine.model.manifest.h }, (_, i) => (i === 3 ? NaN : 0.1)) } }), 400, 'RALM_ERR_NON_FINITE', /^user\.embedding\[3\]: /);
+    assert.equal((await app.inject({ url: '/v1/items/nf' })).statusCode, 404);
+    assert.equal((await app.inject({ url: '/v1/users/nf' })).statusCode, 404);
+  });
+
   it("Fastify's own refusals are coded: unknown routes and methods, unparsable and empty JSON", async () => {
     coded(await app.inject({ url: '/v1/nothing' }), 404, 'RALM_ERR_NOT_FOUND', /^no route GET \/v1\/nothing/);
     coded(await app.inject({ method: 'PATCH', url: '/v1/recommend' }), 404, 'RALM_ERR_NOT_FOUND');
