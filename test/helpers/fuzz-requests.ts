@@ -55,6 +55,8 @@ const packr = new Packr({ useRecords: false, moreTypes: true });
 
 /** Numbers that break naive code: float32 overflow, subnormals, the edges of safe integers. */
 const ODD_NUMBERS = [
+  // At and around the engine's accepted magnitude (VALUE_LIMIT, 1e12): accepted, then transformed.
+  1e11, 9.99e11, 1e12, -1e12, 1.0000001e12,
   0, -0, 1, -1, 0.5, 1e-45, 5e-324, 1.17e-38, 3e38, 3.4028234e38, 3.4028236e38, 3.5e38, -3.5e38, 1e39, 1e300, -1e308, Number.MAX_VALUE,
   Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, -Number.MAX_SAFE_INTEGER - 2, 2 ** 31, 2 ** 32, -(2 ** 31) - 1, 1e21, NaN, Infinity, -Infinity,
 ];
