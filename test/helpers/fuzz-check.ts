@@ -172,6 +172,8 @@ export class FuzzTally {
   readonly verdicts = new Map<Verdict, number>();
   readonly byKind = new Map<string, number>();
   readonly routes = new Map<string, number>();
+  /** 2xx answers per route: the cases that got past every check into the service's work. */
+  readonly successes = new Map<string, number>();
   readonly failures: string[] = [];
 
   add(c: FuzzCase, a: Answer & { error?: string }, label: string): void {
@@ -182,6 +184,7 @@ export class FuzzTally {
     bump(this.verdicts, j.verdict);
     bump(this.byKind, `${c.encoding}/${c.kind}`);
     bump(this.routes, c.route);
+    if (a.status >= 200 && a.status < 300) bump(this.successes, c.route);
     if (j.code) bump(this.codes, j.code);
     if (j.verdict !== 'ok' && this.failures.length < 20) {
       const value = c.value === undefined ? '' : ` value ${describe(c.value)}`;
@@ -198,13 +201,19 @@ export class FuzzTally {
   }
 
   summary(): string {
-    const sorted = <K>(m: Map<K, number>): string => [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${String(k)} ${n}`).join(', ');
+    const sorted = <K>(m: Map<K, number>, top = 30): string => {
+      const all = [...m].sort((a, b) => b[1] - a[1]);
+      const rest = all.slice(top).reduce((n, [, c]) => n + c, 0);
+      return all.slice(0, top).map(([k, n]) => `${String(k)} ${n}`).join(', ') + (rest > 0 ? `, ${all.length - top} others ${rest}` : '');
+    };
+    const asked = [...this.codes].filter(([k]) => k.includes('(asked')).reduce((n, [, c]) => n + c, 0);
     return [
-      `cases ${this.cases}; 5xx ${this.count('5xx')}; uncoded ${this.count('uncoded')}; malformed 2xx ${this.count('malformed')}; no answer ${this.count('no answer')}`,
+      `cases ${this.cases}; 5xx ${this.count('5xx')}${asked > 0 ? ` (besides ${asked} 504s on deadlines the client set under ${TIGHT_DEADLINE_MS} ms)` : ''}; uncoded ${this.count('uncoded')}; malformed 2xx ${this.count('malformed')}; no answer ${this.count('no answer')}`,
       `statuses: ${[...this.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s} ${n}`).join(', ')}`,
       `codes: ${sorted(this.codes)}`,
       `kinds: ${sorted(this.byKind)}`,
       `routes: ${sorted(this.routes)}`,
+      `2xx by route: ${sorted(this.successes)}`,
     ].join('\n');
   }
 }

@@ -6,7 +6,8 @@
  * every success well-formed and finite — and no unhandled rejection in the process meanwhile.
  *
  * `npm test` runs a few thousand cases with a fixed seed; `npm run fuzz` runs 10,000 with a new
- * seed each time. RALM_FUZZ_CASES and RALM_FUZZ_SEED set either; the summary (cases, statuses,
+ * seed each time. RALM_FUZZ_CASES and RALM_FUZZ_SEED set either, RALM_FUZZ_BACKEND the backend
+ * (cpu by default); the summary (cases, statuses,
  * codes, 5xx, uncoded) is printed, and a failing case names its seed and batch.
  */
 import { describe, it, before, after } from 'node:test';
@@ -24,18 +25,20 @@ import { fuzzCases, type FuzzWorld } from '../helpers/fuzz-requests.js';
 import { FuzzTally, send } from '../helpers/fuzz-check.js';
 
 const LONG_RUN = process.env.npm_lifecycle_event === 'fuzz';
-const CASES = Number(process.env.RALM_FUZZ_CASES ?? (LONG_RUN ? 10_000 : 2_000));
+const CASES = Number(process.env.RALM_FUZZ_CASES ?? (LONG_RUN ? 10_000 : 4_000));
 const SEED = Number(process.env.RALM_FUZZ_SEED ?? (LONG_RUN ? Date.now() % 1_000_000_007 : 20_260_513));
 /** Cases generated (and sent, `PARALLEL` at a time) per batch; each batch sees the jobs the earlier ones created. */
 const BATCH = 250;
 const PARALLEL = 4;
+/** The compute backend of the fuzzed service (RALM_FUZZ_BACKEND: cpu, webgpu or auto). */
+const BACKEND = process.env.RALM_FUZZ_BACKEND ?? 'cpu';
 
 /** fast-check's seed for batch `b` of a run: batches of nearby runs share no cases. */
 function batchSeed(seed: number, b: number): number {
   return (Math.imul(seed, 0x9e3779b1) + Math.imul(b + 1, 0x85ebca6b)) | 0;
 }
 
-describe(`HTTP fuzzer: ${CASES} cases, seed ${SEED}`, () => {
+describe(`HTTP fuzzer: ${CASES} cases, seed ${SEED}, ${BACKEND} backend`, () => {
   let dir: string;
   let svc: RunningService;
   let world: FuzzWorld;
@@ -47,7 +50,7 @@ describe(`HTTP fuzzer: ${CASES} cases, seed ${SEED}`, () => {
     dir = await mkdtemp(join(tmpdir(), 'ralm-fuzz-'));
     const tokens = { all: 'fuzz-admin-token', read: 'fuzz-read-token' };
     const config = loadConfig({}, {
-      port: '0', backend: 'cpu', 'data-dir': dir, 'log-level': 'silent', 'api-tokens': `admin:${tokens.all},read:${tokens.read}`,
+      port: '0', backend: BACKEND, 'data-dir': dir, 'log-level': 'silent', 'api-tokens': `admin:${tokens.all},read:${tokens.read}`,
       // Load shedding answers the machine's state, not the request: off, so every answer is the request's.
       'max-event-loop-delay-ms': '0',
     });
