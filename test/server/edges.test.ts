@@ -7,6 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,4 +171,29 @@ describe('the edges', () => {
     assert.match(huge, /^HTTP\/1\.1 431 /);
     assert.equal(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4)).error.code, 'RALM_ERR_HEADERS_TOO_LARGE');
   });
+
+  it("a path the documentation page's file server refuses (climbing out, unreadable) is a coded 4xx revealing nothing, not a 500", async () => {
+    // Over a socket: inject() resolves `..` and escapes before the router sees them.
+    const address = app.server.listening ? app.server.address() : new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const port = address instanceof URL ? Number(address.port) : (address as { port: number }).port;
+    const get = (path: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+    for (const path of ['/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/%2e%2e/index.html']) {
+      const r = await get(path);
+      assert.equal(r.status, 404, r.body);
+      assert.equal(JSON.parse(r.body).error.code, 'RALM_ERR_NOT_FOUND');
+      // Only the path as sent: no file-system path, no sign of whether anything is there.
+      assert.equal(JSON.parse(r.body).error.message, `no file at ${JSON.stringify(path)}`);
+    }
+    const nul = await get('/docs/static/%00');
+    assert.equal(nul.status, 400, nul.body);
+    assert.match(JSON.parse(nul.body).error.message, /^url: expected the path of a file/);
+    assert.equal((await get('/docs/static/index.css')).status, 200);
+  });
 });
+
