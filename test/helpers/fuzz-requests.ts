@@ -372,7 +372,8 @@ function routeCase(w: FuzzWorld, r: Route, valid: Record<string, fc.Arbitrary<un
 }
 
 /** Requests for a path no route has. */
-const stray: fc.Arbitrary<FuzzCase> = fc.tuple(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'), fc.constantFrom('/', '/v1', '/v1/', '/v2/recommend', '/v1/users', '/v1/users/', '/v1/items//x', '//v1/recommend', '/v1/recommend/', '/v1/audiences/x/users/y', '/docs/../v1/users/a', '/%zz', '/*', '/v1/admin'))
+const stray: fc.Arbitrary<FuzzCase> = fc.tuple(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'), fc.constantFrom('/', '/v1', '/v1/', '/v2/recommend', '/v1/users', '/v1/users/', '/v1/items//x', '//v1/recommend', '/v1/recommend/', '/v1/audiences/x/users/y', '/docs/../v1/users/a', '/%zz', '/*', '/v1/admin',
+  '/docs/static/nothing.js', '/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/%zz', '/docs/yaml', '/docs/json/x', '/docs/static/index.html', '/docs/static/swagger-ui.css', '/docs/'))
   .map(([method, path]) => ({ route: 'stray', method, path, headers: {}, encoding: 'json' as const, kind: 'stray' }));
 
 /** Every route, in both encodings, valid and mutated. */

@@ -41,6 +41,7 @@ function batchSeed(seed: number, b: number): number {
 describe(`HTTP fuzzer: ${CASES} cases, seed ${SEED}, ${BACKEND} backend`, () => {
   let dir: string;
   let svc: RunningService;
+  let config: ReturnType<typeof loadConfig>;
   let world: FuzzWorld;
   const rejections: unknown[] = [];
   const onRejection = (reason: unknown): void => void rejections.push(reason);
@@ -49,7 +50,7 @@ describe(`HTTP fuzzer: ${CASES} cases, seed ${SEED}, ${BACKEND} backend`, () => 
     process.on('unhandledRejection', onRejection);
     dir = await mkdtemp(join(tmpdir(), 'ralm-fuzz-'));
     const tokens = { all: 'fuzz-admin-token', read: 'fuzz-read-token' };
-    const config = loadConfig({}, {
+    config = loadConfig({}, {
       port: '0', backend: BACKEND, 'data-dir': dir, 'log-level': 'silent', 'api-tokens': `admin:${tokens.all},read:${tokens.read}`,
       // Load shedding answers the machine's state, not the request: off, so every answer is the request's.
       'max-event-loop-delay-ms': '0',
@@ -118,5 +119,19 @@ describe(`HTTP fuzzer: ${CASES} cases, seed ${SEED}, ${BACKEND} backend`, () => 
     console.log(summary);
     assert.deepEqual(rejections.map(String), [], 'unhandled rejections in the server process');
     assert.equal(tally.bad, 0, `${summary}\n${tally.failures.join('\n')}`);
+  });
+
+  it('the next start over the store the fuzzer left succeeds and serves every user finite scores', async () => {
+    await svc.close();
+    svc = await startService(config);
+    const auth = { authorization: `Bearer ${world.tokens.all}` };
+    assert.equal((await fetch(`${svc.url}/readyz`)).status, 200);
+    for (const id of world.users) {
+      const res = await fetch(`${svc.url}/v1/recommend`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ user: { id }, k: 5 }) });
+      const body = (await res.json()) as { items: Array<{ score: unknown }> };
+      assert.equal(res.status, 200, `${id}: ${JSON.stringify(body)}`);
+      assert.ok(body.items.length > 0 && body.items.every((i) => typeof i.score === 'number' && Number.isFinite(i.score)), `${id}: ${JSON.stringify(body)}`);
+    }
+    for (const id of world.items) assert.equal((await fetch(`${svc.url}/v1/items/${id}`, { headers: auth })).status, 200, id);
   });
 });
