@@ -273,7 +273,7 @@ const queryValue = fc.oneof(
   fc.constantFrom('0', '1', '-1', '100000', '100001', '1e3', '0x10', '1.5', '', 'abc', '9007199254740993', '1e999', 'NaN', 'page', 'ndjson', 'NDJSON', 'xml', '%zz', '-0'),
   fc.nat().map(String),
 );
-const query = fc.array(fc.tuple(fc.constantFrom('offset', 'limit', 'format', 'offset[]', 'limit[a]', 'x', '%zz', ''), queryValue), { maxLength: 4 })
+const query = fc.array(fc.tuple(fc.constantFrom('offset', 'limit', 'format', 'offset[]', 'limit[a]', 'x', '%zz', '', '__proto__', '__proto__[offset]', 'constructor[prototype][limit]'), queryValue), { maxLength: 4 })
   .map((pairs) => (pairs.length === 0 ? '' : `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}`));
 
 const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'APPLICATION/JSON', 'application/jsonx',
