@@ -154,7 +154,7 @@ describe('the edges', () => {
     coded(await app.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1}}' }), 400, 'RALM_ERR_MALFORMED_BODY');
   });
 
-  it("what Node's HTTP parser refuses is coded too: a malformed request (400), headers too large (431)", async () => {
+  it("what Node's HTTP server refuses is coded too: a malformed request (400), headers too large (431), an odd Expect, no Host, CONNECT", async () => {
     const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
     const rawRequest = (text: string): Promise<string> => new Promise((resolve, reject) => {
       const socket = connect(Number(url.port), url.hostname);
@@ -170,6 +170,19 @@ describe('the edges', () => {
     const huge = await rawRequest(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
     assert.match(huge, /^HTTP\/1\.1 431 /);
     assert.equal(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4)).error.code, 'RALM_ERR_HEADERS_TOO_LARGE');
+    // What Node would answer with an empty body (417, 400) or not at all (CONNECT) is coded too.
+    const bodyOf = (text: string): { code: string; message: string } => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error;
+    const expect = await rawRequest('POST /v1/admin/recluster HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 0\r\n\r\n');
+    assert.match(expect, /^HTTP\/1\.1 400 /);
+    assert.match(bodyOf(expect).message, /^expect: expected 100-continue or no Expect header, got "something-else"/);
+    const noHost = await rawRequest('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    assert.match(noHost, /^HTTP\/1\.1 400 /);
+    assert.equal(bodyOf(noHost).code, 'RALM_ERR_VALIDATION');
+    assert.match(bodyOf(noHost).message, /^host: expected a Host header/);
+    assert.match(await rawRequest('GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /, 'HTTP/1.0 needs no Host');
+    const tunnel = await rawRequest('CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n');
+    assert.match(tunnel, /^HTTP\/1\.1 404 /);
+    assert.equal(bodyOf(tunnel).code, 'RALM_ERR_NOT_FOUND');
   });
 
   it("a path the documentation page's file server refuses (climbing out, unreadable) is a coded 4xx revealing nothing, not a 500", async () => {
