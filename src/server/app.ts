@@ -17,7 +17,7 @@ import { Metrics } from './metrics.js';
 import { MAX_PARAM_LENGTH } from './schemas.js';
 import { admission, appWide } from './plugins/admission.js';
 import { auth } from './plugins/auth.js';
-import { clientErrorHandler } from './plugins/client-errors.js';
+import { clientErrorHandler, protocolEdges } from './plugins/client-errors.js';
 import { docs } from './plugins/docs.js';
 import { drain, type Drain } from './plugins/drain.js';
 import { encoding } from './plugins/encoding.js';
@@ -68,7 +68,8 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     requestTimeout: limits.httpRequestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Node enforces both timeouts when it checks connections, every 30 s by default: every second here.
-    http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.httpRequestTimeoutMs), requestTimeout: limits.httpRequestTimeoutMs, connectionsCheckingInterval: 1000 },
+    // Node's own Host check answers with an empty body: plugins/client-errors.ts checks it, coded.
+    http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.httpRequestTimeoutMs), requestTimeout: limits.httpRequestTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false },
     // Shutdown is drain.ts's: coded 503s, and no idle connection closed under a request.
     return503OnClosing: false,
     forceCloseConnections: false,
@@ -80,6 +81,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   validation(app);
   errorHandlers(app, { metrics, bodyLimit: settings.bodyLimit });
   requestIds(app);
+  protocolEdges(app);
   instrument(app, metrics);
   auth(app, settings.tokens);
   if (settings.rateLimit > 0) rateLimits(app, { max: settings.rateLimit });

@@ -7,6 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +133,19 @@ describe('the edges', () => {
     coded(await mp('POST', '/v1/audiences', { seedEmbeddings: [asBytes.subarray(0, 4 * h - 1)], size: 1 }), 400, 'RALM_ERR_VALIDATION', /^seedEmbeddings\[0\]: binary vectors are little-endian float32/);
   });
 
+  it('NaN and ±Infinity are refused anywhere in a body, opaque metadata and features included, never stored', async () => {
+    const mp = (method: 'POST' | 'PUT', url: string, body: unknown) => app.inject({ method, url, headers: { 'content-type': 'application/msgpack', accept: 'application/json' }, payload: packr.pack(body) });
+    coded(await mp('PUT', '/v1/items/nf', { metadata: { price: { list: [1, -Infinity] } } }), 400, 'RALM_ERR_NON_FINITE', /^metadata\.price\.list\[1\]: expected a finite number, got -Infinity/);
+    coded(await mp('PUT', '/v1/items/nf', { metadata: { v: Float64Array.from([0, NaN]) } }), 400, 'RALM_ERR_NON_FINITE', /^metadata\.v\[1\]: expected a finite number, got NaN/);
+    coded(await mp('PUT', '/v1/users/nf', { universal: new Array(M).fill(0.1), features: { score: NaN } }), 400, 'RALM_ERR_NON_FINITE', /^features\.score: /);
+    // JSON has no Infinity, but 1e999 parses to it.
+    const payload = `{"universal":[${new Array(M).fill(0.1).join(',')}],"features":{"n":1e999}}`;
+    coded(await app.inject({ method: 'PUT', url: '/v1/users/nf', headers: { 'content-type': 'application/json' }, payload }), 400, 'RALM_ERR_NON_FINITE', /^features\.n: expected a finite number, got Infinity/);
+    coded(await mp('POST', '/v1/recommend', { user: { embedding: Float32Array.from({ length: engine.model.manifest.h }, (_, i) => (i === 3 ? NaN : 0.1)) } }), 400, 'RALM_ERR_NON_FINITE', /^user\.embedding\[3\]: /);
+    assert.equal((await app.inject({ url: '/v1/items/nf' })).statusCode, 404);
+    assert.equal((await app.inject({ url: '/v1/users/nf' })).statusCode, 404);
+  });
+
   it("Fastify's own refusals are coded: unknown routes and methods, unparsable and empty JSON", async () => {
     coded(await app.inject({ url: '/v1/nothing' }), 404, 'RALM_ERR_NOT_FOUND', /^no route GET \/v1\/nothing/);
     coded(await app.inject({ method: 'PATCH', url: '/v1/recommend' }), 404, 'RALM_ERR_NOT_FOUND');
@@ -140,7 +154,7 @@ describe('the edges', () => {
     coded(await app.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1}}' }), 400, 'RALM_ERR_MALFORMED_BODY');
   });
 
-  it("what Node's HTTP parser refuses is coded too: a malformed request (400), headers too large (431)", async () => {
+  it("what Node's HTTP server refuses is coded too: a malformed request (400), headers too large (431), an odd Expect, no Host, CONNECT", async () => {
     const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
     const rawRequest = (text: string): Promise<string> => new Promise((resolve, reject) => {
       const socket = connect(Number(url.port), url.hostname);
@@ -156,5 +170,43 @@ describe('the edges', () => {
     const huge = await rawRequest(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
     assert.match(huge, /^HTTP\/1\.1 431 /);
     assert.equal(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4)).error.code, 'RALM_ERR_HEADERS_TOO_LARGE');
+    // What Node would answer with an empty body (417, 400) or not at all (CONNECT) is coded too.
+    const bodyOf = (text: string): { code: string; message: string } => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error;
+    const expect = await rawRequest('POST /v1/admin/recluster HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 0\r\n\r\n');
+    assert.match(expect, /^HTTP\/1\.1 400 /);
+    assert.match(bodyOf(expect).message, /^expect: expected 100-continue or no Expect header, got "something-else"/);
+    const noHost = await rawRequest('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    assert.match(noHost, /^HTTP\/1\.1 400 /);
+    assert.equal(bodyOf(noHost).code, 'RALM_ERR_VALIDATION');
+    assert.match(bodyOf(noHost).message, /^host: expected a Host header/);
+    assert.match(await rawRequest('GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /, 'HTTP/1.0 needs no Host');
+    const tunnel = await rawRequest('CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n');
+    assert.match(tunnel, /^HTTP\/1\.1 404 /);
+    assert.equal(bodyOf(tunnel).code, 'RALM_ERR_NOT_FOUND');
+  });
+
+  it("a path the documentation page's file server refuses (climbing out, unreadable) is a coded 4xx revealing nothing, not a 500", async () => {
+    // Over a socket: inject() resolves `..` and escapes before the router sees them.
+    const address = app.server.listening ? app.server.address() : new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const port = address instanceof URL ? Number(address.port) : (address as { port: number }).port;
+    const get = (path: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+    for (const path of ['/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/%2e%2e/index.html']) {
+      const r = await get(path);
+      assert.equal(r.status, 404, r.body);
+      assert.equal(JSON.parse(r.body).error.code, 'RALM_ERR_NOT_FOUND');
+      // Only the path as sent: no file-system path, no sign of whether anything is there.
+      assert.equal(JSON.parse(r.body).error.message, `no file at ${JSON.stringify(path)}`);
+    }
+    const nul = await get('/docs/static/%00');
+    assert.equal(nul.status, 400, nul.body);
+    assert.match(JSON.parse(nul.body).error.message, /^url: expected the path of a file/);
+    assert.equal((await get('/docs/static/index.css')).status, 200);
   });
 });
+

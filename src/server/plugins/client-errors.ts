@@ -4,10 +4,13 @@
  * large, or bytes that are not HTTP/1.1. The same coded body as every other error (without a
  * request id: there is no request), then the connection closes, as Node's own handler does.
  */
+import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { STATUS, type ServiceErrorCode } from '../errors.js';
+import type { Duplex } from 'node:stream';
+import { ServiceError, STATUS, type ServiceErrorCode } from '../errors.js';
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const REASONS: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 export function clientErrorHandler(limits: { httpRequestTimeoutMs: number; headersTimeoutMs: number }): (err: NodeJS.ErrnoException, socket: Socket) => void {
   return (err, socket) => {
@@ -25,11 +28,40 @@ export function clientErrorHandler(limits: { httpRequestTimeoutMs: number; heade
       code = 'RALM_ERR_MALFORMED_BODY';
       message = `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`;
     }
-    const status = STATUS[code];
-    const body = JSON.stringify({ error: { code, message } });
-    if (socket.writable) {
-      socket.write(`HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    }
+    writeError(socket, code, message);
     socket.destroy(err);
   };
+}
+
+/** A coded error written straight to a socket, for answers no Fastify reply can give. */
+function writeError(socket: Duplex, code: ServiceErrorCode, message: string): void {
+  const status = STATUS[code];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+}
+
+/**
+ * Requests Node's HTTP server would answer itself with an empty body, or not at all: an Expect
+ * other than 100-continue (Node: a bare 417), HTTP/1.1 without a Host header (Node: a bare 400),
+ * and CONNECT (Node: the socket closed unanswered). Each gets the coded format instead. Node's
+ * own Host check is switched off where the server is made (`requireHostHeader: false`, app.ts),
+ * so that the check here can answer in that format, with a request id.
+ */
+export function protocolEdges(app: FastifyInstance): void {
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({ error: { code: 'RALM_ERR_VALIDATION', message: `expect: expected 100-continue or no Expect header, got ${JSON.stringify(req.headers.expect ?? '')}`, details: { field: 'expect' } } });
+    res.writeHead(STATUS.RALM_ERR_VALIDATION, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
+  app.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    writeError(socket, 'RALM_ERR_NOT_FOUND', `no route CONNECT ${JSON.stringify(req.url ?? '')}: the service is not a proxy`);
+    socket.end();
+  });
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      throw new ServiceError('RALM_ERR_VALIDATION', 'host: expected a Host header (HTTP/1.1 requires one)', { field: 'host' });
+    }
+  });
 }

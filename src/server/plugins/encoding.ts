@@ -7,7 +7,8 @@
  * becomes a number array, so the schema checks it like any other field.
  *
  * A body is plain data (checkPlainData): nested at most MAX_DEPTH levels, holding only what JSON
- * has plus byte and typed arrays — so no stored value can later fail to be encoded, and no
+ * has (finite numbers: no NaN or ±Infinity, which MessagePack carries and `1e999` in JSON parses
+ * to) plus byte and typed arrays — so no stored value can later fail to be encoded, and no
  * recursion downstream can run out of stack. All of this is installed in the API's own context
  * (app.ts), never on the documentation page's routes, whose HTML and scripts go out as they are.
  */
@@ -119,7 +120,8 @@ function asNumbers(v: unknown, field: string): unknown {
 
 /**
  * Refuses a body that is not plain data: nested deeper than MAX_DEPTH, or holding a value JSON
- * has no form for (MessagePack's Date, Set, Map with non-plain prototype, RegExp, Error …).
+ * has no form for (MessagePack's Date, Set, Map with non-plain prototype, RegExp, Error …), or a
+ * NaN or ±Infinity anywhere (RALM_ERR_NON_FINITE).
  * Iterative, so a hostile depth cannot overflow the stack; the path is only worked out on refusal.
  */
 export function checkPlainData(body: unknown): void {
@@ -128,7 +130,13 @@ export function checkPlainData(body: unknown): void {
   while (values.length > 0) {
     const v = values.pop();
     const depth = depths.pop() as number;
-    if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || ArrayBuffer.isView(v)) continue;
+    if (v === null || v === undefined || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'number' || ArrayBuffer.isView(v)) {
+      const bad = nonFinite(v);
+      if (bad === undefined) continue;
+      const field = `${pathTo(body, v)}${bad.index === undefined ? '' : `[${bad.index}]`}`;
+      throw new ServiceError('RALM_ERR_NON_FINITE', `${field}: expected a finite number, got ${bad.value}`, { field });
+    }
     const problem = typeof v !== 'object' ? `a ${typeof v} is not a value the API takes`
       : depth >= MAX_DEPTH ? `nested deeper than ${MAX_DEPTH} levels`
         : !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null
@@ -145,12 +153,23 @@ export function checkPlainData(body: unknown): void {
   }
 }
 
+/**
+ * The first NaN or ±Infinity in a number or a float typed array: JSON has no form for them, and an
+ * opaque field (metadata, features) would store one and serve it back as null, or as NaN.
+ */
+function nonFinite(v: number | ArrayBufferView): { value: number; index?: number } | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : { value: v };
+  if (!(v instanceof Float32Array || v instanceof Float64Array)) return undefined;
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return { value: v[i], index: i };
+  return undefined;
+}
+
 /** Where `target` sits in `root`, named as the project names fields (`events[3].user`), found breadth-first. */
 function pathTo(root: unknown, target: unknown): string {
   const queue: Array<[unknown, string]> = [[root, '']];
   for (let i = 0; i < queue.length; i++) {
     const [v, at] = queue[i];
-    if (v === target) return at === '' ? 'body' : at;
+    if (Object.is(v, target)) return at === '' ? 'body' : at;
     if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
     if (Array.isArray(v)) v.forEach((c, j) => queue.push([c, `${at}[${j}]`]));
     else for (const [k, c] of Object.entries(v)) queue.push([c, at === '' ? k : `${at}.${k}`]);

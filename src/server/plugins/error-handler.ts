@@ -18,7 +18,7 @@ type AnyError = FastifyError | RalmError | ServiceError;
 
 export function errorHandlers(app: FastifyInstance, o: { metrics: Metrics; bodyLimit: number }): void {
   app.setErrorHandler((err: AnyError, req, reply) => {
-    const { code, message, details } = coded(err, o.bodyLimit);
+    const { code, message, details } = coded(err, o.bodyLimit, req.url);
     if (err instanceof ServiceError && err.headers) void reply.headers(err.headers);
     if (code === 'RALM_ERR_OVERLOADED') reply.header('retry-after', String((details?.retryAfterSeconds as number | undefined) ?? 1));
     sendError(req, reply, o.metrics, { code, message, details }, err);
@@ -34,11 +34,20 @@ interface Coded {
   details?: Record<string, unknown>;
 }
 
-function coded(err: AnyError, bodyLimit: number): Coded {
+function coded(err: AnyError, bodyLimit: number, url: string): Coded {
   if (err instanceof RalmError || err instanceof ServiceError) return { code: err.code, message: err.message, details: err.details };
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE': return { code: 'RALM_ERR_BODY_TOO_LARGE', message: `body: larger than the ${bodyLimit}-byte limit` };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return { code: 'RALM_ERR_UNSUPPORTED_MEDIA_TYPE', message: `content-type: expected application/json or ${MSGPACK}` };
+  }
+  // An http-errors client error (it has `status`; Fastify's own have a code): what the documentation
+  // page's file server (@fastify/static) refuses — a path climbing out of its folder (403), or one
+  // it cannot read (400). Either is a file the service does not have: said so, revealing nothing.
+  const status = (err as { status?: unknown }).status;
+  if (err.code === undefined && typeof status === 'number' && status >= 400 && status < 500) {
+    return status === 400
+      ? { code: 'RALM_ERR_VALIDATION', message: `url: expected the path of a file, got ${quotedPath(url)}`, details: { field: 'url' } }
+      : { code: 'RALM_ERR_NOT_FOUND', message: `no file at ${quotedPath(url)}` };
   }
   if (err.statusCode === 400) return { code: 'RALM_ERR_MALFORMED_BODY', message: `body: ${err.message}` };
   return { code: 'RALM_ERR_INTERNAL', message: 'internal error (see the server log for the request id)' };
@@ -69,7 +78,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, metrics: Met
  */
 export function frameworkErrors(metrics: Metrics): (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => void {
   return (err, req, reply) => {
-    const path = JSON.stringify(req.url.length > 80 ? `${req.url.slice(0, 80)}…` : req.url);
+    const path = quotedPath(req.url);
     const e: Coded = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? { code: 'RALM_ERR_VALIDATION', message: `id: expected an id of at most ${ID_MAX_LENGTH} characters, got a longer one in ${path}`, details: { field: 'id' } }
       : err.code === 'FST_ERR_BAD_URL'
@@ -79,3 +88,7 @@ export function frameworkErrors(metrics: Metrics): (err: FastifyError, req: Fast
   };
 }
 
+/** A request's path for a message: quoted, and cut at 80 characters. */
+function quotedPath(url: string): string {
+  return JSON.stringify(url.length > 80 ? `${url.slice(0, 80)}…` : url);
+}
