@@ -39,11 +39,7 @@
     (param $cent i32) (param $glob i32) (param $meta i32)
     (param $q i32) (param $e i32) (param $acc i32) (param $slots i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $enorm f64) (param $zn f64)
-    (local $c i32) (local $slot i32) (local $cnt i32) (local $j i32) (local $v i32)
-    (local $g i32) (local $base i32) (local $row i32) (local $o i32)
-    (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128) (local $x0 v128) (local $x1 v128) (local $wv v128)
-    (local $gn f64) (local $dg f64) (local $sw f64) (local $edl f64)
-    (local $cg f64) (local $cl f64) (local $dq i32) (local $swv v128)
+    (local $c i32) (local $slot i32) (local $cnt i32) (local $base i32) (local $gn f64) (local $dq i32)
     ;; the logits C_j · q, packed: after the weight slots (k rounded up to 4, 16 bytes each)
     (local.set $dq (i32.add (local.get $acc) (i32.shl (i32.and (i32.add (local.get $k) (i32.const 3)) (i32.const -4)) (i32.const 4))))
     (local.set $c (i32.const 0))
@@ -55,108 +51,336 @@
         (if (i32.gt_u (local.get $cnt) (local.get $k)) (then (local.set $cnt (local.get $k))))
         (local.set $gn (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3))))))
 
-        ;; dg = g · e
-        (local.set $g (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes))))
-        (local.set $a0 (v128.const i64x2 0 0))
-        (local.set $a1 (v128.const i64x2 0 0))
-        (local.set $v (i32.const 0))
-        (block $gd (loop $gl
-          (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
-          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
-          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $g) (local.get $v))) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
-          (local.set $v (i32.add (local.get $v) (i32.const 32)))
-          (br $gl)))
-        (local.set $dg (call $hsum (f32x4.add (local.get $a0) (local.get $a1))))
-
-        ;; pass 1: dq_j = C_j · q for every row (rows stream from memory once; the item's rows then
-        ;; stay in L1 for pass 2), stored packed as f32 after the weight slots.
         (local.set $base (i32.add (local.get $cent) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rowBytes))))
-        (local.set $j (i32.const 0))
-        (local.set $row (local.get $base))
-        (block $rd (loop $rl
-          (br_if $rd (i32.ge_u (local.get $j) (local.get $cnt)))
-          (local.set $a0 (v128.const i64x2 0 0))
-          (local.set $a1 (v128.const i64x2 0 0))
-          (local.set $b0 (v128.const i64x2 0 0))
-          (local.set $b1 (v128.const i64x2 0 0))
-          (local.set $v (i32.const 0))
-          ;; 16 floats per iteration, four independent accumulators
-          (block $dd (loop $dl
-            (br_if $dd (i32.ge_u (local.get $v) (local.get $rowBytes)))
-            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $row) (local.get $v))) (v128.load (i32.add (local.get $q) (local.get $v))))))
-            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $row) (local.get $v))) (v128.load offset=16 (i32.add (local.get $q) (local.get $v))))))
-            (br_if $dd (i32.ge_u (i32.add (local.get $v) (i32.const 32)) (local.get $rowBytes)))
-            (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load offset=32 (i32.add (local.get $row) (local.get $v))) (v128.load offset=32 (i32.add (local.get $q) (local.get $v))))))
-            (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=48 (i32.add (local.get $row) (local.get $v))) (v128.load offset=48 (i32.add (local.get $q) (local.get $v))))))
-            (local.set $v (i32.add (local.get $v) (i32.const 64)))
-            (br $dl)))
-          (f32.store (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2)))
-            (f32.demote_f64 (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $b0) (local.get $b1))))))
-          (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
-          (local.set $j (i32.add (local.get $j) (i32.const 1)))
-          (br $rl)))
-
-        ;; attention weights four rows at a time (f32x4 exp/tanh, lanes past the count get 0); each
-        ;; slot of the weight scratch becomes w_j splatted to 4 lanes for pass 2.
-        (local.set $swv (v128.const i64x2 0 0))
-        (local.set $j (i32.const 0))
-        (block $wd (loop $wl
-          (br_if $wd (i32.ge_u (local.get $j) (local.get $cnt)))
-          (local.set $wv (call $attn_weight4 (v128.load (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2))))
-            (i32.sub (local.get $cnt) (local.get $j))))
-          (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
-          (local.set $o (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 4))))
-          (v128.store (local.get $o) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $wv) (local.get $wv)))
-          (v128.store offset=16 (local.get $o) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $wv) (local.get $wv)))
-          (v128.store offset=32 (local.get $o) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $wv) (local.get $wv)))
-          (v128.store offset=48 (local.get $o) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $wv) (local.get $wv)))
-          (local.set $j (i32.add (local.get $j) (i32.const 4)))
-          (br $wl)))
-        (local.set $sw (call $hsum (local.get $swv)))
-
-        ;; pass 2: L = Σ_j w_j C_j built 8 columns at a time in registers; |L|² and e·L from it.
-        (local.set $x0 (v128.const i64x2 0 0))
-        (local.set $x1 (v128.const i64x2 0 0))
-        (local.set $b0 (v128.const i64x2 0 0))
-        (local.set $b1 (v128.const i64x2 0 0))
-        (local.set $g (i32.add (local.get $acc) (i32.shl (local.get $cnt) (i32.const 4))))
-        (local.set $v (i32.const 0))
-        (block $cd (loop $cl
-          (br_if $cd (i32.ge_u (local.get $v) (local.get $rowBytes)))
-          (local.set $a0 (v128.const i64x2 0 0))
-          (local.set $a1 (v128.const i64x2 0 0))
-          (local.set $row (i32.add (local.get $base) (local.get $v)))
-          (local.set $o (local.get $acc))
-          (block $jd (loop $jl
-            (br_if $jd (i32.ge_u (local.get $o) (local.get $g)))
-            (local.set $wv (v128.load (local.get $o)))
-            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wv) (v128.load (local.get $row)))))
-            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wv) (v128.load offset=16 (local.get $row)))))
-            (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
-            (local.set $o (i32.add (local.get $o) (i32.const 16)))
-            (br $jl)))
-          (local.set $x0 (f32x4.add (local.get $x0) (f32x4.mul (local.get $a0) (local.get $a0))))
-          (local.set $x1 (f32x4.add (local.get $x1) (f32x4.mul (local.get $a1) (local.get $a1))))
-          (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $a0) (v128.load (i32.add (local.get $e) (local.get $v))))))
-          (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $a1) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
-          (local.set $v (i32.add (local.get $v) (i32.const 32)))
-          (br $cl)))
-        (local.set $edl (call $hsum (f32x4.add (local.get $b0) (local.get $b1))))
-        (local.set $a0 (local.get $x0))
-        (local.set $a1 (local.get $x1))
-
-        (local.set $cg (call $cos (local.get $dg) (local.get $enorm) (local.get $gn) (local.get $zn)))
-        (local.set $cl (f64.const 0))
-        (if (i32.gt_u (local.get $cnt) (i32.const 0))
-          (then
-            (local.set $cl (call $cos (f64.div (local.get $edl) (local.get $sw)) (local.get $enorm)
-              (f64.div (f64.sqrt (call $hsum (f32x4.add (local.get $a0) (local.get $a1)))) (local.get $sw)) (local.get $zn)))))
-        (local.set $o (i32.add (local.get $out) (i32.mul (local.get $c) (i32.const 12))))
-        (f32.store (local.get $o) (f32.demote_f64 (f64.add (f64.mul (local.get $alpha) (local.get $cg)) (f64.mul (local.get $beta) (local.get $cl)))))
-        (f32.store offset=4 (local.get $o) (f32.demote_f64 (local.get $cg)))
-        (f32.store offset=8 (local.get $o) (f32.demote_f64 (local.get $cl)))
+        (call $one (local.get $cnt) (local.get $rowBytes) (local.get $base)
+          (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes))) (local.get $gn)
+          (local.get $q) (local.get $e) (local.get $enorm) (local.get $acc) (local.get $dq)
+          (i32.add (local.get $out) (i32.mul (local.get $c) (i32.const 12)))
+          (local.get $alpha) (local.get $beta) (local.get $zn))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $cands))))
+;; ---------------------------------------------------------------- one request, one candidate
+  ;; The candidate's cnt rows at base, its global vector at g (norm gn), against q and e (norm
+  ;; enorm); acc: the weight slots, dq: the packed logits; writes (score, cos_g, cos_l) at out.
+  (func $one
+    (param $cnt i32) (param $rowBytes i32) (param $base i32) (param $g i32) (param $gn f64)
+    (param $q i32) (param $e i32) (param $enorm f64) (param $acc i32) (param $dq i32) (param $out i32)
+    (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $j i32) (local $v i32) (local $row i32) (local $o i32)
+    (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128) (local $x0 v128) (local $x1 v128) (local $wv v128)
+    (local $dg f64) (local $sw f64) (local $edl f64)
+    (local $cg f64) (local $cl f64) (local $swv v128)
+    ;; dg = g · e
+    (local.set $a0 (v128.const i64x2 0 0))
+    (local.set $a1 (v128.const i64x2 0 0))
+    (local.set $v (i32.const 0))
+    (block $gd (loop $gl
+      (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $g) (local.get $v))) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
+      (local.set $v (i32.add (local.get $v) (i32.const 32)))
+      (br $gl)))
+    (local.set $dg (call $hsum (f32x4.add (local.get $a0) (local.get $a1))))
+
+    ;; pass 1: dq_j = C_j · q for every row (rows stream from memory once; the item's rows then
+    ;; stay in L1 for pass 2), stored packed as f32 after the weight slots.
+    (local.set $j (i32.const 0))
+    (local.set $row (local.get $base))
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_u (local.get $j) (local.get $cnt)))
+      (local.set $a0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0))
+      (local.set $b0 (v128.const i64x2 0 0))
+      (local.set $b1 (v128.const i64x2 0 0))
+      (local.set $v (i32.const 0))
+      ;; 16 floats per iteration, four independent accumulators
+      (block $dd (loop $dl
+        (br_if $dd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $row) (local.get $v))) (v128.load (i32.add (local.get $q) (local.get $v))))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $row) (local.get $v))) (v128.load offset=16 (i32.add (local.get $q) (local.get $v))))))
+        (br_if $dd (i32.ge_u (i32.add (local.get $v) (i32.const 32)) (local.get $rowBytes)))
+        (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load offset=32 (i32.add (local.get $row) (local.get $v))) (v128.load offset=32 (i32.add (local.get $q) (local.get $v))))))
+        (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=48 (i32.add (local.get $row) (local.get $v))) (v128.load offset=48 (i32.add (local.get $q) (local.get $v))))))
+        (local.set $v (i32.add (local.get $v) (i32.const 64)))
+        (br $dl)))
+      (f32.store (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2)))
+        (f32.demote_f64 (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $b0) (local.get $b1))))))
+      (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $rl)))
+
+    ;; attention weights four rows at a time (f32x4 exp/tanh, lanes past the count get 0); each
+    ;; slot of the weight scratch becomes w_j splatted to 4 lanes for pass 2.
+    (local.set $swv (v128.const i64x2 0 0))
+    (local.set $j (i32.const 0))
+    (block $wd (loop $wl
+      (br_if $wd (i32.ge_u (local.get $j) (local.get $cnt)))
+      (local.set $wv (call $attn_weight4 (v128.load (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2))))
+        (i32.sub (local.get $cnt) (local.get $j))))
+      (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
+      (local.set $o (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 4))))
+      (v128.store (local.get $o) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $wv) (local.get $wv)))
+      (v128.store offset=16 (local.get $o) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $wv) (local.get $wv)))
+      (v128.store offset=32 (local.get $o) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $wv) (local.get $wv)))
+      (v128.store offset=48 (local.get $o) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $wv) (local.get $wv)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $wl)))
+    (local.set $sw (call $hsum (local.get $swv)))
+
+    ;; pass 2: L = Σ_j w_j C_j built 8 columns at a time in registers; |L|² and e·L from it.
+    (local.set $x0 (v128.const i64x2 0 0))
+    (local.set $x1 (v128.const i64x2 0 0))
+    (local.set $b0 (v128.const i64x2 0 0))
+    (local.set $b1 (v128.const i64x2 0 0))
+    (local.set $g (i32.add (local.get $acc) (i32.shl (local.get $cnt) (i32.const 4))))
+    (local.set $v (i32.const 0))
+    (block $cd (loop $cl
+      (br_if $cd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+      (local.set $a0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0))
+      (local.set $row (i32.add (local.get $base) (local.get $v)))
+      (local.set $o (local.get $acc))
+      (block $jd (loop $jl
+        (br_if $jd (i32.ge_u (local.get $o) (local.get $g)))
+        (local.set $wv (v128.load (local.get $o)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wv) (v128.load (local.get $row)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wv) (v128.load offset=16 (local.get $row)))))
+        (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $jl)))
+      (local.set $x0 (f32x4.add (local.get $x0) (f32x4.mul (local.get $a0) (local.get $a0))))
+      (local.set $x1 (f32x4.add (local.get $x1) (f32x4.mul (local.get $a1) (local.get $a1))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $a0) (v128.load (i32.add (local.get $e) (local.get $v))))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $a1) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
+      (local.set $v (i32.add (local.get $v) (i32.const 32)))
+      (br $cl)))
+    (local.set $edl (call $hsum (f32x4.add (local.get $b0) (local.get $b1))))
+    (local.set $a0 (local.get $x0))
+    (local.set $a1 (local.get $x1))
+
+    (local.set $cg (call $cos (local.get $dg) (local.get $enorm) (local.get $gn) (local.get $zn)))
+    (local.set $cl (f64.const 0))
+    (if (i32.gt_u (local.get $cnt) (i32.const 0))
+      (then
+        (local.set $cl (call $cos (f64.div (local.get $edl) (local.get $sw)) (local.get $enorm)
+          (f64.div (f64.sqrt (call $hsum (f32x4.add (local.get $a0) (local.get $a1)))) (local.get $sw)) (local.get $zn)))))
+    (local.set $o (local.get $out))
+    (f32.store (local.get $o) (f32.demote_f64 (f64.add (f64.mul (local.get $alpha) (local.get $cg)) (f64.mul (local.get $beta) (local.get $cl)))))
+    (f32.store offset=4 (local.get $o) (f32.demote_f64 (local.get $cg)))
+    (f32.store offset=8 (local.get $o) (f32.demote_f64 (local.get $cl))))
+
+;; ---------------------------------------------------------------- batched scoring
+  ;; B requests against the same candidates: each candidate's rows are read from memory once per
+  ;; batch (they stay in L1 while every request of the batch uses them). Requests go four at a
+  ;; time through $four (two rows × four q per load of the rows: 8 independent accumulators, 6
+  ;; loads per 8 multiply-adds; the attention weights of four requests in one f32x4; L of four
+  ;; requests built column-wise with one load of each row chunk), and a remainder of one to three
+  ;; requests through the single-request path of `score` ($one).
+  ;;
+  ;; |L|² = wᵀGw with a per-item Gram matrix would cost the same k·h multiply-adds per request as
+  ;; building L (the e·C_j dots replace the L accumulation) plus the Gram itself, so L is built.
+  ;;   qs, es: nb rows of rowBytes each; norms: nb f64 |e|; acc: the batch weight area
+  ;;   (kPad × 80 bytes, see wasm-kernel.ts); out: (c × nb + b) × (f32 score, cos_g, cos_l).
+  (func (export "score_batch")
+    (param $n i32) (param $k i32) (param $rowBytes i32)
+    (param $cent i32) (param $glob i32) (param $meta i32)
+    (param $nb i32) (param $qs i32) (param $es i32) (param $norms i32) (param $acc i32) (param $slots i32) (param $out i32)
+    (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $c i32) (local $slot i32) (local $cnt i32) (local $b i32) (local $g i32) (local $base i32)
+    (local $gn f64) (local $dq i32) (local $o i32)
+    ;; the single-request remainder keeps its logits after its weight slots, as `score` does
+    (local.set $dq (i32.add (local.get $acc) (i32.shl (i32.and (i32.add (local.get $k) (i32.const 3)) (i32.const -4)) (i32.const 4))))
+    (local.set $c (i32.const 0))
+    (block $done (loop $cands
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $slot (i32.load (i32.add (local.get $slots) (i32.shl (local.get $c) (i32.const 2)))))
+      (local.set $cnt (i32.load (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3)))))
+      (if (i32.gt_u (local.get $cnt) (local.get $k)) (then (local.set $cnt (local.get $k))))
+      (local.set $gn (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3))))))
+      (local.set $g (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes))))
+      (local.set $base (i32.add (local.get $cent) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rowBytes))))
+      (local.set $o (i32.add (local.get $out) (i32.mul (i32.mul (local.get $c) (local.get $nb)) (i32.const 12))))
+      (local.set $b (i32.const 0))
+      (block $fd (loop $fl
+        (br_if $fd (i32.gt_u (i32.add (local.get $b) (i32.const 4)) (local.get $nb)))
+        (call $four (local.get $cnt) (local.get $rowBytes) (local.get $base) (local.get $g) (local.get $gn)
+          (i32.add (local.get $qs) (i32.mul (local.get $b) (local.get $rowBytes)))
+          (i32.add (local.get $es) (i32.mul (local.get $b) (local.get $rowBytes)))
+          (i32.add (local.get $norms) (i32.shl (local.get $b) (i32.const 3)))
+          (local.get $acc) (i32.add (local.get $o) (i32.mul (local.get $b) (i32.const 12)))
+          (local.get $alpha) (local.get $beta) (local.get $zn))
+        (local.set $b (i32.add (local.get $b) (i32.const 4)))
+        (br $fl)))
+      (block $rd (loop $rl
+        (br_if $rd (i32.ge_u (local.get $b) (local.get $nb)))
+        (call $one (local.get $cnt) (local.get $rowBytes) (local.get $base) (local.get $g) (local.get $gn)
+          (i32.add (local.get $qs) (i32.mul (local.get $b) (local.get $rowBytes)))
+          (i32.add (local.get $es) (i32.mul (local.get $b) (local.get $rowBytes)))
+          (f64.load (i32.add (local.get $norms) (i32.shl (local.get $b) (i32.const 3))))
+          (local.get $acc) (local.get $dq) (i32.add (local.get $o) (i32.mul (local.get $b) (i32.const 12)))
+          (local.get $alpha) (local.get $beta) (local.get $zn))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $rl)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cands))))
+
+  ;; Four requests (q, e rows at q0/e0 + b × rowBytes, norms at nrm) against one candidate's
+  ;; cnt rows at base and its global vector g; writes four consecutive outputs at out.
+  ;; acc: per row j, four splatted weights (64 bytes: one vector per request) for kPad rows, then
+  ;; per row the four requests' logits (16 bytes).
+  (func $four
+    (param $cnt i32) (param $rowBytes i32) (param $base i32) (param $g i32) (param $gn f64)
+    (param $q0 i32) (param $e0 i32) (param $nrm i32) (param $acc i32) (param $out i32)
+    (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $e1 i32) (local $e2 i32) (local $e3 i32)
+    (local $j i32) (local $v i32) (local $r0 i32) (local $r1 i32) (local $dq i32) (local $o i32) (local $end i32)
+    (local $x0 v128) (local $x1 v128) (local $y v128)
+    (local $a00 v128) (local $a01 v128) (local $a02 v128) (local $a03 v128)
+    (local $a10 v128) (local $a11 v128) (local $a12 v128) (local $a13 v128)
+    (local $dgv v128) (local $swv v128) (local $wv v128) (local $llv v128) (local $elv v128)
+    (local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128)
+    (local.set $q1 (i32.add (local.get $q0) (local.get $rowBytes)))
+    (local.set $q2 (i32.add (local.get $q1) (local.get $rowBytes)))
+    (local.set $q3 (i32.add (local.get $q2) (local.get $rowBytes)))
+    (local.set $e1 (i32.add (local.get $e0) (local.get $rowBytes)))
+    (local.set $e2 (i32.add (local.get $e1) (local.get $rowBytes)))
+    (local.set $e3 (i32.add (local.get $e2) (local.get $rowBytes)))
+    (local.set $dq (i32.add (local.get $acc) (i32.shl (i32.and (i32.add (local.get $cnt) (i32.const 3)) (i32.const -4)) (i32.const 6))))
+
+    ;; g · e_b for the four requests
+    (local.set $a00 (v128.const i64x2 0 0)) (local.set $a01 (v128.const i64x2 0 0))
+    (local.set $a02 (v128.const i64x2 0 0)) (local.set $a03 (v128.const i64x2 0 0))
+    (local.set $v (i32.const 0))
+    (block $gd (loop $gl
+      (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+      (local.set $x0 (v128.load (i32.add (local.get $g) (local.get $v))))
+      (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $e0) (local.get $v))))))
+      (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $e1) (local.get $v))))))
+      (local.set $a02 (f32x4.add (local.get $a02) (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $e2) (local.get $v))))))
+      (local.set $a03 (f32x4.add (local.get $a03) (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $e3) (local.get $v))))))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (br $gl)))
+    (local.set $dgv (call $sum4 (local.get $a00) (local.get $a01) (local.get $a02) (local.get $a03)))
+
+    ;; pass 1: the logits C_j · q_b, two rows at a time (an odd last row is paired with itself)
+    (local.set $j (i32.const 0))
+    (block $pd (loop $pl
+      (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
+      (local.set $r0 (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $rowBytes))))
+      (local.set $r1 (local.get $r0))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $cnt))
+        (then (local.set $r1 (i32.add (local.get $r0) (local.get $rowBytes)))))
+      (local.set $a00 (v128.const i64x2 0 0)) (local.set $a01 (v128.const i64x2 0 0))
+      (local.set $a02 (v128.const i64x2 0 0)) (local.set $a03 (v128.const i64x2 0 0))
+      (local.set $a10 (v128.const i64x2 0 0)) (local.set $a11 (v128.const i64x2 0 0))
+      (local.set $a12 (v128.const i64x2 0 0)) (local.set $a13 (v128.const i64x2 0 0))
+      (local.set $v (i32.const 0))
+      (block $vd (loop $vl
+        (br_if $vd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+        (local.set $x0 (v128.load (i32.add (local.get $r0) (local.get $v))))
+        (local.set $x1 (v128.load (i32.add (local.get $r1) (local.get $v))))
+        (local.set $y (v128.load (i32.add (local.get $q0) (local.get $v))))
+        (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load (i32.add (local.get $q1) (local.get $v))))
+        (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load (i32.add (local.get $q2) (local.get $v))))
+        (local.set $a02 (f32x4.add (local.get $a02) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $a12 (f32x4.add (local.get $a12) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load (i32.add (local.get $q3) (local.get $v))))
+        (local.set $a03 (f32x4.add (local.get $a03) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $a13 (f32x4.add (local.get $a13) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (br $vl)))
+      (v128.store (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 4)))
+        (call $sum4 (local.get $a00) (local.get $a01) (local.get $a02) (local.get $a03)))
+      (v128.store offset=16 (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 4)))
+        (call $sum4 (local.get $a10) (local.get $a11) (local.get $a12) (local.get $a13)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $pl)))
+
+    ;; the weights: one f32x4 holds row j's weight for the four requests; each is splatted
+    (local.set $swv (v128.const i64x2 0 0))
+    (local.set $j (i32.const 0))
+    (block $wd (loop $wl
+      (br_if $wd (i32.ge_u (local.get $j) (local.get $cnt)))
+      (local.set $wv (call $attn_weight4 (v128.load (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 4)))) (i32.const 4)))
+      (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
+      (local.set $o (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 6))))
+      (v128.store (local.get $o) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $wv) (local.get $wv)))
+      (v128.store offset=16 (local.get $o) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $wv) (local.get $wv)))
+      (v128.store offset=32 (local.get $o) (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $wv) (local.get $wv)))
+      (v128.store offset=48 (local.get $o) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $wv) (local.get $wv)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $wl)))
+
+    ;; pass 2: L_b = Σ_j w_bj C_j four columns at a time for the four requests (each row chunk
+    ;; loaded once for all four); |L_b|² (a0b) and e_b·L_b (a1b) accumulate lane-wise
+    (local.set $a00 (v128.const i64x2 0 0)) (local.set $a01 (v128.const i64x2 0 0))
+    (local.set $a02 (v128.const i64x2 0 0)) (local.set $a03 (v128.const i64x2 0 0))
+    (local.set $a10 (v128.const i64x2 0 0)) (local.set $a11 (v128.const i64x2 0 0))
+    (local.set $a12 (v128.const i64x2 0 0)) (local.set $a13 (v128.const i64x2 0 0))
+    (local.set $end (i32.add (local.get $acc) (i32.shl (local.get $cnt) (i32.const 6))))
+    (local.set $v (i32.const 0))
+    (block $cd (loop $cl
+      (br_if $cd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+      (local.set $l0 (v128.const i64x2 0 0)) (local.set $l1 (v128.const i64x2 0 0))
+      (local.set $l2 (v128.const i64x2 0 0)) (local.set $l3 (v128.const i64x2 0 0))
+      (local.set $r0 (i32.add (local.get $base) (local.get $v)))
+      (local.set $o (local.get $acc))
+      (block $jd (loop $jl
+        (br_if $jd (i32.ge_u (local.get $o) (local.get $end)))
+        (local.set $x0 (v128.load (local.get $r0)))
+        (local.set $l0 (f32x4.add (local.get $l0) (f32x4.mul (v128.load (local.get $o)) (local.get $x0))))
+        (local.set $l1 (f32x4.add (local.get $l1) (f32x4.mul (v128.load offset=16 (local.get $o)) (local.get $x0))))
+        (local.set $l2 (f32x4.add (local.get $l2) (f32x4.mul (v128.load offset=32 (local.get $o)) (local.get $x0))))
+        (local.set $l3 (f32x4.add (local.get $l3) (f32x4.mul (v128.load offset=48 (local.get $o)) (local.get $x0))))
+        (local.set $r0 (i32.add (local.get $r0) (local.get $rowBytes)))
+        (local.set $o (i32.add (local.get $o) (i32.const 64)))
+        (br $jl)))
+      (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $l0) (local.get $l0))))
+      (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $l1) (local.get $l1))))
+      (local.set $a02 (f32x4.add (local.get $a02) (f32x4.mul (local.get $l2) (local.get $l2))))
+      (local.set $a03 (f32x4.add (local.get $a03) (f32x4.mul (local.get $l3) (local.get $l3))))
+      (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $l0) (v128.load (i32.add (local.get $e0) (local.get $v))))))
+      (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $l1) (v128.load (i32.add (local.get $e1) (local.get $v))))))
+      (local.set $a12 (f32x4.add (local.get $a12) (f32x4.mul (local.get $l2) (v128.load (i32.add (local.get $e2) (local.get $v))))))
+      (local.set $a13 (f32x4.add (local.get $a13) (f32x4.mul (local.get $l3) (v128.load (i32.add (local.get $e3) (local.get $v))))))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (br $cl)))
+    (local.set $llv (call $sum4 (local.get $a00) (local.get $a01) (local.get $a02) (local.get $a03)))
+    (local.set $elv (call $sum4 (local.get $a10) (local.get $a11) (local.get $a12) (local.get $a13)))
+    (call $emit (local.get $cnt) (f32x4.extract_lane 0 (local.get $dgv)) (f32x4.extract_lane 0 (local.get $elv))
+      (f32x4.extract_lane 0 (local.get $llv)) (f32x4.extract_lane 0 (local.get $swv)) (f64.load (local.get $nrm)) (local.get $gn)
+      (local.get $out) (local.get $alpha) (local.get $beta) (local.get $zn))
+    (call $emit (local.get $cnt) (f32x4.extract_lane 1 (local.get $dgv)) (f32x4.extract_lane 1 (local.get $elv))
+      (f32x4.extract_lane 1 (local.get $llv)) (f32x4.extract_lane 1 (local.get $swv)) (f64.load offset=8 (local.get $nrm)) (local.get $gn)
+      (i32.add (local.get $out) (i32.const 12)) (local.get $alpha) (local.get $beta) (local.get $zn))
+    (call $emit (local.get $cnt) (f32x4.extract_lane 2 (local.get $dgv)) (f32x4.extract_lane 2 (local.get $elv))
+      (f32x4.extract_lane 2 (local.get $llv)) (f32x4.extract_lane 2 (local.get $swv)) (f64.load offset=16 (local.get $nrm)) (local.get $gn)
+      (i32.add (local.get $out) (i32.const 24)) (local.get $alpha) (local.get $beta) (local.get $zn))
+    (call $emit (local.get $cnt) (f32x4.extract_lane 3 (local.get $dgv)) (f32x4.extract_lane 3 (local.get $elv))
+      (f32x4.extract_lane 3 (local.get $llv)) (f32x4.extract_lane 3 (local.get $swv)) (f64.load offset=24 (local.get $nrm)) (local.get $gn)
+      (i32.add (local.get $out) (i32.const 36)) (local.get $alpha) (local.get $beta) (local.get $zn)))
+
+  ;; One request's outputs from its sums (as `score` forms them): cos_g = g·e / (|g| |e|),
+  ;; cos_l = (e·L / Σw) / (|e| · |L| / Σw), zero-norm rule on each.
+  (func $emit
+    (param $cnt i32) (param $dg f32) (param $el f32) (param $ll f32) (param $sw f32) (param $enorm f64) (param $gn f64)
+    (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $cg f64) (local $cl f64) (local $s f64)
+    (local.set $s (f64.promote_f32 (local.get $sw)))
+    (local.set $cg (call $cos (f64.promote_f32 (local.get $dg)) (local.get $enorm) (local.get $gn) (local.get $zn)))
+    (local.set $cl (f64.const 0))
+    (if (i32.gt_u (local.get $cnt) (i32.const 0))
+      (then
+        (local.set $cl (call $cos (f64.div (f64.promote_f32 (local.get $el)) (local.get $s)) (local.get $enorm)
+          (f64.div (f64.sqrt (f64.promote_f32 (local.get $ll))) (local.get $s)) (local.get $zn)))))
+    (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64.mul (local.get $alpha) (local.get $cg)) (f64.mul (local.get $beta) (local.get $cl)))))
+    (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $cg)))
+    (f32.store offset=8 (local.get $out) (f32.demote_f64 (local.get $cl))))
+
 ;; ---------------------------------------------------------------- audience expansion
   ;; The user scan (see src/audience/seed-set.ts for the math): each user row e_u (width
   ;; rowBytes/4, norm in a separate array) against one prepared seed set D = [A; C; ĝ] (R rows,
