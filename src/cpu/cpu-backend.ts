@@ -16,7 +16,7 @@ import type { RalmModel } from '../model/model.js';
 import { transformCpu } from '../model/transform.js';
 import { ZERO_NORM } from '../model/reference.js';
 import { rowsFromScores } from '../core/top-k.js';
-import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
+import { kernelModule, mainPageKernel, type KernelArgs, type KernelVariant } from './wasm-kernel.js';
 import { CpuWorkerPool } from './workers/pool.js';
 import type { Segment } from './workers/messages.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
@@ -24,12 +24,20 @@ import { SCAN_THREADS } from '../core/user-table.js';
 import { scanScalar } from './scan-scalar.js';
 import { yieldToEventLoop } from '../util/time-slice.js';
 
-/** `wasm`: the WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop. */
-export type CpuKernel = 'wasm' | 'scalar';
+/**
+ * `wasm-fma`: the WebAssembly kernel with fused multiply-adds (relaxed SIMD); `wasm`: the
+ * WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop.
+ */
+export type CpuKernel = 'wasm-fma' | 'wasm' | 'scalar';
 
-/** The fastest kernel this runtime can run. */
+/** The WebAssembly module variant of a kernel choice (null for the scalar loop). */
+export function kernelVariant(kernel: CpuKernel): KernelVariant | null {
+  return kernel === 'wasm-fma' ? 'fma' : kernel === 'wasm' ? 'simd' : null;
+}
+
+/** The fastest kernel this runtime can run (fused multiply-adds measured 10–15% faster: docs/benchmarks.md). */
 export function defaultCpuKernel(): CpuKernel {
-  return kernelModule() ? 'wasm' : 'scalar';
+  return kernelModule('fma') ? 'wasm-fma' : kernelModule('simd') ? 'wasm' : 'scalar';
 }
 
 /** One request's output arrays, in candidate order. */
@@ -76,6 +84,7 @@ export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   readonly adapterName: string;
   readonly kernel: CpuKernel;
+  private readonly variant: KernelVariant | null;
   private readonly model: RalmModel;
   private acc = new Float64Array(0);
   private pageCounts = new Uint32Array(0);
@@ -89,14 +98,17 @@ export class CpuBackend implements Backend {
   constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1) {
     this.model = model;
     this.kernel = kernel;
+    this.variant = kernelVariant(kernel);
     this.threads = threads;
     // Started at once when requests will use it, so the first large request does not wait for a thread to boot.
-    if (kernel === 'wasm' && threads > 1) this.workers();
-    this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${threads > 1 ? 2 : 1} thread${threads > 1 ? 's' : ''})` : 'cpu (scalar)';
+    if (this.variant && threads > 1) this.workers();
+    this.adapterName = this.variant
+      ? `cpu (wasm simd${this.variant === 'fma' ? '+fma' : ''}, ${threads > 1 ? 2 : 1} thread${threads > 1 ? 's' : ''})`
+      : 'cpu (scalar)';
   }
 
   private workers(): CpuWorkerPool {
-    this.pool ??= new CpuWorkerPool(Math.min(SCAN_THREADS, this.threads));
+    this.pool ??= new CpuWorkerPool(Math.min(SCAN_THREADS, this.threads), this.variant ?? 'simd');
     return this.pool;
   }
 
@@ -106,7 +118,7 @@ export class CpuBackend implements Backend {
    */
   async run(requests: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[]> {
     const out: ScoredRows[] = new Array(requests.length);
-    for (const group of sameCandidates(requests, this.kernel === 'wasm' ? CPU_DEFAULTS.batchMinCandidates : Infinity)) {
+    for (const group of sameCandidates(requests, this.variant ? CPU_DEFAULTS.batchMinCandidates : Infinity)) {
       const reqs = group.map((i) => requests[i]);
       const n = reqs[0].slots.length;
       const outs = reqs.map(() => ({ score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n) }));
@@ -124,7 +136,8 @@ export class CpuBackend implements Backend {
   /** Scores requests that share one candidate list (`reqs[0].slots`) into their outputs, in candidate order. */
   scoreBatchInto(reqs: readonly PreparedRequest[], table: ItemTable, outs: readonly ScoreOutputs[]): void {
     const req = reqs[0];
-    if (this.kernel === 'scalar' || !table.pages[0]?.memory) {
+    const variant = this.variant;
+    if (!variant || !table.pages[0]?.memory) {
       reqs.forEach((r, b) => this.scoreScalar(r, table, outs[b].score, outs[b].cosGlobal, outs[b].cosLocal));
       return;
     }
@@ -176,7 +189,7 @@ export class CpuBackend implements Backend {
         const a = Math.max(lo, r.from);
         const b = Math.min(hi, r.from + r.count);
         if (a >= b) continue;
-        const pk = mainPageKernel(table.pages[r.page], table.layout, table.stride, table.k);
+        const pk = mainPageKernel(table.pages[r.page], table.layout, table.stride, table.k, variant);
         if (B === 1) pk.run(args, req.q, req.e, req.eNorm, localSlots, a, b - a, emit);
         else pk.runBatch(args, reqs, localSlots, a, b - a, emitTo);
       }
@@ -189,7 +202,7 @@ export class CpuBackend implements Backend {
     }
     // The worker takes the second half, the calling thread the first.
     const mid = n >> 1;
-    const module = kernelModule() as WebAssembly.Module;
+    const module = kernelModule(variant) as WebAssembly.Module;
     pool.syncItemPages(module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
     // The job's output area holds (candidate × B + user) triples: room for (n − mid) × B.
     const jobSlots = pool.slotsFor(n - mid, B);

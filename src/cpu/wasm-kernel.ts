@@ -5,6 +5,7 @@
  * 4 GiB wasm address space. Each thread owns one scratch region per page.
  */
 import { readFileSync, existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { HostPage, PageLayout } from '../core/item-table.js';
 
@@ -15,20 +16,41 @@ export const KERNEL_THREADS = 2;
 /** Requests one batched kernel call scores together (larger batches are cut into groups of this size). */
 export const KERNEL_BATCH = 16;
 
-const wasmPath = fileURLToPath(new URL('./wasm/score-kernel.wasm', import.meta.url));
+/**
+ * `simd`: WebAssembly SIMD (f32x4 multiplies and adds). `fma`: the same kernel with its
+ * multiply-adds fused (relaxed SIMD's f32x4.relaxed_madd, assembled from the same source).
+ */
+export type KernelVariant = 'simd' | 'fma';
 
-let compiled: WebAssembly.Module | null | undefined;
+const wasmPaths: Record<KernelVariant, string> = {
+  simd: fileURLToPath(new URL('./wasm/score-kernel.wasm', import.meta.url)),
+  fma: fileURLToPath(new URL('./wasm/score-kernel-fma.wasm', import.meta.url)),
+};
 
-/** The compiled kernel, or null when it is unavailable (not built, or no wasm SIMD in this runtime). */
-export function kernelModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = existsSync(wasmPath) ? new WebAssembly.Module(readFileSync(wasmPath)) : null;
-    } catch {
-      compiled = null;
+const compiled: Partial<Record<KernelVariant, WebAssembly.Module | null>> = {};
+
+/**
+ * The compiled kernel, or null when it is unavailable (not built, or no wasm SIMD — for `fma`, no
+ * relaxed SIMD — in this runtime). Node 20's V8 compiles relaxed SIMD only behind
+ * --experimental-wasm-relaxed-simd, which is switched on here before the first `fma` compile
+ * (V8 reads wasm feature flags when it compiles a module; https://nodejs.org/api/v8.html#v8setflagsfromstringflags);
+ * runtimes that ship relaxed SIMD compile it as is.
+ */
+export function kernelModule(variant: KernelVariant = 'simd'): WebAssembly.Module | null {
+  let mod = compiled[variant];
+  if (mod === undefined) {
+    mod = null;
+    if (existsSync(wasmPaths[variant])) {
+      const bytes = readFileSync(wasmPaths[variant]);
+      mod = compile(bytes);
+      if (!mod && variant === 'fma') {
+        setFlagsFromString('--experimental-wasm-relaxed-simd');
+        mod = compile(bytes);
+      }
     }
+    compiled[variant] = mod;
   }
-  return compiled;
+  return mod;
 }
 
 /**
@@ -77,6 +99,14 @@ export interface KernelArgs {
   alpha: number;
   beta: number;
   zeroNorm: number;
+}
+
+function compile(bytes: Buffer): WebAssembly.Module | null {
+  try {
+    return new WebAssembly.Module(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** One thread's handle on one page. */
@@ -157,10 +187,10 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
 const mainKernels = new WeakMap<HostPage, PageKernel>();
 
 /** The main thread's kernel for a page (thread 0's scratch). */
-export function mainPageKernel(page: HostPage, layout: PageLayout, stride: number, k: number): PageKernel {
+export function mainPageKernel(page: HostPage, layout: PageLayout, stride: number, k: number, variant: KernelVariant): PageKernel {
   let pk = mainKernels.get(page);
   if (!pk) {
-    const mod = kernelModule();
+    const mod = kernelModule(variant);
     if (!mod || !page.memory) throw new Error('the WebAssembly kernel is not available for this page');
     pk = bindPageKernel(mod, page.memory, layout, stride, k, 0);
     mainKernels.set(page, pk);

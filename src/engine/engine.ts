@@ -73,7 +73,7 @@ export class RalmEngine {
       ctx?.destroy();
       throw new RalmError('RALM_ERR_VALIDATION', `slotsPerPage ${slotsPerPage} makes a ${slotsPerPage * bytesPerSlot}-byte page, above the device binding limit of ${limit}`);
     }
-    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage, wasmScratchBytes: o.cpuKernel === 'wasm' ? scratchBytes(paddedStride(h), k) : undefined });
+    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage, wasmScratchBytes: o.cpuKernel !== 'scalar' ? scratchBytes(paddedStride(h), k) : undefined });
     const engine = new RalmEngine(model, table, o);
     if (ctx) {
       try {

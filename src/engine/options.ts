@@ -26,7 +26,7 @@ export interface EngineOptions {
   slotsPerPage?: number;
   /** Upper bound on one page's centroid bytes on the device. Default 256 MiB. */
   maxPageBytes?: number;
-  /** CPU scoring kernel: WebAssembly SIMD (default where available) or the scalar TypeScript loop. */
+  /** CPU scoring kernel: WebAssembly SIMD with fused multiply-adds, or without (the default is the first this runtime runs), or the scalar TypeScript loop. */
   cpuKernel?: CpuKernel;
   /** Threads for large CPU requests (1 or 2; the wasm kernel only). Default 2 when the host has 2+ cores. */
   cpuThreads?: number;
@@ -64,11 +64,14 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   if (o.cpuThreads !== 1 && o.cpuThreads !== 2) {
     throw new RalmError('RALM_ERR_VALIDATION', `cpuThreads: expected 1 or 2, got ${JSON.stringify(o.cpuThreads)}`);
   }
-  if (o.cpuKernel !== 'wasm' && o.cpuKernel !== 'scalar') {
-    throw new RalmError('RALM_ERR_VALIDATION', `cpuKernel: expected "wasm" or "scalar", got ${JSON.stringify(o.cpuKernel)}`);
+  if (o.cpuKernel !== 'wasm-fma' && o.cpuKernel !== 'wasm' && o.cpuKernel !== 'scalar') {
+    throw new RalmError('RALM_ERR_VALIDATION', `cpuKernel: expected "wasm-fma", "wasm" or "scalar", got ${JSON.stringify(o.cpuKernel)}`);
   }
-  if (o.cpuKernel === 'wasm' && !kernelModule()) {
+  if (o.cpuKernel === 'wasm' && !kernelModule('simd')) {
     throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'cpuKernel "wasm" was requested but the WebAssembly kernel is not built or this runtime lacks WebAssembly SIMD');
+  }
+  if (o.cpuKernel === 'wasm-fma' && !kernelModule('fma')) {
+    throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'cpuKernel "wasm-fma" was requested but the fused kernel is not built or this runtime lacks WebAssembly relaxed SIMD');
   }
   if (!['auto', 'webgpu', 'cpu'].includes(o.backend)) {
     throw new RalmError('RALM_ERR_VALIDATION', `backend: expected "auto", "webgpu" or "cpu", got ${JSON.stringify(o.backend)}`);

@@ -105,6 +105,6 @@ describe('cpu kernels', () => {
     await a.close();
     await b.close();
     await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuThreads: 3 }), /cpuThreads: expected 1 or 2, got 3/);
-    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'avx' as never }), /cpuKernel: expected "wasm" or "scalar"/);
+    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'avx' as never }), /cpuKernel: expected "wasm-fma", "wasm" or "scalar"/);
   });
 });

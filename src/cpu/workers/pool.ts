@@ -22,7 +22,7 @@ import { mergeRanked } from '../../core/top-k.js';
 import { ZERO_NORM } from '../../model/reference.js';
 import { RalmError } from '../../util/errors.js';
 import { CPU_DEFAULTS } from '../defaults.js';
-import { kernelModule, type KernelArgs, type KernelUser } from '../wasm-kernel.js';
+import { kernelModule, type KernelArgs, type KernelUser, type KernelVariant } from '../wasm-kernel.js';
 import { CONTROL_CANCEL, type ScanSetMessage, type Segment, type WorkerMessage, type WorkerReply } from './messages.js';
 
 
@@ -48,8 +48,8 @@ export class CpuWorkerPool {
   /** Set when scoring's worker failed a hand-off; scoring then stays on the requesting thread. */
   private scoreBroken: string | null = null;
 
-  /** `threads` worker threads (at least 1). */
-  constructor(threads: number) {
+  /** `threads` worker threads (at least 1), running kernel `variant`. */
+  constructor(threads: number, private readonly variant: KernelVariant = 'simd') {
     this.workers = Array.from({ length: Math.max(1, threads) }, (_, thread) => {
       const worker = new Worker(new URL('./worker.js', import.meta.url));
       // The pool must never keep a finished process alive.
@@ -129,7 +129,7 @@ export class CpuWorkerPool {
   }
 
   private async scanNow(job: ScanJob): Promise<ScanHits[]> {
-    const mod = kernelModule();
+    const mod = kernelModule(this.variant);
     if (!mod) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'the WebAssembly kernel is not available in this runtime');
     const broken = this.workers.find((w) => w.failed);
     if (broken) throw new Error(broken.failed as string);
