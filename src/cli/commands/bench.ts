@@ -18,12 +18,12 @@ import { asDefault, bool, int, list, num, oneOf, str, UsageError, type OptionTab
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult } from '../output.js';
 
-const backendList = list(oneOf(['cpu', 'cpu-scalar', 'webgpu'] as const));
+const backendList = list(oneOf(['cpu', 'cpu-simd', 'cpu-scalar', 'webgpu'] as const));
 const g = CUSTOM_GRID_DEFAULTS;
 const kd = KERNEL_BENCH_DEFAULTS;
 
 const KERNEL_OPTIONS = {
-  backend: { flag: 'backend', arg: 'all|cpu,cpu-scalar,webgpu', default: 'all', help: 'backends to measure (all: every one present)', parse: (raw: string): 'all' | BackendName[] => (raw === 'all' ? 'all' : backendList(raw)) },
+  backend: { flag: 'backend', arg: 'all|cpu,cpu-simd,cpu-scalar,webgpu', default: 'all', help: 'backends to measure (all: every one present; cpu-simd: the CPU kernel without fused multiply-adds)', parse: (raw: string): 'all' | BackendName[] => (raw === 'all' ? 'all' : backendList(raw)) },
   peers: { flag: 'peers', boolean: true, help: `also run every peer (${PEER_NAMES.join(', ')})`, parse: bool },
   peer: { flag: 'peer', arg: PEER_NAMES.join(','), help: 'run these peers', parse: list(oneOf(PEER_NAMES)) },
   full: { flag: 'full', boolean: true, help: 'the full grid: every N, k, h, batch and storage', parse: bool },
