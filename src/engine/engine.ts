@@ -42,7 +42,7 @@ export class RalmEngine {
     this.devices = new DeviceSupervisor(new CpuBackend(model, o.cpuKernel, o.cpuThreads), {
       adapter: o.adapter, recoverDevice: o.recoverDevice, recoveryDelayMs: o.recoveryDelayMs, onEvent: o.onEvent, stats: this.stats,
       attach: async (ctx) => {
-        const backend = await GpuBackend.create(ctx, this.model, { storage: this.table.storage });
+        const backend = await GpuBackend.create(ctx, this.model, { storage: this.table.storage, scorer: o.gpuScorer });
         backend.syncSlots(this.table, Array.from(this.table.allSlots().slots));
         return backend;
       },

@@ -30,6 +30,12 @@ export interface EngineOptions {
   cpuKernel?: CpuKernel;
   /** Threads for large CPU requests (1 or 2; the wasm kernel only). Default 2 when the host has 2+ cores. */
   cpuThreads?: number;
+  /**
+   * The WebGPU scorer: `cooperative` (a workgroup per candidate and request, for hardware GPUs),
+   * `per-item` (an invocation per candidate and request, for software adapters), or `auto` (by
+   * the adapter: hardware → cooperative, software → per-item). Default `auto`.
+   */
+  gpuScorer?: 'auto' | 'cooperative' | 'per-item';
   /** Try to reacquire a device after a loss. Default true. */
   recoverDevice?: boolean;
   /** First retry delay after a device loss, doubled per failure up to 30 s. Default 1000 ms. */
@@ -46,6 +52,7 @@ export const ENGINE_DEFAULTS = {
   maxPageBytes: 256 * 1024 * 1024,
   recoverDevice: true,
   recoveryDelayMs: 1000,
+  gpuScorer: 'auto',
 } as const satisfies Partial<EngineOptions>;
 
 /** The binding size every WebGPU device supports; pages are sized by it when no device is open. */
@@ -75,6 +82,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   }
   if (!['auto', 'webgpu', 'cpu'].includes(o.backend)) {
     throw new RalmError('RALM_ERR_VALIDATION', `backend: expected "auto", "webgpu" or "cpu", got ${JSON.stringify(o.backend)}`);
+  }
+  if (!['auto', 'cooperative', 'per-item'].includes(o.gpuScorer)) {
+    throw new RalmError('RALM_ERR_VALIDATION', `gpuScorer: expected "auto", "cooperative" or "per-item", got ${JSON.stringify(o.gpuScorer)}`);
   }
   if (o.storage !== 'f32' && o.storage !== 'f16') {
     throw new RalmError('RALM_ERR_VALIDATION', `storage: expected "f32" or "f16", got ${JSON.stringify(o.storage)}`);

@@ -42,6 +42,11 @@ for (const target of targets) {
     before(async () => {
       engine = await open(model, target);
       assert.equal(engine.backendKind, backend);
+      if (target.options.gpuScorer) {
+        // The engine does not expose its backend; the scorer it resolved is checked through it.
+        const gpu = (engine as unknown as { devices: { gpu?: { scorer: string } } }).devices.gpu;
+        assert.equal(gpu?.scorer, target.options.gpuScorer);
+      }
       await engine.upsertItems(items);
     });
     after(async () => {
