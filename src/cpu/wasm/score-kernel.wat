@@ -62,62 +62,67 @@
 ;; ---------------------------------------------------------------- one request, one candidate
   ;; The candidate's cnt rows at base, its global vector at g (norm gn), against q and e (norm
   ;; enorm); acc: the weight slots, dq: the packed logits; writes (score, cos_g, cos_l) at out.
+  ;; Every sum is formed in the order and with the operations of one lane of $four (the batched
+  ;; path), so a request scores bit for bit the same alone or in a batch of any size.
   (func $one
     (param $cnt i32) (param $rowBytes i32) (param $base i32) (param $g i32) (param $gn f64)
     (param $q i32) (param $e i32) (param $enorm f64) (param $acc i32) (param $dq i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $j i32) (local $v i32) (local $row i32) (local $o i32)
-    (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128) (local $x0 v128) (local $x1 v128) (local $wv v128)
-    (local $dg f64) (local $sw f64) (local $edl f64)
-    (local $cg f64) (local $cl f64) (local $swv v128)
-    ;; dg = g · e
+    (local $j i32) (local $v i32) (local $o i32) (local $end i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $y v128) (local $wv v128) (local $x0 v128) (local $x1 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $sw f32) (local $dg f32) (local $ll f32) (local $el f32)
+
+    ;; g · e: one accumulator over 4-float chunks, as $four's lane
     (local.set $a0 (v128.const i64x2 0 0))
-    (local.set $a1 (v128.const i64x2 0 0))
     (local.set $v (i32.const 0))
     (block $gd (loop $gl
       (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
       (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $g) (local.get $v))) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
-      (local.set $v (i32.add (local.get $v) (i32.const 32)))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
       (br $gl)))
-    (local.set $dg (call $hsum (f32x4.add (local.get $a0) (local.get $a1))))
+    (local.set $dg (f32x4.extract_lane 0 (call $sum4 (local.get $a0) (local.get $a0) (local.get $a0) (local.get $a0))))
 
-    ;; pass 1: dq_j = C_j · q for every row (rows stream from memory once; the item's rows then
-    ;; stay in L1 for pass 2), stored packed as f32 after the weight slots.
+    ;; pass 1: the logits C_j · q four rows at a time (one load of q per chunk; rows past the
+    ;; count repeat row j and are masked below); sum4 leaves the four logits in one vector.
     (local.set $j (i32.const 0))
-    (local.set $row (local.get $base))
-    (block $rd (loop $rl
-      (br_if $rd (i32.ge_u (local.get $j) (local.get $cnt)))
-      (local.set $a0 (v128.const i64x2 0 0))
-      (local.set $a1 (v128.const i64x2 0 0))
-      (local.set $b0 (v128.const i64x2 0 0))
-      (local.set $b1 (v128.const i64x2 0 0))
+    (block $pd (loop $pl
+      (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
+      (local.set $r0 (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $rowBytes))))
+      (local.set $r1 (local.get $r0)) (local.set $r2 (local.get $r0)) (local.set $r3 (local.get $r0))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $cnt)) (then (local.set $r1 (i32.add (local.get $r0) (local.get $rowBytes)))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 2)) (local.get $cnt)) (then (local.set $r2 (i32.add (local.get $r1) (local.get $rowBytes)))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 3)) (local.get $cnt)) (then (local.set $r3 (i32.add (local.get $r2) (local.get $rowBytes)))))
+      (local.set $a0 (v128.const i64x2 0 0)) (local.set $a1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0)) (local.set $a3 (v128.const i64x2 0 0))
       (local.set $v (i32.const 0))
-      ;; 16 floats per iteration, four independent accumulators
-      (block $dd (loop $dl
-        (br_if $dd (i32.ge_u (local.get $v) (local.get $rowBytes)))
-        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $row) (local.get $v))) (v128.load (i32.add (local.get $q) (local.get $v))))))
-        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $row) (local.get $v))) (v128.load offset=16 (i32.add (local.get $q) (local.get $v))))))
-        (br_if $dd (i32.ge_u (i32.add (local.get $v) (i32.const 32)) (local.get $rowBytes)))
-        (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load offset=32 (i32.add (local.get $row) (local.get $v))) (v128.load offset=32 (i32.add (local.get $q) (local.get $v))))))
-        (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=48 (i32.add (local.get $row) (local.get $v))) (v128.load offset=48 (i32.add (local.get $q) (local.get $v))))))
-        (local.set $v (i32.add (local.get $v) (i32.const 64)))
-        (br $dl)))
-      (f32.store (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2)))
-        (f32.demote_f64 (call $hsum (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $b0) (local.get $b1))))))
-      (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
-      (local.set $j (i32.add (local.get $j) (i32.const 1)))
-      (br $rl)))
+      (block $vd (loop $vl
+        (br_if $vd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+        (local.set $y (v128.load (i32.add (local.get $q) (local.get $v))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $r0) (local.get $v))) (local.get $y))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load (i32.add (local.get $r1) (local.get $v))) (local.get $y))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load (i32.add (local.get $r2) (local.get $v))) (local.get $y))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load (i32.add (local.get $r3) (local.get $v))) (local.get $y))))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (br $vl)))
+      (v128.store (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2)))
+        (call $sum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $pl)))
 
-    ;; attention weights four rows at a time (f32x4 exp/tanh, lanes past the count get 0); each
-    ;; slot of the weight scratch becomes w_j splatted to 4 lanes for pass 2.
-    (local.set $swv (v128.const i64x2 0 0))
+    ;; the weights four rows at a time (lanes past the count get 0), splatted for pass 2; their
+    ;; sum in row order, in f32, as $four's lane accumulates it
+    (local.set $sw (f32.const 0))
     (local.set $j (i32.const 0))
     (block $wd (loop $wl
       (br_if $wd (i32.ge_u (local.get $j) (local.get $cnt)))
       (local.set $wv (call $attn_weight4 (v128.load (i32.add (local.get $dq) (i32.shl (local.get $j) (i32.const 2))))
         (i32.sub (local.get $cnt) (local.get $j))))
-      (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
+      (local.set $sw (f32.add (local.get $sw) (f32x4.extract_lane 0 (local.get $wv))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $cnt)) (then (local.set $sw (f32.add (local.get $sw) (f32x4.extract_lane 1 (local.get $wv))))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 2)) (local.get $cnt)) (then (local.set $sw (f32.add (local.get $sw) (f32x4.extract_lane 2 (local.get $wv))))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 3)) (local.get $cnt)) (then (local.set $sw (f32.add (local.get $sw) (f32x4.extract_lane 3 (local.get $wv))))))
       (local.set $o (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 4))))
       (v128.store (local.get $o) (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $wv) (local.get $wv)))
       (v128.store offset=16 (local.get $o) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $wv) (local.get $wv)))
@@ -125,49 +130,38 @@
       (v128.store offset=48 (local.get $o) (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $wv) (local.get $wv)))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $wl)))
-    (local.set $sw (call $hsum (local.get $swv)))
 
-    ;; pass 2: L = Σ_j w_j C_j built 8 columns at a time in registers; |L|² and e·L from it.
-    (local.set $x0 (v128.const i64x2 0 0))
-    (local.set $x1 (v128.const i64x2 0 0))
-    (local.set $b0 (v128.const i64x2 0 0))
-    (local.set $b1 (v128.const i64x2 0 0))
-    (local.set $g (i32.add (local.get $acc) (i32.shl (local.get $cnt) (i32.const 4))))
+    ;; pass 2: L = Σ_j w_j C_j eight columns at a time; |L|² and e·L accumulate lane-wise with
+    ;; $four's expressions
+    (local.set $a2 (v128.const i64x2 0 0))
+    (local.set $a3 (v128.const i64x2 0 0))
+    (local.set $end (i32.add (local.get $acc) (i32.shl (local.get $cnt) (i32.const 4))))
     (local.set $v (i32.const 0))
     (block $cd (loop $cl
       (br_if $cd (i32.ge_u (local.get $v) (local.get $rowBytes)))
       (local.set $a0 (v128.const i64x2 0 0))
       (local.set $a1 (v128.const i64x2 0 0))
-      (local.set $row (i32.add (local.get $base) (local.get $v)))
+      (local.set $r0 (i32.add (local.get $base) (local.get $v)))
       (local.set $o (local.get $acc))
       (block $jd (loop $jl
-        (br_if $jd (i32.ge_u (local.get $o) (local.get $g)))
-        (local.set $wv (v128.load (local.get $o)))
-        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wv) (v128.load (local.get $row)))))
-        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wv) (v128.load offset=16 (local.get $row)))))
-        (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+        (br_if $jd (i32.ge_u (local.get $o) (local.get $end)))
+        (local.set $x0 (v128.load (local.get $r0)))
+        (local.set $x1 (v128.load offset=16 (local.get $r0)))
+        (local.set $y (v128.load (local.get $o)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $y) (local.get $x0))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $y) (local.get $x1))))
+        (local.set $r0 (i32.add (local.get $r0) (local.get $rowBytes)))
         (local.set $o (i32.add (local.get $o) (i32.const 16)))
         (br $jl)))
-      (local.set $x0 (f32x4.add (local.get $x0) (f32x4.mul (local.get $a0) (local.get $a0))))
-      (local.set $x1 (f32x4.add (local.get $x1) (f32x4.mul (local.get $a1) (local.get $a1))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $a0) (v128.load (i32.add (local.get $e) (local.get $v))))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $a1) (v128.load offset=16 (i32.add (local.get $e) (local.get $v))))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.add (f32x4.mul (local.get $a0) (local.get $a0)) (f32x4.mul (local.get $a1) (local.get $a1)))))
+      (local.set $r1 (i32.add (local.get $e) (local.get $v)))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.add (f32x4.mul (local.get $a0) (v128.load (local.get $r1))) (f32x4.mul (local.get $a1) (v128.load offset=16 (local.get $r1))))))
       (local.set $v (i32.add (local.get $v) (i32.const 32)))
       (br $cl)))
-    (local.set $edl (call $hsum (f32x4.add (local.get $b0) (local.get $b1))))
-    (local.set $a0 (local.get $x0))
-    (local.set $a1 (local.get $x1))
-
-    (local.set $cg (call $cos (local.get $dg) (local.get $enorm) (local.get $gn) (local.get $zn)))
-    (local.set $cl (f64.const 0))
-    (if (i32.gt_u (local.get $cnt) (i32.const 0))
-      (then
-        (local.set $cl (call $cos (f64.div (local.get $edl) (local.get $sw)) (local.get $enorm)
-          (f64.div (f64.sqrt (call $hsum (f32x4.add (local.get $a0) (local.get $a1)))) (local.get $sw)) (local.get $zn)))))
-    (local.set $o (local.get $out))
-    (f32.store (local.get $o) (f32.demote_f64 (f64.add (f64.mul (local.get $alpha) (local.get $cg)) (f64.mul (local.get $beta) (local.get $cl)))))
-    (f32.store offset=4 (local.get $o) (f32.demote_f64 (local.get $cg)))
-    (f32.store offset=8 (local.get $o) (f32.demote_f64 (local.get $cl))))
+    (local.set $ll (f32x4.extract_lane 0 (call $sum4 (local.get $a2) (local.get $a2) (local.get $a2) (local.get $a2))))
+    (local.set $el (f32x4.extract_lane 0 (call $sum4 (local.get $a3) (local.get $a3) (local.get $a3) (local.get $a3))))
+    (call $emit (local.get $cnt) (local.get $dg) (local.get $el) (local.get $ll) (local.get $sw) (local.get $enorm) (local.get $gn)
+      (local.get $out) (local.get $alpha) (local.get $beta) (local.get $zn)))
 
 ;; ---------------------------------------------------------------- batched scoring
   ;; B requests against the same candidates: each candidate's rows are read from memory once per
