@@ -46,6 +46,8 @@ export interface KernelBenchOptions {
   maxMs?: number;
   /** Configurations whose f32 item data exceed this are skipped (and listed). Default 4 GiB. */
   maxItemGiB?: number;
+  /** The WebGPU scorer (engine option gpuScorer). Default: the engine's (by adapter). */
+  gpuScorer?: 'auto' | 'cooperative' | 'per-item';
   log?: (line: string) => void;
 }
 
@@ -194,7 +196,10 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
       const timed = backends.includes(backend);
       const engine = await RalmEngine.create(model, {
         backend: backend === 'webgpu' ? 'webgpu' : 'cpu', cpuKernel: backend === 'cpu-scalar' ? 'scalar' : backend === 'cpu-simd' ? 'wasm' : undefined, storage, recoverDevice: false,
+        gpuScorer: options.gpuScorer,
       });
+      const forced = backend === 'webgpu' && options.gpuScorer && options.gpuScorer !== 'auto' ? ` (${options.gpuScorer} scorer)` : '';
+      const label = `${engine.adapterName}${forced}`;
       try {
         let loaded = 0;
         for (const n of sizes) {
@@ -214,9 +219,9 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
               // ids are "i<position>"
               return { index: res.flatMap((r) => r.items.map((it) => Number(it.id.slice(1)))), score: Float32Array.from(res.flatMap((r) => r.items.map((it) => it.score))) };
             };
-            const row = await timeRow(c, subject, 'ralm', engine.adapterName, engineBytes(c), roof, measureOpts, check, () => engine.rank(reqs),
+            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, measureOpts, check, () => engine.rank(reqs),
               backend === 'cpu' ? null : (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
-              .catch((err: unknown) => failedRow(c, subject, 'ralm', engine.adapterName, engineBytes(c), err));
+              .catch((err: unknown) => failedRow(c, subject, 'ralm', label, engineBytes(c), err));
             rows.push(row);
             log(formatRow(row));
           }

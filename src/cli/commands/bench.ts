@@ -36,6 +36,7 @@ const KERNEL_OPTIONS = {
   top: { flag: 'top', arg: 'N', default: asDefault(kd.topK), help: 'top-K returned per user', parse: int() },
   minMs: { flag: 'min-ms', arg: 'N', default: asDefault(kd.minMs), help: 'least measuring time per row, ms', parse: int() },
   maxMs: { flag: 'max-ms', arg: 'N', default: asDefault(kd.maxMs), help: 'a row stops after this long once it has 3 runs, ms', parse: int() },
+  gpuScorer: { flag: 'gpu-scorer', arg: 'auto|cooperative|per-item', default: 'auto', help: 'the WebGPU scorer (auto: by adapter)', parse: oneOf(['auto', 'cooperative', 'per-item'] as const) },
   maxItemGib: { flag: 'max-item-gib', arg: 'X', default: asDefault(kd.maxItemGiB), help: 'skip configurations whose f32 item data exceed this many GiB', parse: num() },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
   svg: { flag: 'svg', arg: 'DIR', help: 'write latency and roofline plots (SVG) into DIR', parse: str() },
@@ -60,7 +61,7 @@ const kernel = defineCommand({
       ? { sizes: v.sizes, ks: v.ks, hs: given.has('hs') ? v.hs : v.h ?? v.hs, batches: v.batches, storages: v.storage }
       : kd.plan;
     if (!v.json) log(TABLE_HEADER);
-    const result = await runKernelBench({ backends: want, peers, plan, topK: v.top, minMs: v.minMs, maxMs: v.maxMs, maxItemGiB: v.maxItemGib, log });
+    const result = await runKernelBench({ backends: want, peers, plan, topK: v.top, minMs: v.minMs, maxMs: v.maxMs, maxItemGiB: v.maxItemGib, gpuScorer: v.gpuScorer, log });
     await writeResult(v.out, result);
     if (v.svg !== undefined) for (const f of await writeKernelPlots(result, resolve(v.svg))) log(`wrote ${f}`);
     const fx = result.f16Effect;
