@@ -14,13 +14,25 @@ const here = dirname(fileURLToPath(import.meta.url)); // dist/src/cpu/wasm
 const sourceDir = resolve(here, '..', '..', '..', '..', 'src', 'cpu', 'wasm');
 
 const wabt = await wabtInit();
+/** Source files spliced into a module's main file where its line `;; @parts` stands. */
+const PARTS: Record<string, string[]> = { 'score-kernel': ['score-batch', 'scan-users'] };
+const PARTS_MARKER = /^;; @parts$/m;
+
+function moduleSource(name: string): string {
+  const main = readFileSync(join(sourceDir, `${name}.wat`), 'utf8');
+  const parts = PARTS[name];
+  if (!parts) return main;
+  if (!PARTS_MARKER.test(main)) throw new Error(`${name}.wat: no ";; @parts" line to splice ${parts.join(', ')} into`);
+  return main.replace(PARTS_MARKER, () => parts.map((p) => readFileSync(join(sourceDir, `${p}.wat`), 'utf8')).join('\n'));
+}
+
 const builds = [
   { name: 'score-kernel', file: 'score-kernel', fma: false },
   { name: 'score-kernel', file: 'score-kernel-fma', fma: true },
   { name: 'kmeans-kernel', file: 'kmeans-kernel', fma: false },
 ];
 for (const { name, file, fma } of builds) {
-  let source = readFileSync(join(sourceDir, `${name}.wat`), 'utf8');
+  let source = moduleSource(name);
   if (fma) {
     const r = fuseMultiplyAdds(source);
     if (r.fused === 0) throw new Error(`${name}.wat: no multiply-add to fuse`);
