@@ -6,7 +6,8 @@
  * same size and type as the real reply: the framework's ceiling on this machine.
  *
  * Protocol: the parent forks this file with a JSON argument; once listening, the child sends
- * `{ type: 'ready', urls, requests }` and serves until it receives `{ type: 'stop' }`.
+ * `{ type: 'ready', urls, requests }` and serves until it receives `{ type: 'stop' }`. To
+ * `{ type: 'cpu' }` it answers `{ type: 'cpu', ms }`: its processor time so far (every thread).
  */
 import Fastify from 'fastify';
 import { Packr } from 'msgpackr';
@@ -125,6 +126,11 @@ async function main(): Promise<void> {
   const ready: ReadyMessage = { type: 'ready', urls, adapter: engine.adapterName, cases, deadlineMs: config.requestTimeoutMs };
   send(ready);
   process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'cpu') {
+      const u = process.cpuUsage();
+      send({ type: 'cpu', ms: (u.user + u.system) / 1000 });
+      return;
+    }
     if (m?.type !== 'stop') return;
     void (async () => {
       await built.audienceJobs.stop();

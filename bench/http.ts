@@ -67,6 +67,11 @@ export interface LoadRun {
   errors: number;
   /** A fixed-rate run whose replies fell behind its schedule (or failed): the rate was not sustained. */
   saturated: boolean;
+  /**
+   * Maximum-throughput runs: the server's processor time (every thread) per 2xx reply, ms. Steadier
+   * than req/s on a shared machine; the server's capacity on c free cores is about c × 1000 / this.
+   */
+  serverCpuMsPerOk?: number;
 }
 
 export interface HttpBenchResult {
@@ -99,7 +104,7 @@ async function loadAutocannon(): Promise<Autocannon> {
   }
 }
 
-function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void> }> {
+function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void>; cpuMs: () => Promise<number> }> {
   const child = fork(fileURLToPath(new URL('./http-server.js', import.meta.url)), [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`the benchmark server exited with code ${code} before it was ready`));
@@ -114,7 +119,11 @@ function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop:
         });
         child.send({ type: 'stop' });
       });
-      resolve({ ready: m, stop });
+      const cpuMs = (): Promise<number> => new Promise((done) => {
+        child.once('message', (r: { ms: number }) => done(r.ms));
+        child.send({ type: 'cpu' });
+      });
+      resolve({ ready: m, stop, cpuMs });
     });
   });
 }
@@ -138,6 +147,7 @@ export function formatRun(r: LoadRun): string {
     what.padEnd(18), `N=${String(r.n).padStart(6)}`, r.encoding.padEnd(7), (r.rate === null ? 'max' : `${r.rate}/s`).padStart(8),
     `${r.requestsPerSec.toFixed(0).padStart(6)} req/s`, `p50 ${r.latencyMs.p50.toFixed(1).padStart(7)} ms`, `p99 ${r.latencyMs.p99.toFixed(1).padStart(7)} ms`,
     `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
+    r.serverCpuMsPerOk !== undefined ? `server cpu ${r.serverCpuMsPerOk.toFixed(2)} ms/reply` : '',
     r.non2xx + r.errors > 0 ? `(${r.non2xx} non-2xx, ${r.errors} errors)` : '',
     r.saturated ? '(saturated: rate not sustained)' : '',
   ].join('  ');
@@ -148,7 +158,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers });
+  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers });
   const runs: LoadRun[] = [];
   const overload: OverloadRun[] = [];
   let jobs: JobsRun | null = null;
@@ -170,7 +180,9 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
       for (const batching of o.batching) {
         const url = `${batching === 'on' ? ready.urls.batched : ready.urls.unbatched}/v1/recommend`;
         await load(url, c, o.connections, Math.min(1, o.durationSec)); // warm-up
+        const cpu0 = await cpuMs();
         const max = summarizeRun(await load(url, c, o.connections, o.durationSec), { target: 'ralm', n: c.n, encoding: c.encoding, batching, rate: null, connections: o.connections, durationSec: o.durationSec });
+        if (max.ok > 0) max.serverCpuMsPerOk = ((await cpuMs()) - cpu0) / max.ok;
         runs.push(max);
         log(formatRun(max));
         if (batching === 'on' && o.overloadFactor > 0) {

@@ -22,8 +22,9 @@ import { withDefaults } from '../src/util/options.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 import { analyseScaling, type ScalingReport } from './scaling.js';
 
-export type RalmSubject = 'ralm-cpu' | 'ralm-cpu-scalar' | 'ralm-webgpu';
-export type BackendName = 'cpu' | 'cpu-scalar' | 'webgpu';
+export type RalmSubject = 'ralm-cpu' | 'ralm-cpu-simd' | 'ralm-cpu-scalar' | 'ralm-webgpu';
+/** `cpu`: the CPU path with its default kernel (fused multiply-adds where the runtime has them); `cpu-simd`: plain SIMD. */
+export type BackendName = 'cpu' | 'cpu-simd' | 'cpu-scalar' | 'webgpu';
 
 export interface Config {
   n: number;
@@ -45,6 +46,8 @@ export interface KernelBenchOptions {
   maxMs?: number;
   /** Configurations whose f32 item data exceed this are skipped (and listed). Default 4 GiB. */
   maxItemGiB?: number;
+  /** The WebGPU scorer (engine option gpuScorer). Default: the engine's (by adapter). */
+  gpuScorer?: 'auto' | 'cooperative' | 'per-item';
   log?: (line: string) => void;
 }
 
@@ -133,6 +136,7 @@ export function formatRow(r: KernelRow): string {
   return [
     ...head,
     `median ${fmt(r.timing.medianMs).padStart(8)} ms`, `p90 ${fmt(r.timing.p90Ms).padStart(8)}`, `p99 ${fmt(r.timing.p99Ms).padStart(8)}`,
+    `cpu ${r.timing.cpuMs === undefined ? '–' : fmt(r.timing.cpuMs).padStart(8)} ms`,
     `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
     `roofline ${fmt(r.roofline.medianMs).padStart(7)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
     r.verified ? (r.verified.ok ? 'checked' : `MISMATCH: ${r.verified.detail}`) : 'reference',
@@ -140,9 +144,9 @@ export function formatRow(r: KernelRow): string {
   ].join('  ');
 }
 
-export const TABLE_HEADER = 'subject           store  N          k      h      B     median            p90           p99           throughput       roofline (memory read)  ratio  check';
+export const TABLE_HEADER = 'subject           store  N          k      h      B     median            p90           p99           cpu (all threads)  throughput       roofline (memory read)  ratio  check';
 
-const BACKEND_SUBJECT: Record<BackendName, RalmSubject> = { cpu: 'ralm-cpu', 'cpu-scalar': 'ralm-cpu-scalar', webgpu: 'ralm-webgpu' };
+const BACKEND_SUBJECT: Record<BackendName, RalmSubject> = { cpu: 'ralm-cpu', 'cpu-simd': 'ralm-cpu-simd', 'cpu-scalar': 'ralm-cpu-scalar', webgpu: 'ralm-webgpu' };
 
 export async function defaultBackends(): Promise<BackendName[]> {
   const present = await probeBackends();
@@ -191,8 +195,11 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
     for (const backend of order) {
       const timed = backends.includes(backend);
       const engine = await RalmEngine.create(model, {
-        backend: backend === 'webgpu' ? 'webgpu' : 'cpu', cpuKernel: backend === 'cpu-scalar' ? 'scalar' : undefined, storage, recoverDevice: false,
+        backend: backend === 'webgpu' ? 'webgpu' : 'cpu', cpuKernel: backend === 'cpu-scalar' ? 'scalar' : backend === 'cpu-simd' ? 'wasm' : undefined, storage, recoverDevice: false,
+        gpuScorer: options.gpuScorer,
       });
+      const forced = backend === 'webgpu' && options.gpuScorer && options.gpuScorer !== 'auto' ? ` (${options.gpuScorer} scorer)` : '';
+      const label = `${engine.adapterName}${forced}`;
       try {
         let loaded = 0;
         for (const n of sizes) {
@@ -212,9 +219,9 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
               // ids are "i<position>"
               return { index: res.flatMap((r) => r.items.map((it) => Number(it.id.slice(1)))), score: Float32Array.from(res.flatMap((r) => r.items.map((it) => it.score))) };
             };
-            const row = await timeRow(c, subject, 'ralm', engine.adapterName, engineBytes(c), roof, measureOpts, check, () => engine.rank(reqs),
+            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, measureOpts, check, () => engine.rank(reqs),
               backend === 'cpu' ? null : (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
-              .catch((err: unknown) => failedRow(c, subject, 'ralm', engine.adapterName, engineBytes(c), err));
+              .catch((err: unknown) => failedRow(c, subject, 'ralm', label, engineBytes(c), err));
             rows.push(row);
             log(formatRow(row));
           }

@@ -10,6 +10,12 @@ export interface Timing {
   maxMs: number;
   /** (p90 - p10) / median: a spread above ~0.3 means a noisy machine. */
   spread: number;
+  /**
+   * Processor time of this process (every thread: user + system) per run, ms, over the timed
+   * runs (`measure` only). On a machine shared with other work it is steadier than wall time:
+   * waiting for a core does not count, the work done does.
+   */
+  cpuMs?: number;
 }
 
 export function quantile(sorted: readonly number[], q: number): number {
@@ -60,13 +66,15 @@ export async function measure(fn: () => Promise<unknown> | unknown, o: MeasureOp
   for (let i = 0; i < warmup; i++) await fn();
   const samples: number[] = [];
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   while (samples.length < maxRuns && (samples.length < minRuns || performance.now() - start < minMs)) {
     if (samples.length >= 3 && performance.now() - start > maxMs) break;
     const t = performance.now();
     await fn();
     samples.push(performance.now() - t);
   }
-  return summarize(samples);
+  const cpu = process.cpuUsage(cpu0);
+  return { ...summarize(samples), cpuMs: (cpu.user + cpu.system) / 1000 / Math.max(1, samples.length) };
 }
 
 /**

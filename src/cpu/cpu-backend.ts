@@ -16,7 +16,7 @@ import type { RalmModel } from '../model/model.js';
 import { transformCpu } from '../model/transform.js';
 import { ZERO_NORM } from '../model/reference.js';
 import { rowsFromScores } from '../core/top-k.js';
-import { kernelModule, mainPageKernel, type KernelArgs } from './wasm-kernel.js';
+import { kernelModule, mainPageKernel, type KernelArgs, type KernelVariant } from './wasm-kernel.js';
 import { CpuWorkerPool } from './workers/pool.js';
 import type { Segment } from './workers/messages.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
@@ -24,18 +24,67 @@ import { SCAN_THREADS } from '../core/user-table.js';
 import { scanScalar } from './scan-scalar.js';
 import { yieldToEventLoop } from '../util/time-slice.js';
 
-/** `wasm`: the WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop. */
-export type CpuKernel = 'wasm' | 'scalar';
+/**
+ * `wasm-fma`: the WebAssembly kernel with fused multiply-adds (relaxed SIMD); `wasm`: the
+ * WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop.
+ */
+export type CpuKernel = 'wasm-fma' | 'wasm' | 'scalar';
 
-/** The fastest kernel this runtime can run. */
+/** The WebAssembly module variant of a kernel choice (null for the scalar loop). */
+export function kernelVariant(kernel: CpuKernel): KernelVariant | null {
+  return kernel === 'wasm-fma' ? 'fma' : kernel === 'wasm' ? 'simd' : null;
+}
+
+/** The fastest kernel this runtime can run (fused multiply-adds measured 10–15% faster: docs/benchmarks.md). */
 export function defaultCpuKernel(): CpuKernel {
-  return kernelModule() ? 'wasm' : 'scalar';
+  return kernelModule('fma') ? 'wasm-fma' : kernelModule('simd') ? 'wasm' : 'scalar';
+}
+
+/** One request's output arrays, in candidate order. */
+export interface ScoreOutputs {
+  readonly score: Float32Array;
+  readonly cosGlobal: Float32Array;
+  readonly cosLocal: Float32Array;
+}
+
+/**
+ * Groups of request indexes whose candidate lists are the same (the same array, or equal
+ * contents); lists shorter than `minCandidates` stay alone (comparing costs more than it saves).
+ */
+export function sameCandidates(requests: readonly PreparedRequest[], minCandidates: number): number[][] {
+  const groups: number[][] = [];
+  const heads: number[] = [];
+  for (let i = 0; i < requests.length; i++) {
+    const s = requests[i].slots;
+    let joined = false;
+    if (s.length >= minCandidates) {
+      for (let g = 0; g < heads.length && !joined; g++) {
+        if (heads[g] >= 0 && equalSlots(requests[heads[g]].slots, s)) {
+          groups[g].push(i);
+          joined = true;
+        }
+      }
+    }
+    if (!joined) {
+      groups.push([i]);
+      heads.push(s.length >= minCandidates ? i : -1);
+    }
+  }
+  return groups;
+}
+
+function equalSlots(a: Uint32Array, b: Uint32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   readonly adapterName: string;
   readonly kernel: CpuKernel;
+  private readonly variant: KernelVariant | null;
   private readonly model: RalmModel;
   private acc = new Float64Array(0);
   private pageCounts = new Uint32Array(0);
@@ -45,40 +94,54 @@ export class CpuBackend implements Backend {
   private pool: CpuWorkerPool | null = null;
   private readonly threads: number;
 
-  /** `threads` 2 lets a large request use a worker thread beside the caller (wasm kernel only). */
+  /** `threads` > 1 starts worker threads: scans use up to SCAN_THREADS, a large request one beside the caller (wasm kernel only). */
   constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1) {
     this.model = model;
     this.kernel = kernel;
+    this.variant = kernelVariant(kernel);
     this.threads = threads;
     // Started at once when requests will use it, so the first large request does not wait for a thread to boot.
-    if (kernel === 'wasm' && threads > 1) this.workers();
-    this.adapterName = kernel === 'wasm' ? `cpu (wasm simd, ${threads} thread${threads > 1 ? 's' : ''})` : 'cpu (scalar)';
+    if (this.variant && threads > 1) this.workers();
+    this.adapterName = this.variant
+      ? `cpu (wasm simd${this.variant === 'fma' ? '+fma' : ''}, ${threads} thread${threads > 1 ? 's' : ''})`
+      : 'cpu (scalar)';
   }
 
   private workers(): CpuWorkerPool {
-    this.pool ??= new CpuWorkerPool(Math.min(SCAN_THREADS, this.threads));
+    this.pool ??= new CpuWorkerPool(Math.min(SCAN_THREADS, this.threads), this.variant ?? 'simd');
     return this.pool;
   }
 
+  /**
+   * Requests with the same candidate list (every item, or equal lists) are scored together by the
+   * batched kernel, which reads each candidate's rows once for the whole group.
+   */
   async run(requests: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[]> {
-    return requests.map((r) => this.runOne(r, table));
-  }
-
-  private runOne(req: PreparedRequest, table: ItemTable): ScoredRows {
-    const n = req.slots.length;
-    const score = new Float32Array(n);
-    const cosGlobal = new Float32Array(n);
-    const cosLocal = new Float32Array(n);
-    this.scoreInto(req, table, score, cosGlobal, cosLocal);
-    return rowsFromScores(score, cosGlobal, cosLocal, req.topK);
+    const out: ScoredRows[] = new Array(requests.length);
+    for (const group of sameCandidates(requests, this.variant ? CPU_DEFAULTS.batchMinCandidates : Infinity)) {
+      const reqs = group.map((i) => requests[i]);
+      const n = reqs[0].slots.length;
+      const outs = reqs.map(() => ({ score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n) }));
+      this.scoreBatchInto(reqs, table, outs);
+      group.forEach((ri, j) => (out[ri] = rowsFromScores(outs[j].score, outs[j].cosGlobal, outs[j].cosLocal, reqs[j].topK)));
+    }
+    return out;
   }
 
   /** Scores every candidate of `req` into the output arrays, in candidate order. */
   scoreInto(req: PreparedRequest, table: ItemTable, score: Float32Array, cosGlobal: Float32Array, cosLocal: Float32Array): void {
-    if (this.kernel === 'scalar' || !table.pages[0]?.memory) {
-      this.scoreScalar(req, table, score, cosGlobal, cosLocal);
+    this.scoreBatchInto([req], table, [{ score, cosGlobal, cosLocal }]);
+  }
+
+  /** Scores requests that share one candidate list (`reqs[0].slots`) into their outputs, in candidate order. */
+  scoreBatchInto(reqs: readonly PreparedRequest[], table: ItemTable, outs: readonly ScoreOutputs[]): void {
+    const req = reqs[0];
+    const variant = this.variant;
+    if (!variant || !table.pages[0]?.memory) {
+      reqs.forEach((r, b) => this.scoreScalar(r, table, outs[b].score, outs[b].cosGlobal, outs[b].cosLocal));
       return;
     }
+    const B = reqs.length;
     const { alpha, beta } = this.model.manifest;
     const args: KernelArgs = { k: table.k, stride: table.stride, alpha, beta, zeroNorm: ZERO_NORM };
     const spp = table.slotsPerPage;
@@ -113,17 +176,22 @@ export class CpuBackend implements Backend {
       order = this.order;
       for (let p = 0; p < P; p++) if (counts[p + 1] > counts[p]) runs.push({ page: p, from: counts[p], count: counts[p + 1] - counts[p] });
     }
-    const emit = (i: number, s: number, g: number, l: number): void => {
+    const emitTo = (b: number, i: number, s: number, g: number, l: number): void => {
       const pos = order ? order[i] : i;
-      score[pos] = s;
-      cosGlobal[pos] = g;
-      cosLocal[pos] = l;
+      const o = outs[b];
+      o.score[pos] = s;
+      o.cosGlobal[pos] = g;
+      o.cosLocal[pos] = l;
     };
+    const emit = (i: number, s: number, g: number, l: number): void => emitTo(0, i, s, g, l);
     const runRange = (lo: number, hi: number): void => {
       for (const r of runs) {
         const a = Math.max(lo, r.from);
         const b = Math.min(hi, r.from + r.count);
-        if (a < b) mainPageKernel(table.pages[r.page], table.layout, table.stride, table.k).run(args, req.q, req.e, req.eNorm, localSlots, a, b - a, emit);
+        if (a >= b) continue;
+        const pk = mainPageKernel(table.pages[r.page], table.layout, table.stride, table.k, variant);
+        if (B === 1) pk.run(args, req.q, req.e, req.eNorm, localSlots, a, b - a, emit);
+        else pk.runBatch(args, reqs, localSlots, a, b - a, emitTo);
       }
     };
 
@@ -134,9 +202,10 @@ export class CpuBackend implements Backend {
     }
     // The worker takes the second half, the calling thread the first.
     const mid = n >> 1;
-    const module = kernelModule() as WebAssembly.Module;
+    const module = kernelModule(variant) as WebAssembly.Module;
     pool.syncItemPages(module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
-    const jobSlots = pool.slotsFor(n - mid);
+    // The job's output area holds (candidate × B + user) triples: room for (n − mid) × B.
+    const jobSlots = pool.slotsFor(n - mid, B);
     jobSlots.set(localSlots.subarray(mid, n));
     const segments: Segment[] = [];
     for (const r of runs) {
@@ -144,14 +213,19 @@ export class CpuBackend implements Backend {
       const b = Math.min(n, r.from + r.count);
       if (a < b) segments.push({ page: r.page, from: a - mid, count: b - a });
     }
-    const seq = pool.startScore(segments, req.q, req.e, req.eNorm, args);
+    const seq = pool.startScore(segments, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args);
     runRange(0, mid);
-    const out = pool.finishScore(seq, n - mid);
+    const out = pool.finishScore(seq, (n - mid) * B);
     if (!out) {
       runRange(mid, n);
       return;
     }
-    for (let i = 0; i < n - mid; i++) emit(mid + i, out[i * 3], out[i * 3 + 1], out[i * 3 + 2]);
+    for (let i = 0; i < n - mid; i++) {
+      for (let b = 0; b < B; b++) {
+        const o = (i * B + b) * 3;
+        emitTo(b, mid + i, out[o], out[o + 1], out[o + 2]);
+      }
+    }
   }
 
   /** The plain TypeScript loop: the fallback where WebAssembly SIMD is unavailable. */

@@ -5,6 +5,7 @@
  * 4 GiB wasm address space. Each thread owns one scratch region per page.
  */
 import { readFileSync, existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { HostPage, PageLayout } from '../core/item-table.js';
 
@@ -12,33 +13,61 @@ import type { HostPage, PageLayout } from '../core/item-table.js';
 export const KERNEL_CHUNK = 4096;
 /** Scratch regions per page: the main thread and one worker. */
 export const KERNEL_THREADS = 2;
+/** Requests one batched kernel call scores together (larger batches are cut into groups of this size). */
+export const KERNEL_BATCH = 16;
 
-const wasmPath = fileURLToPath(new URL('./wasm/score-kernel.wasm', import.meta.url));
+/**
+ * `simd`: WebAssembly SIMD (f32x4 multiplies and adds). `fma`: the same kernel with its
+ * multiply-adds fused (relaxed SIMD's f32x4.relaxed_madd, assembled from the same source).
+ */
+export type KernelVariant = 'simd' | 'fma';
 
-let compiled: WebAssembly.Module | null | undefined;
+const wasmPaths: Record<KernelVariant, string> = {
+  simd: fileURLToPath(new URL('./wasm/score-kernel.wasm', import.meta.url)),
+  fma: fileURLToPath(new URL('./wasm/score-kernel-fma.wasm', import.meta.url)),
+};
 
-/** The compiled kernel, or null when it is unavailable (not built, or no wasm SIMD in this runtime). */
-export function kernelModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = existsSync(wasmPath) ? new WebAssembly.Module(readFileSync(wasmPath)) : null;
-    } catch {
-      compiled = null;
+const compiled: Partial<Record<KernelVariant, WebAssembly.Module | null>> = {};
+
+/**
+ * The compiled kernel, or null when it is unavailable (not built, or no wasm SIMD — for `fma`, no
+ * relaxed SIMD — in this runtime). Node 20's V8 compiles relaxed SIMD only behind
+ * --experimental-wasm-relaxed-simd, which is switched on here before the first `fma` compile
+ * (V8 reads wasm feature flags when it compiles a module; https://nodejs.org/api/v8.html#v8setflagsfromstringflags);
+ * runtimes that ship relaxed SIMD compile it as is.
+ */
+export function kernelModule(variant: KernelVariant = 'simd'): WebAssembly.Module | null {
+  let mod = compiled[variant];
+  if (mod === undefined) {
+    mod = null;
+    if (existsSync(wasmPaths[variant])) {
+      const bytes = readFileSync(wasmPaths[variant]);
+      mod = compile(bytes);
+      if (!mod && variant === 'fma') {
+        setFlagsFromString('--experimental-wasm-relaxed-simd');
+        mod = compile(bytes);
+      }
     }
+    compiled[variant] = mod;
   }
-  return compiled;
+  return mod;
 }
 
 /**
- * Bytes of one thread's scratch: q, e, the weight area (k rounded up to 4 splatted weights, then
- * as many packed logits), then slots and outputs for one chunk.
+ * Bytes of one thread's scratch: q, e, the weight area, slots and outputs for one chunk, then the
+ * batch's q and e rows (KERNEL_BATCH each) and their norms (f64).
  */
 export function threadScratchBytes(stride: number, k: number): number {
-  return Math.ceil((2 * stride * 4 + weightAreaBytes(k) + KERNEL_CHUNK * 16) / 64) * 64;
+  return Math.ceil((2 * stride * 4 + weightAreaBytes(k) + KERNEL_CHUNK * 16 + 2 * KERNEL_BATCH * stride * 4 + KERNEL_BATCH * 8) / 64) * 64;
 }
 
+/**
+ * The weight area, sized for the batched path: per row four splatted weights (64 bytes) for k
+ * rounded up to 4 rows, then four logits per row (16 bytes) for k + 1 rows. The single-request
+ * path uses its first part (16-byte splats, then packed logits).
+ */
 function weightAreaBytes(k: number): number {
-  return Math.ceil(k / 4) * 4 * 20;
+  return Math.ceil(k / 4) * 4 * 64 + (k + 1) * 16;
 }
 
 export function scratchBytes(stride: number, k: number): number {
@@ -51,6 +80,19 @@ type ScoreFn = (
   alpha: number, beta: number, enorm: number, zn: number,
 ) => void;
 
+type ScoreBatchFn = (
+  n: number, k: number, rowBytes: number, cent: number, glob: number, meta: number,
+  nb: number, qs: number, es: number, norms: number, acc: number, slots: number, out: number,
+  alpha: number, beta: number, zn: number,
+) => void;
+
+/** One request's vectors as the kernel takes them (zero-padded to the stride). */
+export interface KernelUser {
+  readonly q: Float32Array;
+  readonly e: Float32Array;
+  readonly eNorm: number;
+}
+
 export interface KernelArgs {
   k: number;
   stride: number;
@@ -59,22 +101,43 @@ export interface KernelArgs {
   zeroNorm: number;
 }
 
+function compile(bytes: Buffer): WebAssembly.Module | null {
+  try {
+    return new WebAssembly.Module(bytes);
+  } catch {
+    return null;
+  }
+}
+
 /** One thread's handle on one page. */
 export interface PageKernel {
   /** Scores local slots `slots[from..from+count)`, reporting each result with its index into `slots`. */
   run(args: KernelArgs, q: Float32Array, e: Float32Array, eNorm: number, slots: Uint32Array, from: number, count: number,
     emit: (index: number, score: number, cosGlobal: number, cosLocal: number) => void): void;
+  /**
+   * Scores local slots `slots[from..from+count)` for every user of a batch, reading each
+   * candidate's rows once per group of KERNEL_BATCH users; `emit` gets the user's index too.
+   */
+  runBatch(args: KernelArgs, users: readonly KernelUser[], slots: Uint32Array, from: number, count: number,
+    emit: (user: number, index: number, score: number, cosGlobal: number, cosLocal: number) => void): void;
 }
 
 export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memory, layout: PageLayout, stride: number, k: number, thread: number): PageKernel {
   const instance = new WebAssembly.Instance(mod, { env: { memory } });
   const score = instance.exports.score as ScoreFn;
+  const scoreBatch = instance.exports.score_batch as ScoreBatchFn;
   const buf = memory.buffer;
   const qOff = layout.scratchOffset + thread * threadScratchBytes(stride, k);
   const eOff = qOff + stride * 4;
   const accOff = eOff + stride * 4;
   const slotsOff = accOff + weightAreaBytes(k);
   const outOff = slotsOff + KERNEL_CHUNK * 4;
+  const qsOff = outOff + KERNEL_CHUNK * 12;
+  const esOff = qsOff + KERNEL_BATCH * stride * 4;
+  const normsOff = esOff + KERNEL_BATCH * stride * 4;
+  const qsv = new Float32Array(buf, qsOff, KERNEL_BATCH * stride);
+  const esv = new Float32Array(buf, esOff, KERNEL_BATCH * stride);
+  const nv = new Float64Array(buf, normsOff, KERNEL_BATCH);
   const qv = new Float32Array(buf, qOff, stride);
   const ev = new Float32Array(buf, eOff, stride);
   const sv = new Uint32Array(buf, slotsOff, KERNEL_CHUNK);
@@ -92,16 +155,42 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
         for (let i = 0; i < n; i++) emit(from + start + i, ov[i * 3], ov[i * 3 + 1], ov[i * 3 + 2]);
       }
     },
+    runBatch(args, users, slots, from, count, emit) {
+      const rowBytes = stride * 4;
+      for (let u0 = 0; u0 < users.length; u0 += KERNEL_BATCH) {
+        const nb = Math.min(KERNEL_BATCH, users.length - u0);
+        for (let b = 0; b < nb; b++) {
+          const u = users[u0 + b];
+          qsv.set(u.q.subarray(0, stride), b * stride);
+          esv.set(u.e.subarray(0, stride), b * stride);
+          nv[b] = u.eNorm;
+        }
+        // Outputs are (candidate × nb + user) triples in the chunk's output area.
+        const per = Math.floor(KERNEL_CHUNK / nb);
+        for (let start = 0; start < count; start += per) {
+          const n = Math.min(per, count - start);
+          sv.set(slots.subarray(from + start, from + start + n));
+          scoreBatch(n, args.k, rowBytes, layout.centroidsOffset, layout.globalsOffset, layout.metaOffset,
+            nb, qsOff, esOff, normsOff, accOff, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm);
+          for (let i = 0; i < n; i++) {
+            for (let b = 0; b < nb; b++) {
+              const o = (i * nb + b) * 3;
+              emit(u0 + b, from + start + i, ov[o], ov[o + 1], ov[o + 2]);
+            }
+          }
+        }
+      }
+    },
   };
 }
 
 const mainKernels = new WeakMap<HostPage, PageKernel>();
 
 /** The main thread's kernel for a page (thread 0's scratch). */
-export function mainPageKernel(page: HostPage, layout: PageLayout, stride: number, k: number): PageKernel {
+export function mainPageKernel(page: HostPage, layout: PageLayout, stride: number, k: number, variant: KernelVariant): PageKernel {
   let pk = mainKernels.get(page);
   if (!pk) {
-    const mod = kernelModule();
+    const mod = kernelModule(variant);
     if (!mod || !page.memory) throw new Error('the WebAssembly kernel is not available for this page');
     pk = bindPageKernel(mod, page.memory, layout, stride, k, 0);
     mainKernels.set(page, pk);

@@ -45,7 +45,7 @@ export class RalmEngine {
     this.devices = new DeviceSupervisor(new CpuBackend(model, o.cpuKernel, o.cpuThreads), {
       adapter: o.adapter, recoverDevice: o.recoverDevice, recoveryDelayMs: o.recoveryDelayMs, onEvent: o.onEvent, stats: this.stats,
       attach: async (ctx) => {
-        const backend = await GpuBackend.create(ctx, this.model, { storage: this.table.storage });
+        const backend = await GpuBackend.create(ctx, this.model, { storage: this.table.storage, scorer: o.gpuScorer });
         backend.syncSlots(this.table, Array.from(this.table.allSlots().slots));
         return backend;
       },
@@ -76,7 +76,7 @@ export class RalmEngine {
       ctx?.destroy();
       throw new RalmError('RALM_ERR_VALIDATION', `slotsPerPage ${slotsPerPage} makes a ${slotsPerPage * bytesPerSlot}-byte page, above the device binding limit of ${limit}`);
     }
-    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage, wasmScratchBytes: o.cpuKernel === 'wasm' ? scratchBytes(paddedStride(h), k) : undefined });
+    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage, wasmScratchBytes: o.cpuKernel !== 'scalar' ? scratchBytes(paddedStride(h), k) : undefined });
     const engine = new RalmEngine(model, table, o);
     if (ctx) {
       try {

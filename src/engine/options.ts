@@ -26,13 +26,19 @@ export interface EngineOptions {
   slotsPerPage?: number;
   /** Upper bound on one page's centroid bytes on the device. Default 256 MiB. */
   maxPageBytes?: number;
-  /** CPU scoring kernel: WebAssembly SIMD (default where available) or the scalar TypeScript loop. */
+  /** CPU scoring kernel: WebAssembly SIMD with fused multiply-adds, or without (the default is the first this runtime runs), or the scalar TypeScript loop. */
   cpuKernel?: CpuKernel;
   /**
    * CPU worker threads (the wasm kernel only): audience scans use up to SCAN_THREADS of them, a
    * large ranking request one beside the calling thread. Default: one per core.
    */
   cpuThreads?: number;
+  /**
+   * The WebGPU scorer: `cooperative` (a workgroup per candidate and request, for hardware GPUs),
+   * `per-item` (an invocation per candidate and request, for software adapters), or `auto` (by
+   * the adapter: hardware → cooperative, software → per-item). Default `auto`.
+   */
+  gpuScorer?: 'auto' | 'cooperative' | 'per-item';
   /** Try to reacquire a device after a loss. Default true. */
   recoverDevice?: boolean;
   /** First retry delay after a device loss, doubled per failure up to 30 s. Default 1000 ms. */
@@ -49,6 +55,7 @@ export const ENGINE_DEFAULTS = {
   maxPageBytes: 256 * 1024 * 1024,
   recoverDevice: true,
   recoveryDelayMs: 1000,
+  gpuScorer: 'auto',
 } as const satisfies Partial<EngineOptions>;
 
 /** The binding size every WebGPU device supports; pages are sized by it when no device is open. */
@@ -67,14 +74,20 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   if (!Number.isInteger(o.cpuThreads) || o.cpuThreads < 1 || o.cpuThreads > 256) {
     throw new RalmError('RALM_ERR_VALIDATION', `cpuThreads: expected an integer in [1, 256], got ${JSON.stringify(o.cpuThreads)}`);
   }
-  if (o.cpuKernel !== 'wasm' && o.cpuKernel !== 'scalar') {
-    throw new RalmError('RALM_ERR_VALIDATION', `cpuKernel: expected "wasm" or "scalar", got ${JSON.stringify(o.cpuKernel)}`);
+  if (o.cpuKernel !== 'wasm-fma' && o.cpuKernel !== 'wasm' && o.cpuKernel !== 'scalar') {
+    throw new RalmError('RALM_ERR_VALIDATION', `cpuKernel: expected "wasm-fma", "wasm" or "scalar", got ${JSON.stringify(o.cpuKernel)}`);
   }
-  if (o.cpuKernel === 'wasm' && !kernelModule()) {
+  if (o.cpuKernel === 'wasm' && !kernelModule('simd')) {
     throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'cpuKernel "wasm" was requested but the WebAssembly kernel is not built or this runtime lacks WebAssembly SIMD');
+  }
+  if (o.cpuKernel === 'wasm-fma' && !kernelModule('fma')) {
+    throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'cpuKernel "wasm-fma" was requested but the fused kernel is not built or this runtime lacks WebAssembly relaxed SIMD');
   }
   if (!['auto', 'webgpu', 'cpu'].includes(o.backend)) {
     throw new RalmError('RALM_ERR_VALIDATION', `backend: expected "auto", "webgpu" or "cpu", got ${JSON.stringify(o.backend)}`);
+  }
+  if (!['auto', 'cooperative', 'per-item'].includes(o.gpuScorer)) {
+    throw new RalmError('RALM_ERR_VALIDATION', `gpuScorer: expected "auto", "cooperative" or "per-item", got ${JSON.stringify(o.gpuScorer)}`);
   }
   if (o.storage !== 'f32' && o.storage !== 'f16') {
     throw new RalmError('RALM_ERR_VALIDATION', `storage: expected "f32" or "f16", got ${JSON.stringify(o.storage)}`);

@@ -15,16 +15,26 @@ import { KMeansKernel } from './kernels/kmeans.js';
 import { RankKernel } from './kernels/rank.js';
 import { TopKKernel } from './kernels/top-k.js';
 import { checkModelFits } from './limits.js';
-import { backendPrograms } from './programs.js';
+import { backendPrograms, type GpuScorer } from './programs.js';
+
+/** The scorer for an adapter: cooperative on hardware, per-item on a software rasteriser (which runs it faster), unless chosen. */
+export function resolveScorer(choice: GpuScorer | 'auto' | undefined, isSoftware: boolean): GpuScorer {
+  if (choice === 'per-item' || choice === 'cooperative') return choice;
+  return isSoftware ? 'per-item' : 'cooperative';
+}
 import { GpuRuntime } from './runtime.js';
 
 export interface GpuBackendOptions {
   storage: 'f32' | 'f16';
+  /** `auto`: cooperative on a hardware adapter, per-item on a software one. Default `auto`. */
+  scorer?: GpuScorer | 'auto';
 }
 
 export class GpuBackend implements Backend {
   readonly kind = 'webgpu' as const;
   readonly adapterName: string;
+  /** The scorer kernel in use. */
+  readonly scorer: GpuScorer;
   /** Bytes of device memory this backend holds. */
   readonly memory: { readonly bytes: number };
 
@@ -39,11 +49,12 @@ export class GpuBackend implements Backend {
     checkModelFits(model.manifest);
     const f16 = options.storage === 'f16';
     this.adapterName = ctx.adapterName;
+    this.scorer = resolveScorer(options.scorer, ctx.isSoftware);
     this.runtime = new GpuRuntime(ctx);
     this.memory = this.runtime.memory;
     this.items = new ItemMirror(this.runtime, f16);
     const topK = new TopKKernel(this.runtime);
-    this.rank = new RankKernel(this.runtime, this.items, topK, f16, model.manifest);
+    this.rank = new RankKernel(this.runtime, this.items, topK, f16, model.manifest, this.scorer);
     this.attention = new AttentionKernels(this.runtime, model);
     this.clustering = new KMeansKernel(this.runtime, model.manifest.k);
     this.audience = new AudienceKernel(this.runtime, topK);
@@ -52,7 +63,7 @@ export class GpuBackend implements Backend {
   /** Compiles every pipeline (reporting WGSL errors with their file and line) before the backend is used. */
   static async create(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions): Promise<GpuBackend> {
     const backend = new GpuBackend(ctx, model, options);
-    await Promise.all(backendPrograms(options.storage === 'f16').map((p) => backend.runtime.compile(p)));
+    await Promise.all(backendPrograms(options.storage === 'f16', backend.scorer).map((p) => backend.runtime.compile(p)));
     return backend;
   }
 

@@ -24,6 +24,11 @@ export const GPU_LIMITS = Object.freeze({
    * the survivors and the passes end.
    */
   maxTopK: topKTile / 2,
+  /**
+   * Invocations of the cooperative scorer's workgroup (score-coop.wgsl), which owns one work item:
+   * one lane per vec4 column of a row (h = 128 is 32 vec4s). A multiple of 4, at least 12.
+   */
+  coopLanes: 32,
   /** Invocations per workgroup, per kernel; the top-K workgroup is topKTile / 4 (4 elements a lane). */
   workgroupSize: Object.freeze({ score: 64, audience: 64, globalAttention: 64, transform: 64, kmeans: 64, topK: topKTile / 4 }),
 });

@@ -40,12 +40,21 @@ const wg = GPU_LIMITS.workgroupSize;
 
 export type ScoreProgram = ReturnType<typeof scoreProgram>;
 
-export function scoreProgram(f16: boolean) {
+/**
+ * The scorer: `per-item` (score.wgsl) runs one invocation per (candidate, request), the right
+ * shape for a CPU-like (software) adapter; `cooperative` (score-coop.wgsl) one workgroup per
+ * (candidate, request), lanes over a row's columns: coalesced loads and no spilled private
+ * arrays on a hardware GPU. Same uniforms, bindings and work list.
+ */
+export type GpuScorer = 'per-item' | 'cooperative';
+
+export function scoreProgram(f16: boolean, scorer: GpuScorer = 'per-item') {
+  const coop = scorer === 'cooperative';
   return program({
-    name: f16 ? 'score-f16' : 'score-f32',
-    shaderFile: 'score.wgsl',
+    name: `score-${coop ? 'coop-' : ''}${f16 ? 'f16' : 'f32'}`,
+    shaderFile: coop ? 'score-coop.wgsl' : 'score.wgsl',
     entryPoint: 'main',
-    constants: { WORKGROUP_SIZE: wg.score, F16_CENTROIDS: f16 ? 1 : 0 },
+    constants: coop ? { F16_CENTROIDS: f16 ? 1 : 0 } : { WORKGROUP_SIZE: wg.score, F16_CENTROIDS: f16 ? 1 : 0 },
     uniforms: uniformLayout([
       { name: 'work_start', type: 'u32' },
       { name: 'work_count', type: 'u32' },
@@ -57,7 +66,7 @@ export function scoreProgram(f16: boolean) {
       { name: '_pad', type: 'u32' },
     ]),
     bindings: { params: 0, centroids: 1, globals: 2, item_meta: 3, users: 4, user_norms: 5, work: 6, results: 7 },
-    unitsPerWorkgroup: wg.score,
+    unitsPerWorkgroup: coop ? 1 : wg.score,
   });
 }
 
@@ -175,9 +184,9 @@ export const topKGatherProgram = program({
 });
 
 /** Every program the backend compiles before it is used. */
-export function backendPrograms(f16: boolean): ProgramInfo[] {
+export function backendPrograms(f16: boolean, scorer: GpuScorer = 'per-item'): ProgramInfo[] {
   return [
-    scoreProgram(f16), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram, kmeansAssignProgram, kmeansUpdateProgram,
+    scoreProgram(f16, scorer), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram, kmeansAssignProgram, kmeansUpdateProgram,
     audienceProgram,
   ];
 }
@@ -199,6 +208,7 @@ export function shaderBounds(): string {
     '// Generated from GPU_LIMITS (src/gpu/limits.ts): WGSL sizes a function-scope array only with a constant.',
     `const MAX_K: u32 = ${GPU_LIMITS.maxK}u;`,
     `const MAX_ROW_VEC4: u32 = ${GPU_LIMITS.maxH / 4}u;`,
+    `const COOP_LANES: u32 = ${GPU_LIMITS.coopLanes}u;`,
     '',
   ].join('\n');
 }

@@ -108,6 +108,6 @@ describe('cpu kernels', () => {
     const many = await RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'wasm', cpuThreads: 3 });
     assert.equal(many.adapterName, 'cpu (wasm simd, 3 threads)');
     await many.close();
-    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'avx' as never }), /cpuKernel: expected "wasm" or "scalar"/);
+    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', cpuKernel: 'avx' as never }), /cpuKernel: expected "wasm-fma", "wasm" or "scalar"/);
   });
 });

@@ -42,6 +42,11 @@ for (const target of targets) {
     before(async () => {
       engine = await open(model, target);
       assert.equal(engine.backendKind, backend);
+      if (target.options.gpuScorer) {
+        // The engine does not expose its backend; the scorer it resolved is checked through it.
+        const gpu = (engine as unknown as { devices: { gpu?: { scorer: string } } }).devices.gpu;
+        assert.equal(gpu?.scorer, target.options.gpuScorer);
+      }
       await engine.upsertItems(items);
     });
     after(async () => {
@@ -118,6 +123,31 @@ for (const target of targets) {
         assert.deepEqual(batched[i].items, alone.items);
       }
     });
+
+    // Requests sharing a candidate list are scored together (the CPU's batched kernel: groups of
+    // four, a remainder of one to three, groups of 16 per call), each like the reference and
+    // exactly as when it runs alone.
+    for (const B of [3, 6, 21]) {
+      it(`a batch of ${B} requests sharing every item as candidates scores each like the reference`, async () => {
+        const h = model.manifest.h;
+        const rng = new Rng(300 + B);
+        const users = Array.from({ length: B }, (_, b) => (b === 1 ? new Float32Array(h) : b === 2 ? rng.normals(h, 1e6) : rng.normals(h)));
+        const ids = items.map((i) => i.id);
+        const res = await engine.score(users.map((e) => ({ user: { embedding: e }, items: ids })));
+        users.forEach((e, b) => {
+          const want = expected(model, e, items);
+          assertClose(res[b].scores, want.map((w) => w.score), `user ${b}: score`, 2e-5, 1e-4);
+          assertClose(res[b].cosGlobal, want.map((w) => w.cosGlobal), `user ${b}: cosGlobal`, 2e-5, 1e-4);
+          assertClose(res[b].cosLocal, want.map((w) => w.cosLocal), `user ${b}: cosLocal`, 2e-5, 1e-4);
+        });
+        // A request's result does not depend on the batch it came in: bit for bit.
+        const ranked = await engine.rank(users.map((e) => ({ user: { embedding: e }, k: 10 })));
+        for (let b = 0; b < B; b++) {
+          const [alone] = await engine.rank([{ user: { embedding: users[b] }, k: 10 }]);
+          assert.deepEqual(ranked[b].items, alone.items, `user ${b}`);
+        }
+      });
+    }
 
     it('ties are broken by candidate position; duplicates rank once and score per position', async () => {
       const h = model.manifest.h;

@@ -11,7 +11,7 @@ import { GPU_LIMITS } from '../../src/gpu/limits.js';
 import { assembleShader, backendPrograms, shaderBounds, shaderLocation, type ProgramInfo } from '../../src/gpu/programs.js';
 import { bindEntries } from '../../src/gpu/runtime.js';
 
-const programs = [...new Map([...backendPrograms(false), ...backendPrograms(true)].map((p) => [p.cacheKey, p])).values()];
+const programs = [...new Map([false, true].flatMap((f16) => [...backendPrograms(f16), ...backendPrograms(f16, 'cooperative')]).map((p) => [p.cacheKey, p])).values()];
 const kernelFiles = readdirSync(shadersDir).filter((f) => f.endsWith('.wgsl') && f !== 'common.wgsl').sort();
 const common = readFileSync(join(shadersDir, 'common.wgsl'), 'utf8');
 const fileText = (f: string): string => readFileSync(join(shadersDir, f), 'utf8');
@@ -44,7 +44,7 @@ describe('shader assembly', () => {
       const headerLines = text.split('\n').findIndex((l) => !l.startsWith('//'));
       assert.ok(headerLines >= 5, `${file} starts with a prose header`);
       assert.match(text, /Memory layout/);
-      for (const bound of ['MAX_K', 'MAX_ROW_VEC4', 'TILE', 'WORKGROUP_SIZE']) {
+      for (const bound of ['MAX_K', 'MAX_ROW_VEC4', 'COOP_LANES', 'TILE', 'WORKGROUP_SIZE']) {
         assert.doesNotMatch(text, new RegExp(`\\bconst\\s+${bound}\\b`), `${file} declares ${bound} itself`);
         assert.doesNotMatch(text, new RegExp(`override\\s+${bound}\\s*:[^;=]*=`), `${file} gives ${bound} a default`);
       }
@@ -57,6 +57,7 @@ describe('shader assembly', () => {
       '// Generated from GPU_LIMITS (src/gpu/limits.ts): WGSL sizes a function-scope array only with a constant.',
       'const MAX_K: u32 = 128u;',
       'const MAX_ROW_VEC4: u32 = 64u;',
+      'const COOP_LANES: u32 = 32u;',
       '',
     ].join('\n'));
     assert.equal(GPU_LIMITS.maxH / 4, 64);
@@ -68,7 +69,7 @@ describe('shader assembly', () => {
     assert.equal(shaderLocation(shader, 1), 'score.wgsl:1');
     assert.equal(shaderLocation(shader, scoreLines), `score.wgsl:${scoreLines}`);
     assert.equal(shaderLocation(shader, scoreLines + 1), 'common.wgsl:1');
-    assert.equal(shaderLocation(shader, shader.code.split('\n').length - 1), 'bounds (src/gpu/limits.ts):3');
+    assert.equal(shaderLocation(shader, shader.code.split('\n').length - 1), 'bounds (src/gpu/limits.ts):4');
   });
 });
 

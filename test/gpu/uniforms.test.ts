@@ -2,6 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { packUniforms, uniformLayout } from '../../src/gpu/uniforms.js';
 import { dispatchSize, scoreProgram, topKSelectProgram } from '../../src/gpu/programs.js';
+import { resolveScorer } from '../../src/gpu/gpu-backend.js';
+import { RalmEngine } from '../../src/engine/engine.js';
+import { smallModel } from '../helpers/fixtures.js';
 
 describe('uniform packer', () => {
   it('follows WGSL alignment: vec4 aligns to 16, vec2 to 8, size rounds to 16', () => {
@@ -50,5 +53,28 @@ describe('dispatch size', () => {
     assert.ok(x <= 65535 && y === 2 && x * y >= 65536);
     const [x2, y2] = dispatchSize(10_000_000, 1, 100);
     assert.ok(x2 <= 100 && y2 <= 100 * 1000 && x2 * y2 >= 10_000_000);
+  });
+});
+
+describe('scorer choice', () => {
+  it('auto picks the cooperative scorer on hardware and the per-item one on a software adapter; a choice is kept', () => {
+    assert.equal(resolveScorer('auto', false), 'cooperative');
+    assert.equal(resolveScorer(undefined, true), 'per-item');
+    assert.equal(resolveScorer('cooperative', true), 'cooperative');
+    assert.equal(resolveScorer('per-item', false), 'per-item');
+  });
+
+  it('the cooperative program is its own pipeline: one workgroup per work item, same uniforms and bindings', () => {
+    const coop = scoreProgram(false, 'cooperative');
+    const plain = scoreProgram(false);
+    assert.equal(coop.shaderFile, 'score-coop.wgsl');
+    assert.equal(coop.unitsPerWorkgroup, 1);
+    assert.notEqual(coop.cacheKey, plain.cacheKey);
+    assert.deepEqual(coop.bindings, plain.bindings);
+    assert.equal(coop.uniforms.size, plain.uniforms.size);
+  });
+
+  it('an unknown gpuScorer is a validation error naming the field', async () => {
+    await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cpu', gpuScorer: 'fast' as never }), /gpuScorer: expected "auto", "cooperative" or "per-item", got "fast"/);
   });
 });

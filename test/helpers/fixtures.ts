@@ -41,9 +41,14 @@ export interface Target {
 export async function targetsUnderTest(): Promise<Target[]> {
   const targets: Target[] = [
     { label: 'cpu (wasm simd, 2 threads)', options: { backend: 'cpu', cpuKernel: 'wasm', cpuThreads: 2 } },
+    { label: 'cpu (wasm simd+fma, 2 threads)', options: { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 2 } },
     { label: 'cpu (scalar)', options: { backend: 'cpu', cpuKernel: 'scalar' } },
   ];
-  if ((await backendsUnderTest()).includes('webgpu')) targets.push({ label: 'webgpu', options: { backend: 'webgpu' } });
+  if ((await backendsUnderTest()).includes('webgpu')) {
+    targets.push({ label: 'webgpu', options: { backend: 'webgpu' } });
+    // The scorer for hardware GPUs, forced on whatever adapter is present (lavapipe in CI).
+    targets.push({ label: 'webgpu (cooperative scorer)', options: { backend: 'webgpu', gpuScorer: 'cooperative' } });
+  }
   return targets;
 }
 

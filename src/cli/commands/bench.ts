@@ -18,12 +18,12 @@ import { asDefault, bool, int, list, num, oneOf, str, UsageError, type OptionTab
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult } from '../output.js';
 
-const backendList = list(oneOf(['cpu', 'cpu-scalar', 'webgpu'] as const));
+const backendList = list(oneOf(['cpu', 'cpu-simd', 'cpu-scalar', 'webgpu'] as const));
 const g = CUSTOM_GRID_DEFAULTS;
 const kd = KERNEL_BENCH_DEFAULTS;
 
 const KERNEL_OPTIONS = {
-  backend: { flag: 'backend', arg: 'all|cpu,cpu-scalar,webgpu', default: 'all', help: 'backends to measure (all: every one present)', parse: (raw: string): 'all' | BackendName[] => (raw === 'all' ? 'all' : backendList(raw)) },
+  backend: { flag: 'backend', arg: 'all|cpu,cpu-simd,cpu-scalar,webgpu', default: 'all', help: 'backends to measure (all: every one present; cpu-simd: the CPU kernel without fused multiply-adds)', parse: (raw: string): 'all' | BackendName[] => (raw === 'all' ? 'all' : backendList(raw)) },
   peers: { flag: 'peers', boolean: true, help: `also run every peer (${PEER_NAMES.join(', ')})`, parse: bool },
   peer: { flag: 'peer', arg: PEER_NAMES.join(','), help: 'run these peers', parse: list(oneOf(PEER_NAMES)) },
   full: { flag: 'full', boolean: true, help: 'the full grid: every N, k, h, batch and storage', parse: bool },
@@ -36,6 +36,7 @@ const KERNEL_OPTIONS = {
   top: { flag: 'top', arg: 'N', default: asDefault(kd.topK), help: 'top-K returned per user', parse: int() },
   minMs: { flag: 'min-ms', arg: 'N', default: asDefault(kd.minMs), help: 'least measuring time per row, ms', parse: int() },
   maxMs: { flag: 'max-ms', arg: 'N', default: asDefault(kd.maxMs), help: 'a row stops after this long once it has 3 runs, ms', parse: int() },
+  gpuScorer: { flag: 'gpu-scorer', arg: 'auto|cooperative|per-item', default: 'auto', help: 'the WebGPU scorer (auto: by adapter)', parse: oneOf(['auto', 'cooperative', 'per-item'] as const) },
   maxItemGib: { flag: 'max-item-gib', arg: 'X', default: asDefault(kd.maxItemGiB), help: 'skip configurations whose f32 item data exceed this many GiB', parse: num() },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
   svg: { flag: 'svg', arg: 'DIR', help: 'write latency and roofline plots (SVG) into DIR', parse: str() },
@@ -60,7 +61,7 @@ const kernel = defineCommand({
       ? { sizes: v.sizes, ks: v.ks, hs: given.has('hs') ? v.hs : v.h ?? v.hs, batches: v.batches, storages: v.storage }
       : kd.plan;
     if (!v.json) log(TABLE_HEADER);
-    const result = await runKernelBench({ backends: want, peers, plan, topK: v.top, minMs: v.minMs, maxMs: v.maxMs, maxItemGiB: v.maxItemGib, log });
+    const result = await runKernelBench({ backends: want, peers, plan, topK: v.top, minMs: v.minMs, maxMs: v.maxMs, maxItemGiB: v.maxItemGib, gpuScorer: v.gpuScorer, log });
     await writeResult(v.out, result);
     if (v.svg !== undefined) for (const f of await writeKernelPlots(result, resolve(v.svg))) log(`wrote ${f}`);
     const fx = result.f16Effect;

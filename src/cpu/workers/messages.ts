@@ -8,7 +8,7 @@
 import type { PageLayout } from '../../core/item-table.js';
 import type { ScanHits } from '../../core/scan.js';
 import type { UserPageLayout } from '../../core/user-table.js';
-import type { KernelArgs } from '../wasm-kernel.js';
+import type { KernelArgs, KernelUser } from '../wasm-kernel.js';
 
 /** A run of one item page's local slots inside a scoring job's slot list. */
 export interface Segment {
@@ -34,7 +34,8 @@ export type WorkerMessage =
   | { type: 'item-page'; index: number; module: WebAssembly.Module; memory: WebAssembly.Memory; layout: PageLayout; stride: number; k: number }
   | {
       type: 'score'; seq: number; done: Int32Array; job: SharedArrayBuffer; capacity: number; segments: Segment[];
-      q: Float32Array; e: Float32Array; eNorm: number; args: KernelArgs;
+      /** One user: the single-request kernel; several: the batched one (outputs per slot, per user). */
+      users: KernelUser[]; args: KernelArgs;
     }
   | { type: 'user-page'; key: string; module: WebAssembly.Module; memory: WebAssembly.Memory; layout: UserPageLayout; thread: number; stride: number; maxCentroids: number }
   | {

@@ -22,7 +22,7 @@ import { mergeRanked } from '../../core/top-k.js';
 import { ZERO_NORM } from '../../model/reference.js';
 import { RalmError } from '../../util/errors.js';
 import { CPU_DEFAULTS } from '../defaults.js';
-import { kernelModule, type KernelArgs } from '../wasm-kernel.js';
+import { kernelModule, type KernelArgs, type KernelUser, type KernelVariant } from '../wasm-kernel.js';
 import { CONTROL_CANCEL, type ScanSetMessage, type Segment, type WorkerMessage, type WorkerReply } from './messages.js';
 
 
@@ -48,8 +48,8 @@ export class CpuWorkerPool {
   /** Set when scoring's worker failed a hand-off; scoring then stays on the requesting thread. */
   private scoreBroken: string | null = null;
 
-  /** `threads` worker threads (at least 1). */
-  constructor(threads: number) {
+  /** `threads` worker threads (at least 1), running kernel `variant`. */
+  constructor(threads: number, private readonly variant: KernelVariant = 'simd') {
     this.workers = Array.from({ length: Math.max(1, threads) }, (_, thread) => {
       const worker = new Worker(new URL('./worker.js', import.meta.url));
       // The pool must never keep a finished process alive.
@@ -81,24 +81,25 @@ export class CpuWorkerPool {
     }
   }
 
-  /** The shared slot list of the next scoring job, at least `n` long. */
-  slotsFor(n: number): Uint32Array {
-    if (this.capacity < n) {
-      this.capacity = Math.max(n, this.capacity * 2, 4096);
+  /** The shared slot list of the next scoring job, at least `n` long, with room for the outputs of `users` requests. */
+  slotsFor(n: number, users = 1): Uint32Array {
+    const need = n * users;
+    if (this.capacity < need) {
+      this.capacity = Math.max(need, this.capacity * 2, 4096);
       this.job = new SharedArrayBuffer(this.capacity * 16);
     }
     return new Uint32Array(this.job, 0, n);
   }
 
   /** Starts a scoring job over the slots written through slotsFor(); call finishScore() to wait for it. */
-  startScore(segments: Segment[], q: Float32Array, e: Float32Array, eNorm: number, args: KernelArgs): number {
+  startScore(segments: Segment[], users: KernelUser[], args: KernelArgs): number {
     const seq = ++this.seq;
-    const msg: WorkerMessage = { type: 'score', seq, done: this.done, job: this.job, capacity: this.capacity, segments, q, e, eNorm, args };
+    const msg: WorkerMessage = { type: 'score', seq, done: this.done, job: this.job, capacity: this.capacity, segments, users, args };
     this.workers[0].worker.postMessage(msg);
     return seq;
   }
 
-  /** Blocks until scoring job `seq` is done; returns its outputs (3 floats per slot), or null if the worker failed. */
+  /** Blocks until scoring job `seq` is done; returns its `n` outputs (3 floats each: per slot, per user), or null if the worker failed. */
   finishScore(seq: number, n: number): Float32Array | null {
     const deadline = Date.now() + CPU_DEFAULTS.scoreWaitMs;
     for (;;) {
@@ -128,7 +129,7 @@ export class CpuWorkerPool {
   }
 
   private async scanNow(job: ScanJob): Promise<ScanHits[]> {
-    const mod = kernelModule();
+    const mod = kernelModule(this.variant);
     if (!mod) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'the WebAssembly kernel is not available in this runtime');
     const broken = this.workers.find((w) => w.failed);
     if (broken) throw new Error(broken.failed as string);

@@ -21,12 +21,24 @@ export function runScore(msg: ScoreMessage): void {
   const slots = new Uint32Array(job, 0, msg.capacity);
   const out = new Float32Array(job, msg.capacity * 4, msg.capacity * 3);
   try {
+    const users = msg.users;
+    const B = users.length;
     for (const seg of msg.segments) {
-      pages[seg.page].run(args, msg.q, msg.e, msg.eNorm, slots, seg.from, seg.count, (i, s, g, l) => {
-        out[i * 3] = s;
-        out[i * 3 + 1] = g;
-        out[i * 3 + 2] = l;
-      });
+      if (B === 1) {
+        const u = users[0];
+        pages[seg.page].run(args, u.q, u.e, u.eNorm, slots, seg.from, seg.count, (i, s, g, l) => {
+          out[i * 3] = s;
+          out[i * 3 + 1] = g;
+          out[i * 3 + 2] = l;
+        });
+      } else {
+        pages[seg.page].runBatch(args, users, slots, seg.from, seg.count, (b, i, s, g, l) => {
+          const o = (i * B + b) * 3;
+          out[o] = s;
+          out[o + 1] = g;
+          out[o + 2] = l;
+        });
+      }
     }
     Atomics.store(done, 0, seq);
   } catch {

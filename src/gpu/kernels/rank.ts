@@ -9,7 +9,7 @@ import { rowsFromScores } from '../../core/top-k.js';
 import { ZERO_NORM } from '../../model/reference.js';
 import type { ItemMirror } from '../item-mirror.js';
 import { GPU_LIMITS } from '../limits.js';
-import { scoreProgram, type ScoreProgram, type UniformsOf } from '../programs.js';
+import { scoreProgram, type GpuScorer, type ScoreProgram, type UniformsOf } from '../programs.js';
 import { Usage, UniformPool, type GpuRuntime, type GrowableBuffer } from '../runtime.js';
 import type { TopKKernel } from './top-k.js';
 
@@ -116,8 +116,9 @@ export class RankKernel {
     private readonly topK: TopKKernel,
     f16: boolean,
     private readonly blend: { readonly alpha: number; readonly beta: number },
+    scorer: GpuScorer = 'per-item',
   ) {
-    this.program = scoreProgram(f16);
+    this.program = scoreProgram(f16, scorer);
     this.users = runtime.growable('users', Usage.STORAGE | Usage.COPY_DST);
     this.norms = runtime.growable('user norms', Usage.STORAGE | Usage.COPY_DST);
     this.work = runtime.growable('work list', Usage.STORAGE | Usage.COPY_DST);
