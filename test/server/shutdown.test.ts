@@ -34,6 +34,8 @@ describe('shutdown', () => {
       for (;;) {
         const o = await request(srv.url, agent, 'POST', '/v1/recommend', { user: { id: 'demo-music-5' }, k: 10 });
         outcomes.push(o);
+        // A busy host's admission may refuse one (coded 429): an answer, and the client goes on.
+        if (o.status === 429 && o.code === 'RALM_ERR_OVERLOADED' && o.connection !== 'close') continue;
         if (o.error !== undefined || o.status !== 200 || o.connection === 'close') {
           lasts.push(o);
           break;
@@ -49,7 +51,7 @@ describe('shutdown', () => {
     const errors = outcomes.filter((o) => o.error !== undefined);
     assert.deepEqual(errors, [], `requests without an answer: ${JSON.stringify(errors.slice(0, 5))}`);
     for (const o of outcomes) {
-      if (o.status === 200) continue;
+      if (o.status === 200 || (o.status === 429 && o.code === 'RALM_ERR_OVERLOADED')) continue;
       assert.equal(o.status, 503, JSON.stringify(o));
       assert.equal(o.code, 'RALM_ERR_CLOSED');
       assert.equal(o.retryAfter, '1');
