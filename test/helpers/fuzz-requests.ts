@@ -41,6 +41,8 @@ export interface FuzzCase {
   kind: string;
   /** The request's body before encoding (a report shows it). */
   value?: unknown;
+  /** A raw-socket case: the request's bytes as written (test/helpers/fuzz-wire.ts). */
+  wire?: Buffer;
 }
 
 /** A MessagePack extension the API has never heard of (type 0x42). */

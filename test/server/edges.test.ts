@@ -154,7 +154,7 @@ describe('the edges', () => {
     coded(await app.inject({ method: 'POST', url: '/v1/recommend', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1}}' }), 400, 'RALM_ERR_MALFORMED_BODY');
   });
 
-  it("what Node's HTTP server refuses is coded too: a malformed request (400), headers too large (431), an odd Expect, no Host, CONNECT", async () => {
+  it("what Node's HTTP server refuses is coded too: a malformed request (400), headers too large (431), an odd Expect, no Host, CONNECT; a half-closed request is answered", async () => {
     const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
     const rawRequest = (text: string): Promise<string> => new Promise((resolve, reject) => {
       const socket = connect(Number(url.port), url.hostname);
@@ -180,6 +180,18 @@ describe('the edges', () => {
     assert.equal(bodyOf(noHost).code, 'RALM_ERR_VALIDATION');
     assert.match(bodyOf(noHost).message, /^host: expected a Host header/);
     assert.match(await rawRequest('GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /, 'HTTP/1.0 needs no Host');
+    // A client that half-closes right after its request still gets the answer.
+    const halfClosed = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname);
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString()));
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+      const body = JSON.stringify({ metadata: { n: 1 } });
+      socket.end(`PUT /v1/items/half-closed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    });
+    assert.match(halfClosed, /^HTTP\/1\.1 200 /);
+    assert.equal(JSON.parse(halfClosed.slice(halfClosed.indexOf('\r\n\r\n') + 4)).id, 'half-closed');
     const tunnel = await rawRequest('CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n');
     assert.match(tunnel, /^HTTP\/1\.1 404 /);
     assert.equal(bodyOf(tunnel).code, 'RALM_ERR_NOT_FOUND');

@@ -20,13 +20,13 @@ export function clientErrorHandler(limits: { httpRequestTimeoutMs: number; heade
     let message: string;
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       code = 'RALM_ERR_REQUEST_TIMEOUT';
-      message = `the request was not received in time (headers within ${limits.headersTimeoutMs} ms, the whole request within ${limits.httpRequestTimeoutMs} ms)`;
+      message = `request: expected the headers within ${limits.headersTimeoutMs} ms and the whole request within ${limits.httpRequestTimeoutMs} ms; it was not received in time`;
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       code = 'RALM_ERR_HEADERS_TOO_LARGE';
-      message = 'the request headers are larger than the server accepts';
+      message = 'headers: expected them within the size the server reads (Node\'s --max-http-header-size); they are larger';
     } else {
       code = 'RALM_ERR_MALFORMED_BODY';
-      message = `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`;
+      message = `request: expected valid HTTP/1.1, got bytes the parser refuses (${err.code ?? 'parse error'})`;
     }
     writeError(socket, code, message);
     socket.destroy(err);
@@ -45,11 +45,18 @@ function writeError(socket: Duplex, code: ServiceErrorCode, message: string): vo
 /**
  * Requests Node's HTTP server would answer itself with an empty body, or not at all: an Expect
  * other than 100-continue (Node: a bare 417), HTTP/1.1 without a Host header (Node: a bare 400),
- * and CONNECT (Node: the socket closed unanswered). Each gets the coded format instead. Node's
+ * CONNECT (Node: the socket closed unanswered), and a request whose client half-closes after
+ * sending it (Node: the socket ended before the answer). Each gets the coded format instead. Node's
  * own Host check is switched off where the server is made (`requireHostHeader: false`, app.ts),
  * so that the check here can answer in that format, with a request id.
  */
 export function protocolEdges(app: FastifyInstance): void {
+  // A client may send its request and then half-close (shut down its sending side, as `nc -N`
+  // does): that does not mean it wants no answer (RFC 9112's note on half-closed connections,
+  // https://github.com/httpwg/http-core/pull/431). Node's server would end the socket at the FIN,
+  // before the answer; with this it answers, then closes. (A property of node:http's Server since
+  // its first versions, missing from its typings.)
+  (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const body = JSON.stringify({ error: { code: 'RALM_ERR_VALIDATION', message: `expect: expected 100-continue or no Expect header, got ${JSON.stringify(req.headers.expect ?? '')}`, details: { field: 'expect' } } });
     res.writeHead(STATUS.RALM_ERR_VALIDATION, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
