@@ -24,7 +24,7 @@ import { withDefaults } from '../util/options.js';
 import { TopSelector } from '../core/top-k.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/model.js';
 import type { ClickLog } from '../data/dataset.js';
-import { toCsr, userFactors } from './svd.js';
+import { toCsr, userFactors } from '../train/click-factors.js';
 import { trainStage2 } from '../train/stage2.js';
 
 export interface AudienceEvalOptions {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { evalAudience } from '../../src/eval/audience-eval.js';
 import { openClickLog } from '../../src/data/open.js';
 import { syntheticLog } from '../../src/data/synthetic.js';
-import { toCsr, userFactors } from '../../src/eval/svd.js';
+import { toCsr, userFactors } from '../../src/train/click-factors.js';
 
 /** Where the real datasets live: $RALM_DATASETS, else ../shared/data beside the repository. */
 const datasets = process.env.RALM_DATASETS ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', '..', 'shared', 'data');
