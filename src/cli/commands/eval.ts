@@ -1,14 +1,14 @@
 /** `ralm eval [recommend]` and `ralm eval audience`: RALM measured against its ablations and baselines. */
 import { resolve } from 'node:path';
-import { RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
+import { METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
 import { AUDIENCE_EVAL_DEFAULTS } from '../../eval/audience-eval.js';
 import { defaultHidden } from '../../train/stage1.js';
 import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
-import { asDefault, int, list, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
+import { asDefault, bool, int, list, num, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult, writeText } from '../output.js';
 import { DATASET_KINDS, DATASET_OPTIONS, requireData, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
-import { TRAINING_OPTIONS } from '../training-options.js';
+import { TRAINING_OPTIONS, trainingStageOptions } from '../training-options.js';
 
 const r = RECOMMEND_EVAL_DEFAULTS;
 
@@ -23,6 +23,10 @@ const RECOMMEND_OPTIONS = {
   aucNegatives: { flag: 'auc-negatives', arg: 'N', default: asDefault(r.aucNegatives), help: 'negatives per test click for AUC', parse: int() },
   maxSeeds: { flag: 'max-seeds', arg: 'N', default: asDefault(r.maxSeeds), help: 'seeds clustered per candidate at most (sampled)', parse: int() },
   ...TRAINING_OPTIONS,
+  validation: { flag: 'validation', boolean: true, help: 'evaluate on the validation split of the training period (no test row is read)', parse: bool },
+  methods: { flag: 'methods', arg: 'NAME,…', defaultText: 'all', help: `methods to run, of: ${METHODS.join('; ')}`, parse: list(oneOf(METHODS)) },
+  freshWindow: { flag: 'fresh-window', arg: 'HOURS', defaultText: '1 (global split), 8760 (per-user)', help: 'fresh candidates: first clicked this many hours before a request (0: skip)', parse: num(0) },
+  freshMinSeeds: { flag: 'fresh-min-seeds', arg: 'N', default: asDefault(r.freshMinSeeds), help: 'fresh candidates need this many clickers before the request', parse: int() },
   seedCounts: { flag: 'seed-counts', arg: 'N,…', default: asDefault(r.seedCounts), help: 'new items: evaluate after each of these numbers of seeds', parse: list(int()) },
   newItems: { flag: 'new-items', arg: 'N', default: asDefault(r.newItemsMax), help: 'new items evaluated at most (sampled)', parse: int() },
   ...SYNTHETIC_OPTIONS,
@@ -42,19 +46,21 @@ const recommend = defineCommand({
     const { evalRecommend } = await import('../../eval/recommend-eval.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
+    const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { kind: v.dataset, path: v.data !== undefined ? resolve(v.data) : undefined, hours: v.hours, synthetic: syntheticSize(v) },
-      split: v.split, trainShare: v.trainShare, seeds: v.seeds, maxUsers: v.maxUsers,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
-      stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers },
-      stage2: { h: m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: TRAIN_DEFAULTS.stage2.patience, maxItems: v.stage2MaxItems },
+      stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
+      stage2: { h: m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: TRAIN_DEFAULTS.stage2.patience, maxItems: v.stage2MaxItems, ...stages.stage2 },
       seedCounts: v.seedCounts, newItemsMax: v.newItems,
       log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
     });
     await writeResult(v.out, { ...res, markdown: undefined });
     await writeText(v.report, res.markdown);
     emit(v.json, { ...res, markdown: undefined }, [
-      `${res.dataset}: ${res.split.kind} split at ${res.split.cut}; ${res.context.users} users × ${res.context.candidates} candidates; ${res.split.newItems} new items; ${res.settings.seeds ? (res.settings.seeds as number[]).length : 0} seeds; ${res.seconds.toFixed(0)} s`,
+      `${res.dataset}${res.evaluatedOn === 'validation' ? ' (validation split of the training period)' : ''}: ${res.split.kind} split at ${res.split.cut}; ${res.context.users} users × ${res.context.candidates} candidates; ${res.split.newItems} new items; ${res.settings.seeds ? (res.settings.seeds as number[]).length : 0} seeds; ${res.seconds.toFixed(0)} s`,
       '', res.markdown,
     ].join('\n'));
   },
