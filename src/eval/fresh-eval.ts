@@ -5,26 +5,28 @@
  * are those clickers (the latest `maxSeeds`). A user is asked at t and their positives are the
  * candidates they click after t (within the horizon) and had not clicked before.
  *
- *   global split (news): requests at t = cut, cut + W, cut + 2W, …; the horizon is [t, t + W);
- *     users are those with training rows (the model knows them);
+ *   global split (news): requests every step S, at t = cut, cut + S, cut + 2S, …; the horizon is
+ *     [t, t + S); users are those with training rows (the model knows them);
  *   per-user split (catalogues): each user is asked once, at their own cut, in the log's real
  *     clock; the horizon is the rest of their log.
  *
  * The seeds of a request are real-time clicks before t, test-period clicks of other users
  * included (as the running system would have them); a user's own clicks at or after t are never
  * seeds of that request. Metrics per request, averaged over requests: AUC against candidates the
- * user never clicked, drawn uniformly and by exposure (in proportion to clicks before t:
- * negatives.ts), prec@K (the paper's) and recall@K.
+ * user never clicked, drawn uniformly and weighted by exposure (clicks before t: negatives.ts),
+ * prec@K (the paper's) and recall@K.
  */
 import type { Dataset } from '../data/dataset.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { auc, meanSpread, precisionAtK, recallAtK } from './metrics.js';
-import { cumulativeWeights, exposureNegatives, uniformNegatives, userSeed } from './negatives.js';
+import { uniformNegatives, userSeed, weightedAuc } from './negatives.js';
 
 export interface FreshOptions {
   /** The window W (ms) in which a candidate was first clicked. */
   windowMs: number;
+  /** Global split: the time between requests, and each request's horizon (ms). */
+  stepMs: number;
   /** Candidates need this many distinct clickers before the request. */
   minSeeds: number;
   /** Seeds per candidate at most (the latest). */
@@ -155,18 +157,18 @@ export function freshSlots(log: RealTimeLog, users: number, items: number, known
   const slots: FreshSlot[] = [];
   if (log.kind === 'global') {
     const end = n ? log.ts[n - 1] : log.cut;
-    for (let t = log.cut; t <= end; t += o.windowMs) {
+    for (let t = log.cut; t <= end; t += o.stepMs) {
       const c = candidatesAt(t);
       if (c.items.length < 2) continue;
       const pos = new Map(Array.from(c.items, (it, k) => [it, k]));
       const reqs: FreshSlot['requests'] = [];
       const asked = new Set<number>();
       const lo = lowerBound(log.ts, t);
-      for (let j = lo; j < n && log.ts[j] < t + o.windowMs; j++) {
+      for (let j = lo; j < n && log.ts[j] < t + o.stepMs; j++) {
         const u = log.user[j];
         if (!known[u] || asked.has(u) || !pos.has(log.item[j])) continue;
         asked.add(u);
-        const r = request(u, t, t + o.windowMs, pos);
+        const r = request(u, t, t + o.stepMs, pos);
         if (r) reqs.push(r);
       }
       if (reqs.length) slots.push({ time: t, ...c, requests: reqs });
@@ -217,7 +219,6 @@ export async function evaluateFresh(slots: readonly FreshSlot[], scorer: FreshSc
   let candidates = 0;
   for (const slot of slots) {
     const scores = await scorer.scoreSlot(slot, slot.requests.map((r) => r.user));
-    const weights = cumulativeWeights(slot.clickers);
     slot.requests.forEach((r, q) => {
       const s = scores[q];
       const before = new Set(r.before);
@@ -228,11 +229,11 @@ export async function evaluateFresh(slots: readonly FreshSlot[], scorer: FreshSc
         per[`recall@${K}`].push(recallAtK(ranked, clicked, K));
       }
       const ps = Array.from(r.positives, (c) => s[c]);
-      const rngU = new Rng(userSeed(o.seed, r.user) ^ (slot.time % 2147483647));
-      const un = uniformNegatives(slot.items.length, r.clickedEver, o.aucNegatives, rngU);
+      const un = uniformNegatives(slot.items.length, r.clickedEver, o.aucNegatives, new Rng(userSeed(o.seed, r.user) ^ (slot.time % 2147483647)));
       if (un.length) per.auc.push(auc(ps, Array.from(un, (c) => s[c])));
-      const en = exposureNegatives(weights, r.clickedEver, o.aucNegatives, rngU);
-      if (en.length) per.aucExposure.push(auc(ps, Array.from(en, (c) => s[c])));
+      const free = Array.from({ length: slot.items.length }, (_, c) => c).filter((c) => !r.clickedEver.has(c));
+      const ea = weightedAuc(ps, free.map((c) => s[c]), free.map((c) => slot.clickers[c]));
+      if (!Number.isNaN(ea)) per.aucExposure.push(ea);
       candidates += slot.items.length;
     });
   }

@@ -4,12 +4,13 @@
  *   uniform:  every candidate the user never clicked is equally likely — the usual offline AUC,
  *             which rewards knowing what is popular (a popular item is rarely a negative, often
  *             a positive);
- *   exposure: candidates drawn in proportion to their clicks, as an impression log would show
- *             them — the comparison a deployed ranker faces, where the items a user saw and
- *             passed over are mostly the popular ones. Popularity alone scores about 0.5 here.
+ *   exposure: every candidate the user never clicked, weighted by its clicks, as an impression
+ *             log would show them — the comparison a deployed ranker faces, where the items a
+ *             user saw and passed over are mostly the popular ones. Popularity alone scores
+ *             about 0.5 here. Computed exactly (`weightedAuc`), not sampled.
  *
- * Both draw distinct candidates without replacement from a stream seeded by (seed, user) only,
- * so every method meets the same negatives, and return positions, ascending.
+ * Uniform negatives are distinct candidates drawn without replacement from a stream seeded by
+ * (seed, user) only, so every method meets the same negatives.
  */
 import { Rng } from '../util/rng.js';
 
@@ -40,55 +41,20 @@ export function uniformNegatives(C: number, excluded: ReadonlySet<number>, count
   return Uint32Array.from(picked).sort();
 }
 
-/** Cumulative sums of non-negative weights, for `exposureNegatives`. */
-export function cumulativeWeights(weights: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(weights.length);
-  let acc = 0;
-  for (let i = 0; i < weights.length; i++) out[i] = acc += Math.max(0, weights[i]);
-  return out;
-}
-
 /**
- * Up to `count` distinct positions outside `excluded`, each draw in proportion to its weight
- * (`cumulative` from cumulativeWeights) among those not yet drawn: successive draws without
- * replacement. Positions of zero weight are never drawn.
+ * AUC against weighted negatives: the probability that a positive outscores a negative drawn in
+ * proportion to `weights` (ties count ½), averaged over the positives — the expectation of the
+ * sampled AUC, without the sampling. NaN with no positive or no weight.
  */
-export function exposureNegatives(cumulative: Float64Array, excluded: ReadonlySet<number>, count: number, rng: Rng): Uint32Array {
-  const C = cumulative.length;
-  const total = C ? cumulative[C - 1] : 0;
-  const weight = (c: number): number => cumulative[c] - (c > 0 ? cumulative[c - 1] : 0);
-  let freeMass = total;
-  let freeCount = 0;
-  for (let c = 0; c < C; c++) if (weight(c) > 0) freeCount++;
-  for (const c of excluded) if (c < C && weight(c) > 0) { freeMass -= weight(c); freeCount--; }
-  const picked = new Set<number>();
-  const n = Math.min(count, freeCount);
-  // Rejection while the free mass is a fair share of the total; otherwise walk the free positions.
-  while (picked.size < n && freeMass > 0.25 * total) {
-    const x = rng.next() * total;
-    let lo = 0;
-    let hi = C - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid] > x) hi = mid;
-      else lo = mid + 1;
-    }
-    if (excluded.has(lo) || picked.has(lo) || weight(lo) <= 0) continue;
-    picked.add(lo);
-    freeMass -= weight(lo);
+export function weightedAuc(pos: ArrayLike<number>, neg: ArrayLike<number>, weights: ArrayLike<number>): number {
+  let total = 0;
+  for (let j = 0; j < neg.length; j++) total += weights[j];
+  if (pos.length === 0 || !(total > 0)) return NaN;
+  let sum = 0;
+  for (let i = 0; i < pos.length; i++) {
+    let below = 0;
+    for (let j = 0; j < neg.length; j++) below += neg[j] < pos[i] ? weights[j] : neg[j] === pos[i] ? 0.5 * weights[j] : 0;
+    sum += below / total;
   }
-  while (picked.size < n) {
-    let x = rng.next() * freeMass;
-    let chosen = -1;
-    for (let c = 0; c < C; c++) {
-      if (excluded.has(c) || picked.has(c) || weight(c) <= 0) continue;
-      chosen = c;
-      x -= weight(c);
-      if (x < 0) break;
-    }
-    if (chosen < 0) break;
-    picked.add(chosen);
-    freeMass -= weight(chosen);
-  }
-  return Uint32Array.from(picked).sort();
+  return sum / pos.length;
 }

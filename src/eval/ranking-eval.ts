@@ -28,7 +28,7 @@ import type { FeatureColumn } from '../data/features.js';
 import type { TemporalSplit } from '../data/split.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { cumulativeWeights, exposureNegatives, uniformNegatives, userSeed } from './negatives.js';
+import { uniformNegatives, userSeed, weightedAuc } from './negatives.js';
 import {
   auc, catalogCoverage, categoryDiversity, headItems, hitRateAtK, longTailShare, meanSpread, precisionAtK, recallAtK,
   type ItemCategories, type ItemSet, type MeanSpread,
@@ -207,23 +207,35 @@ export function buildContext(ds: Dataset, split: TemporalSplit, options: Context
 
 /**
  * The AUC negatives of the k-th evaluated user: up to `count` distinct candidates the user never
- * clicked (train or test), as positions into `ctx.candidates`, ascending — drawn uniformly, or
- * (`exposure`) in proportion to their training clicks (negatives.ts). A function of (ctx, user,
- * count, seed, kind) only.
+ * clicked (train or test), drawn uniformly without replacement, as positions into
+ * `ctx.candidates`, ascending. A function of (ctx, user, count, seed) only.
  */
-export function aucNegatives(ctx: EvalContext, k: number, count: number, seed: number, kind: 'uniform' | 'exposure' = 'uniform'): Uint32Array {
+export function aucNegatives(ctx: EvalContext, k: number, count: number, seed: number): Uint32Array {
+  return uniformNegatives(ctx.candidates.length, clickedPositions(ctx, k), count, new Rng(userSeed(seed, ctx.users[k])));
+}
+
+/** Positions in `ctx.candidates` of the items the k-th evaluated user clicked (train or test). */
+function clickedPositions(ctx: EvalContext, k: number): Set<number> {
   const clicked = new Set<number>();
   for (const i of ctx.trainClicked.row(k)) if (ctx.candidateIndex[i] >= 0) clicked.add(ctx.candidateIndex[i]);
   for (const i of ctx.clicked.row(k)) clicked.add(ctx.candidateIndex[i]);
-  if (kind === 'uniform') return uniformNegatives(ctx.candidates.length, clicked, count, new Rng(userSeed(seed, ctx.users[k])));
-  return exposureNegatives(exposureWeights(ctx), clicked, count, new Rng(userSeed(seed + 7_777_777, ctx.users[k])));
+  return clicked;
 }
 
-const exposureCache = new WeakMap<EvalContext, Float64Array>();
-function exposureWeights(ctx: EvalContext): Float64Array {
-  let w = exposureCache.get(ctx);
-  if (!w) exposureCache.set(ctx, (w = cumulativeWeights(Float64Array.from(ctx.candidates, (i) => ctx.popularity[i]))));
-  return w;
+/**
+ * AUC against exposure: every candidate the k-th user never clicked, weighted by its training
+ * clicks (negatives.ts).
+ */
+function exposureAuc(ctx: EvalContext, k: number, scores: Float32Array): number {
+  const clicked = clickedPositions(ctx, k);
+  const neg: number[] = [];
+  const w: number[] = [];
+  for (let c = 0; c < ctx.candidates.length; c++) {
+    if (clicked.has(c)) continue;
+    neg.push(scores[c]);
+    w.push(ctx.popularity[ctx.candidates[c]]);
+  }
+  return weightedAuc(Array.from(ctx.clicked.row(k), (i) => scores[ctx.candidateIndex[i]]), neg, w);
 }
 
 /** Per item, its categories from a single- or multi-valued item field. */
@@ -356,10 +368,8 @@ export async function evaluateRanking(ctx: EvalContext, rec: Recommender, option
       for (const x of ps) pooledPos.push(x);
       for (const x of ns) pooledNeg.push(x);
     }
-    const eneg = aucNegatives(ctx, k, negatives, seed, 'exposure');
-    if (eneg.length > 0) {
-      perUser.aucExposure.push(auc(Float64Array.from(pos, (i) => scores[ctx.candidateIndex[i]]), Float64Array.from(eneg, (c) => scores[c])));
-    }
+    const ea = exposureAuc(ctx, k, scores);
+    if (!Number.isNaN(ea)) perUser.aucExposure.push(ea);
     options.onProgress?.(k + 1, users.length);
   }
 

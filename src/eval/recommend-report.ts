@@ -72,7 +72,8 @@ export function recommendMarkdown(r: RecommendMarkdownInput): string {
   if (r.fresh.runs.length) {
     const hours = r.fresh.windowMs / 3_600_000;
     const window = hours >= 48 ? `${(hours / 24).toFixed(0)} days` : `${hours} h`;
-    parts.push('', `Fresh candidates: items first clicked in the ${window} before each request, described by their real-time seeds; ${r.fresh.requests} requests at ${r.fresh.slots} times`, '', renderMarkdown(r.fresh.runs, { metrics: r.freshShown }));
+    const cands = r.fresh.runs[0].metrics.candidatesPerRequest;
+    parts.push('', `Fresh candidates: items first clicked in the ${window} before each request, described by their real-time seeds; ${r.fresh.requests} requests at ${r.fresh.slots} times, ${cands.toFixed(0)} candidates a request on average`, '', renderMarkdown(r.fresh.runs, { metrics: r.freshShown }));
   }
   parts.push('', newItemMarkdown(r.newItems, r.methods));
   const s2 = r.training.filter((t) => t.kept !== undefined);

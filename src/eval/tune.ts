@@ -32,6 +32,8 @@ export interface TuneGrid {
   stage2Epochs?: number[];
   objective?: Objective[];
   negatives?: number[];
+  /** How negative items are drawn (Stage2Options.itemSampling). */
+  itemNegatives?: Array<'uniform' | 'popularity'>;
   blend?: Array<'fixed' | 'learned'>;
 }
 
@@ -75,7 +77,7 @@ function stageOptions(c: TuneConfig, o: TuneOptions, seed: number): { s1: Stage1
     s1: { ...o.stage1, m: c.m, hidden: [2 * c.m, c.m], merge: c.merge, epochs: c.epochs, learningRate: c.stage1Lr, seed },
     s2: {
       ...withDefaults(TRAIN_DEFAULTS.stage2, o.stage2 ?? {}), h: c.m, k: c.k, learningRate: c.stage2Lr, epochs: c.stage2Epochs, objective: c.objective,
-      negatives: c.negatives, learnBlend: c.blend === 'learned', seed,
+      negatives: c.negatives, itemSampling: c.itemNegatives, learnBlend: c.blend === 'learned', seed,
     },
   };
 }
@@ -89,7 +91,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     m: o.grid.m ?? [o.stage1?.m ?? 64], k: o.grid.k ?? [o.stage2?.k ?? 20], merge: o.grid.merge ?? [o.stage1?.merge ?? 'attention'],
     epochs: o.grid.epochs ?? [o.stage1?.epochs ?? 10], stage1Lr: o.grid.stage1Lr ?? [o.stage1?.learningRate ?? 1e-3],
     stage2Lr: o.grid.stage2Lr ?? [s2d.learningRate], stage2Epochs: o.grid.stage2Epochs ?? [o.stage2?.epochs ?? 10],
-    objective: o.grid.objective ?? [s2d.objective], negatives: o.grid.negatives ?? [s2d.negatives], blend: o.grid.blend ?? [s2d.learnBlend ? 'learned' : 'fixed'],
+    objective: o.grid.objective ?? [s2d.objective], negatives: o.grid.negatives ?? [s2d.negatives], itemNegatives: o.grid.itemNegatives ?? [s2d.itemSampling], blend: o.grid.blend ?? [s2d.learnBlend ? 'learned' : 'fixed'],
   };
   let grid: TuneConfig[] = [{} as TuneConfig];
   for (const [key, values] of Object.entries(axes) as Array<[keyof TuneConfig, unknown[]]>) {

@@ -24,7 +24,7 @@ describe('fresh-candidates protocol', () => {
   const known = Uint8Array.from([1, 1, 1, 1, 1, 0]);
 
   it('offers the items first clicked in the window with enough seeds, their real-time seeds, to known users who click one', () => {
-    const slots = freshSlots(log(rows.slice(), 10), 6, 4, known, { windowMs: 2 * H, minSeeds: 3, maxSeeds: 10, maxRequests: 100, aucNegatives: 10, ks: [1], seed: 1 });
+    const slots = freshSlots(log(rows.slice(), 10), 6, 4, known, { windowMs: 2 * H, stepMs: 2 * H, minSeeds: 3, maxSeeds: 10, maxRequests: 100, aucNegatives: 10, ks: [1], seed: 1 });
     assert.equal(slots.length, 1);
     const [s] = slots;
     assert.equal(s.time, 10 * H);
@@ -37,7 +37,7 @@ describe('fresh-candidates protocol', () => {
 
   it('scores methods per request: popularity ranks by clicks before the request', async () => {
     const extra: Array<[number, number, number]> = [[2, 3, 10.2]];
-    const slots = freshSlots(log([...rows, ...extra], 10), 6, 4, known, { windowMs: 2 * H, minSeeds: 3, maxSeeds: 10, maxRequests: 100, aucNegatives: 10, ks: [1], seed: 1 });
+    const slots = freshSlots(log([...rows, ...extra], 10), 6, 4, known, { windowMs: 2 * H, stepMs: 2 * H, minSeeds: 3, maxSeeds: 10, maxRequests: 100, aucNegatives: 10, ks: [1], seed: 1 });
     // User 2 clicks item 3 (4 clickers, the more popular): popularity ranks it first. User 3 clicks item 1 after having item 3: only item 1 is listed.
     const m = await evaluateFresh(slots, freshPopularity, { aucNegatives: 10, ks: [1], seed: 1 });
     assert.equal(m.requests, 2);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cumulativeWeights, exposureNegatives, uniformNegatives } from '../../src/eval/negatives.js';
+import { uniformNegatives, weightedAuc } from '../../src/eval/negatives.js';
 import { Rng } from '../../src/util/rng.js';
 
 describe('AUC negatives', () => {
@@ -13,16 +13,11 @@ describe('AUC negatives', () => {
     assert.ok(some.every((c, i) => !excluded.has(c) && (i === 0 || c > some[i - 1])));
   });
 
-  it('exposure: in proportion to the weights, distinct, never excluded or of zero weight', () => {
-    const w = [0, 1, 2, 3, 4, 0, 10];
-    const cum = cumulativeWeights(w);
-    const seen = new Float64Array(w.length);
-    const rng = new Rng(3);
-    const n = 20_000;
-    for (let t = 0; t < n; t++) for (const c of exposureNegatives(cum, new Set([6]), 1, rng)) seen[c]++;
-    assert.equal(seen[0] + seen[5] + seen[6], 0);
-    for (const c of [1, 2, 3, 4]) assert.ok(Math.abs(seen[c] / n - w[c] / 10) < 0.015, `position ${c}: ${seen[c] / n}`);
-    const all = exposureNegatives(cum, new Set([1]), 10, new Rng(4));
-    assert.deepEqual(Array.from(all), [2, 3, 4, 6], 'every free position of positive weight, once');
+  it('exposure: the AUC against every negative weighted by its exposure, exactly', () => {
+    // One positive at 0.5; negatives 0.1 (weight 1), 0.5 (weight 2, a tie), 0.9 (weight 1).
+    assert.equal(weightedAuc([0.5], [0.1, 0.5, 0.9], [1, 2, 1]), (1 + 0.5 * 2) / 4);
+    assert.equal(weightedAuc([0.2, 1], [0.1, 0.5], [3, 1]), (3 / 4 + 1) / 2);
+    assert.ok(Number.isNaN(weightedAuc([1], [0.5], [0])));
+    assert.ok(Number.isNaN(weightedAuc([], [0.5], [1])));
   });
 });

@@ -25,7 +25,7 @@ const RECOMMEND_OPTIONS = {
   ...TRAINING_OPTIONS,
   validation: { flag: 'validation', boolean: true, help: 'evaluate on the validation split of the training period (no test row is read)', parse: bool },
   methods: { flag: 'methods', arg: 'NAME,…', defaultText: 'all', help: `methods to run, of: ${METHODS.join('; ')}`, parse: list(oneOf(METHODS)) },
-  freshWindow: { flag: 'fresh-window', arg: 'HOURS', defaultText: '1 (global split), 8760 (per-user)', help: 'fresh candidates: first clicked this many hours before a request (0: skip)', parse: num(0) },
+  freshWindow: { flag: 'fresh-window', arg: 'HOURS', defaultText: '24 (global split), 8760 (per-user)', help: 'fresh candidates: first clicked this many hours before a request (0: skip)', parse: num(0) },
   freshMinSeeds: { flag: 'fresh-min-seeds', arg: 'N', default: asDefault(r.freshMinSeeds), help: 'fresh candidates need this many clickers before the request', parse: int() },
   seedCounts: { flag: 'seed-counts', arg: 'N,…', default: asDefault(r.seedCounts), help: 'new items: evaluate after each of these numbers of seeds', parse: list(int()) },
   newItems: { flag: 'new-items', arg: 'N', default: asDefault(r.newItemsMax), help: 'new items evaluated at most (sampled)', parse: int() },
@@ -83,6 +83,7 @@ const AUDIENCE_OPTIONS = {
   backend: { flag: 'backend', arg: 'cpu|webgpu', default: asDefault(a.backend), help: 'compute backend', parse: oneOf(['cpu', 'webgpu'] as const) },
   trainEpochs: { flag: 'train-epochs', arg: 'N', default: asDefault(a.trainEpochs), help: 'also train stage 2 on the visible clicks for this many epochs at most (0: off)', parse: int(0) },
   trainNegatives: { flag: 'train-negatives', arg: 'uniform|activity', default: asDefault(a.trainNegatives), help: 'how that training draws negatives', parse: oneOf(['uniform', 'activity'] as const) },
+  trainLoss: { flag: 'train-loss', arg: 'softmax|bce', default: a.trainLoss, help: 'that training\'s loss over a target and its negative users', parse: oneOf(['softmax', 'bce'] as const) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
 
@@ -102,7 +103,7 @@ const audience = defineCommand({
       : { kind: dataset, path: resolve(v.data as string), hours: dataset === 'globo' ? v.hours : undefined });
     const res = await evalAudience(clicks, {
       rank: v.rank, hideShare: v.hide, items: v.items, minClickers: v.minClickers, maxClickers: v.maxClickers,
-      ns: v.ns, ks: v.ks, seed: v.seed, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, log,
+      ns: v.ns, ks: v.ks, seed: v.seed, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, trainLoss: v.trainLoss, log,
     });
     await writeResult(v.out, res);
     const head = `method              ${res.settings.ns.map((n) => `recall@${n}`.padStart(16) + `prec@${n}`.padStart(16)).join('')}`;

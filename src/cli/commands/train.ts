@@ -37,6 +37,7 @@ const OPTIONS = {
   stage2Objective: TRAINING_OPTIONS.stage2Objective,
   stage2Loss: TRAINING_OPTIONS.stage2Loss,
   stage2Negatives: TRAINING_OPTIONS.stage2Negatives,
+  stage2ItemNegatives: TRAINING_OPTIONS.stage2ItemNegatives,
   stage2Init: TRAINING_OPTIONS.stage2Init,
   stage2Scaling: TRAINING_OPTIONS.stage2Scaling,
   blend: TRAINING_OPTIONS.blend,

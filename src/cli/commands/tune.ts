@@ -30,6 +30,7 @@ const OPTIONS = {
   stage2Epochs: { flag: 'stage2-epochs', arg: 'N,…', default: asDefault(STAGE2_DEFAULTS.epochs), help: 'grid: stage 2 epochs at most', parse: list(int(0)) },
   stage2Objective: { flag: 'stage2-objective', arg: 'items|users|both,…', default: s2.objective, help: 'grid: stage 2 negatives', parse: list(oneOf(['items', 'users', 'both'] as const)) },
   stage2Negatives: { flag: 'stage2-negatives', arg: 'N,…', default: asDefault(s2.negatives), help: 'grid: stage 2 negatives per positive', parse: list(int()) },
+  stage2ItemNegatives: { flag: 'stage2-item-negatives', arg: 'uniform|popularity,…', default: s2.itemSampling, help: 'grid: how stage 2 draws negative items', parse: list(oneOf(['uniform', 'popularity'] as const)) },
   blend: { flag: 'blend', arg: 'fixed|learned,…', default: s2.learnBlend ? 'learned' : 'fixed', help: 'grid: α, β fixed or learned', parse: list(oneOf(['fixed', 'learned'] as const)) },
   history: TRAINING_OPTIONS.history,
   stage1Init: TRAINING_OPTIONS.stage1Init,
@@ -57,11 +58,11 @@ export const command = defineCommand({
     const { tune, tuneMarkdown } = await import('../../eval/tune.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
-    const stages = trainingStageOptions({ ...v, stage2Objective: v.stage2Objective[0], stage2Negatives: v.stage2Negatives[0], blend: v.blend[0] });
+    const stages = trainingStageOptions({ ...v, stage2Objective: v.stage2Objective[0], stage2Negatives: v.stage2Negatives[0], stage2ItemNegatives: v.stage2ItemNegatives[0], blend: v.blend[0] });
     const res = await tune({
       data: { kind: v.dataset, path: v.data !== undefined ? resolve(v.data) : undefined, hours: v.hours, synthetic: syntheticSize(v) },
       split: v.split, trainShare: v.trainShare, maxUsers: v.maxUsers, trials: v.trials, seed: v.seed, select: v.select,
-      grid: { m: v.m, k: v.k, merge: v.merge, epochs: v.epochs, stage1Lr: v.lr, stage2Lr: v.stage2Lr, stage2Epochs: v.stage2Epochs, objective: v.stage2Objective, negatives: v.stage2Negatives, blend: v.blend },
+      grid: { m: v.m, k: v.k, merge: v.merge, epochs: v.epochs, stage1Lr: v.lr, stage2Lr: v.stage2Lr, stage2Epochs: v.stage2Epochs, objective: v.stage2Objective, negatives: v.stage2Negatives, itemNegatives: v.stage2ItemNegatives, blend: v.blend },
       stage1: { patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
       stage2: { maxItems: v.stage2MaxItems, ...stages.stage2 },
       log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
