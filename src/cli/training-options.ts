@@ -14,7 +14,7 @@ const s2 = TRAIN_DEFAULTS.stage2;
 export const TRAINING_OPTIONS = {
   m: { flag: 'm', arg: 'N', default: asDefault(s1.m), help: 'universal embedding width m (stage 1)', parse: int() },
   k: { flag: 'k', arg: 'N', default: asDefault(STAGE2_DEFAULTS.k), help: 'centroids per item k', parse: int() },
-  epochs: { flag: 'epochs', arg: 'N', default: asDefault(s1.epochs), help: 'stage 1 epochs at most', parse: int() },
+  epochs: { flag: 'epochs', arg: 'N', default: asDefault(s1.epochs), help: 'stage 1 epochs at most (0: the tower as it starts)', parse: int(0) },
   patience: { flag: 'patience', arg: 'N', default: asDefault(s1.patience), help: 'stage 1 stops after this many epochs without a better validation hit@50', parse: int() },
   validationShare: { flag: 'validation-share', arg: 'X', default: asDefault(s1.validationShare), help: 'stage 1: share of users whose latest click validates', parse: num() },
   maxTrainUsers: { flag: 'max-train-users', arg: 'N', defaultText: 'every user', help: 'stage 1 trains on a seeded sample of this many users\' clicks', parse: int() },

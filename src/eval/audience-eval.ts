@@ -26,6 +26,7 @@ import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/mod
 import type { ClickLog } from '../data/dataset.js';
 import { toCsr, userFactors } from '../train/click-factors.js';
 import { trainStage2 } from '../train/stage2.js';
+import { meanSpread, type MeanSpread } from './metrics.js';
 
 export interface AudienceEvalOptions {
   rank?: number;
@@ -43,6 +44,8 @@ export interface AudienceEvalOptions {
   trainNegatives?: 'uniform' | 'activity';
   /** The trainer's loss over each item's target and its negative users: one softmax (a retrieval loss), or labelled pairs. */
   trainLoss?: 'softmax' | 'bce';
+  /** Train on a seeded sample of this many items (0: every item), for large logs; recorded in the result. */
+  trainMaxItems?: number;
   log?: (line: string) => void;
 }
 
@@ -54,7 +57,7 @@ export interface AudienceEvalOptions {
  */
 export const AUDIENCE_EVAL_DEFAULTS: Readonly<Required<Omit<AudienceEvalOptions, 'log'>>> = {
   rank: 64, hideShare: 0.5, minClickers: 20, maxClickers: 5000, items: 200, ns: [10, 50, 100], ks: [5, 20], seed: 1,
-  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform', trainLoss: 'softmax',
+  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform', trainLoss: 'softmax', trainMaxItems: 0,
 };
 
 export interface MethodMetrics {
@@ -114,7 +117,7 @@ export async function evalAudience(clicks: ClickLog, options: AudienceEvalOption
   const log = o.log ?? (() => undefined);
   const settings = {
     rank: o.rank, hideShare: o.hideShare, minClickers: o.minClickers, maxClickers: o.maxClickers,
-    items: o.items, ns: o.ns, ks: o.ks, seed: o.seed, trainEpochs: o.trainEpochs, trainNegatives: o.trainNegatives, trainLoss: o.trainLoss,
+    items: o.items, ns: o.ns, ks: o.ks, seed: o.seed, trainEpochs: o.trainEpochs, trainNegatives: o.trainNegatives, trainLoss: o.trainLoss, trainMaxItems: o.trainMaxItems,
   };
   const nu = clicks.userIds.length;
   const ni = clicks.itemIds.length;
@@ -190,6 +193,7 @@ export async function evalAudience(clicks: ClickLog, options: AudienceEvalOption
     // (identity) configuration, kept only where held-out items validate it better.
     const r = await trainStage2(factors, h, { user: tu, item: ti }, {
       h, k, epochs: settings.trainEpochs, seed: settings.seed, negativeSampling: settings.trainNegatives, dataset: clicks.name, log: (l) => log(`  ${l}`),
+      ...(settings.trainMaxItems > 0 ? { maxItems: settings.trainMaxItems } : {}),
       objective: 'users', loss: settings.trainLoss, negatives: settings.trainLoss === 'softmax' ? 20 : 4, validationMetric: 'users', init: 'identity',
       // SVD factors are unit rows, as the untrained rows use them.
       inputScaling: 'none',
@@ -284,4 +288,28 @@ function topIndices(scores: Float64Array, n: number): number[] {
   const sel = new TopSelector(n, -Number.MAX_VALUE);
   for (let i = 0; i < scores.length; i++) sel.offer(scores[i], i, 0, 0);
   return Array.from(sel.result().position);
+}
+
+/** Several seeds' runs of the audience evaluation: per method and N, recall and precision as mean ± sample SD over the seeds. */
+export interface AudienceSeedsSummary {
+  kind: 'ralm-eval-audience-seeds';
+  dataset: string;
+  seeds: number[];
+  summary: Array<{ method: string; atN: Array<{ n: number; recall: MeanSpread; precision: MeanSpread }> }>;
+  runs: AudienceEvalResult[];
+}
+
+export function summarizeAudience(runs: AudienceEvalResult[]): AudienceSeedsSummary {
+  const methods = runs[0].methods.map((m) => m.method);
+  return {
+    kind: 'ralm-eval-audience-seeds', dataset: runs[0].dataset, seeds: runs.map((r) => r.settings.seed),
+    summary: methods.map((method) => ({
+      method,
+      atN: runs[0].settings.ns.map((n, j) => {
+        const at = runs.map((r) => (r.methods.find((m) => m.method === method) as MethodMetrics).atN[j]);
+        return { n, recall: meanSpread(at.map((a) => a.recall)), precision: meanSpread(at.map((a) => a.precision)) };
+      }),
+    })),
+    runs,
+  };
 }

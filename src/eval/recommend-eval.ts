@@ -67,6 +67,11 @@ export interface RecommendEvalOptions {
   methods?: ReadonlyArray<(typeof METHODS)[number]>;
   stage1?: Stage1Options;
   stage2?: Stage2Options;
+  /**
+   * Stage-1 epochs of the YouTube-DNN-style baseline's own tower, when they differ from RALM's
+   * (a RALM tuned to an untrained tower still meets a trained YouTube DNN); default: RALM's.
+   */
+  baselineEpochs?: number;
   /** Fresh candidates: the window (ms; default: a day for a global split, 365 days per user), 0: skip the protocol. */
   freshWindowMs?: number;
   /** Fresh candidates, global split: time between requests and each request's horizon (ms). */
@@ -189,10 +194,11 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
 
   for (const seed of seeds) {
     log(`seed ${seed}:`);
-    const stage1 = async (merge: 'attention' | 'concat'): Promise<Stage1Result> => {
+    const stage1 = async (merge: 'attention' | 'concat', over: Stage1Options = {}): Promise<Stage1Result> => {
       const t = performance.now();
-      const r = await trainStage1(ds, split.trainEnd, { ...o.stage1, merge, seed, log: (l) => log(`  [stage 1, ${merge}] ${l}`), onProgress: o.onProgress });
-      training.push({ seed, method: `stage 1 (${merge})`, seconds: (performance.now() - t) / 1000, bestEpoch: r.bestEpoch, validation: r.bestValidationHitAt50 });
+      const what = over.epochs !== undefined ? `${merge}, ${over.epochs} epochs, for the YouTube-DNN-style baseline` : merge;
+      const r = await trainStage1(ds, split.trainEnd, { ...o.stage1, ...over, merge, seed, log: (l) => log(`  [stage 1, ${what}] ${l}`), onProgress: o.onProgress });
+      training.push({ seed, method: `stage 1 (${what})`, seconds: (performance.now() - t) / 1000, bestEpoch: r.bestEpoch, validation: r.bestValidationHitAt50 });
       return r;
     };
     const s1a = await stage1('attention');
@@ -233,7 +239,8 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         await rec.close();
       }
     }
-    const yt = new YoutubeDnn(s1a);
+    const ownBaseline = o.baselineEpochs !== undefined && o.baselineEpochs !== (o.stage1?.epochs ?? undefined);
+    const yt = new YoutubeDnn(ownBaseline && methods.has('YouTube-DNN-style') ? await stage1('attention', { epochs: o.baselineEpochs, patience: o.stage1?.patience }) : s1a);
     if (methods.has('YouTube-DNN-style')) await evalOne(yt, seed);
     const pop = MostPopular.fromContext(ctx);
     if (methods.has('most popular')) await evalOne(Object.assign(pop, { scoreSlot: freshPopularity.scoreSlot }), seed);
@@ -255,7 +262,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
     split: { kind, cut: new Date(split.cut).toISOString(), trainRows: split.trainRows, testRows: split.testRows, testUsers: split.testUsers, newUsers: split.newUsers, newItems: split.newItems.length, newItemTestClicks: split.newItemTestClicks },
     context: { users: ctx.users.length, candidates: ctx.candidates.length, headShare: ctx.options.headShare },
     settings: {
-      seeds, ks, aucNegatives: o.aucNegatives, maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, maxSeeds, trainShare: o.trainShare, validation: !!o.validation,
+      seeds, ks, aucNegatives: o.aucNegatives, baselineEpochs: o.baselineEpochs ?? null, maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, maxSeeds, trainShare: o.trainShare, validation: !!o.validation,
       fresh: { windowMs: freshWindow, stepMs: o.freshStepMs, minSeeds: o.freshMinSeeds, maxRequests: o.freshMaxRequests }, seedCounts: o.seedCounts,
       stage1: { ...o.stage1, log: undefined, onProgress: undefined }, stage2: { ...withDefaults(TRAIN_DEFAULTS.stage2, o.stage2 ?? {}), log: undefined, onProgress: undefined },
     },

@@ -23,6 +23,7 @@ const RECOMMEND_OPTIONS = {
   aucNegatives: { flag: 'auc-negatives', arg: 'N', default: asDefault(r.aucNegatives), help: 'negatives per test click for AUC', parse: int() },
   maxSeeds: { flag: 'max-seeds', arg: 'N', default: asDefault(r.maxSeeds), help: 'seeds clustered per candidate at most (sampled)', parse: int() },
   ...TRAINING_OPTIONS,
+  baselineEpochs: { flag: 'baseline-epochs', arg: 'N', defaultText: '--epochs', help: 'stage 1 epochs of the YouTube-DNN-style baseline\'s own tower (when RALM\'s differ)', parse: int(0) },
   validation: { flag: 'validation', boolean: true, help: 'evaluate on the validation split of the training period (no test row is read)', parse: bool },
   methods: { flag: 'methods', arg: 'NAME,…', defaultText: 'all', help: `methods to run, of: ${METHODS.join('; ')}`, parse: list(oneOf(METHODS)) },
   freshWindow: { flag: 'fresh-window', arg: 'HOURS', defaultText: '24 (global split), 8760 (per-user)', help: 'fresh candidates: first clicked this many hours before a request (0: skip)', parse: num(0) },
@@ -49,7 +50,7 @@ const recommend = defineCommand({
     const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { kind: v.dataset, path: v.data !== undefined ? resolve(v.data) : undefined, hours: v.hours, synthetic: syntheticSize(v) },
-      split: v.split, trainShare: v.trainShare, validation: v.validation, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, baselineEpochs: v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
       stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
@@ -80,9 +81,11 @@ const AUDIENCE_OPTIONS = {
   ns: { flag: 'ns', arg: 'N,…', default: asDefault(a.ns), help: 'audience sizes for recall@N and precision@N', parse: list(int()) },
   ks: { flag: 'ks', arg: 'K,…', default: asDefault(a.ks), help: 'centroids per seed set (one RALM row each)', parse: list(int()) },
   seed: { flag: 'seed', arg: 'N', default: asDefault(a.seed), help: 'random seed (and the synthetic log\'s)', parse: int() },
+  seeds: { flag: 'seeds', arg: 'N,…', help: 'run once per seed and report mean ± SD over them (instead of --seed)', parse: list(int()) },
   backend: { flag: 'backend', arg: 'cpu|webgpu', default: asDefault(a.backend), help: 'compute backend', parse: oneOf(['cpu', 'webgpu'] as const) },
   trainEpochs: { flag: 'train-epochs', arg: 'N', default: asDefault(a.trainEpochs), help: 'also train stage 2 on the visible clicks for this many epochs at most (0: off)', parse: int(0) },
   trainNegatives: { flag: 'train-negatives', arg: 'uniform|activity', default: asDefault(a.trainNegatives), help: 'how that training draws negatives', parse: oneOf(['uniform', 'activity'] as const) },
+  trainMaxItems: { flag: 'train-max-items', arg: 'N', default: asDefault(a.trainMaxItems), help: 'that training uses a seeded sample of this many items (0: all)', parse: int(0) },
   trainLoss: { flag: 'train-loss', arg: 'softmax|bce', default: a.trainLoss, help: 'that training\'s loss over a target and its negative users', parse: oneOf(['softmax', 'bce'] as const) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
@@ -98,13 +101,24 @@ const audience = defineCommand({
     if (dataset === undefined) throw new UsageError(`eval audience: --dataset ${DATASET_KINDS.join('|')} is required`);
     requireData('eval audience', dataset, v.data);
     const { openClickLog } = await import('../../data/open.js');
-    const { evalAudience } = await import('../../eval/audience-eval.js');
+    const { evalAudience, summarizeAudience } = await import('../../eval/audience-eval.js');
     const clicks = await openClickLog(dataset === 'synthetic' ? { kind: 'synthetic', seed: v.seed }
       : { kind: dataset, path: resolve(v.data as string), hours: dataset === 'globo' ? v.hours : undefined });
-    const res = await evalAudience(clicks, {
+    const opts = {
       rank: v.rank, hideShare: v.hide, items: v.items, minClickers: v.minClickers, maxClickers: v.maxClickers,
-      ns: v.ns, ks: v.ks, seed: v.seed, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, trainLoss: v.trainLoss, log,
-    });
+      ns: v.ns, ks: v.ks, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, trainLoss: v.trainLoss, trainMaxItems: v.trainMaxItems, log,
+    };
+    if (v.seeds !== undefined) {
+      const runs = [];
+      for (const seed of v.seeds) runs.push(await evalAudience(clicks, { ...opts, seed }));
+      const sum = summarizeAudience(runs);
+      await writeResult(v.out, sum);
+      const head = `method              ${runs[0].settings.ns.map((n) => `recall@${n}`.padStart(18)).join('')}`;
+      const rows = sum.summary.map((m) => m.method.padEnd(20) + m.atN.map((x) => `${x.recall.mean.toFixed(3)} ±${x.recall.sd.toFixed(3)}`.padStart(18)).join(''));
+      emit(v.json, sum, [`${sum.dataset}: ${v.seeds.length} seeds, mean ± SD over seeds`, head, ...rows].join('\n'));
+      return;
+    }
+    const res = await evalAudience(clicks, { ...opts, seed: v.seed });
     await writeResult(v.out, res);
     const head = `method              ${res.settings.ns.map((n) => `recall@${n}`.padStart(16) + `prec@${n}`.padStart(16)).join('')}`;
     const rows = res.methods.map((m) => m.method.padEnd(20) + m.atN.map((x) => `${x.recall.toFixed(3)} ±${x.recallSe.toFixed(3)}`.padStart(16) + `${x.precision.toFixed(3)} ±${x.precisionSe.toFixed(3)}`.padStart(16)).join(''));
