@@ -19,6 +19,7 @@ import { RalmEngine } from '../src/engine/engine.js';
 import { LmdbStore } from '../src/store/lmdb-store.js';
 import { SeedService } from '../src/seeds/seed-service.js';
 import { benchModel, engineItems, makeWorkload, userBatch } from './workload.js';
+import { Rng } from '../src/util/rng.js';
 
 export interface HttpServerArgs {
   backend: 'cpu' | 'webgpu';
@@ -28,6 +29,8 @@ export interface HttpServerArgs {
   topK: number;
   /** Distinct users (request bodies) per case; the load generator cycles through them. */
   users: number;
+  /** Users put in the coalescing app's user table (u0, u1, …) for the long-work case; 0: none. */
+  jobsUsers?: number;
 }
 
 export type Encoding = 'json' | 'msgpack';
@@ -47,6 +50,8 @@ export interface ReadyMessage {
   urls: { batched: string; unbatched: string; bare: string };
   adapter: string;
   cases: PreparedCase[];
+  /** The service's deadline for a recommend request, ms. */
+  deadlineMs: number;
 }
 
 const MSGPACK = 'application/msgpack';
@@ -66,7 +71,17 @@ async function main(): Promise<void> {
   const common = {
     engine, store, seeds, apiToken: null, bodyLimit: config.bodyLimit, requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
   };
-  const batched = buildApp({ ...common, batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue } }).app;
+  const built = buildApp({ ...common, batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue } });
+  const batched = built.app;
+  if (args.jobsUsers) {
+    const { audience } = built.serving();
+    await audience.load();
+    const rng = new Rng(21);
+    for (let b = 0; b < args.jobsUsers; b += 100_000) {
+      const n = Math.min(100_000, args.jobsUsers - b);
+      audience.addUsers(Array.from({ length: n }, (_, i) => `u${b + i}`), rng.normals(n * args.h, 0.3));
+    }
+  }
   const unbatched = buildApp({ ...common, batching: { maxBatch: 1, maxWaitMs: 0, maxQueue: config.maxQueue } }).app;
 
   const packr = new Packr({ useRecords: false, moreTypes: true });
@@ -102,11 +117,12 @@ async function main(): Promise<void> {
 
   const listen = { host: '127.0.0.1', port: 0 };
   const urls = { batched: await batched.listen(listen), unbatched: await unbatched.listen(listen), bare: await bare.listen(listen) };
-  const ready: ReadyMessage = { type: 'ready', urls, adapter: engine.adapterName, cases };
+  const ready: ReadyMessage = { type: 'ready', urls, adapter: engine.adapterName, cases, deadlineMs: config.requestTimeoutMs };
   send(ready);
   process.on('message', (m: { type?: string }) => {
     if (m?.type !== 'stop') return;
     void (async () => {
+      await built.audienceJobs.stop();
       await Promise.all([batched.close(), unbatched.close(), bare.close()]);
       await engine.close();
       await store.close();

@@ -8,7 +8,9 @@
  * request at its scheduled time whatever the state of earlier ones, and measures latency from
  * that scheduled time, so queueing in the server is never hidden (no coordinated omission).
  * Beside each case: a bare Fastify route answering a fixed body of the same size (the
- * framework's ceiling here), at maximum throughput under autocannon like the service.
+ * framework's ceiling here), at maximum throughput under autocannon like the service; and, with
+ * coalescing on, demand at a multiple of the maximum, whose excess must be refused quickly
+ * (overload.ts); and, asked for, /healthz through long work on a large user table (jobs.ts).
  *
  * The server runs in a child process; autocannon runs in this one. On a 2-core machine they
  * share the cores, which caps the ceiling too: the figures are for the pair, on this machine.
@@ -21,6 +23,8 @@ import { withDefaults } from '../src/util/options.js';
 import { fileURLToPath } from 'node:url';
 import type { Encoding, HttpServerArgs, PreparedCase, ReadyMessage } from './http-server.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
+import { formatOverload, overloadRun, type OverloadRun } from './overload.js';
+import { formatJobs, jobsRun, type JobsRun } from './jobs.js';
 
 export interface HttpBenchOptions {
   backend?: 'cpu' | 'webgpu';
@@ -33,12 +37,16 @@ export interface HttpBenchOptions {
   rateFractions?: number[];
   encodings?: Encoding[];
   batching?: Array<'on' | 'off'>;
+  /** Open-loop demand at this multiple of each case's maximum (coalescing on); 0 skips it. Default 4. */
+  overloadFactor?: number;
+  /** Users for the long-work case (jobs.ts): /healthz through audience jobs and big ingests; 0 skips it. Default 0. */
+  jobsUsers?: number;
   log?: (line: string) => void;
 }
 
 /** runHttpBench's defaults. */
 export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'],
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0,
 };
 
 export interface LoadRun {
@@ -63,12 +71,19 @@ export interface LoadRun {
 
 export interface HttpBenchResult {
   kind: 'ralm-bench-http';
-  formatVersion: 1;
+  formatVersion: 2;
   createdAt: string;
   machine: MachineInfo;
-  settings: { backend: string; adapter: string; sizes: number[]; durationSec: number; connections: number; rateFractions: number[]; k: number; h: number; topK: number };
+  settings: {
+    backend: string; adapter: string; sizes: number[]; durationSec: number; connections: number; rateFractions: number[];
+    overloadFactor: number; jobsUsers: number; k: number; h: number; topK: number;
+  };
   cases: Array<{ n: number; encoding: Encoding; requestBytes: number; responseBytes: number }>;
   runs: LoadRun[];
+  /** Demand above capacity (format 2). */
+  overload: OverloadRun[];
+  /** Long work beside health probes (format 2; null when not run). */
+  jobs: JobsRun | null;
 }
 
 type Autocannon = typeof import('autocannon');
@@ -133,9 +148,15 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8 });
+  const { ready, stop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers });
   const runs: LoadRun[] = [];
+  const overload: OverloadRun[] = [];
+  let jobs: JobsRun | null = null;
   try {
+    if (o.jobsUsers > 0) {
+      jobs = await jobsRun(ready.urls.batched, o.jobsUsers);
+      for (const line of formatJobs(jobs)) log(line);
+    }
     const load = async (url: string, c: PreparedCase, connections: number, durationSec: number): Promise<AutocannonResult> =>
       autocannon({
         url, method: 'POST', headers: c.headers, connections, duration: durationSec,
@@ -152,6 +173,11 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         const max = summarizeRun(await load(url, c, o.connections, o.durationSec), { target: 'ralm', n: c.n, encoding: c.encoding, batching, rate: null, connections: o.connections, durationSec: o.durationSec });
         runs.push(max);
         log(formatRun(max));
+        if (batching === 'on' && o.overloadFactor > 0) {
+          const run = await overloadRun(url, `${ready.urls.batched}/healthz`, c, max.requestsPerSec, o.overloadFactor, o.durationSec, ready.deadlineMs);
+          overload.push(run);
+          log(formatOverload(run));
+        }
         for (const f of o.rateFractions) {
           const rate = Math.max(1, Math.round(max.requestsPerSec * f));
           const run = await openLoop(url, c, rate, o.durationSec, batching);
@@ -165,12 +191,17 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   }
   return {
     kind: 'ralm-bench-http',
-    formatVersion: 1,
+    formatVersion: 2,
     createdAt: new Date().toISOString(),
     machine: finishMachineInfo(machine),
-    settings: { backend: o.backend, adapter: ready.adapter, sizes: o.sizes, durationSec: o.durationSec, connections: o.connections, rateFractions: o.rateFractions, k: o.k, h: o.h, topK: o.topK },
+    settings: {
+      backend: o.backend, adapter: ready.adapter, sizes: o.sizes, durationSec: o.durationSec, connections: o.connections, rateFractions: o.rateFractions,
+      overloadFactor: o.overloadFactor, jobsUsers: o.jobsUsers, k: o.k, h: o.h, topK: o.topK,
+    },
     cases: ready.cases.map((c) => ({ n: c.n, encoding: c.encoding, requestBytes: c.requestBytes, responseBytes: c.responseBytes })),
     runs,
+    overload,
+    jobs,
   };
 }
 

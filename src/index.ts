@@ -7,8 +7,8 @@
  */
 
 // Errors: one coded error type; `code` is stable (see docs/http-api.md for the HTTP statuses).
-export { RalmError } from './util/errors.js';
-export type { RalmErrorCode } from './util/errors.js';
+export { RalmError, StartupError } from './util/errors.js';
+export type { RalmErrorCode, StartupErrorCode } from './util/errors.js';
 
 // The model format: load, save, and the seeded-random model used by tests and benchmarks.
 export { loadModel, saveModel } from './model/model.js';
@@ -44,6 +44,8 @@ export { startService } from './server/server.js';
 export type { RunningService } from './server/server.js';
 export { loadConfig, defaultConfig } from './server/config.js';
 export type { ServiceConfig } from './server/config.js';
+export { parseTokenList } from './server/tokens.js';
+export type { ApiToken, Scope } from './server/tokens.js';
 
 // Data, training and evaluation.
 export { openDataset } from './data/open.js';

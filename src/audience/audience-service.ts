@@ -21,6 +21,7 @@ import { AUDIENCE_DEFAULTS } from './defaults.js';
 
 export { AUDIENCE_DEFAULTS };
 import { Rng } from '../util/rng.js';
+import { TimeSlicer } from '../util/time-slice.js';
 import { bit, type ScanHits, type ScanSet } from '../core/scan.js';
 import { prepareSeedSet } from '../core/seed-set.js';
 import { DEFAULT_ROWS_PER_PAGE, UserTable } from '../core/user-table.js';
@@ -182,21 +183,24 @@ export class AudienceService {
   async runMany(specs: readonly AudienceSpec[], options: RunOptions = {}): Promise<AudienceResult[]> {
     if (specs.length === 0) return [];
     const poolKey = (s: AudienceSpec): string => (s.pool ? s.pool.join('\u0000') : '');
-    if (specs.some((s) => poolKey(s) !== poolKey(specs[0]))) throw new RalmError('RALM_ERR_VALIDATION', 'audiences scanned together must share the same pool');
+    if (specs.length > 1 && specs.some((s) => poolKey(s) !== poolKey(specs[0]))) throw new RalmError('RALM_ERR_VALIDATION', 'audiences scanned together must share the same pool');
     await this.load();
     const t0 = performance.now();
     const { h, alpha, beta, modelVersion } = this.engine.model.manifest;
     const table = this.users;
     const snapshot = table.acquire();
     try {
-      // Resolve seeds, exclusions and the pool under the snapshot.
+      // Resolve seeds, exclusions and the pool under the snapshot (lists of up to millions of ids: in time slices).
       const words = Math.ceil(snapshot.rowCount / 32);
-      const resolved = specs.map((spec) => {
+      const slicer = new TimeSlicer();
+      const resolved: Array<{ spec: AudienceSpec; seedRows: number[]; unmatched: number; unmatchedIds: string[]; skip: Uint32Array; excluded: number }> = [];
+      for (const spec of specs) {
         const seedRows: number[] = [];
         const unmatchedIds: string[] = [];
         let unmatched = 0;
         const seen = new Set<number>();
-        for (const id of spec.seeds) {
+        for (const [i, id] of spec.seeds.entries()) {
+          if (i % 4096 === 4095) await slicer.tick();
           const r = table.rowOf(id);
           if (r === undefined || r >= snapshot.rowCount) {
             unmatched++;
@@ -214,16 +218,20 @@ export class AudienceService {
           excluded++;
         };
         if (spec.excludeSeeds) for (const r of seedRows) mark(r);
-        for (const id of spec.exclude) mark(table.rowOf(id));
-        return { spec, seedRows, unmatched, unmatchedIds, skip, excluded };
-      });
+        for (const [i, id] of spec.exclude.entries()) {
+          if (i % 4096 === 4095) await slicer.tick();
+          mark(table.rowOf(id));
+        }
+        resolved.push({ spec, seedRows, unmatched, unmatchedIds, skip, excluded });
+      }
       let pool: Uint32Array | undefined;
       let poolInfo: AudienceResult['pool'] = null;
       if (specs[0].pool) {
         // Distinct known pool users, in the caller's order; exclusions apply per audience below.
         const rows: number[] = [];
         const seen = new Set<number>();
-        for (const id of specs[0].pool) {
+        for (const [i, id] of specs[0].pool.entries()) {
+          if (i % 4096 === 4095) await slicer.tick();
           const r = table.rowOf(id);
           if (r !== undefined && r < snapshot.rowCount && !seen.has(r)) {
             seen.add(r);
@@ -263,6 +271,8 @@ export class AudienceService {
       }));
       const scan = await this.engine.scanUsers({ table, snapshot, pool: poolForScan, sets, alpha, beta, onProgress: options.onProgress, signal: options.signal });
       const t3 = performance.now();
+      const users: AudienceUser[][] = [];
+      for (const hits of scan.hits) users.push(await this.toUsers(hits, poolForScan, snapshot.idOf));
       return resolved.map((r, i) => ({
         seeds: {
           given: r.spec.seeds.length + r.spec.seedEmbeddings.length,
@@ -275,7 +285,7 @@ export class AudienceService {
         pool: poolInfo,
         scored: pool ? pool.length : table.size,
         excluded: pool ? poolExcluded : r.excluded,
-        users: this.toUsers(scan.hits[i], poolForScan, snapshot.idOf),
+        users: users[i],
         timing: { resolveMs: t1 - t0, clusterMs: t2 - t1, scanMs: t3 - t2, totalMs: t3 - t0 },
         backend: scan.backend,
         adapter: scan.adapter,
@@ -311,12 +321,18 @@ export class AudienceService {
     return { points, n };
   }
 
-  private toUsers(h: ScanHits, pool: Uint32Array | undefined, idOf: (row: number) => string): AudienceUser[] {
-    return Array.from(h.position, (p, i) => ({
-      id: idOf(pool ? pool[p] : p),
-      score: h.score[i],
-      cosGlobal: h.cosGlobal[i],
-      cosLocal: h.cosLocal[i],
-    }));
+  /** The hits as users, in time slices (a million take ~250 ms in all). */
+  private async toUsers(h: ScanHits, pool: Uint32Array | undefined, idOf: (row: number) => string): Promise<AudienceUser[]> {
+    const n = h.position.length;
+    const out = new Array<AudienceUser>(n);
+    const slicer = new TimeSlicer();
+    for (let i = 0; i < n; ) {
+      for (const end = Math.min(n, i + 4096); i < end; i++) {
+        const p = h.position[i];
+        out[i] = { id: idOf(pool ? pool[p] : p), score: h.score[i], cosGlobal: h.cosGlobal[i], cosLocal: h.cosLocal[i] };
+      }
+      await slicer.tick();
+    }
+    return out;
   }
 }

@@ -4,7 +4,7 @@
  * 0 ok, 1 failure, 2 usage. A command's module is loaded only when it runs or its help is asked
  * for, so one command does not pay for the others' imports (TensorFlow.js, the benchmarks).
  */
-import { RalmError } from '../util/errors.js';
+import { RalmError, StartupError, systemReason } from '../util/errors.js';
 import { COMMON_OPTIONS, formatOptions, UsageError } from '../util/options.js';
 import { commandHelp, CommandUsageError, groupHelp, pickSubcommand, runEntry, type Command, type Entry } from './command.js';
 
@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ command: Entry }>>> = {
   tune: () => import('./commands/tune.js'),
   audience: () => import('./commands/audience.js'),
   users: () => import('./commands/users.js'),
+  events: () => import('./commands/events.js'),
   gen: () => import('./commands/gen.js'),
   data: () => import('./commands/data.js'),
   bench: () => import('./commands/bench.js'),
@@ -86,10 +87,24 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ralm: ${err.message}\n\n${err instanceof CommandUsageError ? err.usage : await usage()}`);
       return 2;
     }
-    if (err instanceof RalmError) {
-      process.stderr.write(`ralm: ${err.code}: ${err.message}\n`);
-      return 1;
+    process.stderr.write(`ralm: ${failureLine(err)}\n`);
+    // An unexpected failure's stack is for whoever debugs it, not for every operator's terminal.
+    if (!(err instanceof RalmError || err instanceof StartupError) && /^(debug|trace)$/.test(process.env.RALM_LOG_LEVEL ?? '') && err instanceof Error) {
+      process.stderr.write(`${err.stack ?? ''}\n`);
     }
-    throw err;
+    return 1;
   }
+}
+
+/**
+ * A failure as one coded line: a coded error as it is; a system error (a file, a socket) as
+ * RALM_ERR_IO with its reason; anything else as RALM_ERR_INTERNAL with its message.
+ */
+export function failureLine(err: unknown): string {
+  if (err instanceof RalmError || err instanceof StartupError) return `${err.code}: ${err.message}`;
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.errno === 'number' && typeof e.syscall === 'string') {
+    return `RALM_ERR_IO: ${e.path !== undefined ? `${e.path}: ` : ''}cannot ${e.syscall}: ${systemReason(e)}`;
+  }
+  return `RALM_ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)} (an unexpected failure; RALM_LOG_LEVEL=debug prints its stack)`;
 }

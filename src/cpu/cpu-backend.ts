@@ -22,10 +22,7 @@ import type { Segment } from './workers/messages.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
 import { SCAN_THREADS } from '../core/user-table.js';
 import { scanScalar } from './scan-scalar.js';
-
-/** Lets pending requests run: background work on the CPU yields between items with this. */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
+import { yieldToEventLoop } from '../util/time-slice.js';
 
 /** `wasm`: the WebAssembly SIMD kernel over wasm-memory pages; `scalar`: the plain TypeScript loop. */
 export type CpuKernel = 'wasm' | 'scalar';

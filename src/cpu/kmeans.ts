@@ -8,6 +8,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KMeansJob, KMeansRun } from '../core/backend.js';
+import { yieldToEventLoop } from '../util/time-slice.js';
 
 const wasmPath = fileURLToPath(new URL('./wasm/kmeans-kernel.wasm', import.meta.url));
 
@@ -198,8 +199,6 @@ export function lloyd(points: Float32Array, n: number, dim: number, centroids: F
   if (fast) fast.getCentroids(centroids, count);
   return { assignments, iterations, converged, inertia };
 }
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Lloyd's iterations for a batch of started items, one after the other, yielding to the event

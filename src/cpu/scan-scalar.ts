@@ -7,6 +7,7 @@ import { ZERO_NORM } from '../model/reference.js';
 import { bit, cancelled, scanPositions, SCAN_BLOCK, type ScanHits, type ScanJob } from '../core/scan.js';
 import type { PreparedSeedSet } from '../core/seed-set.js';
 import { TopSelector } from '../core/top-k.js';
+import { yieldToEventLoop } from '../util/time-slice.js';
 
 /** The attention weight exp(tanh(x)) as every CPU path computes it (logit clamped like the kernels). */
 export function attentionWeight(x: number): number {
@@ -56,8 +57,6 @@ export function scoreUserScalar(
   out[o + 1] = cosGlobal;
   out[o + 2] = cosLocal;
 }
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The plain TypeScript scan on the calling thread (yielding between blocks). */
 export async function scanScalar(job: ScanJob): Promise<ScanHits[]> {

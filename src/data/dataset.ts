@@ -66,6 +66,11 @@ export interface DatasetInit {
    * the whole log. null: the features come from a static table with no time attached.
    */
   featuresAsOf: number | null;
+  /**
+   * User fields of item ids read from a table with no time: history of unknown date, which a
+   * temporal split cannot check (it refuses them unless the leakage is allowed).
+   */
+  untimedItemFields?: string[];
   report: ReadReportJson;
   /** Decisions the reader took that a user of the data should know (e.g. how a value was chosen). */
   notes?: string[];
@@ -80,6 +85,7 @@ export interface DatasetSummary {
   firstClick: string | null;
   lastClick: string | null;
   featuresAsOf: string | null;
+  untimedItemFields: string[];
   userFields: ReturnType<typeof describeColumn>[];
   itemFields: ReturnType<typeof describeColumn>[];
   report: ReadReportJson;
@@ -94,6 +100,7 @@ export class Dataset {
   readonly userFields: FeatureColumn[];
   readonly itemFields: FeatureColumn[];
   readonly featuresAsOf: number | null;
+  readonly untimedItemFields: string[];
   readonly report: ReadReportJson;
   readonly notes: string[];
   /** The field layout the trainer builds its embedding tables from. */
@@ -107,6 +114,7 @@ export class Dataset {
     this.userFields = init.userFields;
     this.itemFields = init.itemFields;
     this.featuresAsOf = init.featuresAsOf;
+    this.untimedItemFields = init.untimedItemFields ?? [];
     this.report = init.report;
     this.notes = init.notes ?? [];
     this.validate();
@@ -174,6 +182,7 @@ export class Dataset {
       name: this.name, users: this.users.size, items: this.items.size, clicks: n, positives,
       firstClick: n ? iso(this.clicks.ts[0]) : null, lastClick: n ? iso(this.clicks.ts[n - 1]) : null,
       featuresAsOf: this.featuresAsOf === null ? null : Number.isFinite(this.featuresAsOf) ? iso(this.featuresAsOf) : 'whole log',
+      untimedItemFields: this.untimedItemFields,
       userFields: this.userFields.map(describeColumn), itemFields: this.itemFields.map(describeColumn),
       report: this.report, notes: this.notes,
     };

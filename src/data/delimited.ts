@@ -10,6 +10,10 @@
  * Quoting rules: a field that starts with `"` is quoted and may hold the delimiter, `""` (one
  * quote) and line breaks (joined with `\n`); after its closing quote only the delimiter or the end
  * of the record may follow. A `"` inside an unquoted field is kept as an ordinary character.
+ *
+ * Text is UTF-8 unless the caller names another encoding (ISO 8859-1 or Windows-1252). A UTF-8
+ * line that does not decode (its bad bytes become U+FFFD) is kept but counted as a warning with
+ * its line, so a Latin-1 file read as UTF-8 is noticed instead of quietly holding `�`.
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
@@ -17,6 +21,23 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { RalmError } from '../util/errors.js';
 import type { ReadReport } from './report.js';
+
+/** The text encodings a file may be in. `latin1` is ISO 8859-1 (every byte is the code point of its value). */
+export const ENCODINGS = ['utf-8', 'latin1', 'windows-1252'] as const;
+export type TextEncoding = (typeof ENCODINGS)[number];
+
+/** The warning a line gets when UTF-8 decoding replaced bytes (or the text holds U+FFFD itself). */
+export const INVALID_UTF8 = 'invalid UTF-8 (bytes replaced by U+FFFD; if the file is Latin-1 or Windows-1252, set "encoding" in the schema)';
+
+/** A streaming decoder: chunks in, text out, multi-byte characters split across chunks kept whole. */
+function decoderFor(encoding: TextEncoding): { write(b: Buffer): string; end(): string } {
+  if (encoding === 'windows-1252') {
+    const d = new TextDecoder('windows-1252');
+    return { write: (b) => d.decode(b, { stream: true }), end: () => d.decode() };
+  }
+  const d = new StringDecoder(encoding === 'utf-8' ? 'utf8' : 'latin1');
+  return { write: (b) => d.write(b), end: () => d.end() };
+}
 
 /** `splitRecord` result for a record whose quoted field continues on the next line. */
 export const OPEN_QUOTE = 'open' as const;
@@ -76,11 +97,12 @@ export type RowHandler = (fields: string[], line: number) => void;
 
 /**
  * Streams `path` (gunzipping it when the name ends in `.gz`), hands the header to `onHeader`,
- * and each data row to the handler it returns. Rows with the wrong field count or broken quoting
+ * and each data row to the handler it returns; `afterChunk` is awaited after each chunk's rows. Rows with the wrong field count or broken quoting
  * are rejected into `report` here; the handler rejects rows whose values are bad and counts the
  * ones it keeps.
  */
-export async function readDelimited(path: string, report: ReadReport, onHeader: (header: string[]) => RowHandler, opts: { delimiter?: string } = {}): Promise<void> {
+export async function readDelimited(path: string, report: ReadReport, onHeader: (header: string[]) => RowHandler,
+  opts: { delimiter?: string; encoding?: TextEncoding; afterChunk?: () => Promise<void> } = {}): Promise<void> {
   if (!existsSync(path)) throw new RalmError('RALM_ERR_VALIDATION', `${path}: no such file`);
   const delimiter = opts.delimiter ?? delimiterFor(path);
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n') throw new RalmError('RALM_ERR_VALIDATION', `delimiter: expected one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
@@ -92,7 +114,10 @@ export async function readDelimited(path: string, report: ReadReport, onHeader: 
     raw.on('error', (err) => gunzip.destroy(err));
     src = raw.pipe(gunzip);
   }
-  const decoder = new StringDecoder('utf8');
+  const encoding = opts.encoding ?? 'utf-8';
+  if (!ENCODINGS.includes(encoding)) throw new RalmError('RALM_ERR_VALIDATION', `encoding: expected one of ${ENCODINGS.join(', ')}, got ${JSON.stringify(encoding)}`);
+  const utf8 = encoding === 'utf-8';
+  const decoder = decoderFor(encoding);
   let header: string[] | null = null;
   let handler: RowHandler | null = null;
   let lineNo = 0;
@@ -111,6 +136,7 @@ export async function readDelimited(path: string, report: ReadReport, onHeader: 
       report.blankLines++;
       return;
     }
+    if (utf8 && line.includes('\uFFFD')) report.warn(INVALID_UTF8, path, lineNo);
     const fields = splitRecord(text, delimiter);
     if (fields === OPEN_QUOTE) {
       pending = text;
@@ -147,6 +173,8 @@ export async function readDelimited(path: string, report: ReadReport, onHeader: 
         start = nl + 1;
       }
       carry = text.slice(start);
+      // The reader waits here (backpressure): a consumer can hand a batch of rows on.
+      if (opts.afterChunk) await opts.afterChunk();
     }
     carry += decoder.end();
     if (carry.length > 0) onLine(carry.endsWith('\r') ? carry.slice(0, -1) : carry);

@@ -21,6 +21,7 @@ import { FeatureTableBuilder } from './features.js';
 import { Growable } from './growable.js';
 import { ReadReport, type BadRowLimits } from './report.js';
 import { fieldSpec } from './schema.js';
+import { splitPerUser } from './split.js';
 import { Vocabulary } from './vocabulary.js';
 
 export interface GloboOptions extends BadRowLimits {
@@ -32,6 +33,11 @@ export interface GloboOptions extends BadRowLimits {
   userValue?: 'most-frequent' | 'latest';
   /** Articles kept in the `recent` user field. Default 20. */
   recentItems?: number;
+  /**
+   * A per-user temporal split with this training share (see `splitPerUser`): each user's fields
+   * from the rows before their own cut, test rows shifted past the last training row.
+   */
+  perUserSplit?: number;
   /** Called after each file with its name and the rows so far (progress for long reads). */
   onFile?: (file: string, rows: number) => void;
 }
@@ -56,6 +62,9 @@ export function globoFiles(dir: string): string[] {
 }
 
 export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Promise<Dataset> {
+  if (opts.perUserSplit !== undefined && opts.featuresAsOf !== undefined) {
+    throw new RalmError('RALM_ERR_VALIDATION', 'perUserSplit sets each user\'s features time; do not give featuresAsOf as well', { field: 'featuresAsOf' });
+  }
   const asOf = opts.featuresAsOf ?? Infinity;
   const rule = opts.userValue ?? 'most-frequent';
   const report = new ReadReport(opts);
@@ -100,6 +109,15 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
   // Group row indices by user (counting sort), then pick each user's value per field.
   const n = rowUser.length;
   const nu = users.size;
+  let log = clicks.finish();
+  const userCut = new Float64Array(nu).fill(asOf);
+  let splitAt = asOf;
+  if (opts.perUserSplit !== undefined) {
+    const split = splitPerUser(log, nu, opts.perUserSplit);
+    userCut.set(split.userCut);
+    log = split.clicks;
+    splitAt = split.cut;
+  }
   const offsets = new Uint32Array(nu + 1);
   for (let j = 0; j < n; j++) offsets[rowUser.get(j) + 1]++;
   for (let u = 0; u < nu; u++) offsets[u + 1] += offsets[u];
@@ -117,8 +135,9 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
   for (let u = 0; u < nu; u++) {
     const lo = offsets[u];
     const hi = offsets[u + 1];
+    const asOfU = userCut[u];
     let seen = 0;
-    for (let p = lo; p < hi; p++) if (rowTs.get(byUser[p]) < asOf) seen++;
+    for (let p = lo; p < hi; p++) if (rowTs.get(byUser[p]) < asOfU) seen++;
     builder.setContinuous(GLOBO_FIELDS.length, u, Math.log1p(seen));
     if (seen === 0) continue;
     // The latest distinct articles before asOf, newest first (a user's rows in input order: hour files in order, rows in file order).
@@ -126,7 +145,7 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
     const taken = new Set<number>();
     for (let p = hi - 1; p >= lo && recent.length < recentItems; p--) {
       const j = byUser[p];
-      if (rowTs.get(j) >= asOf) continue;
+      if (rowTs.get(j) >= asOfU) continue;
       const it = rowItem.get(j);
       if (taken.has(it)) continue;
       taken.add(it);
@@ -140,7 +159,7 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
       for (let p = lo; p < hi; p++) {
         const j = byUser[p];
         const t = rowTs.get(j);
-        if (t >= asOf) continue;
+        if (t >= asOfU) continue;
         const v = codes.get(j);
         cnt[v]++;
         if (t > lastTs[v]) lastTs[v] = t;
@@ -164,11 +183,13 @@ export async function readGloboDataset(dir: string, opts: GloboOptions = {}): Pr
   }
 
   return new Dataset({
-    name: 'globo-news', users, items, clicks: clicks.finish(),
-    userFields: builder.finish(nu), itemFields: [], featuresAsOf: asOf, report: report.toJSON(),
+    name: 'globo-news', users, items, clicks: log,
+    userFields: builder.finish(nu), itemFields: [], featuresAsOf: splitAt, report: report.toJSON(),
     notes: [
       `${files.length} hourly files; every row is a click`,
-      `user fields: the ${rule === 'latest' ? 'value of the latest click' : 'most frequent value (ties: the most recent)'} per user over rows before ${Number.isFinite(asOf) ? new Date(asOf).toISOString() : 'the end of the log'}`,
+      `user fields: the ${rule === 'latest' ? 'value of the latest click' : 'most frequent value (ties: the most recent)'} per user over rows before ${opts.perUserSplit !== undefined
+        ? `each user's own cut (per-user temporal split: each user's first ${(opts.perUserSplit * 100).toFixed(0)}% of rows are training; test rows are shifted in time past the last training row)`
+        : Number.isFinite(asOf) ? new Date(asOf).toISOString() : 'the end of the log'}`,
       'no item fields: the article metadata is not part of this copy of the dataset',
     ],
   });

@@ -15,12 +15,13 @@
  */
 import { join } from 'node:path';
 import { readDelimited, columnIndex } from './delimited.js';
-import { ClickBuilder, Dataset, type Clicks } from './dataset.js';
+import { ClickBuilder, Dataset } from './dataset.js';
 import { RalmError } from '../util/errors.js';
 import { FeatureTableBuilder } from './features.js';
 import { Growable } from './growable.js';
 import { ReadReport, type BadRowLimits } from './report.js';
 import { fieldSpec } from './schema.js';
+import { splitPerUser } from './split.js';
 import { Vocabulary } from './vocabulary.js';
 
 export interface MovieLensOptions extends BadRowLimits {
@@ -199,46 +200,4 @@ export async function readMovieLensDataset(dir: string, opts: MovieLensOptions =
     userFields: ub.finish(users.size), itemFields: ib.finish(items.size),
     featuresAsOf: splitAt, report: report.toJSON(), notes,
   });
-}
-
-/**
- * Reorders time-sorted clicks so that each user's first `share` of rows (at least one) come
- * first, in time order, then the rest, shifted by one constant so they follow the last training
- * row. Returns the reordered clicks and each user's cut (the time of their first test row in the
- * original clock; Infinity when they have none).
- */
-export function splitPerUser(c: Clicks, users: number, share: number): { clicks: Clicks; userCut: Float64Array; cut: number; trainRows: number } {
-  const n = c.ts.length;
-  const count = new Uint32Array(users);
-  for (let j = 0; j < n; j++) count[c.user[j]]++;
-  const seen = new Uint32Array(users);
-  const userCut = new Float64Array(users).fill(Infinity);
-  const isTrain = new Uint8Array(n);
-  for (let j = 0; j < n; j++) {
-    const u = c.user[j];
-    const keep = Math.max(1, Math.floor(count[u] * share));
-    if (seen[u]++ < keep) isTrain[j] = 1;
-    else if (userCut[u] === Infinity) userCut[u] = c.ts[j];
-  }
-  let lastTrain = -Infinity;
-  let firstTest = Infinity;
-  for (let j = 0; j < n; j++) {
-    if (isTrain[j]) lastTrain = Math.max(lastTrain, c.ts[j]);
-    else firstTest = Math.min(firstTest, c.ts[j]);
-  }
-  const shift = firstTest <= lastTrain ? lastTrain - firstTest + 1000 : 0;
-  const out: Clicks = { user: new Uint32Array(n), item: new Uint32Array(n), ts: new Float64Array(n), label: new Uint8Array(n) };
-  let k = 0;
-  let trainRows = 0;
-  for (const pass of [1, 0]) {
-    if (pass === 0) trainRows = k;
-    for (let j = 0; j < n; j++) {
-      if (isTrain[j] !== pass) continue;
-      out.user[k] = c.user[j];
-      out.item[k] = c.item[j];
-      out.ts[k] = c.ts[j] + (pass ? 0 : shift);
-      out.label[k++] = c.label[j];
-    }
-  }
-  return { clicks: out, userCut, cut: trainRows < n ? out.ts[trainRows] : Infinity, trainRows };
 }

@@ -5,7 +5,7 @@
  * 2: an item's seeds for a training example are only the users who clicked it strictly earlier.
  */
 import { RalmError } from '../util/errors.js';
-import type { Dataset } from './dataset.js';
+import type { Clicks, Dataset } from './dataset.js';
 
 export interface TemporalSplit {
   /** Epoch ms: rows with ts < cut are training rows, the rest test rows. */
@@ -44,16 +44,30 @@ export function lowerBound(ts: Float64Array, t: number, lo = 0, hi = ts.length):
 }
 
 /**
- * Splits at `cut`. Refuses when the dataset's user features were computed from rows at or after
- * the cut (they would carry test-period behaviour into training) unless `allowFeatureLeakage`.
+ * What leaks into user features at `cut`, in words, or null when nothing does: features computed
+ * from rows at or after the cut, and item-id fields from a table with no time (history of unknown
+ * date).
+ */
+export function featureLeakage(ds: Dataset, cut: number): string | null {
+  const why: string[] = [];
+  if (ds.featuresAsOf !== null && ds.featuresAsOf > cut) {
+    why.push(`user features were computed from rows ${Number.isFinite(ds.featuresAsOf) ? `up to ${new Date(ds.featuresAsOf).toISOString()}` : 'over the whole log'}, after the cut ${new Date(cut).toISOString()}`);
+  }
+  if (ds.untimedItemFields.length > 0) {
+    const many = ds.untimedItemFields.length > 1;
+    why.push(`user field${many ? 's' : ''} ${ds.untimedItemFields.map((f) => `"${f}"`).join(', ')} ${many ? 'hold' : 'holds'} item ids from a table with no time, so ${many ? 'they' : 'it'} may hold clicks from after the cut (give the table a timestamp column, or derive the field from the click log)`);
+  }
+  return why.length ? `${ds.name}: ${why.join('; ')}` : null;
+}
+
+/**
+ * Splits at `cut`. Refuses when user features may carry test-period behaviour into training
+ * (see featureLeakage) unless `allowFeatureLeakage`.
  */
 export function temporalSplit(ds: Dataset, cut: number, opts: { allowFeatureLeakage?: boolean } = {}): TemporalSplit {
   if (!Number.isFinite(cut)) throw new RalmError('RALM_ERR_VALIDATION', `cut: expected a finite time in epoch ms, got ${cut}`);
-  if (ds.featuresAsOf !== null && ds.featuresAsOf > cut && !opts.allowFeatureLeakage) {
-    const when = Number.isFinite(ds.featuresAsOf) ? `up to ${new Date(ds.featuresAsOf).toISOString()}` : 'over the whole log';
-    throw new RalmError('RALM_ERR_VALIDATION',
-      `${ds.name}: user features were computed from rows ${when}, after the cut ${new Date(cut).toISOString()}; read the dataset with features as of the cut (or allow the leakage explicitly)`);
-  }
+  const leak = opts.allowFeatureLeakage ? null : featureLeakage(ds, cut);
+  if (leak !== null) throw new RalmError('RALM_ERR_VALIDATION', `${leak}; read the dataset with features as of the cut (or allow the leakage explicitly)`);
   const { user, item, ts, label } = ds.clicks;
   const n = ts.length;
   const trainEnd = lowerBound(ts, cut);
@@ -127,4 +141,47 @@ export class ItemSeeds {
     const lo = this.offsets[item];
     return this.users.subarray(lo, lowerBound(this.ts, t, lo, this.offsets[item + 1]));
   }
+}
+
+/**
+ * Reorders time-sorted clicks so that each user's first `share` of rows (at least one) come
+ * first, in time order, then the rest, shifted by one constant so they follow the last training
+ * row. Returns the reordered clicks and each user's cut (the time of their first test row in the
+ * original clock; Infinity when they have none).
+ */
+export function splitPerUser(c: Clicks, users: number, share: number): { clicks: Clicks; userCut: Float64Array; cut: number; trainRows: number } {
+  if (!(share > 0 && share < 1)) throw new RalmError('RALM_ERR_VALIDATION', `perUserSplit: expected a share between 0 and 1, got ${share}`, { field: 'perUserSplit' });
+  const n = c.ts.length;
+  const count = new Uint32Array(users);
+  for (let j = 0; j < n; j++) count[c.user[j]]++;
+  const seen = new Uint32Array(users);
+  const userCut = new Float64Array(users).fill(Infinity);
+  const isTrain = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const u = c.user[j];
+    const keep = Math.max(1, Math.floor(count[u] * share));
+    if (seen[u]++ < keep) isTrain[j] = 1;
+    else if (userCut[u] === Infinity) userCut[u] = c.ts[j];
+  }
+  let lastTrain = -Infinity;
+  let firstTest = Infinity;
+  for (let j = 0; j < n; j++) {
+    if (isTrain[j]) lastTrain = Math.max(lastTrain, c.ts[j]);
+    else firstTest = Math.min(firstTest, c.ts[j]);
+  }
+  const shift = firstTest <= lastTrain ? lastTrain - firstTest + 1000 : 0;
+  const out: Clicks = { user: new Uint32Array(n), item: new Uint32Array(n), ts: new Float64Array(n), label: new Uint8Array(n) };
+  let k = 0;
+  let trainRows = 0;
+  for (const pass of [1, 0]) {
+    if (pass === 0) trainRows = k;
+    for (let j = 0; j < n; j++) {
+      if (isTrain[j] !== pass) continue;
+      out.user[k] = c.user[j];
+      out.item[k] = c.item[j];
+      out.ts[k] = c.ts[j] + (pass ? 0 : shift);
+      out.label[k++] = c.label[j];
+    }
+  }
+  return { clicks: out, userCut, cut: trainRows < n ? out.ts[trainRows] : Infinity, trainRows };
 }

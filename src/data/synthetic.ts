@@ -282,10 +282,11 @@ export function syntheticLog(o: SyntheticLogOptions = {}): ClickLog {
 /** The schema of the files writeSynthetic writes. */
 export function syntheticSchema(world: SyntheticWorld): DataSchema {
   return {
-    version: 1, name: 'synthetic',
-    clicks: { path: 'clicks.csv', format: undefined, columns: { user: 'user_id', item: 'item_id', timestamp: 'timestamp', label: undefined }, timestamp: 'ms', positiveLabel: 1 },
-    userFeatures: { path: 'users.csv', format: undefined, key: 'user_id', fields: world.truth.fields.map((f) => fieldSpec(f.name, f.type)) },
-    itemFeatures: { path: 'items.csv', format: undefined, key: 'item_id', fields: [fieldSpec('category', 'single')] },
+    version: 1, name: 'synthetic', encoding: 'utf-8',
+    clicks: { path: 'clicks.csv', format: undefined, encoding: undefined, columns: { user: 'user_id', item: 'item_id', timestamp: 'timestamp', label: undefined }, timestamp: 'ms', positiveLabel: 1 },
+    userFeatures: { path: 'users.csv', format: undefined, encoding: undefined, key: 'user_id', timestamp: null, fields: world.truth.fields.map((f) => fieldSpec(f.name, f.type)) },
+    itemFeatures: { path: 'items.csv', format: undefined, encoding: undefined, key: 'item_id', timestamp: null, fields: [fieldSpec('category', 'single')] },
+    history: [],
   };
 }
 

@@ -105,6 +105,16 @@ export class RalmEngine {
     return this.devices.context?.uncapturedErrors ?? [];
   }
 
+  /** How many WebGPU errors no error scope caught on the current device (0 on the CPU). */
+  get gpuErrorCount(): number {
+    return this.devices.context?.uncapturedErrorCount ?? 0;
+  }
+
+  /** Bytes of device memory the WebGPU backend holds now (0 on the CPU). */
+  get gpuMemoryBytes(): number {
+    return this.devices.gpu?.memory.bytes ?? 0;
+  }
+
   private exclusiveUpdate<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.updateTail.then(fn, fn);
     this.updateTail = run.catch(() => undefined);

@@ -26,12 +26,11 @@
  * settings use.
  */
 import type { Dataset } from '../data/dataset.js';
-import { openDataset, type OpenOptions } from '../data/open.js';
-import { temporalSplit, type TemporalSplit } from '../data/split.js';
+import { openDataset, openWithSplit, type OpenOptions } from '../data/open.js';
+import type { TemporalSplit } from '../data/split.js';
 import { targetEmbedder, trainStage1, type Stage1Options, type Stage1Result } from '../train/stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from '../train/stage2.js';
-import { distinctPositives, openForTraining, TRAIN_DEFAULTS } from '../train/pipeline.js';
-import { RalmError } from '../util/errors.js';
+import { distinctPositives, TRAIN_DEFAULTS } from '../train/pipeline.js';
 import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
 import { MostPopular } from './baselines.js';
@@ -137,18 +136,10 @@ function clickersByItem(pairs: { user: Uint32Array; item: Uint32Array }): Map<nu
   return out;
 }
 
-/** Reads the dataset and makes the split the options ask for. */
+/** Reads the dataset and makes the split the options ask for (see openWithSplit). */
 export async function openSplit(o: Pick<RecommendEvalOptions, 'data' | 'split' | 'trainShare'>): Promise<{ ds: Dataset; split: TemporalSplit; kind: 'global' | 'per-user' }> {
-  const share = o.trainShare ?? RECOMMEND_EVAL_DEFAULTS.trainShare;
   const kind = o.split ?? (o.data.kind === 'movielens' ? 'per-user' : 'global');
-  if (kind === 'per-user') {
-    if (o.data.kind !== 'movielens') throw new RalmError('RALM_ERR_VALIDATION', `split: "per-user" is available for MovieLens only, not ${o.data.kind}`, { field: 'split' });
-    const ds = await openDataset({ ...o.data, perUserSplit: share });
-    return { ds, split: temporalSplit(ds, ds.featuresAsOf as number), kind };
-  }
-  const { ds, cut } = await openForTraining(o.data, undefined, share);
-  const adapter = o.data.kind === 'movielens' || o.data.kind === 'globo';
-  return { ds, split: temporalSplit(ds, cut as number, { allowFeatureLeakage: !adapter && ds.featuresAsOf !== null }), kind };
+  return { ...await openWithSplit(o.data, { split: kind, trainShare: o.trainShare ?? RECOMMEND_EVAL_DEFAULTS.trainShare }), kind };
 }
 
 export async function evalRecommend(options: RecommendEvalOptions): Promise<RecommendEvalResult> {

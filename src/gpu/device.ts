@@ -24,6 +24,8 @@ export interface GpuContext {
   readonly lost: Promise<GPUDeviceLostInfo>;
   /** Validation and out-of-memory errors no scope caught, most recent last (bounded). */
   readonly uncapturedErrors: string[];
+  /** How many such errors this device has raised, all of them (the list above keeps the last 50). */
+  readonly uncapturedErrorCount: number;
   destroy(): void;
 }
 
@@ -63,7 +65,9 @@ export async function openGpu(options: GpuOpenOptions = {}): Promise<GpuContext 
     },
   });
   const uncapturedErrors: string[] = [];
+  let uncapturedErrorCount = 0;
   device.addEventListener('uncapturederror', (ev) => {
+    uncapturedErrorCount++;
     const msg = (ev as GPUUncapturedErrorEvent).error.message;
     uncapturedErrors.push(msg);
     if (uncapturedErrors.length > 50) uncapturedErrors.shift();
@@ -83,6 +87,9 @@ export async function openGpu(options: GpuOpenOptions = {}): Promise<GpuContext 
     },
     lost: device.lost,
     uncapturedErrors,
+    get uncapturedErrorCount() {
+      return uncapturedErrorCount;
+    },
     destroy: () => device.destroy(),
   };
 }

@@ -7,6 +7,7 @@ export const SEED_DEFAULTS = {
   maxClusterPoints: 20_000,
   timeWindowMs: null,
   batchItems: 256,
+  ingestChunk: 2000,
   maxIterations: 25,
   tolerance: 0.001,
   seed: 1,

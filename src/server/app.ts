@@ -1,7 +1,10 @@
 /**
- * The RALM service as a Fastify app, composed: cross-cutting plugins first (validation, encoding,
- * errors, metrics, load shedding, the OpenAPI document), then one plugin per route family, each
- * given the same context. `server.ts` builds the dependencies and starts it.
+ * The RALM service as a Fastify app, composed: the bounds on load first (connection limits and
+ * timeouts, shutdown draining), then cross-cutting plugins (validation, errors, request ids,
+ * metrics, tokens, rate limits, load shedding, admission, the OpenAPI document), then the API —
+ * its encoding and one plugin per route family, each given the same context — in a context of
+ * its own, so the API's encoding never touches the documentation page. `server.ts` builds the
+ * dependencies and starts it.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RalmEngine } from '../engine/engine.js';
@@ -11,11 +14,18 @@ import type { AudienceJobs } from '../audience/jobs.js';
 import type { RankBatcher } from './batcher.js';
 import { appSettings, type AppDeps, type ServiceContext } from './context.js';
 import { Metrics } from './metrics.js';
+import { MAX_PARAM_LENGTH } from './schemas.js';
+import { admission, appWide } from './plugins/admission.js';
+import { auth } from './plugins/auth.js';
+import { clientErrorHandler } from './plugins/client-errors.js';
 import { docs } from './plugins/docs.js';
+import { drain, type Drain } from './plugins/drain.js';
 import { encoding } from './plugins/encoding.js';
-import { errorHandlers } from './plugins/error-handler.js';
+import { errorHandlers, frameworkErrors } from './plugins/error-handler.js';
 import { instrument } from './plugins/instrument.js';
 import { pressure } from './plugins/pressure.js';
+import { rateLimits } from './plugins/rate-limit.js';
+import { RequestLog, requestId, requestIds } from './plugins/request-log.js';
 import { Serving, type AppState } from './plugins/serving.js';
 import { validation } from './plugins/validation.js';
 import { adminRoutes } from './routes/admin.js';
@@ -37,6 +47,8 @@ export interface BuiltApp {
   serving(): { engine: RalmEngine; seeds: SeedService; batcher: RankBatcher; audience: AudienceService };
   /** Background audience jobs (restore() after start, stop() before closing the store). */
   audienceJobs: AudienceJobs;
+  /** Shutdown without dropping a request: stop accepting, finish what is in flight, close (see plugins/drain.ts). */
+  drain: Drain;
 }
 
 const ROUTES = [recommendRoutes, scoreRoutes, eventsRoutes, usersRoutes, itemsRoutes, adminRoutes, audiencesRoutes, healthRoutes];
@@ -45,17 +57,42 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   const settings = appSettings(deps);
   const metrics = new Metrics();
   const serving = new Serving({ store: deps.store, metrics, batching: settings.batching, audience: settings.audience, jobs: settings.jobs }, deps.engine, deps.seeds);
-  let requests = 0;
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: settings.bodyLimit, genReqId: () => `req-${(++requests).toString(36)}` });
+  const { limits } = settings;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    logController: new RequestLog(),
+    bodyLimit: settings.bodyLimit,
+    genReqId: requestId,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrors(metrics),
+    requestTimeout: limits.httpRequestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node enforces both timeouts when it checks connections, every 30 s by default: every second here.
+    http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.httpRequestTimeoutMs), requestTimeout: limits.httpRequestTimeoutMs, connectionsCheckingInterval: 1000 },
+    // Shutdown is drain.ts's: coded 503s, and no idle connection closed under a request.
+    return503OnClosing: false,
+    forceCloseConnections: false,
+    clientErrorHandler: clientErrorHandler(limits),
+  });
+  app.server.maxConnections = limits.maxConnections;
 
+  const drained = drain(app, state);
   validation(app);
-  encoding(app);
   errorHandlers(app, { metrics, bodyLimit: settings.bodyLimit });
+  requestIds(app);
   instrument(app, metrics);
+  auth(app, settings.tokens);
+  if (settings.rateLimit > 0) rateLimits(app, { max: settings.rateLimit });
   if (settings.maxEventLoopDelayMs > 0) pressure(app, metrics, { maxEventLoopDelayMs: settings.maxEventLoopDelayMs, sampleIntervalMs: deps.pressureSampleIntervalMs });
+  // After load shedding (a registered plugin, so its hook comes when plugins load): a request shed
+  // there must not count as admitted work.
+  void app.register(appWide(async (instance) => void admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs })));
   docs(app);
   const ctx: ServiceContext = { serving, store: deps.store, metrics, state, settings, reloadModel: deps.reloadModel };
-  for (const routes of ROUTES) void app.register(routes, ctx);
+  void app.register(async (api) => {
+    encoding(api);
+    for (const routes of ROUTES) void api.register(routes, ctx);
+  });
 
-  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now };
+  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now, drain: drained };
 }

@@ -8,6 +8,10 @@ import { ENGINE_DEFAULTS } from '../engine/options.js';
 import { SEED_DEFAULTS } from '../seeds/defaults.js';
 import { defaultModelDir } from '../util/paths.js';
 import { bool, int, oneOf, settingsFrom, str, type OptionTable } from '../util/options.js';
+import { apiToken, parseTokenList, readTokenFile, SCOPES, type ApiToken } from './tokens.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ServiceConfig {
   host: string;
@@ -17,8 +21,20 @@ export interface ServiceConfig {
   backend: 'auto' | 'webgpu' | 'cpu';
   reclusterIntervalMs: number;
   minSeeds: number;
-  /** When set, admin routes need `Authorization: Bearer <token>`. */
+  /** A bearer token with every scope (see tokens.ts). */
   apiToken: string | null;
+  /** Bearer tokens with their scopes, from the list setting. */
+  apiTokens: ApiToken[];
+  /** Bearer tokens with their scopes, from the token file. */
+  apiTokensFile: ApiToken[];
+  /** Serve a non-loopback host without any token. */
+  insecure: boolean;
+  /** POST /v1/admin/model loads only from under this directory (null: the one holding modelDir). */
+  modelsRoot: string | null;
+  /** Requests per minute per client on the /v1 routes (0: no limit). */
+  rateLimit: number;
+  /** Level of the JSON log on stdout. */
+  logLevel: LogLevel;
   /** Largest request body in bytes. */
   bodyLimit: number;
   /** Load a small deterministic demo world when the store is empty. */
@@ -33,6 +49,24 @@ export interface ServiceConfig {
   requestTimeoutMs: number;
   /** Event-loop delay beyond which requests are shed with 503, ms (0 disables). */
   maxEventLoopDelayMs: number;
+  /** Longest expected wait ahead of a recommend or score request at arrival (and at most half its deadline), ms; beyond it: 429. */
+  maxQueueWaitMs: number;
+  /** Requests being handled at once (health and metrics aside) beyond which the answer is 429. */
+  maxInflight: number;
+  /** Open connections beyond which new ones are closed at once. */
+  maxConnections: number;
+  /** Longest one coalesced batch may hold the event loop, ms (estimated from recent batches). */
+  maxBatchHoldMs: number;
+  /** Longest a client may take to send a whole request, ms (then 408 and the connection closes). */
+  httpRequestTimeoutMs: number;
+  /** Longest a client may take to send the request headers, ms (at most httpRequestTimeoutMs). */
+  headersTimeoutMs: number;
+  /** How long an idle kept-alive connection stays open, ms. */
+  keepAliveTimeoutMs: number;
+  /** After SIGTERM/SIGINT, how long in-flight work may take before the process exits anyway, ms. */
+  shutdownGraceMs: number;
+  /** Drain and exit when the parent process exits (`auto`: when started by npm). */
+  exitWithParent: 'auto' | 'true' | 'false';
   /** Audience requests scoring more users than this run as background jobs. */
   audienceSyncMaxUsers: number;
   /** Largest audience size N a request may ask for. */
@@ -54,14 +88,29 @@ export const SERVICE_OPTIONS = {
   backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: ENGINE_DEFAULTS.backend, help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
-  apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'bearer token the admin routes require (empty: none)', parse: (v: string) => (v === '' ? null : v) },
+  apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'a bearer token with every scope (empty: none)', parse: (v: string) => (v === '' ? null : apiToken(v, SCOPES).token) },
+  apiTokens: { flag: 'api-tokens', env: 'RALM_API_TOKENS', arg: 'LIST', default: '', help: 'bearer tokens and their scopes: scope[+scope]:token,… with scopes read, write, admin', parse: parseTokenList },
+  apiTokensFile: { flag: 'api-tokens-file', env: 'RALM_API_TOKENS_FILE', arg: 'FILE', default: '', help: 'a file of scope[+scope]:token lines (keeps tokens out of process listings)', parse: (v: string) => (v === '' ? [] : readTokenFile(resolve(v))) },
+  insecure: { flag: 'insecure', env: 'RALM_INSECURE', boolean: true, default: 'false', help: 'serve a host other than loopback without any token', parse: bool },
+  modelsRoot: { flag: 'models-root', env: 'RALM_MODELS_ROOT', arg: 'DIR', default: '', defaultText: 'the directory holding --model-dir', help: 'POST /v1/admin/model loads models only from under this directory', parse: (v: string) => (v === '' ? null : resolve(v)) },
+  rateLimit: { flag: 'rate-limit', env: 'RALM_RATE_LIMIT', arg: 'N', default: '0', help: 'requests per minute per token (per address without one) on the /v1 routes (0: no limit)', parse: int(0, 1e9) },
+  logLevel: { flag: 'log-level', env: 'RALM_LOG_LEVEL', arg: 'LEVEL', default: 'info', help: `JSON log lines on stdout at this level and above (${LOG_LEVELS.join(', ')})`, parse: oneOf(LOG_LEVELS) },
   bodyLimit: { flag: 'body-limit', env: 'RALM_BODY_LIMIT', arg: 'BYTES', default: String(8 * 1024 * 1024), help: 'largest request body', parse: int(1024, 1 << 30) },
   demo: { flag: 'demo', env: 'RALM_DEMO', arg: 'true|false', default: 'true', help: 'load a small deterministic demo world into an empty store', parse: bool },
   maxBatch: { flag: 'max-batch', env: 'RALM_MAX_BATCH', arg: 'N', default: '32', help: 'most recommend requests coalesced into one engine call', parse: int(1, 1024) },
   maxWaitMs: { flag: 'max-wait-ms', env: 'RALM_MAX_WAIT_MS', arg: 'N', default: '2', help: 'longest a recommend request waits for others to batch with, ms', parse: int(0, 1000) },
   maxQueue: { flag: 'max-queue', env: 'RALM_MAX_QUEUE', arg: 'N', default: '1024', help: 'recommend requests waiting beyond which the service answers 429', parse: int(1, 1_000_000) },
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'RALM_REQUEST_TIMEOUT_MS', arg: 'N', default: '2000', help: 'default deadline of a recommend request, ms (x-ralm-deadline-ms may ask for less)', parse: int(1, 600_000) },
-  maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '1000', help: 'event-loop delay beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
+  maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '500', help: 'mean event-loop delay (over half a second) beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
+  maxQueueWaitMs: { flag: 'max-queue-wait-ms', env: 'RALM_MAX_QUEUE_WAIT_MS', arg: 'N', default: '250', help: 'longest expected wait ahead of a recommend or score request (and at most half its deadline) beyond which it is refused with 429 on arrival, ms', parse: int(1, 600_000) },
+  maxInflight: { flag: 'max-inflight', env: 'RALM_MAX_INFLIGHT', arg: 'N', default: '512', help: 'requests being handled at once (health and metrics aside) beyond which the answer is 429', parse: int(1, 1_000_000) },
+  maxConnections: { flag: 'max-connections', env: 'RALM_MAX_CONNECTIONS', arg: 'N', default: '4096', help: 'open connections beyond which new ones are closed at once', parse: int(1, 1_000_000) },
+  maxBatchHoldMs: { flag: 'max-batch-hold-ms', env: 'RALM_MAX_BATCH_HOLD_MS', arg: 'N', default: '25', help: 'longest one coalesced batch may hold the event loop, ms (estimated from recent batches)', parse: int(1, 10_000) },
+  httpRequestTimeoutMs: { flag: 'http-request-timeout-ms', env: 'RALM_HTTP_REQUEST_TIMEOUT_MS', arg: 'N', default: '30000', help: 'longest a client may take to send a whole request, ms (then 408)', parse: int(1000, 3_600_000) },
+  headersTimeoutMs: { flag: 'headers-timeout-ms', env: 'RALM_HEADERS_TIMEOUT_MS', arg: 'N', default: '10000', help: 'longest a client may take to send the request headers, ms (then 408)', parse: int(1000, 3_600_000) },
+  keepAliveTimeoutMs: { flag: 'keep-alive-timeout-ms', env: 'RALM_KEEP_ALIVE_TIMEOUT_MS', arg: 'N', default: '72000', help: 'how long an idle kept-alive connection stays open, ms', parse: int(1000, 3_600_000) },
+  shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'RALM_SHUTDOWN_GRACE_MS', arg: 'N', default: '25000', help: 'after SIGTERM/SIGINT, how long in-flight work may take before the process exits anyway (code 1), ms', parse: int(100, 3_600_000) },
+  exitWithParent: { flag: 'exit-with-parent', env: 'RALM_EXIT_WITH_PARENT', arg: 'auto|true|false', default: 'auto', help: 'drain and exit when the parent process exits (auto: when started by npm)', parse: oneOf(['auto', 'true', 'false'] as const) },
   audienceSyncMaxUsers: { flag: 'audience-sync-max-users', env: 'RALM_AUDIENCE_SYNC_MAX_USERS', arg: 'N', default: '200000', help: 'audience requests scoring more users than this run as background jobs', parse: int(0, 1e9) },
   audienceMaxSize: { flag: 'audience-max-size', env: 'RALM_AUDIENCE_MAX_SIZE', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxSize), help: 'largest audience size N a request may ask for', parse: int(1, 1e8) },
   audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxClusterSeeds), help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },

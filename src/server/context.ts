@@ -10,6 +10,7 @@ import type { AudienceServiceOptions } from '../audience/audience-service.js';
 import type { AudienceJobsOptions } from '../audience/jobs.js';
 import type { BatcherOptions } from './batcher.js';
 import { defaultConfig } from './config.js';
+import { allTokens, type ApiToken } from './tokens.js';
 import type { Metrics } from './metrics.js';
 import type { AppState, ReloadModel, Serving } from './plugins/serving.js';
 
@@ -17,9 +18,17 @@ export interface AppDeps {
   engine: RalmEngine;
   store: RalmStore;
   seeds: SeedService;
+  /** A bearer token with every scope; with no token at all (this and apiTokens) the API is open. */
   apiToken: string | null;
+  /** Bearer tokens with their scopes (tokens.ts). */
+  apiTokens?: readonly ApiToken[];
   bodyLimit: number;
+  /** Fastify's logger: false (the default here), or pino options such as `{ level, stream }`. */
   logger?: boolean | object;
+  /** POST /v1/admin/model loads a `dir` only from under this directory; without one it reloads only the configured model. */
+  modelsRoot?: string;
+  /** Requests per minute per client on the /v1 routes; 0 or left out: no limit. */
+  rateLimit?: number;
   /** Request coalescing; each option left out takes the service default. */
   batching?: Partial<BatcherOptions>;
   /** Default deadline of a recommend request, ms (service default when left out). */
@@ -34,6 +43,8 @@ export interface AppDeps {
   reloadModel?: ReloadModel;
   /** How often the event loop is sampled for load shedding, ms (see plugins/pressure.ts). */
   pressureSampleIntervalMs?: number;
+  /** Connections, timeouts and requests in flight; each left out takes the service default. */
+  limits?: Partial<LoadLimits>;
   audience?: AudienceServiceOptions & {
     /** Requests scoring more users than this run as jobs (202 + /v1/audiences/:id). */
     syncMaxUsers?: number;
@@ -41,9 +52,22 @@ export interface AppDeps {
   };
 }
 
+/** What bounds the load one process takes (see plugins/admission.ts and app.ts). */
+export interface LoadLimits {
+  maxInflight: number;
+  maxQueueWaitMs: number;
+  maxConnections: number;
+  httpRequestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
 /** The settings the service runs with: AppDeps over the service defaults. */
 export interface AppSettings {
-  apiToken: string | null;
+  tokens: ApiToken[];
+  modelsRoot: string | undefined;
+  rateLimit: number;
+  limits: LoadLimits;
   bodyLimit: number;
   requestTimeoutMs: number;
   maxEventLoopDelayMs: number;
@@ -57,11 +81,17 @@ export function appSettings(deps: AppDeps): AppSettings {
   const d = defaultConfig();
   const { syncMaxUsers, jobs, ...audience } = deps.audience ?? {};
   return {
-    apiToken: deps.apiToken,
+    tokens: allTokens(deps.apiToken, deps.apiTokens ?? []),
+    modelsRoot: deps.modelsRoot,
+    rateLimit: deps.rateLimit ?? 0,
     bodyLimit: deps.bodyLimit,
     requestTimeoutMs: deps.requestTimeoutMs ?? d.requestTimeoutMs,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs,
-    batching: { maxBatch: d.maxBatch, maxWaitMs: d.maxWaitMs, maxQueue: d.maxQueue, ...deps.batching },
+    batching: { maxBatch: d.maxBatch, maxWaitMs: d.maxWaitMs, maxQueue: d.maxQueue, maxHoldMs: d.maxBatchHoldMs, ...deps.batching },
+    limits: {
+      maxInflight: d.maxInflight, maxQueueWaitMs: d.maxQueueWaitMs, maxConnections: d.maxConnections, httpRequestTimeoutMs: d.httpRequestTimeoutMs,
+      headersTimeoutMs: d.headersTimeoutMs, keepAliveTimeoutMs: d.keepAliveTimeoutMs, ...deps.limits,
+    },
     audience: { ...audience, maxSize: audience.maxSize ?? d.audienceMaxSize, maxClusterSeeds: audience.maxClusterSeeds ?? d.audienceMaxClusterSeeds },
     audienceSyncMaxUsers: syncMaxUsers ?? d.audienceSyncMaxUsers,
     jobs: { ...jobs, maxQueued: jobs?.maxQueued ?? d.audienceMaxQueuedJobs, retentionMs: jobs?.retentionMs ?? d.audienceRetentionMs },

@@ -8,6 +8,10 @@ export type ServiceErrorCode =
   | 'RALM_ERR_BODY_TOO_LARGE'
   | 'RALM_ERR_UNSUPPORTED_MEDIA_TYPE'
   | 'RALM_ERR_UNAUTHORIZED'
+  | 'RALM_ERR_FORBIDDEN'
+  | 'RALM_ERR_RATE_LIMITED'
+  | 'RALM_ERR_REQUEST_TIMEOUT'
+  | 'RALM_ERR_HEADERS_TOO_LARGE'
   | 'RALM_ERR_NOT_FOUND'
   | 'RALM_ERR_OVERLOADED'
   | 'RALM_ERR_UNDER_PRESSURE'
@@ -21,25 +25,35 @@ export const STATUS: Record<ServiceErrorCode, number> = {
   RALM_ERR_NON_FINITE: 400,
   RALM_ERR_MALFORMED_BODY: 400,
   RALM_ERR_UNAUTHORIZED: 401,
+  RALM_ERR_FORBIDDEN: 403,
   RALM_ERR_UNKNOWN_ITEM: 404,
   RALM_ERR_UNKNOWN_USER: 404,
   RALM_ERR_NOT_FOUND: 404,
+  RALM_ERR_REQUEST_TIMEOUT: 408,
   RALM_ERR_CONFLICT: 409,
   RALM_ERR_CANCELLED: 409,
   RALM_ERR_BODY_TOO_LARGE: 413,
   RALM_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  // A model directory given to a reload that is not a valid model: the request's fault, not the service's.
+  RALM_ERR_MODEL_FORMAT: 422,
   RALM_ERR_OVERLOADED: 429,
-  RALM_ERR_MODEL_FORMAT: 500,
+  RALM_ERR_RATE_LIMITED: 429,
+  RALM_ERR_HEADERS_TOO_LARGE: 431,
   RALM_ERR_INTERNAL: 500,
   RALM_ERR_BACKEND_UNAVAILABLE: 503,
+  // The store could not commit for a reason other than space: the service is up, writes are not.
+  RALM_ERR_STORE_UNAVAILABLE: 503,
   RALM_ERR_DEVICE_LOST: 503,
   RALM_ERR_CLOSED: 503,
   RALM_ERR_UNDER_PRESSURE: 503,
   RALM_ERR_DEADLINE_EXCEEDED: 504,
+  // The disk (or quota) is full: the write was not applied; reads keep serving, writes succeed once space returns.
+  RALM_ERR_STORAGE_FULL: 507,
 };
 
 export class ServiceError extends Error {
-  constructor(readonly code: ServiceErrorCode, message: string, readonly details?: Record<string, unknown>) {
+  /** `headers`: reply headers that go with the error (WWW-Authenticate, Retry-After). */
+  constructor(readonly code: ServiceErrorCode, message: string, readonly details?: Record<string, unknown>, readonly headers?: Record<string, string>) {
     super(message);
   }
 }
@@ -50,7 +64,10 @@ export class ServiceError extends Error {
  */
 export function unprefixed(prefix: RegExp): (err: unknown) => never {
   return (err: unknown) => {
-    if (err instanceof RalmError) err.message = err.message.replace(prefix, '');
+    if (err instanceof RalmError) {
+      err.message = err.message.replace(prefix, '');
+      if (typeof err.details?.field === 'string') err.details.field = err.details.field.replace(prefix, '');
+    }
     throw err;
   };
 }

@@ -1,130 +1,155 @@
-/** Prometheus text exposition of the service's counters and histograms. */
+/**
+ * The service's Prometheus metrics, on prom-client: its counters and histograms, the engine's,
+ * the seed service's and the audience service's figures read at scrape time, and Node's own
+ * process and runtime metrics (CPU, RSS, heap, GC, event-loop lag) beside them. A value that is
+ * not finite is never observed, so no sum can turn NaN.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RalmEngine } from '../engine/engine.js';
 import type { SeedService } from '../seeds/seed-service.js';
 
-export class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-  constructor(readonly buckets: number[]) {
-    this.counts = new Array(buckets.length).fill(0);
-  }
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) this.counts[i]++;
-  }
-  render(name: string, labels = ''): string[] {
-    const l = (extra: string): string => `{${[labels, extra].filter(Boolean).join(',')}}`;
-    return [
-      ...this.buckets.map((b, i) => `${name}_bucket${l(`le="${b}"`)} ${this.counts[i]}`),
-      `${name}_bucket${l('le="+Inf"')} ${this.count}`,
-      `${name}_sum${labels ? `{${labels}}` : ''} ${this.sum}`,
-      `${name}_count${labels ? `{${labels}}` : ''} ${this.count}`,
-    ];
-  }
+/** What a scrape reads besides the service's own counters. */
+export interface AudienceFigures {
+  users: number;
+  jobsQueued: number;
+  jobsRunning: number;
 }
 
+let runtime: Registry | undefined;
+/** Node's process and runtime metrics: one set per process, however many apps it serves. */
+function runtimeMetrics(): Registry {
+  if (!runtime) {
+    runtime = new Registry();
+    collectDefaultMetrics({ register: runtime });
+  }
+  return runtime;
+}
+
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 export class Metrics {
-  private readonly latency = new Map<string, Histogram>();
-  private readonly requests = new Map<string, number>();
-  private readonly errors = new Map<string, number>();
-  private readonly candidates = new Histogram([10, 100, 1000, 10_000, 100_000, 1_000_000]);
-  readonly batchSize = new Histogram([1, 2, 4, 8, 16, 32, 64, 128]);
-  private readonly engineTime = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
-  private readonly queueWaitHist = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]);
-  private readonly audienceScan = new Histogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
-  private readonly audienceUsers = new Histogram([1000, 10_000, 100_000, 1_000_000, 10_000_000]);
-  private readonly audiences = new Map<string, number>();
+  private readonly registry = new Registry();
+  private readonly latency = this.histogram('ralm_http_request_duration_seconds', 'End-to-end request latency by route.', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], ['route']);
+  private readonly requests = this.counter('ralm_http_requests_total', 'Requests by route and status.', ['route', 'status']);
+  private readonly errors = this.counter('ralm_errors_total', 'Errors by code.', ['code']);
+  private readonly candidates = this.histogram('ralm_candidates_per_request', 'Candidates scored per recommend request.', [10, 100, 1000, 10_000, 100_000, 1_000_000]);
+  private readonly batchSize = this.histogram('ralm_batch_size', 'Recommend requests coalesced per engine call.', [1, 2, 4, 8, 16, 32, 64, 128]);
+  private readonly engineTime = this.histogram('ralm_engine_batch_seconds', 'Engine (kernel) time per coalesced batch, with upload and readback.', SECONDS);
+  private readonly queueWaitTime = this.histogram('ralm_queue_wait_seconds', 'Time a recommend request waited to be batched.', [...SECONDS.slice(0, 8), 0.5, 1]);
+  private readonly audiences = this.counter('ralm_audiences_total', 'Audience expansions by mode (sync, job) and outcome (done, failed, cancelled).', ['mode', 'outcome']);
+  private readonly audienceScan = this.histogram('ralm_audience_scan_seconds', 'Time to score the users of one audience request (the scan, without clustering).', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+  private readonly audienceUsers = this.histogram('ralm_audience_users_scored', 'Users scored per audience request.', [1000, 10_000, 100_000, 1_000_000, 10_000_000]);
+  /** Figures owned by the engine, the seed service and the audience service, copied in at each scrape. */
+  private readonly read = {
+    batches: this.counter('ralm_engine_batches_total', 'Engine batches (one backend call each).'),
+    candidates: this.counter('ralm_engine_candidates_total', 'Candidates scored.'),
+    cpuFallbacks: this.counter('ralm_cpu_fallbacks_total', 'Operations re-run on the CPU after a device loss.'),
+    deviceLosses: this.counter('ralm_device_losses_total', 'WebGPU device losses.'),
+    deviceRecoveries: this.counter('ralm_device_recoveries_total', 'WebGPU devices reacquired.'),
+    gpuErrors: this.counter('ralm_gpu_uncaptured_errors_total', 'WebGPU errors no error scope caught (validation, out-of-memory) on the current device.'),
+    gpuMemory: this.gauge('ralm_gpu_memory_bytes', 'Device memory held by the buffers of the WebGPU backend (0 on the CPU).'),
+    backend: this.gauge('ralm_backend_info', 'The backend serving requests (1 for the current one).', ['backend', 'adapter']),
+    items: this.gauge('ralm_items_servable', 'Items in the engine table.'),
+    ingested: this.counter('ralm_events_ingested_total', 'Click events stored.'),
+    duplicate: this.counter('ralm_events_duplicate_total', 'Click events already seen (by id).'),
+    unknownUser: this.counter('ralm_events_unknown_user_total', 'Stored events whose user has no embedding yet.'),
+    runs: this.counter('ralm_recluster_runs_total', 'Re-clustering runs.'),
+    clustered: this.counter('ralm_recluster_items_total', 'Items re-clustered and published.'),
+    failures: this.counter('ralm_recluster_failures_total', 'Items whose re-clustering failed.'),
+    lastRun: this.gauge('ralm_recluster_last_run_seconds', 'Duration of the last re-clustering run.'),
+    tableUsers: this.gauge('ralm_audience_user_table_users', 'Users in the audience user table.'),
+    jobs: this.gauge('ralm_audience_jobs', 'Audience jobs waiting and running.', ['state']),
+  };
 
   /** An audience run ended: how (`mode` sync or job; `outcome` done, failed or cancelled), its scan time and users scored. */
   audience(mode: 'sync' | 'job', outcome: 'done' | 'failed' | 'cancelled', scanSeconds?: number, scored?: number): void {
-    const key = `mode="${mode}",outcome="${outcome}"`;
-    this.audiences.set(key, (this.audiences.get(key) ?? 0) + 1);
-    if (scanSeconds !== undefined) this.audienceScan.observe(scanSeconds);
-    if (scored !== undefined) this.audienceUsers.observe(scored);
+    this.audiences.inc({ mode, outcome });
+    if (scanSeconds !== undefined) observe(this.audienceScan, scanSeconds);
+    if (scored !== undefined) observe(this.audienceUsers, scored);
   }
 
   /** A coalesced engine call of `size` requests. */
   batch(size: number, engineSeconds: number): void {
-    this.batchSize.observe(size);
-    if (engineSeconds > 0) this.engineTime.observe(engineSeconds);
+    observe(this.batchSize, size);
+    if (engineSeconds > 0) observe(this.engineTime, engineSeconds);
   }
 
   queueWait(seconds: number): void {
-    this.queueWaitHist.observe(seconds);
+    observe(this.queueWaitTime, seconds);
   }
 
   observeRequest(route: string, status: number, seconds: number): void {
-    let h = this.latency.get(route);
-    if (!h) this.latency.set(route, (h = new Histogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])));
-    h.observe(seconds);
-    const key = `route="${route}",status="${status}"`;
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    observe(this.latency, seconds, { route });
+    this.requests.inc({ route, status: String(status) });
   }
 
   countError(code: string): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+    this.errors.inc({ code });
   }
 
   observeCandidates(n: number): void {
-    this.candidates.observe(n);
+    observe(this.candidates, n);
   }
 
-  render(engine: RalmEngine, seeds: SeedService, audience?: { users: number; jobsQueued: number; jobsRunning: number }): string {
-    const lines: string[] = [];
-    const help = (name: string, type: string, text: string): void => void lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
-    help('ralm_http_request_duration_seconds', 'histogram', 'End-to-end request latency by route.');
-    for (const [route, h] of this.latency) lines.push(...h.render('ralm_http_request_duration_seconds', `route="${route}"`));
-    help('ralm_http_requests_total', 'counter', 'Requests by route and status.');
-    for (const [k, v] of this.requests) lines.push(`ralm_http_requests_total{${k}} ${v}`);
-    help('ralm_errors_total', 'counter', 'Errors by code.');
-    for (const [k, v] of this.errors) lines.push(`ralm_errors_total{code="${k}"} ${v}`);
-    help('ralm_candidates_per_request', 'histogram', 'Candidates scored per recommend request.');
-    lines.push(...this.candidates.render('ralm_candidates_per_request'));
-    help('ralm_batch_size', 'histogram', 'Recommend requests coalesced per engine call.');
-    lines.push(...this.batchSize.render('ralm_batch_size'));
-    help('ralm_engine_batch_seconds', 'histogram', 'Engine (kernel) time per coalesced batch, with upload and readback.');
-    lines.push(...this.engineTime.render('ralm_engine_batch_seconds'));
-    help('ralm_queue_wait_seconds', 'histogram', 'Time a recommend request waited to be batched.');
-    lines.push(...this.queueWaitHist.render('ralm_queue_wait_seconds'));
-    const s = engine.stats;
-    const counter = (name: string, text: string, v: number): void => {
-      help(name, 'counter', text);
-      lines.push(`${name} ${v}`);
-    };
-    counter('ralm_engine_batches_total', 'Engine batches (one backend call each).', s.batches);
-    counter('ralm_engine_candidates_total', 'Candidates scored.', s.candidates);
-    counter('ralm_cpu_fallbacks_total', 'Operations re-run on the CPU after a device loss.', s.cpuFallbacks);
-    counter('ralm_device_losses_total', 'WebGPU device losses.', s.deviceLosses);
-    counter('ralm_device_recoveries_total', 'WebGPU devices reacquired.', s.deviceRecoveries);
-    help('ralm_backend_info', 'gauge', 'The backend serving requests (1 for the current one).');
-    lines.push(`ralm_backend_info{backend="${engine.backendKind}",adapter="${engine.adapterName.replace(/"/g, "'")}"} 1`);
-    help('ralm_items_servable', 'gauge', 'Items in the engine table.');
-    lines.push(`ralm_items_servable ${engine.table.size}`);
-    const m = seeds.metrics;
-    counter('ralm_events_ingested_total', 'Click events stored.', m.eventsIngested);
-    counter('ralm_events_duplicate_total', 'Click events already seen (by id).', m.eventsDuplicate);
-    counter('ralm_events_unknown_user_total', 'Stored events whose user has no embedding yet.', m.eventsUnknownUser);
-    counter('ralm_recluster_runs_total', 'Re-clustering runs.', m.runs);
-    counter('ralm_recluster_items_total', 'Items re-clustered and published.', m.itemsClustered);
-    counter('ralm_recluster_failures_total', 'Items whose re-clustering failed.', m.failures);
-    if (m.lastRun) {
-      help('ralm_recluster_last_run_seconds', 'gauge', 'Duration of the last re-clustering run.');
-      lines.push(`ralm_recluster_last_run_seconds ${m.lastRun.durationMs / 1000}`);
-    }
-    help('ralm_audiences_total', 'counter', 'Audience expansions by mode (sync, job) and outcome (done, failed, cancelled).');
-    for (const [k, v] of this.audiences) lines.push(`ralm_audiences_total{${k}} ${v}`);
-    help('ralm_audience_scan_seconds', 'histogram', 'Time to score the users of one audience request (the scan, without clustering).');
-    lines.push(...this.audienceScan.render('ralm_audience_scan_seconds'));
-    help('ralm_audience_users_scored', 'histogram', 'Users scored per audience request.');
-    lines.push(...this.audienceUsers.render('ralm_audience_users_scored'));
-    if (audience) {
-      help('ralm_audience_user_table_users', 'gauge', 'Users in the audience user table.');
-      lines.push(`ralm_audience_user_table_users ${audience.users}`);
-      help('ralm_audience_jobs', 'gauge', 'Audience jobs waiting and running.');
-      lines.push(`ralm_audience_jobs{state="queued"} ${audience.jobsQueued}`, `ralm_audience_jobs{state="running"} ${audience.jobsRunning}`);
-    }
-    return lines.join('\n') + '\n';
+  /** The content type of `render`'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
   }
+
+  /** The exposition text: the runtime's metrics, then the service's with what it serves now. */
+  async render(engine: RalmEngine, seeds: SeedService, audience?: AudienceFigures): Promise<string> {
+    const r = this.read;
+    const s = engine.stats;
+    set(r.batches, s.batches);
+    set(r.candidates, s.candidates);
+    set(r.cpuFallbacks, s.cpuFallbacks);
+    set(r.deviceLosses, s.deviceLosses);
+    set(r.deviceRecoveries, s.deviceRecoveries);
+    set(r.gpuErrors, engine.gpuErrorCount);
+    r.gpuMemory.set(engine.gpuMemoryBytes);
+    r.backend.reset();
+    r.backend.set({ backend: engine.backendKind, adapter: engine.adapterName }, 1);
+    r.items.set(engine.table.size);
+    const m = seeds.metrics;
+    set(r.ingested, m.eventsIngested);
+    set(r.duplicate, m.eventsDuplicate);
+    set(r.unknownUser, m.eventsUnknownUser);
+    set(r.runs, m.runs);
+    set(r.clustered, m.itemsClustered);
+    set(r.failures, m.failures);
+    r.lastRun.reset();
+    if (m.lastRun) r.lastRun.set(m.lastRun.durationMs / 1000);
+    r.tableUsers.reset();
+    r.jobs.reset();
+    if (audience) {
+      r.tableUsers.set(audience.users);
+      r.jobs.set({ state: 'queued' }, audience.jobsQueued);
+      r.jobs.set({ state: 'running' }, audience.jobsRunning);
+    }
+    return (await runtimeMetrics().metrics()) + (await this.registry.metrics());
+  }
+
+  private counter(name: string, help: string, labelNames: string[] = []): Counter {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge(name: string, help: string, labelNames: string[] = []): Gauge {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram(name: string, help: string, buckets: number[], labelNames: string[] = []): Histogram {
+    return new Histogram({ name, help, buckets, labelNames, registers: [this.registry] });
+  }
+}
+
+function observe(h: Histogram, v: number, labels?: Record<string, string>): void {
+  if (!Number.isFinite(v)) return;
+  if (labels) h.observe(labels, v);
+  else h.observe(v);
+}
+
+/** A counter owned elsewhere, shown at its current value. */
+function set(c: Counter, v: number): void {
+  c.reset();
+  if (Number.isFinite(v) && v > 0) c.inc(v);
 }

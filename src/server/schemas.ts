@@ -15,8 +15,21 @@ export const vector = (what: string) => ({
   items: { type: 'number' },
 });
 
+/** The longest id — of a user, an item, an event or an audience job — in characters: one rule everywhere. */
+export const ID_MAX_LENGTH = 256;
+
+/**
+ * The router's limit on a path segment, which it checks before any schema: the longest an id of
+ * ID_MAX_LENGTH characters can be once percent-encoded (a UTF-16 unit is at most 3 bytes of
+ * UTF-8, each escaped as 3 characters), so the schema's limit is the one a client meets.
+ */
+export const MAX_PARAM_LENGTH = ID_MAX_LENGTH * 9;
+
+/** An id; `what` names it in messages ("expected a user id (1 to 256 characters)"). */
+export const id = (what: string) => ({ type: 'string', minLength: 1, maxLength: ID_MAX_LENGTH, title: `${what} (1 to ${ID_MAX_LENGTH} characters)` });
+
 /** A list of ids; `noun` names them in messages ("an array of item ids"). */
-export const ids = (description: string, noun = 'item ids') => ({ type: 'array', title: `array of ${noun}`, items: { type: 'string' }, description });
+export const ids = (description: string, noun = 'item ids') => ({ type: 'array', title: `array of ${noun}`, items: id(noun.replace(/s$/, '')), description });
 
 export const features = {
   type: 'object',
@@ -33,7 +46,7 @@ export const user = {
   type: 'object',
   title: 'user object',
   description: 'Exactly one of: a stored user id, a look-alike embedding (width h), a universal embedding (width m), or raw features (needs a model with a user tower)',
-  properties: { id: { type: 'string' }, embedding: vector('look-alike embedding e, width h'), universal: vector('universal embedding x, width m'), features },
+  properties: { id: id('user id'), embedding: vector('look-alike embedding e, width h'), universal: vector('universal embedding x, width m'), features },
 };
 
 export const unknownValues = {
@@ -45,7 +58,7 @@ export const unknownValues = {
 /** An id in a path: a user, an item or an audience job. */
 export const idParams = {
   type: 'object',
-  properties: { id: { type: 'string', minLength: 1, maxLength: 256, title: 'id of 1 to 256 characters' } },
+  properties: { id: id('id') },
   required: ['id'],
 };
 

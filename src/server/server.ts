@@ -1,10 +1,12 @@
 /**
  * Starts the service: loads the model, opens the store and the engine, restores published
  * clusters (or loads the demo world into an empty store), warms up, listens, and shuts down
- * cleanly on SIGTERM/SIGINT (readiness off, in-flight requests finish, store flushed, device
- * released).
+ * cleanly (readiness off, no new connections, in-flight requests finish, new ones on open
+ * connections get a coded 503, background work stops, store flushed, device released).
  */
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { StartupError, systemReason } from '../util/errors.js';
 import { loadModel } from '../model/model.js';
 import { RalmEngine } from '../engine/engine.js';
 import { LmdbStore } from '../store/lmdb-store.js';
@@ -12,6 +14,7 @@ import { SeedService } from '../seeds/seed-service.js';
 import { buildApp, type AppState } from './app.js';
 import { loadDemoWorld } from './demo.js';
 import type { ServiceConfig } from './config.js';
+import { allTokens, exposureCheck } from './tokens.js';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -23,8 +26,11 @@ export interface RunningService {
 }
 
 export async function startService(config: ServiceConfig, log: (line: string) => void = () => undefined): Promise<RunningService> {
+  const apiTokens = allTokens(null, config.apiTokens, config.apiTokensFile);
+  const exposure = exposureCheck(config.host, allTokens(config.apiToken, apiTokens), config.insecure);
+  if (exposure) log(exposure);
   const model = await loadModel(config.modelDir);
-  const store = LmdbStore.open(config.dataDir);
+  const store = openStore(config.dataDir);
   const engine = await RalmEngine.create(model, {
     backend: config.backend,
     onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),
@@ -45,10 +51,15 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
       throw err;
     }
   };
-  const { app, serving, audienceJobs } = buildApp({
-    engine, store, seeds, apiToken: config.apiToken, bodyLimit: config.bodyLimit,
-    batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue },
+  const { app, serving, audienceJobs, drain } = buildApp({
+    engine, store, seeds, apiToken: config.apiToken, apiTokens, bodyLimit: config.bodyLimit,
+    logger: { level: config.logLevel }, modelsRoot: config.modelsRoot ?? dirname(config.modelDir), rateLimit: config.rateLimit,
+    batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue, maxHoldMs: config.maxBatchHoldMs },
     requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs, reloadModel,
+    limits: {
+      maxInflight: config.maxInflight, maxQueueWaitMs: config.maxQueueWaitMs, maxConnections: config.maxConnections, httpRequestTimeoutMs: config.httpRequestTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    },
     audience: {
       syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds,
       jobs: { maxQueued: config.audienceMaxQueuedJobs, retentionMs: config.audienceRetentionMs },
@@ -76,15 +87,25 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   if (jobs.requeued > 0) log(`audience: ${jobs.requeued} unfinished job(s) queued again`);
   await warmUp(engine);
   seeds.start();
-  const url = await app.listen({ host: config.host, port: config.port });
+  const url = await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
+    await app.close();
+    await audienceJobs.stop();
+    await seeds.stop();
+    await engine.close();
+    await store.close();
+    throw new StartupError('RALM_ERR_LISTEN', `cannot listen on ${config.host}:${config.port}: ${systemReason(err)}`);
+  });
   state.ready = true;
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state.draining = true;
-      await app.close(); // stops accepting, lets in-flight requests finish
-      await audienceJobs.stop(); // a running job stays queued in the store and re-runs after a restart
+      // Background work stops now, beside the drain: a running audience job stays queued in the
+      // store and re-runs after a restart; a re-clustering run in progress finishes.
+      const background = Promise.all([audienceJobs.stop(), serving().seeds.stop()]);
+      await drain.close(); // stops accepting, answers what is in flight, closes every connection
+      await background;
       const now = serving(); // after a model reload, not the engine this function started with
       await now.seeds.stop();
       await now.engine.close();
@@ -94,6 +115,15 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     return closing;
   };
   return { app, url, state, close, exampleFeatures };
+}
+
+/** The store, or a coded start-up failure naming the directory and why. */
+function openStore(dir: string): LmdbStore {
+  try {
+    return LmdbStore.open(dir);
+  } catch (err) {
+    throw new StartupError('RALM_ERR_DATA_DIR', `data directory ${dir}: cannot open the store: ${systemReason(err)}`);
+  }
 }
 
 /** One real dispatch before serving (pipelines compiled and every path exercised). */

@@ -17,6 +17,8 @@ import { statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/time-slice.js';
+import { storageError } from './storage-error.js';
 import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
 } from './store.js';
@@ -61,6 +63,16 @@ interface StoredItem {
   lastSeedAt: number | null;
   createdAt: number;
 }
+
+interface StoredAudienceUsers {
+  ids: string[];
+  score: Uint8Array;
+  cosGlobal: Uint8Array;
+  cosLocal: Uint8Array;
+}
+
+/** Audience users per stored chunk: each chunk is encoded and committed on its own (~10 ms). */
+const AUDIENCE_CHUNK = 16_384;
 
 interface StoredClusters {
   seedVersion: number;
@@ -117,7 +129,8 @@ export class LmdbStore implements RalmStore {
   /** Raw float32 bytes under the key "<modelVersion>\u0000<user>": no decoding on the clustering path. */
   private readonly lookalike: Database<Buffer, string>;
   private readonly audiences: Database<AudienceRecord, string>;
-  private readonly audienceUsers: Database<{ ids: string[]; score: Uint8Array; cosGlobal: Uint8Array; cosLocal: Uint8Array }, string>;
+  /** [job id, chunk] → AUDIENCE_CHUNK users; [job id, -1] → their count (a job id alone: one record of all, as stored before chunks). */
+  private readonly audienceUsers: Database<StoredAudienceUsers | number, string | [string, number]>;
   private closed = false;
 
   private constructor(path: string, options: LmdbStoreOptions) {
@@ -131,7 +144,7 @@ export class LmdbStore implements RalmStore {
       throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     }
     mkdirSync(path, { recursive: true });
-    this.env = open({ path: join(path, 'ralm.mdb'), compression: false, mapSize: options.mapSize ?? LMDB_DEFAULTS.mapSize });
+    this.env = open({ path: join(path, 'ralm.mdb'), compression: false, eventTurnBatching: false, mapSize: options.mapSize ?? LMDB_DEFAULTS.mapSize });
     this.users = this.env.openDB({ name: 'users' });
     this.items = this.env.openDB({ name: 'items' });
     this.clusters = this.env.openDB({ name: 'clusters' });
@@ -154,6 +167,30 @@ export class LmdbStore implements RalmStore {
     if (this.closed) throw new RalmError('RALM_ERR_CLOSED', 'the store is closed');
   }
 
+  /**
+   * One write transaction. A commit that fails (disk full, an I/O error) rejects with a coded
+   * error and nothing of it is applied; the store stays usable, and writes succeed again once
+   * space returns. lmdb reports the cause through a second promise (`commitError`), handled here
+   * so that it can never surface as an unhandled rejection.
+   */
+  private async txn<T>(fn: () => T): Promise<T> {
+    this.check();
+    try {
+      return await this.env.transaction(fn);
+    } catch (err) {
+      throw await storageError(err);
+    }
+  }
+
+  /** Waits until every committed write is on disk (a write's promise resolves only after this). */
+  private async flush(): Promise<void> {
+    try {
+      await this.env.flushed;
+    } catch (err) {
+      throw await storageError(err);
+    }
+  }
+
   private counter(name: string): number {
     return this.meta.get(name) ?? 0;
   }
@@ -164,7 +201,7 @@ export class LmdbStore implements RalmStore {
     if (events.length === 0) return { accepted: 0, duplicates: 0, unknownUserEvents: 0, unknownUsers: [] };
     const now = Date.now();
     const max = this.maxSeedsPerItem;
-    const result = await this.env.transaction(() => {
+    const result = await this.txn(() => {
       // Forget ids older than the retention window (bounded work per call).
       let pruned = 0;
       for (const { key } of this.eventsByTime.getRange({ end: [now - this.eventIdRetentionMs, ''] })) {
@@ -219,14 +256,14 @@ export class LmdbStore implements RalmStore {
       this.meta.put('eventsUnknownUser', this.counter('eventsUnknownUser') + unknownUserEvents);
       return { accepted, duplicates, unknownUserEvents, unknownUsers: [...unknown] };
     });
-    await this.env.flushed;
+    await this.flush();
     return result;
   }
 
   async putUsers(users: readonly UserInput[]): Promise<void> {
     this.check();
     const now = Date.now();
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const u of users) {
         this.users.put(u.id, {
           universal: bytes(u.universal), lookalike: bytes(u.lookalike), modelVersion: u.modelVersion, features: u.features ?? null, updatedAt: now,
@@ -234,7 +271,7 @@ export class LmdbStore implements RalmStore {
         this.lookalike.put(`${u.modelVersion}\u0000${u.id}`, Buffer.from(bytes(u.lookalike)));
       }
     });
-    await this.env.flushed;
+    await this.flush();
   }
 
   async getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>> {
@@ -272,7 +309,7 @@ export class LmdbStore implements RalmStore {
   async putItemInfo(id: string, info: { metadata?: Record<string, unknown> | null; content?: Float32Array | null }): Promise<ItemInfo> {
     this.check();
     const now = Date.now();
-    const stored = await this.env.transaction(() => {
+    const stored = await this.txn(() => {
       const old = this.items.get(id) ?? { metadata: null, content: null, seedCount: 0, clicks: 0, seedVersion: 0, firstSeedAt: null, lastSeedAt: null, createdAt: now };
       const next: StoredItem = {
         ...old,
@@ -282,7 +319,7 @@ export class LmdbStore implements RalmStore {
       this.items.put(id, next);
       return next;
     });
-    await this.env.flushed;
+    await this.flush();
     return this.toInfo(id, stored);
   }
 
@@ -329,7 +366,7 @@ export class LmdbStore implements RalmStore {
 
   async saveClusters(clusters: readonly ItemClusters[]): Promise<void> {
     this.check();
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const c of clusters) {
         const prev = this.clusters.get(c.id);
         this.clusters.put(c.id, {
@@ -342,18 +379,18 @@ export class LmdbStore implements RalmStore {
         this.failures.remove(c.id);
       }
     });
-    await this.env.flushed;
+    await this.flush();
   }
 
   async recordFailure(id: string, error: string): Promise<void> {
     this.check();
-    await this.failures.put(id, { error, at: Date.now() });
+    await this.txn(() => void this.failures.put(id, { error, at: Date.now() }));
   }
 
   async markAllDirty(): Promise<number> {
     this.check();
     let n = 0;
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const { key, value } of this.items.getRange({})) {
         if (value.seedCount > 0) {
           this.dirty.put(key, value.seedVersion);
@@ -361,14 +398,14 @@ export class LmdbStore implements RalmStore {
         }
       }
     });
-    await this.env.flushed;
+    await this.flush();
     return n;
   }
 
   async markDirty(ids: readonly string[]): Promise<number> {
     this.check();
     let n = 0;
-    await this.env.transaction(() => {
+    await this.txn(() => {
       for (const id of ids) {
         const item = this.items.get(id);
         if (item && item.seedCount > 0) {
@@ -377,7 +414,7 @@ export class LmdbStore implements RalmStore {
         }
       }
     });
-    await this.env.flushed;
+    await this.flush();
     return n;
   }
 
@@ -400,13 +437,26 @@ export class LmdbStore implements RalmStore {
 
   async putAudience(record: AudienceRecord, users?: AudienceUsers): Promise<void> {
     this.check();
-    await this.env.transaction(() => {
-      this.audiences.put(record.id, record);
-      if (users) {
-        this.audienceUsers.put(record.id, { ids: users.ids, score: bytes(users.score), cosGlobal: bytes(users.cosGlobal), cosLocal: bytes(users.cosLocal) });
+    if (users) {
+      const total = users.ids.length;
+      for (let c = 0; c * AUDIENCE_CHUNK < total; c++) {
+        const from = c * AUDIENCE_CHUNK;
+        const to = Math.min(total, from + AUDIENCE_CHUNK);
+        await this.txn(() => {
+          this.audienceUsers.put([record.id, c], {
+            ids: users.ids.slice(from, to), score: bytes(users.score.subarray(from, to)), cosGlobal: bytes(users.cosGlobal.subarray(from, to)), cosLocal: bytes(users.cosLocal.subarray(from, to)),
+          });
+        });
       }
+    }
+    await this.txn(() => {
+      if (users) {
+        this.audienceUsers.remove(record.id);
+        this.audienceUsers.put([record.id, -1], users.ids.length);
+      }
+      this.audiences.put(record.id, record);
     });
-    await this.env.flushed;
+    await this.flush();
   }
 
   async getAudience(id: string): Promise<AudienceRecord | undefined> {
@@ -414,22 +464,44 @@ export class LmdbStore implements RalmStore {
     return this.audiences.get(id);
   }
 
-  async getAudienceUsers(id: string): Promise<AudienceUsers | undefined> {
+  async getAudienceUsers(id: string, range: { offset?: number; limit?: number } = {}): Promise<(AudienceUsers & { total: number }) | undefined> {
     this.check();
-    const u = this.audienceUsers.get(id);
-    if (!u) return undefined;
-    return { ids: u.ids, score: floats(u.score), cosGlobal: floats(u.cosGlobal), cosLocal: floats(u.cosLocal) };
+    const offset = range.offset ?? 0;
+    const whole = this.audienceUsers.get(id);
+    if (whole !== undefined && typeof whole !== 'number') {
+      const end = Math.min(whole.ids.length, offset + (range.limit ?? Infinity));
+      const f = (b: Uint8Array): Float32Array => floats(b).slice(offset, end);
+      return { ids: whole.ids.slice(offset, end), score: f(whole.score), cosGlobal: f(whole.cosGlobal), cosLocal: f(whole.cosLocal), total: whole.ids.length };
+    }
+    const total = this.audienceUsers.get([id, -1]);
+    if (typeof total !== 'number') return undefined;
+    const end = Math.max(offset, Math.min(total, offset + (range.limit ?? Infinity)));
+    const n = end - offset;
+    const out = { ids: new Array<string>(n), score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n), total };
+    // Only the chunks the range touches are read and decoded, one per turn of the event loop.
+    for (let c = Math.floor(offset / AUDIENCE_CHUNK); n > 0 && c * AUDIENCE_CHUNK < end; c++) {
+      if (c > offset / AUDIENCE_CHUNK) await yieldToEventLoop();
+      const chunk = this.audienceUsers.get([id, c]);
+      if (chunk === undefined || typeof chunk === 'number') return undefined; // deleted meanwhile
+      const base = c * AUDIENCE_CHUNK;
+      const from = Math.max(offset, base) - base;
+      const to = Math.min(end, base + chunk.ids.length) - base;
+      for (let i = from; i < to; i++) out.ids[base + i - offset] = chunk.ids[i];
+      for (const k of ['score', 'cosGlobal', 'cosLocal'] as const) out[k].set(floats(chunk[k]).subarray(from, to), base + from - offset);
+    }
+    return out;
   }
 
   async deleteAudience(id: string): Promise<boolean> {
     this.check();
-    const existed = await this.env.transaction(() => {
+    const existed = await this.txn(() => {
       const had = this.audiences.get(id) !== undefined;
       this.audiences.remove(id);
       this.audienceUsers.remove(id);
+      for (const key of this.audienceUsers.getKeys({ start: [id, -1], end: [id, Number.MAX_SAFE_INTEGER] })) this.audienceUsers.remove(key);
       return had;
     });
-    await this.env.flushed;
+    await this.flush();
     return existed;
   }
 
@@ -467,7 +539,7 @@ export class LmdbStore implements RalmStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.env.flushed;
+    await Promise.resolve(this.env.flushed).catch(() => undefined);
     await this.env.close();
   }
 }

@@ -145,9 +145,15 @@ export interface RalmStore {
   seedCounts(): AsyncIterable<number>;
   /** Every stored user (audience expansion builds its user table from them). */
   allUsers(): AsyncIterable<UserRecord>;
+  /**
+   * Stores a job record and, with `users`, its users: in chunks, each its own short commit (an
+   * audience of a million users never holds the event loop in one encoding), the record last, so
+   * a reader never sees it done without all of its users.
+   */
   putAudience(record: AudienceRecord, users?: AudienceUsers): Promise<void>;
   getAudience(id: string): Promise<AudienceRecord | undefined>;
-  getAudienceUsers(id: string): Promise<AudienceUsers | undefined>;
+  /** An audience's users from `offset` (default 0), at most `limit` (default: all), with how many there are in all. */
+  getAudienceUsers(id: string, range?: { offset?: number; limit?: number }): Promise<(AudienceUsers & { total: number }) | undefined>;
   deleteAudience(id: string): Promise<boolean>;
   allAudiences(): AsyncIterable<AudienceRecord>;
   stats(): Promise<StoreStats>;

@@ -14,8 +14,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import type { Dataset } from '../data/dataset.js';
-import { openDataset, type OpenOptions } from '../data/open.js';
-import { cutAtShare, lowerBound } from '../data/split.js';
+import { openAtCut, type OpenOptions } from '../data/open.js';
+import { lowerBound } from '../data/split.js';
 import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../model/safetensors.js';
 import type { RalmModel } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
@@ -77,17 +77,9 @@ export interface TrainReport {
   seconds: { read: number; stage1: number; stage2: number; total: number };
 }
 
-/** Reads the dataset with user features as of the cut (adapters), returning it and the cut. */
+/** Reads the dataset with user features as of the cut, returning it and the cut (see openAtCut). */
 export async function openForTraining(data: OpenOptions, cut?: number, trainShare?: number): Promise<{ ds: Dataset; cut: number | null }> {
-  if (cut !== undefined && trainShare !== undefined) throw new RalmError('RALM_ERR_VALIDATION', 'give a cut time or a training share, not both');
-  const adapter = data.kind === 'movielens' || data.kind === 'globo';
-  if (trainShare !== undefined) {
-    const first = await openDataset(data);
-    cut = cutAtShare(first, trainShare);
-    if (!adapter) return { ds: first, cut };
-  }
-  if (cut === undefined) return { ds: await openDataset(data), cut: null };
-  return { ds: await openDataset(adapter ? { ...data, featuresAsOf: cut } : data), cut };
+  return openAtCut(data, cut, trainShare);
 }
 
 /** Distinct (user, item) positives of rows [0, end). */

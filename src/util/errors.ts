@@ -1,8 +1,10 @@
 /**
- * One coded error type for the whole project. `code` is stable and machine-readable
- * (the service maps it to an HTTP status); `message` names the field or object at fault
- * and what was expected.
+ * The project's coded errors: RalmError for what a caller asked (the service maps each code to an
+ * HTTP status), StartupError for what the host refused a command. `code` is stable and
+ * machine-readable; `message` names the field or object at fault and what was expected.
  */
+import { getSystemErrorMap } from 'node:util';
+
 export type RalmErrorCode =
   | 'RALM_ERR_VALIDATION'
   | 'RALM_ERR_MODEL_FORMAT'
@@ -12,7 +14,9 @@ export type RalmErrorCode =
   | 'RALM_ERR_BACKEND_UNAVAILABLE'
   | 'RALM_ERR_DEVICE_LOST'
   | 'RALM_ERR_CLOSED'
-  | 'RALM_ERR_CANCELLED';
+  | 'RALM_ERR_CANCELLED'
+  | 'RALM_ERR_STORAGE_FULL'
+  | 'RALM_ERR_STORE_UNAVAILABLE';
 
 export class RalmError extends Error {
   readonly code: RalmErrorCode;
@@ -24,4 +28,34 @@ export class RalmError extends Error {
     this.code = code;
     this.details = details;
   }
+}
+
+/** Why a command or the service could not start or finish, as opposed to a bad argument. */
+export type StartupErrorCode =
+  | 'RALM_ERR_INSECURE'
+  | 'RALM_ERR_LISTEN'
+  | 'RALM_ERR_DATA_DIR'
+  | 'RALM_ERR_IO';
+
+/**
+ * A failure of the host around a command — a port in use, a data directory that cannot be
+ * opened, a file that cannot be read — or a refusal to start. The CLI prints it as one coded
+ * line and exits 1; it never reaches an HTTP client.
+ */
+export class StartupError extends Error {
+  readonly code: StartupErrorCode;
+
+  constructor(code: StartupErrorCode, message: string) {
+    super(message);
+    this.name = 'StartupError';
+    this.code = code;
+  }
+}
+
+/** A Node system error's reason in words, with its code: `no such file or directory (ENOENT)`; else its message. */
+export function systemReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const known = typeof e?.errno === 'number' ? getSystemErrorMap().get(e.errno) : undefined;
+  if (known) return `${known[1]} (${known[0]})`;
+  return e instanceof Error ? e.message : String(err);
 }

@@ -5,6 +5,7 @@ import { UserTable } from '../../src/core/user-table.js';
 import { prepareSeedSet } from '../../src/core/seed-set.js';
 import type { ScanHits, ScanSet } from '../../src/core/scan.js';
 import { TopSelector, mergeRanked } from '../../src/core/top-k.js';
+import { TimeSlicer } from '../../src/util/time-slice.js';
 import { referenceGlobal, referenceScore } from '../../src/model/reference.js';
 import type { RalmModel } from '../../src/model/model.js';
 import { Rng } from '../../src/util/rng.js';
@@ -77,7 +78,7 @@ describe('TopSelector', () => {
     }
   });
 
-  it('merging partial results equals selecting over everything', () => {
+  it('merging partial results equals selecting over everything', async () => {
     const rng = new Rng(10);
     const scores = Array.from({ length: 3000 }, () => rng.normal());
     const parts = [0, 1, 2].map((k) => {
@@ -87,7 +88,37 @@ describe('TopSelector', () => {
     });
     const all = new TopSelector(50, -Infinity);
     scores.forEach((s, p) => all.offer(s, p, 0, 0));
-    assert.deepEqual(Array.from(mergeRanked(parts, 50).position), Array.from(all.result().position));
+    assert.deepEqual(Array.from((await mergeRanked(parts, 50)).position), Array.from(all.result().position));
+  });
+
+  it('orders large sets (the radix path) exactly as the rule says: negatives, zeros of both signs, infinities, ties', () => {
+    const rng = new Rng(11);
+    const special = [0, -0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38];
+    const scores = Array.from({ length: 20_000 }, (_, i) => (i % 7 === 0 ? special[i % special.length] : Math.round(rng.normal() * 50) / 50));
+    const sel = new TopSelector(15_000);
+    const positions = scores.map((_, i) => (i * 7919) % 100_003); // distinct, out of order, some above 65,535
+    scores.forEach((x, i) => sel.offer(x, positions[i]));
+    const want = scores.map((x, i) => ({ s: Math.fround(x) + 0, p: positions[i] })).sort((a, b) => b.s - a.s || a.p - b.p).slice(0, 15_000);
+    const got = sel.result();
+    assert.deepEqual(Array.from(got.position), want.map((x) => x.p));
+    assert.deepEqual(Array.from(got.score), want.map((x) => x.s));
+  });
+
+  it('merges large sorted runs in time slices, letting other callbacks run in between', async () => {
+    const rng = new Rng(12);
+    const parts = [0, 1].map((k) => {
+      const sel = new TopSelector(200_000);
+      for (let p = k; p < 400_000; p += 2) sel.offer(rng.normal(), p, 0, 0);
+      return sel.result();
+    });
+    let ranBetween = false;
+    setImmediate(() => (ranBetween = true));
+    const merged = await mergeRanked(parts, 300_000, new TimeSlicer(0));
+    assert.ok(ranBetween, 'no callback ran during the merge');
+    assert.equal(merged.position.length, 300_000);
+    for (let i = 1; i < merged.score.length; i++) {
+      assert.ok(merged.score[i - 1] > merged.score[i] || (merged.score[i - 1] === merged.score[i] && merged.position[i - 1] < merged.position[i]), `out of order at ${i}`);
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { runHttpBench } from '../../bench/http.js';
 
 describe('http benchmark harness', () => {
-  it('measures the service and the bare Fastify ceiling; the JSON has every run', async () => {
+  it('measures the service, the bare Fastify ceiling and an overload; the JSON has every run', async () => {
     const r = await runHttpBench({ sizes: [200], durationSec: 1, connections: 4, rateFractions: [0.3], encodings: ['json', 'msgpack'], batching: ['on', 'off'] });
     assert.equal(r.kind, 'ralm-bench-http');
     assert.equal(r.cases.length, 2);
@@ -18,5 +18,14 @@ describe('http benchmark harness', () => {
     }
     assert.ok(r.runs.some((x) => x.target === 'bare-fastify'));
     assert.ok(r.runs.some((x) => x.rate !== null));
+    // Demand at 4× the maximum, coalescing on, per encoding: every request answered, 200 or a coded refusal.
+    assert.equal(r.overload.length, 2);
+    for (const o of r.overload) {
+      assert.equal(o.unanswered, 0, JSON.stringify(o));
+      assert.ok(o.accepted.count > 0, JSON.stringify(o));
+      for (const key of Object.keys(o.answers)) assert.match(key, /^(200|429 RALM_ERR_OVERLOADED \((wait|inflight|queue)\)|503 RALM_ERR_UNDER_PRESSURE|504 RALM_ERR_DEADLINE_EXCEEDED)$/);
+      assert.equal(o.healthz.failed, 0);
+      assert.ok(o.healthz.count > 0);
+    }
   });
 });

@@ -55,7 +55,7 @@ describe('ralm help', () => {
   });
 
   it('every command and subcommand: --help and ralm help print its usage and every option with its default, at once', async () => {
-    assert.equal(commands.length, 18);
+    assert.equal(commands.length, 19);
     for (const c of commands) {
       const words = c.name.split(' ');
       const [flag, word] = await Promise.all([run(...words, '--help'), run('help', ...words)]);
@@ -67,7 +67,7 @@ describe('ralm help', () => {
   });
 
   it('groups: --help and ralm help list the subcommands; eval --help is eval recommend\'s help and names the others', async () => {
-    for (const group of ['model', 'users', 'data', 'bench']) {
+    for (const group of ['model', 'users', 'events', 'data', 'bench']) {
       const subs = commands.filter((c) => c.name.startsWith(`${group} `));
       for (const r of await Promise.all([run(group, '--help'), run('help', group)])) {
         assert.equal(r.code, 0, group);
@@ -103,6 +103,7 @@ describe('ralm help', () => {
       ['eval', '--out', out('eval.json'), '--report', out('eval.md'), '--help'], ['eval', 'audience', '--dataset', 'synthetic', '--out', out('audience.json'), '--help'],
       ['bench', 'kernel', '--out', out('kernel.json'), '--svg', out('svg'), '--help'], ['bench', 'http', '--out', out('http.json'), '--help'],
       ['users', 'import', out('users.msgpack'), '--data-dir', out('store'), '--help'],
+      ['events', 'import', out('clicks.csv'), '--data-dir', out('store'), '--help'],
     ]) {
       const r = await run(...args);
       assert.equal(r.code, 0, args.join(' '));
@@ -128,7 +129,15 @@ describe('ralm usage errors', () => {
       [['eval', '--seeds', 'x'], /^ralm: --seeds: expected a positive integer, got "x"/, 'eval [recommend]'],
       [['eval', 'audience', '--hide', '1.5'], /^ralm: --hide: expected a number in \(0, 1\), got "1.5"/, 'eval audience'],
       [['bench', 'http', '--encodings', 'xml'], /^ralm: --encodings: expected one of json, msgpack, got "xml"/, 'bench http'],
-      [['eval', 'recommend', 'schema.json'], /^ralm: eval recommend: unexpected argument "schema.json"/, 'eval [recommend]'],
+      [['eval', 'recommend', 'a.json', 'b.json'], /^ralm: eval: give at most one schema file, got "a.json", "b.json"/, 'eval [recommend]'],
+      [['eval', '--dataset', 'synthetic', '--data', 'schema.json'], /^ralm: eval: --data applies to movielens, globo only, not synthetic/, 'eval [recommend]'],
+      [['eval', '--dataset', 'movielens', '--data', 'ml', '--hours', '3'], /^ralm: eval: --hours applies to globo only, not movielens/, 'eval [recommend]'],
+      [['eval', '--dataset', 'movielens', 'schema.json'], /^ralm: eval: "schema.json": a schema file goes with --dataset schema, not --dataset movielens/, 'eval [recommend]'],
+      [['eval', 'audience', '--dataset', 'schema'], /^ralm: eval audience: --dataset schema takes the schema file as the argument/, 'eval audience'],
+      [['eval', 'audience', '--dataset', 'synthetic', '--train-negatives', 'activity'], /^ralm: eval audience: --train-negatives applies when --train-epochs is above 0/, 'eval audience'],
+      [['train', '--out', 'm', 'shop.json', '--gen-seed', '2'], /^ralm: train: --gen-seed applies to synthetic only, not schema/, 'train'],
+      [['train', '--out', 'm', '--allow-feature-leakage'], /^ralm: train: --allow-feature-leakage applies with --train-share or --cut/, 'train'],
+      [['data', 'inspect', '--dataset', 'synthetic', '--as-of', '2024-01-02'], /^ralm: data inspect: --as-of applies to schema, movielens, globo only, not synthetic/, 'data inspect'],
       [['info', 'extra'], /^ralm: info: unexpected argument "extra"/, 'info'],
     ];
     for (const [args, message, usage] of cases) {

@@ -44,6 +44,33 @@ describe('schema file', () => {
     rejects([], /^schema: expected an object, got \[\]$/);
   });
 
+  it('checks item-id fields, dated user tables and history fields', () => {
+    const items = { path: 'items.csv', key: 'iid', fields: { genre: { type: 'multi' }, year: { type: 'continuous' } } };
+    const full = {
+      ...valid, encoding: 'latin1', itemFeatures: items,
+      userFeatures: { ...valid.userFeatures, timestamp: { column: 'since', unit: 's' }, fields: { ...valid.userFeatures.fields, fav: { type: 'single', itemIds: true } } },
+      history: { recent: { derive: 'recent-items', count: 10 }, genres: { derive: 'top-values', itemField: 'genre' }, activity: { derive: 'activity' } },
+    };
+    const s = parseSchema(full);
+    assert.equal(s.encoding, 'latin1');
+    assert.deepEqual(s.userFeatures?.timestamp, { column: 'since', unit: 's' });
+    assert.equal(s.userFeatures?.fields.find((f) => f.name === 'fav')?.itemIds, true);
+    assert.deepEqual(s.history, [{ name: 'recent', derive: 'recent-items', count: 10 }, { name: 'genres', derive: 'top-values', itemField: 'genre', count: 5 }, { name: 'activity', derive: 'activity' }]);
+    assert.deepEqual(parseSchema(schemaToJson(s)), s, 'schemaToJson round-trips');
+
+    rejects({ ...full, history: { age: { derive: 'activity' } } }, /schema\.history\.age: expected a name that is not already a userFeatures field/);
+    rejects({ ...full, history: { g: { derive: 'top-values', itemField: 'year' } } }, /schema\.history\.g\.itemField: expected a "single" or "multi" field of itemFeatures \("genre"\), got "year"/);
+    rejects({ ...full, history: { g: { derive: 'top-items' } } }, /schema\.history\.g\.derive: expected one of "recent-items", "top-values", "activity", got "top-items"/);
+    rejects({ ...full, history: { a: { derive: 'activity', count: 3 } } }, /schema\.history\.a: unknown key "count"; expected one of derive/);
+    rejects({ ...full, history: { r: { derive: 'recent-items', count: 0 } } }, /schema\.history\.r\.count: expected a positive integer, got 0/);
+    rejects({ ...full, userFeatures: { ...full.userFeatures, fields: { age: { type: 'continuous', itemIds: true } } } }, /fields\.age\.itemIds: expected item ids on a "single" or "multi" field only/);
+    rejects({ ...full, userFeatures: { ...full.userFeatures, timestamp: { column: 'uid', unit: 's' } } }, /userFeatures\.timestamp\.column: expected a column that is neither the key nor a field, got "uid"/);
+    rejects({ ...full, userFeatures: { ...full.userFeatures, timestamp: { column: 'since' } } }, /userFeatures\.timestamp\.unit: expected one of "ms", "s", "iso", got nothing/);
+    rejects({ ...full, itemFeatures: { ...items, timestamp: { column: 'since', unit: 's' } } }, /schema\.itemFeatures: unknown key "timestamp"/);
+    rejects({ ...full, itemFeatures: { ...items, fields: { like: { type: 'single', itemIds: true } } } }, /itemFeatures\.fields\.like\.itemIds: expected item ids in user fields only/);
+    rejects({ ...full, clicks: { ...full.clicks, encoding: 'utf8' } }, /schema\.clicks\.encoding: expected one of "utf-8", "latin1", "windows-1252", got "utf8"/);
+  });
+
   it('reports unreadable files and bad JSON with the path', async () => {
     const t = await tempFiles({ 'bad.json': '{"clicks": ', 'ok.json': JSON.stringify(valid) });
     try {

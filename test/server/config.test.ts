@@ -1,5 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/server/config.js';
 
 describe('service configuration', () => {
@@ -23,5 +26,27 @@ describe('service configuration', () => {
     assert.throws(() => loadConfig({ RALM_RECLUSTER_INTERVAL_MS: '5' }), /recluster-interval-ms: expected an integer in \[1000, 86400000\]/);
     assert.throws(() => loadConfig({ RALM_MAX_QUEUE: '0' }), /RALM_MAX_QUEUE: max-queue/);
     assert.throws(() => loadConfig({ RALM_DEMO: 'yes' }), /demo: expected one of true, false/);
+  });
+
+  it('tokens from a list and a file, log level, rate limit, models root and --insecure', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ralm-config-'));
+    try {
+      await writeFile(join(dir, 'tokens'), '# the ingester\nwrite:w-0123456789\n\n read+write:rw-0123456789 \n');
+      const c = loadConfig({ RALM_API_TOKENS: 'read:r-0123456789,admin:a-0123456789', RALM_API_TOKENS_FILE: join(dir, 'tokens'), RALM_LOG_LEVEL: 'silent', RALM_RATE_LIMIT: '600', RALM_MODELS_ROOT: dir }, { insecure: true });
+      assert.deepEqual(c.apiTokens.map((t) => [...t.scopes]), [['read'], ['admin']]);
+      assert.deepEqual(c.apiTokensFile.map((t) => [...t.scopes]), [['write'], ['read', 'write']]);
+      assert.equal(c.logLevel, 'silent');
+      assert.equal(c.rateLimit, 600);
+      assert.equal(c.modelsRoot, dir);
+      assert.equal(c.insecure, true);
+      const d = loadConfig({});
+      assert.deepEqual([d.apiTokens, d.apiTokensFile, d.logLevel, d.rateLimit, d.modelsRoot, d.insecure], [[], [], 'info', 0, null, false]);
+      await writeFile(join(dir, 'bad'), 'read:ok-token\nwrite only-a-token\n');
+      assert.throws(() => loadConfig({ RALM_API_TOKENS_FILE: join(dir, 'bad') }), /RALM_API_TOKENS_FILE: api-tokens-file: line 2: expected scope\[\+scope\]:token/);
+      assert.throws(() => loadConfig({ RALM_LOG_LEVEL: 'loud' }), /log-level: expected one of fatal, error, warn, info, debug, trace, silent/);
+      assert.throws(() => loadConfig({ RALM_API_TOKEN: 'two words' }), /api-token: a token is letters, digits/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

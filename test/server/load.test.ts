@@ -44,11 +44,12 @@ describe('rank batcher', () => {
     const far = performance.now() + 5000;
     const ok = b.submit({ user: { embedding: e }, k: 2 }, far);
     const bad = b.submit({ user: { embedding: e }, candidates: ['missing'], k: 2 }, far);
-    const late = b.submit({ user: { embedding: e }, k: 2 }, performance.now() + 1);
+    // Answered when its deadline passes, before the batch runs: the check is attached now.
+    const late = assert.rejects(b.submit({ user: { embedding: e }, k: 2 }, performance.now() + 1), (err: Error & { code?: string }) => err.code === 'RALM_ERR_DEADLINE_EXCEEDED');
     await assert.rejects(b.submit({ user: { embedding: e }, k: 2 }, far), (err: Error & { code?: string }) => err.code === 'RALM_ERR_OVERLOADED');
     assert.equal((await ok).items.length, 2);
     await assert.rejects(bad, /unknown item id: "missing"/);
-    await assert.rejects(late, (err: Error & { code?: string }) => err.code === 'RALM_ERR_DEADLINE_EXCEEDED');
+    await late;
     await engine.close();
   });
 });

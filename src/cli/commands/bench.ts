@@ -84,6 +84,8 @@ const HTTP_OPTIONS = {
   rates: { flag: 'rates', arg: 'X,…', default: asDefault(hd.rateFractions), help: 'fixed rates, as fractions of each case\'s measured maximum', parse: list(num(0, 1, { min: true })) },
   encodings: { flag: 'encodings', arg: 'json,msgpack', default: asDefault(hd.encodings), help: 'request encodings', parse: list(oneOf(['json', 'msgpack'] as const)) },
   batching: { flag: 'batching', arg: 'on,off', default: asDefault(hd.batching), help: 'with and/or without request batching', parse: list(oneOf(['on', 'off'] as const)) },
+  overload: { flag: 'overload', arg: 'X', default: asDefault(hd.overloadFactor), help: 'open-loop demand at X times the maximum, coalescing on (0: skip)', parse: num(0, 100) },
+  jobsUsers: { flag: 'jobs-users', arg: 'N', default: asDefault(hd.jobsUsers), help: '/healthz through audience jobs and big ingests over N users first (0: skip)', parse: int(0, 10_000_000) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
 
@@ -91,12 +93,12 @@ const http = defineCommand({
   name: 'bench http',
   usage: 'bench http [options]',
   summary: 'The service on loopback under autocannon, beside a bare Fastify route.',
-  notes: ['Maximum throughput first, then latency at fixed fractions of it.'],
+  notes: ['Maximum throughput first, then latency at fixed fractions of it, then demand at a multiple of it (the excess must be refused quickly).'],
   options: HTTP_OPTIONS,
   async run({ values: v }) {
     const result = await runHttpBench({
       backend: v.backend, sizes: v.sizes, durationSec: v.duration, connections: v.connections, rateFractions: v.rates,
-      encodings: v.encodings, batching: v.batching, log,
+      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, jobsUsers: v.jobsUsers, log,
     });
     await writeResult(v.out, result);
     emit(v.json, result, [

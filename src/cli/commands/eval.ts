@@ -7,14 +7,16 @@ import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
 import { asDefault, bool, int, list, num, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult, writeText } from '../output.js';
-import { DATASET_KINDS, DATASET_OPTIONS, requireData, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
+import { DATASET_OPTIONS, DATASET_WITH_DEFAULT, datasetFrom, LEAKAGE_OPTION, showRead, SYNTHETIC_ONLY, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
 import { TRAINING_OPTIONS, trainingStageOptions } from '../training-options.js';
 
 const r = RECOMMEND_EVAL_DEFAULTS;
 
 const RECOMMEND_OPTIONS = {
   ...DATASET_OPTIONS,
-  split: { flag: 'split', arg: 'global|per-user', defaultText: 'per-user for movielens, else global', help: 'one cut by time for everyone, or each user\'s own (MovieLens)', parse: oneOf(['global', 'per-user'] as const) },
+  dataset: DATASET_WITH_DEFAULT,
+  split: { flag: 'split', arg: 'global|per-user', defaultText: 'per-user for movielens, else global', help: 'one cut by time for everyone, or each user\'s own', parse: oneOf(['global', 'per-user'] as const) },
+  allowFeatureLeakage: LEAKAGE_OPTION,
   trainShare: { flag: 'train-share', arg: 'X', default: asDefault(r.trainShare), help: 'share of the rows (or of each user\'s rows) before the cut', parse: share },
   seeds: { flag: 'seeds', arg: 'N,…', default: asDefault(r.seeds), help: 'training seeds; every method is trained once per seed', parse: list(int()) },
   maxUsers: { flag: 'max-users', arg: 'N', default: asDefault(r.maxUsers), help: 'evaluate a fixed seeded sample of this many users (0: all)', parse: int(0) },
@@ -37,19 +39,20 @@ const RECOMMEND_OPTIONS = {
 
 const recommend = defineCommand({
   name: 'eval recommend',
-  usage: 'eval [recommend] --dataset movielens|globo|synthetic [--data DIR] [options]',
+  usage: 'eval [recommend] [--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR] [options]',
   summary: 'RALM, its ablations and baselines on a temporal split, trained once per seed.',
   notes: ['Reports AUC, prec@K (the paper\'s), recall@K, long tail, coverage and diversity, and new items after n seeds.'],
   options: RECOMMEND_OPTIONS,
-  async run({ values: v }) {
-    requireData('eval', v.dataset, v.data);
+  positionals: true,
+  async run({ values: v, positionals, given }) {
+    const data = datasetFrom('eval', v, positionals, given, resolve, SYNTHETIC_ONLY);
     const m = v.m;
     const { evalRecommend } = await import('../../eval/recommend-eval.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
     const stages = trainingStageOptions(v);
     const res = await evalRecommend({
-      data: { kind: v.dataset, path: v.data !== undefined ? resolve(v.data) : undefined, hours: v.hours, synthetic: syntheticSize(v) },
+      data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
       split: v.split, trainShare: v.trainShare, validation: v.validation, baselineEpochs: v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
@@ -69,10 +72,12 @@ const recommend = defineCommand({
 
 const a = AUDIENCE_EVAL_DEFAULTS;
 
+// The audience evaluation reads clicks only: Globo.com's user-value rule has nothing to choose.
+const { userValue: _userValue, ...CLICK_LOG_OPTIONS } = DATASET_OPTIONS;
+
 const AUDIENCE_OPTIONS = {
-  dataset: { flag: 'dataset', arg: 'movielens|globo|synthetic', help: 'the click log to read (required)', parse: oneOf(DATASET_KINDS) },
-  data: DATASET_OPTIONS.data,
-  hours: DATASET_OPTIONS.hours,
+  ...CLICK_LOG_OPTIONS,
+  dataset: { ...DATASET_OPTIONS.dataset, help: `${DATASET_OPTIONS.dataset.help} (required)` },
   items: { flag: 'items', arg: 'N', default: asDefault(a.items), help: 'items evaluated (sampled)', parse: int() },
   minClickers: { flag: 'min-clickers', arg: 'N', default: asDefault(a.minClickers), help: 'evaluated items have at least this many clickers', parse: int() },
   maxClickers: { flag: 'max-clickers', arg: 'N', default: asDefault(a.maxClickers), help: 'and at most this many', parse: int() },
@@ -92,18 +97,20 @@ const AUDIENCE_OPTIONS = {
 
 const audience = defineCommand({
   name: 'eval audience',
-  usage: 'eval audience --dataset movielens|globo|synthetic [--data DIR] [options]',
+  usage: 'eval audience [--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR] [options]',
   summary: 'Hides some clickers of sampled items, expands the rest: recall@N and precision@N.',
-  notes: ['RALM against averaged seeds and most active users; the rest of each item\'s clickers are its seeds.'],
+  notes: [
+    'RALM against averaged seeds and most active users; the rest of each item\'s clickers are its seeds.',
+    'Reads the clicks only (no user fields, no time split); synthetic is a planted log drawn from --seed.',
+  ],
   options: AUDIENCE_OPTIONS,
-  async run({ values: v }) {
-    const dataset = v.dataset;
-    if (dataset === undefined) throw new UsageError(`eval audience: --dataset ${DATASET_KINDS.join('|')} is required`);
-    requireData('eval audience', dataset, v.data);
+  positionals: true,
+  async run({ values: v, positionals, given }) {
+    const data = datasetFrom('eval audience', v, positionals, given, resolve);
+    if (given.has('train-negatives') && v.trainEpochs === 0) throw new UsageError('eval audience: --train-negatives applies when --train-epochs is above 0');
     const { openClickLog } = await import('../../data/open.js');
     const { evalAudience, summarizeAudience } = await import('../../eval/audience-eval.js');
-    const clicks = await openClickLog(dataset === 'synthetic' ? { kind: 'synthetic', seed: v.seed }
-      : { kind: dataset, path: resolve(v.data as string), hours: dataset === 'globo' ? v.hours : undefined });
+    const clicks = await openClickLog({ ...data, seed: v.seed, onRead: showRead });
     const opts = {
       rank: v.rank, hideShare: v.hide, items: v.items, minClickers: v.minClickers, maxClickers: v.maxClickers,
       ns: v.ns, ks: v.ks, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, trainLoss: v.trainLoss, trainMaxItems: v.trainMaxItems, log,

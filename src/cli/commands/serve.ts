@@ -8,6 +8,9 @@ import { defineCommand } from '../command.js';
  * text goes to loadConfig, which validates flags and variables alike (a bad setting is a
  * RALM_ERR_VALIDATION failure, exit 1, wherever it came from).
  */
+/** How often the parent process is checked when the service exits with it, ms. */
+const PARENT_POLL_MS = 250;
+
 const FLAGS: OptionTable = Object.fromEntries(Object.entries(SERVICE_OPTIONS).map(([key, spec]) => [key, { ...spec, parse: (raw: string) => raw }]));
 
 export const command = defineCommand({
@@ -23,11 +26,19 @@ export const command = defineCommand({
     const { startService, exampleRequests } = await import('../../server/server.js');
     const log = (line: string): void => void process.stderr.write(`ralm: ${line}\n`);
     const svc = await startService(config, log);
-    log(`listening on ${svc.url} (data ${config.dataDir})`);
+    log(`listening on ${svc.url} (data ${config.dataDir}, pid ${process.pid})`);
     process.stderr.write(exampleRequests(svc.url, svc.exampleFeatures) + '\n');
     await new Promise<void>((resolveStop) => {
-      const stop = (signal: string): void => {
-        log(`${signal}: draining`);
+      let stopping = false;
+      const stop = (why: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log(`${why}: draining (at most ${config.shutdownGraceMs} ms)`);
+        // Unref'd: a clean drain exits without waiting for it; anything left running past the grace period is cut.
+        setTimeout(() => {
+          log(`shutdown took longer than ${config.shutdownGraceMs} ms: exiting now`);
+          process.exit(1);
+        }, config.shutdownGraceMs).unref();
         svc.close().then(() => {
           log('stopped');
           resolveStop();
@@ -37,8 +48,20 @@ export const command = defineCommand({
           resolveStop();
         });
       };
+      // A second signal finds no handler and ends the process at once.
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
+      if (config.exitWithParent === 'true' || (config.exitWithParent === 'auto' && process.env.npm_lifecycle_event !== undefined)) {
+        // Under `npm start` a signal to npm kills its shell, not this process, which is then
+        // re-parented: that change is the signal to drain.
+        const parent = process.ppid;
+        const watch = setInterval(() => {
+          if (process.ppid === parent) return;
+          clearInterval(watch);
+          stop(`parent process ${parent} exited`);
+        }, PARENT_POLL_MS);
+        watch.unref();
+      }
     });
   },
 });

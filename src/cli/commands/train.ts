@@ -5,7 +5,7 @@ import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
 import { asDefault, bool, int, list, num, oneOf, share, str, time, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand } from '../command.js';
 import { emit, writeResult } from '../output.js';
-import { DATASET_OPTIONS, requireData, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
+import { DATASET_OPTIONS, DATASET_WITH_DEFAULT, datasetFrom, LEAKAGE_OPTION, showRead, SYNTHETIC_ONLY, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
 import { TRAINING_OPTIONS, trainingStageOptions } from '../training-options.js';
 
 const s1 = STAGE1_DEFAULTS;
@@ -13,8 +13,10 @@ const s1 = STAGE1_DEFAULTS;
 const OPTIONS = {
   out: { flag: 'out', arg: 'DIR', help: 'the model directory to write (required)', parse: str() },
   ...DATASET_OPTIONS,
+  dataset: DATASET_WITH_DEFAULT,
   trainShare: { flag: 'train-share', arg: 'X', defaultText: 'every click', help: 'train on the first share of the clicks (a cut by time)', parse: share },
   cut: { flag: 'cut', arg: 'TIME', defaultText: 'every click', help: 'train on clicks before this time (ISO 8601 or epoch ms)', parse: time },
+  allowFeatureLeakage: LEAKAGE_OPTION,
   ...SYNTHETIC_OPTIONS,
   m: TRAINING_OPTIONS.m,
   h: { flag: 'h', arg: 'N', defaultText: '--m', help: 'look-alike embedding width h (stage 2)', parse: int() },
@@ -54,17 +56,16 @@ const OPTIONS = {
 
 export const command = defineCommand({
   name: 'train',
-  usage: 'train --out DIR [--dataset movielens|globo|synthetic [--data DIR] | SCHEMA.json] [options]',
+  usage: 'train --out DIR [[--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR]] [options]',
   summary: 'Trains stage 1 (user tower), then stage 2 (look-alike): a model directory and users.msgpack.',
   notes: ['users.msgpack holds the users\' universal embeddings for `ralm users import`.', 'Rerun the same command to resume from its checkpoints.'],
   options: OPTIONS,
   positionals: true,
   async run({ values: v, positionals, given }) {
     if (v.out === undefined) throw new UsageError('train: --out DIR is required');
-    if (positionals.length > 1) throw new UsageError('train: give at most one schema file');
-    const kind = positionals.length === 1 ? 'schema' as const : v.dataset;
-    requireData('train', kind, v.data);
+    const data = datasetFrom('train', v, positionals, given, resolve, SYNTHETIC_ONLY);
     if (given.has('train-share') && given.has('cut')) throw new UsageError('train: give --train-share or --cut, not both');
+    if (v.allowFeatureLeakage && v.trainShare === undefined && v.cut === undefined) throw new UsageError('train: --allow-feature-leakage applies with --train-share or --cut (training on every click has no cut to leak past)');
     const m = v.m;
     const hidden = v.hidden ?? defaultHidden(m);
     if (hidden[hidden.length - 1] !== m) throw new UsageError(`--hidden: the last width must equal --m (${m}), got ${hidden.join(',')}`);
@@ -73,10 +74,7 @@ export const command = defineCommand({
     const bar = new ProgressBar();
     const stages = trainingStageOptions(v);
     const report = await trainModel({
-      data: {
-        kind, path: kind === 'schema' ? resolve(positionals[0]) : v.data !== undefined ? resolve(v.data) : undefined,
-        hours: v.hours, synthetic: syntheticSize(v),
-      },
+      data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
       trainShare: v.trainShare, cut: v.cut, out: resolve(v.out),
       checkpointDir: v.checkpoints !== undefined ? resolve(v.checkpoints) : undefined, keepCheckpoints: v.keepCheckpoints,
       exportUsers: !v.noUsers, modelVersion: v.modelVersion,

@@ -7,7 +7,7 @@ import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
 import { asDefault, int, list, num, oneOf, share, str, type OptionTable } from '../../util/options.js';
 import { defineCommand } from '../command.js';
 import { emit, writeResult, writeText } from '../output.js';
-import { DATASET_OPTIONS, requireData, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
+import { DATASET_OPTIONS, datasetFrom, LEAKAGE_OPTION, showRead, SYNTHETIC_ONLY, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
 import { TRAINING_OPTIONS, trainingStageOptions } from '../training-options.js';
 
 const t = TUNE_DEFAULTS;
@@ -15,6 +15,7 @@ const s2 = TRAIN_DEFAULTS.stage2;
 
 const OPTIONS = {
   ...DATASET_OPTIONS,
+  allowFeatureLeakage: LEAKAGE_OPTION,
   split: { flag: 'split', arg: 'global|per-user', defaultText: 'per-user for movielens, else global', help: 'the evaluation\'s split; the search runs on its training period\'s validation split', parse: oneOf(['global', 'per-user'] as const) },
   trainShare: { flag: 'train-share', arg: 'X', default: '0.8', help: 'share of the rows (or of each user\'s rows) before the evaluation\'s cut', parse: share },
   trials: { flag: 'trials', arg: 'N', default: asDefault(t.trials), help: 'configurations tried (drawn from the grid, seeded)', parse: int() },
@@ -49,18 +50,19 @@ const OPTIONS = {
 
 export const command = defineCommand({
   name: 'tune',
-  usage: 'tune --dataset movielens|globo|synthetic [--data DIR] [grid options] [options]',
+  usage: 'tune [--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR] [grid options] [options]',
   summary: 'A seeded hyper-parameter search on the validation split of the training period.',
   notes: ['Each grid option takes a list; trials are drawn from the product. No test row is read: evaluate the winner with `ralm eval`.'],
   options: OPTIONS,
-  async run({ values: v }) {
-    requireData('tune', v.dataset, v.data);
+  positionals: true,
+  async run({ values: v, positionals, given }) {
+    const data = datasetFrom('tune', v, positionals, given, resolve, SYNTHETIC_ONLY);
     const { tune, tuneMarkdown } = await import('../../eval/tune.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
     const stages = trainingStageOptions({ ...v, stage2Objective: v.stage2Objective[0], stage2Negatives: v.stage2Negatives[0], stage2ItemNegatives: v.stage2ItemNegatives[0], blend: v.blend[0] });
     const res = await tune({
-      data: { kind: v.dataset, path: v.data !== undefined ? resolve(v.data) : undefined, hours: v.hours, synthetic: syntheticSize(v) },
+      data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
       split: v.split, trainShare: v.trainShare, maxUsers: v.maxUsers, trials: v.trials, seed: v.seed, select: v.select,
       grid: { m: v.m, k: v.k, merge: v.merge, epochs: v.epochs, stage1Lr: v.lr, stage2Lr: v.stage2Lr, stage2Epochs: v.stage2Epochs, objective: v.stage2Objective, negatives: v.stage2Negatives, itemNegatives: v.stage2ItemNegatives, blend: v.blend },
       stage1: { patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },

@@ -8,9 +8,9 @@
  *
  * Scans. An audience scan runs on every worker: blocks of SCAN_BLOCK positions are handed out
  * through a shared counter (threads that finish early take more), each keeps its own best-N per
- * set, and the partial results are merged here. The calling thread only hands out the job and
- * merges, so a long scan never blocks the event loop. Cancellation is a shared flag checked
- * between blocks. Scans run one at a time (the threads' scratch regions are shared by every scan).
+ * set, sorted there, and the sorted runs are merged here in time slices. The calling thread only
+ * hands out the job and merges, so a long scan never blocks the event loop. Cancellation is a
+ * shared flag checked between blocks. Scans run one at a time (the threads' scratch regions are shared by every scan).
  *
  * Page memories are shared (SharedArrayBuffer-backed WebAssembly memories), so workers read the
  * item and user tables in place; each page is sent to a worker once.
@@ -136,7 +136,7 @@ export class CpuWorkerPool {
     const { table, snapshot } = job;
     const P = scanPositions(job);
     const total = P * job.sets.length;
-    if (P === 0) return job.sets.map(() => mergeRanked([], 0));
+    if (P === 0) return job.sets.map(() => ({ position: new Uint32Array(0), score: new Float32Array(0), cosGlobal: new Float32Array(0), cosLocal: new Float32Array(0) }));
     const id = ++this.scanSeq;
     const control = new Int32Array(new SharedArrayBuffer(8));
     let pool: Uint32Array | null = null;
@@ -153,8 +153,9 @@ export class CpuWorkerPool {
     job.signal?.addEventListener('abort', onAbort, { once: true });
     let done = 0;
     this.scanning = true;
+    let parts: Array<ScanHits[] | null>;
     try {
-      const parts = await Promise.all(this.workers.map((w) => new Promise<ScanHits[] | null>((resolve, reject) => {
+      parts = await Promise.all(this.workers.map((w) => new Promise<ScanHits[] | null>((resolve, reject) => {
         for (let p = 0; p < pages; p++) {
           const key = `${table.tableId}:${p}`;
           if (w.userPagesSent.has(key)) continue;
@@ -193,7 +194,6 @@ export class CpuWorkerPool {
         w.worker.postMessage(msg);
       })));
       if (parts.some((p) => p === null) || job.signal?.aborted) throw cancelled();
-      return job.sets.map((s, si) => mergeRanked(parts.map((p) => (p as ScanHits[])[si]), s.topN));
     } catch (err) {
       // Whatever failed, stop the other threads' work on this scan.
       Atomics.store(control, CONTROL_CANCEL, 1);
@@ -202,6 +202,11 @@ export class CpuWorkerPool {
       this.scanning = false;
       job.signal?.removeEventListener('abort', onAbort);
     }
+    // Each thread's hits are sorted (in the thread); merging them here is linear and time-sliced,
+    // so even a million kept users hold the event loop for one slice at a time.
+    const merged: ScanHits[] = [];
+    for (const [si, s] of job.sets.entries()) merged.push(await mergeRanked(parts.map((p) => (p as ScanHits[])[si]), s.topN));
+    return merged;
   }
 
   destroy(): void {

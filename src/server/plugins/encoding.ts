@@ -5,6 +5,11 @@
  * plain MessagePack bin (how msgpackr.pack sends a Float32Array by default) holding little-endian
  * float32s; before validation every vector of a route's body — an array of numbers in its schema —
  * becomes a number array, so the schema checks it like any other field.
+ *
+ * A body is plain data (checkPlainData): nested at most MAX_DEPTH levels, holding only what JSON
+ * has plus byte and typed arrays — so no stored value can later fail to be encoded, and no
+ * recursion downstream can run out of stack. All of this is installed in the API's own context
+ * (app.ts), never on the documentation page's routes, whose HTML and scripts go out as they are.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Packr, Unpackr } from 'msgpackr';
@@ -12,9 +17,13 @@ import { ServiceError } from '../errors.js';
 import type { SchemaNode } from './validation.js';
 
 export const MSGPACK = 'application/msgpack';
-// Typed arrays travel as msgpackr's typed-array extension; decoded copies are aligned.
+// Typed arrays travel as msgpackr's typed-array extension; decoded copies are aligned. 64-bit
+// integers decode as numbers (a BigInt has no JSON form, and every numeric field is a double).
 const packr = new Packr({ useRecords: false, moreTypes: true });
-const unpackr = new Unpackr({ useRecords: false, moreTypes: true });
+const unpackr = new Unpackr({ useRecords: false, moreTypes: true, int64AsType: 'number' });
+
+/** The deepest a request body may nest: the API's own bodies need 4 levels; metadata and features get the rest. */
+export const MAX_DEPTH = 32;
 
 /** JSON has no typed arrays: send them as number arrays. */
 export function jsonSerializer(payload: unknown): string {
@@ -39,8 +48,14 @@ export function useEncoding(req: FastifyRequest, reply: FastifyReply): void {
   }
 }
 
-/** Installs the MessagePack parser, the reply encoding, and vector normalisation on every route with vectors. */
+/**
+ * Installs the MessagePack parser, the plain-data check, the reply encoding, and vector
+ * normalisation on every route with vectors. Only JSON and MessagePack bodies are parsed: any
+ * other content type (text/plain included, which Fastify would parse as a string) is a 415.
+ */
 export function encoding(app: FastifyInstance): void {
+  app.removeContentTypeParser('text/plain');
+  app.addHook('preValidation', async (req) => checkPlainData(req.body));
   app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, unpackr.unpack(body as Buffer));
@@ -100,4 +115,45 @@ function asNumbers(v: unknown, field: string): unknown {
     return Array.from(out);
   }
   return ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v;
+}
+
+/**
+ * Refuses a body that is not plain data: nested deeper than MAX_DEPTH, or holding a value JSON
+ * has no form for (MessagePack's Date, Set, Map with non-plain prototype, RegExp, Error …).
+ * Iterative, so a hostile depth cannot overflow the stack; the path is only worked out on refusal.
+ */
+export function checkPlainData(body: unknown): void {
+  const values: unknown[] = [body];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop() as number;
+    if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || ArrayBuffer.isView(v)) continue;
+    const problem = typeof v !== 'object' ? `a ${typeof v} is not a value the API takes`
+      : depth >= MAX_DEPTH ? `nested deeper than ${MAX_DEPTH} levels`
+        : !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null
+          ? `a ${(v as object).constructor?.name ?? 'non-plain object'} is not a value the API takes (JSON values, byte and typed arrays only)` : undefined;
+    if (problem !== undefined) {
+      const field = pathTo(body, v);
+      throw new ServiceError('RALM_ERR_VALIDATION', `${field}: ${problem}`, { field });
+    }
+    const children = Array.isArray(v) ? v : Object.values(v as object);
+    for (const c of children) {
+      values.push(c);
+      depths.push(depth + 1);
+    }
+  }
+}
+
+/** Where `target` sits in `root`, named as the project names fields (`events[3].user`), found breadth-first. */
+function pathTo(root: unknown, target: unknown): string {
+  const queue: Array<[unknown, string]> = [[root, '']];
+  for (let i = 0; i < queue.length; i++) {
+    const [v, at] = queue[i];
+    if (v === target) return at === '' ? 'body' : at;
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+    if (Array.isArray(v)) v.forEach((c, j) => queue.push([c, `${at}[${j}]`]));
+    else for (const [k, c] of Object.entries(v)) queue.push([c, at === '' ? k : `${at}.${k}`]);
+  }
+  return 'body';
 }

@@ -130,9 +130,10 @@ function shown(v: unknown): string {
   try {
     s = JSON.stringify(v);
   } catch {
-    s = undefined; // a BigInt inside
+    s = undefined; // a BigInt inside, or too deep to write out
   }
-  s ??= String(v);
+  // String() of an array recurses too; an object without a JSON form is named by its kind.
+  s ??= v !== null && typeof v === 'object' ? (Array.isArray(v) ? 'an array' : 'an object') : String(v);
   return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }
 

@@ -1,34 +1,30 @@
-/** POST /v1/admin/recluster and /v1/admin/model: operator actions, behind the API token when one is set. */
+/** POST /v1/admin/recluster and /v1/admin/model: operator actions (the admin scope, plugins/auth.ts). */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { requireToken } from '../plugins/auth.js';
+import { modelDirUnder, modelLoadError } from '../model-dirs.js';
 import { error } from '../schemas.js';
 
 const reclusterSchema = {
-  summary: 'Re-cluster every item whose seeds changed, now (needs the API token when one is set)',
-  security: [{ bearer: [] }],
-  response: { 401: error },
+  summary: 'Re-cluster every item whose seeds changed, now',
+  response: { 401: error, 403: error },
 };
 
 const reloadSchema = {
   summary: 'Hot-reload the model: load, compile, re-cluster every item under it, warm up, then switch (requests in flight finish on the old one)',
-  security: [{ bearer: [] }],
   body: {
     type: 'object',
     nullable: true,
     title: 'reload request object',
-    properties: { dir: { type: 'string', minLength: 1, title: 'model directory path', description: 'model directory (default: the configured one)' } },
+    properties: { dir: { type: 'string', minLength: 1, title: 'model directory path', description: 'model directory under the models root, relative to it or absolute (default: the configured model)' } },
   },
   response: {
     200: { type: 'object', properties: { modelVersion: { type: 'string' }, previousModelVersion: { type: 'string' }, items: { type: 'integer' }, backend: { type: 'string' } } },
-    401: error, 409: error, 500: error,
+    400: error, 401: error, 403: error, 409: error, 422: error,
   },
 };
 
 export const adminRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) => {
-  app.addHook('preValidation', requireToken(ctx.settings.apiToken));
-
   app.post('/v1/admin/recluster', { schema: reclusterSchema }, async () => {
     const r = await ctx.serving.now.seeds.recluster('demand');
     return { ...r, newlyServable: r.newlyServable.slice(0, 100) };
@@ -36,7 +32,12 @@ export const adminRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) 
 
   app.post<{ Body: { dir?: string } | null }>('/v1/admin/model', { schema: reloadSchema }, async (req) => {
     if (!ctx.reloadModel) throw new ServiceError('RALM_ERR_NOT_FOUND', 'model reload is not configured on this server');
-    const { next, previous } = await ctx.serving.reload(req.body?.dir, ctx.reloadModel);
+    const dir = req.body?.dir;
+    const real = dir === undefined ? undefined : await modelDirUnder(ctx.settings.modelsRoot, dir);
+    const reload = ctx.reloadModel;
+    const { next, previous } = await ctx.serving.reload(real, (d) => reload(d).catch((err: unknown) => {
+      throw real !== undefined && dir !== undefined ? modelLoadError(err, real, dir) : err;
+    }));
     return {
       modelVersion: next.engine.model.manifest.modelVersion,
       previousModelVersion: previous.engine.model.manifest.modelVersion,

@@ -10,8 +10,13 @@ import { parseAudienceRequest, specToJson } from '../../audience/audience-servic
 import type { ServiceContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { error, errors, idParams, ids, vector } from '../schemas.js';
+import { sendRows } from '../chunked-reply.js';
+import { TimeSlicer } from '../../util/time-slice.js';
 
-const userIds = (description: string) => ({ ...ids(description, 'user ids (strings)'), items: { type: 'string', minLength: 1 } });
+/** Users read from the store per step of an NDJSON stream. */
+const NDJSON_READ = 16_384;
+
+const userIds = (description: string) => ids(description, 'user ids');
 
 /** The request schema; `maxSize` is the service's largest audience. */
 const requestSchema = (maxSize: number) => ({
@@ -118,8 +123,9 @@ export const audiencesRoutes: FastifyPluginAsync<ServiceContext> = async (app, c
     };
     req.raw.once('close', onClose);
     try {
-      const result = await serving.runAudience(spec, { signal: abort.signal }, 'sync');
-      return { ...result, timing: { ...result.timing, httpMs: performance.now() - t0 } };
+      const { users, ...result } = await serving.runAudience(spec, { signal: abort.signal }, 'sync');
+      const { timing, backend, adapter, modelVersion, ...head } = result;
+      return sendRows(reply, { head, field: 'users', count: users.length, row: (i) => users[i], tail: { timing: { ...timing, httpMs: performance.now() - t0 }, backend, adapter, modelVersion } });
     } finally {
       req.raw.off('close', onClose);
     }
@@ -138,31 +144,40 @@ export const audiencesRoutes: FastifyPluginAsync<ServiceContext> = async (app, c
     const job = await serving.jobs.get(id);
     if (!job) throw noJob(id);
     if (job.status !== 'done') throw new ServiceError('RALM_ERR_CONFLICT', `audience job ${id} is ${job.status}; users are available once it is done`, { status: job.status });
-    const users = await serving.jobs.users(id);
-    if (!users) throw new ServiceError('RALM_ERR_NOT_FOUND', `audience job ${id} has no stored users`);
     if (format === 'ndjson') {
-      // The whole audience as a stream, one JSON object per line, best first.
-      const lines = function* (): Generator<string> {
-        const CHUNK = 1000;
-        for (let i = 0; i < users.ids.length; i += CHUNK) {
-          let out = '';
-          for (let j = i; j < Math.min(users.ids.length, i + CHUNK); j++) {
-            out += `${JSON.stringify({ rank: j + 1, id: users.ids[j], score: users.score[j], cosGlobal: users.cosGlobal[j], cosLocal: users.cosLocal[j] })}\n`;
+      // The whole audience as a stream, one JSON object per line, best first, read from the store
+      // one chunk at a time and encoded in time slices.
+      const first = await serving.jobs.users(id, { offset: 0, limit: NDJSON_READ });
+      if (!first) throw new ServiceError('RALM_ERR_NOT_FOUND', `audience job ${id} has no stored users`);
+      const lines = async function* (): AsyncGenerator<string> {
+        const slicer = new TimeSlicer();
+        let part = first;
+        for (let at = 0; ; ) {
+          for (let i = 0; i < part.ids.length; ) {
+            let out = '';
+            for (const end = Math.min(part.ids.length, i + 1000); i < end; i++) {
+              out += `${JSON.stringify({ rank: at + i + 1, id: part.ids[i], score: part.score[i], cosGlobal: part.cosGlobal[i], cosLocal: part.cosLocal[i] })}\n`;
+            }
+            yield out;
+            await slicer.tick();
           }
-          yield out;
+          at += part.ids.length;
+          const next = part.ids.length > 0 && at < part.total ? await serving.jobs.users(id, { offset: at, limit: NDJSON_READ }) : undefined;
+          if (!next) return; // the end, or the job was deleted meanwhile
+          part = next;
         }
       };
       reply.type('application/x-ndjson');
-      reply.serializer((p: unknown) => p as string);
       return reply.send(Readable.from(lines()));
     }
-    const end = Math.min(users.ids.length, offset + limit);
-    const page = [];
-    for (let j = offset; j < end; j++) page.push({ id: users.ids[j], score: users.score[j], cosGlobal: users.cosGlobal[j], cosLocal: users.cosLocal[j] });
-    return {
-      id, total: users.ids.length, offset, limit, users: page,
-      next: end < users.ids.length ? `/v1/audiences/${id}/users?offset=${end}&limit=${limit}` : null,
-    };
+    const users = await serving.jobs.users(id, { offset, limit });
+    if (!users) throw new ServiceError('RALM_ERR_NOT_FOUND', `audience job ${id} has no stored users`);
+    const end = offset + users.ids.length;
+    return sendRows(reply, {
+      head: { id, total: users.total, offset, limit }, field: 'users', count: users.ids.length,
+      row: (j) => ({ id: users.ids[j], score: users.score[j], cosGlobal: users.cosGlobal[j], cosLocal: users.cosLocal[j] }),
+      tail: { next: end < users.total ? `/v1/audiences/${id}/users?offset=${end}&limit=${limit}` : null },
+    });
   });
 
   app.delete<ById>('/v1/audiences/:id', { schema: cancelSchema }, async (req) => {

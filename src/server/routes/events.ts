@@ -2,13 +2,22 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ClickEvent } from '../../store/store.js';
 import type { ServiceContext } from '../context.js';
-import { errors, ids } from '../schemas.js';
+import { ServiceError } from '../errors.js';
+import { errors, id, ids } from '../schemas.js';
 
 interface EventsRequest {
   Body: { events: ClickEvent[] };
 }
 
-const idOf = (what: string) => ({ type: 'string', minLength: 1, maxLength: 256, title: `${what} (1 to 256 characters)` });
+/**
+ * An event's time: whole epoch milliseconds from 1990-01-01T00:00:00Z, and (checked per request,
+ * since a schema is fixed) at most a day past the server's clock. Earlier is a unit mistake
+ * (epoch seconds read as milliseconds fall in 1970); a click from the far future would stay an
+ * item's newest seed for ever.
+ */
+export const TS_MIN = Date.UTC(1990, 0, 1);
+export const TS_MAX_AHEAD_MS = 86_400_000;
+const ts = { type: 'integer', minimum: TS_MIN, title: 'timestamp: whole epoch milliseconds, from 1990-01-01 to a day past the server\'s clock' };
 
 const schema = {
   summary: 'Store click events (durable before the reply)',
@@ -24,10 +33,10 @@ const schema = {
           type: 'object',
           title: 'object {user, item, ts, id?}',
           properties: {
-            user: idOf('user id'),
-            item: idOf('item id'),
-            ts: { type: 'number', minimum: 0, title: 'timestamp in epoch milliseconds' },
-            id: { ...idOf('event id'), description: 'idempotency key' },
+            user: id('user id'),
+            item: id('item id'),
+            ts,
+            id: { ...id('event id'), description: 'idempotency key' },
           },
           required: ['user', 'item', 'ts'],
         },
@@ -48,5 +57,11 @@ export const eventsRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx)
     preValidation: async (req: FastifyRequest) => {
       if (Array.isArray(req.body)) req.body = { events: req.body };
     },
-  }, async (req) => ctx.serving.now.seeds.ingest(req.body.events));
+  }, async (req) => {
+    const latest = Date.now() + TS_MAX_AHEAD_MS;
+    req.body.events.forEach((e, i) => {
+      if (e.ts > latest) throw new ServiceError('RALM_ERR_VALIDATION', `events[${i}].ts: expected a timestamp at most a day past the server's clock (${new Date(latest).toISOString()}), got ${e.ts}`, { field: `events[${i}].ts` });
+    });
+    return ctx.serving.now.seeds.ingest(req.body.events);
+  });
 };

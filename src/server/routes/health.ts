@@ -25,8 +25,9 @@ export const healthRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx)
 
   app.get('/metrics', { schema: { summary: 'Prometheus text exposition' } }, async (_req, reply) => {
     const { engine, seeds, audience } = serving.now;
-    reply.type('text/plain; version=0.0.4');
+    const text = await ctx.metrics.render(engine, seeds, { users: audience.users.size, jobsQueued: serving.jobs.queued, jobsRunning: serving.jobs.running });
+    reply.type(ctx.metrics.contentType);
     reply.serializer((p: unknown) => p as string);
-    return reply.send(ctx.metrics.render(engine, seeds, { users: audience.users.size, jobsQueued: serving.jobs.queued, jobsRunning: serving.jobs.running }));
+    return reply.send(text);
   });
 };

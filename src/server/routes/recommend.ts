@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { ServiceContext } from '../context.js';
+import { arrivalOf, checkDeadline, deadlineOf } from '../deadline.js';
 import { unprefixed } from '../errors.js';
 import { errors, ids, unknownValues, user } from '../schemas.js';
 import { resolveUser, type UserBody } from '../user-input.js';
@@ -41,14 +42,14 @@ const schema = {
 };
 
 export const recommendRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) => {
-  app.post<RecommendRequest>('/v1/recommend', { schema }, async (req) => {
-    const t0 = performance.now();
+  app.post<RecommendRequest>('/v1/recommend', { schema }, async (req, reply) => {
+    const t0 = arrivalOf(reply);
     const b = req.body;
-    const asked = req.headers['x-ralm-deadline-ms'];
-    const budget = asked === undefined ? ctx.settings.requestTimeoutMs : Math.min(ctx.settings.requestTimeoutMs, Number(asked));
+    const deadline = deadlineOf(req, reply, ctx.settings.requestTimeoutMs);
     return ctx.serving.hold(async (g) => {
+      checkDeadline(deadline, reply);
       const { user, unknownValues } = await resolveUser(b.user, g.engine, ctx.store);
-      const r = await g.batcher.submit({ user, k: b.k, candidates: b.candidates, exclude: b.exclude }, t0 + budget).catch(unprefixed(/^requests\[\d+\]\./));
+      const r = await g.batcher.submit({ user, k: b.k, candidates: b.candidates, exclude: b.exclude }, deadline).catch(unprefixed(/^requests\[\d+\]\./));
       ctx.metrics.observeCandidates(r.candidates);
       return {
         items: r.items,

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { ServiceContext } from '../context.js';
+import { arrivalOf, checkDeadline, deadlineOf } from '../deadline.js';
 import { unprefixed } from '../errors.js';
 import { errors, ids, unknownValues, user, vector } from '../schemas.js';
 import { resolveUser, type UserBody } from '../user-input.js';
@@ -26,11 +27,14 @@ const schema = {
 };
 
 export const scoreRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) => {
-  app.post<ScoreRequest>('/v1/score', { schema }, async (req) => {
-    const t0 = performance.now();
+  app.post<ScoreRequest>('/v1/score', { schema }, async (req, reply) => {
+    const t0 = arrivalOf(reply);
     const { items } = req.body;
+    const deadline = deadlineOf(req, reply, ctx.settings.requestTimeoutMs);
     return ctx.serving.hold(async (g) => {
+      checkDeadline(deadline, reply);
       const { user, unknownValues } = await resolveUser(req.body.user, g.engine, ctx.store);
+      checkDeadline(deadline, reply);
       const [r] = await g.engine.score([{ user, items }]).catch(unprefixed(/^requests\[0\]\./));
       return {
         items, scores: r.scores, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal, cold: Array.from(r.cold, (c) => c === 1),
