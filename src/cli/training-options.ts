@@ -6,6 +6,7 @@
 import { STAGE1_DEFAULTS } from '../train/stage1.js';
 import { STAGE2_DEFAULTS } from '../train/stage2.js';
 import { TRAIN_DEFAULTS } from '../train/pipeline.js';
+import type { DatasetKind } from '../data/open.js';
 import { asDefault, int, num, oneOf, type OptionTable } from '../util/options.js';
 
 const s1 = STAGE1_DEFAULTS;
@@ -42,4 +43,29 @@ export function trainingStageOptions(v: {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
     stage2: { objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
   };
+}
+
+/**
+ * What `ralm train` and `ralm eval` use for the built-in datasets when the flag is not given:
+ * each dataset's winner of the validation search (`ralm tune` on the validation split of the
+ * training period, never the test rows; bench/results/tune-movielens.md and tune-globo.md, and
+ * docs/training-and-evaluation.md for the search and its cost). On MovieLens the click-factor
+ * tower serves RALM best untrained (stage 1: 0 epochs), so the YouTube-DNN-style baseline of
+ * `ralm eval` trains a tower of its own (`baselineEpochs`). Other data: the general defaults,
+ * and `ralm tune` to choose.
+ */
+export const DATASET_TRAINING_DEFAULTS: Readonly<Partial<Record<DatasetKind, Readonly<Record<string, unknown>>>>> = {
+  movielens: { epochs: 0, baselineEpochs: 10, validationShare: 0.3, patience: 3, k: 20, stage2Objective: 'items', stage2ItemNegatives: 'popularity', blend: 'fixed' },
+  globo: { epochs: 4, k: 20, stage2Epochs: 3, stage2Objective: 'items', stage2ItemNegatives: 'popularity', blend: 'learned' },
+};
+
+/** `v` with the dataset's chosen settings (DATASET_TRAINING_DEFAULTS) in place of every default the command line did not override. */
+export function withDatasetDefaults<V extends object>(kind: DatasetKind, v: V, given: ReadonlySet<string>, table: OptionTable): V {
+  const chosen = DATASET_TRAINING_DEFAULTS[kind] ?? {};
+  const out = { ...v } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(chosen)) {
+    const spec = table[key];
+    if (spec !== undefined && !given.has(spec.flag)) out[key] = value;
+  }
+  return out as V;
 }

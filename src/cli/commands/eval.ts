@@ -8,7 +8,7 @@ import { asDefault, bool, int, list, num, oneOf, share, str, UsageError, type Op
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult, writeText } from '../output.js';
 import { DATASET_OPTIONS, DATASET_WITH_DEFAULT, datasetFrom, LEAKAGE_OPTION, showRead, SYNTHETIC_ONLY, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
-import { TRAINING_OPTIONS, trainingStageOptions } from '../training-options.js';
+import { TRAINING_OPTIONS, trainingStageOptions, withDatasetDefaults } from '../training-options.js';
 
 const r = RECOMMEND_EVAL_DEFAULTS;
 
@@ -41,11 +41,13 @@ const recommend = defineCommand({
   name: 'eval recommend',
   usage: 'eval [recommend] [--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR] [options]',
   summary: 'RALM, its ablations and baselines on a temporal split, trained once per seed.',
-  notes: ['Reports AUC, prec@K (the paper\'s), recall@K, long tail, coverage and diversity, and new items after n seeds.'],
+  notes: ['Reports AUC, prec@K (the paper\'s), recall@K, long tail, coverage and diversity, and new items after n seeds.',
+    'movielens and globo: training settings not given are that dataset\'s validation-search choices (docs/training-and-evaluation.md).'],
   options: RECOMMEND_OPTIONS,
   positionals: true,
-  async run({ values: v, positionals, given }) {
-    const data = datasetFrom('eval', v, positionals, given, resolve, SYNTHETIC_ONLY);
+  async run({ values, positionals, given }) {
+    const data = datasetFrom('eval', values, positionals, given, resolve, SYNTHETIC_ONLY);
+    const v = withDatasetDefaults(data.kind, values, given, RECOMMEND_OPTIONS);
     const m = v.m;
     const { evalRecommend } = await import('../../eval/recommend-eval.js');
     const { ProgressBar } = await import('../../train/progress.js');
@@ -53,7 +55,7 @@ const recommend = defineCommand({
     const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      split: v.split, trainShare: v.trainShare, validation: v.validation, baselineEpochs: v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
       stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },

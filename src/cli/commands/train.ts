@@ -6,7 +6,7 @@ import { asDefault, bool, int, list, num, oneOf, share, str, time, UsageError, t
 import { defineCommand } from '../command.js';
 import { emit, writeResult } from '../output.js';
 import { DATASET_OPTIONS, DATASET_WITH_DEFAULT, datasetFrom, LEAKAGE_OPTION, showRead, SYNTHETIC_ONLY, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
-import { TRAINING_OPTIONS, trainingStageOptions } from '../training-options.js';
+import { TRAINING_OPTIONS, trainingStageOptions, withDatasetDefaults } from '../training-options.js';
 
 const s1 = STAGE1_DEFAULTS;
 
@@ -58,12 +58,15 @@ export const command = defineCommand({
   name: 'train',
   usage: 'train --out DIR [[--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR]] [options]',
   summary: 'Trains stage 1 (user tower), then stage 2 (look-alike): a model directory and users.msgpack.',
-  notes: ['users.msgpack holds the users\' universal embeddings for `ralm users import`.', 'Rerun the same command to resume from its checkpoints.'],
+  notes: ['users.msgpack holds the users\' universal embeddings for `ralm users import`.', 'Rerun the same command to resume from its checkpoints.',
+    'movielens and globo: settings not given are that dataset\'s validation-search choices (docs/training-and-evaluation.md).'],
   options: OPTIONS,
   positionals: true,
-  async run({ values: v, positionals, given }) {
-    if (v.out === undefined) throw new UsageError('train: --out DIR is required');
-    const data = datasetFrom('train', v, positionals, given, resolve, SYNTHETIC_ONLY);
+  async run({ values, positionals, given }) {
+    const out = values.out;
+    if (out === undefined) throw new UsageError('train: --out DIR is required');
+    const data = datasetFrom('train', values, positionals, given, resolve, SYNTHETIC_ONLY);
+    const v = withDatasetDefaults(data.kind, values, given, OPTIONS);
     if (given.has('train-share') && given.has('cut')) throw new UsageError('train: give --train-share or --cut, not both');
     if (v.allowFeatureLeakage && v.trainShare === undefined && v.cut === undefined) throw new UsageError('train: --allow-feature-leakage applies with --train-share or --cut (training on every click has no cut to leak past)');
     const m = v.m;
@@ -75,7 +78,7 @@ export const command = defineCommand({
     const stages = trainingStageOptions(v);
     const report = await trainModel({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      trainShare: v.trainShare, cut: v.cut, out: resolve(v.out),
+      trainShare: v.trainShare, cut: v.cut, out: resolve(out),
       checkpointDir: v.checkpoints !== undefined ? resolve(v.checkpoints) : undefined, keepCheckpoints: v.keepCheckpoints,
       exportUsers: !v.noUsers, modelVersion: v.modelVersion,
       stage1: {
