@@ -59,3 +59,5 @@ export { evalRecommend } from './eval/recommend-eval.js';
 export type { RecommendEvalOptions, RecommendEvalResult } from './eval/recommend-eval.js';
 export { evalAudience } from './eval/audience-eval.js';
 export type { AudienceEvalOptions, AudienceEvalResult } from './eval/audience-eval.js';
+export { tune } from './eval/tune.js';
+export type { TuneGrid, TuneOptions, TuneResult } from './eval/tune.js';

@@ -14,6 +14,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ command: Entry }>>> = {
   model: () => import('./commands/model.js'),
   train: () => import('./commands/train.js'),
   eval: () => import('./commands/eval.js'),
+  tune: () => import('./commands/tune.js'),
   audience: () => import('./commands/audience.js'),
   users: () => import('./commands/users.js'),
   events: () => import('./commands/events.js'),

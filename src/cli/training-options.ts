@@ -6,18 +6,66 @@
 import { STAGE1_DEFAULTS } from '../train/stage1.js';
 import { STAGE2_DEFAULTS } from '../train/stage2.js';
 import { TRAIN_DEFAULTS } from '../train/pipeline.js';
-import { asDefault, int, num, type OptionTable } from '../util/options.js';
+import type { DatasetKind } from '../data/open.js';
+import { asDefault, int, num, oneOf, type OptionTable } from '../util/options.js';
 
 const s1 = STAGE1_DEFAULTS;
+const s2 = TRAIN_DEFAULTS.stage2;
 
 export const TRAINING_OPTIONS = {
   m: { flag: 'm', arg: 'N', default: asDefault(s1.m), help: 'universal embedding width m (stage 1)', parse: int() },
   k: { flag: 'k', arg: 'N', default: asDefault(STAGE2_DEFAULTS.k), help: 'centroids per item k', parse: int() },
-  epochs: { flag: 'epochs', arg: 'N', default: asDefault(s1.epochs), help: 'stage 1 epochs at most', parse: int() },
+  epochs: { flag: 'epochs', arg: 'N', default: asDefault(s1.epochs), help: 'stage 1 epochs at most (0: the tower as it starts)', parse: int(0) },
   patience: { flag: 'patience', arg: 'N', default: asDefault(s1.patience), help: 'stage 1 stops after this many epochs without a better validation hit@50', parse: int() },
   validationShare: { flag: 'validation-share', arg: 'X', default: asDefault(s1.validationShare), help: 'stage 1: share of users whose latest click validates', parse: num() },
   maxTrainUsers: { flag: 'max-train-users', arg: 'N', defaultText: 'every user', help: 'stage 1 trains on a seeded sample of this many users\' clicks', parse: int() },
   stage2Epochs: { flag: 'stage2-epochs', arg: 'N', default: asDefault(STAGE2_DEFAULTS.epochs), help: 'stage 2 epochs at most', parse: int() },
   stage2Lr: { flag: 'stage2-lr', arg: 'X', default: asDefault(TRAIN_DEFAULTS.stage2.learningRate), help: 'stage 2 learning rate (Adam)', parse: num() },
   stage2MaxItems: { flag: 'stage2-max-items', arg: 'N', defaultText: 'every item', help: 'stage 2 trains on a seeded sample of this many items', parse: int() },
+  history: { flag: 'history', arg: 'N', default: asDefault(s1.history), help: 'stage 1: a field of each user\'s latest N clicked items (0: none)', parse: int(0) },
+  stage1Init: { flag: 'stage1-init', arg: 'clicks|random', default: s1.clickFactors ? 'clicks' : 'random', help: 'stage 1 starts its item-id embeddings from click factors, or at random', parse: oneOf(['clicks', 'random'] as const) },
+  stage2Objective: { flag: 'stage2-objective', arg: 'items|users|both', default: s2.objective, help: 'stage 2 negatives: items per user, users per item, or both', parse: oneOf(['items', 'users', 'both'] as const) },
+  stage2Loss: { flag: 'stage2-loss', arg: 'softmax|bce', default: s2.loss, help: 'stage 2 loss over each positive and its negatives', parse: oneOf(['softmax', 'bce'] as const) },
+  stage2Negatives: { flag: 'stage2-negatives', arg: 'N', default: asDefault(s2.negatives), help: 'stage 2 negatives per positive', parse: int() },
+  stage2ItemNegatives: { flag: 'stage2-item-negatives', arg: 'uniform|popularity', default: s2.itemSampling, help: 'stage 2 draws negative items uniformly or by popularity', parse: oneOf(['uniform', 'popularity'] as const) },
+  stage2Init: { flag: 'stage2-init', arg: 'random|identity', default: s2.init, help: 'where stage 2 starts (identity needs h = m)', parse: oneOf(['random', 'identity'] as const) },
+  stage2Scaling: { flag: 'stage2-scaling', arg: 'none|whiten|standardize', default: s2.inputScaling, help: 'how stage 2 scales x (folded into the transform)', parse: oneOf(['none', 'whiten', 'standardize'] as const) },
+  blend: { flag: 'blend', arg: 'fixed|learned', default: s2.learnBlend ? 'learned' : 'fixed', help: 'α, β fixed (0.3, 0.7) or learned by stage 2', parse: oneOf(['fixed', 'learned'] as const) },
+  stage2Validation: { flag: 'stage2-validation', arg: 'items|users', default: s2.validationMetric, help: 'stage 2 keeps the weights that rank held-out items per user, or users per item, best', parse: oneOf(['items', 'users'] as const) },
 } as const satisfies OptionTable;
+
+/** The stage options the training table sets, as the stages take them. */
+export function trainingStageOptions(v: {
+  history: number; stage1Init: 'clicks' | 'random'; stage2Objective: 'items' | 'users' | 'both'; stage2Loss: 'softmax' | 'bce'; stage2Negatives: number; stage2ItemNegatives: 'uniform' | 'popularity';
+  stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'items' | 'users';
+}): { stage1: { history: number; clickFactors: boolean }; stage2: { objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'items' | 'users' } } {
+  return {
+    stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
+    stage2: { objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
+  };
+}
+
+/**
+ * What `ralm train` and `ralm eval` use for the built-in datasets when the flag is not given:
+ * each dataset's winner of the validation search (`ralm tune` on the validation split of the
+ * training period, never the test rows; bench/results/tune-movielens.md and tune-globo.md, and
+ * docs/training-and-evaluation.md for the search and its cost). On MovieLens the click-factor
+ * tower serves RALM best untrained (stage 1: 0 epochs), so the YouTube-DNN-style baseline of
+ * `ralm eval` trains a tower of its own (`baselineEpochs`). Other data: the general defaults,
+ * and `ralm tune` to choose.
+ */
+export const DATASET_TRAINING_DEFAULTS: Readonly<Partial<Record<DatasetKind, Readonly<Record<string, unknown>>>>> = {
+  movielens: { epochs: 0, baselineEpochs: 10, validationShare: 0.3, patience: 3, k: 20, stage2Objective: 'items', stage2ItemNegatives: 'popularity', blend: 'fixed' },
+  globo: { epochs: 4, k: 20, stage2Epochs: 3, stage2Objective: 'items', stage2ItemNegatives: 'popularity', blend: 'learned' },
+};
+
+/** `v` with the dataset's chosen settings (DATASET_TRAINING_DEFAULTS) in place of every default the command line did not override. */
+export function withDatasetDefaults<V extends object>(kind: DatasetKind, v: V, given: ReadonlySet<string>, table: OptionTable): V {
+  const chosen = DATASET_TRAINING_DEFAULTS[kind] ?? {};
+  const out = { ...v } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(chosen)) {
+    const spec = table[key];
+    if (spec !== undefined && !given.has(spec.flag)) out[key] = value;
+  }
+  return out as V;
+}

@@ -24,8 +24,9 @@ import { withDefaults } from '../util/options.js';
 import { TopSelector } from '../core/top-k.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type RalmModel } from '../model/model.js';
 import type { ClickLog } from '../data/dataset.js';
-import { toCsr, userFactors } from './svd.js';
+import { toCsr, userFactors } from '../train/click-factors.js';
 import { trainStage2 } from '../train/stage2.js';
+import { meanSpread, type MeanSpread } from './metrics.js';
 
 export interface AudienceEvalOptions {
   rank?: number;
@@ -41,17 +42,22 @@ export interface AudienceEvalOptions {
   trainEpochs?: number;
   /** How the trainer draws negatives (see Stage2Options.negativeSampling). */
   trainNegatives?: 'uniform' | 'activity';
+  /** The trainer's loss over each item's target and its negative users: one softmax (a retrieval loss), or labelled pairs. */
+  trainLoss?: 'softmax' | 'bce';
+  /** Train on a seeded sample of this many items (0: every item), for large logs; recorded in the result. */
+  trainMaxItems?: number;
   log?: (line: string) => void;
 }
 
 /**
  * `ralm eval audience`'s defaults, read by evalAudience and the command's option table: 200 items
  * with 20 to 5,000 clickers, half of each item's clickers hidden, rank-64 embeddings, k of 5 and
- * 20, on the CPU; stage-2 training off.
+ * 20, on the CPU; stage-2 training off (when on: a softmax over each target and 20 users who did
+ * not click the item, from the identity configuration, keeping the better by held-out items).
  */
 export const AUDIENCE_EVAL_DEFAULTS: Readonly<Required<Omit<AudienceEvalOptions, 'log'>>> = {
   rank: 64, hideShare: 0.5, minClickers: 20, maxClickers: 5000, items: 200, ns: [10, 50, 100], ks: [5, 20], seed: 1,
-  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform',
+  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform', trainLoss: 'softmax', trainMaxItems: 0,
 };
 
 export interface MethodMetrics {
@@ -67,8 +73,11 @@ export interface AudienceEvalResult {
   dataset: string;
   createdAt: string;
   settings: Required<Omit<AudienceEvalOptions, 'log' | 'backend'>> & { backend: string; embeddings: string; ralmWeights: string };
-  /** When trainEpochs > 0: the stage-2 training run (validation AUC before and after). */
-  training: { epochs: number; bestEpoch: number; initialValidationAuc: number; bestValidationAuc: number; seconds: number } | null;
+  /**
+   * When trainEpochs > 0: the stage-2 training run — validation AUC (users per item, held-out
+   * items) of the start (the identity configuration) and of the weights kept, and which they are.
+   */
+  training: { epochs: number; bestEpoch: number; initialValidationAuc: number; bestValidationAuc: number; kept: string; seconds: number } | null;
   data: { users: number; items: number; clicks: number; evalItems: number; hiddenClicks: number; seedsPerItem: { median: number; min: number; max: number } };
   svdSeconds: number;
   methods: MethodMetrics[];
@@ -108,7 +117,7 @@ export async function evalAudience(clicks: ClickLog, options: AudienceEvalOption
   const log = o.log ?? (() => undefined);
   const settings = {
     rank: o.rank, hideShare: o.hideShare, minClickers: o.minClickers, maxClickers: o.maxClickers,
-    items: o.items, ns: o.ns, ks: o.ks, seed: o.seed, trainEpochs: o.trainEpochs, trainNegatives: o.trainNegatives,
+    items: o.items, ns: o.ns, ks: o.ks, seed: o.seed, trainEpochs: o.trainEpochs, trainNegatives: o.trainNegatives, trainLoss: o.trainLoss, trainMaxItems: o.trainMaxItems,
   };
   const nu = clicks.userIds.length;
   const ni = clicks.itemIds.length;
@@ -180,13 +189,18 @@ export async function evalAudience(clicks: ClickLog, options: AudienceEvalOption
   if (settings.trainEpochs > 0) {
     const k = Math.max(...settings.ks);
     const t1 = performance.now();
+    // Audience expansion ranks users for a seed set: the users-per-item task, from the untrained
+    // (identity) configuration, kept only where held-out items validate it better.
     const r = await trainStage2(factors, h, { user: tu, item: ti }, {
       h, k, epochs: settings.trainEpochs, seed: settings.seed, negativeSampling: settings.trainNegatives, dataset: clicks.name, log: (l) => log(`  ${l}`),
-      // SVD factors are centred by construction; the committed figures were measured on them as they are.
+      ...(settings.trainMaxItems > 0 ? { maxItems: settings.trainMaxItems } : {}),
+      objective: 'users', loss: settings.trainLoss, negatives: settings.trainLoss === 'softmax' ? 20 : 4, validationMetric: 'users', init: 'identity',
+      // SVD factors are unit rows, as the untrained rows use them.
       inputScaling: 'none',
     });
-    training = { epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, seconds: (performance.now() - t1) / 1000 };
-    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainNegatives} negatives, best of ${r.history.length} epochs)` });
+    training = { epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, kept: r.kept, seconds: (performance.now() - t1) / 1000 };
+    const kept = r.kept === 'trained' ? `epoch ${r.bestEpoch} of ${r.history.length}` : 'the identity configuration: no epoch validated better';
+    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainLoss}, ${settings.trainNegatives} negatives; kept ${kept})` });
   }
 
   // RALM through the audience service, several items per scan.
@@ -274,4 +288,28 @@ function topIndices(scores: Float64Array, n: number): number[] {
   const sel = new TopSelector(n, -Number.MAX_VALUE);
   for (let i = 0; i < scores.length; i++) sel.offer(scores[i], i, 0, 0);
   return Array.from(sel.result().position);
+}
+
+/** Several seeds' runs of the audience evaluation: per method and N, recall and precision as mean ± sample SD over the seeds. */
+export interface AudienceSeedsSummary {
+  kind: 'ralm-eval-audience-seeds';
+  dataset: string;
+  seeds: number[];
+  summary: Array<{ method: string; atN: Array<{ n: number; recall: MeanSpread; precision: MeanSpread }> }>;
+  runs: AudienceEvalResult[];
+}
+
+export function summarizeAudience(runs: AudienceEvalResult[]): AudienceSeedsSummary {
+  const methods = runs[0].methods.map((m) => m.method);
+  return {
+    kind: 'ralm-eval-audience-seeds', dataset: runs[0].dataset, seeds: runs.map((r) => r.settings.seed),
+    summary: methods.map((method) => ({
+      method,
+      atN: runs[0].settings.ns.map((n, j) => {
+        const at = runs.map((r) => (r.methods.find((m) => m.method === method) as MethodMetrics).atN[j]);
+        return { n, recall: meanSpread(at.map((a) => a.recall)), precision: meanSpread(at.map((a) => a.precision)) };
+      }),
+    })),
+    runs,
+  };
 }

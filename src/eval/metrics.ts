@@ -230,3 +230,38 @@ export function meanSpread(values: ArrayLike<number>): MeanSpread {
   for (let i = 0; i < n; i++) ss += (values[i] - mean) ** 2;
   return { mean, sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0, min, max, n };
 }
+
+/** Pearson's correlation of paired values; NaN with fewer than 3 pairs or no spread. */
+export function pearson(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
+  const n = xs.length;
+  if (n !== ys.length) throw new RalmError('RALM_ERR_VALIDATION', `pearson: ${n} values against ${ys.length}`);
+  if (n < 3) return NaN;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) { mx += xs[i] / n; my += ys[i] / n; }
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+    syy += (ys[i] - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
+}
+
+/** Spearman's rank correlation (Pearson's over average ranks, ties sharing theirs). */
+export function spearman(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
+  const ranks = (v: ArrayLike<number>): Float64Array => {
+    const idx = Array.from({ length: v.length }, (_, i) => i).sort((a, b) => v[a] - v[b]);
+    const r = new Float64Array(v.length);
+    for (let s = 0; s < idx.length;) {
+      let e = s;
+      while (e + 1 < idx.length && v[idx[e + 1]] === v[idx[s]]) e++;
+      for (let t = s; t <= e; t++) r[idx[t]] = (s + e) / 2;
+      s = e + 1;
+    }
+    return r;
+  };
+  return pearson(ranks(xs), ranks(ys));
+}

@@ -28,6 +28,7 @@ import type { FeatureColumn } from '../data/features.js';
 import type { TemporalSplit } from '../data/split.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { uniformNegatives, userSeed, weightedAuc } from './negatives.js';
 import {
   auc, catalogCoverage, categoryDiversity, headItems, hitRateAtK, longTailShare, meanSpread, precisionAtK, recallAtK,
   type ItemCategories, type ItemSet, type MeanSpread,
@@ -204,40 +205,37 @@ export function buildContext(ds: Dataset, split: TemporalSplit, options: Context
   };
 }
 
-/** A seed for (seed, user): murmur3's finalizer, so neighbouring users get unrelated streams. */
-function userSeed(seed: number, u: number): number {
-  let h = Math.imul(seed >>> 0, 0x9e3779b1) ^ (u >>> 0);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 /**
  * The AUC negatives of the k-th evaluated user: up to `count` distinct candidates the user never
  * clicked (train or test), drawn uniformly without replacement, as positions into
  * `ctx.candidates`, ascending. A function of (ctx, user, count, seed) only.
  */
 export function aucNegatives(ctx: EvalContext, k: number, count: number, seed: number): Uint32Array {
-  const C = ctx.candidates.length;
+  return uniformNegatives(ctx.candidates.length, clickedPositions(ctx, k), count, new Rng(userSeed(seed, ctx.users[k])));
+}
+
+/** Positions in `ctx.candidates` of the items the k-th evaluated user clicked (train or test). */
+function clickedPositions(ctx: EvalContext, k: number): Set<number> {
   const clicked = new Set<number>();
   for (const i of ctx.trainClicked.row(k)) if (ctx.candidateIndex[i] >= 0) clicked.add(ctx.candidateIndex[i]);
   for (const i of ctx.clicked.row(k)) clicked.add(ctx.candidateIndex[i]);
-  const free = C - clicked.size;
-  const rng = new Rng(userSeed(seed, ctx.users[k]));
-  if (free <= 2 * count) {
-    // Few to choose from: list them and take a seeded sample (or all).
-    const pool: number[] = [];
-    for (let c = 0; c < C; c++) if (!clicked.has(c)) pool.push(c);
-    const n = Math.min(count, pool.length);
-    return Uint32Array.from(rng.shuffle(pool, n).slice(0, n)).sort();
+  return clicked;
+}
+
+/**
+ * AUC against exposure: every candidate the k-th user never clicked, weighted by its training
+ * clicks (negatives.ts).
+ */
+function exposureAuc(ctx: EvalContext, k: number, scores: Float32Array): number {
+  const clicked = clickedPositions(ctx, k);
+  const neg: number[] = [];
+  const w: number[] = [];
+  for (let c = 0; c < ctx.candidates.length; c++) {
+    if (clicked.has(c)) continue;
+    neg.push(scores[c]);
+    w.push(ctx.popularity[ctx.candidates[c]]);
   }
-  // Many: rejection sampling touches only O(count) candidates.
-  const picked = new Set<number>();
-  while (picked.size < count) {
-    const c = rng.int(C);
-    if (!clicked.has(c)) picked.add(c);
-  }
-  return Uint32Array.from(picked).sort();
+  return weightedAuc(Array.from(ctx.clicked.row(k), (i) => scores[ctx.candidateIndex[i]]), neg, w);
 }
 
 /** Per item, its categories from a single- or multi-valued item field. */
@@ -279,7 +277,7 @@ export interface RankingResult {
   candidates: number;
   settings: { ks: number[]; aucNegatives: number; seed: number; categoryField: string | null; headShare: number };
   /**
-   * Flat, for reports: `auc`, `globalAuc`, and per K `prec@K`, `recall@K`, `hit@K`, `longTail@K`,
+   * Flat, for reports: `auc`, `aucExposure` (exposure negatives), `globalAuc`, and per K `prec@K`, `recall@K`, `hit@K`, `longTail@K`,
    * `coverage@K`, and with a category field `categories@K`, `entropy@K`.
    */
   metrics: Record<string, number>;
@@ -327,7 +325,7 @@ export async function evaluateRanking(ctx: EvalContext, rec: Recommender, option
   const excluded = new StampSet(new Uint32Array(ctx.ds.items.size));
   const clicked = new StampSet(new Uint32Array(ctx.ds.items.size));
   const lists: Uint32Array[] = [];
-  const perUser: Record<string, number[]> = { auc: [] };
+  const perUser: Record<string, number[]> = { auc: [], aucExposure: [] };
   for (const k of ks) for (const m of ['prec', 'recall', 'hit']) perUser[`${m}@${k}`] = [];
   const pooledPos: number[] = [];
   const pooledNeg: number[] = [];
@@ -370,13 +368,15 @@ export async function evaluateRanking(ctx: EvalContext, rec: Recommender, option
       for (const x of ps) pooledPos.push(x);
       for (const x of ns) pooledNeg.push(x);
     }
+    const ea = exposureAuc(ctx, k, scores);
+    if (!Number.isNaN(ea)) perUser.aucExposure.push(ea);
     options.onProgress?.(k + 1, users.length);
   }
 
   const spread: Record<string, MeanSpread> = {};
   for (const [name, values] of Object.entries(perUser)) spread[name] = meanSpread(values);
   // Key order is column order in reports: AUCs, then per K the accuracy and the list properties.
-  const metrics: Record<string, number> = { auc: spread.auc.mean, globalAuc: auc(pooledPos, pooledNeg) };
+  const metrics: Record<string, number> = { auc: spread.auc.mean, aucExposure: spread.aucExposure.mean, globalAuc: auc(pooledPos, pooledNeg) };
   for (const K of ks) {
     for (const m of ['prec', 'recall', 'hit']) metrics[`${m}@${K}`] = spread[`${m}@${K}`].mean;
     const at = lists.map((l) => l.subarray(0, Math.min(K, l.length)));

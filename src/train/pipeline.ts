@@ -20,7 +20,7 @@ import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../m
 import type { RalmModel } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
 import { withDefaults } from '../util/options.js';
-import { STAGE1_DEFAULTS, trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
+import { STAGE1_DEFAULTS, targetEmbedder, trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from './stage2.js';
 import { saveTrainedModel, trainedWeightsTag } from './export.js';
 
@@ -48,15 +48,21 @@ export interface TrainOptions {
 
 /**
  * The pipeline's defaults, where it departs from the stages' own (STAGE1_DEFAULTS,
- * STAGE2_DEFAULTS): stage 2 on stage-1 embeddings learns at 3e-3 (1e-2 and 1e-3 reached lower
- * validation AUC on MovieLens: 0.741 and 0.778 against 0.788) and waits 3 epochs for an
- * improvement. Stage 2's seed defaults to stage 1's; the checkpoints to `<out>/checkpoints`; the
- * model version to `<dataset>-<merge>-h<h>-m<m>-k<k>-seed<seed>`.
+ * STAGE2_DEFAULTS), each chosen on the validation split of the training period (never on test
+ * rows; docs/training-and-evaluation.md has the figures): stage 2 on stage-1 embeddings learns at
+ * 3e-3 and waits 3 epochs for an improvement; it ranks items for a user, as the evaluation does
+ * (a softmax over the target's clicked item and 20 items they did not click), on x as given, and
+ * keeps the weights that rank held-out items best for their users; negative items are drawn by
+ * popularity (what both datasets' searches picked: bench/results/tune-*.md). Stage 2's seed defaults to
+ * stage 1's; the checkpoints to `<out>/checkpoints`; the model version to
+ * `<dataset>-<merge>-h<h>-m<m>-k<k>-seed<seed>`.
  */
-export const TRAIN_DEFAULTS: Readonly<Required<Pick<TrainOptions, 'keepCheckpoints' | 'exportUsers'>> & { stage2: Readonly<Required<Pick<Stage2Options, 'learningRate' | 'patience'>>> }> = {
+export const TRAIN_DEFAULTS: Readonly<Required<Pick<TrainOptions, 'keepCheckpoints' | 'exportUsers'>> & {
+  stage2: Readonly<Required<Pick<Stage2Options, 'learningRate' | 'patience' | 'objective' | 'loss' | 'negatives' | 'itemSampling' | 'inputScaling' | 'init' | 'learnBlend' | 'validationMetric'>>>;
+}> = {
   keepCheckpoints: false,
   exportUsers: true,
-  stage2: { learningRate: 3e-3, patience: 3 },
+  stage2: { learningRate: 3e-3, patience: 3, objective: 'items', loss: 'softmax', negatives: 20, itemSampling: 'popularity', inputScaling: 'none', init: 'random', learnBlend: false, validationMetric: 'items' },
 };
 
 export interface TrainReport {
@@ -66,7 +72,7 @@ export interface TrainReport {
   cut: string | null;
   trainClicks: number;
   stage1: Pick<Stage1Result, 'history' | 'bestEpoch' | 'bestValidationHitAt50' | 'validationUsers' | 'trainingExamplesPerEpoch' | 'resumedFromEpoch'>;
-  stage2: Pick<Stage2Result, 'history' | 'bestEpoch' | 'bestValidationAuc' | 'initialValidationAuc' | 'scale' | 'bias'>;
+  stage2: Pick<Stage2Result, 'history' | 'bestEpoch' | 'bestValidationAuc' | 'initialValidationAuc' | 'scale' | 'bias' | 'kept' | 'validationMetric' | 'validation'>;
   usersFile: string | null;
   seconds: { read: number; stage1: number; stage2: number; total: number };
 }
@@ -146,7 +152,17 @@ export async function trainModel(options: TrainOptions): Promise<TrainReport> {
   const tS1 = performance.now();
 
   const pairs = distinctPositives(ds, trainEnd);
-  const s2 = await trainStage2(s1.x, s1.m, pairs, { ...withDefaults({ ...TRAIN_DEFAULTS.stage2, seed }, options.stage2 ?? {}), dataset: ds.name, log, onProgress: o.onProgress });
+  const s2options = withDefaults({ ...TRAIN_DEFAULTS.stage2, seed }, options.stage2 ?? {});
+  const embedder = await targetEmbedder(ds, trainEnd, s1);
+  let s2: Stage2Result;
+  try {
+    s2 = await trainStage2(s1.x, s1.m, pairs, {
+      ...s2options, dataset: ds.name, log, onProgress: o.onProgress,
+      ...(embedder ? { xWithout: (u: Int32Array, i: Int32Array) => embedder.embed(u, i) } : {}),
+    });
+  } finally {
+    embedder?.dispose();
+  }
   const tS2 = performance.now();
 
   const modelVersion = o.modelVersion ?? `${ds.name}-${s1.tower.spec.merge}-h${s2.model.manifest.h}-m${s1.m}-k${s2.model.manifest.k}-seed${seed}-${trainedWeightsTag(s2.model, s1.tower)}`;
@@ -158,12 +174,17 @@ export async function trainModel(options: TrainOptions): Promise<TrainReport> {
     metrics: {
       stage1ValidationHitAt50: s1.bestValidationHitAt50, stage1BestEpoch: s1.bestEpoch,
       stage2ValidationAuc: s2.bestValidationAuc, stage2InitialValidationAuc: s2.initialValidationAuc, stage2BestEpoch: s2.bestEpoch,
+      stage2ValidationItemsPerUser: s2.validation.kept.items, stage2ValidationUsersPerItem: s2.validation.kept.users,
+      stage2KeptTrained: s2.kept === 'trained' ? 1 : 0,
       calibrationScale: s2.scale, calibrationBias: s2.bias,
     },
     training: {
       data: { name: summary.name, users: summary.users, items: summary.items, clicks: summary.clicks, trainRows: trainEnd, cut: cut === null ? null : new Date(cut).toISOString(), firstClick: summary.firstClick, lastClick: summary.lastClick, featuresAsOf: summary.featuresAsOf, source: { kind: o.data.kind, hours: o.data.hours ?? null, synthetic: o.data.synthetic ?? null } },
       stage1: { ...o.stage1, onProgress: undefined, log: undefined, checkpointDir: undefined, history: s1.history, examplesPerEpoch: s1.trainingExamplesPerEpoch, validationUsers: s1.validationUsers },
-      stage2: { ...options.stage2, onProgress: undefined, log: undefined, history: s2.history },
+      stage2: {
+        ...s2options, onProgress: undefined, log: undefined, xWithout: undefined, history: s2.history,
+        kept: s2.kept, validationMetric: s2.validationMetric, validation: s2.validation,
+      },
       seconds: { stage1: (tS1 - tRead) / 1000, stage2: (tS2 - tS1) / 1000 },
     },
   });
@@ -178,7 +199,10 @@ export async function trainModel(options: TrainOptions): Promise<TrainReport> {
   return {
     modelDir: o.out, modelVersion, dataset: summary, cut: cut === null ? null : new Date(cut).toISOString(), trainClicks: trainEnd,
     stage1: { history: s1.history, bestEpoch: s1.bestEpoch, bestValidationHitAt50: s1.bestValidationHitAt50, validationUsers: s1.validationUsers, trainingExamplesPerEpoch: s1.trainingExamplesPerEpoch, resumedFromEpoch: s1.resumedFromEpoch },
-    stage2: { history: s2.history, bestEpoch: s2.bestEpoch, bestValidationAuc: s2.bestValidationAuc, initialValidationAuc: s2.initialValidationAuc, scale: s2.scale, bias: s2.bias },
+    stage2: {
+      history: s2.history, bestEpoch: s2.bestEpoch, bestValidationAuc: s2.bestValidationAuc, initialValidationAuc: s2.initialValidationAuc, scale: s2.scale, bias: s2.bias,
+      kept: s2.kept, validationMetric: s2.validationMetric, validation: s2.validation,
+    },
     usersFile,
     seconds: { read: (tRead - t0) / 1000, stage1: (tS1 - tRead) / 1000, stage2: (tS2 - tS1) / 1000, total: (tEnd - t0) / 1000 },
   };

@@ -10,11 +10,14 @@ import type { TensorToWrite } from '../model/safetensors.js';
 import type { UserFieldSchema } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import type { MergeKind, TowerExport } from './stage1.js';
-import { variableFrom } from './tf-kernels.js';
+import type { MergeKind, Stage1Result, TowerExport } from './stage1.js';
+import { historyColumn } from './history.js';
+import { tfReady, variableFrom } from './tf-kernels.js';
 
 /** The categorical fields (in dataset order) and the continuous ones, as the tower uses them. */
 export interface Layout {
+  /** Every user field the tower reads, in order: the dataset's, then derived ones (the click history). */
+  columns: FeatureColumn[];
   cat: Array<SingleColumn | MultiColumn>;
   cont: ContinuousColumn[];
   /** Index into `cat` of fields whose values are the dataset's item ids. */
@@ -22,11 +25,12 @@ export interface Layout {
   rows: number;
 }
 
-export function layoutOf(ds: Dataset): Layout {
+export function layoutOf(ds: Dataset, derived: readonly MultiColumn[] = []): Layout {
   const cat: Array<SingleColumn | MultiColumn> = [];
   const cont: ContinuousColumn[] = [];
   const itemIdFields = new Set<number>();
-  for (const c of ds.userFields as FeatureColumn[]) {
+  const columns = [...ds.userFields as FeatureColumn[], ...derived];
+  for (const c of columns) {
     if (c.type === 'continuous') cont.push(c);
     else {
       if (c.vocab === ds.items) itemIdFields.add(cat.length);
@@ -35,7 +39,7 @@ export function layoutOf(ds: Dataset): Layout {
   }
   const rows = cat.length + (cont.length > 0 ? 1 : 0);
   if (rows === 0) throw new RalmError('RALM_ERR_VALIDATION', `${ds.name}: stage 1 needs user feature fields, and the dataset has none`);
-  return { cat, cont, itemIdFields, rows };
+  return { columns, cat, cont, itemIdFields, rows };
 }
 
 /** One batch of tower inputs, already in typed arrays. */
@@ -133,7 +137,17 @@ export function listVars(v: Vars): Array<[string, tf.Variable]> {
   return out;
 }
 
-export function initVars(lay: Layout, items: number, m: number, merge: MergeKind, a: number, hidden: number[], seed: number): Vars {
+/**
+ * Where the tower starts from click factors (history.ts): the item-id fields' embedding rows and
+ * the softmax's item embeddings are the given item rows, the other fields start near zero, and an
+ * MLP of widths [2m, m] starts as the identity (W1 = [I; −I], W2 = [I, −I]: relu(z) − relu(−z) = z),
+ * so the untrained tower passes the merged fields through.
+ */
+export interface TowerInit {
+  itemRows: Float32Array;
+}
+
+export function initVars(lay: Layout, items: number, m: number, merge: MergeKind, a: number, hidden: number[], seed: number, init?: TowerInit): Vars {
   const rng = new Rng(seed * 31 + 7);
   // Unnamed: tfjs names must be unique per process, and several trainings may run in one.
   const v = (data: Float32Array, shape: number[], _name: string): tf.Variable => variableFrom(data, shape);
@@ -143,21 +157,38 @@ export function initVars(lay: Layout, items: number, m: number, merge: MergeKind
     for (let i = 0; i < out.length; i++) out[i] = (rng.next() * 2 - 1) * lim;
     return out;
   };
-  const emb = lay.cat.map((col, f) => v(rng.normals((col.vocab.size + 1) * m, 0.1), [col.vocab.size + 1, m], `emb.${f}`));
+  const emb = lay.cat.map((col, f) => {
+    const rows = rng.normals((col.vocab.size + 1) * m, init ? 0.01 : 0.1);
+    if (init && lay.itemIdFields.has(f)) {
+      rows.set(init.itemRows);
+      rows.fill(0, init.itemRows.length);
+    }
+    return v(rows, [col.vocab.size + 1, m], `emb.${f}`);
+  });
   const c = lay.cont.length;
-  const contW = c > 0 ? v(glorot(m, 2 * c), [m, 2 * c], 'cont.w') : null;
+  const contW = c > 0 ? v(glorot(m, 2 * c).map((x) => (init ? 0.03 * x : x)), [m, 2 * c], 'cont.w') : null;
   const contB = c > 0 ? v(new Float32Array(m), [m], 'cont.b') : null;
   const w1 = merge === 'attention' ? v(glorot(a, m), [a, m], 'merge.w1') : null;
   const w2 = merge === 'attention' ? v(rng.normals(a, 0.1), [a], 'merge.w2') : null;
   const mlpW: tf.Variable[] = [];
   const mlpB: tf.Variable[] = [];
   let fan = merge === 'attention' ? m : lay.rows * m;
+  const identity = init !== undefined && merge === 'attention' && hidden.length === 2 && hidden[0] === 2 * m && hidden[1] === m;
   hidden.forEach((out, j) => {
-    mlpW.push(v(glorot(out, fan), [out, fan], `mlp.${j}.w`));
+    const w = glorot(out, fan);
+    if (identity) {
+      w.fill(0);
+      // j = 0: [I; −I] (2m × m); j = 1: [I, −I] (m × 2m).
+      for (let d = 0; d < m; d++) {
+        if (j === 0) { w[d * m + d] = 1; w[(m + d) * m + d] = -1; } else { w[d * 2 * m + d] = 1; w[d * 2 * m + m + d] = -1; }
+      }
+    }
+    mlpW.push(v(w, [out, fan], `mlp.${j}.w`));
     mlpB.push(v(new Float32Array(out), [out], `mlp.${j}.b`));
     fan = out;
   });
-  return { emb, contW, contB, w1, w2, mlpW, mlpB, item: v(rng.normals(items * m, 0.01), [items, m], 'item'), itemBias: v(new Float32Array(items), [items], 'item.bias') };
+  const item = init ? init.itemRows.slice() : rng.normals(items * m, 0.01);
+  return { emb, contW, contB, w1, w2, mlpW, mlpB, item: v(item, [items, m], 'item'), itemBias: v(new Float32Array(items), [items], 'item.bias') };
 }
 
 /** The tower's forward pass: features → x [n, m]. */
@@ -192,13 +223,69 @@ export function tower(v: Vars, fb: FeatureBatch, merge: MergeKind): tf.Tensor2D 
   return z;
 }
 
-export function exportTower(ds: Dataset, lay: Layout, v: Vars, spec: TowerExport['spec']): TowerExport {
+/**
+ * The forward pass of an exported tower, each user embedded with one item left out of their
+ * item-id fields: stage 2's target as it was before clicking the item it is scored on.
+ */
+export class TowerEmbedder {
+  private readonly vars: Vars;
+
+  constructor(private readonly lay: Layout, private readonly t: TowerExport) {
+    const get = (name: string): tf.Variable => {
+      const x = t.tensors[name];
+      if (!x) throw new RalmError('RALM_ERR_MODEL_FORMAT', `tower: tensor ${name} missing`);
+      return variableFrom(x.data, [...x.shape], false);
+    };
+    const has = (name: string): boolean => name in t.tensors;
+    this.vars = {
+      emb: lay.cat.map((c) => get(`tower.field.${c.name}.embedding`)),
+      contW: has('tower.continuous.weight') ? get('tower.continuous.weight') : null,
+      contB: has('tower.continuous.bias') ? get('tower.continuous.bias') : null,
+      w1: has('tower.merge.w1') ? get('tower.merge.w1') : null,
+      w2: has('tower.merge.w2') ? get('tower.merge.w2') : null,
+      mlpW: t.spec.hidden.map((_, j) => get(`tower.mlp.${j}.weight`)),
+      mlpB: t.spec.hidden.map((_, j) => get(`tower.mlp.${j}.bias`)),
+      item: variableFrom(new Float32Array(1), [1, 1], false),
+      itemBias: variableFrom(new Float32Array(1), [1], false),
+    };
+  }
+
+  /** x rows (users × m) of `users`, each without `leaveOut[r]` (−1: nothing left out). */
+  embed(users: Int32Array, leaveOut: Int32Array): Float32Array {
+    const m = this.t.spec.hidden[this.t.spec.hidden.length - 1];
+    const out = new Float32Array(users.length * m);
+    for (let b = 0; b < users.length; b += 1024) {
+      const fb = packFeatures(this.lay, users.subarray(b, b + 1024), leaveOut.subarray(b, b + 1024));
+      const x = tf.tidy(() => tower(this.vars, fb, this.t.spec.merge));
+      out.set(x.dataSync() as Float32Array, b * m);
+      x.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    for (const [, v] of listVars(this.vars)) v.dispose();
+  }
+}
+
+/**
+ * Stage 2's `xWithout` for a trained tower: users embedded with one item left out of their
+ * item-id fields (the click history, recently clicked items). Null when the tower has no such
+ * field (x never carries a clicked item). Dispose it when stage 2 is done.
+ */
+export async function targetEmbedder(ds: Dataset, trainEnd: number, s1: Stage1Result): Promise<TowerEmbedder | null> {
+  await tfReady();
+  const lay = layoutOf(ds, s1.historyItems > 0 ? [historyColumn(ds, trainEnd, s1.historyItems)] : []);
+  return lay.itemIdFields.size === 0 ? null : new TowerEmbedder(lay, s1.tower);
+}
+
+export function exportTower(lay: Layout, v: Vars, spec: TowerExport['spec']): TowerExport {
   const t = (x: tf.Variable): TensorToWrite => ({ shape: x.shape, data: x.dataSync().slice() as Float32Array });
   const tensors: Record<string, TensorToWrite> = {};
   const vocab: Record<string, string[]> = {};
   const userFields: UserFieldSchema[] = [];
   let f = 0;
-  for (const col of ds.userFields as FeatureColumn[]) {
+  for (const col of lay.columns) {
     if (col.type === 'continuous') {
       userFields.push({ name: col.name, kind: 'continuous', range: [Number.isNaN(col.min) ? 0 : col.min, Number.isNaN(col.max) ? 0 : col.max] });
       continue;
@@ -219,7 +306,6 @@ export function exportTower(ds: Dataset, lay: Layout, v: Vars, spec: TowerExport
     tensors[`tower.mlp.${j}.weight`] = t(w);
     tensors[`tower.mlp.${j}.bias`] = t(v.mlpB[j]);
   });
-  void lay;
   return { userFields, spec, tensors, vocab };
 }
 
@@ -228,9 +314,9 @@ export function exportTower(ds: Dataset, lay: Layout, v: Vars, spec: TowerExport
  * for a single-valued field, an array of strings for a multi-valued one, the unscaled number for
  * a continuous one; missing values are left out.
  */
-export function userFeatureValues(ds: Dataset, u: number): Record<string, string | string[] | number> {
+export function userFeatureValues(ds: Dataset, u: number, derived: readonly MultiColumn[] = []): Record<string, string | string[] | number> {
   const out: Record<string, string | string[] | number> = {};
-  for (const c of ds.userFields as FeatureColumn[]) {
+  for (const c of [...ds.userFields as FeatureColumn[], ...derived]) {
     if (c.type === 'single') {
       if (c.ids[u] >= 0) out[c.name] = c.vocab.value(c.ids[u]);
     } else if (c.type === 'multi') {

@@ -41,8 +41,10 @@ import { Rng } from '../util/rng.js';
 import { assignFrom, tfReady } from './tf-kernels.js';
 import { formatDuration, type TrainingProgress } from './progress.js';
 import { exportTower, initVars, layoutOf, listVars, packFeatures, tower } from './stage1-tower.js';
+import { clickFactorInit, historyColumn } from './history.js';
 
-export { userFeatureValues } from './stage1-tower.js';
+export { targetEmbedder, userFeatureValues } from './stage1-tower.js';
+
 
 export type MergeKind = 'attention' | 'concat';
 
@@ -72,6 +74,13 @@ export interface Stage1Options {
   maxValidationUsers?: number;
   patience?: number;
   seed?: number;
+  /**
+   * Adds the user's click history as a field (history.ts): the latest this many distinct items
+   * clicked before the cut, as item ids. 0: no history field.
+   */
+  history?: number;
+  /** Starts the item-id embeddings (and the softmax's item embeddings) from click factors (history.ts). */
+  clickFactors?: boolean;
   /** Writes a checkpoint here after every epoch, and resumes from the one found there. */
   checkpointDir?: string;
   log?: (line: string) => void;
@@ -81,16 +90,18 @@ export interface Stage1Options {
 /** The options that have a fixed default (hidden's depends on m: see defaultHidden). */
 export type Stage1Defaults = Readonly<Required<Pick<Stage1Options,
   'm' | 'merge' | 'attentionSize' | 'epochs' | 'batchSize' | 'learningRate' | 'negatives' | 'maxPositives'
-  | 'validationShare' | 'maxValidationUsers' | 'patience' | 'seed'>>>;
+  | 'validationShare' | 'maxValidationUsers' | 'patience' | 'seed' | 'history' | 'clickFactors'>>>;
 
 /**
  * Stage 1's defaults, read by trainStage1 and by the `ralm train` / `ralm eval` option tables.
  * The optimiser settings are the spec's (Adam at 1e-3, batch 256, 10 negatives per positive, at
- * most 50 positives per user); m = 64 and a = 32 are this project's widths.
+ * most 50 positives per user); m = 64 and a = 32 are this project's widths. The click history
+ * (the latest 100 items) and the start from click factors were chosen on validation splits
+ * (docs/training-and-evaluation.md).
  */
 export const STAGE1_DEFAULTS: Stage1Defaults = {
   m: 64, merge: 'attention', attentionSize: 32, epochs: 10, batchSize: 256, learningRate: 1e-3, negatives: 10, maxPositives: 50,
-  validationShare: 0.1, maxValidationUsers: 2000, patience: 2, seed: 1,
+  validationShare: 0.1, maxValidationUsers: 2000, patience: 2, seed: 1, history: 100, clickFactors: true,
 };
 
 /** The MLP widths when none are given: one hidden layer twice as wide as the output m. */
@@ -119,6 +130,8 @@ export interface TowerExport {
 export interface Stage1Result {
   tower: TowerExport;
   m: number;
+  /** The click-history field's length (0: none); see history.ts. */
+  historyItems: number;
   /** x_u for every user of the dataset (users × m), from their whole feature rows. */
   x: Float32Array;
   /** The softmax's item embeddings (items × m) and biases: the YouTube-DNN-style scorer. */
@@ -170,7 +183,8 @@ export async function trainStage1(ds: Dataset, trainEnd: number, options: Stage1
   const log = o.log ?? (() => undefined);
   if (hidden.length === 0 || hidden[hidden.length - 1] !== m) throw new RalmError('RALM_ERR_VALIDATION', `hidden: expected MLP widths ending in m = ${m}, got [${hidden.join(', ')}]`, { field: 'hidden' });
   if (!(trainEnd > 0 && trainEnd <= ds.clickCount)) throw new RalmError('RALM_ERR_VALIDATION', `trainEnd: expected 1..${ds.clickCount}, got ${trainEnd}`);
-  const lay = layoutOf(ds);
+  const derived = o.history > 0 ? [historyColumn(ds, trainEnd, o.history)] : [];
+  const lay = layoutOf(ds, derived);
   const nu = ds.users.size;
   const D = ds.items.size;
 
@@ -206,7 +220,14 @@ export async function trainStage1(ds: Dataset, trainEnd: number, options: Stage1
   const sampler = new LogUniform(counts, S);
   log(`stage 1: ${trainUsers.length} users, ${examplesPerEpoch} examples per epoch, ${valUsers.length} validation users; ${lay.cat.length} categorical + ${lay.cont.length} continuous fields, merge ${merge}, m = ${m}, MLP [${hidden.join(', ')}]`);
 
-  const vars = initVars(lay, D, m, merge, a, hidden, seed);
+  let init: { itemRows: Float32Array } | undefined;
+  if (o.clickFactors) {
+    const cu: number[] = [];
+    const ci: number[] = [];
+    perUser.forEach((l, u) => l.forEach((i) => { cu.push(u); ci.push(i); })); // validation clicks are already out
+    init = { itemRows: clickFactorInit(nu, D, { user: cu, item: ci }, m, seed) };
+  }
+  const vars = initVars(lay, D, m, merge, a, hidden, seed, init);
   const named = listVars(vars);
   const trainable = named.map(([, v]) => v);
   const optimizer = tf.train.adam(o.learningRate);
@@ -360,9 +381,9 @@ export async function trainStage1(ds: Dataset, trainEnd: number, options: Stage1
       x.set(t.dataSync() as Float32Array, b * m);
       t.dispose();
     }
-    const tower_ = exportTower(ds, lay, vars, { merge, attentionSize: merge === 'attention' ? a : undefined, hidden });
+    const tower_ = exportTower(lay, vars, { merge, attentionSize: merge === 'attention' ? a : undefined, hidden });
     return {
-      tower: tower_, m, x,
+      tower: tower_, m, historyItems: o.history, x,
       itemEmbeddings: vars.item.dataSync().slice() as Float32Array, itemBias: vars.itemBias.dataSync().slice() as Float32Array,
       history, bestEpoch: best.epoch, bestValidationHitAt50: best.hit, validationUsers: valUsers.length,
       trainingExamplesPerEpoch: examplesPerEpoch, resumedFromEpoch: resumedFrom,

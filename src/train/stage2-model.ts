@@ -17,18 +17,55 @@ export interface Centroids {
   mask: Float32Array;
 }
 
-/** The trainable parameters. */
+/**
+ * The trainable parameters. `blend` is θ when the blend is learned: α = σ(θ), β = 1 − α (the
+ * ranking depends only on α / (α + β)); null when α and β are fixed.
+ */
 export interface Params {
   wt: tf.Variable; bt: tf.Variable; pt: tf.Variable; wl: tf.Variable; wg: tf.Variable; vg: tf.Variable; scale: tf.Variable; bias: tf.Variable;
+  blend: tf.Variable | null;
 }
 
-export function initParams(m: number, h: number, s: number, seed: number): Params {
+/** The variables the optimiser updates, in a fixed order (the order of `weightsOf`). */
+export function paramList(p: Params): tf.Variable[] {
+  return [p.wt, p.bt, p.pt, p.wl, p.wg, p.vg, p.scale, p.bias, ...(p.blend ? [p.blend] : [])];
+}
+
+/** θ with σ(θ) = α / (α + β). */
+export function blendLogit(alpha: number, beta: number): number {
+  const a = Math.min(1 - 1e-4, Math.max(1e-4, alpha / (alpha + beta)));
+  return Math.log(a / (1 - a));
+}
+
+/** α and β of a parameter set (the learned blend's, or the fixed ones). */
+export function blendOf(p: Params, alpha: number, beta: number): { alpha: number; beta: number } {
+  if (!p.blend) return { alpha, beta };
+  const a = 1 / (1 + Math.exp(-p.blend.dataSync()[0]));
+  return { alpha: a, beta: 1 - a };
+}
+
+/**
+ * The starting weights: `random` (a seeded random model, as before training) or `identity` —
+ * T = identity on the (scaled) input, W_l = I / zz (zz: the mean squared length of the scaled
+ * inputs, so the local logits start inside tanh's range), W_g = 0 and w_g = 0 (the global vector
+ * is the centroids' mean). `identity` needs h = m.
+ */
+export function initParams(m: number, h: number, s: number, seed: number, init: 'random' | 'identity' = 'random', zz = 1, blend: number | null = null): Params {
   const r = randomModel({ h, m, k: 1, attentionSize: s, seed }).weights;
-  const v = (a: Float32Array, shape: number[], name: string): tf.Variable => variableFrom(a, shape, true, name);
+  // Unnamed: tfjs names must be unique per process, and a run holds the identity configuration beside its own weights.
+  const v = (a: Float32Array, shape: number[], _name: string): tf.Variable => variableFrom(a, shape, true);
+  const eye = (n: number, d: number): Float32Array => {
+    const a = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) a[i * n + i] = d;
+    return a;
+  };
+  const id = init === 'identity';
   return {
-    wt: v(r.transformWeight, [h, m], 'wt'), bt: v(new Float32Array(h), [h], 'bt'), pt: v(new Float32Array(h).fill(0.25), [h], 'pt'),
-    wl: v(r.localWeight, [h, h], 'wl'), wg: v(r.globalWeight, [s, h], 'wg'), vg: v(r.globalVector, [s], 'vg'),
+    wt: v(id ? eye(m, 1) : r.transformWeight, [h, m], 'wt'), bt: v(new Float32Array(h), [h], 'bt'), pt: v(new Float32Array(h).fill(id ? 1 : 0.25), [h], 'pt'),
+    wl: v(id ? eye(h, 1 / Math.max(zz, 1e-6)) : r.localWeight, [h, h], 'wl'), wg: v(id ? new Float32Array(s * h) : r.globalWeight, [s, h], 'wg'),
+    vg: v(id ? new Float32Array(s) : r.globalVector, [s], 'vg'),
     scale: v(Float32Array.of(5), [], 'scale'), bias: v(Float32Array.of(0), [], 'bias'),
+    blend: blend === null ? null : v(Float32Array.of(blend), [], 'blend'),
   };
 }
 
@@ -67,6 +104,10 @@ export function forwardScore(p: Params, x: tf.Tensor2D, c: tf.Tensor3D, mask: tf
   const gl = tf.reshape(tf.matMul(act, tf.reshape(p.vg, [-1, 1])), [B, k]) as tf.Tensor2D;
   const g = maskedSoftmax(gl, mask);
   const global = tf.squeeze(tf.matMul(tf.reshape(g, [B, 1, k]), c), [1]) as tf.Tensor2D;
+  if (p.blend) {
+    const a = tf.sigmoid(p.blend);
+    return tf.add(tf.mul(cosine(e, global), a), tf.mul(cosine(e, local), tf.sub(1, a))) as tf.Tensor1D;
+  }
   return tf.add(tf.mul(cosine(e, global), alpha), tf.mul(cosine(e, local), beta)) as tf.Tensor1D;
 }
 
@@ -153,6 +194,7 @@ export async function scoreWithWeights(model: RalmModel, x: Float32Array, c: Flo
     pt: variableFrom(w.transformPrelu.length === 1 ? new Float32Array(h).fill(w.transformPrelu[0]) : w.transformPrelu, [h], false),
     wl: variableFrom(w.localWeight, [h, h], false), wg: variableFrom(w.globalWeight, [s, h], false),
     vg: variableFrom(w.globalVector, [s], false), scale: variableFrom(Float32Array.of(1), [], false), bias: variableFrom(Float32Array.of(0), [], false),
+    blend: null,
   };
   try {
     const out = tf.tidy(() => forwardScore(p, tf.tensor2d(x, [n, m]), tf.tensor3d(c, [n, k, h]), tf.tensor2d(mask, [n, k]), alpha, beta));
@@ -160,6 +202,6 @@ export async function scoreWithWeights(model: RalmModel, x: Float32Array, c: Flo
     out.dispose();
     return r;
   } finally {
-    for (const v of Object.values(p)) v.dispose();
+    for (const v of paramList(p)) v.dispose();
   }
 }

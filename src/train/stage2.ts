@@ -10,11 +10,19 @@
  *
  * Leakage rule. Every epoch, each training item's clickers are split at random into seeds (which
  * form the centroids) and targets (the positive examples), so a user is never among the seeds of
- * an example it is the target of. Negatives are users who did not click the item.
+ * an example it is the target of (stage2-data.ts). Where x carries the user's clicked items (a
+ * history field), `xWithout` embeds a target without the item it is asked about.
  *
- * Validation: a share of the items is held out; their targets and negatives give the validation
- * AUC each epoch, and training stops early when it has not improved for `patience` epochs (the
- * best epoch's weights are kept).
+ * Objective. Negatives are users who did not click the item (`users`: ranking users for an item,
+ * the paper's formulation), items the target did not click (`items`: ranking items for a user, the
+ * task `ralm eval` measures), or both; the loss reads each group of 1 + N pairs as labelled pairs
+ * (`bce`) or as one softmax (`softmax`).
+ *
+ * Validation: a share of the items is held out; each epoch measures items-per-user and
+ * users-per-item AUC on them (stage2-validate.ts), and training stops early when the chosen
+ * measure has not improved for `patience` epochs. Never worse than the start: the weights kept
+ * are the best of the trained epochs, the initial weights and (h = m) the identity
+ * configuration, by the chosen measure, and the result says which (`kept`).
  *
  * Adam's learning rate defaults to 1e-2 here (the spec fixes 1e-3 for stage 1 only): on
  * MovieLens with rank-16 SVD embeddings, 1e-3 took six epochs to get back to the untrained
@@ -22,17 +30,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { clusterBatch } from '../clustering/cluster-batch.js';
-import { runKMeansJobs } from '../cpu/kmeans.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelWeights, type RalmModel } from '../model/model.js';
 import { Rng } from '../util/rng.js';
 import { RalmError } from '../util/errors.js';
 import { withDefaults } from '../util/options.js';
+import { clusterBatch } from '../clustering/cluster-batch.js';
+import { runKMeansJobs } from '../cpu/kmeans.js';
 import { tfReady } from './tf-kernels.js';
 import type { TrainingProgress } from './progress.js';
-import { forwardScore, initParams, inputScaling, transform, type Centroids } from './stage2-model.js';
+import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, transform, type Centroids, type Params } from './stage2-model.js';
+import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type Objective, type TrainItem } from './stage2-data.js';
+import { ValidationSet, type PairScorer, type ValidationMetric } from './stage2-validate.js';
 
 export { forwardScore, inputScaling, scoreWithWeights, type InputScaling } from './stage2-model.js';
+export type { Objective } from './stage2-data.js';
+export type { ValidationMetric } from './stage2-validate.js';
 
 export interface Stage2Options {
   h?: number;
@@ -40,17 +52,25 @@ export interface Stage2Options {
   attentionSize?: number;
   alpha?: number;
   beta?: number;
+  /** Learn the blend: α = σ(θ), β = 1 − α, θ starting at α / (α + β). */
+  learnBlend?: boolean;
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
+  /** Which negatives make an example (see the module comment). */
+  objective?: Objective;
+  /** How a group of 1 + N pairs is scored: independent pairs, or one softmax. */
+  loss?: 'bce' | 'softmax';
   /** Negatives per positive. */
   negatives?: number;
   /**
-   * How negatives are drawn among users who did not click the item: `uniform` (every user alike)
+   * How negative users are drawn among users who did not click the item: `uniform` (every user alike)
    * or `activity` (in proportion to how many items a user clicked: harder negatives, closer to
    * ranking every user for an item).
    */
   negativeSampling?: 'uniform' | 'activity';
+  /** How negative items are drawn: `uniform`, or `popularity` (in proportion to clickers: as exposure would show them). */
+  itemSampling?: 'uniform' | 'popularity';
   /** Share of an item's clickers used as its seeds each epoch (the rest are targets). */
   seedShare?: number;
   /** Items need at least this many clickers to be trained on. */
@@ -68,20 +88,28 @@ export interface Stage2Options {
   /**
    * How x is scaled before training; the scaling is linear, so it is folded into W_t and b_t on
    * export and the served model still takes raw x.
-   *   whiten (default): z = Λ^(−1/2) Vᵀ (x − μ) over the users' covariance (eigenvalues floored at
-   *     1e-6 of the largest). Stage-1 embeddings put 99.9% of their variance across users on one
-   *     direction (MovieLens, per-user split); per-dimension standardising leaves that direction
-   *     in every coordinate, and stage 2 then did not learn (validation AUC 0.67 → 0.65 over four
-   *     epochs), while whitened it went 0.59 → 0.76.
+   *   whiten: z = Λ^(−1/2) Vᵀ (x − μ) over the users' covariance (eigenvalues floored at 1e-6 of
+   *     the largest). Stage-1 embeddings of the tower without click factors put 99.9% of their
+   *     variance across users on one direction (MovieLens, per-user split); whitened, stage 2
+   *     learned on them (validation AUC 0.59 → 0.76) where standardised it did not.
    *   standardize: per dimension, (x − μ) / σ.
-   *   none: x as given (the audience evaluation's SVD factors, measured that way).
+   *   none: x as given.
    */
   inputScaling?: 'whiten' | 'standardize' | 'none';
+  /** Where training starts (stage2-model.ts initParams); `identity` needs h = m. */
+  init?: 'random' | 'identity';
+  /** The validation measure that stops training and picks the weights kept. */
+  validationMetric?: ValidationMetric;
   validationShare?: number;
   patience?: number;
   seed?: number;
   modelVersion?: string;
   dataset?: string | null;
+  /**
+   * Raw x of users (rows, users × m) with one item left out of their item-id fields — the target
+   * of an example as it was before clicking that item. Without it, x is used as given.
+   */
+  xWithout?: (users: Int32Array, items: Int32Array) => Float32Array | Promise<Float32Array>;
   log?: (line: string) => void;
   /** Called after every batch (for a progress bar). */
   onProgress?: (p: TrainingProgress) => void;
@@ -89,35 +117,48 @@ export interface Stage2Options {
 
 /** The options that have a fixed default (h's is m, the input width; modelVersion's is built from h, m, k and seed). */
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
-  'k' | 'attentionSize' | 'alpha' | 'beta' | 'epochs' | 'batchSize' | 'learningRate' | 'negatives' | 'negativeSampling' | 'seedShare'
-  | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'validationShare' | 'patience' | 'seed' | 'dataset'>>>;
+  'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
+  | 'itemSampling' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
+  | 'patience' | 'seed' | 'dataset'>>>;
 
 /**
  * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
- * the paper's; the pipeline (`ralm train`, `ralm eval`) trains with its own learning rate and
- * patience on top of these (TRAIN_DEFAULTS in pipeline.ts).
+ * the paper's; the pipeline (`ralm train`, `ralm eval`) trains with its own defaults on top of
+ * these (TRAIN_DEFAULTS in pipeline.ts).
  */
 export const STAGE2_DEFAULTS: Stage2Defaults = {
-  k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, epochs: 10, batchSize: 256, learningRate: 1e-2, negatives: 4, negativeSampling: 'uniform',
-  seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1, inputScaling: 'whiten', validationShare: 0.1, patience: 2, seed: 1,
-  dataset: null,
+  k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
+  negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
+  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null,
 };
 
 export interface EpochReport {
   epoch: number;
   loss: number;
+  /** The chosen validation measure. */
   validationAuc: number;
+  /** Both measures (stage2-validate.ts). */
+  validation: { items: number; users: number };
   examples: number;
   seconds: number;
 }
 
+/** Which weights a training run exported: its best epoch, the weights it started from, or the identity configuration. */
+export type Kept = 'trained' | 'initial' | 'identity';
+
 export interface Stage2Result {
   model: RalmModel;
   history: EpochReport[];
-  /** Validation AUC of the initial (untrained) weights. */
+  /** The chosen measure, and both measures for the start, the identity configuration (h = m) and the weights kept. */
+  validationMetric: ValidationMetric;
+  validation: { initial: { items: number; users: number }; identity: { items: number; users: number } | null; kept: { items: number; users: number } };
+  /** Validation (chosen measure) of the initial weights. */
   initialValidationAuc: number;
+  /** The epoch kept (0 when the start or the identity was kept). */
   bestEpoch: number;
+  /** Validation (chosen measure) of the weights kept. */
   bestValidationAuc: number;
+  kept: Kept;
   /** The learned probability calibration p = σ(scale · score + bias). */
   scale: number;
   bias: number;
@@ -127,36 +168,6 @@ export interface Stage2Result {
 export { tfReady };
 
 /**
- * Fisher–Yates from the last position down (Rng.shuffle runs from the front; this order is kept
- * so that a trained model stays the same for the same seed).
- */
-function shuffleFromEnd<T>(a: T[], rng: Rng): T[] {
-  for (let t = a.length - 1; t > 0; t--) {
-    const j = rng.int(t + 1);
-    [a[t], a[j]] = [a[j], a[t]];
-  }
-  return a;
-}
-
-function auc(scores: Float32Array, labels: Uint8Array): number {
-  const idx = Array.from(scores.keys()).sort((a, b) => scores[a] - scores[b]);
-  let rankSum = 0;
-  let pos = 0;
-  for (let r = 0; r < idx.length; ) {
-    let e = r;
-    while (e + 1 < idx.length && scores[idx[e + 1]] === scores[idx[r]]) e++;
-    const avg = (r + e) / 2 + 1;
-    for (let t = r; t <= e; t++) if (labels[idx[t]]) {
-      rankSum += avg;
-      pos++;
-    }
-    r = e + 1;
-  }
-  const neg = idx.length - pos;
-  return pos === 0 || neg === 0 ? 0.5 : (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
-}
-
-/**
  * Trains stage 2 on universal embeddings `x` (users × m, row-major) and distinct clicks
  * (user, item) index pairs; returns the model in the engine's format.
  */
@@ -164,179 +175,210 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   await tfReady();
   const o = withDefaults(STAGE2_DEFAULTS, options);
   const h = o.h ?? m;
-  const { k, attentionSize: s, alpha, beta, epochs, batchSize: B, negatives, negativeSampling: sampling, seedShare, minClickers, maxSeeds, maxTargets, dropout, patience, seed } = o;
+  const { k, attentionSize: s, alpha, beta, epochs, batchSize: B, negatives: N, minClickers, dropout, patience, seed } = o;
   const log = o.log ?? (() => undefined);
   const nu = x.length / m;
   if (!Number.isInteger(nu)) throw new RalmError('RALM_ERR_DIMENSION', `x: expected rows of ${m} values, got ${x.length} values`);
+  if (o.init === 'identity' && h !== m) throw new RalmError('RALM_ERR_VALIDATION', `init: "identity" needs h = m, got h = ${h}, m = ${m}`, { field: 'init' });
   const rng = new Rng(seed);
   const scaling = inputScaling(x, nu, m, o.inputScaling);
   x = scaling.apply(x);
+  let zz = 0;
+  for (let j = 0; j < x.length; j++) zz += x[j] * x[j];
+  zz /= Math.max(1, nu);
 
   // Items and their distinct clickers.
   const byItem = new Map<number, number[]>();
+  let ni = 0;
   for (let i = 0; i < clicks.user.length; i++) {
     let l = byItem.get(clicks.item[i]);
     if (!l) byItem.set(clicks.item[i], (l = []));
     l.push(clicks.user[i]);
+    ni = Math.max(ni, clicks.item[i] + 1);
   }
-  const items = [...byItem.entries()].map(([item, us]) => ({ item, users: [...new Set(us)] })).filter((t) => t.users.length >= minClickers).sort((a, b) => a.item - b.item);
+  const items: TrainItem[] = [...byItem.entries()].map(([item, us]) => ({ item, users: [...new Set(us)] })).filter((t) => t.users.length >= minClickers).sort((a, b) => a.item - b.item);
   if (items.length < 2) throw new RalmError('RALM_ERR_VALIDATION', `stage 2: need at least 2 items with ${minClickers}+ clickers, found ${items.length}`);
   shuffleFromEnd(items, rng);
   const nVal = Math.max(1, Math.round(items.length * o.validationShare));
   const val = items.slice(0, nVal);
   const train = o.maxItems !== undefined && items.length - nVal > o.maxItems ? items.slice(nVal, nVal + o.maxItems) : items.slice(nVal);
-  log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}`);
+  log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}), validation by ${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`);
 
-  // Activity-weighted sampling: cumulative distinct-click counts, searched by bisection.
-  const activity = new Float64Array(nu);
-  for (const t of items) for (const u of t.users) activity[u]++;
-  const cumulative = new Float64Array(nu);
-  let acc = 0;
-  for (let u = 0; u < nu; u++) cumulative[u] = acc += activity[u];
-  const drawNegative = (r: Rng): number => {
-    if (sampling === 'uniform' || acc === 0) return r.int(nu);
-    const target = r.next() * acc;
-    let lo = 0;
-    let hi = nu - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid] > target) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  };
+  const source = new ExampleSource(nu, ni, clicks, o.negativeSampling);
+  const itemDraw = new WeightedDraw(o.itemSampling === 'popularity' ? train.map((t) => t.users.length) : null, train.length);
+  const validation = new ValidationSet(val, source, { seedShare: o.seedShare, maxSeeds: o.maxSeeds, maxTargets: o.maxTargets, userNegatives: 4, itemNegatives: 100, maxItemTargets: 2000, seed: seed + 7 });
+  const splitOpts = { k, h, seedShare: o.seedShare, maxSeeds: o.maxSeeds, maxTargets: o.maxTargets, negatives: N, objective: o.objective, seed };
 
-  const p = initParams(m, h, s, seed);
+  const p = initParams(m, h, s, seed, o.init, zz, o.learnBlend ? blendLogit(alpha, beta) : null);
   const optimizer = tf.train.adam(o.learningRate);
   const xAll = tf.tensor2d(x, [nu, m]);
+  const disposeParams = (q: Params): void => { for (const v of paramList(q)) v.dispose(); };
 
-  /** Splits each item's clickers into seeds and targets, clusters the seeds in T-space. */
-  const prepare = async (list: typeof items, splitRng: Rng): Promise<{ cent: Centroids; examples: Array<[number, number, number]> }> => {
-    const et = tf.tidy(() => transform(p, xAll));
-    const e = et.dataSync() as Float32Array; // a copy: the tensor is freed at once (users × h, 83 MB on Globo.com)
-    et.dispose();
-    const jobs: Array<{ points: Float32Array; n: number }> = [];
-    const examples: Array<[number, number, number]> = [];
-    list.forEach((t, ii) => {
-      const us = shuffleFromEnd(t.users.slice(), splitRng);
-      const ns = Math.max(1, Math.round(us.length * seedShare));
-      const seeds = us.slice(0, Math.min(ns, maxSeeds));
-      const targets = us.slice(ns, ns + maxTargets);
-      const points = new Float32Array(seeds.length * h);
-      seeds.forEach((u, r) => points.set(e.subarray(u * h, (u + 1) * h), r * h));
-      jobs.push({ points, n: seeds.length });
-      const clicked = new Set(t.users);
-      for (const u of targets) {
-        examples.push([u, ii, 1]);
-        for (let n = 0; n < negatives; n++) {
-          let v = drawNegative(splitRng);
-          for (let tries = 0; clicked.has(v) && tries < 20; tries++) v = drawNegative(splitRng);
-          if (!clicked.has(v)) examples.push([v, ii, 0]);
-        }
+  /** Scaled x rows of pairs; a pair with leaveOut ≥ 0 is its user without that item (when xWithout is given). */
+  const xRows = async (users: Int32Array, leaveOut: Int32Array): Promise<Float32Array> => {
+    const out = new Float32Array(users.length * m);
+    // Pairs of one group share their (user, left-out item): each distinct one is embedded once.
+    const need = new Map<string, number[]>();
+    users.forEach((u, r) => {
+      if (!o.xWithout || leaveOut[r] < 0) out.set(x.subarray(u * m, (u + 1) * m), r * m);
+      else {
+        const key = `${u}:${leaveOut[r]}`;
+        const l = need.get(key);
+        if (l) l.push(r);
+        else need.set(key, [r]);
       }
     });
+    if (need.size > 0 && o.xWithout) {
+      const rows = [...need.values()];
+      const fresh = scaling.apply(await o.xWithout(Int32Array.from(rows, (l) => users[l[0]]), Int32Array.from(rows, (l) => leaveOut[l[0]])));
+      rows.forEach((l, j) => { for (const r of l) out.set(fresh.subarray(j * m, (j + 1) * m), r * m); });
+    }
+    return out;
+  };
+  const embedAll = (q: Params): Float32Array => {
+    const et = tf.tidy(() => transform(q, xAll));
+    const e = et.dataSync() as Float32Array; // a copy: the tensor is freed at once (users × h, 83 MB on Globo.com)
+    et.dispose();
+    return e;
+  };
+  const centroidsOf = async (e: Float32Array, seeds: ReadonlyArray<readonly number[]>): Promise<Centroids> => {
+    const jobs = seeds.map((l) => {
+      const points = new Float32Array(l.length * h);
+      l.forEach((u, r) => points.set(e.subarray(u * h, (u + 1) * h), r * h));
+      return { points, n: l.length };
+    });
     const res = await clusterBatch(runKMeansJobs, jobs, h, k, { seed });
-    const c = new Float32Array(list.length * k * h);
-    const mask = new Float32Array(list.length * k);
+    const c = new Float32Array(seeds.length * k * h);
+    const mask = new Float32Array(seeds.length * k);
     res.forEach((r, ii) => {
       c.set(r.centroids.subarray(0, r.count * h), ii * k * h);
       mask.fill(1, ii * k, ii * k + r.count);
     });
-    return { cent: { c, mask }, examples };
+    return { c, mask };
   };
-
-  const batchTensors = (ex: Array<[number, number, number]>, cent: Centroids): { xb: tf.Tensor2D; cb: tf.Tensor3D; mb: tf.Tensor2D; yb: tf.Tensor1D } => {
-    const n = ex.length;
-    const xb = new Float32Array(n * m);
+  const batchTensors = async (users: Int32Array, its: Int32Array, leaveOut: Int32Array, cent: Centroids): Promise<{ xb: tf.Tensor2D; cb: tf.Tensor3D; mb: tf.Tensor2D }> => {
+    const n = users.length;
     const cb = new Float32Array(n * k * h);
     const mb = new Float32Array(n * k);
-    const yb = new Float32Array(n);
-    ex.forEach(([u, ii, y], r) => {
-      xb.set(x.subarray(u * m, (u + 1) * m), r * m);
+    its.forEach((ii, r) => {
       cb.set(cent.c.subarray(ii * k * h, (ii + 1) * k * h), r * k * h);
       mb.set(cent.mask.subarray(ii * k, (ii + 1) * k), r * k);
-      yb[r] = y;
     });
-    return { xb: tf.tensor2d(xb, [n, m]), cb: tf.tensor3d(cb, [n, k, h]), mb: tf.tensor2d(mb, [n, k]), yb: tf.tensor1d(yb) };
+    return { xb: tf.tensor2d(await xRows(users, leaveOut), [n, m]), cb: tf.tensor3d(cb, [n, k, h]), mb: tf.tensor2d(mb, [n, k]) };
   };
-
-  const validate = async (): Promise<number> => {
-    const { cent, examples } = await prepare(val, new Rng(seed + 7)); // the same split every epoch
-    const scores = new Float32Array(examples.length);
-    const labels = Uint8Array.from(examples, (e) => e[2]);
-    for (let b = 0; b < examples.length; b += 1024) {
-      const chunk = examples.slice(b, b + 1024);
-      const t = batchTensors(chunk, cent);
-      const sc = tf.tidy(() => forwardScore(p, t.xb, t.cb, t.mb, alpha, beta));
-      scores.set(sc.dataSync() as Float32Array, b);
+  const scorerFor = (q: Params): PairScorer => async (users, its, leaveOut, seeds) => {
+    const cent = await centroidsOf(embedAll(q), seeds);
+    const { alpha: a, beta: b } = blendOf(q, alpha, beta);
+    const out = new Float32Array(users.length);
+    for (let j = 0; j < users.length; j += 1024) {
+      const t = await batchTensors(users.subarray(j, j + 1024), its.subarray(j, j + 1024), leaveOut.subarray(j, j + 1024), cent);
+      const sc = tf.tidy(() => forwardScore(q, t.xb, t.cb, t.mb, a, b));
+      out.set(sc.dataSync() as Float32Array, j);
       sc.dispose();
       for (const v of Object.values(t)) v.dispose();
     }
-    return auc(scores, labels);
+    return out;
   };
+  const pick = (v: { items: number; users: number }): number => v[o.validationMetric];
+  const snapshot = (q: Params): Float32Array[] => paramList(q).map((v) => v.dataSync().slice() as Float32Array);
 
   const history: EpochReport[] = [];
-  let best = { auc: -1, epoch: 0, weights: null as Float32Array[] | null };
-  const paramList = (): tf.Variable[] => [p.wt, p.bt, p.pt, p.wl, p.wg, p.vg, p.scale, p.bias];
-  let auc0 = 0.5;
+  let identity: Params | null = null;
   try {
-    auc0 = await validate();
-    log(`epoch 0: validation AUC ${auc0.toFixed(4)} (untrained)`);
-    best = { auc: auc0, epoch: 0, weights: paramList().map((v) => v.dataSync().slice() as Float32Array) };
+    const v0 = await validation.evaluate(scorerFor(p));
+    log(`epoch 0: validation AUC ${v0.items.toFixed(4)} items per user, ${v0.users.toFixed(4)} users per item (${o.init})`);
+    let best = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial' as Kept };
+    let vId: { items: number; users: number } | null = null;
+    if (o.init === 'identity') vId = v0;
+    else if (h === m) {
+      identity = initParams(m, h, s, seed, 'identity', zz, o.learnBlend ? blendLogit(alpha, beta) : null);
+      vId = await validation.evaluate(scorerFor(identity));
+      log(`identity configuration: validation AUC ${vId.items.toFixed(4)} items per user, ${vId.users.toFixed(4)} users per item`);
+      if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity' };
+    }
+    let bestTrainedEpoch = 0;
+    let bestTrained = -Infinity;
+    const G = Math.max(1, Math.floor(B / (1 + N)));
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
-      const { cent, examples } = await prepare(train, new Rng(seed * 7919 + epoch));
-      shuffleFromEnd(examples, rng);
+      const ep = await source.epoch(train, embedAll(p), new Rng(seed * 7919 + epoch), splitOpts, itemDraw);
+      const groups = shuffledGroups(ep.groups, rng);
+      const size = groups.size;
       let lossSum = 0;
       let batches = 0;
-      for (let b = 0; b < examples.length; b += B) {
-        const t = batchTensors(examples.slice(b, b + B), cent);
+      const steps = Math.ceil(groups.count / G);
+      for (let g = 0; g < groups.count; g += G) {
+        const ng = Math.min(G, groups.count - g);
+        const users = groups.user.subarray(g * size, (g + ng) * size);
+        const leaveOut = new Int32Array(users.length).fill(-1);
+        for (let r = 0; r < users.length; r++) if (users[r] === groups.anchor[g + Math.floor(r / size)]) leaveOut[r] = groups.anchorItem[g + Math.floor(r / size)];
+        const t = await batchTensors(users, groups.item.subarray(g * size, (g + ng) * size), leaveOut, ep.cent);
+        const dropoutSeed = seed * 1_000_003 + epoch * 100_003 + batches;
         const loss = optimizer.minimize(() => {
-          const score = forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, seed * 1_000_003 + epoch * 100_003 + batches);
-          const logit = tf.add(tf.mul(score, p.scale), p.bias);
-          return tf.losses.sigmoidCrossEntropy(t.yb, logit) as tf.Scalar;
-        }, true, paramList());
+          const score = forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, dropoutSeed);
+          const logits = tf.mul(score, p.scale);
+          if (o.loss === 'softmax') {
+            const l2 = tf.reshape(logits, [ng, size]);
+            const first = tf.squeeze(tf.slice(l2, [0, 0], [ng, 1]), [1]);
+            return tf.mean(tf.sub(tf.logSumExp(l2, 1), first)) as tf.Scalar;
+          }
+          const y = tf.tensor1d(Float32Array.from({ length: ng * size }, (_, r) => (r % size === 0 ? 1 : 0)));
+          return tf.losses.sigmoidCrossEntropy(y, tf.add(logits, p.bias)) as tf.Scalar;
+        }, true, paramList(p));
         lossSum += (loss as tf.Scalar).dataSync()[0];
         batches++;
         if (o.onProgress) {
-          const done = Math.min(examples.length, b + B);
-          const rate = done / ((performance.now() - t0) / 1000);
-          o.onProgress({ stage: 'stage2', epoch, epochs, step: batches, steps: Math.ceil(examples.length / B), loss: lossSum / batches, examplesPerSecond: rate, etaSeconds: (examples.length - done) / rate + (epochs - epoch) * (examples.length / rate) });
+          const done = Math.min(groups.count, g + G);
+          const rate = (done * size) / ((performance.now() - t0) / 1000);
+          const total = groups.count * size;
+          o.onProgress({ stage: 'stage2', epoch, epochs, step: batches, steps, loss: lossSum / batches, examplesPerSecond: rate, etaSeconds: (total - done * size) / rate + (epochs - epoch) * (total / rate) });
         }
         loss?.dispose();
         for (const v of Object.values(t)) v.dispose();
       }
-      const valAuc = await validate();
-      const report: EpochReport = { epoch, loss: lossSum / Math.max(1, batches), validationAuc: valAuc, examples: examples.length, seconds: (performance.now() - t0) / 1000 };
+      const vb = await validation.evaluate(scorerFor(p));
+      const report: EpochReport = { epoch, loss: lossSum / Math.max(1, batches), validationAuc: pick(vb), validation: vb, examples: groups.count * size, seconds: (performance.now() - t0) / 1000 };
       history.push(report);
-      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, validation AUC ${valAuc.toFixed(4)}, ${examples.length} examples in ${report.seconds.toFixed(1)} s`);
-      if (valAuc > best.auc) best = { auc: valAuc, epoch, weights: paramList().map((v) => v.dataSync().slice() as Float32Array) };
-      else if (epoch - best.epoch >= patience) {
-        log(`early stop: no improvement for ${patience} epochs; keeping epoch ${best.epoch}`);
+      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, validation AUC ${vb.items.toFixed(4)} items per user, ${vb.users.toFixed(4)} users per item; ${report.examples} pairs in ${report.seconds.toFixed(1)} s`);
+      if (pick(vb) > bestTrained) {
+        bestTrained = pick(vb);
+        bestTrainedEpoch = epoch;
+      }
+      if (pick(vb) > best.value) best = { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained' };
+      else if (epoch - bestTrainedEpoch >= patience && epoch - best.epoch >= patience) {
+        log(`early stop: no improvement for ${patience} epochs`);
         break;
       }
     }
-    const w = best.weights as Float32Array[];
+    if (best.kept !== 'trained') log(`kept the ${best.kept === 'identity' ? 'identity configuration' : 'initial weights'}: no trained epoch validated better (${best.value.toFixed(4)})`);
+    else log(`kept epoch ${best.epoch} (validation ${best.value.toFixed(4)})`);
+    const w = best.weights;
+    const blend = w.length > 8 ? { alpha: 1 / (1 + Math.exp(-w[8][0])), beta: 1 - 1 / (1 + Math.exp(-w[8][0])) } : { alpha, beta };
     const weights: ModelWeights = {
       ...scaling.fold(w[0], w[1], h), transformPrelu: w[2], localWeight: w[3], globalWeight: w[4], globalVector: w[5],
     };
+    const what = best.kept === 'trained' ? `best epoch ${best.epoch}` : best.kept === 'identity' ? 'identity configuration kept (no trained epoch validated better)' : 'initial weights kept (no trained epoch validated better)';
     const model: RalmModel = {
       manifest: {
         format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION,
         modelVersion: o.modelVersion ?? `stage2-h${h}-m${m}-k${k}-seed${seed}`,
-        h, m, k, attentionSize: s, alpha, beta, activation: 'prelu', userFields: [],
+        h, m, k, attentionSize: s, alpha: blend.alpha, beta: blend.beta, activation: 'prelu', userFields: [],
         provenance: {
           kind: 'trained', dataset: o.dataset, createdAt: new Date().toISOString(), seed,
-          notes: `stage 2 (look-alike) on fixed universal embeddings; best epoch ${best.epoch}, validation AUC ${best.auc.toFixed(4)}; calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
+          notes: `stage 2 (look-alike) on fixed universal embeddings; ${what}, validation AUC ${best.value.toFixed(4)} (${o.validationMetric === 'items' ? 'items per user' : 'users per item'}); calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
         },
         weightsSha256: '0'.repeat(64),
       },
       weights,
     } as RalmModel;
-    return { model, history, initialValidationAuc: auc0, bestEpoch: best.epoch, bestValidationAuc: best.auc, scale: w[6][0], bias: w[7][0] };
+    return {
+      model, history, validationMetric: o.validationMetric, validation: { initial: v0, identity: vId, kept: best.both },
+      initialValidationAuc: pick(v0), bestEpoch: best.epoch, bestValidationAuc: best.value, kept: best.kept, scale: w[6][0], bias: w[7][0],
+    };
   } finally {
     xAll.dispose();
-    for (const v of paramList()) v.dispose();
+    disposeParams(p);
+    if (identity) disposeParams(identity);
     optimizer.dispose();
   }
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { evalAudience } from '../../src/eval/audience-eval.js';
 import { openClickLog } from '../../src/data/open.js';
 import { syntheticLog } from '../../src/data/synthetic.js';
-import { toCsr, userFactors } from '../../src/eval/svd.js';
+import { toCsr, userFactors } from '../../src/train/click-factors.js';
 
 /** Where the real datasets live: $RALM_DATASETS, else ../shared/data beside the repository. */
 const datasets = process.env.RALM_DATASETS ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', '..', 'shared', 'data');
@@ -50,6 +50,15 @@ describe('audience evaluation', () => {
     assert.ok(at100('RALM (k=20)') > 3 * at100('most active'));
     assert.equal(r.data.evalItems, 40);
     for (const m of r.methods) for (const a of m.atN) assert.ok(a.precision >= 0 && a.precision <= 1 && a.recall >= 0 && a.recall <= 1);
+  });
+
+  it('trains stage 2 from the untrained configuration and keeps it unless held-out items validate the training better', async () => {
+    const r = await evalAudience(syntheticLog({ users: 600, items: 80, seed: 3 }), { items: 20, rank: 8, ns: [50], ks: [4], trainEpochs: 1 });
+    assert.deepEqual(r.methods.map((m) => m.method), ['RALM (k=4)', 'RALM (k=4, trained)', 'averaged seeds', 'most active']);
+    const t = r.training as NonNullable<typeof r.training>;
+    assert.ok(['trained', 'initial'].includes(t.kept));
+    assert.ok(t.bestValidationAuc >= t.initialValidationAuc);
+    if (t.kept === 'initial') assert.deepEqual(r.methods[1].atN, r.methods[0].atN, 'the untrained weights, kept, expand as the untrained row does');
   });
 
   it('runs on MovieLens latest-small', async (t) => {

@@ -102,6 +102,8 @@ describe('ranking evaluation on a hand-computed fixture', () => {
     assert.equal(m['hit@1'], 0.5);
     // Negatives are all never-clicked candidates: a {v}, b {y}, c {z}, d {y, z, v}.
     assert.equal(m.auc, (1 + 0.5 + 0 + 1) / 4);
+    // With every never-clicked candidate drawn, exposure negatives are the same set.
+    assert.equal(m.aucExposure, m.auc);
     close(m.globalAuc, 17 / 30, 'globalAuc');
     assert.equal(m['longTail@2'], 2 / 8, 'v is the only long-tail item');
     assert.equal(m['coverage@1'], 3 / 4);
@@ -110,7 +112,7 @@ describe('ranking evaluation on a hand-computed fixture', () => {
     assert.equal(m['categories@2'], (1 + 2 + 2 + 2) / 4);
     const hc = -(0.75 * Math.log2(0.75) + 0.25 * Math.log2(0.25));
     close(m['entropy@2'], (0 + 1 + hc + 1) / 4, 'entropy@2');
-    assert.deepEqual(Object.keys(m).slice(0, 9), ['auc', 'globalAuc', 'prec@1', 'recall@1', 'hit@1', 'longTail@1', 'coverage@1', 'categories@1', 'entropy@1']);
+    assert.deepEqual(Object.keys(m).slice(0, 10), ['auc', 'aucExposure', 'globalAuc', 'prec@1', 'recall@1', 'hit@1', 'longTail@1', 'coverage@1', 'categories@1', 'entropy@1']);
     assert.equal(r.users, 4);
     assert.equal(r.aucUsers, 4);
     assert.equal(r.settings.categoryField, 'genres');
@@ -119,7 +121,7 @@ describe('ranking evaluation on a hand-computed fixture', () => {
 
   it('skips diversity when asked or when no item field is categorical', async () => {
     const r = await evaluateRanking(ctx, MostPopular.fromContext(ctx), { ks: [2], categoryField: null });
-    assert.deepEqual(Object.keys(r.metrics), ['auc', 'globalAuc', 'prec@2', 'recall@2', 'hit@2', 'longTail@2', 'coverage@2']);
+    assert.deepEqual(Object.keys(r.metrics), ['auc', 'aucExposure', 'globalAuc', 'prec@2', 'recall@2', 'hit@2', 'longTail@2', 'coverage@2']);
     await assert.rejects(evaluateRanking(ctx, MostPopular.fromContext(ctx), { categoryField: 'colour' }), /no item field "colour"/);
   });
 

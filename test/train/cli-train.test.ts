@@ -43,14 +43,38 @@ describe('ralm train, users import, eval (command line)', () => {
     }
   });
 
-  it('eval --json: every method over the same split, and the new-item table', async () => {
-    const r = await ralm('eval', ...small, '--seeds', '1', '--max-users', '80', '--min-train-clicks', '5', '--seed-counts', '1,5', '--new-items', '10', '--json');
+  it('eval --json: every method over the same split in both protocols, the new-item table, and what stage 2 kept', async () => {
+    const r = await ralm('eval', ...small, '--seeds', '1', '--max-users', '80', '--min-train-clicks', '5', '--seed-counts', '1,5', '--new-items', '10', '--fresh-window', '168', '--json');
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { runs: Array<{ method: string; metrics: Record<string, number> }>; newItems: Array<{ n: number; auc: Record<string, { mean: number }> }>; context: { users: number } };
-    assert.deepEqual(doc.runs.map((x) => x.method), ['RALM', 'RALM (averaged seeds)', 'RALM (no local attention)', 'RALM (no global attention)', 'RALM (concatenation)', 'YouTube-DNN-style', 'most popular']);
-    for (const run_ of doc.runs) for (const key of ['auc', 'prec@10', 'recall@50', 'coverage@100']) assert.ok(Number.isFinite(run_.metrics[key]), `${run_.method} ${key}`);
+    type Runs = Array<{ method: string; metrics: Record<string, number> }>;
+    const doc = JSON.parse(r.stdout) as {
+      runs: Runs; fresh: { runs: Runs; requests: number }; newItems: Array<{ n: number; auc: Record<string, { mean: number }> }>; context: { users: number };
+      training: Array<{ method: string; kept?: string }>; tracking: Array<{ validation: string; runs: number }>; evaluatedOn: string;
+    };
+    const methods = ['RALM', 'RALM (untrained)', 'RALM (averaged seeds)', 'RALM (no local attention)', 'RALM (no global attention)', 'RALM (concatenation)', 'YouTube-DNN-style', 'most popular'];
+    assert.deepEqual(doc.runs.map((x) => x.method), methods);
+    for (const run_ of doc.runs) for (const key of ['auc', 'aucExposure', 'prec@10', 'recall@50', 'coverage@100']) assert.ok(Number.isFinite(run_.metrics[key]), `${run_.method} ${key}`);
+    assert.ok(doc.fresh.requests > 0);
+    assert.deepEqual(doc.fresh.runs.map((x) => x.method), methods);
+    for (const run_ of doc.fresh.runs) for (const key of ['auc', 'aucExposure', 'prec@10']) assert.ok(Number.isFinite(run_.metrics[key]), `fresh ${run_.method} ${key}`);
     assert.ok(doc.context.users > 0 && doc.context.users <= 80);
     assert.deepEqual(doc.newItems.map((x) => x.n), [1, 5]);
+    assert.equal(doc.evaluatedOn, 'test');
+    const untrained = doc.training.find((t) => t.method === 'RALM (untrained)');
+    assert.equal(untrained?.kept, 'initial');
+    for (const t of doc.training.filter((x) => x.method.startsWith('RALM'))) assert.ok(['trained', 'initial', 'identity'].includes(t.kept ?? ''), t.method);
+    assert.ok(doc.tracking.some((t) => t.validation === 'items per user' && t.runs === 6));
+  });
+
+  it('tune --json: trials drawn from the grid on the validation split, the best by the chosen metric', async () => {
+    const r = await ralm('tune', '--dataset', 'synthetic', '--users', '300', '--items', '80', '--m', '8', '--k', '2,3', '--epochs', '0', '--stage2-epochs', '1', '--stage2-objective', 'items,users', '--trials', '3', '--max-users', '60', '--select', 'auc', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { evaluatedOn: string; gridSize: number; trials: Array<{ config: { k: number }; metrics: { auc: number }; seconds: { stage2: number } }>; best: { metrics: { auc: number } } };
+    assert.equal(doc.evaluatedOn, 'validation');
+    assert.equal(doc.gridSize, 4);
+    assert.equal(doc.trials.length, 3);
+    assert.equal(doc.best.metrics.auc, Math.max(...doc.trials.map((t) => t.metrics.auc)));
+    assert.ok(doc.trials.every((t) => t.seconds.stage2 > 0));
   });
 
   it('usage errors name the option', async () => {

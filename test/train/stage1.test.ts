@@ -8,6 +8,7 @@ import { generateSynthetic } from '../../src/data/synthetic.js';
 import { cutAtShare, lowerBound } from '../../src/data/split.js';
 import { LogUniform, trainStage1, userFeatureValues, type Stage1Options, type Stage1Result } from '../../src/train/stage1.js';
 import { tfReady } from '../../src/train/tf-kernels.js';
+import { historyColumn } from '../../src/train/history.js';
 import { readUsers, trainModel } from '../../src/train/pipeline.js';
 import { loadModel } from '../../src/model/model.js';
 import { embedUserFeatures } from '../../src/model/user-tower.js';
@@ -93,7 +94,7 @@ describe('stage 1 training', () => {
         assert.equal(model.manifest.userTower?.merge, merge);
         let worst = 0;
         for (let u = 0; u < ds.users.size; u += 7) {
-          const { universal } = embedUserFeatures(model, userFeatureValues(ds, u), 'user.features');
+          const { universal } = embedUserFeatures(model, userFeatureValues(ds, u, [historyColumn(ds, trainEnd, r.historyItems)]), 'user.features');
           for (let d = 0; d < 16; d++) {
             const want = r.x[u * 16 + d];
             worst = Math.max(worst, Math.abs(universal[d] - want) / (1e-3 + Math.abs(want)));
@@ -109,7 +110,8 @@ describe('stage 1 training', () => {
   it('resumes from its checkpoint exactly where an uninterrupted run would be', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ralm-ckpt-'));
     try {
-      const opts = { ...base, m: 8, hidden: [8], epochs: 3, seed: 11, checkpointDir: dir };
+      // Without the click factors: XNNPACK's kernels may sum in a different order for differently aligned buffers.
+      const opts = { ...base, m: 8, hidden: [8], epochs: 3, seed: 11, checkpointDir: dir, history: 0, clickFactors: false };
       await trainStage1(ds, trainEnd, { ...opts, epochs: 2 }); // "interrupted" after epoch 2
       const resumed = await trainStage1(ds, trainEnd, opts);
       assert.equal(resumed.resumedFromEpoch, 2);
@@ -122,11 +124,13 @@ describe('stage 1 training', () => {
     }
   });
 
-  it('refuses a dataset without user fields, and MLP widths that do not end in m', async () => {
+  it('refuses a dataset without user fields (unless the click history is one), and MLP widths that do not end in m', async () => {
     await assert.rejects(trainStage1(ds, trainEnd, { ...base, hidden: [24, 12] }), /hidden: expected MLP widths ending in m = 16/);
     const bare = generateSynthetic({ users: 50, items: 20, fields: 1, seed: 1 }).dataset;
     Object.defineProperty(bare, 'userFields', { value: [] });
-    await assert.rejects(trainStage1(bare, 10, base), /needs user feature fields/);
+    await assert.rejects(trainStage1(bare, 10, { ...base, history: 0 }), /needs user feature fields/);
+    const r = await trainStage1(bare, 200, { ...base, epochs: 0 });
+    assert.deepEqual(r.tower.userFields.map((f) => f.name), ['history']);
   });
 });
 
@@ -144,7 +148,10 @@ describe('ralm train pipeline', () => {
       assert.equal(model.manifest.provenance.kind, 'trained');
       assert.equal(model.manifest.modelVersion, report.modelVersion);
       assert.ok(model.tower, 'the model carries its user tower');
-      assert.deepEqual(model.manifest.userFields.map((f) => f.name), ['interests', 'region', 'age', 'tags']);
+      assert.deepEqual(model.manifest.userFields.map((f) => f.name), ['interests', 'region', 'age', 'tags', 'history']);
+      assert.ok(['trained', 'initial', 'identity'].includes(report.stage2.kept));
+      assert.equal(model.manifest.provenance.metrics?.stage2KeptTrained, report.stage2.kept === 'trained' ? 1 : 0);
+      assert.match(model.manifest.provenance.notes ?? '', report.stage2.kept === 'trained' ? /best epoch/ : /kept \(no trained epoch validated better\)/);
       const training = model.manifest.provenance.training as { data: { trainRows: number; cut: string } };
       assert.equal(training.data.trainRows, report.trainClicks);
       assert.equal(training.data.cut, report.cut);

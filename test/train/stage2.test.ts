@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainStage2, scoreWithWeights, type Stage2Result } from '../../src/train/stage2.js';
 import { syntheticLog } from '../../src/data/synthetic.js';
-import { toCsr, userFactors } from '../../src/eval/svd.js';
+import { toCsr, userFactors } from '../../src/train/click-factors.js';
 import { loadModel, saveModel } from '../../src/model/model.js';
 import { RalmEngine } from '../../src/engine/engine.js';
 import { Rng } from '../../src/util/rng.js';
@@ -31,6 +31,47 @@ describe('stage 2 training', () => {
     assert.ok(r.bestValidationAuc > r.initialValidationAuc + 0.02, `AUC ${r.initialValidationAuc} → ${r.bestValidationAuc}`);
     assert.ok(r.history.every((e) => Number.isFinite(e.loss)));
     assert.equal(r.model.manifest.provenance.kind, 'trained');
+  });
+
+  it('keeps the start when no trained epoch validates better, and says so', async () => {
+    const log = syntheticLog({ users: 400, items: 60, topics: 4, seed: 5 });
+    const m = 8;
+    const x = userFactors(toCsr(log.userIds.length, log.itemIds.length, log.user, log.item), { rank: m, seed: 2 });
+    // A learning rate of ~0: the epoch's weights are the start's, so they validate no better.
+    const r = await trainStage2(x, m, { user: log.user, item: log.item }, { k: 3, attentionSize: 4, epochs: 1, patience: 1, minClickers: 15, seed: 9, learningRate: 1e-12, inputScaling: 'none', validationMetric: 'items' });
+    assert.notEqual(r.kept, 'trained');
+    assert.equal(r.bestEpoch, 0);
+    assert.ok(r.validation.identity, 'h = m: the identity configuration was measured');
+    const start = r.kept === 'identity' ? (r.validation.identity as { items: number }).items : r.validation.initial.items;
+    assert.equal(r.bestValidationAuc, start);
+    assert.ok(r.bestValidationAuc >= r.validation.initial.items && r.bestValidationAuc >= (r.validation.identity as { items: number }).items);
+    assert.ok(r.bestValidationAuc >= r.history[0].validationAuc);
+    assert.match(r.model.manifest.provenance.notes ?? '', /(identity configuration|initial weights) kept \(no trained epoch validated better\)/);
+  });
+
+  it('ranks items per user: the softmax over items trains and its validation (items per user) rises; the identity start is the untrained model', async () => {
+    const log = syntheticLog({ users: 500, items: 80, topics: 5, seed: 6 });
+    const m = 8;
+    const x = userFactors(toCsr(log.userIds.length, log.itemIds.length, log.user, log.item), { rank: m, seed: 2 });
+    const clicks = { user: log.user, item: log.item };
+    const calls: number[] = [];
+    const xWithout = (users: Int32Array, items: Int32Array): Float32Array => {
+      calls.push(users.length);
+      assert.ok(items.every((i) => i >= 0));
+      return Float32Array.from({ length: users.length * m }, (_, j) => x[users[Math.floor(j / m)] * m + (j % m)]);
+    };
+    const r = await trainStage2(x, m, clicks, { k: 3, attentionSize: 4, epochs: 3, patience: 3, minClickers: 15, seed: 4, objective: 'items', loss: 'softmax', negatives: 8, validationMetric: 'items', inputScaling: 'none', learnBlend: true, xWithout });
+    assert.ok(calls.length > 0, 'targets are embedded without their item');
+    assert.equal(r.validationMetric, 'items');
+    assert.ok(r.history.every((e) => Number.isFinite(e.loss) && e.validation.items > 0 && e.validation.users > 0));
+    assert.ok(r.bestValidationAuc > r.validation.initial.items, `items per user ${r.validation.initial.items} → ${r.bestValidationAuc}`);
+    const { alpha, beta } = r.model.manifest;
+    assert.ok(Math.abs(alpha + beta - 1) < 1e-6 && alpha > 0 && beta > 0, `learned blend ${alpha}, ${beta}`);
+    const u0 = await trainStage2(x, m, clicks, { k: 3, attentionSize: 4, epochs: 0, minClickers: 15, seed: 4, init: 'identity', inputScaling: 'none' });
+    assert.equal(u0.kept, 'initial');
+    const w = u0.model.weights.transformWeight;
+    for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) assert.equal(w[a * m + b], a === b ? 1 : 0);
+    await assert.rejects(trainStage2(x, m, clicks, { h: 4, init: 'identity', minClickers: 15 }), /"identity" needs h = m/);
   });
 
   it('activity-weighted negatives train too, and a run is deterministic given its seed', async () => {

@@ -1,14 +1,14 @@
 /** `ralm eval [recommend]` and `ralm eval audience`: RALM measured against its ablations and baselines. */
 import { resolve } from 'node:path';
-import { RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
+import { METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
 import { AUDIENCE_EVAL_DEFAULTS } from '../../eval/audience-eval.js';
 import { defaultHidden } from '../../train/stage1.js';
 import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
-import { asDefault, int, list, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
+import { asDefault, bool, int, list, num, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult, writeText } from '../output.js';
 import { DATASET_OPTIONS, DATASET_WITH_DEFAULT, datasetFrom, LEAKAGE_OPTION, showRead, SYNTHETIC_ONLY, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
-import { TRAINING_OPTIONS } from '../training-options.js';
+import { TRAINING_OPTIONS, trainingStageOptions, withDatasetDefaults } from '../training-options.js';
 
 const r = RECOMMEND_EVAL_DEFAULTS;
 
@@ -25,6 +25,11 @@ const RECOMMEND_OPTIONS = {
   aucNegatives: { flag: 'auc-negatives', arg: 'N', default: asDefault(r.aucNegatives), help: 'negatives per test click for AUC', parse: int() },
   maxSeeds: { flag: 'max-seeds', arg: 'N', default: asDefault(r.maxSeeds), help: 'seeds clustered per candidate at most (sampled)', parse: int() },
   ...TRAINING_OPTIONS,
+  baselineEpochs: { flag: 'baseline-epochs', arg: 'N', defaultText: '--epochs', help: 'stage 1 epochs of the YouTube-DNN-style baseline\'s own tower (when RALM\'s differ)', parse: int(0) },
+  validation: { flag: 'validation', boolean: true, help: 'evaluate on the validation split of the training period (no test row is read)', parse: bool },
+  methods: { flag: 'methods', arg: 'NAME,…', defaultText: 'all', help: `methods to run, of: ${METHODS.join('; ')}`, parse: list(oneOf(METHODS)) },
+  freshWindow: { flag: 'fresh-window', arg: 'HOURS', defaultText: '24 (global split), 8760 (per-user)', help: 'fresh candidates: first clicked this many hours before a request (0: skip)', parse: num(0) },
+  freshMinSeeds: { flag: 'fresh-min-seeds', arg: 'N', default: asDefault(r.freshMinSeeds), help: 'fresh candidates need this many clickers before the request', parse: int() },
   seedCounts: { flag: 'seed-counts', arg: 'N,…', default: asDefault(r.seedCounts), help: 'new items: evaluate after each of these numbers of seeds', parse: list(int()) },
   newItems: { flag: 'new-items', arg: 'N', default: asDefault(r.newItemsMax), help: 'new items evaluated at most (sampled)', parse: int() },
   ...SYNTHETIC_OPTIONS,
@@ -36,28 +41,32 @@ const recommend = defineCommand({
   name: 'eval recommend',
   usage: 'eval [recommend] [--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR] [options]',
   summary: 'RALM, its ablations and baselines on a temporal split, trained once per seed.',
-  notes: ['Reports AUC, prec@K (the paper\'s), recall@K, long tail, coverage and diversity, and new items after n seeds.'],
+  notes: ['Reports AUC, prec@K (the paper\'s), recall@K, long tail, coverage and diversity, and new items after n seeds.',
+    'movielens and globo: training settings not given are that dataset\'s validation-search choices (docs/training-and-evaluation.md).'],
   options: RECOMMEND_OPTIONS,
   positionals: true,
-  async run({ values: v, positionals, given }) {
-    const data = datasetFrom('eval', v, positionals, given, resolve, SYNTHETIC_ONLY);
+  async run({ values, positionals, given }) {
+    const data = datasetFrom('eval', values, positionals, given, resolve, SYNTHETIC_ONLY);
+    const v = withDatasetDefaults(data.kind, values, given, RECOMMEND_OPTIONS);
     const m = v.m;
     const { evalRecommend } = await import('../../eval/recommend-eval.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
+    const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      split: v.split, trainShare: v.trainShare, seeds: v.seeds, maxUsers: v.maxUsers,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
-      stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers },
-      stage2: { h: m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: TRAIN_DEFAULTS.stage2.patience, maxItems: v.stage2MaxItems },
+      stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
+      stage2: { h: m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: TRAIN_DEFAULTS.stage2.patience, maxItems: v.stage2MaxItems, ...stages.stage2 },
       seedCounts: v.seedCounts, newItemsMax: v.newItems,
       log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
     });
     await writeResult(v.out, { ...res, markdown: undefined });
     await writeText(v.report, res.markdown);
     emit(v.json, { ...res, markdown: undefined }, [
-      `${res.dataset}: ${res.split.kind} split at ${res.split.cut}; ${res.context.users} users × ${res.context.candidates} candidates; ${res.split.newItems} new items; ${res.settings.seeds ? (res.settings.seeds as number[]).length : 0} seeds; ${res.seconds.toFixed(0)} s`,
+      `${res.dataset}${res.evaluatedOn === 'validation' ? ' (validation split of the training period)' : ''}: ${res.split.kind} split at ${res.split.cut}; ${res.context.users} users × ${res.context.candidates} candidates; ${res.split.newItems} new items; ${res.settings.seeds ? (res.settings.seeds as number[]).length : 0} seeds; ${res.seconds.toFixed(0)} s`,
       '', res.markdown,
     ].join('\n'));
   },
@@ -79,9 +88,12 @@ const AUDIENCE_OPTIONS = {
   ns: { flag: 'ns', arg: 'N,…', default: asDefault(a.ns), help: 'audience sizes for recall@N and precision@N', parse: list(int()) },
   ks: { flag: 'ks', arg: 'K,…', default: asDefault(a.ks), help: 'centroids per seed set (one RALM row each)', parse: list(int()) },
   seed: { flag: 'seed', arg: 'N', default: asDefault(a.seed), help: 'random seed (and the synthetic log\'s)', parse: int() },
+  seeds: { flag: 'seeds', arg: 'N,…', help: 'run once per seed and report mean ± SD over them (instead of --seed)', parse: list(int()) },
   backend: { flag: 'backend', arg: 'cpu|webgpu', default: asDefault(a.backend), help: 'compute backend', parse: oneOf(['cpu', 'webgpu'] as const) },
   trainEpochs: { flag: 'train-epochs', arg: 'N', default: asDefault(a.trainEpochs), help: 'also train stage 2 on the visible clicks for this many epochs at most (0: off)', parse: int(0) },
   trainNegatives: { flag: 'train-negatives', arg: 'uniform|activity', default: asDefault(a.trainNegatives), help: 'how that training draws negatives', parse: oneOf(['uniform', 'activity'] as const) },
+  trainMaxItems: { flag: 'train-max-items', arg: 'N', default: asDefault(a.trainMaxItems), help: 'that training uses a seeded sample of this many items (0: all)', parse: int(0) },
+  trainLoss: { flag: 'train-loss', arg: 'softmax|bce', default: a.trainLoss, help: 'that training\'s loss over a target and its negative users', parse: oneOf(['softmax', 'bce'] as const) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
 
@@ -99,12 +111,23 @@ const audience = defineCommand({
     const data = datasetFrom('eval audience', v, positionals, given, resolve);
     if (given.has('train-negatives') && v.trainEpochs === 0) throw new UsageError('eval audience: --train-negatives applies when --train-epochs is above 0');
     const { openClickLog } = await import('../../data/open.js');
-    const { evalAudience } = await import('../../eval/audience-eval.js');
+    const { evalAudience, summarizeAudience } = await import('../../eval/audience-eval.js');
     const clicks = await openClickLog({ ...data, seed: v.seed, onRead: showRead });
-    const res = await evalAudience(clicks, {
+    const opts = {
       rank: v.rank, hideShare: v.hide, items: v.items, minClickers: v.minClickers, maxClickers: v.maxClickers,
-      ns: v.ns, ks: v.ks, seed: v.seed, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, log,
-    });
+      ns: v.ns, ks: v.ks, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, trainLoss: v.trainLoss, trainMaxItems: v.trainMaxItems, log,
+    };
+    if (v.seeds !== undefined) {
+      const runs = [];
+      for (const seed of v.seeds) runs.push(await evalAudience(clicks, { ...opts, seed }));
+      const sum = summarizeAudience(runs);
+      await writeResult(v.out, sum);
+      const head = `method              ${runs[0].settings.ns.map((n) => `recall@${n}`.padStart(18)).join('')}`;
+      const rows = sum.summary.map((m) => m.method.padEnd(20) + m.atN.map((x) => `${x.recall.mean.toFixed(3)} ±${x.recall.sd.toFixed(3)}`.padStart(18)).join(''));
+      emit(v.json, sum, [`${sum.dataset}: ${v.seeds.length} seeds, mean ± SD over seeds`, head, ...rows].join('\n'));
+      return;
+    }
+    const res = await evalAudience(clicks, { ...opts, seed: v.seed });
     await writeResult(v.out, res);
     const head = `method              ${res.settings.ns.map((n) => `recall@${n}`.padStart(16) + `prec@${n}`.padStart(16)).join('')}`;
     const rows = res.methods.map((m) => m.method.padEnd(20) + m.atN.map((x) => `${x.recall.toFixed(3)} ±${x.recallSe.toFixed(3)}`.padStart(16) + `${x.precision.toFixed(3)} ±${x.precisionSe.toFixed(3)}`.padStart(16)).join(''));

@@ -6,7 +6,7 @@ import { asDefault, bool, int, list, num, oneOf, share, str, time, UsageError, t
 import { defineCommand } from '../command.js';
 import { emit, writeResult } from '../output.js';
 import { DATASET_OPTIONS, DATASET_WITH_DEFAULT, datasetFrom, LEAKAGE_OPTION, showRead, SYNTHETIC_ONLY, SYNTHETIC_OPTIONS, syntheticSize } from '../shared-options.js';
-import { TRAINING_OPTIONS } from '../training-options.js';
+import { TRAINING_OPTIONS, trainingStageOptions, withDatasetDefaults } from '../training-options.js';
 
 const s1 = STAGE1_DEFAULTS;
 
@@ -34,6 +34,16 @@ const OPTIONS = {
   stage2Epochs: TRAINING_OPTIONS.stage2Epochs,
   stage2Lr: TRAINING_OPTIONS.stage2Lr,
   stage2MaxItems: TRAINING_OPTIONS.stage2MaxItems,
+  history: TRAINING_OPTIONS.history,
+  stage1Init: TRAINING_OPTIONS.stage1Init,
+  stage2Objective: TRAINING_OPTIONS.stage2Objective,
+  stage2Loss: TRAINING_OPTIONS.stage2Loss,
+  stage2Negatives: TRAINING_OPTIONS.stage2Negatives,
+  stage2ItemNegatives: TRAINING_OPTIONS.stage2ItemNegatives,
+  stage2Init: TRAINING_OPTIONS.stage2Init,
+  stage2Scaling: TRAINING_OPTIONS.stage2Scaling,
+  blend: TRAINING_OPTIONS.blend,
+  stage2Validation: TRAINING_OPTIONS.stage2Validation,
   patience: TRAINING_OPTIONS.patience,
   stage2Patience: { flag: 'stage2-patience', arg: 'N', default: asDefault(TRAIN_DEFAULTS.stage2.patience), help: 'stage 2 stops after this many epochs without a better validation AUC', parse: int() },
   seed: { flag: 'seed', arg: 'N', default: asDefault(s1.seed), help: 'random seed of both stages', parse: int() },
@@ -48,12 +58,15 @@ export const command = defineCommand({
   name: 'train',
   usage: 'train --out DIR [[--dataset schema] SCHEMA.json | --dataset movielens|globo|synthetic [--data DIR]] [options]',
   summary: 'Trains stage 1 (user tower), then stage 2 (look-alike): a model directory and users.msgpack.',
-  notes: ['users.msgpack holds the users\' universal embeddings for `ralm users import`.', 'Rerun the same command to resume from its checkpoints.'],
+  notes: ['users.msgpack holds the users\' universal embeddings for `ralm users import`.', 'Rerun the same command to resume from its checkpoints.',
+    'movielens and globo: settings not given are that dataset\'s validation-search choices (docs/training-and-evaluation.md).'],
   options: OPTIONS,
   positionals: true,
-  async run({ values: v, positionals, given }) {
-    if (v.out === undefined) throw new UsageError('train: --out DIR is required');
-    const data = datasetFrom('train', v, positionals, given, resolve, SYNTHETIC_ONLY);
+  async run({ values, positionals, given }) {
+    const out = values.out;
+    if (out === undefined) throw new UsageError('train: --out DIR is required');
+    const data = datasetFrom('train', values, positionals, given, resolve, SYNTHETIC_ONLY);
+    const v = withDatasetDefaults(data.kind, values, given, OPTIONS);
     if (given.has('train-share') && given.has('cut')) throw new UsageError('train: give --train-share or --cut, not both');
     if (v.allowFeatureLeakage && v.trainShare === undefined && v.cut === undefined) throw new UsageError('train: --allow-feature-leakage applies with --train-share or --cut (training on every click has no cut to leak past)');
     const m = v.m;
@@ -62,18 +75,19 @@ export const command = defineCommand({
     const { trainModel } = await import('../../train/pipeline.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
+    const stages = trainingStageOptions(v);
     const report = await trainModel({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      trainShare: v.trainShare, cut: v.cut, out: resolve(v.out),
+      trainShare: v.trainShare, cut: v.cut, out: resolve(out),
       checkpointDir: v.checkpoints !== undefined ? resolve(v.checkpoints) : undefined, keepCheckpoints: v.keepCheckpoints,
       exportUsers: !v.noUsers, modelVersion: v.modelVersion,
       stage1: {
         m, hidden, merge: v.merge, attentionSize: v.attentionSize, epochs: v.epochs, batchSize: v.batchSize, learningRate: v.lr,
         negatives: v.negatives, maxPositives: v.maxPositives, maxTrainUsers: v.maxTrainUsers, patience: v.patience, seed: v.seed,
-        validationShare: v.validationShare,
+        validationShare: v.validationShare, ...stages.stage1,
       },
       stage2: {
-        h: v.h ?? m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: v.stage2Patience, seed: v.seed, maxItems: v.stage2MaxItems,
+        h: v.h ?? m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: v.stage2Patience, seed: v.seed, maxItems: v.stage2MaxItems, ...stages.stage2,
       },
       log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
     });
@@ -81,7 +95,7 @@ export const command = defineCommand({
     emit(v.json, report, [
       `trained ${report.modelVersion} on ${report.dataset.name} (${report.trainClicks} training rows${report.cut ? `, before ${report.cut}` : ''}) in ${report.seconds.total.toFixed(1)} s (stage 1 ${report.seconds.stage1.toFixed(1)} s, stage 2 ${report.seconds.stage2.toFixed(1)} s)`,
       `  stage 1: best epoch ${report.stage1.bestEpoch}, validation hit@50 ${report.stage1.bestValidationHitAt50.toFixed(4)} (${report.stage1.validationUsers} users)`,
-      `  stage 2: best epoch ${report.stage2.bestEpoch}, validation AUC ${report.stage2.bestValidationAuc.toFixed(4)} (untrained ${report.stage2.initialValidationAuc.toFixed(4)})`,
+      `  stage 2: kept ${report.stage2.kept === 'trained' ? `epoch ${report.stage2.bestEpoch}` : `the ${report.stage2.kept === 'identity' ? 'identity configuration' : 'initial weights'} (no trained epoch validated better)`}, validation AUC ${report.stage2.bestValidationAuc.toFixed(4)} (${report.stage2.validationMetric === 'items' ? 'items per user' : 'users per item'}; initial ${report.stage2.initialValidationAuc.toFixed(4)})`,
       `  model: ${report.modelDir}${report.usersFile ? `; users: ${report.usersFile}` : ''}`,
     ].join('\n'));
   },

@@ -4,8 +4,10 @@
  * power iterations). The sparse products are loops over the clicks; the small dense steps
  * (Cholesky for orthonormalisation, the symmetric eigen-decomposition) use ml-matrix.
  *
- * Returns rows U_r Σ_r (so that dot products of user rows approximate co-click counts), each
- * row scaled to unit length; users without clicks get a zero row.
+ * `userFactors` returns rows U_r Σ_r (so that dot products of user rows approximate co-click
+ * counts), each row scaled to unit length; users without clicks get a zero row. `clickSvd` also
+ * returns the item factors V_r: a user's row U_r Σ_r is the sum of the V_r rows of the items they
+ * clicked (the fold-in), which is how stage 1 starts its item-id embeddings from click factors.
  */
 import { CholeskyDecomposition, EigenvalueDecomposition, inverse, Matrix } from 'ml-matrix';
 import { Rng } from '../util/rng.js';
@@ -107,8 +109,18 @@ export interface SvdOptions {
   seed?: number;
 }
 
-/** Unit-length user factors (rows × rank, Float32) of a binary click matrix. */
-export function userFactors(a: Csr, o: SvdOptions): Float32Array {
+export interface ClickSvd {
+  rank: number;
+  /** rows × rank: U_r Σ_r, not normalised. */
+  users: Float32Array;
+  /** cols × rank: V_r (orthonormal columns). */
+  items: Float32Array;
+  /** The r largest singular values, descending. */
+  sigma: Float64Array;
+}
+
+/** A rank-r randomized SVD of a binary click matrix: user rows U_r Σ_r, item factors V_r, Σ_r. */
+export function clickSvd(a: Csr, o: SvdOptions): ClickSvd {
   const r = o.rank;
   const l = r + (o.oversample ?? 10);
   const rng = new Rng(o.seed ?? 1);
@@ -119,7 +131,7 @@ export function userFactors(a: Csr, o: SvdOptions): Float32Array {
     const z = mulT(a, q, l);
     q = orthonormalize(mul(a, z, l), a.rows, l);
   }
-  // B = Qᵀ A (l × cols); B Bᵀ = W Λ Wᵀ; A ≈ Q W Σ Vᵀ with Σ = √Λ, so U Σ = Q W Σ.
+  // B = Qᵀ A (l × cols); B Bᵀ = W Λ Wᵀ; A ≈ Q W Σ Vᵀ with Σ = √Λ, so U Σ = Q W Σ and V = Bᵀ W Σ⁻¹.
   const bt = mulT(a, q, l); // cols × l = Bᵀ
   const bb = new Matrix(l, l);
   for (let c = 0; c < a.cols; c++) {
@@ -135,25 +147,41 @@ export function userFactors(a: Csr, o: SvdOptions): Float32Array {
   const values = evd.realEigenvalues;
   const order = values.map((v, i) => [v, i] as const).sort((x, y) => y[0] - x[0]).slice(0, r);
   const w = evd.eigenvectorMatrix;
+  const sigma = Float64Array.from(order, ([v]) => Math.sqrt(Math.max(v, 0)));
   // Projection P (l × r): column t = w[:, order[t]] · σ_t.
   const proj = new Float64Array(l * r);
-  order.forEach(([v, i], t) => {
-    const sigma = Math.sqrt(Math.max(v, 0));
-    for (let a2 = 0; a2 < l; a2++) proj[a2 * r + t] = w.get(a2, i) * sigma;
+  order.forEach(([, i], t) => {
+    for (let a2 = 0; a2 < l; a2++) proj[a2 * r + t] = w.get(a2, i) * sigma[t];
   });
-  const out = new Float32Array(a.rows * r);
-  const row = new Float64Array(r);
+  const users = new Float32Array(a.rows * r);
   for (let i = 0; i < a.rows; i++) {
-    row.fill(0);
     for (let a2 = 0; a2 < l; a2++) {
       const v = q[i * l + a2];
       if (v === 0) continue;
-      for (let t = 0; t < r; t++) row[t] += v * proj[a2 * r + t];
+      for (let t = 0; t < r; t++) users[i * r + t] += v * proj[a2 * r + t];
     }
+  }
+  const items = new Float32Array(a.cols * r);
+  for (let c = 0; c < a.cols; c++) {
+    for (let t = 0; t < r; t++) {
+      if (sigma[t] === 0) continue;
+      let s = 0;
+      for (let a2 = 0; a2 < l; a2++) s += bt[c * l + a2] * w.get(a2, order[t][1]);
+      items[c * r + t] = s / sigma[t];
+    }
+  }
+  return { rank: r, users, items, sigma };
+}
+
+/** Unit-length user factors (rows × rank, Float32) of a binary click matrix. */
+export function userFactors(a: Csr, o: SvdOptions): Float32Array {
+  const { users, rank: r } = clickSvd(a, o);
+  const out = new Float32Array(users.length);
+  for (let i = 0; i < a.rows; i++) {
     let ss = 0;
-    for (let t = 0; t < r; t++) ss += row[t] * row[t];
+    for (let t = 0; t < r; t++) ss += users[i * r + t] * users[i * r + t];
     const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    for (let t = 0; t < r; t++) out[i * r + t] = row[t] * inv;
+    for (let t = 0; t < r; t++) out[i * r + t] = users[i * r + t] * inv;
   }
   return out;
 }

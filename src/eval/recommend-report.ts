@@ -1,0 +1,91 @@
+/**
+ * The report of `ralm eval`: the all-items table, the fresh-candidates table, the new-item table,
+ * which weights each stage-2 run kept, and how stage 2's validation measures track the
+ * evaluation (their correlation across the RALM runs: methods × seeds).
+ */
+import { pearson, spearman } from './metrics.js';
+import { newItemMarkdown, type NewItemRow } from './new-items.js';
+import { renderMarkdown, type ReportJson, type RunRecord } from './report.js';
+
+export interface TrainingRecord {
+  seed: number;
+  method: string;
+  seconds: number;
+  bestEpoch: number;
+  /** Stage 1: validation hit@50; stage 2: the chosen validation measure of the weights kept. */
+  validation: number;
+  /** Stage 2: which weights were kept, and both validation measures of them. */
+  kept?: 'trained' | 'initial' | 'identity';
+  validationItems?: number;
+  validationUsers?: number;
+}
+
+export interface Tracking {
+  validation: 'items per user' | 'users per item';
+  protocol: 'all items' | 'fresh candidates';
+  metric: string;
+  runs: number;
+  pearson: number;
+  spearman: number;
+}
+
+/** Correlation of each stage-2 validation measure with each evaluation metric, across the RALM runs. */
+export function validationTracking(training: readonly TrainingRecord[], runs: readonly RunRecord[], freshRuns: readonly RunRecord[]): Tracking[] {
+  const out: Tracking[] = [];
+  const s2 = training.filter((t) => t.kept !== undefined && t.validationItems !== undefined);
+  for (const [protocol, rs] of [['all items', runs], ['fresh candidates', freshRuns]] as const) {
+    for (const metric of ['auc', 'aucExposure', 'prec@10', 'prec@50']) {
+      for (const [validation, key] of [['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
+        const xs: number[] = [];
+        const ys: number[] = [];
+        for (const t of s2) {
+          const r = rs.find((x) => x.method === t.method && x.seed === t.seed);
+          const v = t[key];
+          if (!r || v === undefined || !(metric in r.metrics)) continue;
+          xs.push(v);
+          ys.push(r.metrics[metric]);
+        }
+        if (xs.length >= 3) out.push({ validation, protocol, metric, runs: xs.length, pearson: pearson(xs, ys), spearman: spearman(xs, ys) });
+      }
+    }
+  }
+  return out;
+}
+
+export interface RecommendMarkdownInput {
+  runs: RunRecord[];
+  metricsShown: string[];
+  fresh: { windowMs: number; slots: number; requests: number; runs: RunRecord[]; summary: ReportJson | null };
+  freshShown: string[];
+  newItems: NewItemRow[];
+  methods: string[];
+  training: TrainingRecord[];
+  tracking: Tracking[];
+  evaluatedOn: 'test' | 'validation';
+}
+
+const f4 = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : '—');
+
+export function recommendMarkdown(r: RecommendMarkdownInput): string {
+  const on = r.evaluatedOn === 'validation' ? ' (on the validation split of the training period; no test row was read)' : '';
+  const parts = [`All items${on}: every candidate ranked for every user; AUC against uniform and against exposure negatives`, '', renderMarkdown(r.runs, { metrics: r.metricsShown })];
+  if (r.fresh.runs.length) {
+    const hours = r.fresh.windowMs / 3_600_000;
+    const window = hours >= 48 ? `${(hours / 24).toFixed(0)} days` : `${hours} h`;
+    const cands = r.fresh.runs[0].metrics.candidatesPerRequest;
+    parts.push('', `Fresh candidates: items first clicked in the ${window} before each request, described by their real-time seeds; ${r.fresh.requests} requests at ${r.fresh.slots} times, ${cands.toFixed(0)} candidates a request on average`, '', renderMarkdown(r.fresh.runs, { metrics: r.freshShown }));
+  }
+  parts.push('', newItemMarkdown(r.newItems, r.methods));
+  const s2 = r.training.filter((t) => t.kept !== undefined);
+  if (s2.length) {
+    parts.push('', 'Stage 2: the weights each run kept (by validation on held-out items: items per user / users per item)', '',
+      '| method | seed | kept | best epoch | validation (items per user) | validation (users per item) | seconds |', '|---|---:|---|---:|---:|---:|---:|',
+      ...s2.map((t) => `| ${t.method} | ${t.seed} | ${t.kept} | ${t.bestEpoch} | ${f4(t.validationItems ?? NaN)} | ${f4(t.validationUsers ?? NaN)} | ${t.seconds.toFixed(0)} |`));
+  }
+  if (r.tracking.length) {
+    parts.push('', 'How stage 2\'s validation tracks the evaluation: correlation across the RALM runs (methods × seeds)', '',
+      '| validation measure | protocol | metric | runs | Pearson | Spearman |', '|---|---|---|---:|---:|---:|',
+      ...r.tracking.map((t) => `| ${t.validation} | ${t.protocol} | ${t.metric} | ${t.runs} | ${f4(t.pearson)} | ${f4(t.spearman)} |`));
+  }
+  return parts.join('\n');
+}

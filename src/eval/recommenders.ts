@@ -1,0 +1,98 @@
+/**
+ * The learned methods of the ranking evaluation as Recommenders: RALM served through the engine
+ * (each candidate published with centroids of its seeds in the model's transformed space, as in
+ * production) and the YouTube-DNN-style scorer x_u · v_i + b_i from stage 1's sampled softmax.
+ */
+import { RalmEngine } from '../engine/engine.js';
+import type { RalmModel } from '../model/model.js';
+import type { Stage1Result } from '../train/stage1.js';
+import type { FreshScorer, FreshSlot } from './fresh-eval.js';
+import type { Recommender } from './ranking-eval.js';
+
+/** x_u · v_i + b_i from stage 1's sampled softmax. */
+export class YoutubeDnn implements Recommender, FreshScorer {
+  readonly name = 'YouTube-DNN-style';
+  constructor(private readonly s1: Stage1Result) {}
+  score(u: number, items: Uint32Array, out: Float32Array): void {
+    const { m, x, itemEmbeddings: v, itemBias: b } = this.s1;
+    for (let j = 0; j < items.length; j++) {
+      const i = items[j];
+      let s = b[i];
+      for (let d = 0; d < m; d++) s += x[u * m + d] * v[i * m + d];
+      out[j] = s;
+    }
+  }
+
+  scoreSlot(slot: FreshSlot, users: readonly number[]): Float32Array[] {
+    return users.map((u) => {
+      const out = new Float32Array(slot.items.length);
+      this.score(u, slot.items, out);
+      return out;
+    });
+  }
+}
+
+/** RALM through the engine: candidates published with centroids of their training clickers. */
+export class RalmRecommender implements Recommender, FreshScorer {
+  private ids: string[] = [];
+  private idsFor: Uint32Array | null = null;
+
+  private constructor(readonly name: string, readonly engine: RalmEngine, private readonly x: Float32Array, private readonly m: number) {}
+
+  /** The universal embedding of user u. */
+  universal(u: number): Float32Array {
+    return this.x.subarray(u * this.m, (u + 1) * this.m);
+  }
+
+  static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number): Promise<RalmRecommender> {
+    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false });
+    const r = new RalmRecommender(name, engine, x, model.manifest.m);
+    for (let b = 0; b < items.length; b += 512) {
+      const chunk = items.subarray(b, b + 512);
+      const clusters = await r.centroidsFor(Array.from(chunk, (i) => seedsOf(i)), seed);
+      await engine.upsertItems(clusters.map((c, j) => ({ id: String(chunk[j]), centroids: c })));
+    }
+    return r;
+  }
+
+  /** Centroids (count × h) of each seed list, in the model's transformed space. */
+  async centroidsFor(seedLists: Array<ArrayLike<number>>, seed: number): Promise<Float32Array[]> {
+    const { m } = this;
+    const h = this.engine.model.manifest.h;
+    const jobs = [];
+    for (const seeds of seedLists) {
+      const xs = new Float32Array(seeds.length * m);
+      for (let r = 0; r < seeds.length; r++) xs.set(this.x.subarray(seeds[r] * m, (seeds[r] + 1) * m), r * m);
+      const e = await this.engine.transform(xs, seeds.length);
+      jobs.push({ points: e, n: seeds.length });
+    }
+    const res = await this.engine.clusterPoints(jobs, { seed });
+    return res.map((c) => c.centroids.slice(0, c.count * h));
+  }
+
+  async score(u: number, items: Uint32Array, out: Float32Array): Promise<void> {
+    if (this.idsFor !== items) {
+      this.ids = Array.from(items, String);
+      this.idsFor = items;
+    }
+    const [r] = await this.engine.score([{ user: { universal: this.universal(u) }, items: this.ids }]);
+    out.set(r.scores);
+  }
+
+  /** Fresh candidates: each published from its seeds at the request time, scored, then removed. */
+  async scoreSlot(slot: FreshSlot, users: readonly number[]): Promise<Float32Array[]> {
+    const ids = Array.from(slot.items, (i) => `fresh:${slot.time}:${i}`);
+    const cents = await this.centroidsFor(slot.seeds, 1);
+    await this.engine.upsertItems(cents.map((c, j) => ({ id: ids[j], centroids: c })));
+    try {
+      const res = await this.engine.score(users.map((u) => ({ user: { universal: this.universal(u) }, items: ids })));
+      return res.map((r) => Float32Array.from(r.scores));
+    } finally {
+      await this.engine.removeItems(ids);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}
