@@ -1,0 +1,125 @@
+/**
+ * The Valkey/Redis store's key layout and its server-side scripts.
+ *
+ * Every key carries a hash tag (`{…}`), so that a Valkey/Redis Cluster keeps together what one
+ * script touches: an item's state, seeds, event ids and clusters share the item's tag; an
+ * audience's record and chunks share the audience's tag; the indexes share `{idx}`. A script
+ * only ever touches keys of one tag, so each runs atomically on the one node holding it.
+ * (https://valkey.io/topics/cluster-spec/ — "Hash tags"; https://valkey.io/topics/eval-intro/.)
+ */
+
+/** Names of the keys under a prefix (default `ralm`). Ids go inside the tag as they are. */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+  item(id: string): string { return `${this.prefix}:{i:${id}}`; }
+  seeds(id: string): string { return `${this.prefix}:{i:${id}}:s`; }
+  eventIds(id: string): string { return `${this.prefix}:{i:${id}}:e`; }
+  clusters(id: string): string { return `${this.prefix}:{i:${id}}:c`; }
+  user(id: string): string { return `${this.prefix}:{u:${id}}`; }
+  audience(id: string): string { return `${this.prefix}:{a:${id}}`; }
+  audienceChunk(id: string, c: number): string { return `${this.prefix}:{a:${id}}:u:${c}`; }
+  audienceCount(id: string): string { return `${this.prefix}:{a:${id}}:n`; }
+  /** Indexes (sets) and counters: one tag, one node. */
+  get users(): string { return `${this.prefix}:{idx}:users`; }
+  get items(): string { return `${this.prefix}:{idx}:items`; }
+  get clustered(): string { return `${this.prefix}:{idx}:clustered`; }
+  get audiences(): string { return `${this.prefix}:{idx}:audiences`; }
+  get dirty(): string { return `${this.prefix}:{idx}:dirty`; }
+  get failures(): string { return `${this.prefix}:{idx}:failures`; }
+  get counters(): string { return `${this.prefix}:{idx}:counters`; }
+  get lease(): string { return `${this.prefix}:{lease}`; }
+  get fence(): string { return `${this.prefix}:{lease}:fence`; }
+}
+
+/**
+ * One item's share of an ingest call, atomically.
+ * KEYS: item hash, seeds hash (position → "ts arrivedAt user"), event-id set (id → arrival ms).
+ * ARGV: now, max seeds kept, id cutoff (ids that arrived before it are forgotten), then
+ * (id or '', user, ts) per event in order. Returns {accepted, duplicates, seedVersion, flags}
+ * with flags '1' (stored) or '0' (duplicate) per event.
+ */
+export const INGEST_LUA = `
+local now = ARGV[1]
+local max = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[3])
+local clicks = tonumber(redis.call('HGET', KEYS[1], 'clicks') or '0')
+local version = tonumber(redis.call('HGET', KEYS[1], 'seedVersion') or '0')
+local accepted, dups = 0, 0
+local flags = {}
+for i = 4, #ARGV, 3 do
+  local id = ARGV[i]
+  local dup = false
+  if id ~= '' then
+    if redis.call('ZSCORE', KEYS[3], id) then dup = true else redis.call('ZADD', KEYS[3], now, id) end
+  end
+  if dup then
+    dups = dups + 1
+    flags[#flags + 1] = '0'
+  else
+    flags[#flags + 1] = '1'
+    redis.call('HSET', KEYS[2], clicks, ARGV[i + 2] .. ' ' .. now .. ' ' .. ARGV[i + 1])
+    if clicks >= max then redis.call('HDEL', KEYS[2], clicks - max) end
+    clicks = clicks + 1
+    version = version + 1
+    accepted = accepted + 1
+  end
+end
+if accepted > 0 then
+  redis.call('HSETNX', KEYS[1], 'createdAt', now)
+  redis.call('HSETNX', KEYS[1], 'firstSeedAt', now)
+  redis.call('HSET', KEYS[1], 'clicks', clicks, 'seedVersion', version, 'seedCount', math.min(clicks, max), 'lastSeedAt', now)
+end
+return {accepted, dups, version, table.concat(flags)}
+`;
+
+/**
+ * Publishes one item's clusters, fenced: a writer whose token is lower than the one that last
+ * wrote this item is refused (returns 0), so a paused old leader can never overwrite clusters a
+ * newer leader published. The first publication's `firstServableAt` is kept.
+ * KEYS: clusters hash. ARGV: fence token, then field/value pairs (firstServableAt among them).
+ */
+export const PUBLISH_LUA = `
+local fence = tonumber(ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'fence') or '-1')
+if fence < last then return 0 end
+local first = redis.call('HGET', KEYS[1], 'firstServableAt')
+redis.call('HSET', KEYS[1], 'fence', fence, unpack(ARGV, 2))
+if first then redis.call('HSET', KEYS[1], 'firstServableAt', first) end
+return 1
+`;
+
+/**
+ * Clears an item's dirty mark if the version clustered covers it (clicks that arrived meanwhile
+ * keep it dirty). KEYS: dirty set, failures hash. ARGV: item id, seed version clustered.
+ */
+export const CLEAN_LUA = `
+local d = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if d and tonumber(d) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+/**
+ * The re-clustering lease: taken when free (a new fencing token, one higher than any before) or
+ * renewed by its holder (same token). KEYS: lease, fence counter. ARGV: holder, ttl ms.
+ * Returns the token, or 0 when another holds it.
+ */
+export const LEASE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local holder, token = string.match(cur, '^(.*) (%d+)$')
+  if holder ~= ARGV[1] then return 0 end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(token)
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
+return token
+`;
+
+/** Gives the lease up if `holder` still holds it. KEYS: lease. ARGV: holder. */
+export const RELEASE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur and string.match(cur, '^(.*) %d+$') == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+`;

@@ -1,0 +1,442 @@
+/**
+ * The shared store: Valkey/Redis (one node or a Cluster) behind the same RalmStore contract as the
+ * embedded LMDB store, so several `ralm serve` replicas can share users, items, seeds, clusters,
+ * the re-cluster queue and audience jobs. Keys and scripts: redis-scripts.ts; connection and
+ * durability: redis-connection.ts.
+ *
+ * Writes are issued together (auto-pipelined per node) and each call resolves only once its writes
+ * meet the durability rule in force. Per item, an ingest is one atomic script (seeds, counts,
+ * event-id de-duplication); the indexes and counters that live on other nodes follow, idempotently
+ * (an item re-marked dirty is re-clustered, never lost). Event ids de-duplicate per item: a re-send
+ * names the same item, so a retry is recognised on the node that holds that item.
+ */
+import { RalmError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { validateEvents } from './lmdb-store.js';
+import { CLEAN_LUA, INGEST_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
+import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, type Durability, type RedisClient } from './redis-connection.js';
+import { RedisAudiences } from './redis-audiences.js';
+import { bytes, floats, fromUserHash, scanSet, userFields } from './redis-codec.js';
+import type {
+  AudienceRecord, AudienceUsers, ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord,
+} from './store.js';
+
+export interface RedisStoreOptions {
+  /** Key prefix, so several deployments can share one server. Default `ralm`. */
+  prefix?: string;
+  durability?: Durability;
+  /** Replicas that must also fsync each write under `waitaof`. Default 0. */
+  replicas?: number;
+  maxSeedsPerItem?: number;
+  eventIdRetentionMs?: number;
+  connectTimeoutMs?: number;
+}
+
+interface Scripts {
+  ralmIngest(...args: Array<string | number>): Promise<[number, number, number, string]>;
+  ralmPublish(...args: Array<string | number | Buffer>): Promise<number>;
+  ralmClean(...args: Array<string | number>): Promise<number>;
+  ralmLease(...args: Array<string | number>): Promise<number>;
+  ralmRelease(...args: Array<string | number>): Promise<number>;
+}
+
+/** Items (or users) fetched per round trip when walking an index. */
+const PAGE = 500;
+
+export class RedisStore implements RalmStore {
+  readonly keys: RedisKeys;
+  readonly maxSeedsPerItem: number;
+  readonly eventIdRetentionMs: number;
+  /** The fencing token this store publishes clusters under (0 until a lease is taken). */
+  fenceToken = 0;
+  private closed = false;
+  private readonly audiences: RedisAudiences;
+
+  private constructor(readonly client: RedisClient, readonly display: string, readonly durability: 'fsync' | 'waitaof' | 'none', private readonly replicas: number, options: RedisStoreOptions) {
+    this.keys = new RedisKeys(options.prefix ?? REDIS_DEFAULTS.prefix);
+    this.maxSeedsPerItem = options.maxSeedsPerItem ?? REDIS_DEFAULTS.maxSeedsPerItem;
+    this.eventIdRetentionMs = options.eventIdRetentionMs ?? REDIS_DEFAULTS.eventIdRetentionMs;
+    if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
+    if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
+    for (const [name, numberOfKeys, lua] of [['ralmIngest', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA]] as const) {
+      client.defineCommand(name, { numberOfKeys, lua });
+    }
+    this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
+  }
+
+  /**
+   * Connects to `url` (redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT,…), decides the
+   * durability rule (refusing a server that cannot give the one asked for), and returns the store
+   * with any warning to log.
+   */
+  static async open(url: string, options: RedisStoreOptions = {}): Promise<{ store: RedisStore; warning?: string }> {
+    const target = parseRedisUrl(url);
+    const client = await connectRedis(target, options.connectTimeoutMs);
+    try {
+      const { mode, warning } = await resolveDurability(client, options.durability ?? REDIS_DEFAULTS.durability, target.display);
+      return { store: new RedisStore(client, target.display, mode, options.replicas ?? REDIS_DEFAULTS.replicas, options), warning };
+    } catch (err) {
+      client.disconnect();
+      throw err;
+    }
+  }
+
+  private get s(): Scripts {
+    return this.client as unknown as Scripts;
+  }
+
+  private check(): void {
+    if (this.closed) throw new RalmError('RALM_ERR_CLOSED', 'the store is closed');
+  }
+
+  /** Runs `fn`, then waits until its writes are durable; failures become coded errors. */
+  private async write<T>(fn: () => Promise<T>): Promise<T> {
+    this.check();
+    try {
+      const out = await fn();
+      await this.durable();
+      return out;
+    } catch (err) {
+      throw redisError(err);
+    }
+  }
+
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    this.check();
+    try {
+      return await fn();
+    } catch (err) {
+      throw redisError(err);
+    }
+  }
+
+  /** Under `waitaof`: every primary has fsynced (and `replicas` replicas hold) what this client wrote. */
+  private async durable(): Promise<void> {
+    if (this.durability !== 'waitaof') return;
+    await Promise.all(primaries(this.client).map(async (node) => {
+      const [local, replicas] = (await node.call('WAITAOF', 1, this.replicas, REDIS_DEFAULTS.waitTimeoutMs)) as [number, number];
+      if (local < 1 || replicas < this.replicas) throw new RalmError('RALM_ERR_STORE_UNAVAILABLE', `the store did not confirm the write durable within ${REDIS_DEFAULTS.waitTimeoutMs} ms (fsynced locally: ${local}, replicas: ${replicas} of ${this.replicas})`);
+    }));
+  }
+
+  async ingest(events: readonly ClickEvent[]): Promise<IngestResult> {
+    this.check();
+    validateEvents(events);
+    if (events.length === 0) return { accepted: 0, duplicates: 0, unknownUserEvents: 0, unknownUsers: [] };
+    const now = Date.now();
+    let duplicates = 0;
+    const seen = new Set<string>();
+    const byItem = new Map<string, ClickEvent[]>();
+    for (const e of events) {
+      if (e.id !== undefined) {
+        if (seen.has(e.id)) { duplicates++; continue; }
+        seen.add(e.id);
+      }
+      const list = byItem.get(e.item);
+      if (list) list.push(e); else byItem.set(e.item, [e]);
+    }
+    return this.write(async () => {
+      const cutoff = now - this.eventIdRetentionMs;
+      const users = [...new Set(events.map((e) => e.user))];
+      const [perItem, known] = await Promise.all([
+        Promise.all([...byItem].map(([item, list]) => this.s.ralmIngest(
+          this.keys.item(item), this.keys.seeds(item), this.keys.eventIds(item), now, this.maxSeedsPerItem, cutoff,
+          ...list.flatMap((e) => [e.id ?? '', e.user, e.ts]),
+        ))),
+        Promise.all(users.map((u) => this.client.exists(this.keys.user(u)))),
+      ]);
+      const unknownAll = new Set(users.filter((_, i) => known[i] === 0));
+      let accepted = 0;
+      let unknownUserEvents = 0;
+      const touched: Array<string | number> = [];
+      [...byItem.keys()].forEach((item, i) => {
+        const [a, d, version] = perItem[i];
+        accepted += a;
+        duplicates += d;
+        if (a > 0) touched.push(version, item);
+      });
+      const unknown = new Set<string>();
+      [...byItem.values()].forEach((list, i) => {
+        const flags = perItem[i][3];
+        list.forEach((e, j) => {
+          if (flags[j] !== '1' || !unknownAll.has(e.user)) return;
+          unknownUserEvents++;
+          if (unknown.size < 100) unknown.add(e.user);
+        });
+      });
+      const writes: Array<Promise<unknown>> = [
+        this.client.hincrby(this.keys.counters, 'eventsAccepted', accepted),
+        this.client.hincrby(this.keys.counters, 'eventsDuplicate', duplicates),
+        this.client.hincrby(this.keys.counters, 'eventsUnknownUser', unknownUserEvents),
+      ];
+      if (touched.length > 0) {
+        writes.push(this.client.zadd(this.keys.dirty, 'GT', ...touched));
+        writes.push(this.client.sadd(this.keys.items, ...touched.filter((_, i) => i % 2 === 1).map(String)));
+      }
+      await Promise.all(writes);
+      return { accepted, duplicates, unknownUserEvents, unknownUsers: [...unknown] };
+    });
+  }
+
+  async putUsers(users: readonly UserInput[]): Promise<void> {
+    if (users.length === 0) return;
+    const now = Date.now();
+    await this.write(async () => {
+      // The index first: a user listed but not yet written is skipped by readers; never the reverse.
+      await this.client.sadd(this.keys.users, ...users.map((u) => u.id));
+      await Promise.all(users.map((u) => this.client.hset(this.keys.user(u.id), userFields(u, now))));
+    });
+  }
+
+  async getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>> {
+    return this.read(() => Promise.all(ids.map(async (id) => fromUserHash(id, await this.client.hgetallBuffer(this.keys.user(id))))));
+  }
+
+  async readLookalikes(ids: readonly string[], modelVersion: string, h: number, out: Float32Array): Promise<Uint8Array> {
+    const found = new Uint8Array(ids.length);
+    const rows = await this.read(() => Promise.all(ids.map((id) => this.client.hgetBuffer(this.keys.user(id), `la:${modelVersion}`))));
+    const dst = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    rows.forEach((b, i) => {
+      if (!b || b.length !== h * 4) return;
+      dst.set(b, i * h * 4);
+      found[i] = 1;
+    });
+    return found;
+  }
+
+  private toInfo(id: string, h: Record<string, Buffer>): ItemInfo {
+    const num = (k: string, d: number): number => (h[k] ? Number(h[k].toString()) : d);
+    const opt = (k: string): number | null => (h[k] ? Number(h[k].toString()) : null);
+    return {
+      id, metadata: h.metadata ? JSON.parse(h.metadata.toString()) as Record<string, unknown> | null : null,
+      content: h.content && h.content.length > 0 ? floats(h.content) : null,
+      seedCount: num('seedCount', 0), clicks: num('clicks', 0), seedVersion: num('seedVersion', 0),
+      firstSeedAt: opt('firstSeedAt'), lastSeedAt: opt('lastSeedAt'), createdAt: num('createdAt', 0),
+    };
+  }
+
+  private toClusters(id: string, h: Record<string, Buffer>): ItemClusters | undefined {
+    if (!h.centroids) return undefined;
+    const num = (k: string): number => Number(h[k].toString());
+    return {
+      id, seedVersion: num('seedVersion'), modelVersion: h.modelVersion.toString(), clusteredAt: num('clusteredAt'), count: num('count'),
+      centroids: floats(h.centroids), global: floats(h.global), seeds: num('seeds'), cold: h.cold.toString() === '1', firstServableAt: num('firstServableAt'),
+    };
+  }
+
+  async putItemInfo(id: string, info: { metadata?: Record<string, unknown> | null; content?: Float32Array | null }): Promise<ItemInfo> {
+    const now = Date.now();
+    return this.write(async () => {
+      const key = this.keys.item(id);
+      const fields: Record<string, string | Buffer> = {};
+      if (info.metadata !== undefined) fields.metadata = JSON.stringify(info.metadata);
+      if (info.content !== undefined) fields.content = info.content ? bytes(info.content) : Buffer.alloc(0);
+      await Promise.all([
+        this.client.hsetnx(key, 'createdAt', now),
+        Object.keys(fields).length > 0 ? this.client.hset(key, fields) : Promise.resolve(0),
+        this.client.sadd(this.keys.items, id),
+      ]);
+      return this.toInfo(id, await this.client.hgetallBuffer(key));
+    });
+  }
+
+  async getItem(id: string): Promise<{ info: ItemInfo; clusters: ItemClusters | undefined } | undefined> {
+    return this.read(async () => {
+      const [h, c] = await Promise.all([this.client.hgetallBuffer(this.keys.item(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
+      if (Object.keys(h).length === 0) return undefined;
+      return { info: this.toInfo(id, h), clusters: this.toClusters(id, c) };
+    });
+  }
+
+  async seedsOf(itemId: string, since?: number, sample?: { count: number; seed: number }): Promise<SeedRecord[]> {
+    return this.read(async () => {
+      const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount');
+      const clicks = Number(h[0] ?? 0);
+      const kept = Number(h[1] ?? 0);
+      const first = clicks - kept;
+      let positions: number[];
+      if (sample && kept > sample.count) {
+        // The same draw as the LMDB store (Floyd's algorithm over kept positions).
+        const rng = new Rng(sample.seed);
+        const picked = new Set<number>();
+        for (let j = kept - sample.count; j < kept; j++) {
+          const t = rng.int(j + 1);
+          picked.add(picked.has(t) ? j : t);
+        }
+        positions = [...picked].sort((a, b) => a - b).map((p) => first + p);
+      } else {
+        positions = Array.from({ length: kept }, (_, i) => first + i);
+      }
+      const out: SeedRecord[] = [];
+      for (let i = 0; i < positions.length; i += 10_000) {
+        const values = await this.client.hmget(this.keys.seeds(itemId), ...positions.slice(i, i + 10_000).map(String));
+        for (const v of values) {
+          if (v === null) continue;
+          const a = v.indexOf(' ');
+          const b = v.indexOf(' ', a + 1);
+          const arrivedAt = Number(v.slice(a + 1, b));
+          if (since === undefined || arrivedAt >= since) out.push({ user: v.slice(b + 1), ts: Number(v.slice(0, a)), arrivedAt });
+        }
+      }
+      return out;
+    });
+  }
+
+  async dirtyItems(limit = Infinity): Promise<Array<{ id: string; seedVersion: number }>> {
+    return this.read(async () => {
+      const flat = await this.client.zrange(this.keys.dirty, 0, Number.isFinite(limit) ? Math.max(0, limit - 1) : -1, 'WITHSCORES');
+      if (limit <= 0) return [];
+      const out: Array<{ id: string; seedVersion: number }> = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i], seedVersion: Number(flat[i + 1]) });
+      return out;
+    });
+  }
+
+  /**
+   * Publishes clusters under this store's fencing token: an item last published under a newer
+   * token is refused with RALM_ERR_STALE_LEASE (nothing of the refused items is written).
+   */
+  async saveClusters(clusters: readonly ItemClusters[]): Promise<void> {
+    const fence = this.fenceToken;
+    const refused: string[] = [];
+    await this.write(async () => {
+      const results = await Promise.all(clusters.map((c) => this.s.ralmPublish(this.keys.clusters(c.id), fence,
+        'seedVersion', c.seedVersion, 'modelVersion', c.modelVersion, 'clusteredAt', c.clusteredAt, 'count', c.count,
+        'centroids', bytes(c.centroids), 'global', bytes(c.global), 'seeds', c.seeds, 'cold', c.cold ? 1 : 0, 'firstServableAt', c.firstServableAt)));
+      const published = clusters.filter((c, i) => (results[i] === 1 ? true : (refused.push(c.id), false)));
+      if (published.length === 0) return;
+      await Promise.all([
+        this.client.sadd(this.keys.clustered, ...published.map((c) => c.id)),
+        ...published.map((c) => this.s.ralmClean(this.keys.dirty, this.keys.failures, c.id, c.seedVersion)),
+      ]);
+    });
+    if (refused.length > 0) {
+      throw new RalmError('RALM_ERR_STALE_LEASE', `clusters of ${refused.length} item(s) (${refused.slice(0, 5).join(', ')}) were published meanwhile under a newer re-clustering lease than this one's (token ${fence}); this stale publication was refused`, { refused, fence });
+    }
+  }
+
+  async recordFailure(id: string, error: string): Promise<void> {
+    await this.write(() => this.client.hset(this.keys.failures, id, JSON.stringify({ error, at: Date.now() })));
+  }
+
+  /** Failure recorded for an item, if its last clustering failed. */
+  async failureOf(id: string): Promise<{ error: string; at: number } | undefined> {
+    const v = await this.read(() => this.client.hget(this.keys.failures, id));
+    return v ? JSON.parse(v) as { error: string; at: number } : undefined;
+  }
+
+  private async markItems(ids: readonly string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < ids.length; i += PAGE) {
+      const page = ids.slice(i, i + PAGE);
+      const rows = await Promise.all(page.map((id) => this.client.hmget(this.keys.item(id), 'seedCount', 'seedVersion')));
+      const marks: Array<string | number> = [];
+      rows.forEach(([count, version], j) => {
+        if (Number(count ?? 0) > 0) marks.push(Number(version), page[j]);
+      });
+      if (marks.length > 0) await this.client.zadd(this.keys.dirty, ...marks);
+      n += marks.length / 2;
+    }
+    return n;
+  }
+
+  async markAllDirty(): Promise<number> {
+    return this.write(async () => {
+      let n = 0;
+      for await (const page of scanSet(this.client, this.keys.items)) n += await this.markItems(page);
+      return n;
+    });
+  }
+
+  async markDirty(ids: readonly string[]): Promise<number> {
+    return this.write(() => this.markItems(ids));
+  }
+
+  async *allClusters(): AsyncIterable<ItemClusters> {
+    this.check();
+    for await (const page of scanSet(this.client, this.keys.clustered)) {
+      const rows = await this.read(() => Promise.all(page.map((id) => this.client.hgetallBuffer(this.keys.clusters(id)))));
+      for (let i = 0; i < page.length; i++) {
+        const c = this.toClusters(page[i], rows[i]);
+        if (c) yield c;
+      }
+    }
+  }
+
+  async *seedCounts(): AsyncIterable<number> {
+    this.check();
+    for await (const page of scanSet(this.client, this.keys.items)) {
+      const rows = await this.read(() => Promise.all(page.map((id) => this.client.hget(this.keys.item(id), 'seedCount'))));
+      for (const r of rows) yield Number(r ?? 0);
+    }
+  }
+
+  async *allUsers(): AsyncIterable<UserRecord> {
+    this.check();
+    for await (const page of scanSet(this.client, this.keys.users)) {
+      const rows = await this.read(() => Promise.all(page.map((id) => this.client.hgetallBuffer(this.keys.user(id)))));
+      for (let i = 0; i < page.length; i++) {
+        const u = fromUserHash(page[i], rows[i]);
+        if (u) yield u;
+      }
+    }
+  }
+
+  async putAudience(record: AudienceRecord, users?: AudienceUsers): Promise<void> {
+    this.check();
+    await this.audiences.put(record, users).catch((err: unknown) => { throw redisError(err); });
+  }
+
+  async getAudience(id: string): Promise<AudienceRecord | undefined> {
+    return this.read(() => this.audiences.get(id));
+  }
+
+  async getAudienceUsers(id: string, range?: { offset?: number; limit?: number }): Promise<(AudienceUsers & { total: number }) | undefined> {
+    return this.read(() => this.audiences.users(id, range));
+  }
+
+  async deleteAudience(id: string): Promise<boolean> {
+    return this.write(() => this.audiences.delete(id));
+  }
+
+  async *allAudiences(): AsyncIterable<AudienceRecord> {
+    this.check();
+    yield* this.audiences.all();
+  }
+
+  /**
+   * Takes the re-clustering lease for `holder`, or renews it; returns the fencing token (also kept
+   * as this store's publishing token), or null while another holder has it.
+   */
+  async acquireLease(holder: string, ttlMs: number): Promise<number | null> {
+    const token = await this.write(() => this.s.ralmLease(this.keys.lease, this.keys.fence, holder, ttlMs));
+    if (token === 0) return null;
+    this.fenceToken = token;
+    return token;
+  }
+
+  async releaseLease(holder: string): Promise<void> {
+    await this.write(() => this.s.ralmRelease(this.keys.lease, holder));
+  }
+
+  async stats(): Promise<StoreStats> {
+    return this.read(async () => {
+      const [users, items, clusteredItems, dirtyItems, counters, memory] = await Promise.all([
+        this.client.scard(this.keys.users), this.client.scard(this.keys.items), this.client.scard(this.keys.clustered), this.client.zcard(this.keys.dirty),
+        this.client.hgetall(this.keys.counters), Promise.all(primaries(this.client).map((n) => n.info('memory'))),
+      ]);
+      const used = memory.reduce((sum, text) => sum + Number(/used_memory:(\d+)/.exec(text)?.[1] ?? 0), 0);
+      return {
+        users, items, clusteredItems, dirtyItems,
+        eventsAccepted: Number(counters.eventsAccepted ?? 0), eventsDuplicate: Number(counters.eventsDuplicate ?? 0), eventsUnknownUser: Number(counters.eventsUnknownUser ?? 0),
+        bytesOnDisk: used,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
