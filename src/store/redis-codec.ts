@@ -1,6 +1,7 @@
 /** Encoding of the Valkey/Redis store's values: raw float32 bytes, user hashes, index walks. */
+import { Rng } from '../util/rng.js';
 import type { RedisClient } from './redis-connection.js';
-import type { UserInput, UserRecord } from './store.js';
+import type { ItemClusters, ItemInfo, UserInput, UserRecord } from './store.js';
 
 /** Float32Array → its bytes (a copy, so the store never aliases caller memory). */
 export function bytes(v: Float32Array): Buffer {
@@ -39,4 +40,37 @@ export async function* scanSet(client: RedisClient, key: string, count = 500): A
     const fresh = members.filter((m) => !seen.has(m) && (seen.add(m), true));
     if (fresh.length > 0) yield fresh;
   } while (cursor !== '0');
+}
+
+/** An item hash (see INGEST_LUA) as ItemInfo. */
+export function itemFromHash(id: string, h: Record<string, Buffer>): ItemInfo {
+  const num = (k: string, d: number): number => (h[k] ? Number(h[k].toString()) : d);
+  const opt = (k: string): number | null => (h[k] ? Number(h[k].toString()) : null);
+  return {
+    id, metadata: h.metadata ? JSON.parse(h.metadata.toString()) as Record<string, unknown> | null : null,
+    content: h.content && h.content.length > 0 ? floats(h.content) : null,
+    seedCount: num('seedCount', 0), clicks: num('clicks', 0), seedVersion: num('seedVersion', 0),
+    firstSeedAt: opt('firstSeedAt'), lastSeedAt: opt('lastSeedAt'), createdAt: num('createdAt', 0),
+  };
+}
+
+/** A clusters hash (see PUBLISH_LUA) as ItemClusters, if one was published. */
+export function clustersFromHash(id: string, h: Record<string, Buffer>): ItemClusters | undefined {
+  if (!h.centroids) return undefined;
+  const num = (k: string): number => Number(h[k].toString());
+  return {
+    id, seedVersion: num('seedVersion'), modelVersion: h.modelVersion.toString(), clusteredAt: num('clusteredAt'), count: num('count'),
+    centroids: floats(h.centroids), global: floats(h.global), seeds: num('seeds'), cold: h.cold.toString() === '1', firstServableAt: num('firstServableAt'),
+  };
+}
+
+/** `count` distinct positions of `kept`, ascending: the same draw as the LMDB store (Floyd's algorithm), so both sample alike. */
+export function samplePositions(kept: number, count: number, seed: number): number[] {
+  const rng = new Rng(seed);
+  const picked = new Set<number>();
+  for (let j = kept - count; j < kept; j++) {
+    const t = rng.int(j + 1);
+    picked.add(picked.has(t) ? j : t);
+  }
+  return [...picked].sort((a, b) => a - b);
 }

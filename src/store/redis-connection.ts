@@ -141,6 +141,14 @@ export async function resolveDurability(client: RedisClient, wanted: Durability,
   return { mode: 'waitaof' };
 }
 
+/** WAITAOF on every primary: resolves once each has fsynced (and `replicas` of its replicas hold) what this client wrote. */
+export async function waitAof(client: RedisClient, replicas: number): Promise<void> {
+  await Promise.all(primaries(client).map(async (node) => {
+    const [local, copies] = (await node.call('WAITAOF', 1, replicas, REDIS_DEFAULTS.waitTimeoutMs)) as [number, number];
+    if (local < 1 || copies < replicas) throw new RalmError('RALM_ERR_STORE_UNAVAILABLE', `the store did not confirm the write durable within ${REDIS_DEFAULTS.waitTimeoutMs} ms (fsynced locally: ${local}, replicas: ${copies} of ${replicas})`);
+  }));
+}
+
 /** A failed store command as a coded error (the service answers 503, or 507 when the server is out of memory). */
 export function redisError(err: unknown): RalmError {
   if (err instanceof RalmError) return err;

@@ -29,6 +29,7 @@ export class RedisKeys {
   get counters(): string { return `${this.prefix}:{idx}:counters`; }
   get lease(): string { return `${this.prefix}:{lease}`; }
   get fence(): string { return `${this.prefix}:{lease}:fence`; }
+  get changes(): string { return `${this.prefix}:{lease}:changes`; }
 }
 
 /**
@@ -100,18 +101,21 @@ return 1
 `;
 
 /**
- * The re-clustering lease: taken when free (a new fencing token, one higher than any before) or
- * renewed by its holder (same token). KEYS: lease, fence counter. ARGV: holder, ttl ms.
- * Returns the token, or 0 when another holds it.
+ * The re-clustering lease. With token 0: taken when free (a new fencing token, one higher than any
+ * before), else refused. With a token: renewed if `holder` still holds it under that token, else
+ * refused — a holder whose lease expired never silently takes a new one mid-run.
+ * KEYS: lease, fence counter. ARGV: holder, ttl ms, token. Returns the token, or 0 when refused.
  */
 export const LEASE_LUA = `
 local cur = redis.call('GET', KEYS[1])
-if cur then
-  local holder, token = string.match(cur, '^(.*) (%d+)$')
-  if holder ~= ARGV[1] then return 0 end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return tonumber(token)
+if ARGV[3] ~= '0' then
+  if cur == ARGV[1] .. ' ' .. ARGV[3] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return tonumber(ARGV[3])
+  end
+  return 0
 end
+if cur then return 0 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
 return token

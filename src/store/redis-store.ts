@@ -11,15 +11,13 @@
  * names the same item, so a retry is recognised on the node that holds that item.
  */
 import { RalmError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
 import { validateEvents } from './lmdb-store.js';
 import { CLEAN_LUA, INGEST_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
-import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, type Durability, type RedisClient } from './redis-connection.js';
+import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
 import { RedisAudiences } from './redis-audiences.js';
-import { bytes, floats, fromUserHash, scanSet, userFields } from './redis-codec.js';
-import type {
-  AudienceRecord, AudienceUsers, ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord,
-} from './store.js';
+import { RedisCoordination } from './redis-coordination.js';
+import { bytes, clustersFromHash, fromUserHash, itemFromHash, samplePositions, scanSet, userFields } from './redis-codec.js';
+import type { AudienceRecord, AudienceUsers, ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** Key prefix, so several deployments can share one server. Default `ralm`. */
@@ -36,8 +34,6 @@ interface Scripts {
   ralmIngest(...args: Array<string | number>): Promise<[number, number, number, string]>;
   ralmPublish(...args: Array<string | number | Buffer>): Promise<number>;
   ralmClean(...args: Array<string | number>): Promise<number>;
-  ralmLease(...args: Array<string | number>): Promise<number>;
-  ralmRelease(...args: Array<string | number>): Promise<number>;
 }
 
 /** Items (or users) fetched per round trip when walking an index. */
@@ -47,8 +43,8 @@ export class RedisStore implements RalmStore {
   readonly keys: RedisKeys;
   readonly maxSeedsPerItem: number;
   readonly eventIdRetentionMs: number;
-  /** The fencing token this store publishes clusters under (0 until a lease is taken). */
-  fenceToken = 0;
+  /** The re-clustering lease; clusters are published under its fencing token. */
+  readonly coordination: RedisCoordination;
   private closed = false;
   private readonly audiences: RedisAudiences;
 
@@ -62,6 +58,7 @@ export class RedisStore implements RalmStore {
       client.defineCommand(name, { numberOfKeys, lua });
     }
     this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
+    this.coordination = new RedisCoordination(client, this.keys, () => this.durable());
   }
 
   /**
@@ -81,9 +78,7 @@ export class RedisStore implements RalmStore {
     }
   }
 
-  private get s(): Scripts {
-    return this.client as unknown as Scripts;
-  }
+  private get s(): Scripts { return this.client as unknown as Scripts; }
 
   private check(): void {
     if (this.closed) throw new RalmError('RALM_ERR_CLOSED', 'the store is closed');
@@ -111,12 +106,8 @@ export class RedisStore implements RalmStore {
   }
 
   /** Under `waitaof`: every primary has fsynced (and `replicas` replicas hold) what this client wrote. */
-  private async durable(): Promise<void> {
-    if (this.durability !== 'waitaof') return;
-    await Promise.all(primaries(this.client).map(async (node) => {
-      const [local, replicas] = (await node.call('WAITAOF', 1, this.replicas, REDIS_DEFAULTS.waitTimeoutMs)) as [number, number];
-      if (local < 1 || replicas < this.replicas) throw new RalmError('RALM_ERR_STORE_UNAVAILABLE', `the store did not confirm the write durable within ${REDIS_DEFAULTS.waitTimeoutMs} ms (fsynced locally: ${local}, replicas: ${replicas} of ${this.replicas})`);
-    }));
+  private durable(): Promise<void> {
+    return this.durability === 'waitaof' ? waitAof(this.client, this.replicas) : Promise.resolve();
   }
 
   async ingest(events: readonly ClickEvent[]): Promise<IngestResult> {
@@ -185,6 +176,8 @@ export class RedisStore implements RalmStore {
       // The index first: a user listed but not yet written is skipped by readers; never the reverse.
       await this.client.sadd(this.keys.users, ...users.map((u) => u.id));
       await Promise.all(users.map((u) => this.client.hset(this.keys.user(u.id), userFields(u, now))));
+      await this.durable();
+      await this.coordination.announce('users', users.map((u) => u.id));
     });
   }
 
@@ -204,26 +197,6 @@ export class RedisStore implements RalmStore {
     return found;
   }
 
-  private toInfo(id: string, h: Record<string, Buffer>): ItemInfo {
-    const num = (k: string, d: number): number => (h[k] ? Number(h[k].toString()) : d);
-    const opt = (k: string): number | null => (h[k] ? Number(h[k].toString()) : null);
-    return {
-      id, metadata: h.metadata ? JSON.parse(h.metadata.toString()) as Record<string, unknown> | null : null,
-      content: h.content && h.content.length > 0 ? floats(h.content) : null,
-      seedCount: num('seedCount', 0), clicks: num('clicks', 0), seedVersion: num('seedVersion', 0),
-      firstSeedAt: opt('firstSeedAt'), lastSeedAt: opt('lastSeedAt'), createdAt: num('createdAt', 0),
-    };
-  }
-
-  private toClusters(id: string, h: Record<string, Buffer>): ItemClusters | undefined {
-    if (!h.centroids) return undefined;
-    const num = (k: string): number => Number(h[k].toString());
-    return {
-      id, seedVersion: num('seedVersion'), modelVersion: h.modelVersion.toString(), clusteredAt: num('clusteredAt'), count: num('count'),
-      centroids: floats(h.centroids), global: floats(h.global), seeds: num('seeds'), cold: h.cold.toString() === '1', firstServableAt: num('firstServableAt'),
-    };
-  }
-
   async putItemInfo(id: string, info: { metadata?: Record<string, unknown> | null; content?: Float32Array | null }): Promise<ItemInfo> {
     const now = Date.now();
     return this.write(async () => {
@@ -236,7 +209,7 @@ export class RedisStore implements RalmStore {
         Object.keys(fields).length > 0 ? this.client.hset(key, fields) : Promise.resolve(0),
         this.client.sadd(this.keys.items, id),
       ]);
-      return this.toInfo(id, await this.client.hgetallBuffer(key));
+      return itemFromHash(id, await this.client.hgetallBuffer(key));
     });
   }
 
@@ -244,7 +217,7 @@ export class RedisStore implements RalmStore {
     return this.read(async () => {
       const [h, c] = await Promise.all([this.client.hgetallBuffer(this.keys.item(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
       if (Object.keys(h).length === 0) return undefined;
-      return { info: this.toInfo(id, h), clusters: this.toClusters(id, c) };
+      return { info: itemFromHash(id, h), clusters: clustersFromHash(id, c) };
     });
   }
 
@@ -256,14 +229,7 @@ export class RedisStore implements RalmStore {
       const first = clicks - kept;
       let positions: number[];
       if (sample && kept > sample.count) {
-        // The same draw as the LMDB store (Floyd's algorithm over kept positions).
-        const rng = new Rng(sample.seed);
-        const picked = new Set<number>();
-        for (let j = kept - sample.count; j < kept; j++) {
-          const t = rng.int(j + 1);
-          picked.add(picked.has(t) ? j : t);
-        }
-        positions = [...picked].sort((a, b) => a - b).map((p) => first + p);
+        positions = samplePositions(kept, sample.count, sample.seed).map((p) => first + p);
       } else {
         positions = Array.from({ length: kept }, (_, i) => first + i);
       }
@@ -297,7 +263,7 @@ export class RedisStore implements RalmStore {
    * token is refused with RALM_ERR_STALE_LEASE (nothing of the refused items is written).
    */
   async saveClusters(clusters: readonly ItemClusters[]): Promise<void> {
-    const fence = this.fenceToken;
+    const fence = this.coordination.token;
     const refused: string[] = [];
     await this.write(async () => {
       const results = await Promise.all(clusters.map((c) => this.s.ralmPublish(this.keys.clusters(c.id), fence,
@@ -309,6 +275,9 @@ export class RedisStore implements RalmStore {
         this.client.sadd(this.keys.clustered, ...published.map((c) => c.id)),
         ...published.map((c) => this.s.ralmClean(this.keys.dirty, this.keys.failures, c.id, c.seedVersion)),
       ]);
+      // Announced once durable, so a replica that reads the announcement finds the clusters.
+      await this.durable();
+      await this.coordination.announce('clusters', published.map((c) => c.id));
     });
     if (refused.length > 0) {
       throw new RalmError('RALM_ERR_STALE_LEASE', `clusters of ${refused.length} item(s) (${refused.slice(0, 5).join(', ')}) were published meanwhile under a newer re-clustering lease than this one's (token ${fence}); this stale publication was refused`, { refused, fence });
@@ -357,7 +326,7 @@ export class RedisStore implements RalmStore {
     for await (const page of scanSet(this.client, this.keys.clustered)) {
       const rows = await this.read(() => Promise.all(page.map((id) => this.client.hgetallBuffer(this.keys.clusters(id)))));
       for (let i = 0; i < page.length; i++) {
-        const c = this.toClusters(page[i], rows[i]);
+        const c = clustersFromHash(page[i], rows[i]);
         if (c) yield c;
       }
     }
@@ -402,21 +371,6 @@ export class RedisStore implements RalmStore {
   async *allAudiences(): AsyncIterable<AudienceRecord> {
     this.check();
     yield* this.audiences.all();
-  }
-
-  /**
-   * Takes the re-clustering lease for `holder`, or renews it; returns the fencing token (also kept
-   * as this store's publishing token), or null while another holder has it.
-   */
-  async acquireLease(holder: string, ttlMs: number): Promise<number | null> {
-    const token = await this.write(() => this.s.ralmLease(this.keys.lease, this.keys.fence, holder, ttlMs));
-    if (token === 0) return null;
-    this.fenceToken = token;
-    return token;
-  }
-
-  async releaseLease(holder: string): Promise<void> {
-    await this.write(() => this.s.ralmRelease(this.keys.lease, holder));
   }
 
   async stats(): Promise<StoreStats> {
