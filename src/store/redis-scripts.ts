@@ -33,44 +33,58 @@ export class RedisKeys {
 }
 
 /**
- * One item's share of an ingest call, atomically.
- * KEYS: item hash, seeds hash (position → "ts arrivedAt user"), event-id set (id → arrival ms).
- * ARGV: now, max seeds kept, id cutoff (ids that arrived before it are forgotten), then
- * (id or '', user, ts) per event in order. Returns {accepted, duplicates, seedVersion, flags}
- * with flags '1' (stored) or '0' (duplicate) per event.
+ * Items' shares of an ingest call, each atomically (all of them in one script where they may be
+ * on one node: a single-node server then appends the whole call to its AOF, and fsyncs it, once).
+ * KEYS: per item, its hash, seeds hash (position → "ts arrivedAt user") and event-id set (id →
+ * arrival ms). ARGV: now, max seeds kept, id cutoff (ids that arrived before it are forgotten),
+ * then per item: its event count and (id or '', user, ts) per event in order.
+ * Returns per item {accepted, duplicates, seedVersion, flags}, flags '1' (stored) or '0'
+ * (duplicate) per event.
  */
 export const INGEST_LUA = `
 local now = ARGV[1]
 local max = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[3])
-local clicks = tonumber(redis.call('HGET', KEYS[1], 'clicks') or '0')
-local version = tonumber(redis.call('HGET', KEYS[1], 'seedVersion') or '0')
-local accepted, dups = 0, 0
-local flags = {}
-for i = 4, #ARGV, 3 do
-  local id = ARGV[i]
-  local dup = false
-  if id ~= '' then
-    if redis.call('ZSCORE', KEYS[3], id) then dup = true else redis.call('ZADD', KEYS[3], now, id) end
+local out = {}
+local a = 4
+for k = 1, #KEYS, 3 do
+  local item, seeds, ids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. ARGV[3])
+  local cur = redis.call('HMGET', item, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt')
+  local clicks = tonumber(cur[1] or '0')
+  local version = tonumber(cur[2] or '0')
+  local accepted, dups = 0, 0
+  local flags = {}
+  local fields = {}
+  local drop = {}
+  for i = a, a + 3 * n - 1, 3 do
+    local id = ARGV[i]
+    -- ZADD NX answers 0 for an id already there: a duplicate, in one call.
+    if id ~= '' and redis.call('ZADD', ids, 'NX', now, id) == 0 then
+      dups = dups + 1
+      flags[#flags + 1] = '0'
+    else
+      flags[#flags + 1] = '1'
+      fields[#fields + 1] = clicks
+      fields[#fields + 1] = ARGV[i + 2] .. ' ' .. now .. ' ' .. ARGV[i + 1]
+      if clicks >= max then drop[#drop + 1] = clicks - max end
+      clicks = clicks + 1
+      version = version + 1
+      accepted = accepted + 1
+    end
   end
-  if dup then
-    dups = dups + 1
-    flags[#flags + 1] = '0'
-  else
-    flags[#flags + 1] = '1'
-    redis.call('HSET', KEYS[2], clicks, ARGV[i + 2] .. ' ' .. now .. ' ' .. ARGV[i + 1])
-    if clicks >= max then redis.call('HDEL', KEYS[2], clicks - max) end
-    clicks = clicks + 1
-    version = version + 1
-    accepted = accepted + 1
+  -- Seeds written (and the oldest dropped) in few calls: unpack at most 2,000 values at a time.
+  for j = 1, #fields, 2000 do redis.call('HSET', seeds, unpack(fields, j, math.min(j + 1999, #fields))) end
+  for j = 1, #drop, 2000 do redis.call('HDEL', seeds, unpack(drop, j, math.min(j + 1999, #drop))) end
+  a = a + 3 * n
+  if accepted > 0 then
+    redis.call('HSET', item, 'clicks', clicks, 'seedVersion', version, 'seedCount', math.min(clicks, max), 'lastSeedAt', now,
+      'createdAt', cur[3] or now, 'firstSeedAt', cur[4] or now)
   end
+  out[#out + 1] = {accepted, dups, version, table.concat(flags)}
 end
-if accepted > 0 then
-  redis.call('HSETNX', KEYS[1], 'createdAt', now)
-  redis.call('HSETNX', KEYS[1], 'firstSeedAt', now)
-  redis.call('HSET', KEYS[1], 'clicks', clicks, 'seedVersion', version, 'seedCount', math.min(clicks, max), 'lastSeedAt', now)
-end
-return {accepted, dups, version, table.concat(flags)}
+return out
 `;
 
 /**

@@ -15,6 +15,7 @@ import { validateEvents } from './lmdb-store.js';
 import { CLEAN_LUA, INGEST_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
 import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
 import { RedisAudiences } from './redis-audiences.js';
+import { ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { bytes, clustersFromHash, fromUserHash, itemFromHash, samplePositions, scanSet, userFields } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers, ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
@@ -31,7 +32,6 @@ export interface RedisStoreOptions {
 }
 
 interface Scripts {
-  ralmIngest(...args: Array<string | number>): Promise<[number, number, number, string]>;
   ralmPublish(...args: Array<string | number | Buffer>): Promise<number>;
   ralmClean(...args: Array<string | number>): Promise<number>;
 }
@@ -54,7 +54,7 @@ export class RedisStore implements RalmStore {
     this.eventIdRetentionMs = options.eventIdRetentionMs ?? REDIS_DEFAULTS.eventIdRetentionMs;
     if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
-    for (const [name, numberOfKeys, lua] of [['ralmIngest', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA]] as const) {
+    for (const [name, numberOfKeys, lua] of [['ralmIngest', undefined, INGEST_LUA], ['ralmIngestItem', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA]] as const) {
       client.defineCommand(name, { numberOfKeys, lua });
     }
     this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
@@ -114,59 +114,7 @@ export class RedisStore implements RalmStore {
     this.check();
     validateEvents(events);
     if (events.length === 0) return { accepted: 0, duplicates: 0, unknownUserEvents: 0, unknownUsers: [] };
-    const now = Date.now();
-    let duplicates = 0;
-    const seen = new Set<string>();
-    const byItem = new Map<string, ClickEvent[]>();
-    for (const e of events) {
-      if (e.id !== undefined) {
-        if (seen.has(e.id)) { duplicates++; continue; }
-        seen.add(e.id);
-      }
-      const list = byItem.get(e.item);
-      if (list) list.push(e); else byItem.set(e.item, [e]);
-    }
-    return this.write(async () => {
-      const cutoff = now - this.eventIdRetentionMs;
-      const users = [...new Set(events.map((e) => e.user))];
-      const [perItem, known] = await Promise.all([
-        Promise.all([...byItem].map(([item, list]) => this.s.ralmIngest(
-          this.keys.item(item), this.keys.seeds(item), this.keys.eventIds(item), now, this.maxSeedsPerItem, cutoff,
-          ...list.flatMap((e) => [e.id ?? '', e.user, e.ts]),
-        ))),
-        Promise.all(users.map((u) => this.client.exists(this.keys.user(u)))),
-      ]);
-      const unknownAll = new Set(users.filter((_, i) => known[i] === 0));
-      let accepted = 0;
-      let unknownUserEvents = 0;
-      const touched: Array<string | number> = [];
-      [...byItem.keys()].forEach((item, i) => {
-        const [a, d, version] = perItem[i];
-        accepted += a;
-        duplicates += d;
-        if (a > 0) touched.push(version, item);
-      });
-      const unknown = new Set<string>();
-      [...byItem.values()].forEach((list, i) => {
-        const flags = perItem[i][3];
-        list.forEach((e, j) => {
-          if (flags[j] !== '1' || !unknownAll.has(e.user)) return;
-          unknownUserEvents++;
-          if (unknown.size < 100) unknown.add(e.user);
-        });
-      });
-      const writes: Array<Promise<unknown>> = [
-        this.client.hincrby(this.keys.counters, 'eventsAccepted', accepted),
-        this.client.hincrby(this.keys.counters, 'eventsDuplicate', duplicates),
-        this.client.hincrby(this.keys.counters, 'eventsUnknownUser', unknownUserEvents),
-      ];
-      if (touched.length > 0) {
-        writes.push(this.client.zadd(this.keys.dirty, 'GT', ...touched));
-        writes.push(this.client.sadd(this.keys.items, ...touched.filter((_, i) => i % 2 === 1).map(String)));
-      }
-      await Promise.all(writes);
-      return { accepted, duplicates, unknownUserEvents, unknownUsers: [...unknown] };
-    });
+    return this.write(() => ingestEvents(this.client, this.keys, this.maxSeedsPerItem, this.eventIdRetentionMs, events));
   }
 
   async putUsers(users: readonly UserInput[]): Promise<void> {
