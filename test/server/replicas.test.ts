@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisStore } from '../../src/store/redis-store.js';
 import { serve, type Served } from '../helpers/serve.js';
-import { startValkey, valkeySkip } from '../helpers/valkey.js';
+import { startValkey, startValkeyCluster, valkeySkip } from '../helpers/valkey.js';
 
 async function call(s: Served, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(new URL(path, s.url), { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
@@ -103,6 +103,25 @@ describe('replicas on one Valkey', { skip: valkeySkip() }, () => {
       for (const r of replicas) r.child.kill('SIGKILL');
       await Promise.all(replicas.map((r) => r.exited));
       await v.stop();
+    }
+  });
+
+  it('on a 3-primary Valkey Cluster too: one demo world, and a publication on one replica is served by the other', { timeout: 120_000 }, async () => {
+    const cluster = await startValkeyCluster();
+    const args = ['--store', cluster.url, '--min-seeds', '1', '--log-level', 'warn'];
+    const replicas = await Promise.all([serve(args), serve(args)]);
+    try {
+      const [a, b] = replicas;
+      assert.equal(replicas.filter((r) => /loaded the demo world/.test(r.log())).length, 1);
+      assert.equal((await call(b, 'GET', '/v1/items/demo-music-article-3')).json.served, true);
+      assert.equal((await call(a, 'POST', '/v1/events', clicks('on-cluster', 5, 'c'))).status, 200);
+      const run = await call(a, 'POST', '/v1/admin/recluster');
+      assert.deepEqual(run.json.newlyServable, ['on-cluster']);
+      assert.ok(await servedAfter(b, 'on-cluster', performance.now()) <= 1000);
+    } finally {
+      for (const r of replicas) r.child.kill('SIGKILL');
+      await Promise.all(replicas.map((r) => r.exited));
+      await cluster.stop();
     }
   });
 });

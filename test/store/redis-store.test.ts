@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisStore } from '../../src/store/redis-store.js';
 import { parseRedisUrl } from '../../src/store/redis-connection.js';
-import { startValkey, valkeySkip } from '../helpers/valkey.js';
+import { startValkey, startValkeyCluster, valkeySkip } from '../helpers/valkey.js';
 
 const clusters = (id: string, seedVersion: number, v: number) => ({
   id, seedVersion, modelVersion: 'm', clusteredAt: 1, count: 1, centroids: Float32Array.of(v), global: Float32Array.of(v), seeds: 1, cold: true, firstServableAt: 1,
@@ -111,6 +111,41 @@ describe('Valkey store', { skip: valkeySkip() }, () => {
       await b.close();
     } finally {
       await v.stop();
+    }
+  });
+});
+
+describe('Valkey Cluster coordination', { skip: valkeySkip() }, () => {
+  it('on 3 primaries: the lease, fenced publication and the change stream work as on one node', async () => {
+    const cluster = await startValkeyCluster();
+    try {
+      const a = (await RedisStore.open(cluster.url)).store;
+      const b = (await RedisStore.open(cluster.url)).store;
+      const seen: string[] = [];
+      const follower = b.coordination.follow(await b.coordination.changesOffset(), async (changes) => {
+        for (const c of changes) seen.push(`${c.kind}:${c.ids.join(',')}`);
+      });
+      await follower.caughtUp;
+      await a.ingest(['x', 'y', 'z'].map((item) => ({ user: 'u', item, ts: 1 })));
+      const ta = await a.coordination.acquireLease('A', 200);
+      assert.ok(ta);
+      await a.saveClusters([clusters('x', 1, 1), clusters('y', 1, 1), clusters('z', 1, 1)]);
+      await a.putUsers([{ id: 'u', universal: Float32Array.of(1), lookalike: Float32Array.of(2), modelVersion: 'm' }]);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(await b.coordination.acquireLease('B', 5000));
+      await b.saveClusters([clusters('y', 1, 2)]);
+      await assert.rejects(a.saveClusters([clusters('y', 1, 3)]), { code: 'RALM_ERR_STALE_LEASE' });
+      assert.deepEqual(Array.from((await a.getItem('y'))?.clusters?.centroids ?? []), [2]);
+      assert.equal(await a.coordination.claimOnce('demo-world'), true);
+      assert.equal(await b.coordination.claimOnce('demo-world'), false);
+      for (let t = 0; t < 100 && seen.length < 2; t++) await new Promise((r) => setTimeout(r, 20));
+      await follower.stop();
+      // B reads what A announced (not its own announcement of y).
+      assert.deepEqual(seen, ['clusters:x,y,z', 'users:u']);
+      await a.close();
+      await b.close();
+    } finally {
+      await cluster.stop();
     }
   });
 });
