@@ -39,6 +39,10 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const engine = await RalmEngine.create(model, {
     backend: config.backend,
     onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),
+  }).catch(async (err: unknown) => {
+    // A shared store's connection would keep the failed process alive.
+    await store.close().catch(() => undefined);
+    throw err;
   });
   if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
   const seeds = new SeedService(store, engine, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
