@@ -33,20 +33,25 @@ export async function ingestEvents(client: RedisClient, keys: RedisKeys, maxSeed
   }
   const cutoff = now - retentionMs;
   const users = [...new Set(events.map((e) => e.user))];
+  // Known users: one SMISMEMBER on the user index (Valkey, Redis ≥ 6.2), not one EXISTS per user.
+  const knownP = client.smismember(keys.users, ...users);
+  // One node: known users first (a read, no fsync), then each call in one script with its
+  // bookkeeping — one AOF write and fsync. A Cluster: a script per item (a command is routed by
+  // its first argument there), the bookkeeping on the index node after.
+  const single = !(client instanceof Cluster);
+  const known = await knownP;
+  const knownUsers = single ? new Set(users.filter((_, i) => known[i] === 1)) : undefined;
   const calls = ingestCalls(client, byItem);
-  const [results, known] = await Promise.all([
-    Promise.all(calls.map((items) => {
-      const itemKeys = items.flatMap((item) => [keys.item(item), keys.seeds(item), keys.eventIds(item)]);
-      const args = [now, maxSeeds, cutoff, ...items.flatMap((item) => {
-        const list = byItem.get(item) as ClickEvent[];
-        return [list.length, ...list.flatMap((e) => [e.id ?? '', e.user, e.ts])];
-      })];
-      // A Cluster routes (and auto-pipelines) a command by its first argument: there, one item per call, its key first.
-      return items.length === 1 ? s.ralmIngestItem(...itemKeys, ...args) : s.ralmIngest(itemKeys.length, ...itemKeys, ...args);
-    })),
-    // Known users: one SMISMEMBER on the user index (Valkey, Redis ≥ 6.2), not one EXISTS per user.
-    client.smismember(keys.users, ...users),
-  ]);
+  const runCall = (items: string[], c: number): Promise<Array<[number, number, number, string]>> => {
+    const itemKeys = items.flatMap((item) => [keys.item(item), keys.seeds(item), keys.eventIds(item)]);
+    const args = [now, maxSeeds, cutoff, single ? '1' : '0', single && c === 0 ? duplicates : 0, ...items.flatMap((item) => {
+      const list = byItem.get(item) as ClickEvent[];
+      return [list.length, ...list.flatMap((e) => [e.id ?? '', e.user, e.ts, knownUsers?.has(e.user) ? '1' : '0'])];
+    })];
+    if (single) return s.ralmIngest(itemKeys.length + 3, ...itemKeys, keys.dirty, keys.items, keys.counters, ...args);
+    return s.ralmIngestItem(...itemKeys, ...args);
+  };
+  const results = await Promise.all(calls.map(runCall));
   const byResult = new Map<string, [number, number, number, string]>();
   calls.forEach((items, c) => items.forEach((item, i) => byResult.set(item, results[c][i])));
   const perItem = [...byItem.keys()].map((item) => byResult.get(item) as [number, number, number, string]);
@@ -69,16 +74,18 @@ export async function ingestEvents(client: RedisClient, keys: RedisKeys, maxSeed
       if (unknown.size < 100) unknown.add(e.user);
     });
   });
-  const writes: Array<Promise<unknown>> = [
-    client.hincrby(keys.counters, 'eventsAccepted', accepted),
-    client.hincrby(keys.counters, 'eventsDuplicate', duplicates),
-    client.hincrby(keys.counters, 'eventsUnknownUser', unknownUserEvents),
-  ];
-  if (touched.length > 0) {
-    writes.push(client.zadd(keys.dirty, 'GT', ...touched));
-    writes.push(client.sadd(keys.items, ...touched.filter((_, i) => i % 2 === 1).map(String)));
+  if (!single) {
+    const writes: Array<Promise<unknown>> = [
+      client.hincrby(keys.counters, 'eventsAccepted', accepted),
+      client.hincrby(keys.counters, 'eventsDuplicate', duplicates),
+      client.hincrby(keys.counters, 'eventsUnknownUser', unknownUserEvents),
+    ];
+    if (touched.length > 0) {
+      writes.push(client.zadd(keys.dirty, 'GT', ...touched));
+      writes.push(client.sadd(keys.items, ...touched.filter((_, i) => i % 2 === 1).map(String)));
+    }
+    await Promise.all(writes);
   }
-  await Promise.all(writes);
   return { accepted, duplicates, unknownUserEvents, unknownUsers: [...unknown] };
 }
 

@@ -36,17 +36,24 @@ export class RedisKeys {
  * Items' shares of an ingest call, each atomically (all of them in one script where they may be
  * on one node: a single-node server then appends the whole call to its AOF, and fsyncs it, once).
  * KEYS: per item, its hash, seeds hash (position → "ts arrivedAt user") and event-id set (id →
- * arrival ms). ARGV: now, max seeds kept, id cutoff (ids that arrived before it are forgotten),
- * then per item: its event count and (id or '', user, ts) per event in order.
+ * arrival ms); with bookkeeping, then the re-cluster queue, the item index and the counters.
+ * ARGV: now, max seeds kept, id cutoff (ids that arrived before it are forgotten), bookkeeping
+ * ('1' or '0'), duplicates found before the call, then per item: its event count and
+ * (id or '', user, ts, '1' if the user is known else '0') per event in order.
  * Returns per item {accepted, duplicates, seedVersion, flags}, flags '1' (stored) or '0'
  * (duplicate) per event.
  */
 export const INGEST_LUA = `
 local now = ARGV[1]
 local max = tonumber(ARGV[2])
+local book = ARGV[4] == '1'
+local nkeys = #KEYS
+if book then nkeys = nkeys - 3 end
 local out = {}
-local a = 4
-for k = 1, #KEYS, 3 do
+local total, totalDups, unknown = 0, tonumber(ARGV[5]), 0
+local dirty, touched = {}, {}
+local a = 6
+for k = 1, nkeys, 3 do
   local item, seeds, ids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local n = tonumber(ARGV[a])
   a = a + 1
@@ -58,7 +65,7 @@ for k = 1, #KEYS, 3 do
   local flags = {}
   local fields = {}
   local drop = {}
-  for i = a, a + 3 * n - 1, 3 do
+  for i = a, a + 4 * n - 1, 4 do
     local id = ARGV[i]
     -- ZADD NX answers 0 for an id already there: a duplicate, in one call.
     if id ~= '' and redis.call('ZADD', ids, 'NX', now, id) == 0 then
@@ -69,6 +76,7 @@ for k = 1, #KEYS, 3 do
       fields[#fields + 1] = clicks
       fields[#fields + 1] = ARGV[i + 2] .. ' ' .. now .. ' ' .. ARGV[i + 1]
       if clicks >= max then drop[#drop + 1] = clicks - max end
+      if ARGV[i + 3] == '0' then unknown = unknown + 1 end
       clicks = clicks + 1
       version = version + 1
       accepted = accepted + 1
@@ -77,12 +85,25 @@ for k = 1, #KEYS, 3 do
   -- Seeds written (and the oldest dropped) in few calls: unpack at most 2,000 values at a time.
   for j = 1, #fields, 2000 do redis.call('HSET', seeds, unpack(fields, j, math.min(j + 1999, #fields))) end
   for j = 1, #drop, 2000 do redis.call('HDEL', seeds, unpack(drop, j, math.min(j + 1999, #drop))) end
-  a = a + 3 * n
+  a = a + 4 * n
   if accepted > 0 then
     redis.call('HSET', item, 'clicks', clicks, 'seedVersion', version, 'seedCount', math.min(clicks, max), 'lastSeedAt', now,
       'createdAt', cur[3] or now, 'firstSeedAt', cur[4] or now)
+    local name = string.sub(item, string.find(item, '{i:', 1, true) + 3, -2)
+    dirty[#dirty + 1] = version
+    dirty[#dirty + 1] = name
+    touched[#touched + 1] = name
   end
+  total = total + accepted
+  totalDups = totalDups + dups
   out[#out + 1] = {accepted, dups, version, table.concat(flags)}
+end
+if book then
+  for j = 1, #dirty, 2000 do redis.call('ZADD', KEYS[nkeys + 1], 'GT', unpack(dirty, j, math.min(j + 1999, #dirty))) end
+  for j = 1, #touched, 2000 do redis.call('SADD', KEYS[nkeys + 2], unpack(touched, j, math.min(j + 1999, #touched))) end
+  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsAccepted', total)
+  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsDuplicate', totalDups)
+  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsUnknownUser', unknown)
 end
 return out
 `;
