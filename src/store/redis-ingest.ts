@@ -1,7 +1,9 @@
 /**
- * An ingest into the Valkey/Redis store: per item, one atomic script (seeds, counts, event-id
- * de-duplication; INGEST_LUA), then the bookkeeping on other nodes (re-cluster queue, item index,
- * counters), which is idempotent: an item re-marked dirty is re-clustered, never lost.
+ * An ingest into the Valkey/Redis store. Per item, atomically: seeds, counts and event-id
+ * de-duplication (INGEST_LUA). On one node a call's items and its bookkeeping (re-cluster queue,
+ * item index, counters) run in one script: one AOF write and one fsync per call. On a Cluster each
+ * item is its own script and the bookkeeping follows on the index node, idempotently (an item
+ * re-marked dirty is re-clustered, never lost).
  */
 import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-connection.js';
