@@ -24,10 +24,14 @@ export type { BackendKind } from './core/backend.js';
 export type { CentroidStorage } from './core/item-table.js';
 export type { CpuKernel } from './cpu/cpu-backend.js';
 
-// The store: the interface, its records, and the embedded LMDB implementation.
-export type { RalmStore, ClickEvent, IngestResult, UserInput as StoreUserInput, UserRecord, ItemInfo, ItemClusters, SeedRecord, AudienceRecord, AudienceUsers, StoreStats } from './store/store.js';
+// The store: the interface, its records, the embedded LMDB implementation and the shared Valkey/Redis one.
+export type { RalmStore, ClickEvent, IngestResult, UserInput as StoreUserInput, UserRecord, ItemInfo, ItemClusters, SeedRecord, AudienceRecord, AudienceUsers, StoreStats, StoreCoordination, StoreChange } from './store/store.js';
 export { LmdbStore } from './store/lmdb-store.js';
 export type { LmdbStoreOptions } from './store/lmdb-store.js';
+export { RedisStore } from './store/redis-store.js';
+export type { RedisStoreOptions } from './store/redis-store.js';
+export { REDIS_DEFAULTS } from './store/redis-connection.js';
+export { openStore } from './store/open-store.js';
 
 // Real-time seeds: durable click ingestion and re-clustering.
 export { SeedService } from './seeds/seed-service.js';

@@ -11,4 +11,5 @@ export const SEED_DEFAULTS = {
   maxIterations: 25,
   tolerance: 0.001,
   seed: 1,
+  leaseMs: 10_000,
 } as const satisfies Omit<Required<SeedServiceOptions>, 'now' | 'onRun'>;

@@ -17,10 +17,11 @@ import type { ClickEvent, IngestResult, ItemClusters, RalmStore, UserRecord } fr
 import { RalmError } from '../util/errors.js';
 import { finiteVector, inRange } from '../engine/validate.js';
 import { validateEvents } from '../store/lmdb-store.js';
+import { Rng, hashString } from '../util/rng.js';
 import { SEED_DEFAULTS } from './defaults.js';
+import { underLease } from './lease.js';
 
 export { SEED_DEFAULTS };
-import { Rng } from '../util/rng.js';
 
 export interface SeedServiceOptions {
   /** Re-clustering period. Default 300,000 ms (the paper's 5 minutes). */
@@ -39,6 +40,8 @@ export interface SeedServiceOptions {
   /** k-means convergence: fraction of points allowed to change cluster. Default 0.001. */
   tolerance?: number;
   seed?: number;
+  /** On a shared store: the re-clustering lease's time to live, ms (renewed while a run lasts). Default 10,000. */
+  leaseMs?: number;
   /** Clock (epoch ms); injectable for tests and replays. */
   now?: () => number;
   /** Called after each run (scheduled or on demand). */
@@ -221,10 +224,15 @@ export class SeedService {
     await this.running?.catch(() => undefined);
   }
 
-  /** Re-clusters every item whose seeds changed; concurrent calls share one run. */
+  /**
+   * Re-clusters every item whose seeds changed; concurrent calls share one run. On a shared store
+   * the run holds the re-clustering lease: a scheduled run skips while another replica holds it;
+   * one on demand waits for it (up to twice its time to live).
+   */
   recluster(trigger: RunReport['trigger'] = 'demand'): Promise<RunReport> {
     if (this.running) return this.running;
-    this.running = this.run(trigger).finally(() => (this.running = undefined));
+    const wait = trigger === 'demand' ? 2 * this.o.leaseMs : 0;
+    this.running = underLease(this.store.coordination, this.o.leaseMs, wait, () => this.run(trigger)).finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -387,14 +395,4 @@ export class SeedService {
     const q = (p: number): number => (counts.length ? counts[Math.min(counts.length - 1, Math.floor(p * counts.length))] : 0);
     return { items: counts.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: counts[counts.length - 1] ?? 0 };
   }
-}
-
-/** FNV-1a, for seeding per-item samples. */
-function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

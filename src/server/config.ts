@@ -7,6 +7,9 @@ import { AUDIENCE_DEFAULTS, AUDIENCE_JOB_DEFAULTS } from '../audience/defaults.j
 import { ENGINE_DEFAULTS } from '../engine/options.js';
 import { LMDB_DEFAULTS } from '../store/lmdb-store.js';
 import { SEED_DEFAULTS } from '../seeds/defaults.js';
+import { isRedisSpec } from '../store/open-store.js';
+import { REDIS_DEFAULTS, type Durability } from '../store/redis-connection.js';
+import { RalmError } from '../util/errors.js';
 import { defaultModelDir } from '../util/paths.js';
 import { bool, int, oneOf, settingsFrom, str, type OptionTable } from '../util/options.js';
 import { apiToken, parseTokenList, readTokenFile, SCOPES, type ApiToken } from './tokens.js';
@@ -18,6 +21,12 @@ export interface ServiceConfig {
   host: string;
   port: number;
   dataDir: string;
+  /** The store: null for the embedded one in dataDir, else `lmdb:DIR` or a Valkey/Redis address. */
+  store: string | null;
+  /** Valkey/Redis durability rule (auto, fsync, waitaof, none). */
+  storeDurability: Durability;
+  /** Valkey/Redis replicas that must also fsync each write under waitaof. */
+  storeReplicas: number;
   modelDir: string;
   backend: 'auto' | 'webgpu' | 'cpu';
   /** Centroid storage in the item table. */
@@ -95,6 +104,9 @@ export const SERVICE_OPTIONS = {
   host: { flag: 'host', env: 'RALM_HOST', arg: 'H', default: '127.0.0.1', help: 'address to listen on', parse: str() },
   port: { flag: 'port', env: 'RALM_PORT', arg: 'N', default: '8080', help: 'port to listen on (0: any free port)', parse: int(0, 65535) },
   dataDir: { flag: 'data-dir', env: 'RALM_DATA_DIR', arg: 'DIR', default: 'data', help: 'the embedded store (LMDB) directory', parse: (v: string) => resolve(str()(v)) },
+  store: { flag: 'store', env: 'RALM_STORE', arg: 'SPEC', default: '', defaultText: 'lmdb:<data-dir>', help: 'the store: lmdb:DIR (embedded), redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT,… (shared by replicas)', parse: parseStoreSpec },
+  storeDurability: { flag: 'store-durability', env: 'RALM_STORE_DURABILITY', arg: 'auto|fsync|waitaof|none', default: REDIS_DEFAULTS.durability, help: 'Valkey/Redis: when a write is acknowledged (fsync: the server runs appendfsync always; waitaof: WAITAOF after each write; none: in memory only; auto: fsync, else waitaof)', parse: oneOf(['auto', 'fsync', 'waitaof', 'none'] as const) },
+  storeReplicas: { flag: 'store-replicas', env: 'RALM_STORE_REPLICAS', arg: 'N', default: String(REDIS_DEFAULTS.replicas), help: 'Valkey/Redis with waitaof: replicas that must also fsync each write before it is acknowledged', parse: int(0, 100) },
   modelDir: { flag: 'model-dir', env: 'RALM_MODEL_DIR', arg: 'DIR', default: defaultModelDir, defaultText: 'the shipped weights/default', help: 'model directory to serve', parse: (v: string) => resolve(str()(v)) },
   backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: ENGINE_DEFAULTS.backend, help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
   storage: { flag: 'storage', env: 'RALM_STORAGE', arg: 'f32|f16', default: ENGINE_DEFAULTS.storage, help: 'centroid storage in the item table (f16 halves its memory and bandwidth)', parse: oneOf(['f32', 'f16'] as const) },
@@ -133,6 +145,14 @@ export const SERVICE_OPTIONS = {
   audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.maxQueued), help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
   audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.retentionMs), help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
 } as const satisfies OptionTable;
+
+/** `--store`: empty (the embedded store in --data-dir), lmdb:DIR, or a Valkey/Redis address. */
+function parseStoreSpec(v: string): string | null {
+  if (v === '') return null;
+  if (isRedisSpec(v)) return v;
+  if (v.startsWith('lmdb:') && v.length > 5) return `lmdb:${resolve(v.slice(5))}`;
+  throw new RalmError('RALM_ERR_VALIDATION', `expected lmdb:DIR, redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,HOST:PORT…], got ${JSON.stringify(v)}`, { field: 'store' });
+}
 
 /** The configuration from the environment, overridden by flags (keyed by flag name), validated. */
 export function loadConfig(env: NodeJS.ProcessEnv, flags: Readonly<Record<string, unknown>> = {}): ServiceConfig {

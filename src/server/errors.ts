@@ -32,6 +32,8 @@ export const STATUS: Record<ServiceErrorCode, number> = {
   RALM_ERR_REQUEST_TIMEOUT: 408,
   RALM_ERR_CONFLICT: 409,
   RALM_ERR_CANCELLED: 409,
+  // A re-clustering run whose lease was taken over meanwhile: its publication was refused (the newer leader's stands).
+  RALM_ERR_STALE_LEASE: 409,
   RALM_ERR_BODY_TOO_LARGE: 413,
   RALM_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   // A model directory given to a reload that is not a valid model: the request's fault, not the service's.

@@ -10,10 +10,11 @@ import { StartupError, systemReason } from '../util/errors.js';
 import { loadModel } from '../model/model.js';
 import { RalmEngine } from '../engine/engine.js';
 import type { EngineOptions } from '../engine/options.js';
-import { LmdbStore } from '../store/lmdb-store.js';
+import { openStore } from '../store/open-store.js';
 import { SeedService } from '../seeds/seed-service.js';
 import { buildApp, type AppState } from './app.js';
 import { loadDemoWorld } from './demo.js';
+import { followStore } from './replication.js';
 import type { ServiceConfig } from './config.js';
 import { allTokens, exposureCheck } from './tokens.js';
 
@@ -24,6 +25,8 @@ export interface RunningService {
   close(): Promise<void>;
   /** A demo user's raw features, for the start-up example (when the model has a user tower). */
   exampleFeatures?: Record<string, unknown>;
+  /** Where the store is (a directory, or a Valkey/Redis address and its durability rule). */
+  storeWhere: string;
 }
 
 export async function startService(config: ServiceConfig, log: (line: string) => void = () => undefined): Promise<RunningService> {
@@ -31,14 +34,20 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const exposure = exposureCheck(config.host, allTokens(config.apiToken, apiTokens), config.insecure);
   if (exposure) log(exposure);
   const model = await loadModel(config.modelDir);
-  const store = openStore(config.dataDir, config.lmdbMapSize);
+  const opened = await openStore(config.store ?? `lmdb:${config.dataDir}`, { durability: config.storeDurability, replicas: config.storeReplicas, lmdbMapSize: config.lmdbMapSize });
+  const store = opened.store;
+  if (opened.warning) log(`warning: ${opened.warning}`);
   const engineOptions: EngineOptions = {
     backend: config.backend, storage: config.storage, maxPageBytes: config.maxPageBytes,
     ...(config.adapter !== null ? { adapter: config.adapter } : {}),
     ...(config.cpuThreads !== null ? { cpuThreads: config.cpuThreads } : {}),
     onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),
   };
-  const engine = await RalmEngine.create(model, engineOptions);
+  const engine = await RalmEngine.create(model, engineOptions).catch(async (err: unknown) => {
+    // A shared store's connection would keep the failed process alive.
+    await store.close().catch(() => undefined);
+    throw err;
+  });
   if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
   const seeds = new SeedService(store, engine, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
   const state: AppState = { ready: false, draining: false };
@@ -70,16 +79,20 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     },
   }, state);
 
+  // The change offset before the snapshot: what other replicas publish from here on is applied after it.
+  const offset = await store.coordination?.changesOffset();
   const restored = await seeds.restore();
   log(`model ${engine.modelId} (${model.manifest.provenance.kind}); backend ${engine.adapterName}; restored ${restored.loaded} items`);
   for (const x of restored.skipped) log(`item ${JSON.stringify(x.id)}: stored clusters refused (${x.error}); queued for re-clustering`);
   // The user table first: users stored from here on (the demo world's too) join it as they are stored.
   const users = await serving().audience.load();
   log(`audience: ${users.users} users in the user table${users.reembedded > 0 ? ` (${users.reembedded} re-embedded under this model)` : ''}`);
-  if ((await store.stats()).items === 0 && config.demo) {
+  // A shared store gets the demo world once, from the one replica that claims it.
+  if ((await store.stats()).items === 0 && config.demo && (await store.coordination?.claimOnce('demo-world') ?? true)) {
     const demo = await loadDemoWorld(seeds);
     log(`empty store: loaded the demo world (${demo.users} users, ${demo.items} items, ${demo.events} clicks)`);
   }
+  const follower = offset === undefined ? undefined : followStore(store, offset, () => serving(), log);
   // With a user tower, a demo user's stored features make the start-up example of `{features}`.
   let exampleFeatures: Record<string, unknown> | undefined;
   if (model.tower) {
@@ -91,8 +104,11 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   if (jobs.requeued > 0) log(`audience: ${jobs.requeued} unfinished job(s) queued again`);
   await warmUp(engine);
   seeds.start();
+  // Ready only once every change published before this replica started is applied here.
+  await follower?.caughtUp;
   const url = await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
     await app.close();
+    await follower?.stop();
     await audienceJobs.stop();
     await seeds.stop();
     await engine.close();
@@ -110,6 +126,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
       const background = Promise.all([audienceJobs.stop(), serving().seeds.stop()]);
       await drain.close(); // stops accepting, answers what is in flight, closes every connection
       await background;
+      await follower?.stop();
       const now = serving(); // after a model reload, not the engine this function started with
       await now.seeds.stop();
       await now.engine.close();
@@ -118,16 +135,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     })();
     return closing;
   };
-  return { app, url, state, close, exampleFeatures };
-}
-
-/** The store, or a coded start-up failure naming the directory and why. */
-function openStore(dir: string, mapSize: number): LmdbStore {
-  try {
-    return LmdbStore.open(dir, { mapSize });
-  } catch (err) {
-    throw new StartupError('RALM_ERR_DATA_DIR', `data directory ${dir}: cannot open the store: ${systemReason(err)}`);
-  }
+  return { app, url, state, close, exampleFeatures, storeWhere: opened.where };
 }
 
 /** One real dispatch before serving (pipelines compiled and every path exercised). */

@@ -113,7 +113,44 @@ export interface StoreStats {
   bytesOnDisk: number;
 }
 
+/**
+ * How replicas sharing one store agree on who re-clusters: a lease with a fencing token. Only a
+ * shared store has it; an embedded store serves one process and needs none.
+ */
+export interface StoreCoordination {
+  /**
+   * Takes the re-clustering lease for `holder` when free; returns the fencing token the holder
+   * then publishes under, or null while it is held.
+   */
+  acquireLease(holder: string, ttlMs: number): Promise<number | null>;
+  /** Extends the lease `holder` took with `token`; false once it is lost (expired, or taken by another). */
+  renewLease(holder: string, token: number, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  releaseLease(holder: string): Promise<void>;
+  /** True for the first caller ever to claim `name` (one-time work such as loading the demo world), false for every later one. */
+  claimOnce(name: string): Promise<boolean>;
+  /** The offset of the latest announced change: take it before reading a snapshot, follow from it after. */
+  changesOffset(): Promise<string>;
+  /**
+   * Calls `onChanges` with each batch of changes other processes announced after `offset`, in
+   * order, until stopped. `caughtUp` resolves once every change announced before the call has
+   * been handled.
+   */
+  follow(offset: string, onChanges: (changes: StoreChange[]) => Promise<void>): { caughtUp: Promise<void>; stop(): Promise<void> };
+}
+
+/** A change a shared store announces to every replica: clusters published, users stored. */
+export interface StoreChange {
+  offset: string;
+  kind: 'clusters' | 'users';
+  ids: string[];
+  /** When it was announced, epoch ms (the store's clock). */
+  at: number;
+}
+
 export interface RalmStore {
+  /** Present on a store shared by several replicas. */
+  readonly coordination?: StoreCoordination;
   ingest(events: readonly ClickEvent[]): Promise<IngestResult>;
   putUsers(users: readonly UserInput[]): Promise<void>;
   getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>>;
@@ -133,7 +170,10 @@ export interface RalmStore {
   seedsOf(itemId: string, since?: number, sample?: { count: number; seed: number }): Promise<SeedRecord[]>;
   /** Items whose seeds changed since they were last clustered, with the version to cluster. */
   dirtyItems(limit?: number): Promise<Array<{ id: string; seedVersion: number }>>;
-  /** Publishes clusters; an item stays dirty if clicks arrived after the version clustered. */
+  /**
+   * Publishes clusters; an item stays dirty if clicks arrived after the version clustered. On a
+   * shared store, an item published meanwhile under a newer lease is refused (RALM_ERR_STALE_LEASE).
+   */
   saveClusters(clusters: readonly ItemClusters[]): Promise<void>;
   /** Records why an item could not be clustered (it keeps its previous clusters). */
   recordFailure(id: string, error: string): Promise<void>;

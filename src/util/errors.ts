@@ -16,7 +16,8 @@ export type RalmErrorCode =
   | 'RALM_ERR_CLOSED'
   | 'RALM_ERR_CANCELLED'
   | 'RALM_ERR_STORAGE_FULL'
-  | 'RALM_ERR_STORE_UNAVAILABLE';
+  | 'RALM_ERR_STORE_UNAVAILABLE'
+  | 'RALM_ERR_STALE_LEASE';
 
 export class RalmError extends Error {
   readonly code: RalmErrorCode;
@@ -35,6 +36,7 @@ export type StartupErrorCode =
   | 'RALM_ERR_INSECURE'
   | 'RALM_ERR_LISTEN'
   | 'RALM_ERR_DATA_DIR'
+  | 'RALM_ERR_STORE'
   | 'RALM_ERR_IO';
 
 /**

@@ -57,3 +57,13 @@ export class Rng {
     return out;
   }
 }
+
+/** FNV-1a of a string's UTF-16 code units, for seeding per-item samples. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -154,7 +154,7 @@ describe('ralm usage errors', () => {
     assert.match(top.stderr, /^ralm: unknown command "frobnicate"\n\nusage: ralm <command>/);
     const sub = await run('bench', 'frobnicate');
     assert.equal(sub.code, 2);
-    assert.match(sub.stderr, /^ralm: bench: unknown benchmark "frobnicate", expected "kernel", "http", "seeds", "audience", "plot" or "compare"\n\nusage: ralm bench <benchmark>/);
+    assert.match(sub.stderr, /^ralm: bench: unknown benchmark "frobnicate", expected "kernel", "http", "seeds", "audience", "cluster", "plot" or "compare"\n\nusage: ralm bench <benchmark>/);
     const ev = await run('eval', 'frobnicate');
     assert.match(ev.stderr, /expected "recommend" \(the default\) or "audience"/);
     assert.equal((await run('model')).code, 2);

@@ -26,6 +26,16 @@ describe('service configuration', () => {
     assert.throws(() => loadConfig({ RALM_RECLUSTER_INTERVAL_MS: '5' }), /recluster-interval-ms: expected an integer in \[1000, 86400000\]/);
     assert.throws(() => loadConfig({ RALM_MAX_QUEUE: '0' }), /RALM_MAX_QUEUE: max-queue/);
     assert.throws(() => loadConfig({ RALM_DEMO: 'yes' }), /demo: expected one of true, false/);
+    assert.throws(() => loadConfig({ RALM_STORE: 'mysql://h' }), /configuration RALM_STORE: store: expected lmdb:DIR, redis:\/\/HOST:PORT\[\/DB\]/);
+    assert.throws(() => loadConfig({}, { 'store-durability': 'sometimes' }), /store-durability: expected one of auto, fsync, waitaof, none/);
+  });
+
+  it('the store: the embedded one in --data-dir by default, lmdb:DIR, or a Valkey/Redis address', () => {
+    assert.equal(loadConfig({}).store, null);
+    assert.equal(loadConfig({ RALM_STORE: 'lmdb:some/dir' }).store, `lmdb:${join(process.cwd(), 'some', 'dir')}`);
+    const r = loadConfig({ RALM_STORE: 'redis://10.0.0.5:6380/2', RALM_STORE_DURABILITY: 'waitaof', RALM_STORE_REPLICAS: '1' });
+    assert.deepEqual([r.store, r.storeDurability, r.storeReplicas], ['redis://10.0.0.5:6380/2', 'waitaof', 1]);
+    assert.equal(loadConfig({}, { store: 'redis-cluster://a:1,b:2' }).store, 'redis-cluster://a:1,b:2');
   });
 
   it('tokens from a list and a file, log level, rate limit, models root and --insecure', async () => {

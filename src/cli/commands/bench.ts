@@ -1,5 +1,5 @@
 /**
- * `ralm bench kernel|http|seeds|audience|plot|compare`: the measurements. The only module in
+ * `ralm bench kernel|http|seeds|audience|cluster|plot|compare`: the measurements. The only module in
  * src/ that imports bench/, whose option objects give these commands their defaults.
  */
 import { readFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { CUSTOM_GRID_DEFAULTS, defaultBackends, KERNEL_BENCH_DEFAULTS, runKernel
 import { HTTP_BENCH_DEFAULTS, runHttpBench } from '../../../bench/http.js';
 import { runSeedsBench, SEEDS_BENCH_DEFAULTS } from '../../../bench/seeds.js';
 import { AUDIENCE_BENCH_DEFAULTS, runAudienceBench } from '../../../bench/audience.js';
+import { CLUSTER_BENCH_DEFAULTS, runClusterBench } from '../../../bench/cluster.js';
 import { DEFAULT_PLOT_PREFIX, writeKernelPlots } from '../../../bench/plot.js';
 import { compareKernelResults, DEFAULT_TOLERANCE, describeComparison } from '../../../bench/compare.js';
 import { PEER_NAMES } from '../../../bench/peers/peer.js';
@@ -174,6 +175,37 @@ const audience = defineCommand({
   },
 });
 
+const cd = CLUSTER_BENCH_DEFAULTS;
+
+const cluster = defineCommand({
+  name: 'bench cluster',
+  usage: 'bench cluster [--store redis://HOST:PORT] [options]',
+  summary: 'Shared store: durable ingest into Valkey beside LMDB, publication → served across replicas, recommend with 1..N replicas.',
+  notes: ['Without --store it starts a private valkey-server (appendfsync always) in a temporary directory; a store given must be empty.'],
+  options: {
+    store: { flag: 'store', arg: 'URL', defaultText: 'a private valkey-server', help: 'the Valkey/Redis to measure', parse: str() },
+    events: { flag: 'events', arg: 'N', default: asDefault(cd.events), help: 'events ingested per run', parse: int() },
+    batch: { flag: 'batch', arg: 'N', default: asDefault(cd.batch), help: 'events per ingest call', parse: int() },
+    inflight: { flag: 'inflight', arg: 'N', default: asDefault(cd.inflight), help: 'ingest calls in flight in the concurrent run', parse: int() },
+    replicas: { flag: 'replicas', arg: 'N', default: asDefault(cd.replicas), help: 'ralm serve replicas started', parse: int(1, 16) },
+    rounds: { flag: 'rounds', arg: 'N', default: asDefault(cd.rounds), help: 'publications measured', parse: int() },
+    seconds: { flag: 'seconds', arg: 'N', default: asDefault(cd.seconds), help: 'seconds of recommend load per replica count', parse: int() },
+    connections: { flag: 'connections', arg: 'N', default: asDefault(cd.connections), help: 'concurrent recommend requests', parse: int() },
+    out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+  },
+  async run({ values: v }) {
+    const r = await runClusterBench({ store: v.store, events: v.events, batch: v.batch, inflight: v.inflight, replicas: v.replicas, rounds: v.rounds, seconds: v.seconds, connections: v.connections, log });
+    await writeResult(v.out, r);
+    const p = r.publication;
+    emit(v.json, r, [
+      `${r.machine.cpu}, ${r.machine.cores} cores; Valkey ${r.valkey.startedHere ? 'started here' : r.valkey.address}, durability ${r.valkey.durability}`,
+      ...r.ingest.map((x) => `durable ingest, ${x.store}, ${x.mode}: ${Math.round(x.eventsPerSec)} events/s`),
+      `re-cluster request → served on the ${p.replicas - 1} other replica(s): p50 ${p.p50Ms.toFixed(1)} ms, p99 ${p.p99Ms.toFixed(1)} ms, max ${p.maxMs.toFixed(1)} ms (${p.samples} samples)`,
+      ...r.recommend.map((x) => `recommend, ${x.replicas} replica(s) round-robin: ${Math.round(x.perSec)} requests/s (${x.errors} errors)`),
+    ].join('\n'));
+  },
+});
+
 const plot = defineCommand({
   name: 'bench plot',
   usage: 'bench plot FILE [--out-dir DIR] [--prefix P]',
@@ -210,6 +242,6 @@ const compare = defineCommand({
 
 export const command: CommandGroup = {
   kind: 'group', name: 'bench', noun: 'benchmark',
-  summary: 'Measurements: the ranking kernel, the HTTP service, the seed pipeline, the audience scan; plots and comparisons of kernel results.',
-  subcommands: { kernel, http, seeds, audience, plot, compare },
+  summary: 'Measurements: the ranking kernel, the HTTP service, the seed pipeline, the audience scan, the shared store; plots and comparisons of kernel results.',
+  subcommands: { kernel, http, seeds, audience, cluster, plot, compare },
 };

@@ -26,7 +26,7 @@ export const command = defineCommand({
     const { startService, exampleRequests } = await import('../../server/server.js');
     const log = (line: string): void => void process.stderr.write(`ralm: ${line}\n`);
     const svc = await startService(config, log);
-    log(`listening on ${svc.url} (data ${config.dataDir}, pid ${process.pid})`);
+    log(`listening on ${svc.url} (store ${svc.storeWhere}, pid ${process.pid})`);
     // The examples name demo users and items, which exist only with the demo world.
     if (config.demo) process.stderr.write(exampleRequests(svc.url, svc.exampleFeatures) + '\n');
     await new Promise<void>((resolveStop) => {

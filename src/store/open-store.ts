@@ -1,0 +1,52 @@
+/**
+ * The one way to open a store from a setting: `lmdb:DIR` (the embedded store, the default) or a
+ * Valkey/Redis address (`redis://HOST:PORT[/DB]`, `redis-cluster://HOST:PORT,…`) for a store
+ * shared by several replicas.
+ */
+import { resolve } from 'node:path';
+import { RalmError, StartupError, systemReason } from '../util/errors.js';
+import { LmdbStore } from './lmdb-store.js';
+import { REDIS_DEFAULTS, type Durability } from './redis-connection.js';
+import type { RalmStore } from './store.js';
+
+export interface OpenStoreOptions {
+  /** Valkey/Redis durability rule (see redis-connection.ts). */
+  durability?: Durability;
+  /** Replicas that must also fsync a write under `waitaof`. */
+  replicas?: number;
+  /** The LMDB map's initial size in bytes (lmdb: stores only). */
+  lmdbMapSize?: number;
+}
+
+export interface OpenedStore {
+  store: RalmStore;
+  kind: 'lmdb' | 'redis';
+  /** Where it is, for logs (no credentials). */
+  where: string;
+  /** Said once at start (e.g. a durability weaker than fsync). */
+  warning?: string;
+}
+
+/** True for a Valkey/Redis address. */
+export function isRedisSpec(spec: string): boolean {
+  return /^(redis|valkey)(-cluster)?:\/\//.test(spec);
+}
+
+/** Opens the store `spec` names, or fails with a coded start-up error naming it and why. */
+export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
+  if (isRedisSpec(spec)) {
+    const { RedisStore } = await import('./redis-store.js');
+    const { store, warning } = await RedisStore.open(spec, { durability: options.durability ?? REDIS_DEFAULTS.durability, replicas: options.replicas ?? REDIS_DEFAULTS.replicas });
+    const mode = store.durability === 'fsync' ? 'fsync (appendfsync always)' : store.durability === 'waitaof' ? `WAITAOF 1 ${options.replicas ?? 0}` : 'none';
+    return { store, kind: 'redis', where: `${store.display}, durability ${mode}`, warning };
+  }
+  if (!spec.startsWith('lmdb:') || spec.length === 'lmdb:'.length) {
+    throw new RalmError('RALM_ERR_VALIDATION', `store: expected lmdb:DIR, redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,HOST:PORT…], got ${JSON.stringify(spec)}`, { field: 'store' });
+  }
+  const dir = resolve(spec.slice('lmdb:'.length));
+  try {
+    return { store: LmdbStore.open(dir, options.lmdbMapSize !== undefined ? { mapSize: options.lmdbMapSize } : {}), kind: 'lmdb', where: dir };
+  } catch (err) {
+    throw new StartupError('RALM_ERR_DATA_DIR', `data directory ${dir}: cannot open the store: ${systemReason(err)}`);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The Valkey/Redis store's key layout and its server-side scripts.
+ *
+ * Every key carries a hash tag (`{…}`), so that a Valkey/Redis Cluster keeps together what one
+ * script touches: an item's state, seeds, event ids and clusters share the item's tag; an
+ * audience's record and chunks share the audience's tag; the indexes share `{idx}`. A script
+ * only ever touches keys of one tag, so each runs atomically on the one node holding it.
+ * (https://valkey.io/topics/cluster-spec/ — "Hash tags"; https://valkey.io/topics/eval-intro/.)
+ */
+
+/** Names of the keys under a prefix (default `ralm`). Ids go inside the tag as they are. */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+  item(id: string): string { return `${this.prefix}:{i:${id}}`; }
+  seeds(id: string): string { return `${this.prefix}:{i:${id}}:s`; }
+  eventIds(id: string): string { return `${this.prefix}:{i:${id}}:e`; }
+  clusters(id: string): string { return `${this.prefix}:{i:${id}}:c`; }
+  user(id: string): string { return `${this.prefix}:{u:${id}}`; }
+  audience(id: string): string { return `${this.prefix}:{a:${id}}`; }
+  audienceChunk(id: string, c: number): string { return `${this.prefix}:{a:${id}}:u:${c}`; }
+  audienceCount(id: string): string { return `${this.prefix}:{a:${id}}:n`; }
+  /** Indexes (sets) and counters: one tag, one node. */
+  get users(): string { return `${this.prefix}:{idx}:users`; }
+  get items(): string { return `${this.prefix}:{idx}:items`; }
+  get clustered(): string { return `${this.prefix}:{idx}:clustered`; }
+  get audiences(): string { return `${this.prefix}:{idx}:audiences`; }
+  get dirty(): string { return `${this.prefix}:{idx}:dirty`; }
+  get failures(): string { return `${this.prefix}:{idx}:failures`; }
+  get counters(): string { return `${this.prefix}:{idx}:counters`; }
+  get lease(): string { return `${this.prefix}:{lease}`; }
+  get fence(): string { return `${this.prefix}:{lease}:fence`; }
+  get changes(): string { return `${this.prefix}:{lease}:changes`; }
+}
+
+/**
+ * Items' shares of an ingest call, each atomically (all of them in one script where they may be
+ * on one node: a single-node server then appends the whole call to its AOF, and fsyncs it, once).
+ * KEYS: per item, its hash, seeds hash (position → "ts arrivedAt user") and event-id set (id →
+ * arrival ms); with bookkeeping, then the re-cluster queue, the item index and the counters.
+ * ARGV: now, max seeds kept, id cutoff (ids that arrived before it are forgotten), bookkeeping
+ * ('1' or '0'), duplicates found before the call, then per item: its event count and
+ * (id or '', user, ts, '1' if the user is known else '0') per event in order.
+ * Returns per item {accepted, duplicates, seedVersion, flags}, flags '1' (stored) or '0'
+ * (duplicate) per event.
+ */
+export const INGEST_LUA = `
+local now = ARGV[1]
+local max = tonumber(ARGV[2])
+local book = ARGV[4] == '1'
+local nkeys = #KEYS
+if book then nkeys = nkeys - 3 end
+local out = {}
+local total, totalDups, unknown = 0, tonumber(ARGV[5]), 0
+local dirty, touched = {}, {}
+local a = 6
+for k = 1, nkeys, 3 do
+  local item, seeds, ids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. ARGV[3])
+  local cur = redis.call('HMGET', item, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt')
+  local clicks = tonumber(cur[1] or '0')
+  local version = tonumber(cur[2] or '0')
+  local accepted, dups = 0, 0
+  local flags = {}
+  local fields = {}
+  local drop = {}
+  for i = a, a + 4 * n - 1, 4 do
+    local id = ARGV[i]
+    -- ZADD NX answers 0 for an id already there: a duplicate, in one call.
+    if id ~= '' and redis.call('ZADD', ids, 'NX', now, id) == 0 then
+      dups = dups + 1
+      flags[#flags + 1] = '0'
+    else
+      flags[#flags + 1] = '1'
+      fields[#fields + 1] = clicks
+      fields[#fields + 1] = ARGV[i + 2] .. ' ' .. now .. ' ' .. ARGV[i + 1]
+      if clicks >= max then drop[#drop + 1] = clicks - max end
+      if ARGV[i + 3] == '0' then unknown = unknown + 1 end
+      clicks = clicks + 1
+      version = version + 1
+      accepted = accepted + 1
+    end
+  end
+  -- Seeds written (and the oldest dropped) in few calls: unpack at most 2,000 values at a time.
+  for j = 1, #fields, 2000 do redis.call('HSET', seeds, unpack(fields, j, math.min(j + 1999, #fields))) end
+  for j = 1, #drop, 2000 do redis.call('HDEL', seeds, unpack(drop, j, math.min(j + 1999, #drop))) end
+  a = a + 4 * n
+  if accepted > 0 then
+    redis.call('HSET', item, 'clicks', clicks, 'seedVersion', version, 'seedCount', math.min(clicks, max), 'lastSeedAt', now,
+      'createdAt', cur[3] or now, 'firstSeedAt', cur[4] or now)
+    local name = string.sub(item, string.find(item, '{i:', 1, true) + 3, -2)
+    dirty[#dirty + 1] = version
+    dirty[#dirty + 1] = name
+    touched[#touched + 1] = name
+  end
+  total = total + accepted
+  totalDups = totalDups + dups
+  out[#out + 1] = {accepted, dups, version, table.concat(flags)}
+end
+if book then
+  for j = 1, #dirty, 2000 do redis.call('ZADD', KEYS[nkeys + 1], 'GT', unpack(dirty, j, math.min(j + 1999, #dirty))) end
+  for j = 1, #touched, 2000 do redis.call('SADD', KEYS[nkeys + 2], unpack(touched, j, math.min(j + 1999, #touched))) end
+  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsAccepted', total)
+  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsDuplicate', totalDups)
+  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsUnknownUser', unknown)
+end
+return out
+`;
+
+/**
+ * Publishes one item's clusters, fenced: a writer whose token is lower than the one that last
+ * wrote this item is refused (returns 0), so a paused old leader can never overwrite clusters a
+ * newer leader published. The first publication's `firstServableAt` is kept.
+ * KEYS: clusters hash. ARGV: fence token, then field/value pairs (firstServableAt among them).
+ */
+export const PUBLISH_LUA = `
+local fence = tonumber(ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'fence') or '-1')
+if fence < last then return 0 end
+local first = redis.call('HGET', KEYS[1], 'firstServableAt')
+redis.call('HSET', KEYS[1], 'fence', fence, unpack(ARGV, 2))
+if first then redis.call('HSET', KEYS[1], 'firstServableAt', first) end
+return 1
+`;
+
+/**
+ * Clears an item's dirty mark if the version clustered covers it (clicks that arrived meanwhile
+ * keep it dirty). KEYS: dirty set, failures hash. ARGV: item id, seed version clustered.
+ */
+export const CLEAN_LUA = `
+local d = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if d and tonumber(d) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+/**
+ * The re-clustering lease. With token 0: taken when free (a new fencing token, one higher than any
+ * before), else refused. With a token: renewed if `holder` still holds it under that token, else
+ * refused — a holder whose lease expired never silently takes a new one mid-run.
+ * KEYS: lease, fence counter. ARGV: holder, ttl ms, token. Returns the token, or 0 when refused.
+ */
+export const LEASE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if ARGV[3] ~= '0' then
+  if cur == ARGV[1] .. ' ' .. ARGV[3] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return tonumber(ARGV[3])
+  end
+  return 0
+end
+if cur then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
+return token
+`;
+
+/** Gives the lease up if `holder` still holds it. KEYS: lease. ARGV: holder. */
+export const RELEASE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur and string.match(cur, '^(.*) %d+$') == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+`;

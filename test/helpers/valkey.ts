@@ -1,0 +1,138 @@
+/**
+ * A private `valkey-server` (or `redis-server`) for tests: a free loopback port, a temporary
+ * directory, AOF with `appendfsync always` (the durability setting the store requires), never a
+ * system service. Where neither binary is installed the Valkey tests skip and say why;
+ * RALM_REQUIRE_VALKEY=1 (set by .ci/run) makes that a failure.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REQUIRE_VALKEY = process.env.RALM_REQUIRE_VALKEY === '1';
+
+function which(bin: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The server binary, if one is installed. */
+export const VALKEY_SERVER = which('valkey-server') ?? which('redis-server');
+export const VALKEY_CLI = which('valkey-cli') ?? which('redis-cli');
+
+const MISSING = 'RALM_REQUIRE_VALKEY=1 but neither valkey-server nor redis-server is installed (Debian: apt-get install -t bookworm-backports valkey-server valkey-tools)';
+
+/**
+ * The `skip` option of a Valkey test: false when a server is present, and false when one is
+ * required (the test then fails in startValkey, saying what is missing); else the reason.
+ */
+export function valkeySkip(): string | false {
+  if (VALKEY_SERVER || REQUIRE_VALKEY) return false;
+  return 'neither valkey-server nor redis-server is installed (Debian: apt-get install -t bookworm-backports valkey-server); RALM_REQUIRE_VALKEY=1 makes this a failure';
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Valkey {
+  port: number;
+  url: string;
+  dir: string;
+  child: ChildProcess;
+  /** kill -9 the server (its AOF stays in `dir`). */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port and directory (after kill). */
+  restart(): Promise<void>;
+  /** Stops the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+async function waitReady(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`valkey-server exited with ${child.exitCode}:\n${log()}`);
+    if (/Ready to accept connections/.test(log())) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`valkey-server on port ${port} did not become ready:\n${log()}`);
+}
+
+/** Starts a private server. `extra` are further `--name value` settings (e.g. cluster mode). */
+export async function startValkey(extra: string[] = [], port?: number, dir?: string): Promise<Valkey> {
+  if (!VALKEY_SERVER) throw new Error(MISSING);
+  const theDir = dir ?? await mkdtemp(join(tmpdir(), 'ralm-valkey-'));
+  const thePort = port ?? await freePort();
+  let child!: ChildProcess;
+  const launch = async (): Promise<void> => {
+    let log = '';
+    child = spawn(VALKEY_SERVER as string, [
+      '--port', String(thePort), '--bind', '127.0.0.1', '--dir', theDir, '--save', '',
+      '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'no', ...extra,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (c: Buffer) => { log += c.toString(); });
+    child.stderr?.on('data', (c: Buffer) => { log += c.toString(); });
+    await waitReady(thePort, child, () => log);
+  };
+  await launch();
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  };
+  return {
+    port: thePort,
+    url: `redis://127.0.0.1:${thePort}`,
+    dir: theDir,
+    get child() { return child; },
+    kill,
+    restart: launch,
+    async stop() {
+      await kill();
+      if (!dir) await rm(theDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ValkeyCluster {
+  url: string;
+  nodes: Valkey[];
+  stop(): Promise<void>;
+}
+
+/** Three primaries in cluster mode (no replicas), slots spread by `valkey-cli --cluster create`. */
+export async function startValkeyCluster(): Promise<ValkeyCluster> {
+  if (!VALKEY_CLI) throw new Error(MISSING.replace('valkey-server nor redis-server', 'valkey-cli nor redis-cli'));
+  const nodes: Valkey[] = [];
+  try {
+    for (let i = 0; i < 3; i++) nodes.push(await startValkey(['--cluster-enabled', 'yes', '--cluster-node-timeout', '5000']));
+    const r = spawnSync(VALKEY_CLI, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`cluster create failed:\n${r.stdout}\n${r.stderr}`);
+    const deadline = Date.now() + 15_000;
+    for (const n of nodes) {
+      for (;;) {
+        const info = spawnSync(VALKEY_CLI, ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+        if (/cluster_state:ok/.test(info)) break;
+        if (Date.now() > deadline) throw new Error(`cluster on port ${n.port} not ok:\n${info}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
+  return {
+    url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    nodes,
+    stop: async () => { await Promise.all(nodes.map((n) => n.stop())); },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Three real `ralm serve` replicas on one Valkey (started here): the demo world is loaded once;
+ * events sent to one replica and re-clustered there are served by the others within a second; a
+ * replica killed with -9 costs nothing (another re-clusters, waiting out a lease its holder died
+ * with, and finds the queue intact); a kill -9 of Valkey loses no acknowledged event, replicas
+ * keep answering from their caches while it is down, refuse writes with a coded 503, and catch up
+ * when it returns.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { RedisStore } from '../../src/store/redis-store.js';
+import { serve, type Served } from '../helpers/serve.js';
+import { startValkey, startValkeyCluster, valkeySkip } from '../helpers/valkey.js';
+
+async function call(s: Served, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(new URL(path, s.url), { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** Polls `s` until it serves `item`; returns ms from `since` (performance.now()). */
+async function servedAfter(s: Served, item: string, since: number, limitMs = 5000): Promise<number> {
+  for (;;) {
+    const r = await call(s, 'GET', `/v1/items/${item}`);
+    if (r.status === 200 && r.json.served === true) return performance.now() - since;
+    if (performance.now() - since > limitMs) throw new Error(`${item} not served within ${limitMs} ms`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
+
+const clicks = (item: string, n: number, tag: string) => ({
+  events: Array.from({ length: n }, (_, i) => ({ user: `demo-food-${i}`, item, ts: Date.now(), id: `${tag}-${i}` })),
+});
+
+describe('replicas on one Valkey', { skip: valkeySkip() }, () => {
+  it('one demo world; publications served everywhere within 1 s; a dead replica, a dead lease holder and a dead Valkey lose nothing', { timeout: 180_000 }, async (t) => {
+    const v = await startValkey();
+    const args = ['--store', v.url, '--min-seeds', '1', '--log-level', 'warn'];
+    const replicas = await Promise.all([serve(args), serve(args), serve(args)]);
+    const probe = (await RedisStore.open(v.url)).store;
+    try {
+      const [a, b, c] = replicas;
+      // The demo world, once, though the replicas started together.
+      const loaders = replicas.filter((r) => /loaded the demo world/.test(r.log()));
+      assert.equal(loaders.length, 1, replicas.map((r) => r.log()).join('\n---\n'));
+      const demoClicks = Number(/(\d+) clicks\)/.exec(loaders[0].log())?.[1]);
+      assert.equal((await probe.stats()).eventsAccepted, demoClicks);
+      for (const r of replicas) {
+        assert.equal((await call(r, 'GET', '/readyz')).status, 200);
+        assert.equal((await call(r, 'GET', '/v1/items/demo-science-article-0')).json.served, true);
+      }
+
+      // Events to A, re-clustered on A: served by B and C within a second of publication.
+      const lags: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        const item = `fresh-${round}`;
+        assert.equal((await call(a, 'POST', '/v1/events', clicks(item, 5, item))).status, 200);
+        const run = await call(a, 'POST', '/v1/admin/recluster');
+        assert.equal(run.status, 200, JSON.stringify(run.json));
+        const t0 = performance.now();
+        assert.deepEqual(run.json.newlyServable, [item]);
+        lags.push(...await Promise.all([servedAfter(b, item, t0), servedAfter(c, item, t0)]));
+      }
+      t.diagnostic(`publication → served on B and C: ${lags.map((x) => x.toFixed(0)).join(', ')} ms`);
+      assert.ok(Math.max(...lags) <= 1000, `publication → served on the other replicas: ${lags.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+      // kill -9 a replica; a lease left by a holder that died mid-run is waited out, and the queue is intact.
+      a.child.kill('SIGKILL');
+      await a.exited;
+      assert.equal((await call(b, 'POST', '/v1/events', clicks('after-kill', 5, 'k'))).status, 200);
+      assert.ok(await probe.coordination.acquireLease('a-replica-that-died', 1500));
+      const t1 = performance.now();
+      const run = await call(b, 'POST', '/v1/admin/recluster');
+      const waited = performance.now() - t1;
+      assert.equal(run.status, 200, JSON.stringify(run.json));
+      assert.deepEqual(run.json.newlyServable, ['after-kill']);
+      t.diagnostic(`re-cluster on B waited ${waited.toFixed(0)} ms for the dead holder's lease`);
+      assert.ok(waited >= 1000 && waited < 10_000, `took over after ${waited.toFixed(0)} ms`);
+      await servedAfter(c, 'after-kill', performance.now());
+
+      // kill -9 Valkey: reads from the caches go on, writes get a coded 503, nothing acknowledged is lost.
+      const acked = (await probe.stats()).eventsAccepted;
+      await v.kill();
+      const embedding = Array.from({ length: 64 }, (_, i) => Math.sin(i));
+      const rec = await call(b, 'POST', '/v1/recommend', { user: { embedding }, k: 3 });
+      assert.equal(rec.status, 200, JSON.stringify(rec.json));
+      const refused = await call(c, 'POST', '/v1/events', clicks('while-down', 2, 'd'));
+      assert.equal(refused.status, 503);
+      assert.equal((refused.json.error as { code: string }).code, 'RALM_ERR_STORE_UNAVAILABLE');
+      await v.restart();
+      let back = 0;
+      for (let t = 0; t < 100 && back !== 200; t++) {
+        back = (await call(c, 'POST', '/v1/events', clicks('after-restart', 2, 'r'))).status;
+        if (back !== 200) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(back, 200);
+      assert.equal((await probe.stats()).eventsAccepted, acked + 2);
+      // And publications flow again to every replica.
+      const run2 = await call(c, 'POST', '/v1/admin/recluster');
+      assert.equal(run2.status, 200);
+      await servedAfter(b, 'after-restart', performance.now(), 3000);
+    } finally {
+      await probe.close().catch(() => undefined);
+      for (const r of replicas) r.child.kill('SIGKILL');
+      await Promise.all(replicas.map((r) => r.exited));
+      await v.stop();
+    }
+  });
+
+  it('on a 3-primary Valkey Cluster too: one demo world, and a publication on one replica is served by the other', { timeout: 120_000 }, async () => {
+    const cluster = await startValkeyCluster();
+    const args = ['--store', cluster.url, '--min-seeds', '1', '--log-level', 'warn'];
+    const replicas = await Promise.all([serve(args), serve(args)]);
+    try {
+      const [a, b] = replicas;
+      assert.equal(replicas.filter((r) => /loaded the demo world/.test(r.log())).length, 1);
+      assert.equal((await call(b, 'GET', '/v1/items/demo-music-article-3')).json.served, true);
+      assert.equal((await call(a, 'POST', '/v1/events', clicks('on-cluster', 5, 'c'))).status, 200);
+      const run = await call(a, 'POST', '/v1/admin/recluster');
+      assert.deepEqual(run.json.newlyServable, ['on-cluster']);
+      assert.ok(await servedAfter(b, 'on-cluster', performance.now()) <= 1000);
+    } finally {
+      for (const r of replicas) r.child.kill('SIGKILL');
+      await Promise.all(replicas.map((r) => r.exited));
+      await cluster.stop();
+    }
+  });
+});
