@@ -26,7 +26,9 @@ export function followStore(store: RalmStore, offset: string, current: () => { e
   const applied = { items: 0, users: 0 };
   const apply = async (changes: StoreChange[]): Promise<void> => {
     const { engine, audience } = current();
-    const { modelVersion, h } = engine.model.manifest;
+    const { h } = engine.model.manifest;
+    // Stored sets and embeddings are keyed by the model id (name and weights checksum).
+    const modelVersion = engine.modelId;
     const items = [...new Set(changes.filter((x) => x.kind === 'clusters').flatMap((x) => x.ids))];
     const users = [...new Set(changes.filter((x) => x.kind === 'users').flatMap((x) => x.ids))];
     if (items.length > 0) {
