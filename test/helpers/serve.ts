@@ -25,9 +25,18 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv = {}, shell =
   const child = shell
     ? spawn('sh', ['-c', `${quoted}; :`], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RALM_API_TOKEN: '', ...env } })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RALM_API_TOKEN: '', ...env } });
-  let log = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => child.on('exit', (code, signal) => r({ code, signal, at: performance.now() })));
   const gone = new Promise<number>((r) => child.stderr?.on('close', () => r(performance.now())));
+  const { url, log } = await listening(child);
+  return { url, child, log, exited, gone };
+}
+
+/**
+ * Waits for a `ralm serve` child (however it was started) to say where it listens; its stderr is
+ * collected from the start. Rejects with that log if it exits first or takes over a minute.
+ */
+export async function listening(child: ChildProcess): Promise<{ url: URL; log: () => string }> {
+  let log = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
     child.stderr?.on('data', (c: Buffer) => {
@@ -38,9 +47,9 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv = {}, shell =
         resolve(m[1]);
       }
     });
-    void exited.then(({ code }) => reject(new Error(`server exited with ${code}:\n${log}`)));
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
   });
-  return { url: new URL(url), child, log: () => log, exited, gone };
+  return { url: new URL(url), log: () => log };
 }
 
 export interface Outcome {

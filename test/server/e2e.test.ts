@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/util/paths.js';
+import { listening } from '../helpers/serve.js';
 
 /** Starts `ralm serve` on a free port over dataDir; resolves with its URL once listening. */
 async function start(dataDir: string): Promise<{ url: string; child: ReturnType<typeof spawn>; log: () => string }> {
@@ -13,20 +14,8 @@ async function start(dataDir: string): Promise<{ url: string; child: ReturnType<
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, RALM_API_TOKEN: '' },
   });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
-    child.stderr?.on('data', (c: Buffer) => {
-      log += c.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
-  });
-  return { url, child, log: () => log };
+  const { url, log } = await listening(child);
+  return { url: url.origin, child, log };
 }
 
 describe('end to end', () => {

@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/util/paths.js';
-import { request } from '../helpers/serve.js';
+import { listening, request } from '../helpers/serve.js';
 
 /** Why the test cannot run here, or undefined. */
 function unavailable(): string | undefined {
@@ -43,21 +43,12 @@ describe('a full data volume', { skip }, () => {
       'wait $server',
     ].join('\n');
     const child = spawn('unshare', ['-rm', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RALM_API_TOKEN: '' } });
-    let log = '';
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let log = (): string => '';
     try {
-      const url = new URL(await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
-        child.stderr?.on('data', (c: Buffer) => {
-          log += c.toString();
-          const m = /listening on (http:\/\/[^\s]+)/.exec(log);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
-        });
-        void exited.then((code) => reject(new Error(`server exited with ${code}:\n${log}`)));
-      }));
+      const started = await listening(child);
+      log = started.log;
+      const url = started.url;
       const agent = new http.Agent({ keepAlive: true });
       const now = Date.now();
       const batch = (b: number): unknown => ({ events: Array.from({ length: 2000 }, (_, i) => ({ user: `u${i % 300}`, item: `item-${b}-${i % 97}`, ts: now + i, id: `b${b}-${i}` })) });
@@ -67,9 +58,9 @@ describe('a full data volume', { skip }, () => {
         if (o.status === 507) {
           assert.equal(o.code, 'RALM_ERR_STORAGE_FULL');
           full = b;
-        } else assert.equal(o.status, 200, `batch ${b}: ${JSON.stringify(o)}\n${log}`);
+        } else assert.equal(o.status, 200, `batch ${b}: ${JSON.stringify(o)}\n${log()}`);
       }
-      assert.ok(full > 0, `the volume never filled\n${log}`);
+      assert.ok(full > 0, `the volume never filled\n${log()}`);
       // Reads keep serving, and the refused batch stored nothing of its first items.
       assert.equal((await request(url, agent, 'GET', '/healthz')).status, 200);
       assert.equal((await request(url, agent, 'GET', '/v1/items/item-0-1')).status, 200);
@@ -83,11 +74,11 @@ describe('a full data volume', { skip }, () => {
         await new Promise((r) => setTimeout(r, 50));
         accepted = (await request(url, agent, 'POST', '/v1/events', batch(full))).status === 200;
       }
-      assert.ok(accepted, `writes did not recover once space returned\n${log}`);
+      assert.ok(accepted, `writes did not recover once space returned\n${log()}`);
       assert.equal((await request(url, agent, 'GET', `/v1/items/item-${full}-96`)).status, 200);
       agent.destroy();
       child.kill('SIGTERM');
-      assert.doesNotMatch(log, /unhandled|UnhandledPromiseRejection/i);
+      assert.doesNotMatch(log(), /unhandled|UnhandledPromiseRejection/i);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
