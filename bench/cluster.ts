@@ -12,7 +12,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LmdbStore } from '../src/store/lmdb-store.js';
@@ -21,6 +20,7 @@ import type { ClickEvent, RalmStore } from '../src/store/store.js';
 import { packageRoot } from '../src/util/paths.js';
 import { Rng } from '../src/util/rng.js';
 import { withDefaults } from '../src/util/options.js';
+import { startValkey } from './local-valkey.js';
 import { quantile } from './stats.js';
 import { basicMachineInfo } from './machine.js';
 
@@ -77,31 +77,6 @@ async function ingestRun(store: RalmStore, events: ClickEvent[], batch: number, 
   return (performance.now() - t0) / 1000;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startValkey(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('valkey-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout?.on('data', (c: Buffer) => { log += c.toString(); });
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', (e) => reject(new Error(`valkey-server could not start (${e.message}); install it or pass --store redis://HOST:PORT`)));
-    const t = setInterval(() => {
-      if (/Ready to accept connections/.test(log)) { clearInterval(t); resolve(); }
-    }, 20);
-  });
-  return { url: `redis://127.0.0.1:${port}`, child };
-}
-
 interface Replica { url: string; child: ChildProcess }
 
 async function startReplica(store: string): Promise<Replica> {
@@ -130,7 +105,7 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
   const o = withDefaults(CLUSTER_BENCH_DEFAULTS, options);
   const log = options.log ?? (() => undefined);
   const scratch = mkdtempSync(join(tmpdir(), 'ralm-bench-cluster-'));
-  const own = options.store ? undefined : await startValkey(scratch);
+  const own = options.store ? undefined : await startValkey('valkey-server', [], undefined, scratch);
   const address = options.store ?? (own as { url: string }).url;
   const replicas: Replica[] = [];
   try {
@@ -203,7 +178,7 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
   } finally {
     for (const r of replicas) r.child.kill('SIGTERM');
     await Promise.all(replicas.map((r) => new Promise((res) => (r.child.exitCode !== null ? res(null) : r.child.once('exit', res)))));
-    own?.child.kill('SIGKILL');
+    await own?.kill();
     rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -4,11 +4,8 @@
  * system service. Where neither binary is installed the Valkey tests skip and say why;
  * RALM_REQUIRE_VALKEY=1 (set by .ci/run) makes that a failure.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { startValkey as startLocalValkey, type Valkey } from '../../bench/local-valkey.js';
 
 export const REQUIRE_VALKEY = process.env.RALM_REQUIRE_VALKEY === '1';
 
@@ -32,75 +29,12 @@ export function valkeySkip(): string | false {
   return 'neither valkey-server nor redis-server is installed (Debian: apt-get install -t bookworm-backports valkey-server); RALM_REQUIRE_VALKEY=1 makes this a failure';
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, type Valkey } from '../../bench/local-valkey.js';
 
-export interface Valkey {
-  port: number;
-  url: string;
-  dir: string;
-  child: ChildProcess;
-  /** kill -9 the server (its AOF stays in `dir`). */
-  kill(): Promise<void>;
-  /** Starts the server again on the same port and directory (after kill). */
-  restart(): Promise<void>;
-  /** Stops the server and removes its directory. */
-  stop(): Promise<void>;
-}
-
-async function waitReady(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`valkey-server exited with ${child.exitCode}:\n${log()}`);
-    if (/Ready to accept connections/.test(log())) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`valkey-server on port ${port} did not become ready:\n${log()}`);
-}
-
-/** Starts a private server. `extra` are further `--name value` settings (e.g. cluster mode). */
+/** Starts a private server (see bench/local-valkey.ts). `extra` are further `--name value` settings (e.g. cluster mode). */
 export async function startValkey(extra: string[] = [], port?: number, dir?: string): Promise<Valkey> {
   if (!VALKEY_SERVER) throw new Error(MISSING);
-  const theDir = dir ?? await mkdtemp(join(tmpdir(), 'ralm-valkey-'));
-  const thePort = port ?? await freePort();
-  let child!: ChildProcess;
-  const launch = async (): Promise<void> => {
-    let log = '';
-    child = spawn(VALKEY_SERVER as string, [
-      '--port', String(thePort), '--bind', '127.0.0.1', '--dir', theDir, '--save', '',
-      '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'no', ...extra,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (c: Buffer) => { log += c.toString(); });
-    child.stderr?.on('data', (c: Buffer) => { log += c.toString(); });
-    await waitReady(thePort, child, () => log);
-  };
-  await launch();
-  const kill = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await gone;
-  };
-  return {
-    port: thePort,
-    url: `redis://127.0.0.1:${thePort}`,
-    dir: theDir,
-    get child() { return child; },
-    kill,
-    restart: launch,
-    async stop() {
-      await kill();
-      if (!dir) await rm(theDir, { recursive: true, force: true });
-    },
-  };
+  return startLocalValkey(VALKEY_SERVER, extra, port, dir);
 }
 
 export interface ValkeyCluster {
