@@ -32,6 +32,8 @@ export interface HttpServerArgs {
   users: number;
   /** Users put in the coalescing app's user table (u0, u1, …) for the long-work case; 0: none. */
   jobsUsers?: number;
+  /** CPU offload (RalmEngine's cpuOffload); default: the service's setting. */
+  cpuOffload?: boolean;
 }
 
 export type Encoding = 'json' | 'msgpack';
@@ -63,12 +65,13 @@ async function main(): Promise<void> {
   const model = benchModel(args.k, args.h);
   const maxN = Math.max(...args.sizes);
   const w = makeWorkload(maxN, args.k, args.h, model);
-  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false });
+  // The engine as `ralm serve` makes it (CPU offload by the service's setting).
+  const config = loadConfig({});
+  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false, cpuOffload: args.cpuOffload ?? config.cpuOffload });
   for (let i = 0; i < maxN; i += 5000) await engine.upsertItems(engineItems(w, i, Math.min(maxN, i + 5000)));
   const dir = await mkdtemp(join(tmpdir(), 'ralm-bench-http-'));
   const store = LmdbStore.open(dir);
   const seeds = new SeedService(store, engine, {});
-  const config = loadConfig({});
   const common = {
     engine, store, seeds, apiToken: null, bodyLimit: config.bodyLimit, requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
   };

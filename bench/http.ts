@@ -16,6 +16,7 @@
  * share the cores, which caps the ceiling too: the figures are for the pair, on this machine.
  */
 import { fork } from 'node:child_process';
+import { loadConfig } from '../src/server/config.js';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { quantile } from './stats.js';
@@ -41,12 +42,14 @@ export interface HttpBenchOptions {
   overloadFactor?: number;
   /** Users for the long-work case (jobs.ts): /healthz through audience jobs and big ingests; 0 skips it. Default 0. */
   jobsUsers?: number;
+  /** The engine's CPU offload (ranking on the worker threads); default: the service's setting (on). */
+  cpuOffload?: boolean;
   log?: (line: string) => void;
 }
 
 /** runHttpBench's defaults. */
 export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0,
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload,
 };
 
 export interface LoadRun {
@@ -158,7 +161,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers });
+  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload });
   const runs: LoadRun[] = [];
   const overload: OverloadRun[] = [];
   let jobs: JobsRun | null = null;

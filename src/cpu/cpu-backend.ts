@@ -19,6 +19,7 @@ import { rowsFromScores } from '../core/top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs, type KernelVariant } from './wasm-kernel.js';
 import { CpuWorkerPool } from './workers/pool.js';
 import type { Segment } from './workers/messages.js';
+import { PageOrder } from './page-order.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
 import { SCAN_THREADS } from '../core/user-table.js';
 import { scanScalar } from './scan-scalar.js';
@@ -87,23 +88,27 @@ export class CpuBackend implements Backend {
   private readonly variant: KernelVariant | null;
   private readonly model: RalmModel;
   private acc = new Float64Array(0);
-  private pageCounts = new Uint32Array(0);
-  private order = new Uint32Array(0);
-  private localSlots = new Uint32Array(0);
+  private readonly pageOrder = new PageOrder();
   /** Worker threads (wasm kernel only): scans use all of them, a large ranking request one beside the caller. */
   private pool: CpuWorkerPool | null = null;
   private readonly threads: number;
+  private readonly offload: boolean;
 
-  /** `threads` > 1 starts worker threads: scans use up to SCAN_THREADS, a large request one beside the caller (wasm kernel only). */
-  constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1) {
+  /**
+   * `threads` > 1 starts worker threads: scans use up to SCAN_THREADS, a large request one beside
+   * the caller (wasm kernel only). With `offload`, ranking runs on the scoring workers while the
+   * caller awaits them, so a server's event loop is never held by a batch (see workers/pool.ts).
+   */
+  constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1, offload = false) {
     this.model = model;
     this.kernel = kernel;
     this.variant = kernelVariant(kernel);
     this.threads = threads;
+    this.offload = offload && threads > 1 && this.variant !== null;
     // Started at once when requests will use it, so the first large request does not wait for a thread to boot.
     if (this.variant && threads > 1) this.workers();
     this.adapterName = this.variant
-      ? `cpu (wasm simd${this.variant === 'fma' ? '+fma' : ''}, ${threads} thread${threads > 1 ? 's' : ''})`
+      ? `cpu (wasm simd${this.variant === 'fma' ? '+fma' : ''}, ${threads} thread${threads > 1 ? 's' : ''}${this.offload ? ', offloaded' : ''})`
       : 'cpu (scalar)';
   }
 
@@ -122,7 +127,7 @@ export class CpuBackend implements Backend {
       const reqs = group.map((i) => requests[i]);
       const n = reqs[0].slots.length;
       const outs = reqs.map(() => ({ score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n) }));
-      this.scoreBatchInto(reqs, table, outs);
+      if (!(await this.scoreOffloaded(reqs, table, outs))) this.scoreBatchInto(reqs, table, outs);
       group.forEach((ri, j) => (out[ri] = rowsFromScores(outs[j].score, outs[j].cosGlobal, outs[j].cosLocal, reqs[j].topK)));
     }
     return out;
@@ -131,6 +136,47 @@ export class CpuBackend implements Backend {
   /** Scores every candidate of `req` into the output arrays, in candidate order. */
   scoreInto(req: PreparedRequest, table: ItemTable, score: Float32Array, cosGlobal: Float32Array, cosLocal: Float32Array): void {
     this.scoreBatchInto([req], table, [{ score, cosGlobal, cosLocal }]);
+  }
+
+  /**
+   * Scores requests that share one candidate list on the scoring workers, awaiting them; false
+   * when this backend does not offload, the job is too small to be worth a hand-off, or the
+   * workers cannot take it (a scan holds them, or one failed) — the caller then scores inline.
+   */
+  private async scoreOffloaded(reqs: readonly PreparedRequest[], table: ItemTable, outs: readonly ScoreOutputs[]): Promise<boolean> {
+    const variant = this.variant;
+    const pool = this.pool;
+    const n = reqs[0].slots.length;
+    const B = reqs.length;
+    if (!this.offload || !variant || !pool || !table.pages[0]?.memory || n * B < CPU_DEFAULTS.offloadMinScores) return false;
+    const workers = pool.offloadWorkers;
+    if (workers === 0) return false;
+    const { localSlots, order, runs } = this.pageOrder.of(reqs[0].slots, table, true);
+    const { alpha, beta } = this.model.manifest;
+    const args: KernelArgs = { k: table.k, stride: table.stride, alpha, beta, zeroNorm: ZERO_NORM };
+    pool.syncItemPages(kernelModule(variant) as WebAssembly.Module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
+    // Contiguous shares of the page-ordered list, one per worker.
+    const parts: Segment[][] = Array.from({ length: workers }, (_, w) => {
+      const lo = Math.floor((n * w) / workers);
+      const hi = Math.floor((n * (w + 1)) / workers);
+      return runs.flatMap((r) => {
+        const a = Math.max(lo, r.from);
+        const b = Math.min(hi, r.from + r.count);
+        return a < b ? [{ page: r.page, from: a, count: b - a }] : [];
+      });
+    });
+    const out = await pool.scoreOffloaded(localSlots, parts, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args);
+    if (!out) return false;
+    for (let i = 0; i < n; i++) {
+      const pos = order ? order[i] : i;
+      for (let b = 0; b < B; b++) {
+        const o = (i * B + b) * 3;
+        outs[b].score[pos] = out[o];
+        outs[b].cosGlobal[pos] = out[o + 1];
+        outs[b].cosLocal[pos] = out[o + 2];
+      }
+    }
+    return true;
   }
 
   /** Scores requests that share one candidate list (`reqs[0].slots`) into their outputs, in candidate order. */
@@ -144,38 +190,8 @@ export class CpuBackend implements Backend {
     const B = reqs.length;
     const { alpha, beta } = this.model.manifest;
     const args: KernelArgs = { k: table.k, stride: table.stride, alpha, beta, zeroNorm: ZERO_NORM };
-    const spp = table.slotsPerPage;
     const n = req.slots.length;
-    const P = table.pages.length;
-    // Candidates ordered by page (a counting sort; skipped for a one-page table): page runs of
-    // local slots, and for each its position in the request.
-    let localSlots = req.slots;
-    let order: Uint32Array | null = null;
-    const runs: Segment[] = [];
-    if (P === 1) {
-      runs.push({ page: 0, from: 0, count: n });
-    } else {
-      if (this.pageCounts.length < P + 1) this.pageCounts = new Uint32Array(P + 1);
-      if (this.order.length < n) {
-        this.order = new Uint32Array(n);
-        this.localSlots = new Uint32Array(n);
-      }
-      const counts = this.pageCounts;
-      counts.fill(0);
-      for (let c = 0; c < n; c++) counts[((req.slots[c] / spp) | 0) + 1]++;
-      for (let p = 0; p < P; p++) counts[p + 1] += counts[p];
-      const fill = counts.slice(0, P);
-      for (let c = 0; c < n; c++) {
-        const slot = req.slots[c];
-        const p = (slot / spp) | 0;
-        const at = fill[p]++;
-        this.order[at] = c;
-        this.localSlots[at] = slot - p * spp;
-      }
-      localSlots = this.localSlots;
-      order = this.order;
-      for (let p = 0; p < P; p++) if (counts[p + 1] > counts[p]) runs.push({ page: p, from: counts[p], count: counts[p + 1] - counts[p] });
-    }
+    const { localSlots, order, runs } = this.pageOrder.of(req.slots, table, false);
     const emitTo = (b: number, i: number, s: number, g: number, l: number): void => {
       const pos = order ? order[i] : i;
       const o = outs[b];

@@ -5,6 +5,8 @@
 export const CPU_DEFAULTS = {
   /** Below this many candidates a request stays on one thread: the hand-off costs more than it saves (measured by `ralm bench kernel`). */
   parallelMinCandidates: 512,
+  /** Offloaded scoring (a server's) hands a job to the workers from this many scores (candidates × requests); smaller ones run inline, in microseconds. */
+  offloadMinScores: 512,
   /** Requests of a batch with at least this many candidates are checked for a shared candidate list and then scored together. */
   batchMinCandidates: 64,
   /** How long a requesting thread waits for a worker's half of a request before scoring it itself, ms. */

@@ -11,8 +11,8 @@ import type { HostPage, PageLayout } from '../core/item-table.js';
 
 /** Candidates handed to the kernel per call; sizes each thread's scratch region. */
 export const KERNEL_CHUNK = 4096;
-/** Scratch regions per page: the main thread and one worker. */
-export const KERNEL_THREADS = 2;
+/** Scratch regions per page: the requesting thread and two scoring workers (cpu/workers/pool.ts). */
+export const KERNEL_THREADS = 3;
 /** Requests one batched kernel call scores together (larger batches are cut into groups of this size). */
 export const KERNEL_BATCH = 16;
 

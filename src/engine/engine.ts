@@ -42,7 +42,7 @@ export class RalmEngine {
     this.model = model;
     this.modelId = modelId(model);
     this.table = table;
-    this.devices = new DeviceSupervisor(new CpuBackend(model, o.cpuKernel, o.cpuThreads), {
+    this.devices = new DeviceSupervisor(new CpuBackend(model, o.cpuKernel, o.cpuThreads, o.cpuOffload), {
       adapter: o.adapter, recoverDevice: o.recoverDevice, recoveryDelayMs: o.recoveryDelayMs, onEvent: o.onEvent, stats: this.stats,
       attach: async (ctx) => {
         const backend = await GpuBackend.create(ctx, this.model, { storage: this.table.storage, scorer: o.gpuScorer });

@@ -34,6 +34,13 @@ export interface EngineOptions {
    */
   cpuThreads?: number;
   /**
+   * Rank on the worker threads while the caller awaits them (needs cpuThreads > 1 and the wasm
+   * kernel), instead of scoring half of a request on the calling thread: what a server wants, so
+   * that its event loop keeps reading and answering requests while a batch is scored. Off, a
+   * single request's latency is lowest (two threads, no hand-off wait). Default false.
+   */
+  cpuOffload?: boolean;
+  /**
    * The WebGPU scorer: `cooperative` (a workgroup per candidate and request, for hardware GPUs),
    * `per-item` (an invocation per candidate and request, for software adapters), or `auto` (by
    * the adapter: hardware → cooperative, software → per-item). Default `auto`.
@@ -56,6 +63,7 @@ export const ENGINE_DEFAULTS = {
   recoverDevice: true,
   recoveryDelayMs: 1000,
   gpuScorer: 'auto',
+  cpuOffload: false,
 } as const satisfies Partial<EngineOptions>;
 
 /** The binding size every WebGPU device supports; pages are sized by it when no device is open. */
@@ -82,6 +90,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   }
   if (o.cpuKernel === 'wasm-fma' && !kernelModule('fma')) {
     throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'cpuKernel "wasm-fma" was requested but the fused kernel is not built or this runtime lacks WebAssembly relaxed SIMD');
+  }
+  if (typeof o.cpuOffload !== 'boolean') {
+    throw new RalmError('RALM_ERR_VALIDATION', `cpuOffload: expected true or false, got ${JSON.stringify(o.cpuOffload)}`);
   }
   if (!['auto', 'webgpu', 'cpu'].includes(o.backend)) {
     throw new RalmError('RALM_ERR_VALIDATION', `backend: expected "auto", "webgpu" or "cpu", got ${JSON.stringify(o.backend)}`);

@@ -37,6 +37,7 @@ export interface ServiceConfig {
   maxPageBytes: number;
   /** CPU worker threads (null: one per core). */
   cpuThreads: number | null;
+  cpuOffload: boolean;
   /** The LMDB map's initial size in bytes (it grows as the store does). */
   lmdbMapSize: number;
   reclusterIntervalMs: number;
@@ -113,6 +114,7 @@ export const SERVICE_OPTIONS = {
   adapter: { flag: 'adapter', env: 'RALM_ADAPTER', arg: 'NAME', default: '', defaultText: 'the first adapter', help: 'use the WebGPU adapter whose name contains NAME', parse: (v: string) => (v === '' ? null : v) },
   maxPageBytes: { flag: 'max-page-bytes', env: 'RALM_MAX_PAGE_BYTES', arg: 'BYTES', default: String(ENGINE_DEFAULTS.maxPageBytes), help: 'upper bound on one item-table page of centroids (the device binding limit also applies)', parse: int(1 << 20, 2 ** 40) },
   cpuThreads: { flag: 'cpu-threads', env: 'RALM_CPU_THREADS', arg: 'auto|N', default: 'auto', defaultText: 'auto: one per core', help: 'CPU worker threads for scoring and audience scans', parse: (v: string) => (v === 'auto' ? null : int(1, 256)(v)) },
+  cpuOffload: { flag: 'cpu-offload', env: 'RALM_CPU_OFFLOAD', arg: 'true|false', default: 'true', help: 'rank on the CPU worker threads, keeping the event loop free for other requests (false: half of each request on the event loop, lowest latency when idle)', parse: bool },
   lmdbMapSize: { flag: 'lmdb-map-size', env: 'RALM_LMDB_MAP_SIZE', arg: 'BYTES', default: String(LMDB_DEFAULTS.mapSize), help: 'initial size of the store\'s memory map (address space, not disk; LMDB grows it as the store grows)', parse: int(1 << 20, 2 ** 50) },
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },

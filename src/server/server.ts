@@ -38,7 +38,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const store = opened.store;
   if (opened.warning) log(`warning: ${opened.warning}`);
   const engineOptions: EngineOptions = {
-    backend: config.backend, storage: config.storage, maxPageBytes: config.maxPageBytes,
+    backend: config.backend, storage: config.storage, maxPageBytes: config.maxPageBytes, cpuOffload: config.cpuOffload,
     ...(config.adapter !== null ? { adapter: config.adapter } : {}),
     ...(config.cpuThreads !== null ? { cpuThreads: config.cpuThreads } : {}),
     onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),

@@ -46,12 +46,28 @@ describe('serve options', () => {
     }
   });
 
+  it('ranking is offloaded to the worker threads by default, and not with --cpu-offload false', async () => {
+    for (const [args, adapter] of [[[], /^cpu \(wasm simd(\+fma)?, 2 threads, offloaded\)$/], [['--cpu-offload', 'false'], /^cpu \(wasm simd(\+fma)?, 2 threads\)$/]] as const) {
+      const dir = await mkdtemp(join(tmpdir(), 'ralm-serve-opts-'));
+      dirs.push(dir);
+      const s = await serve(['--data-dir', join(dir, 'data'), '--demo', 'false', '--cpu-threads', '2', ...args]);
+      try {
+        const ready = await get(s.url, '/readyz');
+        assert.match(String(ready.body.adapter), adapter);
+      } finally {
+        s.child.kill('SIGTERM');
+        await s.exited;
+      }
+    }
+  });
+
   it('a bad value is one coded line naming the setting', async () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RALM_')));
     for (const [args, message] of [
       [['--cpu-threads', '0'], /cpu-threads: expected an integer in \[1, 256\], got "?0"?/],
       [['--storage', 'int4'], /storage: expected one of f32, f16|storage: expected .*f32.*f16/],
       [['--lmdb-map-size', '12'], /lmdb-map-size: expected an integer in/],
+      [['--cpu-offload', 'maybe'], /cpu-offload: expected one of true, false, got "maybe"/],
     ] as const) {
       const r = await ralmWith({ timeoutMs: 60_000, env }, 'serve', '--port', '0', '--backend', 'cpu', ...args);
       assert.equal(r.code, 1, r.stderr);

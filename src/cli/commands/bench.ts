@@ -88,6 +88,7 @@ const HTTP_OPTIONS = {
   batching: { flag: 'batching', arg: 'on,off', default: asDefault(hd.batching), help: 'with and/or without request batching', parse: list(oneOf(['on', 'off'] as const)) },
   overload: { flag: 'overload', arg: 'X', default: asDefault(hd.overloadFactor), help: 'open-loop demand at X times the maximum, coalescing on (0: skip)', parse: num(0, 100) },
   jobsUsers: { flag: 'jobs-users', arg: 'N', default: asDefault(hd.jobsUsers), help: '/healthz through audience jobs and big ingests over N users first (0: skip)', parse: int(0, 10_000_000) },
+  cpuOffload: { flag: 'cpu-offload', arg: 'true|false', default: asDefault(hd.cpuOffload), help: 'the service\'s CPU offload (serve --cpu-offload)', parse: bool },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
 
@@ -100,7 +101,7 @@ const http = defineCommand({
   async run({ values: v }) {
     const result = await runHttpBench({
       backend: v.backend, sizes: v.sizes, durationSec: v.duration, connections: v.connections, rateFractions: v.rates,
-      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, jobsUsers: v.jobsUsers, log,
+      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, log,
     });
     await writeResult(v.out, result);
     emit(v.json, result, [

@@ -31,7 +31,11 @@ export interface ScanSetMessage {
 }
 
 export type WorkerMessage =
-  | { type: 'item-page'; index: number; module: WebAssembly.Module; memory: WebAssembly.Memory; layout: PageLayout; stride: number; k: number }
+  | {
+      type: 'item-page'; index: number; module: WebAssembly.Module; memory: WebAssembly.Memory; layout: PageLayout; stride: number; k: number;
+      /** The page's scratch region this worker scores in (0 is the requesting thread's). */
+      scratch: number;
+    }
   | {
       type: 'score'; seq: number; done: Int32Array; job: SharedArrayBuffer; capacity: number; segments: Segment[];
       /** One user: the single-request kernel; several: the batched one (outputs per slot, per user). */

@@ -1,10 +1,17 @@
 /**
  * The CPU worker pool: the one set of threads the CPU backend uses, for two jobs.
  *
- * Scoring. A large ranking request is split in two: the first worker takes the second half
- * while the requesting thread scores the first, then blocks on an Atomics counter for the
+ * Scoring, inline. A large ranking request is split in two: the first worker takes the second
+ * half while the requesting thread scores the first, then blocks on an Atomics counter for the
  * worker's half — with a timeout, and only when that worker is not busy with a scan, so a request
  * never waits behind a scan and a dead worker degrades scoring to one thread instead of hanging.
+ *
+ * Scoring, offloaded (what a server wants: its event loop stays free to read and answer other
+ * requests while a batch is scored). The whole request goes to the scoring workers (the first
+ * SCORE_WORKERS), split between them, and the requesting thread awaits their counters with
+ * Atomics.waitAsync instead of blocking. Offloaded jobs have their own buffers and counters, so
+ * an inline request in between cannot disturb them; each scoring worker has its own scratch
+ * region in every page.
  *
  * Scans. An audience scan runs on every worker: blocks of SCAN_BLOCK positions are handed out
  * through a shared counter (threads that finish early take more), each keeps its own best-N per
@@ -22,9 +29,11 @@ import { mergeRanked } from '../../core/top-k.js';
 import { ZERO_NORM } from '../../model/reference.js';
 import { RalmError } from '../../util/errors.js';
 import { CPU_DEFAULTS } from '../defaults.js';
-import { kernelModule, type KernelArgs, type KernelUser, type KernelVariant } from '../wasm-kernel.js';
+import { KERNEL_THREADS, kernelModule, type KernelArgs, type KernelUser, type KernelVariant } from '../wasm-kernel.js';
 import { CONTROL_CANCEL, type ScanSetMessage, type Segment, type WorkerMessage, type WorkerReply } from './messages.js';
 
+/** Workers that score: every page has a scratch region for the requesting thread and one for each of them. */
+export const SCORE_WORKERS = KERNEL_THREADS - 1;
 
 interface PoolWorker {
   readonly worker: Worker;
@@ -47,6 +56,12 @@ export class CpuWorkerPool {
   private scanSeq = 0;
   /** Set when scoring's worker failed a hand-off; scoring then stays on the requesting thread. */
   private scoreBroken: string | null = null;
+  /** Offloaded scoring: its own job buffer (slots, then outputs), a done counter per scoring worker, one job at a time. */
+  private offJob = new SharedArrayBuffer(0);
+  private offCapacity = 0;
+  private readonly offDone = new Int32Array(new SharedArrayBuffer(4 * SCORE_WORKERS));
+  private offSeq = 0;
+  private offTail: Promise<unknown> = Promise.resolve();
 
   /** `threads` worker threads (at least 1), running kernel `variant`. */
   constructor(threads: number, private readonly variant: KernelVariant = 'simd') {
@@ -72,12 +87,21 @@ export class CpuWorkerPool {
     return !this.scanning && this.scoreBroken === null && this.workers[0].failed === null;
   }
 
-  /** Sends item pages the scoring worker has not seen yet (in order, before any job that can use them). */
+  /** Scoring workers an offloaded job can use now (0: score inline): not while a scan holds them, nor after a failure. */
+  get offloadWorkers(): number {
+    if (this.scanning || this.scoreBroken !== null) return 0;
+    const usable = this.workers.slice(0, SCORE_WORKERS);
+    const n = usable.findIndex((w) => w.failed !== null);
+    return n < 0 ? usable.length : n;
+  }
+
+  /** Sends item pages the scoring workers have not seen yet (in order, before any job that can use them). */
   syncItemPages(module: WebAssembly.Module, memories: readonly WebAssembly.Memory[], layout: PageLayout, stride: number, k: number): void {
-    const w = this.workers[0];
-    for (; w.itemPagesSent < memories.length; w.itemPagesSent++) {
-      const msg: WorkerMessage = { type: 'item-page', index: w.itemPagesSent, module, memory: memories[w.itemPagesSent], layout, stride, k };
-      w.worker.postMessage(msg);
+    for (const w of this.workers.slice(0, SCORE_WORKERS)) {
+      for (; w.itemPagesSent < memories.length; w.itemPagesSent++) {
+        const msg: WorkerMessage = { type: 'item-page', index: w.itemPagesSent, module, memory: memories[w.itemPagesSent], layout, stride, k, scratch: 1 + w.thread };
+        w.worker.postMessage(msg);
+      }
     }
   }
 
@@ -117,6 +141,67 @@ export class CpuWorkerPool {
       }
       Atomics.wait(this.done, 0, v, left);
     }
+  }
+
+  /**
+   * Scores `slots` (local slots of item pages, segmented by `parts`: one list of segments per
+   * scoring worker, ranges in `slots`) for `users` on the scoring workers, without blocking the
+   * calling thread. Resolves to the outputs — 3 floats per (slot position × users.length + user) —
+   * valid until the next offloaded job, or to null if a worker failed (the caller then scores inline).
+   * Jobs run one at a time.
+   */
+  scoreOffloaded(slots: Uint32Array, parts: Segment[][], users: KernelUser[], args: KernelArgs): Promise<Float32Array | null> {
+    const run = this.offTail.then(() => this.scoreOffloadedNow(slots, parts, users, args));
+    this.offTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async scoreOffloadedNow(slots: Uint32Array, parts: Segment[][], users: KernelUser[], args: KernelArgs): Promise<Float32Array | null> {
+    const n = slots.length;
+    const need = n * users.length;
+    if (this.offCapacity < need) {
+      this.offCapacity = Math.max(need, this.offCapacity * 2, 4096);
+      this.offJob = new SharedArrayBuffer(this.offCapacity * 16);
+    }
+    new Uint32Array(this.offJob, 0, n).set(slots);
+    const seq = ++this.offSeq;
+    const used = parts.map((segments, i) => ({ segments, i })).filter((p) => p.segments.length > 0);
+    for (const { segments, i } of used) {
+      const done = new Int32Array(this.offDone.buffer, i * 4, 1);
+      const msg: WorkerMessage = { type: 'score', seq, done, job: this.offJob, capacity: this.offCapacity, segments, users, args };
+      this.workers[i].worker.postMessage(msg);
+    }
+    // A waitAsync promise does not keep the process alive; a worker with a job does, while it has one.
+    for (const { i } of used) this.workers[i].worker.ref();
+    try {
+      return await this.awaitOffloaded(seq, used.map((u) => u.i), need);
+    } finally {
+      for (const { i } of used) this.workers[i].worker.unref();
+    }
+  }
+
+  private async awaitOffloaded(seq: number, used: number[], need: number): Promise<Float32Array | null> {
+    const deadline = Date.now() + CPU_DEFAULTS.scoreWaitMs;
+    for (const i of used) {
+      const done = new Int32Array(this.offDone.buffer, i * 4, 1);
+      for (;;) {
+        const v = Atomics.load(done, 0);
+        if (v === seq) break;
+        if (v === -seq) {
+          this.scoreBroken = 'worker reported a kernel failure';
+          return null;
+        }
+        const left = deadline - Date.now();
+        const failed = this.workers[i].failed;
+        if (left <= 0 || failed) {
+          this.scoreBroken = failed ?? `worker did not answer within ${CPU_DEFAULTS.scoreWaitMs} ms`;
+          return null;
+        }
+        const w = Atomics.waitAsync(done, 0, v, Math.min(left, 1000));
+        if (w.async) await w.value;
+      }
+    }
+    return new Float32Array(this.offJob, this.offCapacity * 4, need * 3);
   }
 
   // ------------------------------------------------------------------ scans

@@ -9,11 +9,8 @@ import type { ScoreMessage, WorkerMessage } from './messages.js';
 /** Item pages in order of their index; a page is always sent before a job that uses it. */
 const pages: PageKernel[] = [];
 
-/** Worker threads use the page's second scratch region (the requesting thread owns the first). */
-const WORKER_SCRATCH = 1;
-
 export function addItemPage(msg: Extract<WorkerMessage, { type: 'item-page' }>): void {
-  pages[msg.index] = bindPageKernel(msg.module, msg.memory, msg.layout, msg.stride, msg.k, WORKER_SCRATCH);
+  pages[msg.index] = bindPageKernel(msg.module, msg.memory, msg.layout, msg.stride, msg.k, msg.scratch);
 }
 
 export function runScore(msg: ScoreMessage): void {
