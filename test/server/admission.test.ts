@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
-import { WaitEstimate } from '../../src/server/plugins/admission.js';
+import { LAG_TARGET_MS, MIN_ALLOWED_MS, nextAllowedMs, WaitEstimate } from '../../src/server/plugins/admission.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 import { SeedService } from '../../src/seeds/seed-service.js';
 import { RalmEngine } from '../../src/engine/engine.js';
@@ -50,6 +50,35 @@ describe('wait estimate', () => {
     assert.ok(w.msPerRequest >= 9 && w.msPerRequest < 40, `${w.msPerRequest} ms per request`);
     for (let i = 0; i < 10; i++) w.start();
     assert.ok(Math.abs(w.expectedWaitMs - 10 * w.msPerRequest) < 1e-9);
+  });
+});
+
+describe('the lag governor\'s control step', () => {
+  it('cuts the allowed wait only while the loop lags and requests are refused, deeper for a larger lag', () => {
+    const ceiling = 250;
+    assert.equal(nextAllowedMs(ceiling, ceiling, 4 * LAG_TARGET_MS, 0), ceiling, 'no refusals: no excess to make room for');
+    assert.equal(nextAllowedMs(ceiling, ceiling, LAG_TARGET_MS, 100), ceiling, 'at the target: kept');
+    const mild = nextAllowedMs(ceiling, ceiling, 1.1 * LAG_TARGET_MS, 10);
+    const deep = nextAllowedMs(ceiling, ceiling, 10 * LAG_TARGET_MS, 10);
+    assert.ok(mild < ceiling && mild >= 0.8 * ceiling, `just above the target: a mild cut (${mild})`);
+    assert.equal(deep, 0.25 * ceiling, 'far above it: three quarters off in one period');
+    // A flood: two periods of a large lag bring 250 ms to the floor, not below it.
+    let a = ceiling;
+    for (let i = 0; i < 3; i++) a = nextAllowedMs(a, ceiling, 400, 50);
+    assert.equal(a, MIN_ALLOWED_MS);
+  });
+
+  it('grows back to the ceiling in steps when the loop keeps up, and never past it', () => {
+    let a = MIN_ALLOWED_MS;
+    let steps = 0;
+    while (a < 250) {
+      const next = nextAllowedMs(a, 250, 5, 10);
+      assert.ok(next > a && next - a <= 250 / 40 + 1e-9);
+      a = next;
+      steps++;
+    }
+    assert.equal(a, 250);
+    assert.ok(steps > 30 && steps <= 40, `${steps} periods from the floor`);
   });
 });
 

@@ -88,17 +88,32 @@ export class WaitEstimate {
 /** The loop's lag the admission aims under, ms: above a batch's hold (25 ms) with room for reading requests. */
 export const LAG_TARGET_MS = 50;
 const LAG_PROBE_MS = 10;
-const CONTROL_MS = 100;
+/** Control period, ms: short, so that the onset of a flood is met within a period or two. */
+const CONTROL_MS = 50;
 /** The allowed wait never goes below about one batch, so that coalescing still has company. */
-const MIN_ALLOWED_MS = 20;
+export const MIN_ALLOWED_MS = 20;
 /** Requests ahead that are always allowed, whatever the estimates say. */
 const MIN_AHEAD = 4;
+/** Deepest cut in one period (lag at four times the target or more) and the mildest. */
+const CUT_MIN = 0.25;
+const CUT_MAX = 0.8;
+/** Periods to grow back from the floor to the ceiling (two seconds). */
+const GROWTH_PERIODS = 40;
+
+/**
+ * One control step: the allowed wait after a period whose worst loop lag was `lagMs` and in which
+ * `refused` requests were refused for their wait. Above the target while refusing, the allowance
+ * is cut in proportion to the excess (by a fifth, up to three quarters at four times the target);
+ * otherwise it grows back by a fortieth of its ceiling.
+ */
+export function nextAllowedMs(allowedMs: number, ceilingMs: number, lagMs: number, refused: number): number {
+  if (lagMs > LAG_TARGET_MS && refused > 0) return Math.max(Math.min(MIN_ALLOWED_MS, ceilingMs), allowedMs * Math.max(CUT_MIN, Math.min(CUT_MAX, LAG_TARGET_MS / lagMs)));
+  return Math.min(ceilingMs, allowedMs + ceilingMs / GROWTH_PERIODS);
+}
 
 /**
  * How long a ranking request may expect to wait, steered by the event loop's lag: every
- * CONTROL_MS, the worst lateness of a LAG_PROBE_MS timer is compared with LAG_TARGET_MS; above
- * it, when requests were refused in the period, the allowed wait is cut (by a fifth to a half);
- * otherwise it grows back by a twentieth of its ceiling.
+ * CONTROL_MS, the worst lateness of a LAG_PROBE_MS timer goes through nextAllowedMs.
  */
 export class LagGovernor {
   allowedMs: number;
@@ -128,10 +143,7 @@ export class LagGovernor {
     // By the clock, not by ticks: a lagging loop delivers ticks late, and must still be steered.
     if (now - this.periodStart < CONTROL_MS) return;
     this.lagMs = this.worst;
-    // Cut in proportion to the excess (at most by half), so a sudden flood is met within a period or two.
-    this.allowedMs = this.worst > LAG_TARGET_MS && this.refused > 0
-      ? Math.max(MIN_ALLOWED_MS, this.allowedMs * Math.max(0.5, Math.min(0.8, LAG_TARGET_MS / this.worst)))
-      : Math.min(this.ceilingMs, this.allowedMs + this.ceilingMs / 20);
+    this.allowedMs = nextAllowedMs(this.allowedMs, this.ceilingMs, this.worst, this.refused);
     this.worst = 0;
     this.refused = 0;
     this.periodStart = now;
