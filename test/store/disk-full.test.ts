@@ -37,6 +37,8 @@ describe('a full data volume', { skip }, () => {
       `dd if=/dev/zero of='${mnt}/filler' bs=1M count=17 2>/dev/null`,
       `'${process.execPath}' '${join(packageRoot, 'bin', 'ralm.js')}' serve --port 0 --backend cpu --demo false --log-level warn --data-dir '${mnt}/data' &`,
       'server=$!',
+      // The test ends the run with SIGTERM to this shell: pass it on, so no server outlives the test.
+      'trap \'kill -TERM $server 2>/dev/null; wait $server; exit 0\' TERM',
       // Space returns when the test says so.
       `while [ ! -e '${release}' ]; do sleep 0.05; if ! kill -0 $server 2>/dev/null; then break; fi; done`,
       `rm -f '${mnt}/filler'`,
