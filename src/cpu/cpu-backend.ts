@@ -149,8 +149,9 @@ export class CpuBackend implements Backend {
     const n = reqs[0].slots.length;
     const B = reqs.length;
     if (!this.offload || !variant || !pool || !table.pages[0]?.memory || n * B < CPU_DEFAULTS.offloadMinScores) return false;
-    const workers = pool.offloadWorkers;
-    if (workers === 0) return false;
+    const available = pool.offloadWorkers;
+    if (available === 0) return false;
+    const workers = Math.min(available, Math.max(1, Math.floor((n * B * table.k * table.stride) / CPU_DEFAULTS.offloadMinWorkPerWorker)));
     const { localSlots, order, runs } = this.pageOrder.of(reqs[0].slots, table, true);
     const { alpha, beta } = this.model.manifest;
     const args: KernelArgs = { k: table.k, stride: table.stride, alpha, beta, zeroNorm: ZERO_NORM };

@@ -7,6 +7,8 @@ export const CPU_DEFAULTS = {
   parallelMinCandidates: 512,
   /** Offloaded scoring (a server's) hands a job to the workers from this many scores (candidates × requests); smaller ones run inline, in microseconds. */
   offloadMinScores: 512,
+  /** An offloaded job is split between scoring workers so that each gets at least this many multiply-adds (about half a millisecond): a share smaller than that costs more in hand-off than it saves. */
+  offloadMinWorkPerWorker: 1 << 20,
   /** Requests of a batch with at least this many candidates are checked for a shared candidate list and then scored together. */
   batchMinCandidates: 64,
   /** How long a requesting thread waits for a worker's half of a request before scoring it itself, ms. */

@@ -8,11 +8,12 @@ import { readFileSync, existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { HostPage, PageLayout } from '../core/item-table.js';
+import { SCAN_THREADS } from '../core/user-table.js';
 
 /** Candidates handed to the kernel per call; sizes each thread's scratch region. */
 export const KERNEL_CHUNK = 4096;
-/** Scratch regions per page: the requesting thread and two scoring workers (cpu/workers/pool.ts). */
-export const KERNEL_THREADS = 3;
+/** Scratch regions per page: the requesting thread and up to SCAN_THREADS scoring workers (cpu/workers/pool.ts). */
+export const KERNEL_THREADS = 1 + SCAN_THREADS;
 /** Requests one batched kernel call scores together (larger batches are cut into groups of this size). */
 export const KERNEL_BATCH = 16;
 

@@ -29,13 +29,15 @@ export interface EngineOptions {
   /** CPU scoring kernel: WebAssembly SIMD with fused multiply-adds, or without (the default is the first this runtime runs), or the scalar TypeScript loop. */
   cpuKernel?: CpuKernel;
   /**
-   * CPU worker threads (the wasm kernel only): audience scans use up to SCAN_THREADS of them, a
-   * large ranking request one beside the calling thread. Default: one per core.
+   * CPU worker threads (the wasm kernel only): audience scans use up to SCAN_THREADS of them, and
+   * so does offloaded ranking; inline, a large ranking request uses one beside the calling
+   * thread. Default: one per core.
    */
   cpuThreads?: number;
   /**
-   * Rank on the worker threads while the caller awaits them (needs cpuThreads > 1 and the wasm
-   * kernel), instead of scoring half of a request on the calling thread: what a server wants, so
+   * Rank on the worker threads (up to SCAN_THREADS, as many as a batch's size is worth) while the
+   * caller awaits them (needs cpuThreads > 1 and the wasm kernel), instead of scoring half of a
+   * request on the calling thread: what a server wants, so
    * that its event loop keeps reading and answering requests while a batch is scored. Off, a
    * single request's latency is lowest (two threads, no hand-off wait). Default false.
    */

@@ -15,7 +15,7 @@ const model = smallModel({ seed: 41 });
 const items = randomItems(model, 4000, 42);
 
 function open(offload: boolean, slotsPerPage?: number): Promise<RalmEngine> {
-  return RalmEngine.create(model, { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 3, cpuOffload: offload, recoverDevice: false, ...(slotsPerPage ? { slotsPerPage } : {}) });
+  return RalmEngine.create(model, { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 4, cpuOffload: offload, recoverDevice: false, ...(slotsPerPage ? { slotsPerPage } : {}) });
 }
 
 /** What a ranking answers, without the timing and the adapter's name. */
@@ -75,7 +75,7 @@ describe('offloaded CPU ranking', () => {
 
   it('the event loop turns while a large batch is scored on the workers', async () => {
     const big = randomModel({ h: 128, m: 16, k: 20, attentionSize: 16, seed: 5 });
-    const engine = await RalmEngine.create(big, { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 3, cpuOffload: true, recoverDevice: false });
+    const engine = await RalmEngine.create(big, { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 4, cpuOffload: true, recoverDevice: false });
     try {
       await engine.upsertItems(randomItems(big, 20_000, 6));
       const rng = new Rng(8);

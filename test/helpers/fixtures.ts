@@ -42,8 +42,8 @@ export async function targetsUnderTest(): Promise<Target[]> {
   const targets: Target[] = [
     { label: 'cpu (wasm simd, 2 threads)', options: { backend: 'cpu', cpuKernel: 'wasm', cpuThreads: 2 } },
     { label: 'cpu (wasm simd+fma, 2 threads)', options: { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 2 } },
-    // Ranking on two scoring workers while the caller awaits them (the service's setting).
-    { label: 'cpu (wasm simd+fma, 3 threads, offloaded)', options: { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 3, cpuOffload: true } },
+    // Ranking on up to four scoring workers while the caller awaits them (the service's setting).
+    { label: 'cpu (wasm simd+fma, 4 threads, offloaded)', options: { backend: 'cpu', cpuKernel: 'wasm-fma', cpuThreads: 4, cpuOffload: true } },
     { label: 'cpu (scalar)', options: { backend: 'cpu', cpuKernel: 'scalar' } },
   ];
   if ((await backendsUnderTest()).includes('webgpu')) {

@@ -7,8 +7,8 @@
  * never waits behind a scan and a dead worker degrades scoring to one thread instead of hanging.
  *
  * Scoring, offloaded (what a server wants: its event loop stays free to read and answer other
- * requests while a batch is scored). The whole request goes to the scoring workers (the first
- * SCORE_WORKERS), split between them, and the requesting thread awaits their counters with
+ * requests while a batch is scored). The whole request goes to the scoring workers (up to
+ * SCORE_WORKERS of them, as many as its size is worth), split between them, and the requesting thread awaits their counters with
  * Atomics.waitAsync instead of blocking. Offloaded jobs have their own buffers and counters, so
  * an inline request in between cannot disturb them; each scoring worker has its own scratch
  * region in every page.
