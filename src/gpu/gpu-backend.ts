@@ -4,7 +4,7 @@
  * a time. The item table is mirrored into device memory as the engine publishes slots.
  */
 import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../core/backend.js';
-import type { ItemTable } from '../core/item-table.js';
+import type { CentroidStorage, ItemTable } from '../core/item-table.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
 import type { RalmModel } from '../model/model.js';
 import type { GpuContext } from './device.js';
@@ -25,7 +25,8 @@ export function resolveScorer(choice: GpuScorer | 'auto' | undefined, isSoftware
 import { GpuRuntime } from './runtime.js';
 
 export interface GpuBackendOptions {
-  storage: 'f32' | 'f16';
+  /** `int8` is scored from the table's float32 copy of the values its codes stand for (as `f32`). */
+  storage: CentroidStorage;
   /** `auto`: cooperative on a hardware adapter, per-item on a software one. Default `auto`. */
   scorer?: GpuScorer | 'auto';
 }
