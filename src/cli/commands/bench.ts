@@ -1,5 +1,5 @@
 /**
- * `ralm bench kernel|http|seeds|audience|cluster|plot|compare`: the measurements. The only module in
+ * `ralm bench kernel|http|seeds|audience|quant|cluster|plot|compare`: the measurements. The only module in
  * src/ that imports bench/, whose option objects give these commands their defaults.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { HTTP_BENCH_DEFAULTS, runHttpBench } from '../../../bench/http.js';
 import { runSeedsBench, SEEDS_BENCH_DEFAULTS } from '../../../bench/seeds.js';
 import { AUDIENCE_BENCH_DEFAULTS, runAudienceBench } from '../../../bench/audience.js';
 import { CLUSTER_BENCH_DEFAULTS, runClusterBench } from '../../../bench/cluster.js';
+import { QUANT_BENCH_DEFAULTS, runQuantBench } from '../../../bench/quant.js';
 import { DEFAULT_PLOT_PREFIX, writeKernelPlots } from '../../../bench/plot.js';
 import { compareKernelResults, DEFAULT_TOLERANCE, describeComparison } from '../../../bench/compare.js';
 import { PEER_NAMES } from '../../../bench/peers/peer.js';
@@ -191,7 +192,7 @@ const cluster = defineCommand({
     rounds: { flag: 'rounds', arg: 'N', default: asDefault(cd.rounds), help: 'publications measured', parse: int() },
     seconds: { flag: 'seconds', arg: 'N', default: asDefault(cd.seconds), help: 'seconds of recommend load per replica count', parse: int() },
     connections: { flag: 'connections', arg: 'N', default: asDefault(cd.connections), help: 'concurrent recommend requests', parse: int() },
-    out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
   },
   async run({ values: v }) {
     const r = await runClusterBench({ store: v.store, events: v.events, batch: v.batch, inflight: v.inflight, replicas: v.replicas, rounds: v.rounds, seconds: v.seconds, connections: v.connections, log });
@@ -240,8 +241,31 @@ const compare = defineCommand({
   },
 });
 
+const QUANT_OPTIONS = {
+  dataset: { flag: 'dataset', arg: 'movielens|globo', default: 'movielens', help: 'the click log the model was trained on', parse: oneOf(['movielens', 'globo'] as const) },
+  data: { flag: 'data', arg: 'DIR', help: 'the dataset folder', parse: str() },
+  model: { flag: 'model', arg: 'DIR', help: 'a trained model directory with its users.msgpack (ralm train --out DIR)', parse: str() },
+  storage: { flag: 'storage', arg: 'f16,int8', default: asDefault(QUANT_BENCH_DEFAULTS.storages), help: 'storages compared with f32', parse: list(oneOf(['f16', 'int8'] as const)) },
+  minSeeds: { flag: 'min-seeds', arg: 'N', default: asDefault(QUANT_BENCH_DEFAULTS.minSeeds), help: 'items need this many distinct clickers', parse: int(1, 1e6) },
+  audienceItems: { flag: 'audience-items', arg: 'N', default: asDefault(QUANT_BENCH_DEFAULTS.audienceItems), help: "items whose seed sets the audience comparison scans (0: none)", parse: int(0, 1e6) },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+const quant = defineCommand({
+  name: 'bench quant',
+  usage: 'bench quant --dataset movielens|globo --data DIR --model DIR [options]',
+  summary: 'What f16/int8 storage does to rankings and audiences on real clusters (a trained model and its data).',
+  options: QUANT_OPTIONS,
+  async run({ values: v }) {
+    if (v.data === undefined || v.model === undefined) throw new UsageError('bench quant: give --data DIR (the dataset) and --model DIR (a trained model)');
+    const r = await runQuantBench({ dataset: v.dataset, data: resolve(v.data), model: resolve(v.model), storages: v.storage, minSeeds: v.minSeeds, audienceItems: v.audienceItems, log });
+    await writeResult(v.out, r);
+    emit(v.json, r, describeMachine(r.machine));
+  },
+});
+
 export const command: CommandGroup = {
   kind: 'group', name: 'bench', noun: 'benchmark',
   summary: 'Measurements: the ranking kernel, the HTTP service, the seed pipeline, the audience scan, the shared store; plots and comparisons of kernel results.',
-  subcommands: { kernel, http, seeds, audience, cluster, plot, compare },
+  subcommands: { kernel, http, seeds, audience, quant, cluster, plot, compare },
 };

@@ -148,12 +148,13 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
           const n = Math.min(GATHER_CHUNK, list.length - c);
           for (let i = 0; i < n; i++) {
             const local = pool[list[c + i]] - page * rpp;
-            const src = (k.rowsOffset >>> 2) + local * stride;
-            k.f32.copyWithin(rowsDst + i * stride, src, src + stride);
             k.f32[normsDst + i] = k.f32[(k.normsOffset >>> 2) + local];
             if (q) {
               k.i8.copyWithin(codesDst + i * q.rowBytes, q.codesOffset + local * q.rowBytes, q.codesOffset + (local + 1) * q.rowBytes);
               k.f32[scalesDst + i] = k.f32[(q.scalesOffset >>> 2) + local];
+            } else {
+              const src = (k.rowsOffset >>> 2) + local * stride;
+              k.f32.copyWithin(rowsDst + i * stride, src, src + stride);
             }
           }
           const at = { rows: k.base + k.scratch.gatherRows, norms: k.base + k.scratch.gatherNorms, codes: codesDst, scales: k.base + k.scratch.gatherScales };
