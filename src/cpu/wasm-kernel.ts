@@ -198,11 +198,9 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
       }
     },
     runBatch(args, users, slots, from, count, emit) {
-      if (i8) {
-        // int8 storage scores a batch request by request (its rows are a quarter of the f32 bytes).
-        users.forEach((u, b) => runInt8(args, u.q, u.e, u.eNorm, slots, from, count, (i, s, g, l) => emit(b, i, s, g, l)));
-        return;
-      }
+      // With int8 storage too, a batch goes through the float32 rows (which hold the values the
+      // codes stand for): reading each row once for 16 requests beats the integer kernel's
+      // request-by-request pass from two requests on (docs/benchmarks.md#quantized-storage).
       const rowBytes = stride * 4;
       for (let u0 = 0; u0 < users.length; u0 += KERNEL_BATCH) {
         const nb = Math.min(KERNEL_BATCH, users.length - u0);
