@@ -22,6 +22,7 @@ import { verifyTopK, type Verification } from './verify.js';
 import { withDefaults } from '../src/util/options.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 import { analyseScaling, type ScalingReport } from './scaling.js';
+import { knownPeakBandwidth } from './gpu-peaks.js';
 
 export type RalmSubject = 'ralm-cpu' | 'ralm-cpu-simd' | 'ralm-cpu-scalar' | 'ralm-webgpu';
 /** `cpu`: the CPU path with its default kernel (fused multiply-adds where the runtime has them); `cpu-simd`: plain SIMD. */
@@ -83,6 +84,13 @@ export interface KernelRow extends Config {
   f32RooflineRatio?: number;
   /** Against the engine's CPU scores (null for the reference itself). */
   verified: Verification | null;
+  /**
+   * WebGPU with timestamp queries: the median GPU time of the scorer and top-K pass, the bytes it
+   * moves per call (B × (item data + 32 bytes of work list and results per candidate): no reuse
+   * across requests), their rate, and its fraction of the adapter family's datasheet bandwidth
+   * (null for a family not listed in bench/gpu-peaks.ts, e.g. a software adapter).
+   */
+  gpu?: { kernelMs: number; bytesPerCall: number; gbPerSec: number; peakGbPerSec: number | null; bandwidthShare: number | null };
   /** The subject failed on this configuration (e.g. out of memory); no timing then. */
   error?: string;
 }
@@ -159,6 +167,7 @@ export function formatRow(r: KernelRow): string {
     `roofline ${fmt(r.roofline.medianMs).padStart(7)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
     `f32 ratio ${(r.f32RooflineRatio ?? r.rooflineRatio).toFixed(2).padStart(5)}×`,
     r.verified ? (r.verified.ok ? 'checked' : `MISMATCH: ${r.verified.detail}`) : 'reference',
+    r.gpu ? `kernel ${fmt(r.gpu.kernelMs)} ms, ${(r.gpu.bytesPerCall / 1e6).toFixed(0)} MB, ${r.gpu.gbPerSec.toFixed(1)} GB/s${r.gpu.bandwidthShare === null ? '' : ` = ${(r.gpu.bandwidthShare * 100).toFixed(0)}% of ${r.gpu.peakGbPerSec} GB/s`}` : '',
     r.timing.spread > NOISY_SPREAD ? `(noisy: spread ${r.timing.spread.toFixed(2)}, ${r.timing.runs} runs)` : '',
   ].join('  ');
 }
@@ -238,9 +247,15 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
               // ids are "i<position>"
               return { index: res.flatMap((r) => r.items.map((it) => Number(it.id.slice(1)))), score: Float32Array.from(res.flatMap((r) => r.items.map((it) => it.score))) };
             };
-            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, measureOpts, check, () => engine.rank(reqs),
+            const kernelMs: number[] = [];
+            const run = async (): Promise<void> => {
+              await engine.rank(reqs);
+              if (engine.lastGpuKernelMs !== undefined) kernelMs.push(engine.lastGpuKernelMs);
+            };
+            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, measureOpts, check, run,
               backend === 'cpu' ? null : (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
               .catch((err: unknown) => failedRow(c, subject, 'ralm', label, engineBytes(c), err));
+            if (backend === 'webgpu' && kernelMs.length > 0 && !row.error) row.gpu = gpuTiming(c, kernelMs, engine.adapterName);
             rows.push(row);
             log(formatRow(row));
           }
@@ -300,6 +315,16 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
     storageEffects,
     noisyRows: rows.filter((r) => !r.error && r.timing.spread > NOISY_SPREAD).length,
   };
+}
+
+/** Kernel time, bytes and bandwidth of a WebGPU row (see KernelRow.gpu). int8 is scored from the f32 copy there. */
+function gpuTiming(c: Config, kernelMs: number[], adapter: string): NonNullable<KernelRow['gpu']> {
+  const sorted = [...kernelMs].sort((a, b) => a - b);
+  const ms = sorted[Math.floor(sorted.length / 2)];
+  const bytesPerCall = c.batch * (engineBytes({ ...c, storage: c.storage === 'int8' ? 'f32' : c.storage }) + 32 * c.n);
+  const gbPerSec = bytesPerCall / (ms / 1000) / 1e9;
+  const peak = knownPeakBandwidth(adapter);
+  return { kernelMs: ms, bytesPerCall, gbPerSec, peakGbPerSec: peak?.gbPerSec ?? null, bandwidthShare: peak ? gbPerSec / peak.gbPerSec : null };
 }
 
 const NO_TIMING: Timing = { runs: 0, medianMs: NaN, p90Ms: NaN, p99Ms: NaN, minMs: NaN, maxMs: NaN, spread: NaN };

@@ -117,6 +117,11 @@ export class RalmEngine {
     return this.devices.gpu?.memory.bytes ?? 0;
   }
 
+  /** GPU time of the last rank/score call's kernels (timestamp queries), ms; undefined on the CPU or without them. */
+  get lastGpuKernelMs(): number | undefined {
+    return this.devices.gpu?.lastRankKernelMs;
+  }
+
   private exclusiveUpdate<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.updateTail.then(fn, fn);
     this.updateTail = run.catch(() => undefined);

@@ -39,6 +39,11 @@ export class GpuBackend implements Backend {
   /** Bytes of device memory this backend holds. */
   readonly memory: { readonly bytes: number };
 
+  /** GPU time of the last ranking call's scorer and top-K pass (timestamp queries), ms; undefined without them. */
+  get lastRankKernelMs(): number | undefined {
+    return this.runtime.lastPassMs;
+  }
+
   private readonly runtime: GpuRuntime;
   private readonly items: ItemMirror;
   private readonly rank: RankKernel;

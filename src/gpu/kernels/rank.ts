@@ -141,7 +141,7 @@ export class RankKernel {
     const results = this.results.ensure(Math.max(16, total * 16));
 
     const encoder = rt.device.createCommandEncoder({ label: 'ralm batch' });
-    const pass = encoder.beginComputePass({ label: 'score + top-k' });
+    const pass = rt.timedPass(encoder, 'score + top-k');
     plan.dispatches.forEach((d, i) => {
       const page = this.items.pages[d.page];
       const params = this.uniforms.at(i);
