@@ -144,7 +144,8 @@ export function planConfigs(plan: NonNullable<KernelBenchOptions['plan']>): Conf
 /**
  * Bytes of item data a batch reads at least. f16: the centroids at half width (what the WebGPU
  * backend reads; the CPU kernel reads the table's float32 copy). int8: the codes, the row scales
- * and the Gram matrix the CPU kernel reads (the WebGPU backend reads the float32 copy).
+ * and the Gram matrix the CPU kernel reads for a single request (WebGPU reads codes and scales only:
+ * KernelRow.gpu).
  */
 function engineBytes(c: Config): number {
   const stride = paddedStride(c.h);
@@ -317,11 +318,12 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
   };
 }
 
-/** Kernel time, bytes and bandwidth of a WebGPU row (see KernelRow.gpu). int8 is scored from the f32 copy there. */
+/** Kernel time, bytes and bandwidth of a WebGPU row (see KernelRow.gpu). int8 there: codes and row scales, no Gram. */
 function gpuTiming(c: Config, kernelMs: number[], adapter: string): NonNullable<KernelRow['gpu']> {
   const sorted = [...kernelMs].sort((a, b) => a - b);
   const ms = sorted[Math.floor(sorted.length / 2)];
-  const bytesPerCall = c.batch * (engineBytes({ ...c, storage: c.storage === 'int8' ? 'f32' : c.storage }) + 32 * c.n);
+  const items = c.storage === 'int8' ? c.n * (c.k * (int8RowBytes(c.h) + 4) + paddedStride(c.h) * 4 + 8) : engineBytes(c);
+  const bytesPerCall = c.batch * (items + 32 * c.n);
   const gbPerSec = bytesPerCall / (ms / 1000) / 1e9;
   const peak = knownPeakBandwidth(adapter);
   return { kernelMs: ms, bytesPerCall, gbPerSec, peakGbPerSec: peak?.gbPerSec ?? null, bandwidthShare: peak ? gbPerSec / peak.gbPerSec : null };

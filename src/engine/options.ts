@@ -20,8 +20,8 @@ export interface EngineOptions {
   backend?: BackendChoice;
   /**
    * Centroid storage: `f16` halves the device's memory and bandwidth; `int8` (a per-row scale)
-   * has the CPU kernel read a quarter of the bytes and score with integer dot products (the
-   * WebGPU backend scores the same values from float32). Default `f32`.
+   * has the CPU kernel read a quarter of the bytes and score with integer dot products, and WebGPU
+   * upload the codes and unpack them to the same values. Default `f32`.
    */
   storage?: CentroidStorage;
   /** Substring of the adapter name to use. */

@@ -25,7 +25,7 @@ export function resolveScorer(choice: GpuScorer | 'auto' | undefined, isSoftware
 import { GpuRuntime } from './runtime.js';
 
 export interface GpuBackendOptions {
-  /** `int8` is scored from the table's float32 copy of the values its codes stand for (as `f32`). */
+  /** `int8`: the codes and row scales are uploaded and unpacked to f32 in the scorer (a quarter of the f32 bytes). */
   storage: CentroidStorage;
   /** `auto`: cooperative on a hardware adapter, per-item on a software one. Default `auto`. */
   scorer?: GpuScorer | 'auto';
@@ -54,13 +54,14 @@ export class GpuBackend implements Backend {
   private constructor(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions) {
     checkModelFits(model.manifest);
     const f16 = options.storage === 'f16';
+    const int8 = options.storage === 'int8';
     this.adapterName = ctx.adapterName;
     this.scorer = resolveScorer(options.scorer, ctx.isSoftware);
     this.runtime = new GpuRuntime(ctx);
     this.memory = this.runtime.memory;
-    this.items = new ItemMirror(this.runtime, f16);
+    this.items = new ItemMirror(this.runtime, f16, int8);
     const topK = new TopKKernel(this.runtime);
-    this.rank = new RankKernel(this.runtime, this.items, topK, f16, model.manifest, this.scorer);
+    this.rank = new RankKernel(this.runtime, this.items, topK, f16, model.manifest, this.scorer, int8);
     this.attention = new AttentionKernels(this.runtime, model);
     this.clustering = new KMeansKernel(this.runtime, model.manifest.k);
     this.audience = new AudienceKernel(this.runtime, topK);
@@ -69,7 +70,7 @@ export class GpuBackend implements Backend {
   /** Compiles every pipeline (reporting WGSL errors with their file and line) before the backend is used. */
   static async create(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions): Promise<GpuBackend> {
     const backend = new GpuBackend(ctx, model, options);
-    await Promise.all(backendPrograms(options.storage === 'f16', backend.scorer).map((p) => backend.runtime.compile(p)));
+    await Promise.all(backendPrograms(options.storage === 'f16', backend.scorer, options.storage === 'int8').map((p) => backend.runtime.compile(p)));
     return backend;
   }
 
