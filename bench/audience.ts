@@ -7,12 +7,17 @@
  *     the row count — what the kernel's arithmetic alone costs. When the scan runs near its
  *     in-cache rate and far above the memory roofline, it is compute-bound, not memory-bound.
  * Seed clustering (k-means of the seeds, global attention) is timed separately.
+ *
+ * Storages: the same users in an f32 table and in an int8 table (core/quantize.ts); the int8
+ * rows report the time against the f32 roofline too, and recall@N: the share of the f32 scan's
+ * top N (same backend, same seed set) that the int8 scan also returns.
  */
 import { availableParallelism } from 'node:os';
 import { randomModel } from '../src/model/random.js';
 import { RalmEngine } from '../src/engine/engine.js';
 import { probeBackends } from '../src/engine/probe.js';
-import { scratchLayout, UserTable } from '../src/core/user-table.js';
+import { scratchLayout, UserTable, type UserStorage } from '../src/core/user-table.js';
+import { int8RowBytes } from '../src/core/quantize.js';
 import { kernelModule } from '../src/cpu/wasm-kernel.js';
 import { ZERO_NORM } from '../src/model/reference.js';
 import { prepareSeedSet, type PreparedSeedSet } from '../src/core/seed-set.js';
@@ -31,24 +36,28 @@ export interface AudienceBenchOptions {
   /** Seed sets scored in the same scan (the multi-set kernel). */
   sets?: number[];
   targets?: Array<'wasm' | 'scalar' | 'webgpu'>;
+  /** User-table storages measured (the same users in each). */
+  storages?: UserStorage[];
   minMs?: number;
   log?: (line: string) => void;
 }
 
 /** runAudienceBench's defaults (targets without a WebGPU adapter drop webgpu). */
 export const AUDIENCE_BENCH_DEFAULTS: Readonly<Required<Omit<AudienceBenchOptions, 'log'>>> = {
-  users: 1_000_000, h: 128, ks: [5, 20], seeds: 2000, topN: 1000, sets: [1], targets: ['wasm', 'scalar', 'webgpu'], minMs: 3000,
+  users: 1_000_000, h: 128, ks: [5, 20], seeds: 2000, topN: 1000, sets: [1], targets: ['wasm', 'scalar', 'webgpu'], storages: ['f32', 'int8'], minMs: 3000,
 };
 
 export interface AudienceRow {
   target: 'wasm' | 'scalar' | 'webgpu';
+  /** The user table's storage (absent in results written before int8 storage existed: f32). */
+  storage?: UserStorage;
   adapter: string;
   users: number;
   h: number;
   k: number;
   sets: number;
   topN: number;
-  /** Bytes the scan reads: user rows (padded stride) and norms. */
+  /** Bytes the scan reads: user rows (padded stride; int8: codes and scales) and norms. */
   bytes: number;
   timing: Timing;
   usersPerSec: number;
@@ -56,6 +65,10 @@ export interface AudienceRow {
   gmacPerSec: number;
   roofline: Timing;
   rooflineRatio: number;
+  /** median / the time to read the same users stored as f32 (the roofline the f32 rows use). */
+  f32RooflineRatio?: number;
+  /** int8 rows: the share of the f32 scan's top N (same backend and seed set) this scan returns. */
+  recallVsF32?: number;
   /** The WebAssembly kernel on one thread with its data in cache, GMAC/s (null for other targets). */
   inCacheGmacPerThread: number | null;
   threads: number;
@@ -91,7 +104,7 @@ function fillTable(table: UserTable, n: number, h: number, seed: number): void {
 
 export async function runAudienceBench(options: AudienceBenchOptions = {}): Promise<AudienceBenchResult> {
   const log = options.log ?? (() => undefined);
-  const { users: n, h, ks, seeds: seedCount, topN, sets: setCounts, minMs } = withDefaults(AUDIENCE_BENCH_DEFAULTS, options);
+  const { users: n, h, ks, seeds: seedCount, topN, sets: setCounts, minMs, storages } = withDefaults(AUDIENCE_BENCH_DEFAULTS, options);
   const present = await probeBackends();
   const machine = await machineInfo({ probeWebGpu: present.includes('webgpu') });
   const targets = (options.targets ?? AUDIENCE_BENCH_DEFAULTS.targets).filter((t) => t !== 'webgpu' || present.includes('webgpu'));
@@ -99,12 +112,25 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
   const roof = new RooflineProbe();
   const maxK = Math.max(...ks);
   log(`building a table of ${n} users (h = ${h})`);
-  const table = new UserTable({ h, maxCentroids: maxK, rowsPerPage: Math.min(1 << 18, Math.floor((128 * 2 ** 20) / (Math.ceil(h / 8) * 8 * 4))) });
+  const rowsPerPage = Math.min(1 << 18, Math.floor((128 * 2 ** 20) / (Math.ceil(h / 8) * 8 * 4)));
+  const table = new UserTable({ h, maxCentroids: maxK, rowsPerPage });
   fillTable(table, n, h, 5);
-  const bytes = n * (table.stride * 4 + 4);
-  const roofline = await roof.time(bytes);
+  const tables = new Map<UserStorage, UserTable>([['f32', table]]);
+  for (const st of storages) {
+    if (st === 'f32') continue;
+    const t = new UserTable({ h, maxCentroids: maxK, rowsPerPage, storage: st });
+    fillTable(t, n, h, 5);
+    tables.set(st, t);
+  }
+  const bytesOf = (st: UserStorage): number => n * (st === 'int8' ? int8RowBytes(h) + 8 : table.stride * 4 + 4);
+  const rooflines = new Map<UserStorage, Timing>();
+  for (const st of new Set<UserStorage>(['f32', ...storages])) {
+    const roofline = await roof.time(bytesOf(st));
+    rooflines.set(st, roofline);
+    log(`memory-read roofline for ${(bytesOf(st) / 2 ** 20).toFixed(0)} MiB (${st}): ${roofline.medianMs.toFixed(1)} ms (${(bytesOf(st) / roofline.medianMs / 1e6).toFixed(1)} GB/s)`);
+  }
   roof.release();
-  log(`memory-read roofline for ${(bytes / 2 ** 20).toFixed(0)} MiB: ${roofline.medianMs.toFixed(1)} ms (${(bytes / roofline.medianMs / 1e6).toFixed(1)} GB/s)`);
+  const f32Roofline = rooflines.get('f32') as Timing;
   const rng = new Rng(7);
   for (const k of ks) {
     const model = randomModel({ h, m: h, k, attentionSize: 64, seed: 1 });
@@ -128,28 +154,40 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
           prepared.push(prepareSeedSet(model, c.centroids, c.count, g.globals));
         }
         clusterMs /= maxSets;
-        for (const S of setCounts) {
-          const sets: ScanSet[] = prepared.slice(0, S).map((set) => ({ set, topN, threshold: -Infinity }));
-          const scan = async (t: UserTable): Promise<void> => {
-            const snapshot = t.acquire();
-            try {
-              await engine.scanUsers({ table: t, snapshot, sets, alpha, beta });
-            } finally {
-              snapshot.release();
-            }
-          };
-          const slow = target === 'scalar';
-          const timing = await measure(() => scan(table), { warmup: 1, minRuns: slow ? 2 : 5, maxRuns: slow ? 3 : 50, minMs: slow ? 0 : minMs });
-          const inCache = target === 'wasm' ? inCacheRate(prepared[0], h) : null;
-          const row: AudienceRow = {
-            target, adapter: engine.adapterName, users: n, h, k, sets: S, topN, bytes, timing,
-            usersPerSec: n / (timing.medianMs / 1000),
-            gmacPerSec: (n * S * (2 * k + 1) * h) / (timing.medianMs / 1000) / 1e9,
-            roofline, rooflineRatio: timing.medianMs / roofline.medianMs, inCacheGmacPerThread: inCache, clusterMs,
-            threads: target === 'webgpu' ? 0 : target === 'scalar' ? 1 : Math.min(4, availableParallelism()),
-          };
-          rows.push(row);
-          log(formatAudienceRow(row));
+        // The f32 scan's top N of the first set, per S: what the other storages' recall is taken against.
+        const f32Top = new Map<number, Set<number>>();
+        for (const storage of [...new Set<UserStorage>(['f32', ...storages])]) {
+          const st = tables.get(storage) as UserTable;
+          for (const S of setCounts) {
+            const sets: ScanSet[] = prepared.slice(0, S).map((set) => ({ set, topN, threshold: -Infinity }));
+            const scan = async (t: UserTable): Promise<Set<number>> => {
+              const snapshot = t.acquire();
+              try {
+                return new Set((await engine.scanUsers({ table: t, snapshot, sets, alpha, beta })).hits[0].position);
+              } finally {
+                snapshot.release();
+              }
+            };
+            const top = await scan(st);
+            if (storage === 'f32') f32Top.set(S, top);
+            const want = f32Top.get(S);
+            const recall = storage !== 'f32' && want ? [...want].filter((p) => top.has(p)).length / Math.max(1, want.size) : undefined;
+            if (!storages.includes(storage)) continue;
+            const slow = target === 'scalar';
+            const timing = await measure(() => scan(st), { warmup: 1, minRuns: slow ? 2 : 5, maxRuns: slow ? 3 : 50, minMs: slow ? 0 : minMs });
+            const inCache = target === 'wasm' && storage === 'f32' ? inCacheRate(prepared[0], h) : null;
+            const roofline = rooflines.get(storage) as Timing;
+            const row: AudienceRow = {
+              target, storage, adapter: engine.adapterName, users: n, h, k, sets: S, topN, bytes: bytesOf(storage), timing,
+              usersPerSec: n / (timing.medianMs / 1000),
+              gmacPerSec: (n * S * (2 * k + 1) * h) / (timing.medianMs / 1000) / 1e9,
+              roofline, rooflineRatio: timing.medianMs / roofline.medianMs, f32RooflineRatio: timing.medianMs / f32Roofline.medianMs,
+              recallVsF32: recall, inCacheGmacPerThread: inCache, clusterMs,
+              threads: target === 'webgpu' ? 0 : target === 'scalar' ? 1 : Math.min(4, availableParallelism()),
+            };
+            rows.push(row);
+            log(formatAudienceRow(row));
+          }
         }
       } finally {
         await engine.close();
@@ -189,10 +227,12 @@ function inCacheRate(set: PreparedSeedSet, h: number): number {
 export function formatAudienceRow(r: AudienceRow): string {
   const f = (x: number): string => x.toFixed(x < 10 ? 2 : 0);
   return [
-    r.target.padEnd(6), `users=${r.users}`, `k=${String(r.k).padStart(3)}`, `h=${r.h}`, `sets=${r.sets}`,
+    r.target.padEnd(6), (r.storage ?? 'f32').padEnd(4), `users=${r.users}`, `k=${String(r.k).padStart(3)}`, `h=${r.h}`, `sets=${r.sets}`,
     `median ${f(r.timing.medianMs).padStart(7)} ms`, `p99 ${f(r.timing.p99Ms).padStart(7)} ms`,
     `${(r.usersPerSec / 1e6).toFixed(2).padStart(6)} M users/s`, `${r.gmacPerSec.toFixed(1).padStart(5)} GMAC/s`,
     `roofline ${f(r.roofline.medianMs).padStart(6)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
+    `f32 ratio ${(r.f32RooflineRatio ?? r.rooflineRatio).toFixed(1).padStart(5)}×`,
+    r.recallVsF32 === undefined ? '' : `recall@${r.topN} vs f32 ${r.recallVsF32.toFixed(4)}`,
     r.inCacheGmacPerThread === null ? '' : `kernel in cache ${r.inCacheGmacPerThread.toFixed(1)} GMAC/s/thread (${r.threads} threads)`,
     `cluster ${f(r.clusterMs)} ms`,
     r.timing.spread > 0.3 ? `(noisy: spread ${r.timing.spread.toFixed(2)})` : '',

@@ -8,12 +8,13 @@
  * The default plan is a star around N = 10,000, k = 20, h = 128, B = 1, f32: N over
  * {1,000, 10,000, 100,000, 1,000,000} at the centre (the last needs 10.3 GiB of item data, more
  * than the default 4 GiB budget, so it is listed as skipped unless --max-item-gib allows it), and one parameter at a time varied at N = 10,000
- * (k ∈ {5, 100}, h ∈ {64, 256}, B ∈ {4, 16}, f16 storage). `full` is the whole grid up to
+ * (k ∈ {5, 100}, h ∈ {64, 256}, B ∈ {4, 16}, f16 and int8 storage). `full` is the whole grid up to
  * N = 1,000,000, less configurations whose item data exceeds a memory budget.
  */
 import { RalmEngine } from '../src/engine/engine.js';
 import { probeBackends } from '../src/engine/probe.js';
-import { paddedStride } from '../src/core/item-table.js';
+import { paddedStride, type CentroidStorage } from '../src/core/item-table.js';
+import { gramSide, int8RowBytes } from '../src/core/quantize.js';
 import { measure, RooflineProbe, type MeasureOptions, type Timing } from './stats.js';
 import { benchModel, engineItems, itemBytesF32, makeWorkload, prefix, userBatch, type Workload } from './workload.js';
 import { loadPeers, type MissingPeer, type Peer, type PeerName, type PeerOutput } from './peers/peer.js';
@@ -21,6 +22,7 @@ import { verifyTopK, type Verification } from './verify.js';
 import { withDefaults } from '../src/util/options.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 import { analyseScaling, type ScalingReport } from './scaling.js';
+import { knownPeakBandwidth } from './gpu-peaks.js';
 
 export type RalmSubject = 'ralm-cpu' | 'ralm-cpu-simd' | 'ralm-cpu-scalar' | 'ralm-webgpu';
 /** `cpu`: the CPU path with its default kernel (fused multiply-adds where the runtime has them); `cpu-simd`: plain SIMD. */
@@ -31,14 +33,14 @@ export interface Config {
   k: number;
   h: number;
   batch: number;
-  storage: 'f32' | 'f16';
+  storage: CentroidStorage;
 }
 
 export interface KernelBenchOptions {
   backends?: BackendName[];
   /** Peers to run beside the engine; none by default. */
   peers?: readonly PeerName[];
-  plan?: 'default' | 'full' | { sizes: number[]; ks: number[]; hs: number[]; batches: number[]; storages: Array<'f32' | 'f16'> };
+  plan?: 'default' | 'full' | { sizes: number[]; ks: number[]; hs: number[]; batches: number[]; storages: CentroidStorage[] };
   topK?: number;
   /** Minimum measuring time per row. Default 1000 ms. */
   minMs?: number;
@@ -74,13 +76,28 @@ export interface KernelRow extends Config {
   roofline: Timing;
   /** median / roofline median: 1 means as fast as reading the bytes once. */
   rooflineRatio: number;
+  /**
+   * median / the time to read the same items stored as f32 (measured beside the row; equal to
+   * rooflineRatio for f32 rows): below 1, faster than any f32 implementation could be here.
+   * Absent in results written before it existed.
+   */
+  f32RooflineRatio?: number;
   /** Against the engine's CPU scores (null for the reference itself). */
   verified: Verification | null;
+  /**
+   * WebGPU with timestamp queries: the median GPU time of the scorer and top-K pass, the bytes it
+   * moves per call (B × (item data + 32 bytes of work list and results per candidate): no reuse
+   * across requests), their rate, and its fraction of the adapter family's datasheet bandwidth
+   * (null for a family not listed in bench/gpu-peaks.ts, e.g. a software adapter).
+   */
+  gpu?: { kernelMs: number; bytesPerCall: number; gbPerSec: number; peakGbPerSec: number | null; bandwidthShare: number | null };
   /** The subject failed on this configuration (e.g. out of memory); no timing then. */
   error?: string;
 }
 
-export interface F16Effect {
+/** What a storage does to the scores against f32 on the same items and users (synthetic clusters). */
+export interface StorageEffect {
+  storage: CentroidStorage;
   n: number;
   k: number;
   maxAbsScoreDiff: number;
@@ -98,7 +115,8 @@ export interface KernelBenchResult {
   missingPeers: MissingPeer[];
   skipped: Array<Config & { reason: string }>;
   scaling: ScalingReport;
-  f16Effect: F16Effect | null;
+  /** One entry per storage other than f32 in the plan. */
+  storageEffects: StorageEffect[];
   /** Rows whose spread (p90 − p10) / median exceeded 0.3: the machine was busy while they ran. */
   noisyRows: number;
 }
@@ -112,20 +130,29 @@ export function planConfigs(plan: NonNullable<KernelBenchOptions['plan']>): Conf
     for (const k of [5, 100]) out.push({ ...CENTRE, k });
     for (const h of [64, 256]) out.push({ ...CENTRE, h });
     for (const batch of [4, 16]) out.push({ ...CENTRE, batch });
-    out.push({ ...CENTRE, storage: 'f16' });
+    out.push({ ...CENTRE, storage: 'f16' }, { ...CENTRE, storage: 'int8' });
     return out;
   }
   const g = plan === 'full'
-    ? { sizes: [1000, 10_000, 100_000, 1_000_000], ks: [5, 20, 100], hs: [64, 128, 256], batches: [1, 4, 16], storages: ['f32', 'f16'] as Array<'f32' | 'f16'> }
+    ? { sizes: [1000, 10_000, 100_000, 1_000_000], ks: [5, 20, 100], hs: [64, 128, 256], batches: [1, 4, 16], storages: ['f32', 'f16', 'int8'] as CentroidStorage[] }
     : plan;
   const out: Config[] = [];
   for (const storage of g.storages) for (const k of g.ks) for (const h of g.hs) for (const n of g.sizes) for (const batch of g.batches) out.push({ n, k, h, batch, storage });
   return out;
 }
 
+/**
+ * Bytes of item data a batch reads at least. f16: the centroids at half width (what the WebGPU
+ * backend reads; the CPU kernel reads the table's float32 copy). int8: the codes, the row scales
+ * and the Gram matrix the CPU kernel reads for a single request (WebGPU reads codes and scales only:
+ * KernelRow.gpu).
+ */
 function engineBytes(c: Config): number {
   const stride = paddedStride(c.h);
-  return c.n * (c.k * stride * (c.storage === 'f16' ? 2 : 4) + stride * 4 + 8);
+  const perItem = c.storage === 'int8'
+    ? c.k * int8RowBytes(c.h) + gramSide(c.k) * 4 + gramSide(c.k) ** 2 * 4
+    : c.k * stride * (c.storage === 'f16' ? 2 : 4);
+  return c.n * (perItem + stride * 4 + 8);
 }
 
 const fmt = (x: number): string => (x < 10 ? x.toFixed(3) : x.toFixed(1));
@@ -139,12 +166,14 @@ export function formatRow(r: KernelRow): string {
     `cpu ${r.timing.cpuMs === undefined ? '–' : fmt(r.timing.cpuMs).padStart(8)} ms`,
     `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
     `roofline ${fmt(r.roofline.medianMs).padStart(7)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
+    `f32 ratio ${(r.f32RooflineRatio ?? r.rooflineRatio).toFixed(2).padStart(5)}×`,
     r.verified ? (r.verified.ok ? 'checked' : `MISMATCH: ${r.verified.detail}`) : 'reference',
+    r.gpu ? `kernel ${fmt(r.gpu.kernelMs)} ms, ${(r.gpu.bytesPerCall / 1e6).toFixed(0)} MB, ${r.gpu.gbPerSec.toFixed(1)} GB/s${r.gpu.bandwidthShare === null ? '' : ` = ${(r.gpu.bandwidthShare * 100).toFixed(0)}% of ${r.gpu.peakGbPerSec} GB/s`}` : '',
     r.timing.spread > NOISY_SPREAD ? `(noisy: spread ${r.timing.spread.toFixed(2)}, ${r.timing.runs} runs)` : '',
   ].join('  ');
 }
 
-export const TABLE_HEADER = 'subject           store  N          k      h      B     median            p90           p99           cpu (all threads)  throughput       roofline (memory read)  ratio  check';
+export const TABLE_HEADER = 'subject           store  N          k      h      B     median            p90           p99           cpu (all threads)  throughput       roofline (memory read)  ratio  f32 ratio  check';
 
 const BACKEND_SUBJECT: Record<BackendName, RalmSubject> = { cpu: 'ralm-cpu', 'cpu-simd': 'ralm-cpu-simd', 'cpu-scalar': 'ralm-cpu-scalar', webgpu: 'ralm-webgpu' };
 
@@ -219,9 +248,15 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
               // ids are "i<position>"
               return { index: res.flatMap((r) => r.items.map((it) => Number(it.id.slice(1)))), score: Float32Array.from(res.flatMap((r) => r.items.map((it) => it.score))) };
             };
-            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, measureOpts, check, () => engine.rank(reqs),
+            const kernelMs: number[] = [];
+            const run = async (): Promise<void> => {
+              await engine.rank(reqs);
+              if (engine.lastGpuKernelMs !== undefined) kernelMs.push(engine.lastGpuKernelMs);
+            };
+            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, measureOpts, check, run,
               backend === 'cpu' ? null : (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
               .catch((err: unknown) => failedRow(c, subject, 'ralm', label, engineBytes(c), err));
+            if (backend === 'webgpu' && kernelMs.length > 0 && !row.error) row.gpu = gpuTiming(c, kernelMs, engine.adapterName);
             rows.push(row);
             log(formatRow(row));
           }
@@ -263,8 +298,11 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
     }
   }
   roof.release();
-  const f16 = configs.find((c) => c.storage === 'f16');
-  const f16Effect = f16 ? await measureF16Effect(Math.min(10_000, f16.n), f16.k, f16.h) : null;
+  const storageEffects: StorageEffect[] = [];
+  for (const storage of ['f16', 'int8'] as const) {
+    const c = configs.find((x) => x.storage === storage);
+    if (c) storageEffects.push(await measureStorageEffect(storage, Math.min(10_000, c.n), c.k, c.h));
+  }
   return {
     kind: 'ralm-bench-kernel',
     formatVersion: 2,
@@ -275,15 +313,26 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
     missingPeers: missing,
     skipped,
     scaling: analyseScaling(rows),
-    f16Effect,
+    storageEffects,
     noisyRows: rows.filter((r) => !r.error && r.timing.spread > NOISY_SPREAD).length,
   };
+}
+
+/** Kernel time, bytes and bandwidth of a WebGPU row (see KernelRow.gpu). int8 there: codes and row scales, no Gram. */
+function gpuTiming(c: Config, kernelMs: number[], adapter: string): NonNullable<KernelRow['gpu']> {
+  const sorted = [...kernelMs].sort((a, b) => a - b);
+  const ms = sorted[Math.floor(sorted.length / 2)];
+  const items = c.storage === 'int8' ? c.n * (c.k * (int8RowBytes(c.h) + 4) + paddedStride(c.h) * 4 + 8) : engineBytes(c);
+  const bytesPerCall = c.batch * (items + 32 * c.n);
+  const gbPerSec = bytesPerCall / (ms / 1000) / 1e9;
+  const peak = knownPeakBandwidth(adapter);
+  return { kernelMs: ms, bytesPerCall, gbPerSec, peakGbPerSec: peak?.gbPerSec ?? null, bandwidthShare: peak ? gbPerSec / peak.gbPerSec : null };
 }
 
 const NO_TIMING: Timing = { runs: 0, medianMs: NaN, p90Ms: NaN, p99Ms: NaN, minMs: NaN, maxMs: NaN, spread: NaN };
 
 function failedRow(c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'peer', label: string, bytes: number, err: unknown): KernelRow {
-  return { ...c, subject, kind, label, bytes, timing: NO_TIMING, candidatesPerSec: NaN, roofline: NO_TIMING, rooflineRatio: NaN, verified: null, error: (err as Error).message };
+  return { ...c, subject, kind, label, bytes, timing: NO_TIMING, candidatesPerSec: NaN, roofline: NO_TIMING, rooflineRatio: NaN, f32RooflineRatio: NaN, verified: null, error: (err as Error).message };
 }
 
 /** Checks one output against the reference first (a wrong answer is not timed), then times it and the roofline. */
@@ -298,19 +347,21 @@ async function timeRow(
   }
   const timing = await measure(run, measureOpts);
   const roofline = await roof.time(bytes);
+  const f32Bytes = engineBytes({ ...c, storage: 'f32' });
+  const f32Roofline = f32Bytes === bytes ? roofline : await roof.time(f32Bytes);
   return {
     ...c, subject, kind, label, bytes, timing, candidatesPerSec: (c.batch * c.n) / (timing.medianMs / 1000),
-    roofline, rooflineRatio: timing.medianMs / roofline.medianMs, verified,
+    roofline, rooflineRatio: timing.medianMs / roofline.medianMs, f32RooflineRatio: timing.medianMs / f32Roofline.medianMs, verified,
   };
 }
 
-/** Scores the same items with f32 and f16 storage on the CPU and compares. */
-async function measureF16Effect(n: number, k: number, h: number): Promise<F16Effect> {
+/** Scores the same items with f32 and `storage` on the CPU and compares. */
+async function measureStorageEffect(storage: CentroidStorage, n: number, k: number, h: number): Promise<StorageEffect> {
   const model = benchModel(k, h);
   const w = makeWorkload(n, k, h, model);
   const [a, b] = await Promise.all([
     RalmEngine.create(model, { backend: 'cpu', storage: 'f32' }),
-    RalmEngine.create(model, { backend: 'cpu', storage: 'f16' }),
+    RalmEngine.create(model, { backend: 'cpu', storage }),
   ]);
   for (let i = 0; i < n; i += 5000) {
     await a.upsertItems(engineItems(w, i, Math.min(n, i + 5000)));
@@ -336,5 +387,5 @@ async function measureF16Effect(n: number, k: number, h: number): Promise<F16Eff
   }
   await a.close();
   await b.close();
-  return { n, k, maxAbsScoreDiff: maxAbs, meanAbsScoreDiff: sumAbs / (20 * n), top10Overlap: overlap / 20 };
+  return { storage, n, k, maxAbsScoreDiff: maxAbs, meanAbsScoreDiff: sumAbs / (20 * n), top10Overlap: overlap / 20 };
 }

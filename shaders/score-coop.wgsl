@@ -21,6 +21,7 @@
 // `subgroups` feature, and sharing a row's load across the requests of a batch.
 
 override F16_CENTROIDS: bool;
+override I8_CENTROIDS: bool;
 
 const ROW_BLOCK: u32 = COOP_LANES / 4u;
 const COOP_VEC4: u32 = (MAX_ROW_VEC4 + COOP_LANES - 1u) / COOP_LANES;
@@ -33,7 +34,7 @@ struct Params {
   alpha: f32,
   beta: f32,
   zero_norm: f32,
-  _pad: u32,
+  i8_scales: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -51,6 +52,14 @@ var<workgroup> logits: array<f32, MAX_K>;
 var<workgroup> wg_count: u32;
 
 fn load_row(row: u32, v: u32) -> vec4<f32> {
+  if (I8_CENTROIDS) {
+    // Codes: ceil(row_vec4 / 4) vec4<u32> per row, 16 codes each (little-endian bytes); the row's
+    // scale at vec4 index i8_scales + row / 4. Value = code · scale, as the host table holds it.
+    let w = centroids[row * ((params.row_vec4 + 3u) / 4u) + v / 4u][v % 4u];
+    let s = bitcast<f32>(centroids[params.i8_scales + row / 4u][row % 4u]);
+    let b = bitcast<i32>(w);
+    return vec4<f32>(f32(extractBits(b, 0u, 8u)), f32(extractBits(b, 8u, 8u)), f32(extractBits(b, 16u, 8u)), f32(extractBits(b, 24u, 8u))) * s;
+  }
   if (F16_CENTROIDS) {
     let u = centroids[row * (params.row_vec4 / 2u) + v / 2u];
     if ((v & 1u) == 0u) {

@@ -18,7 +18,9 @@
 //
 // Memory layout (all little-endian, row stride = h rounded up to a multiple of 8, zero padded):
 //   centroids  page of slots × k rows; f32: row_vec4 vec4<u32> (bit-cast f32) per row;
-//              f16 (F16_CENTROIDS): row_vec4 / 2 vec4<u32>, each packing 8 halves (pack2x16float)
+//              f16 (F16_CENTROIDS): row_vec4 / 2 vec4<u32>, each packing 8 halves (pack2x16float);
+//              int8 (I8_CENTROIDS): ceil(row_vec4 / 4) vec4<u32> of codes per row, then from vec4
+//              index i8_scales one f32 scale per row (item storage `int8`, core/quantize.ts)
 //   globals    page of slots × row_vec4 vec4<f32>
 //   item_meta  page of slots × (valid centroid count, bitcast |g|)
 //   users      per request: q then e, row_vec4 vec4<f32> each;  user_norms: |e| per request
@@ -29,6 +31,7 @@
 
 override WORKGROUP_SIZE: u32;
 override F16_CENTROIDS: bool;
+override I8_CENTROIDS: bool;
 
 struct Params {
   work_start: u32,
@@ -38,7 +41,7 @@ struct Params {
   alpha: f32,
   beta: f32,
   zero_norm: f32,
-  _pad: u32,
+  i8_scales: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -51,6 +54,14 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> results: array<vec4<f32>>;
 
 fn load_row(row: u32, v: u32) -> vec4<f32> {
+  if (I8_CENTROIDS) {
+    // Codes: ceil(row_vec4 / 4) vec4<u32> per row, 16 codes each (little-endian bytes); the row's
+    // scale at vec4 index i8_scales + row / 4. Value = code · scale, as the host table holds it.
+    let w = centroids[row * ((params.row_vec4 + 3u) / 4u) + v / 4u][v % 4u];
+    let s = bitcast<f32>(centroids[params.i8_scales + row / 4u][row % 4u]);
+    let b = bitcast<i32>(w);
+    return vec4<f32>(f32(extractBits(b, 0u, 8u)), f32(extractBits(b, 8u, 8u)), f32(extractBits(b, 16u, 8u)), f32(extractBits(b, 24u, 8u))) * s;
+  }
   if (F16_CENTROIDS) {
     let u = centroids[row * (params.row_vec4 / 2u) + v / 2u];
     if ((v & 1u) == 0u) {

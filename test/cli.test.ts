@@ -34,19 +34,21 @@ describe('ralm command line', () => {
   it('bench kernel --json runs a small configuration and reports the roofline; plot and compare read it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ralm-cli-bench-'));
     const out = join(dir, 'k.json');
-    const r = await ralm('bench', 'kernel', '--backend', 'cpu', '--sizes', '200', '--ks', '4', '--h', '16', '--storage', 'f32,f16', '--min-ms', '50', '--json', '--out', out);
+    const r = await ralm('bench', 'kernel', '--backend', 'cpu', '--sizes', '200', '--ks', '4', '--h', '16', '--storage', 'f32,f16,int8', '--min-ms', '50', '--json', '--out', out);
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
-    assert.equal(doc.rows.length, 2);
+    assert.equal(doc.rows.length, 3);
+    assert.deepEqual(doc.storageEffects.map((fx: { storage: string }) => fx.storage), ['f16', 'int8']);
+    assert.ok(doc.rows.every((row: { f32RooflineRatio: number }) => row.f32RooflineRatio > 0));
     assert.ok(doc.rows[0].timing.medianMs > 0 && doc.rows[0].roofline.medianMs > 0);
-    assert.ok(doc.f16Effect.top10Overlap > 0.5);
+    assert.ok(doc.storageEffects.every((fx: { top10Overlap: number }) => fx.top10Overlap > 0.5));
     assert.ok(doc.machine.memoryReadGBps > 0);
     const p = await ralm('bench', 'plot', out, '--out-dir', dir, '--json');
     assert.equal(p.code, 0, p.stderr);
     assert.equal(JSON.parse(p.stdout).files.length, 2);
     const c = await ralm('bench', 'compare', out, out);
     assert.equal(c.code, 0, c.stderr);
-    assert.match(c.stdout, /2 of 2 medians within ±10%/);
+    assert.match(c.stdout, /3 of 3 medians within ±10%/);
     await rm(dir, { recursive: true });
   });
 
@@ -82,10 +84,12 @@ describe('ralm command line', () => {
   it('bench audience and eval audience run small configurations', async () => {
     const b = await ralm('bench', 'audience', '--users', '3000', '--ks', '5', '--targets', 'wasm,scalar', '--min-ms', '50', '--json');
     assert.equal(b.code, 0, b.stderr);
-    const doc = JSON.parse(b.stdout) as { rows: Array<{ target: string; users: number; rooflineRatio: number; inCacheGmacPerThread: number | null }> };
-    assert.deepEqual(doc.rows.map((x) => x.target), ['wasm', 'scalar']);
+    const doc = JSON.parse(b.stdout) as { rows: Array<{ target: string; storage: string; users: number; rooflineRatio: number; recallVsF32?: number; inCacheGmacPerThread: number | null }> };
+    assert.deepEqual(doc.rows.map((x) => `${x.target} ${x.storage}`), ['wasm f32', 'wasm int8', 'scalar f32', 'scalar int8']);
     assert.ok(doc.rows.every((x) => x.users === 3000 && x.rooflineRatio > 0));
     assert.ok((doc.rows[0].inCacheGmacPerThread as number) > 0);
+    // int8 rows report their recall of the f32 scan's top N (3,000 users: a wide margin).
+    assert.ok(doc.rows.filter((x) => x.storage === 'int8').every((x) => (x.recallVsF32 as number) > 0.8));
     const e = await ralm('eval', 'audience', '--dataset', 'synthetic', '--items', '20', '--rank', '16', '--ks', '5', '--ns', '10,100', '--json');
     assert.equal(e.code, 0, e.stderr);
     const ev = JSON.parse(e.stdout) as { methods: Array<{ method: string; atN: Array<{ n: number; recall: number }> }> };

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs the kernel benchmark on a machine with a real GPU (Vulkan through Dawn) and saves the same
-# JSON and plots as on any other machine.
+# Runs the benchmark plan on a machine with a real GPU (Vulkan through Dawn) and saves the same
+# JSON and plots as on any other machine: the kernel benchmark (every backend, the installed peers;
+# WebGPU rows carry the kernel time from timestamp queries, the bytes per call and the fraction of
+# the GPU family's datasheet bandwidth) and the audience scan over 1,000,000 users (CPU and WebGPU,
+# f32 and int8 user tables).
 #
 # The target needs no npm and no network: build here, then copy the checkout with dist/ and
 # node_modules/ (same OS and CPU architecture; the webgpu package ships its dawn.node prebuilt),
@@ -8,14 +11,14 @@
 #
 #   bench/gpu/run.sh [--node PATH] [--out DIR] [extra `ralm bench kernel` flags...]
 #
-# Node is looked up as: --node PATH, then $NODE, then .tools/node inside the checkout, then `node`
-# on PATH. Node is one self-contained executable: `cp "$(command -v node)" .tools/node` on the
+# Node is looked up as: --node PATH, then $RALM_NODE, then $NODE, then .tools/node inside the
+# checkout, then `node` on PATH. Node is one self-contained executable: `cp "$(command -v node)" .tools/node` on the
 # build machine is enough when both run the same glibc-based Linux on the same architecture.
 # The GPU needs a Vulkan driver (libvulkan1 and the vendor's ICD, e.g. the NVIDIA driver).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-NODE_BIN="${NODE:-}"
+NODE_BIN="${RALM_NODE:-${NODE:-}}"
 OUT_DIR="bench/results"
 EXTRA=()
 while [ $# -gt 0 ]; do
@@ -29,7 +32,7 @@ if [ -z "$NODE_BIN" ]; then
   if [ -x .tools/node ]; then NODE_BIN=.tools/node
   elif command -v node >/dev/null 2>&1; then NODE_BIN="$(command -v node)"
   else
-    echo "run.sh: no Node.js found. Copy one into .tools/node (cp \"\$(command -v node)\" .tools/node on the build machine) or pass --node PATH" >&2
+    echo "run.sh: no Node.js found. Copy one into .tools/node (cp \"\$(command -v node)\" .tools/node on the build machine), set RALM_NODE=PATH or pass --node PATH" >&2
     exit 2
   fi
 fi
@@ -60,4 +63,6 @@ if [ "${RALM_GPU_FULL:-0}" = "1" ]; then plan=(--full); fi
 "$NODE_BIN" bin/ralm.js bench kernel "${plan[@]}" --peers --max-item-gib "${RALM_BENCH_MAX_ITEM_GIB:-16}" \
   --out "$OUT_DIR/$name.json" "${EXTRA[@]}" 2> >(tee "$OUT_DIR/$name.log" >&2)
 "$NODE_BIN" bin/ralm.js bench plot "$OUT_DIR/$name.json" --out-dir "$OUT_DIR" --prefix "$name"
-echo "run.sh: wrote $OUT_DIR/$name.json and its plots"
+audience="audience-gpu-$stamp"
+"$NODE_BIN" bin/ralm.js bench audience --targets wasm,webgpu --storage f32,int8 --out "$OUT_DIR/$audience.json" 2> >(tee "$OUT_DIR/$audience.log" >&2)
+echo "run.sh: wrote $OUT_DIR/$name.json and its plots, and $OUT_DIR/$audience.json"

@@ -24,7 +24,7 @@ import { Rng } from '../util/rng.js';
 import { TimeSlicer } from '../util/time-slice.js';
 import { bit, type ScanHits, type ScanSet } from '../core/scan.js';
 import { prepareSeedSet } from '../core/seed-set.js';
-import { DEFAULT_ROWS_PER_PAGE, UserTable } from '../core/user-table.js';
+import { DEFAULT_ROWS_PER_PAGE, UserTable, type UserStorage } from '../core/user-table.js';
 import { paddedStride } from '../core/item-table.js';
 
 export interface AudienceServiceOptions {
@@ -34,6 +34,8 @@ export interface AudienceServiceOptions {
   maxSize?: number;
   /** Rows per user-table page (default: 128 MiB of rows, at most 262,144). */
   rowsPerPage?: number;
+  /** User-table storage: `int8` has the CPU scan read int8 codes with integer dot products. Default AUDIENCE_DEFAULTS.storage. */
+  storage?: UserStorage;
 }
 
 /** An audience request, validated (see `parseAudienceRequest`). */
@@ -84,7 +86,7 @@ export class AudienceService {
     this.maxClusterSeeds = options.maxClusterSeeds ?? AUDIENCE_DEFAULTS.maxClusterSeeds;
     this.maxSize = options.maxSize ?? AUDIENCE_DEFAULTS.maxSize;
     const byBinding = Math.floor((128 * 1024 * 1024) / (paddedStride(h) * 4));
-    this.users = new UserTable({ h, maxCentroids: k, rowsPerPage: options.rowsPerPage ?? Math.min(DEFAULT_ROWS_PER_PAGE, byBinding) });
+    this.users = new UserTable({ h, maxCentroids: k, rowsPerPage: options.rowsPerPage ?? Math.min(DEFAULT_ROWS_PER_PAGE, byBinding), storage: options.storage ?? AUDIENCE_DEFAULTS.storage });
   }
 
   /**

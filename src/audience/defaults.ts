@@ -5,6 +5,7 @@ import type { AudienceJobsOptions } from './jobs.js';
 export const AUDIENCE_DEFAULTS = {
   maxClusterSeeds: 20_000,
   maxSize: 1_000_000,
+  storage: 'f32',
 } as const satisfies Partial<AudienceServiceOptions>;
 
 /** Audience job defaults: the one home of these numbers (the service configuration reads them). */

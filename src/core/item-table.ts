@@ -16,8 +16,10 @@
  */
 import { RalmError } from '../util/errors.js';
 import { PageSpace, type PageMemory, type PagedLayout } from './paged-table.js';
+import { gramSide, int8RowBytes, quantizeRow, writeGram } from './quantize.js';
 
-export type CentroidStorage = 'f32' | 'f16';
+/** `int8`: rows of int8 codes with a per-row scale (core/quantize.ts), for the CPU kernel. */
+export type CentroidStorage = 'f32' | 'f16' | 'int8';
 
 export interface ItemTableOptions {
   h: number;
@@ -40,6 +42,19 @@ export interface PageLayout {
   /** Start of per-call scratch for the WebAssembly kernel (absent when pages are plain arrays). */
   readonly scratchOffset: number;
   readonly totalBytes: number;
+  /** int8 storage: where the codes, the row scales and the items' Gram matrices are. */
+  readonly int8?: Int8Layout;
+}
+
+/** The int8 regions of a page (storage `int8`): per slot k rows of codes, kPad scales, a kPad² Gram. */
+export interface Int8Layout {
+  readonly codesOffset: number;
+  readonly scalesOffset: number;
+  readonly gramOffset: number;
+  /** Bytes of one row of codes (h rounded up to 16). */
+  readonly rowBytes: number;
+  /** k rounded up to 4: scales per slot, and the Gram matrix's side. */
+  readonly kPad: number;
 }
 
 export interface HostPage {
@@ -52,6 +67,10 @@ export interface HostPage {
   /** Per slot: [count (u32), global norm (f32 bits)]. */
   readonly meta: Uint32Array;
   readonly metaF32: Float32Array;
+  /** int8 storage: slotsPerPage · k · rowBytes codes, slotsPerPage · kPad scales, slotsPerPage · kPad² Gram. */
+  readonly codes?: Int8Array;
+  readonly scales?: Float32Array;
+  readonly gram?: Float32Array;
 }
 
 /** A pinned view of the mapping: slots resolved under it stay valid until release(). */
@@ -60,7 +79,7 @@ export interface Snapshot {
   release(): void;
 }
 
-type ItemRegion = 'centroids' | 'globals' | 'meta';
+type ItemRegion = 'centroids' | 'globals' | 'meta' | 'scales' | 'gram' | 'codes';
 
 export function paddedStride(h: number): number {
   return Math.ceil(h / 8) * 8;
@@ -95,13 +114,21 @@ export class ItemTable {
     this.storage = options.storage;
     this.slotsPerPage = options.slotsPerPage;
     const spp = options.slotsPerPage;
+    const kPad = gramSide(this.k);
+    const rowBytes = int8RowBytes(this.h);
+    const int8 = this.storage === 'int8';
+    // The int8 regions, after the float32 ones (every region size is a multiple of 8 bytes).
+    const extra = int8 ? { scales: spp * kPad * 4, gram: spp * kPad * kPad * 4, codes: spp * this.k * rowBytes } : {};
     this.space = new PageSpace<ItemRegion, HostPage>({
       what: 'a page', unit: 'slots', field: 'slotsPerPage', rowsPerPage: spp,
-      regions: { centroids: spp * this.k * this.stride * 4, globals: spp * this.stride * 4, meta: spp * 8 },
+      regions: { centroids: spp * this.k * this.stride * 4, globals: spp * this.stride * 4, meta: spp * 8, ...extra } as Record<ItemRegion, number>,
       scratchBytes: options.wasmScratchBytes,
     }, (page, layout) => this.pageViews(page, layout));
     const { offsets, scratchOffset, totalBytes } = this.space.layout;
-    this.layout = { centroidsOffset: offsets.centroids, globalsOffset: offsets.globals, metaOffset: offsets.meta, scratchOffset, totalBytes };
+    this.layout = {
+      centroidsOffset: offsets.centroids, globalsOffset: offsets.globals, metaOffset: offsets.meta, scratchOffset, totalBytes,
+      ...(int8 ? { int8: { codesOffset: offsets.codes, scalesOffset: offsets.scales, gramOffset: offsets.gram, rowBytes, kPad } } : {}),
+    };
     this.pages = this.space.pages;
   }
 
@@ -114,6 +141,11 @@ export class ItemTable {
       globals: new Float32Array(buffer, layout.offsets.globals, spp * this.stride),
       meta: new Uint32Array(buffer, layout.offsets.meta, spp * 2),
       metaF32: new Float32Array(buffer, layout.offsets.meta, spp * 2),
+      ...(this.storage === 'int8' ? {
+        codes: new Int8Array(buffer, layout.offsets.codes, spp * this.k * int8RowBytes(this.h)),
+        scales: new Float32Array(buffer, layout.offsets.scales, spp * gramSide(this.k)),
+        gram: new Float32Array(buffer, layout.offsets.gram, spp * gramSide(this.k) ** 2),
+      } : {}),
     };
   }
 
@@ -264,8 +296,9 @@ export class ItemTable {
 
   /**
    * Writes one item's data into a reserved slot. `centroids` holds `count` rows of width h;
-   * in f16 mode the values are rounded to half precision here, so every backend scores the
-   * same numbers the GPU stores.
+   * in f16 mode the values are rounded to half precision by the engine, so every backend scores
+   * the same numbers the GPU stores; in int8 mode each row is quantized here and the float32 copy
+   * holds the values its codes stand for.
    */
   writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number, cold = false): void {
     this.flags[slot] = cold ? 1 : 0;
@@ -277,10 +310,27 @@ export class ItemTable {
     for (let j = 0; j < count; j++) {
       for (let i = 0; i < h; i++) page.centroids[base + j * stride + i] = centroids[j * h + i];
     }
+    if (page.codes && page.scales && page.gram) this.writeInt8(page, local, count);
     page.globals.fill(0, local * stride, (local + 1) * stride);
     page.globals.set(global.subarray(0, h), local * stride);
     page.meta[local * 2] = count;
     page.metaF32[local * 2 + 1] = globalNorm;
+  }
+
+  /** Quantizes a written slot's rows to int8 (codes, scales), rounds its float32 rows to their values, and stores its Gram matrix. */
+  private writeInt8(page: HostPage, local: number, count: number): void {
+    const { h, k, stride } = this;
+    const { rowBytes, kPad } = this.layout.int8 as Int8Layout;
+    const codes = page.codes as Int8Array;
+    const scales = page.scales as Float32Array;
+    const base = local * k * stride;
+    codes.fill(0, local * k * rowBytes, (local + 1) * k * rowBytes);
+    scales.fill(0, local * kPad, (local + 1) * kPad);
+    for (let j = 0; j < count; j++) {
+      const row = base + j * stride;
+      scales[local * kPad + j] = quantizeRow(page.centroids, row, h, codes, (local * k + j) * rowBytes, page.centroids, row);
+    }
+    writeGram(page.centroids, base, stride, h, count, kPad, page.gram as Float32Array, local * kPad * kPad);
   }
 
   /** Makes the written slots visible under their ids, atomically, and retires the slots they replace. */

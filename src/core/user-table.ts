@@ -11,6 +11,10 @@
 import { paddedStride } from './item-table.js';
 import { RalmError } from '../util/errors.js';
 import { PageSpace, type PageMemory, type PagedLayout } from './paged-table.js';
+import { int8RowBytes, quantizeRow } from './quantize.js';
+
+/** `int8`: each row also as int8 codes with a scale (core/quantize.ts), which the CPU scan reads. */
+export type UserStorage = 'f32' | 'int8';
 
 /** Default rows per page: 262,144 rows (128 MiB at h = 128), under every device's binding limit. */
 export const DEFAULT_ROWS_PER_PAGE = 1 << 18;
@@ -23,6 +27,9 @@ export interface UserPage {
   readonly rows: Float32Array;
   /** rowsPerPage norms |e_u|. */
   readonly norms: Float32Array;
+  /** int8 storage: rowsPerPage · rowBytes codes and rowsPerPage scales. */
+  readonly codes?: Int8Array;
+  readonly scales?: Float32Array;
   /** Bumped by every write into the page (the GPU mirror re-uploads what changed). */
   version: number;
   /** Rows written since the mirror last took them: [lo, hi), empty when lo >= hi. */
@@ -37,6 +44,8 @@ export interface UserPageLayout {
   readonly scratchOffset: number;
   readonly scratchBytes: number;
   readonly totalBytes: number;
+  /** int8 storage: the codes (rowBytes per row) and the row scales. */
+  readonly int8?: { readonly codesOffset: number; readonly scalesOffset: number; readonly rowBytes: number };
 }
 
 export interface UserTableOptions {
@@ -45,6 +54,11 @@ export interface UserTableOptions {
   rowsPerPage?: number;
   /** Largest k a seed set may have (sizes the kernel scratch). */
   maxCentroids: number;
+  /**
+   * `int8`: rows are stored as int8 codes with a per-row scale, the float32 rows hold the values
+   * the codes stand for, and the CPU scan takes integer dot products. Default `f32`.
+   */
+  storage?: UserStorage;
 }
 
 /** What a scan pins: the rows live when it started, and their ids until it ends. */
@@ -71,6 +85,11 @@ export interface ScratchLayout {
   out: number;
   gatherRows: number;
   gatherNorms: number;
+  /** int8 storage: D as 16-bit codes (rowBytes8 each), their scales, gathered codes and scales. */
+  d16: number;
+  dScales: number;
+  gatherCodes: number;
+  gatherScales: number;
   bytes: number;
 }
 
@@ -86,11 +105,16 @@ export function scratchLayout(stride: number, k: number): ScratchLayout {
   const out = at(w + kPad * 4);
   const gatherRows = at(out + SCAN_CHUNK * 12);
   const gatherNorms = at(gatherRows + GATHER_CHUNK * stride * 4);
-  const bytes = at(gatherNorms + GATHER_CHUNK * 4);
-  return { d, gram, dots, w, out, gatherRows, gatherNorms, bytes };
+  const rb = int8RowBytes(stride);
+  const d16 = at(gatherNorms + GATHER_CHUNK * 4);
+  const dScales = at(d16 + rowsD * rb * 2);
+  const gatherCodes = at(dScales + rowsD * 4);
+  const gatherScales = at(gatherCodes + GATHER_CHUNK * rb);
+  const bytes = at(gatherScales + GATHER_CHUNK * 4);
+  return { d, gram, dots, w, out, gatherRows, gatherNorms, d16, dScales, gatherCodes, gatherScales, bytes };
 }
 
-type UserRegion = 'rows' | 'norms';
+type UserRegion = 'rows' | 'norms' | 'scales' | 'codes';
 
 let tableCounter = 0;
 
@@ -101,6 +125,7 @@ export class UserTable {
   readonly stride: number;
   readonly rowsPerPage: number;
   readonly maxCentroids: number;
+  readonly storage: UserStorage;
   readonly layout: UserPageLayout;
   readonly pages: UserPage[];
   private readonly space: PageSpace<UserRegion, UserPage>;
@@ -117,15 +142,24 @@ export class UserTable {
     this.stride = paddedStride(options.h);
     this.rowsPerPage = options.rowsPerPage ?? DEFAULT_ROWS_PER_PAGE;
     this.maxCentroids = options.maxCentroids;
+    this.storage = options.storage ?? 'f32';
+    if (this.storage !== 'f32' && this.storage !== 'int8') {
+      throw new RalmError('RALM_ERR_VALIDATION', `storage: expected "f32" or "int8", got ${JSON.stringify(this.storage)}`, { field: 'storage' });
+    }
     const rpp = this.rowsPerPage;
+    const rb = int8RowBytes(options.h);
     const scratchBytes = Number.isSafeInteger(rpp) ? scratchLayout(this.stride, this.maxCentroids).bytes : 0;
+    const int8 = this.storage === 'int8' ? { scales: rpp * 4, codes: rpp * rb } : {};
     this.space = new PageSpace<UserRegion, UserPage>({
       what: 'a user page', unit: 'rows', field: 'rowsPerPage', rowsPerPage: rpp,
-      regions: { rows: rpp * this.stride * 4, norms: rpp * 4 },
+      regions: { rows: rpp * this.stride * 4, norms: rpp * 4, ...int8 } as Record<UserRegion, number>,
       scratchBytes: SCAN_THREADS * scratchBytes,
     }, (page, layout) => this.pageViews(page, layout));
     const { offsets, scratchOffset, totalBytes } = this.space.layout;
-    this.layout = { rowsOffset: offsets.rows, normsOffset: offsets.norms, scratchOffset, scratchBytes, totalBytes };
+    this.layout = {
+      rowsOffset: offsets.rows, normsOffset: offsets.norms, scratchOffset, scratchBytes, totalBytes,
+      ...(this.storage === 'int8' ? { int8: { codesOffset: offsets.codes, scalesOffset: offsets.scales, rowBytes: rb } } : {}),
+    };
     this.pages = this.space.pages;
   }
 
@@ -134,6 +168,10 @@ export class UserTable {
       memory: page.memory as WebAssembly.Memory,
       rows: new Float32Array(page.buffer, layout.offsets.rows, this.rowsPerPage * this.stride),
       norms: new Float32Array(page.buffer, layout.offsets.norms, this.rowsPerPage),
+      ...(this.storage === 'int8' ? {
+        codes: new Int8Array(page.buffer, layout.offsets.codes, this.rowsPerPage * int8RowBytes(this.h)),
+        scales: new Float32Array(page.buffer, layout.offsets.scales, this.rowsPerPage),
+      } : {}),
       version: 0,
       dirtyLo: 0,
       dirtyHi: 0,
@@ -208,12 +246,10 @@ export class UserTable {
       const page = this.pages[Math.floor(row / this.rowsPerPage)];
       const local = row % this.rowsPerPage;
       const dst = local * stride;
+      if (page.codes && page.scales) page.scales[local] = quantizeRow(embeddings, i * h, h, page.codes, local * int8RowBytes(h), page.rows, dst);
+      else page.rows.set(embeddings.subarray(i * h, (i + 1) * h), dst);
       let ss = 0;
-      for (let c = 0; c < h; c++) {
-        const v = embeddings[i * h + c];
-        page.rows[dst + c] = v;
-        ss += v * v;
-      }
+      for (let c = 0; c < h; c++) ss += page.rows[dst + c] * page.rows[dst + c];
       page.rows.fill(0, dst + h, dst + stride);
       page.norms[local] = Math.sqrt(ss);
       page.version++;

@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { HostPage, PageLayout } from '../core/item-table.js';
 import { SCAN_THREADS } from '../core/user-table.js';
+import { gramSide, int8RowBytes, quantizeRequest, requestCodeLimit } from '../core/quantize.js';
 
 /** Candidates handed to the kernel per call; sizes each thread's scratch region. */
 export const KERNEL_CHUNK = 4096;
@@ -56,10 +57,16 @@ export function kernelModule(variant: KernelVariant = 'simd'): WebAssembly.Modul
 
 /**
  * Bytes of one thread's scratch: q, e, the weight area, slots and outputs for one chunk, then the
- * batch's q and e rows (KERNEL_BATCH each) and their norms (f64).
+ * batch's q and e rows (KERNEL_BATCH each) and their norms (f64), then for int8 storage q and e
+ * as 16-bit codes and kPad weights.
  */
 export function threadScratchBytes(stride: number, k: number): number {
-  return Math.ceil((2 * stride * 4 + weightAreaBytes(k) + KERNEL_CHUNK * 16 + 2 * KERNEL_BATCH * stride * 4 + KERNEL_BATCH * 8) / 64) * 64;
+  return Math.ceil((2 * stride * 4 + weightAreaBytes(k) + KERNEL_CHUNK * 16 + 2 * KERNEL_BATCH * stride * 4 + KERNEL_BATCH * 8 + int8AreaBytes(stride, k)) / 64) * 64;
+}
+
+/** q and e as 16-bit codes (one int8 row's width each), then kPad f32 weights. */
+function int8AreaBytes(stride: number, k: number): number {
+  return 4 * int8RowBytes(stride) + gramSide(k) * 4;
 }
 
 /**
@@ -78,6 +85,13 @@ export function scratchBytes(stride: number, k: number): number {
 type ScoreFn = (
   n: number, k: number, rowBytes: number, cent: number, glob: number, meta: number,
   q: number, e: number, acc: number, slots: number, out: number,
+  alpha: number, beta: number, enorm: number, zn: number,
+) => void;
+
+type ScoreInt8Fn = (
+  n: number, k: number, rowBytes: number, glob: number, meta: number,
+  codes: number, scales: number, gram: number, rb: number, kPad: number,
+  q16: number, e16: number, sq: number, se: number, e: number, w: number, slots: number, out: number,
   alpha: number, beta: number, enorm: number, zn: number,
 ) => void;
 
@@ -127,6 +141,7 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const instance = new WebAssembly.Instance(mod, { env: { memory } });
   const score = instance.exports.score as ScoreFn;
   const scoreBatch = instance.exports.score_batch as ScoreBatchFn;
+  const scoreInt8 = instance.exports.score_i8 as ScoreInt8Fn;
   const buf = memory.buffer;
   const qOff = layout.scratchOffset + thread * threadScratchBytes(stride, k);
   const eOff = qOff + stride * 4;
@@ -143,8 +158,35 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const ev = new Float32Array(buf, eOff, stride);
   const sv = new Uint32Array(buf, slotsOff, KERNEL_CHUNK);
   const ov = new Float32Array(buf, outOff, KERNEL_CHUNK * 3);
+  const i8 = layout.int8;
+  const rb = int8RowBytes(stride);
+  const q16Off = normsOff + KERNEL_BATCH * 8;
+  const e16Off = q16Off + rb * 2;
+  const w8Off = e16Off + rb * 2;
+  const q16 = new Int16Array(buf, q16Off, rb);
+  const e16 = new Int16Array(buf, e16Off, rb);
+  const codeLimit = requestCodeLimit(rb);
+  /** int8 storage: q and e quantized to 16-bit codes, candidates scored by integer dot products. */
+  const runInt8 = (args: KernelArgs, q: Float32Array, e: Float32Array, eNorm: number, slots: Uint32Array, from: number, count: number,
+    emit: (index: number, score: number, cosGlobal: number, cosLocal: number) => void): void => {
+    if (!i8) throw new Error('int8 scoring on a page without int8 storage');
+    const sq = quantizeRequest(q, stride, q16, codeLimit);
+    const se = quantizeRequest(e, stride, e16, codeLimit);
+    ev.set(e.subarray(0, stride));
+    for (let start = 0; start < count; start += KERNEL_CHUNK) {
+      const n = Math.min(KERNEL_CHUNK, count - start);
+      sv.set(slots.subarray(from + start, from + start + n));
+      scoreInt8(n, args.k, stride * 4, layout.globalsOffset, layout.metaOffset, i8.codesOffset, i8.scalesOffset, i8.gramOffset, i8.rowBytes, i8.kPad,
+        q16Off, e16Off, sq, se, eOff, w8Off, slotsOff, outOff, args.alpha, args.beta, eNorm, args.zeroNorm);
+      for (let i = 0; i < n; i++) emit(from + start + i, ov[i * 3], ov[i * 3 + 1], ov[i * 3 + 2]);
+    }
+  };
   return {
     run(args, q, e, eNorm, slots, from, count, emit) {
+      if (i8) {
+        runInt8(args, q, e, eNorm, slots, from, count, emit);
+        return;
+      }
       qv.set(q.subarray(0, stride));
       ev.set(e.subarray(0, stride));
       const rowBytes = stride * 4;
@@ -157,6 +199,9 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
       }
     },
     runBatch(args, users, slots, from, count, emit) {
+      // With int8 storage too, a batch goes through the float32 rows (which hold the values the
+      // codes stand for): reading each row once for 16 requests beats the integer kernel's
+      // request-by-request pass from two requests on (docs/benchmarks.md#quantized-storage).
       const rowBytes = stride * 4;
       for (let u0 = 0; u0 < users.length; u0 += KERNEL_BATCH) {
         const nb = Math.min(KERNEL_BATCH, users.length - u0);

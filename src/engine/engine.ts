@@ -15,12 +15,11 @@ import { openGpu, type GpuContext } from '../gpu/device.js';
 import { GpuBackend } from '../gpu/gpu-backend.js';
 import { modelId } from '../model/identity.js';
 import type { RalmModel } from '../model/model.js';
-import { floatToHalfBits, halfBitsToFloat } from '../util/half.js';
 import { RalmError } from '../util/errors.js';
 import { DeviceSupervisor } from './device-supervisor.js';
 import { resolveEngineOptions, SPEC_DEFAULT_BINDING, type EngineOptions } from './options.js';
 import type { EngineStats, ItemCentroids, RankRequest, RankResult, ScoreRequest, ScoreResult, UserInput } from './types.js';
-import { assertProduced, checkRankFields, checkScoreFields, finiteVector, HALF_LIMIT, packItems, userEmbedding, VALUE_LIMIT } from './validate.js';
+import { assertProduced, checkRankFields, checkScoreFields, finiteVector, packStored, roundStored, userEmbedding, VALUE_LIMIT } from './validate.js';
 
 export type * from './types.js';
 export type { BackendChoice, EngineOptions } from './options.js';
@@ -118,6 +117,11 @@ export class RalmEngine {
     return this.devices.gpu?.memory.bytes ?? 0;
   }
 
+  /** GPU time of the last rank/score call's kernels (timestamp queries), ms; undefined on the CPU or without them. */
+  get lastGpuKernelMs(): number | undefined {
+    return this.devices.gpu?.lastRankKernelMs;
+  }
+
   private exclusiveUpdate<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.updateTail.then(fn, fn);
     this.updateTail = run.catch(() => undefined);
@@ -129,11 +133,6 @@ export class RalmEngine {
   }
 
   // ------------------------------------------------------------------ users
-
-  /** A centroid value as the table stores it: in f16 mode every backend scores half-precision values. */
-  private stored(v: number): number {
-    return this.table.storage === 'f16' ? halfBitsToFloat(floatToHalfBits(v)) : v;
-  }
 
   /** The look-alike embedding e of a user input, validated. */
   userEmbedding(user: UserInput, field = 'user'): Float32Array {
@@ -167,7 +166,7 @@ export class RalmEngine {
   async upsertItems(items: readonly ItemCentroids[]): Promise<{ upserted: number }> {
     this.checkOpen();
     const { h, k } = this.model.manifest;
-    const { compact, counts } = packItems(items, h, k, (v) => this.stored(v), this.table.storage === 'f16' ? HALF_LIMIT : VALUE_LIMIT);
+    const { compact, counts } = packStored(items, h, k, this.table.storage);
     // Global attention runs only for the items that did not bring their global vector.
     const need = items.map((it, i) => (it.global === undefined ? i : -1)).filter((i) => i >= 0);
     let needCentroids = compact;
@@ -350,7 +349,7 @@ export class RalmEngine {
    */
   checkItems(items: readonly ItemCentroids[]): void {
     const { h, k } = this.model.manifest;
-    packItems(items, h, k, (v) => this.stored(v), this.table.storage === 'f16' ? HALF_LIMIT : VALUE_LIMIT);
+    packStored(items, h, k, this.table.storage);
   }
 
   /** Global vectors (and norms) for items' centroids, without publishing them. */
@@ -364,7 +363,7 @@ export class RalmEngine {
       compact.set(it.centroids.subarray(0, it.count * h), i * k * h);
       counts[i] = it.count;
     });
-    if (this.table.storage === 'f16') for (let i = 0; i < compact.length; i++) compact[i] = this.stored(compact[i]);
+    roundStored(compact, h, this.table.storage);
     return (await this.devices.run('global-attention', (b) => b.globalAttention(compact, counts))).value;
   }
 

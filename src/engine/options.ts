@@ -18,7 +18,11 @@ export interface EngineOptions {
    * not; `cpu` never opens a device. Default `auto`.
    */
   backend?: BackendChoice;
-  /** Centroid storage on the device; `f16` halves memory and bandwidth. Default `f32`. */
+  /**
+   * Centroid storage: `f16` halves the device's memory and bandwidth; `int8` (a per-row scale)
+   * has the CPU kernel read a quarter of the bytes and score with integer dot products, and WebGPU
+   * upload the codes and unpack them to the same values. Default `f32`.
+   */
   storage?: CentroidStorage;
   /** Substring of the adapter name to use. */
   adapter?: string;
@@ -102,8 +106,8 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   if (!['auto', 'cooperative', 'per-item'].includes(o.gpuScorer)) {
     throw new RalmError('RALM_ERR_VALIDATION', `gpuScorer: expected "auto", "cooperative" or "per-item", got ${JSON.stringify(o.gpuScorer)}`);
   }
-  if (o.storage !== 'f32' && o.storage !== 'f16') {
-    throw new RalmError('RALM_ERR_VALIDATION', `storage: expected "f32" or "f16", got ${JSON.stringify(o.storage)}`);
+  if (o.storage !== 'f32' && o.storage !== 'f16' && o.storage !== 'int8') {
+    throw new RalmError('RALM_ERR_VALIDATION', `storage: expected "f32", "f16" or "int8", got ${JSON.stringify(o.storage)}`);
   }
   return o;
 }

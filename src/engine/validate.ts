@@ -13,6 +13,9 @@ import type { RalmModel } from '../model/model.js';
 import { transformCpu } from '../model/transform.js';
 import { embedUserFeatures } from '../model/user-tower.js';
 import { RalmError } from '../util/errors.js';
+import { floatToHalfBits, halfBitsToFloat } from '../util/half.js';
+import type { CentroidStorage } from '../core/item-table.js';
+import { roundRowsInt8 } from '../core/quantize.js';
 
 /** The largest magnitude of a value in any vector the engine accepts or produces. */
 export const VALUE_LIMIT = 1e12;
@@ -138,4 +141,24 @@ export function packItems(items: readonly ItemInput[], h: number, k: number, sto
     if (it.global !== undefined) finiteVector(it.global, `${field}.global`, h);
   });
   return { compact, counts };
+}
+
+/**
+ * packItems with the table's storage: values rounded as the table will hold them (half precision
+ * for f16; each row to the values of its int8 codes for int8), within the storage's range.
+ */
+export function packStored(items: readonly ItemInput[], h: number, k: number, storage: CentroidStorage): { compact: Float32Array; counts: Uint32Array } {
+  const packed = packItems(items, h, k, storage === 'f16' ? roundHalf : (v) => v, storage === 'f16' ? HALF_LIMIT : VALUE_LIMIT);
+  if (storage === 'int8') roundRowsInt8(packed.compact, packed.compact.length / h, h);
+  return packed;
+}
+
+/** Rounds packed centroid rows (width h) in place as the table's storage holds them. */
+export function roundStored(compact: Float32Array, h: number, storage: CentroidStorage): void {
+  if (storage === 'f16') for (let i = 0; i < compact.length; i++) compact[i] = roundHalf(compact[i]);
+  if (storage === 'int8') roundRowsInt8(compact, compact.length / h, h);
+}
+
+function roundHalf(v: number): number {
+  return halfBitsToFloat(floatToHalfBits(v));
 }

@@ -14,6 +14,8 @@ export interface GpuContext {
   readonly device: GPUDevice;
   readonly adapterName: string;
   readonly isSoftware: boolean;
+  /** The device was opened with the `timestamp-query` feature (kernel times in GpuRuntime.timedPass). */
+  readonly timestamps: boolean;
   readonly limits: {
     readonly maxStorageBufferBindingSize: number;
     readonly maxBufferSize: number;
@@ -54,8 +56,10 @@ export async function openGpu(options: GpuOpenOptions = {}): Promise<GpuContext 
   const adapter = await gpu(flags).requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) return null;
   const al = adapter.limits;
+  const timestamps = adapter.features.has('timestamp-query');
   const device = await adapter.requestDevice({
     label: 'ralm device',
+    requiredFeatures: timestamps ? ['timestamp-query'] : [],
     // Ask for what the adapter offers: the spec defaults (128 MiB bindings, 256 MiB buffers) would
     // make the item table page far more often than the hardware needs.
     requiredLimits: {
@@ -79,6 +83,7 @@ export async function openGpu(options: GpuOpenOptions = {}): Promise<GpuContext 
     device,
     adapterName: name,
     isSoftware,
+    timestamps,
     limits: {
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxBufferSize: device.limits.maxBufferSize,

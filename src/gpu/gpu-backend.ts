@@ -4,7 +4,7 @@
  * a time. The item table is mirrored into device memory as the engine publishes slots.
  */
 import type { Backend, KMeansJob, KMeansRun, PreparedRequest, ScoredRows } from '../core/backend.js';
-import type { ItemTable } from '../core/item-table.js';
+import type { CentroidStorage, ItemTable } from '../core/item-table.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
 import type { RalmModel } from '../model/model.js';
 import type { GpuContext } from './device.js';
@@ -25,7 +25,8 @@ export function resolveScorer(choice: GpuScorer | 'auto' | undefined, isSoftware
 import { GpuRuntime } from './runtime.js';
 
 export interface GpuBackendOptions {
-  storage: 'f32' | 'f16';
+  /** `int8`: the codes and row scales are uploaded and unpacked to f32 in the scorer (a quarter of the f32 bytes). */
+  storage: CentroidStorage;
   /** `auto`: cooperative on a hardware adapter, per-item on a software one. Default `auto`. */
   scorer?: GpuScorer | 'auto';
 }
@@ -38,6 +39,11 @@ export class GpuBackend implements Backend {
   /** Bytes of device memory this backend holds. */
   readonly memory: { readonly bytes: number };
 
+  /** GPU time of the last ranking call's scorer and top-K pass (timestamp queries), ms; undefined without them. */
+  get lastRankKernelMs(): number | undefined {
+    return this.runtime.lastPassMs;
+  }
+
   private readonly runtime: GpuRuntime;
   private readonly items: ItemMirror;
   private readonly rank: RankKernel;
@@ -48,13 +54,14 @@ export class GpuBackend implements Backend {
   private constructor(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions) {
     checkModelFits(model.manifest);
     const f16 = options.storage === 'f16';
+    const int8 = options.storage === 'int8';
     this.adapterName = ctx.adapterName;
     this.scorer = resolveScorer(options.scorer, ctx.isSoftware);
     this.runtime = new GpuRuntime(ctx);
     this.memory = this.runtime.memory;
-    this.items = new ItemMirror(this.runtime, f16);
+    this.items = new ItemMirror(this.runtime, f16, int8);
     const topK = new TopKKernel(this.runtime);
-    this.rank = new RankKernel(this.runtime, this.items, topK, f16, model.manifest, this.scorer);
+    this.rank = new RankKernel(this.runtime, this.items, topK, f16, model.manifest, this.scorer, int8);
     this.attention = new AttentionKernels(this.runtime, model);
     this.clustering = new KMeansKernel(this.runtime, model.manifest.k);
     this.audience = new AudienceKernel(this.runtime, topK);
@@ -63,7 +70,7 @@ export class GpuBackend implements Backend {
   /** Compiles every pipeline (reporting WGSL errors with their file and line) before the backend is used. */
   static async create(ctx: GpuContext, model: RalmModel, options: GpuBackendOptions): Promise<GpuBackend> {
     const backend = new GpuBackend(ctx, model, options);
-    await Promise.all(backendPrograms(options.storage === 'f16', backend.scorer).map((p) => backend.runtime.compile(p)));
+    await Promise.all(backendPrograms(options.storage === 'f16', backend.scorer, options.storage === 'int8').map((p) => backend.runtime.compile(p)));
     return backend;
   }
 

@@ -5,6 +5,7 @@
  * same way.
  */
 import type { ItemTable } from '../core/item-table.js';
+import { int8RowBytes } from '../core/quantize.js';
 import { floatToHalfBits } from '../util/half.js';
 import { Usage, type GpuRuntime } from './runtime.js';
 
@@ -44,14 +45,24 @@ export function packHalfPairs(src: Float32Array): Uint32Array {
 export class ItemMirror {
   readonly pages: DevicePage[] = [];
 
+  /**
+   * `int8`: a page's centroid buffer holds the int8 codes of its slotsPerPage · k rows
+   * (int8RowBytes(h) each), then one f32 scale per row, in row order (see shaders/score.wgsl).
+   */
   constructor(
     private readonly runtime: GpuRuntime,
     private readonly f16: boolean,
+    private readonly int8 = false,
   ) {}
+
+  /** vec4 index of the row scales in an int8 page's centroid buffer (the scorer's i8_scales uniform). */
+  static int8ScalesAt(table: ItemTable): number {
+    return (table.slotsPerPage * table.k * int8RowBytes(table.h)) / 16;
+  }
 
   /** Adds device pages until the mirror has as many as the table. */
   ensurePages(table: ItemTable): void {
-    const bytesPerSlotCentroids = table.k * table.stride * (this.f16 ? 2 : 4);
+    const bytesPerSlotCentroids = this.int8 ? table.k * (int8RowBytes(table.h) + 4) : table.k * table.stride * (this.f16 ? 2 : 4);
     const rt = this.runtime;
     while (this.pages.length < table.pages.length) {
       const p = this.pages.length;
@@ -71,10 +82,25 @@ export class ItemMirror {
       const host = table.pages[page];
       const dev = this.pages[page];
       const centroids = host.centroids.subarray(first * slotFloats, (first + count) * slotFloats);
-      if (this.f16) this.runtime.write(dev.centroids, first * slotFloats * 2, packHalfPairs(centroids));
+      if (this.int8) this.syncInt8(table, page, first, count);
+      else if (this.f16) this.runtime.write(dev.centroids, first * slotFloats * 2, packHalfPairs(centroids));
       else this.runtime.write(dev.centroids, first * slotFloats * 4, centroids);
       this.runtime.write(dev.globals, first * table.stride * 4, host.globals.subarray(first * table.stride, (first + count) * table.stride));
       this.runtime.write(dev.meta, first * 8, host.meta.subarray(first * 2, (first + count) * 2));
     }
+  }
+
+  /** Uploads slots' int8 codes as they are and their scales in row order (the host keeps kPad per slot). */
+  private syncInt8(table: ItemTable, page: number, first: number, count: number): void {
+    const host = table.pages[page];
+    const q = table.layout.int8;
+    if (!host.codes || !host.scales || !q) throw new Error('int8 mirror of a table without int8 storage');
+    const { k } = table;
+    const rowBytes = q.rowBytes;
+    const codes = new Uint32Array(host.codes.buffer, host.codes.byteOffset + first * k * rowBytes, (count * k * rowBytes) / 4);
+    this.runtime.write(this.pages[page].centroids, first * k * rowBytes, codes);
+    const scales = new Float32Array(count * k);
+    for (let s = 0; s < count; s++) scales.set(host.scales.subarray((first + s) * q.kPad, (first + s) * q.kPad + k), s * k);
+    this.runtime.write(this.pages[page].centroids, ItemMirror.int8ScalesAt(table) * 16 + first * k * 4, scales);
   }
 }

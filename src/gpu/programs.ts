@@ -48,13 +48,15 @@ export type ScoreProgram = ReturnType<typeof scoreProgram>;
  */
 export type GpuScorer = 'per-item' | 'cooperative';
 
-export function scoreProgram(f16: boolean, scorer: GpuScorer = 'per-item') {
+/** `int8`: centroids as int8 codes with a scale per row (item storage `int8`), unpacked to f32 in the shader. */
+export function scoreProgram(f16: boolean, scorer: GpuScorer = 'per-item', int8 = false) {
   const coop = scorer === 'cooperative';
+  const storage = { F16_CENTROIDS: f16 && !int8 ? 1 : 0, I8_CENTROIDS: int8 ? 1 : 0 };
   return program({
-    name: `score-${coop ? 'coop-' : ''}${f16 ? 'f16' : 'f32'}`,
+    name: `score-${coop ? 'coop-' : ''}${int8 ? 'i8' : f16 ? 'f16' : 'f32'}`,
     shaderFile: coop ? 'score-coop.wgsl' : 'score.wgsl',
     entryPoint: 'main',
-    constants: coop ? { F16_CENTROIDS: f16 ? 1 : 0 } : { WORKGROUP_SIZE: wg.score, F16_CENTROIDS: f16 ? 1 : 0 },
+    constants: coop ? storage : { WORKGROUP_SIZE: wg.score, ...storage },
     uniforms: uniformLayout([
       { name: 'work_start', type: 'u32' },
       { name: 'work_count', type: 'u32' },
@@ -63,7 +65,7 @@ export function scoreProgram(f16: boolean, scorer: GpuScorer = 'per-item') {
       { name: 'alpha', type: 'f32' },
       { name: 'beta', type: 'f32' },
       { name: 'zero_norm', type: 'f32' },
-      { name: '_pad', type: 'u32' },
+      { name: 'i8_scales', type: 'u32' },
     ]),
     bindings: { params: 0, centroids: 1, globals: 2, item_meta: 3, users: 4, user_norms: 5, work: 6, results: 7 },
     unitsPerWorkgroup: coop ? 1 : wg.score,
@@ -184,9 +186,9 @@ export const topKGatherProgram = program({
 });
 
 /** Every program the backend compiles before it is used. */
-export function backendPrograms(f16: boolean, scorer: GpuScorer = 'per-item'): ProgramInfo[] {
+export function backendPrograms(f16: boolean, scorer: GpuScorer = 'per-item', int8 = false): ProgramInfo[] {
   return [
-    scoreProgram(f16, scorer), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram, kmeansAssignProgram, kmeansUpdateProgram,
+    scoreProgram(f16, scorer, int8), globalAttentionProgram, transformProgram, topKSelectProgram, topKGatherProgram, kmeansAssignProgram, kmeansUpdateProgram,
     audienceProgram,
   ];
 }

@@ -12,7 +12,7 @@ import { assembleShader, dispatchSize, shaderLocation, type ProgramInfo } from '
 import { packUniforms, type UniformValues } from './uniforms.js';
 
 /** GPUBufferUsage flags (the globals are only installed once a device is opened). */
-export const Usage = Object.freeze({ MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 });
+export const Usage = Object.freeze({ MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080, QUERY_RESOLVE: 0x0200 });
 const MAP_MODE_READ = 0x0001;
 /** Bytes of one uniform buffer: every kernel's Params struct fits. */
 const UNIFORM_BYTES = 256;
@@ -79,11 +79,28 @@ export class GpuRuntime {
   private readonly bindLimit: number;
   private queueTail: Promise<unknown> = Promise.resolve();
   private destroyed = false;
+  /** GPU time of the last timed pass (timestamp queries), ms; undefined where the device has none. */
+  lastPassMs: number | undefined;
+  private readonly timer: { querySet: GPUQuerySet; resolve: GPUBuffer } | null = null;
+  private timedEncoder: GPUCommandEncoder | null = null;
 
   constructor(private readonly ctx: GpuContext) {
     this.device = ctx.device;
     this.bindLimit = Math.floor(ctx.limits.maxStorageBufferBindingSize / 256) * 256;
     this.readback = this.growable('readback', Usage.MAP_READ | Usage.COPY_DST);
+    if (ctx.timestamps) {
+      this.timer = { querySet: this.device.createQuerySet({ label: 'pass timestamps', type: 'timestamp', count: 2 }), resolve: this.createBuffer('pass timestamps', 16, Usage.QUERY_RESOLVE | Usage.COPY_SRC) };
+    }
+  }
+
+  /**
+   * Begins a compute pass whose GPU time (from timestamp queries written at its start and end) the
+   * next readBack of the same encoder stores in lastPassMs, where the device has timestamp queries.
+   */
+  timedPass(encoder: GPUCommandEncoder, label: string): GPUComputePassEncoder {
+    if (!this.timer) return encoder.beginComputePass({ label });
+    this.timedEncoder = encoder;
+    return encoder.beginComputePass({ label, timestampWrites: { querySet: this.timer.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
   }
 
   get limits(): GpuContext['limits'] {
@@ -177,7 +194,11 @@ export class GpuRuntime {
   }
 
   /** Copies `copies` into the read-back buffer, submits `encoder` and returns each copy's bytes. */
-  async readBack(copies: ReadonlyArray<{ src: GPUBuffer; bytes: number }>, encoder: GPUCommandEncoder): Promise<ArrayBuffer[]> {
+  async readBack(asked: ReadonlyArray<{ src: GPUBuffer; bytes: number }>, encoder: GPUCommandEncoder): Promise<ArrayBuffer[]> {
+    const timer = this.timedEncoder === encoder ? this.timer : null;
+    this.timedEncoder = null;
+    if (timer) encoder.resolveQuerySet(timer.querySet, 0, 2, timer.resolve, 0);
+    const copies = timer ? [...asked, { src: timer.resolve, bytes: 16 }] : asked;
     const total = copies.reduce((a, c) => a + Math.ceil(c.bytes / 4) * 4, 0);
     const rb = this.readback.ensure(Math.max(4, total));
     let off = 0;
@@ -195,6 +216,10 @@ export class GpuRuntime {
       off += Math.ceil(c.bytes / 4) * 4;
     }
     rb.unmap();
+    if (timer) {
+      const [begin, end] = new BigUint64Array(out.pop() as ArrayBuffer);
+      this.lastPassMs = end > begin ? Number(end - begin) / 1e6 : undefined;
+    }
     return out;
   }
 

@@ -30,7 +30,7 @@ export interface ServiceConfig {
   modelDir: string;
   backend: 'auto' | 'webgpu' | 'cpu';
   /** Centroid storage in the item table. */
-  storage: 'f32' | 'f16';
+  storage: 'f32' | 'f16' | 'int8';
   /** Substring of the WebGPU adapter name to use (null: the first the platform offers). */
   adapter: string | null;
   /** Upper bound on one item-table page's centroid bytes. */
@@ -94,6 +94,8 @@ export interface ServiceConfig {
   audienceMaxSize: number;
   /** Most seeds clustered per audience (larger seed sets are sampled). */
   audienceMaxClusterSeeds: number;
+  /** Audience user-table storage. */
+  audienceStorage: 'f32' | 'int8';
   /** Audience jobs waiting beyond the running one; more are refused with 429. */
   audienceMaxQueuedJobs: number;
   /** How long finished audience jobs and their users are kept, ms. */
@@ -110,7 +112,8 @@ export const SERVICE_OPTIONS = {
   storeReplicas: { flag: 'store-replicas', env: 'RALM_STORE_REPLICAS', arg: 'N', default: String(REDIS_DEFAULTS.replicas), help: 'Valkey/Redis with waitaof: replicas that must also fsync each write before it is acknowledged', parse: int(0, 100) },
   modelDir: { flag: 'model-dir', env: 'RALM_MODEL_DIR', arg: 'DIR', default: defaultModelDir, defaultText: 'the shipped weights/default', help: 'model directory to serve', parse: (v: string) => resolve(str()(v)) },
   backend: { flag: 'backend', env: 'RALM_BACKEND', arg: 'auto|webgpu|cpu', default: ENGINE_DEFAULTS.backend, help: 'compute backend (auto: WebGPU on a hardware adapter, else CPU)', parse: oneOf(['auto', 'webgpu', 'cpu'] as const) },
-  storage: { flag: 'storage', env: 'RALM_STORAGE', arg: 'f32|f16', default: ENGINE_DEFAULTS.storage, help: 'centroid storage in the item table (f16 halves its memory and bandwidth)', parse: oneOf(['f32', 'f16'] as const) },
+  // int8: the fastest storage whose top-10 lists stay ≥ 0.99 the same as f32 on real clusters (docs/benchmarks.md#quantized-storage).
+  storage: { flag: 'storage', env: 'RALM_STORAGE', arg: 'f32|f16|int8', default: 'int8', help: 'centroid storage in the item table (f16 halves its memory and bandwidth; int8: the CPU kernel reads a quarter of the bytes, integer dot products; f32: exact)', parse: oneOf(['f32', 'f16', 'int8'] as const) },
   adapter: { flag: 'adapter', env: 'RALM_ADAPTER', arg: 'NAME', default: '', defaultText: 'the first adapter', help: 'use the WebGPU adapter whose name contains NAME', parse: (v: string) => (v === '' ? null : v) },
   maxPageBytes: { flag: 'max-page-bytes', env: 'RALM_MAX_PAGE_BYTES', arg: 'BYTES', default: String(ENGINE_DEFAULTS.maxPageBytes), help: 'upper bound on one item-table page of centroids (the device binding limit also applies)', parse: int(1 << 20, 2 ** 40) },
   cpuThreads: { flag: 'cpu-threads', env: 'RALM_CPU_THREADS', arg: 'auto|N', default: 'auto', defaultText: 'auto: one per core', help: 'CPU worker threads for scoring and audience scans', parse: (v: string) => (v === 'auto' ? null : int(1, 256)(v)) },
@@ -144,6 +147,8 @@ export const SERVICE_OPTIONS = {
   audienceSyncMaxUsers: { flag: 'audience-sync-max-users', env: 'RALM_AUDIENCE_SYNC_MAX_USERS', arg: 'N', default: '200000', help: 'audience requests scoring more users than this run as background jobs', parse: int(0, 1e9) },
   audienceMaxSize: { flag: 'audience-max-size', env: 'RALM_AUDIENCE_MAX_SIZE', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxSize), help: 'largest audience size N a request may ask for', parse: int(1, 1e8) },
   audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxClusterSeeds), help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },
+  // int8: faster, recall@1000 against f32 ≥ 0.99 (docs/benchmarks.md#quantized-storage); AUDIENCE_DEFAULTS.storage (f32) is the library's.
+  audienceStorage: { flag: 'audience-storage', env: 'RALM_AUDIENCE_STORAGE', arg: 'f32|int8', default: 'int8', help: 'audience user-table storage (int8: the CPU scan reads int8 codes, a quarter of the bytes, with integer dot products)', parse: oneOf(['f32', 'int8'] as const) },
   audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.maxQueued), help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
   audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.retentionMs), help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
 } as const satisfies OptionTable;

@@ -74,7 +74,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
       headersTimeoutMs: config.headersTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     },
     audience: {
-      syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds,
+      syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds, storage: config.audienceStorage,
       jobs: { maxQueued: config.audienceMaxQueuedJobs, retentionMs: config.audienceRetentionMs },
     },
   }, state);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RalmEngine } from '../../src/engine/engine.js';
-import { UserTable } from '../../src/core/user-table.js';
+import { UserTable, type UserStorage } from '../../src/core/user-table.js';
 import { prepareSeedSet } from '../../src/core/seed-set.js';
 import type { ScanHits, ScanSet } from '../../src/core/scan.js';
 import { TopSelector, mergeRanked } from '../../src/core/top-k.js';
@@ -19,11 +19,11 @@ interface World {
 }
 
 /** Users in a multi-page table (some updated, so dead rows exist; one with a zero embedding) and two seed sets. */
-function world(n = 2500): World {
+function world(n = 2500, storage: UserStorage = 'f32'): World {
   const model = smallModel({ seed: 21 });
   const { h } = model.manifest;
   const rng = new Rng(4);
-  const table = new UserTable({ h, maxCentroids: model.manifest.k, rowsPerPage: 700 });
+  const table = new UserTable({ h, maxCentroids: model.manifest.k, rowsPerPage: 700, storage });
   const ids = Array.from({ length: n }, (_, i) => `u${i}`);
   const e = rng.normals(n * h, 0.5);
   e.fill(0, 7 * h, 8 * h); // u7: zero embedding, every cosine 0
@@ -49,13 +49,13 @@ function expected(w: World, s: number, ids: readonly string[], topN: number, thr
 }
 
 /** The scan's ids match the reference's, allowing order swaps between near-equal scores. */
-function assertSameTop(got: Array<{ id: string; score: number }>, want: Array<{ id: string; score: number }>, what: string): void {
+function assertSameTop(got: Array<{ id: string; score: number }>, want: Array<{ id: string; score: number }>, what: string, abs = 2e-5): void {
   assert.equal(got.length, want.length, `${what}: length`);
   for (let i = 0; i < want.length; i++) {
-    assert.ok(close(got[i].score, want[i].score, 2e-5, 1e-4), `${what}[${i}]: score ${got[i].score}, expected ${want[i].score}`);
+    assert.ok(close(got[i].score, want[i].score, abs, 1e-4), `${what}[${i}]: score ${got[i].score}, expected ${want[i].score}`);
     if (got[i].id !== want[i].id) {
       const ref = want.find((r) => r.id === got[i].id);
-      assert.ok(ref && close(ref.score, got[i].score, 2e-5, 1e-4), `${what}[${i}]: ${got[i].id} is not among the expected users`);
+      assert.ok(ref && close(ref.score, got[i].score, abs, 1e-4), `${what}[${i}]: ${got[i].id} is not among the expected users`);
     }
   }
 }
@@ -171,6 +171,29 @@ for (const target of await targetsUnderTest()) {
         // The zero-embedding user scores exactly 0 (never NaN).
         const { hits: z } = await engine.scanUsers({ table: w.table, snapshot: w.table.acquire(), pool: Uint32Array.of(w.table.rowOf('u7') as number), sets: [{ set: prepared[0], topN: 1, threshold: -Infinity }], alpha, beta });
         assert.deepEqual([z[0].score[0], z[0].cosGlobal[0], z[0].cosLocal[0]], [0, 0, 0]);
+      } finally {
+        await engine.close();
+      }
+    });
+
+    it('int8 storage: dense and pool scans score the values the codes stand for like the reference', async () => {
+      const w8 = world(2500, 'int8');
+      const p8 = w8.sets.map((s) => prepareSeedSet(w8.model, s.centroids, s.count, s.global));
+      const engine = await RalmEngine.create(w8.model, { recoverDevice: false, ...target.options });
+      try {
+        // The stored values are the codes' (embedding() returns them), near the originals.
+        assert.ok(close((w8.table.embedding('u3') as Float32Array)[0], (w.table.embedding('u3') as Float32Array)[0], 0.02, 0));
+        const snapshot = w8.table.acquire();
+        const { hits } = await engine.scanUsers({ table: w8.table, snapshot, sets: [{ set: p8[0], topN: 60, threshold: -Infinity }, { set: p8[1], topN: 30, threshold: -Infinity }], alpha, beta });
+        // Tolerance: the seed set's rows are quantized to 16-bit codes on the CPU kernel (a relative
+        // step of 2^-15 of each row's largest entry); the rest is float32 rounding.
+        assertSameTop(hitsToUsers(hits[0], snapshot.idOf), expected(w8, 0, w8.ids, 60), 'int8 set 0', 1e-4);
+        assertSameTop(hitsToUsers(hits[1], snapshot.idOf), expected(w8, 1, w8.ids, 30), 'int8 set 1', 1e-4);
+        const poolIds = ['u7', ...w8.ids.filter((_, i) => i % 5 === 0).reverse()];
+        const pool = Uint32Array.from(poolIds, (id) => w8.table.rowOf(id) as number);
+        const { hits: ph } = await engine.scanUsers({ table: w8.table, snapshot, pool, sets: [{ set: p8[0], topN: 40, threshold: -Infinity }], alpha, beta });
+        snapshot.release();
+        assertSameTop(hitsToUsers(ph[0], (p) => poolIds[p]), expected(w8, 0, poolIds, 40), 'int8 pool', 1e-4);
       } finally {
         await engine.close();
       }

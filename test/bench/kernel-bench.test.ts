@@ -10,6 +10,8 @@ import { engineItems } from '../../bench/workload.js';
 import { kernelCharts, renderLogLogChart } from '../../bench/plot.js';
 import { compareKernelResults } from '../../bench/compare.js';
 import { analyseScaling } from '../../bench/scaling.js';
+import { knownPeakBandwidth } from '../../bench/gpu-peaks.js';
+import { probeBackends } from '../../src/engine/probe.js';
 
 describe('kernel benchmark harness', () => {
   let result: KernelBenchResult;
@@ -85,7 +87,7 @@ describe('kernel benchmark harness', () => {
     const plan = planConfigs('default');
     assert.deepEqual(plan.filter((c) => c.k === 20 && c.h === 128 && c.batch === 1 && c.storage === 'f32').map((c) => c.n), [1000, 10_000, 100_000, 1_000_000]);
     assert.ok(plan.every((c) => c.n === 10_000 || (c.k === 20 && c.h === 128 && c.batch === 1 && c.storage === 'f32')));
-    assert.equal(planConfigs('full').length, 4 * 3 * 3 * 3 * 2);
+    assert.equal(planConfigs('full').length, 4 * 3 * 3 * 3 * 3);
   });
 
   it('states a crossover inside the measured range', () => {
@@ -97,5 +99,21 @@ describe('kernel benchmark harness', () => {
     const c = s.crossovers.find((x) => x.at.includes('k=20'));
     assert.ok(c && c.crossesAtN !== null && c.crossesAtN > 1000 && c.crossesAtN < 100_000, JSON.stringify(c));
     assert.match(c.statement, /ralm-cpu is faster below N ≈/);
+  });
+
+  it('WebGPU rows report the kernel time from timestamp queries, the bytes per call and the bandwidth share by adapter family', async (t) => {
+    assert.equal(knownPeakBandwidth('NVIDIA H200')?.gbPerSec, 4800);
+    assert.equal(knownPeakBandwidth('NVIDIA H100 PCIe')?.gbPerSec, 2000);
+    assert.equal(knownPeakBandwidth('llvmpipe (LLVM 15.0.6, 256 bits)'), null);
+    if (!(await probeBackends()).includes('webgpu')) {
+      t.skip('no WebGPU adapter on this host');
+      return;
+    }
+    const r = await runKernelBench({ backends: ['webgpu'], plan: { sizes: [300], ks: [4], hs: [16], batches: [2], storages: ['f32'] }, minMs: 50, maxMs: 2000 });
+    const gpu = r.rows[0].gpu;
+    assert.ok(gpu && gpu.kernelMs > 0 && gpu.kernelMs <= r.rows[0].timing.maxMs, JSON.stringify(r.rows[0]));
+    assert.equal(gpu.bytesPerCall, 2 * 300 * (4 * 16 * 4 + 16 * 4 + 8 + 32));
+    assert.ok(gpu.gbPerSec > 0);
+    if (/llvmpipe|lavapipe/i.test(r.rows[0].label)) assert.equal(gpu.bandwidthShare, null);
   });
 });

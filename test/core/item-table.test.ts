@@ -36,6 +36,27 @@ describe('item table', () => {
     assert.equal(t.pages[0].metaF32[(slot % 4) * 2 + 1], 7);
   });
 
+  it('int8 storage: codes with a scale per row, float32 rows holding their values, the Gram matrix of the rows', () => {
+    const t = new ItemTable({ h: 3, k: 2, storage: 'int8', slotsPerPage: 4 });
+    const [, slot] = t.allocate(2).slots;
+    t.writeSlot(slot, Float32Array.of(0.5, -1.27, 0.01, 2, 0, -0.3), 2, Float32Array.of(1, 0, 0), 1);
+    const page = t.pages[0];
+    const { rowBytes, kPad } = t.layout.int8 ?? assert.fail('no int8 layout');
+    assert.deepEqual([rowBytes, kPad], [16, 4]);
+    const local = slot % 4;
+    const codes = Array.from((page.codes as Int8Array).subarray(local * 2 * rowBytes, local * 2 * rowBytes + rowBytes + 3));
+    assert.deepEqual(codes, [50, -127, 1, ...new Array(13).fill(0), 127, 0, -19]);
+    const [s0, s1] = (page.scales as Float32Array).subarray(local * kPad, local * kPad + kPad);
+    assert.equal(s0, Math.fround(1.27 / 127));
+    assert.equal(s1, Math.fround(2 / 127));
+    const rows = page.centroids.subarray(local * 2 * t.stride, local * 2 * t.stride + t.stride + 3);
+    assert.deepEqual(Array.from(rows.subarray(0, 3)), [50, -127, 1].map((c) => Math.fround(c * s0)));
+    assert.deepEqual(Array.from(rows.subarray(t.stride, t.stride + 3)), [127, 0, -19].map((c) => Math.fround(c * s1)));
+    const g = (page.gram as Float32Array).subarray(local * kPad * kPad, (local + 1) * kPad * kPad);
+    const dot = (a: number, b: number): number => Math.fround([0, 1, 2].reduce((acc, i) => acc + rows[a * t.stride + i] * rows[b * t.stride + i], 0));
+    assert.deepEqual([g[0], g[1], g[4], g[5], g[2], g[15]], [dot(0, 0), dot(0, 1), dot(1, 0), dot(1, 1), 0, 0]);
+  });
+
   it('an upsert never reuses a slot that a live snapshot can still read', () => {
     const t = table(4);
     const [a0] = put(t, ['a']);

@@ -86,7 +86,7 @@ describe('backend choice', () => {
 
   it('rejects an unknown backend or storage with the field named', async () => {
     await assert.rejects(RalmEngine.create(smallModel(), { backend: 'cuda' as never }), /backend: expected "auto", "webgpu" or "cpu", got "cuda"/);
-    await assert.rejects(RalmEngine.create(smallModel(), { storage: 'int8' as never }), /storage: expected "f32" or "f16"/);
+    await assert.rejects(RalmEngine.create(smallModel(), { storage: 'int4' as never }), /storage: expected "f32", "f16" or "int8", got "int4"/);
   });
 
   it('a closed engine refuses work', async () => {

@@ -12,6 +12,7 @@ import { RalmEngine, type EngineOptions, type ItemCentroids } from '../../src/en
 import { RalmError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { floatToHalfBits, halfBitsToFloat } from '../../src/util/half.js';
+import { roundRowsInt8 } from '../../src/core/quantize.js';
 
 const targets = await targetsUnderTest();
 
@@ -20,11 +21,16 @@ function open(model: RalmModel, target: Target, extra: EngineOptions = {}): Prom
 }
 
 /** Reference scores for user e against items, computing each global vector with the reference too. */
-function expected(model: RalmModel, e: ArrayLike<number>, items: readonly ItemCentroids[], round16 = false): { score: number; cosGlobal: number; cosLocal: number }[] {
+function expected(model: RalmModel, e: ArrayLike<number>, items: readonly ItemCentroids[], round: boolean | 'int8' = false): { score: number; cosGlobal: number; cosLocal: number }[] {
   const h = model.manifest.h;
   return items.map((it) => {
-    const c = Array.from(it.centroids, (v) => (round16 ? halfBitsToFloat(floatToHalfBits(v)) : Math.fround(v)));
+    let c = Array.from(it.centroids, (v) => (round === true ? halfBitsToFloat(floatToHalfBits(v)) : Math.fround(v)));
     const n = c.length / h;
+    if (round === 'int8') {
+      const rows = Float32Array.from(c);
+      roundRowsInt8(rows, n, h);
+      c = Array.from(rows);
+    }
     return referenceScore(model, e, c, n, referenceGlobal(model, c, n));
   });
 }
@@ -318,6 +324,32 @@ for (const target of targets) {
       assertClose(r.scores, expected(model, e, items, true).map((w) => w.score), 'score f16', 2e-5, 1e-4);
       // And stays near the float32 scores (the measured effect is reported by `ralm bench kernel`).
       assertClose(r.scores, expected(model, e, items).map((w) => w.score), 'score f16 vs f32', 5e-3, 0);
+      assertNoGpuErrors(engine);
+      await engine.close();
+    });
+
+    it('int8 centroid storage scores the values its codes stand for like the reference (16-bit request codes)', async () => {
+      const model = smallModel({ seed: 54 });
+      const engine = await open(model, target, { storage: 'int8', slotsPerPage: 64 });
+      const items = randomItems(model, 130, 55);
+      await engine.upsertItems(items);
+      for (const seed of [56, 57]) {
+        const e = new Rng(seed).normals(model.manifest.h);
+        const [r] = await engine.score([{ user: { embedding: e }, items: items.map((i) => i.id) }]);
+        // Tolerance: the request's q and e are quantized to 16-bit codes on the CPU kernel (relative
+        // step ≤ 2^-15 of their largest entry); the rest is float32 rounding.
+        const want = expected(model, e, items, 'int8');
+        assertClose(r.scores, want.map((w) => w.score), 'score int8', 1e-4, 1e-3);
+        assertClose(r.cosLocal, want.map((w) => w.cosLocal), 'cosLocal int8', 1e-4, 1e-3);
+        assertClose(r.cosGlobal, want.map((w) => w.cosGlobal), 'cosGlobal int8', 2e-5, 1e-4);
+        // A batch goes through the float32 copy of the same values: the same scores but for the
+        // request's 16-bit quantization (and float32 rounding).
+        const [b0, b1] = await engine.score([{ user: { embedding: e }, items: items.map((i) => i.id) }, { user: { embedding: e.map((v) => -v) }, items: items.map((i) => i.id) }]);
+        assertClose(b0.scores, want.map((w) => w.score), 'score int8, batched', 1e-4, 1e-3);
+        assertClose(b1.scores, expected(model, e.map((v) => -v), items, 'int8').map((w) => w.score), 'score int8, batched, second request', 1e-4, 1e-3);
+        // And stays near the float32 scores (the measured effect on real clusters: `ralm bench quant`).
+        assertClose(r.scores, expected(model, e, items).map((w) => w.score), 'score int8 vs f32', 3e-2, 0);
+      }
       assertNoGpuErrors(engine);
       await engine.close();
     });

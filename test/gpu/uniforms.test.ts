@@ -41,6 +41,11 @@ describe('uniform packer', () => {
     assert.equal(scoreProgram(false).uniforms.size, 32);
     assert.equal(topKSelectProgram.uniforms.size, 16);
     assert.notEqual(scoreProgram(true).cacheKey, scoreProgram(false).cacheKey);
+    // int8 storage: its own pipeline, the codes unpacked in the shader, the scales' offset a uniform.
+    const i8 = scoreProgram(false, 'cooperative', true);
+    assert.deepEqual(i8.constants, { F16_CENTROIDS: 0, I8_CENTROIDS: 1 });
+    assert.notEqual(i8.cacheKey, scoreProgram(false, 'cooperative').cacheKey);
+    assert.ok(i8.uniforms.fields.some((f) => f.name === 'i8_scales'));
   });
 });
 

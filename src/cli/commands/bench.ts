@@ -1,5 +1,5 @@
 /**
- * `ralm bench kernel|http|seeds|audience|cluster|plot|compare`: the measurements. The only module in
+ * `ralm bench kernel|http|seeds|audience|quant|cluster|plot|compare`: the measurements. The only module in
  * src/ that imports bench/, whose option objects give these commands their defaults.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { HTTP_BENCH_DEFAULTS, runHttpBench } from '../../../bench/http.js';
 import { runSeedsBench, SEEDS_BENCH_DEFAULTS } from '../../../bench/seeds.js';
 import { AUDIENCE_BENCH_DEFAULTS, runAudienceBench } from '../../../bench/audience.js';
 import { CLUSTER_BENCH_DEFAULTS, runClusterBench } from '../../../bench/cluster.js';
+import { QUANT_BENCH_DEFAULTS, runQuantBench } from '../../../bench/quant.js';
 import { DEFAULT_PLOT_PREFIX, writeKernelPlots } from '../../../bench/plot.js';
 import { compareKernelResults, DEFAULT_TOLERANCE, describeComparison } from '../../../bench/compare.js';
 import { PEER_NAMES } from '../../../bench/peers/peer.js';
@@ -33,7 +34,7 @@ const KERNEL_OPTIONS = {
   hs: { flag: 'hs', arg: 'H,…', default: asDefault(g.hs), help: 'grid: embedding widths h', parse: list(int()) },
   h: { flag: 'h', arg: 'H,…', help: 'the same as --hs', parse: list(int()) },
   batches: { flag: 'batches', arg: 'B,…', default: asDefault(g.batches), help: 'grid: users per batch', parse: list(int()) },
-  storage: { flag: 'storage', arg: 'f32,f16', default: asDefault(g.storages), help: 'grid: centroid storage', parse: list(oneOf(['f32', 'f16'] as const)) },
+  storage: { flag: 'storage', arg: 'f32,f16,int8', default: asDefault(g.storages), help: 'grid: centroid storage', parse: list(oneOf(['f32', 'f16', 'int8'] as const)) },
   top: { flag: 'top', arg: 'N', default: asDefault(kd.topK), help: 'top-K returned per user', parse: int() },
   minMs: { flag: 'min-ms', arg: 'N', default: asDefault(kd.minMs), help: 'least measuring time per row, ms', parse: int() },
   maxMs: { flag: 'max-ms', arg: 'N', default: asDefault(kd.maxMs), help: 'a row stops after this long once it has 3 runs, ms', parse: int() },
@@ -47,7 +48,7 @@ const GRID_FLAGS = ['sizes', 'ks', 'h', 'hs', 'batches', 'storage'];
 
 const kernel = defineCommand({
   name: 'bench kernel',
-  usage: 'bench kernel [--full | --sizes N,… --ks K,… --hs H,… --batches B,… --storage f32,f16] [options]',
+  usage: 'bench kernel [--full | --sizes N,… --ks K,… --hs H,… --batches B,… --storage f32,f16,int8] [options]',
   summary: 'Ranks N candidates per backend (and peers) against the memory-read roofline.',
   notes: ['Without --full or a grid option it runs the standard plan; a grid option makes a grid whose other axes take their defaults.'],
   options: KERNEL_OPTIONS,
@@ -65,13 +66,12 @@ const kernel = defineCommand({
     const result = await runKernelBench({ backends: want, peers, plan, topK: v.top, minMs: v.minMs, maxMs: v.maxMs, maxItemGiB: v.maxItemGib, gpuScorer: v.gpuScorer, log });
     await writeResult(v.out, result);
     if (v.svg !== undefined) for (const f of await writeKernelPlots(result, resolve(v.svg))) log(`wrote ${f}`);
-    const fx = result.f16Effect;
     emit(v.json, result, [
       describeMachine(result.machine),
       ...result.missingPeers.map((m) => `peer ${m.name} not run: ${m.reason}; ${m.fix}`),
       result.noisyRows > 0 ? `noisy: ${result.noisyRows} of ${result.rows.length} rows had a spread (p90 − p10)/median above 0.3; the machine was busy, rerun on a quiet one before comparing` : 'spread: every row within (p90 − p10)/median ≤ 0.3',
       describeScaling(result.scaling),
-      fx ? `f16 storage vs f32 (N=${fx.n}, k=${fx.k}, 20 users): max |Δscore| ${fx.maxAbsScoreDiff.toExponential(2)}, mean ${fx.meanAbsScoreDiff.toExponential(2)}, top-10 overlap ${(fx.top10Overlap * 100).toFixed(1)}%` : '',
+      ...result.storageEffects.map((fx) => `${fx.storage} storage vs f32 (N=${fx.n}, k=${fx.k}, 20 users): max |Δscore| ${fx.maxAbsScoreDiff.toExponential(2)}, mean ${fx.meanAbsScoreDiff.toExponential(2)}, top-10 overlap ${(fx.top10Overlap * 100).toFixed(1)}%`),
     ].filter((l) => l !== '').join('\n'));
   },
 });
@@ -158,6 +158,7 @@ const AUDIENCE_OPTIONS = {
   sets: { flag: 'sets', arg: 'N,…', default: asDefault(ad.sets), help: 'seed sets scored in one scan', parse: list(int()) },
   top: { flag: 'top', arg: 'N', default: asDefault(ad.topN), help: 'audience size N', parse: int() },
   targets: { flag: 'targets', arg: 'wasm,scalar,webgpu', default: asDefault(ad.targets), help: 'scan implementations (webgpu only where an adapter is present)', parse: list(oneOf(['wasm', 'scalar', 'webgpu'] as const)) },
+  storage: { flag: 'storage', arg: 'f32,int8', default: asDefault(ad.storages), help: 'user-table storages (the same users in each; int8 rows report recall@N against f32)', parse: list(oneOf(['f32', 'int8'] as const)) },
   minMs: { flag: 'min-ms', arg: 'N', default: asDefault(ad.minMs), help: 'least measuring time per row, ms', parse: int() },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
@@ -169,7 +170,7 @@ const audience = defineCommand({
   options: AUDIENCE_OPTIONS,
   async run({ values: v }) {
     const r = await runAudienceBench({
-      users: v.users, h: v.h, ks: v.ks, seeds: v.seeds, sets: v.sets, topN: v.top, targets: v.targets, minMs: v.minMs, log,
+      users: v.users, h: v.h, ks: v.ks, seeds: v.seeds, sets: v.sets, topN: v.top, targets: v.targets, storages: v.storage, minMs: v.minMs, log,
     });
     await writeResult(v.out, r);
     emit(v.json, r, describeMachine(r.machine));
@@ -192,7 +193,7 @@ const cluster = defineCommand({
     rounds: { flag: 'rounds', arg: 'N', default: asDefault(cd.rounds), help: 'publications measured', parse: int() },
     seconds: { flag: 'seconds', arg: 'N', default: asDefault(cd.seconds), help: 'seconds of recommend load per replica count', parse: int() },
     connections: { flag: 'connections', arg: 'N', default: asDefault(cd.connections), help: 'concurrent recommend requests', parse: int() },
-    out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
   },
   async run({ values: v }) {
     const r = await runClusterBench({ store: v.store, events: v.events, batch: v.batch, inflight: v.inflight, replicas: v.replicas, rounds: v.rounds, seconds: v.seconds, connections: v.connections, log });
@@ -241,8 +242,31 @@ const compare = defineCommand({
   },
 });
 
+const QUANT_OPTIONS = {
+  dataset: { flag: 'dataset', arg: 'movielens|globo', default: 'movielens', help: 'the click log the model was trained on', parse: oneOf(['movielens', 'globo'] as const) },
+  data: { flag: 'data', arg: 'DIR', help: 'the dataset folder', parse: str() },
+  model: { flag: 'model', arg: 'DIR', help: 'a trained model directory with its users.msgpack (ralm train --out DIR)', parse: str() },
+  storage: { flag: 'storage', arg: 'f16,int8', default: asDefault(QUANT_BENCH_DEFAULTS.storages), help: 'storages compared with f32', parse: list(oneOf(['f16', 'int8'] as const)) },
+  minSeeds: { flag: 'min-seeds', arg: 'N', default: asDefault(QUANT_BENCH_DEFAULTS.minSeeds), help: 'items need this many distinct clickers', parse: int(1, 1e6) },
+  audienceItems: { flag: 'audience-items', arg: 'N', default: asDefault(QUANT_BENCH_DEFAULTS.audienceItems), help: "items whose seed sets the audience comparison scans (0: none)", parse: int(0, 1e6) },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+const quant = defineCommand({
+  name: 'bench quant',
+  usage: 'bench quant --dataset movielens|globo --data DIR --model DIR [options]',
+  summary: 'What f16/int8 storage does to rankings and audiences on real clusters (a trained model and its data).',
+  options: QUANT_OPTIONS,
+  async run({ values: v }) {
+    if (v.data === undefined || v.model === undefined) throw new UsageError('bench quant: give --data DIR (the dataset) and --model DIR (a trained model)');
+    const r = await runQuantBench({ dataset: v.dataset, data: resolve(v.data), model: resolve(v.model), storages: v.storage, minSeeds: v.minSeeds, audienceItems: v.audienceItems, log });
+    await writeResult(v.out, r);
+    emit(v.json, r, describeMachine(r.machine));
+  },
+});
+
 export const command: CommandGroup = {
   kind: 'group', name: 'bench', noun: 'benchmark',
   summary: 'Measurements: the ranking kernel, the HTTP service, the seed pipeline, the audience scan, the shared store; plots and comparisons of kernel results.',
-  subcommands: { kernel, http, seeds, audience, cluster, plot, compare },
+  subcommands: { kernel, http, seeds, audience, quant, cluster, plot, compare },
 };

@@ -6,7 +6,8 @@
  */
 import { bit, SCAN_BLOCK, type ScanHits } from '../../core/scan.js';
 import { TopSelector } from '../../core/top-k.js';
-import { GATHER_CHUNK, SCAN_CHUNK, scratchLayout, type ScratchLayout } from '../../core/user-table.js';
+import { GATHER_CHUNK, SCAN_CHUNK, scratchLayout, type ScratchLayout, type UserPageLayout } from '../../core/user-table.js';
+import { quantizeRequest, requestCodeLimit } from '../../core/quantize.js';
 import { CONTROL_CANCEL, CONTROL_NEXT, type ScanMessage, type WorkerMessage, type WorkerReply } from './messages.js';
 
 type ScanFn = (
@@ -14,9 +15,19 @@ type ScanFn = (
   dots: number, w: number, out: number, alpha: number, beta: number, zn: number,
 ) => void;
 
+type ScanInt8Fn = (
+  n: number, codes: number, rb: number, scales: number, norms: number, d16: number, R: number, ds: number, c: number, gram: number, kPad: number,
+  dots: number, w: number, out: number, alpha: number, beta: number, zn: number,
+) => void;
+
 interface PageKernel {
   scan: ScanFn;
+  scanInt8: ScanInt8Fn;
+  /** int8 storage: where the codes and scales are. */
+  int8: UserPageLayout['int8'];
   f32: Float32Array;
+  i8: Int8Array;
+  i16: Int16Array;
   rowsOffset: number;
   normsOffset: number;
   /** This thread's scratch start (bytes) and layout. */
@@ -33,7 +44,11 @@ export function addUserPage(msg: Extract<WorkerMessage, { type: 'user-page' }>):
   const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
   pages.set(msg.key, {
     scan: instance.exports.scan_users as ScanFn,
+    scanInt8: instance.exports.scan_users_i8 as ScanInt8Fn,
+    int8: msg.layout.int8,
     f32: new Float32Array(msg.memory.buffer),
+    i8: new Int8Array(msg.memory.buffer),
+    i16: new Int16Array(msg.memory.buffer),
     rowsOffset: msg.layout.rowsOffset,
     normsOffset: msg.layout.normsOffset,
     base: msg.layout.scratchOffset + msg.thread * msg.layout.scratchBytes,
@@ -58,15 +73,33 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
     const s = sets[si];
     k.f32.set(s.d, (k.base + k.scratch.d) >>> 2);
     k.f32.set(s.gram, (k.base + k.scratch.gram) >>> 2);
+    if (k.int8) {
+      // D's rows as 16-bit codes, one scale per row (rows past 2k + 1 are zero: scale 0).
+      const rb = k.int8.rowBytes;
+      const limit = requestCodeLimit(rb);
+      for (let r = 0; r < s.rows; r++) {
+        const codes = k.i16.subarray(((k.base + k.scratch.d16) >>> 1) + r * rb, ((k.base + k.scratch.d16) >>> 1) + (r + 1) * rb);
+        k.f32[((k.base + k.scratch.dScales) >>> 2) + r] = quantizeRequest(s.d.subarray(r * stride, (r + 1) * stride), stride, codes, limit);
+      }
+    }
     k.loaded = { scan: msg.id, set: si };
   };
-  /** Scores n users already laid out at rowsAt/normsAt (bytes) in page kernel k; position of user i is posOf(i). */
-  const run = (k: PageKernel, n: number, rowsAt: number, normsAt: number, posOf: (i: number) => number, rowOf: (i: number) => number): void => {
+  /**
+   * Scores n users already laid out at rowsAt/normsAt (bytes; for int8 storage codesAt/scalesAt)
+   * in page kernel k; position of user i is posOf(i).
+   */
+  const run = (k: PageKernel, n: number, at: { rows: number; norms: number; codes: number; scales: number }, posOf: (i: number) => number, rowOf: (i: number) => number): void => {
     const outAt = (k.base + k.scratch.out) >>> 2;
     sets.forEach((s, si) => {
       load(k, si);
-      k.scan(n, rowsAt, rowBytes, normsAt, k.base + k.scratch.d, s.rows, s.count, k.base + k.scratch.gram, s.kPad,
-        k.base + k.scratch.dots, k.base + k.scratch.w, k.base + k.scratch.out, msg.alpha, msg.beta, msg.zeroNorm);
+      const sc = k.scratch;
+      if (k.int8) {
+        k.scanInt8(n, at.codes, k.int8.rowBytes, at.scales, at.norms, k.base + sc.d16, s.rows, k.base + sc.dScales, s.count, k.base + sc.gram, s.kPad,
+          k.base + sc.dots, k.base + sc.w, k.base + sc.out, msg.alpha, msg.beta, msg.zeroNorm);
+      } else {
+        k.scan(n, at.rows, rowBytes, at.norms, k.base + sc.d, s.rows, s.count, k.base + sc.gram, s.kPad,
+          k.base + sc.dots, k.base + sc.w, k.base + sc.out, msg.alpha, msg.beta, msg.zeroNorm);
+      }
       const sel = selectors[si];
       const skip = pool ? null : s.skip;
       for (let i = 0; i < n; i++) {
@@ -94,7 +127,9 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
         for (let c = start; c < end; c += SCAN_CHUNK) {
           const n = Math.min(SCAN_CHUNK, end - c);
           const local = c - page * rpp;
-          run(k, n, k.rowsOffset + local * rowBytes, k.normsOffset + local * 4, (i) => c + i, (i) => c + i);
+          const q = k.int8;
+          const at = { rows: k.rowsOffset + local * rowBytes, norms: k.normsOffset + local * 4, codes: q ? q.codesOffset + local * q.rowBytes : 0, scales: q ? q.scalesOffset + local * 4 : 0 };
+          run(k, n, at, (i) => c + i, (i) => c + i);
         }
         start = end;
       }
@@ -106,15 +141,24 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
         const k = kernels[page];
         const rowsDst = (k.base + k.scratch.gatherRows) >>> 2;
         const normsDst = (k.base + k.scratch.gatherNorms) >>> 2;
+        const q = k.int8;
+        const codesDst = k.base + k.scratch.gatherCodes;
+        const scalesDst = (k.base + k.scratch.gatherScales) >>> 2;
         for (let c = 0; c < list.length; c += GATHER_CHUNK) {
           const n = Math.min(GATHER_CHUNK, list.length - c);
           for (let i = 0; i < n; i++) {
             const local = pool[list[c + i]] - page * rpp;
-            const src = (k.rowsOffset >>> 2) + local * stride;
-            k.f32.copyWithin(rowsDst + i * stride, src, src + stride);
             k.f32[normsDst + i] = k.f32[(k.normsOffset >>> 2) + local];
+            if (q) {
+              k.i8.copyWithin(codesDst + i * q.rowBytes, q.codesOffset + local * q.rowBytes, q.codesOffset + (local + 1) * q.rowBytes);
+              k.f32[scalesDst + i] = k.f32[(q.scalesOffset >>> 2) + local];
+            } else {
+              const src = (k.rowsOffset >>> 2) + local * stride;
+              k.f32.copyWithin(rowsDst + i * stride, src, src + stride);
+            }
           }
-          run(k, n, k.base + k.scratch.gatherRows, k.base + k.scratch.gatherNorms, (i) => list[c + i], (i) => pool[list[c + i]]);
+          const at = { rows: k.base + k.scratch.gatherRows, norms: k.base + k.scratch.gatherNorms, codes: codesDst, scales: k.base + k.scratch.gatherScales };
+          run(k, n, at, (i) => list[c + i], (i) => pool[list[c + i]]);
         }
       });
     }

@@ -7,7 +7,7 @@ import type { PreparedRequest, ScoredRows } from '../../core/backend.js';
 import type { ItemTable } from '../../core/item-table.js';
 import { rowsFromScores } from '../../core/top-k.js';
 import { ZERO_NORM } from '../../model/reference.js';
-import type { ItemMirror } from '../item-mirror.js';
+import { ItemMirror } from '../item-mirror.js';
 import { GPU_LIMITS } from '../limits.js';
 import { scoreProgram, type GpuScorer, type ScoreProgram, type UniformsOf } from '../programs.js';
 import { Usage, UniformPool, type GpuRuntime, type GrowableBuffer } from '../runtime.js';
@@ -31,6 +31,8 @@ export interface RankPlan {
 }
 
 export interface RankShape {
+  /** int8 storage: vec4 index of the row scales in a page's centroid buffer (0 otherwise). */
+  readonly i8Scales?: number;
   readonly stride: number;
   readonly slotsPerPage: number;
   readonly pageCount: number;
@@ -78,7 +80,7 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape)
     dispatches.push({
       page: p,
       count: perPage[p],
-      params: { work_start: pageStart[p], work_count: perPage[p], k: shape.k, row_vec4: stride / 4, alpha: shape.alpha, beta: shape.beta, zero_norm: ZERO_NORM, _pad: 0 },
+      params: { work_start: pageStart[p], work_count: perPage[p], k: shape.k, row_vec4: stride / 4, alpha: shape.alpha, beta: shape.beta, zero_norm: ZERO_NORM, i8_scales: shape.i8Scales ?? 0 },
     });
   }
   const readAll = requests.every((r) => r.topK === 0) || requests.some((r) => r.topK > GPU_LIMITS.maxTopK);
@@ -117,8 +119,9 @@ export class RankKernel {
     f16: boolean,
     private readonly blend: { readonly alpha: number; readonly beta: number },
     scorer: GpuScorer = 'per-item',
+    private readonly int8 = false,
   ) {
-    this.program = scoreProgram(f16, scorer);
+    this.program = scoreProgram(f16, scorer, int8);
     this.users = runtime.growable('users', Usage.STORAGE | Usage.COPY_DST);
     this.norms = runtime.growable('user norms', Usage.STORAGE | Usage.COPY_DST);
     this.work = runtime.growable('work list', Usage.STORAGE | Usage.COPY_DST);
@@ -133,6 +136,7 @@ export class RankKernel {
     this.items.ensurePages(table);
     const plan = planRank(requests, {
       stride: table.stride, slotsPerPage: table.slotsPerPage, pageCount: table.pages.length, k: table.k, alpha: this.blend.alpha, beta: this.blend.beta,
+      i8Scales: this.int8 ? ItemMirror.int8ScalesAt(table) : 0,
     });
     const total = plan.offsets[requests.length];
     rt.write(this.users.ensure(plan.users.byteLength), 0, plan.users);
@@ -141,7 +145,7 @@ export class RankKernel {
     const results = this.results.ensure(Math.max(16, total * 16));
 
     const encoder = rt.device.createCommandEncoder({ label: 'ralm batch' });
-    const pass = encoder.beginComputePass({ label: 'score + top-k' });
+    const pass = rt.timedPass(encoder, 'score + top-k');
     plan.dispatches.forEach((d, i) => {
       const page = this.items.pages[d.page];
       const params = this.uniforms.at(i);

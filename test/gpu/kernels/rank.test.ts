@@ -21,7 +21,7 @@ describe('rank planner', () => {
     assert.deepEqual(plan.dispatches.map((d) => [d.page, d.count]), [[0, 2], [1, 2], [3, 2]]);
     // (slot within page, request, output position, 0), page 0 first, request order inside a page.
     assert.deepEqual(Array.from(plan.work), [2, 0, 1, 0, 3, 0, 3, 0, 5, 0, 2, 0, 2, 1, 4, 0, 1, 0, 0, 0, 3, 1, 5, 0]);
-    assert.deepEqual(plan.dispatches[1].params, { work_start: 2, work_count: 2, k: 5, row_vec4: 2, alpha: 0.3, beta: 0.7, zero_norm: ZERO_NORM, _pad: 0 });
+    assert.deepEqual(plan.dispatches[1].params, { work_start: 2, work_count: 2, k: 5, row_vec4: 2, alpha: 0.3, beta: 0.7, zero_norm: ZERO_NORM, i8_scales: 0 });
     assert.equal(plan.dispatches[2].params.work_start, 4);
     assert.deepEqual(Array.from(plan.users.subarray(stride, 2 * stride)), Array.from(reqs[0].e));
     assert.deepEqual(Array.from(plan.users.subarray(2 * stride, 3 * stride)), Array.from(reqs[1].q));

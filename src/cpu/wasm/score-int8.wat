@@ -1,0 +1,160 @@
+;; Ranking over int8 storage (core/quantize.ts), part of the scorer module (spliced into
+;; score-kernel.wat at build time; it uses that file's helpers: $sum4, $attn_weight4, $emit).
+;; Each candidate's rows are int8 codes with a per-row scale; the request's q and e come as 16-bit
+;; codes with one scale each. Per candidate, four rows at a time share each load of q and e: the
+;; row's 16 codes are widened to two i16x8 and multiplied into 32-bit sums with
+;; i32x4.dot_i16x8_s (exact integer dots), which gives the logits C_j·q and the dots C_j·e at
+;; once. L is never formed: e·L = Σ w_j (C_j·e) and |L|² = wᵀ G w with the item's Gram matrix G
+;; (stored beside the codes when the item is written).
+  ;; n candidates; k rows per slot; rowBytes: f32 row bytes (global vectors); glob/meta: page
+  ;; regions as for `score`; codes/scales/gram: the int8 regions; rb: bytes per row of codes;
+  ;; kPad: scales per slot and the Gram's side; q16/e16: rb 16-bit codes each, scales sq/se; e:
+  ;; e in f32 (for cos_g); w: kPad f32 scratch; slots, out: as for `score`.
+  (func (export "score_i8")
+    (param $n i32) (param $k i32) (param $rowBytes i32) (param $glob i32) (param $meta i32)
+    (param $codes i32) (param $scales i32) (param $gram i32) (param $rb i32) (param $kPad i32)
+    (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $w i32)
+    (param $slots i32) (param $out i32)
+    (param $alpha f64) (param $beta f64) (param $enorm f64) (param $zn f64)
+    (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32)
+    (local.set $c (i32.const 0))
+    (block $done (loop $cands
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $slot (i32.load (i32.add (local.get $slots) (i32.shl (local.get $c) (i32.const 2)))))
+      (local.set $mo (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3))))
+      (local.set $cnt (i32.load (local.get $mo)))
+      (if (i32.gt_u (local.get $cnt) (local.get $k)) (then (local.set $cnt (local.get $k))))
+      (call $one_i8 (local.get $cnt) (local.get $rowBytes)
+        (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes)))
+        (f64.promote_f32 (f32.load offset=4 (local.get $mo)))
+        (i32.add (local.get $codes) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rb)))
+        (i32.add (local.get $scales) (i32.shl (i32.mul (local.get $slot) (local.get $kPad)) (i32.const 2)))
+        (i32.add (local.get $gram) (i32.shl (i32.mul (i32.mul (local.get $slot) (local.get $kPad)) (local.get $kPad)) (i32.const 2)))
+        (local.get $rb) (local.get $kPad) (local.get $q16) (local.get $e16) (local.get $sq) (local.get $se)
+        (local.get $e) (local.get $enorm) (local.get $w)
+        (i32.add (local.get $out) (i32.mul (local.get $c) (i32.const 12)))
+        (local.get $alpha) (local.get $beta) (local.get $zn))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cands))))
+
+  ;; One candidate: cnt rows of codes at base (scales at sc, Gram at gr), global vector at g.
+  (func $one_i8
+    (param $cnt i32) (param $rowBytes i32) (param $g i32) (param $gn f64)
+    (param $base i32) (param $sc i32) (param $gr i32) (param $rb i32) (param $kPad i32)
+    (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $enorm f64)
+    (param $w i32) (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $j i32) (local $v i32) (local $v2 i32) (local $a i32) (local $row i32) (local $cnt4 i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $x v128) (local $xl v128) (local $xh v128)
+    (local $ql v128) (local $qh v128) (local $el v128) (local $eh v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
+    (local $s v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
+    (local $dg f32)
+
+    ;; g · e in f32, as $one
+    (local.set $t (v128.const i64x2 0 0))
+    (local.set $v (i32.const 0))
+    (block $gd (loop $gl
+      (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+      (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (br $gl)))
+    (local.set $dg (f32x4.extract_lane 0 (call $sum4 (local.get $t) (local.get $t) (local.get $t) (local.get $t))))
+
+    ;; the rows four at a time (rows past the count repeat row j; their weights are masked and
+    ;; their scales are 0)
+    (local.set $swv (v128.const i64x2 0 0))
+    (local.set $elv (v128.const i64x2 0 0))
+    (local.set $j (i32.const 0))
+    (block $pd (loop $pl
+      (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
+      (local.set $r0 (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $rb))))
+      (local.set $r1 (local.get $r0)) (local.set $r2 (local.get $r0)) (local.set $r3 (local.get $r0))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $cnt)) (then (local.set $r1 (i32.add (local.get $r0) (local.get $rb)))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 2)) (local.get $cnt)) (then (local.set $r2 (i32.add (local.get $r1) (local.get $rb)))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 3)) (local.get $cnt)) (then (local.set $r3 (i32.add (local.get $r2) (local.get $rb)))))
+      (local.set $q0 (v128.const i64x2 0 0)) (local.set $q1 (v128.const i64x2 0 0))
+      (local.set $q2 (v128.const i64x2 0 0)) (local.set $q3 (v128.const i64x2 0 0))
+      (local.set $e0 (v128.const i64x2 0 0)) (local.set $e1 (v128.const i64x2 0 0))
+      (local.set $e2 (v128.const i64x2 0 0)) (local.set $e3 (v128.const i64x2 0 0))
+      (local.set $v (i32.const 0))
+      (block $vd (loop $vl
+        (br_if $vd (i32.ge_u (local.get $v) (local.get $rb)))
+        (local.set $v2 (i32.shl (local.get $v) (i32.const 1)))
+        (local.set $ql (v128.load (i32.add (local.get $q16) (local.get $v2))))
+        (local.set $qh (v128.load offset=16 (i32.add (local.get $q16) (local.get $v2))))
+        (local.set $el (v128.load (i32.add (local.get $e16) (local.get $v2))))
+        (local.set $eh (v128.load offset=16 (i32.add (local.get $e16) (local.get $v2))))
+        (local.set $x (v128.load (i32.add (local.get $r0) (local.get $v))))
+        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
+        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+        (local.set $q0 (i32x4.add (local.get $q0) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
+        (local.set $e0 (i32x4.add (local.get $e0) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
+        (local.set $x (v128.load (i32.add (local.get $r1) (local.get $v))))
+        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
+        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+        (local.set $q1 (i32x4.add (local.get $q1) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
+        (local.set $e1 (i32x4.add (local.get $e1) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
+        (local.set $x (v128.load (i32.add (local.get $r2) (local.get $v))))
+        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
+        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+        (local.set $q2 (i32x4.add (local.get $q2) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
+        (local.set $e2 (i32x4.add (local.get $e2) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
+        (local.set $x (v128.load (i32.add (local.get $r3) (local.get $v))))
+        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
+        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+        (local.set $q3 (i32x4.add (local.get $q3) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
+        (local.set $e3 (i32x4.add (local.get $e3) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (br $vl)))
+      ;; the four logits and e-dots, scaled back to values
+      (local.set $s (v128.load (i32.add (local.get $sc) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $wv (call $attn_weight4
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (call $isum4 (local.get $q0) (local.get $q1) (local.get $q2) (local.get $q3))) (local.get $s)) (f32x4.splat (local.get $sq)))
+        (i32.sub (local.get $cnt) (local.get $j))))
+      (v128.store (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))) (local.get $wv))
+      (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
+      (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv)
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (call $isum4 (local.get $e0) (local.get $e1) (local.get $e2) (local.get $e3))) (local.get $s)) (f32x4.splat (local.get $se))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $pl)))
+
+    ;; |L|² = wᵀ (G w), four entries of G w at a time over the weights just written
+    (local.set $cnt4 (i32.and (i32.add (local.get $cnt) (i32.const 3)) (i32.const -4)))
+    (local.set $llv (v128.const i64x2 0 0))
+    (local.set $a (i32.const 0))
+    (block $ad (loop $al
+      (br_if $ad (i32.ge_u (local.get $a) (local.get $cnt4)))
+      (local.set $t (v128.const i64x2 0 0))
+      (local.set $row (i32.add (local.get $gr) (i32.shl (local.get $a) (i32.const 2))))
+      (local.set $j (i32.const 0))
+      (block $jd (loop $jl
+        (br_if $jd (i32.ge_u (local.get $j) (local.get $cnt)))
+        (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (local.get $row))
+          (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $kPad) (i32.const 2))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $jl)))
+      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t)
+        (v128.load (i32.add (local.get $w) (i32.shl (local.get $a) (i32.const 2)))))))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (br $al)))
+    (call $emit (local.get $cnt) (local.get $dg)
+      (f32x4.extract_lane 0 (call $sum4 (local.get $elv) (local.get $elv) (local.get $elv) (local.get $elv)))
+      (f32.max (f32x4.extract_lane 0 (call $sum4 (local.get $llv) (local.get $llv) (local.get $llv) (local.get $llv))) (f32.const 0))
+      (f32x4.extract_lane 0 (call $sum4 (local.get $swv) (local.get $swv) (local.get $swv) (local.get $swv)))
+      (local.get $enorm) (local.get $gn) (local.get $out) (local.get $alpha) (local.get $beta) (local.get $zn)))
+
+  ;; The lane sums of four i32x4 as one vector [Σa, Σb, Σc, Σd] ($sum4's shuffles, integer adds).
+  (func $isum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    (local.set $ab (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
