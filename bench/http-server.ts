@@ -65,15 +65,16 @@ async function main(): Promise<void> {
   const model = benchModel(args.k, args.h);
   const maxN = Math.max(...args.sizes);
   const w = makeWorkload(maxN, args.k, args.h, model);
-  // The engine as `ralm serve` makes it (CPU offload by the service's setting).
+  // The engine as `ralm serve` makes it (the service's storage and CPU offload).
   const config = loadConfig({});
-  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false, cpuOffload: args.cpuOffload ?? config.cpuOffload });
+  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false, storage: config.storage, cpuOffload: args.cpuOffload ?? config.cpuOffload });
   for (let i = 0; i < maxN; i += 5000) await engine.upsertItems(engineItems(w, i, Math.min(maxN, i + 5000)));
   const dir = await mkdtemp(join(tmpdir(), 'ralm-bench-http-'));
   const store = LmdbStore.open(dir);
   const seeds = new SeedService(store, engine, {});
   const common = {
     engine, store, seeds, apiToken: null, bodyLimit: config.bodyLimit, requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    audience: { storage: config.audienceStorage },
   };
   const built = buildApp({ ...common, batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue } });
   const batched = built.app;
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
 
   const listen = { host: '127.0.0.1', port: 0 };
   const urls = { batched: await batched.listen(listen), unbatched: await unbatched.listen(listen), bare: await bare.listen(listen) };
-  const ready: ReadyMessage = { type: 'ready', urls, adapter: engine.adapterName, cases, deadlineMs: config.requestTimeoutMs };
+  const ready: ReadyMessage = { type: 'ready', urls, adapter: `${engine.adapterName}, ${config.storage} centroids`, cases, deadlineMs: config.requestTimeoutMs };
   send(ready);
   process.on('message', (m: { type?: string }) => {
     if (m?.type === 'cpu') {
