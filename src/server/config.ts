@@ -40,6 +40,8 @@ export interface ServiceConfig {
   /** The LMDB map's initial size in bytes (it grows as the store does). */
   lmdbMapSize: number;
   reclusterIntervalMs: number;
+  /** Shared store: the re-clustering lease's time to live, ms (renewed every third of it while a run lasts). */
+  reclusterLeaseMs: number;
   minSeeds: number;
   /** A bearer token with every scope (see tokens.ts). */
   apiToken: string | null;
@@ -97,6 +99,8 @@ export interface ServiceConfig {
   audienceMaxQueuedJobs: number;
   /** How long finished audience jobs and their users are kept, ms. */
   audienceRetentionMs: number;
+  /** Shared store: an audience job whose runner has not heart-beaten for this long is run by another replica, ms. */
+  audienceJobTimeoutMs: number;
 }
 
 /** Each setting: environment variable, flag, default and parser — the only home of the service's defaults. */
@@ -115,6 +119,7 @@ export const SERVICE_OPTIONS = {
   cpuThreads: { flag: 'cpu-threads', env: 'RALM_CPU_THREADS', arg: 'auto|N', default: 'auto', defaultText: 'auto: one per core', help: 'CPU worker threads for scoring and audience scans', parse: (v: string) => (v === 'auto' ? null : int(1, 256)(v)) },
   lmdbMapSize: { flag: 'lmdb-map-size', env: 'RALM_LMDB_MAP_SIZE', arg: 'BYTES', default: String(LMDB_DEFAULTS.mapSize), help: 'initial size of the store\'s memory map (address space, not disk; LMDB grows it as the store grows)', parse: int(1 << 20, 2 ** 50) },
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
+  reclusterLeaseMs: { flag: 'recluster-lease-ms', env: 'RALM_RECLUSTER_LEASE_MS', arg: 'N', default: String(SEED_DEFAULTS.leaseMs), help: 'shared store: the re-clustering lease\'s time to live, ms (its holder renews it every third of it; a replica that stops renewing loses it after this long)', parse: int(300, 3_600_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
   apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'a bearer token with every scope (empty: none)', parse: (v: string) => (v === '' ? null : apiToken(v, SCOPES).token) },
   apiTokens: { flag: 'api-tokens', env: 'RALM_API_TOKENS', arg: 'LIST', default: '', help: 'bearer tokens and their scopes: scope[+scope]:token,… with scopes read, write, admin', parse: parseTokenList },
@@ -144,6 +149,7 @@ export const SERVICE_OPTIONS = {
   audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxClusterSeeds), help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },
   audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.maxQueued), help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
   audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.retentionMs), help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
+  audienceJobTimeoutMs: { flag: 'audience-job-timeout-ms', env: 'RALM_AUDIENCE_JOB_TIMEOUT_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.staleMs), help: 'shared store: an audience job whose runner has not heart-beaten for this long (it beats every third of it) is run again by another replica, ms', parse: int(300, 86_400_000) },
 } as const satisfies OptionTable;
 
 /** `--store`: empty (the embedded store in --data-dir), lmdb:DIR, or a Valkey/Redis address. */

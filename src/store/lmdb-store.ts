@@ -19,8 +19,9 @@ import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { yieldToEventLoop } from '../util/time-slice.js';
 import { storageError } from './storage-error.js';
+import { LocalJobQueue } from './local-job-queue.js';
 import type {
-  ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
+  ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers, JobQueue
 } from './store.js';
 
 /** The LMDB store's defaults (the service configuration reads them). */
@@ -508,6 +509,11 @@ export class LmdbStore implements RalmStore {
   async *allAudiences(): AsyncIterable<AudienceRecord> {
     this.check();
     for (const { value } of this.audiences.getRange({})) yield value;
+  }
+
+  /** One process runs the jobs of an embedded store: an in-process queue. */
+  openJobQueue(): JobQueue {
+    return new LocalJobQueue();
   }
 
   async stats(): Promise<StoreStats> {
