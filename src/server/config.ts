@@ -39,6 +39,8 @@ export interface ServiceConfig {
   cpuThreads: number | null;
   /** The LMDB map's initial size in bytes (it grows as the store does). */
   lmdbMapSize: number;
+  /** How long event ids are remembered for de-duplication, ms (either store). */
+  eventIdRetentionMs: number;
   reclusterIntervalMs: number;
   /** Shared store: the re-clustering lease's time to live, ms (renewed every third of it while a run lasts). */
   reclusterLeaseMs: number;
@@ -118,6 +120,7 @@ export const SERVICE_OPTIONS = {
   maxPageBytes: { flag: 'max-page-bytes', env: 'RALM_MAX_PAGE_BYTES', arg: 'BYTES', default: String(ENGINE_DEFAULTS.maxPageBytes), help: 'upper bound on one item-table page of centroids (the device binding limit also applies)', parse: int(1 << 20, 2 ** 40) },
   cpuThreads: { flag: 'cpu-threads', env: 'RALM_CPU_THREADS', arg: 'auto|N', default: 'auto', defaultText: 'auto: one per core', help: 'CPU worker threads for scoring and audience scans', parse: (v: string) => (v === 'auto' ? null : int(1, 256)(v)) },
   lmdbMapSize: { flag: 'lmdb-map-size', env: 'RALM_LMDB_MAP_SIZE', arg: 'BYTES', default: String(LMDB_DEFAULTS.mapSize), help: 'initial size of the store\'s memory map (address space, not disk; LMDB grows it as the store grows)', parse: int(1 << 20, 2 ** 50) },
+  eventIdRetentionMs: { flag: 'event-id-retention-ms', env: 'RALM_EVENT_ID_RETENTION_MS', arg: 'N', default: String(LMDB_DEFAULTS.eventIdRetentionMs), help: 'how long event ids are remembered, so that a re-sent event (same id, same item) is a duplicate, ms (a shared store keeps them in memory: shorter at high event rates)', parse: int(0, 365 * 86_400_000) },
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
   reclusterLeaseMs: { flag: 'recluster-lease-ms', env: 'RALM_RECLUSTER_LEASE_MS', arg: 'N', default: String(SEED_DEFAULTS.leaseMs), help: 'shared store: the re-clustering lease\'s time to live, ms (its holder renews it every third of it; a replica that stops renewing loses it after this long)', parse: int(300, 3_600_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },

@@ -36,7 +36,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const exposure = exposureCheck(config.host, allTokens(config.apiToken, apiTokens), config.insecure);
   if (exposure) log(exposure);
   const model = await loadModel(config.modelDir);
-  const opened = await openStore(config.store ?? `lmdb:${config.dataDir}`, { durability: config.storeDurability, replicas: config.storeReplicas, lmdbMapSize: config.lmdbMapSize });
+  const opened = await openStore(config.store ?? `lmdb:${config.dataDir}`, { durability: config.storeDurability, replicas: config.storeReplicas, lmdbMapSize: config.lmdbMapSize, eventIdRetentionMs: config.eventIdRetentionMs });
   const store = opened.store;
   if (opened.warning) log(`warning: ${opened.warning}`);
   const engineOptions: EngineOptions = {

@@ -4,7 +4,7 @@
  * distributed implementation can sit behind it. Writes resolve only once durable.
  */
 
-/** One click: `user` clicked `item` at `ts` (epoch ms). `id`, when given, makes re-sends idempotent. */
+/** One click: `user` clicked `item` at `ts` (epoch ms). `id`, when given, makes re-sends idempotent (ids are per item: one id on two items is two events). */
 export interface ClickEvent {
   user: string;
   item: string;
