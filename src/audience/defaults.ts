@@ -12,4 +12,5 @@ export const AUDIENCE_DEFAULTS = {
 export const AUDIENCE_JOB_DEFAULTS = {
   maxQueued: 16,
   retentionMs: 24 * 3600 * 1000,
+  staleMs: 30_000,
 } as const satisfies Partial<AudienceJobsOptions>;

@@ -1,12 +1,17 @@
 /**
- * Audience jobs: large audience requests run in the background, one at a time, with progress,
- * cancellation, and results kept for paging or streaming. A job is stored durably when it is
- * accepted and again when it finishes (with its users), so a crash or restart loses none:
- * on start, jobs that were queued or running are queued again and re-run from their spec.
+ * Audience jobs: large audience requests run in the background, one at a time per process, with
+ * progress, cancellation, and results kept for paging or streaming. A job is stored durably when
+ * it is accepted and again when it finishes (with its users), so a crash or restart loses none.
+ *
+ * Jobs are claimed from the store's job queue (RalmStore.openJobQueue): with the embedded store an
+ * in-process queue, and on start the jobs that were queued or running are queued again; on a
+ * shared store one queue for every replica, so any replica may run a job accepted by another, the
+ * runner heart-beats its claim while it runs (every third of `staleMs`), and a job whose runner
+ * died is claimed again by another replica once `staleMs` has passed without a heart-beat.
  * Finished jobs are kept for `retentionMs`, then removed.
  */
 import { randomUUID } from 'node:crypto';
-import type { AudienceRecord, AudienceUsers, RalmStore } from '../store/store.js';
+import type { AudienceRecord, AudienceUsers, ClaimedJob, JobQueue, RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
 import { TimeSlicer } from '../util/time-slice.js';
 import { AUDIENCE_JOB_DEFAULTS } from './defaults.js';
@@ -19,6 +24,8 @@ export interface AudienceJobsOptions {
   maxQueued?: number;
   /** How long finished jobs (and their users) are kept, ms. Default 24 h. */
   retentionMs?: number;
+  /** Shared queue: a job whose runner has not heart-beaten for this long is run by another replica, ms. Default 30 s. */
+  staleMs?: number;
   now?: () => number;
 }
 
@@ -62,22 +69,33 @@ async function columnsOf(list: AudienceResult['users']): Promise<AudienceUsers> 
   return out;
 }
 
+/** Longest one claim waits for a job before the runner looks again (for a dead runner's job), ms. */
+const CLAIM_WAIT_MS = 1000;
+
 export class AudienceJobs {
   private readonly live = new Map<string, Live>();
-  private readonly queue: string[] = [];
+  private readonly queue: JobQueue;
+  private loop: Promise<void> | undefined;
   private runningJob: Promise<void> | undefined;
   private stopped = false;
+  private waitingJobs = 0;
   private readonly maxQueued: number;
   private readonly retentionMs: number;
+  private readonly staleMs: number;
   private readonly now: () => number;
 
   constructor(private readonly store: RalmStore, private readonly runner: Runner, private readonly fromJson: SpecFromJson, options: AudienceJobsOptions = {}) {
     this.maxQueued = options.maxQueued ?? AUDIENCE_JOB_DEFAULTS.maxQueued;
     this.retentionMs = options.retentionMs ?? AUDIENCE_JOB_DEFAULTS.retentionMs;
+    this.staleMs = options.staleMs ?? AUDIENCE_JOB_DEFAULTS.staleMs;
     this.now = options.now ?? Date.now;
+    this.queue = store.openJobQueue();
   }
 
-  /** Re-queues jobs a previous process accepted but did not finish; drops expired ones. */
+  /**
+   * Starts running jobs. An in-process queue first gets again the jobs a previous process accepted
+   * but did not finish (a shared queue still holds them); expired jobs are dropped.
+   */
   async restore(): Promise<{ requeued: number; expired: number }> {
     let requeued = 0;
     let expired = 0;
@@ -86,55 +104,46 @@ export class AudienceJobs {
     all.sort((a, b) => a.createdAt - b.createdAt);
     for (const r of all) {
       if (r.status === 'queued' || r.status === 'running') {
-        let spec: AudienceSpec;
-        try {
-          spec = this.fromJson(r.spec);
-        } catch (err) {
-          // e.g. the model's width changed since the job was accepted
-          const e = err as RalmError;
-          await this.store.putAudience({ ...r, status: 'failed', finishedAt: this.now(), error: { code: e.code ?? 'RALM_ERR_VALIDATION', message: e.message } });
-          continue;
-        }
-        const record: AudienceRecord = { ...r, status: 'queued', startedAt: null };
-        await this.store.putAudience(record);
-        this.live.set(r.id, { record, spec, abort: new AbortController(), progress: { scored: 0, total: 0 } });
-        this.queue.push(r.id);
+        if (this.queue.shared) continue;
+        await this.store.putAudience({ ...r, status: 'queued', startedAt: null });
+        await this.queue.push(r.id);
         requeued++;
       } else if (r.finishedAt !== null && r.finishedAt + this.retentionMs < this.now()) {
         await this.store.deleteAudience(r.id);
         expired++;
       }
     }
-    this.pump();
+    this.waitingJobs = await this.queue.waiting();
+    this.start();
     return { requeued, expired };
   }
 
-  /** Accepts a job: stored durably before this resolves. */
+  /** Accepts a job: stored durably, and queued, before this resolves. */
   async submit(spec: AudienceSpec, specJson: Record<string, unknown>): Promise<JobView> {
     if (this.stopped) throw new RalmError('RALM_ERR_CLOSED', 'the audience job runner is stopped');
-    // Callers check `full` first (and answer "overloaded"); this is the backstop.
-    if (this.full) throw new Error(`the audience job queue is full (${this.maxQueued} waiting)`);
     const record: AudienceRecord = {
-      id: randomUUID(), status: 'queued', spec: specJson, createdAt: this.now(), startedAt: null, finishedAt: null, error: null, summary: null,
+      id: randomUUID(), status: 'queued', spec: specJson, createdAt: this.now(), startedAt: null, finishedAt: null, error: null, summary: null, attempts: 0, runner: null,
     };
     await this.store.putAudience(record);
-    this.live.set(record.id, { record, spec, abort: new AbortController(), progress: { scored: 0, total: 0 } });
-    this.queue.push(record.id);
-    this.pump();
-    void this.sweep();
+    await this.queue.push(record.id);
+    this.waitingJobs++;
+    this.start();
+    void this.sweep().catch(() => undefined);
     return this.view(record);
   }
 
-  /** True when no job can be accepted now. */
-  get full(): boolean {
-    return this.queue.length >= this.maxQueued;
+  /** True when no job can be accepted now (callers answer "overloaded"). */
+  async isFull(): Promise<boolean> {
+    this.waitingJobs = await this.queue.waiting();
+    return this.waitingJobs >= this.maxQueued;
   }
 
+  /** Jobs waiting to be claimed, as last seen. */
   get queued(): number {
-    return this.queue.length;
+    return this.waitingJobs;
   }
 
-  /** 1 while a job runs. */
+  /** 1 while a job runs here. */
   get running(): number {
     return this.runningJob ? 1 : 0;
   }
@@ -159,19 +168,12 @@ export class AudienceJobs {
 
   /**
    * Cancels a queued or running job (it is kept, as cancelled), or deletes a finished one with
-   * its users. Undefined for an unknown id.
+   * its users. Undefined for an unknown id. A job running on another replica sees the
+   * cancellation at its next heart-beat.
    */
   async cancel(id: string): Promise<{ action: 'cancelled' | 'deleted'; job: JobView } | undefined> {
     const l = this.live.get(id);
     if (l) {
-      const q = this.queue.indexOf(id);
-      if (q >= 0) {
-        this.queue.splice(q, 1);
-        this.live.delete(id);
-        const record: AudienceRecord = { ...l.record, status: 'cancelled', finishedAt: this.now() };
-        await this.store.putAudience(record);
-        return { action: 'cancelled', job: this.view(record) };
-      }
       l.abort.abort();
       await this.runningJob;
       const after = await this.get(id);
@@ -179,40 +181,93 @@ export class AudienceJobs {
     }
     const r = await this.store.getAudience(id);
     if (!r) return undefined;
+    if (r.status === 'queued' || r.status === 'running') {
+      if (await this.queue.withdraw(id)) this.waitingJobs = Math.max(0, this.waitingJobs - 1);
+      const record: AudienceRecord = { ...r, status: 'cancelled', finishedAt: this.now() };
+      await this.store.putAudience(record);
+      return { action: 'cancelled', job: this.view(record) };
+    }
     await this.store.deleteAudience(id);
     return { action: 'deleted', job: this.view(r) };
   }
 
-  private pump(): void {
-    if (this.runningJob || this.stopped || this.queue.length === 0) return;
-    const id = this.queue.shift() as string;
-    this.runningJob = this.runOne(id).finally(() => {
-      this.runningJob = undefined;
-      this.pump();
-    });
+  private start(): void {
+    if (this.loop || this.stopped) return;
+    this.loop = this.claimLoop();
   }
 
-  private async runOne(id: string): Promise<void> {
-    const l = this.live.get(id);
-    if (!l) return;
-    l.record = { ...l.record, status: 'running', startedAt: this.now() };
-    await this.store.putAudience(l.record).catch(() => undefined);
+  /** Claims jobs one at a time and runs them, until stopped. */
+  private async claimLoop(): Promise<void> {
+    while (!this.stopped) {
+      let job: ClaimedJob | null;
+      try {
+        job = await this.queue.claim(CLAIM_WAIT_MS, this.staleMs);
+      } catch {
+        // The store is away: look again shortly.
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (!job) continue;
+      if (this.stopped) {
+        await job.release().catch(() => undefined);
+        break;
+      }
+      this.waitingJobs = Math.max(0, this.waitingJobs - 1);
+      this.runningJob = this.runClaimed(job).catch(() => undefined);
+      await this.runningJob;
+      this.runningJob = undefined;
+    }
+  }
+
+  private async runClaimed(job: ClaimedJob): Promise<void> {
+    const { id } = job;
+    const stored = await this.store.getAudience(id);
+    // Cancelled or finished meanwhile (or a runner that died after finishing it): nothing to run.
+    if (!stored || (stored.status !== 'queued' && stored.status !== 'running')) {
+      await job.done();
+      return;
+    }
+    let spec: AudienceSpec;
     try {
-      const result = await this.runner(l.spec, {
-        signal: l.abort.signal,
-        onProgress: (scored, total) => {
-          l.progress = { scored, total };
-        },
-      });
+      spec = this.fromJson(stored.spec);
+    } catch (err) {
+      // e.g. the model's width changed since the job was accepted
+      const e = err as RalmError;
+      await this.store.putAudience({ ...stored, status: 'failed', finishedAt: this.now(), error: { code: e.code ?? 'RALM_ERR_VALIDATION', message: e.message } });
+      await job.done();
+      return;
+    }
+    // A runner paused between its claim and here may have lost the job meanwhile: it runs only what it still holds.
+    if (this.queue.shared && !(await job.heartbeat().catch(() => false))) return;
+    const l: Live = {
+      record: { ...stored, status: 'running', startedAt: this.now(), attempts: (stored.attempts ?? 0) + 1, runner: this.queue.runner },
+      spec, abort: new AbortController(), progress: { scored: 0, total: 0 },
+    };
+    this.live.set(id, l);
+    let lost = false;
+    const beat = this.queue.shared ? setInterval(() => void this.beat(job, l).then((kept) => {
+      if (kept) return;
+      lost = true;
+      l.abort.abort();
+    }), Math.max(1, Math.floor(this.staleMs / 3))) : undefined;
+    beat?.unref();
+    try {
+      await this.store.putAudience(l.record);
+      const result = await this.runner(l.spec, { signal: l.abort.signal, onProgress: (scored, total) => { l.progress = { scored, total }; } });
       const users = await columnsOf(result.users);
+      // Only the runner that still holds the job records its result.
+      if (this.queue.shared && !lost && !(await job.heartbeat().catch(() => true))) lost = true;
+      if (lost) return;
       // Durable before anyone is told it is done.
       const record: AudienceRecord = { ...l.record, status: 'done', finishedAt: this.now(), summary: summaryOf(result) };
       await this.store.putAudience(record, users);
       l.record = record;
     } catch (err) {
+      // Taken over by another runner: the job is theirs now.
+      if (lost) return;
       if (this.stopped && l.abort.signal.aborted) {
-        // Shutting down: leave it queued in the store, to run again after the restart.
-        this.live.delete(id);
+        // Shutting down: back in the queue, to run again here after a restart, or on another replica.
+        await job.release().catch(() => undefined);
         return;
       }
       const e = err as RalmError;
@@ -220,8 +275,26 @@ export class AudienceJobs {
       const record: AudienceRecord = { ...l.record, status, finishedAt: this.now(), error: status === 'failed' ? { code: e.code ?? 'RALM_ERR_INTERNAL', message: e.message } : null };
       await this.store.putAudience(record).catch(() => undefined);
       l.record = record;
+    } finally {
+      clearInterval(beat);
+      this.live.delete(id);
     }
-    this.live.delete(id);
+    await job.done();
+  }
+
+  /**
+   * Keeps a shared claim: false when another runner has taken the job over. A job cancelled on
+   * another replica is stopped here. A store that does not answer keeps the job running: the
+   * claim lapses by itself if this process cannot reach the store for `staleMs`.
+   */
+  private async beat(job: ClaimedJob, l: Live): Promise<boolean> {
+    try {
+      if (!(await job.heartbeat())) return false;
+      if ((await this.store.getAudience(job.id))?.status === 'cancelled') l.abort.abort();
+    } catch {
+      // the store is away for now
+    }
+    return true;
   }
 
   /** Removes finished jobs past retention. */
@@ -232,10 +305,12 @@ export class AudienceJobs {
     }
   }
 
-  /** Stops running jobs (they stay queued in the store and run after a restart). */
+  /** Stops running jobs (they go back to the queue: they run after a restart, or on another replica). */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const l of this.live.values()) l.abort.abort();
+    await this.queue.close();
     await this.runningJob;
+    await this.loop;
   }
 }

@@ -9,6 +9,8 @@ import { SYNTHETIC_DEFAULTS } from '../data/synthetic.js';
 import type { Dataset } from '../data/dataset.js';
 import { SERVICE_OPTIONS } from '../server/config.js';
 import { asDefault, bool, int, num, oneOf, str, UsageError, type OptionSpec } from '../util/options.js';
+import type { Durability } from '../store/redis-connection.js';
+import type { RalmStore } from '../store/store.js';
 
 export { DATASET_KINDS };
 
@@ -114,7 +116,35 @@ export function flagOnly<S extends OptionSpec<unknown>>(spec: S): Omit<S, 'env'>
 
 export const STORE_OPTIONS = {
   dataDir: flagOnly(SERVICE_OPTIONS.dataDir),
+  store: flagOnly(SERVICE_OPTIONS.store),
+  storeDurability: flagOnly(SERVICE_OPTIONS.storeDurability),
+  storeReplicas: flagOnly(SERVICE_OPTIONS.storeReplicas),
   modelDir: { ...flagOnly(SERVICE_OPTIONS.modelDir), help: 'the model directory' },
 };
+
+interface StoreValues {
+  dataDir: string;
+  store: string | null;
+  storeDurability: Durability;
+  storeReplicas: number;
+}
+
+/** The store setting a command's flags name (checked before any work: one of --data-dir and --store). */
+export function storeSpec(command: string, v: StoreValues, given: ReadonlySet<string>): string {
+  if (v.store !== null && given.has('data-dir')) throw new UsageError(`${command}: give --data-dir or --store, not both`);
+  return v.store ?? `lmdb:${v.dataDir}`;
+}
+
+/**
+ * The store a command's `--store` (or `--data-dir`) names, opened as `ralm serve` opens it (one
+ * factory, open-store.ts): the embedded LMDB store by default, or a Valkey/Redis store that
+ * running replicas share — whose users and events they then see.
+ */
+export async function openCommandStore(command: string, v: StoreValues, given: ReadonlySet<string>): Promise<RalmStore> {
+  const { openStore } = await import('../store/open-store.js');
+  const opened = await openStore(storeSpec(command, v, given), { durability: v.storeDurability, replicas: v.storeReplicas });
+  if (opened.warning) process.stderr.write(`warning: ${opened.warning}\n`);
+  return opened.store;
+}
 
 export const BACKEND_OPTION = flagOnly(SERVICE_OPTIONS.backend);

@@ -3,35 +3,79 @@
  * renewed while it runs (a third of its time to live), and publishes under the lease's fencing
  * token, so that a run that lost its lease (paused, partitioned) is refused where a newer one has
  * published. A store without coordination (the embedded one) serves one process: runs need no lease.
+ *
+ * A run asked for while another replica holds the lease goes through that holder: the asker
+ * queues a request; the holder, before it gives the lease up, runs once more for the requests
+ * that came during its run (so clicks sent before the request are covered) and answers each with
+ * that run's report. The asker meanwhile keeps trying the lease, and runs itself if it comes free
+ * (the holder died, or finished before it saw the request).
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
-import { RalmError } from '../util/errors.js';
+import { RalmError, type RalmErrorCode } from '../util/errors.js';
 import type { StoreCoordination } from '../store/store.js';
 
-/** This process's name as a lease holder: host, pid and a random part (unique across restarts). */
-export const LEASE_HOLDER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+/** How long an answer waits for its asker, ms (an asker that gave up never reads it). */
+const ANSWER_TTL_MS = 60_000;
+/** How often an asker looks for its answer or a free lease, ms. */
+const POLL_MS = 50;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Runs `fn` under the lease, waiting up to `waitMs` for it while another holds it; a
- * RALM_ERR_STORE_UNAVAILABLE error says who holds it when the wait ends without it.
+ * Runs `fn` under the lease as `holder`, then once more for each batch of requests other replicas
+ * queued meanwhile (answered with that run's report). With `waitMs` = 0 (a scheduled run) it
+ * gives up at once while another holds the lease (RALM_ERR_STORE_UNAVAILABLE); otherwise it asks
+ * the holder and answers with the holder's run's report, or runs itself once the lease is free —
+ * and RALM_ERR_LEADER_TIMEOUT when neither happens within `waitMs`.
  */
-export async function underLease<T>(c: StoreCoordination | undefined, ttlMs: number, waitMs: number, fn: () => Promise<T>): Promise<T> {
+export async function underLease<T extends object>(c: StoreCoordination | undefined, holder: string, ttlMs: number, waitMs: number, fn: () => Promise<T>): Promise<T> {
   if (!c) return fn();
-  const deadline = Date.now() + waitMs;
-  let token = await c.acquireLease(LEASE_HOLDER, ttlMs);
-  while (token === null && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
-    token = await c.acquireLease(LEASE_HOLDER, ttlMs);
+  let token = await c.acquireLease(holder, ttlMs);
+  if (token === null && waitMs <= 0) throw new RalmError('RALM_ERR_STORE_UNAVAILABLE', 'another replica holds the re-clustering lease; its run publishes to every replica, so try again later');
+  if (token === null) {
+    const deadline = Date.now() + waitMs;
+    const request = await c.requestRun();
+    const answered = (answer: string): T => {
+      const { report, error } = JSON.parse(answer) as { report?: T; error?: { code: RalmErrorCode; message: string } };
+      if (error) throw new RalmError(error.code, `the re-clustering leader's run failed: ${error.message}`);
+      return report as T;
+    };
+    while (token === null) {
+      const answer = await c.takeAnswer(request);
+      if (answer !== null) return answered(answer);
+      if (Date.now() >= deadline) {
+        await c.withdrawRequest(request).catch(() => undefined);
+        throw new RalmError('RALM_ERR_LEADER_TIMEOUT', `no re-clustering leader answered within ${waitMs} ms (another replica holds the lease and has not finished its run); the run asked for may still happen there, so try again later`, { waitedMs: waitMs });
+      }
+      await sleep(POLL_MS);
+      token = await c.acquireLease(holder, ttlMs);
+    }
+    await c.withdrawRequest(request);
+    // The holder may have answered and let go between the last look and the taking.
+    const late = await c.takeAnswer(request);
+    if (late !== null) {
+      await c.releaseLease(holder);
+      return answered(late);
+    }
   }
-  if (token === null) throw new RalmError('RALM_ERR_STORE_UNAVAILABLE', `another replica holds the re-clustering lease (waited ${waitMs} ms); its run publishes to every replica, so try again later`);
   const held = token;
-  const renew = setInterval(() => void c.renewLease(LEASE_HOLDER, held, ttlMs).catch(() => false), Math.max(1, Math.floor(ttlMs / 3)));
+  const renew = setInterval(() => void c.renewLease(holder, held, ttlMs).catch(() => false), Math.max(1, Math.floor(ttlMs / 3)));
   renew.unref();
   try {
-    return await fn();
+    const report = await fn();
+    // Requests that came during the run: one more run covers them all (their clicks came before it).
+    for (let asked = await c.takeRequests(); asked.length > 0; asked = await c.takeRequests()) {
+      let answer: string;
+      try {
+        answer = JSON.stringify({ report: await fn() });
+      } catch (err) {
+        const e = err as RalmError;
+        answer = JSON.stringify({ error: { code: e.code ?? 'RALM_ERR_STORE_UNAVAILABLE', message: e.message } });
+      }
+      await c.answer(asked, answer, ANSWER_TTL_MS);
+    }
+    return report;
   } finally {
     clearInterval(renew);
-    await c.releaseLease(LEASE_HOLDER).catch(() => undefined);
+    await c.releaseLease(holder).catch(() => undefined);
   }
 }

@@ -13,13 +13,17 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RalmEngine } from '../engine/engine.js';
-import type { ClickEvent, IngestResult, ItemClusters, RalmStore, UserRecord } from '../store/store.js';
+import type { ClickEvent, IngestResult, ItemClusters, RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
-import { finiteVector, inRange } from '../engine/validate.js';
+import { finiteVector } from '../engine/validate.js';
 import { validateEvents } from '../store/lmdb-store.js';
-import { Rng, hashString } from '../util/rng.js';
 import { SEED_DEFAULTS } from './defaults.js';
 import { underLease } from './lease.js';
+import { prepareItem, type Prepared } from './prepare.js';
+import { PROCESS_NAME } from '../util/process-name.js';
+
+/** Seed services made in this process so far: each holds the lease under a name of its own. */
+let made = 0;
 
 export { SEED_DEFAULTS };
 
@@ -46,6 +50,8 @@ export interface SeedServiceOptions {
   now?: () => number;
   /** Called after each run (scheduled or on demand). */
   onRun?: (report: RunReport) => void;
+  /** Called when a scheduled run fails as a whole (e.g. its lease was taken over: RALM_ERR_STALE_LEASE). */
+  onError?: (err: Error) => void;
 }
 
 export interface RunReport {
@@ -65,6 +71,8 @@ export interface RunReport {
   seedsUsed: number;
   failures: Array<{ id: string; error: string }>;
   backend: string;
+  /** The seed service (host:pid:tag/n) that ran it: on a shared store, the lease holder. */
+  ranBy: string;
 }
 
 export interface SeedMetrics {
@@ -80,16 +88,10 @@ export interface SeedMetrics {
   freshnessMs: number[];
 }
 
-interface Prepared {
-  id: string;
-  seedVersion: number;
-  points: Float32Array;
-  n: number;
-  previous: ItemClusters | undefined;
-  firstSeedAt: number | null;
-}
 
 const RECENT = 10_000;
+
+const isStale = (err: unknown): boolean => (err as RalmError | undefined)?.code === 'RALM_ERR_STALE_LEASE';
 
 function pushBounded(arr: number[], v: number): void {
   arr.push(v);
@@ -102,9 +104,11 @@ export class SeedService {
   readonly metrics: SeedMetrics = {
     eventsIngested: 0, eventsDuplicate: 0, eventsUnknownUser: 0, runs: 0, itemsClustered: 0, failures: 0, lastRun: null, runDurationsMs: [], freshnessMs: [],
   };
-  private readonly o: Required<Omit<SeedServiceOptions, 'onRun' | 'timeWindowMs'>> & Pick<SeedServiceOptions, 'onRun'> & { timeWindowMs: number | null };
+  private readonly o: Required<Omit<SeedServiceOptions, 'onRun' | 'onError' | 'timeWindowMs'>> & Pick<SeedServiceOptions, 'onRun' | 'onError'> & { timeWindowMs: number | null };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RunReport> | undefined;
+  /** This service's name as the re-clustering lease's holder. */
+  readonly holder = `${PROCESS_NAME}/${++made}`;
 
   constructor(store: RalmStore, engine: RalmEngine, options: SeedServiceOptions = {}) {
     this.store = store;
@@ -213,7 +217,12 @@ export class SeedService {
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      if (!this.running) void this.recluster('schedule').catch(() => undefined);
+      if (!this.running) {
+        void this.recluster('schedule').catch((err: Error) => {
+          // Skipping while another replica holds the lease is the schedule working as meant.
+          if ((err as RalmError).code !== 'RALM_ERR_STORE_UNAVAILABLE' || !/holds the re-clustering lease/.test(err.message)) this.o.onError?.(err);
+        });
+      }
     }, this.o.intervalMs);
     this.timer.unref();
   }
@@ -227,12 +236,13 @@ export class SeedService {
   /**
    * Re-clusters every item whose seeds changed; concurrent calls share one run. On a shared store
    * the run holds the re-clustering lease: a scheduled run skips while another replica holds it;
-   * one on demand waits for it (up to twice its time to live).
+   * one on demand asks the holder for a run and answers with that run's report, or runs itself
+   * once the lease is free (waiting up to twice its time to live; see lease.ts).
    */
   recluster(trigger: RunReport['trigger'] = 'demand'): Promise<RunReport> {
     if (this.running) return this.running;
     const wait = trigger === 'demand' ? 2 * this.o.leaseMs : 0;
-    this.running = underLease(this.store.coordination, this.o.leaseMs, wait, () => this.run(trigger)).finally(() => (this.running = undefined));
+    this.running = underLease(this.store.coordination, this.holder, this.o.leaseMs, wait, () => this.run(trigger)).finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -241,7 +251,7 @@ export class SeedService {
     const startedAt = this.o.now();
     const report: RunReport = {
       trigger, startedAt, durationMs: 0, itemsConsidered: 0, itemsClustered: 0, itemsCold: 0, itemsWithoutUsableSeeds: 0, itemsNewlyServable: 0, newlyServable: [],
-      seedsUsed: 0, failures: [], backend: this.engine.backendKind,
+      seedsUsed: 0, failures: [], backend: this.engine.backendKind, ranBy: this.holder,
     };
     const dirty = await this.store.dirtyItems();
     report.itemsConsidered = dirty.length;
@@ -258,74 +268,11 @@ export class SeedService {
     return report;
   }
 
-  /** Gathers an item's usable seeds in the transformed space (distinct users, sampled when many). */
-  private async prepare(id: string, seedVersion: number): Promise<Prepared | null> {
-    const { h } = this.engine.model.manifest;
-    const version = this.engine.modelId;
-    const since = this.o.timeWindowMs === null ? undefined : this.o.now() - this.o.timeWindowMs;
-    const item = await this.store.getItem(id);
-    // Huge seed lists are sampled by position (twice the cap, so that repeat clickers still
-    // leave about `maxClusterPoints` distinct users).
-    const seeds = await this.store.seedsOf(id, since, { count: 2 * this.o.maxClusterPoints, seed: this.o.seed ^ seedVersion ^ hashString(id) });
-    // Distinct users, most recent click first.
-    const seen = new Set<string>();
-    let users: string[] = [];
-    for (let s = seeds.length - 1; s >= 0; s--) {
-      if (!seen.has(seeds[s].user)) {
-        seen.add(seeds[s].user);
-        users.push(seeds[s].user);
-      }
-    }
-    if (users.length > this.o.maxClusterPoints) {
-      // Seeded partial Fisher-Yates: a uniform sample, the same for the same item and version.
-      new Rng(this.o.seed ^ seedVersion ^ hashString(id)).shuffle(users, this.o.maxClusterPoints);
-      users = users.slice(0, this.o.maxClusterPoints);
-    }
-    const all = new Float32Array(users.length * h);
-    const found = await this.store.readLookalikes(users, version, h, all);
-    let n = 0;
-    const missing: string[] = [];
-    for (let u = 0; u < users.length; u++) {
-      // A stored embedding out of range (written before the range rule) is recomputed, never clustered.
-      if (found[u] && inRange(all.subarray(u * h, (u + 1) * h))) {
-        if (n !== u) all.copyWithin(n * h, u * h, (u + 1) * h);
-        n++;
-      } else missing.push(users[u]);
-    }
-    const rows: Float32Array[] = [all.subarray(0, n * h)];
-    let count = n;
-    if (missing.length > 0) {
-      // Users embedded under another model (or not yet known): transform the known ones now.
-      const records = (await this.store.getUsers(missing)).filter((r): r is UserRecord => r !== undefined && inRange(r.universal));
-      if (records.length > 0) {
-        const { m } = this.engine.model.manifest;
-        const x = new Float32Array(records.length * m);
-        records.forEach((r, i) => x.set(r.universal, i * m));
-        const { e, ok } = await this.engine.transformUsable(x, records.length);
-        let kept = 0;
-        for (let r = 0; r < records.length; r++) if (ok[r]) e.copyWithin(kept++ * h, r * h, (r + 1) * h);
-        rows.push(e.subarray(0, kept * h));
-        count += kept;
-      }
-    }
-    if (count === 0) return null;
-    let points = rows[0];
-    if (rows.length > 1) {
-      points = new Float32Array(count * h);
-      points.set(rows[0]);
-      points.set(rows[1], n * h);
-    }
-    // Previous centroids warm-start k-means, unless they are unusable (another model, or out of range).
-    const c = item?.clusters;
-    const previous = c && c.modelVersion === version && inRange(c.centroids.subarray(0, c.count * h)) ? c : undefined;
-    return { id, seedVersion, points, n: count, previous, firstSeedAt: item?.info.firstSeedAt ?? null };
-  }
-
   private async runBatch(batch: Array<{ id: string; seedVersion: number }>, report: RunReport): Promise<void> {
     const ready: Prepared[] = [];
     for (const d of batch) {
       try {
-        const p = await this.prepare(d.id, d.seedVersion);
+        const p = await prepareItem(this.store, this.engine, this.o, d.id, d.seedVersion);
         if (p) ready.push(p);
         else report.itemsWithoutUsableSeeds++;
       } catch (err) {
@@ -335,12 +282,15 @@ export class SeedService {
     if (ready.length === 0) return;
     try {
       await this.publish(ready, report);
-    } catch {
+    } catch (err) {
+      // The lease was lost (a newer leader published): this run ends; nothing of it is an item's failure.
+      if (isStale(err)) throw err;
       // Isolate the failure: one item at a time, so one bad item cannot hold back the others.
       for (const p of ready) {
         try {
           await this.publish([p], report);
         } catch (err) {
+          if (isStale(err)) throw err;
           await this.fail(p.id, err, report);
         }
       }
@@ -367,7 +317,15 @@ export class SeedService {
     // Checked, then durable, then visible: nothing the engine would refuse is ever stored, and a
     // crash between saving and publishing re-publishes from the store on restart.
     this.engine.checkItems(results.map((c) => ({ id: c.id, centroids: c.centroids.subarray(0, c.count * h), global: c.global })));
-    await this.store.saveClusters(results);
+    try {
+      await this.store.saveClusters(results);
+    } catch (err) {
+      // Refused items stand as the newer leader published them; the rest were published here and are served here too.
+      const refused = isStale(err) ? new Set((err as RalmError).details?.refused as string[] | undefined) : undefined;
+      const kept = refused ? results.filter((c) => !refused.has(c.id)) : [];
+      if (kept.length > 0) await this.engine.upsertItems(kept.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
+      throw err;
+    }
     await this.engine.upsertItems(results.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
     for (let i = 0; i < results.length; i++) {
       report.itemsClustered++;

@@ -49,6 +49,8 @@ export interface BuiltApp {
   audienceJobs: AudienceJobs;
   /** Shutdown without dropping a request: stop accepting, finish what is in flight, close (see plugins/drain.ts). */
   drain: Drain;
+  /** Switches to another model (see Serving.reload): a model another replica rolled out. */
+  reload: Serving['reload'];
 }
 
 const ROUTES = [recommendRoutes, scoreRoutes, eventsRoutes, usersRoutes, itemsRoutes, adminRoutes, audiencesRoutes, healthRoutes];
@@ -96,5 +98,5 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     for (const routes of ROUTES) void api.register(routes, ctx);
   });
 
-  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now, drain: drained };
+  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now, drain: drained, reload: (dir, load) => serving.reload(dir, load) };
 }

@@ -40,7 +40,11 @@ export interface ServiceConfig {
   cpuOffload: boolean;
   /** The LMDB map's initial size in bytes (it grows as the store does). */
   lmdbMapSize: number;
+  /** How long event ids are remembered for de-duplication, ms (either store). */
+  eventIdRetentionMs: number;
   reclusterIntervalMs: number;
+  /** Shared store: the re-clustering lease's time to live, ms (renewed every third of it while a run lasts). */
+  reclusterLeaseMs: number;
   minSeeds: number;
   /** A bearer token with every scope (see tokens.ts). */
   apiToken: string | null;
@@ -100,6 +104,8 @@ export interface ServiceConfig {
   audienceMaxQueuedJobs: number;
   /** How long finished audience jobs and their users are kept, ms. */
   audienceRetentionMs: number;
+  /** Shared store: an audience job whose runner has not heart-beaten for this long is run by another replica, ms. */
+  audienceJobTimeoutMs: number;
 }
 
 /** Each setting: environment variable, flag, default and parser — the only home of the service's defaults. */
@@ -119,7 +125,9 @@ export const SERVICE_OPTIONS = {
   cpuThreads: { flag: 'cpu-threads', env: 'RALM_CPU_THREADS', arg: 'auto|N', default: 'auto', defaultText: 'auto: one per core', help: 'CPU worker threads for scoring and audience scans', parse: (v: string) => (v === 'auto' ? null : int(1, 256)(v)) },
   cpuOffload: { flag: 'cpu-offload', env: 'RALM_CPU_OFFLOAD', arg: 'true|false', default: 'true', help: 'rank on the CPU worker threads, keeping the event loop free for other requests (false: half of each request on the event loop, lowest latency when idle)', parse: bool },
   lmdbMapSize: { flag: 'lmdb-map-size', env: 'RALM_LMDB_MAP_SIZE', arg: 'BYTES', default: String(LMDB_DEFAULTS.mapSize), help: 'initial size of the store\'s memory map (address space, not disk; LMDB grows it as the store grows)', parse: int(1 << 20, 2 ** 50) },
+  eventIdRetentionMs: { flag: 'event-id-retention-ms', env: 'RALM_EVENT_ID_RETENTION_MS', arg: 'N', default: String(LMDB_DEFAULTS.eventIdRetentionMs), help: 'how long event ids are remembered, so that a re-sent event (same id, same item) is a duplicate, ms (a shared store keeps them in memory: shorter at high event rates)', parse: int(0, 365 * 86_400_000) },
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
+  reclusterLeaseMs: { flag: 'recluster-lease-ms', env: 'RALM_RECLUSTER_LEASE_MS', arg: 'N', default: String(SEED_DEFAULTS.leaseMs), help: 'shared store: the re-clustering lease\'s time to live, ms (its holder renews it every third of it; a replica that stops renewing loses it after this long)', parse: int(300, 3_600_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
   apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'a bearer token with every scope (empty: none)', parse: (v: string) => (v === '' ? null : apiToken(v, SCOPES).token) },
   apiTokens: { flag: 'api-tokens', env: 'RALM_API_TOKENS', arg: 'LIST', default: '', help: 'bearer tokens and their scopes: scope[+scope]:token,… with scopes read, write, admin', parse: parseTokenList },
@@ -151,6 +159,7 @@ export const SERVICE_OPTIONS = {
   audienceStorage: { flag: 'audience-storage', env: 'RALM_AUDIENCE_STORAGE', arg: 'f32|int8', default: 'int8', help: 'audience user-table storage (int8: the CPU scan reads int8 codes, a quarter of the bytes, with integer dot products)', parse: oneOf(['f32', 'int8'] as const) },
   audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.maxQueued), help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
   audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.retentionMs), help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
+  audienceJobTimeoutMs: { flag: 'audience-job-timeout-ms', env: 'RALM_AUDIENCE_JOB_TIMEOUT_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.staleMs), help: 'shared store: an audience job whose runner has not heart-beaten for this long (it beats every third of it) is run again by another replica, ms', parse: int(300, 86_400_000) },
 } as const satisfies OptionTable;
 
 /** `--store`: empty (the embedded store in --data-dir), lmdb:DIR, or a Valkey/Redis address. */

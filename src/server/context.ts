@@ -27,6 +27,8 @@ export interface AppDeps {
   logger?: boolean | object;
   /** POST /v1/admin/model loads a `dir` only from under this directory; without one it reloads only the configured model. */
   modelsRoot?: string;
+  /** The configured model directory: on a shared store, a reload of it is announced by its path under the models root. */
+  modelDir?: string;
   /** Requests per minute per client on the /v1 routes; 0 or left out: no limit. */
   rateLimit?: number;
   /** Request coalescing; each option left out takes the service default. */
@@ -66,6 +68,7 @@ export interface LoadLimits {
 export interface AppSettings {
   tokens: ApiToken[];
   modelsRoot: string | undefined;
+  modelDir: string | undefined;
   rateLimit: number;
   limits: LoadLimits;
   bodyLimit: number;
@@ -74,7 +77,7 @@ export interface AppSettings {
   batching: BatcherOptions;
   audience: AudienceServiceOptions & { maxSize: number; maxClusterSeeds: number };
   audienceSyncMaxUsers: number;
-  jobs: AudienceJobsOptions & { maxQueued: number; retentionMs: number };
+  jobs: AudienceJobsOptions & { maxQueued: number; retentionMs: number; staleMs: number };
 }
 
 export function appSettings(deps: AppDeps): AppSettings {
@@ -83,6 +86,7 @@ export function appSettings(deps: AppDeps): AppSettings {
   return {
     tokens: allTokens(deps.apiToken, deps.apiTokens ?? []),
     modelsRoot: deps.modelsRoot,
+    modelDir: deps.modelDir,
     rateLimit: deps.rateLimit ?? 0,
     bodyLimit: deps.bodyLimit,
     requestTimeoutMs: deps.requestTimeoutMs ?? d.requestTimeoutMs,
@@ -94,7 +98,7 @@ export function appSettings(deps: AppDeps): AppSettings {
     },
     audience: { ...audience, maxSize: audience.maxSize ?? d.audienceMaxSize, maxClusterSeeds: audience.maxClusterSeeds ?? d.audienceMaxClusterSeeds },
     audienceSyncMaxUsers: syncMaxUsers ?? d.audienceSyncMaxUsers,
-    jobs: { ...jobs, maxQueued: jobs?.maxQueued ?? d.audienceMaxQueuedJobs, retentionMs: jobs?.retentionMs ?? d.audienceRetentionMs },
+    jobs: { ...jobs, maxQueued: jobs?.maxQueued ?? d.audienceMaxQueuedJobs, retentionMs: jobs?.retentionMs ?? d.audienceRetentionMs, staleMs: jobs?.staleMs ?? d.audienceJobTimeoutMs },
   };
 }
 

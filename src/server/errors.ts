@@ -49,6 +49,8 @@ export const STATUS: Record<ServiceErrorCode, number> = {
   RALM_ERR_CLOSED: 503,
   RALM_ERR_UNDER_PRESSURE: 503,
   RALM_ERR_DEADLINE_EXCEEDED: 504,
+  // A run asked of the replica holding the re-clustering lease that neither answered nor freed the lease in time.
+  RALM_ERR_LEADER_TIMEOUT: 504,
   // The disk (or quota) is full: the write was not applied; reads keep serving, writes succeed once space returns.
   RALM_ERR_STORAGE_FULL: 507,
 };

@@ -2,7 +2,8 @@
  * Keeps this replica's engine and user table current with a shared store: changes other replicas
  * announce (clusters published, users stored) are applied as they arrive, so an item published
  * anywhere is served here within one round trip. The offset is taken before the start-up
- * snapshot (restore), so nothing announced meanwhile is missed; `caughtUp` gates readiness.
+ * snapshot (restore), so nothing announced meanwhile is missed; `caughtUp` gates readiness. A
+ * model another replica rolled out is loaded here too (server.ts), so every replica follows it.
  */
 import type { RalmEngine } from '../engine/engine.js';
 import type { AudienceService } from '../audience/audience-service.js';
@@ -18,8 +19,13 @@ export interface Follower {
 
 const RECENT = 10_000;
 
-/** Applies announced changes to the engine and user table `current()` names (they change on a model reload). */
-export function followStore(store: RalmStore, offset: string, current: () => { engine: RalmEngine; audience: AudienceService }, log: (line: string) => void): Follower | undefined {
+/**
+ * Applies announced changes to the engine and user table `current()` names (they change on a model
+ * reload); a model another replica rolled out is handed to `rollOut` (after the batch's clusters
+ * and users: the new model's own sets are read from the store when it loads).
+ */
+export function followStore(store: RalmStore, offset: string, current: () => { engine: RalmEngine; audience: AudienceService }, log: (line: string) => void,
+  rollOut: (modelId: string, dir: string) => Promise<void> = async () => undefined): Follower | undefined {
   const c = store.coordination;
   if (!c) return undefined;
   const lagsMs: number[] = [];
@@ -57,6 +63,8 @@ export function followStore(store: RalmStore, offset: string, current: () => { e
       if (ids.length > 0) audience.addUsers(ids, rows.subarray(0, ids.length * h));
       applied.users += ids.length;
     }
+    const model = changes.filter((x) => x.kind === 'model' && x.dir !== undefined && x.ids.length === 1).pop();
+    if (model) await rollOut(model.ids[0], model.dir as string);
     const now = Date.now();
     for (const x of changes) {
       lagsMs.push(now - x.at);

@@ -15,6 +15,8 @@ import { SeedService } from '../seeds/seed-service.js';
 import { buildApp, type AppState } from './app.js';
 import { loadDemoWorld } from './demo.js';
 import { followStore } from './replication.js';
+import { modelDirUnder } from './model-dirs.js';
+import { modelId } from '../model/identity.js';
 import type { ServiceConfig } from './config.js';
 import { allTokens, exposureCheck } from './tokens.js';
 
@@ -34,7 +36,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const exposure = exposureCheck(config.host, allTokens(config.apiToken, apiTokens), config.insecure);
   if (exposure) log(exposure);
   const model = await loadModel(config.modelDir);
-  const opened = await openStore(config.store ?? `lmdb:${config.dataDir}`, { durability: config.storeDurability, replicas: config.storeReplicas, lmdbMapSize: config.lmdbMapSize });
+  const opened = await openStore(config.store ?? `lmdb:${config.dataDir}`, { durability: config.storeDurability, replicas: config.storeReplicas, lmdbMapSize: config.lmdbMapSize, eventIdRetentionMs: config.eventIdRetentionMs });
   const store = opened.store;
   if (opened.warning) log(`warning: ${opened.warning}`);
   const engineOptions: EngineOptions = {
@@ -49,13 +51,17 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     throw err;
   });
   if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
-  const seeds = new SeedService(store, engine, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
+  const seedOptions = {
+    intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds, leaseMs: config.reclusterLeaseMs,
+    onError: (err: Error) => log(`re-clustering run failed: ${err.message}`),
+  };
+  const seeds = new SeedService(store, engine, seedOptions);
   const state: AppState = { ready: false, draining: false };
   const reloadModel = async (dir: string | undefined): Promise<{ engine: RalmEngine; seeds: SeedService }> => {
     const next = await loadModel(dir ?? config.modelDir);
     const e = await RalmEngine.create(next, engineOptions);
     try {
-      const s = new SeedService(store, e, { intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds });
+      const s = new SeedService(store, e, seedOptions);
       await prepareServing(e, s);
       log(`reloaded model ${next.manifest.modelVersion}: ${e.table.size} items`);
       return { engine: e, seeds: s };
@@ -64,9 +70,9 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
       throw err;
     }
   };
-  const { app, serving, audienceJobs, drain } = buildApp({
+  const { app, serving, audienceJobs, drain, reload } = buildApp({
     engine, store, seeds, apiToken: config.apiToken, apiTokens, bodyLimit: config.bodyLimit,
-    logger: { level: config.logLevel }, modelsRoot: config.modelsRoot ?? dirname(config.modelDir), rateLimit: config.rateLimit,
+    logger: { level: config.logLevel }, modelsRoot: config.modelsRoot ?? dirname(config.modelDir), modelDir: config.modelDir, rateLimit: config.rateLimit,
     batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue, maxHoldMs: config.maxBatchHoldMs },
     requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs, reloadModel,
     limits: {
@@ -75,7 +81,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     },
     audience: {
       syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds, storage: config.audienceStorage,
-      jobs: { maxQueued: config.audienceMaxQueuedJobs, retentionMs: config.audienceRetentionMs },
+      jobs: { maxQueued: config.audienceMaxQueuedJobs, retentionMs: config.audienceRetentionMs, staleMs: config.audienceJobTimeoutMs },
     },
   }, state);
 
@@ -92,7 +98,8 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     const demo = await loadDemoWorld(seeds);
     log(`empty store: loaded the demo world (${demo.users} users, ${demo.items} items, ${demo.events} clicks)`);
   }
-  const follower = offset === undefined ? undefined : followStore(store, offset, () => serving(), log);
+  const rollOut = (id: string, dir: string): Promise<void> => followModel(config, id, dir, serving().engine.modelId, (real) => reload(real, reloadModel), log);
+  const follower = offset === undefined ? undefined : followStore(store, offset, () => serving(), log, rollOut);
   // With a user tower, a demo user's stored features make the start-up example of `{features}`.
   let exampleFeatures: Record<string, unknown> | undefined;
   if (model.tower) {
@@ -136,6 +143,29 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     return closing;
   };
   return { app, url, state, close, exampleFeatures, storeWhere: opened.where };
+}
+
+/**
+ * Loads the model another replica rolled out: the directory it names under this replica's models
+ * root, only if its weights are the announced model's (its id: name and weights checksum) — a
+ * different model at that path is refused, and this replica keeps serving the one it has. The
+ * switch is the same as an admin reload's: prepared aside, then one assignment.
+ */
+async function followModel(config: ServiceConfig, id: string, dir: string, current: string, reload: (real: string) => Promise<unknown>, log: (line: string) => void): Promise<void> {
+  if (id === current) return;
+  const root = config.modelsRoot ?? dirname(config.modelDir);
+  try {
+    const real = await modelDirUnder(root, dir);
+    const found = modelId(await loadModel(real));
+    if (found !== id) {
+      log(`model rollout refused: ${JSON.stringify(dir)} under the models root holds ${found}, not the announced ${id}; still serving ${current}`);
+      return;
+    }
+    await reload(real);
+    log(`model rolled out by another replica: now serving ${id}`);
+  } catch (err) {
+    log(`model rollout to ${id} (${JSON.stringify(dir)}) refused: ${(err as Error).message}; still serving ${current}`);
+  }
 }
 
 /** One real dispatch before serving (pipelines compiled and every path exercised). */

@@ -5,7 +5,7 @@
  * cut — after success loses nothing.
  *
  * Sub-databases: users, items (seed-list state), clusters (published centroids and global
- * vectors), seeds (key [item, seq], bounded per item), events (ids seen, for idempotency), dirty
+ * vectors), seeds (key [item, seq], bounded per item), events (ids seen per item, for idempotency), dirty
  * (items to re-cluster → seed version), failures, meta (counters).
  *
  * This file is longer than the project's usual 400 lines on purpose: every write path shares one
@@ -19,8 +19,9 @@ import { RalmError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { yieldToEventLoop } from '../util/time-slice.js';
 import { storageError } from './storage-error.js';
+import { LocalJobQueue } from './local-job-queue.js';
 import type {
-  ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers
+  ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers, JobQueue
 } from './store.js';
 
 /** The LMDB store's defaults (the service configuration reads them). */
@@ -217,13 +218,15 @@ export class LmdbStore implements RalmStore {
       let unknownUserEvents = 0;
       for (const e of events) {
         if (e.id !== undefined) {
-          if (batchIds.has(e.id) || this.events.doesExist(e.id)) {
+          // Ids de-duplicate per item, as in the shared store (where an item's ids live with the item).
+          const key = `${e.item}\u0000${e.id}`;
+          if (batchIds.has(key) || this.events.doesExist(key)) {
             duplicates++;
             continue;
           }
-          batchIds.add(e.id);
-          this.events.put(e.id, now);
-          this.eventsByTime.put([now, e.id], 1);
+          batchIds.add(key);
+          this.events.put(key, now);
+          this.eventsByTime.put([now, key], 1);
         }
         let info = infos.get(e.item);
         if (!info) {
@@ -508,6 +511,11 @@ export class LmdbStore implements RalmStore {
   async *allAudiences(): AsyncIterable<AudienceRecord> {
     this.check();
     for (const { value } of this.audiences.getRange({})) yield value;
+  }
+
+  /** One process runs the jobs of an embedded store: an in-process queue. */
+  openJobQueue(): JobQueue {
+    return new LocalJobQueue();
   }
 
   async stats(): Promise<StoreStats> {

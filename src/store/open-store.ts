@@ -16,6 +16,8 @@ export interface OpenStoreOptions {
   replicas?: number;
   /** The LMDB map's initial size in bytes (lmdb: stores only). */
   lmdbMapSize?: number;
+  /** How long event ids are remembered for de-duplication, ms (the store's default when left out). */
+  eventIdRetentionMs?: number;
 }
 
 export interface OpenedStore {
@@ -36,7 +38,10 @@ export function isRedisSpec(spec: string): boolean {
 export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   if (isRedisSpec(spec)) {
     const { RedisStore } = await import('./redis-store.js');
-    const { store, warning } = await RedisStore.open(spec, { durability: options.durability ?? REDIS_DEFAULTS.durability, replicas: options.replicas ?? REDIS_DEFAULTS.replicas });
+    const { store, warning } = await RedisStore.open(spec, {
+      durability: options.durability ?? REDIS_DEFAULTS.durability, replicas: options.replicas ?? REDIS_DEFAULTS.replicas,
+      ...(options.eventIdRetentionMs !== undefined ? { eventIdRetentionMs: options.eventIdRetentionMs } : {}),
+    });
     const mode = store.durability === 'fsync' ? 'fsync (appendfsync always)' : store.durability === 'waitaof' ? `WAITAOF 1 ${options.replicas ?? 0}` : 'none';
     return { store, kind: 'redis', where: `${store.display}, durability ${mode}`, warning };
   }
@@ -45,7 +50,11 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
   }
   const dir = resolve(spec.slice('lmdb:'.length));
   try {
-    return { store: LmdbStore.open(dir, options.lmdbMapSize !== undefined ? { mapSize: options.lmdbMapSize } : {}), kind: 'lmdb', where: dir };
+    const lmdb = {
+      ...(options.lmdbMapSize !== undefined ? { mapSize: options.lmdbMapSize } : {}),
+      ...(options.eventIdRetentionMs !== undefined ? { eventIdRetentionMs: options.eventIdRetentionMs } : {}),
+    };
+    return { store: LmdbStore.open(dir, lmdb), kind: 'lmdb', where: dir };
   } catch (err) {
     throw new StartupError('RALM_ERR_DATA_DIR', `data directory ${dir}: cannot open the store: ${systemReason(err)}`);
   }

@@ -1,6 +1,7 @@
 /**
  * What replicas sharing one Valkey/Redis store agree on: who re-clusters (a lease with a fencing
- * token). The lease is `SET … PX` taken when free and renewed by its holder in one script; each
+ * token), and how a replica asks the one re-clustering for a run (a list of requests the holder
+ * takes before it gives the lease up, each answered under a key of its own). The lease is `SET … PX` taken when free and renewed by its holder in one script; each
  * taking draws a new, higher token from a counter, and every cluster publication carries the
  * publisher's token, checked atomically per item (PUBLISH_LUA): a leader paused past its lease
  * that wakes and publishes is refused wherever a newer leader has written
@@ -49,6 +50,31 @@ export class RedisCoordination implements StoreCoordination {
     await (this.client as unknown as LeaseScripts).ralmRelease(this.keys.lease, holder);
   }
 
+  async requestRun(): Promise<string> {
+    const id = randomUUID();
+    await this.client.rpush(this.keys.runRequests, id);
+    return id;
+  }
+
+  async takeAnswer(id: string): Promise<string | null> {
+    return this.client.getdel(this.keys.runAnswer(id));
+  }
+
+  async withdrawRequest(id: string): Promise<void> {
+    await this.client.lrem(this.keys.runRequests, 0, id);
+  }
+
+  async takeRequests(): Promise<string[]> {
+    const res = await this.client.multi().lrange(this.keys.runRequests, 0, -1).del(this.keys.runRequests).exec();
+    const [err, ids] = res?.[0] ?? [null, []];
+    if (err) throw err;
+    return ids as string[];
+  }
+
+  async answer(ids: readonly string[], report: string, ttlMs: number): Promise<void> {
+    await Promise.all(ids.map((id) => this.client.set(this.keys.runAnswer(id), report, 'PX', ttlMs)));
+  }
+
   async claimOnce(name: string): Promise<boolean> {
     const ok = await this.client.set(`${this.keys.fence}:once:${name}`, this.origin, 'NX');
     await this.durable();
@@ -59,10 +85,15 @@ export class RedisCoordination implements StoreCoordination {
   readonly origin = randomUUID();
 
   /** Announces that `ids` changed (after they are durable). */
-  async announce(kind: StoreChange['kind'], ids: readonly string[]): Promise<void> {
+  async announce(kind: StoreChange['kind'], ids: readonly string[], extra: string[] = []): Promise<void> {
     for (let i = 0; i < ids.length; i += IDS_PER_ENTRY) {
-      await this.client.xadd(this.keys.changes, 'MAXLEN', '~', CHANGES_KEPT, '*', 'kind', kind, 'origin', this.origin, 'ids', JSON.stringify(ids.slice(i, i + IDS_PER_ENTRY)));
+      await this.client.xadd(this.keys.changes, 'MAXLEN', '~', CHANGES_KEPT, '*', 'kind', kind, 'origin', this.origin, 'ids', JSON.stringify(ids.slice(i, i + IDS_PER_ENTRY)), ...extra);
     }
+  }
+
+  async announceModel(modelId: string, dir: string): Promise<void> {
+    await this.announce('model', [modelId], ['dir', dir]);
+    await this.durable();
   }
 
   async changesOffset(): Promise<string> {
@@ -88,7 +119,7 @@ export class RedisCoordination implements StoreCoordination {
           for (const [id, flat] of entries) {
             const f: Record<string, string> = {};
             for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]] = flat[i + 1];
-            if (f.origin !== this.origin) changes.push({ offset: id, kind: f.kind as StoreChange['kind'], ids: JSON.parse(f.ids ?? '[]') as string[], at: Number(id.split('-')[0]) });
+            if (f.origin !== this.origin) changes.push({ offset: id, kind: f.kind as StoreChange['kind'], ids: JSON.parse(f.ids ?? '[]') as string[], at: Number(id.split('-')[0]), ...(f.dir !== undefined ? { dir: f.dir } : {}) });
           }
           if (changes.length > 0) await onChanges(changes);
           if (entries.length > 0) from = entries[entries.length - 1][0];

@@ -27,8 +27,10 @@ export async function ingestEvents(client: RedisClient, keys: RedisKeys, maxSeed
   const byItem = new Map<string, ClickEvent[]>();
   for (const e of events) {
     if (e.id !== undefined) {
-      if (seen.has(e.id)) { duplicates++; continue; }
-      seen.add(e.id);
+      // Per item, as the store remembers ids (and as LMDB does).
+      const key = `${e.item}\u0000${e.id}`;
+      if (seen.has(key)) { duplicates++; continue; }
+      seen.add(key);
     }
     const list = byItem.get(e.item);
     if (list) list.push(e); else byItem.set(e.item, [e]);

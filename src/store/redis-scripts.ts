@@ -30,6 +30,11 @@ export class RedisKeys {
   get lease(): string { return `${this.prefix}:{lease}`; }
   get fence(): string { return `${this.prefix}:{lease}:fence`; }
   get changes(): string { return `${this.prefix}:{lease}:changes`; }
+  /** Run requests waiting for the lease holder (a list of request ids), and each one's answer. */
+  get runRequests(): string { return `${this.prefix}:{lease}:requests`; }
+  runAnswer(id: string): string { return `${this.prefix}:{lease}:answer:${id}`; }
+  /** The audience-job stream (a consumer group's queue). */
+  get jobs(): string { return `${this.prefix}:{jobs}:queue`; }
 }
 
 /**
@@ -161,4 +166,17 @@ export const RELEASE_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if cur and string.match(cur, '^(.*) %d+$') == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
 return 0
+`;
+
+/**
+ * A runner's heart-beat on the job it claimed: if `consumer` still owns stream entry `entry`, its
+ * idle time starts again (XCLAIM … JUSTID, which leaves the delivery count alone) and 1 is
+ * returned; 0 when another runner has taken the entry over (or it is gone).
+ * KEYS: job stream. ARGV: group, consumer, entry id.
+ */
+export const JOB_BEAT_LUA = `
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
 `;

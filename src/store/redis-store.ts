@@ -12,13 +12,14 @@
  */
 import { RalmError } from '../util/errors.js';
 import { validateEvents } from './lmdb-store.js';
-import { CLEAN_LUA, INGEST_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
+import { CLEAN_LUA, INGEST_LUA, JOB_BEAT_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
 import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
 import { RedisAudiences } from './redis-audiences.js';
 import { ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
+import { RedisJobQueue } from './redis-job-queue.js';
 import { bytes, clustersFromHash, fromUserHash, itemFromHash, samplePositions, scanSet, userFields } from './redis-codec.js';
-import type { AudienceRecord, AudienceUsers, ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
+import type { AudienceRecord, AudienceUsers, ClickEvent, JobQueue, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** Key prefix, so several deployments can share one server. Default `ralm`. */
@@ -54,7 +55,7 @@ export class RedisStore implements RalmStore {
     this.eventIdRetentionMs = options.eventIdRetentionMs ?? REDIS_DEFAULTS.eventIdRetentionMs;
     if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
-    for (const [name, numberOfKeys, lua] of [['ralmIngest', undefined, INGEST_LUA], ['ralmIngestItem', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA]] as const) {
+    for (const [name, numberOfKeys, lua] of [['ralmIngest', undefined, INGEST_LUA], ['ralmIngestItem', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA]] as const) {
       client.defineCommand(name, { numberOfKeys, lua });
     }
     this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
@@ -319,6 +320,12 @@ export class RedisStore implements RalmStore {
   async *allAudiences(): AsyncIterable<AudienceRecord> {
     this.check();
     yield* this.audiences.all();
+  }
+
+  /** The replicas' shared audience-job queue (redis-job-queue.ts), with this process as a runner. */
+  openJobQueue(): JobQueue {
+    this.check();
+    return new RedisJobQueue(this.client, this.keys, () => this.durable());
   }
 
   async stats(): Promise<StoreStats> {

@@ -4,7 +4,7 @@
  * distributed implementation can sit behind it. Writes resolve only once durable.
  */
 
-/** One click: `user` clicked `item` at `ts` (epoch ms). `id`, when given, makes re-sends idempotent. */
+/** One click: `user` clicked `item` at `ts` (epoch ms). `id`, when given, makes re-sends idempotent (ids are per item: one id on two items is two events). */
 export interface ClickEvent {
   user: string;
   item: string;
@@ -92,6 +92,10 @@ export interface AudienceRecord {
   finishedAt: number | null;
   error: { code: string; message: string } | null;
   summary: Record<string, unknown> | null;
+  /** Times a runner has started the job (more than 1 only when a runner died or stopped with it unfinished). */
+  attempts?: number;
+  /** The runner (host:pid:tag) that started it last. */
+  runner?: string | null;
 }
 
 /** An audience's users, best first. */
@@ -127,6 +131,18 @@ export interface StoreCoordination {
   renewLease(holder: string, token: number, ttlMs: number): Promise<boolean>;
   /** Gives the lease up if `holder` still holds it. */
   releaseLease(holder: string): Promise<void>;
+  /** Asks whoever holds the lease for a run on this caller's behalf; returns the request's id. */
+  requestRun(): Promise<string>;
+  /** The answer (a run's report, JSON) to request `id` once the holder has given it, else null. */
+  takeAnswer(id: string): Promise<string | null>;
+  /** Withdraws request `id` (its asker took the lease and runs itself). */
+  withdrawRequest(id: string): Promise<void>;
+  /** Takes every waiting request: the holder runs once more and answers them. */
+  takeRequests(): Promise<string[]>;
+  /** Answers requests with a run's report (JSON), kept for the askers `ttlMs`. */
+  answer(ids: readonly string[], report: string, ttlMs: number): Promise<void>;
+  /** Announces that this replica now serves model `modelId`, loaded from `dir` (relative to the models root): every replica follows. */
+  announceModel(modelId: string, dir: string): Promise<void>;
   /** True for the first caller ever to claim `name` (one-time work such as loading the demo world), false for every later one. */
   claimOnce(name: string): Promise<boolean>;
   /** The offset of the latest announced change: take it before reading a snapshot, follow from it after. */
@@ -139,18 +155,61 @@ export interface StoreCoordination {
   follow(offset: string, onChanges: (changes: StoreChange[]) => Promise<void>): { caughtUp: Promise<void>; stop(): Promise<void> };
 }
 
-/** A change a shared store announces to every replica: clusters published, users stored. */
+/** A change a shared store announces to every replica: clusters published, users stored, a model rolled out. */
 export interface StoreChange {
   offset: string;
-  kind: 'clusters' | 'users';
+  kind: 'clusters' | 'users' | 'model';
+  /** Items, users, or (kind model) the one model id. */
   ids: string[];
+  /** Kind model: the model's directory, relative to the models root. */
+  dir?: string;
   /** When it was announced, epoch ms (the store's clock). */
   at: number;
+}
+
+/** An audience job claimed from a JobQueue, with what its runner owes the queue. */
+export interface ClaimedJob {
+  id: string;
+  /** True when it was taken over from a runner that stopped heart-beating. */
+  reclaimed: boolean;
+  /** Renews the claim; false once another runner has taken the job over (this one must stop). */
+  heartbeat(): Promise<boolean>;
+  /** The job is finished (done, failed or cancelled): it leaves the queue. */
+  done(): Promise<void>;
+  /** Puts the job back for any runner (this one stops without finishing it). */
+  release(): Promise<void>;
+}
+
+/**
+ * The queue audience jobs are claimed from: in-process for the embedded store; on a shared store
+ * one queue for every replica, where a job runs on whichever replica claims it, and a job whose
+ * runner stopped heart-beating for `staleMs` is claimed again by another.
+ */
+export interface JobQueue {
+  /** True where several processes share the queue. */
+  readonly shared: boolean;
+  /** This queue's name as a runner (host:pid:tag, and which of the process's queues). */
+  readonly runner: string;
+  /** Adds a job (its record already stored). */
+  push(id: string): Promise<void>;
+  /**
+   * The next job for this runner — one whose runner has not heart-beaten for `staleMs` first, else
+   * a new one — or null when none comes within `waitMs` (or the queue is closed).
+   */
+  claim(waitMs: number, staleMs: number): Promise<ClaimedJob | null>;
+  /** Takes a job that has not been claimed yet out of the queue; false where it cannot (a shared queue: its runner skips a cancelled job). */
+  withdraw(id: string): Promise<boolean>;
+  /** Jobs waiting to be claimed. */
+  waiting(): Promise<number>;
+  /** Ends a waiting claim (it answers null) and frees what the queue holds. */
+  close(): Promise<void>;
 }
 
 export interface RalmStore {
   /** Present on a store shared by several replicas. */
   readonly coordination?: StoreCoordination;
+  /** A queue of audience jobs for one runner (see JobQueue). */
+  openJobQueue(): JobQueue;
   ingest(events: readonly ClickEvent[]): Promise<IngestResult>;
   putUsers(users: readonly UserInput[]): Promise<void>;
   getUsers(ids: readonly string[]): Promise<Array<UserRecord | undefined>>;

@@ -17,7 +17,8 @@ export type RalmErrorCode =
   | 'RALM_ERR_CANCELLED'
   | 'RALM_ERR_STORAGE_FULL'
   | 'RALM_ERR_STORE_UNAVAILABLE'
-  | 'RALM_ERR_STALE_LEASE';
+  | 'RALM_ERR_STALE_LEASE'
+  | 'RALM_ERR_LEADER_TIMEOUT';
 
 export class RalmError extends Error {
   readonly code: RalmErrorCode;

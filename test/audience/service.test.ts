@@ -177,7 +177,7 @@ describe('audience jobs', () => {
       const a = await submit('g0-u0');
       const b = await submit('g1-u0');
       const c = await submit('g2-u0');
-      assert.equal(jobs.full, true);
+      assert.equal(await jobs.isFull(), true);
       const cancelled = await jobs.cancel(c.id);
       assert.equal(cancelled?.action, 'cancelled');
       assert.equal((await jobs.get(c.id))?.status, 'cancelled');

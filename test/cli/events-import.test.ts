@@ -20,8 +20,8 @@ import { ralm } from '../helpers/cli.js';
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ralm-events-'));
-  // A plain CSV: ids on some rows; line 4 has an empty item, line 6 a bad time; line 7 repeats line 2's id.
-  await writeFile(join(dir, 'clicks.csv'), 'user,item,ts,id\nu1,a,1700000001000,e1\nu2,a,1700000002000,\nu3,,1700000002500,\nu3,b,1700000003000,\nu4,b,soon,\nu5,c,1700000004000,e1\n');
+  // A plain CSV: ids on some rows; line 4 has an empty item, line 6 a bad time; line 7 repeats line 2's id on the same item.
+  await writeFile(join(dir, 'clicks.csv'), 'user,item,ts,id\nu1,a,1700000001000,e1\nu2,a,1700000002000,\nu3,,1700000002500,\nu3,b,1700000003000,\nu4,b,soon,\nu5,a,1700000004000,e1\n');
   // The generic format: a gzipped TSV with labels (rating ≥ 4 is a click), seconds, Latin-1.
   await writeFile(join(dir, 'log.tsv.gz'), gzipSync(Buffer.concat([Buffer.from('who\twhat\twhen\trating\nzo'), Buffer.from([0xe9]), Buffer.from('\tx\t10\t5\nbob\tx\t20\t2\nbob\ty\t30\t4\n')])));
   await writeFile(join(dir, 'schema.json'), JSON.stringify({

@@ -16,7 +16,8 @@ describe('chunked ingest', () => {
     const engine = await RalmEngine.create(model, { backend: 'cpu' });
     const dirs = [await mkdtemp(join(tmpdir(), 'ralm-chunks-')), await mkdtemp(join(tmpdir(), 'ralm-chunks-'))];
     try {
-      const events: ClickEvent[] = Array.from({ length: 1050 }, (_, i) => ({ user: `u${i % 300}`, item: `i${i % 17}`, ts: i, ...(i % 3 === 0 ? { id: `e${i % 600}` } : {}) }));
+      const events: ClickEvent[] = Array.from({ length: 1050 }, (_, i) => ({ user: `u${i % 300}`, item: `i${i % 17}`, ts: i, ...(i % 3 === 0 ? { id: `e${i % 510}` } : {}) }));
+      // Every 510th event repeats an id on the same item (510 = 30 × 17): ids are per item.
       const results = [];
       const stats = [];
       for (const [d, chunk] of [[dirs[0], 100], [dirs[1], 5000]] as const) {

@@ -2,6 +2,7 @@
  * Two seed services on one Valkey, as two replicas: one re-clusterer at a time, and a run whose
  * lease expired while it was paused (its renewals stopped, as under SIGSTOP) has its publication
  * refused where the newer leader published; nothing is lost, the item keeps the newer clusters.
+ * A run asked of the replica that does not hold the lease goes through the holder.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,14 +42,63 @@ describe('re-clustering under the lease', { skip: valkeySkip() }, () => {
       const runB = await sb.recluster('demand');
       assert.deepEqual(runB.newlyServable, ['x']);
       const published = (await b.getItem('x'))?.clusters;
-      // A wakes: its publication is refused, reported as a failure of the item, and B's clusters stand.
+      // A wakes: its publication is refused, its run ends there (no failure is recorded against the item), and B's clusters stand.
       resume();
-      const reportA = await runA;
-      assert.equal(reportA.itemsClustered, 0);
-      assert.match(reportA.failures[0]?.error ?? '', /newer re-clustering lease/);
+      await assert.rejects(runA, { code: 'RALM_ERR_STALE_LEASE', message: /newer re-clustering lease/ });
+      assert.equal(await a.failureOf('x'), undefined);
       const after = (await b.getItem('x'))?.clusters;
       assert.equal(after?.clusteredAt, published?.clusteredAt);
       assert.deepEqual(Array.from(after?.centroids ?? []), Array.from(published?.centroids ?? []));
+    } finally {
+      await Promise.all(engines.map((e) => e.close()));
+      await a.close();
+      await b.close();
+      await v.stop();
+    }
+  });
+
+  it('a run asked for on a replica that does not hold the lease is run by the holder, which answers with that run\'s report; a holder that never answers is a coded timeout', async () => {
+    const v = await startValkey();
+    const model = smallModel({ seed: 56 });
+    const a = (await RedisStore.open(v.url)).store;
+    const b = (await RedisStore.open(v.url)).store;
+    const engines = await Promise.all([RalmEngine.create(model, { backend: 'cpu' }), RalmEngine.create(model, { backend: 'cpu' })]);
+    try {
+      const sa = new SeedService(a, engines[0], { minSeeds: 1, leaseMs: 1000 });
+      const sb = new SeedService(b, engines[1], { minSeeds: 1, leaseMs: 1000 });
+      assert.notEqual(sa.holder, sb.holder);
+      const rng = new Rng(4);
+      await sa.putUsers(Array.from({ length: 20 }, (_, i) => ({ id: `u${i}`, universal: rng.normals(model.manifest.m, 1) })));
+      await sa.ingest(Array.from({ length: 5 }, (_, i) => ({ user: `u${i}`, item: 'first', ts: i })));
+
+      // A holds the lease, its run held just before publishing (renewing as a live leader does).
+      let resume!: () => void;
+      const paused = new Promise<void>((r) => { resume = r; });
+      let reached!: () => void;
+      const atPublish = new Promise<void>((r) => { reached = r; });
+      const save = a.saveClusters.bind(a);
+      a.saveClusters = async (c) => { reached(); await paused; return save(c); };
+      const runA = sa.recluster('demand');
+      await atPublish;
+      // Clicks on a new item arrive, then B is asked for a run: B queues the request with the holder.
+      await sb.ingest(Array.from({ length: 5 }, (_, i) => ({ user: `u${i + 5}`, item: 'second', ts: i })));
+      const runB = sb.recluster('demand');
+      while ((await a.client.llen(a.keys.runRequests)) === 0) await new Promise((r) => setTimeout(r, 10));
+      resume();
+      const [reportA, reportB] = await Promise.all([runA, runB]);
+      assert.deepEqual(reportA.newlyServable, ['first']);
+      // B's answer is the holder's second run, which covers the clicks sent before B was asked.
+      assert.equal(reportB.ranBy, sa.holder);
+      assert.deepEqual(reportB.newlyServable, ['second']);
+      assert.equal(engines[1].table.size, 0, 'B ran nothing itself');
+      assert.equal(await a.coordination.leaseHolder(), undefined, 'the holder gave the lease up after answering');
+
+      // A holder that neither answers nor lets the lease go: a coded timeout after twice the lease's time.
+      assert.ok(await a.coordination.acquireLease('a-holder-that-never-answers', 60_000));
+      const t0 = Date.now();
+      await assert.rejects(sb.recluster('demand'), { code: 'RALM_ERR_LEADER_TIMEOUT', message: /no re-clustering leader answered within 2000 ms/ });
+      assert.ok(Date.now() - t0 >= 2000);
+      assert.equal(await a.client.llen(a.keys.runRequests), 0, 'the request was withdrawn');
     } finally {
       await Promise.all(engines.map((e) => e.close()));
       await a.close();

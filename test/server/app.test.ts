@@ -62,10 +62,11 @@ describe('service routes', () => {
     // Scopes, rate limits and what Node's HTTP parser refuses are exercised in security.test.ts,
     // edges.test.ts and admission.test.ts (bytes that never become a routed request need a raw socket).
     // Store failures need a store that fails: a full disk (store/disk-full.test.ts, storage-error.test.ts),
-    // a Valkey killed under running replicas (server/replicas.test.ts), a lease taken over (store/redis-store.test.ts).
+    // a Valkey killed under running replicas (server/replicas.test.ts), a lease taken over (store/redis-store.test.ts),
+    // a lease holder that never answers (seeds/lease.test.ts).
     const elsewhere = ['RALM_ERR_OVERLOADED', 'RALM_ERR_UNDER_PRESSURE', 'RALM_ERR_DEADLINE_EXCEEDED', 'RALM_ERR_CANCELLED',
       'RALM_ERR_FORBIDDEN', 'RALM_ERR_RATE_LIMITED', 'RALM_ERR_REQUEST_TIMEOUT', 'RALM_ERR_HEADERS_TOO_LARGE',
-      'RALM_ERR_STORAGE_FULL', 'RALM_ERR_STORE_UNAVAILABLE', 'RALM_ERR_STALE_LEASE'];
+      'RALM_ERR_STORAGE_FULL', 'RALM_ERR_STORE_UNAVAILABLE', 'RALM_ERR_STALE_LEASE', 'RALM_ERR_LEADER_TIMEOUT'];
     const untested = Object.keys(STATUS).filter((c) => !seen.has(c) && !elsewhere.includes(c));
     assert.deepEqual(untested, []);
   });

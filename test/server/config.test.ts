@@ -4,6 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/server/config.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { LmdbStore } from '../../src/store/lmdb-store.js';
 
 describe('service configuration', () => {
   it('defaults, environment, and flags over environment', () => {
@@ -36,6 +38,20 @@ describe('service configuration', () => {
     const r = loadConfig({ RALM_STORE: 'redis://10.0.0.5:6380/2', RALM_STORE_DURABILITY: 'waitaof', RALM_STORE_REPLICAS: '1' });
     assert.deepEqual([r.store, r.storeDurability, r.storeReplicas], ['redis://10.0.0.5:6380/2', 'waitaof', 1]);
     assert.equal(loadConfig({}, { store: 'redis-cluster://a:1,b:2' }).store, 'redis-cluster://a:1,b:2');
+  });
+
+  it('event-id retention: a setting of the service that reaches the store it opens', async () => {
+    assert.equal(loadConfig({}).eventIdRetentionMs, 7 * 24 * 3600 * 1000);
+    assert.equal(loadConfig({ RALM_EVENT_ID_RETENTION_MS: '600000' }).eventIdRetentionMs, 600_000);
+    assert.throws(() => loadConfig({ RALM_EVENT_ID_RETENTION_MS: '-1' }), /RALM_EVENT_ID_RETENTION_MS/);
+    const dir = await mkdtemp(join(tmpdir(), 'ralm-retention-'));
+    const { store } = await openStore(`lmdb:${dir}`, { eventIdRetentionMs: 600_000 });
+    try {
+      assert.equal((store as LmdbStore).eventIdRetentionMs, 600_000);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('tokens from a list and a file, log level, rate limit, models root and --insecure', async () => {

@@ -1,6 +1,8 @@
 /**
  * Three real `ralm serve` replicas on one Valkey (started here): the demo world is loaded once;
- * events sent to one replica and re-clustered there are served by the others within a second; a
+ * events sent to one replica and re-clustered there are served by the others within a second;
+ * audience jobs accepted by one replica run once each on any of them, a job whose runner is
+ * killed with -9 in its middle is run again by another, and results read the same everywhere; a
  * replica killed with -9 costs nothing (another re-clusters, waiting out a lease its holder died
  * with, and finds the queue intact); a kill -9 of Valkey loses no acknowledged event, replicas
  * keep answering from their caches while it is down, refuse writes with a coded 503, and catch up
@@ -27,6 +29,39 @@ async function servedAfter(s: Served, item: string, since: number, limitMs = 500
   }
 }
 
+/** Submits `n` audience jobs on `s`; their ids. */
+async function submitJobs(s: Served, n: number, from: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = from; i < from + n; i++) {
+    const r = await call(s, 'POST', '/v1/audiences', { seeds: [`demo-music-${i % 5}`, `demo-food-${i % 7}`], size: 20, seed: i, async: true });
+    assert.equal(r.status, 202, JSON.stringify(r.json));
+    ids.push(String(r.json.id));
+  }
+  return ids;
+}
+
+/** Polls `s` until job `id` is finished; it must be done. */
+async function jobDone(s: Served, id: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 600; i++) {
+    const r = await call(s, 'GET', `/v1/audiences/${id}`);
+    if (r.json.status !== 'queued' && r.json.status !== 'running') {
+      assert.equal(r.json.status, 'done', JSON.stringify(r.json));
+      return r.json;
+    }
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`audience job ${id} not finished within 30 s`);
+}
+
+/** The job a runner whose name contains `mark` holds (claimed, not finished) on the shared queue, if any. */
+async function heldBy(probe: RedisStore, mark: string): Promise<string | undefined> {
+  const pending = (await probe.client.xpending(probe.keys.jobs, 'runners', '-', '+', 100)) as Array<[string, string, number, number]>;
+  const entry = pending.find((p) => p[1].includes(mark));
+  if (!entry) return undefined;
+  const [row] = (await probe.client.xrange(probe.keys.jobs, entry[0], entry[0])) as Array<[string, string[]]>;
+  return row?.[1][1];
+}
+
 const clicks = (item: string, n: number, tag: string) => ({
   events: Array.from({ length: n }, (_, i) => ({ user: `demo-food-${i}`, item, ts: Date.now(), id: `${tag}-${i}` })),
 });
@@ -34,7 +69,7 @@ const clicks = (item: string, n: number, tag: string) => ({
 describe('replicas on one Valkey', { skip: valkeySkip() }, () => {
   it('one demo world; publications served everywhere within 1 s; a dead replica, a dead lease holder and a dead Valkey lose nothing', { timeout: 180_000 }, async (t) => {
     const v = await startValkey();
-    const args = ['--store', v.url, '--min-seeds', '1', '--log-level', 'warn'];
+    const args = ['--store', v.url, '--min-seeds', '1', '--log-level', 'warn', '--audience-job-timeout-ms', '1500'];
     const replicas = await Promise.all([serve(args), serve(args), serve(args)]);
     const probe = (await RedisStore.open(v.url)).store;
     try {
@@ -46,7 +81,8 @@ describe('replicas on one Valkey', { skip: valkeySkip() }, () => {
       assert.equal((await probe.stats()).eventsAccepted, demoClicks);
       for (const r of replicas) {
         assert.equal((await call(r, 'GET', '/readyz')).status, 200);
-        assert.equal((await call(r, 'GET', '/v1/items/demo-science-article-0')).json.served, true);
+        // A replica may be ready before the one loading the demo world has published it: it follows.
+        await servedAfter(r, 'demo-science-article-0', performance.now(), 30_000);
       }
 
       // Events to A, re-clustered on A: served by B and C within a second of publication.
@@ -63,9 +99,42 @@ describe('replicas on one Valkey', { skip: valkeySkip() }, () => {
       t.diagnostic(`publication → served on B and C: ${lags.map((x) => x.toFixed(0)).join(', ')} ms`);
       assert.ok(Math.max(...lags) <= 1000, `publication → served on the other replicas: ${lags.map((x) => x.toFixed(0)).join(', ')} ms`);
 
-      // kill -9 a replica; a lease left by a holder that died mid-run is waited out, and the queue is intact.
+      // Audience jobs submitted on A run on any replica, each once, and read the same everywhere.
+      const first = await submitJobs(a, 6, 0);
+      const finished = await Promise.all(first.map((id) => jobDone(c, id)));
+      t.diagnostic(`6 jobs accepted by A, run by: ${finished.map((j) => /:(\d+):/.exec(String(j.runner))?.[1]).join(', ')}`);
+      assert.deepEqual(finished.map((j) => j.attempts), [1, 1, 1, 1, 1, 1]);
+      for (const id of first) assert.deepEqual((await call(b, 'GET', `/v1/audiences/${id}/users`)).json, (await call(c, 'GET', `/v1/audiences/${id}/users`)).json);
+
+      // kill -9 A in the middle of a job: B and C frozen, so A runs them; once A is seen (stopped) holding a
+      // job it has started, it is killed; B or C takes that job over when its claim goes stale.
+      const mine = `:${a.child.pid}:`;
+      b.child.kill('SIGSTOP');
+      c.child.kill('SIGSTOP');
+      const second = await submitJobs(a, 20, 100);
+      let held: string | undefined;
+      for (let tries = 0; !held && tries < 2000; tries++) {
+        if ((await heldBy(probe, mine)) === undefined) continue;
+        a.child.kill('SIGSTOP');
+        const job = await heldBy(probe, mine);
+        const record = job === undefined ? undefined : await probe.getAudience(job);
+        if (record?.status === 'running' && record.runner?.includes(mine)) held = job;
+        else a.child.kill('SIGCONT');
+      }
+      assert.ok(held, 'A was never seen in the middle of a job');
+      t.diagnostic(`A stopped and killed in the middle of job ${held}`);
       a.child.kill('SIGKILL');
       await a.exited;
+      b.child.kill('SIGCONT');
+      c.child.kill('SIGCONT');
+      const after = await Promise.all(second.map((id) => jobDone(b, id)));
+      const taken = after[second.indexOf(held)];
+      assert.equal(taken.attempts, 2, 'the job A died in ran again, once');
+      assert.ok(!String(taken.runner).includes(mine), 'by another replica');
+      assert.deepEqual(after.filter((j) => j.id !== held).map((j) => j.attempts), second.slice(1).map(() => 1), 'every other job ran once');
+      assert.equal((await call(c, 'GET', `/v1/audiences/${held}/users`)).status, 200);
+
+      // kill -9 a replica (A, above); a lease left by a holder that died mid-run is waited out, and the queue is intact.
       assert.equal((await call(b, 'POST', '/v1/events', clicks('after-kill', 5, 'k'))).status, 200);
       assert.ok(await probe.coordination.acquireLease('a-replica-that-died', 1500));
       const t1 = performance.now();

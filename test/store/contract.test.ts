@@ -128,6 +128,16 @@ for (const h of harnesses) {
       await s.close();
     });
 
+    it('de-duplicates event ids per item: one id on two items is two events', async () => {
+      const s = await h.fresh();
+      const r = await s.ingest([{ user: 'u', item: 'a', ts: 1, id: 'same' }, { user: 'u', item: 'b', ts: 1, id: 'same' }]);
+      assert.deepEqual([r.accepted, r.duplicates], [2, 0]);
+      const again = await s.ingest([{ user: 'u', item: 'b', ts: 1, id: 'same' }, { user: 'u', item: 'c', ts: 1, id: 'same' }]);
+      assert.deepEqual([again.accepted, again.duplicates], [1, 1]);
+      assert.deepEqual(await Promise.all(['a', 'b', 'c'].map(async (id) => (await s.getItem(id))?.info.seedCount)), [1, 1, 1]);
+      await s.close();
+    });
+
     it('remembers event ids for the retention window only', async () => {
       const s = await h.fresh({ eventIdRetentionMs: 50 });
       const ev = { user: 'u', item: 'a', ts: 1, id: 'e1' };

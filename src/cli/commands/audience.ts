@@ -6,7 +6,7 @@ import { RalmError } from '../../util/errors.js';
 import { bool, int, num, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand } from '../command.js';
 import { emit, log, writeText } from '../output.js';
-import { BACKEND_OPTION, STORE_OPTIONS } from '../shared-options.js';
+import { BACKEND_OPTION, openCommandStore, STORE_OPTIONS, storeSpec } from '../shared-options.js';
 
 const OPTIONS = {
   seeds: { flag: 'seeds', arg: 'FILE', multiple: true, help: 'seed user ids (required); each file is one audience, all scored in one scan', parse: str() },
@@ -45,17 +45,20 @@ export const command = defineCommand({
   summary: 'Audience expansion over the stored users: per seed file, the N users most like the seeds.',
   notes: ['Id files: one user id per line (a CSV\'s first column); blank lines and lines starting with # are skipped.'],
   options: OPTIONS,
-  async run({ values: v }) {
+  async run({ values: v, given }) {
     const seedFiles = v.seeds;
     if (seedFiles.length === 0) throw new UsageError('audience: --seeds FILE is required (repeat it for several audiences)');
     if (v.size === undefined && v.threshold === undefined) throw new UsageError('audience: give --size N or --threshold X');
+    storeSpec('audience', v, given);
     const json = v.json;
-    const { LmdbStore } = await import('../../store/lmdb-store.js');
     const { RalmEngine } = await import('../../engine/engine.js');
     const { AudienceService, parseAudienceRequest } = await import('../../audience/audience-service.js');
     const model = await loadModel(v.modelDir);
-    const store = LmdbStore.open(v.dataDir);
-    const engine = await RalmEngine.create(model, { backend: v.backend });
+    const store = await openCommandStore('audience', v, given);
+    const engine = await RalmEngine.create(model, { backend: v.backend }).catch(async (err: unknown) => {
+      await store.close();
+      throw err;
+    });
     try {
       const svc = new AudienceService(engine, store, { maxSize: Number.MAX_SAFE_INTEGER });
       const loaded = await svc.load();

@@ -1,6 +1,7 @@
 /**
  * `ralm events import FILE`: a click log into a store — the embedded LMDB store directly
- * (`--data-dir`, a store no running service has open) or a running service over HTTP (`--url`),
+ * (`--data-dir`, a store no running service has open), a shared Valkey/Redis store (`--store`,
+ * which running replicas share), or a running service over HTTP (`--url`),
  * in batches of `POST /v1/events`. Each batch is one durable write, the unit of progress and of
  * retry; every event carries an id, so a retried batch or a second import of the same file
  * stores each click once.
@@ -11,7 +12,7 @@ import { RalmError } from '../../util/errors.js';
 import { asDefault, int, oneOf, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit } from '../output.js';
-import { DATASET_OPTIONS, STORE_OPTIONS } from '../shared-options.js';
+import { DATASET_OPTIONS, openCommandStore, STORE_OPTIONS, storeSpec } from '../shared-options.js';
 import type { ClickEventRow } from '../../data/click-events.js';
 
 /** Defaults of `ralm events import`: 5,000 events a request is about 0.5 MB of JSON, well under the service's body limit. */
@@ -21,7 +22,10 @@ const d = EVENTS_IMPORT_DEFAULTS;
 
 const OPTIONS = {
   dataDir: { ...STORE_OPTIONS.dataDir, help: 'the embedded store to write (no service may have it open)' },
-  url: { flag: 'url', arg: 'URL', help: 'send the events to this running service (POST /v1/events) instead of --data-dir', parse: str() },
+  store: { ...STORE_OPTIONS.store, help: 'the store to write instead of --data-dir: lmdb:DIR, or a Valkey/Redis store running replicas share (redis://HOST:PORT[/DB], redis-cluster://HOST:PORT,…)' },
+  storeDurability: STORE_OPTIONS.storeDurability,
+  storeReplicas: STORE_OPTIONS.storeReplicas,
+  url: { flag: 'url', arg: 'URL', help: 'send the events to this running service (POST /v1/events) instead of a store', parse: str() },
   token: { flag: 'token', arg: 'T', help: '--url: the bearer token to send', parse: str() },
   tokenFile: { flag: 'token-file', arg: 'FILE', help: '--url: read the bearer token from the first line of FILE (kept out of the process list)', parse: str() },
   batch: { flag: 'batch', arg: 'N', default: asDefault(d.batch), help: 'events per write (per request with --url)', parse: int(1, 100_000) },
@@ -81,8 +85,8 @@ function httpSender(base: string, token: string | undefined, tries: number): Sen
 
 const importEvents = defineCommand({
   name: 'events import',
-  usage: 'events import FILE [--data-dir DIR | --url URL [--token T]] [options]',
-  summary: 'Loads a click log into the embedded store or a running service, in idempotent batches.',
+  usage: 'events import FILE [--data-dir DIR | --store SPEC | --url URL [--token T]] [options]',
+  summary: 'Loads a click log into a store (embedded, or shared by replicas) or a running service, in idempotent batches.',
   notes: [
     'FILE is a schema file (its click log, read as the schema says) or a CSV/TSV (.gz) with the header user,item,ts[,id].',
     'Rows without an event id get one from (user, item, time), so importing a file twice stores each click once.',
@@ -93,6 +97,8 @@ const importEvents = defineCommand({
   async run({ values: v, positionals, given }) {
     if (positionals.length !== 1) throw new UsageError('events import: give one click file (a schema file or a CSV/TSV)');
     if (v.url !== undefined && given.has('data-dir')) throw new UsageError('events import: give --data-dir or --url, not both');
+    if (v.url !== undefined && v.store !== null) throw new UsageError('events import: give --store or --url, not both');
+    if (v.url === undefined) storeSpec('events import', v, given);
     for (const flag of ['token', 'token-file', 'retries']) if (given.has(flag) && v.url === undefined) throw new UsageError(`events import: --${flag} applies with --url`);
     if (v.token !== undefined && v.tokenFile !== undefined) throw new UsageError('events import: give --token or --token-file, not both');
     const schemaFile = extname(positionals[0]).toLowerCase() === '.json';
@@ -116,8 +122,7 @@ const importEvents = defineCommand({
     if (v.url !== undefined) {
       send = httpSender(v.url, token, v.retries);
     } else {
-      const { LmdbStore } = await import('../../store/lmdb-store.js');
-      const store = LmdbStore.open(resolve(v.dataDir));
+      const store = await openCommandStore('events import', { ...v, dataDir: resolve(v.dataDir) }, given);
       send = (events) => store.ingest(events);
       close = () => store.close();
     }
@@ -150,7 +155,7 @@ const importEvents = defineCommand({
     }
     const seconds = (performance.now() - t0) / 1000;
     const doc = {
-      file: positionals[0], clickFile: src.path, target: v.url ?? resolve(v.dataDir), ...totals, ...counts, batches,
+      file: positionals[0], clickFile: src.path, target: v.url ?? v.store ?? resolve(v.dataDir), ...totals, ...counts, batches,
       seconds, eventsPerSecond: counts.events / Math.max(seconds, 1e-9), report: report.toJSON(),
     };
     const [read, ...warnings] = reportLines(doc.report);

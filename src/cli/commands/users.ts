@@ -5,26 +5,26 @@ import { RalmError } from '../../util/errors.js';
 import { UsageError } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit } from '../output.js';
-import { STORE_OPTIONS } from '../shared-options.js';
+import { openCommandStore, STORE_OPTIONS, storeSpec } from '../shared-options.js';
 
 const BATCH = 4096;
 
 const importUsers = defineCommand({
   name: 'users import',
-  usage: 'users import FILE [--data-dir DIR] [--model-dir DIR]',
+  usage: 'users import FILE [--data-dir DIR | --store SPEC] [--model-dir DIR]',
   summary: 'Stores the users of a users.msgpack file (from ralm train), embedded with the model.',
   options: STORE_OPTIONS,
   positionals: true,
-  async run({ values: v, positionals }) {
+  async run({ values: v, positionals, given }) {
     if (positionals.length !== 1) throw new UsageError('users import: give one users.msgpack file');
+    storeSpec('users import', v, given);
     const { readUsers } = await import('../../train/pipeline.js');
-    const { LmdbStore } = await import('../../store/lmdb-store.js');
     const { RalmEngine } = await import('../../engine/engine.js');
     const { SeedService } = await import('../../seeds/seed-service.js');
     const file = await readUsers(resolve(positionals[0]));
     const model = await loadModel(v.modelDir);
     if (file.m !== model.manifest.m) throw new RalmError('RALM_ERR_DIMENSION', `${positionals[0]}: embeddings of width ${file.m}, the model takes m = ${model.manifest.m}`);
-    const store = LmdbStore.open(v.dataDir);
+    const store = await openCommandStore('users import', v, given);
     const engine = await RalmEngine.create(model, { backend: 'cpu' });
     const t0 = performance.now();
     try {
@@ -47,6 +47,6 @@ const importUsers = defineCommand({
 
 export const command: CommandGroup = {
   kind: 'group', name: 'users', noun: 'subcommand',
-  summary: 'Users in the embedded store.',
+  summary: 'Users in the store (embedded, or shared by replicas).',
   subcommands: { import: importUsers },
 };

@@ -63,6 +63,8 @@ const job = {
     progress: { type: ['object', 'null'], properties: { scored: { type: 'integer' }, total: { type: 'integer' }, fraction: { type: 'number' } } },
     createdAt: { type: 'number' }, startedAt: { type: ['number', 'null'] }, finishedAt: { type: ['number', 'null'] },
     error: { type: ['object', 'null'] }, summary: { type: ['object', 'null'] }, links: { type: 'object' },
+    attempts: { type: 'integer', description: 'times a runner started the job (above 1 only when a runner died or stopped with it unfinished)' },
+    runner: { type: ['string', 'null'], description: 'the process (host:pid:tag) that started it last' },
   },
 };
 
@@ -111,7 +113,7 @@ export const audiencesRoutes: FastifyPluginAsync<ServiceContext> = async (app, c
     const spec = parseAudienceRequest(req.body, engine.model.manifest.h, audience.maxSize);
     await audience.load();
     if (req.body.async === true || audience.workOf(spec) > ctx.settings.audienceSyncMaxUsers) {
-      if (serving.jobs.full) throw new ServiceError('RALM_ERR_OVERLOADED', 'audience jobs: the queue is full; retry later', { retryAfterSeconds: 5 });
+      if (await serving.jobs.isFull()) throw new ServiceError('RALM_ERR_OVERLOADED', 'audience jobs: the queue is full; retry later', { retryAfterSeconds: 5 });
       const job = await serving.jobs.submit(spec, specToJson(spec));
       reply.status(202).header('location', `/v1/audiences/${job.id}`);
       return { ...job, links: links(job.id) };

@@ -1,0 +1,114 @@
+/**
+ * Audience jobs on a shared queue: a Redis Stream read through one consumer group, so each job is
+ * delivered to one runner (XREADGROUP), stays pending under that runner until it is finished
+ * (XACK, then XDEL), and is taken over by another runner (XAUTOCLAIM) only once it has sat idle
+ * for the stale time — the runner's heart-beat (JOB_BEAT_LUA) restarts that idle time every third
+ * of it, so a long job is not stolen from a live runner, and a runner that finds its job taken
+ * over stops it. (https://valkey.io/topics/streams-intro/ — "Consumer groups", "Recovering from
+ * permanent failures"; https://valkey.io/commands/xautoclaim/.)
+ *
+ * So a job runs once while its runner lives, and a dead runner's job runs again elsewhere. The
+ * stream and its group share one hash tag, so a Cluster keeps them on one node.
+ */
+import type { RedisKeys } from './redis-scripts.js';
+import type { RedisClient } from './redis-connection.js';
+import { PROCESS_NAME } from '../util/process-name.js';
+import type { ClaimedJob, JobQueue } from './store.js';
+
+/** The consumer group every replica's runner reads through. */
+const GROUP = 'runners';
+
+interface BeatScript {
+  ralmJobBeat(key: string, group: string, consumer: string, entry: string): Promise<number>;
+}
+
+type Entry = [id: string, fields: string[]];
+
+/** Queues opened in this process so far: each is a runner of its own. */
+let opened = 0;
+
+export class RedisJobQueue implements JobQueue {
+  readonly shared = true;
+  readonly runner = `${PROCESS_NAME}/${++opened}`;
+  private reader: RedisClient | undefined;
+  private group: Promise<void> | undefined;
+  private closed = false;
+
+  /** `client` has the store's scripts defined (ralmJobBeat among them). */
+  constructor(private readonly client: RedisClient, private readonly keys: RedisKeys, private readonly durable: () => Promise<void>) {}
+
+  /** The group, created once (from the stream's start: jobs added before it are delivered too). */
+  private ensureGroup(): Promise<void> {
+    this.group ??= this.client.xgroup('CREATE', this.keys.jobs, GROUP, '0', 'MKSTREAM').then(() => undefined, (err: Error) => {
+      if (/BUSYGROUP/.test(err.message)) return;
+      this.group = undefined;
+      throw err;
+    });
+    return this.group;
+  }
+
+  async push(id: string): Promise<void> {
+    await this.ensureGroup();
+    await this.client.xadd(this.keys.jobs, '*', 'job', id);
+    await this.durable();
+  }
+
+  async claim(waitMs: number, staleMs: number): Promise<ClaimedJob | null> {
+    if (this.closed) return null;
+    await this.ensureGroup();
+    // A job whose runner stopped heart-beating first.
+    const [, stale] = (await this.client.xautoclaim(this.keys.jobs, GROUP, this.runner, staleMs, '0-0', 'COUNT', 1)) as [string, Entry[], string[]];
+    if (stale.length > 0 && stale[0]) return this.claimed(stale[0], true);
+    // Blocking reads on a connection of their own: the shared one keeps serving requests.
+    if (!this.reader) {
+      this.reader = this.client.duplicate();
+      this.reader.on('error', () => undefined);
+    }
+    let res: Array<[string, Entry[]]> | null;
+    try {
+      if (this.reader.status === 'wait') await this.reader.connect();
+      res = (await this.reader.xreadgroup('GROUP', GROUP, this.runner, 'COUNT', 1, 'BLOCK', Math.max(1, waitMs), 'STREAMS', this.keys.jobs, '>')) as Array<[string, Entry[]]> | null;
+    } catch (err) {
+      if (this.closed) return null;
+      throw err;
+    }
+    const entry = res?.[0]?.[1]?.[0];
+    if (!entry) return null;
+    await this.durable();
+    return this.claimed(entry, false);
+  }
+
+  private claimed([entry, fields]: Entry, reclaimed: boolean): ClaimedJob {
+    const id = fields[fields.indexOf('job') + 1] ?? '';
+    const finish = async (): Promise<void> => {
+      await Promise.all([this.client.xack(this.keys.jobs, GROUP, entry), this.client.xdel(this.keys.jobs, entry)]);
+      await this.durable();
+    };
+    return {
+      id,
+      reclaimed,
+      heartbeat: async () => (await (this.client as unknown as BeatScript).ralmJobBeat(this.keys.jobs, GROUP, this.runner, entry)) === 1,
+      done: finish,
+      // Queued again before this claim is given up: the job is never out of the queue.
+      release: async () => {
+        await this.client.xadd(this.keys.jobs, '*', 'job', id);
+        await finish();
+      },
+    };
+  }
+
+  async withdraw(): Promise<boolean> {
+    return false;
+  }
+
+  async waiting(): Promise<number> {
+    await this.ensureGroup();
+    const [length, pending] = await Promise.all([this.client.xlen(this.keys.jobs), this.client.xpending(this.keys.jobs, GROUP) as Promise<[number, ...unknown[]]>]);
+    return Math.max(0, length - Number(pending[0] ?? 0));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.reader?.disconnect();
+  }
+}
