@@ -31,14 +31,14 @@ export const TRAINING_OPTIONS = {
   stage2Init: { flag: 'stage2-init', arg: 'random|identity', default: s2.init, help: 'where stage 2 starts (identity needs h = m)', parse: oneOf(['random', 'identity'] as const) },
   stage2Scaling: { flag: 'stage2-scaling', arg: 'none|whiten|standardize', default: s2.inputScaling, help: 'how stage 2 scales x (folded into the transform)', parse: oneOf(['none', 'whiten', 'standardize'] as const) },
   blend: { flag: 'blend', arg: 'fixed|learned', default: s2.learnBlend ? 'learned' : 'fixed', help: 'α, β fixed (0.3, 0.7) or learned by stage 2', parse: oneOf(['fixed', 'learned'] as const) },
-  stage2Validation: { flag: 'stage2-validation', arg: 'items|users', default: s2.validationMetric, help: 'stage 2 keeps the weights that rank held-out items per user, or users per item, best', parse: oneOf(['items', 'users'] as const) },
+  stage2Validation: { flag: 'stage2-validation', arg: 'ranking|items|users', default: s2.validationMetric, help: 'stage 2 keeps the weights with the best prec@10 on held-out latest clicks against every item, or AUC of held-out items per user, or users per item', parse: oneOf(['ranking', 'items', 'users'] as const) },
 } as const satisfies OptionTable;
 
 /** The stage options the training table sets, as the stages take them. */
 export function trainingStageOptions(v: {
   history: number; stage1Init: 'clicks' | 'random'; stage2Objective: 'items' | 'users' | 'both'; stage2Loss: 'softmax' | 'bce'; stage2Negatives: number; stage2ItemNegatives: 'uniform' | 'popularity';
-  stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'items' | 'users';
-}): { stage1: { history: number; clickFactors: boolean }; stage2: { objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'items' | 'users' } } {
+  stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'ranking' | 'items' | 'users';
+}): { stage1: { history: number; clickFactors: boolean }; stage2: { objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
   return {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
     stage2: { objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },

@@ -216,7 +216,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       } finally {
         embedder?.dispose();
       }
-      training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users });
+      training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking });
       const rng = new Rng(seed * 101 + 5);
       const sampleSeeds = (i: number): number[] => {
         const l = (trainClickers.get(i) ?? []).slice();

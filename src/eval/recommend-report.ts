@@ -14,14 +14,16 @@ export interface TrainingRecord {
   bestEpoch: number;
   /** Stage 1: validation hit@50; stage 2: the chosen validation measure of the weights kept. */
   validation: number;
-  /** Stage 2: which weights were kept, and both validation measures of them. */
+  /** Stage 2: which weights were kept, and its validation measures of them. */
   kept?: 'trained' | 'initial' | 'identity';
   validationItems?: number;
   validationUsers?: number;
+  /** prec@10 of held-out latest clicks against every item (absent in results from before it existed). */
+  validationRanking?: number;
 }
 
 export interface Tracking {
-  validation: 'items per user' | 'users per item';
+  validation: 'prec@10, held-out clicks' | 'items per user' | 'users per item';
   protocol: 'all items' | 'fresh candidates';
   metric: string;
   runs: number;
@@ -35,7 +37,7 @@ export function validationTracking(training: readonly TrainingRecord[], runs: re
   const s2 = training.filter((t) => t.kept !== undefined && t.validationItems !== undefined);
   for (const [protocol, rs] of [['all items', runs], ['fresh candidates', freshRuns]] as const) {
     for (const metric of ['auc', 'aucExposure', 'prec@10', 'prec@50']) {
-      for (const [validation, key] of [['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
+      for (const [validation, key] of [['prec@10, held-out clicks', 'validationRanking'], ['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
         const xs: number[] = [];
         const ys: number[] = [];
         for (const t of s2) {
@@ -78,9 +80,9 @@ export function recommendMarkdown(r: RecommendMarkdownInput): string {
   parts.push('', newItemMarkdown(r.newItems, r.methods));
   const s2 = r.training.filter((t) => t.kept !== undefined);
   if (s2.length) {
-    parts.push('', 'Stage 2: the weights each run kept (by validation on held-out items: items per user / users per item)', '',
-      '| method | seed | kept | best epoch | validation (items per user) | validation (users per item) | seconds |', '|---|---:|---|---:|---:|---:|---:|',
-      ...s2.map((t) => `| ${t.method} | ${t.seed} | ${t.kept} | ${t.bestEpoch} | ${f4(t.validationItems ?? NaN)} | ${f4(t.validationUsers ?? NaN)} | ${t.seconds.toFixed(0)} |`));
+    parts.push('', 'Stage 2: the weights each run kept, and their validation (prec@10 of held-out latest clicks against every item; AUC of held-out items per user / users per item)', '',
+      '| method | seed | kept | best epoch | validation (prec@10, held-out clicks) | validation (items per user) | validation (users per item) | seconds |', '|---|---:|---|---:|---:|---:|---:|---:|',
+      ...s2.map((t) => `| ${t.method} | ${t.seed} | ${t.kept} | ${t.bestEpoch} | ${t.validationRanking === undefined ? '—' : f4(t.validationRanking)} | ${f4(t.validationItems ?? NaN)} | ${f4(t.validationUsers ?? NaN)} | ${t.seconds.toFixed(0)} |`));
   }
   if (r.tracking.length) {
     parts.push('', 'How stage 2\'s validation tracks the evaluation: correlation across the RALM runs (methods × seeds)', '',

@@ -52,7 +52,8 @@ export interface TrainOptions {
  * rows; docs/training-and-evaluation.md has the figures): stage 2 on stage-1 embeddings learns at
  * 3e-3 and waits 3 epochs for an improvement; it ranks items for a user, as the evaluation does
  * (a softmax over the target's clicked item and 20 items they did not click), on x as given, and
- * keeps the weights that rank held-out items best for their users; negative items are drawn by
+ * keeps the weights with the best prec@10 on users' held-out latest clicks ranked against every
+ * item (stage2-ranking.ts: the evaluation's own question, inside the training period); negative items are drawn by
  * popularity (what both datasets' searches picked: bench/results/tune-*.md). Stage 2's seed defaults to
  * stage 1's; the checkpoints to `<out>/checkpoints`; the model version to
  * `<dataset>-<merge>-h<h>-m<m>-k<k>-seed<seed>`.
@@ -62,7 +63,7 @@ export const TRAIN_DEFAULTS: Readonly<Required<Pick<TrainOptions, 'keepCheckpoin
 }> = {
   keepCheckpoints: false,
   exportUsers: true,
-  stage2: { learningRate: 3e-3, patience: 3, objective: 'items', loss: 'softmax', negatives: 20, itemSampling: 'popularity', inputScaling: 'none', init: 'random', learnBlend: false, validationMetric: 'items' },
+  stage2: { learningRate: 3e-3, patience: 3, objective: 'items', loss: 'softmax', negatives: 20, itemSampling: 'popularity', inputScaling: 'none', init: 'random', learnBlend: false, validationMetric: 'ranking' },
 };
 
 export interface TrainReport {

@@ -12,7 +12,8 @@
 import { Rng } from '../util/rng.js';
 import { clicked, shuffleFromEnd, type ExampleSource, type TrainItem } from './stage2-data.js';
 
-export type ValidationMetric = 'items' | 'users';
+/** Which measure picks the weights: these two, or `ranking` (stage2-ranking.ts). */
+export type ValidationMetric = 'items' | 'users' | 'ranking';
 
 /** Scores pairs (user, item index into the held-out list); `leaveOut` ≥ 0: embed the user without that dataset item. */
 export type PairScorer = (user: Int32Array, item: Int32Array, leaveOut: Int32Array, seeds: ReadonlyArray<readonly number[]>) => Promise<Float32Array>;

@@ -18,9 +18,10 @@
  * task `ralm eval` measures), or both; the loss reads each group of 1 + N pairs as labelled pairs
  * (`bce`) or as one softmax (`softmax`).
  *
- * Validation: a share of the items is held out; each epoch measures items-per-user and
- * users-per-item AUC on them (stage2-validate.ts), and training stops early when the chosen
- * measure has not improved for `patience` epochs. Never worse than the start: the weights kept
+ * Validation: each sampled user's latest clicks are held out of training and ranked against every
+ * item (prec@10, stage2-ranking.ts: the evaluation's question); a share of the items is also held
+ * out, with items-per-user and users-per-item AUC on them (stage2-validate.ts). Training stops
+ * early when the chosen measure has not improved for `patience` epochs. Never worse than the start: the weights kept
  * are the best of the trained epochs, the initial weights and (h = m) the identity
  * configuration, by the chosen measure, and the result says which (`kept`).
  *
@@ -41,6 +42,7 @@ import type { TrainingProgress } from './progress.js';
 import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, transform, type Centroids, type Params } from './stage2-model.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type Objective, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer, type ValidationMetric } from './stage2-validate.js';
+import { holdOutForRanking } from './stage2-ranking.js';
 
 export { forwardScore, inputScaling, scoreWithWeights, type InputScaling } from './stage2-model.js';
 export type { Objective } from './stage2-data.js';
@@ -132,13 +134,18 @@ export const STAGE2_DEFAULTS: Stage2Defaults = {
   inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null,
 };
 
+/** Stage 2's validation measures: AUC of held-out items per user and users per item, and prec@10 of held-out latest clicks ranked against every item. */
+export interface Measures { items: number; users: number; ranking: number }
+
+const METRIC_NAMES: Record<ValidationMetric, string> = { items: 'AUC items per user', users: 'AUC users per item', ranking: 'prec@10 of held-out latest clicks' };
+
 export interface EpochReport {
   epoch: number;
   loss: number;
   /** The chosen validation measure. */
   validationAuc: number;
-  /** Both measures (stage2-validate.ts). */
-  validation: { items: number; users: number };
+  /** Every measure (stage2-validate.ts, stage2-ranking.ts). */
+  validation: Measures;
   examples: number;
   seconds: number;
 }
@@ -151,7 +158,7 @@ export interface Stage2Result {
   history: EpochReport[];
   /** The chosen measure, and both measures for the start, the identity configuration (h = m) and the weights kept. */
   validationMetric: ValidationMetric;
-  validation: { initial: { items: number; users: number }; identity: { items: number; users: number } | null; kept: { items: number; users: number } };
+  validation: { initial: Measures; identity: Measures | null; kept: Measures };
   /** Validation (chosen measure) of the initial weights. */
   initialValidationAuc: number;
   /** The epoch kept (0 when the start or the identity was kept). */
@@ -187,22 +194,16 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   for (let j = 0; j < x.length; j++) zz += x[j] * x[j];
   zz /= Math.max(1, nu);
 
-  // Items and their distinct clickers.
-  const byItem = new Map<number, number[]>();
-  let ni = 0;
-  for (let i = 0; i < clicks.user.length; i++) {
-    let l = byItem.get(clicks.item[i]);
-    if (!l) byItem.set(clicks.item[i], (l = []));
-    l.push(clicks.user[i]);
-    ni = Math.max(ni, clicks.item[i] + 1);
-  }
+  // Items and their distinct clickers; the ranking validation's held-out clicks are left out of training.
+  const { ranking, training, byItem, ni, seeds: rankingSeeds } = holdOutForRanking(clicks, minClickers, o.maxSeeds, seed);
+  clicks = training;
   const items: TrainItem[] = [...byItem.entries()].map(([item, us]) => ({ item, users: [...new Set(us)] })).filter((t) => t.users.length >= minClickers).sort((a, b) => a.item - b.item);
   if (items.length < 2) throw new RalmError('RALM_ERR_VALIDATION', `stage 2: need at least 2 items with ${minClickers}+ clickers, found ${items.length}`);
   shuffleFromEnd(items, rng);
   const nVal = Math.max(1, Math.round(items.length * o.validationShare));
   const val = items.slice(0, nVal);
   const train = o.maxItems !== undefined && items.length - nVal > o.maxItems ? items.slice(nVal, nVal + o.maxItems) : items.slice(nVal);
-  log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}), validation by ${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`);
+  log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}), validation by ${o.validationMetric === 'ranking' ? `prec@10 of ${ranking.rows} held-out latest clicks over ${ranking.candidates.length} items` : `${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`}`);
 
   const source = new ExampleSource(nu, ni, clicks, o.negativeSampling);
   const itemDraw = new WeightedDraw(o.itemSampling === 'popularity' ? train.map((t) => t.users.length) : null, train.length);
@@ -279,21 +280,27 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     }
     return out;
   };
-  const pick = (v: { items: number; users: number }): number => v[o.validationMetric];
+  const measure = async (q: Params): Promise<Measures> => {
+    const v = await validation.evaluate(scorerFor(q));
+    const cent = await centroidsOf(embedAll(q), rankingSeeds);
+    return { ...v, ranking: await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, k, h, alpha, beta) };
+  };
+  const pick = (v: Measures): number => v[o.validationMetric];
+  const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks`;
   const snapshot = (q: Params): Float32Array[] => paramList(q).map((v) => v.dataSync().slice() as Float32Array);
 
   const history: EpochReport[] = [];
   let identity: Params | null = null;
   try {
-    const v0 = await validation.evaluate(scorerFor(p));
-    log(`epoch 0: validation AUC ${v0.items.toFixed(4)} items per user, ${v0.users.toFixed(4)} users per item (${o.init})`);
+    const v0 = await measure(p);
+    log(`epoch 0: ${said(v0)} (${o.init})`);
     let best = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial' as Kept };
-    let vId: { items: number; users: number } | null = null;
+    let vId: Measures | null = null;
     if (o.init === 'identity') vId = v0;
     else if (h === m) {
       identity = initParams(m, h, s, seed, 'identity', zz, o.learnBlend ? blendLogit(alpha, beta) : null);
-      vId = await validation.evaluate(scorerFor(identity));
-      log(`identity configuration: validation AUC ${vId.items.toFixed(4)} items per user, ${vId.users.toFixed(4)} users per item`);
+      vId = await measure(identity);
+      log(`identity configuration: ${said(vId)}`);
       if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity' };
     }
     let bestTrainedEpoch = 0;
@@ -336,10 +343,10 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         loss?.dispose();
         for (const v of Object.values(t)) v.dispose();
       }
-      const vb = await validation.evaluate(scorerFor(p));
+      const vb = await measure(p);
       const report: EpochReport = { epoch, loss: lossSum / Math.max(1, batches), validationAuc: pick(vb), validation: vb, examples: groups.count * size, seconds: (performance.now() - t0) / 1000 };
       history.push(report);
-      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, validation AUC ${vb.items.toFixed(4)} items per user, ${vb.users.toFixed(4)} users per item; ${report.examples} pairs in ${report.seconds.toFixed(1)} s`);
+      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, ${said(vb)}; ${report.examples} pairs in ${report.seconds.toFixed(1)} s`);
       if (pick(vb) > bestTrained) {
         bestTrained = pick(vb);
         bestTrainedEpoch = epoch;
@@ -365,7 +372,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         h, m, k, attentionSize: s, alpha: blend.alpha, beta: blend.beta, activation: 'prelu', userFields: [],
         provenance: {
           kind: 'trained', dataset: o.dataset, createdAt: new Date().toISOString(), seed,
-          notes: `stage 2 (look-alike) on fixed universal embeddings; ${what}, validation AUC ${best.value.toFixed(4)} (${o.validationMetric === 'items' ? 'items per user' : 'users per item'}); calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
+          notes: `stage 2 (look-alike) on fixed universal embeddings; ${what}, validation AUC ${best.value.toFixed(4)} (${METRIC_NAMES[o.validationMetric]}); calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
         },
         weightsSha256: '0'.repeat(64),
       },

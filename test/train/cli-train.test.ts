@@ -64,6 +64,7 @@ describe('ralm train, users import, eval (command line)', () => {
     assert.equal(untrained?.kept, 'initial');
     for (const t of doc.training.filter((x) => x.method.startsWith('RALM'))) assert.ok(['trained', 'initial', 'identity'].includes(t.kept ?? ''), t.method);
     assert.ok(doc.tracking.some((t) => t.validation === 'items per user' && t.runs === 6));
+    assert.ok(doc.tracking.some((t) => t.validation === 'prec@10, held-out clicks' && t.runs === 6), 'the default validation measure is tracked against the evaluation');
   });
 
   it('tune --json: trials drawn from the grid on the validation split, the best by the chosen metric', async () => {

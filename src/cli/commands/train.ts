@@ -95,7 +95,7 @@ export const command = defineCommand({
     emit(v.json, report, [
       `trained ${report.modelVersion} on ${report.dataset.name} (${report.trainClicks} training rows${report.cut ? `, before ${report.cut}` : ''}) in ${report.seconds.total.toFixed(1)} s (stage 1 ${report.seconds.stage1.toFixed(1)} s, stage 2 ${report.seconds.stage2.toFixed(1)} s)`,
       `  stage 1: best epoch ${report.stage1.bestEpoch}, validation hit@50 ${report.stage1.bestValidationHitAt50.toFixed(4)} (${report.stage1.validationUsers} users)`,
-      `  stage 2: kept ${report.stage2.kept === 'trained' ? `epoch ${report.stage2.bestEpoch}` : `the ${report.stage2.kept === 'identity' ? 'identity configuration' : 'initial weights'} (no trained epoch validated better)`}, validation AUC ${report.stage2.bestValidationAuc.toFixed(4)} (${report.stage2.validationMetric === 'items' ? 'items per user' : 'users per item'}; initial ${report.stage2.initialValidationAuc.toFixed(4)})`,
+      `  stage 2: kept ${report.stage2.kept === 'trained' ? `epoch ${report.stage2.bestEpoch}` : `the ${report.stage2.kept === 'identity' ? 'identity configuration' : 'initial weights'} (no trained epoch validated better)`}, validation AUC ${report.stage2.bestValidationAuc.toFixed(4)} (${({ ranking: 'prec@10 of held-out latest clicks', items: 'AUC items per user', users: 'AUC users per item' })[report.stage2.validationMetric]}; initial ${report.stage2.initialValidationAuc.toFixed(4)})`,
       `  model: ${report.modelDir}${report.usersFile ? `; users: ${report.usersFile}` : ''}`,
     ].join('\n'));
   },

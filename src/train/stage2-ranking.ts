@@ -1,0 +1,225 @@
+/**
+ * Stage 2's ranking validation: the question `ralm eval` asks, asked inside the training period.
+ * A seeded sample of users each have their latest clicks on candidate items held out of stage 2's
+ * training (the clicks arrive in time order, so "latest" is by time, as the evaluation's per-user
+ * split cuts). Every held-out click is one row: the user, embedded without that item (the target
+ * rule of stage 2's examples), ranks every candidate they had not clicked, with the held-out item
+ * among them; the row scores 1 when the item is in the top 10. The measure is the mean over rows:
+ * the paper's prec@10 with one positive per list, |top-10 ∩ {item}| / min(10, 1). The candidates
+ * are the items stage 2 knows (a seeded sample of at most `maxCandidates`), each described by the
+ * centroids of its clickers (held-out clicks excluded), as the engine serves them.
+ *
+ * The scores are the forward pass of stage2-model.ts (local and global attention, two cosines,
+ * the blend), computed for a block of rows against every candidate at once: the local vector's
+ * length comes from each item's centroid Gram matrix, so no (row, item) pair copies centroids.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../util/rng.js';
+import { transform, type Centroids, type Params } from './stage2-model.js';
+
+export interface RankingValidationOptions {
+  /** Users sampled for validation at most. */
+  users: number;
+  /** Latest clicks held out per validation user at most. */
+  perUser: number;
+  /** Validation users keep at least this many training clicks. */
+  minTrainClicks: number;
+  /** Candidate items at most (a seeded sample). */
+  maxCandidates: number;
+  /** List length. */
+  topK: number;
+  seed: number;
+}
+
+export const RANKING_VALIDATION_DEFAULTS: Readonly<RankingValidationOptions> = { users: 1000, perUser: 3, minTrainClicks: 5, maxCandidates: 2000, topK: 10, seed: 11 };
+
+/** Rows of the ranking validation: user, held-out item (dataset id), and the candidates each row leaves out. */
+export class RankingValidation {
+  /** Candidate items (dataset ids), and each one's position. */
+  readonly candidates: number[];
+  readonly rowUser: Int32Array;
+  readonly rowItem: Int32Array;
+  /** Per row: candidate positions not ranked (the user's other clicks; the row's item is ranked). */
+  private readonly rowSkip: number[][];
+  /** Held-out pairs, as user · items + item. */
+  private readonly heldOut: Set<number>;
+
+  private constructor(candidates: number[], rows: Array<[number, number, number[]]>, heldOut: Set<number>, private readonly ni: number) {
+    this.candidates = candidates;
+    this.rowUser = Int32Array.from(rows, (r) => r[0]);
+    this.rowItem = Int32Array.from(rows, (r) => r[1]);
+    this.rowSkip = rows.map((r) => r[2]);
+    this.heldOut = heldOut;
+  }
+
+  get rows(): number {
+    return this.rowUser.length;
+  }
+
+  /** Whether (user, item) is held out of training. */
+  isHeldOut(user: number, item: number): boolean {
+    return this.heldOut.has(user * this.ni + item);
+  }
+
+  /**
+   * Chooses the rows from distinct clicks in time order. `eligible` lists the items stage 2 can
+   * rank (enough clickers); held-out clicks are taken among the sampled candidates only.
+   */
+  static build(clicks: { user: ArrayLike<number>; item: ArrayLike<number> }, ni: number, eligible: readonly number[], options: Partial<RankingValidationOptions> = {}): RankingValidation {
+    const o = { ...RANKING_VALIDATION_DEFAULTS, ...options };
+    const rng = new Rng(o.seed);
+    const cands = eligible.length > o.maxCandidates ? rng.shuffle(eligible.slice(), o.maxCandidates).slice(0, o.maxCandidates) : eligible.slice();
+    cands.sort((a, b) => a - b);
+    const pos = new Map<number, number>(cands.map((it, j) => [it, j]));
+    const byUser = new Map<number, number[]>();
+    for (let j = 0; j < clicks.user.length; j++) {
+      let l = byUser.get(clicks.user[j]);
+      if (!l) byUser.set(clicks.user[j], (l = []));
+      l.push(clicks.item[j]);
+    }
+    const pool = [...byUser.keys()].filter((u) => (byUser.get(u)?.length ?? 0) > o.minTrainClicks).sort((a, b) => a - b);
+    const users = pool.length > o.users ? rng.shuffle(pool, o.users).slice(0, o.users).sort((a, b) => a - b) : pool;
+    const rows: Array<[number, number, number[]]> = [];
+    const heldOut = new Set<number>();
+    for (const u of users) {
+      const items = byUser.get(u) ?? [];
+      const held: number[] = [];
+      for (let j = items.length - 1; j >= 0 && held.length < o.perUser && items.length - held.length > o.minTrainClicks; j--) {
+        if (pos.has(items[j])) held.push(items[j]);
+      }
+      const clickedPos = items.filter((it) => pos.has(it)).map((it) => pos.get(it) as number);
+      for (const it of held) {
+        heldOut.add(u * ni + it);
+        const p = pos.get(it) as number;
+        rows.push([u, it, clickedPos.filter((q) => q !== p)]);
+      }
+    }
+    return new RankingValidation(cands, rows, heldOut, ni);
+  }
+
+  /** Distinct clicks without the held-out ones. */
+  trainingClicks(clicks: { user: ArrayLike<number>; item: ArrayLike<number> }): { user: Int32Array; item: Int32Array } {
+    const u: number[] = [];
+    const i: number[] = [];
+    for (let j = 0; j < clicks.user.length; j++) {
+      if (this.isHeldOut(clicks.user[j], clicks.item[j])) continue;
+      u.push(clicks.user[j]);
+      i.push(clicks.item[j]);
+    }
+    return { user: Int32Array.from(u), item: Int32Array.from(i) };
+  }
+
+  /**
+   * prec@10 (topK) over the rows for parameters `p`: `x` gives the rows' scaled inputs (each user
+   * without its row's item), `cent` the candidates' centroids in the current transform.
+   */
+  async evaluate(p: Params, x: Float32Array, m: number, cent: Centroids, k: number, h: number, alpha: number, beta: number, topK = RANKING_VALIDATION_DEFAULTS.topK): Promise<number> {
+    const n = this.rows;
+    if (n === 0) return 0;
+    const scores = rankingScores(p, x, n, m, cent, this.candidates.length, k, h, alpha, beta);
+    const I = this.candidates.length;
+    const pos = new Map<number, number>(this.candidates.map((it, j) => [it, j]));
+    let hits = 0;
+    for (let r = 0; r < n; r++) {
+      const row = scores.subarray(r * I, (r + 1) * I);
+      const target = pos.get(this.rowItem[r]) as number;
+      const s = row[target];
+      const skip = new Set(this.rowSkip[r]);
+      let above = 0;
+      let ties = 0;
+      for (let j = 0; j < I; j++) {
+        if (j === target || skip.has(j)) continue;
+        if (row[j] > s) above++;
+        else if (row[j] === s) ties++;
+      }
+      hits += above + ties / 2 < topK ? 1 : 0;
+    }
+    return hits / n;
+  }
+}
+
+/**
+ * The ranking validation of distinct clicks (in time order), the clicks left for training, their
+ * clickers per item, the item id bound, and each candidate's seeds (its training clickers, at most
+ * `maxSeeds`, a fixed seeded sample).
+ */
+export function holdOutForRanking(clicks: { user: ArrayLike<number>; item: ArrayLike<number> }, minClickers: number, maxSeeds: number, seed: number, options: Partial<RankingValidationOptions> = {}): {
+  ranking: RankingValidation; training: { user: Int32Array; item: Int32Array }; byItem: Map<number, number[]>; ni: number; seeds: number[][];
+} {
+  let ni = 0;
+  for (let i = 0; i < clicks.item.length; i++) ni = Math.max(ni, clicks.item[i] + 1);
+  const all = clickersOf(clicks);
+  const eligible = [...all.entries()].filter(([, us]) => new Set(us).size >= minClickers).map(([item]) => item);
+  const ranking = RankingValidation.build(clicks, ni, eligible, { seed: seed + 11, ...options });
+  const training = ranking.trainingClicks(clicks);
+  const byItem = clickersOf(training);
+  const rng = new Rng(seed + 13);
+  const seeds = ranking.candidates.map((it) => {
+    const us = [...new Set(byItem.get(it) ?? [])];
+    return us.length > maxSeeds ? rng.shuffle(us, maxSeeds).slice(0, maxSeeds) : us;
+  });
+  return { ranking, training, byItem, ni, seeds };
+}
+
+function clickersOf(c: { user: ArrayLike<number>; item: ArrayLike<number> }): Map<number, number[]> {
+  const byItem = new Map<number, number[]>();
+  for (let i = 0; i < c.user.length; i++) {
+    let l = byItem.get(c.item[i]);
+    if (!l) byItem.set(c.item[i], (l = []));
+    l.push(c.user[i]);
+  }
+  return byItem;
+}
+
+/**
+ * RALM's scores of n users (scaled x, n × m) against I items' centroids, row-major n × I: the
+ * same function as forwardScore on every (user, item) pair, blocked over users.
+ */
+export function rankingScores(p: Params, x: Float32Array, n: number, m: number, cent: Centroids, I: number, k: number, h: number, alpha: number, beta: number): Float32Array {
+  const out = new Float32Array(n * I);
+  const blend = p.blend ? 1 / (1 + Math.exp(-p.blend.dataSync()[0])) : null;
+  const a = blend ?? alpha;
+  const b = blend === null ? beta : 1 - blend;
+  const [cFlat, mask, gram, gUnit] = tf.tidy(() => {
+    const c = tf.tensor3d(cent.c, [I, k, h]);
+    const mk = tf.tensor2d(cent.mask, [I, k]);
+    const gl = tf.reshape(tf.matMul(tf.tanh(tf.matMul(tf.reshape(c, [I * k, h]), p.wg, false, true)), tf.reshape(p.vg, [-1, 1])), [I, k]);
+    const g = softmaxMasked(gl, mk);
+    const gv = tf.squeeze(tf.matMul(tf.reshape(g, [I, 1, k]), c), [1]) as tf.Tensor2D; // [I, h]
+    const unit = tf.div(gv, tf.sqrt(tf.add(tf.sum(tf.square(gv), 1, true), 1e-12)));
+    return [tf.reshape(c, [I * k, h]) as tf.Tensor2D, mk, tf.matMul(c, c, false, true) as tf.Tensor3D, unit as tf.Tensor2D];
+  });
+  const block = Math.max(1, Math.floor(4_000_000 / Math.max(1, I * k)));
+  try {
+    for (let r0 = 0; r0 < n; r0 += block) {
+      const nb = Math.min(block, n - r0);
+      const s = tf.tidy(() => {
+        const e = transform(p, tf.tensor2d(x.subarray(r0 * m, (r0 + nb) * m), [nb, m]));
+        const en = tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), 1e-12)); // [nb, 1]
+        const q = tf.matMul(e, p.wl, false, true);
+        const logits = tf.reshape(tf.matMul(q, cFlat, false, true), [nb, I, k]);
+        const att = softmaxMasked(tf.tanh(logits), mask); // [nb, I, k]
+        const dots = tf.reshape(tf.matMul(e, cFlat, false, true), [nb, I, k]);
+        const num = tf.sum(tf.mul(att, dots), 2); // [nb, I]
+        const at = tf.transpose(att, [1, 0, 2]); // [I, nb, k]
+        const len2 = tf.transpose(tf.sum(tf.mul(tf.matMul(at, gram), at), 2)); // [nb, I]
+        const cosL = tf.div(num, tf.mul(en, tf.sqrt(tf.add(len2, 1e-12))));
+        const cosG = tf.div(tf.matMul(e, gUnit, false, true), en);
+        return tf.add(tf.mul(cosG, a), tf.mul(cosL, b));
+      });
+      out.set(s.dataSync() as Float32Array, r0 * I);
+      s.dispose();
+    }
+  } finally {
+    for (const t of [cFlat, mask, gram, gUnit]) t.dispose();
+  }
+  return out;
+}
+
+/** Softmax over the last axis where mask (broadcast to the logits) is 1; bounded logits. */
+function softmaxMasked(logits: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  const last = logits.shape.length - 1;
+  const max = tf.max(tf.add(logits, tf.mul(tf.sub(mask, 1), 1e9)), last, true);
+  const ex = tf.mul(tf.exp(tf.sub(logits, max)), mask);
+  return tf.div(ex, tf.add(tf.sum(ex, last, true), 1e-12));
+}
