@@ -10,6 +10,7 @@ import { RalmEngine, type RankRequest } from '../../src/engine/engine.js';
 import { Rng } from '../../src/util/rng.js';
 import { smallModel, randomItems } from '../helpers/fixtures.js';
 import { randomModel } from '../../src/model/random.js';
+import { loopTurnsDuring } from '../helpers/loop-turns.js';
 
 const model = smallModel({ seed: 41 });
 const items = randomItems(model, 4000, 42);
@@ -81,16 +82,7 @@ describe('offloaded CPU ranking', () => {
       const rng = new Rng(8);
       const batch = Array.from({ length: 16 }, () => ({ user: { embedding: rng.normals(128) }, k: 10 }));
       await engine.rank(batch.slice(0, 1));
-      let turns = 0;
-      let scoring = true;
-      const spin = (): void => {
-        if (!scoring) return;
-        turns++;
-        setImmediate(spin);
-      };
-      setImmediate(spin);
-      const out = await engine.rank(batch);
-      scoring = false;
+      const { value: out, turns } = await loopTurnsDuring(() => engine.rank(batch));
       assert.equal(out.length, 16);
       // 16 × 20,000 candidates × 20 rows of 128: tens of ms of work that the loop did not wait for.
       assert.ok(turns >= 2, `the loop turned ${turns} times while the batch was scored`);

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseJsonSliced, STREAM_FROM_BYTES } from '../../src/server/plugins/json-body.js';
+import { loopTurnsDuring } from '../helpers/loop-turns.js';
 import { buildApp } from '../../src/server/app.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 import { SeedService } from '../../src/seeds/seed-service.js';
@@ -37,16 +38,8 @@ describe('the sliced JSON parser', () => {
   it('hands the event loop back while it parses a 7 MB body', async () => {
     const text = Buffer.from(JSON.stringify({ events: events(100_000) }));
     assert.ok(text.length > 6_000_000);
-    let turns = 0;
-    let parsing = true;
-    const spin = (): void => {
-      if (!parsing) return;
-      turns++;
-      setImmediate(spin);
-    };
-    setImmediate(spin);
-    const v = (await parseJsonSliced(text)) as { events: unknown[] };
-    parsing = false;
+    const { value, turns } = await loopTurnsDuring(() => parseJsonSliced(text));
+    const v = value as { events: unknown[] };
     assert.equal(v.events.length, 100_000);
     // Parsing takes hundreds of ms in 10 ms slices: the loop ran other work between them.
     assert.ok(turns >= 3, `the loop turned ${turns} times during the parse`);
