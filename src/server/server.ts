@@ -99,6 +99,9 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     log(`empty store: loaded the demo world (${demo.users} users, ${demo.items} items, ${demo.events} clicks)`);
   }
   const rollOut = (id: string, dir: string): Promise<void> => followModel(config, id, dir, serving().engine.modelId, (real) => reload(real, reloadModel), log);
+  // A replica that starts after a rollout serves the rolled-out model too (from its own models root, by id), before it is ready.
+  const rolled = await store.coordination?.rolledOutModel();
+  if (rolled) await rollOut(rolled.id, rolled.dir);
   const follower = offset === undefined ? undefined : followStore(store, offset, () => serving(), log, rollOut);
   // With a user tower, a demo user's stored features make the start-up example of `{features}`.
   let exampleFeatures: Record<string, unknown> | undefined;

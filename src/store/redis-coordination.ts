@@ -92,8 +92,16 @@ export class RedisCoordination implements StoreCoordination {
   }
 
   async announceModel(modelId: string, dir: string): Promise<void> {
+    await this.client.set(this.keys.model, JSON.stringify({ id: modelId, dir }));
     await this.announce('model', [modelId], ['dir', dir]);
     await this.durable();
+  }
+
+  async rolledOutModel(): Promise<{ id: string; dir: string } | null> {
+    const v = await this.client.get(this.keys.model);
+    if (v === null) return null;
+    const m = JSON.parse(v) as { id?: unknown; dir?: unknown };
+    return typeof m.id === 'string' && typeof m.dir === 'string' ? { id: m.id, dir: m.dir } : null;
   }
 
   async changesOffset(): Promise<string> {

@@ -30,6 +30,8 @@ export class RedisKeys {
   get lease(): string { return `${this.prefix}:{lease}`; }
   get fence(): string { return `${this.prefix}:{lease}:fence`; }
   get changes(): string { return `${this.prefix}:{lease}:changes`; }
+  /** The model last rolled out (JSON {id, dir}), for replicas that start after the announcement. */
+  get model(): string { return `${this.prefix}:{lease}:model`; }
   /** Run requests waiting for the lease holder (a list of request ids), and each one's answer. */
   get runRequests(): string { return `${this.prefix}:{lease}:requests`; }
   runAnswer(id: string): string { return `${this.prefix}:{lease}:answer:${id}`; }

@@ -143,6 +143,8 @@ export interface StoreCoordination {
   answer(ids: readonly string[], report: string, ttlMs: number): Promise<void>;
   /** Announces that this replica now serves model `modelId`, loaded from `dir` (relative to the models root): every replica follows. */
   announceModel(modelId: string, dir: string): Promise<void>;
+  /** The model last announced (its id and its directory under the models root), or null: what a replica starting later rolls to. */
+  rolledOutModel(): Promise<{ id: string; dir: string } | null>;
   /** True for the first caller ever to claim `name` (one-time work such as loading the demo world), false for every later one. */
   claimOnce(name: string): Promise<boolean>;
   /** The offset of the latest announced change: take it before reading a snapshot, follow from it after. */

@@ -3,7 +3,8 @@
  * replica is announced with the model's id (name and weights checksum) and its path under the
  * models root; the other replica loads that path from its own models root and switches to it —
  * only if the weights there are the announced model's: a different model at that path is
- * refused, and that replica keeps serving the one it has. Each switch is atomic per replica
+ * refused, and that replica keeps serving the one it has. A replica started after the rollout
+ * serves the rolled-out model from the start. Each switch is atomic per replica
  * (a request runs on one model's tables), and each model serves the clusters stored under its id.
  */
 import { describe, it } from 'node:test';
@@ -38,7 +39,7 @@ async function logShows(s: Served, until: RegExp): Promise<void> {
 }
 
 describe('model rollout across replicas', { skip: valkeySkip() }, () => {
-  it('a reload on one replica rolls the other to the same model (by id); a different model at the announced path is refused', { timeout: 180_000 }, async () => {
+  it('a reload on one replica rolls the others to the same model (by id), one started later too; a different model at the announced path is refused', { timeout: 180_000 }, async () => {
     const v = await startValkey();
     const roots = [await mkdtemp(join(tmpdir(), 'ralm-roll-a-')), await mkdtemp(join(tmpdir(), 'ralm-roll-b-'))];
     const replicas: Served[] = [];
@@ -73,6 +74,12 @@ describe('model rollout across replicas', { skip: valkeySkip() }, () => {
       const rec = await call(b, 'POST', '/v1/recommend', { user: { id: 'demo-music-3' }, k: 3 });
       assert.equal(rec.status, 200, JSON.stringify(rec.json));
       assert.equal(rec.json.modelVersion, 'rollout-v2');
+
+      // A replica started afterwards with the old model directory rolls to the announced model before it is ready.
+      const c = await serve(args(roots[1]));
+      replicas.push(c);
+      assert.equal(await modelOf(c), ids.v2);
+      assert.match(c.log(), /model rolled out by another replica: now serving rollout-v2@/);
 
       // A model at the announced path whose weights are not the announced ones is refused: B stays on v2.
       const other = await call(a, 'POST', '/v1/admin/model', { dir: 'v3' });
