@@ -231,6 +231,17 @@ export class ClickBuilder {
   }
 }
 
+/** Each item's clickers from (user, item) pairs, in the pairs' order (distinct and in time order when the pairs are). */
+export function clickersByItem(pairs: { user: ArrayLike<number>; item: ArrayLike<number> }): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (let j = 0; j < pairs.user.length; j++) {
+    let l = out.get(pairs.item[j]);
+    if (!l) out.set(pairs.item[j], (l = []));
+    l.push(pairs.user[j]);
+  }
+  return out;
+}
+
 /** Sorts click columns by time, ties in their current order; returns the input when already sorted. */
 export function sortByTime(c: Clicks): Clicks {
   const n = c.ts.length;

@@ -25,7 +25,7 @@
  * (validation-split.ts) and never reads the test rows: what `ralm tune` and any choice of
  * settings use.
  */
-import type { Dataset } from '../data/dataset.js';
+import { clickersByItem, type Dataset } from '../data/dataset.js';
 import { openDataset, openWithSplit, type OpenOptions } from '../data/open.js';
 import type { TemporalSplit } from '../data/split.js';
 import { targetEmbedder, trainStage1, type Stage1Options, type Stage1Result } from '../train/stage1.js';
@@ -123,17 +123,6 @@ export interface RecommendEvalResult {
   tracking: Tracking[];
   seconds: number;
   markdown: string;
-}
-
-/** Each item's distinct clickers, in time order, from distinct (user, item) pairs in time order. */
-function clickersByItem(pairs: { user: Uint32Array; item: Uint32Array }): Map<number, number[]> {
-  const out = new Map<number, number[]>();
-  for (let j = 0; j < pairs.user.length; j++) {
-    let l = out.get(pairs.item[j]);
-    if (!l) out.set(pairs.item[j], (l = []));
-    l.push(pairs.user[j]);
-  }
-  return out;
 }
 
 /** Reads the dataset and makes the split the options ask for (see openWithSplit). */

@@ -15,6 +15,7 @@ import { distinctPositives, TRAIN_DEFAULTS } from '../train/pipeline.js';
 import { RalmError } from '../util/errors.js';
 import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
+import { clickersByItem } from '../data/dataset.js';
 import { buildContext, evaluateRanking } from './ranking-eval.js';
 import type { RecommendEvalOptions } from './recommend-eval.js';
 import { RalmRecommender } from './recommenders.js';
@@ -102,12 +103,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
   const { ds, split } = await openValidationSplit(o);
   const ctx = buildContext(ds, split, { maxUsers: o.maxUsers ?? 0, minTrainClicks: o.minTrainClicks ?? 10, seed: 1 });
   const pairs = distinctPositives(ds, split.trainEnd);
-  const clickers = new Map<number, number[]>();
-  for (let j = 0; j < pairs.user.length; j++) {
-    const l = clickers.get(pairs.item[j]) ?? [];
-    l.push(pairs.user[j]);
-    clickers.set(pairs.item[j], l);
-  }
+  const clickers = clickersByItem(pairs);
   log(`${ds.name}, validation split of the training period: ${ctx.users.length} users × ${ctx.candidates.length} candidates; ${chosen.length} of ${grid.length} configurations, selecting by ${o.select}`);
 
   // Trials with the same stage-1 settings share one stage 1 (run one after the other).

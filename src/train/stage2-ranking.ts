@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
+import { clickersByItem } from '../data/dataset.js';
 import { transform, type Centroids, type Params } from './stage2-model.js';
 
 export interface RankingValidationOptions {
@@ -148,27 +149,17 @@ export function holdOutForRanking(clicks: { user: ArrayLike<number>; item: Array
 } {
   let ni = 0;
   for (let i = 0; i < clicks.item.length; i++) ni = Math.max(ni, clicks.item[i] + 1);
-  const all = clickersOf(clicks);
+  const all = clickersByItem(clicks);
   const eligible = [...all.entries()].filter(([, us]) => new Set(us).size >= minClickers).map(([item]) => item);
   const ranking = RankingValidation.build(clicks, ni, eligible, { seed: seed + 11, ...options });
   const training = ranking.trainingClicks(clicks);
-  const byItem = clickersOf(training);
+  const byItem = clickersByItem(training);
   const rng = new Rng(seed + 13);
   const seeds = ranking.candidates.map((it) => {
     const us = [...new Set(byItem.get(it) ?? [])];
     return us.length > maxSeeds ? rng.shuffle(us, maxSeeds).slice(0, maxSeeds) : us;
   });
   return { ranking, training, byItem, ni, seeds };
-}
-
-function clickersOf(c: { user: ArrayLike<number>; item: ArrayLike<number> }): Map<number, number[]> {
-  const byItem = new Map<number, number[]>();
-  for (let i = 0; i < c.user.length; i++) {
-    let l = byItem.get(c.item[i]);
-    if (!l) byItem.set(c.item[i], (l = []));
-    l.push(c.user[i]);
-  }
-  return byItem;
 }
 
 /**
