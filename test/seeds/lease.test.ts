@@ -13,6 +13,17 @@ import { smallModel } from '../helpers/fixtures.js';
 import { startValkey, valkeySkip } from '../helpers/valkey.js';
 import { Rng } from '../../src/util/rng.js';
 
+/** Holds `store`'s next publication: `atPublish` resolves when a run reaches it, `resume()` lets it through. */
+function holdBeforePublish(store: RedisStore): { atPublish: Promise<void>; resume: () => void } {
+  let resume!: () => void;
+  const paused = new Promise<void>((r) => { resume = r; });
+  let reached!: () => void;
+  const atPublish = new Promise<void>((r) => { reached = r; });
+  const save = store.saveClusters.bind(store);
+  store.saveClusters = async (c) => { reached(); await paused; return save(c); };
+  return { atPublish, resume };
+}
+
 describe('re-clustering under the lease', { skip: valkeySkip() }, () => {
   it('a paused leader\'s late publication is refused; the newer leader\'s clusters stand', async () => {
     const v = await startValkey();
@@ -28,12 +39,7 @@ describe('re-clustering under the lease', { skip: valkeySkip() }, () => {
       await sa.ingest(Array.from({ length: 20 }, (_, i) => ({ user: `u${i}`, item: 'x', ts: i })));
 
       // A takes the lease and computes, then "pauses" just before publishing: its renewals stop.
-      let resume!: () => void;
-      const paused = new Promise<void>((r) => { resume = r; });
-      let reached!: () => void;
-      const atPublish = new Promise<void>((r) => { reached = r; });
-      const save = a.saveClusters.bind(a);
-      a.saveClusters = async (c) => { reached(); await paused; return save(c); };
+      const { atPublish, resume } = holdBeforePublish(a);
       a.coordination.renewLease = async () => false;
       const runA = sa.recluster('demand');
       await atPublish;
@@ -72,12 +78,7 @@ describe('re-clustering under the lease', { skip: valkeySkip() }, () => {
       await sa.ingest(Array.from({ length: 5 }, (_, i) => ({ user: `u${i}`, item: 'first', ts: i })));
 
       // A holds the lease, its run held just before publishing (renewing as a live leader does).
-      let resume!: () => void;
-      const paused = new Promise<void>((r) => { resume = r; });
-      let reached!: () => void;
-      const atPublish = new Promise<void>((r) => { reached = r; });
-      const save = a.saveClusters.bind(a);
-      a.saveClusters = async (c) => { reached(); await paused; return save(c); };
+      const { atPublish, resume } = holdBeforePublish(a);
       const runA = sa.recluster('demand');
       await atPublish;
       // Clicks on a new item arrive, then B is asked for a run: B queues the request with the holder.
