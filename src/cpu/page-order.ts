@@ -22,13 +22,15 @@ export class PageOrder {
 
   /**
    * The runs of `slots` in `table`. Into this object's buffers (valid until the next call), or,
-   * with `own`, into new arrays that a job outliving the call can keep.
+   * with `own`, into new arrays that a job outliving the call can keep; `slots` itself is never
+   * written and must not change while the runs are used.
    */
   of(slots: Uint32Array, table: ItemTable, own: boolean): PageRuns {
     const n = slots.length;
     const P = table.pages.length;
     const spp = table.slotsPerPage;
-    if (P === 1) return { localSlots: own ? slots.slice() : slots, order: null, runs: [{ page: 0, from: 0, count: n }] };
+    // One page: the request's own slots, which live as long as the request (no copy, owned or not).
+    if (P === 1) return { localSlots: slots, order: null, runs: [{ page: 0, from: 0, count: n }] };
     if (this.counts.length < P + 1) this.counts = new Uint32Array(P + 1);
     if (!own && this.order.length < n) {
       this.order = new Uint32Array(n);
