@@ -122,7 +122,7 @@
     (param $alpha f64) (param $beta f64) (param $zn f64)
     (local $j i32) (local $v i32) (local $a i32) (local $row i32) (local $cnt4 i32) (local $ie i32) (local $wp i32) (local $wend i32)
     (local $s v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
-    (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $ws v128)
+    (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $ws v128) (local $s1 v128) (local $wv1 v128)
     (local $dg f32)
     (local.set $ie (i32.add (local.get $iq) (i32.shl (local.get $kPad) (i32.const 2))))
     ;; g · e in f32, as $one
@@ -135,22 +135,34 @@
       (br $gl)))
     (local.set $dg (f32x4.extract_lane 0 (call $sum4 (local.get $t) (local.get $t) (local.get $t) (local.get $t))))
 
-    ;; the logits and e-dots scaled back to values, four rows at a time (lanes past the count:
+    ;; the logits and e-dots scaled back to values, eight rows at a time (lanes past the count:
     ;; weight 0, scale 0)
     (local.set $swv (v128.const i64x2 0 0))
     (local.set $elv (v128.const i64x2 0 0))
     (local.set $j (i32.const 0))
     (block $pd (loop $pl
       (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
-      (local.set $s (v128.load (i32.add (local.get $sc) (i32.shl (local.get $j) (i32.const 2)))))
-      (local.set $wv (call $attn_weight4
-        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $iq) (i32.shl (local.get $j) (i32.const 2))))) (local.get $s)) (f32x4.splat (local.get $sq)))
-        (i32.sub (local.get $cnt) (local.get $j))))
-      (v128.store (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))) (local.get $wv))
+      ;; blocks j and j + 4 together (the second is used only when it has rows)
+      (local.set $a (i32.shl (local.get $j) (i32.const 2)))
+      (local.set $s (v128.load (i32.add (local.get $sc) (local.get $a))))
+      (local.set $s1 (v128.load offset=16 (i32.add (local.get $sc) (local.get $a))))
+      (call $attn_weight4x2
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $iq) (local.get $a)))) (local.get $s)) (f32x4.splat (local.get $sq)))
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $iq) (local.get $a)))) (local.get $s1)) (f32x4.splat (local.get $sq)))
+        (i32.sub (local.get $cnt) (local.get $j)) (i32.sub (local.get $cnt) (i32.add (local.get $j) (i32.const 4))))
+      (local.set $wv1)
+      (local.set $wv)
+      (v128.store (i32.add (local.get $w) (local.get $a)) (local.get $wv))
       (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
       (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv)
-        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $ie) (i32.shl (local.get $j) (i32.const 2))))) (local.get $s)) (f32x4.splat (local.get $se))))))
-      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $ie) (local.get $a)))) (local.get $s)) (f32x4.splat (local.get $se))))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 4)) (local.get $cnt))
+        (then
+          (v128.store offset=16 (i32.add (local.get $w) (local.get $a)) (local.get $wv1))
+          (local.set $swv (f32x4.add (local.get $swv) (local.get $wv1)))
+          (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv1)
+            (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $ie) (local.get $a)))) (local.get $s1)) (f32x4.splat (local.get $se))))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br $pl)))
 
     ;; |L|² = wᵀ (G w) over the weights just written: sixteen entries of G w per pass over the
