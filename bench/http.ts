@@ -44,12 +44,14 @@ export interface HttpBenchOptions {
   jobsUsers?: number;
   /** The engine's CPU offload (ranking on the worker threads); default: the service's setting (on). */
   cpuOffload?: boolean;
+  /** The item table's centroid storage; default: the service's setting (int8). */
+  storage?: 'f32' | 'f16' | 'int8';
   log?: (line: string) => void;
 }
 
 /** runHttpBench's defaults. */
 export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload,
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, storage: loadConfig({}).storage,
 };
 
 export interface LoadRun {
@@ -161,7 +163,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload });
+  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, storage: o.storage });
   const runs: LoadRun[] = [];
   const overload: OverloadRun[] = [];
   let jobs: JobsRun | null = null;
