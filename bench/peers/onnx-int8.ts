@@ -126,9 +126,10 @@ export async function onnxRuntimeInt8Peer(): Promise<Peer> {
     version,
     storage: 'int8',
     tolerance: INT8_PEER_TOLERANCE,
-    // The codes, scales and Gram are initializers: about 0.41 of the f32 item bytes at k = 20, h = 128.
-    maxItemBytes: MAX_INITIALIZER_BYTES * 2,
     async open(w: Workload, topK: number): Promise<PeerSession> {
+      // Codes, scales, Gram matrices and globals are initializers, all in one protobuf message.
+      const bytes = w.n * (w.k * (w.h + 4 + 4 * w.k) + 4 * w.h);
+      if (bytes > MAX_INITIALIZER_BYTES) throw new Error(`int8 item data of ${(bytes / 2 ** 30).toFixed(1)} GiB exceeds what one ONNX model holds as initializers (${(MAX_INITIALIZER_BYTES / 2 ** 30).toFixed(1)} GiB)`);
       const session = await ort.InferenceSession.create(buildInt8Onnx(proto, w, topK), { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads });
       return {
         async run(users: Float32Array, b: number) {
