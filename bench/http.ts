@@ -70,8 +70,10 @@ export interface LoadRun {
   /** Admission refusals (429 and 503 replies) per second: requests the service turned away rather than served. */
   refusedPerSec: number;
   /**
-   * Refusals were at least as many as accepted replies: the run says how the service sheds load on
-   * this machine at that moment (a busy host makes the event loop lag), not what it can serve.
+   * Refusals were at least as many as accepted replies: the run says how the service sheds load
+   * (a closed loop sends the next request the moment one is refused, and a busy host makes the
+   * event loop lag), not what it can serve; the processor time spent refusing counts against the
+   * accepted requests.
    */
   refusalsDominate: boolean;
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
@@ -175,7 +177,7 @@ export function formatRun(r: LoadRun): string {
     r.serverCpuMsPerOk !== undefined ? `server cpu ${r.serverCpuMsPerOk.toFixed(2)} ms/accepted` : '',
     r.non2xx + r.errors > 0 ? `(${r.non2xx} non-2xx of which ${r.refused} refused, ${r.errors} errors)` : '',
     r.saturated ? '(saturated: rate not sustained)' : '',
-    r.refusalsDominate ? '(mostly refused: admission control shed the load on this busy machine; the accepted rate is not the service\'s capacity)' : '',
+    r.refusalsDominate ? '(mostly refused: the accepted rate is what was left after refusing the excess, not the service\'s capacity)' : '',
   ].filter((x) => x !== '').join('  ');
 }
 
