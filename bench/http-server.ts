@@ -34,6 +34,8 @@ export interface HttpServerArgs {
   jobsUsers?: number;
   /** CPU offload (RalmEngine's cpuOffload); default: the service's setting. */
   cpuOffload?: boolean;
+  /** Centroid storage; default: the service's setting. */
+  storage?: 'f32' | 'f16' | 'int8';
 }
 
 export type Encoding = 'json' | 'msgpack';
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
   const w = makeWorkload(maxN, args.k, args.h, model);
   // The engine as `ralm serve` makes it (the service's storage and CPU offload).
   const config = loadConfig({});
-  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false, storage: config.storage, cpuOffload: args.cpuOffload ?? config.cpuOffload });
+  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false, storage: args.storage ?? config.storage, cpuOffload: args.cpuOffload ?? config.cpuOffload });
   for (let i = 0; i < maxN; i += 5000) await engine.upsertItems(engineItems(w, i, Math.min(maxN, i + 5000)));
   const dir = await mkdtemp(join(tmpdir(), 'ralm-bench-http-'));
   const store = LmdbStore.open(dir);
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
 
   const listen = { host: '127.0.0.1', port: 0 };
   const urls = { batched: await batched.listen(listen), unbatched: await unbatched.listen(listen), bare: await bare.listen(listen) };
-  const ready: ReadyMessage = { type: 'ready', urls, adapter: `${engine.adapterName}, ${config.storage} centroids`, cases, deadlineMs: config.requestTimeoutMs };
+  const ready: ReadyMessage = { type: 'ready', urls, adapter: `${engine.adapterName}, ${args.storage ?? config.storage} centroids`, cases, deadlineMs: config.requestTimeoutMs };
   send(ready);
   process.on('message', (m: { type?: string }) => {
     if (m?.type === 'cpu') {

@@ -44,12 +44,14 @@ export interface HttpBenchOptions {
   jobsUsers?: number;
   /** The engine's CPU offload (ranking on the worker threads); default: the service's setting (on). */
   cpuOffload?: boolean;
+  /** The item table's centroid storage; default: the service's setting (int8). */
+  storage?: 'f32' | 'f16' | 'int8';
   log?: (line: string) => void;
 }
 
 /** runHttpBench's defaults. */
 export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload,
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, storage: loadConfig({}).storage,
 };
 
 export interface LoadRun {
@@ -62,17 +64,32 @@ export interface LoadRun {
   /** Connections (closed loop), or the most requests in flight at once (open loop). */
   connections: number;
   durationSec: number;
+  /** Accepted (2xx) replies per second. */
   requestsPerSec: number;
   candidatesPerSec: number;
+  /** Admission refusals (429 and 503 replies) per second: requests the service turned away rather than served. */
+  refusedPerSec: number;
+  /**
+   * Refusals were at least as many as accepted replies: the run says how the service sheds load
+   * (a closed loop sends the next request the moment one is refused, and a busy host makes the
+   * event loop lag), not what it can serve; the processor time spent refusing counts against the
+   * accepted requests.
+   */
+  refusalsDominate: boolean;
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   ok: number;
   non2xx: number;
+  /** Of non2xx: admission refusals (429, 503). */
+  refused: number;
   errors: number;
   /** A fixed-rate run whose replies fell behind its schedule (or failed): the rate was not sustained. */
   saturated: boolean;
   /**
-   * Maximum-throughput runs: the server's processor time (every thread) per 2xx reply, ms. Steadier
-   * than req/s on a shared machine; the server's capacity on c free cores is about c × 1000 / this.
+   * The server's processor time (every thread) per accepted (2xx) reply, ms. Steadier than req/s
+   * on a shared machine; the server's capacity on c free cores is about c × 1000 / this. In a
+   * maximum run it includes the time spent refusing; a fixed-rate run below capacity refuses
+   * nothing, but coalesces fewer requests per batch, so there it is a served request's cost at
+   * that rate's batch sizes.
    */
   serverCpuMsPerOk?: number;
 }
@@ -131,15 +148,22 @@ function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop:
   });
 }
 
-function summarizeRun(r: AutocannonResult, base: Omit<LoadRun, 'requestsPerSec' | 'candidatesPerSec' | 'latencyMs' | 'ok' | 'non2xx' | 'errors' | 'saturated'>): LoadRun {
+/** Admission refusals among a run's replies, by status. */
+const REFUSAL_STATUSES = ['429', '503'] as const;
+
+function summarizeRun(r: AutocannonResult, base: Omit<LoadRun, 'requestsPerSec' | 'candidatesPerSec' | 'refusedPerSec' | 'refusalsDominate' | 'latencyMs' | 'ok' | 'non2xx' | 'refused' | 'errors' | 'saturated'>): LoadRun {
   const ok = r['2xx'];
   const requestsPerSec = ok / r.duration;
+  const byStatus = (r as AutocannonResult & { statusCodeStats?: Record<string, { count?: number }> }).statusCodeStats ?? {};
+  const refused = REFUSAL_STATUSES.reduce((a, code) => a + (byStatus[code]?.count ?? 0), 0);
   return {
     ...base,
     requestsPerSec,
     candidatesPerSec: requestsPerSec * base.n,
+    refusedPerSec: refused / r.duration,
+    refusalsDominate: refused > 0 && refused >= ok,
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.mean },
-    ok, non2xx: r.non2xx, errors: r.errors,
+    ok, non2xx: r.non2xx, refused, errors: r.errors,
     saturated: false,
   };
 }
@@ -148,12 +172,13 @@ export function formatRun(r: LoadRun): string {
   const what = r.target === 'ralm' ? `ralm batching ${r.batching}` : 'bare fastify';
   return [
     what.padEnd(18), `N=${String(r.n).padStart(6)}`, r.encoding.padEnd(7), (r.rate === null ? 'max' : `${r.rate}/s`).padStart(8),
-    `${r.requestsPerSec.toFixed(0).padStart(6)} req/s`, `p50 ${r.latencyMs.p50.toFixed(1).padStart(7)} ms`, `p99 ${r.latencyMs.p99.toFixed(1).padStart(7)} ms`,
+    `${r.requestsPerSec.toFixed(0).padStart(6)} req/s accepted`, r.refused > 0 ? `${r.refusedPerSec.toFixed(0)} req/s refused` : '', `p50 ${r.latencyMs.p50.toFixed(1).padStart(7)} ms`, `p99 ${r.latencyMs.p99.toFixed(1).padStart(7)} ms`,
     `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
-    r.serverCpuMsPerOk !== undefined ? `server cpu ${r.serverCpuMsPerOk.toFixed(2)} ms/reply` : '',
-    r.non2xx + r.errors > 0 ? `(${r.non2xx} non-2xx, ${r.errors} errors)` : '',
+    r.serverCpuMsPerOk !== undefined ? `server cpu ${r.serverCpuMsPerOk.toFixed(2)} ms/accepted` : '',
+    r.non2xx + r.errors > 0 ? `(${r.non2xx} non-2xx of which ${r.refused} refused, ${r.errors} errors)` : '',
     r.saturated ? '(saturated: rate not sustained)' : '',
-  ].join('  ');
+    r.refusalsDominate ? '(mostly refused: the accepted rate is what was left after refusing the excess, not the service\'s capacity)' : '',
+  ].filter((x) => x !== '').join('  ');
 }
 
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
@@ -161,7 +186,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload });
+  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, storage: o.storage });
   const runs: LoadRun[] = [];
   const overload: OverloadRun[] = [];
   let jobs: JobsRun | null = null;
@@ -195,12 +220,15 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         }
         for (const f of o.rateFractions) {
           const rate = Math.max(1, Math.round(max.requestsPerSec * f));
+          const cpuAt = await cpuMs();
           const run = await openLoop(url, c, rate, o.durationSec, batching);
+          if (run.ok > 0) run.serverCpuMsPerOk = ((await cpuMs()) - cpuAt) / run.ok;
           runs.push(run);
           log(formatRun(run));
         }
       }
     }
+    for (const line of onOffLines(runs)) log(line);
   } finally {
     await stop();
   }
@@ -220,6 +248,18 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   };
 }
 
+/** Per case with both maximum runs: coalescing on against off, in accepted req/s and in the server's processor time per accepted request. */
+export function onOffLines(runs: readonly LoadRun[]): string[] {
+  const max = runs.filter((r) => r.target === 'ralm' && r.rate === null);
+  return max.filter((r) => r.batching === 'on').flatMap((on) => {
+    const off = max.find((r) => r.batching === 'off' && r.n === on.n && r.encoding === on.encoding);
+    if (!off) return [];
+    const cpu = on.serverCpuMsPerOk !== undefined && off.serverCpuMsPerOk !== undefined ? `, server cpu per accepted ${on.serverCpuMsPerOk.toFixed(2)} vs ${off.serverCpuMsPerOk.toFixed(2)} ms (${(off.serverCpuMsPerOk / on.serverCpuMsPerOk).toFixed(2)}× less)` : '';
+    const unread = on.refusalsDominate || off.refusalsDominate ? ' (not readable: refusals dominate a run)' : '';
+    return [`N=${on.n} ${on.encoding}: batching on / off ${(on.requestsPerSec / Math.max(1e-9, off.requestsPerSec)).toFixed(2)}× accepted req/s${cpu}${unread}`];
+  });
+}
+
 /**
  * Open-loop load at a fixed rate: request i is sent at start + i/rate on a keep-alive pool with no
  * connection limit, and its latency runs from that scheduled time to the end of its reply.
@@ -232,6 +272,7 @@ export async function openLoop(url: string, c: PreparedCase, rate: number, durat
   const latencies: number[] = [];
   let ok = 0;
   let non2xx = 0;
+  let refused = 0;
   let errors = 0;
   let inflight = 0;
   let maxInflight = 0;
@@ -244,8 +285,10 @@ export async function openLoop(url: string, c: PreparedCase, rate: number, durat
       res.on('end', () => {
         inflight--;
         latencies.push(performance.now() - scheduled);
-        if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) ok++;
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) ok++;
         else non2xx++;
+        if ((REFUSAL_STATUSES as readonly string[]).includes(String(status))) refused++;
         resolve();
       });
     });
@@ -274,9 +317,9 @@ export async function openLoop(url: string, c: PreparedCase, rate: number, durat
   const requestsPerSec = ok / elapsed;
   return {
     target: 'ralm', n: c.n, encoding: c.encoding, batching, rate, connections: maxInflight, durationSec,
-    requestsPerSec, candidatesPerSec: requestsPerSec * c.n,
+    requestsPerSec, candidatesPerSec: requestsPerSec * c.n, refusedPerSec: refused / elapsed, refusalsDominate: refused > 0 && refused >= ok,
     latencyMs: { p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, x) => a + x, 0) / Math.max(1, s.length) },
-    ok, non2xx, errors,
+    ok, non2xx, refused, errors,
     // Replies that trail the last send by much mean a queue built up: the rate was not sustained.
     saturated: errors > 0 || drainMs > Math.max(1000, 0.2 * durationSec * 1000),
   };

@@ -265,8 +265,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
         await engine.close();
       }
     }
-    if (storage !== 'f32') continue;
-    for (const peer of peers) {
+    for (const peer of peers.filter((p) => (p.storage ?? 'f32') === storage)) {
       for (const n of sizes) {
         const w = prefix(full, n);
         const cs = group.filter((x) => x.n === n);
@@ -286,7 +285,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
           for (const c of cs) {
             const s = session;
             const row = await timeRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), roof, measureOpts,
-              () => s.run(users, c.batch), () => s.run(users, c.batch), (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
+              () => s.run(users, c.batch), () => s.run(users, c.batch), (reference.get(n) as Float32Array[]).slice(0, c.batch), topK, peer.tolerance)
               .catch((err: unknown) => failedRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), err));
             rows.push(row);
             log(formatRow(row));
@@ -339,9 +338,9 @@ function failedRow(c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'p
 async function timeRow(
   c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'peer', label: string, bytes: number, roof: RooflineProbe,
   measureOpts: MeasureOptions, check: () => Promise<PeerOutput>, run: () => Promise<unknown>,
-  reference: Float32Array[] | null, topK: number,
+  reference: Float32Array[] | null, topK: number, tolerance?: { abs: number; rel: number },
 ): Promise<KernelRow> {
-  const verified = reference ? verifyTopK(reference, await check(), topK) : null;
+  const verified = reference ? verifyTopK(reference, await check(), topK, tolerance) : null;
   if (verified && !verified.ok) {
     return { ...failedRow(c, subject, kind, label, bytes, new Error(`results differ from the reference: ${verified.detail}`)), verified };
   }

@@ -22,47 +22,47 @@ import { availableParallelism } from 'node:os';
 import { importOptional, OPTIONAL_INSTALL_FIX, type Peer, type PeerSession } from './peer.js';
 import type { Workload } from '../workload.js';
 
-interface OrtTensor {
+export interface OrtTensor {
   data: ArrayLike<number | bigint>;
   dispose?(): void;
 }
-interface OrtSession {
+export interface OrtSession {
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
-interface Ort {
+export interface Ort {
   InferenceSession: { create(model: Uint8Array, options: Record<string, unknown>): Promise<OrtSession> };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
   env: { versions: Record<string, string> };
 }
-interface OnnxProto {
+export interface OnnxProto {
   onnx: { ModelProto: { encode(m: object): { finish(): Uint8Array } } };
 }
 
 // ONNX enum values (onnx.proto3: TensorProto.DataType, AttributeProto.AttributeType).
-const FLOAT = 1;
-const INT64 = 7;
+export const FLOAT = 1;
+export const INT64 = 7;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
 
 /** Leave headroom under protobuf's 2 GiB message limit for the graph itself. */
-const MAX_INITIALIZER_BYTES = 1.8 * 2 ** 30;
+export const MAX_INITIALIZER_BYTES = 1.8 * 2 ** 30;
 
-const FIX = `${OPTIONAL_INSTALL_FIX}; onnxruntime-node's install script downloads CUDA binaries, which this project skips (package.json "allowScripts"; with npm before 11 set ONNXRUNTIME_NODE_INSTALL=skip)`;
+export const FIX = `${OPTIONAL_INSTALL_FIX}; onnxruntime-node's install script downloads CUDA binaries, which this project skips (package.json "allowScripts"; with npm before 11 set ONNXRUNTIME_NODE_INSTALL=skip)`;
 
-type Attr = { name: string; type: number; i?: number; ints?: number[] };
-const int = (name: string, i: number): Attr => ({ name, type: ATTR_INT, i });
-const ints = (name: string, v: number[]): Attr => ({ name, type: ATTR_INTS, ints: v });
+export type Attr = { name: string; type: number; i?: number; ints?: number[] };
+export const int = (name: string, i: number): Attr => ({ name, type: ATTR_INT, i });
+export const ints = (name: string, v: number[]): Attr => ({ name, type: ATTR_INTS, ints: v });
 
-function floatTensor(name: string, dims: number[], data: Float32Array): object {
+export function floatTensor(name: string, dims: number[], data: Float32Array): object {
   return { name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-function int64Tensor(name: string, dims: number[], values: number[]): object {
+export function int64Tensor(name: string, dims: number[], values: number[]): object {
   return { name, dims, dataType: INT64, int64Data: values };
 }
 
-function valueInfo(name: string, elemType: number, dims: Array<number | string>): object {
+export function valueInfo(name: string, elemType: number, dims: Array<number | string>): object {
   return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
 }
 
@@ -129,13 +129,18 @@ export function buildRalmOnnx(proto: OnnxProto, w: Workload, topK: number, items
   return proto.onnx.ModelProto.encode(model).finish();
 }
 
-export async function onnxRuntimePeer(): Promise<Peer> {
+/** onnxruntime-node and onnx-proto, loaded on demand (optional dependencies), and the thread count both peers use. */
+export async function loadOrt(): Promise<{ ort: Ort; proto: OnnxProto; version: string; threads: number }> {
   const ortModule = await importOptional<Ort & { default?: Ort }>('onnxruntime-node', FIX);
   const ort = ortModule.default ?? ortModule;
   const protoModule = await importOptional<OnnxProto & { default?: OnnxProto }>('onnx-proto', FIX);
   const proto = protoModule.onnx ? protoModule : (protoModule.default as OnnxProto);
   const version = ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
-  const threads = Math.min(2, availableParallelism());
+  return { ort, proto, version, threads: Math.min(2, availableParallelism()) };
+}
+
+export async function onnxRuntimePeer(): Promise<Peer> {
+  const { ort, proto, version, threads } = await loadOrt();
   return {
     name: 'onnxruntime-cpu',
     label: `ONNX Runtime ${version}, CPU provider, ${threads} intra-op thread${threads > 1 ? 's' : ''}`,

@@ -19,13 +19,17 @@ export interface PeerSession {
 }
 
 export interface Peer {
-  /** Stable id used in results: `onnxruntime-cpu`, `tfjs-wasm`, `typescript-loop`. */
+  /** Stable id used in results: `onnxruntime-cpu`, `onnxruntime-cpu-int8`, `tfjs-wasm`, `typescript-loop`. */
   name: string;
   /** Human-readable, with version and threading. */
   label: string;
   version: string;
   /** Largest item-data size (bytes of f32 centroids and globals) this peer can hold, if limited. */
   maxItemBytes?: number;
+  /** The item storage it stands beside (its rows run in that storage's configurations); f32 when absent. */
+  storage?: 'f32' | 'int8';
+  /** How far its top-K scores may be from the engine's (same storage); verify.ts's default when absent. */
+  tolerance?: { abs: number; rel: number };
   open(w: Workload, topK: number): Promise<PeerSession>;
 }
 
@@ -36,7 +40,7 @@ export interface MissingPeer {
   fix: string;
 }
 
-export const PEER_NAMES = ['onnxruntime-cpu', 'tfjs-wasm', 'typescript-loop'] as const;
+export const PEER_NAMES = ['onnxruntime-cpu', 'onnxruntime-cpu-int8', 'tfjs-wasm', 'typescript-loop'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** Loads the named peers; those whose packages are absent come back in `missing`. */
@@ -46,6 +50,7 @@ export async function loadPeers(names: readonly PeerName[] = PEER_NAMES): Promis
   for (const name of names) {
     try {
       if (name === 'onnxruntime-cpu') peers.push(await (await import('./onnx.js')).onnxRuntimePeer());
+      else if (name === 'onnxruntime-cpu-int8') peers.push(await (await import('./onnx-int8.js')).onnxRuntimeInt8Peer());
       else if (name === 'tfjs-wasm') peers.push(await (await import('./tfjs.js')).tfjsWasmPeer());
       else peers.push((await import('./typescript-loop.js')).typescriptLoopPeer());
     } catch (err) {

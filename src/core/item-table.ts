@@ -209,15 +209,13 @@ export class ItemTable {
       if (s === undefined) unknown.push(ids[i]);
       else out[i] = s;
     }
-    if (unknown.length > 0) {
-      const shown = unknown.slice(0, 10).map((u) => JSON.stringify(u)).join(', ');
-      throw new RalmError(
-        'RALM_ERR_UNKNOWN_ITEM',
-        `${field}: ${unknown.length} unknown item id${unknown.length > 1 ? 's' : ''}: ${shown}${unknown.length > 10 ? ', …' : ''}`,
-        { field, unknown: unknown.slice(0, 100) },
-      );
-    }
+    if (unknown.length > 0) throw this.unknownItems(unknown, field);
     return out;
+  }
+
+  private unknownItems(unknown: readonly string[], field: string): RalmError {
+    const shown = `${unknown.slice(0, 10).map((u) => JSON.stringify(u)).join(', ')}${unknown.length > 10 ? ', …' : ''}`;
+    return new RalmError('RALM_ERR_UNKNOWN_ITEM', `${field}: ${unknown.length} unknown item id${unknown.length > 1 ? 's' : ''}: ${shown}`, { field, unknown: unknown.slice(0, 100) });
   }
 
   /** Every live item, in slot order (deterministic for a given history). Cached per epoch: do not mutate. */
@@ -231,12 +229,11 @@ export class ItemTable {
 
   /**
    * Resolves candidate ids (or takes every item), drops repeats (first occurrence wins) and
-   * excluded ids, without per-candidate allocation: a stamp per slot marks what was seen.
-   * Unknown candidates are an error; unknown exclusions are ignored.
+   * excluded ids, in one pass over the list and without per-candidate allocation: a stamp per slot
+   * marks what was seen. Unknown candidates are an error; unknown exclusions are ignored.
    */
   candidates(ids: readonly string[] | undefined, exclude: readonly string[] | undefined, field = 'candidates'): { slots: Uint32Array; ids: readonly string[] } {
-    const base = ids === undefined ? this.allSlots() : { slots: this.resolve(ids, field), ids };
-    if (ids === undefined && (exclude === undefined || exclude.length === 0)) return base;
+    if (ids === undefined && (exclude === undefined || exclude.length === 0)) return this.allSlots();
     if (this.stamps.length < this.capacity) this.stamps = new Uint32Array(this.capacity);
     if (++this.stampGen === 0xffffffff) {
       this.stamps.fill(0);
@@ -248,24 +245,30 @@ export class ItemTable {
       const s = this.idToSlot.get(x);
       if (s !== undefined) stamps[s] = gen;
     }
-    const src = base.slots;
+    const all = ids === undefined ? this.allSlots() : undefined;
+    const names = ids ?? (all as { ids: readonly string[] }).ids;
+    const out = new Uint32Array(names.length);
+    // Positions in `names` of the kept candidates: made only once a repeat or an exclusion is met.
+    let keptAt: Uint32Array | undefined;
     let keep = 0;
-    let dropped = false;
-    const kept = new Uint32Array(src.length);
-    const keptAt = new Uint32Array(src.length);
-    for (let i = 0; i < src.length; i++) {
-      const s = src[i];
+    let unknown: string[] | undefined;
+    for (let i = 0; i < names.length; i++) {
+      const s = all ? all.slots[i] : this.idToSlot.get(names[i]);
+      if (s === undefined) {
+        (unknown ??= []).push(names[i]);
+        continue;
+      }
       if (stamps[s] === gen) {
-        dropped = true;
+        if (keptAt === undefined) keptAt = Uint32Array.from({ length: names.length }, (_, j) => j);
         continue;
       }
       stamps[s] = gen;
-      kept[keep] = s;
-      keptAt[keep++] = i;
+      if (keptAt !== undefined) keptAt[keep] = i;
+      out[keep++] = s;
     }
-    if (!dropped) return base;
-    const names = base.ids;
-    return { slots: kept.slice(0, keep), ids: Array.from(keptAt.subarray(0, keep), (i) => names[i]) };
+    if (unknown !== undefined) throw this.unknownItems(unknown, field);
+    if (keptAt === undefined) return { slots: out, ids: names };
+    return { slots: out.slice(0, keep), ids: Array.from(keptAt.subarray(0, keep), (i) => names[i]) };
   }
 
   /** Reserves `n` slots that no snapshot can see yet. Adds pages as needed; returns the new page indices too. */

@@ -15,7 +15,7 @@ import type { ItemTable } from '../core/item-table.js';
 import type { RalmModel } from '../model/model.js';
 import { transformCpu } from '../model/transform.js';
 import { ZERO_NORM } from '../model/reference.js';
-import { rowsFromScores } from '../core/top-k.js';
+import { rowsFromScores, TopSelector } from '../core/top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs, type KernelVariant } from './wasm-kernel.js';
 import { CpuWorkerPool } from './workers/pool.js';
 import type { Segment } from './workers/messages.js';
@@ -46,6 +46,36 @@ export interface ScoreOutputs {
   readonly score: Float32Array;
   readonly cosGlobal: Float32Array;
   readonly cosLocal: Float32Array;
+}
+
+/**
+ * Request `b`'s rows from a batch's outputs (3 floats per page-ordered slot position, per
+ * request; `order` maps a position back to the candidate's, identity when null): the best `topK`
+ * picked straight from them, or, for every candidate (`topK` 0), all three arrays in candidate
+ * order. The same rows as rowsFromScores over arrays filled in candidate order: ties rank by
+ * candidate position, whatever order they are offered in.
+ */
+export function rowsFromBatch(out: Float32Array, order: Uint32Array | null, B: number, b: number, n: number, topK: number): ScoredRows {
+  if (topK === 0) {
+    const score = new Float32Array(n);
+    const cosGlobal = new Float32Array(n);
+    const cosLocal = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const pos = order ? order[i] : i;
+      const o = (i * B + b) * 3;
+      score[pos] = out[o];
+      cosGlobal[pos] = out[o + 1];
+      cosLocal[pos] = out[o + 2];
+    }
+    return rowsFromScores(score, cosGlobal, cosLocal, 0);
+  }
+  const sel = new TopSelector(Math.min(topK, n));
+  for (let i = 0; i < n; i++) {
+    const o = (i * B + b) * 3;
+    sel.offer(out[o], order ? order[i] : i, out[o + 1], out[o + 2]);
+  }
+  const r = sel.result();
+  return { index: r.position, score: r.score, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal };
 }
 
 /**
@@ -125,9 +155,14 @@ export class CpuBackend implements Backend {
     const out: ScoredRows[] = new Array(requests.length);
     for (const group of sameCandidates(requests, this.variant ? CPU_DEFAULTS.batchMinCandidates : Infinity)) {
       const reqs = group.map((i) => requests[i]);
+      const offloaded = await this.scoreOffloaded(reqs, table);
+      if (offloaded) {
+        group.forEach((ri, j) => (out[ri] = offloaded[j]));
+        continue;
+      }
       const n = reqs[0].slots.length;
       const outs = reqs.map(() => ({ score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n) }));
-      if (!(await this.scoreOffloaded(reqs, table, outs))) this.scoreBatchInto(reqs, table, outs);
+      this.scoreBatchInto(reqs, table, outs);
       group.forEach((ri, j) => (out[ri] = rowsFromScores(outs[j].score, outs[j].cosGlobal, outs[j].cosLocal, reqs[j].topK)));
     }
     return out;
@@ -139,18 +174,19 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * Scores requests that share one candidate list on the scoring workers, awaiting them; false
-   * when this backend does not offload, the job is too small to be worth a hand-off, or the
-   * workers cannot take it (a scan holds them, or one failed) — the caller then scores inline.
+   * Scores requests that share one candidate list on the scoring workers, awaiting them, and
+   * returns each request's rows; null when this backend does not offload, the job is too small
+   * to be worth a hand-off, or the workers cannot take it (a scan holds them, or one failed) —
+   * the caller then scores inline.
    */
-  private async scoreOffloaded(reqs: readonly PreparedRequest[], table: ItemTable, outs: readonly ScoreOutputs[]): Promise<boolean> {
+  private async scoreOffloaded(reqs: readonly PreparedRequest[], table: ItemTable): Promise<ScoredRows[] | null> {
     const variant = this.variant;
     const pool = this.pool;
     const n = reqs[0].slots.length;
     const B = reqs.length;
-    if (!this.offload || !variant || !pool || !table.pages[0]?.memory || n * B < CPU_DEFAULTS.offloadMinScores) return false;
+    if (!this.offload || !variant || !pool || !table.pages[0]?.memory || n * B < CPU_DEFAULTS.offloadMinScores) return null;
     const available = pool.offloadWorkers;
-    if (available === 0) return false;
+    if (available === 0) return null;
     const workers = Math.min(available, Math.max(1, Math.floor((n * B * table.k * table.stride) / CPU_DEFAULTS.offloadMinWorkPerWorker)));
     const { localSlots, order, runs } = this.pageOrder.of(reqs[0].slots, table, true);
     const { alpha, beta } = this.model.manifest;
@@ -167,17 +203,9 @@ export class CpuBackend implements Backend {
       });
     });
     const out = await pool.scoreOffloaded(localSlots, parts, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args);
-    if (!out) return false;
-    for (let i = 0; i < n; i++) {
-      const pos = order ? order[i] : i;
-      for (let b = 0; b < B; b++) {
-        const o = (i * B + b) * 3;
-        outs[b].score[pos] = out[o];
-        outs[b].cosGlobal[pos] = out[o + 1];
-        outs[b].cosLocal[pos] = out[o + 2];
-      }
-    }
-    return true;
+    if (!out) return null;
+    // Read at once: the outputs stay valid only until the next offloaded job.
+    return reqs.map((r, b) => rowsFromBatch(out, order, B, b, n, r.topK));
   }
 
   /** Scores requests that share one candidate list (`reqs[0].slots`) into their outputs, in candidate order. */

@@ -57,16 +57,20 @@ export function kernelModule(variant: KernelVariant = 'simd'): WebAssembly.Modul
 
 /**
  * Bytes of one thread's scratch: q, e, the weight area, slots and outputs for one chunk, then the
- * batch's q and e rows (KERNEL_BATCH each) and their norms (f64), then for int8 storage q and e
- * as 16-bit codes and kPad weights.
+ * batch's q and e rows (KERNEL_BATCH each) and their norms (f64), then the int8 area.
  */
 export function threadScratchBytes(stride: number, k: number): number {
   return Math.ceil((2 * stride * 4 + weightAreaBytes(k) + KERNEL_CHUNK * 16 + 2 * KERNEL_BATCH * stride * 4 + KERNEL_BATCH * 8 + int8AreaBytes(stride, k)) / 64) * 64;
 }
 
-/** q and e as 16-bit codes (one int8 row's width each), then kPad f32 weights. */
+/**
+ * The int8 area: per batch request q and e as 16-bit codes (one int8 row's width each), then per
+ * request their two f32 scales, then per request its integer dots (kPad logits, kPad e-dots, i32),
+ * then kPad f32 weights. A single request uses request 0's places.
+ */
 function int8AreaBytes(stride: number, k: number): number {
-  return 4 * int8RowBytes(stride) + gramSide(k) * 4;
+  const kPad = gramSide(k);
+  return KERNEL_BATCH * (4 * int8RowBytes(stride) + 8 + 8 * kPad) + kPad * 4;
 }
 
 /**
@@ -91,8 +95,15 @@ type ScoreFn = (
 type ScoreInt8Fn = (
   n: number, k: number, rowBytes: number, glob: number, meta: number,
   codes: number, scales: number, gram: number, rb: number, kPad: number,
-  q16: number, e16: number, sq: number, se: number, e: number, w: number, slots: number, out: number,
+  q16: number, e16: number, sq: number, se: number, e: number, w: number, iq: number, slots: number, out: number,
   alpha: number, beta: number, enorm: number, zn: number,
+) => void;
+
+type ScoreBatchInt8Fn = (
+  n: number, k: number, rowBytes: number, glob: number, meta: number,
+  codes: number, scales: number, gram: number, rb: number, kPad: number,
+  nb: number, rq: number, rs: number, es: number, norms: number, iq: number, w: number, slots: number, out: number,
+  alpha: number, beta: number, zn: number,
 ) => void;
 
 type ScoreBatchFn = (
@@ -142,6 +153,7 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const score = instance.exports.score as ScoreFn;
   const scoreBatch = instance.exports.score_batch as ScoreBatchFn;
   const scoreInt8 = instance.exports.score_i8 as ScoreInt8Fn;
+  const scoreBatchInt8 = instance.exports.score_batch_i8 as ScoreBatchInt8Fn;
   const buf = memory.buffer;
   const qOff = layout.scratchOffset + thread * threadScratchBytes(stride, k);
   const eOff = qOff + stride * 4;
@@ -160,12 +172,23 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const ov = new Float32Array(buf, outOff, KERNEL_CHUNK * 3);
   const i8 = layout.int8;
   const rb = int8RowBytes(stride);
-  const q16Off = normsOff + KERNEL_BATCH * 8;
-  const e16Off = q16Off + rb * 2;
-  const w8Off = e16Off + rb * 2;
-  const q16 = new Int16Array(buf, q16Off, rb);
-  const e16 = new Int16Array(buf, e16Off, rb);
+  // The int8 area (int8AreaBytes): the batch's codes at rqOff (pairs of requests interleaved as
+  // score_batch_i8 reads them; a single request's q, then e), request b's scales at rsOff + 8b,
+  // its dots at iqOff + b·8·kPad; then the weights.
+  const kPad = gramSide(k);
+  const rqOff = normsOff + KERNEL_BATCH * 8;
+  const rsOff = rqOff + KERNEL_BATCH * 4 * rb;
+  const iqOff = rsOff + KERNEL_BATCH * 8;
+  const w8Off = iqOff + KERNEL_BATCH * 8 * kPad;
+  const q16Off = rqOff;
+  const e16Off = rqOff + rb * 2;
+  const rcodes = new Int16Array(buf, rqOff, KERNEL_BATCH * 2 * rb);
+  const rscales = new Float32Array(buf, rsOff, KERNEL_BATCH * 2);
+  const q16 = rcodes.subarray(0, rb);
+  const e16 = rcodes.subarray(rb, 2 * rb);
   const codeLimit = requestCodeLimit(rb);
+  const qTmp = new Int16Array(rb);
+  const eTmp = new Int16Array(rb);
   /** int8 storage: q and e quantized to 16-bit codes, candidates scored by integer dot products. */
   const runInt8 = (args: KernelArgs, q: Float32Array, e: Float32Array, eNorm: number, slots: Uint32Array, from: number, count: number,
     emit: (index: number, score: number, cosGlobal: number, cosLocal: number) => void): void => {
@@ -177,8 +200,54 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
       const n = Math.min(KERNEL_CHUNK, count - start);
       sv.set(slots.subarray(from + start, from + start + n));
       scoreInt8(n, args.k, stride * 4, layout.globalsOffset, layout.metaOffset, i8.codesOffset, i8.scalesOffset, i8.gramOffset, i8.rowBytes, i8.kPad,
-        q16Off, e16Off, sq, se, eOff, w8Off, slotsOff, outOff, args.alpha, args.beta, eNorm, args.zeroNorm);
+        q16Off, e16Off, sq, se, eOff, w8Off, iqOff, slotsOff, outOff, args.alpha, args.beta, eNorm, args.zeroNorm);
       for (let i = 0; i < n; i++) emit(from + start + i, ov[i * 3], ov[i * 3 + 1], ov[i * 3 + 2]);
+    }
+  };
+  /**
+   * int8 storage, requests sharing the candidates: each request's q and e quantized as for a single
+   * request, the candidates' codes read once per group of KERNEL_BATCH requests.
+   */
+  const runBatchInt8 = (args: KernelArgs, users: readonly KernelUser[], slots: Uint32Array, from: number, count: number,
+    emit: (user: number, index: number, score: number, cosGlobal: number, cosLocal: number) => void): void => {
+    if (!i8) throw new Error('int8 scoring on a page without int8 storage');
+    for (let u0 = 0; u0 < users.length; u0 += KERNEL_BATCH) {
+      const nb = Math.min(KERNEL_BATCH, users.length - u0);
+      for (let b = 0; b < nb; b++) {
+        const u = users[u0 + b];
+        rscales[2 * b] = quantizeRequest(u.q, stride, qTmp, codeLimit);
+        rscales[2 * b + 1] = quantizeRequest(u.e, stride, eTmp, codeLimit);
+        // Pair (2p, 2p + 1) interleaved by 8 codes: q of 2p, e of 2p, q of 2p + 1, e of 2p + 1.
+        const pair = (b >> 1) * 4 * rb + (b & 1) * 16;
+        const last = (b & 1) === 0 && b === nb - 1;
+        for (let c = 0; c < rb; c += 8) {
+          const at = pair + c * 4;
+          for (let i = 0; i < 8; i++) {
+            rcodes[at + i] = qTmp[c + i];
+            rcodes[at + 8 + i] = eTmp[c + i];
+            // An odd last request is paired with itself.
+            if (last) {
+              rcodes[at + 16 + i] = qTmp[c + i];
+              rcodes[at + 24 + i] = eTmp[c + i];
+            }
+          }
+        }
+        esv.set(u.e.subarray(0, stride), b * stride);
+        nv[b] = u.eNorm;
+      }
+      const per = Math.floor(KERNEL_CHUNK / nb);
+      for (let start = 0; start < count; start += per) {
+        const n = Math.min(per, count - start);
+        sv.set(slots.subarray(from + start, from + start + n));
+        scoreBatchInt8(n, args.k, stride * 4, layout.globalsOffset, layout.metaOffset, i8.codesOffset, i8.scalesOffset, i8.gramOffset, i8.rowBytes, i8.kPad,
+          nb, rqOff, rsOff, esOff, normsOff, iqOff, w8Off, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm);
+        for (let i = 0; i < n; i++) {
+          for (let b = 0; b < nb; b++) {
+            const o = (i * nb + b) * 3;
+            emit(u0 + b, from + start + i, ov[o], ov[o + 1], ov[o + 2]);
+          }
+        }
+      }
     }
   };
   return {
@@ -199,9 +268,10 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
       }
     },
     runBatch(args, users, slots, from, count, emit) {
-      // With int8 storage too, a batch goes through the float32 rows (which hold the values the
-      // codes stand for): reading each row once for 16 requests beats the integer kernel's
-      // request-by-request pass from two requests on (docs/benchmarks.md#quantized-storage).
+      if (i8) {
+        runBatchInt8(args, users, slots, from, count, emit);
+        return;
+      }
       const rowBytes = stride * 4;
       for (let u0 = 0; u0 < users.length; u0 += KERNEL_BATCH) {
         const nb = Math.min(KERNEL_BATCH, users.length - u0);

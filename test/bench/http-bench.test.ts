@@ -1,7 +1,7 @@
 /** `ralm bench http` on a tiny configuration: the real service in a child process, the bare route, the open-loop generator. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runHttpBench } from '../../bench/http.js';
+import { formatRun, onOffLines, runHttpBench, type LoadRun } from '../../bench/http.js';
 
 describe('http benchmark harness', () => {
   it('measures the service, the bare Fastify ceiling and an overload; the JSON has every run', async () => {
@@ -17,6 +17,7 @@ describe('http benchmark harness', () => {
       // admission control may refuse a few (coded 429/503, counted in non2xx and reported as such).
       if (run.rate === null) assert.equal(run.non2xx, 0, JSON.stringify(run));
       else assert.ok(run.non2xx < run.ok, JSON.stringify(run));
+      assert.ok(run.refused <= run.non2xx && run.refusedPerSec >= 0 && !run.refusalsDominate, JSON.stringify(run));
       assert.ok(run.ok > 0 && run.latencyMs.p50 >= 0 && run.latencyMs.p99 >= run.latencyMs.p50);
     }
     assert.ok(r.runs.some((x) => x.target === 'bare-fastify'));
@@ -30,5 +31,21 @@ describe('http benchmark harness', () => {
       assert.equal(o.healthz.failed, 0);
       assert.ok(o.healthz.count > 0);
     }
+  });
+
+  it('reads accepted and refused replies apart, and says when refusals dominate or a ratio cannot be read', () => {
+    const run = (batching: 'on' | 'off', ok: number, refused: number, cpu: number): LoadRun => ({
+      target: 'ralm', n: 10_000, encoding: 'msgpack', batching, rate: null, connections: 16, durationSec: 5,
+      requestsPerSec: ok / 5, candidatesPerSec: (ok / 5) * 10_000, refusedPerSec: refused / 5, refusalsDominate: refused > 0 && refused >= ok,
+      latencyMs: { p50: 1, p90: 1, p99: 1, max: 1, mean: 1 }, ok, non2xx: refused, refused, errors: 0, saturated: false, serverCpuMsPerOk: cpu,
+    });
+    const on = run('on', 1500, 10, 4);
+    const off = run('off', 1000, 0, 6);
+    assert.match(formatRun(on), /300 req\/s accepted {2}2 req\/s refused .*server cpu 4\.00 ms\/accepted/);
+    assert.doesNotMatch(formatRun(on), /mostly refused/);
+    assert.deepEqual(onOffLines([on, off]), ['N=10000 msgpack: batching on / off 1.50× accepted req/s, server cpu per accepted 4.00 vs 6.00 ms (1.50× less)']);
+    const shed = run('on', 100, 900, 4);
+    assert.match(formatRun(shed), /mostly refused/);
+    assert.match(onOffLines([shed, off])[0], /not readable: refusals dominate a run/);
   });
 });

@@ -43,6 +43,21 @@ describe('kernel benchmark harness', () => {
     assert.ok(result.scaling.effects.some((e) => e.parameter === 'batch'));
   });
 
+  it('runs ONNX Runtime\'s int8 graph beside the engine\'s int8 storage, checked against the engine\'s int8 scores', async () => {
+    const r = await runKernelBench({
+      backends: ['cpu'], peers: ['onnxruntime-cpu-int8'],
+      plan: { sizes: [300], ks: [4], hs: [32], batches: [1, 3], storages: ['int8'] }, minMs: 10, topK: 5,
+    });
+    if (r.missingPeers.some((m) => m.name === 'onnxruntime-cpu-int8')) return;
+    const peerRows = r.rows.filter((x) => x.subject === 'onnxruntime-cpu-int8');
+    assert.equal(peerRows.length, 2);
+    for (const row of peerRows) {
+      assert.equal(row.storage, 'int8');
+      assert.equal(row.error, undefined, row.error);
+      assert.equal(row.verified?.ok, true, row.verified?.detail);
+    }
+  });
+
   it('renders the SVG plots from the JSON, and compares two results', () => {
     const { latency, roofline } = kernelCharts(JSON.parse(JSON.stringify(result)) as KernelBenchResult);
     for (const chart of [latency, roofline]) {

@@ -87,6 +87,26 @@ describe('item table', () => {
     assert.deepEqual(t.allSlots().ids, ['b']);
   });
 
+  it('candidates: ids to slots in one pass; repeats (first wins) and exclusions dropped with their ids; unknown ids refused before anything else', () => {
+    const t = table();
+    const [a, b, c, d] = put(t, ['a', 'b', 'c', 'd']);
+    const given = ['c', 'a', 'd'];
+    const plain = t.candidates(given, undefined);
+    assert.deepEqual(Array.from(plain.slots), [c, a, d]);
+    assert.equal(plain.ids, given, 'no repeat: the request\'s own list is kept, not copied');
+    const some = t.candidates(['b', 'a', 'b', 'c', 'a', 'd'], ['c', 'zz']);
+    assert.deepEqual(Array.from(some.slots), [b, a, d]);
+    assert.deepEqual(some.ids, ['b', 'a', 'd']);
+    const repeatFirst = t.candidates(['a', 'a', 'b'], []);
+    assert.deepEqual([Array.from(repeatFirst.slots), repeatFirst.ids], [[a, b], ['a', 'b']]);
+    const allBut = t.candidates(undefined, ['b']);
+    assert.deepEqual([Array.from(allBut.slots), allBut.ids], [[a, c, d].sort((x, y) => x - y), ['a', 'c', 'd']]);
+    assert.equal(t.candidates(undefined, undefined).slots.length, 4);
+    assert.equal(t.candidates(undefined, ['nope']).slots.length, 4);
+    assert.throws(() => t.candidates(['a', 'x', 'a', 'y'], ['a'], 'req.candidates'), (e: Error & { code: string; details: { unknown: string[] } }) =>
+      e.code === 'RALM_ERR_UNKNOWN_ITEM' && /^req\.candidates: 2 unknown item ids: "x", "y"$/.test(e.message) && e.details.unknown.join() === 'x,y');
+  });
+
   it('float → half rounding matches IEEE round-to-nearest-even', () => {
     const cases: Array<[number, number]> = [
       [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [1e-8, 0x0000], [2 ** -24, 0x0001],

@@ -11,6 +11,8 @@ import { Rng } from '../../src/util/rng.js';
 import { smallModel, randomItems } from '../helpers/fixtures.js';
 import { randomModel } from '../../src/model/random.js';
 import { loopTurnsDuring } from '../helpers/loop-turns.js';
+import { rowsFromBatch } from '../../src/cpu/cpu-backend.js';
+import { rowsFromScores } from '../../src/core/top-k.js';
 
 const model = smallModel({ seed: 41 });
 const items = randomItems(model, 4000, 42);
@@ -104,6 +106,22 @@ describe('offloaded CPU ranking', () => {
     } finally {
       await inline.close();
       await offloaded.close();
+    }
+  });
+
+  it('rows picked straight from a batch\'s page-ordered outputs equal the rows of the filled arrays (ties by candidate position, NaN never kept)', () => {
+    const n = 9;
+    const B = 3;
+    const order = Uint32Array.of(4, 0, 8, 2, 6, 1, 7, 3, 5);
+    const rng = new Rng(5);
+    const out = new Float32Array(n * B * 3).map(() => Math.round(rng.normal() * 2) / 2); // coarse values: many ties
+    out[(2 * B + 1) * 3] = NaN;
+    for (let b = 0; b < B; b++) {
+      const filled = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) filled[c][order[i]] = out[(i * B + b) * 3 + c];
+      for (const topK of [0, 1, 4, n]) {
+        assert.deepEqual(rowsFromBatch(out, order, B, b, n, topK), rowsFromScores(filled[0], filled[1], filled[2], topK), `request ${b}, top-${topK}`);
+      }
     }
   });
 });

@@ -342,11 +342,25 @@ for (const target of targets) {
         assertClose(r.scores, want.map((w) => w.score), 'score int8', 1e-4, 1e-3);
         assertClose(r.cosLocal, want.map((w) => w.cosLocal), 'cosLocal int8', 1e-4, 1e-3);
         assertClose(r.cosGlobal, want.map((w) => w.cosGlobal), 'cosGlobal int8', 2e-5, 1e-4);
-        // A batch goes through the float32 copy of the same values: the same scores but for the
-        // request's 16-bit quantization (and float32 rounding).
-        const [b0, b1] = await engine.score([{ user: { embedding: e }, items: items.map((i) => i.id) }, { user: { embedding: e.map((v) => -v) }, items: items.map((i) => i.id) }]);
-        assertClose(b0.scores, want.map((w) => w.score), 'score int8, batched', 1e-4, 1e-3);
-        assertClose(b1.scores, expected(model, e.map((v) => -v), items, 'int8').map((w) => w.score), 'score int8, batched, second request', 1e-4, 1e-3);
+        // A batch sharing the candidates (the batched integer kernel on the CPU: pairs of requests,
+        // an odd one paired with itself, groups of 16) scores each request like the reference
+        // and, on the CPU, bit for bit as when it runs alone.
+        const ids = items.map((i) => i.id);
+        for (const B of [2, 3, 17]) {
+          const rng = new Rng(seed * 100 + B);
+          const users = Array.from({ length: B }, (_, b) => (b === 0 ? e : b === 1 ? e.map((v) => -v) : rng.normals(model.manifest.h)));
+          const batch = await engine.score(users.map((u) => ({ user: { embedding: u }, items: ids })));
+          for (let b = 0; b < B; b++) {
+            const wantB = b === 0 ? want : expected(model, users[b], items, 'int8');
+            assertClose(batch[b].scores, wantB.map((w) => w.score), `score int8, batch of ${B}, request ${b}`, 1e-4, 1e-3);
+            assertClose(batch[b].cosLocal, wantB.map((w) => w.cosLocal), `cosLocal int8, batch of ${B}, request ${b}`, 1e-4, 1e-3);
+            if (target.options.backend === 'cpu') {
+              const [alone] = await engine.score([{ user: { embedding: users[b] }, items: ids }]);
+              assert.deepEqual(batch[b].scores, alone.scores, `batch of ${B}, request ${b}: alone and batched differ`);
+              assert.deepEqual(batch[b].cosLocal, alone.cosLocal);
+            }
+          }
+        }
         // And stays near the float32 scores (the measured effect on real clusters: `ralm bench quant`).
         assertClose(r.scores, expected(model, e, items).map((w) => w.score), 'score int8 vs f32', 3e-2, 0);
       }

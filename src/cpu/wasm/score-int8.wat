@@ -6,14 +6,23 @@
 ;; i32x4.dot_i16x8_s (exact integer dots), which gives the logits C_j·q and the dots C_j·e at
 ;; once. L is never formed: e·L = Σ w_j (C_j·e) and |L|² = wᵀ G w with the item's Gram matrix G
 ;; (stored beside the codes when the item is written).
+;;
+;; `score_batch_i8` takes B requests against the same candidates: per candidate its rows are read
+;; for two requests at a time (each row's 8-code chunk sign-extended once per load, v128.load8x8_s,
+;; against the two requests' q and e: eight exact 32-bit sums per pair of rows), so the integer
+;; dots of all B requests come from one candidate's codes while they sit in L1. Both paths leave a
+;; request's dots in scratch (kPad logits, then kPad e-dots, as i32) and finish it with
+;; $finish_i8, so a request scores bit for bit the same alone or in any batch (integer sums are
+;; exact in any order).
   ;; n candidates; k rows per slot; rowBytes: f32 row bytes (global vectors); glob/meta: page
   ;; regions as for `score`; codes/scales/gram: the int8 regions; rb: bytes per row of codes;
   ;; kPad: scales per slot and the Gram's side; q16/e16: rb 16-bit codes each, scales sq/se; e:
-  ;; e in f32 (for cos_g); w: kPad f32 scratch; slots, out: as for `score`.
+  ;; e in f32 (for cos_g); w: kPad f32 scratch; iq: 2·kPad i32 scratch (the dots); slots, out: as
+;; for `score`.
   (func (export "score_i8")
     (param $n i32) (param $k i32) (param $rowBytes i32) (param $glob i32) (param $meta i32)
     (param $codes i32) (param $scales i32) (param $gram i32) (param $rb i32) (param $kPad i32)
-    (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $w i32)
+    (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $w i32) (param $iq i32)
     (param $slots i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $enorm f64) (param $zn f64)
     (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32)
@@ -31,7 +40,7 @@
         (i32.add (local.get $scales) (i32.shl (i32.mul (local.get $slot) (local.get $kPad)) (i32.const 2)))
         (i32.add (local.get $gram) (i32.shl (i32.mul (i32.mul (local.get $slot) (local.get $kPad)) (local.get $kPad)) (i32.const 2)))
         (local.get $rb) (local.get $kPad) (local.get $q16) (local.get $e16) (local.get $sq) (local.get $se)
-        (local.get $e) (local.get $enorm) (local.get $w)
+        (local.get $e) (local.get $enorm) (local.get $w) (local.get $iq)
         (i32.add (local.get $out) (i32.mul (local.get $c) (i32.const 12)))
         (local.get $alpha) (local.get $beta) (local.get $zn))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
@@ -42,30 +51,17 @@
     (param $cnt i32) (param $rowBytes i32) (param $g i32) (param $gn f64)
     (param $base i32) (param $sc i32) (param $gr i32) (param $rb i32) (param $kPad i32)
     (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $enorm f64)
-    (param $w i32) (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $j i32) (local $v i32) (local $v2 i32) (local $a i32) (local $row i32) (local $cnt4 i32)
+    (param $w i32) (param $iq i32) (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $j i32) (local $v i32) (local $v2 i32) (local $ie i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local $x v128) (local $xl v128) (local $xh v128)
     (local $ql v128) (local $qh v128) (local $el v128) (local $eh v128)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
     (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
-    (local $s v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
-    (local $dg f32)
-
-    ;; g · e in f32, as $one
-    (local.set $t (v128.const i64x2 0 0))
-    (local.set $v (i32.const 0))
-    (block $gd (loop $gl
-      (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
-      (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
-      (local.set $v (i32.add (local.get $v) (i32.const 16)))
-      (br $gl)))
-    (local.set $dg (f32x4.extract_lane 0 (call $sum4 (local.get $t) (local.get $t) (local.get $t) (local.get $t))))
+    (local.set $ie (i32.add (local.get $iq) (i32.shl (local.get $kPad) (i32.const 2))))
 
     ;; the rows four at a time (rows past the count repeat row j; their weights are masked and
     ;; their scales are 0)
-    (local.set $swv (v128.const i64x2 0 0))
-    (local.set $elv (v128.const i64x2 0 0))
     (local.set $j (i32.const 0))
     (block $pd (loop $pl
       (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
@@ -108,22 +104,96 @@
         (local.set $e3 (i32x4.add (local.get $e3) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
         (local.set $v (i32.add (local.get $v) (i32.const 16)))
         (br $vl)))
-      ;; the four logits and e-dots, scaled back to values
-      (local.set $s (v128.load (i32.add (local.get $sc) (i32.shl (local.get $j) (i32.const 2)))))
-      (local.set $wv (call $attn_weight4
-        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (call $isum4 (local.get $q0) (local.get $q1) (local.get $q2) (local.get $q3))) (local.get $s)) (f32x4.splat (local.get $sq)))
-        (i32.sub (local.get $cnt) (local.get $j))))
-      (v128.store (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2))) (local.get $wv))
-      (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
-      (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv)
-        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (call $isum4 (local.get $e0) (local.get $e1) (local.get $e2) (local.get $e3))) (local.get $s)) (f32x4.splat (local.get $se))))))
+      (v128.store (i32.add (local.get $iq) (i32.shl (local.get $j) (i32.const 2)))
+        (call $isum4 (local.get $q0) (local.get $q1) (local.get $q2) (local.get $q3)))
+      (v128.store (i32.add (local.get $ie) (i32.shl (local.get $j) (i32.const 2)))
+        (call $isum4 (local.get $e0) (local.get $e1) (local.get $e2) (local.get $e3)))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $pl)))
+    (call $finish_i8 (local.get $cnt) (local.get $rowBytes) (local.get $g) (local.get $gn) (local.get $sc) (local.get $gr) (local.get $kPad)
+      (local.get $iq) (local.get $sq) (local.get $se) (local.get $e) (local.get $enorm) (local.get $w) (local.get $out)
+      (local.get $alpha) (local.get $beta) (local.get $zn)))
 
-    ;; |L|² = wᵀ (G w), four entries of G w at a time over the weights just written
+  ;; One request against one candidate from its integer dots (iq: the logits C_j·q as codes, then
+  ;; at iq + 4·kPad the dots C_j·e), four rows at a time; g·e in f32; |L|² = wᵀGw.
+  (func $finish_i8
+    (param $cnt i32) (param $rowBytes i32) (param $g i32) (param $gn f64) (param $sc i32) (param $gr i32) (param $kPad i32)
+    (param $iq i32) (param $sq f32) (param $se f32) (param $e i32) (param $enorm f64) (param $w i32) (param $out i32)
+    (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $j i32) (local $v i32) (local $a i32) (local $row i32) (local $cnt4 i32) (local $ie i32) (local $wp i32) (local $wend i32)
+    (local $s v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
+    (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $ws v128) (local $s1 v128) (local $wv1 v128)
+    (local $dg f32)
+    (local.set $ie (i32.add (local.get $iq) (i32.shl (local.get $kPad) (i32.const 2))))
+    ;; g · e in f32, as $one
+    (local.set $t (v128.const i64x2 0 0))
+    (local.set $v (i32.const 0))
+    (block $gd (loop $gl
+      (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
+      (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (br $gl)))
+    (local.set $dg (f32x4.extract_lane 0 (call $sum4 (local.get $t) (local.get $t) (local.get $t) (local.get $t))))
+
+    ;; the logits and e-dots scaled back to values, eight rows at a time (lanes past the count:
+    ;; weight 0, scale 0)
+    (local.set $swv (v128.const i64x2 0 0))
+    (local.set $elv (v128.const i64x2 0 0))
+    (local.set $j (i32.const 0))
+    (block $pd (loop $pl
+      (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
+      ;; blocks j and j + 4 together (the second is used only when it has rows)
+      (local.set $a (i32.shl (local.get $j) (i32.const 2)))
+      (local.set $s (v128.load (i32.add (local.get $sc) (local.get $a))))
+      (local.set $s1 (v128.load offset=16 (i32.add (local.get $sc) (local.get $a))))
+      (call $attn_weight4x2
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $iq) (local.get $a)))) (local.get $s)) (f32x4.splat (local.get $sq)))
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $iq) (local.get $a)))) (local.get $s1)) (f32x4.splat (local.get $sq)))
+        (i32.sub (local.get $cnt) (local.get $j)) (i32.sub (local.get $cnt) (i32.add (local.get $j) (i32.const 4))))
+      (local.set $wv1)
+      (local.set $wv)
+      (v128.store (i32.add (local.get $w) (local.get $a)) (local.get $wv))
+      (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
+      (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv)
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $ie) (local.get $a)))) (local.get $s)) (f32x4.splat (local.get $se))))))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 4)) (local.get $cnt))
+        (then
+          (v128.store offset=16 (i32.add (local.get $w) (local.get $a)) (local.get $wv1))
+          (local.set $swv (f32x4.add (local.get $swv) (local.get $wv1)))
+          (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv1)
+            (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $ie) (local.get $a)))) (local.get $s1)) (f32x4.splat (local.get $se))))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $pl)))
+
+    ;; |L|² = wᵀ (G w) over the weights just written: sixteen entries of G w per pass over the
+    ;; weights while they last, then four (each entry summed in row order either way)
     (local.set $cnt4 (i32.and (i32.add (local.get $cnt) (i32.const 3)) (i32.const -4)))
     (local.set $llv (v128.const i64x2 0 0))
     (local.set $a (i32.const 0))
+    (local.set $wend (i32.add (local.get $w) (i32.shl (local.get $cnt) (i32.const 2))))
+    (block $ad4 (loop $al4
+      (br_if $ad4 (i32.gt_u (i32.add (local.get $a) (i32.const 16)) (local.get $cnt4)))
+      (local.set $t (v128.const i64x2 0 0)) (local.set $t1 (v128.const i64x2 0 0))
+      (local.set $t2 (v128.const i64x2 0 0)) (local.set $t3 (v128.const i64x2 0 0))
+      (local.set $row (i32.add (local.get $gr) (i32.shl (local.get $a) (i32.const 2))))
+      (local.set $wp (local.get $w))
+      (block $jd4 (loop $jl4
+        (br_if $jd4 (i32.ge_u (local.get $wp) (local.get $wend)))
+        (local.set $ws (v128.load32_splat (local.get $wp)))
+        (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (local.get $row)) (local.get $ws))))
+        (local.set $t1 (f32x4.add (local.get $t1) (f32x4.mul (v128.load offset=16 (local.get $row)) (local.get $ws))))
+        (local.set $t2 (f32x4.add (local.get $t2) (f32x4.mul (v128.load offset=32 (local.get $row)) (local.get $ws))))
+        (local.set $t3 (f32x4.add (local.get $t3) (f32x4.mul (v128.load offset=48 (local.get $row)) (local.get $ws))))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $kPad) (i32.const 2))))
+        (local.set $wp (i32.add (local.get $wp) (i32.const 4)))
+        (br $jl4)))
+      (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $a) (i32.const 2))))
+      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t) (v128.load (local.get $wp)))))
+      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t1) (v128.load offset=16 (local.get $wp)))))
+      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t2) (v128.load offset=32 (local.get $wp)))))
+      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t3) (v128.load offset=48 (local.get $wp)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br $al4)))
     (block $ad (loop $al
       (br_if $ad (i32.ge_u (local.get $a) (local.get $cnt4)))
       (local.set $t (v128.const i64x2 0 0))
@@ -145,6 +215,120 @@
       (f32.max (f32x4.extract_lane 0 (call $sum4 (local.get $llv) (local.get $llv) (local.get $llv) (local.get $llv))) (f32.const 0))
       (f32x4.extract_lane 0 (call $sum4 (local.get $swv) (local.get $swv) (local.get $swv) (local.get $swv)))
       (local.get $enorm) (local.get $gn) (local.get $out) (local.get $alpha) (local.get $beta) (local.get $zn)))
+
+  ;; B requests sharing the candidates (the batch path of the engine for int8 storage).
+  ;; nb requests; requests 2p and 2p + 1 as 16-bit codes at rq + 2p·4·rb, interleaved as $dots2_i8
+  ;; reads them (an odd last request paired with itself), request b's scales (f32 sq, se) at rs + 8b, its e in f32 at es + b·rowBytes, |e| (f64) at norms + 8b;
+  ;; iq: nb × 2·kPad i32 scratch; w: kPad f32 scratch; out: (c × nb + b) × (f32 score, cos_g, cos_l).
+  ;; The other parameters are score_i8's.
+  (func (export "score_batch_i8")
+    (param $n i32) (param $k i32) (param $rowBytes i32) (param $glob i32) (param $meta i32)
+    (param $codes i32) (param $scales i32) (param $gram i32) (param $rb i32) (param $kPad i32)
+    (param $nb i32) (param $rq i32) (param $rs i32) (param $es i32) (param $norms i32) (param $iq i32) (param $w i32)
+    (param $slots i32) (param $out i32)
+    (param $alpha f64) (param $beta f64) (param $zn f64)
+    (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32) (local $base i32) (local $sc i32) (local $gr i32)
+    (local $g i32) (local $gn f64) (local $b i32) (local $b1 i32) (local $o i32) (local $iqStride i32) (local $rqStride i32)
+    (local.set $iqStride (i32.shl (local.get $kPad) (i32.const 3)))
+    (local.set $rqStride (i32.shl (local.get $rb) (i32.const 2)))
+    (local.set $c (i32.const 0))
+    (block $done (loop $cands
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $slot (i32.load (i32.add (local.get $slots) (i32.shl (local.get $c) (i32.const 2)))))
+      (local.set $mo (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3))))
+      (local.set $cnt (i32.load (local.get $mo)))
+      (if (i32.gt_u (local.get $cnt) (local.get $k)) (then (local.set $cnt (local.get $k))))
+      (local.set $gn (f64.promote_f32 (f32.load offset=4 (local.get $mo))))
+      (local.set $g (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes))))
+      (local.set $base (i32.add (local.get $codes) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rb))))
+      (local.set $sc (i32.add (local.get $scales) (i32.shl (i32.mul (local.get $slot) (local.get $kPad)) (i32.const 2))))
+      (local.set $gr (i32.add (local.get $gram) (i32.shl (i32.mul (i32.mul (local.get $slot) (local.get $kPad)) (local.get $kPad)) (i32.const 2))))
+      ;; the integer dots, two requests at a time (an odd last one paired with itself)
+      (local.set $b (i32.const 0))
+      (block $dd (loop $dl
+        (br_if $dd (i32.ge_u (local.get $b) (local.get $nb)))
+        (local.set $b1 (i32.add (local.get $b) (i32.const 1)))
+        (if (i32.ge_u (local.get $b1) (local.get $nb)) (then (local.set $b1 (local.get $b))))
+        (call $dots2_i8 (local.get $cnt) (local.get $base) (local.get $rb) (local.get $kPad)
+          (i32.add (local.get $rq) (i32.mul (local.get $b) (local.get $rqStride)))
+          (i32.add (local.get $iq) (i32.mul (local.get $b) (local.get $iqStride)))
+          (i32.add (local.get $iq) (i32.mul (local.get $b1) (local.get $iqStride))))
+        (local.set $b (i32.add (local.get $b) (i32.const 2)))
+        (br $dl)))
+      ;; each request's outputs from its dots
+      (local.set $o (i32.add (local.get $out) (i32.mul (i32.mul (local.get $c) (local.get $nb)) (i32.const 12))))
+      (local.set $b (i32.const 0))
+      (block $fd (loop $fl
+        (br_if $fd (i32.ge_u (local.get $b) (local.get $nb)))
+        (call $finish_i8 (local.get $cnt) (local.get $rowBytes) (local.get $g) (local.get $gn) (local.get $sc) (local.get $gr) (local.get $kPad)
+          (i32.add (local.get $iq) (i32.mul (local.get $b) (local.get $iqStride)))
+          (f32.load (i32.add (local.get $rs) (i32.shl (local.get $b) (i32.const 3))))
+          (f32.load offset=4 (i32.add (local.get $rs) (i32.shl (local.get $b) (i32.const 3))))
+          (i32.add (local.get $es) (i32.mul (local.get $b) (local.get $rowBytes)))
+          (f64.load (i32.add (local.get $norms) (i32.shl (local.get $b) (i32.const 3))))
+          (local.get $w) (i32.add (local.get $o) (i32.mul (local.get $b) (i32.const 12)))
+          (local.get $alpha) (local.get $beta) (local.get $zn))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $fl)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cands))))
+
+  ;; A pair of requests against a candidate's cnt rows of codes at base, two rows at a time. The
+  ;; pair's codes are interleaved by 8: at pr + 64c, chunk c (codes 8c..8c+7) of request a's q,
+  ;; a's e, b's q, b's e, so one pointer walks all four. Each row's 8-code chunk is loaded
+  ;; sign-extended to i16 once (v128.load8x8_s) and multiplied into the four vectors' sums (eight
+  ;; accumulators). Writes request a's logits at ia, its e-dots at ia + 4·kPad (rows j, j+1 per
+  ;; pair; an odd last row is paired with itself), the same for b at ib. Lanes from cnt up to the
+  ;; next multiple of 4 are left as they were: $finish_i8 gives them weight 0 and scale 0.
+  (func $dots2_i8
+    (param $cnt i32) (param $base i32) (param $rb i32) (param $kPad i32)
+    (param $pr i32) (param $ia i32) (param $ib i32)
+    (local $j i32) (local $r0 i32) (local $r1 i32) (local $p i32) (local $end i32) (local $ke i32)
+    (local $x0 v128) (local $x1 v128) (local $y v128)
+    (local $aq0 v128) (local $aq1 v128) (local $ae0 v128) (local $ae1 v128)
+    (local $bq0 v128) (local $bq1 v128) (local $be0 v128) (local $be1 v128)
+    (local.set $ke (i32.shl (local.get $kPad) (i32.const 2)))
+    (local.set $end (i32.add (local.get $pr) (i32.shl (local.get $rb) (i32.const 3))))
+    (local.set $j (i32.const 0))
+    (block $pd (loop $pl
+      (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
+      (local.set $r0 (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $rb))))
+      (local.set $r1 (local.get $r0))
+      (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $cnt)) (then (local.set $r1 (i32.add (local.get $r0) (local.get $rb)))))
+      (local.set $aq0 (v128.const i64x2 0 0)) (local.set $aq1 (v128.const i64x2 0 0))
+      (local.set $ae0 (v128.const i64x2 0 0)) (local.set $ae1 (v128.const i64x2 0 0))
+      (local.set $bq0 (v128.const i64x2 0 0)) (local.set $bq1 (v128.const i64x2 0 0))
+      (local.set $be0 (v128.const i64x2 0 0)) (local.set $be1 (v128.const i64x2 0 0))
+      (local.set $p (local.get $pr))
+      (block $vd (loop $vl
+        (br_if $vd (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $x0 (v128.load8x8_s (local.get $r0)))
+        (local.set $x1 (v128.load8x8_s (local.get $r1)))
+        (local.set $y (v128.load (local.get $p)))
+        (local.set $aq0 (i32x4.add (local.get $aq0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
+        (local.set $aq1 (i32x4.add (local.get $aq1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load offset=16 (local.get $p)))
+        (local.set $ae0 (i32x4.add (local.get $ae0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
+        (local.set $ae1 (i32x4.add (local.get $ae1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load offset=32 (local.get $p)))
+        (local.set $bq0 (i32x4.add (local.get $bq0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
+        (local.set $bq1 (i32x4.add (local.get $bq1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load offset=48 (local.get $p)))
+        (local.set $be0 (i32x4.add (local.get $be0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
+        (local.set $be1 (i32x4.add (local.get $be1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
+        (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
+        (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (br $vl)))
+      ;; [q·r0, q·r1, e·r0, e·r1] per request: the logits to i + 4j, the e-dots to i + 4·kPad + 4j
+      (local.set $y (call $isum4 (local.get $aq0) (local.get $aq1) (local.get $ae0) (local.get $ae1)))
+      (v128.store64_lane 0 (i32.add (local.get $ia) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
+      (v128.store64_lane 1 (i32.add (i32.add (local.get $ia) (local.get $ke)) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
+      (local.set $y (call $isum4 (local.get $bq0) (local.get $bq1) (local.get $be0) (local.get $be1)))
+      (v128.store64_lane 0 (i32.add (local.get $ib) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
+      (v128.store64_lane 1 (i32.add (i32.add (local.get $ib) (local.get $ke)) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $pl))))
 
   ;; The lane sums of four i32x4 as one vector [Σa, Σb, Σc, Σd] ($sum4's shuffles, integer adds).
   (func $isum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)

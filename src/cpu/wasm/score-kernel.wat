@@ -18,8 +18,8 @@
 ;; One module, five source files: this one (single requests and the shared helpers),
 ;; score-batch.wat (`score_batch`: requests sharing a candidate list), scan-users.wat
 ;; (`scan_users`: audience expansion's user scan, the module then bound to a user-table page),
-;; score-int8.wat and scan-int8.wat (`score_i8`, `scan_users_i8`: ranking and the scan over int8
-;; storage). build.ts splices the other four in where the line `;; @parts` stands.
+;; score-int8.wat and scan-int8.wat (`score_i8`, `score_batch_i8`, `scan_users_i8`: ranking one
+;; request or a batch, and the scan, over int8 storage). build.ts splices the other four in where the line `;; @parts` stands.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -197,12 +197,23 @@
       (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
       (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
 
-  ;; e^y for four f32 lanes, y in about [-45, 1]: y = n ln2 + r with |r| <= ln2/2, a degree-6
-  ;; Taylor polynomial for e^r (relative error below 2e-7, about float32 resolution), and 2^n
-  ;; built in the exponent bits.
-  (func $exp4 (param $y v128) (result v128)
-    (local $n v128) (local $r v128) (local $p v128)
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $y) (f32x4.splat (f32.const 1.44269504)))))
+  ;; exp(tanh(clamp(x, -20, 20))) for four lanes, tanh through e^(-2|x|) so nothing overflows;
+  ;; lanes at or past `valid` are 0. e^y (y in about [-45, 1]) twice: y = n ln2 + r with
+  ;; |r| <= ln2/2, a degree-6 Taylor polynomial for e^r (relative error below 2e-7, about float32
+  ;; resolution), and 2^n built in the exponent bits. n is rounded by adding and subtracting
+  ;; 1.5·2^23 (the same round-to-nearest-even as f32x4.nearest for |v| < 2^22), whose sum also
+  ;; holds n in its low bits: 2^n's bits are (bits(m) − 0x4b400000 + 127) << 23, in place of
+  ;; f32x4.nearest and i32x4.trunc_sat_f32x4_s, which V8 lowers to long sequences on x64. The sum
+  ;; is its own statement so that the fused build leaves the product rounded first. Written out in place rather than as a
+  ;; function: V8 does not inline wasm calls, and two calls per weight cost a fifth of the
+  ;; batched int8 kernel's time.
+  (func $attn_weight4 (param $x v128) (param $valid i32) (result v128)
+    (local $t v128) (local $th v128) (local $y v128) (local $n v128) (local $r v128) (local $p v128) (local $m v128)
+    (local.set $x (f32x4.max (f32x4.splat (f32.const -20)) (f32x4.min (f32x4.splat (f32.const 20)) (local.get $x))))
+    (local.set $y (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const -2))))
+    (local.set $m (f32x4.mul (local.get $y) (f32x4.splat (f32.const 1.44269504))))
+    (local.set $m (f32x4.add (local.get $m) (f32x4.splat (f32.const 12582912))))
+    (local.set $n (f32x4.sub (local.get $m) (f32x4.splat (f32.const 12582912))))
     (local.set $r (f32x4.sub (f32x4.sub (local.get $y) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693145752))))
                              (f32x4.mul (local.get $n) (f32x4.splat (f32.const 1.42860677e-6)))))
     (local.set $p (f32x4.splat (f32.const 1.38888889e-3)))
@@ -212,19 +223,99 @@
     (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.5))))
     (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
     (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
-    (f32x4.mul (local.get $p)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
-
-  ;; exp(tanh(clamp(x, -20, 20))) for four lanes, tanh through e^(-2|x|) so nothing overflows;
-  ;; lanes at or past `valid` are 0.
-  (func $attn_weight4 (param $x v128) (param $valid i32) (result v128)
-    (local $t v128) (local $th v128)
-    (local.set $x (f32x4.max (f32x4.splat (f32.const -20)) (f32x4.min (f32x4.splat (f32.const 20)) (local.get $x))))
-    (local.set $t (call $exp4 (f32x4.mul (f32x4.abs (local.get $x)) (f32x4.splat (f32.const -2)))))
+    (local.set $t (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.sub (local.get $m) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
     (local.set $th (f32x4.div (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $t)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t))))
-    (local.set $th (v128.or (local.get $th) (v128.and (local.get $x) (i32x4.splat (i32.const 0x80000000)))))
-    (v128.and (call $exp4 (local.get $th))
+    (local.set $y (v128.or (local.get $th) (v128.and (local.get $x) (i32x4.splat (i32.const 0x80000000)))))
+    (local.set $m (f32x4.mul (local.get $y) (f32x4.splat (f32.const 1.44269504))))
+    (local.set $m (f32x4.add (local.get $m) (f32x4.splat (f32.const 12582912))))
+    (local.set $n (f32x4.sub (local.get $m) (f32x4.splat (f32.const 12582912))))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $y) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693145752))))
+                             (f32x4.mul (local.get $n) (f32x4.splat (f32.const 1.42860677e-6)))))
+    (local.set $p (f32x4.splat (f32.const 1.38888889e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.33333333e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.16666667e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (local.set $t (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.sub (local.get $m) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
+    (v128.and (local.get $t)
       (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid)))))
+
+  ;; $attn_weight4 for two vectors at once (x0 with valid0, x1 with valid1), each lane computed by
+  ;; the same operations; the two chains interleaved so the processor overlaps their latencies
+  ;; (one weight vector is a chain of about 30 dependent operations).
+  (func $attn_weight4x2 (param $x0 v128) (param $x1 v128) (param $valid0 i32) (param $valid1 i32) (result v128 v128)
+    (local $t0 v128) (local $th0 v128) (local $y0 v128) (local $n0 v128) (local $r0 v128) (local $p0 v128) (local $m0 v128)
+    (local $t1 v128) (local $th1 v128) (local $y1 v128) (local $n1 v128) (local $r1 v128) (local $p1 v128) (local $m1 v128)
+    (local.set $x0 (f32x4.max (f32x4.splat (f32.const -20)) (f32x4.min (f32x4.splat (f32.const 20)) (local.get $x0))))
+    (local.set $x1 (f32x4.max (f32x4.splat (f32.const -20)) (f32x4.min (f32x4.splat (f32.const 20)) (local.get $x1))))
+    (local.set $y0 (f32x4.mul (f32x4.abs (local.get $x0)) (f32x4.splat (f32.const -2))))
+    (local.set $y1 (f32x4.mul (f32x4.abs (local.get $x1)) (f32x4.splat (f32.const -2))))
+    (local.set $m0 (f32x4.mul (local.get $y0) (f32x4.splat (f32.const 1.44269504))))
+    (local.set $m0 (f32x4.add (local.get $m0) (f32x4.splat (f32.const 12582912))))
+    (local.set $n0 (f32x4.sub (local.get $m0) (f32x4.splat (f32.const 12582912))))
+    (local.set $m1 (f32x4.mul (local.get $y1) (f32x4.splat (f32.const 1.44269504))))
+    (local.set $m1 (f32x4.add (local.get $m1) (f32x4.splat (f32.const 12582912))))
+    (local.set $n1 (f32x4.sub (local.get $m1) (f32x4.splat (f32.const 12582912))))
+    (local.set $r0 (f32x4.sub (f32x4.sub (local.get $y0) (f32x4.mul (local.get $n0) (f32x4.splat (f32.const 0.693145752))))
+                             (f32x4.mul (local.get $n0) (f32x4.splat (f32.const 1.42860677e-6)))))
+    (local.set $r1 (f32x4.sub (f32x4.sub (local.get $y1) (f32x4.mul (local.get $n1) (f32x4.splat (f32.const 0.693145752))))
+                             (f32x4.mul (local.get $n1) (f32x4.splat (f32.const 1.42860677e-6)))))
+    (local.set $p0 (f32x4.splat (f32.const 1.38888889e-3)))
+    (local.set $p1 (f32x4.splat (f32.const 1.38888889e-3)))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 8.33333333e-3))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 8.33333333e-3))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 4.16666667e-2))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 4.16666667e-2))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 1))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 1))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 1))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 1))))
+    (local.set $t0 (f32x4.mul (local.get $p0)
+      (i32x4.shl (i32x4.sub (local.get $m0) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
+    (local.set $t1 (f32x4.mul (local.get $p1)
+      (i32x4.shl (i32x4.sub (local.get $m1) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
+    (local.set $th0 (f32x4.div (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $t0)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t0))))
+    (local.set $th1 (f32x4.div (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $t1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t1))))
+    (local.set $y0 (v128.or (local.get $th0) (v128.and (local.get $x0) (i32x4.splat (i32.const 0x80000000)))))
+    (local.set $y1 (v128.or (local.get $th1) (v128.and (local.get $x1) (i32x4.splat (i32.const 0x80000000)))))
+    (local.set $m0 (f32x4.mul (local.get $y0) (f32x4.splat (f32.const 1.44269504))))
+    (local.set $m0 (f32x4.add (local.get $m0) (f32x4.splat (f32.const 12582912))))
+    (local.set $n0 (f32x4.sub (local.get $m0) (f32x4.splat (f32.const 12582912))))
+    (local.set $m1 (f32x4.mul (local.get $y1) (f32x4.splat (f32.const 1.44269504))))
+    (local.set $m1 (f32x4.add (local.get $m1) (f32x4.splat (f32.const 12582912))))
+    (local.set $n1 (f32x4.sub (local.get $m1) (f32x4.splat (f32.const 12582912))))
+    (local.set $r0 (f32x4.sub (f32x4.sub (local.get $y0) (f32x4.mul (local.get $n0) (f32x4.splat (f32.const 0.693145752))))
+                             (f32x4.mul (local.get $n0) (f32x4.splat (f32.const 1.42860677e-6)))))
+    (local.set $r1 (f32x4.sub (f32x4.sub (local.get $y1) (f32x4.mul (local.get $n1) (f32x4.splat (f32.const 0.693145752))))
+                             (f32x4.mul (local.get $n1) (f32x4.splat (f32.const 1.42860677e-6)))))
+    (local.set $p0 (f32x4.splat (f32.const 1.38888889e-3)))
+    (local.set $p1 (f32x4.splat (f32.const 1.38888889e-3)))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 8.33333333e-3))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 8.33333333e-3))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 4.16666667e-2))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 4.16666667e-2))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 1))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 1))))
+    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $r0)) (f32x4.splat (f32.const 1))))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1)) (f32x4.splat (f32.const 1))))
+    (local.set $t0 (f32x4.mul (local.get $p0)
+      (i32x4.shl (i32x4.sub (local.get $m0) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
+    (local.set $t1 (f32x4.mul (local.get $p1)
+      (i32x4.shl (i32x4.sub (local.get $m1) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
+    (v128.and (local.get $t0) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid0))))
+    (v128.and (local.get $t1) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid1)))))
 
 
 ;; @parts

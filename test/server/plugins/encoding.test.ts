@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Packr, pack, unpack } from 'msgpackr';
-import { encoding, vectorPaths } from '../../../src/server/plugins/encoding.js';
+import { checkPlainData, encoding, vectorPaths } from '../../../src/server/plugins/encoding.js';
 import { errorHandlers } from '../../../src/server/plugins/error-handler.js';
 import { validation } from '../../../src/server/plugins/validation.js';
 import { Metrics } from '../../../src/server/metrics.js';
@@ -90,5 +90,17 @@ describe('encoding plugin', () => {
     assert.deepEqual(res.json(), { out: [1.5, -2] });
     const mp = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json', accept: 'application/msgpack' }, payload: { v: [1] } });
     assert.equal(mp.headers['content-type'], 'application/msgpack');
+  });
+
+  it('the plain-data check passes long lists of leaves and still names the first bad value among them', async () => {
+    const ids = Array.from({ length: 20_000 }, (_, i) => `i${i}`);
+    await checkPlainData({ candidates: ids, flags: [true, false, null], k: 10, user: { embedding: [0.5, -1] } });
+    await assert.rejects(checkPlainData({ candidates: ids, blob: { list: ['a', 1, Infinity, 'b'] } }),
+      (e: Error & { code: string }) => e.code === 'RALM_ERR_NON_FINITE' && /^blob\.list\[2\]: expected a finite number, got Infinity$/.test(e.message));
+    await assert.rejects(checkPlainData({ candidates: [...ids.slice(0, 3), new Date(0)] }),
+      (e: Error & { code: string }) => e.code === 'RALM_ERR_VALIDATION' && /^candidates\[3\]: a Date is not a value/.test(e.message));
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 40; i++) deep = [deep];
+    await assert.rejects(checkPlainData({ deep }), (e: Error & { code: string }) => e.code === 'RALM_ERR_VALIDATION' && /nested deeper than 32 levels/.test(e.message));
   });
 });
