@@ -27,7 +27,7 @@ describe('audience routes', () => {
     engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
     const seeds = new SeedService(store, engine, { minSeeds: 100 });
     // Demo users: 6 topics × 150 ("demo-<topic>-<n>"). Requests over 500 users run as jobs.
-    built = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1 << 20, audience: { syncMaxUsers: 500, maxSize: 2000, jobs: { maxQueued: 1 } } });
+    built = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1 << 20, maxEventLoopDelayMs: 0, audience: { syncMaxUsers: 500, maxSize: 2000, jobs: { maxQueued: 1 } } });
     app = built.app;
     await loadDemoWorld(seeds);
     await built.audienceJobs.restore();
@@ -137,7 +137,7 @@ describe('audience routes', () => {
     assert.match(early.json().error.message, /is queued/);
     await store.deleteAudience('held');
     // A server that may queue no job refuses with 429 and a retry hint; small synchronous requests still run.
-    const other = buildApp({ engine, store, seeds: built.serving().seeds, apiToken: null, bodyLimit: 1 << 20, audience: { syncMaxUsers: 500, jobs: { maxQueued: 0 } } });
+    const other = buildApp({ engine, store, seeds: built.serving().seeds, apiToken: null, bodyLimit: 1 << 20, maxEventLoopDelayMs: 0, audience: { syncMaxUsers: 500, jobs: { maxQueued: 0 } } });
     try {
       const refused = await other.app.inject({ method: 'POST', url: '/v1/audiences', payload: { seeds: ['demo-food-1'], size: 3, async: true } });
       assert.equal(refused.statusCode, 429);

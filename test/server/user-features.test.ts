@@ -49,7 +49,7 @@ describe('users as raw features (the stage-1 user tower)', () => {
       await prepareServing(e, s);
       return { engine: e, seeds: s };
     };
-    built = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1024 * 1024, reloadModel, modelsRoot: dir });
+    built = buildApp({ engine, store, seeds, apiToken: null, bodyLimit: 1024 * 1024, maxEventLoopDelayMs: 0, reloadModel, modelsRoot: dir });
     app = built.app;
     // The default model's shape (h = m = 128, k = 20) with a tower over the demo users' own feature.
     const m = randomModel({
