@@ -28,6 +28,9 @@ export const TRAINING_OPTIONS = {
   stage2Loss: { flag: 'stage2-loss', arg: 'softmax|bce', default: s2.loss, help: 'stage 2 loss over each positive and its negatives', parse: oneOf(['softmax', 'bce'] as const) },
   stage2Negatives: { flag: 'stage2-negatives', arg: 'N', default: asDefault(s2.negatives), help: 'stage 2 negatives per positive', parse: int() },
   stage2ItemNegatives: { flag: 'stage2-item-negatives', arg: 'uniform|popularity', default: s2.itemSampling, help: 'stage 2 draws negative items uniformly or by popularity', parse: oneOf(['uniform', 'popularity'] as const) },
+  stage2LogQ: { flag: 'stage2-logq', arg: 'on|off', default: s2.logQ ? 'on' : 'off', help: 'stage 2 subtracts log q(item) of the negative-item draw from the softmax\'s logits (sampled-softmax correction)', parse: oneOf(['on', 'off'] as const) },
+  stage2Scale: { flag: 'stage2-scale', arg: 'X', default: asDefault(s2.scale), help: 'where stage 2\'s learned logit scale starts', parse: num() },
+  stage2Train: { flag: 'stage2-train', arg: 'all|attention', default: s2.train, help: 'stage 2 trains every weight, or the attention units and calibration with T kept at its start', parse: oneOf(['all', 'attention'] as const) },
   stage2Init: { flag: 'stage2-init', arg: 'random|identity', default: s2.init, help: 'where stage 2 starts (identity needs h = m)', parse: oneOf(['random', 'identity'] as const) },
   stage2Scaling: { flag: 'stage2-scaling', arg: 'none|whiten|standardize', default: s2.inputScaling, help: 'how stage 2 scales x (folded into the transform)', parse: oneOf(['none', 'whiten', 'standardize'] as const) },
   blend: { flag: 'blend', arg: 'fixed|learned', default: s2.learnBlend ? 'learned' : 'fixed', help: 'α, β fixed (0.3, 0.7) or learned by stage 2', parse: oneOf(['fixed', 'learned'] as const) },
@@ -38,10 +41,11 @@ export const TRAINING_OPTIONS = {
 export function trainingStageOptions(v: {
   history: number; stage1Init: 'clicks' | 'random'; stage2Objective: 'items' | 'users' | 'both'; stage2Loss: 'softmax' | 'bce'; stage2Negatives: number; stage2ItemNegatives: 'uniform' | 'popularity';
   stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'ranking' | 'items' | 'users';
-}): { stage1: { history: number; clickFactors: boolean }; stage2: { objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
+  stage2LogQ: 'on' | 'off'; stage2Scale: number; stage2Train: 'all' | 'attention';
+}): { stage1: { history: number; clickFactors: boolean }; stage2: { objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention'; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
   return {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
-    stage2: { objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
+    stage2: { objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, logQ: v.stage2LogQ === 'on', scale: v.stage2Scale, train: v.stage2Train, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
   };
 }
 
