@@ -72,13 +72,19 @@ export function initParams(m: number, h: number, s: number, seed: number, init: 
   };
 }
 
+/** Which of stage 2's weights train (stage2-model.ts trainableParams). */
+export type Trainable = 'all' | 'attention' | 'bias';
+
 /**
- * The variables a step updates: every one, or (`attention`) all but the transform T, which then
+ * The variables a step updates: every one; (`attention`) all but the transform T, which then
  * stays where it started — with the identity start, the attention units and the calibration
- * learn on top of the identity configuration's geometry.
+ * learn on top of the identity configuration's geometry; or (`bias`) those and T's bias b_t, a
+ * direction every user shares: centroids that average many seeds lean to it more than
+ * single-seed ones, so b_t is how a cosine score can learn to favour items with many clickers.
  */
-export function trainableParams(p: Params, train: 'all' | 'attention'): tf.Variable[] {
-  return train === 'all' ? paramList(p) : paramList(p).filter((v) => v !== p.wt && v !== p.bt && v !== p.pt);
+export function trainableParams(p: Params, train: Trainable): tf.Variable[] {
+  if (train === 'all') return paramList(p);
+  return paramList(p).filter((v) => v !== p.wt && v !== p.pt && (train === 'bias' || v !== p.bt));
 }
 
 /** e = PReLU(x W_tᵀ + b_t). */

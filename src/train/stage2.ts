@@ -39,7 +39,7 @@ import { clusterBatch } from '../clustering/cluster-batch.js';
 import { runKMeansJobs } from '../cpu/kmeans.js';
 import { tfReady } from './tf-kernels.js';
 import type { TrainingProgress } from './progress.js';
-import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, trainableParams, transform, type Centroids, type Params } from './stage2-model.js';
+import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, trainableParams, transform, type Centroids, type Params, type Trainable } from './stage2-model.js';
 import { groupLoss } from './stage2-loss.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type Objective, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer, type ValidationMetric } from './stage2-validate.js';
@@ -79,7 +79,7 @@ export interface Stage2Options {
   /** Where the learned logit scale starts. */
   scale?: number;
   /** Which weights train: `all`, or `attention` (T stays at its start; stage2-model.ts trainableParams). */
-  train?: 'all' | 'attention';
+  train?: Trainable;
   /** Share of an item's clickers used as its seeds each epoch (the rest are targets). */
   seedShare?: number;
   /** Items need at least this many clickers to be trained on. */
@@ -295,7 +295,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     return { ...v, ranking: await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, k, h, alpha, beta) };
   };
   const pick = (v: Measures): number => v[o.validationMetric];
-  const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks`;
+  const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks (${ranking.diagnostics()})`;
   const snapshot = (q: Params): Float32Array[] => paramList(q).map((v) => v.dataSync().slice() as Float32Array);
 
   const history: EpochReport[] = [];

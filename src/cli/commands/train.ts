@@ -40,6 +40,7 @@ const OPTIONS = {
   stage2Loss: TRAINING_OPTIONS.stage2Loss,
   stage2Negatives: TRAINING_OPTIONS.stage2Negatives,
   stage2ItemNegatives: TRAINING_OPTIONS.stage2ItemNegatives,
+  stage2MaxTargets: TRAINING_OPTIONS.stage2MaxTargets,
   stage2LogQ: TRAINING_OPTIONS.stage2LogQ,
   stage2Scale: TRAINING_OPTIONS.stage2Scale,
   stage2Train: TRAINING_OPTIONS.stage2Train,

@@ -36,6 +36,7 @@ const OPTIONS = {
   history: TRAINING_OPTIONS.history,
   stage1Init: TRAINING_OPTIONS.stage1Init,
   stage2Loss: TRAINING_OPTIONS.stage2Loss,
+  stage2MaxTargets: TRAINING_OPTIONS.stage2MaxTargets,
   stage2LogQ: TRAINING_OPTIONS.stage2LogQ,
   stage2Scale: TRAINING_OPTIONS.stage2Scale,
   stage2Train: TRAINING_OPTIONS.stage2Train,
