@@ -74,6 +74,8 @@ describe('stage 2 loss', () => {
       void value;
       const att = trainableParams(p, 'attention');
       assert.ok(!att.includes(p.wt) && !att.includes(p.bt) && !att.includes(p.pt) && att.includes(p.wl) && att.includes(p.scale));
+      const bias = trainableParams(p, 'bias');
+      assert.ok(!bias.includes(p.wt) && !bias.includes(p.pt) && bias.includes(p.bt) && bias.includes(p.wl));
       assert.equal(trainableParams(p, 'all').length, paramList(p).length);
     } finally {
       for (const v of paramList(p)) v.dispose();
