@@ -63,6 +63,12 @@ export class WeightedDraw {
     this.total = acc;
   }
 
+  /** log of the probability that `draw` returns i. */
+  logProbability(i: number): number {
+    if (this.total === 0) return -Math.log(this.n);
+    return Math.log(Math.max(this.cumulative[i] - (i > 0 ? this.cumulative[i - 1] : 0), 1e-12) / this.total);
+  }
+
   draw(rng: Rng): number {
     if (this.total === 0) return rng.int(this.n);
     const target = rng.next() * this.total;

@@ -47,10 +47,13 @@ export function blendOf(p: Params, alpha: number, beta: number): { alpha: number
 /**
  * The starting weights: `random` (a seeded random model, as before training) or `identity` —
  * T = identity on the (scaled) input, W_l = I / zz (zz: the mean squared length of the scaled
- * inputs, so the local logits start inside tanh's range), W_g = 0 and w_g = 0 (the global vector
- * is the centroids' mean). `identity` needs h = m.
+ * inputs, so the local logits start inside tanh's range), W_g random and w_g = 0 (the global
+ * vector is the centroids' mean). W_g is random rather than 0 because with both at 0 neither
+ * has a gradient (each one's is proportional to the other), and the global attention could never
+ * leave the mean; with w_g = 0 the scores are the same either way. `identity` needs h = m.
+ * `scale` is where the learned logit scale starts (the cosines are in [−1, 1]).
  */
-export function initParams(m: number, h: number, s: number, seed: number, init: 'random' | 'identity' = 'random', zz = 1, blend: number | null = null): Params {
+export function initParams(m: number, h: number, s: number, seed: number, init: 'random' | 'identity' = 'random', zz = 1, blend: number | null = null, scale = 5): Params {
   const r = randomModel({ h, m, k: 1, attentionSize: s, seed }).weights;
   // Unnamed: tfjs names must be unique per process, and a run holds the identity configuration beside its own weights.
   const v = (a: Float32Array, shape: number[], _name: string): tf.Variable => variableFrom(a, shape, true);
@@ -62,11 +65,26 @@ export function initParams(m: number, h: number, s: number, seed: number, init: 
   const id = init === 'identity';
   return {
     wt: v(id ? eye(m, 1) : r.transformWeight, [h, m], 'wt'), bt: v(new Float32Array(h), [h], 'bt'), pt: v(new Float32Array(h).fill(id ? 1 : 0.25), [h], 'pt'),
-    wl: v(id ? eye(h, 1 / Math.max(zz, 1e-6)) : r.localWeight, [h, h], 'wl'), wg: v(id ? new Float32Array(s * h) : r.globalWeight, [s, h], 'wg'),
+    wl: v(id ? eye(h, 1 / Math.max(zz, 1e-6)) : r.localWeight, [h, h], 'wl'), wg: v(r.globalWeight, [s, h], 'wg'),
     vg: v(id ? new Float32Array(s) : r.globalVector, [s], 'vg'),
-    scale: v(Float32Array.of(5), [], 'scale'), bias: v(Float32Array.of(0), [], 'bias'),
+    scale: v(Float32Array.of(scale), [], 'scale'), bias: v(Float32Array.of(0), [], 'bias'),
     blend: blend === null ? null : v(Float32Array.of(blend), [], 'blend'),
   };
+}
+
+/** Which of stage 2's weights train (stage2-model.ts trainableParams). */
+export type Trainable = 'all' | 'attention' | 'bias';
+
+/**
+ * The variables a step updates: every one; (`attention`) all but the transform T, which then
+ * stays where it started — with the identity start, the attention units and the calibration
+ * learn on top of the identity configuration's geometry; or (`bias`) those and T's bias b_t, a
+ * direction every user shares: centroids that average many seeds lean to it more than
+ * single-seed ones, so b_t is how a cosine score can learn to favour items with many clickers.
+ */
+export function trainableParams(p: Params, train: Trainable): tf.Variable[] {
+  if (train === 'all') return paramList(p);
+  return paramList(p).filter((v) => v !== p.wt && v !== p.pt && (train === 'bias' || v !== p.bt));
 }
 
 /** e = PReLU(x W_tᵀ + b_t). */

@@ -32,6 +32,9 @@ export interface RankingValidationOptions {
   seed: number;
 }
 
+/** The popularity-prior weights the diagnostic tries (RankingValidation.withPrior). */
+export const PRIOR_WEIGHTS = [0.01, 0.03, 0.1] as const;
+
 export const RANKING_VALIDATION_DEFAULTS: Readonly<RankingValidationOptions> = { users: 1000, perUser: 3, minTrainClicks: 5, maxCandidates: 2000, topK: 10, seed: 11 };
 
 /** Rows of the ranking validation: user, held-out item (dataset id), and the candidates each row leaves out. */
@@ -44,6 +47,25 @@ export class RankingValidation {
   private readonly rowSkip: number[][];
   /** Held-out pairs, as user · items + item. */
   private readonly heldOut: Set<number>;
+  /**
+   * Per candidate, its training clickers (set by holdOutForRanking); with it, `evaluate` records
+   * the mean clickers of the top-10 items in `topClickers` — whether a model's lists lean to the
+   * head or the tail (a diagnostic for the training log, not a measure that chooses).
+   */
+  clickers: Float64Array | null = null;
+  topClickers = Number.NaN;
+  /**
+   * prec@10 of the last `evaluate` with λ · ln(clickers) added to every score, for λ in
+   * PRIOR_WEIGHTS: how much a popularity prior in the score would move the measure (a
+   * diagnostic: the engine's score has no such term).
+   */
+  withPrior: number[] = [];
+
+  /** The last evaluation's diagnostics, for the training log. */
+  diagnostics(): string {
+    if (!this.clickers) return '';
+    return `top 10: ${this.topClickers.toFixed(1)} clickers an item; with a popularity prior λ·ln(clickers), λ = ${PRIOR_WEIGHTS.join('/')}: ${this.withPrior.map((v) => v.toFixed(4)).join('/')}`;
+  }
 
   private constructor(candidates: number[], rows: Array<[number, number, number[]]>, heldOut: Set<number>, private readonly ni: number) {
     this.candidates = candidates;
@@ -120,22 +142,32 @@ export class RankingValidation {
     const scores = rankingScores(p, x, n, m, cent, this.candidates.length, k, h, alpha, beta);
     const I = this.candidates.length;
     const pos = new Map<number, number>(this.candidates.map((it, j) => [it, j]));
-    let hits = 0;
+    const lnPop = this.clickers ? Float64Array.from(this.clickers, (c) => Math.log(Math.max(1, c))) : null;
+    const weights = lnPop ? [0, ...PRIOR_WEIGHTS] : [0];
+    const hits = new Array<number>(weights.length).fill(0);
+    let topSum = 0;
     for (let r = 0; r < n; r++) {
       const row = scores.subarray(r * I, (r + 1) * I);
       const target = pos.get(this.rowItem[r]) as number;
-      const s = row[target];
       const skip = new Set(this.rowSkip[r]);
-      let above = 0;
-      let ties = 0;
-      for (let j = 0; j < I; j++) {
-        if (j === target || skip.has(j)) continue;
-        if (row[j] > s) above++;
-        else if (row[j] === s) ties++;
-      }
-      hits += above + ties / 2 < topK ? 1 : 0;
+      weights.forEach((w, wi) => {
+        const at = (j: number): number => row[j] + (lnPop && w > 0 ? w * lnPop[j] : 0);
+        const s = at(target);
+        let above = 0;
+        let ties = 0;
+        for (let j = 0; j < I; j++) {
+          if (j === target || skip.has(j)) continue;
+          const v = at(j);
+          if (v > s) above++;
+          else if (v === s) ties++;
+        }
+        hits[wi] += above + ties / 2 < topK ? 1 : 0;
+      });
+      if (this.clickers) topSum += meanOfTop(row, skip, this.clickers, topK);
     }
-    return hits / n;
+    this.topClickers = this.clickers ? topSum / n : Number.NaN;
+    this.withPrior = hits.slice(1).map((h) => h / n);
+    return hits[0] / n;
   }
 }
 
@@ -155,6 +187,7 @@ export function holdOutForRanking(clicks: { user: ArrayLike<number>; item: Array
   const training = ranking.trainingClicks(clicks);
   const byItem = clickersByItem(training);
   const rng = new Rng(seed + 13);
+  ranking.clickers = Float64Array.from(ranking.candidates, (it) => new Set(byItem.get(it) ?? []).size);
   const seeds = ranking.candidates.map((it) => {
     const us = [...new Set(byItem.get(it) ?? [])];
     return us.length > maxSeeds ? rng.shuffle(us, maxSeeds).slice(0, maxSeeds) : us;
@@ -205,6 +238,21 @@ export function rankingScores(p: Params, x: Float32Array, n: number, m: number, 
     for (const t of [cFlat, mask, gram, gUnit]) t.dispose();
   }
   return out;
+}
+
+/** The mean of `value` over the topK positions of `row` by score (positions in `skip` left out). */
+function meanOfTop(row: Float32Array, skip: ReadonlySet<number>, value: Float64Array, topK: number): number {
+  const top: number[] = [];
+  for (let j = 0; j < row.length; j++) {
+    if (skip.has(j)) continue;
+    if (top.length < topK) top.push(j);
+    else {
+      let low = 0;
+      for (let t = 1; t < top.length; t++) if (row[top[t]] < row[top[low]]) low = t;
+      if (row[j] > row[top[low]]) top[low] = j;
+    }
+  }
+  return top.reduce((s, j) => s + value[j], 0) / Math.max(1, top.length);
 }
 
 /** Softmax over the last axis where mask (broadcast to the logits) is 1; bounded logits. */

@@ -39,7 +39,8 @@ import { clusterBatch } from '../clustering/cluster-batch.js';
 import { runKMeansJobs } from '../cpu/kmeans.js';
 import { tfReady } from './tf-kernels.js';
 import type { TrainingProgress } from './progress.js';
-import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, transform, type Centroids, type Params } from './stage2-model.js';
+import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, trainableParams, transform, type Centroids, type Params, type Trainable } from './stage2-model.js';
+import { groupLoss } from './stage2-loss.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type Objective, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer, type ValidationMetric } from './stage2-validate.js';
 import { holdOutForRanking } from './stage2-ranking.js';
@@ -73,6 +74,12 @@ export interface Stage2Options {
   negativeSampling?: 'uniform' | 'activity';
   /** How negative items are drawn: `uniform`, or `popularity` (in proportion to clickers: as exposure would show them). */
   itemSampling?: 'uniform' | 'popularity';
+  /** Subtract log q(item) from the softmax's logits (stage2-loss.ts); the `items` objective only. */
+  logQ?: boolean;
+  /** Where the learned logit scale starts. */
+  scale?: number;
+  /** Which weights train: `all`, or `attention` (T stays at its start; stage2-model.ts trainableParams). */
+  train?: Trainable;
   /** Share of an item's clickers used as its seeds each epoch (the rest are targets). */
   seedShare?: number;
   /** Items need at least this many clickers to be trained on. */
@@ -120,7 +127,7 @@ export interface Stage2Options {
 /** The options that have a fixed default (h's is m, the input width; modelVersion's is built from h, m, k and seed). */
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
   'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
-  | 'itemSampling' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
+  | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
   | 'patience' | 'seed' | 'dataset'>>>;
 
 /**
@@ -130,7 +137,7 @@ export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
  */
 export const STAGE2_DEFAULTS: Stage2Defaults = {
   k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
-  negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
+  negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
   inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null,
 };
 
@@ -187,6 +194,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const nu = x.length / m;
   if (!Number.isInteger(nu)) throw new RalmError('RALM_ERR_DIMENSION', `x: expected rows of ${m} values, got ${x.length} values`);
   if (o.init === 'identity' && h !== m) throw new RalmError('RALM_ERR_VALIDATION', `init: "identity" needs h = m, got h = ${h}, m = ${m}`, { field: 'init' });
+  if (o.logQ && (o.objective !== 'items' || o.loss !== 'softmax')) throw new RalmError('RALM_ERR_VALIDATION', `logQ: the correction applies to the items objective with the softmax loss, got ${o.objective} (${o.loss})`, { field: 'logQ' });
   const rng = new Rng(seed);
   const scaling = inputScaling(x, nu, m, o.inputScaling);
   x = scaling.apply(x);
@@ -203,14 +211,15 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const nVal = Math.max(1, Math.round(items.length * o.validationShare));
   const val = items.slice(0, nVal);
   const train = o.maxItems !== undefined && items.length - nVal > o.maxItems ? items.slice(nVal, nVal + o.maxItems) : items.slice(nVal);
-  log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}), validation by ${o.validationMetric === 'ranking' ? `prec@10 of ${ranking.rows} held-out latest clicks over ${ranking.candidates.length} items` : `${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`}`);
+  log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}${o.logQ ? ', logQ-corrected' : ''}, ${o.itemSampling} item negatives, scale from ${o.scale}, training ${o.train}), validation by ${o.validationMetric === 'ranking' ? `prec@10 of ${ranking.rows} held-out latest clicks over ${ranking.candidates.length} items` : `${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`}`);
 
   const source = new ExampleSource(nu, ni, clicks, o.negativeSampling);
   const itemDraw = new WeightedDraw(o.itemSampling === 'popularity' ? train.map((t) => t.users.length) : null, train.length);
   const validation = new ValidationSet(val, source, { seedShare: o.seedShare, maxSeeds: o.maxSeeds, maxTargets: o.maxTargets, userNegatives: 4, itemNegatives: 100, maxItemTargets: 2000, seed: seed + 7 });
   const splitOpts = { k, h, seedShare: o.seedShare, maxSeeds: o.maxSeeds, maxTargets: o.maxTargets, negatives: N, objective: o.objective, seed };
 
-  const p = initParams(m, h, s, seed, o.init, zz, o.learnBlend ? blendLogit(alpha, beta) : null);
+  const p = initParams(m, h, s, seed, o.init, zz, o.learnBlend ? blendLogit(alpha, beta) : null, o.scale);
+  const logQOf = o.logQ ? Float32Array.from({ length: train.length }, (_, i) => itemDraw.logProbability(i)) : null;
   const optimizer = tf.train.adam(o.learningRate);
   const xAll = tf.tensor2d(x, [nu, m]);
   const disposeParams = (q: Params): void => { for (const v of paramList(q)) v.dispose(); };
@@ -286,7 +295,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     return { ...v, ranking: await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, k, h, alpha, beta) };
   };
   const pick = (v: Measures): number => v[o.validationMetric];
-  const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks`;
+  const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks (${ranking.diagnostics()})`;
   const snapshot = (q: Params): Float32Array[] => paramList(q).map((v) => v.dataSync().slice() as Float32Array);
 
   const history: EpochReport[] = [];
@@ -298,7 +307,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     let vId: Measures | null = null;
     if (o.init === 'identity') vId = v0;
     else if (h === m) {
-      identity = initParams(m, h, s, seed, 'identity', zz, o.learnBlend ? blendLogit(alpha, beta) : null);
+      identity = initParams(m, h, s, seed, 'identity', zz, o.learnBlend ? blendLogit(alpha, beta) : null, o.scale);
       vId = await measure(identity);
       log(`identity configuration: ${said(vId)}`);
       if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity' };
@@ -321,17 +330,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         for (let r = 0; r < users.length; r++) if (users[r] === groups.anchor[g + Math.floor(r / size)]) leaveOut[r] = groups.anchorItem[g + Math.floor(r / size)];
         const t = await batchTensors(users, groups.item.subarray(g * size, (g + ng) * size), leaveOut, ep.cent);
         const dropoutSeed = seed * 1_000_003 + epoch * 100_003 + batches;
-        const loss = optimizer.minimize(() => {
-          const score = forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, dropoutSeed);
-          const logits = tf.mul(score, p.scale);
-          if (o.loss === 'softmax') {
-            const l2 = tf.reshape(logits, [ng, size]);
-            const first = tf.squeeze(tf.slice(l2, [0, 0], [ng, 1]), [1]);
-            return tf.mean(tf.sub(tf.logSumExp(l2, 1), first)) as tf.Scalar;
-          }
-          const y = tf.tensor1d(Float32Array.from({ length: ng * size }, (_, r) => (r % size === 0 ? 1 : 0)));
-          return tf.losses.sigmoidCrossEntropy(y, tf.add(logits, p.bias)) as tf.Scalar;
-        }, true, paramList(p));
+        const lq = logQOf ? Float32Array.from(groups.item.subarray(g * size, (g + ng) * size), (i) => logQOf[i]) : null;
+        const loss = optimizer.minimize(() => groupLoss(p, forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, dropoutSeed), ng, size, o.loss, lq), true, trainableParams(p, o.train));
         lossSum += (loss as tf.Scalar).dataSync()[0];
         batches++;
         if (o.onProgress) {

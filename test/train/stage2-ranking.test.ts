@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { holdOutForRanking, rankingScores, RankingValidation } from '../../src/train/stage2-ranking.js';
+import { holdOutForRanking, PRIOR_WEIGHTS, rankingScores, RankingValidation } from '../../src/train/stage2-ranking.js';
 import { forwardScore, initParams, paramList } from '../../src/train/stage2-model.js';
 import { tfReady, trainStage2 } from '../../src/train/stage2.js';
 import { syntheticLog } from '../../src/data/synthetic.js';
@@ -53,6 +53,49 @@ describe('stage 2 ranking validation', () => {
     assert.equal(h.training.user.length, user.length - 12);
     for (let j = 0; j < h.training.user.length; j++) assert.ok(!h.ranking.isHeldOut(h.training.user[j], h.training.item[j]));
     h.seeds.forEach((s, j) => { for (const u of s) assert.ok(!h.ranking.isHeldOut(u, h.ranking.candidates[j]), 'a held-out clicker is never a seed of that item'); });
+  });
+
+  it('records the mean clickers of each list\'s top items and prec@K with a popularity prior, as computed by hand', async () => {
+    await tfReady();
+    const user: number[] = [];
+    const item: number[] = [];
+    for (let u = 0; u < 8; u++) for (let i = 0; i < 9; i++) if ((i * 7 + u * 3) % 5 !== 0 || i < 2) { user.push(u); item.push((i + u) % 9); }
+    const h = holdOutForRanking({ user, item }, 3, 100, 1, { perUser: 2, minTrainClicks: 4 });
+    const v = h.ranking;
+    assert.ok(v.clickers && v.rows > 0);
+    const m = 5;
+    const k = 2;
+    const I = v.candidates.length;
+    const rng = new Rng(9);
+    const x = Float32Array.from({ length: v.rows * m }, () => rng.normal());
+    const cent = { c: Float32Array.from({ length: I * k * m }, () => rng.normal()), mask: new Float32Array(I * k).fill(1) };
+    const p = initParams(m, m, 3, 2, 'identity', 1);
+    try {
+      const topK = 2;
+      const got = await v.evaluate(p, x, m, cent, k, m, 0.3, 0.7, topK);
+      const scores = rankingScores(p, x, v.rows, m, cent, I, k, m, 0.3, 0.7);
+      const clicked = new Map<number, Set<number>>();
+      // Every other click of the user is left out of the list, held-out ones included.
+      for (let j = 0; j < user.length; j++) (clicked.get(user[j]) ?? clicked.set(user[j], new Set()).get(user[j]) as Set<number>).add(item[j]);
+      const byHand = (lambda: number): { prec: number; top: number } => {
+        let hits = 0;
+        let top = 0;
+        for (let r = 0; r < v.rows; r++) {
+          const own = clicked.get(v.rowUser[r]) ?? new Set<number>();
+          const list = v.candidates.map((it, j) => ({ it, j, s: scores[r * I + j] + lambda * Math.log(Math.max(1, (v.clickers as Float64Array)[j])) }))
+            .filter((e) => e.it === v.rowItem[r] || !own.has(e.it)).sort((a, b) => b.s - a.s);
+          if (list.slice(0, topK).some((e) => e.it === v.rowItem[r])) hits++;
+          if (lambda === 0) top += list.slice(0, topK).reduce((s, e) => s + (v.clickers as Float64Array)[e.j], 0) / topK;
+        }
+        return { prec: hits / v.rows, top: top / v.rows };
+      };
+      assert.equal(got, byHand(0).prec);
+      assert.ok(Math.abs(v.topClickers - byHand(0).top) < 1e-9, `${v.topClickers} vs ${byHand(0).top}`);
+      assert.deepEqual(v.withPrior, PRIOR_WEIGHTS.map((l) => byHand(l).prec));
+      assert.match(v.diagnostics(), /top 10: [0-9.]+ clickers an item; with a popularity prior/);
+    } finally {
+      for (const t of paramList(p)) t.dispose();
+    }
   });
 
   it('leaves users with too few clicks out', () => {
