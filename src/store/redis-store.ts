@@ -12,10 +12,10 @@
  */
 import { RalmError } from '../util/errors.js';
 import { validateEvents } from './lmdb-store.js';
-import { CLEAN_LUA, INGEST_LUA, JOB_BEAT_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
+import { CLEAN_LUA, JOB_BEAT_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
 import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
 import { RedisAudiences } from './redis-audiences.js';
-import { ingestEvents } from './redis-ingest.js';
+import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { RedisJobQueue } from './redis-job-queue.js';
 import { bytes, clustersFromHash, fromUserHash, itemFromHash, samplePositions, scanSet, userFields } from './redis-codec.js';
