@@ -6,7 +6,7 @@
 import { yieldToEventLoop } from '../util/time-slice.js';
 import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-scripts.js';
-import { bytes, floats, scanSet } from './redis-codec.js';
+import { bytes, floats, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers } from './store.js';
 
 /** Audience users per stored chunk (as in the LMDB store). */
@@ -31,7 +31,7 @@ export class RedisAudiences {
       const old = Number((await this.client.hget(this.keys.audienceCount(id), 'chunks')) ?? 0);
       await this.client.hset(this.keys.audienceCount(id), { total, chunks: Math.max(old, Math.ceil(total / AUDIENCE_CHUNK)) });
     }
-    await this.client.sadd(this.keys.audiences, id);
+    await this.client.zadd(this.keys.audiences, 0, id);
     await this.client.set(this.keys.audience(id), JSON.stringify(record));
     await this.durable();
   }
@@ -68,12 +68,12 @@ export class RedisAudiences {
     const existed = await this.client.del(this.keys.audience(id));
     const keys = [this.keys.audienceCount(id), ...Array.from({ length: chunks }, (_, c) => this.keys.audienceChunk(id, c))];
     await this.client.del(...keys);
-    await this.client.srem(this.keys.audiences, id);
+    await this.client.zrem(this.keys.audiences, id);
     return existed > 0;
   }
 
   async *all(): AsyncIterable<AudienceRecord> {
-    for await (const page of scanSet(this.client, this.keys.audiences)) {
+    for await (const page of walkIndex(this.client, this.keys.audiences)) {
       const rows = await Promise.all(page.map((id) => this.client.get(this.keys.audience(id))));
       for (const r of rows) if (r) yield JSON.parse(r) as AudienceRecord;
     }

@@ -105,7 +105,7 @@ for k = 1, nkeys, 3 do
     local name = string.sub(item, string.find(item, '{i:', 1, true) + 3, -2)
     dirty[#dirty + 1] = version
     dirty[#dirty + 1] = name
-    if not cur[1] then fresh[#fresh + 1] = name end
+    if not cur[1] then fresh[#fresh + 1] = 0; fresh[#fresh + 1] = name end
   end
   -- Ids past retention go in a trim every trimEvery ms per item (memory only: the check above is by time).
   if #named > 0 and (not cur[5] or tonumber(cur[5]) <= now) then
@@ -123,7 +123,7 @@ for k = 1, nkeys, 3 do
 end
 if book then
   for j = 1, #dirty, 2000 do redis.call('ZADD', KEYS[nkeys + 1], 'GT', unpack(dirty, j, math.min(j + 1999, #dirty))) end
-  for j = 1, #fresh, 2000 do redis.call('SADD', KEYS[nkeys + 2], unpack(fresh, j, math.min(j + 1999, #fresh))) end
+  for j = 1, #fresh, 2000 do redis.call('ZADD', KEYS[nkeys + 2], unpack(fresh, j, math.min(j + 1999, #fresh))) end
   redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsAccepted', total)
   redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsDuplicate', totalDups)
   redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsUnknownUser', unknown)
@@ -157,14 +157,14 @@ export async function ingestEvents(client: RedisClient, keys: RedisKeys, maxSeed
   }
   const cutoff = now - retentionMs;
   const users = [...new Set(events.map((e) => e.user))];
-  // Known users: one SMISMEMBER on the user index (Valkey, Redis ≥ 6.2), not one EXISTS per user.
-  const knownP = client.smismember(keys.users, ...users);
+  // Known users: one ZMSCORE on the user index (Valkey, Redis ≥ 6.2), not one EXISTS per user.
+  const knownP = client.zmscore(keys.users, ...users);
   // One node: known users first (a read, no fsync), then each call in one script with its
   // bookkeeping — one AOF write and fsync. A Cluster: a script per item (a command is routed by
   // its first argument there), the bookkeeping on the index node after.
   const single = !(client instanceof Cluster);
   const known = await knownP;
-  const knownUsers = single ? new Set(users.filter((_, i) => known[i] === 1)) : undefined;
+  const knownUsers = single ? new Set(users.filter((_, i) => known[i] !== null)) : undefined;
   const calls = ingestCalls(client, byItem);
   const trimEvery = Math.max(1, Math.floor(retentionMs / TRIMS_PER_RETENTION));
   const runCall = async (items: string[], c: number): Promise<Row[]> => {
@@ -180,7 +180,7 @@ export async function ingestEvents(client: RedisClient, keys: RedisKeys, maxSeed
   const byResult = new Map<string, Row>();
   calls.forEach((items, c) => items.forEach((item, i) => byResult.set(item, results[c][i])));
   const perItem = [...byItem.keys()].map((item) => byResult.get(item) as Row);
-  const unknownAll = new Set(users.filter((_, i) => known[i] === 0));
+  const unknownAll = new Set(users.filter((_, i) => known[i] === null));
   let accepted = 0;
   let unknownUserEvents = 0;
   const touched: Array<string | number> = [];
@@ -207,7 +207,7 @@ export async function ingestEvents(client: RedisClient, keys: RedisKeys, maxSeed
     ];
     if (touched.length > 0) {
       writes.push(client.zadd(keys.dirty, 'GT', ...touched));
-      writes.push(client.sadd(keys.items, ...touched.filter((_, i) => i % 2 === 1).map(String)));
+      writes.push(client.zadd(keys.items, ...touched.flatMap((x, i) => (i % 2 === 1 ? [0, String(x)] : []))));
     }
     await Promise.all(writes);
   }

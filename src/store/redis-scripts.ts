@@ -19,11 +19,18 @@ export class RedisKeys {
   audience(id: string): string { return `${this.prefix}:{a:${id}}`; }
   audienceChunk(id: string, c: number): string { return `${this.prefix}:{a:${id}}:u:${c}`; }
   audienceCount(id: string): string { return `${this.prefix}:{a:${id}}:n`; }
-  /** Indexes (sets) and counters: one tag, one node. */
-  get users(): string { return `${this.prefix}:{idx}:users`; }
-  get items(): string { return `${this.prefix}:{idx}:items`; }
-  get clustered(): string { return `${this.prefix}:{idx}:clustered`; }
-  get audiences(): string { return `${this.prefix}:{idx}:audiences`; }
+  /**
+   * Indexes and counters: one tag, one node. An index is a sorted set, every score 0, walked in
+   * member order a page at a time (walkIndex): no member twice, nothing remembered between pages.
+   */
+  get users(): string { return `${this.prefix}:{idx}:user-index`; }
+  get items(): string { return `${this.prefix}:{idx}:item-index`; }
+  get clustered(): string { return `${this.prefix}:{idx}:clustered-index`; }
+  get audiences(): string { return `${this.prefix}:{idx}:audience-index`; }
+  /** The indexes as plain sets (the layout before sorted sets): moved into the sorted sets when a store opens. */
+  get setIndexes(): Array<{ set: string; index: string }> {
+    return (['users', 'items', 'clustered', 'audiences'] as const).map((name) => ({ set: `${this.prefix}:{idx}:${name}`, index: this[name] }));
+  }
   get dirty(): string { return `${this.prefix}:{idx}:dirty`; }
   get failures(): string { return `${this.prefix}:{idx}:failures`; }
   get counters(): string { return `${this.prefix}:{idx}:counters`; }

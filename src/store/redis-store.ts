@@ -18,7 +18,7 @@ import { RedisAudiences } from './redis-audiences.js';
 import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { RedisJobQueue } from './redis-job-queue.js';
-import { bytes, clustersFromHash, fromUserHash, itemFromHash, samplePositions, scanSet, userFields } from './redis-codec.js';
+import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, samplePositions, userFields, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers, ClickEvent, JobQueue, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
@@ -72,7 +72,10 @@ export class RedisStore implements RalmStore {
     const client = await connectRedis(target, options.connectTimeoutMs);
     try {
       const { mode, warning } = await resolveDurability(client, options.durability ?? REDIS_DEFAULTS.durability, target.display);
-      return { store: new RedisStore(client, target.display, mode, options.replicas ?? REDIS_DEFAULTS.replicas, options), warning };
+      const store = new RedisStore(client, target.display, mode, options.replicas ?? REDIS_DEFAULTS.replicas, options);
+      await migrateSetIndexes(client, store.keys.setIndexes);
+      await store.durable();
+      return { store, warning };
     } catch (err) {
       client.disconnect();
       throw err;
@@ -123,7 +126,7 @@ export class RedisStore implements RalmStore {
     const now = Date.now();
     await this.write(async () => {
       // The index first: a user listed but not yet written is skipped by readers; never the reverse.
-      await this.client.sadd(this.keys.users, ...users.map((u) => u.id));
+      await this.client.zadd(this.keys.users, ...users.flatMap((u) => [0, u.id]));
       await Promise.all(users.map((u) => this.client.hset(this.keys.user(u.id), userFields(u, now))));
       await this.durable();
       await this.coordination.announce('users', users.map((u) => u.id));
@@ -156,7 +159,7 @@ export class RedisStore implements RalmStore {
       await Promise.all([
         this.client.hsetnx(key, 'createdAt', now),
         Object.keys(fields).length > 0 ? this.client.hset(key, fields) : Promise.resolve(0),
-        this.client.sadd(this.keys.items, id),
+        this.client.zadd(this.keys.items, 0, id),
       ]);
       return itemFromHash(id, await this.client.hgetallBuffer(key));
     });
@@ -221,7 +224,7 @@ export class RedisStore implements RalmStore {
       const published = clusters.filter((c, i) => (results[i] === 1 ? true : (refused.push(c.id), false)));
       if (published.length === 0) return;
       await Promise.all([
-        this.client.sadd(this.keys.clustered, ...published.map((c) => c.id)),
+        this.client.zadd(this.keys.clustered, ...published.flatMap((c) => [0, c.id])),
         ...published.map((c) => this.s.ralmClean(this.keys.dirty, this.keys.failures, c.id, c.seedVersion)),
       ]);
       // Announced once durable, so a replica that reads the announcement finds the clusters.
@@ -261,7 +264,7 @@ export class RedisStore implements RalmStore {
   async markAllDirty(): Promise<number> {
     return this.write(async () => {
       let n = 0;
-      for await (const page of scanSet(this.client, this.keys.items)) n += await this.markItems(page);
+      for await (const page of walkIndex(this.client, this.keys.items)) n += await this.markItems(page);
       return n;
     });
   }
@@ -272,7 +275,7 @@ export class RedisStore implements RalmStore {
 
   async *allClusters(): AsyncIterable<ItemClusters> {
     this.check();
-    for await (const page of scanSet(this.client, this.keys.clustered)) {
+    for await (const page of walkIndex(this.client, this.keys.clustered)) {
       const rows = await this.read(() => Promise.all(page.map((id) => this.client.hgetallBuffer(this.keys.clusters(id)))));
       for (let i = 0; i < page.length; i++) {
         const c = clustersFromHash(page[i], rows[i]);
@@ -283,7 +286,7 @@ export class RedisStore implements RalmStore {
 
   async *seedCounts(): AsyncIterable<number> {
     this.check();
-    for await (const page of scanSet(this.client, this.keys.items)) {
+    for await (const page of walkIndex(this.client, this.keys.items)) {
       const rows = await this.read(() => Promise.all(page.map((id) => this.client.hget(this.keys.item(id), 'seedCount'))));
       for (const r of rows) yield Number(r ?? 0);
     }
@@ -291,7 +294,7 @@ export class RedisStore implements RalmStore {
 
   async *allUsers(): AsyncIterable<UserRecord> {
     this.check();
-    for await (const page of scanSet(this.client, this.keys.users)) {
+    for await (const page of walkIndex(this.client, this.keys.users)) {
       const rows = await this.read(() => Promise.all(page.map((id) => this.client.hgetallBuffer(this.keys.user(id)))));
       for (let i = 0; i < page.length; i++) {
         const u = fromUserHash(page[i], rows[i]);
@@ -331,7 +334,7 @@ export class RedisStore implements RalmStore {
   async stats(): Promise<StoreStats> {
     return this.read(async () => {
       const [users, items, clusteredItems, dirtyItems, counters, memory] = await Promise.all([
-        this.client.scard(this.keys.users), this.client.scard(this.keys.items), this.client.scard(this.keys.clustered), this.client.zcard(this.keys.dirty),
+        this.client.zcard(this.keys.users), this.client.zcard(this.keys.items), this.client.zcard(this.keys.clustered), this.client.zcard(this.keys.dirty),
         this.client.hgetall(this.keys.counters), Promise.all(primaries(this.client).map((n) => n.info('memory'))),
       ]);
       const used = memory.reduce((sum, text) => sum + Number(/used_memory:(\d+)/.exec(text)?.[1] ?? 0), 0);
