@@ -26,10 +26,12 @@ export interface AudienceJobsOptions {
   retentionMs?: number;
   /** Shared queue: a job whose runner has not heart-beaten for this long is run by another replica, ms. Default 30 s. */
   staleMs?: number;
+  /** Shared queue: how often a running job's progress is stored for the other replicas, ms. Default 1 s. */
+  progressMs?: number;
   now?: () => number;
 }
 
-export interface JobView extends AudienceRecord {
+export interface JobView extends Omit<AudienceRecord, 'progress'> {
   progress: { scored: number; total: number; fraction: number } | null;
 }
 
@@ -82,12 +84,14 @@ export class AudienceJobs {
   private readonly maxQueued: number;
   private readonly retentionMs: number;
   private readonly staleMs: number;
+  private readonly progressMs: number;
   private readonly now: () => number;
 
   constructor(private readonly store: RalmStore, private readonly runner: Runner, private readonly fromJson: SpecFromJson, options: AudienceJobsOptions = {}) {
     this.maxQueued = options.maxQueued ?? AUDIENCE_JOB_DEFAULTS.maxQueued;
     this.retentionMs = options.retentionMs ?? AUDIENCE_JOB_DEFAULTS.retentionMs;
     this.staleMs = options.staleMs ?? AUDIENCE_JOB_DEFAULTS.staleMs;
+    this.progressMs = options.progressMs ?? AUDIENCE_JOB_DEFAULTS.progressMs;
     this.now = options.now ?? Date.now;
     this.queue = store.openJobQueue();
   }
@@ -148,9 +152,10 @@ export class AudienceJobs {
     return this.runningJob ? 1 : 0;
   }
 
+  /** Progress from the job itself where it runs here, else as its runner last stored it (a shared store). */
   private view(record: AudienceRecord): JobView {
     const l = this.live.get(record.id);
-    const p = l && record.status === 'running' ? l.progress : null;
+    const p = record.status !== 'running' ? null : l ? l.progress : record.progress ?? null;
     return { ...record, progress: p ? { scored: p.scored, total: p.total, fraction: p.total > 0 ? p.scored / p.total : 0 } : null };
   }
 
@@ -251,6 +256,15 @@ export class AudienceJobs {
       l.abort.abort();
     }), Math.max(1, Math.floor(this.staleMs / 3))) : undefined;
     beat?.unref();
+    // For the other replicas: the progress, stored while it changes.
+    let reported = '';
+    const report = this.queue.shared && this.store.putAudienceProgress ? setInterval(() => {
+      const key = `${l.progress.scored}/${l.progress.total}`;
+      if (key === reported || l.record.status !== 'running') return;
+      reported = key;
+      void this.store.putAudienceProgress?.(id, this.queue.runner, l.progress).catch(() => undefined);
+    }, this.progressMs) : undefined;
+    report?.unref();
     try {
       await this.store.putAudience(l.record);
       const result = await this.runner(l.spec, { signal: l.abort.signal, onProgress: (scored, total) => { l.progress = { scored, total }; } });
@@ -277,6 +291,7 @@ export class AudienceJobs {
       l.record = record;
     } finally {
       clearInterval(beat);
+      clearInterval(report);
       this.live.delete(id);
     }
     await job.done();

@@ -19,6 +19,8 @@ export class RedisKeys {
   audience(id: string): string { return `${this.prefix}:{a:${id}}`; }
   audienceChunk(id: string, c: number): string { return `${this.prefix}:{a:${id}}:u:${c}`; }
   audienceCount(id: string): string { return `${this.prefix}:{a:${id}}:n`; }
+  /** A running job's progress (JSON), written by its runner; it expires if the runner stops writing. */
+  audienceProgress(id: string): string { return `${this.prefix}:{a:${id}}:p`; }
   /**
    * Indexes and counters: one tag, one node. An index is a sorted set, every score 0, walked in
    * member order a page at a time (walkIndex): no member twice, nothing remembered between pages.
