@@ -115,3 +115,24 @@ if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1
 `;
+
+/**
+ * Forgets runners that are gone: a consumer of the job group with nothing pending (its jobs were
+ * finished, or taken over by others) that has not read for `idle` ms — a live runner reads at
+ * least every second while it waits, and holds its job pending while it runs. Atomic, so a job
+ * delivered meanwhile is never dropped with its consumer. A live runner forgotten by mistake is
+ * added again by its next read.
+ * KEYS: job stream. ARGV: group, the calling runner (kept), idle ms. Returns how many were removed.
+ */
+export const JOB_FORGET_LUA = `
+local removed = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['name'] ~= ARGV[2] and tonumber(f['pending']) == 0 and tonumber(f['idle']) >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed
+`;
