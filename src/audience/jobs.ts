@@ -81,6 +81,7 @@ export class AudienceJobs {
   private runningJob: Promise<void> | undefined;
   private stopped = false;
   private waitingJobs = 0;
+  private reapedAt = 0;
   private readonly maxQueued: number;
   private readonly retentionMs: number;
   private readonly staleMs: number;
@@ -106,6 +107,10 @@ export class AudienceJobs {
     const all: AudienceRecord[] = [];
     for await (const r of this.store.allAudiences()) all.push(r);
     all.sort((a, b) => a.createdAt - b.createdAt);
+    if (this.queue.shared) {
+      this.reapedAt = this.now();
+      requeued += await this.requeueLost(all);
+    }
     for (const r of all) {
       if (r.status === 'queued' || r.status === 'running') {
         if (this.queue.shared) continue;
@@ -120,6 +125,34 @@ export class AudienceJobs {
     this.waitingJobs = await this.queue.waiting();
     this.start();
     return { requeued, expired };
+  }
+
+  /**
+   * A shared queue: queues again the jobs whose record says queued, older than the stale time,
+   * that no queue entry names — a replica that died between storing a job and queueing it (its
+   * client got no 202, but the record would otherwise wait forever). The record is read again
+   * just before, so a job that ran meanwhile is not queued twice. (A replica paused for longer
+   * than the stale time between the two steps could see its job queued twice: the job then runs
+   * twice, with the same result.) Returns how many were queued.
+   */
+  private async requeueLost(records?: readonly AudienceRecord[]): Promise<number> {
+    if (!this.queue.queuedIds) return 0;
+    const cutoff = this.now() - this.staleMs;
+    const candidates: string[] = [];
+    if (records) {
+      for (const r of records) if (r.status === 'queued' && r.createdAt < cutoff) candidates.push(r.id);
+    } else {
+      for await (const r of this.store.allAudiences()) if (r.status === 'queued' && r.createdAt < cutoff) candidates.push(r.id);
+    }
+    if (candidates.length === 0) return 0;
+    const inQueue = await this.queue.queuedIds();
+    let n = 0;
+    for (const id of candidates) {
+      if (inQueue.has(id) || (await this.store.getAudience(id))?.status !== 'queued') continue;
+      await this.queue.push(id);
+      n++;
+    }
+    return n;
   }
 
   /** Accepts a job: stored durably, and queued, before this resolves. */
@@ -212,7 +245,14 @@ export class AudienceJobs {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      if (!job) continue;
+      if (!job) {
+        // Idle: look for jobs stored but never queued, at most once per stale time.
+        if (this.queue.shared && this.now() - this.reapedAt >= this.staleMs) {
+          this.reapedAt = this.now();
+          await this.requeueLost().catch(() => undefined);
+        }
+        continue;
+      }
       if (this.stopped) {
         await job.release().catch(() => undefined);
         break;

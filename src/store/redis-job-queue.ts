@@ -115,6 +115,17 @@ export class RedisJobQueue implements JobQueue {
     return rows.map((r) => ({ name: String(r[r.indexOf('name') + 1]), pending: Number(r[r.indexOf('pending') + 1]) }));
   }
 
+  async queuedIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    // Finished jobs leave the stream (XDEL): it holds the waiting and the claimed ones only.
+    for (let from = '-'; ;) {
+      const entries = (await this.client.xrange(this.keys.jobs, from, '+', 'COUNT', 1000)) as Entry[];
+      for (const [, fields] of entries) ids.add(fields[fields.indexOf('job') + 1] ?? '');
+      if (entries.length < 1000) return ids;
+      from = `(${entries[entries.length - 1][0]}`;
+    }
+  }
+
   async withdraw(): Promise<boolean> {
     return false;
   }

@@ -208,6 +208,11 @@ export interface JobQueue {
   withdraw(id: string): Promise<boolean>;
   /** Jobs waiting to be claimed. */
   waiting(): Promise<number>;
+  /**
+   * A shared queue: the ids of every job in it, waiting or claimed (to find jobs whose record was
+   * stored but that were never queued: the replica accepting them died in between).
+   */
+  queuedIds?(): Promise<Set<string>>;
   /** Ends a waiting claim (it answers null) and frees what the queue holds. */
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
  * Audience jobs on a shared store (Valkey), two runners as two replicas, with a stand-in for the
  * audience run (the queue and the bookkeeping are what is tested, not the scoring): a running
- * job's progress is readable on the replica that does not run it.
+ * job's progress is readable on the replica that does not run it; a job whose record was stored
+ * but never queued (its replica died in between) is queued again, once.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,5 +74,28 @@ describe('audience jobs on a shared store', { skip: valkeySkip() }, () => {
     release();
     await until('the job done', async () => (await other.get(job.id))?.status === 'done');
     assert.equal((await other.get(job.id))?.progress, null, 'a finished job shows no progress');
+  });
+
+  it('a job stored but never queued (its replica died in between) is queued again and runs once; a queued one is not queued twice', async (t) => {
+    const { store } = await RedisStore.open(v.url, { prefix: 'lost' });
+    const now = Date.now();
+    const record = (id: string): AudienceRecord => ({ id, status: 'queued', spec: { name: id }, createdAt: now - 10_000, startedAt: null, finishedAt: null, error: null, summary: null });
+    // "lost": stored, never queued. "queued": stored and queued (by another replica, not running).
+    await store.putAudience(record('lost'));
+    await store.putAudience(record('queued'));
+    const other = store.openJobQueue();
+    await other.push('queued');
+    await other.close();
+    const runs: string[] = [];
+    const jobs = new AudienceJobs(store, async (spec) => { runs.push((spec as unknown as { name: string }).name); return result; }, fromJson, { staleMs: 1000 });
+    t.after(async () => {
+      await jobs.stop();
+      await store.close();
+    });
+    assert.deepEqual(await jobs.restore(), { requeued: 1, expired: 0 });
+    await until('both jobs done', async () => (await jobs.get('lost'))?.status === 'done' && (await jobs.get('queued'))?.status === 'done');
+    // The runner's idle looks for lost jobs again: nothing more is queued.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(runs.sort(), ['lost', 'queued']);
   });
 });
