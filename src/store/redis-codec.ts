@@ -67,6 +67,17 @@ export async function migrateSetIndexes(client: RedisClient, indexes: ReadonlyAr
   return moved;
 }
 
+/** An item's fields other than its seeds (which share its hash: see INGEST_LUA). */
+const ITEM_FIELDS = ['metadata', 'content', 'seedCount', 'clicks', 'seedVersion', 'firstSeedAt', 'lastSeedAt', 'createdAt'] as const;
+
+/** An item's hash without its seeds (an empty record when the item is unknown). */
+export async function readItemHash(client: RedisClient, key: string): Promise<Record<string, Buffer>> {
+  const values = await client.hmgetBuffer(key, ...ITEM_FIELDS);
+  const out: Record<string, Buffer> = {};
+  ITEM_FIELDS.forEach((f, i) => { const v = values[i]; if (v !== null) out[f] = v; });
+  return out;
+}
+
 /** An item hash (see INGEST_LUA) as ItemInfo. */
 export function itemFromHash(id: string, h: Record<string, Buffer>): ItemInfo {
   const num = (k: string, d: number): number => (h[k] ? Number(h[k].toString()) : d);

@@ -6,8 +6,8 @@
  * re-marked dirty is re-clustered, never lost).
  *
  * What an item costs the server is what bounds a durable ingest (a 2,000-event call touches ~1,600
- * items): every command a script runs is also appended to the AOF. So an item takes four commands
- * in the common case — read its state, add its event ids, write its seeds, write its state — and
+ * items): every command a script runs is also appended to the AOF. So an item takes three commands
+ * in the common case — read its state, add its event ids, write its state with its seeds — and
  * none that change nothing: event ids past retention are recognised by their time (an id kept
  * longer than the window counts as new), so the trim of an item's ids runs only every eighth of
  * the window, and an item joins the item index only on its first click.
@@ -26,7 +26,8 @@ const TRIMS_PER_RETENTION = 8;
 /**
  * Items' shares of an ingest call, each atomically (all of them in one script where they may be
  * on one node: a single-node server then appends the whole call to its AOF, and fsyncs it, once).
- * KEYS: per item, its hash, seeds hash (position → "ts arrivedAt user") and event-id sorted set
+ * KEYS: per item, its hash (state, and its seeds: position → "ts arrivedAt user"), its seeds hash
+ * of the earlier layout (moved into the item's hash, then deleted) and event-id sorted set
  * (id → arrival ms); with bookkeeping, then the re-cluster queue, the item index and the counters.
  * ARGV: now, max seeds kept, id cutoff (an id that arrived before it is forgotten: new again),
  * bookkeeping ('1' or '0'), duplicates found before the call, ms between trims of an item's ids,
@@ -52,7 +53,18 @@ for k = 1, nkeys, 3 do
   local n = tonumber(ARGV[a])
   a = a + 1
   local last = a + 4 * n - 4
-  local cur = redis.call('HMGET', item, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt', 'idsTrimAt')
+  local cur = redis.call('HMGET', item, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt', 'idsTrimAt', 'seedsHere')
+  local state = {}
+  -- Seeds live in the item's own hash (one write for state and seeds); an item whose seeds are
+  -- still in a hash of their own (the earlier layout) has them moved on its first click now.
+  if not cur[6] then
+    if cur[1] then
+      local old = redis.call('HGETALL', seeds)
+      for j = 1, #old, 2000 do redis.call('HSET', item, unpack(old, j, math.min(j + 1999, #old))) end
+      redis.call('DEL', seeds)
+    end
+    state = {'seedsHere', 1}
+  end
   local clicks = tonumber(cur[1] or '0')
   local version = tonumber(cur[2] or '0')
   -- Which ids are duplicates: one ZADD NX for a lone id (a re-send finds it there, then its
@@ -94,12 +106,11 @@ for k = 1, nkeys, 3 do
     end
   end
   a = last + 4
-  -- Seeds written (and the oldest dropped) in few calls: unpack at most 2,000 values at a time.
-  for j = 1, #fields, 2000 do redis.call('HSET', seeds, unpack(fields, j, math.min(j + 1999, #fields))) end
-  for j = 1, #drop, 2000 do redis.call('HDEL', seeds, unpack(drop, j, math.min(j + 1999, #drop))) end
-  local state = {}
   if accepted > 0 then
-    state = {'clicks', clicks, 'seedVersion', version, 'seedCount', math.min(clicks, max), 'lastSeedAt', now}
+    state[#state + 1] = 'clicks'; state[#state + 1] = clicks
+    state[#state + 1] = 'seedVersion'; state[#state + 1] = version
+    state[#state + 1] = 'seedCount'; state[#state + 1] = math.min(clicks, max)
+    state[#state + 1] = 'lastSeedAt'; state[#state + 1] = now
     if not cur[3] then state[#state + 1] = 'createdAt'; state[#state + 1] = now end
     if not cur[4] then state[#state + 1] = 'firstSeedAt'; state[#state + 1] = now end
     local name = string.sub(item, string.find(item, '{i:', 1, true) + 3, -2)
@@ -113,7 +124,10 @@ for k = 1, nkeys, 3 do
     state[#state + 1] = 'idsTrimAt'
     state[#state + 1] = now + trimEvery
   end
-  if #state > 0 then redis.call('HSET', item, unpack(state)) end
+  -- State and seeds in one write (at most 2,000 values unpacked at a time), then the oldest seeds dropped.
+  for j = 1, #fields do state[#state + 1] = fields[j] end
+  for j = 1, #state, 2000 do redis.call('HSET', item, unpack(state, j, math.min(j + 1999, #state))) end
+  for j = 1, #drop, 2000 do redis.call('HDEL', item, unpack(drop, j, math.min(j + 1999, #drop))) end
   total = total + accepted
   totalDups = totalDups + dups
   out[#out + 1] = accepted

@@ -12,6 +12,7 @@
 export class RedisKeys {
   constructor(readonly prefix: string) {}
   item(id: string): string { return `${this.prefix}:{i:${id}}`; }
+  /** An item's seeds in a hash of their own: the earlier layout, moved into the item's hash on its next click. */
   seeds(id: string): string { return `${this.prefix}:{i:${id}}:s`; }
   eventIds(id: string): string { return `${this.prefix}:{i:${id}}:e`; }
   clusters(id: string): string { return `${this.prefix}:{i:${id}}:c`; }

@@ -18,7 +18,7 @@ import { PROGRESS_LUA, RedisAudiences } from './redis-audiences.js';
 import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { RedisJobQueue } from './redis-job-queue.js';
-import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, samplePositions, userFields, walkIndex } from './redis-codec.js';
+import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, userFields, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers, ClickEvent, JobQueue, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
@@ -161,13 +161,13 @@ export class RedisStore implements RalmStore {
         Object.keys(fields).length > 0 ? this.client.hset(key, fields) : Promise.resolve(0),
         this.client.zadd(this.keys.items, 0, id),
       ]);
-      return itemFromHash(id, await this.client.hgetallBuffer(key));
+      return itemFromHash(id, await readItemHash(this.client, key));
     });
   }
 
   async getItem(id: string): Promise<{ info: ItemInfo; clusters: ItemClusters | undefined } | undefined> {
     return this.read(async () => {
-      const [h, c] = await Promise.all([this.client.hgetallBuffer(this.keys.item(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
+      const [h, c] = await Promise.all([readItemHash(this.client, this.keys.item(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
       if (Object.keys(h).length === 0) return undefined;
       return { info: itemFromHash(id, h), clusters: clustersFromHash(id, c) };
     });
@@ -175,7 +175,9 @@ export class RedisStore implements RalmStore {
 
   async seedsOf(itemId: string, since?: number, sample?: { count: number; seed: number }): Promise<SeedRecord[]> {
     return this.read(async () => {
-      const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount');
+      const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount', 'seedsHere');
+      // The item's own hash, or (an item not clicked since the earlier layout) its seeds hash.
+      const from = h[2] !== null ? this.keys.item(itemId) : this.keys.seeds(itemId);
       const clicks = Number(h[0] ?? 0);
       const kept = Number(h[1] ?? 0);
       const first = clicks - kept;
@@ -187,7 +189,7 @@ export class RedisStore implements RalmStore {
       }
       const out: SeedRecord[] = [];
       for (let i = 0; i < positions.length; i += 10_000) {
-        const values = await this.client.hmget(this.keys.seeds(itemId), ...positions.slice(i, i + 10_000).map(String));
+        const values = await this.client.hmget(from, ...positions.slice(i, i + 10_000).map(String));
         for (const v of values) {
           if (v === null) continue;
           const a = v.indexOf(' ');

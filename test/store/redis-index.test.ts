@@ -1,8 +1,8 @@
 /**
  * The shared store's indexes (users, items, clustered items, audiences): sorted sets walked a page
  * at a time in member order, so a walk yields no member twice and remembers nothing between pages
- * while the index changes under it; and the indexes of the earlier layout (plain sets) are moved
- * into them when a store opens.
+ * while the index changes under it; and the earlier layout is read and moved: indexes kept as
+ * plain sets when a store opens, an item's seeds kept in a hash of their own on its next click.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -97,5 +97,21 @@ describe('Valkey store indexes', { skip: valkeySkip() }, () => {
     for (const { set } of store.keys.setIndexes) assert.equal(await store.client.exists(set), 0, `${set} is left`);
     assert.equal((await store.ingest([{ user: 'a', item: 'z', ts: 2 }])).unknownUserEvents, 0, 'a moved user is known to ingest');
     await store.close();
+  });
+
+  it('an item whose seeds are in a hash of their own (the earlier layout) is read as it is, and moved into the item on its next click', async (t) => {
+    const { store } = await RedisStore.open(v.url, { prefix: 'old-seeds', maxSeedsPerItem: 3 });
+    t.after(() => store.close());
+    const raw = store.client;
+    // As the earlier layout stored three clicks on x: state in the item's hash, seeds beside it.
+    await raw.hset(store.keys.item('x'), { clicks: 3, seedVersion: 3, seedCount: 3, createdAt: 5, firstSeedAt: 5, lastSeedAt: 7 });
+    await raw.hset(store.keys.seeds('x'), { 0: '1 5 a', 1: '2 6 b', 2: '3 7 c' });
+    await raw.zadd(store.keys.items, 0, 'x');
+    assert.deepEqual((await store.seedsOf('x')).map((s) => [s.user, s.ts, s.arrivedAt]), [['a', 1, 5], ['b', 2, 6], ['c', 3, 7]]);
+    await store.ingest([{ user: 'd', item: 'x', ts: 4 }]);
+    assert.equal(await raw.exists(store.keys.seeds('x')), 0, 'the seeds hash of the earlier layout is left');
+    assert.deepEqual((await store.seedsOf('x')).map((s) => s.user), ['b', 'c', 'd'], 'the latest three, the oldest dropped');
+    const info = (await store.getItem('x'))?.info;
+    assert.deepEqual([info?.clicks, info?.seedCount, info?.seedVersion, info?.createdAt, info?.firstSeedAt], [4, 3, 4, 5, 5]);
   });
 });
