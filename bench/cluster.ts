@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LmdbStore } from '../src/store/lmdb-store.js';
 import { RedisStore } from '../src/store/redis-store.js';
+import { primaries } from '../src/store/redis-connection.js';
 import type { ClickEvent, RalmStore } from '../src/store/store.js';
 import { packageRoot } from '../src/util/paths.js';
 import { Rng } from '../src/util/rng.js';
@@ -44,7 +45,24 @@ export interface ClusterBenchOptions {
 
 export const CLUSTER_BENCH_DEFAULTS = { events: 300_000, batch: 2000, inflight: 4, replicas: 3, rounds: 40, seconds: 5, connections: 16 } as const;
 
-interface IngestFigure { store: string; mode: string; events: number; seconds: number; eventsPerSec: number }
+interface IngestFigure {
+  store: string; mode: string; events: number; seconds: number; eventsPerSec: number;
+  /** Valkey only: the server's CPU time (user + system) and the AOF bytes it wrote during the run — the server's work per event, which load on a shared machine hardly moves. */
+  server?: { cpuSeconds: number; aofBytes: number; cpuUsPerEvent: number; aofBytesPerEvent: number };
+}
+
+/** The server's CPU seconds and AOF size so far, summed over its primaries (INFO cpu, persistence). */
+async function serverCounters(store: RedisStore): Promise<{ cpu: number; aof: number }> {
+  const field = (text: string, key: string): number => Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(text)?.[1] ?? 0);
+  let cpu = 0;
+  let aof = 0;
+  for (const node of primaries(store.client)) {
+    const [c, p] = [await node.info('cpu'), await node.info('persistence')];
+    cpu += field(c, 'used_cpu_user') + field(c, 'used_cpu_sys');
+    aof += field(p, 'aof_current_size');
+  }
+  return { cpu, aof };
+}
 
 export interface ClusterBenchResult {
   kind: 'ralm-bench-cluster';
@@ -105,7 +123,8 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
   const o = withDefaults(CLUSTER_BENCH_DEFAULTS, options);
   const log = options.log ?? (() => undefined);
   const scratch = mkdtempSync(join(tmpdir(), 'ralm-bench-cluster-'));
-  const own = options.store ? undefined : await startValkey('valkey-server', [], undefined, scratch);
+  // No AOF rewrite during the runs: the AOF bytes each run wrote are read from its size.
+  const own = options.store ? undefined : await startValkey('valkey-server', ['--auto-aof-rewrite-percentage', '0'], undefined, scratch);
   const address = options.store ?? (own as { url: string }).url;
   const replicas: Replica[] = [];
   try {
@@ -117,9 +136,12 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
       for (const inflight of [1, o.inflight]) {
         // A fresh id range per run: every event is new to the store.
         const run = events.map((e) => ({ ...e, id: `${e.id}-${inflight}` }));
+        const before = store === valkey ? await serverCounters(valkey) : undefined;
         const seconds = await ingestRun(store, run, o.batch, inflight);
-        ingest.push({ store: name, mode: `${o.batch}-event calls, ${inflight} in flight`, events: run.length, seconds, eventsPerSec: run.length / seconds });
-        log(`ingest ${name}, ${inflight} in flight: ${Math.round(run.length / seconds)} events/s`);
+        const after = before ? await serverCounters(valkey) : undefined;
+        const server = before && after ? { cpuSeconds: after.cpu - before.cpu, aofBytes: after.aof - before.aof, cpuUsPerEvent: ((after.cpu - before.cpu) / run.length) * 1e6, aofBytesPerEvent: (after.aof - before.aof) / run.length } : undefined;
+        ingest.push({ store: name, mode: `${o.batch}-event calls, ${inflight} in flight`, events: run.length, seconds, eventsPerSec: run.length / seconds, ...(server ? { server } : {}) });
+        log(`ingest ${name}, ${inflight} in flight: ${Math.round(run.length / seconds)} events/s${server ? ` (server ${server.cpuUsPerEvent.toFixed(1)} µs CPU and ${Math.round(server.aofBytesPerEvent)} B of AOF per event)` : ''}`);
       }
     }
     const durability = valkey.durability;

@@ -13,4 +13,5 @@ export const AUDIENCE_JOB_DEFAULTS = {
   maxQueued: 16,
   retentionMs: 24 * 3600 * 1000,
   staleMs: 30_000,
+  progressMs: 1000,
 } as const satisfies Partial<AudienceJobsOptions>;

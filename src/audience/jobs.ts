@@ -26,10 +26,12 @@ export interface AudienceJobsOptions {
   retentionMs?: number;
   /** Shared queue: a job whose runner has not heart-beaten for this long is run by another replica, ms. Default 30 s. */
   staleMs?: number;
+  /** Shared queue: how often a running job's progress is stored for the other replicas, ms. Default 1 s. */
+  progressMs?: number;
   now?: () => number;
 }
 
-export interface JobView extends AudienceRecord {
+export interface JobView extends Omit<AudienceRecord, 'progress'> {
   progress: { scored: number; total: number; fraction: number } | null;
 }
 
@@ -79,15 +81,18 @@ export class AudienceJobs {
   private runningJob: Promise<void> | undefined;
   private stopped = false;
   private waitingJobs = 0;
+  private reapedAt = 0;
   private readonly maxQueued: number;
   private readonly retentionMs: number;
   private readonly staleMs: number;
+  private readonly progressMs: number;
   private readonly now: () => number;
 
   constructor(private readonly store: RalmStore, private readonly runner: Runner, private readonly fromJson: SpecFromJson, options: AudienceJobsOptions = {}) {
     this.maxQueued = options.maxQueued ?? AUDIENCE_JOB_DEFAULTS.maxQueued;
     this.retentionMs = options.retentionMs ?? AUDIENCE_JOB_DEFAULTS.retentionMs;
     this.staleMs = options.staleMs ?? AUDIENCE_JOB_DEFAULTS.staleMs;
+    this.progressMs = options.progressMs ?? AUDIENCE_JOB_DEFAULTS.progressMs;
     this.now = options.now ?? Date.now;
     this.queue = store.openJobQueue();
   }
@@ -102,6 +107,10 @@ export class AudienceJobs {
     const all: AudienceRecord[] = [];
     for await (const r of this.store.allAudiences()) all.push(r);
     all.sort((a, b) => a.createdAt - b.createdAt);
+    if (this.queue.shared) {
+      this.reapedAt = this.now();
+      requeued += await this.requeueLost(all);
+    }
     for (const r of all) {
       if (r.status === 'queued' || r.status === 'running') {
         if (this.queue.shared) continue;
@@ -116,6 +125,34 @@ export class AudienceJobs {
     this.waitingJobs = await this.queue.waiting();
     this.start();
     return { requeued, expired };
+  }
+
+  /**
+   * A shared queue: queues again the jobs whose record says queued, older than the stale time,
+   * that no queue entry names — a replica that died between storing a job and queueing it (its
+   * client got no 202, but the record would otherwise wait forever). The record is read again
+   * just before, so a job that ran meanwhile is not queued twice. (A replica paused for longer
+   * than the stale time between the two steps could see its job queued twice: the job then runs
+   * twice, with the same result.) Returns how many were queued.
+   */
+  private async requeueLost(records?: readonly AudienceRecord[]): Promise<number> {
+    if (!this.queue.queuedIds) return 0;
+    const cutoff = this.now() - this.staleMs;
+    const candidates: string[] = [];
+    if (records) {
+      for (const r of records) if (r.status === 'queued' && r.createdAt < cutoff) candidates.push(r.id);
+    } else {
+      for await (const r of this.store.allAudiences()) if (r.status === 'queued' && r.createdAt < cutoff) candidates.push(r.id);
+    }
+    if (candidates.length === 0) return 0;
+    const inQueue = await this.queue.queuedIds();
+    let n = 0;
+    for (const id of candidates) {
+      if (inQueue.has(id) || (await this.store.getAudience(id))?.status !== 'queued') continue;
+      await this.queue.push(id);
+      n++;
+    }
+    return n;
   }
 
   /** Accepts a job: stored durably, and queued, before this resolves. */
@@ -148,9 +185,10 @@ export class AudienceJobs {
     return this.runningJob ? 1 : 0;
   }
 
+  /** Progress from the job itself where it runs here, else as its runner last stored it (a shared store). */
   private view(record: AudienceRecord): JobView {
     const l = this.live.get(record.id);
-    const p = l && record.status === 'running' ? l.progress : null;
+    const p = record.status !== 'running' ? null : l ? l.progress : record.progress ?? null;
     return { ...record, progress: p ? { scored: p.scored, total: p.total, fraction: p.total > 0 ? p.scored / p.total : 0 } : null };
   }
 
@@ -207,7 +245,14 @@ export class AudienceJobs {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      if (!job) continue;
+      if (!job) {
+        // Idle: look for jobs stored but never queued, at most once per stale time.
+        if (this.queue.shared && this.now() - this.reapedAt >= this.staleMs) {
+          this.reapedAt = this.now();
+          await this.requeueLost().catch(() => undefined);
+        }
+        continue;
+      }
       if (this.stopped) {
         await job.release().catch(() => undefined);
         break;
@@ -251,6 +296,15 @@ export class AudienceJobs {
       l.abort.abort();
     }), Math.max(1, Math.floor(this.staleMs / 3))) : undefined;
     beat?.unref();
+    // For the other replicas: the progress, stored while it changes.
+    let reported = '';
+    const report = this.queue.shared && this.store.putAudienceProgress ? setInterval(() => {
+      const key = `${l.progress.scored}/${l.progress.total}`;
+      if (key === reported || l.record.status !== 'running') return;
+      reported = key;
+      void this.store.putAudienceProgress?.(id, this.queue.runner, l.progress).catch(() => undefined);
+    }, this.progressMs) : undefined;
+    report?.unref();
     try {
       await this.store.putAudience(l.record);
       const result = await this.runner(l.spec, { signal: l.abort.signal, onProgress: (scored, total) => { l.progress = { scored, total }; } });
@@ -277,6 +331,7 @@ export class AudienceJobs {
       l.record = record;
     } finally {
       clearInterval(beat);
+      clearInterval(report);
       this.live.delete(id);
     }
     await job.done();

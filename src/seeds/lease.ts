@@ -9,6 +9,11 @@
  * that came during its run (so clicks sent before the request are covered) and answers each with
  * that run's report. The asker meanwhile keeps trying the lease, and runs itself if it comes free
  * (the holder died, or finished before it saw the request).
+ *
+ * A holder that loses its lease (a renewal refused: another took it after it lapsed; or no renewal
+ * got through for the lease's whole time to live) stops its run at once: the run's signal is
+ * aborted, and the run checks it before each publication, so no work is spent on batches whose
+ * publication would be refused.
  */
 import { RalmError, type RalmErrorCode } from '../util/errors.js';
 import type { StoreCoordination } from '../store/store.js';
@@ -27,8 +32,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * the holder and answers with the holder's run's report, or runs itself once the lease is free —
  * and RALM_ERR_LEADER_TIMEOUT when neither happens within `waitMs`.
  */
-export async function underLease<T extends object>(c: StoreCoordination | undefined, holder: string, ttlMs: number, waitMs: number, fn: () => Promise<T>): Promise<T> {
-  if (!c) return fn();
+export async function underLease<T extends object>(c: StoreCoordination | undefined, holder: string, ttlMs: number, waitMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (!c) return fn(new AbortController().signal);
   let token = await c.acquireLease(holder, ttlMs);
   if (token === null && waitMs <= 0) throw new RalmError('RALM_ERR_STORE_UNAVAILABLE', 'another replica holds the re-clustering lease; its run publishes to every replica, so try again later');
   if (token === null) {
@@ -58,15 +63,27 @@ export async function underLease<T extends object>(c: StoreCoordination | undefi
     }
   }
   const held = token;
-  const renew = setInterval(() => void c.renewLease(holder, held, ttlMs).catch(() => false), Math.max(1, Math.floor(ttlMs / 3)));
+  const lost = new AbortController();
+  let renewedAt = Date.now();
+  const renew = setInterval(() => {
+    if (lost.signal.aborted) return;
+    const askedAt = Date.now();
+    void c.renewLease(holder, held, ttlMs).then((kept) => {
+      if (kept) renewedAt = askedAt;
+      else lost.abort(new RalmError('RALM_ERR_STALE_LEASE', `the re-clustering lease (token ${held}) was lost: another replica may hold it now; this run stopped before its next publication`, { fence: held }));
+    }, () => {
+      // The store did not answer: the lease lapses by itself once no renewal got through for its time to live.
+      if (Date.now() - renewedAt >= ttlMs) lost.abort(new RalmError('RALM_ERR_STALE_LEASE', `the re-clustering lease (token ${held}) could not be renewed for ${ttlMs} ms and has lapsed; this run stopped before its next publication`, { fence: held }));
+    });
+  }, Math.max(1, Math.floor(ttlMs / 3)));
   renew.unref();
   try {
-    const report = await fn();
+    const report = await fn(lost.signal);
     // Requests that came during the run: one more run covers them all (their clicks came before it).
     for (let asked = await c.takeRequests(); asked.length > 0; asked = await c.takeRequests()) {
       let answer: string;
       try {
-        answer = JSON.stringify({ report: await fn() });
+        answer = JSON.stringify({ report: await fn(lost.signal) });
       } catch (err) {
         const e = err as RalmError;
         answer = JSON.stringify({ error: { code: e.code ?? 'RALM_ERR_STORE_UNAVAILABLE', message: e.message } });

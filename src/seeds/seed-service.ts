@@ -242,11 +242,12 @@ export class SeedService {
   recluster(trigger: RunReport['trigger'] = 'demand'): Promise<RunReport> {
     if (this.running) return this.running;
     const wait = trigger === 'demand' ? 2 * this.o.leaseMs : 0;
-    this.running = underLease(this.store.coordination, this.holder, this.o.leaseMs, wait, () => this.run(trigger)).finally(() => (this.running = undefined));
+    this.running = underLease(this.store.coordination, this.holder, this.o.leaseMs, wait, (signal) => this.run(trigger, signal)).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async run(trigger: RunReport['trigger']): Promise<RunReport> {
+  /** `signal` aborts when the run's lease is lost: it then stops before its next publication. */
+  private async run(trigger: RunReport['trigger'], signal: AbortSignal): Promise<RunReport> {
     const t0 = performance.now();
     const startedAt = this.o.now();
     const report: RunReport = {
@@ -256,7 +257,8 @@ export class SeedService {
     const dirty = await this.store.dirtyItems();
     report.itemsConsidered = dirty.length;
     for (let i = 0; i < dirty.length; i += this.o.batchItems) {
-      await this.runBatch(dirty.slice(i, i + this.o.batchItems), report);
+      signal.throwIfAborted();
+      await this.runBatch(dirty.slice(i, i + this.o.batchItems), report, signal);
     }
     report.durationMs = performance.now() - t0;
     this.metrics.runs++;
@@ -268,7 +270,7 @@ export class SeedService {
     return report;
   }
 
-  private async runBatch(batch: Array<{ id: string; seedVersion: number }>, report: RunReport): Promise<void> {
+  private async runBatch(batch: Array<{ id: string; seedVersion: number }>, report: RunReport, signal: AbortSignal): Promise<void> {
     const ready: Prepared[] = [];
     for (const d of batch) {
       try {
@@ -281,14 +283,14 @@ export class SeedService {
     }
     if (ready.length === 0) return;
     try {
-      await this.publish(ready, report);
+      await this.publish(ready, report, signal);
     } catch (err) {
       // The lease was lost (a newer leader published): this run ends; nothing of it is an item's failure.
       if (isStale(err)) throw err;
       // Isolate the failure: one item at a time, so one bad item cannot hold back the others.
       for (const p of ready) {
         try {
-          await this.publish([p], report);
+          await this.publish([p], report, signal);
         } catch (err) {
           if (isStale(err)) throw err;
           await this.fail(p.id, err, report);
@@ -297,7 +299,7 @@ export class SeedService {
     }
   }
 
-  private async publish(items: Prepared[], report: RunReport): Promise<void> {
+  private async publish(items: Prepared[], report: RunReport, signal: AbortSignal): Promise<void> {
     const clustered = await this.engine.clusterPoints(
       items.map((p) => ({ points: p.points, n: p.n, init: p.previous?.centroids ?? null, initCount: p.previous?.count ?? 0 })),
       { maxIterations: this.o.maxIterations, tolerance: this.o.tolerance, seed: this.o.seed },
@@ -317,6 +319,7 @@ export class SeedService {
     // Checked, then durable, then visible: nothing the engine would refuse is ever stored, and a
     // crash between saving and publishing re-publishes from the store on restart.
     this.engine.checkItems(results.map((c) => ({ id: c.id, centroids: c.centroids.subarray(0, c.count * h), global: c.global })));
+    signal.throwIfAborted();
     try {
       await this.store.saveClusters(results);
     } catch (err) {

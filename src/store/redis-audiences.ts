@@ -6,8 +6,29 @@
 import { yieldToEventLoop } from '../util/time-slice.js';
 import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-scripts.js';
-import { bytes, floats, scanSet } from './redis-codec.js';
+import { bytes, floats, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers } from './store.js';
+
+/**
+ * A running job's progress, stored only while its record says it runs under this runner (the
+ * record is read, never rewritten: a cancellation or a takeover on another replica stands).
+ * KEYS: the job's record, its progress key. ARGV: runner, progress JSON, time to live ms.
+ */
+export const PROGRESS_LUA = `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local r = cjson.decode(v)
+if r.status ~= 'running' or r.runner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+interface ProgressScript {
+  ralmProgress(record: string, progress: string, runner: string, json: string, ttlMs: number): Promise<number>;
+}
+
+/** How long stored progress outlives its last write, ms (a runner that stopped writing stops showing any). */
+const PROGRESS_TTL_MS = 60_000;
 
 /** Audience users per stored chunk (as in the LMDB store). */
 const AUDIENCE_CHUNK = 16_384;
@@ -31,14 +52,25 @@ export class RedisAudiences {
       const old = Number((await this.client.hget(this.keys.audienceCount(id), 'chunks')) ?? 0);
       await this.client.hset(this.keys.audienceCount(id), { total, chunks: Math.max(old, Math.ceil(total / AUDIENCE_CHUNK)) });
     }
-    await this.client.sadd(this.keys.audiences, id);
-    await this.client.set(this.keys.audience(id), JSON.stringify(record));
+    await this.client.zadd(this.keys.audiences, 0, id);
+    // Progress lives beside the record (see progress()), never in it.
+    await this.client.set(this.keys.audience(id), JSON.stringify({ ...record, progress: undefined }));
     await this.durable();
   }
 
   async get(id: string): Promise<AudienceRecord | undefined> {
-    const v = await this.client.get(this.keys.audience(id));
-    return v ? JSON.parse(v) as AudienceRecord : undefined;
+    // One slot (the job's tag): one MGET on a Cluster too.
+    const [v, p] = await this.client.mget(this.keys.audience(id), this.keys.audienceProgress(id));
+    if (!v) return undefined;
+    const record = JSON.parse(v) as AudienceRecord;
+    if (record.status === 'running' && p) record.progress = JSON.parse(p) as AudienceRecord['progress'];
+    return record;
+  }
+
+  /** See RalmStore.putAudienceProgress. */
+  async progress(id: string, runner: string, progress: { scored: number; total: number }): Promise<boolean> {
+    const json = JSON.stringify({ scored: progress.scored, total: progress.total, at: Date.now() });
+    return (await (this.client as unknown as ProgressScript).ralmProgress(this.keys.audience(id), this.keys.audienceProgress(id), runner, json, PROGRESS_TTL_MS)) === 1;
   }
 
   async users(id: string, range: { offset?: number; limit?: number } = {}): Promise<(AudienceUsers & { total: number }) | undefined> {
@@ -66,14 +98,14 @@ export class RedisAudiences {
   async delete(id: string): Promise<boolean> {
     const chunks = Number((await this.client.hget(this.keys.audienceCount(id), 'chunks')) ?? 0);
     const existed = await this.client.del(this.keys.audience(id));
-    const keys = [this.keys.audienceCount(id), ...Array.from({ length: chunks }, (_, c) => this.keys.audienceChunk(id, c))];
+    const keys = [this.keys.audienceCount(id), this.keys.audienceProgress(id), ...Array.from({ length: chunks }, (_, c) => this.keys.audienceChunk(id, c))];
     await this.client.del(...keys);
-    await this.client.srem(this.keys.audiences, id);
+    await this.client.zrem(this.keys.audiences, id);
     return existed > 0;
   }
 
   async *all(): AsyncIterable<AudienceRecord> {
-    for await (const page of scanSet(this.client, this.keys.audiences)) {
+    for await (const page of walkIndex(this.client, this.keys.audiences)) {
       const rows = await Promise.all(page.map((id) => this.client.get(this.keys.audience(id))));
       for (const r of rows) if (r) yield JSON.parse(r) as AudienceRecord;
     }

@@ -29,17 +29,53 @@ export function fromUserHash(id: string, h: Record<string, Buffer>): UserRecord 
   return { id, universal: floats(h.u), lookalike: floats(h.l), modelVersion: h.mv.toString(), features: features ?? undefined, updatedAt: Number(h.at?.toString() ?? 0) };
 }
 
-/** The members of a set index, a page at a time (SSCAN: the server is never held by one long reply). */
-export async function* scanSet(client: RedisClient, key: string, count = 500): AsyncIterable<string[]> {
-  let cursor = '0';
-  const seen = new Set<string>();
-  do {
-    const [next, members] = await client.sscan(key, cursor, 'COUNT', count);
-    cursor = next;
-    // SSCAN may return a member twice while the set is rehashed: each is yielded once.
-    const fresh = members.filter((m) => !seen.has(m) && (seen.add(m), true));
-    if (fresh.length > 0) yield fresh;
-  } while (cursor !== '0');
+/**
+ * The members of an index (a sorted set whose scores are all 0, so its order is the members'
+ * byte order), a page at a time by ZRANGE … BYLEX from after the last member seen: a member
+ * present for the whole walk is yielded exactly once and none twice, whatever is added or
+ * removed meanwhile, and the walk holds one page in memory (a walk of 10M users, not 10M ids).
+ */
+export async function* walkIndex(client: RedisClient, key: string, page = 500): AsyncIterable<string[]> {
+  let from = '-';
+  for (;;) {
+    const members = await client.zrange(key, from, '+', 'BYLEX', 'LIMIT', 0, page);
+    if (members.length > 0) yield members;
+    if (members.length < page) return;
+    from = `(${members[members.length - 1]}`;
+  }
+}
+
+/**
+ * Moves indexes kept as plain sets (the layout before sorted sets) into their sorted sets, then
+ * drops the sets. Idempotent, so replicas opening together may each run it: a set is deleted only
+ * after a walk over all of it has been added.
+ */
+export async function migrateSetIndexes(client: RedisClient, indexes: ReadonlyArray<{ set: string; index: string }>): Promise<number> {
+  let moved = 0;
+  for (const { set, index } of indexes) {
+    if ((await client.type(set)) !== 'set') continue;
+    let cursor = '0';
+    do {
+      const [next, members] = await client.sscan(set, cursor, 'COUNT', 1000);
+      cursor = next;
+      // SSCAN may return a member twice: ZADD of a member already there changes nothing.
+      if (members.length > 0) await client.zadd(index, ...members.flatMap((m) => [0, m]));
+      moved += members.length;
+    } while (cursor !== '0');
+    await client.del(set);
+  }
+  return moved;
+}
+
+/** An item's fields other than its seeds (which share its hash: see INGEST_LUA). */
+const ITEM_FIELDS = ['metadata', 'content', 'seedCount', 'clicks', 'seedVersion', 'firstSeedAt', 'lastSeedAt', 'createdAt'] as const;
+
+/** An item's hash without its seeds (an empty record when the item is unknown). */
+export async function readItemHash(client: RedisClient, key: string): Promise<Record<string, Buffer>> {
+  const values = await client.hmgetBuffer(key, ...ITEM_FIELDS);
+  const out: Record<string, Buffer> = {};
+  ITEM_FIELDS.forEach((f, i) => { const v = values[i]; if (v !== null) out[f] = v; });
+  return out;
 }
 
 /** An item hash (see INGEST_LUA) as ItemInfo. */

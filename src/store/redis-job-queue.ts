@@ -20,6 +20,7 @@ const GROUP = 'runners';
 
 interface BeatScript {
   ralmJobBeat(key: string, group: string, consumer: string, entry: string): Promise<number>;
+  ralmJobForget(key: string, group: string, consumer: string, idleMs: number): Promise<number>;
 }
 
 type Entry = [id: string, fields: string[]];
@@ -33,6 +34,7 @@ export class RedisJobQueue implements JobQueue {
   private reader: RedisClient | undefined;
   private group: Promise<void> | undefined;
   private closed = false;
+  private forgotAt = 0;
 
   /** `client` has the store's scripts defined (ralmJobBeat among them). */
   constructor(private readonly client: RedisClient, private readonly keys: RedisKeys, private readonly durable: () => Promise<void>) {}
@@ -58,6 +60,11 @@ export class RedisJobQueue implements JobQueue {
     await this.ensureGroup();
     // A job whose runner stopped heart-beating first.
     const [, stale] = (await this.client.xautoclaim(this.keys.jobs, GROUP, this.runner, staleMs, '0-0', 'COUNT', 1)) as [string, Entry[], string[]];
+    // Then the runners left with nothing pending and silent as long: gone (at most once per stale time).
+    if (Date.now() - this.forgotAt >= staleMs) {
+      this.forgotAt = Date.now();
+      await this.forgetGoneRunners(staleMs);
+    }
     if (stale.length > 0 && stale[0]) return this.claimed(stale[0], true);
     // Blocking reads on a connection of their own: the shared one keeps serving requests.
     if (!this.reader) {
@@ -95,6 +102,28 @@ export class RedisJobQueue implements JobQueue {
         await finish();
       },
     };
+  }
+
+  /** Removes from the group the runners with nothing pending that have not read for `idleMs` (see JOB_FORGET_LUA); returns how many. */
+  async forgetGoneRunners(idleMs: number): Promise<number> {
+    return (this.client as unknown as BeatScript).ralmJobForget(this.keys.jobs, GROUP, this.runner, idleMs);
+  }
+
+  /** The runners the group knows, with the jobs pending under each. */
+  async runners(): Promise<Array<{ name: string; pending: number }>> {
+    const rows = (await this.client.xinfo('CONSUMERS', this.keys.jobs, GROUP)) as Array<Array<string | number>>;
+    return rows.map((r) => ({ name: String(r[r.indexOf('name') + 1]), pending: Number(r[r.indexOf('pending') + 1]) }));
+  }
+
+  async queuedIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    // Finished jobs leave the stream (XDEL): it holds the waiting and the claimed ones only.
+    for (let from = '-'; ;) {
+      const entries = (await this.client.xrange(this.keys.jobs, from, '+', 'COUNT', 1000)) as Entry[];
+      for (const [, fields] of entries) ids.add(fields[fields.indexOf('job') + 1] ?? '');
+      if (entries.length < 1000) return ids;
+      from = `(${entries[entries.length - 1][0]}`;
+    }
   }
 
   async withdraw(): Promise<boolean> {

@@ -12,6 +12,7 @@
 export class RedisKeys {
   constructor(readonly prefix: string) {}
   item(id: string): string { return `${this.prefix}:{i:${id}}`; }
+  /** An item's seeds in a hash of their own: the earlier layout, moved into the item's hash on its next click. */
   seeds(id: string): string { return `${this.prefix}:{i:${id}}:s`; }
   eventIds(id: string): string { return `${this.prefix}:{i:${id}}:e`; }
   clusters(id: string): string { return `${this.prefix}:{i:${id}}:c`; }
@@ -19,11 +20,20 @@ export class RedisKeys {
   audience(id: string): string { return `${this.prefix}:{a:${id}}`; }
   audienceChunk(id: string, c: number): string { return `${this.prefix}:{a:${id}}:u:${c}`; }
   audienceCount(id: string): string { return `${this.prefix}:{a:${id}}:n`; }
-  /** Indexes (sets) and counters: one tag, one node. */
-  get users(): string { return `${this.prefix}:{idx}:users`; }
-  get items(): string { return `${this.prefix}:{idx}:items`; }
-  get clustered(): string { return `${this.prefix}:{idx}:clustered`; }
-  get audiences(): string { return `${this.prefix}:{idx}:audiences`; }
+  /** A running job's progress (JSON), written by its runner; it expires if the runner stops writing. */
+  audienceProgress(id: string): string { return `${this.prefix}:{a:${id}}:p`; }
+  /**
+   * Indexes and counters: one tag, one node. An index is a sorted set, every score 0, walked in
+   * member order a page at a time (walkIndex): no member twice, nothing remembered between pages.
+   */
+  get users(): string { return `${this.prefix}:{idx}:user-index`; }
+  get items(): string { return `${this.prefix}:{idx}:item-index`; }
+  get clustered(): string { return `${this.prefix}:{idx}:clustered-index`; }
+  get audiences(): string { return `${this.prefix}:{idx}:audience-index`; }
+  /** The indexes as plain sets (the layout before sorted sets): moved into the sorted sets when a store opens. */
+  get setIndexes(): Array<{ set: string; index: string }> {
+    return (['users', 'items', 'clustered', 'audiences'] as const).map((name) => ({ set: `${this.prefix}:{idx}:${name}`, index: this[name] }));
+  }
   get dirty(): string { return `${this.prefix}:{idx}:dirty`; }
   get failures(): string { return `${this.prefix}:{idx}:failures`; }
   get counters(): string { return `${this.prefix}:{idx}:counters`; }
@@ -38,82 +48,6 @@ export class RedisKeys {
   /** The audience-job stream (a consumer group's queue). */
   get jobs(): string { return `${this.prefix}:{jobs}:queue`; }
 }
-
-/**
- * Items' shares of an ingest call, each atomically (all of them in one script where they may be
- * on one node: a single-node server then appends the whole call to its AOF, and fsyncs it, once).
- * KEYS: per item, its hash, seeds hash (position → "ts arrivedAt user") and event-id set (id →
- * arrival ms); with bookkeeping, then the re-cluster queue, the item index and the counters.
- * ARGV: now, max seeds kept, id cutoff (ids that arrived before it are forgotten), bookkeeping
- * ('1' or '0'), duplicates found before the call, then per item: its event count and
- * (id or '', user, ts, '1' if the user is known else '0') per event in order.
- * Returns per item {accepted, duplicates, seedVersion, flags}, flags '1' (stored) or '0'
- * (duplicate) per event.
- */
-export const INGEST_LUA = `
-local now = ARGV[1]
-local max = tonumber(ARGV[2])
-local book = ARGV[4] == '1'
-local nkeys = #KEYS
-if book then nkeys = nkeys - 3 end
-local out = {}
-local total, totalDups, unknown = 0, tonumber(ARGV[5]), 0
-local dirty, touched = {}, {}
-local a = 6
-for k = 1, nkeys, 3 do
-  local item, seeds, ids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  local n = tonumber(ARGV[a])
-  a = a + 1
-  redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. ARGV[3])
-  local cur = redis.call('HMGET', item, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt')
-  local clicks = tonumber(cur[1] or '0')
-  local version = tonumber(cur[2] or '0')
-  local accepted, dups = 0, 0
-  local flags = {}
-  local fields = {}
-  local drop = {}
-  for i = a, a + 4 * n - 1, 4 do
-    local id = ARGV[i]
-    -- ZADD NX answers 0 for an id already there: a duplicate, in one call.
-    if id ~= '' and redis.call('ZADD', ids, 'NX', now, id) == 0 then
-      dups = dups + 1
-      flags[#flags + 1] = '0'
-    else
-      flags[#flags + 1] = '1'
-      fields[#fields + 1] = clicks
-      fields[#fields + 1] = ARGV[i + 2] .. ' ' .. now .. ' ' .. ARGV[i + 1]
-      if clicks >= max then drop[#drop + 1] = clicks - max end
-      if ARGV[i + 3] == '0' then unknown = unknown + 1 end
-      clicks = clicks + 1
-      version = version + 1
-      accepted = accepted + 1
-    end
-  end
-  -- Seeds written (and the oldest dropped) in few calls: unpack at most 2,000 values at a time.
-  for j = 1, #fields, 2000 do redis.call('HSET', seeds, unpack(fields, j, math.min(j + 1999, #fields))) end
-  for j = 1, #drop, 2000 do redis.call('HDEL', seeds, unpack(drop, j, math.min(j + 1999, #drop))) end
-  a = a + 4 * n
-  if accepted > 0 then
-    redis.call('HSET', item, 'clicks', clicks, 'seedVersion', version, 'seedCount', math.min(clicks, max), 'lastSeedAt', now,
-      'createdAt', cur[3] or now, 'firstSeedAt', cur[4] or now)
-    local name = string.sub(item, string.find(item, '{i:', 1, true) + 3, -2)
-    dirty[#dirty + 1] = version
-    dirty[#dirty + 1] = name
-    touched[#touched + 1] = name
-  end
-  total = total + accepted
-  totalDups = totalDups + dups
-  out[#out + 1] = {accepted, dups, version, table.concat(flags)}
-end
-if book then
-  for j = 1, #dirty, 2000 do redis.call('ZADD', KEYS[nkeys + 1], 'GT', unpack(dirty, j, math.min(j + 1999, #dirty))) end
-  for j = 1, #touched, 2000 do redis.call('SADD', KEYS[nkeys + 2], unpack(touched, j, math.min(j + 1999, #touched))) end
-  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsAccepted', total)
-  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsDuplicate', totalDups)
-  redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsUnknownUser', unknown)
-end
-return out
-`;
 
 /**
  * Publishes one item's clusters, fenced: a writer whose token is lower than the one that last
@@ -181,4 +115,25 @@ local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
 if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1
+`;
+
+/**
+ * Forgets runners that are gone: a consumer of the job group with nothing pending (its jobs were
+ * finished, or taken over by others) that has not read for `idle` ms — a live runner reads at
+ * least every second while it waits, and holds its job pending while it runs. Atomic, so a job
+ * delivered meanwhile is never dropped with its consumer. A live runner forgotten by mistake is
+ * added again by its next read.
+ * KEYS: job stream. ARGV: group, the calling runner (kept), idle ms. Returns how many were removed.
+ */
+export const JOB_FORGET_LUA = `
+local removed = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['name'] ~= ARGV[2] and tonumber(f['pending']) == 0 and tonumber(f['idle']) >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed
 `;

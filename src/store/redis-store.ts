@@ -12,13 +12,13 @@
  */
 import { RalmError } from '../util/errors.js';
 import { validateEvents } from './lmdb-store.js';
-import { CLEAN_LUA, INGEST_LUA, JOB_BEAT_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
+import { CLEAN_LUA, JOB_BEAT_LUA, JOB_FORGET_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
 import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
-import { RedisAudiences } from './redis-audiences.js';
-import { ingestEvents } from './redis-ingest.js';
+import { PROGRESS_LUA, RedisAudiences } from './redis-audiences.js';
+import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { RedisJobQueue } from './redis-job-queue.js';
-import { bytes, clustersFromHash, fromUserHash, itemFromHash, samplePositions, scanSet, userFields } from './redis-codec.js';
+import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, userFields, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers, ClickEvent, JobQueue, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
@@ -55,7 +55,7 @@ export class RedisStore implements RalmStore {
     this.eventIdRetentionMs = options.eventIdRetentionMs ?? REDIS_DEFAULTS.eventIdRetentionMs;
     if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
-    for (const [name, numberOfKeys, lua] of [['ralmIngest', undefined, INGEST_LUA], ['ralmIngestItem', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA]] as const) {
+    for (const [name, numberOfKeys, lua] of [['ralmIngest', undefined, INGEST_LUA], ['ralmIngestItem', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA], ['ralmProgress', 2, PROGRESS_LUA], ['ralmJobForget', 1, JOB_FORGET_LUA]] as const) {
       client.defineCommand(name, { numberOfKeys, lua });
     }
     this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
@@ -72,7 +72,10 @@ export class RedisStore implements RalmStore {
     const client = await connectRedis(target, options.connectTimeoutMs);
     try {
       const { mode, warning } = await resolveDurability(client, options.durability ?? REDIS_DEFAULTS.durability, target.display);
-      return { store: new RedisStore(client, target.display, mode, options.replicas ?? REDIS_DEFAULTS.replicas, options), warning };
+      const store = new RedisStore(client, target.display, mode, options.replicas ?? REDIS_DEFAULTS.replicas, options);
+      await migrateSetIndexes(client, store.keys.setIndexes);
+      await store.durable();
+      return { store, warning };
     } catch (err) {
       client.disconnect();
       throw err;
@@ -123,7 +126,7 @@ export class RedisStore implements RalmStore {
     const now = Date.now();
     await this.write(async () => {
       // The index first: a user listed but not yet written is skipped by readers; never the reverse.
-      await this.client.sadd(this.keys.users, ...users.map((u) => u.id));
+      await this.client.zadd(this.keys.users, ...users.flatMap((u) => [0, u.id]));
       await Promise.all(users.map((u) => this.client.hset(this.keys.user(u.id), userFields(u, now))));
       await this.durable();
       await this.coordination.announce('users', users.map((u) => u.id));
@@ -156,15 +159,15 @@ export class RedisStore implements RalmStore {
       await Promise.all([
         this.client.hsetnx(key, 'createdAt', now),
         Object.keys(fields).length > 0 ? this.client.hset(key, fields) : Promise.resolve(0),
-        this.client.sadd(this.keys.items, id),
+        this.client.zadd(this.keys.items, 0, id),
       ]);
-      return itemFromHash(id, await this.client.hgetallBuffer(key));
+      return itemFromHash(id, await readItemHash(this.client, key));
     });
   }
 
   async getItem(id: string): Promise<{ info: ItemInfo; clusters: ItemClusters | undefined } | undefined> {
     return this.read(async () => {
-      const [h, c] = await Promise.all([this.client.hgetallBuffer(this.keys.item(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
+      const [h, c] = await Promise.all([readItemHash(this.client, this.keys.item(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
       if (Object.keys(h).length === 0) return undefined;
       return { info: itemFromHash(id, h), clusters: clustersFromHash(id, c) };
     });
@@ -172,7 +175,9 @@ export class RedisStore implements RalmStore {
 
   async seedsOf(itemId: string, since?: number, sample?: { count: number; seed: number }): Promise<SeedRecord[]> {
     return this.read(async () => {
-      const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount');
+      const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount', 'seedsHere');
+      // The item's own hash, or (an item not clicked since the earlier layout) its seeds hash.
+      const from = h[2] !== null ? this.keys.item(itemId) : this.keys.seeds(itemId);
       const clicks = Number(h[0] ?? 0);
       const kept = Number(h[1] ?? 0);
       const first = clicks - kept;
@@ -184,7 +189,7 @@ export class RedisStore implements RalmStore {
       }
       const out: SeedRecord[] = [];
       for (let i = 0; i < positions.length; i += 10_000) {
-        const values = await this.client.hmget(this.keys.seeds(itemId), ...positions.slice(i, i + 10_000).map(String));
+        const values = await this.client.hmget(from, ...positions.slice(i, i + 10_000).map(String));
         for (const v of values) {
           if (v === null) continue;
           const a = v.indexOf(' ');
@@ -221,7 +226,7 @@ export class RedisStore implements RalmStore {
       const published = clusters.filter((c, i) => (results[i] === 1 ? true : (refused.push(c.id), false)));
       if (published.length === 0) return;
       await Promise.all([
-        this.client.sadd(this.keys.clustered, ...published.map((c) => c.id)),
+        this.client.zadd(this.keys.clustered, ...published.flatMap((c) => [0, c.id])),
         ...published.map((c) => this.s.ralmClean(this.keys.dirty, this.keys.failures, c.id, c.seedVersion)),
       ]);
       // Announced once durable, so a replica that reads the announcement finds the clusters.
@@ -261,7 +266,7 @@ export class RedisStore implements RalmStore {
   async markAllDirty(): Promise<number> {
     return this.write(async () => {
       let n = 0;
-      for await (const page of scanSet(this.client, this.keys.items)) n += await this.markItems(page);
+      for await (const page of walkIndex(this.client, this.keys.items)) n += await this.markItems(page);
       return n;
     });
   }
@@ -272,7 +277,7 @@ export class RedisStore implements RalmStore {
 
   async *allClusters(): AsyncIterable<ItemClusters> {
     this.check();
-    for await (const page of scanSet(this.client, this.keys.clustered)) {
+    for await (const page of walkIndex(this.client, this.keys.clustered)) {
       const rows = await this.read(() => Promise.all(page.map((id) => this.client.hgetallBuffer(this.keys.clusters(id)))));
       for (let i = 0; i < page.length; i++) {
         const c = clustersFromHash(page[i], rows[i]);
@@ -283,7 +288,7 @@ export class RedisStore implements RalmStore {
 
   async *seedCounts(): AsyncIterable<number> {
     this.check();
-    for await (const page of scanSet(this.client, this.keys.items)) {
+    for await (const page of walkIndex(this.client, this.keys.items)) {
       const rows = await this.read(() => Promise.all(page.map((id) => this.client.hget(this.keys.item(id), 'seedCount'))));
       for (const r of rows) yield Number(r ?? 0);
     }
@@ -291,7 +296,7 @@ export class RedisStore implements RalmStore {
 
   async *allUsers(): AsyncIterable<UserRecord> {
     this.check();
-    for await (const page of scanSet(this.client, this.keys.users)) {
+    for await (const page of walkIndex(this.client, this.keys.users)) {
       const rows = await this.read(() => Promise.all(page.map((id) => this.client.hgetallBuffer(this.keys.user(id)))));
       for (let i = 0; i < page.length; i++) {
         const u = fromUserHash(page[i], rows[i]);
@@ -307,6 +312,11 @@ export class RedisStore implements RalmStore {
 
   async getAudience(id: string): Promise<AudienceRecord | undefined> {
     return this.read(() => this.audiences.get(id));
+  }
+
+  /** Progress is not an acknowledged write: no WAITAOF for it. */
+  async putAudienceProgress(id: string, runner: string, progress: { scored: number; total: number }): Promise<boolean> {
+    return this.read(() => this.audiences.progress(id, runner, progress));
   }
 
   async getAudienceUsers(id: string, range?: { offset?: number; limit?: number }): Promise<(AudienceUsers & { total: number }) | undefined> {
@@ -331,7 +341,7 @@ export class RedisStore implements RalmStore {
   async stats(): Promise<StoreStats> {
     return this.read(async () => {
       const [users, items, clusteredItems, dirtyItems, counters, memory] = await Promise.all([
-        this.client.scard(this.keys.users), this.client.scard(this.keys.items), this.client.scard(this.keys.clustered), this.client.zcard(this.keys.dirty),
+        this.client.zcard(this.keys.users), this.client.zcard(this.keys.items), this.client.zcard(this.keys.clustered), this.client.zcard(this.keys.dirty),
         this.client.hgetall(this.keys.counters), Promise.all(primaries(this.client).map((n) => n.info('memory'))),
       ]);
       const used = memory.reduce((sum, text) => sum + Number(/used_memory:(\d+)/.exec(text)?.[1] ?? 0), 0);

@@ -96,6 +96,11 @@ export interface AudienceRecord {
   attempts?: number;
   /** The runner (host:pid:tag) that started it last. */
   runner?: string | null;
+  /**
+   * On a shared store, while it runs: the progress its runner last stored (users scored of the
+   * total, and when, epoch ms), so that every replica can show it. Absent elsewhere.
+   */
+  progress?: { scored: number; total: number; at: number } | null;
 }
 
 /** An audience's users, best first. */
@@ -203,6 +208,11 @@ export interface JobQueue {
   withdraw(id: string): Promise<boolean>;
   /** Jobs waiting to be claimed. */
   waiting(): Promise<number>;
+  /**
+   * A shared queue: the ids of every job in it, waiting or claimed (to find jobs whose record was
+   * stored but that were never queued: the replica accepting them died in between).
+   */
+  queuedIds?(): Promise<Set<string>>;
   /** Ends a waiting claim (it answers null) and frees what the queue holds. */
   close(): Promise<void>;
 }
@@ -255,6 +265,12 @@ export interface RalmStore {
    */
   putAudience(record: AudienceRecord, users?: AudienceUsers): Promise<void>;
   getAudience(id: string): Promise<AudienceRecord | undefined>;
+  /**
+   * A shared store: stores a running job's progress on its record, for every replica to read —
+   * only while the record is running under `runner` (false otherwise: cancelled, finished, or
+   * taken over meanwhile). A store serving one process has no need of it and may leave it out.
+   */
+  putAudienceProgress?(id: string, runner: string, progress: { scored: number; total: number }): Promise<boolean>;
   /** An audience's users from `offset` (default 0), at most `limit` (default: all), with how many there are in all. */
   getAudienceUsers(id: string, range?: { offset?: number; limit?: number }): Promise<(AudienceUsers & { total: number }) | undefined>;
   deleteAudience(id: string): Promise<boolean>;

@@ -63,6 +63,39 @@ describe('re-clustering under the lease', { skip: valkeySkip() }, () => {
     }
   });
 
+  it('a leader whose lease renewal is refused stops its run before its next publication', async () => {
+    const v = await startValkey();
+    const model = smallModel({ seed: 57 });
+    const a = (await RedisStore.open(v.url)).store;
+    const engine = await RalmEngine.create(model, { backend: 'cpu' });
+    try {
+      const sa = new SeedService(a, engine, { minSeeds: 1, leaseMs: 300, batchItems: 2 });
+      const rng = new Rng(5);
+      await sa.putUsers(Array.from({ length: 10 }, (_, i) => ({ id: `u${i}`, universal: rng.normals(model.manifest.m, 1) })));
+      await sa.ingest(Array.from({ length: 30 }, (_, i) => ({ user: `u${i % 10}`, item: `item${i % 6}`, ts: i })));
+      // Three batches of two items. The first publication is held until a renewal has been refused.
+      let refused!: () => void;
+      const renewalRefused = new Promise<void>((r) => { refused = r; });
+      a.coordination.renewLease = async () => { refused(); return false; };
+      const { atPublish, resume } = holdBeforePublish(a);
+      let publications = 0;
+      const save = a.saveClusters.bind(a);
+      a.saveClusters = async (c) => { publications++; return save(c); };
+      const run = sa.recluster('demand');
+      await atPublish;
+      await renewalRefused;
+      await new Promise((r) => setImmediate(r));
+      resume();
+      await assert.rejects(run, { code: 'RALM_ERR_STALE_LEASE', message: /lease \(token \d+\) was lost/ });
+      assert.equal(publications, 1, 'the run published again after its lease was lost');
+      assert.equal((await a.dirtyItems()).length, 4, 'the items of the batches not run stay queued');
+    } finally {
+      await engine.close();
+      await a.close();
+      await v.stop();
+    }
+  });
+
   it('a run asked for on a replica that does not hold the lease is run by the holder, which answers with that run\'s report; a holder that never answers is a coded timeout', async () => {
     const v = await startValkey();
     const model = smallModel({ seed: 56 });

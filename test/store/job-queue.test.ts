@@ -2,7 +2,8 @@
  * The audience-job queue behind RalmStore.openJobQueue: in-process for LMDB; on Valkey (one node
  * and a 3-primary Cluster) one queue for every replica, where each job is delivered to one runner,
  * a runner that heart-beats keeps its job however long it runs, and a job whose runner stopped
- * heart-beating is claimed by another, which the old runner then learns.
+ * heart-beating is claimed by another, which the old runner then learns, and the gone runner is
+ * removed from the consumer group.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 import { RedisStore } from '../../src/store/redis-store.js';
+import type { RedisJobQueue } from '../../src/store/redis-job-queue.js';
 import type { ClaimedJob, JobQueue } from '../../src/store/store.js';
 import { startValkey, startValkeyCluster, valkeySkip } from '../helpers/valkey.js';
 
@@ -31,6 +33,7 @@ async function sharedQueue(url: string): Promise<void> {
     assert.equal(await c.claim(50, staleMs), null, 'every job is claimed: nothing for a third runner');
     assert.equal(await c.waiting(), 0);
     const [jb, ja] = got as ClaimedJob[];
+    assert.equal((await (c as RedisJobQueue).runners()).find((r) => r.name === b.runner)?.pending, 1, 'B is in the group, its job pending');
     await ja.done();
 
     // B heart-beats for three stale times: its job is never claimed by C.
@@ -47,6 +50,12 @@ async function sharedQueue(url: string): Promise<void> {
     assert.equal(taken?.reclaimed, true);
     assert.equal(await jb.heartbeat(), false);
     assert.equal(await taken?.heartbeat(), true);
+    // B, silent with nothing pending now, is forgotten by the group; C, holding the job, is kept.
+    const rc = c as RedisJobQueue;
+    await rc.forgetGoneRunners(staleMs); // (C's claims also do it, at most once per stale time)
+    const left = await rc.runners();
+    assert.ok(!left.some((r) => r.name === b.runner), 'the gone runner B is still in the group');
+    assert.deepEqual(left.find((r) => r.name === c.runner)?.pending, 1);
     // Given back (a runner stopping): queued again for anyone, not lost.
     await taken?.release();
     const again = await a.claim(100, staleMs);

@@ -202,7 +202,7 @@ const cluster = defineCommand({
     const p = r.publication;
     emit(v.json, r, [
       `${r.machine.cpu}, ${r.machine.cores} cores; Valkey ${r.valkey.startedHere ? 'started here' : r.valkey.address}, durability ${r.valkey.durability}`,
-      ...r.ingest.map((x) => `durable ingest, ${x.store}, ${x.mode}: ${Math.round(x.eventsPerSec)} events/s`),
+      ...r.ingest.map((x) => `durable ingest, ${x.store}, ${x.mode}: ${Math.round(x.eventsPerSec)} events/s${x.server ? ` (server: ${x.server.cpuUsPerEvent.toFixed(1)} µs CPU, ${Math.round(x.server.aofBytesPerEvent)} B of AOF per event)` : ''}`),
       `re-cluster request → served on the ${p.replicas - 1} other replica(s): p50 ${p.p50Ms.toFixed(1)} ms, p99 ${p.p99Ms.toFixed(1)} ms, max ${p.maxMs.toFixed(1)} ms (${p.samples} samples)`,
       ...r.recommend.map((x) => `recommend, ${x.replicas} replica(s) round-robin: ${Math.round(x.perSec)} requests/s (${x.errors} errors)`),
     ].join('\n'));
