@@ -21,7 +21,7 @@ import type { Peer, PeerSession } from './peer.js';
 import type { Workload } from '../workload.js';
 import { quantizeRow, writeGram } from '../../src/core/quantize.js';
 import {
-  FLOAT, INT64, MAX_INITIALIZER_BYTES, floatTensor, int, int64Tensor, ints, loadOrt, valueInfo, type Attr, type OnnxProto,
+  FLOAT, INT64, addCosineBlendTopK, MAX_INITIALIZER_BYTES, floatTensor, int, int64Tensor, ints, loadOrt, valueInfo, type Attr, type OnnxProto,
 } from './onnx.js';
 
 const INT8 = 3;
@@ -73,27 +73,7 @@ function buildInt8Onnx(proto: OnnxProto, w: Workload, topK: number): Uint8Array 
   node('Mul', ['WG', 'W'], ['WGW']);
   node('ReduceSum', ['WGW', 'axis2'], ['nL2'], [int('keepdims', 0)]);
   node('Sqrt', ['nL2'], ['nL']);
-  node('Mul', ['E', 'E'], ['EE']);
-  node('ReduceSum', ['EE', 'axis1'], ['nE2'], [int('keepdims', 0)]);
-  node('Sqrt', ['nE2'], ['nE']);
-  node('Transpose', ['E'], ['ET']);
-  node('MatMul', ['G', 'ET'], ['dotG']);
-  node('Mul', ['G', 'G'], ['GG']);
-  node('ReduceSum', ['GG', 'axis1'], ['nG2'], [int('keepdims', 1)]);
-  node('Sqrt', ['nG2'], ['nG']);
-  node('Less', ['nE', 'eps'], ['zE']);
-  for (const [dot, norm, out] of [['dotL', 'nL', 'cosL'], ['dotG', 'nG', 'cosG']]) {
-    node('Mul', [norm, 'nE'], [`${out}_den`]);
-    node('Div', [dot, `${out}_den`], [`${out}_raw`]);
-    node('Less', [norm, 'eps'], [`${out}_z`]);
-    node('Or', [`${out}_z`, 'zE'], [`${out}_zero`]);
-    node('Where', [`${out}_zero`, 'zero', `${out}_raw`], [out]);
-  }
-  node('Mul', ['alpha', 'cosG'], ['aG']);
-  node('Mul', ['beta', 'cosL'], ['bL']);
-  node('Add', ['aG', 'bL'], ['scoreNB']);
-  node('Transpose', ['scoreNB'], ['score']);
-  node('TopK', ['score', 'K'], ['values', 'indices'], [int('axis', -1), int('largest', 1), int('sorted', 1)]);
+  addCosineBlendTopK(node);
 
   const scalar = (name: string, v: number): object => floatTensor(name, [], Float32Array.of(v));
   const initializer = [

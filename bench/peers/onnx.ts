@@ -66,26 +66,16 @@ export function valueInfo(name: string, elemType: number, dims: Array<number | s
   return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
 }
 
-/** The RALM scoring graph for one workload; `itemsAsInputs` binds C and G as inputs instead of initializers. */
-export function buildRalmOnnx(proto: OnnxProto, w: Workload, topK: number, itemsAsInputs: boolean): Uint8Array {
-  const { n, k, h } = w;
-  const { alpha, beta } = w.model.manifest;
-  const nodes: object[] = [];
-  const node = (opType: string, input: string[], output: string[], attribute: Attr[] = []): void => {
-    nodes.push({ opType, input, output, attribute, name: `${opType}_${nodes.length}` });
-  };
-  node('Gemm', ['E', 'Wl'], ['Q'], [int('transB', 1)]);
-  node('Transpose', ['Q'], ['QT']);
-  node('MatMul', ['C', 'QT'], ['S']);
-  node('Tanh', ['S'], ['T']);
-  node('Exp', ['T'], ['W']);
-  node('Transpose', ['W'], ['WT'], [ints('perm', [0, 2, 1])]);
-  node('MatMul', ['WT', 'C'], ['L']);
-  node('Mul', ['L', 'E'], ['EL']);
-  node('ReduceSum', ['EL', 'axis2'], ['dotL'], [int('keepdims', 0)]);
-  node('Mul', ['L', 'L'], ['LL']);
-  node('ReduceSum', ['LL', 'axis2'], ['nL2'], [int('keepdims', 0)]);
-  node('Sqrt', ['nL2'], ['nL']);
+/** A graph's node appender: op type, inputs, outputs, attributes. */
+export type AddNode = (opType: string, input: string[], output: string[], attribute?: Attr[]) => void;
+
+/**
+ * The score's common tail, shared by the f32 and int8 graphs: from `dotL` and `nL` (e · L and |L|,
+ * [B, N]), the request matrix `E` [B, h] and the global vectors `G` [N, h], the two cosines (0 where
+ * a length is under `eps`), the blend with `alpha` and `beta`, and `TopK` over `K` into `values`
+ * and `indices`.
+ */
+export function addCosineBlendTopK(node: AddNode): void {
   node('Mul', ['E', 'E'], ['EE']);
   node('ReduceSum', ['EE', 'axis1'], ['nE2'], [int('keepdims', 0)]);
   node('Sqrt', ['nE2'], ['nE']);
@@ -107,6 +97,29 @@ export function buildRalmOnnx(proto: OnnxProto, w: Workload, topK: number, items
   node('Add', ['aG', 'bL'], ['scoreNB']);
   node('Transpose', ['scoreNB'], ['score']);
   node('TopK', ['score', 'K'], ['values', 'indices'], [int('axis', -1), int('largest', 1), int('sorted', 1)]);
+}
+
+/** The RALM scoring graph for one workload; `itemsAsInputs` binds C and G as inputs instead of initializers. */
+export function buildRalmOnnx(proto: OnnxProto, w: Workload, topK: number, itemsAsInputs: boolean): Uint8Array {
+  const { n, k, h } = w;
+  const { alpha, beta } = w.model.manifest;
+  const nodes: object[] = [];
+  const node = (opType: string, input: string[], output: string[], attribute: Attr[] = []): void => {
+    nodes.push({ opType, input, output, attribute, name: `${opType}_${nodes.length}` });
+  };
+  node('Gemm', ['E', 'Wl'], ['Q'], [int('transB', 1)]);
+  node('Transpose', ['Q'], ['QT']);
+  node('MatMul', ['C', 'QT'], ['S']);
+  node('Tanh', ['S'], ['T']);
+  node('Exp', ['T'], ['W']);
+  node('Transpose', ['W'], ['WT'], [ints('perm', [0, 2, 1])]);
+  node('MatMul', ['WT', 'C'], ['L']);
+  node('Mul', ['L', 'E'], ['EL']);
+  node('ReduceSum', ['EL', 'axis2'], ['dotL'], [int('keepdims', 0)]);
+  node('Mul', ['L', 'L'], ['LL']);
+  node('ReduceSum', ['LL', 'axis2'], ['nL2'], [int('keepdims', 0)]);
+  node('Sqrt', ['nL2'], ['nL']);
+  addCosineBlendTopK(node);
 
   const scalar = (name: string, v: number): object => floatTensor(name, [], Float32Array.of(v));
   const items = [floatTensor('C', [n, k, h], w.centroids), floatTensor('G', [n, h], w.globals)];
