@@ -372,7 +372,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         h, m, k, attentionSize: s, alpha: blend.alpha, beta: blend.beta, activation: 'prelu', userFields: [],
         provenance: {
           kind: 'trained', dataset: o.dataset, createdAt: new Date().toISOString(), seed,
-          notes: `stage 2 (look-alike) on fixed universal embeddings; ${what}, validation AUC ${best.value.toFixed(4)} (${METRIC_NAMES[o.validationMetric]}); calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
+          notes: `stage 2 (look-alike) on fixed universal embeddings; ${what}, validation ${best.value.toFixed(4)} (${METRIC_NAMES[o.validationMetric]}); calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
         },
         weightsSha256: '0'.repeat(64),
       },
