@@ -48,6 +48,15 @@ local out = {}
 local total, totalDups, unknown = 0, tonumber(ARGV[5]), 0
 local dirty, fresh = {}, {}
 local a = 7
+-- cmd on key with list's values appended, at most 2,000 at a time (an even count, so field/value and
+-- score/member pairs stay together), after option where one is given.
+local function inChunks(cmd, key, list, option)
+  for j = 1, #list, 2000 do
+    local last = math.min(j + 1999, #list)
+    if option then redis.call(cmd, key, option, unpack(list, j, last))
+    else redis.call(cmd, key, unpack(list, j, last)) end
+  end
+end
 for k = 1, nkeys, 3 do
   local item, seeds, ids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local n = tonumber(ARGV[a])
@@ -60,7 +69,7 @@ for k = 1, nkeys, 3 do
   if not cur[6] then
     if cur[1] then
       local old = redis.call('HGETALL', seeds)
-      for j = 1, #old, 2000 do redis.call('HSET', item, unpack(old, j, math.min(j + 1999, #old))) end
+      inChunks('HSET', item, old)
       redis.call('DEL', seeds)
     end
     state = {'seedsHere', 1}
@@ -84,7 +93,7 @@ for k = 1, nkeys, 3 do
       if scores[j] and tonumber(scores[j]) >= cutoff then dup[named[j]] = true
       else add[#add + 1] = now; add[#add + 1] = named[j] end
     end
-    for j = 1, #add, 2000 do redis.call('ZADD', ids, unpack(add, j, math.min(j + 1999, #add))) end
+    inChunks('ZADD', ids, add)
   end
   local accepted, dups = 0, 0
   local flags = {}
@@ -124,10 +133,10 @@ for k = 1, nkeys, 3 do
     state[#state + 1] = 'idsTrimAt'
     state[#state + 1] = now + trimEvery
   end
-  -- State and seeds in one write (at most 2,000 values unpacked at a time), then the oldest seeds dropped.
+  -- State and seeds in one write, then the oldest seeds dropped.
   for j = 1, #fields do state[#state + 1] = fields[j] end
-  for j = 1, #state, 2000 do redis.call('HSET', item, unpack(state, j, math.min(j + 1999, #state))) end
-  for j = 1, #drop, 2000 do redis.call('HDEL', item, unpack(drop, j, math.min(j + 1999, #drop))) end
+  inChunks('HSET', item, state)
+  inChunks('HDEL', item, drop)
   total = total + accepted
   totalDups = totalDups + dups
   out[#out + 1] = accepted
@@ -136,8 +145,8 @@ for k = 1, nkeys, 3 do
   out[#out + 1] = table.concat(flags)
 end
 if book then
-  for j = 1, #dirty, 2000 do redis.call('ZADD', KEYS[nkeys + 1], 'GT', unpack(dirty, j, math.min(j + 1999, #dirty))) end
-  for j = 1, #fresh, 2000 do redis.call('ZADD', KEYS[nkeys + 2], unpack(fresh, j, math.min(j + 1999, #fresh))) end
+  inChunks('ZADD', KEYS[nkeys + 1], dirty, 'GT')
+  inChunks('ZADD', KEYS[nkeys + 2], fresh)
   redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsAccepted', total)
   redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsDuplicate', totalDups)
   redis.call('HINCRBY', KEYS[nkeys + 3], 'eventsUnknownUser', unknown)
