@@ -16,9 +16,9 @@ import { listening, request } from '../helpers/serve.js';
 
 /** Why the test cannot run here, or undefined. */
 function unavailable(): string | undefined {
-  const r = spawnSync('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$1"', 'sh', tmpdir()], { encoding: 'utf8' });
+  const r = spawnSync('unshare', ['-rmpf', '--kill-child', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$1"', 'sh', tmpdir()], { encoding: 'utf8' });
   if (r.error) return `unshare is not installed (util-linux): ${r.error.message}`;
-  if (r.status !== 0) return `this host does not allow a user and mount namespace for an unprivileged tmpfs (unshare -rm: ${(r.stderr || '').trim()})`;
+  if (r.status !== 0) return `this host does not allow user, mount and pid namespaces for an unprivileged tmpfs (unshare -rmpf: ${(r.stderr || '').trim()})`;
   return undefined;
 }
 
@@ -29,6 +29,7 @@ describe('a full data volume', { skip }, () => {
     const dir = await mkdtemp(join(tmpdir(), 'ralm-full-'));
     const mnt = join(dir, 'volume');
     const release = join(dir, 'release');
+    const stop = join(dir, 'stop');
     const script = [
       'set -e',
       `mkdir -p '${mnt}'`,
@@ -37,14 +38,18 @@ describe('a full data volume', { skip }, () => {
       `dd if=/dev/zero of='${mnt}/filler' bs=1M count=17 2>/dev/null`,
       `'${process.execPath}' '${join(packageRoot, 'bin', 'ralm.js')}' serve --port 0 --backend cpu --demo false --log-level warn --data-dir '${mnt}/data' &`,
       'server=$!',
-      // The test ends the run with SIGTERM to this shell: pass it on, so no server outlives the test.
-      'trap \'kill -TERM $server 2>/dev/null; wait $server; exit 0\' TERM',
       // Space returns when the test says so.
       `while [ ! -e '${release}' ]; do sleep 0.05; if ! kill -0 $server 2>/dev/null; then break; fi; done`,
       `rm -f '${mnt}/filler'`,
+      // The test ends the run through a file too: unshare does not pass signals on to the shell.
+      `while [ ! -e '${stop}' ] && kill -0 $server 2>/dev/null; do sleep 0.05; done`,
+      'kill -TERM $server 2>/dev/null || true',
       'wait $server',
     ].join('\n');
-    const child = spawn('unshare', ['-rm', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RALM_API_TOKEN: '' } });
+    // A pid namespace of its own (`-pf --kill-child`): when the shell goes, by any signal, the
+    // kernel ends the server with it, so no server outlives the test and holds its stderr pipe
+    // (which would keep this test's process alive after it passed).
+    const child = spawn('unshare', ['-rmpf', '--kill-child', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RALM_API_TOKEN: '' } });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let log = (): string => '';
     try {
@@ -79,10 +84,14 @@ describe('a full data volume', { skip }, () => {
       assert.ok(accepted, `writes did not recover once space returned\n${log()}`);
       assert.equal((await request(url, agent, 'GET', `/v1/items/item-${full}-96`)).status, 200);
       agent.destroy();
-      child.kill('SIGTERM');
+      await writeFile(stop, '');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('still running'), 30_000)))]);
+      clearTimeout(timer);
+      assert.notEqual(code, 'still running', `the server did not stop within 30 s of SIGTERM\n${log()}`);
       assert.doesNotMatch(log(), /unhandled|UnhandledPromiseRejection/i);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
       await rm(dir, { recursive: true, force: true });
     }
