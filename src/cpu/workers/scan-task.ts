@@ -2,12 +2,15 @@
  * A worker thread's share of an audience scan: claims blocks of positions from a shared counter,
  * runs the WebAssembly kernel (`scan_users`) over the user pages in place (an explicit pool's rows
  * are first gathered into this thread's scratch), keeps its best-N per set, and reports progress
- * per block.
+ * per block. A one-direction set (the two-pass scan's first pass, core/two-pass.ts) runs the
+ * one-dot-product kernels (`scan_direction`, `scan_direction_i8`), which give the general
+ * kernel's answer for that shape.
  */
 import { bit, SCAN_BLOCK, type ScanHits } from '../../core/scan.js';
 import { TopSelector } from '../../core/top-k.js';
 import { GATHER_CHUNK, SCAN_CHUNK, scratchLayout, type ScratchLayout, type UserPageLayout } from '../../core/user-table.js';
 import { quantizeRequest, requestCodeLimit } from '../../core/quantize.js';
+import { isDirectionSet } from '../../core/two-pass.js';
 import { CONTROL_CANCEL, CONTROL_NEXT, type ScanMessage, type WorkerMessage, type WorkerReply } from './messages.js';
 
 type ScanFn = (
@@ -20,9 +23,14 @@ type ScanInt8Fn = (
   dots: number, w: number, out: number, alpha: number, beta: number, zn: number,
 ) => void;
 
+type DirectionFn = (n: number, rows: number, rowBytes: number, norms: number, v: number, ln: number, beta: number, zn: number, out: number) => void;
+type DirectionInt8Fn = (n: number, codes: number, rb: number, scales: number, norms: number, v16: number, vs: number, ln: number, beta: number, zn: number, out: number) => void;
+
 interface PageKernel {
   scan: ScanFn;
   scanInt8: ScanInt8Fn;
+  direction: DirectionFn;
+  directionInt8: DirectionInt8Fn;
   /** int8 storage: where the codes and scales are. */
   int8: UserPageLayout['int8'];
   f32: Float32Array;
@@ -35,6 +43,8 @@ interface PageKernel {
   scratch: ScratchLayout;
   /** Which set's D and G are in the scratch now (index into the current scan's sets), and for which scan. */
   loaded: { scan: number; set: number };
+  /** The loaded set is a one-direction set: |v| (else null). */
+  directionNorm: number | null;
 }
 
 const pages = new Map<string, PageKernel>();
@@ -45,6 +55,8 @@ export function addUserPage(msg: Extract<WorkerMessage, { type: 'user-page' }>):
   pages.set(msg.key, {
     scan: instance.exports.scan_users as ScanFn,
     scanInt8: instance.exports.scan_users_i8 as ScanInt8Fn,
+    direction: instance.exports.scan_direction as DirectionFn,
+    directionInt8: instance.exports.scan_direction_i8 as DirectionInt8Fn,
     int8: msg.layout.int8,
     f32: new Float32Array(msg.memory.buffer),
     i8: new Int8Array(msg.memory.buffer),
@@ -54,6 +66,7 @@ export function addUserPage(msg: Extract<WorkerMessage, { type: 'user-page' }>):
     base: msg.layout.scratchOffset + msg.thread * msg.layout.scratchBytes,
     scratch: scratchLayout(msg.stride, msg.maxCentroids),
     loaded: { scan: -1, set: -1 },
+    directionNorm: null,
   });
 }
 
@@ -82,6 +95,8 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
         k.f32[((k.base + k.scratch.dScales) >>> 2) + r] = quantizeRequest(s.d.subarray(r * stride, (r + 1) * stride), stride, codes, limit);
       }
     }
+    // |v| as the general kernel forms |L| for one centroid of weight 1: sqrt of G's f32 entry.
+    k.directionNorm = isDirectionSet(s) ? Math.sqrt(Math.max(s.gram[0], 0)) : null;
     k.loaded = { scan: msg.id, set: si };
   };
   /**
@@ -93,7 +108,13 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
     sets.forEach((s, si) => {
       load(k, si);
       const sc = k.scratch;
-      if (k.int8) {
+      const ln = k.directionNorm;
+      if (ln !== null && k.int8) {
+        const rb = k.int8.rowBytes;
+        k.directionInt8(n, at.codes, rb, at.scales, at.norms, k.base + sc.d16 + rb * 2, k.f32[((k.base + sc.dScales) >>> 2) + 1], ln, msg.beta, msg.zeroNorm, k.base + sc.out);
+      } else if (ln !== null) {
+        k.direction(n, at.rows, rowBytes, at.norms, k.base + sc.d + rowBytes, ln, msg.beta, msg.zeroNorm, k.base + sc.out);
+      } else if (k.int8) {
         k.scanInt8(n, at.codes, k.int8.rowBytes, at.scales, at.norms, k.base + sc.d16, s.rows, k.base + sc.dScales, s.count, k.base + sc.gram, s.kPad,
           k.base + sc.dots, k.base + sc.w, k.base + sc.out, msg.alpha, msg.beta, msg.zeroNorm);
       } else {
