@@ -74,6 +74,8 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
   const { control, positions: P, pool, dead, sets, rowsPerPage: rpp, stride } = msg;
   const rowBytes = stride * 4;
   const selectors = sets.map((s) => new TopSelector(s.topN, s.threshold));
+  // A one-direction set keeps thousands of candidates: screened by a cut first (see CandidateBuffer).
+  const buffers = sets.map((s, si) => (isDirectionSet(s) ? new CandidateBuffer(selectors[si], s.topN) : null));
   const kernels: PageKernel[] = [];
   for (let p = 0; p < msg.pages; p++) {
     const k = pages.get(`${msg.tableId}:${p}`);
@@ -122,12 +124,14 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
           k.base + sc.dots, k.base + sc.w, k.base + sc.out, msg.alpha, msg.beta, msg.zeroNorm);
       }
       const sel = selectors[si];
+      const buf = buffers[si];
       const skip = pool ? null : s.skip;
       for (let i = 0; i < n; i++) {
         const row = rowOf(i);
         if (bit(dead, row) || (skip !== null && bit(skip, row))) continue;
         const o = outAt + i * 3;
-        sel.offer(k.f32[o], posOf(i), k.f32[o + 1], k.f32[o + 2]);
+        if (buf) buf.offer(k.f32[o], posOf(i), k.f32[o + 2]);
+        else sel.offer(k.f32[o], posOf(i), k.f32[o + 1], k.f32[o + 2]);
       }
     });
   };
@@ -185,5 +189,97 @@ export function runScan(msg: ScanMessage, reply: (m: WorkerReply) => void): Scan
     }
     reply({ type: 'progress', id: msg.id, positions: to - from });
   }
+  buffers.forEach((b) => b?.drain());
   return selectors.map((s) => s.result());
+}
+
+/**
+ * The candidates of a one-direction set (the two-pass scan's first pass keeps factor × N of a
+ * million users): offers at or above a cut go to a buffer of 4 × capacity; when it fills, the
+ * cut rises to the capacity-th best score in it (selection in linear time) and what falls below
+ * is dropped. Every user the exact selection would keep is at or above every cut, so draining
+ * the rest into the TopSelector keeps the same users, in the same order, as offering each user
+ * to it directly — at a fraction of the heap work when the capacity is large.
+ */
+export class CandidateBuffer {
+  private readonly s: Float32Array;
+  private readonly p: Uint32Array;
+  private readonly l: Float32Array;
+  private readonly work: Float32Array;
+  private n = 0;
+  private cut = -Infinity;
+
+  constructor(private readonly sel: TopSelector, private readonly capacity: number) {
+    const size = 4 * Math.max(16, capacity);
+    this.s = new Float32Array(size);
+    this.p = new Uint32Array(size);
+    this.l = new Float32Array(size);
+    this.work = new Float32Array(size);
+  }
+
+  offer(score: number, position: number, cosLocal: number): void {
+    if (!(score >= this.cut) || this.capacity === 0) return;
+    const i = this.n++;
+    this.s[i] = score;
+    this.p[i] = position;
+    this.l[i] = cosLocal;
+    if (this.n === this.s.length) this.shrink();
+  }
+
+  /** Raises the cut to the capacity-th best score held and drops what is below it. */
+  private shrink(): void {
+    if (this.n <= this.capacity) return;
+    const w = this.work;
+    w.set(this.s.subarray(0, this.n));
+    this.cut = nthLargest(w, this.n, this.capacity - 1);
+    let m = 0;
+    for (let i = 0; i < this.n; i++) {
+      if (!(this.s[i] >= this.cut)) continue;
+      this.s[m] = this.s[i];
+      this.p[m] = this.p[i];
+      this.l[m] = this.l[i];
+      m++;
+    }
+    this.n = m;
+    // Ties at the cut filling half the buffer: hand them to the selector, which orders ties.
+    if (m > this.s.length / 2) this.flush();
+  }
+
+  /** Offers what is held to the selector (a first-pass set's cos_g is 0). */
+  private flush(): void {
+    for (let i = 0; i < this.n; i++) this.sel.offer(this.s[i], this.p[i], 0, this.l[i]);
+    this.n = 0;
+  }
+
+  /** At the end of the scan: the best held go to the selector. */
+  drain(): void {
+    this.shrink();
+    this.flush();
+  }
+}
+
+/** The r-th largest (0-based) of a[0..n), which it reorders (Hoare's selection, middle pivot). */
+function nthLargest(a: Float32Array, n: number, r: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (r <= j) hi = j;
+    else if (r >= i) lo = i;
+    else break;
+  }
+  return a[r];
 }
