@@ -37,7 +37,7 @@ export interface TwoPassOptions {
 }
 
 /** The two-pass scan's defaults: the one home of these numbers (measured in docs/benchmarks.md). */
-export const TWO_PASS_DEFAULTS: Readonly<TwoPassOptions> = { factor: 8, minCandidates: 2000 };
+export const TWO_PASS_DEFAULTS: Readonly<TwoPassOptions> = { factor: 32, minCandidates: 2000 };
 
 /**
  * The first pass's seed set for `set` under blend weights α, β: D = [0; v; 0; 0] with
