@@ -11,6 +11,11 @@
  * Storages: the same users in an f32 table and in an int8 table (core/quantize.ts); the int8
  * rows report the time against the f32 roofline too, and recall@N: the share of the f32 scan's
  * top N (same backend, same seed set) that the int8 scan also returns.
+ *
+ * Scans: `exact` scores every user exactly; `two-pass` (core/two-pass.ts) scores every user
+ * against a one-centroid summary of the seed set, keeps factor × N candidates and scores those
+ * exactly. Its rows report recall@N against the exact f32 scan the same way, and multiply-adds
+ * as the two passes do them (3·h per user, then (2k + 1)·h per candidate).
  */
 import { availableParallelism } from 'node:os';
 import { randomModel } from '../src/model/random.js';
@@ -21,7 +26,8 @@ import { int8RowBytes } from '../src/core/quantize.js';
 import { kernelModule } from '../src/cpu/wasm-kernel.js';
 import { ZERO_NORM } from '../src/model/reference.js';
 import { prepareSeedSet, type PreparedSeedSet } from '../src/core/seed-set.js';
-import type { ScanSet } from '../src/core/scan.js';
+import type { ScanHits, ScanJob, ScanSet } from '../src/core/scan.js';
+import { candidateCount, scanTwoPass, TWO_PASS_DEFAULTS, type AudienceScanMode } from '../src/core/two-pass.js';
 import { Rng } from '../src/util/rng.js';
 import { withDefaults } from '../src/util/options.js';
 import { measure, RooflineProbe, type Timing } from './stats.js';
@@ -38,19 +44,26 @@ export interface AudienceBenchOptions {
   targets?: Array<'wasm' | 'scalar' | 'webgpu'>;
   /** User-table storages measured (the same users in each). */
   storages?: UserStorage[];
+  /** Scans measured: exact, and the two-pass scan with `factor` × N candidates. */
+  scans?: AudienceScanMode[];
+  factor?: number;
   minMs?: number;
   log?: (line: string) => void;
 }
 
 /** runAudienceBench's defaults (targets without a WebGPU adapter drop webgpu). */
 export const AUDIENCE_BENCH_DEFAULTS: Readonly<Required<Omit<AudienceBenchOptions, 'log'>>> = {
-  users: 1_000_000, h: 128, ks: [5, 20], seeds: 2000, topN: 1000, sets: [1], targets: ['wasm', 'scalar', 'webgpu'], storages: ['f32', 'int8'], minMs: 3000,
+  users: 1_000_000, h: 128, ks: [5, 20], seeds: 2000, topN: 1000, sets: [1], targets: ['wasm', 'scalar', 'webgpu'], storages: ['f32', 'int8'], scans: ['exact', 'two-pass'], factor: TWO_PASS_DEFAULTS.factor, minMs: 3000,
 };
 
 export interface AudienceRow {
   target: 'wasm' | 'scalar' | 'webgpu';
   /** The user table's storage (absent in results written before int8 storage existed: f32). */
   storage?: UserStorage;
+  /** The scan (absent in results written before the two-pass scan existed: exact). */
+  scan?: AudienceScanMode;
+  /** Two-pass rows: candidates per set. */
+  candidates?: number;
   adapter: string;
   users: number;
   h: number;
@@ -61,13 +74,13 @@ export interface AudienceRow {
   bytes: number;
   timing: Timing;
   usersPerSec: number;
-  /** Multiply-adds per second: (2k + 1)·h per user and set for the dot products. */
+  /** Multiply-adds per second: (2k + 1)·h per user and set for the dot products (two-pass: as above). */
   gmacPerSec: number;
   roofline: Timing;
   rooflineRatio: number;
   /** median / the time to read the same users stored as f32 (the roofline the f32 rows use). */
   f32RooflineRatio?: number;
-  /** int8 rows: the share of the f32 scan's top N (same backend and seed set) this scan returns. */
+  /** Rows other than f32 exact: the share of the exact f32 scan's top N (same backend and seed set) this scan returns. */
   recallVsF32?: number;
   /** The WebAssembly kernel on one thread with its data in cache, GMAC/s (null for other targets). */
   inCacheGmacPerThread: number | null;
@@ -104,7 +117,8 @@ function fillTable(table: UserTable, n: number, h: number, seed: number): void {
 
 export async function runAudienceBench(options: AudienceBenchOptions = {}): Promise<AudienceBenchResult> {
   const log = options.log ?? (() => undefined);
-  const { users: n, h, ks, seeds: seedCount, topN, sets: setCounts, minMs, storages } = withDefaults(AUDIENCE_BENCH_DEFAULTS, options);
+  const { users: n, h, ks, seeds: seedCount, topN, sets: setCounts, minMs, storages, scans, factor } = withDefaults(AUDIENCE_BENCH_DEFAULTS, options);
+  const twoPass = { ...TWO_PASS_DEFAULTS, factor };
   const present = await probeBackends();
   const machine = await machineInfo({ probeWebGpu: present.includes('webgpu') });
   const targets = (options.targets ?? AUDIENCE_BENCH_DEFAULTS.targets).filter((t) => t !== 'webgpu' || present.includes('webgpu'));
@@ -160,33 +174,39 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
           const st = tables.get(storage) as UserTable;
           for (const S of setCounts) {
             const sets: ScanSet[] = prepared.slice(0, S).map((set) => ({ set, topN, threshold: -Infinity }));
-            const scan = async (t: UserTable): Promise<Set<number>> => {
+            const run = async (job: ScanJob): Promise<ScanHits[]> => (await engine.scanUsers(job)).hits;
+            const scan = async (t: UserTable, mode: AudienceScanMode): Promise<Set<number>> => {
               const snapshot = t.acquire();
               try {
-                return new Set((await engine.scanUsers({ table: t, snapshot, sets, alpha, beta })).hits[0].position);
+                const job: ScanJob = { table: t, snapshot, sets, alpha, beta };
+                return new Set((mode === 'exact' ? await run(job) : await scanTwoPass(run, job, twoPass))[0].position);
               } finally {
                 snapshot.release();
               }
             };
-            const top = await scan(st);
-            if (storage === 'f32') f32Top.set(S, top);
-            const want = f32Top.get(S);
-            const recall = storage !== 'f32' && want ? [...want].filter((p) => top.has(p)).length / Math.max(1, want.size) : undefined;
-            if (!storages.includes(storage)) continue;
-            const slow = target === 'scalar';
-            const timing = await measure(() => scan(st), { warmup: 1, minRuns: slow ? 2 : 5, maxRuns: slow ? 3 : 50, minMs: slow ? 0 : minMs });
-            const inCache = target === 'wasm' && storage === 'f32' ? inCacheRate(prepared[0], h) : null;
-            const roofline = rooflines.get(storage) as Timing;
-            const row: AudienceRow = {
-              target, storage, adapter: engine.adapterName, users: n, h, k, sets: S, topN, bytes: bytesOf(storage), timing,
-              usersPerSec: n / (timing.medianMs / 1000),
-              gmacPerSec: (n * S * (2 * k + 1) * h) / (timing.medianMs / 1000) / 1e9,
-              roofline, rooflineRatio: timing.medianMs / roofline.medianMs, f32RooflineRatio: timing.medianMs / f32Roofline.medianMs,
-              recallVsF32: recall, inCacheGmacPerThread: inCache, clusterMs,
-              threads: target === 'webgpu' ? 0 : target === 'scalar' ? 1 : Math.min(4, availableParallelism()),
-            };
-            rows.push(row);
-            log(formatAudienceRow(row));
+            for (const mode of [...new Set<AudienceScanMode>(storage === 'f32' ? ['exact', ...scans] : scans)]) {
+              const top = await scan(st, mode);
+              if (storage === 'f32' && mode === 'exact') f32Top.set(S, top);
+              const want = f32Top.get(S);
+              const recall = (storage !== 'f32' || mode !== 'exact') && want ? [...want].filter((p) => top.has(p)).length / Math.max(1, want.size) : undefined;
+              if (!storages.includes(storage) || !scans.includes(mode)) continue;
+              const slow = target === 'scalar';
+              const timing = await measure(() => scan(st, mode), { warmup: 1, minRuns: slow ? 2 : 5, maxRuns: slow ? 3 : 50, minMs: slow ? 0 : minMs });
+              const inCache = target === 'wasm' && storage === 'f32' && mode === 'exact' ? inCacheRate(prepared[0], h) : null;
+              const roofline = rooflines.get(storage) as Timing;
+              const candidates = mode === 'two-pass' && candidateCount(topN, twoPass) * 2 <= n ? candidateCount(topN, twoPass) : undefined;
+              const macs = candidates === undefined ? n * S * (2 * k + 1) * h : S * (n * 3 * h + candidates * (2 * k + 1) * h);
+              const row: AudienceRow = {
+                target, storage, scan: mode, candidates, adapter: engine.adapterName, users: n, h, k, sets: S, topN, bytes: bytesOf(storage), timing,
+                usersPerSec: n / (timing.medianMs / 1000),
+                gmacPerSec: macs / (timing.medianMs / 1000) / 1e9,
+                roofline, rooflineRatio: timing.medianMs / roofline.medianMs, f32RooflineRatio: timing.medianMs / f32Roofline.medianMs,
+                recallVsF32: recall, inCacheGmacPerThread: inCache, clusterMs,
+                threads: target === 'webgpu' ? 0 : target === 'scalar' ? 1 : Math.min(4, availableParallelism()),
+              };
+              rows.push(row);
+              log(formatAudienceRow(row));
+            }
           }
         }
       } finally {
@@ -227,7 +247,7 @@ function inCacheRate(set: PreparedSeedSet, h: number): number {
 export function formatAudienceRow(r: AudienceRow): string {
   const f = (x: number): string => x.toFixed(x < 10 ? 2 : 0);
   return [
-    r.target.padEnd(6), (r.storage ?? 'f32').padEnd(4), `users=${r.users}`, `k=${String(r.k).padStart(3)}`, `h=${r.h}`, `sets=${r.sets}`,
+    r.target.padEnd(6), (r.storage ?? 'f32').padEnd(4), (r.scan ?? 'exact').padEnd(8), `users=${r.users}`, `k=${String(r.k).padStart(3)}`, `h=${r.h}`, `sets=${r.sets}`,
     `median ${f(r.timing.medianMs).padStart(7)} ms`, `p99 ${f(r.timing.p99Ms).padStart(7)} ms`,
     `${(r.usersPerSec / 1e6).toFixed(2).padStart(6)} M users/s`, `${r.gmacPerSec.toFixed(1).padStart(5)} GMAC/s`,
     `roofline ${f(r.roofline.medianMs).padStart(6)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,

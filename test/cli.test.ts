@@ -82,14 +82,19 @@ describe('ralm command line', () => {
   });
 
   it('bench audience and eval audience run small configurations', async () => {
-    const b = await ralm('bench', 'audience', '--users', '3000', '--ks', '5', '--targets', 'wasm,scalar', '--min-ms', '50', '--json');
+    const b = await ralm('bench', 'audience', '--users', '5000', '--ks', '5', '--top', '50', '--targets', 'wasm,scalar', '--min-ms', '50', '--json');
     assert.equal(b.code, 0, b.stderr);
-    const doc = JSON.parse(b.stdout) as { rows: Array<{ target: string; storage: string; users: number; rooflineRatio: number; recallVsF32?: number; inCacheGmacPerThread: number | null }> };
-    assert.deepEqual(doc.rows.map((x) => `${x.target} ${x.storage}`), ['wasm f32', 'wasm int8', 'scalar f32', 'scalar int8']);
-    assert.ok(doc.rows.every((x) => x.users === 3000 && x.rooflineRatio > 0));
+    const doc = JSON.parse(b.stdout) as { rows: Array<{ target: string; storage: string; scan: string; candidates?: number; users: number; rooflineRatio: number; recallVsF32?: number; inCacheGmacPerThread: number | null }> };
+    assert.deepEqual(doc.rows.map((x) => `${x.target} ${x.storage} ${x.scan}`), [
+      'wasm f32 exact', 'wasm f32 two-pass', 'wasm int8 exact', 'wasm int8 two-pass',
+      'scalar f32 exact', 'scalar f32 two-pass', 'scalar int8 exact', 'scalar int8 two-pass',
+    ]);
+    assert.ok(doc.rows.every((x) => x.users === 5000 && x.rooflineRatio > 0));
     assert.ok((doc.rows[0].inCacheGmacPerThread as number) > 0);
-    // int8 rows report their recall of the f32 scan's top N (3,000 users: a wide margin).
-    assert.ok(doc.rows.filter((x) => x.storage === 'int8').every((x) => (x.recallVsF32 as number) > 0.8));
+    // Two-pass rows kept the 2,000-candidate floor (below half the users, so both passes ran).
+    assert.ok(doc.rows.filter((x) => x.scan === 'two-pass').every((x) => x.candidates === 2000));
+    // Rows other than exact f32 report their recall of the exact f32 scan's top N (a wide margin).
+    assert.ok(doc.rows.filter((x) => x.storage === 'int8' || x.scan === 'two-pass').every((x) => (x.recallVsF32 as number) > 0.8));
     const e = await ralm('eval', 'audience', '--dataset', 'synthetic', '--items', '20', '--rank', '16', '--ks', '5', '--ns', '10,100', '--json');
     assert.equal(e.code, 0, e.stderr);
     const ev = JSON.parse(e.stdout) as { methods: Array<{ method: string; atN: Array<{ n: number; recall: number }> }> };

@@ -22,10 +22,11 @@ import { AUDIENCE_DEFAULTS } from './defaults.js';
 export { AUDIENCE_DEFAULTS };
 import { Rng } from '../util/rng.js';
 import { TimeSlicer } from '../util/time-slice.js';
-import { bit, type ScanHits, type ScanSet } from '../core/scan.js';
+import { bit, type ScanHits, type ScanJob, type ScanSet } from '../core/scan.js';
 import { prepareSeedSet } from '../core/seed-set.js';
 import { DEFAULT_ROWS_PER_PAGE, UserTable, type UserStorage } from '../core/user-table.js';
 import { paddedStride } from '../core/item-table.js';
+import { scanTwoPass, TWO_PASS_DEFAULTS, type AudienceScanMode, type TwoPassOptions } from '../core/two-pass.js';
 
 export interface AudienceServiceOptions {
   /** Most seeds clustered per audience; a larger seed set is sampled (seeded) down to this. */
@@ -36,6 +37,13 @@ export interface AudienceServiceOptions {
   rowsPerPage?: number;
   /** User-table storage: `int8` has the CPU scan read int8 codes with integer dot products. Default AUDIENCE_DEFAULTS.storage. */
   storage?: UserStorage;
+  /**
+   * `two-pass`: a cheap first pass keeps candidateFactor × N users, the exact score ranks them
+   * (core/two-pass.ts; recall against `exact` measured in docs/benchmarks.md). Default AUDIENCE_DEFAULTS.scan.
+   */
+  scan?: AudienceScanMode;
+  /** Two-pass candidates per audience: this many times its N (default TWO_PASS_DEFAULTS.factor). */
+  candidateFactor?: number;
 }
 
 /** An audience request, validated (see `parseAudienceRequest`). */
@@ -78,6 +86,8 @@ export class AudienceService {
   readonly users: UserTable;
   readonly maxClusterSeeds: number;
   readonly maxSize: number;
+  readonly scan: AudienceScanMode;
+  private readonly twoPass: TwoPassOptions;
   private loaded: Promise<{ users: number; reembedded: number }> | undefined;
 
   /** `store` null: no stored users; the table holds what addUsers() puts there (evaluation, tests). */
@@ -85,6 +95,15 @@ export class AudienceService {
     const { h, k } = engine.model.manifest;
     this.maxClusterSeeds = options.maxClusterSeeds ?? AUDIENCE_DEFAULTS.maxClusterSeeds;
     this.maxSize = options.maxSize ?? AUDIENCE_DEFAULTS.maxSize;
+    this.scan = options.scan ?? AUDIENCE_DEFAULTS.scan;
+    if (this.scan !== 'exact' && this.scan !== 'two-pass') {
+      throw new RalmError('RALM_ERR_VALIDATION', `scan: expected "exact" or "two-pass", got ${JSON.stringify(this.scan)}`, { field: 'scan' });
+    }
+    const factor = options.candidateFactor ?? TWO_PASS_DEFAULTS.factor;
+    if (!Number.isFinite(factor) || factor < 1) {
+      throw new RalmError('RALM_ERR_VALIDATION', `candidateFactor: expected a number ≥ 1, got ${String(factor)}`, { field: 'candidateFactor' });
+    }
+    this.twoPass = { ...TWO_PASS_DEFAULTS, factor };
     const byBinding = Math.floor((128 * 1024 * 1024) / (paddedStride(h) * 4));
     this.users = new UserTable({ h, maxCentroids: k, rowsPerPage: options.rowsPerPage ?? Math.min(DEFAULT_ROWS_PER_PAGE, byBinding), storage: options.storage ?? AUDIENCE_DEFAULTS.storage });
   }
@@ -272,7 +291,7 @@ export class AudienceService {
         topN: r.spec.size,
         threshold: r.spec.threshold ?? -Infinity,
       }));
-      const scan = await this.engine.scanUsers({ table, snapshot, pool: poolForScan, sets, alpha, beta, onProgress: options.onProgress, signal: options.signal });
+      const scan = await this.scanUsers({ table, snapshot, pool: poolForScan, sets, alpha, beta, onProgress: options.onProgress, signal: options.signal });
       const t3 = performance.now();
       const users: AudienceUser[][] = [];
       for (const hits of scan.hits) users.push(await this.toUsers(hits, poolForScan, snapshot.idOf));
@@ -297,6 +316,18 @@ export class AudienceService {
     } finally {
       snapshot.release();
     }
+  }
+
+  /** The user scan in the configured mode, on the engine's backend (both passes on the same one). */
+  private async scanUsers(job: ScanJob): Promise<{ hits: ScanHits[]; backend: string; adapter: string }> {
+    if (this.scan === 'exact') return this.engine.scanUsers(job);
+    let last = { backend: '', adapter: '' };
+    const hits = await scanTwoPass(async (j) => {
+      const r = await this.engine.scanUsers(j);
+      last = { backend: r.backend, adapter: r.adapter };
+      return r.hits;
+    }, job, this.twoPass);
+    return { hits, ...last };
   }
 
   /** The seed set's points (look-alike embeddings), sampled down to maxClusterSeeds when larger. */

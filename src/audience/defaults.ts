@@ -6,6 +6,7 @@ export const AUDIENCE_DEFAULTS = {
   maxClusterSeeds: 20_000,
   maxSize: 1_000_000,
   storage: 'f32',
+  scan: 'exact',
 } as const satisfies Partial<AudienceServiceOptions>;
 
 /** Audience job defaults: the one home of these numbers (the service configuration reads them). */

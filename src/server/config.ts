@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { AUDIENCE_DEFAULTS, AUDIENCE_JOB_DEFAULTS } from '../audience/defaults.js';
+import { TWO_PASS_DEFAULTS } from '../core/two-pass.js';
 import { ENGINE_DEFAULTS } from '../engine/options.js';
 import { LMDB_DEFAULTS } from '../store/lmdb-store.js';
 import { SEED_DEFAULTS } from '../seeds/defaults.js';
@@ -100,6 +101,10 @@ export interface ServiceConfig {
   audienceMaxClusterSeeds: number;
   /** Audience user-table storage. */
   audienceStorage: 'f32' | 'int8';
+  /** Audience scan: every user exactly, or a first pass choosing candidates for the exact score. */
+  audienceScan: 'exact' | 'two-pass';
+  /** Two-pass scan: candidates per audience, as a multiple of its N. */
+  audienceCandidateFactor: number;
   /** Audience jobs waiting beyond the running one; more are refused with 429. */
   audienceMaxQueuedJobs: number;
   /** How long finished audience jobs and their users are kept, ms. */
@@ -157,6 +162,9 @@ export const SERVICE_OPTIONS = {
   audienceMaxClusterSeeds: { flag: 'audience-max-cluster-seeds', env: 'RALM_AUDIENCE_MAX_CLUSTER_SEEDS', arg: 'N', default: String(AUDIENCE_DEFAULTS.maxClusterSeeds), help: 'most seeds clustered per audience (larger seed sets are sampled)', parse: int(1, 1e7) },
   // int8: faster, recall@1000 against f32 ≥ 0.99 (docs/benchmarks.md#quantized-storage); AUDIENCE_DEFAULTS.storage (f32) is the library's.
   audienceStorage: { flag: 'audience-storage', env: 'RALM_AUDIENCE_STORAGE', arg: 'f32|int8', default: 'int8', help: 'audience user-table storage (int8: the CPU scan reads int8 codes, a quarter of the bytes, with integer dot products)', parse: oneOf(['f32', 'int8'] as const) },
+  // two-pass: recall@1000 against exact ≥ 0.99 measured (docs/benchmarks.md#audience-two-pass-scan); AUDIENCE_DEFAULTS.scan (exact) is the library's.
+  audienceScan: { flag: 'audience-scan', env: 'RALM_AUDIENCE_SCAN', arg: 'exact|two-pass', default: 'two-pass', help: 'audience scan (two-pass: a cheap first pass over every user keeps candidates, the exact score ranks them)', parse: oneOf(['exact', 'two-pass'] as const) },
+  audienceCandidateFactor: { flag: 'audience-candidate-factor', env: 'RALM_AUDIENCE_CANDIDATE_FACTOR', arg: 'N', default: String(TWO_PASS_DEFAULTS.factor), help: 'two-pass audience scan: candidates kept per audience, as a multiple of its size N', parse: int(1, 10_000) },
   audienceMaxQueuedJobs: { flag: 'audience-max-queued-jobs', env: 'RALM_AUDIENCE_MAX_QUEUED_JOBS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.maxQueued), help: 'audience jobs waiting beyond the running one; more are refused with 429', parse: int(0, 10_000) },
   audienceRetentionMs: { flag: 'audience-retention-ms', env: 'RALM_AUDIENCE_RETENTION_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.retentionMs), help: 'how long finished audience jobs and their users are kept, ms', parse: int(1000, 365 * 86_400_000) },
   audienceJobTimeoutMs: { flag: 'audience-job-timeout-ms', env: 'RALM_AUDIENCE_JOB_TIMEOUT_MS', arg: 'N', default: String(AUDIENCE_JOB_DEFAULTS.staleMs), help: 'shared store: an audience job whose runner has not heart-beaten for this long (it beats every third of it) is run again by another replica, ms', parse: int(300, 86_400_000) },

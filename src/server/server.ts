@@ -80,7 +80,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
       headersTimeoutMs: config.headersTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     },
     audience: {
-      syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds, storage: config.audienceStorage,
+      syncMaxUsers: config.audienceSyncMaxUsers, maxSize: config.audienceMaxSize, maxClusterSeeds: config.audienceMaxClusterSeeds, storage: config.audienceStorage, scan: config.audienceScan, candidateFactor: config.audienceCandidateFactor,
       jobs: { maxQueued: config.audienceMaxQueuedJobs, retentionMs: config.audienceRetentionMs, staleMs: config.audienceJobTimeoutMs },
     },
   }, state);

@@ -55,7 +55,7 @@ describe('ralm help', () => {
   });
 
   it('every command and subcommand: --help and ralm help print its usage and every option with its default, at once', async () => {
-    assert.equal(commands.length, 21); // every command and subcommand, tune, bench cluster and bench quant included
+    assert.equal(commands.length, 22); // every command and subcommand, tune, bench cluster, bench quant and bench two-pass included
     for (const c of commands) {
       const words = c.name.split(' ');
       const [flag, word] = await Promise.all([run(...words, '--help'), run('help', ...words)]);
@@ -154,7 +154,7 @@ describe('ralm usage errors', () => {
     assert.match(top.stderr, /^ralm: unknown command "frobnicate"\n\nusage: ralm <command>/);
     const sub = await run('bench', 'frobnicate');
     assert.equal(sub.code, 2);
-    assert.match(sub.stderr, /^ralm: bench: unknown benchmark "frobnicate", expected "kernel", "http", "seeds", "audience", "quant", "cluster", "plot" or "compare"\n\nusage: ralm bench <benchmark>/);
+    assert.match(sub.stderr, /^ralm: bench: unknown benchmark "frobnicate", expected "kernel", "http", "seeds", "audience", "two-pass", "quant", "cluster", "plot" or "compare"\n\nusage: ralm bench <benchmark>/);
     const ev = await run('eval', 'frobnicate');
     assert.match(ev.stderr, /expected "recommend" \(the default\) or "audience"/);
     assert.equal((await run('model')).code, 2);

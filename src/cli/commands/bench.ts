@@ -1,5 +1,5 @@
 /**
- * `ralm bench kernel|http|seeds|audience|quant|cluster|plot|compare`: the measurements. The only module in
+ * `ralm bench kernel|http|seeds|audience|two-pass|quant|cluster|plot|compare`: the measurements. The only module in
  * src/ that imports bench/, whose option objects give these commands their defaults.
  */
 import { readFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { CUSTOM_GRID_DEFAULTS, defaultBackends, KERNEL_BENCH_DEFAULTS, runKernel
 import { HTTP_BENCH_DEFAULTS, runHttpBench } from '../../../bench/http.js';
 import { runSeedsBench, SEEDS_BENCH_DEFAULTS } from '../../../bench/seeds.js';
 import { AUDIENCE_BENCH_DEFAULTS, runAudienceBench } from '../../../bench/audience.js';
+import { runTwoPassBench, TWO_PASS_BENCH_DEFAULTS } from '../../../bench/two-pass.js';
 import { CLUSTER_BENCH_DEFAULTS, runClusterBench } from '../../../bench/cluster.js';
 import { QUANT_BENCH_DEFAULTS, runQuantBench } from '../../../bench/quant.js';
 import { DEFAULT_PLOT_PREFIX, writeKernelPlots } from '../../../bench/plot.js';
@@ -160,6 +161,8 @@ const AUDIENCE_OPTIONS = {
   top: { flag: 'top', arg: 'N', default: asDefault(ad.topN), help: 'audience size N', parse: int() },
   targets: { flag: 'targets', arg: 'wasm,scalar,webgpu', default: asDefault(ad.targets), help: 'scan implementations (webgpu only where an adapter is present)', parse: list(oneOf(['wasm', 'scalar', 'webgpu'] as const)) },
   storage: { flag: 'storage', arg: 'f32,int8', default: asDefault(ad.storages), help: 'user-table storages (the same users in each; int8 rows report recall@N against f32)', parse: list(oneOf(['f32', 'int8'] as const)) },
+  scans: { flag: 'scans', arg: 'exact,two-pass', default: asDefault(ad.scans), help: 'scans measured (two-pass rows report recall@N against the exact f32 scan)', parse: list(oneOf(['exact', 'two-pass'] as const)) },
+  factor: { flag: 'factor', arg: 'N', default: asDefault(ad.factor), help: 'two-pass scan: candidates kept, as a multiple of N', parse: int(1, 10_000) },
   minMs: { flag: 'min-ms', arg: 'N', default: asDefault(ad.minMs), help: 'least measuring time per row, ms', parse: int() },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
@@ -171,7 +174,7 @@ const audience = defineCommand({
   options: AUDIENCE_OPTIONS,
   async run({ values: v }) {
     const r = await runAudienceBench({
-      users: v.users, h: v.h, ks: v.ks, seeds: v.seeds, sets: v.sets, topN: v.top, targets: v.targets, storages: v.storage, minMs: v.minMs, log,
+      users: v.users, h: v.h, ks: v.ks, seeds: v.seeds, sets: v.sets, topN: v.top, targets: v.targets, storages: v.storage, scans: v.scans, factor: v.factor, minMs: v.minMs, log,
     });
     await writeResult(v.out, r);
     emit(v.json, r, describeMachine(r.machine));
@@ -266,8 +269,40 @@ const quant = defineCommand({
   },
 });
 
+const tp = TWO_PASS_BENCH_DEFAULTS;
+
+const TWO_PASS_OPTIONS = {
+  dataset: { flag: 'dataset', arg: 'movielens|globo', default: 'movielens', help: 'the click log', parse: oneOf(['movielens', 'globo'] as const) },
+  data: { flag: 'data', arg: 'DIR', help: 'the dataset folder', parse: str() },
+  rank: { flag: 'rank', arg: 'N', default: asDefault(tp.rank), help: 'SVD rank (the embedding width)', parse: int(2, 1024) },
+  items: { flag: 'items', arg: 'N', default: asDefault(tp.items), help: 'seed sets (items) sampled', parse: int(1, 1e6) },
+  ks: { flag: 'ks', arg: 'K,…', default: asDefault(tp.ks), help: 'centroids per seed set', parse: list(int(1, 1000)) },
+  ns: { flag: 'ns', arg: 'N,…', default: asDefault(tp.ns), help: 'audience sizes N', parse: list(int(1, 1e7)) },
+  factors: { flag: 'factors', arg: 'F,…', default: asDefault(tp.factors), help: 'candidate factors (candidates = max(min, F × N))', parse: list(int(1, 10_000)) },
+  minCandidates: { flag: 'min-candidates', arg: 'N', default: asDefault(tp.minCandidates), help: 'the candidate floor', parse: int(0, 1e9) },
+  storage: { flag: 'storage', arg: 'f32|int8', default: tp.storage, help: 'user-table storage', parse: oneOf(['f32', 'int8'] as const) },
+  seed: { flag: 'seed', arg: 'N', default: asDefault(tp.seed), help: 'sampling and SVD seed', parse: int(0) },
+  out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
+} as const satisfies OptionTable;
+
+const twoPass = defineCommand({
+  name: 'bench two-pass',
+  usage: 'bench two-pass --dataset movielens|globo --data DIR [options]',
+  summary: "The two-pass audience scan's recall@N against the exact scan on real seed sets (SVD users of a click log).",
+  notes: ['Seed sets as ralm eval audience draws them: half the clickers of sampled items with 20 to 5,000 clickers; RALM with identity weights.'],
+  options: TWO_PASS_OPTIONS,
+  async run({ values: v }) {
+    if (v.data === undefined) throw new UsageError('bench two-pass: give --data DIR (the dataset)');
+    const r = await runTwoPassBench({
+      dataset: v.dataset, data: resolve(v.data), rank: v.rank, items: v.items, ks: v.ks, ns: v.ns, factors: v.factors, minCandidates: v.minCandidates, storage: v.storage, seed: v.seed, log,
+    });
+    await writeResult(v.out, r);
+    emit(v.json, r, describeMachine(r.machine));
+  },
+});
+
 export const command: CommandGroup = {
   kind: 'group', name: 'bench', noun: 'benchmark',
   summary: 'Measurements: the ranking kernel, the HTTP service, the seed pipeline, the audience scan, the shared store; plots and comparisons of kernel results.',
-  subcommands: { kernel, http, seeds, audience, quant, cluster, plot, compare },
+  subcommands: { kernel, http, seeds, audience, 'two-pass': twoPass, quant, cluster, plot, compare },
 };
