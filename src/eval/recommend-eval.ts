@@ -205,13 +205,14 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       } finally {
         embedder?.dispose();
       }
-      training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking });
+      training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking,
+        popularityPrior: s2.prior.lambda, validationRankingWithPrior: s2.prior.grid.find((g) => g.lambda === s2.prior.lambda)?.ranking });
       const rng = new Rng(seed * 101 + 5);
       const sampleSeeds = (i: number): number[] => {
         const l = (trainClickers.get(i) ?? []).slice();
         return l.length > maxSeeds ? rng.shuffle(l, maxSeeds).slice(0, maxSeeds) : l;
       };
-      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed);
+      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0);
       try {
         await evalOne(rec, seed);
         if (v.name === 'RALM' || v.name === 'RALM (averaged seeds)') await newItems.ralm(rec, seed);

@@ -82,7 +82,7 @@ describe('stage 2 ranking validation', () => {
         let top = 0;
         for (let r = 0; r < v.rows; r++) {
           const own = clicked.get(v.rowUser[r]) ?? new Set<number>();
-          const list = v.candidates.map((it, j) => ({ it, j, s: scores[r * I + j] + lambda * Math.log(Math.max(1, (v.clickers as Float64Array)[j])) }))
+          const list = v.candidates.map((it, j) => ({ it, j, s: scores[r * I + j] + lambda * Math.log1p((v.clickers as Float64Array)[j]) }))
             .filter((e) => e.it === v.rowItem[r] || !own.has(e.it)).sort((a, b) => b.s - a.s);
           if (list.slice(0, topK).some((e) => e.it === v.rowItem[r])) hits++;
           if (lambda === 0) top += list.slice(0, topK).reduce((s, e) => s + (v.clickers as Float64Array)[e.j], 0) / topK;
