@@ -206,7 +206,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         embedder?.dispose();
       }
       training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking,
-        popularityPrior: s2.prior.lambda, validationRankingWithPrior: s2.prior.grid.find((g) => g.lambda === s2.prior.lambda)?.ranking });
+        popularityPrior: s2.prior.lambda, validationRankingWithPrior: s2.validation.kept.withPrior });
       const rng = new Rng(seed * 101 + 5);
       const sampleSeeds = (i: number): number[] => {
         const l = (trainClickers.get(i) ?? []).slice();

@@ -41,21 +41,24 @@ export const PRIOR_WEIGHTS = [0.02, 0.05, 0.1, 0.2, 0.5] as const;
 /** How λ was set: chosen on this validation (`auto`) or fixed by the caller, and what each λ tried scored. */
 export interface PriorChoice {
   lambda: number;
+  /** prec@10 of the held-out clicks with that λ (without the prior for a fixed λ off the grid). */
+  ranking: number;
   chosen: 'validation' | 'fixed';
   /** prec@10 of the held-out clicks with λ = 0 and each weight of PRIOR_WEIGHTS, on the weights kept. */
   grid: Array<{ lambda: number; ranking: number }>;
 }
 
 /**
- * λ for the weights kept: `fixed` as given, or (`auto`) the weight of PRIOR_WEIGHTS with the best
- * validation prec@10, 0 unless one beats λ = 0; ties go to the smaller λ.
+ * λ for a set of weights: `fixed` as given, or (`auto`) the weight of PRIOR_WEIGHTS with the best
+ * validation prec@10, 0 unless one beats λ = 0; ties go to the smaller λ. Stage 2 keeps the
+ * weights whose prec@10 with their λ is best, since that is the score they are served with.
  */
 export function choosePrior(setting: number | 'auto', base: number, withPrior: readonly number[]): PriorChoice {
   const grid = [{ lambda: 0, ranking: base }, ...PRIOR_WEIGHTS.map((lambda, i) => ({ lambda, ranking: withPrior[i] ?? Number.NaN }))];
-  if (setting !== 'auto') return { lambda: setting, chosen: 'fixed', grid };
+  if (setting !== 'auto') return { lambda: setting, ranking: grid.find((g) => g.lambda === setting)?.ranking ?? base, chosen: 'fixed', grid };
   let best = grid[0];
   for (const g of grid) if (g.ranking > best.ranking) best = g;
-  return { lambda: best.lambda, chosen: 'validation', grid };
+  return { lambda: best.lambda, ranking: best.ranking, chosen: 'validation', grid };
 }
 
 export const RANKING_VALIDATION_DEFAULTS: Readonly<RankingValidationOptions> = { users: 1000, perUser: 3, minTrainClicks: 5, maxCandidates: 2000, topK: 10, seed: 11 };
