@@ -47,8 +47,9 @@ export class RalmRecommender implements Recommender, FreshScorer {
     return this.x.subarray(u * this.m, (u + 1) * this.m);
   }
 
-  static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number, clickersOf: (i: number) => number): Promise<RalmRecommender> {
-    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false });
+  /** `popularityPrior` overrides the model's λ (a sweep); the model's own by default. */
+  static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number, clickersOf: (i: number) => number, popularityPrior?: number): Promise<RalmRecommender> {
+    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false, popularityPrior });
     const r = new RalmRecommender(name, engine, x, model.manifest.m);
     for (let b = 0; b < items.length; b += 512) {
       const chunk = items.subarray(b, b + 512);
