@@ -171,6 +171,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       cos_l = safe_cos(e_dot_l / sum_w, e_norm, sqrt(l2) / sum_w, params.zero_norm);
     }
     let cos_g = safe_cos(g_dot_e, e_norm, bitcast<f32>(m.y), params.zero_norm);
-    results[w.z] = vec4<f32>(params.alpha * cos_g + params.beta * cos_l, cos_g, cos_l, 0.0);
+    // The item's popularity prior (0 when the model has none), added after the blend is rounded.
+    let blend = params.alpha * cos_g + params.beta * cos_l;
+    results[w.z] = vec4<f32>(blend + bitcast<f32>(w.w), cos_g, cos_l, 0.0);
   }
 }

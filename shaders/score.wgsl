@@ -12,7 +12,7 @@
 //   L     = Σ_j w_j C_j                   unnormalised local vector (Σ w_j cancels in the cosine)
 //   cos_l = e·L / (|e| |L|)               e·L and |L| from the accumulated L, not per row
 //   cos_g = e · g / (|e| |g|)             |g| precomputed with the item
-//   score = alpha · cos_g + beta · cos_l
+//   score = alpha · cos_g + beta · cos_l + prior   prior = λ · ln(1 + clickers), from the work item
 // A vector whose norm is below zero_norm counts as zero and its cosine is 0 (safe_cos).
 // The logit is tanh'd through clamped_tanh (common.wgsl).
 //
@@ -24,7 +24,8 @@
 //   globals    page of slots × row_vec4 vec4<f32>
 //   item_meta  page of slots × (valid centroid count, bitcast |g|)
 //   users      per request: q then e, row_vec4 vec4<f32> each;  user_norms: |e| per request
-//   work       (slot within page, request, output position, unused)
+//   work       (slot within page, request, output position, bitcast prior: the item's
+//              popularity prior in float32, 0 when the model has none)
 //   results    per output position: (score, cos_g, cos_l, 0)
 // Bounds: count <= k; h <= 4 * MAX_ROW_VEC4 (the host checks both before dispatch). MAX_ROW_VEC4
 // and the overrides are set from src/gpu/limits.ts.
@@ -118,5 +119,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     cos_l = safe_cos(e_dot_l / sum_w, e_norm, sqrt(ll) / sum_w, params.zero_norm);
   }
   let cos_g = safe_cos(dg, e_norm, g_norm, params.zero_norm);
-  results[w.z] = vec4<f32>(params.alpha * cos_g + params.beta * cos_l, cos_g, cos_l, 0.0);
+  // The item's popularity prior (0 when the model has none), added after the blend is rounded.
+  let blend = params.alpha * cos_g + params.beta * cos_l;
+  results[w.z] = vec4<f32>(blend + bitcast<f32>(w.w), cos_g, cos_l, 0.0);
 }

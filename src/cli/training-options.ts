@@ -8,6 +8,17 @@ import { STAGE2_DEFAULTS } from '../train/stage2.js';
 import { TRAIN_DEFAULTS } from '../train/pipeline.js';
 import type { DatasetKind } from '../data/open.js';
 import { asDefault, int, num, oneOf, type OptionTable } from '../util/options.js';
+import { MAX_PRIOR_WEIGHT } from '../model/prior.js';
+
+/** `auto`, or λ as a number within ±MAX_PRIOR_WEIGHT. */
+function priorWeight(raw: string): number | 'auto' {
+  if (raw === 'auto') return 'auto';
+  try {
+    return num(-MAX_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT)(raw);
+  } catch (err) {
+    throw new Error(`expected auto or ${(err as Error).message.replace(/^expected /, '')}`);
+  }
+}
 
 const s1 = STAGE1_DEFAULTS;
 const s2 = TRAIN_DEFAULTS.stage2;
@@ -35,6 +46,7 @@ export const TRAINING_OPTIONS = {
   stage2Init: { flag: 'stage2-init', arg: 'random|identity', default: s2.init, help: 'where stage 2 starts (identity needs h = m)', parse: oneOf(['random', 'identity'] as const) },
   stage2Scaling: { flag: 'stage2-scaling', arg: 'none|whiten|standardize', default: s2.inputScaling, help: 'how stage 2 scales x (folded into the transform)', parse: oneOf(['none', 'whiten', 'standardize'] as const) },
   blend: { flag: 'blend', arg: 'fixed|learned', default: s2.learnBlend ? 'learned' : 'fixed', help: 'α, β fixed (0.3, 0.7) or learned by stage 2', parse: oneOf(['fixed', 'learned'] as const) },
+  popularityPrior: { flag: 'popularity-prior', arg: 'X|auto', default: String(STAGE2_DEFAULTS.popularityPrior), help: 'λ of the popularity prior λ·ln(1 + clickers) added to served scores: chosen after stage 2 on its validation (prec@10 of held-out latest clicks) among 0, 0.02, 0.05, 0.1, 0.2, 0.5, or fixed', parse: priorWeight },
   stage2Validation: { flag: 'stage2-validation', arg: 'ranking|items|users', default: s2.validationMetric, help: 'stage 2 keeps the weights with the best prec@10 on held-out latest clicks against every item, or AUC of held-out items per user, or users per item', parse: oneOf(['ranking', 'items', 'users'] as const) },
 } as const satisfies OptionTable;
 
@@ -42,11 +54,11 @@ export const TRAINING_OPTIONS = {
 export function trainingStageOptions(v: {
   history: number; stage1Init: 'clicks' | 'random'; stage2Objective: 'items' | 'users' | 'both'; stage2Loss: 'softmax' | 'bce'; stage2Negatives: number; stage2ItemNegatives: 'uniform' | 'popularity';
   stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'ranking' | 'items' | 'users';
-  stage2LogQ: 'on' | 'off'; stage2Scale: number; stage2Train: 'all' | 'attention' | 'bias'; stage2MaxTargets: number;
-}): { stage1: { history: number; clickFactors: boolean }; stage2: { objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
+  stage2LogQ: 'on' | 'off'; stage2Scale: number; stage2Train: 'all' | 'attention' | 'bias'; stage2MaxTargets: number; popularityPrior?: number | 'auto';
+}): { stage1: { history: number; clickFactors: boolean }; stage2: { popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
   return {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
-    stage2: { objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, logQ: v.stage2LogQ === 'on', scale: v.stage2Scale, train: v.stage2Train, maxTargets: v.stage2MaxTargets, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
+    stage2: { popularityPrior: v.popularityPrior ?? STAGE2_DEFAULTS.popularityPrior, objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, logQ: v.stage2LogQ === 'on', scale: v.stage2Scale, train: v.stage2Train, maxTargets: v.stage2MaxTargets, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
   };
 }
 

@@ -17,6 +17,10 @@
 import { RalmError } from '../util/errors.js';
 import { PageSpace, type PageMemory, type PagedLayout } from './paged-table.js';
 import { gramSide, int8RowBytes, quantizeRow, writeGram } from './quantize.js';
+import { popularityPrior } from '../model/prior.js';
+import type { HostPage, Int8Layout, PageLayout } from './item-layout.js';
+
+export type { HostPage, Int8Layout, PageLayout } from './item-layout.js';
 
 /** `int8`: rows of int8 codes with a per-row scale (core/quantize.ts), for the CPU kernel. */
 export type CentroidStorage = 'f32' | 'f16' | 'int8';
@@ -32,45 +36,8 @@ export interface ItemTableOptions {
    * WebAssembly memories (for the CPU kernel to read in place). Plain arrays otherwise.
    */
   wasmScratchBytes?: number;
-}
-
-/** Byte offsets of a page's regions inside its memory. */
-export interface PageLayout {
-  readonly centroidsOffset: number;
-  readonly globalsOffset: number;
-  readonly metaOffset: number;
-  /** Start of per-call scratch for the WebAssembly kernel (absent when pages are plain arrays). */
-  readonly scratchOffset: number;
-  readonly totalBytes: number;
-  /** int8 storage: where the codes, the row scales and the items' Gram matrices are. */
-  readonly int8?: Int8Layout;
-}
-
-/** The int8 regions of a page (storage `int8`): per slot k rows of codes, kPad scales, a kPad² Gram. */
-export interface Int8Layout {
-  readonly codesOffset: number;
-  readonly scalesOffset: number;
-  readonly gramOffset: number;
-  /** Bytes of one row of codes (h rounded up to 16). */
-  readonly rowBytes: number;
-  /** k rounded up to 4: scales per slot, and the Gram matrix's side. */
-  readonly kPad: number;
-}
-
-export interface HostPage {
-  /** The WebAssembly memory holding this page, when the CPU kernel is WebAssembly. */
-  readonly memory?: WebAssembly.Memory;
-  /** slotsPerPage · k · stride floats. */
-  readonly centroids: Float32Array;
-  /** slotsPerPage · stride floats. */
-  readonly globals: Float32Array;
-  /** Per slot: [count (u32), global norm (f32 bits)]. */
-  readonly meta: Uint32Array;
-  readonly metaF32: Float32Array;
-  /** int8 storage: slotsPerPage · k · rowBytes codes, slotsPerPage · kPad scales, slotsPerPage · kPad² Gram. */
-  readonly codes?: Int8Array;
-  readonly scales?: Float32Array;
-  readonly gram?: Float32Array;
+  /** λ of the popularity prior λ · ln(1 + clickers) added to every score (model/prior.ts). Default 0. */
+  popularityPrior?: number;
 }
 
 /** A pinned view of the mapping: slots resolved under it stay valid until release(). */
@@ -95,8 +62,17 @@ export class ItemTable {
   readonly layout: PageLayout;
   private readonly space: PageSpace<ItemRegion, HostPage>;
 
+  /** λ of the popularity prior; 0 scores exactly as the paper's blend. */
+  readonly popularityPrior: number;
   /** Per-slot flags kept on the host only (bit 0: cold). */
   private flags = new Uint8Array(0);
+  /**
+   * Per slot, the item's prior λ · ln(1 + clickers) as float32, written with the slot. Every
+   * backend adds it where scores meet top-K (the CPU before selection, WebGPU in the scorer's
+   * output through the work list), so it lives on the host only.
+   */
+  private priorValues = new Float32Array(0);
+  private clickerCounts = new Uint32Array(0);
   private readonly idToSlot = new Map<string, number>();
   private readonly slotToId: Array<string | undefined> = [];
   private readonly freeSlots: number[] = [];
@@ -113,6 +89,7 @@ export class ItemTable {
     this.stride = paddedStride(options.h);
     this.storage = options.storage;
     this.slotsPerPage = options.slotsPerPage;
+    this.popularityPrior = options.popularityPrior ?? 0;
     const spp = options.slotsPerPage;
     const kPad = gramSide(this.k);
     const rowBytes = int8RowBytes(this.h);
@@ -286,6 +263,12 @@ export class ItemTable {
       const f = new Uint8Array(this.capacity);
       f.set(this.flags);
       this.flags = f;
+      const p = new Float32Array(this.capacity);
+      p.set(this.priorValues);
+      this.priorValues = p;
+      const c = new Uint32Array(this.capacity);
+      c.set(this.clickerCounts);
+      this.clickerCounts = c;
     }
     const slots: number[] = [];
     for (let i = 0; i < n; i++) slots.push(this.freeSlots.pop() as number);
@@ -301,10 +284,13 @@ export class ItemTable {
    * Writes one item's data into a reserved slot. `centroids` holds `count` rows of width h;
    * in f16 mode the values are rounded to half precision by the engine, so every backend scores
    * the same numbers the GPU stores; in int8 mode each row is quantized here and the float32 copy
-   * holds the values its codes stand for.
+   * holds the values its codes stand for. `clickers` is the item's clicker count (0 when unknown:
+   * prior 0).
    */
-  writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number, cold = false): void {
+  writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number, cold = false, clickers = 0): void {
     this.flags[slot] = cold ? 1 : 0;
+    this.clickerCounts[slot] = clickers;
+    this.priorValues[slot] = popularityPrior(this.popularityPrior, clickers);
     const { h, k, stride } = this;
     const page = this.pages[Math.floor(slot / this.slotsPerPage)];
     const local = slot % this.slotsPerPage;
@@ -391,6 +377,19 @@ export class ItemTable {
   /** True when the item in `slot` was published as cold (below the cold-start seed threshold). */
   isCold(slot: number): boolean {
     return (this.flags[slot] & 1) === 1;
+  }
+
+  /** The clicker count the item in `slot` was published with (0 when unknown). */
+  clickersOf(slot: number): number {
+    return this.clickerCounts[slot];
+  }
+
+  /**
+   * Per slot, the prior to add to the item's score (float32, indexed by slot; valid for published
+   * slots); null when λ is 0, so callers skip the pass and scores stay exactly the blend.
+   */
+  get priors(): Float32Array | null {
+    return this.popularityPrior === 0 ? null : this.priorValues;
   }
 
   /** Number of retired slots still pinned by live snapshots (for tests and metrics). */

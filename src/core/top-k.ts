@@ -149,6 +149,16 @@ function rankOrder(s: Float32Array, p: Uint32Array, n: number): Uint32Array {
   return order;
 }
 
+/**
+ * Adds each candidate's popularity prior (`priors`, per table slot: ItemTable.priors) to its
+ * score, in place, before top-K: the step every backend shares. Stored as float32, so the sum is
+ * the float32 sum the WebGPU scorer forms. A null `priors` (λ = 0) leaves the scores untouched.
+ */
+export function addPriors(score: Float32Array, slots: Uint32Array, priors: Float32Array | null): void {
+  if (!priors) return;
+  for (let c = 0; c < score.length; c++) score[c] += priors[slots[c]];
+}
+
 /** Positions of the best `k` scores, best first. */
 export function selectTopK(scores: Float32Array, k: number): Uint32Array {
   const sel = new TopSelector(Math.min(k, scores.length));

@@ -15,7 +15,7 @@ import type { ItemTable } from '../core/item-table.js';
 import type { RalmModel } from '../model/model.js';
 import { transformCpu } from '../model/transform.js';
 import { ZERO_NORM } from '../model/reference.js';
-import { rowsFromScores, TopSelector } from '../core/top-k.js';
+import { addPriors, rowsFromScores, TopSelector } from '../core/top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs, type KernelVariant } from './wasm-kernel.js';
 import { CpuWorkerPool } from './workers/pool.js';
 import type { Segment } from './workers/messages.js';
@@ -24,6 +24,9 @@ import type { ScanHits, ScanJob } from '../core/scan.js';
 import { SCAN_THREADS } from '../core/user-table.js';
 import { scanScalar } from './scan-scalar.js';
 import { yieldToEventLoop } from '../util/time-slice.js';
+import { sameCandidates } from './same-candidates.js';
+
+export { sameCandidates } from './same-candidates.js';
 
 /**
  * `wasm-fma`: the WebAssembly kernel with fused multiply-adds (relaxed SIMD); `wasm`: the
@@ -53,9 +56,10 @@ export interface ScoreOutputs {
  * request; `order` maps a position back to the candidate's, identity when null): the best `topK`
  * picked straight from them, or, for every candidate (`topK` 0), all three arrays in candidate
  * order. The same rows as rowsFromScores over arrays filled in candidate order: ties rank by
- * candidate position, whatever order they are offered in.
+ * candidate position, whatever order they are offered in. `priors` (per table slot, null for
+ * none) are added to the scores of the candidates `slots` (in candidate order) before selection.
  */
-export function rowsFromBatch(out: Float32Array, order: Uint32Array | null, B: number, b: number, n: number, topK: number): ScoredRows {
+export function rowsFromBatch(out: Float32Array, order: Uint32Array | null, B: number, b: number, n: number, topK: number, slots?: Uint32Array, priors: Float32Array | null = null): ScoredRows {
   if (topK === 0) {
     const score = new Float32Array(n);
     const cosGlobal = new Float32Array(n);
@@ -67,48 +71,19 @@ export function rowsFromBatch(out: Float32Array, order: Uint32Array | null, B: n
       cosGlobal[pos] = out[o + 1];
       cosLocal[pos] = out[o + 2];
     }
+    if (slots) addPriors(score, slots, priors);
     return rowsFromScores(score, cosGlobal, cosLocal, 0);
   }
   const sel = new TopSelector(Math.min(topK, n));
   for (let i = 0; i < n; i++) {
     const o = (i * B + b) * 3;
-    sel.offer(out[o], order ? order[i] : i, out[o + 1], out[o + 2]);
+    const pos = order ? order[i] : i;
+    // The float32 sum, as addPriors forms it.
+    const s = priors && slots ? Math.fround(out[o] + priors[slots[pos]]) : out[o];
+    sel.offer(s, pos, out[o + 1], out[o + 2]);
   }
   const r = sel.result();
   return { index: r.position, score: r.score, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal };
-}
-
-/**
- * Groups of request indexes whose candidate lists are the same (the same array, or equal
- * contents); lists shorter than `minCandidates` stay alone (comparing costs more than it saves).
- */
-export function sameCandidates(requests: readonly PreparedRequest[], minCandidates: number): number[][] {
-  const groups: number[][] = [];
-  const heads: number[] = [];
-  for (let i = 0; i < requests.length; i++) {
-    const s = requests[i].slots;
-    let joined = false;
-    if (s.length >= minCandidates) {
-      for (let g = 0; g < heads.length && !joined; g++) {
-        if (heads[g] >= 0 && equalSlots(requests[heads[g]].slots, s)) {
-          groups[g].push(i);
-          joined = true;
-        }
-      }
-    }
-    if (!joined) {
-      groups.push([i]);
-      heads.push(s.length >= minCandidates ? i : -1);
-    }
-  }
-  return groups;
-}
-
-function equalSlots(a: Uint32Array, b: Uint32Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export class CpuBackend implements Backend {
@@ -163,6 +138,7 @@ export class CpuBackend implements Backend {
       const n = reqs[0].slots.length;
       const outs = reqs.map(() => ({ score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n) }));
       this.scoreBatchInto(reqs, table, outs);
+      for (const o of outs) addPriors(o.score, reqs[0].slots, table.priors);
       group.forEach((ri, j) => (out[ri] = rowsFromScores(outs[j].score, outs[j].cosGlobal, outs[j].cosLocal, reqs[j].topK)));
     }
     return out;
@@ -205,7 +181,7 @@ export class CpuBackend implements Backend {
     const out = await pool.scoreOffloaded(localSlots, parts, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args);
     if (!out) return null;
     // Read at once: the outputs stay valid only until the next offloaded job.
-    return reqs.map((r, b) => rowsFromBatch(out, order, B, b, n, r.topK));
+    return reqs.map((r, b) => rowsFromBatch(out, order, B, b, n, r.topK, r.slots, table.priors));
   }
 
   /** Scores requests that share one candidate list (`reqs[0].slots`) into their outputs, in candidate order. */

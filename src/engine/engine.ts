@@ -75,7 +75,8 @@ export class RalmEngine {
       ctx?.destroy();
       throw new RalmError('RALM_ERR_VALIDATION', `slotsPerPage ${slotsPerPage} makes a ${slotsPerPage * bytesPerSlot}-byte page, above the device binding limit of ${limit}`);
     }
-    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage, wasmScratchBytes: o.cpuKernel !== 'scalar' ? scratchBytes(paddedStride(h), k) : undefined });
+    const popularityPrior = o.popularityPrior ?? model.manifest.popularityPrior ?? 0;
+    const table = new ItemTable({ h, k, storage: o.storage, slotsPerPage, popularityPrior, wasmScratchBytes: o.cpuKernel !== 'scalar' ? scratchBytes(paddedStride(h), k) : undefined });
     const engine = new RalmEngine(model, table, o);
     if (ctx) {
       try {
@@ -197,7 +198,7 @@ export class RalmEngine {
       const { slots } = this.table.allocate(items.length);
       try {
         items.forEach((it, i) => {
-          this.table.writeSlot(slots[i], compact.subarray(i * k * h, i * k * h + counts[i] * h), counts[i], globals.subarray(i * h, (i + 1) * h), norms[i], it.cold === true);
+          this.table.writeSlot(slots[i], compact.subarray(i * k * h, i * k * h + counts[i] * h), counts[i], globals.subarray(i * h, (i + 1) * h), norms[i], it.cold === true, it.clickers ?? 0);
         });
         this.devices.gpu?.syncSlots(this.table, slots);
       } catch (err) {

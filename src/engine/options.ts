@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { CentroidStorage } from '../core/item-table.js';
 import { defaultCpuKernel, type CpuKernel } from '../cpu/cpu-backend.js';
 import { kernelModule } from '../cpu/wasm-kernel.js';
+import { isPriorWeight, MAX_PRIOR_WEIGHT } from '../model/prior.js';
 import { RalmError } from '../util/errors.js';
 import type { EngineEvent } from './types.js';
 
@@ -52,6 +53,11 @@ export interface EngineOptions {
    * the adapter: hardware → cooperative, software → per-item). Default `auto`.
    */
   gpuScorer?: 'auto' | 'cooperative' | 'per-item';
+  /**
+   * λ of the popularity prior λ · ln(1 + clickers) added to every item's score (model/prior.ts);
+   * overrides the model's `popularityPrior`. Default: the model's value (0 when it has none).
+   */
+  popularityPrior?: number;
   /** Try to reacquire a device after a loss. Default true. */
   recoverDevice?: boolean;
   /** First retry delay after a device loss, doubled per failure up to 30 s. Default 1000 ms. */
@@ -75,7 +81,7 @@ export const ENGINE_DEFAULTS = {
 /** The binding size every WebGPU device supports; pages are sized by it when no device is open. */
 export const SPEC_DEFAULT_BINDING = 128 * 1024 * 1024;
 
-export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent'>> & Pick<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent'>;
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent' | 'popularityPrior'>> & Pick<EngineOptions, 'adapter' | 'slotsPerPage' | 'onEvent' | 'popularityPrior'>;
 
 /** Options merged over the defaults (the host decides the CPU kernel and threads), validated. */
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
@@ -105,6 +111,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   }
   if (!['auto', 'cooperative', 'per-item'].includes(o.gpuScorer)) {
     throw new RalmError('RALM_ERR_VALIDATION', `gpuScorer: expected "auto", "cooperative" or "per-item", got ${JSON.stringify(o.gpuScorer)}`);
+  }
+  if (o.popularityPrior !== undefined && !isPriorWeight(o.popularityPrior)) {
+    throw new RalmError('RALM_ERR_VALIDATION', `popularityPrior: expected a finite number within ±${MAX_PRIOR_WEIGHT}, got ${JSON.stringify(o.popularityPrior)}`, { field: 'popularityPrior' });
   }
   if (o.storage !== 'f32' && o.storage !== 'f16' && o.storage !== 'int8') {
     throw new RalmError('RALM_ERR_VALIDATION', `storage: expected "f32", "f16" or "int8", got ${JSON.stringify(o.storage)}`);

@@ -69,6 +69,11 @@ export interface ItemCentroids {
   global?: ArrayLike<number>;
   /** Below the cold-start seed threshold: scored like any item, and flagged `cold` in results. */
   cold?: boolean;
+  /**
+   * Distinct users the item's seed set was built from: its popularity prior is
+   * λ · ln(1 + clickers) (model/prior.ts). Absent: 0, prior 0.
+   */
+  clickers?: number;
 }
 
 export interface EngineStats {

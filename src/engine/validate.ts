@@ -110,11 +110,15 @@ export function checkScoreFields(requests: ReadonlyArray<{ items: readonly strin
   });
 }
 
+/** The largest clicker count an item may carry (the table stores counts as uint32). */
+export const MAX_CLICKERS = 0xffffffff;
+
 /** An item update: its id, 1..k centroid rows of width h, and optionally its global vector. */
 export interface ItemInput {
   id: string;
   centroids: ArrayLike<number>;
   global?: ArrayLike<number>;
+  clickers?: number;
 }
 
 /**
@@ -139,6 +143,9 @@ export function packItems(items: readonly ItemInput[], h: number, k: number, sto
     for (let j = 0; j < c.length; j++) compact[i * k * h + j] = store(c[j]);
     counts[i] = c.length / h;
     if (it.global !== undefined) finiteVector(it.global, `${field}.global`, h);
+    if (it.clickers !== undefined && (!Number.isSafeInteger(it.clickers) || it.clickers < 0 || it.clickers > MAX_CLICKERS)) {
+      throw new RalmError('RALM_ERR_VALIDATION', `${field}.clickers: expected an integer in [0, ${MAX_CLICKERS}], got ${JSON.stringify(it.clickers)}`, { field: `${field}.clickers` });
+    }
   });
   return { compact, counts };
 }

@@ -62,6 +62,12 @@ export interface RecommendEvalOptions {
   aucNegatives?: number;
   /** Seeds clustered per item at most. */
   maxSeeds?: number;
+  /**
+   * Also evaluate the trained RALM served with each of these popularity-prior weights λ (rows
+   * `RALM (λ = X)`, the same weights and clusters): with `validation`, how each protocol's figures
+   * move with λ, without reading a test row.
+   */
+  priorSweep?: readonly number[];
   /** The methods to run (default: all of METHODS). */
   methods?: ReadonlyArray<(typeof METHODS)[number]>;
   stage1?: Stage1Options;
@@ -205,18 +211,30 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       } finally {
         embedder?.dispose();
       }
-      training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking });
+      training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking,
+        popularityPrior: s2.prior.lambda, validationRankingWithPrior: s2.validation.kept.withPrior });
       const rng = new Rng(seed * 101 + 5);
+      // One sample per item, so a prior sweep scores the very clusters the RALM row did.
+      const sampled = new Map<number, number[]>();
       const sampleSeeds = (i: number): number[] => {
         const l = (trainClickers.get(i) ?? []).slice();
-        return l.length > maxSeeds ? rng.shuffle(l, maxSeeds).slice(0, maxSeeds) : l;
+        if (!sampled.has(i)) sampled.set(i, l.length > maxSeeds ? rng.shuffle(l, maxSeeds).slice(0, maxSeeds) : l);
+        return sampled.get(i) as number[];
       };
-      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed);
+      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0);
       try {
         await evalOne(rec, seed);
         if (v.name === 'RALM' || v.name === 'RALM (averaged seeds)') await newItems.ralm(rec, seed);
       } finally {
         await rec.close();
+      }
+      for (const lambda of v.name === 'RALM' ? o.priorSweep ?? [] : []) {
+        const swept = await RalmRecommender.create(`RALM (λ = ${lambda})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, lambda);
+        try {
+          await evalOne(swept, seed);
+        } finally {
+          await swept.close();
+        }
       }
     }
     const ownBaseline = o.baselineEpochs !== undefined && o.baselineEpochs !== (o.stage1?.epochs ?? undefined);

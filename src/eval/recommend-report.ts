@@ -20,10 +20,13 @@ export interface TrainingRecord {
   validationUsers?: number;
   /** prec@10 of held-out latest clicks against every item (absent in results from before it existed). */
   validationRanking?: number;
+  /** The popularity prior's λ stage 2 chose (or was given), and the held-out clicks' prec@10 with it. */
+  popularityPrior?: number;
+  validationRankingWithPrior?: number;
 }
 
 export interface Tracking {
-  validation: 'prec@10, held-out clicks' | 'items per user' | 'users per item';
+  validation: 'prec@10, held-out clicks' | 'prec@10 with λ, held-out clicks' | 'items per user' | 'users per item';
   protocol: 'all items' | 'fresh candidates';
   metric: string;
   runs: number;
@@ -37,7 +40,7 @@ export function validationTracking(training: readonly TrainingRecord[], runs: re
   const s2 = training.filter((t) => t.kept !== undefined && t.validationItems !== undefined);
   for (const [protocol, rs] of [['all items', runs], ['fresh candidates', freshRuns]] as const) {
     for (const metric of ['auc', 'aucExposure', 'prec@10', 'prec@50']) {
-      for (const [validation, key] of [['prec@10, held-out clicks', 'validationRanking'], ['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
+      for (const [validation, key] of [['prec@10, held-out clicks', 'validationRanking'], ['prec@10 with λ, held-out clicks', 'validationRankingWithPrior'], ['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
         const xs: number[] = [];
         const ys: number[] = [];
         for (const t of s2) {
@@ -81,8 +84,8 @@ export function recommendMarkdown(r: RecommendMarkdownInput): string {
   const s2 = r.training.filter((t) => t.kept !== undefined);
   if (s2.length) {
     parts.push('', 'Stage 2: the weights each run kept, and their validation (prec@10 of held-out latest clicks against every item; AUC of held-out items per user / users per item)', '',
-      '| method | seed | kept | best epoch | validation (prec@10, held-out clicks) | validation (items per user) | validation (users per item) | seconds |', '|---|---:|---|---:|---:|---:|---:|---:|',
-      ...s2.map((t) => `| ${t.method} | ${t.seed} | ${t.kept} | ${t.bestEpoch} | ${t.validationRanking === undefined ? '—' : f4(t.validationRanking)} | ${f4(t.validationItems ?? NaN)} | ${f4(t.validationUsers ?? NaN)} | ${t.seconds.toFixed(0)} |`));
+      '| method | seed | kept | best epoch | validation (prec@10, held-out clicks) | λ (popularity prior) | validation with λ | validation (items per user) | validation (users per item) | seconds |', '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...s2.map((t) => `| ${t.method} | ${t.seed} | ${t.kept} | ${t.bestEpoch} | ${t.validationRanking === undefined ? '—' : f4(t.validationRanking)} | ${t.popularityPrior ?? '—'} | ${t.validationRankingWithPrior === undefined ? '—' : f4(t.validationRankingWithPrior)} | ${f4(t.validationItems ?? NaN)} | ${f4(t.validationUsers ?? NaN)} | ${t.seconds.toFixed(0)} |`));
   }
   if (r.tracking.length) {
     parts.push('', 'How stage 2\'s validation tracks the evaluation: correlation across the RALM runs (methods × seeds)', '',

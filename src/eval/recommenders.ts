@@ -32,7 +32,10 @@ export class YoutubeDnn implements Recommender, FreshScorer {
   }
 }
 
-/** RALM through the engine: candidates published with centroids of their training clickers. */
+/**
+ * RALM through the engine: candidates published with centroids of their training clickers and
+ * their clicker count (the popularity prior's c: all of them, before the seed sample's cap).
+ */
 export class RalmRecommender implements Recommender, FreshScorer {
   private ids: string[] = [];
   private idsFor: Uint32Array | null = null;
@@ -44,13 +47,14 @@ export class RalmRecommender implements Recommender, FreshScorer {
     return this.x.subarray(u * this.m, (u + 1) * this.m);
   }
 
-  static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number): Promise<RalmRecommender> {
-    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false });
+  /** `popularityPrior` overrides the model's λ (a sweep); the model's own by default. */
+  static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number, clickersOf: (i: number) => number, popularityPrior?: number): Promise<RalmRecommender> {
+    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false, popularityPrior });
     const r = new RalmRecommender(name, engine, x, model.manifest.m);
     for (let b = 0; b < items.length; b += 512) {
       const chunk = items.subarray(b, b + 512);
       const clusters = await r.centroidsFor(Array.from(chunk, (i) => seedsOf(i)), seed);
-      await engine.upsertItems(clusters.map((c, j) => ({ id: String(chunk[j]), centroids: c })));
+      await engine.upsertItems(clusters.map((c, j) => ({ id: String(chunk[j]), centroids: c, clickers: clickersOf(chunk[j]) })));
     }
     return r;
   }
@@ -83,7 +87,7 @@ export class RalmRecommender implements Recommender, FreshScorer {
   async scoreSlot(slot: FreshSlot, users: readonly number[]): Promise<Float32Array[]> {
     const ids = Array.from(slot.items, (i) => `fresh:${slot.time}:${i}`);
     const cents = await this.centroidsFor(slot.seeds, 1);
-    await this.engine.upsertItems(cents.map((c, j) => ({ id: ids[j], centroids: c })));
+    await this.engine.upsertItems(cents.map((c, j) => ({ id: ids[j], centroids: c, clickers: slot.clickers[j] })));
     try {
       const res = await this.engine.score(users.map((u) => ({ user: { universal: this.universal(u) }, items: ids })));
       return res.map((r) => Float32Array.from(r.scores));

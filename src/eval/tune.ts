@@ -137,7 +137,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     const rec = await RalmRecommender.create('RALM', s2.model, s1.r.x, (i) => {
       const l = (clickers.get(i) ?? []).slice();
       return l.length > maxSeeds ? rng.shuffle(l, maxSeeds).slice(0, maxSeeds) : l;
-    }, ctx.candidates, o.seed);
+    }, ctx.candidates, o.seed, (i) => clickers.get(i)?.length ?? 0);
     let metrics: Record<string, number>;
     try {
       metrics = (await evaluateRanking(ctx, rec, { ks: o.ks, seed: 1 })).metrics;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { RalmError } from '../util/errors.js';
 import type { ModelManifest, UserFieldSchema } from './model.js';
+import { isPriorWeight, MAX_PRIOR_WEIGHT } from './prior.js';
 
 export const MODEL_FORMAT = 'ralm-model';
 export const MODEL_FORMAT_VERSION = 1;
@@ -60,6 +61,9 @@ export function validateManifest(raw: unknown): ModelManifest {
   positiveInt(o, 'attentionSize', 4096);
   for (const f of ['alpha', 'beta'] as const) {
     if (typeof o[f] !== 'number' || !Number.isFinite(o[f])) throw manifestError(f, 'a finite number', o[f]);
+  }
+  if (o.popularityPrior !== undefined && !isPriorWeight(o.popularityPrior)) {
+    throw manifestError('popularityPrior', `a finite number within ±${MAX_PRIOR_WEIGHT} (or absent for 0)`, o.popularityPrior);
   }
   if (o.activation !== 'prelu') throw manifestError('activation', '"prelu"', o.activation);
   if (!Array.isArray(o.userFields)) throw manifestError('userFields', 'an array', o.userFields);

@@ -114,6 +114,11 @@ export interface ModelManifest {
   readonly attentionSize: number;
   readonly alpha: number;
   readonly beta: number;
+  /**
+   * λ of the popularity prior λ · ln(1 + clickers) added to every item's score (model/prior.ts),
+   * chosen on stage 2's validation split; absent (models written before it) means 0.
+   */
+  readonly popularityPrior?: number;
   readonly activation: 'prelu';
   readonly userFields: readonly UserFieldSchema[];
   /** Present when the model carries a stage-1 user tower (users may then be given as raw features). */

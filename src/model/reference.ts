@@ -64,13 +64,19 @@ export interface ReferenceScore {
   cosLocal: number;
 }
 
-/** score(u, i) = α·cos(e, global_i) + β·cos(e, local_i), local_i = Σ_j softmax_j(tanh(C_j · W_l e)) C_j. */
+/**
+ * score(u, i) = α·cos(e, global_i) + β·cos(e, local_i) + λ·ln(1 + clickers_i),
+ * local_i = Σ_j softmax_j(tanh(C_j · W_l e)) C_j; λ is the manifest's popularityPrior (0 when
+ * absent), or `lambda` when given (a serving override).
+ */
 export function referenceScore(
   model: RalmModel,
   e: ArrayLike<number>,
   centroids: ArrayLike<number>,
   n: number,
   global: ArrayLike<number>,
+  clickers = 0,
+  lambda = model.manifest.popularityPrior ?? 0,
 ): ReferenceScore {
   const { h, alpha, beta } = model.manifest;
   const C = Matrix.from1DArray(n, h, Array.from(centroids).slice(0, n * h));
@@ -79,7 +85,7 @@ export function referenceScore(
   const local = Matrix.rowVector(a).mmul(C).to1DArray();
   const cosGlobal = cosine(e, global);
   const cosLocal = cosine(e, local);
-  return { score: alpha * cosGlobal + beta * cosLocal, cosGlobal, cosLocal };
+  return { score: alpha * cosGlobal + beta * cosLocal + lambda * Math.log(1 + clickers), cosGlobal, cosLocal };
 }
 
 /**

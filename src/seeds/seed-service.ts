@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RalmEngine } from '../engine/engine.js';
-import type { ClickEvent, IngestResult, ItemClusters, RalmStore } from '../store/store.js';
+import { clustersClickers, type ClickEvent, type IngestResult, type ItemClusters, type RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
 import { finiteVector } from '../engine/validate.js';
 import { validateEvents } from '../store/lmdb-store.js';
@@ -177,7 +177,7 @@ export class SeedService {
     let loaded = 0;
     let stale = 0;
     const skipped: Array<{ id: string; error: string }> = [];
-    const upsert = (list: ItemClusters[]): Promise<unknown> => this.engine.upsertItems(list.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
+    const upsert = (list: ItemClusters[]): Promise<unknown> => this.engine.upsertItems(list.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold, clickers: clustersClickers(c) })));
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       try {
@@ -326,10 +326,10 @@ export class SeedService {
       // Refused items stand as the newer leader published them; the rest were published here and are served here too.
       const refused = isStale(err) ? new Set((err as RalmError).details?.refused as string[] | undefined) : undefined;
       const kept = refused ? results.filter((c) => !refused.has(c.id)) : [];
-      if (kept.length > 0) await this.engine.upsertItems(kept.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
+      if (kept.length > 0) await this.engine.upsertItems(kept.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold, clickers: clustersClickers(c) })));
       throw err;
     }
-    await this.engine.upsertItems(results.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold })));
+    await this.engine.upsertItems(results.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold, clickers: clustersClickers(c) })));
     for (let i = 0; i < results.length; i++) {
       report.itemsClustered++;
       report.seedsUsed += items[i].n;

@@ -43,6 +43,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     backend: config.backend, storage: config.storage, maxPageBytes: config.maxPageBytes, cpuOffload: config.cpuOffload,
     ...(config.adapter !== null ? { adapter: config.adapter } : {}),
     ...(config.cpuThreads !== null ? { cpuThreads: config.cpuThreads } : {}),
+    ...(config.popularityPrior !== null ? { popularityPrior: config.popularityPrior } : {}),
     onEvent: (ev) => log(`engine: ${JSON.stringify(ev)}`),
   };
   const engine = await RalmEngine.create(model, engineOptions).catch(async (err: unknown) => {

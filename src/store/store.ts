@@ -74,6 +74,14 @@ export interface ItemClusters {
   firstServableAt: number;
 }
 
+/**
+ * The clicker count a published set gives the engine (its popularity prior's c): the distinct
+ * seeds it was built from; undefined (prior 0) for a record whose count is missing or damaged.
+ */
+export function clustersClickers(c: Pick<ItemClusters, 'seeds'>): number | undefined {
+  return Number.isSafeInteger(c.seeds) && c.seeds >= 0 && c.seeds <= 0xffffffff ? c.seeds : undefined;
+}
+
 export interface SeedRecord {
   user: string;
   /** Click time from the event. */

@@ -73,7 +73,7 @@ export interface TrainReport {
   cut: string | null;
   trainClicks: number;
   stage1: Pick<Stage1Result, 'history' | 'bestEpoch' | 'bestValidationHitAt50' | 'validationUsers' | 'trainingExamplesPerEpoch' | 'resumedFromEpoch'>;
-  stage2: Pick<Stage2Result, 'history' | 'bestEpoch' | 'bestValidationAuc' | 'initialValidationAuc' | 'scale' | 'bias' | 'kept' | 'validationMetric' | 'validation'>;
+  stage2: Pick<Stage2Result, 'history' | 'bestEpoch' | 'bestValidationAuc' | 'initialValidationAuc' | 'scale' | 'bias' | 'kept' | 'validationMetric' | 'validation' | 'prior'>;
   usersFile: string | null;
   seconds: { read: number; stage1: number; stage2: number; total: number };
 }
@@ -176,7 +176,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainReport> {
       stage1ValidationHitAt50: s1.bestValidationHitAt50, stage1BestEpoch: s1.bestEpoch,
       stage2ValidationAuc: s2.bestValidationAuc, stage2InitialValidationAuc: s2.initialValidationAuc, stage2BestEpoch: s2.bestEpoch,
       stage2ValidationItemsPerUser: s2.validation.kept.items, stage2ValidationUsersPerItem: s2.validation.kept.users,
-      stage2KeptTrained: s2.kept === 'trained' ? 1 : 0,
+      stage2KeptTrained: s2.kept === 'trained' ? 1 : 0, popularityPrior: s2.prior.lambda, popularityPriorChosen: s2.prior.chosen === 'validation' ? 1 : 0,
       calibrationScale: s2.scale, calibrationBias: s2.bias,
     },
     training: {
@@ -184,7 +184,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainReport> {
       stage1: { ...o.stage1, onProgress: undefined, log: undefined, checkpointDir: undefined, history: s1.history, examplesPerEpoch: s1.trainingExamplesPerEpoch, validationUsers: s1.validationUsers },
       stage2: {
         ...s2options, onProgress: undefined, log: undefined, xWithout: undefined, history: s2.history,
-        kept: s2.kept, validationMetric: s2.validationMetric, validation: s2.validation,
+        kept: s2.kept, validationMetric: s2.validationMetric, validation: s2.validation, prior: s2.prior,
       },
       seconds: { stage1: (tS1 - tRead) / 1000, stage2: (tS2 - tS1) / 1000 },
     },
@@ -202,7 +202,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainReport> {
     stage1: { history: s1.history, bestEpoch: s1.bestEpoch, bestValidationHitAt50: s1.bestValidationHitAt50, validationUsers: s1.validationUsers, trainingExamplesPerEpoch: s1.trainingExamplesPerEpoch, resumedFromEpoch: s1.resumedFromEpoch },
     stage2: {
       history: s2.history, bestEpoch: s2.bestEpoch, bestValidationAuc: s2.bestValidationAuc, initialValidationAuc: s2.initialValidationAuc, scale: s2.scale, bias: s2.bias,
-      kept: s2.kept, validationMetric: s2.validationMetric, validation: s2.validation,
+      kept: s2.kept, validationMetric: s2.validationMetric, validation: s2.validation, prior: s2.prior,
     },
     usersFile,
     seconds: { read: (tRead - t0) / 1000, stage1: (tS1 - tRead) / 1000, stage2: (tS2 - tS1) / 1000, total: (tEnd - t0) / 1000 },

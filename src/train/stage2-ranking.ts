@@ -32,8 +32,34 @@ export interface RankingValidationOptions {
   seed: number;
 }
 
-/** The popularity-prior weights the diagnostic tries (RankingValidation.withPrior). */
-export const PRIOR_WEIGHTS = [0.01, 0.03, 0.1] as const;
+/**
+ * The popularity-prior weights λ tried on the kept weights (RankingValidation.withPrior), the
+ * served score being score + λ · ln(1 + clickers) (model/prior.ts); 0 is the measure itself.
+ */
+export const PRIOR_WEIGHTS = [0.02, 0.05, 0.1, 0.2, 0.5] as const;
+
+/** How λ was set: chosen on this validation (`auto`) or fixed by the caller, and what each λ tried scored. */
+export interface PriorChoice {
+  lambda: number;
+  /** prec@10 of the held-out clicks with that λ (without the prior for a fixed λ off the grid). */
+  ranking: number;
+  chosen: 'validation' | 'fixed';
+  /** prec@10 of the held-out clicks with λ = 0 and each weight of PRIOR_WEIGHTS, on the weights kept. */
+  grid: Array<{ lambda: number; ranking: number }>;
+}
+
+/**
+ * λ for a set of weights: `fixed` as given, or (`auto`) the weight of PRIOR_WEIGHTS with the best
+ * validation prec@10, 0 unless one beats λ = 0; ties go to the smaller λ. Stage 2 keeps the
+ * weights whose prec@10 with their λ is best, since that is the score they are served with.
+ */
+export function choosePrior(setting: number | 'auto', base: number, withPrior: readonly number[]): PriorChoice {
+  const grid = [{ lambda: 0, ranking: base }, ...PRIOR_WEIGHTS.map((lambda, i) => ({ lambda, ranking: withPrior[i] ?? Number.NaN }))];
+  if (setting !== 'auto') return { lambda: setting, ranking: grid.find((g) => g.lambda === setting)?.ranking ?? base, chosen: 'fixed', grid };
+  let best = grid[0];
+  for (const g of grid) if (g.ranking > best.ranking) best = g;
+  return { lambda: best.lambda, ranking: best.ranking, chosen: 'validation', grid };
+}
 
 export const RANKING_VALIDATION_DEFAULTS: Readonly<RankingValidationOptions> = { users: 1000, perUser: 3, minTrainClicks: 5, maxCandidates: 2000, topK: 10, seed: 11 };
 
@@ -55,16 +81,15 @@ export class RankingValidation {
   clickers: Float64Array | null = null;
   topClickers = Number.NaN;
   /**
-   * prec@10 of the last `evaluate` with λ · ln(clickers) added to every score, for λ in
-   * PRIOR_WEIGHTS: how much a popularity prior in the score would move the measure (a
-   * diagnostic: the engine's score has no such term).
+   * prec@10 of the last `evaluate` with λ · ln(1 + clickers) added to every score, for λ in
+   * PRIOR_WEIGHTS: what the engine's popularity prior would make of these weights (choosePrior).
    */
   withPrior: number[] = [];
 
   /** The last evaluation's diagnostics, for the training log. */
   diagnostics(): string {
     if (!this.clickers) return '';
-    return `top 10: ${this.topClickers.toFixed(1)} clickers an item; with a popularity prior λ·ln(clickers), λ = ${PRIOR_WEIGHTS.join('/')}: ${this.withPrior.map((v) => v.toFixed(4)).join('/')}`;
+    return `top 10: ${this.topClickers.toFixed(1)} clickers an item; with a popularity prior λ·ln(1 + clickers), λ = ${PRIOR_WEIGHTS.join('/')}: ${this.withPrior.map((v) => v.toFixed(4)).join('/')}`;
   }
 
   private constructor(candidates: number[], rows: Array<[number, number, number[]]>, heldOut: Set<number>, private readonly ni: number) {
@@ -142,7 +167,7 @@ export class RankingValidation {
     const scores = rankingScores(p, x, n, m, cent, this.candidates.length, k, h, alpha, beta);
     const I = this.candidates.length;
     const pos = new Map<number, number>(this.candidates.map((it, j) => [it, j]));
-    const lnPop = this.clickers ? Float64Array.from(this.clickers, (c) => Math.log(Math.max(1, c))) : null;
+    const lnPop = this.clickers ? Float64Array.from(this.clickers, (c) => Math.log1p(c)) : null;
     const weights = lnPop ? [0, ...PRIOR_WEIGHTS] : [0];
     const hits = new Array<number>(weights.length).fill(0);
     let topSum = 0;

@@ -21,13 +21,14 @@
  * Validation: each sampled user's latest clicks are held out of training and ranked against every
  * item (prec@10, stage2-ranking.ts: the evaluation's question); a share of the items is also held
  * out, with items-per-user and users-per-item AUC on them (stage2-validate.ts). Training stops
- * early when the chosen measure has not improved for `patience` epochs. Never worse than the start: the weights kept
- * are the best of the trained epochs, the initial weights and (h = m) the identity
- * configuration, by the chosen measure, and the result says which (`kept`).
+ * early when the chosen measure has not improved for `patience` epochs. Never worse than the
+ * start: the weights kept are the best of the trained epochs, the initial weights and (h = m) the
+ * identity configuration, by the chosen measure, and the result says which (`kept`). The ranking
+ * measure is taken as the weights are served, with the popularity prior λ·ln(1 + clickers): its
+ * λ is chosen on the same held-out clicks for each set of weights (choosePrior) unless fixed.
  *
- * Adam's learning rate defaults to 1e-2 here (the spec fixes 1e-3 for stage 1 only): on
- * MovieLens with rank-16 SVD embeddings, 1e-3 took six epochs to get back to the untrained
- * validation AUC (0.73 → 0.75), 1e-2 reached 0.84.
+ * Adam's learning rate defaults to 1e-2 here (the spec fixes 1e-3 for stage 1 only): on MovieLens
+ * (rank-16 SVD embeddings) 1e-3 took six epochs to regain the untrained AUC (0.73 → 0.75), 1e-2 0.84.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -43,7 +44,11 @@ import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList,
 import { groupLoss } from './stage2-loss.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type Objective, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer, type ValidationMetric } from './stage2-validate.js';
-import { holdOutForRanking } from './stage2-ranking.js';
+import { choosePrior, holdOutForRanking } from './stage2-ranking.js';
+import { METRIC_NAMES, type EpochReport, type Kept, type Measures, type Stage2Result } from './stage2-result.js';
+
+export type { EpochReport, Kept, Measures, Stage2Result } from './stage2-result.js';
+import { isPriorWeight, MAX_PRIOR_WEIGHT } from '../model/prior.js';
 
 export { forwardScore, inputScaling, scoreWithWeights, type InputScaling } from './stage2-model.js';
 export type { Objective } from './stage2-data.js';
@@ -107,6 +112,8 @@ export interface Stage2Options {
   inputScaling?: 'whiten' | 'standardize' | 'none';
   /** Where training starts (stage2-model.ts initParams); `identity` needs h = m. */
   init?: 'random' | 'identity';
+  /** λ of the served popularity prior λ · ln(1 + clickers): fixed, or `auto` (chosen on the ranking validation: choosePrior). */
+  popularityPrior?: number | 'auto';
   /** The validation measure that stops training and picks the weights kept. */
   validationMetric?: ValidationMetric;
   validationShare?: number;
@@ -128,7 +135,7 @@ export interface Stage2Options {
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
   'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
   | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
-  | 'patience' | 'seed' | 'dataset'>>>;
+  | 'patience' | 'seed' | 'dataset' | 'popularityPrior'>>>;
 
 /**
  * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
@@ -138,49 +145,10 @@ export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
 export const STAGE2_DEFAULTS: Stage2Defaults = {
   k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
   negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
-  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null,
+  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto',
 };
 
-/** Stage 2's validation measures: AUC of held-out items per user and users per item, and prec@10 of held-out latest clicks ranked against every item. */
-export interface Measures { items: number; users: number; ranking: number }
-
-const METRIC_NAMES: Record<ValidationMetric, string> = { items: 'AUC items per user', users: 'AUC users per item', ranking: 'prec@10 of held-out latest clicks' };
-
-export interface EpochReport {
-  epoch: number;
-  loss: number;
-  /** The chosen validation measure. */
-  validationAuc: number;
-  /** Every measure (stage2-validate.ts, stage2-ranking.ts). */
-  validation: Measures;
-  examples: number;
-  seconds: number;
-}
-
-/** Which weights a training run exported: its best epoch, the weights it started from, or the identity configuration. */
-export type Kept = 'trained' | 'initial' | 'identity';
-
-export interface Stage2Result {
-  model: RalmModel;
-  history: EpochReport[];
-  /** The chosen measure, and both measures for the start, the identity configuration (h = m) and the weights kept. */
-  validationMetric: ValidationMetric;
-  validation: { initial: Measures; identity: Measures | null; kept: Measures };
-  /** Validation (chosen measure) of the initial weights. */
-  initialValidationAuc: number;
-  /** The epoch kept (0 when the start or the identity was kept). */
-  bestEpoch: number;
-  /** Validation (chosen measure) of the weights kept. */
-  bestValidationAuc: number;
-  kept: Kept;
-  /** The learned probability calibration p = σ(scale · score + bias). */
-  scale: number;
-  bias: number;
-}
-
-/** TensorFlow.js on its WebAssembly backend (once per process); see tf-kernels.ts. */
-export { tfReady };
-
+export { tfReady }; // TensorFlow.js on its WebAssembly backend (once per process); see tf-kernels.ts
 /**
  * Trains stage 2 on universal embeddings `x` (users × m, row-major) and distinct clicks
  * (user, item) index pairs; returns the model in the engine's format.
@@ -194,6 +162,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const nu = x.length / m;
   if (!Number.isInteger(nu)) throw new RalmError('RALM_ERR_DIMENSION', `x: expected rows of ${m} values, got ${x.length} values`);
   if (o.init === 'identity' && h !== m) throw new RalmError('RALM_ERR_VALIDATION', `init: "identity" needs h = m, got h = ${h}, m = ${m}`, { field: 'init' });
+  if (o.popularityPrior !== 'auto' && !isPriorWeight(o.popularityPrior)) throw new RalmError('RALM_ERR_VALIDATION', `popularityPrior: expected "auto" or a finite number within ±${MAX_PRIOR_WEIGHT}, got ${JSON.stringify(o.popularityPrior)}`, { field: 'popularityPrior' });
   if (o.logQ && (o.objective !== 'items' || o.loss !== 'softmax')) throw new RalmError('RALM_ERR_VALIDATION', `logQ: the correction applies to the items objective with the softmax loss, got ${o.objective} (${o.loss})`, { field: 'logQ' });
   const rng = new Rng(seed);
   const scaling = inputScaling(x, nu, m, o.inputScaling);
@@ -292,10 +261,13 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const measure = async (q: Params): Promise<Measures> => {
     const v = await validation.evaluate(scorerFor(q));
     const cent = await centroidsOf(embedAll(q), rankingSeeds);
-    return { ...v, ranking: await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, k, h, alpha, beta) };
+    const r = await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, k, h, alpha, beta);
+    priorsOfLast = ranking.withPrior.slice();
+    return { ...v, ranking: r, withPrior: choosePrior(o.popularityPrior, r, priorsOfLast).ranking };
   };
-  const pick = (v: Measures): number => v[o.validationMetric];
-  const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks (${ranking.diagnostics()})`;
+  let priorsOfLast: number[] = [];
+  const pick = (v: Measures): number => (o.validationMetric === 'ranking' ? v.withPrior : v[o.validationMetric]);
+  const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks, ${v.withPrior.toFixed(4)} with the prior (${ranking.diagnostics()})`;
   const snapshot = (q: Params): Float32Array[] => paramList(q).map((v) => v.dataSync().slice() as Float32Array);
 
   const history: EpochReport[] = [];
@@ -303,14 +275,14 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   try {
     const v0 = await measure(p);
     log(`epoch 0: ${said(v0)} (${o.init})`);
-    let best = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial' as Kept };
+    let best = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial' as Kept, priors: priorsOfLast };
     let vId: Measures | null = null;
     if (o.init === 'identity') vId = v0;
     else if (h === m) {
       identity = initParams(m, h, s, seed, 'identity', zz, o.learnBlend ? blendLogit(alpha, beta) : null, o.scale);
       vId = await measure(identity);
       log(`identity configuration: ${said(vId)}`);
-      if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity' };
+      if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity', priors: priorsOfLast };
     }
     let bestTrainedEpoch = 0;
     let bestTrained = -Infinity;
@@ -351,7 +323,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         bestTrained = pick(vb);
         bestTrainedEpoch = epoch;
       }
-      if (pick(vb) > best.value) best = { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained' };
+      if (pick(vb) > best.value) best = { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast };
       else if (epoch - bestTrainedEpoch >= patience && epoch - best.epoch >= patience) {
         log(`early stop: no improvement for ${patience} epochs`);
         break;
@@ -359,6 +331,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     }
     if (best.kept !== 'trained') log(`kept the ${best.kept === 'identity' ? 'identity configuration' : 'initial weights'}: no trained epoch validated better (${best.value.toFixed(4)})`);
     else log(`kept epoch ${best.epoch} (validation ${best.value.toFixed(4)})`);
+    const prior = choosePrior(o.popularityPrior, best.both.ranking, best.priors);
+    log(`popularity prior λ = ${prior.lambda} (${prior.chosen === 'fixed' ? 'fixed' : 'chosen on validation'}; prec@10 held-out clicks by λ: ${prior.grid.map((g) => `${g.lambda} ${g.ranking.toFixed(4)}`).join(', ')})`);
     const w = best.weights;
     const blend = w.length > 8 ? { alpha: 1 / (1 + Math.exp(-w[8][0])), beta: 1 - 1 / (1 + Math.exp(-w[8][0])) } : { alpha, beta };
     const weights: ModelWeights = {
@@ -369,7 +343,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       manifest: {
         format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION,
         modelVersion: o.modelVersion ?? `stage2-h${h}-m${m}-k${k}-seed${seed}`,
-        h, m, k, attentionSize: s, alpha: blend.alpha, beta: blend.beta, activation: 'prelu', userFields: [],
+        h, m, k, attentionSize: s, alpha: blend.alpha, beta: blend.beta, popularityPrior: prior.lambda, activation: 'prelu', userFields: [],
         provenance: {
           kind: 'trained', dataset: o.dataset, createdAt: new Date().toISOString(), seed,
           notes: `stage 2 (look-alike) on fixed universal embeddings; ${what}, validation ${best.value.toFixed(4)} (${METRIC_NAMES[o.validationMetric]}); calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
@@ -380,7 +354,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     } as RalmModel;
     return {
       model, history, validationMetric: o.validationMetric, validation: { initial: v0, identity: vId, kept: best.both },
-      initialValidationAuc: pick(v0), bestEpoch: best.epoch, bestValidationAuc: best.value, kept: best.kept, scale: w[6][0], bias: w[7][0],
+      initialValidationAuc: pick(v0), bestEpoch: best.epoch, bestValidationAuc: best.value, kept: best.kept, prior, scale: w[6][0], bias: w[7][0],
     };
   } finally {
     xAll.dispose();

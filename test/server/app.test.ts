@@ -129,10 +129,13 @@ describe('service routes', () => {
       await call('PUT', `/v1/items/${enc}-item`, { metadata: { title: 't' }, content: [1, 2] }, enc);
       const it = await call('GET', `/v1/items/${enc}-item`, undefined, enc);
       assert.equal(it.data.state, 'waiting-for-seeds');
+      assert.equal(it.data.prior, null);
       assert.deepEqual(it.data.metadata, { title: 't' });
       const cold = await call('GET', '/v1/items/demo-science-breaking-news', undefined, enc);
       assert.equal(cold.data.state, 'cold');
       assert.equal(cold.data.served, true);
+      // The shipped model has no popularityPrior: λ = 0, every served item's prior is 0.
+      assert.equal(cold.data.prior, 0);
     });
   }
 

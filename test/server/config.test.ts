@@ -20,6 +20,10 @@ describe('service configuration', () => {
     assert.equal(c.backend, 'cpu');
     assert.equal(c.apiToken, 't');
     assert.equal(c.maxBatch, 8);
+    // The popularity prior: the model's unless overridden.
+    assert.equal(d.popularityPrior, null);
+    assert.equal(loadConfig({ RALM_POPULARITY_PRIOR: '0.1' }).popularityPrior, 0.1);
+    assert.equal(loadConfig({ RALM_POPULARITY_PRIOR: '0.1' }, { 'popularity-prior': 'model' }).popularityPrior, null);
   });
 
   it('rejects bad settings, naming the variable or flag and what was expected', () => {
@@ -28,6 +32,7 @@ describe('service configuration', () => {
     assert.throws(() => loadConfig({ RALM_RECLUSTER_INTERVAL_MS: '5' }), /recluster-interval-ms: expected an integer in \[1000, 86400000\]/);
     assert.throws(() => loadConfig({ RALM_MAX_QUEUE: '0' }), /RALM_MAX_QUEUE: max-queue/);
     assert.throws(() => loadConfig({ RALM_DEMO: 'yes' }), /demo: expected one of true, false/);
+    assert.throws(() => loadConfig({ RALM_POPULARITY_PRIOR: 'lots' }), /configuration RALM_POPULARITY_PRIOR: popularity-prior: expected a number in \[-10, 10\], got "lots"/);
     assert.throws(() => loadConfig({ RALM_STORE: 'mysql://h' }), /configuration RALM_STORE: store: expected lmdb:DIR, redis:\/\/HOST:PORT\[\/DB\]/);
     assert.throws(() => loadConfig({}, { 'store-durability': 'sometimes' }), /store-durability: expected one of auto, fsync, waitaof, none/);
   });

@@ -27,6 +27,7 @@ const RECOMMEND_OPTIONS = {
   ...TRAINING_OPTIONS,
   baselineEpochs: { flag: 'baseline-epochs', arg: 'N', defaultText: '--epochs', help: 'stage 1 epochs of the YouTube-DNN-style baseline\'s own tower (when RALM\'s differ)', parse: int(0) },
   validation: { flag: 'validation', boolean: true, help: 'evaluate on the validation split of the training period (no test row is read)', parse: bool },
+  priorSweep: { flag: 'prior-sweep', arg: 'X,…', defaultText: 'none', help: 'also evaluate the trained RALM served with each of these popularity-prior weights λ (rows "RALM (λ = X)"; with --validation: how each protocol moves with λ, on no test row)', parse: list(num(-10, 10)) },
   methods: { flag: 'methods', arg: 'NAME,…', defaultText: 'all', help: `methods to run, of: ${METHODS.join('; ')}`, parse: list(oneOf(METHODS)) },
   freshWindow: { flag: 'fresh-window', arg: 'HOURS', defaultText: '24 (global split), 8760 (per-user)', help: 'fresh candidates: first clicked this many hours before a request (0: skip)', parse: num(0) },
   freshMinSeeds: { flag: 'fresh-min-seeds', arg: 'N', default: asDefault(r.freshMinSeeds), help: 'fresh candidates need this many clickers before the request', parse: int() },
@@ -55,7 +56,7 @@ const recommend = defineCommand({
     const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      split: v.split, trainShare: v.trainShare, validation: v.validation, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
       stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },

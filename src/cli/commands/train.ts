@@ -48,6 +48,7 @@ const OPTIONS = {
   stage2Scaling: TRAINING_OPTIONS.stage2Scaling,
   blend: TRAINING_OPTIONS.blend,
   stage2Validation: TRAINING_OPTIONS.stage2Validation,
+  popularityPrior: TRAINING_OPTIONS.popularityPrior,
   patience: TRAINING_OPTIONS.patience,
   stage2Patience: { flag: 'stage2-patience', arg: 'N', default: asDefault(TRAIN_DEFAULTS.stage2.patience), help: 'stage 2 stops after this many epochs without a better validation measure (--stage2-validation)', parse: int() },
   seed: { flag: 'seed', arg: 'N', default: asDefault(s1.seed), help: 'random seed of both stages', parse: int() },
@@ -99,7 +100,8 @@ export const command = defineCommand({
     emit(v.json, report, [
       `trained ${report.modelVersion} on ${report.dataset.name} (${report.trainClicks} training rows${report.cut ? `, before ${report.cut}` : ''}) in ${report.seconds.total.toFixed(1)} s (stage 1 ${report.seconds.stage1.toFixed(1)} s, stage 2 ${report.seconds.stage2.toFixed(1)} s)`,
       `  stage 1: best epoch ${report.stage1.bestEpoch}, validation hit@50 ${report.stage1.bestValidationHitAt50.toFixed(4)} (${report.stage1.validationUsers} users)`,
-      `  stage 2: kept ${report.stage2.kept === 'trained' ? `epoch ${report.stage2.bestEpoch}` : `the ${report.stage2.kept === 'identity' ? 'identity configuration' : 'initial weights'} (no trained epoch validated better)`}, validation ${report.stage2.bestValidationAuc.toFixed(4)} (${({ ranking: 'prec@10 of held-out latest clicks', items: 'AUC items per user', users: 'AUC users per item' })[report.stage2.validationMetric]}; initial ${report.stage2.initialValidationAuc.toFixed(4)})`,
+      `  stage 2: kept ${report.stage2.kept === 'trained' ? `epoch ${report.stage2.bestEpoch}` : `the ${report.stage2.kept === 'identity' ? 'identity configuration' : 'initial weights'} (no trained epoch validated better)`}, validation ${report.stage2.bestValidationAuc.toFixed(4)} (${({ ranking: 'prec@10 of held-out latest clicks, with the popularity prior', items: 'AUC items per user', users: 'AUC users per item' })[report.stage2.validationMetric]}; initial ${report.stage2.initialValidationAuc.toFixed(4)})`,
+      `  popularity prior: λ = ${report.stage2.prior.lambda} (${report.stage2.prior.chosen === 'fixed' ? 'fixed by --popularity-prior' : 'chosen on stage 2\'s validation'}; prec@10 of held-out latest clicks by λ: ${report.stage2.prior.grid.map((g) => `${g.lambda} ${g.ranking.toFixed(4)}`).join(', ')})`,
       `  model: ${report.modelDir}${report.usersFile ? `; users: ${report.usersFile}` : ''}`,
     ].join('\n'));
   },

@@ -22,7 +22,7 @@ export interface RankPlan {
   readonly users: Float32Array;
   /** |e| per request. */
   readonly norms: Float32Array;
-  /** Work items (slot within page, request, output position, 0), grouped by page. */
+  /** Work items (slot within page, request, output position, the item's prior as f32 bits), grouped by page. */
   readonly work: Uint32Array;
   /** One scorer dispatch per page with work, in page order. */
   readonly dispatches: ReadonlyArray<{ readonly page: number; readonly count: number; readonly params: ScoreParams }>;
@@ -39,6 +39,8 @@ export interface RankShape {
   readonly k: number;
   readonly alpha: number;
   readonly beta: number;
+  /** Per table slot, the popularity prior the scorer adds to the blend (ItemTable.priors); null for none. */
+  readonly priors?: Float32Array | null;
 }
 
 /** Lays out a batch for the scorer: user vectors, the work list grouped by page, one dispatch per page. */
@@ -63,6 +65,7 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape)
   for (let p = 0; p < pageCount; p++) pageStart[p + 1] = pageStart[p] + perPage[p];
   const fill = pageStart.slice(0, pageCount);
   const work = new Uint32Array(Math.max(4, total * 4));
+  const priorBits = shape.priors ? new Uint32Array(shape.priors.buffer, shape.priors.byteOffset, shape.priors.length) : null;
   requests.forEach((r, ri) => {
     for (let c = 0; c < r.slots.length; c++) {
       const s = r.slots[c];
@@ -71,6 +74,7 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape)
       work[at] = s - p * spp;
       work[at + 1] = ri;
       work[at + 2] = offsets[ri] + c;
+      if (priorBits) work[at + 3] = priorBits[s];
     }
   });
 
@@ -136,7 +140,7 @@ export class RankKernel {
     this.items.ensurePages(table);
     const plan = planRank(requests, {
       stride: table.stride, slotsPerPage: table.slotsPerPage, pageCount: table.pages.length, k: table.k, alpha: this.blend.alpha, beta: this.blend.beta,
-      i8Scales: this.int8 ? ItemMirror.int8ScalesAt(table) : 0,
+      i8Scales: this.int8 ? ItemMirror.int8ScalesAt(table) : 0, priors: table.priors,
     });
     const total = plan.offsets[requests.length];
     rt.write(this.users.ensure(plan.users.byteLength), 0, plan.users);

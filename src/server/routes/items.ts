@@ -1,6 +1,7 @@
 /** PUT and GET /v1/items/:id: an item's metadata and content features, its seeds and its serving state. */
 import type { FastifyPluginAsync } from 'fastify';
 import { finiteVector } from '../../engine/validate.js';
+import { popularityPrior } from '../../model/prior.js';
 import type { ServiceContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { error, idParams, vector } from '../schemas.js';
@@ -40,6 +41,8 @@ export const itemsRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) 
     const item = await ctx.store.getItem(id);
     if (!item) throw new ServiceError('RALM_ERR_UNKNOWN_ITEM', `id: unknown item ${JSON.stringify(id)}`, { field: 'id' });
     const c = item.clusters;
+    const table = ctx.serving.now.engine.table;
+    const slot = table.slotOf(id);
     return {
       id,
       metadata: item.info.metadata,
@@ -49,7 +52,8 @@ export const itemsRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) 
       firstSeedAt: item.info.firstSeedAt,
       lastSeedAt: item.info.lastSeedAt,
       state: !c ? 'waiting-for-seeds' : c.cold ? 'cold' : 'servable',
-      served: ctx.serving.now.engine.table.has(id),
+      served: table.has(id),
+      prior: slot === undefined ? null : popularityPrior(table.popularityPrior, table.clickersOf(slot)),
       clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelId: c.modelVersion, firstServableAt: c.firstServableAt } : null,
     };
   });
