@@ -55,7 +55,7 @@ export class RedisStore implements RalmStore {
     this.eventIdRetentionMs = options.eventIdRetentionMs ?? REDIS_DEFAULTS.eventIdRetentionMs;
     if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
-    for (const [name, numberOfKeys, lua] of [['ralmIngest', undefined, INGEST_LUA], ['ralmIngestItem', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA], ['ralmProgress', 2, PROGRESS_LUA], ['ralmJobForget', 1, JOB_FORGET_LUA]] as const) {
+    for (const [name, numberOfKeys, lua] of [['ralmIngest', 1, INGEST_LUA], ['ralmIngestItem', 1, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA], ['ralmProgress', 2, PROGRESS_LUA], ['ralmJobForget', 1, JOB_FORGET_LUA]] as const) {
       client.defineCommand(name, { numberOfKeys, lua });
     }
     this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
@@ -74,6 +74,9 @@ export class RedisStore implements RalmStore {
       const { mode, warning } = await resolveDurability(client, options.durability ?? REDIS_DEFAULTS.durability, target.display);
       const store = new RedisStore(client, target.display, mode, options.replicas ?? REDIS_DEFAULTS.replicas, options);
       await migrateSetIndexes(client, store.keys.setIndexes);
+      // The ingest script known to every primary: a call that follows an ASK during a reshard is
+      // sent with ASKING, but ioredis's EVAL fallback for an unknown script is not (it would bounce).
+      await Promise.all(primaries(client).map((node) => node.script('LOAD', INGEST_LUA)));
       await store.durable();
       return { store, warning };
     } catch (err) {
