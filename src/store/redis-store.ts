@@ -12,7 +12,7 @@
  */
 import { RalmError } from '../util/errors.js';
 import { validateEvents } from './lmdb-store.js';
-import { CLEAN_LUA, JOB_BEAT_LUA, JOB_FORGET_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
+import { CLEAN_LUA, JOB_BEAT_LUA, JOB_DONE_LUA, JOB_FORGET_LUA, JOB_MARK_LUA, JOB_PUSH_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
 import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
 import { PROGRESS_LUA, RedisAudiences } from './redis-audiences.js';
 import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
@@ -55,7 +55,7 @@ export class RedisStore implements RalmStore {
     this.eventIdRetentionMs = options.eventIdRetentionMs ?? REDIS_DEFAULTS.eventIdRetentionMs;
     if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
-    for (const [name, numberOfKeys, lua] of [['ralmIngest', 1, INGEST_LUA], ['ralmIngestItem', 1, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA], ['ralmProgress', 2, PROGRESS_LUA], ['ralmJobForget', 1, JOB_FORGET_LUA]] as const) {
+    for (const [name, numberOfKeys, lua] of [['ralmIngest', 1, INGEST_LUA], ['ralmIngestItem', 1, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA], ['ralmProgress', 2, PROGRESS_LUA], ['ralmJobForget', 1, JOB_FORGET_LUA], ['ralmJobPush', 2, JOB_PUSH_LUA], ['ralmJobDone', 2, JOB_DONE_LUA], ['ralmJobMark', 2, JOB_MARK_LUA]] as const) {
       client.defineCommand(name, { numberOfKeys, lua });
     }
     this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
