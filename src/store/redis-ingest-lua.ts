@@ -61,7 +61,7 @@ local a = 12
 while a <= nargs do
   local key = pre .. ARGV[a] .. '}'
   local n = tonumber(ARGV[a + 1])
-  local cur = redis.pcall('HMGET', key, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt', 'idsTrimAt', 'seedsHere')
+  local cur = redis.pcall('HMGET', key, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt', 'idsTrimAt', 'seedsHere', 'seedCount')
   if cur.err then return {'MOVED', cur.err} end
   if check then
     -- One key a command: during a reshard a command on several keys of a slot is refused unless
@@ -106,7 +106,7 @@ for it = 1, items do
     buf[1] = 'seedsHere'; buf[2] = 1; nb = 2
   end
   local clicks = tonumber(cur[1] or '0')
-  local version = tonumber(cur[2] or '0')
+  local version = tonumber(cur[2] or cur[1] or '0')
   -- Which ids are duplicates: one ZADD NX for a lone id (a re-send finds it there, then its time
   -- decides), else one ZMSCORE and one ZADD for all of the item's ids.
   local dup = NONE
@@ -148,10 +148,12 @@ for it = 1, items do
   end
   if accepted > 0 then
     buf[nb + 1] = 'clicks'; buf[nb + 2] = clicks
-    buf[nb + 3] = 'seedVersion'; buf[nb + 4] = version
-    buf[nb + 5] = 'seedCount'; buf[nb + 6] = math.min(clicks, max)
-    buf[nb + 7] = 'lastSeedAt'; buf[nb + 8] = now
-    nb = nb + 8
+    buf[nb + 3] = 'lastSeedAt'; buf[nb + 4] = now
+    nb = nb + 4
+    -- Written only where they differ from clicks (fewer bytes per click): seedVersion on items of
+    -- the earlier layout, which have the field; seedCount once seeds have been dropped.
+    if cur[2] then buf[nb + 1] = 'seedVersion'; buf[nb + 2] = version; nb = nb + 2 end
+    if cur[7] or clicks > max then buf[nb + 1] = 'seedCount'; buf[nb + 2] = math.min(clicks, max); nb = nb + 2 end
     if not cur[3] then buf[nb + 1] = 'createdAt'; buf[nb + 2] = now; nb = nb + 2 end
     if not cur[4] then buf[nb + 1] = 'firstSeedAt'; buf[nb + 2] = now; nb = nb + 2 end
     local name = ARGV[s - 2]

@@ -18,7 +18,7 @@ import { PROGRESS_LUA, RedisAudiences } from './redis-audiences.js';
 import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { RedisJobQueue } from './redis-job-queue.js';
-import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, userFields, walkIndex } from './redis-codec.js';
+import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, seedState, userFields, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers, ClickEvent, JobQueue, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
@@ -181,8 +181,7 @@ export class RedisStore implements RalmStore {
       const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount', 'seedsHere');
       // The item's own hash, or (an item not clicked since the earlier layout) its seeds hash.
       const from = h[2] !== null ? this.keys.item(itemId) : this.keys.seeds(itemId);
-      const clicks = Number(h[0] ?? 0);
-      const kept = Number(h[1] ?? 0);
+      const { clicks, seedCount: kept } = seedState(h[0], h[1], undefined);
       const first = clicks - kept;
       let positions: number[];
       if (sample && kept > sample.count) {
@@ -255,10 +254,11 @@ export class RedisStore implements RalmStore {
     let n = 0;
     for (let i = 0; i < ids.length; i += PAGE) {
       const page = ids.slice(i, i + PAGE);
-      const rows = await Promise.all(page.map((id) => this.client.hmget(this.keys.item(id), 'seedCount', 'seedVersion')));
+      const rows = await Promise.all(page.map((id) => this.client.hmget(this.keys.item(id), 'clicks', 'seedCount', 'seedVersion')));
       const marks: Array<string | number> = [];
-      rows.forEach(([count, version], j) => {
-        if (Number(count ?? 0) > 0) marks.push(Number(version), page[j]);
+      rows.forEach(([clicks, count, version], j) => {
+        const st = seedState(clicks, count, version);
+        if (st.seedCount > 0) marks.push(st.seedVersion, page[j]);
       });
       if (marks.length > 0) await this.client.zadd(this.keys.dirty, ...marks);
       n += marks.length / 2;
@@ -292,8 +292,8 @@ export class RedisStore implements RalmStore {
   async *seedCounts(): AsyncIterable<number> {
     this.check();
     for await (const page of walkIndex(this.client, this.keys.items)) {
-      const rows = await this.read(() => Promise.all(page.map((id) => this.client.hget(this.keys.item(id), 'seedCount'))));
-      for (const r of rows) yield Number(r ?? 0);
+      const rows = await this.read(() => Promise.all(page.map((id) => this.client.hmget(this.keys.item(id), 'clicks', 'seedCount'))));
+      for (const [clicks, count] of rows) yield seedState(clicks, count, undefined).seedCount;
     }
   }
 
