@@ -4,7 +4,8 @@
  * Every key carries a hash tag (`{…}`), so that a Valkey/Redis Cluster keeps together what one
  * script touches: an item's state, seeds, event ids and clusters share the item's tag; an
  * audience's record and chunks share the audience's tag; the indexes share `{idx}`. A script
- * only ever touches keys of one tag, so each runs atomically on the one node holding it.
+ * here touches keys of one tag only, so each runs atomically on the one node holding it (the
+ * ingest, redis-ingest-lua.ts, touches several, all on its node).
  * (https://valkey.io/topics/cluster-spec/ — "Hash tags"; https://valkey.io/topics/eval-intro/.)
  */
 
