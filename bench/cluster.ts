@@ -7,7 +7,8 @@
  * every other replica serves the new item (an upper bound: it includes the run); (3) recommend throughput with 1, 2, … replicas behind a round-robin client.
  *
  * Without `--store` it starts a private `valkey-server` (AOF, appendfsync always) in a temporary
- * directory, as the tests do. A store given with `--store` must be empty (the replicas load the
+ * directory, as the tests do, and measures the same ingest on a private 3-primary Valkey Cluster
+ * too (one ingest script per primary a call touches). A store given with `--store` must be empty (the replicas load the
  * demo world, whose users the measurements click and recommend for).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +22,7 @@ import type { ClickEvent, RalmStore } from '../src/store/store.js';
 import { packageRoot } from '../src/util/paths.js';
 import { Rng } from '../src/util/rng.js';
 import { withDefaults } from '../src/util/options.js';
-import { startValkey } from './local-valkey.js';
+import { startValkey, startValkeyCluster } from './local-valkey.js';
 import { quantile } from './stats.js';
 import { basicMachineInfo } from './machine.js';
 
@@ -81,6 +82,36 @@ function clickStream(n: number, seed: number): ClickEvent[] {
   return Array.from({ length: n }, (_, i) => ({ user: `u${rng.int(100_000)}`, item: `i${Math.floor(20_000 * rng.next() ** 3)}`, ts: now + i, id: `e${seed}-${i}` }));
 }
 
+/** One run of the stream into `store` (a fresh id range: every event new), with the server's work when it is Valkey. */
+async function measureIngest(store: RalmStore, name: string, events: ClickEvent[], batch: number, inflight: number, log: (line: string) => void): Promise<IngestFigure> {
+  const valkey = store instanceof RedisStore ? store : undefined;
+  const run = events.map((e) => ({ ...e, id: `${e.id}-${inflight}` }));
+  const before = valkey ? await serverCounters(valkey) : undefined;
+  const seconds = await ingestRun(store, run, batch, inflight);
+  const after = valkey ? await serverCounters(valkey) : undefined;
+  const server = before && after ? { cpuSeconds: after.cpu - before.cpu, aofBytes: after.aof - before.aof, cpuUsPerEvent: ((after.cpu - before.cpu) / run.length) * 1e6, aofBytesPerEvent: (after.aof - before.aof) / run.length } : undefined;
+  log(`ingest ${name}, ${inflight} in flight: ${Math.round(run.length / seconds)} events/s${server ? ` (server ${server.cpuUsPerEvent.toFixed(1)} µs CPU and ${Math.round(server.aofBytesPerEvent)} B of AOF per event)` : ''}`);
+  return { store: name, mode: `${batch}-event calls, ${inflight} in flight`, events: run.length, seconds, eventsPerSec: run.length / seconds, ...(server ? { server } : {}) };
+}
+
+/** The same ingest on a private 3-primary Valkey Cluster (AOF, appendfsync always); skipped, saying why, where one cannot start. */
+async function clusterIngest(events: ClickEvent[], batch: number, inflight: number, out: IngestFigure[], log: (line: string) => void): Promise<void> {
+  let cluster;
+  try {
+    cluster = await startValkeyCluster('valkey-server', 'valkey-cli', ['--auto-aof-rewrite-percentage', '0']);
+  } catch (err) {
+    log(`ingest on a Valkey Cluster not measured: ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  try {
+    const { store } = await RedisStore.open(cluster.url, { prefix: `ralm-bench-${Date.now()}` });
+    for (const n of [1, inflight]) out.push(await measureIngest(store, `Valkey Cluster, 3 primaries (${store.durability})`, events, batch, n, log));
+    await store.close();
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function ingestRun(store: RalmStore, events: ClickEvent[], batch: number, inflight: number): Promise<number> {
   const t0 = performance.now();
   let next = 0;
@@ -133,20 +164,12 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
     const { store: valkey } = await RedisStore.open(address, { prefix: `ralm-bench-${Date.now()}` });
     const lmdb = LmdbStore.open(join(scratch, 'lmdb'));
     for (const [name, store] of [['LMDB', lmdb], [`Valkey (${valkey.durability})`, valkey]] as const) {
-      for (const inflight of [1, o.inflight]) {
-        // A fresh id range per run: every event is new to the store.
-        const run = events.map((e) => ({ ...e, id: `${e.id}-${inflight}` }));
-        const before = store === valkey ? await serverCounters(valkey) : undefined;
-        const seconds = await ingestRun(store, run, o.batch, inflight);
-        const after = before ? await serverCounters(valkey) : undefined;
-        const server = before && after ? { cpuSeconds: after.cpu - before.cpu, aofBytes: after.aof - before.aof, cpuUsPerEvent: ((after.cpu - before.cpu) / run.length) * 1e6, aofBytesPerEvent: (after.aof - before.aof) / run.length } : undefined;
-        ingest.push({ store: name, mode: `${o.batch}-event calls, ${inflight} in flight`, events: run.length, seconds, eventsPerSec: run.length / seconds, ...(server ? { server } : {}) });
-        log(`ingest ${name}, ${inflight} in flight: ${Math.round(run.length / seconds)} events/s${server ? ` (server ${server.cpuUsPerEvent.toFixed(1)} µs CPU and ${Math.round(server.aofBytesPerEvent)} B of AOF per event)` : ''}`);
-      }
+      for (const inflight of [1, o.inflight]) ingest.push(await measureIngest(store, name, events, o.batch, inflight, log));
     }
     const durability = valkey.durability;
     await lmdb.close();
     await valkey.close();
+    if (!options.store) await clusterIngest(events, o.batch, o.inflight, ingest, log);
 
     for (let i = 0; i < o.replicas; i++) replicas.push(await startReplica(address));
     const lags: number[] = [];

@@ -1,9 +1,10 @@
 /**
  * A private `valkey-server` (or `redis-server`) on a free loopback port with its own directory and
- * AOF under `appendfsync always` (the durability the store requires), never a system service:
- * what `ralm bench cluster` starts when no `--store` is given, and what the tests start.
+ * AOF under `appendfsync always` (the durability the store requires), never a system service —
+ * or three of them as a Cluster: what `ralm bench cluster` starts when no `--store` is given, and
+ * what the tests start.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,3 +81,39 @@ export async function startValkey(server: string, extra: string[] = [], port?: n
   };
 }
 
+
+export interface ValkeyCluster {
+  url: string;
+  nodes: Valkey[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Three primaries in cluster mode (no replicas), slots spread by `<cli> --cluster create`; `extra`
+ * as for startValkey.
+ */
+export async function startValkeyCluster(server: string, cli: string, extra: string[] = []): Promise<ValkeyCluster> {
+  const nodes: Valkey[] = [];
+  try {
+    for (let i = 0; i < 3; i++) nodes.push(await startValkey(server, ['--cluster-enabled', 'yes', '--cluster-node-timeout', '5000', ...extra]));
+    const r = spawnSync(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`cluster create failed:\n${r.stdout}\n${r.stderr}`);
+    const deadline = Date.now() + 15_000;
+    for (const n of nodes) {
+      for (;;) {
+        const info = spawnSync(cli, ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+        if (/cluster_state:ok/.test(info)) break;
+        if (Date.now() > deadline) throw new Error(`cluster on port ${n.port} not ok:\n${info}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
+  return {
+    url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    nodes,
+    stop: async () => { await Promise.all(nodes.map((n) => n.stop())); },
+  };
+}

@@ -131,9 +131,10 @@ export class AudienceJobs {
    * A shared queue: queues again the jobs whose record says queued, older than the stale time,
    * that no queue entry names — a replica that died between storing a job and queueing it (its
    * client got no 202, but the record would otherwise wait forever). The record is read again
-   * just before, so a job that ran meanwhile is not queued twice. (A replica paused for longer
-   * than the stale time between the two steps could see its job queued twice: the job then runs
-   * twice, with the same result.) Returns how many were queued.
+   * just before, so a job that ran meanwhile is not queued again; and the queue adds a job only
+   * when it is not in it already, so the replica that stored a job, paused for longer than the
+   * stale time before queueing it, adds nothing when it wakes: the job runs once. Returns how
+   * many were queued.
    */
   private async requeueLost(records?: readonly AudienceRecord[]): Promise<number> {
     if (!this.queue.queuedIds) return 0;
@@ -149,8 +150,7 @@ export class AudienceJobs {
     let n = 0;
     for (const id of candidates) {
       if (inQueue.has(id) || (await this.store.getAudience(id))?.status !== 'queued') continue;
-      await this.queue.push(id);
-      n++;
+      if (await this.queue.push(id)) n++;
     }
     return n;
   }

@@ -13,9 +13,10 @@ export class LocalJobQueue implements JobQueue {
   private wake: (() => void) | undefined;
   private closed = false;
 
-  async push(id: string): Promise<void> {
+  async push(id: string): Promise<boolean> {
     this.ids.push(id);
     this.wake?.();
+    return true;
   }
 
   async claim(waitMs: number): Promise<ClaimedJob | null> {

@@ -78,6 +78,15 @@ export async function readItemHash(client: RedisClient, key: string): Promise<Re
   return out;
 }
 
+/**
+ * An item's seed counts from its hash fields: `seedVersion` is its clicks unless the hash has the
+ * field (items written before it was derived), `seedCount` its clicks until seeds were dropped.
+ */
+export function seedState(clicks: string | null | undefined, seedCount: string | null | undefined, seedVersion: string | null | undefined): { clicks: number; seedCount: number; seedVersion: number } {
+  const c = Number(clicks ?? 0);
+  return { clicks: c, seedCount: seedCount != null ? Number(seedCount) : c, seedVersion: seedVersion != null ? Number(seedVersion) : c };
+}
+
 /** An item hash (see INGEST_LUA) as ItemInfo. */
 export function itemFromHash(id: string, h: Record<string, Buffer>): ItemInfo {
   const num = (k: string, d: number): number => (h[k] ? Number(h[k].toString()) : d);
@@ -85,7 +94,7 @@ export function itemFromHash(id: string, h: Record<string, Buffer>): ItemInfo {
   return {
     id, metadata: h.metadata ? JSON.parse(h.metadata.toString()) as Record<string, unknown> | null : null,
     content: h.content && h.content.length > 0 ? floats(h.content) : null,
-    seedCount: num('seedCount', 0), clicks: num('clicks', 0), seedVersion: num('seedVersion', 0),
+    ...seedState(h.clicks?.toString(), h.seedCount?.toString(), h.seedVersion?.toString()),
     firstSeedAt: opt('firstSeedAt'), lastSeedAt: opt('lastSeedAt'), createdAt: num('createdAt', 0),
   };
 }

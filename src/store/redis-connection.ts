@@ -78,7 +78,7 @@ export async function connectRedis(target: RedisTarget, connectTimeoutMs: number
     retryStrategy: (times: number) => Math.min(50 * times, 1000),
   };
   const client: RedisClient = target.cluster
-    ? new Cluster(target.nodes, { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: true, redisOptions: base, clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000) })
+    ? new Cluster(target.nodes, { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['ralmIngestItem'], redisOptions: base, clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000) })
     : new Redis({ ...base, host: target.nodes[0].host, port: target.nodes[0].port, db: target.db, enableAutoPipelining: true });
   // Connection errors surface on the commands that fail; without a listener ioredis would print them.
   client.on('error', () => undefined);

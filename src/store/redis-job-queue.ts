@@ -21,6 +21,9 @@ const GROUP = 'runners';
 interface BeatScript {
   ralmJobBeat(key: string, group: string, consumer: string, entry: string): Promise<number>;
   ralmJobForget(key: string, group: string, consumer: string, idleMs: number): Promise<number>;
+  ralmJobPush(key: string, queued: string, job: string): Promise<number>;
+  ralmJobDone(key: string, queued: string, group: string, entry: string, job: string): Promise<number>;
+  ralmJobMark(key: string, queued: string): Promise<number>;
 }
 
 type Entry = [id: string, fields: string[]];
@@ -39,20 +42,29 @@ export class RedisJobQueue implements JobQueue {
   /** `client` has the store's scripts defined (ralmJobBeat among them). */
   constructor(private readonly client: RedisClient, private readonly keys: RedisKeys, private readonly durable: () => Promise<void>) {}
 
-  /** The group, created once (from the stream's start: jobs added before it are delivered too). */
+  private get scripts(): BeatScript { return this.client as unknown as BeatScript; }
+
+  /**
+   * The group, created once (from the stream's start: jobs added before it are delivered too),
+   * and the jobs in a stream written before the queued-jobs hash counted as queued.
+   */
   private ensureGroup(): Promise<void> {
     this.group ??= this.client.xgroup('CREATE', this.keys.jobs, GROUP, '0', 'MKSTREAM').then(() => undefined, (err: Error) => {
       if (/BUSYGROUP/.test(err.message)) return;
+      throw err;
+    }).then(() => this.scripts.ralmJobMark(this.keys.jobs, this.keys.jobsQueued)).then(() => undefined, (err: Error) => {
       this.group = undefined;
       throw err;
     });
     return this.group;
   }
 
-  async push(id: string): Promise<void> {
+  /** Queues a job unless it is in the queue already (JOB_PUSH_LUA); true when it was added. */
+  async push(id: string): Promise<boolean> {
     await this.ensureGroup();
-    await this.client.xadd(this.keys.jobs, '*', 'job', id);
+    const added = await this.scripts.ralmJobPush(this.keys.jobs, this.keys.jobsQueued, id);
     await this.durable();
+    return added === 1;
   }
 
   async claim(waitMs: number, staleMs: number): Promise<ClaimedJob | null> {
@@ -87,26 +99,29 @@ export class RedisJobQueue implements JobQueue {
 
   private claimed([entry, fields]: Entry, reclaimed: boolean): ClaimedJob {
     const id = fields[fields.indexOf('job') + 1] ?? '';
-    const finish = async (): Promise<void> => {
+    const ack = async (): Promise<void> => {
       await Promise.all([this.client.xack(this.keys.jobs, GROUP, entry), this.client.xdel(this.keys.jobs, entry)]);
       await this.durable();
     };
     return {
       id,
       reclaimed,
-      heartbeat: async () => (await (this.client as unknown as BeatScript).ralmJobBeat(this.keys.jobs, GROUP, this.runner, entry)) === 1,
-      done: finish,
-      // Queued again before this claim is given up: the job is never out of the queue.
+      heartbeat: async () => (await this.scripts.ralmJobBeat(this.keys.jobs, GROUP, this.runner, entry)) === 1,
+      done: async () => {
+        await this.scripts.ralmJobDone(this.keys.jobs, this.keys.jobsQueued, GROUP, entry, id);
+        await this.durable();
+      },
+      // Queued again before this claim is given up: the job is never out of the queue (and stays counted as queued).
       release: async () => {
         await this.client.xadd(this.keys.jobs, '*', 'job', id);
-        await finish();
+        await ack();
       },
     };
   }
 
   /** Removes from the group the runners with nothing pending that have not read for `idleMs` (see JOB_FORGET_LUA); returns how many. */
   async forgetGoneRunners(idleMs: number): Promise<number> {
-    return (this.client as unknown as BeatScript).ralmJobForget(this.keys.jobs, GROUP, this.runner, idleMs);
+    return this.scripts.ralmJobForget(this.keys.jobs, GROUP, this.runner, idleMs);
   }
 
   /** The runners the group knows, with the jobs pending under each. */

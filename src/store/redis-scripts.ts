@@ -4,7 +4,8 @@
  * Every key carries a hash tag (`{…}`), so that a Valkey/Redis Cluster keeps together what one
  * script touches: an item's state, seeds, event ids and clusters share the item's tag; an
  * audience's record and chunks share the audience's tag; the indexes share `{idx}`. A script
- * only ever touches keys of one tag, so each runs atomically on the one node holding it.
+ * here touches keys of one tag only, so each runs atomically on the one node holding it (the
+ * ingest, redis-ingest-lua.ts, touches several, all on its node).
  * (https://valkey.io/topics/cluster-spec/ — "Hash tags"; https://valkey.io/topics/eval-intro/.)
  */
 
@@ -47,6 +48,8 @@ export class RedisKeys {
   runAnswer(id: string): string { return `${this.prefix}:{lease}:answer:${id}`; }
   /** The audience-job stream (a consumer group's queue). */
   get jobs(): string { return `${this.prefix}:{jobs}:queue`; }
+  /** The jobs in that stream (waiting or claimed), by id: a job is added only when it is not there (JOB_PUSH_LUA). */
+  get jobsQueued(): string { return `${this.prefix}:{jobs}:queued`; }
 }
 
 /**
@@ -136,4 +139,43 @@ for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
   end
 end
 return removed
+`;
+
+/**
+ * Queues a job unless it is in the queue already (waiting or claimed), in one step: so the
+ * replica that stored a job and was paused before queueing it, and another replica that queued it
+ * meanwhile as lost, add one entry between them, and the job runs once.
+ * KEYS: job stream, queued-jobs hash. ARGV: job id. Returns 1 when added, 0 when it was there.
+ */
+export const JOB_PUSH_LUA = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], 1) == 0 then return 0 end
+redis.call('XADD', KEYS[1], '*', 'job', ARGV[1])
+return 1
+`;
+
+/**
+ * A job finished: its entry acknowledged and deleted, and the job no longer counted as queued.
+ * KEYS: job stream, queued-jobs hash. ARGV: group, entry id, job id.
+ */
+export const JOB_DONE_LUA = `
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[3])
+return 1
+`;
+
+/**
+ * The queued-jobs hash filled from the stream, for a queue written before the hash existed (each
+ * job there counted as queued). Idempotent. KEYS: job stream, queued-jobs hash. Returns how many
+ * were added.
+ */
+export const JOB_MARK_LUA = `
+local added = 0
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local f = e[2]
+  for i = 1, #f, 2 do
+    if f[i] == 'job' then added = added + redis.call('HSETNX', KEYS[2], f[i + 1], 1) end
+  end
+end
+return added
 `;

@@ -12,13 +12,13 @@
  */
 import { RalmError } from '../util/errors.js';
 import { validateEvents } from './lmdb-store.js';
-import { CLEAN_LUA, JOB_BEAT_LUA, JOB_FORGET_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
+import { CLEAN_LUA, JOB_BEAT_LUA, JOB_DONE_LUA, JOB_FORGET_LUA, JOB_MARK_LUA, JOB_PUSH_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
 import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
 import { PROGRESS_LUA, RedisAudiences } from './redis-audiences.js';
 import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { RedisJobQueue } from './redis-job-queue.js';
-import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, userFields, walkIndex } from './redis-codec.js';
+import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, seedState, userFields, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers, ClickEvent, JobQueue, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
@@ -55,7 +55,7 @@ export class RedisStore implements RalmStore {
     this.eventIdRetentionMs = options.eventIdRetentionMs ?? REDIS_DEFAULTS.eventIdRetentionMs;
     if (!Number.isSafeInteger(this.maxSeedsPerItem) || this.maxSeedsPerItem < 1) throw new RalmError('RALM_ERR_VALIDATION', `maxSeedsPerItem: expected a positive integer, got ${this.maxSeedsPerItem}`);
     if (!Number.isFinite(this.eventIdRetentionMs) || this.eventIdRetentionMs < 0) throw new RalmError('RALM_ERR_VALIDATION', `eventIdRetentionMs: expected a non-negative number, got ${this.eventIdRetentionMs}`);
-    for (const [name, numberOfKeys, lua] of [['ralmIngest', undefined, INGEST_LUA], ['ralmIngestItem', 3, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA], ['ralmProgress', 2, PROGRESS_LUA], ['ralmJobForget', 1, JOB_FORGET_LUA]] as const) {
+    for (const [name, numberOfKeys, lua] of [['ralmIngest', 1, INGEST_LUA], ['ralmIngestItem', 1, INGEST_LUA], ['ralmPublish', 1, PUBLISH_LUA], ['ralmClean', 2, CLEAN_LUA], ['ralmLease', 2, LEASE_LUA], ['ralmRelease', 1, RELEASE_LUA], ['ralmJobBeat', 1, JOB_BEAT_LUA], ['ralmProgress', 2, PROGRESS_LUA], ['ralmJobForget', 1, JOB_FORGET_LUA], ['ralmJobPush', 2, JOB_PUSH_LUA], ['ralmJobDone', 2, JOB_DONE_LUA], ['ralmJobMark', 2, JOB_MARK_LUA]] as const) {
       client.defineCommand(name, { numberOfKeys, lua });
     }
     this.audiences = new RedisAudiences(client, this.keys, () => this.durable());
@@ -74,6 +74,9 @@ export class RedisStore implements RalmStore {
       const { mode, warning } = await resolveDurability(client, options.durability ?? REDIS_DEFAULTS.durability, target.display);
       const store = new RedisStore(client, target.display, mode, options.replicas ?? REDIS_DEFAULTS.replicas, options);
       await migrateSetIndexes(client, store.keys.setIndexes);
+      // The ingest script known to every primary: a call that follows an ASK during a reshard is
+      // sent with ASKING, but ioredis's EVAL fallback for an unknown script is not (it would bounce).
+      await Promise.all(primaries(client).map((node) => node.script('LOAD', INGEST_LUA)));
       await store.durable();
       return { store, warning };
     } catch (err) {
@@ -178,8 +181,7 @@ export class RedisStore implements RalmStore {
       const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount', 'seedsHere');
       // The item's own hash, or (an item not clicked since the earlier layout) its seeds hash.
       const from = h[2] !== null ? this.keys.item(itemId) : this.keys.seeds(itemId);
-      const clicks = Number(h[0] ?? 0);
-      const kept = Number(h[1] ?? 0);
+      const { clicks, seedCount: kept } = seedState(h[0], h[1], undefined);
       const first = clicks - kept;
       let positions: number[];
       if (sample && kept > sample.count) {
@@ -252,10 +254,11 @@ export class RedisStore implements RalmStore {
     let n = 0;
     for (let i = 0; i < ids.length; i += PAGE) {
       const page = ids.slice(i, i + PAGE);
-      const rows = await Promise.all(page.map((id) => this.client.hmget(this.keys.item(id), 'seedCount', 'seedVersion')));
+      const rows = await Promise.all(page.map((id) => this.client.hmget(this.keys.item(id), 'clicks', 'seedCount', 'seedVersion')));
       const marks: Array<string | number> = [];
-      rows.forEach(([count, version], j) => {
-        if (Number(count ?? 0) > 0) marks.push(Number(version), page[j]);
+      rows.forEach(([clicks, count, version], j) => {
+        const st = seedState(clicks, count, version);
+        if (st.seedCount > 0) marks.push(st.seedVersion, page[j]);
       });
       if (marks.length > 0) await this.client.zadd(this.keys.dirty, ...marks);
       n += marks.length / 2;
@@ -289,8 +292,8 @@ export class RedisStore implements RalmStore {
   async *seedCounts(): AsyncIterable<number> {
     this.check();
     for await (const page of walkIndex(this.client, this.keys.items)) {
-      const rows = await this.read(() => Promise.all(page.map((id) => this.client.hget(this.keys.item(id), 'seedCount'))));
-      for (const r of rows) yield Number(r ?? 0);
+      const rows = await this.read(() => Promise.all(page.map((id) => this.client.hmget(this.keys.item(id), 'clicks', 'seedCount'))));
+      for (const [clicks, count] of rows) yield seedState(clicks, count, undefined).seedCount;
     }
   }
 

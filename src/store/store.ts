@@ -205,8 +205,12 @@ export interface JobQueue {
   readonly shared: boolean;
   /** This queue's name as a runner (host:pid:tag, and which of the process's queues). */
   readonly runner: string;
-  /** Adds a job (its record already stored). */
-  push(id: string): Promise<void>;
+  /**
+   * Adds a job (its record already stored); true when added. A shared queue adds a job only when
+   * it is not in the queue already (false then), so that a job queued twice — by the replica that
+   * stored it, and meanwhile by another that took it for lost — runs once.
+   */
+  push(id: string): Promise<boolean>;
   /**
    * The next job for this runner — one whose runner has not heart-beaten for `staleMs` first, else
    * a new one — or null when none comes within `waitMs` (or the queue is closed).

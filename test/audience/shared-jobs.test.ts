@@ -98,4 +98,47 @@ describe('audience jobs on a shared store', { skip: valkeySkip() }, () => {
     await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual(runs.sort(), ['lost', 'queued']);
   });
+
+  it('a replica paused between storing a job and queueing it, past the stale time, adds nothing when it wakes: the job runs once', async (t) => {
+    const stores = await Promise.all([0, 1, 2].map(async () => (await RedisStore.open(v.url, { prefix: 'paused' })).store));
+    const [a, b, c] = stores;
+    // A stored the job, then paused (its createdAt is 10 s ago) before queueing it.
+    await a.putAudience({ id: 'slow', status: 'queued', spec: { name: 'slow' }, createdAt: Date.now() - 10_000, startedAt: null, finishedAt: null, error: null, summary: null });
+    const runs: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const runner = async (spec: AudienceSpec): Promise<AudienceResult> => { runs.push((spec as unknown as { name: string }).name); await gate; return result; };
+    // B takes it for lost and runs it; C, idle, would run any second entry.
+    const jobsB = new AudienceJobs(b, runner, fromJson, { staleMs: 1000 });
+    const jobsC = new AudienceJobs(c, runner, fromJson, { staleMs: 1000 });
+    const queueA = a.openJobQueue();
+    t.after(async () => {
+      open();
+      await Promise.all([jobsB.stop(), jobsC.stop(), queueA.close()]);
+      await Promise.all(stores.map((s) => s.close()));
+    });
+    assert.deepEqual(await jobsB.restore(), { requeued: 1, expired: 0 });
+    await until('the job runs on B', async () => (await jobsB.get('slow'))?.status === 'running');
+    await jobsC.restore();
+    // A wakes and queues the job it stored: it is in the queue already, so nothing is added.
+    assert.equal(await queueA.push('slow'), false);
+    assert.equal((await a.client.xrange(a.keys.jobs, '-', '+')).length, 1, 'one entry for the job');
+    open();
+    await until('the job done', async () => (await jobsB.get('slow'))?.status === 'done');
+    // Queued once more after it finished (a very late wake): its runner finds it done and skips it.
+    assert.equal(await queueA.push('slow'), true);
+    await until('the late entry skipped', async () => (await a.client.xlen(a.keys.jobs)) === 0);
+    assert.deepEqual(runs, ['slow']);
+    assert.equal((await a.getAudience('slow'))?.attempts, 1);
+
+    // A queue written before the queued-jobs hash (no runner here): its entries count as queued once a queue opens.
+    const older = (await RedisStore.open(v.url, { prefix: 'older' })).store;
+    t.after(() => older.close());
+    await older.client.xadd(older.keys.jobs, '*', 'job', 'j1');
+    const q = older.openJobQueue();
+    t.after(() => q.close());
+    assert.equal(await q.push('j1'), false);
+    assert.equal(await q.push('j2'), true);
+    assert.equal(await older.client.xlen(older.keys.jobs), 2);
+  });
 });

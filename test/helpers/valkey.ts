@@ -5,7 +5,7 @@
  * RALM_REQUIRE_VALKEY=1 (set by .ci/run) makes that a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { startValkey as startLocalValkey, type Valkey } from '../../bench/local-valkey.js';
+import { startValkey as startLocalValkey, startValkeyCluster as startLocalValkeyCluster, type Valkey, type ValkeyCluster } from '../../bench/local-valkey.js';
 
 export const REQUIRE_VALKEY = process.env.RALM_REQUIRE_VALKEY === '1';
 
@@ -37,36 +37,11 @@ export async function startValkey(extra: string[] = [], port?: number, dir?: str
   return startLocalValkey(VALKEY_SERVER, extra, port, dir);
 }
 
-export interface ValkeyCluster {
-  url: string;
-  nodes: Valkey[];
-  stop(): Promise<void>;
-}
+export type { ValkeyCluster } from '../../bench/local-valkey.js';
 
 /** Three primaries in cluster mode (no replicas), slots spread by `valkey-cli --cluster create`. */
 export async function startValkeyCluster(): Promise<ValkeyCluster> {
+  if (!VALKEY_SERVER) throw new Error(MISSING);
   if (!VALKEY_CLI) throw new Error(MISSING.replace('valkey-server nor redis-server', 'valkey-cli nor redis-cli'));
-  const nodes: Valkey[] = [];
-  try {
-    for (let i = 0; i < 3; i++) nodes.push(await startValkey(['--cluster-enabled', 'yes', '--cluster-node-timeout', '5000']));
-    const r = spawnSync(VALKEY_CLI, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
-    if (r.status !== 0) throw new Error(`cluster create failed:\n${r.stdout}\n${r.stderr}`);
-    const deadline = Date.now() + 15_000;
-    for (const n of nodes) {
-      for (;;) {
-        const info = spawnSync(VALKEY_CLI, ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
-        if (/cluster_state:ok/.test(info)) break;
-        if (Date.now() > deadline) throw new Error(`cluster on port ${n.port} not ok:\n${info}`);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    }
-  } catch (err) {
-    await Promise.all(nodes.map((n) => n.stop()));
-    throw err;
-  }
-  return {
-    url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
-    nodes,
-    stop: async () => { await Promise.all(nodes.map((n) => n.stop())); },
-  };
+  return startLocalValkeyCluster(VALKEY_SERVER, VALKEY_CLI);
 }

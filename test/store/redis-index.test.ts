@@ -113,5 +113,21 @@ describe('Valkey store indexes', { skip: valkeySkip() }, () => {
     assert.deepEqual((await store.seedsOf('x')).map((s) => s.user), ['b', 'c', 'd'], 'the latest three, the oldest dropped');
     const info = (await store.getItem('x'))?.info;
     assert.deepEqual([info?.clicks, info?.seedCount, info?.seedVersion, info?.createdAt, info?.firstSeedAt], [4, 3, 4, 5, 5]);
+
+    // Seeds in the item's hash, counts written on every click (the layout before the counts were
+    // derived from clicks): the fields there are kept current.
+    await raw.hset(store.keys.item('y'), { clicks: 1, seedVersion: 1, seedCount: 1, seedsHere: 1, createdAt: 5, firstSeedAt: 5, lastSeedAt: 5, 0: '1 5 a' });
+    await store.ingest([{ user: 'b', item: 'y', ts: 2 }]);
+    const y = (await store.getItem('y'))?.info;
+    assert.deepEqual([y?.clicks, y?.seedCount, y?.seedVersion], [2, 2, 2]);
+    assert.deepEqual(await raw.hmget(store.keys.item('y'), 'seedCount', 'seedVersion'), ['2', '2']);
+    // A new item: its counts are its clicks, and seedCount is written once seeds are dropped.
+    await store.ingest([1, 2, 3].map((ts) => ({ user: 'u', item: 'n', ts })));
+    assert.deepEqual(await raw.hmget(store.keys.item('n'), 'seedCount', 'seedVersion'), [null, null]);
+    assert.deepEqual(await store.dirtyItems().then((d) => d.find((x) => x.id === 'n')), { id: 'n', seedVersion: 3 });
+    await store.ingest([{ user: 'u', item: 'n', ts: 4 }]);
+    const n = (await store.getItem('n'))?.info;
+    assert.deepEqual([n?.clicks, n?.seedCount, n?.seedVersion], [4, 3, 4]);
+    assert.deepEqual((await store.seedsOf('n')).map((x) => x.ts), [2, 3, 4]);
   });
 });

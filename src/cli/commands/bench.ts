@@ -186,7 +186,7 @@ const cd = CLUSTER_BENCH_DEFAULTS;
 const cluster = defineCommand({
   name: 'bench cluster',
   usage: 'bench cluster [--store redis://HOST:PORT] [options]',
-  summary: 'Shared store: durable ingest into Valkey beside LMDB, publication → served across replicas, recommend with 1..N replicas.',
+  summary: 'Shared store: durable ingest into Valkey (one node, and a 3-primary Cluster where it starts its own) beside LMDB, publication → served across replicas, recommend with 1..N replicas.',
   notes: ['Without --store it starts a private valkey-server (appendfsync always) in a temporary directory; a store given must be empty.'],
   options: {
     store: { flag: 'store', arg: 'URL', defaultText: 'a private valkey-server', help: 'the Valkey/Redis to measure', parse: str() },
