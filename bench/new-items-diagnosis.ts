@@ -3,10 +3,11 @@
  * the same items, targets and negatives, with the measurements that explain the AUC beside it.
  *
  *   node dist/bench/new-items-diagnosis.js --dataset movielens --data DIR [--validation] [--split global|per-user]
- *     [--seed 1] [--max-users N] [--new-items N] [--seed-counts 1,5,20] [--trained] [--shrink 0,1,3] [--out FILE.json]
+ *     [--seed 1] [--max-users N] [--new-items N] [--seed-counts 1,5,20] [--trained] [--shrink 0,1,3] [--no-all-items]
+ *     [--out FILE.json]
  *
- * For each seed rule ('any' clicker, as `ralm eval` did; only users 'known' before the cut, as the
- * serving system's re-clustering does) and each n:
+ * For each seed rule (all of the first n clickers, 'any', the rule before; the 'known' users among
+ * them, as the serving system's re-clustering uses only users with an embedding) and each n:
  *   - seeds known before the cut (share), distinct seed embeddings, the seeds' activity (training
  *     rows) against the activity of the negatives' clickers;
  *   - AUC of: RALM untrained (stage 2's identity configuration, k = 20), RALM with averaged seeds
@@ -53,6 +54,7 @@ const splitKind = arg('split', 'global') as 'global' | 'per-user';
 const maxUsers = Number(arg('max-users', '0'));
 const maxNewItems = Number(arg('new-items', String(RECOMMEND_EVAL_DEFAULTS.newItemsMax)));
 const trained = args.includes('--trained');
+const allItemsCheck = !args.includes('--no-all-items');
 const out = arg('out');
 const strengths = (arg('shrink', '0') as string).split(',').map(Number);
 const log = (l: string): void => void process.stderr.write(`${l}\n`);
@@ -187,7 +189,7 @@ async function calibrated(p: NewItemProtocol, rec: RalmRecommender): Promise<voi
   const base = (await rec.engine.score(sample.map((u) => ({ user: { universal: rec.universal(u) }, items: ids })))).map((r) => Float32Array.from(r.scores));
   const level = new Map<number, { mu: number; sd: number }>();
   ctx.candidates.forEach((i, j) => level.set(i, levelOf(base, j)));
-  if (!allItems.has(rec.name)) {
+  if (allItemsCheck && !allItems.has(rec.name)) {
     // The same calibration over every candidate, in the all-items protocol (ranking-eval.ts).
     const mu = Float32Array.from(ctx.candidates, (i) => (level.get(i) as { mu: number }).mu);
     const plain = await evaluateRanking(ctx, rec, { seed: 1 });
