@@ -25,15 +25,24 @@ export interface NewItemRow {
 
 export interface NewItemOptions {
   seedCounts: number[];
+  /**
+   * Which of the first n clickers are seeds: 'any' of them, or only those 'known' before the cut
+   * (with a row in the training period, so an embedding built from their own data), as the
+   * serving system's re-clustering uses only seeds whose user has an embedding (seeds/prepare.ts).
+   * With 'known', an item none of whose first n clickers is known is left out (RALM has nothing
+   * to describe it with; the serving system gives it the cold-start path).
+   */
+  seedUsers?: 'any' | 'known';
   maxItems: number;
   maxTargets: number;
   negatives: number;
 }
 
-interface Plan { item: number; seeds: number[]; targets: number[]; negatives: Uint32Array[] }
+/** One new item after n seeds: its seeds and targets (user ids) and each target's negative items. */
+export interface NewItemPlan { item: number; seeds: number[]; targets: number[]; negatives: Uint32Array[] }
 
 export class NewItemProtocol {
-  private readonly plans: Array<{ n: number; plans: Plan[] }>;
+  readonly plans: ReadonlyArray<{ n: number; plans: NewItemPlan[] }>;
   private readonly aucs = new Map<string, number[]>(); // `${n}|${method}|${seed}` → pair AUCs
 
   constructor(ds: Dataset, split: TemporalSplit, private readonly ctx: EvalContext, allClickers: Map<number, number[]>, o: NewItemOptions) {
@@ -48,7 +57,11 @@ export class NewItemProtocol {
     }
     const nrng = new Rng(4242);
     this.plans = o.seedCounts.map((n) => {
-      const eligible = Array.from(split.newItems).filter((i) => (allClickers.get(i)?.length ?? 0) > n);
+      const seedsOf = (cl: number[]): number[] => (o.seedUsers === 'known' ? cl.slice(0, n).filter((u) => known[u]) : cl.slice(0, n));
+      const eligible = Array.from(split.newItems).filter((i) => {
+        const cl = allClickers.get(i) ?? [];
+        return cl.length > n && seedsOf(cl).length > 0;
+      });
       const chosen = eligible.length > o.maxItems ? nrng.shuffle(eligible.slice(), o.maxItems).slice(0, o.maxItems) : eligible;
       const plans = chosen.map((i) => {
         const cl = allClickers.get(i) as number[];
@@ -62,7 +75,7 @@ export class NewItemProtocol {
           }
           return Uint32Array.from(out);
         });
-        return { item: i, seeds: cl.slice(0, n), targets, negatives };
+        return { item: i, seeds: seedsOf(cl), targets, negatives };
       }).filter((p) => p.targets.length > 0);
       return { n, plans };
     });
@@ -73,6 +86,18 @@ export class NewItemProtocol {
     const l = this.aucs.get(key) ?? [];
     l.push(auc([pos], neg));
     this.aucs.set(key, l);
+  }
+
+  /** Any scorer: `score(target, plan, t)` returns the new item's score first, then its negatives' (plan.negatives[t]). */
+  scoreWith(method: string, seed: number, score: (target: number, plan: NewItemPlan, t: number) => ArrayLike<number>): void {
+    for (const { n, plans } of this.plans) {
+      for (const p of plans) {
+        p.targets.forEach((u, t) => {
+          const s = score(u, p, t);
+          this.push(n, method, seed, s[0], Array.prototype.slice.call(s, 1) as number[]);
+        });
+      }
+    }
   }
 
   /** RALM: publish each new item from its first n seeds, score its targets. */

@@ -87,6 +87,13 @@ export interface RecommendEvalOptions {
   newItemsMax?: number;
   newItemTargets?: number;
   newItemNegatives?: number;
+  /**
+   * New items: which of an item's first n clickers are its seeds — 'known': those with a row
+   * before the cut, as the serving system clusters only users it has an embedding for (a user
+   * first seen after the cut has no data of their own as of the cut, so every such user gets one
+   * and the same embedding); 'any': all n (the protocol before; docs/quality.md).
+   */
+  newItemSeeds?: 'any' | 'known';
   log?: (line: string) => void;
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
@@ -99,9 +106,10 @@ export interface RecommendEvalOptions {
  */
 export const RECOMMEND_EVAL_DEFAULTS: Readonly<Required<Pick<RecommendEvalOptions,
   'trainShare' | 'seeds' | 'maxUsers' | 'minTrainClicks' | 'ks' | 'aucNegatives' | 'maxSeeds' | 'freshStepMs' | 'freshMinSeeds' | 'freshMaxRequests' | 'seedCounts' | 'newItemsMax'
-  | 'newItemTargets' | 'newItemNegatives'>>> = {
+  | 'newItemTargets' | 'newItemNegatives' | 'newItemSeeds'>>> = {
   trainShare: 0.8, seeds: [1, 2, 3], maxUsers: 0, minTrainClicks: 10, ks: [10, 50, 100], aucNegatives: 100, maxSeeds: 1000,
   freshStepMs: 3_600_000, freshMinSeeds: 3, freshMaxRequests: 2000, seedCounts: [1, 5, 20, 100], newItemsMax: 300, newItemTargets: 50, newItemNegatives: 100,
+  newItemSeeds: 'known',
 };
 
 /**
@@ -152,7 +160,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
   const runs: RunRecord[] = [];
   const freshRuns: RunRecord[] = [];
   const training: TrainingRecord[] = [];
-  const newItems = new NewItemProtocol(ds, split, ctx, clickersByItem(distinctPositives(ds, ds.clickCount)), { seedCounts: o.seedCounts, maxItems: o.newItemsMax, maxTargets: o.newItemTargets, negatives: o.newItemNegatives });
+  const newItems = new NewItemProtocol(ds, split, ctx, clickersByItem(distinctPositives(ds, ds.clickCount)), { seedCounts: o.seedCounts, maxItems: o.newItemsMax, maxTargets: o.newItemTargets, negatives: o.newItemNegatives, seedUsers: o.newItemSeeds });
 
   // Fresh candidates: the same requests for every method and seed.
   const freshWindow = o.freshWindowMs ?? defaultFreshWindow(kind);
@@ -229,7 +237,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         await rec.close();
       }
       for (const lambda of v.name === 'RALM' ? o.priorSweep ?? [] : []) {
-        const swept = await RalmRecommender.create(`RALM (λ = ${lambda})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, lambda);
+        const swept = await RalmRecommender.create(`RALM (λ = ${lambda})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { popularityPrior: lambda });
         try {
           await evalOne(swept, seed);
         } finally {
@@ -261,7 +269,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
     context: { users: ctx.users.length, candidates: ctx.candidates.length, headShare: ctx.options.headShare },
     settings: {
       seeds, ks, aucNegatives: o.aucNegatives, baselineEpochs: o.baselineEpochs ?? null, maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, maxSeeds, trainShare: o.trainShare, validation: !!o.validation,
-      fresh: { windowMs: freshWindow, stepMs: o.freshStepMs, minSeeds: o.freshMinSeeds, maxRequests: o.freshMaxRequests }, seedCounts: o.seedCounts,
+      fresh: { windowMs: freshWindow, stepMs: o.freshStepMs, minSeeds: o.freshMinSeeds, maxRequests: o.freshMaxRequests }, seedCounts: o.seedCounts, newItemSeeds: o.newItemSeeds,
       stage1: { ...o.stage1, log: undefined, onProgress: undefined }, stage2: { ...withDefaults(TRAIN_DEFAULTS.stage2, o.stage2 ?? {}), log: undefined, onProgress: undefined },
     },
     runs, summary: summarizeRuns(runs, { metrics: metricsShown }), fresh, newItems: newItemRows, training, tracking, seconds: (performance.now() - t0) / 1000, markdown,

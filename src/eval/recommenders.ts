@@ -3,6 +3,7 @@
  * (each candidate published with centroids of its seeds in the model's transformed space, as in
  * production) and the YouTube-DNN-style scorer x_u · v_i + b_i from stage 1's sampled softmax.
  */
+import { shrinkCentroids } from '../clustering/shrink.js';
 import { RalmEngine } from '../engine/engine.js';
 import type { RalmModel } from '../model/model.js';
 import type { Stage1Result } from '../train/stage1.js';
@@ -32,6 +33,20 @@ export class YoutubeDnn implements Recommender, FreshScorer {
   }
 }
 
+/** Centroids shrunk toward a prior in the transformed space (clustering/shrink.ts), `strength` pseudo-seeds strong. */
+export interface CentroidShrinkage {
+  prior: Float32Array;
+  strength: number;
+}
+
+/** How a RalmRecommender serves beyond the model's own settings. */
+export interface RalmRecommenderOptions {
+  /** Overrides the model's popularity-prior λ (a sweep, or 0 for the look-alike score alone). */
+  popularityPrior?: number;
+  /** Shrinks every published centroid toward a prior (an evaluation option, not served). */
+  shrink?: CentroidShrinkage | null;
+}
+
 /**
  * RALM through the engine: candidates published with centroids of their training clickers and
  * their clicker count (the popularity prior's c: all of them, before the seed sample's cap).
@@ -40,17 +55,36 @@ export class RalmRecommender implements Recommender, FreshScorer {
   private ids: string[] = [];
   private idsFor: Uint32Array | null = null;
 
-  private constructor(readonly name: string, readonly engine: RalmEngine, private readonly x: Float32Array, private readonly m: number) {}
+  private constructor(readonly name: string, readonly engine: RalmEngine, private readonly x: Float32Array, private readonly m: number, private readonly shrink: CentroidShrinkage | null) {}
+
+  /** The mean look-alike embedding T(x) of `users` under `model`: the prior of a shrinkage. */
+  static async meanLookalike(model: RalmModel, x: Float32Array, users: ArrayLike<number>): Promise<Float32Array> {
+    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false });
+    try {
+      const { m, h } = model.manifest;
+      const sum = new Float64Array(h);
+      for (let b = 0; b < users.length; b += 4096) {
+        const n = Math.min(4096, users.length - b);
+        const xs = new Float32Array(n * m);
+        for (let r = 0; r < n; r++) xs.set(x.subarray(users[b + r] * m, (users[b + r] + 1) * m), r * m);
+        const e = await engine.transform(xs, n);
+        for (let j = 0; j < e.length; j++) sum[j % h] += e[j];
+      }
+      return Float32Array.from(sum, (v) => v / Math.max(1, users.length));
+    } finally {
+      await engine.close();
+    }
+  }
 
   /** The universal embedding of user u. */
   universal(u: number): Float32Array {
     return this.x.subarray(u * this.m, (u + 1) * this.m);
   }
 
-  /** `popularityPrior` overrides the model's λ (a sweep); the model's own by default. */
-  static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number, clickersOf: (i: number) => number, popularityPrior?: number): Promise<RalmRecommender> {
-    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false, popularityPrior });
-    const r = new RalmRecommender(name, engine, x, model.manifest.m);
+  /** The model's own λ and no shrinkage unless `opts` says otherwise. */
+  static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number, clickersOf: (i: number) => number, opts: RalmRecommenderOptions = {}): Promise<RalmRecommender> {
+    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false, popularityPrior: opts.popularityPrior });
+    const r = new RalmRecommender(name, engine, x, model.manifest.m, opts.shrink ?? null);
     for (let b = 0; b < items.length; b += 512) {
       const chunk = items.subarray(b, b + 512);
       const clusters = await r.centroidsFor(Array.from(chunk, (i) => seedsOf(i)), seed);
@@ -71,7 +105,8 @@ export class RalmRecommender implements Recommender, FreshScorer {
       jobs.push({ points: e, n: seeds.length });
     }
     const res = await this.engine.clusterPoints(jobs, { seed });
-    return res.map((c) => c.centroids.slice(0, c.count * h));
+    const { shrink } = this;
+    return res.map((c) => (shrink ? shrinkCentroids(c, h, shrink.prior, shrink.strength) : c.centroids.slice(0, c.count * h)));
   }
 
   async score(u: number, items: Uint32Array, out: Float32Array): Promise<void> {

@@ -1,7 +1,7 @@
 /** Each built-in dataset trains with its validation-search choices unless the command line says otherwise. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseOptions } from '../../src/util/options.js';
+import { oneOf, parseOptions, type OptionTable } from '../../src/util/options.js';
 import { DATASET_TRAINING_DEFAULTS, TRAINING_OPTIONS, withDatasetDefaults } from '../../src/cli/training-options.js';
 import { TRAIN_DEFAULTS } from '../../src/train/pipeline.js';
 
@@ -25,6 +25,16 @@ describe('per-dataset training defaults', () => {
     const s = withDatasetDefaults('schema', p.values, p.given, TRAINING_OPTIONS);
     assert.deepEqual(s, p.values);
     assert.equal(s.stage2ItemNegatives, TRAIN_DEFAULTS.stage2.itemSampling);
+  });
+
+  it("globo's stage-1 merge applies where the command has the flag (ralm train), and a given flag wins", () => {
+    const table = { ...TRAINING_OPTIONS, merge: { flag: 'merge', arg: 'attention|concat', default: 'attention', help: 'merge', parse: oneOf(['attention', 'concat'] as const) } } as const satisfies OptionTable;
+    const p = parseOptions([], table);
+    assert.equal(withDatasetDefaults('globo', p.values, p.given, table).merge, 'concat');
+    assert.equal(withDatasetDefaults('movielens', p.values, p.given, table).merge, 'attention');
+    const q = parseOptions(['--merge', 'attention'], table);
+    assert.equal(withDatasetDefaults('globo', q.values, q.given, table).merge, 'attention');
+    assert.equal('merge' in withDatasetDefaults('globo', parseOptions([], TRAINING_OPTIONS).values, new Set(), TRAINING_OPTIONS), false);
   });
 
   it('a setting the command has no flag for is not added', () => {

@@ -32,6 +32,7 @@ const RECOMMEND_OPTIONS = {
   freshWindow: { flag: 'fresh-window', arg: 'HOURS', defaultText: '24 (global split), 8760 (per-user)', help: 'fresh candidates: first clicked this many hours before a request (0: skip)', parse: num(0) },
   freshMinSeeds: { flag: 'fresh-min-seeds', arg: 'N', default: asDefault(r.freshMinSeeds), help: 'fresh candidates need this many clickers before the request', parse: int() },
   seedCounts: { flag: 'seed-counts', arg: 'N,…', default: asDefault(r.seedCounts), help: 'new items: evaluate after each of these numbers of seeds', parse: list(int()) },
+  newItemSeeds: { flag: 'new-item-seeds', arg: 'known|any', default: r.newItemSeeds, help: 'new items: seeds are those of the first n clickers known before the cut, or all n', parse: oneOf(['known', 'any'] as const) },
   newItems: { flag: 'new-items', arg: 'N', default: asDefault(r.newItemsMax), help: 'new items evaluated at most (sampled)', parse: int() },
   ...SYNTHETIC_OPTIONS,
   out: { flag: 'out', arg: 'FILE.json', help: 'write the result (JSON)', parse: str() },
@@ -61,7 +62,7 @@ const recommend = defineCommand({
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
       stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
       stage2: { h: m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: TRAIN_DEFAULTS.stage2.patience, maxItems: v.stage2MaxItems, ...stages.stage2 },
-      seedCounts: v.seedCounts, newItemsMax: v.newItems,
+      seedCounts: v.seedCounts, newItemSeeds: v.newItemSeeds, newItemsMax: v.newItems,
       log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
     });
     await writeResult(v.out, { ...res, markdown: undefined });
