@@ -190,6 +190,26 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const qTmp = new Int16Array(rb);
   const eTmp = new Int16Array(rb);
   /** int8 storage: q and e quantized to 16-bit codes, candidates scored by integer dot products. */
+  /**
+   * A group of `nb` requests (the first is `u0`) over the candidates, in chunks that fit the
+   * output area: each chunk's slots are copied in, `kernel(n)` scores its n candidates, and its
+   * (candidate × nb + request) triples are emitted. The f32 and int8 batched paths share it.
+   */
+  const batchChunks = (nb: number, u0: number, slots: Uint32Array, from: number, count: number,
+    emit: (user: number, index: number, score: number, cosGlobal: number, cosLocal: number) => void, kernel: (n: number) => void): void => {
+    const per = Math.floor(KERNEL_CHUNK / nb);
+    for (let start = 0; start < count; start += per) {
+      const n = Math.min(per, count - start);
+      sv.set(slots.subarray(from + start, from + start + n));
+      kernel(n);
+      for (let i = 0; i < n; i++) {
+        for (let b = 0; b < nb; b++) {
+          const o = (i * nb + b) * 3;
+          emit(u0 + b, from + start + i, ov[o], ov[o + 1], ov[o + 2]);
+        }
+      }
+    }
+  };
   const runInt8 = (args: KernelArgs, q: Float32Array, e: Float32Array, eNorm: number, slots: Uint32Array, from: number, count: number,
     emit: (index: number, score: number, cosGlobal: number, cosLocal: number) => void): void => {
     if (!i8) throw new Error('int8 scoring on a page without int8 storage');
@@ -235,19 +255,8 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
         esv.set(u.e.subarray(0, stride), b * stride);
         nv[b] = u.eNorm;
       }
-      const per = Math.floor(KERNEL_CHUNK / nb);
-      for (let start = 0; start < count; start += per) {
-        const n = Math.min(per, count - start);
-        sv.set(slots.subarray(from + start, from + start + n));
-        scoreBatchInt8(n, args.k, stride * 4, layout.globalsOffset, layout.metaOffset, i8.codesOffset, i8.scalesOffset, i8.gramOffset, i8.rowBytes, i8.kPad,
-          nb, rqOff, rsOff, esOff, normsOff, iqOff, w8Off, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm);
-        for (let i = 0; i < n; i++) {
-          for (let b = 0; b < nb; b++) {
-            const o = (i * nb + b) * 3;
-            emit(u0 + b, from + start + i, ov[o], ov[o + 1], ov[o + 2]);
-          }
-        }
-      }
+      batchChunks(nb, u0, slots, from, count, emit, (n) => scoreBatchInt8(n, args.k, stride * 4, layout.globalsOffset, layout.metaOffset, i8.codesOffset, i8.scalesOffset,
+        i8.gramOffset, i8.rowBytes, i8.kPad, nb, rqOff, rsOff, esOff, normsOff, iqOff, w8Off, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm));
     }
   };
   return {
@@ -281,20 +290,8 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
           esv.set(u.e.subarray(0, stride), b * stride);
           nv[b] = u.eNorm;
         }
-        // Outputs are (candidate × nb + user) triples in the chunk's output area.
-        const per = Math.floor(KERNEL_CHUNK / nb);
-        for (let start = 0; start < count; start += per) {
-          const n = Math.min(per, count - start);
-          sv.set(slots.subarray(from + start, from + start + n));
-          scoreBatch(n, args.k, rowBytes, layout.centroidsOffset, layout.globalsOffset, layout.metaOffset,
-            nb, qsOff, esOff, normsOff, accOff, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm);
-          for (let i = 0; i < n; i++) {
-            for (let b = 0; b < nb; b++) {
-              const o = (i * nb + b) * 3;
-              emit(u0 + b, from + start + i, ov[o], ov[o + 1], ov[o + 2]);
-            }
-          }
-        }
+        batchChunks(nb, u0, slots, from, count, emit, (n) => scoreBatch(n, args.k, rowBytes, layout.centroidsOffset, layout.globalsOffset, layout.metaOffset,
+          nb, qsOff, esOff, normsOff, accOff, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm));
       }
     },
   };
