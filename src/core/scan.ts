@@ -42,7 +42,7 @@ export type ScanHits = RankedRows;
 /** Positions per unit of work (progress, cancellation and thread hand-out happen per block). */
 export const SCAN_BLOCK = 16384;
 
-export function scanPositions(job: ScanJob): number {
+export function scanPositions(job: Pick<ScanJob, 'pool' | 'snapshot'>): number {
   return job.pool ? job.pool.length : job.snapshot.rowCount;
 }
 

@@ -83,7 +83,7 @@ export function candidateCount(topN: number, options: TwoPassOptions): number {
 
 /** The two-pass scan would score fewer than half of the users exactly: otherwise one exact pass. */
 export function twoPassPays(job: Pick<ScanJob, 'sets' | 'pool' | 'snapshot'>, options: TwoPassOptions): boolean {
-  const P = scanPositions(job as ScanJob);
+  const P = scanPositions(job);
   return job.sets.every((s) => candidateCount(s.topN, options) * 2 <= P);
 }
 
