@@ -48,8 +48,10 @@ export function runClaimed(claim: Int32Array, chunk: number, total: number, segm
       if (a < b) run(s.page, a, b - a);
     }
     taken?.push(from, to);
-    Atomics.add(claim, DONE, to - from);
-    Atomics.notify(claim, DONE);
+    // Only the chunk that completes the job wakes the waiter: a notify costs a runtime call, and
+    // for an asynchronous waiter a task on its event loop (a profile showed a notify per chunk
+    // as 8% of a scoring worker's time).
+    if (Atomics.add(claim, DONE, to - from) + (to - from) >= total) Atomics.notify(claim, DONE);
   }
 }
 
