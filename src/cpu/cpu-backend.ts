@@ -19,6 +19,7 @@ import { addPriors, rowsFromScores, TopSelector } from '../core/top-k.js';
 import { kernelModule, mainPageKernel, type KernelArgs, type KernelVariant } from './wasm-kernel.js';
 import { CpuWorkerPool } from './workers/pool.js';
 import type { Segment } from './workers/messages.js';
+import { claimChunk, newClaim, runClaimed } from './workers/claim.js';
 import { PageOrder } from './page-order.js';
 import type { ScanHits, ScanJob } from '../core/scan.js';
 import { SCAN_THREADS } from '../core/user-table.js';
@@ -84,6 +85,11 @@ export function rowsFromBatch(out: Float32Array, order: Uint32Array | null, B: n
   }
   const r = sel.result();
   return { index: r.position, score: r.score, cosGlobal: r.cosGlobal, cosLocal: r.cosLocal };
+}
+
+/** Candidates per claimed chunk of a job of B requests (workers/claim.ts). */
+function chunkFor(B: number, table: ItemTable): number {
+  return claimChunk(B, table.k, table.stride, CPU_DEFAULTS.claimChunkWork, CPU_DEFAULTS.claimChunkMin);
 }
 
 export class CpuBackend implements Backend {
@@ -168,17 +174,8 @@ export class CpuBackend implements Backend {
     const { alpha, beta } = this.model.manifest;
     const args: KernelArgs = { k: table.k, stride: table.stride, alpha, beta, zeroNorm: ZERO_NORM };
     pool.syncItemPages(kernelModule(variant) as WebAssembly.Module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
-    // Contiguous shares of the page-ordered list, one per worker.
-    const parts: Segment[][] = Array.from({ length: workers }, (_, w) => {
-      const lo = Math.floor((n * w) / workers);
-      const hi = Math.floor((n * (w + 1)) / workers);
-      return runs.flatMap((r) => {
-        const a = Math.max(lo, r.from);
-        const b = Math.min(hi, r.from + r.count);
-        return a < b ? [{ page: r.page, from: a, count: b - a }] : [];
-      });
-    });
-    const out = await pool.scoreOffloaded(localSlots, parts, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args);
+    const segments: Segment[] = runs.map((r) => ({ page: r.page, from: r.from, count: r.count }));
+    const out = await pool.scoreOffloaded(localSlots, segments, workers, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args, chunkFor(B, table));
     if (!out) return null;
     // Read at once: the outputs stay valid only until the next offloaded job.
     return reqs.map((r, b) => rowsFromBatch(out, order, B, b, n, r.topK, r.slots, table.priors));
@@ -221,31 +218,33 @@ export class CpuBackend implements Backend {
       runRange(0, n);
       return;
     }
-    // The worker takes the second half, the calling thread the first.
-    const mid = n >> 1;
+    // This thread and the worker claim chunks of the candidates until none is left (workers/claim.ts).
     const module = kernelModule(variant) as WebAssembly.Module;
     pool.syncItemPages(module, table.pages.map((p) => p.memory as WebAssembly.Memory), table.layout, table.stride, table.k);
-    // The job's output area holds (candidate × B + user) triples: room for (n − mid) × B.
-    const jobSlots = pool.slotsFor(n - mid, B);
-    jobSlots.set(localSlots.subarray(mid, n));
-    const segments: Segment[] = [];
-    for (const r of runs) {
-      const a = Math.max(mid, r.from);
-      const b = Math.min(n, r.from + r.count);
-      if (a < b) segments.push({ page: r.page, from: a - mid, count: b - a });
-    }
-    const seq = pool.startScore(segments, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args);
-    runRange(0, mid);
-    const out = pool.finishScore(seq, (n - mid) * B);
-    if (!out) {
-      runRange(mid, n);
-      return;
-    }
-    for (let i = 0; i < n - mid; i++) {
-      for (let b = 0; b < B; b++) {
-        const o = (i * B + b) * 3;
-        emitTo(b, mid + i, out[o], out[o + 1], out[o + 2]);
+    // The job's output area holds (candidate × B + user) triples: room for n × B.
+    pool.slotsFor(n, B).set(localSlots.subarray(0, n));
+    const segments: Segment[] = runs.map((r) => ({ page: r.page, from: r.from, count: r.count }));
+    const claim = newClaim();
+    const chunk = chunkFor(B, table);
+    pool.startScore(segments, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args, claim, chunk, n);
+    const taken: number[] = [];
+    runClaimed(claim, chunk, n, segments, (_page, from, count) => runRange(from, from + count), taken);
+    const out = pool.finishScore(claim, n, B);
+    // The chunks this thread did not take were the worker's: read its outputs, or score them here if it failed.
+    for (let t = 0, at = 0; at < n; t += 2) {
+      const end = t < taken.length ? taken[t] : n;
+      if (at < end) {
+        if (!out) runRange(at, end);
+        else {
+          for (let i = at; i < end; i++) {
+            for (let b = 0; b < B; b++) {
+              const o = (i * B + b) * 3;
+              emitTo(b, i, out[o], out[o + 1], out[o + 2]);
+            }
+          }
+        }
       }
+      at = t < taken.length ? taken[t + 1] : n;
     }
   }
 

@@ -11,6 +11,10 @@ export const CPU_DEFAULTS = {
   offloadMinWorkPerWorker: 1 << 20,
   /** Requests of a batch with at least this many candidates are checked for a shared candidate list and then scored together. */
   batchMinCandidates: 64,
+  /** Threads sharing a job claim chunks of about this many multiply-adds (a few tenths of a millisecond), so a thread without a core holds little back (workers/claim.ts). */
+  claimChunkWork: 1 << 20,
+  /** …and of at least this many candidates, so a chunk's fixed cost (the requests' quantization, the slot copy) stays small beside it. */
+  claimChunkMin: 128,
   /** How long a requesting thread waits for a worker's half of a request before scoring it itself, ms. */
   scoreWaitMs: 10_000,
 } as const;

@@ -189,7 +189,12 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const codeLimit = requestCodeLimit(rb);
   const qTmp = new Int16Array(rb);
   const eTmp = new Int16Array(rb);
-  /** int8 storage: q and e quantized to 16-bit codes, candidates scored by integer dot products. */
+  // What the int8 area holds now: one request's codes (its q and e, and their scales) or a batch
+  // group's (its users array and first index), so that the chunks of one job (workers/claim.ts)
+  // quantize once. Keyed by identity: a prepared request's vectors never change after preparation
+  // (the engine makes new ones per call; a worker gets new ones per message).
+  let heldOne: { q: Float32Array; e: Float32Array; sq: number; se: number } | null = null;
+  let heldGroup: { users: readonly KernelUser[]; u0: number } | null = null;
   /**
    * A group of `nb` requests (the first is `u0`) over the candidates, in chunks that fit the
    * output area: each chunk's slots are copied in, `kernel(n)` scores its n candidates, and its
@@ -213,9 +218,12 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const runInt8 = (args: KernelArgs, q: Float32Array, e: Float32Array, eNorm: number, slots: Uint32Array, from: number, count: number,
     emit: (index: number, score: number, cosGlobal: number, cosLocal: number) => void): void => {
     if (!i8) throw new Error('int8 scoring on a page without int8 storage');
-    const sq = quantizeRequest(q, stride, q16, codeLimit);
-    const se = quantizeRequest(e, stride, e16, codeLimit);
-    ev.set(e.subarray(0, stride));
+    if (!heldOne || heldOne.q !== q || heldOne.e !== e) {
+      heldOne = { q, e, sq: quantizeRequest(q, stride, q16, codeLimit), se: quantizeRequest(e, stride, e16, codeLimit) };
+      heldGroup = null;
+      ev.set(e.subarray(0, stride));
+    }
+    const { sq, se } = heldOne;
     for (let start = 0; start < count; start += KERNEL_CHUNK) {
       const n = Math.min(KERNEL_CHUNK, count - start);
       sv.set(slots.subarray(from + start, from + start + n));
@@ -233,7 +241,10 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
     if (!i8) throw new Error('int8 scoring on a page without int8 storage');
     for (let u0 = 0; u0 < users.length; u0 += KERNEL_BATCH) {
       const nb = Math.min(KERNEL_BATCH, users.length - u0);
-      for (let b = 0; b < nb; b++) {
+      const held = heldGroup !== null && heldGroup.users === users && heldGroup.u0 === u0;
+      heldGroup = { users, u0 };
+      heldOne = null;
+      for (let b = 0; b < nb && !held; b++) {
         const u = users[u0 + b];
         rscales[2 * b] = quantizeRequest(u.q, stride, qTmp, codeLimit);
         rscales[2 * b + 1] = quantizeRequest(u.e, stride, eTmp, codeLimit);

@@ -1,5 +1,5 @@
 ;; Ranking over int8 storage (core/quantize.ts), part of the scorer module (spliced into
-;; score-kernel.wat at build time; it uses that file's helpers: $sum4, $attn_weight4, $emit).
+;; score-kernel.wat at build time; it uses that file's helpers: $sum4, $attn_weight_i8x2, $emit).
 ;; Each candidate's rows are int8 codes with a per-row scale; the request's q and e come as 16-bit
 ;; codes with one scale each. Per candidate, four rows at a time share each load of q and e: the
 ;; row's 16 codes are widened to two i16x8 and multiplied into 32-bit sums with
@@ -146,7 +146,7 @@
       (local.set $a (i32.shl (local.get $j) (i32.const 2)))
       (local.set $s (v128.load (i32.add (local.get $sc) (local.get $a))))
       (local.set $s1 (v128.load offset=16 (i32.add (local.get $sc) (local.get $a))))
-      (call $attn_weight4x2
+      (call $attn_weight_i8x2
         (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $iq) (local.get $a)))) (local.get $s)) (f32x4.splat (local.get $sq)))
         (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $iq) (local.get $a)))) (local.get $s1)) (f32x4.splat (local.get $sq)))
         (i32.sub (local.get $cnt) (local.get $j)) (i32.sub (local.get $cnt) (i32.add (local.get $j) (i32.const 4))))

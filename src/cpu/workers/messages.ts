@@ -1,7 +1,7 @@
 /**
  * What the CPU worker pool and its threads say to each other. One worker script serves both jobs:
- * scoring a share of a ranking request over the item table's pages (a synchronous hand-off: the
- * requesting thread waits on an Atomics counter) and scanning user pages for audience expansion
+ * scoring chunks of a ranking request over the item table's pages (claimed through shared
+ * counters, claim.ts) and scanning user pages for audience expansion
  * (asynchronous: progress and results come back as messages). Page memories are shared, so only
  * the per-call data travels.
  */
@@ -37,7 +37,9 @@ export type WorkerMessage =
       scratch: number;
     }
   | {
-      type: 'score'; seq: number; done: Int32Array; job: SharedArrayBuffer; capacity: number; segments: Segment[];
+      type: 'score'; job: SharedArrayBuffer; capacity: number; segments: Segment[];
+      /** The job's claim words (claim.ts): positions [0, total) in chunks of `chunk`, shared with the other threads on the job. */
+      claim: Int32Array; chunk: number; total: number;
       /** One user: the single-request kernel; several: the batched one (outputs per slot, per user). */
       users: KernelUser[]; args: KernelArgs;
     }

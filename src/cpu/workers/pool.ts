@@ -1,17 +1,19 @@
 /**
  * The CPU worker pool: the one set of threads the CPU backend uses, for two jobs.
  *
- * Scoring, inline. A large ranking request is split in two: the first worker takes the second
- * half while the requesting thread scores the first, then blocks on an Atomics counter for the
- * worker's half — with a timeout, and only when that worker is not busy with a scan, so a request
- * never waits behind a scan and a dead worker degrades scoring to one thread instead of hanging.
+ * Scoring, inline. A large ranking request is shared by the requesting thread and the first
+ * worker, which claim chunks of it from one counter (claim.ts) until none is left; the requesting
+ * thread then blocks on an Atomics counter until the worker's last chunk is done — with a
+ * timeout, and only when that worker is not busy with a scan, so a request never waits behind a
+ * scan and a dead worker degrades scoring to one thread instead of hanging. On a busy machine a
+ * thread that gets no core takes fewer chunks instead of holding back a fixed half.
  *
  * Scoring, offloaded (what a server wants: its event loop stays free to read and answer other
  * requests while a batch is scored). The whole request goes to the scoring workers (up to
- * SCORE_WORKERS of them, as many as its size is worth), split between them, and the requesting thread awaits their counters with
- * Atomics.waitAsync instead of blocking. Offloaded jobs have their own buffers and counters, so
- * an inline request in between cannot disturb them; each scoring worker has its own scratch
- * region in every page.
+ * SCORE_WORKERS of them, as many as its size is worth), which claim chunks of it, and the
+ * requesting thread awaits the job's counter with Atomics.waitAsync instead of blocking.
+ * Offloaded jobs have their own buffers and counters, so an inline request in between cannot
+ * disturb them; each scoring worker has its own scratch region in every page.
  *
  * Scans. An audience scan runs on every worker: blocks of SCAN_BLOCK positions are handed out
  * through a shared counter (threads that finish early take more), each keeps its own best-N per
@@ -31,6 +33,7 @@ import { RalmError } from '../../util/errors.js';
 import { CPU_DEFAULTS } from '../defaults.js';
 import { KERNEL_THREADS, kernelModule, type KernelArgs, type KernelUser, type KernelVariant } from '../wasm-kernel.js';
 import { CONTROL_CANCEL, type ScanSetMessage, type Segment, type WorkerMessage, type WorkerReply } from './messages.js';
+import { CLAIM_DONE, claimState, newClaim } from './claim.js';
 
 /** Workers that score: every page has a scratch region for the requesting thread and one for each of them. */
 export const SCORE_WORKERS = KERNEL_THREADS - 1;
@@ -47,8 +50,6 @@ interface PoolWorker {
 
 export class CpuWorkerPool {
   private readonly workers: PoolWorker[];
-  private readonly done = new Int32Array(new SharedArrayBuffer(4));
-  private seq = 0;
   private job = new SharedArrayBuffer(0);
   private capacity = 0;
   private scanTail: Promise<unknown> = Promise.resolve();
@@ -56,11 +57,9 @@ export class CpuWorkerPool {
   private scanSeq = 0;
   /** Set when scoring's worker failed a hand-off; scoring then stays on the requesting thread. */
   private scoreBroken: string | null = null;
-  /** Offloaded scoring: its own job buffer (slots, then outputs), a done counter per scoring worker, one job at a time. */
+  /** Offloaded scoring: its own job buffer (slots, then outputs), one job at a time. */
   private offJob = new SharedArrayBuffer(0);
   private offCapacity = 0;
-  private readonly offDone = new Int32Array(new SharedArrayBuffer(4 * SCORE_WORKERS));
-  private offSeq = 0;
   private offTail: Promise<unknown> = Promise.resolve();
 
   /** `threads` worker threads (at least 1), running kernel `variant`. */
@@ -115,21 +114,27 @@ export class CpuWorkerPool {
     return new Uint32Array(this.job, 0, n);
   }
 
-  /** Starts a scoring job over the slots written through slotsFor(); call finishScore() to wait for it. */
-  startScore(segments: Segment[], users: KernelUser[], args: KernelArgs): number {
-    const seq = ++this.seq;
-    const msg: WorkerMessage = { type: 'score', seq, done: this.done, job: this.job, capacity: this.capacity, segments, users, args };
+  /**
+   * Starts a scoring job over the slots written through slotsFor(): the first worker claims chunks
+   * of it (claim.ts) beside the requesting thread, which claims from the same `claim` words; then
+   * call finishScore().
+   */
+  startScore(segments: Segment[], users: KernelUser[], args: KernelArgs, claim: Int32Array, chunk: number, total: number): void {
+    const msg: WorkerMessage = { type: 'score', job: this.job, capacity: this.capacity, segments, users, args, claim, chunk, total };
     this.workers[0].worker.postMessage(msg);
-    return seq;
   }
 
-  /** Blocks until scoring job `seq` is done; returns its `n` outputs (3 floats each: per slot, per user), or null if the worker failed. */
-  finishScore(seq: number, n: number): Float32Array | null {
+  /**
+   * Blocks until every position of the job is done; returns its outputs (3 floats per position
+   * and user), or null if the worker failed or did not finish in time (the caller then scores
+   * the worker's chunks itself, and scoring stays on the requesting thread from then on).
+   */
+  finishScore(claim: Int32Array, total: number, users: number): Float32Array | null {
     const deadline = Date.now() + CPU_DEFAULTS.scoreWaitMs;
     for (;;) {
-      const v = Atomics.load(this.done, 0);
-      if (v === seq) return new Float32Array(this.job, this.capacity * 4, n * 3);
-      if (v === -seq) {
+      const st = claimState(claim, total);
+      if ('done' in st) return new Float32Array(this.job, this.capacity * 4, total * users * 3);
+      if ('failed' in st) {
         this.scoreBroken = 'worker reported a kernel failure';
         return null;
       }
@@ -139,24 +144,24 @@ export class CpuWorkerPool {
         this.scoreBroken = failed ?? `worker did not answer within ${CPU_DEFAULTS.scoreWaitMs} ms`;
         return null;
       }
-      Atomics.wait(this.done, 0, v, left);
+      Atomics.wait(claim, CLAIM_DONE, st.waitOn, left);
     }
   }
 
   /**
-   * Scores `slots` (local slots of item pages, segmented by `parts`: one list of segments per
-   * scoring worker, ranges in `slots`) for `users` on the scoring workers, without blocking the
-   * calling thread. Resolves to the outputs — 3 floats per (slot position × users.length + user) —
-   * valid until the next offloaded job, or to null if a worker failed (the caller then scores inline).
-   * Jobs run one at a time.
+   * Scores `slots` (local slots of item pages, segmented by `segments`: ranges in `slots`) for
+   * `users` on `workers` scoring workers, which claim chunks of it (claim.ts), without blocking
+   * the calling thread. Resolves to the outputs — 3 floats per (slot position × users.length +
+   * user) — valid until the next offloaded job, or to null if a worker failed (the caller then
+   * scores inline). Jobs run one at a time.
    */
-  scoreOffloaded(slots: Uint32Array, parts: Segment[][], users: KernelUser[], args: KernelArgs): Promise<Float32Array | null> {
-    const run = this.offTail.then(() => this.scoreOffloadedNow(slots, parts, users, args));
+  scoreOffloaded(slots: Uint32Array, segments: Segment[], workers: number, users: KernelUser[], args: KernelArgs, chunk: number): Promise<Float32Array | null> {
+    const run = this.offTail.then(() => this.scoreOffloadedNow(slots, segments, workers, users, args, chunk));
     this.offTail = run.catch(() => undefined);
     return run;
   }
 
-  private async scoreOffloadedNow(slots: Uint32Array, parts: Segment[][], users: KernelUser[], args: KernelArgs): Promise<Float32Array | null> {
+  private async scoreOffloadedNow(slots: Uint32Array, segments: Segment[], workers: number, users: KernelUser[], args: KernelArgs, chunk: number): Promise<Float32Array | null> {
     const n = slots.length;
     const need = n * users.length;
     if (this.offCapacity < need) {
@@ -164,44 +169,37 @@ export class CpuWorkerPool {
       this.offJob = new SharedArrayBuffer(this.offCapacity * 16);
     }
     new Uint32Array(this.offJob, 0, n).set(slots);
-    const seq = ++this.offSeq;
-    const used = parts.map((segments, i) => ({ segments, i })).filter((p) => p.segments.length > 0);
-    for (const { segments, i } of used) {
-      const done = new Int32Array(this.offDone.buffer, i * 4, 1);
-      const msg: WorkerMessage = { type: 'score', seq, done, job: this.offJob, capacity: this.offCapacity, segments, users, args };
-      this.workers[i].worker.postMessage(msg);
-    }
+    const claim = newClaim();
+    const used = this.workers.slice(0, Math.max(1, Math.min(workers, SCORE_WORKERS)));
+    const msg: WorkerMessage = { type: 'score', job: this.offJob, capacity: this.offCapacity, segments, users, args, claim, chunk, total: n };
+    for (const w of used) w.worker.postMessage(msg);
     // A waitAsync promise does not keep the process alive; a worker with a job does, while it has one.
-    for (const { i } of used) this.workers[i].worker.ref();
+    for (const w of used) w.worker.ref();
     try {
-      return await this.awaitOffloaded(seq, used.map((u) => u.i), need);
+      return await this.awaitOffloaded(claim, n, used, need);
     } finally {
-      for (const { i } of used) this.workers[i].worker.unref();
+      for (const w of used) w.worker.unref();
     }
   }
 
-  private async awaitOffloaded(seq: number, used: number[], need: number): Promise<Float32Array | null> {
+  private async awaitOffloaded(claim: Int32Array, total: number, used: PoolWorker[], need: number): Promise<Float32Array | null> {
     const deadline = Date.now() + CPU_DEFAULTS.scoreWaitMs;
-    for (const i of used) {
-      const done = new Int32Array(this.offDone.buffer, i * 4, 1);
-      for (;;) {
-        const v = Atomics.load(done, 0);
-        if (v === seq) break;
-        if (v === -seq) {
-          this.scoreBroken = 'worker reported a kernel failure';
-          return null;
-        }
-        const left = deadline - Date.now();
-        const failed = this.workers[i].failed;
-        if (left <= 0 || failed) {
-          this.scoreBroken = failed ?? `worker did not answer within ${CPU_DEFAULTS.scoreWaitMs} ms`;
-          return null;
-        }
-        const w = Atomics.waitAsync(done, 0, v, Math.min(left, 1000));
-        if (w.async) await w.value;
+    for (;;) {
+      const st = claimState(claim, total);
+      if ('done' in st) return new Float32Array(this.offJob, this.offCapacity * 4, need * 3);
+      if ('failed' in st) {
+        this.scoreBroken = 'worker reported a kernel failure';
+        return null;
       }
+      const left = deadline - Date.now();
+      const failed = used.find((w) => w.failed !== null)?.failed;
+      if (left <= 0 || failed) {
+        this.scoreBroken = failed ?? `worker did not answer within ${CPU_DEFAULTS.scoreWaitMs} ms`;
+        return null;
+      }
+      const w = Atomics.waitAsync(claim, CLAIM_DONE, st.waitOn, Math.min(left, 1000));
+      if (w.async) await w.value;
     }
-    return new Float32Array(this.offJob, this.offCapacity * 4, need * 3);
   }
 
   // ------------------------------------------------------------------ scans
