@@ -43,7 +43,12 @@ local book = ARGV[4] == '1'
 local trimEvery = tonumber(ARGV[6])
 local pre = ARGV[7]
 local check = ARGV[8] == '1'
-local mid = ' ' .. ARGV[1] .. ' '
+-- Times in a seed are hex offsets (SEED_ENCODING in redis-codec.ts): x as hex, '-' before it when negative.
+local function hex(x)
+  if x < 0 then return '-' .. string.format('%x', -x) end
+  return string.format('%x', x)
+end
+local exact = 2 ^ 53
 -- cmd on key with list[1..len] appended, at most 2,000 at a time (an even count, so field/value
 -- and score/member pairs stay together), after option where one is given.
 local function inChunks(cmd, key, list, len, option)
@@ -129,6 +134,8 @@ for it = 1, items do
     inChunks('ZADD', key .. ':e', add, na)
   end
   local accepted, ndrop = 0, 0
+  -- A seed is '~<arrival - firstSeedAt> <arrival - ts> <user>' (hex); a ts that is no integer as '=<ts>'.
+  local head = '~' .. hex(now - tonumber(cur[4] or now)) .. ' '
   for i = s, last, 4 do
     nf = nf + 1
     if dup[ARGV[i]] then
@@ -137,7 +144,8 @@ for it = 1, items do
     else
       flags[nf] = '1'
       buf[nb + 1] = clicks
-      buf[nb + 2] = ARGV[i + 2] .. mid .. ARGV[i + 1]
+      local t = tonumber(ARGV[i + 2])
+      buf[nb + 2] = head .. ((t == math.floor(t) and t < exact) and hex(now - t) or ('=' .. ARGV[i + 2])) .. ' ' .. ARGV[i + 1]
       nb = nb + 2
       if clicks >= max then ndrop = ndrop + 1; drop[ndrop] = clicks - max end
       if ARGV[i + 3] == '0' then unknown = unknown + 1 end
@@ -147,9 +155,9 @@ for it = 1, items do
     end
   end
   if accepted > 0 then
+    -- No lastSeedAt: it is the newest seed's arrival, which readers take from there.
     buf[nb + 1] = 'clicks'; buf[nb + 2] = clicks
-    buf[nb + 3] = 'lastSeedAt'; buf[nb + 4] = now
-    nb = nb + 4
+    nb = nb + 2
     -- Written only where they differ from clicks (fewer bytes per click): seedVersion on items of
     -- the earlier layout, which have the field; seedCount once seeds have been dropped.
     if cur[2] then buf[nb + 1] = 'seedVersion'; buf[nb + 2] = version; nb = nb + 2 end
