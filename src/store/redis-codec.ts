@@ -84,6 +84,13 @@ export function decodeSeed(v: string, firstSeedAt: number): SeedRecord {
   return { user: v.slice(b + 1), ts: d.charCodeAt(0) === 0x3d ? Number(d.slice(1)) : arrivedAt - parseInt(d, 16), arrivedAt };
 }
 
+/** A seed's event time as the ingest sends it: `arrival − ts` in hex (see decodeSeed). */
+export function seedTime(arrival: number, ts: number): string {
+  if (!Number.isSafeInteger(ts)) return `=${ts}`;
+  const d = arrival - ts;
+  return d < 0 ? `-${(-d).toString(16)}` : d.toString(16);
+}
+
 /** An item's fields other than its seeds (which share its hash: see INGEST_LUA). */
 const ITEM_FIELDS = ['metadata', 'content', 'seedCount', 'clicks', 'seedVersion', 'firstSeedAt', 'lastSeedAt', 'createdAt', 'seedsHere'] as const;
 

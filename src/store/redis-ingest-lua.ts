@@ -18,7 +18,9 @@
  * Cost. What an item costs the server bounds a durable ingest (a 2,000-event call touches ~1,600
  * items): every command a script runs is also appended to the AOF, and each `redis.call` converts
  * its arguments and reply. So an item takes three commands in the common case — read its state,
- * add its event ids, write its state with its seeds — and none that change nothing (ids past
+ * add its event ids, write its clicks with its seeds, each seed a few bytes (layout 3: times as
+ * hex offsets, decodeSeed in redis-codec.ts; no lastSeedAt, the newest seed's arrival is it) —
+ * and none that change nothing (ids past
  * retention are recognised by their time, the trim of an item's ids runs every eighth of the
  * window, an item joins the item index only on its first click); the script allocates no table
  * per item or per event on the common path, and answers with a few values, not four per item.
@@ -29,8 +31,9 @@
  * item's ids, 7 the item key's start (`<prefix>:{i:`; an item's key is that, its id and `}`; its
  * seeds of the earlier layout and its event ids add `:s` and `:e`, as RedisKeys names them), 8
  * check ('1': every key read before any write, see above), 9–11 the re-cluster queue, item index
- * and counters keys, then per item: its id, its event count n and n × (event id or '', user, ts,
- * '1' if the user is known else '0'), ids distinct within an item (the caller drops repeats).
+ * and counters keys, then per item: its id, its event count n and n × (event id or '', user, its
+ * time as the seed keeps it (seedTime in redis-codec.ts: now less ts, in hex), '1' if the user is
+ * known else '0'), ids distinct within an item (the caller drops repeats).
  * Returns {accepted, duplicates found here, events of unknown users, flags ('1' stored or '0'
  * duplicate per event, items in order), dirty (seedVersion, id pairs), fresh (0, id pairs of
  * items clicked for the first time)} — the last two empty when the bookkeeping was done here.
@@ -43,12 +46,11 @@ local book = ARGV[4] == '1'
 local trimEvery = tonumber(ARGV[6])
 local pre = ARGV[7]
 local check = ARGV[8] == '1'
--- Times in a seed are hex offsets (SEED_ENCODING in redis-codec.ts): x as hex, '-' before it when negative.
+-- A seed's arrival is a hex offset from the item's firstSeedAt (decodeSeed in redis-codec.ts).
 local function hex(x)
   if x < 0 then return '-' .. string.format('%x', -x) end
   return string.format('%x', x)
 end
-local exact = 2 ^ 53
 -- cmd on key with list[1..len] appended, at most 2,000 at a time (an even count, so field/value
 -- and score/member pairs stay together), after option where one is given.
 local function inChunks(cmd, key, list, len, option)
@@ -134,7 +136,7 @@ for it = 1, items do
     inChunks('ZADD', key .. ':e', add, na)
   end
   local accepted, ndrop = 0, 0
-  -- A seed is '~<arrival - firstSeedAt> <arrival - ts> <user>' (hex); a ts that is no integer as '=<ts>'.
+  -- A seed is '~<arrival - firstSeedAt> <event time as the caller encoded it> <user>'.
   local head = '~' .. hex(now - tonumber(cur[4] or now)) .. ' '
   for i = s, last, 4 do
     nf = nf + 1
@@ -144,8 +146,7 @@ for it = 1, items do
     else
       flags[nf] = '1'
       buf[nb + 1] = clicks
-      local t = tonumber(ARGV[i + 2])
-      buf[nb + 2] = head .. ((t == math.floor(t) and t < exact) and hex(now - t) or ('=' .. ARGV[i + 2])) .. ' ' .. ARGV[i + 1]
+      buf[nb + 2] = head .. ARGV[i + 2] .. ' ' .. ARGV[i + 1]
       nb = nb + 2
       if clicks >= max then ndrop = ndrop + 1; drop[ndrop] = clicks - max end
       if ARGV[i + 3] == '0' then unknown = unknown + 1 end

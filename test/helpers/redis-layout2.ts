@@ -3,11 +3,10 @@
  * "ts arrival user" in decimal, `lastSeedAt` written on every click), kept so that the tests can
  * build a store as that version wrote it — and write into a store beside the current version, as
  * a replica not yet upgraded does during a rolling upgrade — and check that the current version
- * reads it. The script is that version's ingest script as it was; its arguments are the ones the
- * current ingest (`ingestEvents`) still sends, so the same call drives either script.
+ * reads it. The script is that version's ingest script as it was, called with that version's
+ * arguments.
  */
 import { connectRedis, parseRedisUrl, type RedisClient } from '../../src/store/redis-connection.js';
-import { ingestEvents } from '../../src/store/redis-ingest.js';
 import type { RedisKeys } from '../../src/store/redis-scripts.js';
 import type { ClickEvent, IngestResult } from '../../src/store/store.js';
 
@@ -157,10 +156,32 @@ end
 return {total, dups, unknown, table.concat(flags), dirty, fresh}
 `;
 
-/** A client of its own that ingests with the earlier layout's script (close it with `quit`). */
+/**
+ * A client of its own that ingests as layout 2 did on one server (close it with `quit`): the
+ * events grouped by item, one script call with that version's arguments (≤ 2,000 events a call,
+ * which is all the tests send).
+ */
 export async function layout2Writer(url: string, keys: RedisKeys, maxSeeds: number, retentionMs: number): Promise<{ client: RedisClient; ingest(events: readonly ClickEvent[]): Promise<IngestResult> }> {
   const client = await connectRedis(parseRedisUrl(url));
-  client.defineCommand('ralmIngest', { numberOfKeys: 1, lua: LAYOUT2_INGEST_LUA });
-  client.defineCommand('ralmIngestItem', { numberOfKeys: 1, lua: LAYOUT2_INGEST_LUA });
-  return { client, ingest: (events) => ingestEvents(client, keys, maxSeeds, retentionMs, events) };
+  client.defineCommand('ralmIngestLayout2', { numberOfKeys: 1, lua: LAYOUT2_INGEST_LUA });
+  const run = client as unknown as { ralmIngestLayout2(key: string, ...args: Array<string | number>): Promise<[number, number, number]> };
+  const ingest = async (events: readonly ClickEvent[]): Promise<IngestResult> => {
+    const now = Date.now();
+    const byItem = new Map<string, ClickEvent[]>();
+    const seen = new Set<string>();
+    let repeats = 0;
+    for (const e of events) {
+      if (e.id !== undefined && seen.has(`${e.item}\u0000${e.id}`)) { repeats++; continue; }
+      if (e.id !== undefined) seen.add(`${e.item}\u0000${e.id}`);
+      byItem.set(e.item, [...(byItem.get(e.item) ?? []), e]);
+    }
+    const users = [...new Set(events.map((e) => e.user))];
+    const known = await client.zmscore(keys.users, ...users);
+    const unknown = new Set(users.filter((_, i) => known[i] === null));
+    const r = await run.ralmIngestLayout2(keys.item(events[0].item), now, maxSeeds, now - retentionMs, '1', repeats,
+      Math.max(1, Math.floor(retentionMs / 8)), keys.item('').slice(0, -1), '0', keys.dirty, keys.items, keys.counters,
+      ...[...byItem].flatMap(([item, list]) => [item, list.length, ...list.flatMap((e) => [e.id ?? '', e.user, e.ts, unknown.has(e.user) ? '0' : '1'])]));
+    return { accepted: Number(r[0]), duplicates: Number(r[1]) + repeats, unknownUserEvents: Number(r[2]), unknownUsers: [] };
+  };
+  return { client, ingest };
 }
