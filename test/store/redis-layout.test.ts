@@ -4,7 +4,8 @@
  * built here by that version's own ingest script (test/helpers/redis-layout2.ts) — opens and reads
  * the same (users, items, seeds with their arrival times, de-duplication, the re-cluster queue),
  * and during a rolling upgrade a replica of layout 3 reads what one of layout 2 writes beside it
- * into the same items, clicks, ids and queue included.
+ * into the same items, clicks, ids and queue included. Layout 3 keeps an item's event ids in the
+ * item's hash too, trimmed past retention a step per call.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,9 +112,10 @@ describe('Valkey store layouts', { skip: valkeySkip() }, () => {
       sent.push({ user: e.user, ts: e.ts, by });
       await new Promise((r) => setTimeout(r, 3));
     }
-    // An id stored by either version is a duplicate on the other.
-    assert.equal((await store.ingest([{ user: 'u1', item: 'x', ts: ts0, id: 'x1' }])).duplicates, 1);
-    assert.equal((await old.ingest([{ user: 'u2', item: 'x', ts: ts0, id: 'x2' }])).duplicates, 1);
+    // An id either version stored is a duplicate on layout 3 (it reads the old id set while a
+    // layout-2 replica clicks the item); layout 2 sees only its own ids.
+    assert.equal((await store.ingest([{ user: 'u0', item: 'x', ts: ts0, id: 'x0' }, { user: 'u1', item: 'x', ts: ts0 + 1, id: 'x1' }])).duplicates, 2);
+    assert.equal((await old.ingest([{ user: 'u2', item: 'x', ts: ts0 + 2, id: 'x2' }])).duplicates, 1);
     const seeds = await store.seedsOf('x');
     assert.deepEqual(seeds.map((s) => [s.user, s.ts]), sent.slice(2).map((s) => [s.user, s.ts]), 'the latest four, in order, from both versions');
     for (let i = 1; i < seeds.length; i++) assert.ok(seeds[i].arrivedAt >= seeds[i - 1].arrivedAt, 'arrival times in order');
@@ -124,9 +126,45 @@ describe('Valkey store layouts', { skip: valkeySkip() }, () => {
     assert.ok(Number(await old.client.hget(store.keys.item('x'), 'lastSeedAt')) < seeds[3].arrivedAt);
     assert.deepEqual(await store.dirtyItems(), [{ id: 'x', seedVersion: 6 }]);
     assert.equal((await store.stats()).eventsAccepted, 6);
-    // An item a layout-3 replica creates, a layout-2 one carries on (its clicks counted on).
-    await store.ingest([{ user: 'a', item: 'y', ts: 1 }]);
-    await old.ingest([{ user: 'b', item: 'y', ts: 2 }]);
-    assert.deepEqual((await store.seedsOf('y')).map((s) => [s.user, s.ts]), [['a', 1], ['b', 2]]);
+    // An item a layout-3 replica creates, a layout-2 one carries on (its clicks counted on); an id
+    // only layout 3 stored is new to layout 2 (the gap of a mixed fleet, docs/scale-out.md), and
+    // once layout 2 has clicked the item layout 3 reads its id set again.
+    await store.ingest([{ user: 'a', item: 'y', ts: 1, id: 'y1' }]);
+    assert.equal((await old.ingest([{ user: 'b', item: 'y', ts: 2, id: 'y1' }])).accepted, 1);
+    assert.equal((await old.ingest([{ user: 'c', item: 'y', ts: 3, id: 'y3' }])).accepted, 1);
+    assert.equal((await store.ingest([{ user: 'c', item: 'y', ts: 3, id: 'y3' }])).duplicates, 1);
+    assert.deepEqual((await store.seedsOf('y')).map((s) => [s.user, s.ts]), [['a', 1], ['b', 2], ['c', 3]]);
+  });
+
+  it('ids past retention leave the item hash a step per call, resumed across calls; an old id set goes, and the item then says layout 3', async (t) => {
+    const retention = 600;
+    const { store } = await RedisStore.open(v.url, { prefix: 'trim', maxSeedsPerItem: 10_000, eventIdRetentionMs: retention });
+    t.after(() => store.close());
+    const old = await layout2Writer(v.url, store.keys, 10_000, retention);
+    t.after(() => old.client.quit());
+    const raw = store.client;
+    const ids = async (item: string): Promise<string[]> => (await raw.hkeys(store.keys.item(item))).filter((f) => f.startsWith('#')).sort();
+    // 1,500 ids on one item: a hash too big for one HSCAN step (its fields are a hash table).
+    for (let c = 0; c < 3; c++) await store.ingest(Array.from({ length: 500 }, (_, i) => ({ user: 'u', item: 'big', ts: i, id: `b${c}-${i}` })));
+    await old.ingest([{ user: 'u', item: 'legacy', ts: 1, id: 'l1' }]);
+    await store.ingest([{ user: 'u', item: 'legacy', ts: 2, id: 'l2' }]);
+    assert.equal((await ids('big')).length, 1500);
+    await new Promise((r) => setTimeout(r, retention + 100));
+    assert.equal((await store.ingest([{ user: 'u', item: 'big', ts: 1, id: 'b0-0' }])).accepted, 1, 'an id past retention is new again');
+    let calls = 1;
+    while ((await raw.hexists(store.keys.item('big'), 'idsTrimCursor')) === 1 && calls < 50) {
+      await store.ingest([{ user: 'u', item: 'big', ts: 1, id: `n${calls++}` }]);
+    }
+    assert.ok(calls > 1, 'the trim took more than one call');
+    assert.deepEqual(await ids('big'), ['#b0-0', ...Array.from({ length: calls - 1 }, (_, i) => `#n${i + 1}`)].sort(), 'only the ids within retention are left');
+    assert.equal((await store.getItem('big'))?.info.clicks, 1500 + calls, 'seeds are not touched');
+    assert.equal((await store.seedsOf('big')).length, 1500 + calls);
+    assert.equal((await store.ingest([{ user: 'u', item: 'big', ts: 1, id: `n${calls - 1}` }])).duplicates, 1);
+
+    await store.ingest([{ user: 'u', item: 'legacy', ts: 3, id: 'l3' }]);
+    assert.equal(await raw.exists(`${store.keys.item('legacy')}:e`), 0, 'the old id set is gone');
+    assert.deepEqual(await raw.hmget(store.keys.item('legacy'), 'seedsHere', 'lastSeedAt'), ['3', null]);
+    assert.deepEqual(await ids('legacy'), ['#l3']);
+    assert.deepEqual((await store.seedsOf('legacy')).map((s) => s.ts), [1, 2, 3]);
   });
 });
