@@ -17,19 +17,19 @@
  *
  * Cost. What an item costs the server bounds a durable ingest (a 2,000-event call touches ~1,600
  * items): every command a script runs is also appended to the AOF, and each `redis.call` converts
- * its arguments and reply. So an item takes three commands in the common case — read its state,
- * add its event ids, write its clicks with its seeds, each seed a few bytes (layout 3: times as
- * hex offsets, decodeSeed in redis-codec.ts; no lastSeedAt, the newest seed's arrival is it) —
- * and none that change nothing (ids past
- * retention are recognised by their time, the trim of an item's ids runs every eighth of the
- * window, an item joins the item index only on its first click); the script allocates no table
- * per item or per event on the common path, and answers with a few values, not four per item.
+ * its arguments and reply. So an item takes two commands in the common case — one HMGET reads its
+ * state and its events' ids, one HSET writes its clicks, its seeds and their ids (layout 3: all in
+ * the item's hash, times as hex offsets — decodeSeed in redis-codec.ts; no lastSeedAt, the newest
+ * seed's arrival is it) — and none that change nothing (ids past retention are recognised by
+ * their time, the trim of an item's ids runs every eighth of the window, an item joins the item
+ * index only on its first click); the script allocates no table per event on the common path, and
+ * answers with a few values, not four per item.
  *
  * ARGV: 1 now, 2 max seeds kept, 3 id cutoff (an id that arrived before it is forgotten: new
  * again), 4 bookkeeping ('1': update the re-cluster queue, item index and counters here), 5
  * duplicates the caller found (added to the counters with bookkeeping), 6 ms between trims of an
  * item's ids, 7 the item key's start (`<prefix>:{i:`; an item's key is that, its id and `}`; its
- * seeds of the earlier layout and its event ids add `:s` and `:e`, as RedisKeys names them), 8
+ * seeds and event ids of earlier layouts add `:s` and `:e`, as RedisKeys names them), 8
  * check ('1': every key read before any write, see above), 9–11 the re-cluster queue, item index
  * and counters keys, then per item: its id, its event count n and n × (event id or '', user, its
  * time as the seed keeps it (seedTime in redis-codec.ts: now less ts, in hex), '1' if the user is
