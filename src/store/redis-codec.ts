@@ -1,7 +1,7 @@
 /** Encoding of the Valkey/Redis store's values: raw float32 bytes, user hashes, index walks. */
 import { Rng } from '../util/rng.js';
 import type { RedisClient } from './redis-connection.js';
-import type { ItemClusters, ItemInfo, UserInput, UserRecord } from './store.js';
+import type { ItemClusters, ItemInfo, SeedRecord, UserInput, UserRecord } from './store.js';
 
 /** Float32Array → its bytes (a copy, so the store never aliases caller memory). */
 export function bytes(v: Float32Array): Buffer {
@@ -67,14 +67,47 @@ export async function migrateSetIndexes(client: RedisClient, indexes: ReadonlyAr
   return moved;
 }
 
-/** An item's fields other than its seeds (which share its hash: see INGEST_LUA). */
-const ITEM_FIELDS = ['metadata', 'content', 'seedCount', 'clicks', 'seedVersion', 'firstSeedAt', 'lastSeedAt', 'createdAt'] as const;
+/**
+ * A seed as the ingest script writes it (layout 3): `~<a> <d> <user>`, where `a` is its arrival
+ * less the item's `firstSeedAt` and `d` its arrival less its event time, both in hex with `-`
+ * before a negative one — a few bytes where two epoch-millisecond times took 27, since every
+ * byte a script writes goes to the append-only file. An event time that is not an integer
+ * below 2^53 is kept as it came, `=<ts>`. Seeds written by layouts 1 and 2 (`<ts> <arrival>
+ * <user>`, decimal) are still read, so an item can hold both.
+ */
+export function decodeSeed(v: string, firstSeedAt: number): SeedRecord {
+  const a = v.indexOf(' ');
+  const b = v.indexOf(' ', a + 1);
+  if (v.charCodeAt(0) !== 0x7e) return { user: v.slice(b + 1), ts: Number(v.slice(0, a)), arrivedAt: Number(v.slice(a + 1, b)) };
+  const arrivedAt = firstSeedAt + parseInt(v.slice(1, a), 16);
+  const d = v.slice(a + 1, b);
+  return { user: v.slice(b + 1), ts: d.charCodeAt(0) === 0x3d ? Number(d.slice(1)) : arrivedAt - parseInt(d, 16), arrivedAt };
+}
 
-/** An item's hash without its seeds (an empty record when the item is unknown). */
-export async function readItemHash(client: RedisClient, key: string): Promise<Record<string, Buffer>> {
+/** A seed's event time as the ingest sends it: `arrival − ts` in hex (see decodeSeed). */
+export function seedTime(arrival: number, ts: number): string {
+  if (!Number.isSafeInteger(ts)) return `=${ts}`;
+  const d = arrival - ts;
+  return d < 0 ? `-${(-d).toString(16)}` : d.toString(16);
+}
+
+/** An item's fields other than its seeds (which share its hash: see INGEST_LUA). */
+const ITEM_FIELDS = ['metadata', 'content', 'seedCount', 'clicks', 'seedVersion', 'firstSeedAt', 'lastSeedAt', 'createdAt', 'seedsHere'] as const;
+
+/**
+ * An item's hash without its seeds (an empty record when the item is unknown). `lastSeedAt` is
+ * its newest seed's arrival: layout 3 does not write the field on every click (layouts 1 and 2
+ * did, and a replica of such a version may still write it during an upgrade, so the seed decides).
+ */
+export async function readItemHash(client: RedisClient, key: string, seedsKey: string): Promise<Record<string, Buffer>> {
   const values = await client.hmgetBuffer(key, ...ITEM_FIELDS);
   const out: Record<string, Buffer> = {};
   ITEM_FIELDS.forEach((f, i) => { const v = values[i]; if (v !== null) out[f] = v; });
+  const clicks = Number(out.clicks?.toString() ?? 0);
+  if (clicks > 0) {
+    const newest = await client.hget(out.seedsHere ? key : seedsKey, String(clicks - 1));
+    if (newest !== null) out.lastSeedAt = Buffer.from(String(decodeSeed(newest, Number(out.firstSeedAt?.toString() ?? 0)).arrivedAt));
+  }
   return out;
 }
 

@@ -17,20 +17,23 @@
  *
  * Cost. What an item costs the server bounds a durable ingest (a 2,000-event call touches ~1,600
  * items): every command a script runs is also appended to the AOF, and each `redis.call` converts
- * its arguments and reply. So an item takes three commands in the common case — read its state,
- * add its event ids, write its state with its seeds — and none that change nothing (ids past
- * retention are recognised by their time, the trim of an item's ids runs every eighth of the
- * window, an item joins the item index only on its first click); the script allocates no table
- * per item or per event on the common path, and answers with a few values, not four per item.
+ * its arguments and reply. So an item takes two commands in the common case — one HMGET reads its
+ * state and its events' ids, one HSET writes its clicks, its seeds and their ids (layout 3: all in
+ * the item's hash, times as hex offsets — decodeSeed in redis-codec.ts; no lastSeedAt, the newest
+ * seed's arrival is it) — and none that change nothing (ids past retention are recognised by
+ * their time, the trim of an item's ids runs every eighth of the window, an item joins the item
+ * index only on its first click); the script allocates no table per event on the common path, and
+ * answers with a few values, not four per item.
  *
  * ARGV: 1 now, 2 max seeds kept, 3 id cutoff (an id that arrived before it is forgotten: new
  * again), 4 bookkeeping ('1': update the re-cluster queue, item index and counters here), 5
  * duplicates the caller found (added to the counters with bookkeeping), 6 ms between trims of an
  * item's ids, 7 the item key's start (`<prefix>:{i:`; an item's key is that, its id and `}`; its
- * seeds of the earlier layout and its event ids add `:s` and `:e`, as RedisKeys names them), 8
+ * seeds and event ids of earlier layouts add `:s` and `:e`, as RedisKeys names them), 8
  * check ('1': every key read before any write, see above), 9–11 the re-cluster queue, item index
- * and counters keys, then per item: its id, its event count n and n × (event id or '', user, ts,
- * '1' if the user is known else '0'), ids distinct within an item (the caller drops repeats).
+ * and counters keys, then per item: its id, its event count n and n × (event id or '', user, its
+ * time as the seed keeps it (seedTime in redis-codec.ts: now less ts, in hex), '1' if the user is
+ * known else '0'), ids distinct within an item (the caller drops repeats).
  * Returns {accepted, duplicates found here, events of unknown users, flags ('1' stored or '0'
  * duplicate per event, items in order), dirty (seedVersion, id pairs), fresh (0, id pairs of
  * items clicked for the first time)} — the last two empty when the bookkeeping was done here.
@@ -43,7 +46,16 @@ local book = ARGV[4] == '1'
 local trimEvery = tonumber(ARGV[6])
 local pre = ARGV[7]
 local check = ARGV[8] == '1'
-local mid = ' ' .. ARGV[1] .. ' '
+-- Times kept in an item's hash (a seed's arrival, an event id's) are hex offsets from the item's
+-- firstSeedAt (decodeSeed in redis-codec.ts).
+local function hex(x)
+  if x < 0 then return '-' .. string.format('%x', -x) end
+  return string.format('%x', x)
+end
+local function unhex(v)
+  if string.byte(v, 1) == 45 then return -tonumber(string.sub(v, 2), 16) end
+  return tonumber(v, 16)
+end
 -- cmd on key with list[1..len] appended, at most 2,000 at a time (an even count, so field/value
 -- and score/member pairs stay together), after option where one is given.
 local function inChunks(cmd, key, list, len, option)
@@ -53,22 +65,29 @@ local function inChunks(cmd, key, list, len, option)
     else redis.call(cmd, key, unpack(list, j, last)) end
   end
 end
--- Reads first: each item's state (and, when checking, that the node serves every key).
+-- Reads first: each item's state and its events' ids (one HMGET), and, when checking, that the
+-- node serves every key. An item is of an earlier layout for its ids (some may be in the sorted
+-- set '<item>:e') until seedsHere says '3'; and again when a replica of an earlier version has
+-- clicked it since (that version writes lastSeedAt).
+local STATE = {'clicks', 'seedVersion', 'createdAt', 'firstSeedAt', 'idsTrimAt', 'seedsHere', 'seedCount', 'lastSeedAt', 'idsTrimCursor'}
+local NS = #STATE
+local q = {unpack(STATE)}
 local nargs = #ARGV
-local keys, starts, counts, curs = {}, {}, {}, {}
+local keys, starts, counts, curs, legacy = {}, {}, {}, {}, {}
 local items = 0
 local a = 12
 while a <= nargs do
   local key = pre .. ARGV[a] .. '}'
   local n = tonumber(ARGV[a + 1])
-  local cur = redis.pcall('HMGET', key, 'clicks', 'seedVersion', 'createdAt', 'firstSeedAt', 'idsTrimAt', 'seedsHere', 'seedCount')
+  local nq = NS
+  for i = a + 2, a + 4 * n - 2, 4 do if ARGV[i] ~= '' then nq = nq + 1; q[nq] = '#' .. ARGV[i] end end
+  local cur = redis.pcall('HMGET', key, unpack(q, 1, nq))
   if cur.err then return {'MOVED', cur.err} end
+  local old = cur[1] and (cur[6] ~= '3' or cur[8]) and true or false
   if check then
     -- One key a command: during a reshard a command on several keys of a slot is refused unless
     -- all of them exist on the node (TRYAGAIN), while one that is not there yet may be created.
-    local named = false
-    for i = a + 2, a + 4 * n - 2, 4 do if ARGV[i] ~= '' then named = true end end
-    local r = named and redis.pcall('EXISTS', key .. ':e') or 0
+    local r = (old and nq > NS) and redis.pcall('EXISTS', key .. ':e') or 0
     if type(r) == 'table' then return {'MOVED', r.err} end
     r = cur[1] and not cur[6] and redis.pcall('EXISTS', key .. ':s') or 0
     if type(r) == 'table' then return {'MOVED', r.err} end
@@ -78,6 +97,7 @@ while a <= nargs do
   counts[items] = n
   starts[items] = a + 2
   curs[items] = cur
+  legacy[items] = old
   a = a + 2 + 4 * n
 end
 if check and book then
@@ -88,46 +108,47 @@ if check and book then
 end
 local NONE = {}
 local flags, nf = {}, 0
-local buf, drop, named, add = {}, {}, {}, {}
+local buf, drop, named, gone = {}, {}, {}, {}
 local dirty, fresh, nd, nfr = {}, {}, 0, 0
 local total, dups, unknown = 0, 0, 0
 for it = 1, items do
-  local key, cur, s, n = keys[it], curs[it], starts[it], counts[it]
+  local key, cur, s, n, old = keys[it], curs[it], starts[it], counts[it], legacy[it]
   local last = s + 4 * n - 4
   local nb = 0
   -- Seeds live in the item's own hash (one write for state and seeds); an item whose seeds are
-  -- still in a hash of their own (the earlier layout) has them moved on its first click now.
+  -- still in a hash of their own (layout 1) has them moved on its first click now.
   if not cur[6] then
     if cur[1] then
-      local old = redis.call('HGETALL', key .. ':s')
-      inChunks('HSET', key, old, #old)
+      local moved = redis.call('HGETALL', key .. ':s')
+      inChunks('HSET', key, moved, #moved)
       redis.call('DEL', key .. ':s')
+      buf[1] = 'seedsHere'; buf[2] = 1; nb = 2
+    else
+      buf[1] = 'seedsHere'; buf[2] = 3; nb = 2
     end
-    buf[1] = 'seedsHere'; buf[2] = 1; nb = 2
   end
   local clicks = tonumber(cur[1] or '0')
   local version = tonumber(cur[2] or cur[1] or '0')
-  -- Which ids are duplicates: one ZADD NX for a lone id (a re-send finds it there, then its time
-  -- decides), else one ZMSCORE and one ZADD for all of the item's ids.
+  local base = tonumber(cur[4] or now)
+  local at = hex(now - base)
+  -- Which ids are duplicates: an id's field '#<id>' holds its arrival (read above), and on an item
+  -- of an earlier layout its score in '<item>:e' too; an id is a duplicate while that is >= cutoff.
   local dup = NONE
   local nn = 0
   for i = s, last, 4 do if ARGV[i] ~= '' then nn = nn + 1; named[nn] = ARGV[i] end end
-  if nn == 1 then
-    if redis.call('ZADD', key .. ':e', 'NX', now, named[1]) == 0 then
-      if tonumber(redis.call('ZSCORE', key .. ':e', named[1])) >= cutoff then dup = {[named[1]] = true}
-      else redis.call('ZADD', key .. ':e', now, named[1]) end
-    end
-  elseif nn > 1 then
-    local scores = redis.call('ZMSCORE', key .. ':e', unpack(named, 1, nn))
-    local na = 0
+  if nn > 0 then
+    local scores = old and redis.call('ZMSCORE', key .. ':e', unpack(named, 1, nn))
     for j = 1, nn do
-      if scores[j] and tonumber(scores[j]) >= cutoff then
+      local v = cur[NS + j]
+      local sc = scores and scores[j]
+      if (v and base + unhex(v) >= cutoff) or (sc and tonumber(sc) >= cutoff) then
         if dup == NONE then dup = {} end
         dup[named[j]] = true
-      else add[na + 1] = now; add[na + 2] = named[j]; na = na + 2 end
+      end
     end
-    inChunks('ZADD', key .. ':e', add, na)
   end
+  -- A seed is '~<arrival - firstSeedAt> <event time as the caller encoded it> <user>'.
+  local head = '~' .. at .. ' '
   local accepted, ndrop = 0, 0
   for i = s, last, 4 do
     nf = nf + 1
@@ -137,8 +158,9 @@ for it = 1, items do
     else
       flags[nf] = '1'
       buf[nb + 1] = clicks
-      buf[nb + 2] = ARGV[i + 2] .. mid .. ARGV[i + 1]
+      buf[nb + 2] = head .. ARGV[i + 2] .. ' ' .. ARGV[i + 1]
       nb = nb + 2
+      if ARGV[i] ~= '' then buf[nb + 1] = '#' .. ARGV[i]; buf[nb + 2] = at; nb = nb + 2 end
       if clicks >= max then ndrop = ndrop + 1; drop[ndrop] = clicks - max end
       if ARGV[i + 3] == '0' then unknown = unknown + 1 end
       clicks = clicks + 1
@@ -147,9 +169,9 @@ for it = 1, items do
     end
   end
   if accepted > 0 then
+    -- No lastSeedAt: it is the newest seed's arrival, which readers take from there.
     buf[nb + 1] = 'clicks'; buf[nb + 2] = clicks
-    buf[nb + 3] = 'lastSeedAt'; buf[nb + 4] = now
-    nb = nb + 4
+    nb = nb + 2
     -- Written only where they differ from clicks (fewer bytes per click): seedVersion on items of
     -- the earlier layout, which have the field; seedCount once seeds have been dropped.
     if cur[2] then buf[nb + 1] = 'seedVersion'; buf[nb + 2] = version; nb = nb + 2 end
@@ -160,12 +182,34 @@ for it = 1, items do
     dirty[nd + 1] = version; dirty[nd + 2] = name; nd = nd + 2
     if not cur[1] then fresh[nfr + 1] = 0; fresh[nfr + 2] = name; nfr = nfr + 2 end
   end
-  -- Ids past retention go in a trim every trimEvery ms per item (memory only: the check above is by time).
-  if nn > 0 and (not cur[5] or tonumber(cur[5]) <= now) then
-    if cur[5] then redis.call('ZREMRANGEBYSCORE', key .. ':e', '-inf', '(' .. cutoff) end
-    buf[nb + 1] = 'idsTrimAt'; buf[nb + 2] = now + trimEvery; nb = nb + 2
+  -- Ids past retention are forgotten (memory only: the check above is by time) by a trim every
+  -- trimEvery ms per item: a step of an HSCAN over the item's '#' fields per call, resumed at the
+  -- next call from the cursor kept in idsTrimCursor; on an item of an earlier layout the old set
+  -- is trimmed too, and once it is gone the item says '3'.
+  local ngone = 0
+  if cur[9] or (nn > 0 and (not cur[5] or tonumber(cur[5]) <= now)) then
+    local done = true
+    if cur[5] or cur[9] then
+      if old and not cur[9] then
+        redis.call('ZREMRANGEBYSCORE', key .. ':e', '-inf', '(' .. cutoff)
+        if redis.call('EXISTS', key .. ':e') == 0 then
+          buf[nb + 1] = 'seedsHere'; buf[nb + 2] = 3; nb = nb + 2
+          if cur[8] then ngone = 1; gone[1] = 'lastSeedAt' end
+        end
+      end
+      local r = redis.call('HSCAN', key, cur[9] or '0', 'MATCH', '#*', 'COUNT', 256 + 4 * n)
+      local found = r[2]
+      for j = 1, #found, 2 do
+        if base + unhex(found[j + 1]) < cutoff then ngone = ngone + 1; gone[ngone] = found[j] end
+      end
+      if r[1] ~= '0' then done = false; buf[nb + 1] = 'idsTrimCursor'; buf[nb + 2] = r[1]; nb = nb + 2
+      elseif cur[9] then ngone = ngone + 1; gone[ngone] = 'idsTrimCursor' end
+    end
+    if done then buf[nb + 1] = 'idsTrimAt'; buf[nb + 2] = now + trimEvery; nb = nb + 2 end
   end
-  -- State and seeds in one write, then the oldest seeds dropped.
+  -- Expired ids out before the write (an id sent again after it expired is written anew), then
+  -- state, seeds and ids in one write, then the oldest seeds dropped.
+  inChunks('HDEL', key, gone, ngone)
   inChunks('HSET', key, buf, nb)
   inChunks('HDEL', key, drop, ndrop)
   total = total + accepted

@@ -19,6 +19,7 @@ import { RalmError } from '../util/errors.js';
 import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-scripts.js';
 import type { ClickEvent, IngestResult } from './store.js';
+import { seedTime } from './redis-codec.js';
 
 export { INGEST_LUA } from './redis-ingest-lua.js';
 
@@ -106,7 +107,7 @@ export async function ingestEvents(client: RedisClient, keys: RedisKeys, maxSeed
   ];
   const itemArgs = (items: string[]): Array<string | number> => items.flatMap((item) => {
     const list = byItem.get(item) as ClickEvent[];
-    return [item, list.length, ...list.flatMap((e) => [e.id ?? '', e.user, e.ts, unknownAll.has(e.user) ? '0' : '1'])];
+    return [item, list.length, ...list.flatMap((e) => [e.id ?? '', e.user, seedTime(now, e.ts), unknownAll.has(e.user) ? '0' : '1'])];
   });
   const done = (items: string[], booked: boolean, r: ScriptReply): Done => {
     if (r[0] === 'MOVED') throw new RalmError('RALM_ERR_STORE_UNAVAILABLE', `the store's slots moved while an ingest ran (${r[1]}); retry`);

@@ -15,6 +15,7 @@ export class RedisKeys {
   item(id: string): string { return `${this.prefix}:{i:${id}}`; }
   /** An item's seeds in a hash of their own: the earlier layout, moved into the item's hash on its next click. */
   seeds(id: string): string { return `${this.prefix}:{i:${id}}:s`; }
+  /** An item's event ids in a sorted set of their own: layouts 1 and 2 (layout 3 keeps them in the item's hash, INGEST_LUA). */
   eventIds(id: string): string { return `${this.prefix}:{i:${id}}:e`; }
   clusters(id: string): string { return `${this.prefix}:{i:${id}}:c`; }
   user(id: string): string { return `${this.prefix}:{u:${id}}`; }

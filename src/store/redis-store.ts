@@ -18,7 +18,7 @@ import { PROGRESS_LUA, RedisAudiences } from './redis-audiences.js';
 import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';
 import { RedisJobQueue } from './redis-job-queue.js';
-import { bytes, clustersFromHash, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, seedState, userFields, walkIndex } from './redis-codec.js';
+import { bytes, clustersFromHash, decodeSeed, fromUserHash, itemFromHash, migrateSetIndexes, readItemHash, samplePositions, seedState, userFields, walkIndex } from './redis-codec.js';
 import type { AudienceRecord, AudienceUsers, ClickEvent, JobQueue, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord } from './store.js';
 
 export interface RedisStoreOptions {
@@ -164,13 +164,13 @@ export class RedisStore implements RalmStore {
         Object.keys(fields).length > 0 ? this.client.hset(key, fields) : Promise.resolve(0),
         this.client.zadd(this.keys.items, 0, id),
       ]);
-      return itemFromHash(id, await readItemHash(this.client, key));
+      return itemFromHash(id, await readItemHash(this.client, key, this.keys.seeds(id)));
     });
   }
 
   async getItem(id: string): Promise<{ info: ItemInfo; clusters: ItemClusters | undefined } | undefined> {
     return this.read(async () => {
-      const [h, c] = await Promise.all([readItemHash(this.client, this.keys.item(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
+      const [h, c] = await Promise.all([readItemHash(this.client, this.keys.item(id), this.keys.seeds(id)), this.client.hgetallBuffer(this.keys.clusters(id))]);
       if (Object.keys(h).length === 0) return undefined;
       return { info: itemFromHash(id, h), clusters: clustersFromHash(id, c) };
     });
@@ -178,7 +178,8 @@ export class RedisStore implements RalmStore {
 
   async seedsOf(itemId: string, since?: number, sample?: { count: number; seed: number }): Promise<SeedRecord[]> {
     return this.read(async () => {
-      const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount', 'seedsHere');
+      const h = await this.client.hmget(this.keys.item(itemId), 'clicks', 'seedCount', 'seedsHere', 'firstSeedAt');
+      const base = Number(h[3] ?? 0);
       // The item's own hash, or (an item not clicked since the earlier layout) its seeds hash.
       const from = h[2] !== null ? this.keys.item(itemId) : this.keys.seeds(itemId);
       const { clicks, seedCount: kept } = seedState(h[0], h[1], undefined);
@@ -194,10 +195,8 @@ export class RedisStore implements RalmStore {
         const values = await this.client.hmget(from, ...positions.slice(i, i + 10_000).map(String));
         for (const v of values) {
           if (v === null) continue;
-          const a = v.indexOf(' ');
-          const b = v.indexOf(' ', a + 1);
-          const arrivedAt = Number(v.slice(a + 1, b));
-          if (since === undefined || arrivedAt >= since) out.push({ user: v.slice(b + 1), ts: Number(v.slice(0, a)), arrivedAt });
+          const seed = decodeSeed(v, base);
+          if (since === undefined || seed.arrivedAt >= since) out.push(seed);
         }
       }
       return out;
