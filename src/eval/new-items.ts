@@ -106,7 +106,7 @@ export class NewItemProtocol {
       for (const p of plans) {
         const [c] = await rec.centroidsFor([p.seeds], seed);
         const id = `new-${p.item}`;
-        await rec.engine.upsertItems([{ id, centroids: c, clickers: new Set(p.seeds).size }]);
+        await rec.publish([{ id, centroids: c, clickers: new Set(p.seeds).size }]);
         const res = await rec.engine.score(p.targets.map((u, t) => ({ user: { universal: rec.universal(u) }, items: [id, ...Array.from(p.negatives[t], String)] })));
         res.forEach((r) => this.push(n, rec.name, seed, r.scores[0], r.scores.subarray(1)));
         await rec.engine.removeItems([id]);
