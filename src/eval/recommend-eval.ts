@@ -106,6 +106,8 @@ export interface RecommendEvalOptions {
    * they compare without a test row.
    */
   levelSweep?: boolean;
+  /** New items: also score each RALM row's placebo (the item published from random known users; new-items.ts). */
+  newItemPlacebo?: boolean;
   log?: (line: string) => void;
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
@@ -263,7 +265,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(o.itemLevels) });
       try {
         await evalOne(rec, seed);
-        if (v.name === 'RALM' || v.name === 'RALM (averaged seeds)') await newItems.ralm(rec, seed);
+        if (v.name === 'RALM' || v.name === 'RALM (averaged seeds)' || (v.name === 'RALM (untrained)' && !methods.has('RALM'))) await newItems.ralm(rec, seed, o.newItemPlacebo ? knownUsers : undefined);
       } finally {
         await rec.close();
       }
@@ -281,7 +283,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         const swept = await RalmRecommender.create(`${v.name} (levels: ${policy})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(lo) });
         try {
           await evalOne(swept, seed);
-          await newItems.ralm(swept, seed);
+          await newItems.ralm(swept, seed, o.newItemPlacebo ? knownUsers : undefined);
         } finally {
           await swept.close();
         }
@@ -296,7 +298,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
   }
 
   const names = [...new Set(runs.map((r) => r.method))];
-  const newItemRows = newItems.rows(names, seeds);
+  const newItemRows = newItems.rows([...names, ...newItems.placebos], seeds);
   const metricsShown = ['auc', 'aucExposure', ...ks.flatMap((k) => [`prec@${k}`, `recall@${k}`]), `longTail@${ks[ks.length - 1]}`, `coverage@${ks[ks.length - 1]}`, ...(runs[0] && `categories@${ks[0]}` in runs[0].metrics ? [`categories@${ks[0]}`] : []), 'msPerUser'];
   const freshShown = ['auc', 'aucExposure', ...ks.flatMap((k) => [`prec@${k}`, `recall@${k}`])];
   const tracking = validationTracking(training, runs, freshRuns);
