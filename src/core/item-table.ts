@@ -17,7 +17,7 @@
 import { RalmError } from '../util/errors.js';
 import { PageSpace, type PageMemory, type PagedLayout } from './paged-table.js';
 import { gramSide, int8RowBytes, quantizeRow, writeGram } from './quantize.js';
-import { popularityPrior } from '../model/prior.js';
+import { ESTABLISHED_CLICKERS, ItemTerms, type TypicalLevel } from './item-terms.js';
 import type { HostPage, Int8Layout, PageLayout } from './item-layout.js';
 
 export type { HostPage, Int8Layout, PageLayout } from './item-layout.js';
@@ -38,6 +38,8 @@ export interface ItemTableOptions {
   wasmScratchBytes?: number;
   /** λ of the popularity prior λ · ln(1 + clickers) added to every score (model/prior.ts). Default 0. */
   popularityPrior?: number;
+  /** Clickers from which an item counts as established, for the typical level (core/item-terms.ts). */
+  establishedClickers?: number;
 }
 
 /** A pinned view of the mapping: slots resolved under it stay valid until release(). */
@@ -66,13 +68,8 @@ export class ItemTable {
   readonly popularityPrior: number;
   /** Per-slot flags kept on the host only (bit 0: cold). */
   private flags = new Uint8Array(0);
-  /**
-   * Per slot, the item's prior λ · ln(1 + clickers) as float32, written with the slot. Every
-   * backend adds it where scores meet top-K (the CPU before selection, WebGPU in the scorer's
-   * output through the work list), so it lives on the host only.
-   */
-  private priorValues = new Float32Array(0);
-  private clickerCounts = new Uint32Array(0);
+  /** Per slot, the additive term prior + level offset (core/item-terms.ts), written with the slot. */
+  private readonly terms: ItemTerms;
   private readonly idToSlot = new Map<string, number>();
   private readonly slotToId: Array<string | undefined> = [];
   private readonly freeSlots: number[] = [];
@@ -90,6 +87,7 @@ export class ItemTable {
     this.storage = options.storage;
     this.slotsPerPage = options.slotsPerPage;
     this.popularityPrior = options.popularityPrior ?? 0;
+    this.terms = new ItemTerms(this.popularityPrior, options.establishedClickers ?? ESTABLISHED_CLICKERS);
     const spp = options.slotsPerPage;
     const kPad = gramSide(this.k);
     const rowBytes = int8RowBytes(this.h);
@@ -263,12 +261,7 @@ export class ItemTable {
       const f = new Uint8Array(this.capacity);
       f.set(this.flags);
       this.flags = f;
-      const p = new Float32Array(this.capacity);
-      p.set(this.priorValues);
-      this.priorValues = p;
-      const c = new Uint32Array(this.capacity);
-      c.set(this.clickerCounts);
-      this.clickerCounts = c;
+      this.terms.grow(this.capacity);
     }
     const slots: number[] = [];
     for (let i = 0; i < n; i++) slots.push(this.freeSlots.pop() as number);
@@ -285,12 +278,12 @@ export class ItemTable {
    * in f16 mode the values are rounded to half precision by the engine, so every backend scores
    * the same numbers the GPU stores; in int8 mode each row is quantized here and the float32 copy
    * holds the values its codes stand for. `clickers` is the item's clicker count (0 when unknown:
-   * prior 0).
+   * prior 0); `level` its own level and `offset` its level offset (engine/item-levels.ts; NaN and 0
+   * when unknown).
    */
-  writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number, cold = false, clickers = 0): void {
+  writeSlot(slot: number, centroids: Float32Array, count: number, global: Float32Array, globalNorm: number, cold = false, clickers = 0, level = NaN, offset = 0): void {
     this.flags[slot] = cold ? 1 : 0;
-    this.clickerCounts[slot] = clickers;
-    this.priorValues[slot] = popularityPrior(this.popularityPrior, clickers);
+    this.terms.write(slot, clickers, level, offset);
     const { h, k, stride } = this;
     const page = this.pages[Math.floor(slot / this.slotsPerPage)];
     const local = slot % this.slotsPerPage;
@@ -330,7 +323,9 @@ export class ItemTable {
       if (old !== undefined) {
         retiring.push(old);
         this.slotToId[old] = undefined;
+        this.terms.hidden(old);
       }
+      this.terms.shown(slots[i]);
       this.idToSlot.set(ids[i], slots[i]);
       this.slotToId[slots[i]] = ids[i];
     }
@@ -349,6 +344,7 @@ export class ItemTable {
       }
       this.idToSlot.delete(id);
       this.slotToId[s] = undefined;
+      this.terms.hidden(s);
       retiring.push(s);
     }
     this.advance(retiring);
@@ -381,15 +377,20 @@ export class ItemTable {
 
   /** The clicker count the item in `slot` was published with (0 when unknown). */
   clickersOf(slot: number): number {
-    return this.clickerCounts[slot];
+    return this.terms.clickersOf(slot);
   }
 
-  /**
-   * Per slot, the prior to add to the item's score (float32, indexed by slot; valid for published
-   * slots); null when λ is 0, so callers skip the pass and scores stay exactly the blend.
-   */
+  /** The level offset the item in `slot` was published with (0 when none) and its level (NaN when unknown). */
+  levelOf(slot: number): { offset: number; level: number } {
+    return { offset: this.terms.offsetOf(slot), level: this.terms.levelOf(slot) };
+  }
+
+  /** The established items' mean level and prior (core/item-terms.ts); undefined while there is none. */
+  get typicalLevel(): TypicalLevel | undefined { return this.terms.typical; }
+
+  /** Per slot, prior + level offset (float32); null when both are 0 everywhere, so callers skip the pass. */
   get priors(): Float32Array | null {
-    return this.popularityPrior === 0 ? null : this.priorValues;
+    return this.terms.values;
   }
 
   /** Number of retired slots still pinned by live snapshots (for tests and metrics). */

@@ -198,7 +198,7 @@ export class RalmEngine {
       const { slots } = this.table.allocate(items.length);
       try {
         items.forEach((it, i) => {
-          this.table.writeSlot(slots[i], compact.subarray(i * k * h, i * k * h + counts[i] * h), counts[i], globals.subarray(i * h, (i + 1) * h), norms[i], it.cold === true, it.clickers ?? 0);
+          this.table.writeSlot(slots[i], compact.subarray(i * k * h, i * k * h + counts[i] * h), counts[i], globals.subarray(i * h, (i + 1) * h), norms[i], it.cold === true, it.clickers ?? 0, it.level ?? NaN, it.offset ?? 0);
         });
         this.devices.gpu?.syncSlots(this.table, slots);
       } catch (err) {

@@ -74,6 +74,10 @@ export interface ItemCentroids {
    * λ · ln(1 + clickers) (model/prior.ts). Absent: 0, prior 0.
    */
   clickers?: number;
+  /** The item's level: its mean look-alike score over the level sample (engine/item-levels.ts). Absent: unknown. */
+  level?: number;
+  /** The level offset added to its score with the prior (engine/item-levels.ts). Absent: 0. */
+  offset?: number;
 }
 
 export interface EngineStats {

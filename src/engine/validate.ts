@@ -119,7 +119,15 @@ export interface ItemInput {
   centroids: ArrayLike<number>;
   global?: ArrayLike<number>;
   clickers?: number;
+  level?: number;
+  offset?: number;
 }
+
+/**
+ * The largest |level offset| (engine/item-levels.ts): a look-alike blend lies within ±(|α| + |β|)
+ * and a popularity prior within ±10 · ln 2³², so anything past this is damage, not a level.
+ */
+export const MAX_LEVEL_OFFSET = 1000;
 
 /**
  * Checks an item update and packs the centroids as [items, k, h] rows (each value passed through
@@ -145,6 +153,12 @@ export function packItems(items: readonly ItemInput[], h: number, k: number, sto
     if (it.global !== undefined) finiteVector(it.global, `${field}.global`, h);
     if (it.clickers !== undefined && (!Number.isSafeInteger(it.clickers) || it.clickers < 0 || it.clickers > MAX_CLICKERS)) {
       throw new RalmError('RALM_ERR_VALIDATION', `${field}.clickers: expected an integer in [0, ${MAX_CLICKERS}], got ${JSON.stringify(it.clickers)}`, { field: `${field}.clickers` });
+    }
+    for (const key of ['level', 'offset'] as const) {
+      const v = it[key];
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > MAX_LEVEL_OFFSET)) {
+        throw new RalmError('RALM_ERR_VALIDATION', `${field}.${key}: expected a finite number within ±${MAX_LEVEL_OFFSET} (or absent), got ${JSON.stringify(v)}`, { field: `${field}.${key}` });
+      }
     }
   });
   return { compact, counts };

@@ -100,16 +100,34 @@ export class NewItemProtocol {
     }
   }
 
-  /** RALM: publish each new item from its first n seeds, score its targets. */
-  async ralm(rec: RalmRecommender, seed: number): Promise<void> {
+  /** Methods recorded by a placebo run (`ralm` with `placeboUsers`). */
+  readonly placebos = new Set<string>();
+
+  /**
+   * RALM: publish each new item from its first n seeds, score its targets. With `placeboUsers`,
+   * also a placebo: the item published from as many of those users drawn at random (seeded per
+   * item and n), with the same clicker count, so whatever it scores comes from publication alone
+   * (level offsets, prior) and not from who the seeds are; recorded as `NAME, random seeds (placebo)`.
+   */
+  async ralm(rec: RalmRecommender, seed: number, placeboUsers?: readonly number[]): Promise<void> {
+    const placebo = `${rec.name}, random seeds (placebo)`;
+    if (placeboUsers) this.placebos.add(placebo);
     for (const { n, plans } of this.plans) {
       for (const p of plans) {
-        const [c] = await rec.centroidsFor([p.seeds], seed);
-        const id = `new-${p.item}`;
-        await rec.engine.upsertItems([{ id, centroids: c, clickers: new Set(p.seeds).size }]);
-        const res = await rec.engine.score(p.targets.map((u, t) => ({ user: { universal: rec.universal(u) }, items: [id, ...Array.from(p.negatives[t], String)] })));
-        res.forEach((r) => this.push(n, rec.name, seed, r.scores[0], r.scores.subarray(1)));
-        await rec.engine.removeItems([id]);
+        const clickers = new Set(p.seeds).size;
+        const runs: Array<[string, number[]]> = [[rec.name, p.seeds]];
+        if (placeboUsers && placeboUsers.length > 0) {
+          const r = new Rng(p.item * 7 + n);
+          runs.push([placebo, Array.from({ length: p.seeds.length }, () => placeboUsers[r.int(placeboUsers.length)])]);
+        }
+        for (const [method, seeds] of runs) {
+          const [c] = await rec.centroidsFor([seeds], seed);
+          const id = `new-${p.item}`;
+          await rec.publish([{ id, centroids: c, clickers }]);
+          const res = await rec.engine.score(p.targets.map((u, t) => ({ user: { universal: rec.universal(u) }, items: [id, ...Array.from(p.negatives[t], String)] })));
+          res.forEach((r) => this.push(n, method, seed, r.scores[0], r.scores.subarray(1)));
+          await rec.engine.removeItems([id]);
+        }
       }
     }
   }

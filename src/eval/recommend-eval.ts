@@ -31,13 +31,14 @@ import type { TemporalSplit } from '../data/split.js';
 import { targetEmbedder, trainStage1, type Stage1Options, type Stage1Result } from '../train/stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from '../train/stage2.js';
 import { distinctPositives, TRAIN_DEFAULTS } from '../train/pipeline.js';
+import { ITEM_LEVEL_DEFAULTS, type ItemLevelOptions } from '../engine/item-levels.js';
 import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
 import { MostPopular } from './baselines.js';
 import { evaluateFresh, freshPopularity, freshSlots, globalRealTime, perUserRealTime, type FreshOptions, type FreshScorer, type FreshSlot } from './fresh-eval.js';
 import { NewItemProtocol, type NewItemRow } from './new-items.js';
 import { buildContext, evaluateRanking, type Recommender } from './ranking-eval.js';
-import { RalmRecommender, YoutubeDnn } from './recommenders.js';
+import { RalmRecommender, YoutubeDnn, type RalmRecommenderOptions } from './recommenders.js';
 import { recommendMarkdown, validationTracking, type TrainingRecord, type Tracking } from './recommend-report.js';
 import { summarizeRuns, type ReportJson, type RunRecord } from './report.js';
 import { openValidationSplit } from './validation-split.js';
@@ -94,6 +95,19 @@ export interface RecommendEvalOptions {
    * and the same embedding); 'any': all n (the protocol before; docs/quality.md).
    */
   newItemSeeds?: 'any' | 'known';
+  /**
+   * Level offsets published with every RALM row's items, as served (engine/item-levels.ts;
+   * default ITEM_LEVEL_DEFAULTS); `false`: none, the score as before they existed.
+   */
+  itemLevels?: ItemLevelOptions | false;
+  /**
+   * Also evaluate the trained RALM (the untrained one when run without it) with each level policy
+   * of LEVEL_SWEEP (rows `… (levels: …)`, the same weights and clusters): with `validation`, how
+   * they compare without a test row.
+   */
+  levelSweep?: boolean;
+  /** New items: also score each RALM row's placebo (the item published from random known users; new-items.ts). */
+  newItemPlacebo?: boolean;
   log?: (line: string) => void;
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
@@ -117,6 +131,18 @@ export const RECOMMEND_EVAL_DEFAULTS: Readonly<Required<Pick<RecommendEvalOption
  * candidates first clicked in the last 24 hours, asked every hour), a catalogue in a year
  * (MovieLens: about 80 titles new to the community in the year before a user's cut).
  */
+/** The level policies a level sweep compares (docs/quality.md, "New items: the level offset served"). */
+export const LEVEL_SWEEP: Record<string, ItemLevelOptions | false> = {
+  'off': false,
+  'below 10, look-alike only': { levelBelow: 10, withPrior: false, fade: false },
+  'below 10, with the prior': { levelBelow: 10, withPrior: true, fade: false },
+  'below 20, look-alike only': { levelBelow: 20, withPrior: false, fade: false },
+  'below 20, with the prior': { levelBelow: 20, withPrior: true, fade: false },
+  'fading out at 20, look-alike only': { levelBelow: 20, withPrior: false, fade: true },
+  'fading out at 20, with the prior': { levelBelow: 20, withPrior: true, fade: true },
+  'every item, with the prior': { levelBelow: Infinity, withPrior: true, fade: false },
+};
+
 export function defaultFreshWindow(kind: 'global' | 'per-user'): number {
   return kind === 'global' ? 86_400_000 : 365 * 86_400_000;
 }
@@ -157,6 +183,13 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
   log(`${ds.name}${o.validation ? ' (validation split of the training period)' : ''}: ${kind} split at ${new Date(split.cut).toISOString()}: ${split.trainRows} training rows, ${split.testRows} test rows; evaluating ${ctx.users.length} users over ${ctx.candidates.length} candidates; ${split.newItems.length} new items`);
   const pairs = distinctPositives(ds, split.trainEnd);
   const trainClickers = clickersByItem(pairs);
+  const knownUsers: number[] = [];
+  {
+    const seen = new Uint8Array(ds.users.size);
+    for (let j = 0; j < split.trainEnd; j++) seen[ds.clicks.user[j]] = 1;
+    seen.forEach((v, u) => v && knownUsers.push(u));
+  }
+  const levels = (options: ItemLevelOptions | false | undefined): RalmRecommenderOptions['levels'] => (options === false ? null : { users: knownUsers, options: options ?? ITEM_LEVEL_DEFAULTS });
   const runs: RunRecord[] = [];
   const freshRuns: RunRecord[] = [];
   const training: TrainingRecord[] = [];
@@ -229,17 +262,28 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         if (!sampled.has(i)) sampled.set(i, l.length > maxSeeds ? rng.shuffle(l, maxSeeds).slice(0, maxSeeds) : l);
         return sampled.get(i) as number[];
       };
-      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0);
+      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(o.itemLevels) });
       try {
         await evalOne(rec, seed);
-        if (v.name === 'RALM' || v.name === 'RALM (averaged seeds)') await newItems.ralm(rec, seed);
+        if (v.name === 'RALM' || v.name === 'RALM (averaged seeds)' || (v.name === 'RALM (untrained)' && !methods.has('RALM'))) await newItems.ralm(rec, seed, o.newItemPlacebo ? knownUsers : undefined);
       } finally {
         await rec.close();
       }
       for (const lambda of v.name === 'RALM' ? o.priorSweep ?? [] : []) {
-        const swept = await RalmRecommender.create(`RALM (λ = ${lambda})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { popularityPrior: lambda });
+        const swept = await RalmRecommender.create(`RALM (λ = ${lambda})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { popularityPrior: lambda, levels: levels(o.itemLevels) });
         try {
           await evalOne(swept, seed);
+        } finally {
+          await swept.close();
+        }
+      }
+      // The sweep runs on the trained RALM, or on the untrained one when it is run alone.
+      const sweep = o.levelSweep && (v.name === 'RALM' || (v.name === 'RALM (untrained)' && !methods.has('RALM')));
+      for (const [policy, lo] of sweep ? Object.entries(LEVEL_SWEEP) : []) {
+        const swept = await RalmRecommender.create(`${v.name} (levels: ${policy})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(lo) });
+        try {
+          await evalOne(swept, seed);
+          await newItems.ralm(swept, seed, o.newItemPlacebo ? knownUsers : undefined);
         } finally {
           await swept.close();
         }
@@ -254,7 +298,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
   }
 
   const names = [...new Set(runs.map((r) => r.method))];
-  const newItemRows = newItems.rows(names, seeds);
+  const newItemRows = newItems.rows([...names, ...newItems.placebos], seeds);
   const metricsShown = ['auc', 'aucExposure', ...ks.flatMap((k) => [`prec@${k}`, `recall@${k}`]), `longTail@${ks[ks.length - 1]}`, `coverage@${ks[ks.length - 1]}`, ...(runs[0] && `categories@${ks[0]}` in runs[0].metrics ? [`categories@${ks[0]}`] : []), 'msPerUser'];
   const freshShown = ['auc', 'aucExposure', ...ks.flatMap((k) => [`prec@${k}`, `recall@${k}`])];
   const tracking = validationTracking(training, runs, freshRuns);
@@ -270,6 +314,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
     settings: {
       seeds, ks, aucNegatives: o.aucNegatives, baselineEpochs: o.baselineEpochs ?? null, maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, maxSeeds, trainShare: o.trainShare, validation: !!o.validation,
       fresh: { windowMs: freshWindow, stepMs: o.freshStepMs, minSeeds: o.freshMinSeeds, maxRequests: o.freshMaxRequests }, seedCounts: o.seedCounts, newItemSeeds: o.newItemSeeds,
+      itemLevels: o.itemLevels === false ? 'off' : { ...ITEM_LEVEL_DEFAULTS, ...o.itemLevels },
       stage1: { ...o.stage1, log: undefined, onProgress: undefined }, stage2: { ...withDefaults(TRAIN_DEFAULTS.stage2, o.stage2 ?? {}), log: undefined, onProgress: undefined },
     },
     runs, summary: summarizeRuns(runs, { metrics: metricsShown }), fresh, newItems: newItemRows, training, tracking, seconds: (performance.now() - t0) / 1000, markdown,

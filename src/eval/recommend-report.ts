@@ -80,7 +80,8 @@ export function recommendMarkdown(r: RecommendMarkdownInput): string {
     const cands = r.fresh.runs[0].metrics.candidatesPerRequest;
     parts.push('', `Fresh candidates: items first clicked in the ${window} before each request, described by their real-time seeds; ${r.fresh.requests} requests at ${r.fresh.slots} times, ${cands.toFixed(0)} candidates a request on average`, '', renderMarkdown(r.fresh.runs, { metrics: r.freshShown }));
   }
-  parts.push('', newItemMarkdown(r.newItems, r.methods));
+  // Methods only the new-item protocol scored (placebos) are shown after the others.
+  parts.push('', newItemMarkdown(r.newItems, [...new Set([...r.methods, ...r.newItems.flatMap((row) => Object.keys(row.auc))])]));
   const s2 = r.training.filter((t) => t.kept !== undefined);
   if (s2.length) {
     parts.push('', 'Stage 2: the weights each run kept, and their validation (prec@10 of held-out latest clicks against every item; AUC of held-out items per user / users per item)', '',

@@ -5,6 +5,7 @@
  */
 import { shrinkCentroids } from '../clustering/shrink.js';
 import { RalmEngine } from '../engine/engine.js';
+import { ItemLeveller, levelSampleIds, type ItemLevelOptions } from '../engine/item-levels.js';
 import type { RalmModel } from '../model/model.js';
 import type { Stage1Result } from '../train/stage1.js';
 import type { FreshScorer, FreshSlot } from './fresh-eval.js';
@@ -45,6 +46,11 @@ export interface RalmRecommenderOptions {
   popularityPrior?: number;
   /** Shrinks every published centroid toward a prior (an evaluation option, not served). */
   shrink?: CentroidShrinkage | null;
+  /**
+   * Level offsets (engine/item-levels.ts) published with every item, as the serving system's
+   * re-clustering does: the sample is drawn from `users` (the users known before the cut).
+   */
+  levels?: { users: ArrayLike<number>; options?: ItemLevelOptions } | null;
 }
 
 /**
@@ -54,6 +60,8 @@ export interface RalmRecommenderOptions {
 export class RalmRecommender implements Recommender, FreshScorer {
   private ids: string[] = [];
   private idsFor: Uint32Array | null = null;
+
+  private leveller: ItemLeveller | null = null;
 
   private constructor(readonly name: string, readonly engine: RalmEngine, private readonly x: Float32Array, private readonly m: number, private readonly shrink: CentroidShrinkage | null) {}
 
@@ -85,12 +93,25 @@ export class RalmRecommender implements Recommender, FreshScorer {
   static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number, clickersOf: (i: number) => number, opts: RalmRecommenderOptions = {}): Promise<RalmRecommender> {
     const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false, popularityPrior: opts.popularityPrior });
     const r = new RalmRecommender(name, engine, x, model.manifest.m, opts.shrink ?? null);
+    if (opts.levels) {
+      const lo = opts.levels.options ?? {};
+      const users = levelSampleIds(Array.from(opts.levels.users, String), lo.sampleUsers ?? 200, lo.seed ?? 1).map(Number);
+      const xs = new Float32Array(users.length * r.m);
+      users.forEach((u, j) => xs.set(r.universal(u), j * r.m));
+      r.leveller = new ItemLeveller(model, await engine.transform(xs, users.length), lo);
+    }
     for (let b = 0; b < items.length; b += 512) {
       const chunk = items.subarray(b, b + 512);
       const clusters = await r.centroidsFor(Array.from(chunk, (i) => seedsOf(i)), seed);
-      await engine.upsertItems(clusters.map((c, j) => ({ id: String(chunk[j]), centroids: c, clickers: clickersOf(chunk[j]) })));
+      await r.publish(clusters.map((c, j) => ({ id: String(chunk[j]), centroids: c, clickers: clickersOf(chunk[j]) })));
     }
     return r;
+  }
+
+  /** Publishes items on the engine, with their level offsets when this recommender levels. */
+  async publish(items: Array<{ id: string; centroids: Float32Array; clickers: number }>): Promise<void> {
+    const levels = this.leveller ? await this.leveller.forEngine(this.engine, items) : null;
+    await this.engine.upsertItems(items.map((it, j) => ({ ...it, ...(levels ? levels[j] : {}) })));
   }
 
   /** Centroids (count × h) of each seed list, in the model's transformed space. */
@@ -122,7 +143,7 @@ export class RalmRecommender implements Recommender, FreshScorer {
   async scoreSlot(slot: FreshSlot, users: readonly number[]): Promise<Float32Array[]> {
     const ids = Array.from(slot.items, (i) => `fresh:${slot.time}:${i}`);
     const cents = await this.centroidsFor(slot.seeds, 1);
-    await this.engine.upsertItems(cents.map((c, j) => ({ id: ids[j], centroids: c, clickers: slot.clickers[j] })));
+    await this.publish(cents.map((c, j) => ({ id: ids[j], centroids: c, clickers: slot.clickers[j] })));
     try {
       const res = await this.engine.score(users.map((u) => ({ user: { universal: this.universal(u) }, items: ids })));
       return res.map((r) => Float32Array.from(r.scores));

@@ -12,4 +12,4 @@ export const SEED_DEFAULTS = {
   tolerance: 0.001,
   seed: 1,
   leaseMs: 10_000,
-} as const satisfies Omit<Required<SeedServiceOptions>, 'now' | 'onRun' | 'onError'>;
+} as const satisfies Omit<Required<SeedServiceOptions>, 'now' | 'onRun' | 'onError' | 'itemLevels'>;

@@ -13,7 +13,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RalmEngine } from '../engine/engine.js';
-import { clustersClickers, type ClickEvent, type IngestResult, type ItemClusters, type RalmStore } from '../store/store.js';
+import { ITEM_LEVEL_DEFAULTS, ItemLeveller, levelSampleIds, type ItemLevelOptions } from '../engine/item-levels.js';
+import { clustersItem, type ClickEvent, type IngestResult, type ItemClusters, type RalmStore } from '../store/store.js';
 import { RalmError } from '../util/errors.js';
 import { finiteVector } from '../engine/validate.js';
 import { validateEvents } from '../store/lmdb-store.js';
@@ -46,6 +47,11 @@ export interface SeedServiceOptions {
   seed?: number;
   /** On a shared store: the re-clustering lease's time to live, ms (renewed while a run lasts). Default 10,000. */
   leaseMs?: number;
+  /**
+   * Level offsets published with each cluster set (engine/item-levels.ts); `false` publishes
+   * offset 0 (levels are still measured and stored, so turning it on later has its typical level).
+   */
+  itemLevels?: ItemLevelOptions | false;
   /** Clock (epoch ms); injectable for tests and replays. */
   now?: () => number;
   /** Called after each run (scheduled or on demand). */
@@ -104,7 +110,9 @@ export class SeedService {
   readonly metrics: SeedMetrics = {
     eventsIngested: 0, eventsDuplicate: 0, eventsUnknownUser: 0, runs: 0, itemsClustered: 0, failures: 0, lastRun: null, runDurationsMs: [], freshnessMs: [],
   };
-  private readonly o: Required<Omit<SeedServiceOptions, 'onRun' | 'onError' | 'timeWindowMs'>> & Pick<SeedServiceOptions, 'onRun' | 'onError'> & { timeWindowMs: number | null };
+  private readonly o: Required<Omit<SeedServiceOptions, 'onRun' | 'onError' | 'timeWindowMs' | 'itemLevels'>> & Pick<SeedServiceOptions, 'onRun' | 'onError'> & { timeWindowMs: number | null };
+  private readonly levelOptions: Required<ItemLevelOptions>;
+  private levels: ItemLeveller | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RunReport> | undefined;
   /** This service's name as the re-clustering lease's holder. */
@@ -113,7 +121,9 @@ export class SeedService {
   constructor(store: RalmStore, engine: RalmEngine, options: SeedServiceOptions = {}) {
     this.store = store;
     this.engine = engine;
-    this.o = { ...SEED_DEFAULTS, now: Date.now, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    const { itemLevels, ...rest } = options;
+    this.o = { ...SEED_DEFAULTS, now: Date.now, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    this.levelOptions = { ...ITEM_LEVEL_DEFAULTS, ...(itemLevels === false ? { enabled: false } : itemLevels ?? {}) };
     for (const [k, v] of Object.entries({ intervalMs: this.o.intervalMs, minSeeds: this.o.minSeeds, maxClusterPoints: this.o.maxClusterPoints, batchItems: this.o.batchItems, ingestChunk: this.o.ingestChunk })) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RalmError('RALM_ERR_VALIDATION', `${k}: expected a positive integer, got ${v}`);
     }
@@ -177,7 +187,7 @@ export class SeedService {
     let loaded = 0;
     let stale = 0;
     const skipped: Array<{ id: string; error: string }> = [];
-    const upsert = (list: ItemClusters[]): Promise<unknown> => this.engine.upsertItems(list.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold, clickers: clustersClickers(c) })));
+    const upsert = (list: ItemClusters[]): Promise<unknown> => this.engine.upsertItems(list.map(clustersItem));
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       try {
@@ -299,6 +309,27 @@ export class SeedService {
     }
   }
 
+  /**
+   * The level sample: the look-alike embeddings, under this engine's model, of the stored users
+   * with the smallest seeded hash of their id (engine/item-levels.ts), so a restart draws the same
+   * users. Drawn again at each run while the store holds fewer users than the sample wants.
+   */
+  private async leveller(): Promise<ItemLeveller> {
+    if (this.levels && this.levels.sampleSize >= this.levelOptions.sampleUsers) return this.levels;
+    const version = this.engine.modelId;
+    const ids: string[] = [];
+    for await (const u of this.store.allUsers()) if (u.modelVersion === version) ids.push(u.id);
+    const chosen = levelSampleIds(ids, this.levelOptions.sampleUsers, this.levelOptions.seed);
+    const { h } = this.engine.model.manifest;
+    const e = new Float32Array(chosen.length * h);
+    const found = await this.store.readLookalikes(chosen, version, h, e);
+    const rows = chosen.flatMap((_, i) => (found[i] ? [i] : []));
+    const sample = new Float32Array(rows.length * h);
+    rows.forEach((i, r) => sample.set(e.subarray(i * h, (i + 1) * h), r * h));
+    this.levels = new ItemLeveller(this.engine.model, sample, this.levelOptions);
+    return this.levels;
+  }
+
   private async publish(items: Prepared[], report: RunReport, signal: AbortSignal): Promise<void> {
     const clustered = await this.engine.clusterPoints(
       items.map((p) => ({ points: p.points, n: p.n, init: p.previous?.centroids ?? null, initCount: p.previous?.count ?? 0 })),
@@ -306,6 +337,8 @@ export class SeedService {
     );
     const { globals } = await this.engine.globalVectors(clustered.map((c) => ({ centroids: c.centroids, count: c.count })));
     const h = this.engine.model.manifest.h;
+    const { table } = this.engine;
+    const levels = (await this.leveller()).levels(clustered.map((c, i) => ({ centroids: c.centroids.subarray(0, c.count * h), global: globals.subarray(i * h, (i + 1) * h), clickers: items[i].n })), table.typicalLevel, table.popularityPrior);
     const now = this.o.now();
     const version = this.engine.modelId;
     const results: ItemClusters[] = items.map((p, i) => {
@@ -313,7 +346,7 @@ export class SeedService {
       return {
         id: p.id, seedVersion: p.seedVersion, modelVersion: version, clusteredAt: now, count: clustered[i].count,
         centroids: clustered[i].centroids, global: globals.slice(i * h, (i + 1) * h), seeds: distinctSeeds,
-        cold: distinctSeeds < this.o.minSeeds, firstServableAt: p.previous?.firstServableAt ?? now,
+        cold: distinctSeeds < this.o.minSeeds, firstServableAt: p.previous?.firstServableAt ?? now, ...levels[i],
       };
     });
     // Checked, then durable, then visible: nothing the engine would refuse is ever stored, and a
@@ -326,10 +359,10 @@ export class SeedService {
       // Refused items stand as the newer leader published them; the rest were published here and are served here too.
       const refused = isStale(err) ? new Set((err as RalmError).details?.refused as string[] | undefined) : undefined;
       const kept = refused ? results.filter((c) => !refused.has(c.id)) : [];
-      if (kept.length > 0) await this.engine.upsertItems(kept.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold, clickers: clustersClickers(c) })));
+      if (kept.length > 0) await this.engine.upsertItems(kept.map(clustersItem));
       throw err;
     }
-    await this.engine.upsertItems(results.map((c) => ({ id: c.id, centroids: c.centroids, global: c.global, cold: c.cold, clickers: clustersClickers(c) })));
+    await this.engine.upsertItems(results.map(clustersItem));
     for (let i = 0; i < results.length; i++) {
       report.itemsClustered++;
       report.seedsUsed += items[i].n;

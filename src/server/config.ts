@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { AUDIENCE_DEFAULTS, AUDIENCE_JOB_DEFAULTS } from '../audience/defaults.js';
 import { TWO_PASS_DEFAULTS } from '../core/two-pass.js';
 import { ENGINE_DEFAULTS } from '../engine/options.js';
+import { ITEM_LEVEL_DEFAULTS } from '../engine/item-levels.js';
 import { LMDB_DEFAULTS } from '../store/lmdb-store.js';
 import { SEED_DEFAULTS } from '../seeds/defaults.js';
 import { isRedisSpec } from '../store/open-store.js';
@@ -50,6 +51,8 @@ export interface ServiceConfig {
   /** Shared store: the re-clustering lease's time to live, ms (renewed every third of it while a run lasts). */
   reclusterLeaseMs: number;
   minSeeds: number;
+  /** Publish each re-clustered item with its level offset (engine/item-levels.ts). */
+  itemLevels: boolean;
   /** A bearer token with every scope (see tokens.ts). */
   apiToken: string | null;
   /** Bearer tokens with their scopes, from the list setting. */
@@ -138,6 +141,7 @@ export const SERVICE_OPTIONS = {
   reclusterIntervalMs: { flag: 'recluster-interval-ms', env: 'RALM_RECLUSTER_INTERVAL_MS', arg: 'N', default: String(SEED_DEFAULTS.intervalMs), help: 'how often items with new seeds are re-clustered, ms', parse: int(1000, 86_400_000) },
   reclusterLeaseMs: { flag: 'recluster-lease-ms', env: 'RALM_RECLUSTER_LEASE_MS', arg: 'N', default: String(SEED_DEFAULTS.leaseMs), help: 'shared store: the re-clustering lease\'s time to live, ms (its holder renews it every third of it; a replica that stops renewing loses it after this long)', parse: int(300, 3_600_000) },
   minSeeds: { flag: 'min-seeds', env: 'RALM_MIN_SEEDS', arg: 'N', default: String(SEED_DEFAULTS.minSeeds), help: 'seeds below which an item is served as cold', parse: int(1, 1e9) },
+  itemLevels: { flag: 'item-levels', env: 'RALM_ITEM_LEVELS', arg: 'on|off', default: ITEM_LEVEL_DEFAULTS.enabled ? 'on' : 'off', help: `publish each item with fewer than ${ITEM_LEVEL_DEFAULTS.levelBelow} clickers with a level offset that puts its scores on the established items' level (off: offset 0; levels are still measured and stored)`, parse: (v: string) => oneOf(['on', 'off'] as const)(v) === 'on' },
   apiToken: { flag: 'api-token', env: 'RALM_API_TOKEN', arg: 'T', default: '', help: 'a bearer token with every scope (empty: none)', parse: (v: string) => (v === '' ? null : apiToken(v, SCOPES).token) },
   apiTokens: { flag: 'api-tokens', env: 'RALM_API_TOKENS', arg: 'LIST', default: '', help: 'bearer tokens and their scopes: scope[+scope]:token,… with scopes read, write, admin', parse: parseTokenList },
   apiTokensFile: { flag: 'api-tokens-file', env: 'RALM_API_TOKENS_FILE', arg: 'FILE', default: '', help: 'a file of scope[+scope]:token lines (keeps tokens out of process listings)', parse: (v: string) => (v === '' ? [] : readTokenFile(resolve(v))) },

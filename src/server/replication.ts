@@ -7,7 +7,7 @@
  */
 import type { RalmEngine } from '../engine/engine.js';
 import type { AudienceService } from '../audience/audience-service.js';
-import { clustersClickers, type RalmStore, type StoreChange } from '../store/store.js';
+import { clustersItem, type RalmStore, type StoreChange } from '../store/store.js';
 
 export interface Follower {
   caughtUp: Promise<void>;
@@ -43,7 +43,7 @@ export function followStore(store: RalmStore, offset: string, current: () => { e
       const mine = rows.flatMap((r) => (r?.clusters && r.clusters.modelVersion === modelVersion ? [r.clusters] : []));
       if (mine.length > 0) {
         try {
-          await engine.upsertItems(mine.map((x) => ({ id: x.id, centroids: x.centroids, global: x.global, cold: x.cold, clickers: clustersClickers(x) })));
+          await engine.upsertItems(mine.map(clustersItem));
           applied.items += mine.length;
         } catch (err) {
           log(`replication: clusters of ${mine.length} item(s) refused by the engine: ${(err as Error).message}`);

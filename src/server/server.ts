@@ -53,7 +53,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   });
   if (engine.isSoftwareAdapter) log(`warning: WebGPU adapter "${engine.adapterName}" is a software rasteriser: correct, but slower than the CPU backend`);
   const seedOptions = {
-    intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds, leaseMs: config.reclusterLeaseMs,
+    intervalMs: config.reclusterIntervalMs, minSeeds: config.minSeeds, leaseMs: config.reclusterLeaseMs, itemLevels: config.itemLevels ? {} : false as const,
     onError: (err: Error) => log(`re-clustering run failed: ${err.message}`),
   };
   const seeds = new SeedService(store, engine, seedOptions);

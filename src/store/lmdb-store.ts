@@ -85,6 +85,9 @@ interface StoredClusters {
   seeds: number;
   cold: boolean;
   firstServableAt: number;
+  /** Absent in records written before levels were stored. */
+  level?: number;
+  offset?: number;
 }
 
 /** Float32Array → bytes (a copy, so the store never aliases caller memory). */
@@ -376,6 +379,7 @@ export class LmdbStore implements RalmStore {
           seedVersion: c.seedVersion, modelVersion: c.modelVersion, clusteredAt: c.clusteredAt, count: c.count,
           centroids: bytes(c.centroids), global: bytes(c.global), seeds: c.seeds, cold: c.cold,
           firstServableAt: prev?.firstServableAt ?? c.firstServableAt,
+          ...(c.level !== undefined ? { level: c.level } : {}), ...(c.offset !== undefined ? { offset: c.offset } : {}),
         });
         const d = this.dirty.get(c.id);
         if (d !== undefined && d <= c.seedVersion) this.dirty.remove(c.id);

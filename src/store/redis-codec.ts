@@ -139,6 +139,8 @@ export function clustersFromHash(id: string, h: Record<string, Buffer>): ItemClu
   return {
     id, seedVersion: num('seedVersion'), modelVersion: h.modelVersion.toString(), clusteredAt: num('clusteredAt'), count: num('count'),
     centroids: floats(h.centroids), global: floats(h.global), seeds: num('seeds'), cold: h.cold.toString() === '1', firstServableAt: num('firstServableAt'),
+    // Absent (older records) or '' (unknown): left out, so the engine reads offset 0.
+    ...(h.level && h.level.length > 0 ? { level: num('level') } : {}), ...(h.offset && h.offset.length > 0 ? { offset: num('offset') } : {}),
   };
 }
 

@@ -223,7 +223,9 @@ export class RedisStore implements RalmStore {
     await this.write(async () => {
       const results = await Promise.all(clusters.map((c) => this.s.ralmPublish(this.keys.clusters(c.id), fence,
         'seedVersion', c.seedVersion, 'modelVersion', c.modelVersion, 'clusteredAt', c.clusteredAt, 'count', c.count,
-        'centroids', bytes(c.centroids), 'global', bytes(c.global), 'seeds', c.seeds, 'cold', c.cold ? 1 : 0, 'firstServableAt', c.firstServableAt)));
+        'centroids', bytes(c.centroids), 'global', bytes(c.global), 'seeds', c.seeds, 'cold', c.cold ? 1 : 0, 'firstServableAt', c.firstServableAt,
+        // Always written ('' when unknown), so a republication never keeps an older set's values.
+        'level', c.level ?? '', 'offset', c.offset ?? '')));
       const published = clusters.filter((c, i) => (results[i] === 1 ? true : (refused.push(c.id), false)));
       if (published.length === 0) return;
       await Promise.all([

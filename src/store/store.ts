@@ -72,6 +72,10 @@ export interface ItemClusters {
   cold: boolean;
   /** First time the item became servable, epoch ms. */
   firstServableAt: number;
+  /** Its level, the mean look-alike score over the level sample (engine/item-levels.ts); absent in older records. */
+  level?: number;
+  /** The level offset served with it (engine/item-levels.ts); absent in older records: 0. */
+  offset?: number;
 }
 
 /**
@@ -80,6 +84,20 @@ export interface ItemClusters {
  */
 export function clustersClickers(c: Pick<ItemClusters, 'seeds'>): number | undefined {
   return Number.isSafeInteger(c.seeds) && c.seeds >= 0 && c.seeds <= 0xffffffff ? c.seeds : undefined;
+}
+
+/**
+ * The level and level offset a published set gives the engine: a record written before levels
+ * were stored (or with a damaged value) reads as offset 0 and an unknown level, never a refusal.
+ */
+export function clustersLevel(c: Pick<ItemClusters, 'level' | 'offset'>): { level?: number; offset: number } {
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 1000;
+  return { ...(ok(c.level) ? { level: c.level } : {}), offset: ok(c.offset) ? c.offset : 0 };
+}
+
+/** What the engine publishes for a stored set: centroids, global vector, cold flag, clicker count, level and level offset. */
+export function clustersItem(c: ItemClusters): { id: string; centroids: Float32Array; global: Float32Array; cold: boolean; clickers: number | undefined; level?: number; offset: number } {
+  return { id: c.id, centroids: c.centroids, global: c.global, cold: c.cold, clickers: clustersClickers(c), ...clustersLevel(c) };
 }
 
 export interface SeedRecord {

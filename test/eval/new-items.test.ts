@@ -6,6 +6,9 @@ import { Vocabulary } from '../../src/data/vocabulary.js';
 import { NewItemProtocol } from '../../src/eval/new-items.js';
 import { buildContext } from '../../src/eval/ranking-eval.js';
 import { distinctPositives } from '../../src/train/pipeline.js';
+import { RalmRecommender } from '../../src/eval/recommenders.js';
+import { smallModel } from '../helpers/fixtures.js';
+import { Rng } from '../../src/util/rng.js';
 
 /**
  * Training (t < 10): a x, b y, c z, d x. After the cut, the new item n is clicked by g (never seen
@@ -65,5 +68,29 @@ describe('new-item protocol', () => {
     assert.equal(row.pairs, 3);
     assert.equal(row.auc.first.mean, 1);
     assert.equal(row.auc.last.mean, 0);
+  });
+
+  it('RALM publishes each new item from its seeds, and with placebo users also from as many random ones, with the same clicker count', async () => {
+    const p = plansOf('any');
+    const model = smallModel({ seed: 5 });
+    const x = new Rng(6).normals(ds.users.size * model.manifest.m);
+    const known = [0, 1, 2, 3];
+    const rec = await RalmRecommender.create('RALM', model, x, (i) => clickers.get(i) ?? [], ctx.candidates, 1, (i) => clickers.get(i)?.length ?? 0, { levels: { users: known } });
+    try {
+      const published: Array<{ id: string; clickers: number }> = [];
+      const publish = rec.publish.bind(rec);
+      rec.publish = (items) => {
+        published.push(...items.map((it) => ({ id: it.id, clickers: it.clickers })));
+        return publish(items);
+      };
+      await p.ralm(rec, 1, known);
+      // Per plan: the item from its seeds, then the placebo, each with the seeds' distinct count.
+      assert.deepEqual(published.map((it) => it.clickers), [1, 1, 2, 2]);
+      assert.deepEqual([...p.placebos], ['RALM, random seeds (placebo)']);
+      const rows = p.rows(['RALM', ...p.placebos], [1]);
+      for (const row of rows) for (const m of ['RALM', 'RALM, random seeds (placebo)']) assert.ok(row.auc[m].mean >= 0 && row.auc[m].mean <= 1, `${row.n} ${m}`);
+    } finally {
+      await rec.close();
+    }
   });
 });

@@ -2,7 +2,8 @@
  * The clicker count behind the popularity prior reaches the engine from every path that
  * publishes items: a re-clustering run, a restart restoring from the store (a stored set without
  * a usable count reads as 0, never an error), and the evaluation's RALM recommender (all items
- * and fresh candidates).
+ * and fresh candidates). Level offsets are off here: this file checks the prior alone
+ * (test/seeds/item-levels.test.ts checks them).
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,7 +52,7 @@ describe('the clicker count reaches the engine', () => {
     const { m, h } = rm0.manifest;
     let store = LmdbStore.open(dir);
     let engine = await RalmEngine.create(rm0, { backend: 'cpu', recoverDevice: false });
-    let svc = new SeedService(store, engine, { minSeeds: 5 });
+    let svc = new SeedService(store, engine, { minSeeds: 5, itemLevels: false });
     await svc.putUsers(Array.from({ length: 40 }, (_, u) => ({ id: `u${u}`, universal: rng.normals(m) })));
     const clicks = { a: 30, b: 7, c: 12 };
     const events = Object.entries(clicks).flatMap(([item, n]) => Array.from({ length: n }, (_, u) => ({ user: `u${u}`, item, ts: 1000 + u })));
@@ -72,7 +73,7 @@ describe('the clicker count reaches the engine', () => {
 
     store = LmdbStore.open(dir);
     engine = await RalmEngine.create(rm0, { backend: 'cpu', recoverDevice: false });
-    svc = new SeedService(store, engine, { minSeeds: 5 });
+    svc = new SeedService(store, engine, { minSeeds: 5, itemLevels: false });
     const restored = await svc.restore();
     assert.deepEqual(restored.skipped, []);
     assert.equal(countOf(engine, 'a'), 30);

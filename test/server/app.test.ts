@@ -130,12 +130,16 @@ describe('service routes', () => {
       const it = await call('GET', `/v1/items/${enc}-item`, undefined, enc);
       assert.equal(it.data.state, 'waiting-for-seeds');
       assert.equal(it.data.prior, null);
+      assert.equal(it.data.levelOffset, null);
       assert.deepEqual(it.data.metadata, { title: 't' });
       const cold = await call('GET', '/v1/items/demo-science-breaking-news', undefined, enc);
       assert.equal(cold.data.state, 'cold');
       assert.equal(cold.data.served, true);
       // The shipped model has no popularityPrior: λ = 0, every served item's prior is 0.
       assert.equal(cold.data.prior, 0);
+      // The level offset it is served with is the one stored with its clusters.
+      assert.equal(typeof cold.data.levelOffset, 'number');
+      assert.equal(cold.data.levelOffset, (cold.data.clusters as { levelOffset: number }).levelOffset);
     });
   }
 

@@ -190,6 +190,11 @@ describe('replicas on one Valkey', { skip: valkeySkip() }, () => {
       const run = await call(a, 'POST', '/v1/admin/recluster');
       assert.deepEqual(run.json.newlyServable, ['on-cluster']);
       assert.ok(await servedAfter(b, 'on-cluster', performance.now()) <= 1000);
+      // The replica serves the level offset the publishing replica stored with the set.
+      const [onA, onB] = await Promise.all([a, b].map(async (r) => (await call(r, 'GET', '/v1/items/on-cluster')).json));
+      assert.equal(typeof onA.levelOffset, 'number');
+      assert.equal(onB.levelOffset, onA.levelOffset);
+      assert.equal(onB.levelOffset, (onB.clusters as { levelOffset: number }).levelOffset);
     } finally {
       for (const r of replicas) r.child.kill('SIGKILL');
       await Promise.all(replicas.map((r) => r.exited));

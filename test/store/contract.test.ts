@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 import { RedisStore } from '../../src/store/redis-store.js';
-import type { AudienceRecord, AudienceUsers, RalmStore } from '../../src/store/store.js';
+import { clustersLevel, type AudienceRecord, type AudienceUsers, type ItemClusters, type RalmStore } from '../../src/store/store.js';
 import { startValkey, startValkeyCluster, valkeySkip, type ValkeyCluster } from '../helpers/valkey.js';
 
 interface StoreOptions { maxSeedsPerItem?: number; eventIdRetentionMs?: number }
@@ -225,6 +225,20 @@ for (const h of harnesses) {
       assert.deepEqual(await s.dirtyItems(), [{ id: 'a', seedVersion: 2 }]);
       await s.recordFailure('a', 'boom');
       assert.equal((await s.stats()).clusteredItems, 2);
+      await s.close();
+    });
+
+    it('keeps a set\'s level and level offset; a set saved without them (older data) reads as offset 0, and a republication without them keeps no stale values', async () => {
+      let s = await h.fresh();
+      await s.ingest([{ user: 'u', item: 'a', ts: 1 }, { user: 'u', item: 'b', ts: 1 }]);
+      await s.saveClusters([{ ...clusters('a', 1, 5, [1, 2]), level: 0.125, offset: -0.25 }, clusters('b', 1, 5, [1, 2])]);
+      s = await h.reopen(s);
+      const byId = new Map((await collect(s.allClusters())).map((c) => [c.id, c]));
+      assert.deepEqual([byId.get('a')?.level, byId.get('a')?.offset], [0.125, -0.25]);
+      assert.deepEqual(clustersLevel(byId.get('b') as ItemClusters), { offset: 0 });
+      assert.deepEqual(clustersLevel((await s.getItem('a'))?.clusters as ItemClusters), { level: 0.125, offset: -0.25 });
+      await s.saveClusters([clusters('a', 2, 9, [3, 4])]);
+      assert.deepEqual(clustersLevel((await s.getItem('a'))?.clusters as ItemClusters), { offset: 0 });
       await s.close();
     });
 

@@ -33,6 +33,9 @@ const RECOMMEND_OPTIONS = {
   freshMinSeeds: { flag: 'fresh-min-seeds', arg: 'N', default: asDefault(r.freshMinSeeds), help: 'fresh candidates need this many clickers before the request', parse: int() },
   seedCounts: { flag: 'seed-counts', arg: 'N,…', default: asDefault(r.seedCounts), help: 'new items: evaluate after each of these numbers of seeds', parse: list(int()) },
   newItemSeeds: { flag: 'new-item-seeds', arg: 'known|any', default: r.newItemSeeds, help: 'new items: seeds are those of the first n clickers known before the cut, or all n', parse: oneOf(['known', 'any'] as const) },
+  itemLevels: { flag: 'item-levels', arg: 'on|off', default: 'on', help: 'publish every RALM row\'s items with their level offsets, as served (docs/quality.md)', parse: oneOf(['on', 'off'] as const) },
+  newItemPlacebo: { flag: 'new-item-placebo', boolean: true, help: 'new items: also score each RALM row\'s placebo, the item published from as many random known users', parse: bool },
+  levelSweep: { flag: 'level-sweep', boolean: true, help: 'also evaluate the trained RALM under each level-offset policy (rows "RALM (levels: …)"; with --validation: on no test row)', parse: bool },
   newItems: { flag: 'new-items', arg: 'N', default: asDefault(r.newItemsMax), help: 'new items evaluated at most (sampled)', parse: int() },
   ...SYNTHETIC_OPTIONS,
   out: { flag: 'out', arg: 'FILE.json', help: 'write the result (JSON)', parse: str() },
@@ -57,7 +60,7 @@ const recommend = defineCommand({
     const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, itemLevels: v.itemLevels === 'off' ? false : undefined, levelSweep: v.levelSweep, newItemPlacebo: v.newItemPlacebo, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
       stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },

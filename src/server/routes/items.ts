@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { finiteVector } from '../../engine/validate.js';
 import { popularityPrior } from '../../model/prior.js';
+import { clustersLevel } from '../../store/store.js';
 import type { ServiceContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { error, idParams, vector } from '../schemas.js';
@@ -54,7 +55,10 @@ export const itemsRoutes: FastifyPluginAsync<ServiceContext> = async (app, ctx) 
       state: !c ? 'waiting-for-seeds' : c.cold ? 'cold' : 'servable',
       served: table.has(id),
       prior: slot === undefined ? null : popularityPrior(table.popularityPrior, table.clickersOf(slot)),
-      clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelId: c.modelVersion, firstServableAt: c.firstServableAt } : null,
+      // The level offset served with the prior (engine/item-levels.ts), and the level it came from (null: unknown).
+      levelOffset: slot === undefined ? null : table.levelOf(slot).offset,
+      level: slot === undefined || !Number.isFinite(table.levelOf(slot).level) ? null : table.levelOf(slot).level,
+      clusters: c ? { centroids: c.count, seeds: c.seeds, cold: c.cold, clusteredAt: c.clusteredAt, modelId: c.modelVersion, firstServableAt: c.firstServableAt, levelOffset: clustersLevel(c).offset } : null,
     };
   });
 };
