@@ -30,12 +30,19 @@ export interface TrainingRecord {
 }
 
 export interface Tracking {
-  validation: 'prec@10, held-out clicks' | 'prec@10 with λ, held-out clicks' | 'items per user' | 'users per item';
+  validation: 'prec@10, held-out clicks' | 'prec@10 with λ, held-out clicks' | 'prec@10 with λ, check half' | 'items per user' | 'users per item';
   protocol: 'all items' | 'fresh candidates';
   metric: string;
   runs: number;
   pearson: number;
   spearman: number;
+}
+
+/** The kept weights' prec@10 (with their λ) on the keep check's half, which chose nothing (stage2-keep.ts). */
+export function checkedValue(t: Pick<TrainingRecord, 'check'>): number | undefined {
+  const c = t.check;
+  if (!c) return undefined;
+  return c.kept === c.start.kept ? c.start.value : c.alternatives.find((a) => a.kept === c.kept)?.value;
 }
 
 /** Correlation of each stage-2 validation measure with each evaluation metric, across the RALM runs. */
@@ -44,12 +51,12 @@ export function validationTracking(training: readonly TrainingRecord[], runs: re
   const s2 = training.filter((t) => t.kept !== undefined && t.validationItems !== undefined);
   for (const [protocol, rs] of [['all items', runs], ['fresh candidates', freshRuns]] as const) {
     for (const metric of ['auc', 'aucExposure', 'prec@10', 'prec@50']) {
-      for (const [validation, key] of [['prec@10, held-out clicks', 'validationRanking'], ['prec@10 with λ, held-out clicks', 'validationRankingWithPrior'], ['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
+      for (const [validation, key] of [['prec@10, held-out clicks', 'validationRanking'], ['prec@10 with λ, held-out clicks', 'validationRankingWithPrior'], ['prec@10 with λ, check half', 'check'], ['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
         const xs: number[] = [];
         const ys: number[] = [];
         for (const t of s2) {
           const r = rs.find((x) => x.method === t.method && x.seed === t.seed);
-          const v = t[key];
+          const v = key === 'check' ? checkedValue(t) : t[key];
           if (!r || v === undefined || !(metric in r.metrics)) continue;
           xs.push(v);
           ys.push(r.metrics[metric]);
