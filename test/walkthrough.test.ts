@@ -86,7 +86,7 @@ test('the walkthrough runs as printed: files, schema, inspect, evaluate, train, 
     assert.ok(evaluation.runs.length >= 7, 'every method ran');
     assert.ok(existsSync(join(dir, 'shop', 'eval.md')));
     assert.match(all, /^averaged seeds /m, 'eval audience printed its table');
-    assert.match(all, /^trained shop-attention-h32-m32-k8-seed1-[0-9a-f]{8} on shop \(12354 training rows\)/m);
+    assert.match(all, /^trained shop-attention-h32-m32-k1-seed1-[0-9a-f]{8} on shop \(12354 training rows\)/m);
     assert.match(all, /^stored 400 users/m);
     assert.match(all, /^imported 12354 events into .*: 12354 accepted, 0 duplicates/m);
     assert.match(all, /"itemsClustered":147/, 'the re-clustering run published every clicked item');
@@ -94,7 +94,7 @@ test('the walkthrough runs as printed: files, schema, inspect, evaluate, train, 
     assert.equal(replies.length, 2, 'two recommendations: by id and by features');
     assert.deepEqual(replies.map((x) => x.items.length), [5, 3]);
     // The default name ends with a digest of the trained weights: distinct weights, distinct names.
-    for (const r of replies) assert.match(r.modelVersion, /^shop-attention-h32-m32-k8-seed1-[0-9a-f]{8}$/);
+    for (const r of replies) assert.match(r.modelVersion, /^shop-attention-h32-m32-k1-seed1-[0-9a-f]{8}$/);
     assert.match(all, /^imported 2 events into http:\/\/localhost:\d+ .*: 2 accepted/m);
     const score = JSON.parse(all.trim().split('\n').at(-1) as string) as { items: string[]; scores: number[] };
     assert.deepEqual(score.items, ['i-new', 'i123'], 'the new item is servable after its first clicks');

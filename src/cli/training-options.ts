@@ -48,6 +48,9 @@ export const TRAINING_OPTIONS = {
   blend: { flag: 'blend', arg: 'fixed|learned', default: s2.learnBlend ? 'learned' : 'fixed', help: 'α, β fixed (0.3, 0.7) or learned by stage 2', parse: oneOf(['fixed', 'learned'] as const) },
   popularityPrior: { flag: 'popularity-prior', arg: 'X|auto', default: String(STAGE2_DEFAULTS.popularityPrior), help: 'λ of the popularity prior λ·ln(1 + clickers) added to served scores: chosen after stage 2 on its validation (prec@10 of held-out latest clicks) among 0, 0.02, 0.05, 0.1, 0.2, 0.5, or fixed', parse: priorWeight },
   stage2Validation: { flag: 'stage2-validation', arg: 'ranking|items|users', default: s2.validationMetric, help: 'stage 2 keeps the weights with the best prec@10 on held-out latest clicks against every item, or AUC of held-out items per user, or users per item', parse: oneOf(['ranking', 'items', 'users'] as const) },
+  stage2Keep: { flag: 'stage2-keep', arg: 'checked|best', default: s2.keepRule, help: 'stage 2 keeps the best of its start and trained epochs on every held-out click (best), or chooses epochs and λ on half the validation users and keeps the start unless an alternative beats it on the other half by the margin (checked)', parse: oneOf(['checked', 'best'] as const) },
+  stage2KeepMargin: { flag: 'stage2-keep-margin', arg: 'X', default: asDefault(STAGE2_DEFAULTS.keepMargin), help: 'checked: the gain over the start an alternative needs, in SDs of a paired bootstrap over the check half\'s users', parse: num(0) },
+  stage2KeepAveraged: { flag: 'stage2-keep-averaged', arg: 'on|off', default: s2.keepAveraged ? 'on' : 'off', help: 'checked: the start served with averaged seeds (k = 1) is an alternative too', parse: oneOf(['on', 'off'] as const) },
 } as const satisfies OptionTable;
 
 /** The stage options the training table sets, as the stages take them. */
@@ -55,10 +58,13 @@ export function trainingStageOptions(v: {
   history: number; stage1Init: 'clicks' | 'random'; stage2Objective: 'items' | 'users' | 'both'; stage2Loss: 'softmax' | 'bce'; stage2Negatives: number; stage2ItemNegatives: 'uniform' | 'popularity';
   stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'ranking' | 'items' | 'users';
   stage2LogQ: 'on' | 'off'; stage2Scale: number; stage2Train: 'all' | 'attention' | 'bias'; stage2MaxTargets: number; popularityPrior?: number | 'auto';
-}): { stage1: { history: number; clickFactors: boolean }; stage2: { popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
+  stage2Keep?: 'checked' | 'best'; stage2KeepMargin?: number; stage2KeepAveraged?: 'on' | 'off';
+}): { stage1: { history: number; clickFactors: boolean }; stage2: { keepRule: 'checked' | 'best'; keepMargin: number; keepAveraged: boolean; popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
   return {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
-    stage2: { popularityPrior: v.popularityPrior ?? STAGE2_DEFAULTS.popularityPrior, objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, logQ: v.stage2LogQ === 'on', scale: v.stage2Scale, train: v.stage2Train, maxTargets: v.stage2MaxTargets, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
+    stage2: {
+      keepRule: v.stage2Keep ?? s2.keepRule, keepMargin: v.stage2KeepMargin ?? STAGE2_DEFAULTS.keepMargin, keepAveraged: (v.stage2KeepAveraged ?? (s2.keepAveraged ? 'on' : 'off')) === 'on',
+      popularityPrior: v.popularityPrior ?? STAGE2_DEFAULTS.popularityPrior, objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, logQ: v.stage2LogQ === 'on', scale: v.stage2Scale, train: v.stage2Train, maxTargets: v.stage2MaxTargets, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
   };
 }
 

@@ -232,10 +232,11 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
     const s1c = methods.has('RALM (concatenation)') ? await stage1('concat') : null;
     const variants: Array<{ name: (typeof METHODS)[number]; s1: Stage1Result | null; opts: Stage2Options }> = [
       { name: 'RALM', s1: s1a, opts: {} },
-      { name: 'RALM (untrained)', s1: s1a, opts: { epochs: 0, init: 'identity', h: s1a.m } },
-      { name: 'RALM (averaged seeds)', s1: s1a, opts: { k: 1 } },
-      { name: 'RALM (no local attention)', s1: s1a, opts: { alpha: 1, beta: 0, learnBlend: false } },
-      { name: 'RALM (no global attention)', s1: s1a, opts: { alpha: 0, beta: 1, learnBlend: false } },
+      // The ablations are fixed configurations: none may turn into another by the keep check's averaged-seeds alternative.
+      { name: 'RALM (untrained)', s1: s1a, opts: { epochs: 0, init: 'identity', h: s1a.m, keepAveraged: false } },
+      { name: 'RALM (averaged seeds)', s1: s1a, opts: { k: 1, keepAveraged: false } },
+      { name: 'RALM (no local attention)', s1: s1a, opts: { alpha: 1, beta: 0, learnBlend: false, keepAveraged: false } },
+      { name: 'RALM (no global attention)', s1: s1a, opts: { alpha: 0, beta: 1, learnBlend: false, keepAveraged: false } },
       { name: 'RALM (concatenation)', s1: s1c, opts: {} },
     ];
     for (const v of variants) {
@@ -253,7 +254,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         embedder?.dispose();
       }
       training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking,
-        popularityPrior: s2.prior.lambda, validationRankingWithPrior: s2.validation.kept.withPrior });
+        popularityPrior: s2.prior.lambda, validationRankingWithPrior: s2.validation.kept.withPrior, check: s2.check });
       const rng = new Rng(seed * 101 + 5);
       // One sample per item, so a prior sweep scores the very clusters the RALM row did.
       const sampled = new Map<number, number[]>();

@@ -5,6 +5,8 @@
  */
 import { pearson, spearman } from './metrics.js';
 import { newItemMarkdown, type NewItemRow } from './new-items.js';
+import type { KeepCheck } from '../train/stage2-keep.js';
+import type { Kept } from '../train/stage2-result.js';
 import { renderMarkdown, type ReportJson, type RunRecord } from './report.js';
 
 export interface TrainingRecord {
@@ -15,7 +17,9 @@ export interface TrainingRecord {
   /** Stage 1: validation hit@50; stage 2: the chosen validation measure of the weights kept. */
   validation: number;
   /** Stage 2: which weights were kept, and its validation measures of them. */
-  kept?: 'trained' | 'initial' | 'identity';
+  kept?: Kept;
+  /** Stage 2's `checked` keep decision (stage2-keep.ts), when it ran. */
+  check?: KeepCheck | null;
   validationItems?: number;
   validationUsers?: number;
   /** prec@10 of held-out latest clicks against every item (absent in results from before it existed). */
@@ -26,12 +30,19 @@ export interface TrainingRecord {
 }
 
 export interface Tracking {
-  validation: 'prec@10, held-out clicks' | 'prec@10 with λ, held-out clicks' | 'items per user' | 'users per item';
+  validation: 'prec@10, held-out clicks' | 'prec@10 with λ, held-out clicks' | 'prec@10 with λ, check half' | 'items per user' | 'users per item';
   protocol: 'all items' | 'fresh candidates';
   metric: string;
   runs: number;
   pearson: number;
   spearman: number;
+}
+
+/** The kept weights' prec@10 (with their λ) on the keep check's half, which chose nothing (stage2-keep.ts). */
+export function checkedValue(t: Pick<TrainingRecord, 'check'>): number | undefined {
+  const c = t.check;
+  if (!c) return undefined;
+  return c.kept === c.start.kept ? c.start.value : c.alternatives.find((a) => a.kept === c.kept)?.value;
 }
 
 /** Correlation of each stage-2 validation measure with each evaluation metric, across the RALM runs. */
@@ -40,12 +51,12 @@ export function validationTracking(training: readonly TrainingRecord[], runs: re
   const s2 = training.filter((t) => t.kept !== undefined && t.validationItems !== undefined);
   for (const [protocol, rs] of [['all items', runs], ['fresh candidates', freshRuns]] as const) {
     for (const metric of ['auc', 'aucExposure', 'prec@10', 'prec@50']) {
-      for (const [validation, key] of [['prec@10, held-out clicks', 'validationRanking'], ['prec@10 with λ, held-out clicks', 'validationRankingWithPrior'], ['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
+      for (const [validation, key] of [['prec@10, held-out clicks', 'validationRanking'], ['prec@10 with λ, held-out clicks', 'validationRankingWithPrior'], ['prec@10 with λ, check half', 'check'], ['items per user', 'validationItems'], ['users per item', 'validationUsers']] as const) {
         const xs: number[] = [];
         const ys: number[] = [];
         for (const t of s2) {
           const r = rs.find((x) => x.method === t.method && x.seed === t.seed);
-          const v = t[key];
+          const v = key === 'check' ? checkedValue(t) : t[key];
           if (!r || v === undefined || !(metric in r.metrics)) continue;
           xs.push(v);
           ys.push(r.metrics[metric]);
@@ -87,6 +98,19 @@ export function recommendMarkdown(r: RecommendMarkdownInput): string {
     parts.push('', 'Stage 2: the weights each run kept, and their validation (prec@10 of held-out latest clicks against every item; AUC of held-out items per user / users per item)', '',
       '| method | seed | kept | best epoch | validation (prec@10, held-out clicks) | λ (popularity prior) | validation with λ | validation (items per user) | validation (users per item) | seconds |', '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
       ...s2.map((t) => `| ${t.method} | ${t.seed} | ${t.kept} | ${t.bestEpoch} | ${t.validationRanking === undefined ? '—' : f4(t.validationRanking)} | ${t.popularityPrior ?? '—'} | ${t.validationRankingWithPrior === undefined ? '—' : f4(t.validationRankingWithPrior)} | ${f4(t.validationItems ?? NaN)} | ${f4(t.validationUsers ?? NaN)} | ${t.seconds.toFixed(0)} |`));
+  }
+  const checks = s2.filter((t) => t.check);
+  if (checks.length) {
+    const alt = (t: TrainingRecord, kept: Kept): string => {
+      const a = t.check?.alternatives.find((x) => x.kept === kept);
+      return a ? `${f4(a.value)} (λ ${a.lambda}): ${a.gain >= 0 ? '+' : ''}${f4(a.gain)} ± ${f4(a.sd)}${a.passed ? ' ✓' : ''}` : '—';
+    };
+    parts.push('', 'Stage 2\'s keep check: prec@10 of the held-out clicks of the half of the validation users that chose no epoch and no λ; an alternative replaces the start only with a gain above the margin × the paired-bootstrap SD (✓)', '',
+      '| method | seed | clicks (users) | start | start ± SD | trained: value, gain ± SD | averaged seeds: value, gain ± SD | margin (SD) | kept |', '|---|---:|---:|---|---:|---|---|---:|---|',
+      ...checks.map((t) => {
+        const c = t.check as KeepCheck;
+        return `| ${t.method} | ${t.seed} | ${c.checkRows} (${c.checkUsers}) | ${c.start.kept} (λ ${c.start.lambda}) | ${f4(c.start.value)} ± ${f4(c.start.sd)} | ${alt(t, 'trained')} | ${alt(t, 'averaged')} | ${c.margin} | ${c.kept} |`;
+      }));
   }
   if (r.tracking.length) {
     parts.push('', 'How stage 2\'s validation tracks the evaluation: correlation across the RALM runs (methods × seeds)', '',

@@ -85,6 +85,17 @@ export class RankingValidation {
    * PRIOR_WEIGHTS: what the engine's popularity prior would make of these weights (choosePrior).
    */
   withPrior: number[] = [];
+  /**
+   * Per row, which half of the validation users it belongs to (seeded, by user): 0 the selection
+   * half, 1 the check half. With `split` set, `evaluate` and `withPrior` read only the selection
+   * half (epochs and λ are chosen there), and the check half stays untouched by every choice, for
+   * the keep decision (stage2-keep.ts): a maximum over epochs and λ on the rows that choose it is
+   * biased upward, the same weights measured on other rows are not.
+   */
+  readonly rowPart: Uint8Array;
+  split = false;
+  /** Per row, whether the last `evaluate` ranked its item in the top 10: index 0 without the prior, then one per PRIOR_WEIGHTS. */
+  lastHits: Uint8Array[] = [];
 
   /** The last evaluation's diagnostics, for the training log. */
   diagnostics(): string {
@@ -92,8 +103,9 @@ export class RankingValidation {
     return `top 10: ${this.topClickers.toFixed(1)} clickers an item; with a popularity prior λ·ln(1 + clickers), λ = ${PRIOR_WEIGHTS.join('/')}: ${this.withPrior.map((v) => v.toFixed(4)).join('/')}`;
   }
 
-  private constructor(candidates: number[], rows: Array<[number, number, number[]]>, heldOut: Set<number>, private readonly ni: number) {
+  private constructor(candidates: number[], rows: Array<[number, number, number[]]>, heldOut: Set<number>, private readonly ni: number, checkUsers: ReadonlySet<number>) {
     this.candidates = candidates;
+    this.rowPart = Uint8Array.from(rows, (r) => (checkUsers.has(r[0]) ? 1 : 0));
     this.rowUser = Int32Array.from(rows, (r) => r[0]);
     this.rowItem = Int32Array.from(rows, (r) => r[1]);
     this.rowSkip = rows.map((r) => r[2]);
@@ -142,7 +154,10 @@ export class RankingValidation {
         rows.push([u, it, clickedPos.filter((q) => q !== p)]);
       }
     }
-    return new RankingValidation(cands, rows, heldOut, ni);
+    // The check half: drawn after everything above, so the rows are the same with or without it.
+    const withRows = [...new Set(rows.map((r) => r[0]))];
+    const check = new Set(rng.shuffle(withRows, Math.floor(withRows.length / 2)).slice(0, Math.floor(withRows.length / 2)));
+    return new RankingValidation(cands, rows, heldOut, ni, check);
   }
 
   /** Distinct clicks without the held-out ones. */
@@ -169,7 +184,7 @@ export class RankingValidation {
     const pos = new Map<number, number>(this.candidates.map((it, j) => [it, j]));
     const lnPop = this.clickers ? Float64Array.from(this.clickers, (c) => Math.log1p(c)) : null;
     const weights = lnPop ? [0, ...PRIOR_WEIGHTS] : [0];
-    const hits = new Array<number>(weights.length).fill(0);
+    const hits = weights.map(() => new Uint8Array(n));
     let topSum = 0;
     for (let r = 0; r < n; r++) {
       const row = scores.subarray(r * I, (r + 1) * I);
@@ -186,13 +201,33 @@ export class RankingValidation {
           if (v > s) above++;
           else if (v === s) ties++;
         }
-        hits[wi] += above + ties / 2 < topK ? 1 : 0;
+        hits[wi][r] = above + ties / 2 < topK ? 1 : 0;
       });
       if (this.clickers) topSum += meanOfTop(row, skip, this.clickers, topK);
     }
     this.topClickers = this.clickers ? topSum / n : Number.NaN;
-    this.withPrior = hits.slice(1).map((h) => h / n);
-    return hits[0] / n;
+    this.lastHits = hits;
+    const chosenRows = this.split ? 0 : null;
+    this.withPrior = hits.slice(1).map((h) => this.mean(h, chosenRows));
+    return this.mean(hits[0], chosenRows);
+  }
+
+  /** The mean of per-row hits over one half of the rows (0: selection, 1: check), or over every row (null). */
+  mean(hits: Uint8Array, part: 0 | 1 | null): number {
+    let s = 0;
+    let c = 0;
+    for (let r = 0; r < hits.length; r++) {
+      if (part !== null && this.rowPart[r] !== part) continue;
+      s += hits[r];
+      c++;
+    }
+    return c === 0 ? 0 : s / c;
+  }
+
+  /** The last evaluation's per-row hits with λ (0 or one of PRIOR_WEIGHTS; another λ reads as 0). */
+  hitsAt(lambda: number): Uint8Array {
+    const j = PRIOR_WEIGHTS.indexOf(lambda as (typeof PRIOR_WEIGHTS)[number]);
+    return (j >= 0 ? this.lastHits[j + 1] : undefined) ?? this.lastHits[0];
   }
 }
 

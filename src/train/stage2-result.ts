@@ -2,6 +2,7 @@
 import type { RalmModel } from '../model/model.js';
 import type { PriorChoice } from './stage2-ranking.js';
 import type { ValidationMetric } from './stage2-validate.js';
+import type { KeepCheck } from './stage2-keep.js';
 
 /** Stage 2's validation measures: AUC of held-out items per user and users per item, and prec@10 of held-out latest clicks ranked against every item. */
 export interface Measures {
@@ -28,8 +29,12 @@ export interface EpochReport {
   seconds: number;
 }
 
-/** Which weights a training run exported: its best epoch, the weights it started from, or the identity configuration. */
-export type Kept = 'trained' | 'initial' | 'identity';
+/**
+ * Which weights a training run exported: its best epoch, the weights it started from, the
+ * identity configuration, or the start's weights served with averaged seeds (k = 1; the `checked`
+ * keep rule, stage2-keep.ts).
+ */
+export type Kept = 'trained' | 'initial' | 'identity' | 'averaged';
 
 export interface Stage2Result {
   model: RalmModel;
@@ -44,6 +49,8 @@ export interface Stage2Result {
   /** Validation (chosen measure) of the weights kept. */
   bestValidationAuc: number;
   kept: Kept;
+  /** The `checked` keep rule's decision and its figures (null under the `best` rule). */
+  check: KeepCheck | null;
   /** The popularity prior's λ (in the manifest) and how it was set. */
   prior: PriorChoice;
   /** The learned probability calibration p = σ(scale · score + bias). */

@@ -45,6 +45,7 @@ import { groupLoss } from './stage2-loss.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type Objective, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer, type ValidationMetric } from './stage2-validate.js';
 import { choosePrior, holdOutForRanking } from './stage2-ranking.js';
+import { checkKeep, keepCheckLine, KEEP_CHECK_DEFAULTS, type KeepCheck } from './stage2-keep.js';
 import { METRIC_NAMES, type EpochReport, type Kept, type Measures, type Stage2Result } from './stage2-result.js';
 
 export type { EpochReport, Kept, Measures, Stage2Result } from './stage2-result.js';
@@ -116,6 +117,10 @@ export interface Stage2Options {
   popularityPrior?: number | 'auto';
   /** The validation measure that stops training and picks the weights kept. */
   validationMetric?: ValidationMetric;
+  /** Weights kept (`ranking` only): the best on every held-out click, or `checked` against the noise with `keepMargin` SDs and, with `keepAveraged`, the start at k = 1 as an alternative (stage2-keep.ts). */
+  keepRule?: 'best' | 'checked';
+  keepMargin?: number;
+  keepAveraged?: boolean;
   validationShare?: number;
   patience?: number;
   seed?: number;
@@ -135,7 +140,7 @@ export interface Stage2Options {
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
   'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
   | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
-  | 'patience' | 'seed' | 'dataset' | 'popularityPrior'>>>;
+  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'keepRule' | 'keepMargin' | 'keepAveraged'>>>;
 
 /**
  * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
@@ -146,6 +151,7 @@ export const STAGE2_DEFAULTS: Stage2Defaults = {
   k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
   negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
   inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto',
+  keepRule: 'best', keepMargin: KEEP_CHECK_DEFAULTS.margin, keepAveraged: false,
 };
 
 export { tfReady }; // TensorFlow.js on its WebAssembly backend (once per process); see tf-kernels.ts
@@ -174,6 +180,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   // Items and their distinct clickers; the ranking validation's held-out clicks are left out of training.
   const { ranking, training, byItem, ni, seeds: rankingSeeds } = holdOutForRanking(clicks, minClickers, o.maxSeeds, seed);
   clicks = training;
+  const checked = o.keepRule === 'checked' && o.validationMetric === 'ranking';
+  ranking.split = checked;
   const items: TrainItem[] = [...byItem.entries()].map(([item, us]) => ({ item, users: [...new Set(us)] })).filter((t) => t.users.length >= minClickers).sort((a, b) => a.item - b.item);
   if (items.length < 2) throw new RalmError('RALM_ERR_VALIDATION', `stage 2: need at least 2 items with ${minClickers}+ clickers, found ${items.length}`);
   shuffleFromEnd(items, rng);
@@ -220,7 +228,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     et.dispose();
     return e;
   };
-  const centroidsOf = async (e: Float32Array, seeds: ReadonlyArray<readonly number[]>): Promise<Centroids> => {
+  const centroidsOf = async (e: Float32Array, seeds: ReadonlyArray<readonly number[]>, k = o.k): Promise<Centroids> => {
     const jobs = seeds.map((l) => {
       const points = new Float32Array(l.length * h);
       l.forEach((u, r) => points.set(e.subarray(u * h, (u + 1) * h), r * h));
@@ -235,7 +243,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     });
     return { c, mask };
   };
-  const batchTensors = async (users: Int32Array, its: Int32Array, leaveOut: Int32Array, cent: Centroids): Promise<{ xb: tf.Tensor2D; cb: tf.Tensor3D; mb: tf.Tensor2D }> => {
+  const batchTensors = async (users: Int32Array, its: Int32Array, leaveOut: Int32Array, cent: Centroids, k = o.k): Promise<{ xb: tf.Tensor2D; cb: tf.Tensor3D; mb: tf.Tensor2D }> => {
     const n = users.length;
     const cb = new Float32Array(n * k * h);
     const mb = new Float32Array(n * k);
@@ -245,12 +253,12 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     });
     return { xb: tf.tensor2d(await xRows(users, leaveOut), [n, m]), cb: tf.tensor3d(cb, [n, k, h]), mb: tf.tensor2d(mb, [n, k]) };
   };
-  const scorerFor = (q: Params): PairScorer => async (users, its, leaveOut, seeds) => {
-    const cent = await centroidsOf(embedAll(q), seeds);
+  const scorerFor = (q: Params, k = o.k): PairScorer => async (users, its, leaveOut, seeds) => {
+    const cent = await centroidsOf(embedAll(q), seeds, k);
     const { alpha: a, beta: b } = blendOf(q, alpha, beta);
     const out = new Float32Array(users.length);
     for (let j = 0; j < users.length; j += 1024) {
-      const t = await batchTensors(users.subarray(j, j + 1024), its.subarray(j, j + 1024), leaveOut.subarray(j, j + 1024), cent);
+      const t = await batchTensors(users.subarray(j, j + 1024), its.subarray(j, j + 1024), leaveOut.subarray(j, j + 1024), cent, k);
       const sc = tf.tidy(() => forwardScore(q, t.xb, t.cb, t.mb, a, b));
       out.set(sc.dataSync() as Float32Array, j);
       sc.dispose();
@@ -258,14 +266,18 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     }
     return out;
   };
-  const measure = async (q: Params): Promise<Measures> => {
-    const v = await validation.evaluate(scorerFor(q));
-    const cent = await centroidsOf(embedAll(q), rankingSeeds);
-    const r = await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, k, h, alpha, beta);
+  /** Every measure of weights q served with kk centroids an item; the ranking rows' hits with the λ chosen are left in hitsOfLast. */
+  const measure = async (q: Params, kk = k): Promise<Measures> => {
+    const v = await validation.evaluate(scorerFor(q, kk));
+    const cent = await centroidsOf(embedAll(q), rankingSeeds, kk);
+    const r = await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, kk, h, alpha, beta);
     priorsOfLast = ranking.withPrior.slice();
-    return { ...v, ranking: r, withPrior: choosePrior(o.popularityPrior, r, priorsOfLast).ranking };
+    const chosen = choosePrior(o.popularityPrior, r, priorsOfLast);
+    hitsOfLast = ranking.hitsAt(chosen.lambda);
+    return { ...v, ranking: r, withPrior: chosen.ranking };
   };
   let priorsOfLast: number[] = [];
+  let hitsOfLast: Uint8Array = new Uint8Array(0);
   const pick = (v: Measures): number => (o.validationMetric === 'ranking' ? v.withPrior : v[o.validationMetric]);
   const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks, ${v.withPrior.toFixed(4)} with the prior (${ranking.diagnostics()})`;
   const snapshot = (q: Params): Float32Array[] => paramList(q).map((v) => v.dataSync().slice() as Float32Array);
@@ -275,15 +287,24 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   try {
     const v0 = await measure(p);
     log(`epoch 0: ${said(v0)} (${o.init})`);
-    let best = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial' as Kept, priors: priorsOfLast };
+    type Candidate = { value: number; both: Measures; epoch: number; weights: Float32Array[]; kept: Kept; priors: number[]; hits: Uint8Array };
+    let best: Candidate = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial', priors: priorsOfLast, hits: hitsOfLast };
     let vId: Measures | null = null;
     if (o.init === 'identity') vId = v0;
     else if (h === m) {
       identity = initParams(m, h, s, seed, 'identity', zz, o.learnBlend ? blendLogit(alpha, beta) : null, o.scale);
       vId = await measure(identity);
       log(`identity configuration: ${said(vId)}`);
-      if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity', priors: priorsOfLast };
+      if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity', priors: priorsOfLast, hits: hitsOfLast };
     }
+    const start = best;
+    let averaged: Candidate | null = null;
+    if (checked && o.keepAveraged && k > 1) {
+      const vAvg = await measure(start.kept === 'identity' && identity ? identity : p, 1);
+      log(`averaged seeds (the start at k = 1): ${said(vAvg)}`);
+      averaged = { value: pick(vAvg), both: vAvg, epoch: 0, weights: start.weights, kept: 'averaged', priors: priorsOfLast, hits: hitsOfLast };
+    }
+    let trainedBest: Candidate | null = null;
     let bestTrainedEpoch = 0;
     let bestTrained = -Infinity;
     const G = Math.max(1, Math.floor(B / (1 + N)));
@@ -322,14 +343,24 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       if (pick(vb) > bestTrained) {
         bestTrained = pick(vb);
         bestTrainedEpoch = epoch;
+        if (checked) trainedBest = { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast, hits: hitsOfLast };
       }
-      if (pick(vb) > best.value) best = { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast };
+      if (pick(vb) > best.value) best = trainedBest ?? { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast, hits: hitsOfLast };
       else if (epoch - bestTrainedEpoch >= patience && epoch - best.epoch >= patience) {
         log(`early stop: no improvement for ${patience} epochs`);
         break;
       }
     }
-    if (best.kept !== 'trained') log(`kept the ${best.kept === 'identity' ? 'identity configuration' : 'initial weights'}: no trained epoch validated better (${best.value.toFixed(4)})`);
+    let check: KeepCheck | null = null;
+    if (checked) {
+      const lambdaOf = (c: Candidate): number => choosePrior(o.popularityPrior, c.both.ranking, c.priors).lambda;
+      const alts = [trainedBest, averaged].filter((c): c is Candidate => c !== null);
+      check = checkKeep({ kept: start.kept, lambda: lambdaOf(start), hits: start.hits }, alts.map((c) => ({ kept: c.kept, lambda: lambdaOf(c), hits: c.hits })), ranking.rowUser, ranking.rowPart, { margin: o.keepMargin, seed: seed + 17 });
+      log(keepCheckLine(check));
+      best = alts.find((c) => c.kept === check?.kept) ?? start;
+    }
+    if (best.kept === 'averaged') log(`kept the averaged-seeds configuration (k = 1; validation ${best.value.toFixed(4)})`);
+    else if (best.kept !== 'trained') log(`kept the ${best.kept === 'identity' ? 'identity configuration' : 'initial weights'}: no trained epoch validated better (${best.value.toFixed(4)})`);
     else log(`kept epoch ${best.epoch} (validation ${best.value.toFixed(4)})`);
     const prior = choosePrior(o.popularityPrior, best.both.ranking, best.priors);
     log(`popularity prior λ = ${prior.lambda} (${prior.chosen === 'fixed' ? 'fixed' : 'chosen on validation'}; prec@10 held-out clicks by λ: ${prior.grid.map((g) => `${g.lambda} ${g.ranking.toFixed(4)}`).join(', ')})`);
@@ -338,12 +369,13 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     const weights: ModelWeights = {
       ...scaling.fold(w[0], w[1], h), transformPrelu: w[2], localWeight: w[3], globalWeight: w[4], globalVector: w[5],
     };
-    const what = best.kept === 'trained' ? `best epoch ${best.epoch}` : best.kept === 'identity' ? 'identity configuration kept (no trained epoch validated better)' : 'initial weights kept (no trained epoch validated better)';
+    const what = best.kept === 'trained' ? `best epoch ${best.epoch}` : best.kept === 'averaged' ? 'the start served with averaged seeds (k = 1) kept (it beat the start and the trained epochs on the check half)'
+      : `${best.kept === 'identity' ? 'identity configuration' : 'initial weights'} kept (no trained epoch validated better${check ? ' beyond the check half\'s noise' : ''})`;
     const model: RalmModel = {
       manifest: {
         format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION,
         modelVersion: o.modelVersion ?? `stage2-h${h}-m${m}-k${k}-seed${seed}`,
-        h, m, k, attentionSize: s, alpha: blend.alpha, beta: blend.beta, popularityPrior: prior.lambda, activation: 'prelu', userFields: [],
+        h, m, k: best.kept === 'averaged' ? 1 : k, attentionSize: s, alpha: blend.alpha, beta: blend.beta, popularityPrior: prior.lambda, activation: 'prelu', userFields: [],
         provenance: {
           kind: 'trained', dataset: o.dataset, createdAt: new Date().toISOString(), seed,
           notes: `stage 2 (look-alike) on fixed universal embeddings; ${what}, validation ${best.value.toFixed(4)} (${METRIC_NAMES[o.validationMetric]}); calibration p = sigmoid(${w[6][0].toFixed(4)}·score + ${w[7][0].toFixed(4)})`,
@@ -354,7 +386,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     } as RalmModel;
     return {
       model, history, validationMetric: o.validationMetric, validation: { initial: v0, identity: vId, kept: best.both },
-      initialValidationAuc: pick(v0), bestEpoch: best.epoch, bestValidationAuc: best.value, kept: best.kept, prior, scale: w[6][0], bias: w[7][0],
+      initialValidationAuc: pick(v0), bestEpoch: best.epoch, bestValidationAuc: best.value, kept: best.kept, check, prior, scale: w[6][0], bias: w[7][0],
     };
   } finally {
     xAll.dispose();

@@ -62,7 +62,7 @@ describe('ralm train, users import, eval (command line)', () => {
     assert.equal(doc.evaluatedOn, 'test');
     const untrained = doc.training.find((t) => t.method === 'RALM (untrained)');
     assert.equal(untrained?.kept, 'initial');
-    for (const t of doc.training.filter((x) => x.method.startsWith('RALM'))) assert.ok(['trained', 'initial', 'identity'].includes(t.kept ?? ''), t.method);
+    for (const t of doc.training.filter((x) => x.method.startsWith('RALM'))) assert.ok(['trained', 'initial', 'identity', 'averaged'].includes(t.kept ?? ''), t.method);
     assert.ok(doc.tracking.some((t) => t.validation === 'items per user' && t.runs === 6));
     assert.ok(doc.tracking.some((t) => t.validation === 'prec@10, held-out clicks' && t.runs === 6), 'the default validation measure is tracked against the evaluation');
   });

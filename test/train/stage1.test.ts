@@ -149,9 +149,15 @@ describe('ralm train pipeline', () => {
       assert.equal(model.manifest.modelVersion, report.modelVersion);
       assert.ok(model.tower, 'the model carries its user tower');
       assert.deepEqual(model.manifest.userFields.map((f) => f.name), ['interests', 'region', 'age', 'tags', 'history']);
-      assert.ok(['trained', 'initial', 'identity'].includes(report.stage2.kept));
+      assert.ok(['trained', 'initial', 'identity', 'averaged'].includes(report.stage2.kept));
       assert.equal(model.manifest.provenance.metrics?.stage2KeptTrained, report.stage2.kept === 'trained' ? 1 : 0);
-      assert.match(model.manifest.provenance.notes ?? '', report.stage2.kept === 'trained' ? /best epoch/ : /kept \(no trained epoch validated better\)/);
+      assert.equal(model.manifest.provenance.metrics?.stage2KeptAveraged, report.stage2.kept === 'averaged' ? 1 : 0);
+      const notes = report.stage2.kept === 'trained' ? /best epoch/ : report.stage2.kept === 'averaged' ? /averaged seeds \(k = 1\) kept/ : /kept \(no trained epoch validated better beyond the check half's noise\)/;
+      assert.match(model.manifest.provenance.notes ?? '', notes);
+      // The pipeline checks what it keeps (stage2-keep.ts), and the manifest records the check.
+      const check = (model.manifest.provenance.training as { stage2: { kept: string; check: { rule: string; kept: string } } }).stage2;
+      assert.deepEqual([check.check.rule, check.check.kept, check.kept], ['checked', report.stage2.kept, report.stage2.kept]);
+      assert.equal(model.manifest.k, report.stage2.kept === 'averaged' ? 1 : 3);
       const training = model.manifest.provenance.training as { data: { trainRows: number; cut: string } };
       assert.equal(training.data.trainRows, report.trainClicks);
       assert.equal(training.data.cut, report.cut);

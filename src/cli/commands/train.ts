@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { defaultHidden, STAGE1_DEFAULTS } from '../../train/stage1.js';
 import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
+import { keepCheckLine } from '../../train/stage2-keep.js';
 import { asDefault, bool, int, list, num, oneOf, share, str, time, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand } from '../command.js';
 import { emit, writeResult } from '../output.js';
@@ -49,6 +50,9 @@ const OPTIONS = {
   blend: TRAINING_OPTIONS.blend,
   stage2Validation: TRAINING_OPTIONS.stage2Validation,
   popularityPrior: TRAINING_OPTIONS.popularityPrior,
+  stage2Keep: TRAINING_OPTIONS.stage2Keep,
+  stage2KeepMargin: TRAINING_OPTIONS.stage2KeepMargin,
+  stage2KeepAveraged: TRAINING_OPTIONS.stage2KeepAveraged,
   patience: TRAINING_OPTIONS.patience,
   stage2Patience: { flag: 'stage2-patience', arg: 'N', default: asDefault(TRAIN_DEFAULTS.stage2.patience), help: 'stage 2 stops after this many epochs without a better validation measure (--stage2-validation)', parse: int() },
   seed: { flag: 'seed', arg: 'N', default: asDefault(s1.seed), help: 'random seed of both stages', parse: int() },
@@ -100,7 +104,8 @@ export const command = defineCommand({
     emit(v.json, report, [
       `trained ${report.modelVersion} on ${report.dataset.name} (${report.trainClicks} training rows${report.cut ? `, before ${report.cut}` : ''}) in ${report.seconds.total.toFixed(1)} s (stage 1 ${report.seconds.stage1.toFixed(1)} s, stage 2 ${report.seconds.stage2.toFixed(1)} s)`,
       `  stage 1: best epoch ${report.stage1.bestEpoch}, validation hit@50 ${report.stage1.bestValidationHitAt50.toFixed(4)} (${report.stage1.validationUsers} users)`,
-      `  stage 2: kept ${report.stage2.kept === 'trained' ? `epoch ${report.stage2.bestEpoch}` : `the ${report.stage2.kept === 'identity' ? 'identity configuration' : 'initial weights'} (no trained epoch validated better)`}, validation ${report.stage2.bestValidationAuc.toFixed(4)} (${({ ranking: 'prec@10 of held-out latest clicks, with the popularity prior', items: 'AUC items per user', users: 'AUC users per item' })[report.stage2.validationMetric]}; initial ${report.stage2.initialValidationAuc.toFixed(4)})`,
+      `  stage 2: kept ${report.stage2.kept === 'trained' ? `epoch ${report.stage2.bestEpoch}` : report.stage2.kept === 'averaged' ? 'the start served with averaged seeds (k = 1)' : `the ${report.stage2.kept === 'identity' ? 'identity configuration' : 'initial weights'} (no trained epoch validated better)`}, validation ${report.stage2.bestValidationAuc.toFixed(4)} (${({ ranking: 'prec@10 of held-out latest clicks, with the popularity prior', items: 'AUC items per user', users: 'AUC users per item' })[report.stage2.validationMetric]}; initial ${report.stage2.initialValidationAuc.toFixed(4)})`,
+      ...(report.stage2.check ? [`  ${keepCheckLine(report.stage2.check)}`] : []),
       `  popularity prior: λ = ${report.stage2.prior.lambda} (${report.stage2.prior.chosen === 'fixed' ? 'fixed by --popularity-prior' : 'chosen on stage 2\'s validation'}; prec@10 of held-out latest clicks by λ: ${report.stage2.prior.grid.map((g) => `${g.lambda} ${g.ranking.toFixed(4)}`).join(', ')})`,
       `  model: ${report.modelDir}${report.usersFile ? `; users: ${report.usersFile}` : ''}`,
     ].join('\n'));
