@@ -19,6 +19,7 @@
  * With --validation everything runs on the validation split of the training period.
  */
 import { writeFile } from 'node:fs/promises';
+import { analysisArgs } from './analysis-args.js';
 import type { OpenOptions } from '../src/data/open.js';
 import { freshSlots, globalRealTime, type FreshSlot } from '../src/eval/fresh-eval.js';
 import { buildContext, evaluateRanking } from '../src/eval/ranking-eval.js';
@@ -31,23 +32,12 @@ import { defaultHidden, trainStage1, type Stage1Result } from '../src/train/stag
 import { trainStage2 } from '../src/train/stage2.js';
 import { Rng } from '../src/util/rng.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback?: string): string | undefined => {
-  const j = args.indexOf(`--${name}`);
-  return j >= 0 ? args[j + 1] : fallback;
-};
-const dataDir = arg('data');
-if (!dataDir) {
-  process.stderr.write('usage: node dist/bench/merge-analysis.js --dataset globo|movielens --data DIR [--validation] [--seed N] [--max-users N] [--out FILE.json]\n');
-  process.exit(2);
-}
-const kind = arg('dataset', 'globo') as 'globo' | 'movielens';
-const seed = Number(arg('seed', '1'));
+const { arg, flag, kind, dataDir, seed } = analysisArgs('merge-analysis', '[--validation] [--seed N] [--max-users N] [--out FILE.json]', 'globo');
 const maxUsers = Number(arg('max-users', '2000'));
-const validation = args.includes('--validation');
+const validation = flag('validation');
 const merges = (arg('merges', 'attention,concat') as string).split(',') as Array<'attention' | 'concat'>;
 const starts = (arg('starts', 'identity,random,k1') as string).split(',');
-const knownSeedsPass = !args.includes('--no-known-seeds');
+const knownSeedsPass = !flag('no-known-seeds');
 const out = arg('out');
 const log = (l: string): void => void process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
 const m = 64;

@@ -23,6 +23,7 @@
  * With --validation everything runs on the validation split of the training period.
  */
 import { writeFile } from 'node:fs/promises';
+import { analysisArgs } from './analysis-args.js';
 import { clickersByItem } from '../src/data/dataset.js';
 import type { OpenOptions } from '../src/data/open.js';
 import { NewItemProtocol, type NewItemRow } from '../src/eval/new-items.js';
@@ -36,25 +37,14 @@ import { defaultHidden, targetEmbedder, trainStage1 } from '../src/train/stage1.
 import { trainStage2, type Stage2Options } from '../src/train/stage2.js';
 import { Rng } from '../src/util/rng.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback?: string): string | undefined => {
-  const j = args.indexOf(`--${name}`);
-  return j >= 0 ? args[j + 1] : fallback;
-};
-const kind = arg('dataset', 'movielens') as 'movielens' | 'globo';
-const dataDir = arg('data');
-if (!dataDir) {
-  process.stderr.write('usage: node dist/bench/new-items-diagnosis.js --dataset movielens|globo --data DIR [--validation] [--seed N] [--seed-counts 1,5,20] [--trained] [--out FILE.json]\n');
-  process.exit(2);
-}
-const seed = Number(arg('seed', '1'));
+const { arg, flag, kind, dataDir, seed } = analysisArgs('new-items-diagnosis', '[--validation] [--seed N] [--seed-counts 1,5,20] [--trained] [--out FILE.json]', 'movielens');
 const seedCounts = (arg('seed-counts', '1,5,20') as string).split(',').map(Number);
-const validation = args.includes('--validation');
+const validation = flag('validation');
 const splitKind = arg('split', 'global') as 'global' | 'per-user';
 const maxUsers = Number(arg('max-users', '0'));
 const maxNewItems = Number(arg('new-items', String(RECOMMEND_EVAL_DEFAULTS.newItemsMax)));
-const trained = args.includes('--trained');
-const allItemsCheck = !args.includes('--no-all-items');
+const trained = flag('trained');
+const allItemsCheck = !flag('no-all-items');
 const out = arg('out');
 const strengths = (arg('shrink', '0') as string).split(',').map(Number);
 const log = (l: string): void => void process.stderr.write(`${l}\n`);

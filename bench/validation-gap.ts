@@ -18,6 +18,7 @@
  * - noise: the bootstrap SD (users resampled, 1,000 draws, seeded) of each of those figures.
  */
 import { writeFile } from 'node:fs/promises';
+import { analysisArgs } from './analysis-args.js';
 import { clickersByItem } from '../src/data/dataset.js';
 import type { OpenOptions } from '../src/data/open.js';
 import { buildContext } from '../src/eval/ranking-eval.js';
@@ -27,18 +28,7 @@ import { holdOutForRanking } from '../src/train/stage2-ranking.js';
 import { STAGE2_DEFAULTS } from '../src/train/stage2.js';
 import { Rng } from '../src/util/rng.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback?: string): string | undefined => {
-  const j = args.indexOf(`--${name}`);
-  return j >= 0 ? args[j + 1] : fallback;
-};
-const kind = arg('dataset', 'movielens') as 'movielens' | 'globo';
-const dataDir = arg('data');
-if (!dataDir) {
-  process.stderr.write('usage: node dist/bench/validation-gap.js --dataset movielens|globo --data DIR [--split per-user|global] [--seed N] [--out FILE.json]\n');
-  process.exit(2);
-}
-const seed = Number(arg('seed', '1'));
+const { arg, kind, dataDir, seed } = analysisArgs('validation-gap', '[--split per-user|global] [--seed N] [--out FILE.json]', 'movielens');
 const splitKind = arg('split', kind === 'movielens' ? 'per-user' : 'global') as 'global' | 'per-user';
 const out = arg('out');
 
