@@ -16,6 +16,7 @@ import { probeBackends } from '../src/engine/probe.js';
 import { paddedStride, type CentroidStorage } from '../src/core/item-table.js';
 import { gramSide, int8RowBytes } from '../src/core/quantize.js';
 import { measure, RooflineProbe, type MeasureOptions, type Timing } from './stats.js';
+import { ParallelRooflineProbe } from './parallel-roofline.js';
 import { benchModel, engineItems, itemBytesF32, makeWorkload, prefix, userBatch, type Workload } from './workload.js';
 import { loadPeers, type MissingPeer, type Peer, type PeerName, type PeerOutput } from './peers/peer.js';
 import { verifyTopK, type Verification } from './verify.js';
@@ -82,6 +83,9 @@ export interface KernelRow extends Config {
    * Absent in results written before it existed.
    */
   f32RooflineRatio?: number;
+  /** median / `rooflineThreads` threads (every core) reading the f32 bytes together (parallel-roofline.ts); absent above 2 GiB. */
+  f32RooflineAllThreadsRatio?: number;
+  rooflineThreads?: number;
   /** Against the engine's CPU scores (null for the reference itself). */
   verified: Verification | null;
   /**
@@ -167,6 +171,7 @@ export function formatRow(r: KernelRow): string {
     `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
     `roofline ${fmt(r.roofline.medianMs).padStart(7)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
     `f32 ratio ${(r.f32RooflineRatio ?? r.rooflineRatio).toFixed(2).padStart(5)}×`,
+    r.f32RooflineAllThreadsRatio === undefined ? '' : `(${r.rooflineThreads} threads' read ${r.f32RooflineAllThreadsRatio.toFixed(2).padStart(5)}×)`,
     r.verified ? (r.verified.ok ? 'checked' : `MISMATCH: ${r.verified.detail}`) : 'reference',
     r.gpu ? `kernel ${fmt(r.gpu.kernelMs)} ms, ${(r.gpu.bytesPerCall / 1e6).toFixed(0)} MB, ${r.gpu.gbPerSec.toFixed(1)} GB/s${r.gpu.bandwidthShare === null ? '' : ` = ${(r.gpu.bandwidthShare * 100).toFixed(0)}% of ${r.gpu.peakGbPerSec} GB/s`}` : '',
     r.timing.spread > NOISY_SPREAD ? `(noisy: spread ${r.timing.spread.toFixed(2)}, ${r.timing.runs} runs)` : '',
@@ -210,6 +215,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
   }
   const rows: KernelRow[] = [];
   const roof = new RooflineProbe();
+  const allThreads = new ParallelRooflineProbe();
   const measureOpts = { warmup: 2, minRuns: 7, minMs, maxMs };
   for (const group of groups.values()) {
     const { k, h, storage } = group[0];
@@ -253,7 +259,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
               await engine.rank(reqs);
               if (engine.lastGpuKernelMs !== undefined) kernelMs.push(engine.lastGpuKernelMs);
             };
-            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, measureOpts, check, run,
+            const row = await timeRow(c, subject, 'ralm', label, engineBytes(c), roof, allThreads, measureOpts, check, run,
               backend === 'cpu' ? null : (reference.get(n) as Float32Array[]).slice(0, c.batch), topK)
               .catch((err: unknown) => failedRow(c, subject, 'ralm', label, engineBytes(c), err));
             if (backend === 'webgpu' && kernelMs.length > 0 && !row.error) row.gpu = gpuTiming(c, kernelMs, engine.adapterName);
@@ -284,7 +290,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
         try {
           for (const c of cs) {
             const s = session;
-            const row = await timeRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), roof, measureOpts,
+            const row = await timeRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), roof, allThreads, measureOpts,
               () => s.run(users, c.batch), () => s.run(users, c.batch), (reference.get(n) as Float32Array[]).slice(0, c.batch), topK, peer.tolerance)
               .catch((err: unknown) => failedRow(c, peer.name as PeerName, 'peer', peer.label, itemBytesF32(n, k, h), err));
             rows.push(row);
@@ -297,6 +303,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
     }
   }
   roof.release();
+  await allThreads.release();
   const storageEffects: StorageEffect[] = [];
   for (const storage of ['f16', 'int8'] as const) {
     const c = configs.find((x) => x.storage === storage);
@@ -336,7 +343,7 @@ function failedRow(c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'p
 
 /** Checks one output against the reference first (a wrong answer is not timed), then times it and the roofline. */
 async function timeRow(
-  c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'peer', label: string, bytes: number, roof: RooflineProbe,
+  c: Config, subject: RalmSubject | PeerName, kind: 'ralm' | 'peer', label: string, bytes: number, roof: RooflineProbe, allThreads: ParallelRooflineProbe,
   measureOpts: MeasureOptions, check: () => Promise<PeerOutput>, run: () => Promise<unknown>,
   reference: Float32Array[] | null, topK: number, tolerance?: { abs: number; rel: number },
 ): Promise<KernelRow> {
@@ -348,9 +355,12 @@ async function timeRow(
   const roofline = await roof.time(bytes);
   const f32Bytes = engineBytes({ ...c, storage: 'f32' });
   const f32Roofline = f32Bytes === bytes ? roofline : await roof.time(f32Bytes);
+  const f32AllThreads = await allThreads.timeUpTo(f32Bytes);
   return {
     ...c, subject, kind, label, bytes, timing, candidatesPerSec: (c.batch * c.n) / (timing.medianMs / 1000),
-    roofline, rooflineRatio: timing.medianMs / roofline.medianMs, f32RooflineRatio: timing.medianMs / f32Roofline.medianMs, verified,
+    roofline, rooflineRatio: timing.medianMs / roofline.medianMs, f32RooflineRatio: timing.medianMs / f32Roofline.medianMs,
+    ...(f32AllThreads ? { f32RooflineAllThreadsRatio: timing.medianMs / f32AllThreads.medianMs, rooflineThreads: allThreads.threads } : {}),
+    verified,
   };
 }
 
