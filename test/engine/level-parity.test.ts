@@ -5,22 +5,17 @@
  * every storage, with λ ≠ 0 and with λ = 0 (where the offsets alone switch the slot on); offset 0
  * leaves every score bit for bit as without one; a bad offset or level is a coded error.
  */
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { targetsUnderTest, smallModel, randomItems, assertClose } from '../helpers/fixtures.js';
-import { referenceGlobal, referenceScore } from '../../src/model/reference.js';
 import type { RalmModel } from '../../src/model/model.js';
-import { RalmEngine, type EngineOptions, type ItemCentroids } from '../../src/engine/engine.js';
+import { RalmEngine, type ItemCentroids } from '../../src/engine/engine.js';
 import { RalmError } from '../../src/util/errors.js';
+import { enginesOn, expectedScores, withPrior } from '../helpers/slot-parity.js';
 import { Rng } from '../../src/util/rng.js';
-import { floatToHalfBits, halfBitsToFloat } from '../../src/util/half.js';
-import { roundRowsInt8 } from '../../src/core/quantize.js';
 
 const targets = await targetsUnderTest();
 
-function withPrior(model: RalmModel, lambda: number): RalmModel {
-  return { ...model, manifest: { ...model.manifest, popularityPrior: lambda } };
-}
 
 /** Items with clicker counts and offsets of either sign (some none), large enough to reorder lists. */
 function levelledItems(model: RalmModel, n: number, seed: number): ItemCentroids[] {
@@ -28,35 +23,10 @@ function levelledItems(model: RalmModel, n: number, seed: number): ItemCentroids
   return randomItems(model, n, seed).map((it, i) => (i % 9 === 4 ? it : { ...it, clickers: Math.floor(Math.exp(rng.next() * 8)), offset: Math.fround((rng.next() - 0.5) * 0.8), level: rng.next() }));
 }
 
-function expected(model: RalmModel, lambda: number, e: ArrayLike<number>, items: readonly ItemCentroids[], storage: 'f32' | 'f16' | 'int8'): number[] {
-  const h = model.manifest.h;
-  return items.map((it) => {
-    let c = Array.from(it.centroids, (v) => (storage === 'f16' ? halfBitsToFloat(floatToHalfBits(v)) : Math.fround(v)));
-    const n = c.length / h;
-    if (storage === 'int8') {
-      const rows = Float32Array.from(c);
-      roundRowsInt8(rows, n, h);
-      c = Array.from(rows);
-    }
-    return referenceScore(model, e, c, n, referenceGlobal(model, c, n), it.clickers ?? 0, lambda).score + (it.offset ?? 0);
-  });
-}
 
 for (const target of targets) {
   describe(`level offsets on ${target.label}`, () => {
-    const opened: RalmEngine[] = [];
-    after(async () => {
-      for (const e of opened) {
-        assert.deepEqual(e.gpuErrors, [], 'WebGPU raised errors no scope caught');
-        await e.close();
-      }
-    });
-    const engineFor = async (model: RalmModel, extra: EngineOptions = {}): Promise<RalmEngine> => {
-      const e = await RalmEngine.create(model, { recoverDevice: false, ...target.options, ...extra });
-      opened.push(e);
-      assert.equal(e.backendKind, target.options.backend);
-      return e;
-    };
+    const engineFor = enginesOn(target);
 
     for (const [storage, lambda] of [['f32', 0.05], ['f16', 0], ['int8', 0.05], ['int8', 0]] as const) {
       it(`scores and ranks as blend + prior + offset (${storage} storage, λ = ${lambda})`, async () => {
@@ -72,7 +42,7 @@ for (const target of targets) {
           const scored = await engine.score(users.map((e) => ({ user: { embedding: e }, items: ids })));
           const ranked = await engine.rank(users.map((e) => ({ user: { embedding: e }, candidates: ids, k: 25 })));
           users.forEach((e, b) => {
-            const want = expected(model, lambda, e, items, storage);
+            const want = expectedScores(model, lambda, e, items, storage);
             assertClose(scored[b].scores, want, `score, batch of ${B}, request ${b}`, tol[0], tol[1]);
             const order = want.map((s, i) => ({ s, i })).sort((x, y) => y.s - x.s || x.i - y.i);
             ranked[b].items.forEach((got, t) => {

@@ -4,23 +4,18 @@
  * storage, through the batched and offloaded CPU paths and both WebGPU scorers and top-K; λ = 0
  * leaves the scores bit for bit as without the term; bad counts are coded errors.
  */
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { targetsUnderTest, smallModel, randomItems, assertClose, type Target } from '../helpers/fixtures.js';
-import { referenceGlobal, referenceScore } from '../../src/model/reference.js';
+import { targetsUnderTest, smallModel, randomItems, assertClose } from '../helpers/fixtures.js';
 import type { RalmModel } from '../../src/model/model.js';
-import { RalmEngine, type EngineOptions, type ItemCentroids } from '../../src/engine/engine.js';
+import { RalmEngine, type ItemCentroids } from '../../src/engine/engine.js';
 import { RalmError } from '../../src/util/errors.js';
+import { enginesOn, expectedScores, withPrior } from '../helpers/slot-parity.js';
 import { Rng } from '../../src/util/rng.js';
-import { floatToHalfBits, halfBitsToFloat } from '../../src/util/half.js';
-import { roundRowsInt8 } from '../../src/core/quantize.js';
 import { popularityPrior } from '../../src/model/prior.js';
 
 const targets = await targetsUnderTest();
 
-function withPrior(model: RalmModel, lambda: number | undefined): RalmModel {
-  return { ...model, manifest: { ...model.manifest, popularityPrior: lambda } };
-}
 
 /** Items with clicker counts spread from 0 (and absent) to 100,000, so the prior reorders lists. */
 function countedItems(model: RalmModel, n: number, seed: number): ItemCentroids[] {
@@ -28,39 +23,11 @@ function countedItems(model: RalmModel, n: number, seed: number): ItemCentroids[
   return randomItems(model, n, seed).map((it, i) => (i % 11 === 5 ? it : { ...it, clickers: i % 7 === 0 ? 0 : Math.floor(Math.exp(rng.next() * 11.5)) }));
 }
 
-function expected(model: RalmModel, lambda: number, e: ArrayLike<number>, items: readonly ItemCentroids[], storage: 'f32' | 'f16' | 'int8' = 'f32'): number[] {
-  const h = model.manifest.h;
-  return items.map((it) => {
-    let c = Array.from(it.centroids, (v) => (storage === 'f16' ? halfBitsToFloat(floatToHalfBits(v)) : Math.fround(v)));
-    const n = c.length / h;
-    if (storage === 'int8') {
-      const rows = Float32Array.from(c);
-      roundRowsInt8(rows, n, h);
-      c = Array.from(rows);
-    }
-    return referenceScore(model, e, c, n, referenceGlobal(model, c, n), it.clickers ?? 0, lambda).score;
-  });
-}
 
-async function open(model: RalmModel, target: Target, extra: EngineOptions = {}): Promise<RalmEngine> {
-  return RalmEngine.create(model, { recoverDevice: false, ...target.options, ...extra });
-}
 
 for (const target of targets) {
   describe(`popularity prior on ${target.label}`, () => {
-    const opened: RalmEngine[] = [];
-    after(async () => {
-      for (const e of opened) {
-        assert.deepEqual(e.gpuErrors, [], 'WebGPU raised errors no scope caught');
-        await e.close();
-      }
-    });
-    const engineFor = async (model: RalmModel, extra: EngineOptions = {}): Promise<RalmEngine> => {
-      const e = await open(model, target, extra);
-      opened.push(e);
-      assert.equal(e.backendKind, target.options.backend);
-      return e;
-    };
+    const engineFor = enginesOn(target);
 
     for (const storage of ['f32', 'f16', 'int8'] as const) {
       it(`scores and ranks like the reference with the model's λ = 0.05 (${storage} storage)`, async () => {
@@ -79,10 +46,10 @@ for (const target of targets) {
           const scored = await engine.score(users.map((e) => ({ user: { embedding: e }, items: ids })));
           const ranked = await engine.rank(users.map((e) => ({ user: { embedding: e }, candidates: ids, k: 20 })));
           users.forEach((e, b) => {
-            const want = expected(model, lambda, e, items, storage);
+            const want = expectedScores(model, lambda, e, items, storage);
             assertClose(scored[b].scores, want, `score, batch of ${B}, request ${b}`, tol[0], tol[1]);
             // cos_global and cos_local carry no prior.
-            const noPrior = expected(model, 0, e, items, storage);
+            const noPrior = expectedScores(model, 0, e, items, storage);
             const blend = Array.from(scored[b].cosGlobal, (g, i) => model.manifest.alpha * g + model.manifest.beta * scored[b].cosLocal[i]);
             assertClose(blend, noPrior, `α·cos_g + β·cos_l, batch of ${B}, request ${b}`, tol[0], tol[1]);
             // The top 20 by the prior-inclusive scores this backend returned, in the reference's order.
@@ -103,7 +70,7 @@ for (const target of targets) {
       const items = countedItems(model, 700, 82);
       await engine.upsertItems(items);
       const e = new Rng(83).normals(model.manifest.h);
-      const want = expected(model, 0.3, e, items);
+      const want = expectedScores(model, 0.3, e, items);
       const [s] = await engine.score([{ user: { embedding: e }, items: items.map((i) => i.id) }]);
       assertClose(s.scores, want, 'score', 2e-5, 1e-4);
       const [all] = await engine.rank([{ user: { embedding: e }, k: 650 }]);
