@@ -338,7 +338,7 @@ export class SeedService {
     const { globals } = await this.engine.globalVectors(clustered.map((c) => ({ centroids: c.centroids, count: c.count })));
     const h = this.engine.model.manifest.h;
     const { table } = this.engine;
-    const levels = (await this.leveller()).levels(clustered.map((c, i) => ({ centroids: c.centroids.subarray(0, c.count * h), global: globals.subarray(i * h, (i + 1) * h), clickers: items[i].n })), table.typicalLevel, table.popularityPrior);
+    const levels = await (await this.leveller()).levels(clustered.map((c, i) => ({ centroids: c.centroids.subarray(0, c.count * h), global: globals.subarray(i * h, (i + 1) * h), clickers: items[i].n })), table.typicalLevel, table.popularityPrior);
     const now = this.o.now();
     const version = this.engine.modelId;
     const results: ItemClusters[] = items.map((p, i) => {

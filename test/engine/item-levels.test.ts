@@ -13,6 +13,7 @@ import { RalmEngine } from '../../src/engine/engine.js';
 import { ItemLeveller, levelSampleIds } from '../../src/engine/item-levels.js';
 import { popularityPrior } from '../../src/model/prior.js';
 import { Rng } from '../../src/util/rng.js';
+import { loopTurnsDuring } from '../helpers/loop-turns.js';
 
 const model = smallModel({ seed: 301 });
 const { h } = model.manifest;
@@ -30,19 +31,30 @@ function referenceLevel(it: (typeof items)[number]): number {
 }
 
 describe('item levels', () => {
+  it('hands the event loop back while it measures a publication\'s levels', async () => {
+    // 2,000 sample users × 200 items: far more than one time slice of work on any machine.
+    const big = new Rng(304).normals(2000 * h);
+    const many = randomItems(model, 200, 305).map((it) => ({ ...it, global: referenceGlobal(model, Array.from(it.centroids), it.centroids.length / h), clickers: 3 }));
+    const lv = new ItemLeveller(model, big);
+    const { value, turns } = await loopTurnsDuring(() => lv.levels(many, { level: 0.5, prior: 0, items: 1 }, 0));
+    assert.equal(value.length, 200);
+    assert.ok(Math.abs((value[7].level as number) - lv.level(many[7])) < 1e-12, 'the same level as measured alone');
+    assert.ok(turns >= 2, `the loop turned ${turns} times while 200 levels were measured`);
+  });
+
   it('an item\'s level is its mean reference score over the sample', () => {
     const lv = new ItemLeveller(model, sample);
     for (const it of items) assert.ok(Math.abs(lv.level(it) - referenceLevel(it)) < 1e-5, it.id);
   });
 
-  it('offsets: typical − own level below the threshold (the established items of the publication included), none above; the prior levelled when asked; off: none', () => {
+  it('offsets: typical − own level below the threshold (the established items of the publication included), none above; the prior levelled when asked; off: none', async () => {
     const levels = items.map(referenceLevel);
     const typical = (levels[3] + levels[4] + levels[5]) / 3;
     const lambda = 0.1;
     const typicalPrior = [20, 50, 400].reduce((s, c) => s + popularityPrior(lambda, c), 0) / 3;
-    const plain = new ItemLeveller(model, sample, { withPrior: false, levelBelow: 20 }).levels(items, undefined, lambda);
-    const withPrior = new ItemLeveller(model, sample, { withPrior: true, levelBelow: 20 }).levels(items, undefined, lambda);
-    const off = new ItemLeveller(model, sample, { enabled: false }).levels(items, undefined, lambda);
+    const plain = await new ItemLeveller(model, sample, { withPrior: false, levelBelow: 20 }).levels(items, undefined, lambda);
+    const withPrior = await new ItemLeveller(model, sample, { withPrior: true, levelBelow: 20 }).levels(items, undefined, lambda);
+    const off = await new ItemLeveller(model, sample, { enabled: false }).levels(items, undefined, lambda);
     items.forEach((it, i) => {
       const below = it.clickers < 20;
       assert.ok(Math.abs(plain[i].offset - (below ? typical - levels[i] : 0)) < 1e-5, `${it.id} look-alike only`);
@@ -51,14 +63,14 @@ describe('item levels', () => {
       assert.ok(Math.abs((off[i].level as number) - levels[i]) < 1e-5, 'levels are measured even when off');
     });
     // Fading: the offset shrinks linearly with the count, to none at the threshold.
-    const fading = new ItemLeveller(model, sample, { withPrior: false, fade: true, levelBelow: 20 }).levels(items, undefined, lambda);
+    const fading = await new ItemLeveller(model, sample, { withPrior: false, fade: true, levelBelow: 20 }).levels(items, undefined, lambda);
     items.forEach((it, i) => assert.ok(it.clickers >= 20 ? fading[i].offset === 0 : Math.abs(fading[i].offset - (1 - it.clickers / 20) * (typical - levels[i])) < 1e-5, it.id));
     // Every item levelled: the typical level is still the established items'.
-    const all = new ItemLeveller(model, sample, { withPrior: false, levelBelow: Infinity }).levels(items, undefined, lambda);
+    const all = await new ItemLeveller(model, sample, { withPrior: false, levelBelow: Infinity }).levels(items, undefined, lambda);
     items.forEach((_, i) => assert.ok(Math.abs(all[i].offset - (typical - levels[i])) < 1e-5));
     // Nothing established anywhere: nothing to level against; no sample: no level.
-    assert.deepEqual(new ItemLeveller(model, sample).levels(items.slice(0, 3), undefined, 0).map((l) => l.offset), [0, 0, 0]);
-    assert.deepEqual(new ItemLeveller(model, new Float32Array(0)).levels(items, undefined, 0), items.map(() => ({ offset: 0 })));
+    assert.deepEqual((await new ItemLeveller(model, sample).levels(items.slice(0, 3), undefined, 0)).map((l) => l.offset), [0, 0, 0]);
+    assert.deepEqual(await new ItemLeveller(model, new Float32Array(0)).levels(items, undefined, 0), items.map(() => ({ offset: 0 })));
   });
 
   it('the table keeps the typical level over live established items through publish, replace and remove', async () => {
@@ -85,7 +97,7 @@ describe('item levels', () => {
   it('forEngine levels against the engine\'s typical level and computes missing global vectors', async () => {
     const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false });
     try {
-      const lv = new ItemLeveller(model, sample, { withPrior: false });
+      const lv = await new ItemLeveller(model, sample, { withPrior: false });
       const established = items.slice(3);
       const got = await lv.forEngine(engine, established.map(({ global: _g, ...it }) => it));
       await engine.upsertItems(established.map((it, i) => ({ ...it, ...got[i] })));
