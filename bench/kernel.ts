@@ -14,7 +14,7 @@
 import { RalmEngine } from '../src/engine/engine.js';
 import { probeBackends } from '../src/engine/probe.js';
 import { paddedStride, type CentroidStorage } from '../src/core/item-table.js';
-import { gramSide, int8RowBytes } from '../src/core/quantize.js';
+import { gramBlockFloats, gramSide, int8RowBytes } from '../src/core/quantize.js';
 import { measure, RooflineProbe, type MeasureOptions, type Timing } from './stats.js';
 import { ParallelRooflineProbe } from './parallel-roofline.js';
 import { benchModel, engineItems, itemBytesF32, makeWorkload, prefix, userBatch, type Workload } from './workload.js';
@@ -154,7 +154,7 @@ export function planConfigs(plan: NonNullable<KernelBenchOptions['plan']>): Conf
 function engineBytes(c: Config): number {
   const stride = paddedStride(c.h);
   const perItem = c.storage === 'int8'
-    ? c.k * int8RowBytes(c.h) + gramSide(c.k) * 4 + gramSide(c.k) ** 2 * 4
+    ? c.k * int8RowBytes(c.h) + gramSide(c.k) * 4 + gramBlockFloats(gramSide(c.k)) * 4
     : c.k * stride * (c.storage === 'f16' ? 2 : 4);
   return c.n * (perItem + stride * 4 + 8);
 }

@@ -33,7 +33,7 @@ export interface HostPage {
   /** Per slot: [count (u32), global norm (f32 bits)]. */
   readonly meta: Uint32Array;
   readonly metaF32: Float32Array;
-  /** int8 storage: slotsPerPage · k · rowBytes codes, slotsPerPage · kPad scales, slotsPerPage · kPad² Gram. */
+  /** int8 storage: slotsPerPage · k · rowBytes codes, slotsPerPage · kPad scales, slotsPerPage · gramBlockFloats(kPad) Gram (its blocks on and right of the diagonal). */
   readonly codes?: Int8Array;
   readonly scales?: Float32Array;
   readonly gram?: Float32Array;

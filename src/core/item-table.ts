@@ -16,7 +16,7 @@
  */
 import { RalmError } from '../util/errors.js';
 import { PageSpace, type PageMemory, type PagedLayout } from './paged-table.js';
-import { gramSide, int8RowBytes, quantizeRow, writeGram } from './quantize.js';
+import { gramBlockFloats, gramSide, int8RowBytes, quantizeRow, writeGramBlocks } from './quantize.js';
 import { ESTABLISHED_CLICKERS, ItemTerms, type TypicalLevel } from './item-terms.js';
 import type { HostPage, Int8Layout, PageLayout } from './item-layout.js';
 
@@ -93,7 +93,7 @@ export class ItemTable {
     const rowBytes = int8RowBytes(this.h);
     const int8 = this.storage === 'int8';
     // The int8 regions, after the float32 ones (every region size is a multiple of 8 bytes).
-    const extra = int8 ? { scales: spp * kPad * 4, gram: spp * kPad * kPad * 4, codes: spp * this.k * rowBytes } : {};
+    const extra = int8 ? { scales: spp * kPad * 4, gram: spp * gramBlockFloats(kPad) * 4, codes: spp * this.k * rowBytes } : {};
     this.space = new PageSpace<ItemRegion, HostPage>({
       what: 'a page', unit: 'slots', field: 'slotsPerPage', rowsPerPage: spp,
       regions: { centroids: spp * this.k * this.stride * 4, globals: spp * this.stride * 4, meta: spp * 8, ...extra } as Record<ItemRegion, number>,
@@ -119,7 +119,7 @@ export class ItemTable {
       ...(this.storage === 'int8' ? {
         codes: new Int8Array(buffer, layout.offsets.codes, spp * this.k * int8RowBytes(this.h)),
         scales: new Float32Array(buffer, layout.offsets.scales, spp * gramSide(this.k)),
-        gram: new Float32Array(buffer, layout.offsets.gram, spp * gramSide(this.k) ** 2),
+        gram: new Float32Array(buffer, layout.offsets.gram, spp * gramBlockFloats(gramSide(this.k))),
       } : {}),
     };
   }
@@ -312,7 +312,7 @@ export class ItemTable {
       const row = base + j * stride;
       scales[local * kPad + j] = quantizeRow(page.centroids, row, h, codes, (local * k + j) * rowBytes, page.centroids, row);
     }
-    writeGram(page.centroids, base, stride, h, count, kPad, page.gram as Float32Array, local * kPad * kPad);
+    writeGramBlocks(page.centroids, base, stride, h, count, kPad, page.gram as Float32Array, local * gramBlockFloats(kPad));
   }
 
   /** Makes the written slots visible under their ids, atomically, and retires the slots they replace. */

@@ -41,6 +41,29 @@ export function roundRowsInt8(x: Float32Array, rows: number, h: number): void {
   for (let r = 0; r < rows; r++) quantizeRow(x, r * h, h, codes, 0, x, r * h);
 }
 
+/** Floats of one item's Gram matrix as the int8 scorer stores it: n(n + 1)/2 blocks of 4 × 4, n = side / 4 (writeGramBlocks). */
+export function gramBlockFloats(side: number): number {
+  const n = side / 4;
+  return 8 * n * (n + 1);
+}
+
+/**
+ * Writes the Gram matrix of `count` rows (as writeGram) in the order the int8 scorer reads it
+ * (`$finish_i8` in cpu/wasm/score-int8.wat): G is symmetric, so only its 4 × 4 blocks (a, b) with
+ * b ≥ a, block row a by block row, b ascending; block (a, b) as four vectors, vector i holding
+ * G[4b + i][4a .. 4a + 4). `gramBlockFloats(side)` floats from `out[at]`; `scratch` holds side².
+ */
+export function writeGramBlocks(rows: Float32Array, from: number, rowStride: number, h: number, count: number, side: number, out: Float32Array, at: number,
+  scratch: Float32Array = new Float32Array(side * side)): void {
+  writeGram(rows, from, rowStride, h, count, side, scratch, 0);
+  let o = at;
+  for (let a = 0; a < side; a += 4) {
+    for (let b = a; b < side; b += 4) {
+      for (let i = 0; i < 4; i++) for (let l = 0; l < 4; l++) out[o++] = scratch[(b + i) * side + a + l];
+    }
+  }
+}
+
 /**
  * Writes the Gram matrix G_jl = C_j · C_l of `count` rows (width h, `rowStride` apart, from
  * `from`) into `out[at..]` as side × side float32 (f64 sums), zero outside count × count.

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ItemTable, paddedStride } from '../../src/core/item-table.js';
+import { gramBlockFloats, writeGram, writeGramBlocks } from '../../src/core/quantize.js';
 import { floatToHalfBits, halfBitsToFloat } from '../../src/util/half.js';
 
 function table(spp = 4): ItemTable {
@@ -52,9 +53,30 @@ describe('item table', () => {
     const rows = page.centroids.subarray(local * 2 * t.stride, local * 2 * t.stride + t.stride + 3);
     assert.deepEqual(Array.from(rows.subarray(0, 3)), [50, -127, 1].map((c) => Math.fround(c * s0)));
     assert.deepEqual(Array.from(rows.subarray(t.stride, t.stride + 3)), [127, 0, -19].map((c) => Math.fround(c * s1)));
-    const g = (page.gram as Float32Array).subarray(local * kPad * kPad, (local + 1) * kPad * kPad);
+    // kPad 4: one block, stored as its four rows (writeGramBlocks).
+    assert.equal(gramBlockFloats(kPad), 16);
+    const g = (page.gram as Float32Array).subarray(local * 16, (local + 1) * 16);
     const dot = (a: number, b: number): number => Math.fround([0, 1, 2].reduce((acc, i) => acc + rows[a * t.stride + i] * rows[b * t.stride + i], 0));
     assert.deepEqual([g[0], g[1], g[4], g[5], g[2], g[15]], [dot(0, 0), dot(0, 1), dot(1, 0), dot(1, 1), 0, 0]);
+  });
+
+  it('stores the Gram matrix as its blocks on and right of the diagonal, each block column by column', () => {
+    // 7 rows of width 5: side 8, blocks (0,0), (0,1), (1,1); row 6 and the padding row 7 are zero past count.
+    const h = 5;
+    const count = 6;
+    const rows = Float32Array.from({ length: 7 * h }, (_, i) => Math.sin(i * 1.7) * 2);
+    const full = new Float32Array(64);
+    writeGram(rows, 0, h, h, count, 8, full, 0);
+    assert.equal(gramBlockFloats(8), 48);
+    const out = new Float32Array(2 + 48).fill(NaN);
+    writeGramBlocks(rows, 0, h, h, count, 8, out, 2);
+    const want: number[] = [];
+    for (const [a, b] of [[0, 0], [0, 4], [4, 4]]) for (let i = 0; i < 4; i++) for (let l = 0; l < 4; l++) want.push(full[(b + i) * 8 + a + l]);
+    assert.deepEqual(Array.from(out.subarray(2)), want);
+    assert.ok(Number.isNaN(out[1]));
+    // Symmetric, so vector i of block (0, 1) is G[4 + i][0..4) = column 4 + i of rows 0..3.
+    assert.equal(out[2 + 16 + 4 * 1 + 2], full[2 * 8 + 5]);
+    assert.equal(out[2 + 32 + 15], 0);
   });
 
   it('an upsert never reuses a slot that a live snapshot can still read', () => {

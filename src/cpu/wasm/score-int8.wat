@@ -5,7 +5,7 @@
 ;; row's 16 codes are widened to two i16x8 and multiplied into 32-bit sums with
 ;; i32x4.dot_i16x8_s (exact integer dots), which gives the logits C_j·q and the dots C_j·e at
 ;; once. L is never formed: e·L = Σ w_j (C_j·e) and |L|² = wᵀ G w with the item's Gram matrix G
-;; (stored beside the codes when the item is written).
+;; (its blocks on and right of the diagonal, stored beside the codes when the item is written).
 ;;
 ;; `score_batch_i8` takes B requests against the same candidates: per candidate its rows are read
 ;; for two requests at a time (each row's 8-code chunk sign-extended once per load, v128.load8x8_s,
@@ -38,7 +38,7 @@
         (f64.promote_f32 (f32.load offset=4 (local.get $mo)))
         (i32.add (local.get $codes) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rb)))
         (i32.add (local.get $scales) (i32.shl (i32.mul (local.get $slot) (local.get $kPad)) (i32.const 2)))
-        (i32.add (local.get $gram) (i32.shl (i32.mul (i32.mul (local.get $slot) (local.get $kPad)) (local.get $kPad)) (i32.const 2)))
+        (i32.add (local.get $gram) (i32.mul (local.get $slot) (call $gram_bytes (local.get $kPad))))
         (local.get $rb) (local.get $kPad) (local.get $q16) (local.get $e16) (local.get $sq) (local.get $se)
         (local.get $e) (local.get $enorm) (local.get $w) (local.get $iq)
         (i32.add (local.get $out) (i32.mul (local.get $c) (i32.const 12)))
@@ -52,16 +52,18 @@
     (param $base i32) (param $sc i32) (param $gr i32) (param $rb i32) (param $kPad i32)
     (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $enorm f64)
     (param $w i32) (param $iq i32) (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $j i32) (local $v i32) (local $v2 i32) (local $ie i32)
+    (local $j i32) (local $ie i32) (local $pq i32) (local $pe i32) (local $end i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
-    (local $x v128) (local $xl v128) (local $xh v128)
+    (local $xl v128) (local $xh v128)
     (local $ql v128) (local $qh v128) (local $el v128) (local $eh v128)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
     (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
     (local.set $ie (i32.add (local.get $iq) (i32.shl (local.get $kPad) (i32.const 2))))
 
     ;; the rows four at a time (rows past the count repeat row j; their weights are masked and
-    ;; their scales are 0)
+    ;; their scales are 0). Each 8-code half of a row's 16 is loaded sign-extended to i16
+    ;; (v128.load8x8_s: one instruction, where a 16-byte load then needs two widenings), and the
+    ;; row, q and e pointers advance by a constant, so every load takes its address as it is.
     (local.set $j (i32.const 0))
     (block $pd (loop $pl
       (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
@@ -74,36 +76,38 @@
       (local.set $q2 (v128.const i64x2 0 0)) (local.set $q3 (v128.const i64x2 0 0))
       (local.set $e0 (v128.const i64x2 0 0)) (local.set $e1 (v128.const i64x2 0 0))
       (local.set $e2 (v128.const i64x2 0 0)) (local.set $e3 (v128.const i64x2 0 0))
-      (local.set $v (i32.const 0))
-      (block $vd (loop $vl
-        (br_if $vd (i32.ge_u (local.get $v) (local.get $rb)))
-        (local.set $v2 (i32.shl (local.get $v) (i32.const 1)))
-        (local.set $ql (v128.load (i32.add (local.get $q16) (local.get $v2))))
-        (local.set $qh (v128.load offset=16 (i32.add (local.get $q16) (local.get $v2))))
-        (local.set $el (v128.load (i32.add (local.get $e16) (local.get $v2))))
-        (local.set $eh (v128.load offset=16 (i32.add (local.get $e16) (local.get $v2))))
-        (local.set $x (v128.load (i32.add (local.get $r0) (local.get $v))))
-        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
-        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+      (local.set $pq (local.get $q16))
+      (local.set $pe (local.get $e16))
+      ;; rb is a positive multiple of 16
+      (local.set $end (i32.add (local.get $r0) (local.get $rb)))
+      (loop $vl
+        (local.set $ql (v128.load (local.get $pq)))
+        (local.set $qh (v128.load offset=16 (local.get $pq)))
+        (local.set $el (v128.load (local.get $pe)))
+        (local.set $eh (v128.load offset=16 (local.get $pe)))
+        (local.set $xl (v128.load8x8_s (local.get $r0)))
+        (local.set $xh (v128.load8x8_s offset=8 (local.get $r0)))
         (local.set $q0 (i32x4.add (local.get $q0) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
         (local.set $e0 (i32x4.add (local.get $e0) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
-        (local.set $x (v128.load (i32.add (local.get $r1) (local.get $v))))
-        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
-        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+        (local.set $xl (v128.load8x8_s (local.get $r1)))
+        (local.set $xh (v128.load8x8_s offset=8 (local.get $r1)))
         (local.set $q1 (i32x4.add (local.get $q1) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
         (local.set $e1 (i32x4.add (local.get $e1) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
-        (local.set $x (v128.load (i32.add (local.get $r2) (local.get $v))))
-        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
-        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+        (local.set $xl (v128.load8x8_s (local.get $r2)))
+        (local.set $xh (v128.load8x8_s offset=8 (local.get $r2)))
         (local.set $q2 (i32x4.add (local.get $q2) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
         (local.set $e2 (i32x4.add (local.get $e2) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
-        (local.set $x (v128.load (i32.add (local.get $r3) (local.get $v))))
-        (local.set $xl (i16x8.extend_low_i8x16_s (local.get $x)))
-        (local.set $xh (i16x8.extend_high_i8x16_s (local.get $x)))
+        (local.set $xl (v128.load8x8_s (local.get $r3)))
+        (local.set $xh (v128.load8x8_s offset=8 (local.get $r3)))
         (local.set $q3 (i32x4.add (local.get $q3) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $ql)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $qh)))))
         (local.set $e3 (i32x4.add (local.get $e3) (i32x4.add (i32x4.dot_i16x8_s (local.get $xl) (local.get $el)) (i32x4.dot_i16x8_s (local.get $xh) (local.get $eh)))))
-        (local.set $v (i32.add (local.get $v) (i32.const 16)))
-        (br $vl)))
+        (local.set $r0 (i32.add (local.get $r0) (i32.const 16)))
+        (local.set $r1 (i32.add (local.get $r1) (i32.const 16)))
+        (local.set $r2 (i32.add (local.get $r2) (i32.const 16)))
+        (local.set $r3 (i32.add (local.get $r3) (i32.const 16)))
+        (local.set $pq (i32.add (local.get $pq) (i32.const 32)))
+        (local.set $pe (i32.add (local.get $pe) (i32.const 32)))
+        (br_if $vl (i32.lt_u (local.get $r0) (local.get $end))))
       (v128.store (i32.add (local.get $iq) (i32.shl (local.get $j) (i32.const 2)))
         (call $isum4 (local.get $q0) (local.get $q1) (local.get $q2) (local.get $q3)))
       (v128.store (i32.add (local.get $ie) (i32.shl (local.get $j) (i32.const 2)))
@@ -122,17 +126,31 @@
     (param $alpha f64) (param $beta f64) (param $zn f64)
     (local $j i32) (local $v i32) (local $a i32) (local $row i32) (local $cnt4 i32) (local $ie i32) (local $wp i32) (local $wend i32)
     (local $s v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
-    (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $ws v128) (local $s1 v128) (local $wv1 v128)
+    (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $s1 v128) (local $wv1 v128)
+    (local $o0 v128) (local $o1 v128) (local $o2 v128) (local $o3 v128)
+    (local $wq i32) (local $ep i32)
     (local $dg f32)
     (local.set $ie (i32.add (local.get $iq) (i32.shl (local.get $kPad) (i32.const 2))))
-    ;; g · e in f32, as $one
-    (local.set $t (v128.const i64x2 0 0))
-    (local.set $v (i32.const 0))
+    ;; g · e in f32, four accumulators (rowBytes is a multiple of 32: a last half turn takes two)
+    (local.set $t (v128.const i64x2 0 0)) (local.set $t1 (v128.const i64x2 0 0))
+    (local.set $t2 (v128.const i64x2 0 0)) (local.set $t3 (v128.const i64x2 0 0))
+    (local.set $wp (local.get $g))
+    (local.set $ep (local.get $e))
+    (local.set $wend (i32.add (local.get $g) (local.get $rowBytes)))
     (block $gd (loop $gl
-      (br_if $gd (i32.ge_u (local.get $v) (local.get $rowBytes)))
-      (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $v))) (v128.load (i32.add (local.get $e) (local.get $v))))))
-      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (br_if $gd (i32.gt_u (i32.add (local.get $wp) (i32.const 64)) (local.get $wend)))
+      (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (local.get $wp)) (v128.load (local.get $ep)))))
+      (local.set $t1 (f32x4.add (local.get $t1) (f32x4.mul (v128.load offset=16 (local.get $wp)) (v128.load offset=16 (local.get $ep)))))
+      (local.set $t2 (f32x4.add (local.get $t2) (f32x4.mul (v128.load offset=32 (local.get $wp)) (v128.load offset=32 (local.get $ep)))))
+      (local.set $t3 (f32x4.add (local.get $t3) (f32x4.mul (v128.load offset=48 (local.get $wp)) (v128.load offset=48 (local.get $ep)))))
+      (local.set $wp (i32.add (local.get $wp) (i32.const 64)))
+      (local.set $ep (i32.add (local.get $ep) (i32.const 64)))
       (br $gl)))
+    (if (i32.lt_u (local.get $wp) (local.get $wend))
+      (then
+        (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (local.get $wp)) (v128.load (local.get $ep)))))
+        (local.set $t1 (f32x4.add (local.get $t1) (f32x4.mul (v128.load offset=16 (local.get $wp)) (v128.load offset=16 (local.get $ep)))))))
+    (local.set $t (f32x4.add (f32x4.add (local.get $t) (local.get $t1)) (f32x4.add (local.get $t2) (local.get $t3))))
     (local.set $dg (f32x4.extract_lane 0 (call $sum4 (local.get $t) (local.get $t) (local.get $t) (local.get $t))))
 
     ;; the logits and e-dots scaled back to values, eight rows at a time (lanes past the count:
@@ -165,49 +183,43 @@
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br $pl)))
 
-    ;; |L|² = wᵀ (G w) over the weights just written: sixteen entries of G w per pass over the
-    ;; weights while they last, then four (each entry summed in row order either way)
+    ;; |L|² = wᵀGw from the Gram's blocks on and right of the diagonal (G is symmetric: half the
+    ;; products and bytes of the full matrix). They are stored in the order read (core/quantize.ts,
+    ;; writeGramBlocks): per block row a, the block (a, a), then (a, b) for b > a, each as four
+    ;; vectors, vector i = G[4b + i][4a .. 4a + 4) — column i of G_ab — so every product is a stored
+    ;; vector times a splatted weight and one pointer walks the item's Gram. Per block row,
+    ;; G_aa w_a + 2 Σ_{b>a} G_ab w_b, then its dot with w_a; four accumulators for each part keep
+    ;; every chain as short as the number of blocks. Rows and lanes from cnt to cnt4 have weight 0
+    ;; (and the Gram is 0 there).
     (local.set $cnt4 (i32.and (i32.add (local.get $cnt) (i32.const 3)) (i32.const -4)))
+    (local.set $wend (i32.add (local.get $w) (i32.shl (local.get $cnt4) (i32.const 2))))
+    (local.set $row (local.get $gr))
     (local.set $llv (v128.const i64x2 0 0))
     (local.set $a (i32.const 0))
-    (local.set $wend (i32.add (local.get $w) (i32.shl (local.get $cnt) (i32.const 2))))
-    (block $ad4 (loop $al4
-      (br_if $ad4 (i32.gt_u (i32.add (local.get $a) (i32.const 16)) (local.get $cnt4)))
-      (local.set $t (v128.const i64x2 0 0)) (local.set $t1 (v128.const i64x2 0 0))
-      (local.set $t2 (v128.const i64x2 0 0)) (local.set $t3 (v128.const i64x2 0 0))
-      (local.set $row (i32.add (local.get $gr) (i32.shl (local.get $a) (i32.const 2))))
-      (local.set $wp (local.get $w))
-      (block $jd4 (loop $jl4
-        (br_if $jd4 (i32.ge_u (local.get $wp) (local.get $wend)))
-        (local.set $ws (v128.load32_splat (local.get $wp)))
-        (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (local.get $row)) (local.get $ws))))
-        (local.set $t1 (f32x4.add (local.get $t1) (f32x4.mul (v128.load offset=16 (local.get $row)) (local.get $ws))))
-        (local.set $t2 (f32x4.add (local.get $t2) (f32x4.mul (v128.load offset=32 (local.get $row)) (local.get $ws))))
-        (local.set $t3 (f32x4.add (local.get $t3) (f32x4.mul (v128.load offset=48 (local.get $row)) (local.get $ws))))
-        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $kPad) (i32.const 2))))
-        (local.set $wp (i32.add (local.get $wp) (i32.const 4)))
-        (br $jl4)))
-      (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $a) (i32.const 2))))
-      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t) (v128.load (local.get $wp)))))
-      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t1) (v128.load offset=16 (local.get $wp)))))
-      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t2) (v128.load offset=32 (local.get $wp)))))
-      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t3) (v128.load offset=48 (local.get $wp)))))
-      (local.set $a (i32.add (local.get $a) (i32.const 16)))
-      (br $al4)))
     (block $ad (loop $al
       (br_if $ad (i32.ge_u (local.get $a) (local.get $cnt4)))
-      (local.set $t (v128.const i64x2 0 0))
-      (local.set $row (i32.add (local.get $gr) (i32.shl (local.get $a) (i32.const 2))))
-      (local.set $j (i32.const 0))
-      (block $jd (loop $jl
-        (br_if $jd (i32.ge_u (local.get $j) (local.get $cnt)))
-        (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (local.get $row))
-          (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))))
-        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $kPad) (i32.const 2))))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $jl)))
-      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t)
-        (v128.load (i32.add (local.get $w) (i32.shl (local.get $a) (i32.const 2)))))))
+      (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $a) (i32.const 2))))
+      (local.set $t (f32x4.mul (v128.load (local.get $row)) (v128.load32_splat (local.get $wp))))
+      (local.set $t1 (f32x4.mul (v128.load offset=16 (local.get $row)) (v128.load32_splat offset=4 (local.get $wp))))
+      (local.set $t2 (f32x4.mul (v128.load offset=32 (local.get $row)) (v128.load32_splat offset=8 (local.get $wp))))
+      (local.set $t3 (f32x4.mul (v128.load offset=48 (local.get $row)) (v128.load32_splat offset=12 (local.get $wp))))
+      (local.set $row (i32.add (local.get $row) (i32.const 64)))
+      (local.set $o0 (v128.const i64x2 0 0)) (local.set $o1 (v128.const i64x2 0 0))
+      (local.set $o2 (v128.const i64x2 0 0)) (local.set $o3 (v128.const i64x2 0 0))
+      (local.set $wq (i32.add (local.get $wp) (i32.const 16)))
+      (block $bd (loop $bl
+        (br_if $bd (i32.ge_u (local.get $wq) (local.get $wend)))
+        (local.set $o0 (f32x4.add (local.get $o0) (f32x4.mul (v128.load (local.get $row)) (v128.load32_splat (local.get $wq)))))
+        (local.set $o1 (f32x4.add (local.get $o1) (f32x4.mul (v128.load offset=16 (local.get $row)) (v128.load32_splat offset=4 (local.get $wq)))))
+        (local.set $o2 (f32x4.add (local.get $o2) (f32x4.mul (v128.load offset=32 (local.get $row)) (v128.load32_splat offset=8 (local.get $wq)))))
+        (local.set $o3 (f32x4.add (local.get $o3) (f32x4.mul (v128.load offset=48 (local.get $row)) (v128.load32_splat offset=12 (local.get $wq)))))
+        (local.set $row (i32.add (local.get $row) (i32.const 64)))
+        (local.set $wq (i32.add (local.get $wq) (i32.const 16)))
+        (br $bl)))
+      (local.set $o0 (f32x4.add (f32x4.add (local.get $o0) (local.get $o1)) (f32x4.add (local.get $o2) (local.get $o3))))
+      (local.set $t (f32x4.add (f32x4.add (f32x4.add (local.get $t) (local.get $t1)) (f32x4.add (local.get $t2) (local.get $t3)))
+        (f32x4.add (local.get $o0) (local.get $o0))))
+      (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t) (v128.load (local.get $wp)))))
       (local.set $a (i32.add (local.get $a) (i32.const 4)))
       (br $al)))
     (call $emit (local.get $cnt) (local.get $dg)
@@ -242,7 +254,7 @@
       (local.set $g (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes))))
       (local.set $base (i32.add (local.get $codes) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rb))))
       (local.set $sc (i32.add (local.get $scales) (i32.shl (i32.mul (local.get $slot) (local.get $kPad)) (i32.const 2))))
-      (local.set $gr (i32.add (local.get $gram) (i32.shl (i32.mul (i32.mul (local.get $slot) (local.get $kPad)) (local.get $kPad)) (i32.const 2))))
+      (local.set $gr (i32.add (local.get $gram) (i32.mul (local.get $slot) (call $gram_bytes (local.get $kPad)))))
       ;; the integer dots, two requests at a time (an odd last one paired with itself)
       (local.set $b (i32.const 0))
       (block $dd (loop $dl
@@ -329,6 +341,13 @@
       (v128.store64_lane 1 (i32.add (i32.add (local.get $ib) (local.get $ke)) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
       (local.set $j (i32.add (local.get $j) (i32.const 2)))
       (br $pl))))
+
+  ;; Bytes of one item's Gram blocks (core/quantize.ts, gramBlockFloats): with n = kPad / 4 blocks
+  ;; a side, n(n + 1)/2 blocks of 64 bytes.
+  (func $gram_bytes (param $kPad i32) (result i32)
+    (local $n i32)
+    (local.set $n (i32.shr_u (local.get $kPad) (i32.const 2)))
+    (i32.shl (i32.mul (local.get $n) (i32.add (local.get $n) (i32.const 1))) (i32.const 5)))
 
   ;; The lane sums of four i32x4 as one vector [Σa, Σb, Σc, Σd] ($sum4's shuffles, integer adds).
   (func $isum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
