@@ -135,7 +135,7 @@
     (param $cnt i32) (param $rowBytes i32) (param $g i32) (param $gn f64) (param $sc i32) (param $gr i32) (param $kPad i32)
     (param $iq i32) (param $sq f32) (param $se f32) (param $e i32) (param $enorm f64) (param $w i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $j i32) (local $v i32) (local $a i32) (local $row i32) (local $cnt4 i32) (local $ie i32) (local $wp i32) (local $wend i32)
+    (local $j i32) (local $a i32) (local $row i32) (local $cnt4 i32) (local $ie i32) (local $wp i32) (local $wend i32)
     (local $s v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
     (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $s1 v128) (local $wv1 v128)
     (local $o0 v128) (local $o1 v128) (local $o2 v128) (local $o3 v128)
