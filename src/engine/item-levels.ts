@@ -8,7 +8,8 @@
  * level is the mean level of the established items (clickers ≥ `establishedClickers`), kept by
  * the item table as running sums (core/item-terms.ts). An item with fewer than `levelBelow`
  * clickers is published with the offset typical − own level (plus, with `withPrior`, the
- * established items' mean prior − its own), added to its score in the slot the popularity prior
+ * established items' mean prior − its own; with `shiftPrior`, one lift of the prior for every such
+ * item, which keeps their order by clickers), added to its score in the slot the popularity prior
  * uses, so every backend ranks with the same sum. The offset is computed once, here, on the host,
  * when the item's cluster set is published, and stored with it; the engine only adds it.
  * Per item the offset is a constant, so whom an item reaches first (its audience) is unchanged.
@@ -29,6 +30,13 @@ export interface ItemLevelOptions {
   establishedClickers?: number;
   /** The offset also replaces the item's popularity prior by the established items' mean prior. */
   withPrior?: boolean;
+  /**
+   * Without `withPrior`: the offset lifts the item's prior by one constant, the established
+   * items' mean prior − the prior at `levelBelow` clickers (never below 0), so an item just below
+   * the line sits near the established items' prior and the items below it keep their order by
+   * clickers (popularity among fresh candidates survives).
+   */
+  shiftPrior?: boolean;
   /** The offset fades linearly with the clicker count: full at 0 clickers, none at `levelBelow`. */
   fade?: boolean;
   /** Users in the level sample. */
@@ -43,6 +51,7 @@ export const ITEM_LEVEL_DEFAULTS: Required<ItemLevelOptions> = {
   levelBelow: 10,
   establishedClickers: ESTABLISHED_CLICKERS,
   withPrior: true,
+  shiftPrior: false,
   fade: false,
   sampleUsers: 200,
   seed: 1,
@@ -182,7 +191,8 @@ export class ItemLeveller {
       const c = it.clickers ?? 0;
       if (!Number.isFinite(level)) return { offset: 0 };
       if (!o.enabled || n === 0 || c >= o.levelBelow) return { level, offset: 0 };
-      const prior = o.withPrior ? sumP / n - popularityPrior(lambda, c) : 0;
+      const prior = o.withPrior ? sumP / n - popularityPrior(lambda, c)
+        : o.shiftPrior && Number.isFinite(o.levelBelow) ? Math.max(0, sumP / n - popularityPrior(lambda, o.levelBelow)) : 0;
       const weight = o.fade && Number.isFinite(o.levelBelow) ? 1 - c / o.levelBelow : 1;
       return { level, offset: Math.fround(weight * (sumL / n - level + prior)) };
     });

@@ -132,6 +132,21 @@ export class NewItemProtocol {
     }
   }
 
+  /**
+   * Records `from`'s pair AUCs (and its placebo's) of one seed under `to` as well: for a method
+   * that serves the very same model, so scoring it again would only repeat them.
+   */
+  alias(from: string, to: string, seed: number): void {
+    for (const { n } of this.plans) {
+      for (const [a, b] of [[from, to], [`${from}, random seeds (placebo)`, `${to}, random seeds (placebo)`]]) {
+        const l = this.aucs.get(`${n}|${a}|${seed}`);
+        if (!l) continue;
+        this.aucs.set(`${n}|${b}|${seed}`, l.slice());
+        if (this.placebos.has(a)) this.placebos.add(b);
+      }
+    }
+  }
+
   /** The YouTube-DNN-style model as trained (no retraining), and most popular with the n clicks as the new item's count. */
   baselines(yt: YoutubeDnn, popularName: string, seed: number): void {
     for (const { n, plans } of this.plans) {

@@ -32,6 +32,7 @@ import { targetEmbedder, trainStage1, type Stage1Options, type Stage1Result } fr
 import { trainStage2, type Stage2Options, type Stage2Result } from '../train/stage2.js';
 import { distinctPositives, TRAIN_DEFAULTS } from '../train/pipeline.js';
 import { ITEM_LEVEL_DEFAULTS, type ItemLevelOptions } from '../engine/item-levels.js';
+import type { RalmModel } from '../model/model.js';
 import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
 import { MostPopular } from './baselines.js';
@@ -106,6 +107,8 @@ export interface RecommendEvalOptions {
    * they compare without a test row.
    */
   levelSweep?: boolean;
+  /** The policies of LEVEL_SWEEP the sweep runs (default: every one). */
+  levelPolicies?: readonly string[];
   /** New items: also score each RALM row's placebo (the item published from random known users; new-items.ts). */
   newItemPlacebo?: boolean;
   log?: (line: string) => void;
@@ -140,8 +143,29 @@ export const LEVEL_SWEEP: Record<string, ItemLevelOptions | false> = {
   'below 20, with the prior': { levelBelow: 20, withPrior: true, fade: false },
   'fading out at 20, look-alike only': { levelBelow: 20, withPrior: false, fade: true },
   'fading out at 20, with the prior': { levelBelow: 20, withPrior: true, fade: true },
+  'fading out at 10, look-alike only': { levelBelow: 10, withPrior: false, fade: true },
+  'below 10, prior shifted': { levelBelow: 10, withPrior: false, shiftPrior: true, fade: false },
+  'below 20, prior shifted': { levelBelow: 20, withPrior: false, shiftPrior: true, fade: false },
   'every item, with the prior': { levelBelow: Infinity, withPrior: true, fade: false },
 };
+
+/**
+ * Whether two stage-2 results serve the same scores: every weight and every manifest field the
+ * engine scores with (widths, k, the blend, the prior's λ) equal. Then `ralm eval` evaluates the
+ * second under its own name from the first's figures instead of scoring it again (on Globo.com
+ * the keep check keeps RALM's start, which is the untrained row's model).
+ */
+export function sameServedModel(a: RalmModel, b: RalmModel): boolean {
+  const ma = a.manifest;
+  const mb = b.manifest;
+  const fields = ['h', 'm', 'k', 'attentionSize', 'alpha', 'beta', 'activation'] as const;
+  if (fields.some((f) => ma[f] !== mb[f]) || (ma.popularityPrior ?? 0) !== (mb.popularityPrior ?? 0)) return false;
+  return (Object.keys(a.weights) as Array<keyof RalmModel['weights']>).every((w) => {
+    const x = a.weights[w];
+    const y = b.weights[w];
+    return x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
+  });
+}
 
 export function defaultFreshWindow(kind: 'global' | 'per-user'): number {
   return kind === 'global' ? 86_400_000 : 365 * 86_400_000;
@@ -239,6 +263,8 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       { name: 'RALM (no global attention)', s1: s1a, opts: { alpha: 0, beta: 1, learnBlend: false, keepAveraged: false } },
       { name: 'RALM (concatenation)', s1: s1c, opts: {} },
     ];
+    const served: Array<{ name: string; s1: Stage1Result; model: RalmModel }> = [];
+    const scoresNewItems = (name: string): boolean => name === 'RALM' || name === 'RALM (averaged seeds)' || (name === 'RALM (untrained)' && !methods.has('RALM'));
     for (const v of variants) {
       if (!methods.has(v.name) || !v.s1) continue;
       const t = performance.now();
@@ -255,6 +281,17 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       }
       training.push({ seed, method: v.name, seconds: (performance.now() - t) / 1000, bestEpoch: s2.bestEpoch, validation: s2.bestValidationAuc, kept: s2.kept, validationItems: s2.validation.kept.items, validationUsers: s2.validation.kept.users, validationRanking: s2.validation.kept.ranking,
         popularityPrior: s2.prior.lambda, validationRankingWithPrior: s2.validation.kept.withPrior, check: s2.check });
+      // The sweeps below never run on a row that can be a copy: RALM comes first, and the untrained row sweeps only without it.
+      const same = served.find((p) => p.s1 === v.s1 && sameServedModel(p.model, s2.model));
+      if (same && v.name !== 'RALM') {
+        for (const [list, from] of [[runs, runs], [freshRuns, freshRuns]] as const) {
+          for (const r of from.filter((x) => x.method === same.name && x.seed === seed)) list.push({ ...r, method: v.name, metrics: { ...r.metrics } });
+        }
+        if (scoresNewItems(v.name)) newItems.alias(same.name, v.name, seed);
+        log(`  ${v.name.padEnd(28)} serves the same model as ${same.name} (every weight, k, the blend and λ): its figures are ${same.name}'s, not scored again`);
+        continue;
+      }
+      served.push({ name: v.name, s1: v.s1, model: s2.model });
       const rng = new Rng(seed * 101 + 5);
       // One sample per item, so a prior sweep scores the very clusters the RALM row did.
       const sampled = new Map<number, number[]>();
@@ -266,7 +303,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(o.itemLevels) });
       try {
         await evalOne(rec, seed);
-        if (v.name === 'RALM' || v.name === 'RALM (averaged seeds)' || (v.name === 'RALM (untrained)' && !methods.has('RALM'))) await newItems.ralm(rec, seed, o.newItemPlacebo ? knownUsers : undefined);
+        if (scoresNewItems(v.name)) await newItems.ralm(rec, seed, o.newItemPlacebo ? knownUsers : undefined);
       } finally {
         await rec.close();
       }
@@ -280,7 +317,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       }
       // The sweep runs on the trained RALM, or on the untrained one when it is run alone.
       const sweep = o.levelSweep && (v.name === 'RALM' || (v.name === 'RALM (untrained)' && !methods.has('RALM')));
-      for (const [policy, lo] of sweep ? Object.entries(LEVEL_SWEEP) : []) {
+      for (const [policy, lo] of sweep ? Object.entries(LEVEL_SWEEP).filter(([name]) => !o.levelPolicies || o.levelPolicies.includes(name)) : []) {
         const swept = await RalmRecommender.create(`${v.name} (levels: ${policy})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(lo) });
         try {
           await evalOne(swept, seed);

@@ -85,11 +85,11 @@ export function oneOf<T extends string>(allowed: readonly T[]): (raw: string) =>
   };
 }
 
-/** A non-empty comma-separated list, each item parsed by `item`. */
-export function list<T>(item: (raw: string) => T): (raw: string) => T[] {
+/** A non-empty list, comma-separated unless `separator` says otherwise (names that hold commas), each item parsed by `item`. */
+export function list<T>(item: (raw: string) => T, separator = ','): (raw: string) => T[] {
   return (raw) => {
-    const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    if (items.length === 0) throw new Error(`expected a comma-separated list, got ${describe(raw)}`);
+    const items = raw.split(separator).map((s) => s.trim()).filter((s) => s !== '');
+    if (items.length === 0) throw new Error(`expected a ${separator === ',' ? 'comma' : `"${separator}"`}-separated list, got ${describe(raw)}`);
     return items.map((s) => item(s));
   };
 }

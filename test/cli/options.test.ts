@@ -1,7 +1,7 @@
 /** The option-parser pieces the commands and the defaults objects lean on. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { asDefault, int, list, parseOptions, withDefaults, UsageError } from '../../src/util/options.js';
+import { asDefault, int, list, parseOptions, str, withDefaults, UsageError } from '../../src/util/options.js';
 import { STAGE1_DEFAULTS } from '../../src/train/stage1.js';
 
 describe('option helpers', () => {
@@ -24,6 +24,8 @@ describe('option helpers', () => {
     assert.throws(() => int(0)('-1'), /expected a non-negative integer, got "-1"/);
     assert.throws(() => int(0, 9)('10'), /expected an integer in \[0, 9\], got "10"/);
     assert.throws(() => list(int())(' , '), /expected a comma-separated list/);
+    assert.deepEqual(list(str(), ';')('below 10, look-alike only; off'), ['below 10, look-alike only', 'off']);
+    assert.throws(() => list(str(), ';')(' ; '), /expected a ";"-separated list/);
   });
 
   it('parseOptions: defaults fill absent options, `given` holds what the command line set', () => {

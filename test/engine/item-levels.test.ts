@@ -1,7 +1,7 @@
 /**
  * Item levels (engine/item-levels.ts): an item's level is its mean look-alike score over the
  * sample (the reference's blend, averaged); an item below the threshold gets typical − own level
- * (with the prior levelled too when asked), an established one none; the typical level is the
+ * (with the prior levelled too, or shifted, when asked), an established one none; the typical level is the
  * item table's running mean over live established items, kept through replace and remove; the
  * sample of ids does not depend on their order; the switch publishes offset 0.
  */
@@ -62,6 +62,16 @@ describe('item levels', () => {
       assert.equal(off[i].offset, 0);
       assert.ok(Math.abs((off[i].level as number) - levels[i]) < 1e-5, 'levels are measured even when off');
     });
+    // The prior shifted: one lift for every item below the line (the established mean prior − the
+    // prior at the line), so below it the order by clickers survives; never a negative lift.
+    const shifted = await new ItemLeveller(model, sample, { withPrior: false, shiftPrior: true, levelBelow: 20 }).levels(items, undefined, lambda);
+    const lift = typicalPrior - popularityPrior(lambda, 20);
+    assert.ok(lift > 0);
+    items.forEach((it, i) => assert.ok(Math.abs(shifted[i].offset - (it.clickers < 20 ? typical - levels[i] + lift : 0)) < 1e-5, `${it.id} prior shifted`));
+    const served = items.slice(0, 3).map((it, i) => shifted[i].offset + levels[i] + popularityPrior(lambda, it.clickers));
+    assert.ok(served[0] < served[1] && served[1] < served[2], 'below the line, more clickers still rank higher on the level');
+    const sunk = await new ItemLeveller(model, sample, { withPrior: false, shiftPrior: true, levelBelow: 1000 }).levels(items, undefined, lambda);
+    items.forEach((_, i) => assert.ok(Math.abs(sunk[i].offset - (typical - levels[i])) < 1e-5, 'a line above the established counts lifts the prior by 0, never less'));
     // Fading: the offset shrinks linearly with the count, to none at the threshold.
     const fading = await new ItemLeveller(model, sample, { withPrior: false, fade: true, levelBelow: 20 }).levels(items, undefined, lambda);
     items.forEach((it, i) => assert.ok(it.clickers >= 20 ? fading[i].offset === 0 : Math.abs(fading[i].offset - (1 - it.clickers / 20) * (typical - levels[i])) < 1e-5, it.id));

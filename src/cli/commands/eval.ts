@@ -1,6 +1,6 @@
 /** `ralm eval [recommend]` and `ralm eval audience`: RALM measured against its ablations and baselines. */
 import { resolve } from 'node:path';
-import { METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
+import { LEVEL_SWEEP, METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
 import { AUDIENCE_EVAL_DEFAULTS } from '../../eval/audience-eval.js';
 import { defaultHidden } from '../../train/stage1.js';
 import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
@@ -36,6 +36,7 @@ const RECOMMEND_OPTIONS = {
   itemLevels: { flag: 'item-levels', arg: 'on|off', default: 'on', help: 'publish every RALM row\'s items with their level offsets, as served (docs/quality.md)', parse: oneOf(['on', 'off'] as const) },
   newItemPlacebo: { flag: 'new-item-placebo', boolean: true, help: 'new items: also score each RALM row\'s placebo, the item published from as many random known users', parse: bool },
   levelSweep: { flag: 'level-sweep', boolean: true, help: 'also evaluate the trained RALM under each level-offset policy (rows "RALM (levels: …)"; with --validation: on no test row)', parse: bool },
+  levelPolicies: { flag: 'level-policies', arg: 'NAME;…', defaultText: 'all', help: `with --level-sweep, only these policies (names hold commas: separate them by semicolons), of: ${Object.keys(LEVEL_SWEEP).join('; ')}`, parse: list(oneOf(Object.keys(LEVEL_SWEEP)), ';') },
   newItems: { flag: 'new-items', arg: 'N', default: asDefault(r.newItemsMax), help: 'new items evaluated at most (sampled)', parse: int() },
   ...SYNTHETIC_OPTIONS,
   out: { flag: 'out', arg: 'FILE.json', help: 'write the result (JSON)', parse: str() },
@@ -60,7 +61,7 @@ const recommend = defineCommand({
     const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, itemLevels: v.itemLevels === 'off' ? false : undefined, levelSweep: v.levelSweep, newItemPlacebo: v.newItemPlacebo, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, itemLevels: v.itemLevels === 'off' ? false : undefined, levelSweep: v.levelSweep, levelPolicies: v.levelPolicies, newItemPlacebo: v.newItemPlacebo, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
       stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
