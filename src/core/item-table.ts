@@ -149,6 +149,11 @@ export class ItemTable {
     return this.idToSlot.get(id);
   }
 
+  /**
+   * The id of the item in `slot`: a live one, or one replaced or removed whose slot a snapshot
+   * still pins (so a request resolved under that snapshot names its items without keeping its
+   * own list of ids); undefined once the slot is free.
+   */
   idOf(slot: number): string | undefined {
     return this.slotToId[slot];
   }
@@ -322,7 +327,6 @@ export class ItemTable {
       const old = this.idToSlot.get(ids[i]);
       if (old !== undefined) {
         retiring.push(old);
-        this.slotToId[old] = undefined;
         this.terms.hidden(old);
       }
       this.terms.shown(slots[i]);
@@ -343,7 +347,6 @@ export class ItemTable {
         continue;
       }
       this.idToSlot.delete(id);
-      this.slotToId[s] = undefined;
       this.terms.hidden(s);
       retiring.push(s);
     }
@@ -364,8 +367,10 @@ export class ItemTable {
     for (const e of this.active.keys()) oldest = Math.min(oldest, e);
     const keep: Array<{ slot: number; epoch: number }> = [];
     for (const r of this.retired) {
-      if (oldest >= r.epoch) this.freeSlots.push(r.slot);
-      else keep.push(r);
+      if (oldest >= r.epoch) {
+        this.slotToId[r.slot] = undefined;
+        this.freeSlots.push(r.slot);
+      } else keep.push(r);
     }
     this.retired = keep;
   }

@@ -23,8 +23,6 @@ export class PreparedRank {
   constructor(
     /** What the backend scores. */
     readonly request: PreparedRequest,
-    /** Candidate ids, position for position with `request.slots`. */
-    readonly ids: readonly string[],
     /** The table the slots belong to. */
     readonly table: ItemTable,
     private readonly snapshot: Snapshot,
@@ -79,7 +77,10 @@ export function prepareRank(model: RalmModel, table: ItemTable, e: Float32Array,
   try {
     const cand = table.candidates(r.candidates, r.exclude, `${prefix}candidates`);
     const topK = Math.min(r.k, Math.max(1, cand.slots.length));
-    return new PreparedRank(prepareQuery(model, table.stride, e, cand.slots, topK), cand.ids, table, snapshot);
+    // The ids are not kept: the pinned slots name their items (ItemTable.idOf), and a queued
+    // request holding 10,000 strings would have every young-generation collection meanwhile copy
+    // them, then promote them to the old generation.
+    return new PreparedRank(prepareQuery(model, table.stride, e, cand.slots, topK), table, snapshot);
   } catch (err) {
     snapshot.release();
     throw err;
@@ -90,6 +91,6 @@ export function prepareRank(model: RalmModel, table: ItemTable, e: Float32Array,
 export function rankedItems(p: PreparedRank, rows: ScoredRows): RankedItem[] {
   const { slots } = p.request;
   return Array.from(rows.index, (pos, t) => ({
-    id: p.ids[pos], score: rows.score[t], cosGlobal: rows.cosGlobal[t], cosLocal: rows.cosLocal[t], cold: p.table.isCold(slots[pos]),
+    id: p.table.idOf(slots[pos]) as string, score: rows.score[t], cosGlobal: rows.cosGlobal[t], cosLocal: rows.cosLocal[t], cold: p.table.isCold(slots[pos]),
   }));
 }
