@@ -104,6 +104,12 @@ export interface LoadRun {
   clientCpuMsPerOk?: number;
   /** Requests per engine call over the run, from the service's metrics: maximum runs with coalescing on. */
   meanBatch?: number;
+  /**
+   * Share of the run during which a batch was in the engine (the engine's batch seconds over the
+   * run's length): below 1, the scoring threads had no work while requests were in the service —
+   * waiting for the event loop to read, resolve and answer them. Maximum runs with coalescing on.
+   */
+  engineBusy?: number;
 }
 
 export interface HttpBenchResult {
@@ -168,11 +174,11 @@ interface ServerCpu {
   mainMs: number | null;
 }
 
-/** The batch-size histogram's sum and count in a Prometheus text page. */
-async function batchTotals(metricsUrl: string): Promise<{ sum: number; count: number }> {
+/** The batch-size histogram's sum and count, and the engine's batch seconds, in a Prometheus text page. */
+async function batchTotals(metricsUrl: string): Promise<{ sum: number; count: number; engineSeconds: number }> {
   const text = await (await fetch(metricsUrl)).text();
   const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { sum: read('ralm_batch_size_sum'), count: read('ralm_batch_size_count') };
+  return { sum: read('ralm_batch_size_sum'), count: read('ralm_batch_size_count'), engineSeconds: read('ralm_engine_batch_seconds_sum') };
 }
 
 /** Admission refusals among a run's replies, by status. */
@@ -204,6 +210,7 @@ export function formatRun(r: LoadRun): string {
     r.serverCpuMsPerOk !== undefined ? `server cpu ${r.serverCpuMsPerOk.toFixed(2)} ms/accepted${r.mainCpuMsPerOk !== undefined ? ` (event loop ${r.mainCpuMsPerOk.toFixed(2)})` : ''}` : '',
     r.clientCpuMsPerOk !== undefined ? `load generator ${r.clientCpuMsPerOk.toFixed(2)} ms` : '',
     r.meanBatch !== undefined ? `batch ${r.meanBatch.toFixed(1)}` : '',
+    r.engineBusy !== undefined ? `engine busy ${(100 * r.engineBusy).toFixed(0)}%` : '',
     r.non2xx + r.errors > 0 ? `(${r.non2xx} non-2xx of which ${r.refused} refused, ${r.errors} errors)` : '',
     r.saturated ? '(saturated: rate not sustained)' : '',
     r.refusalsDominate ? '(mostly refused: the accepted rate is what was left after refusing the excess, not the service\'s capacity)' : '',
@@ -253,6 +260,8 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           const batches1 = await batchTotals(metricsUrl);
           const mean = (batches1.sum - batches0.sum) / (batches1.count - batches0.count);
           if (Number.isFinite(mean)) max.meanBatch = mean;
+          const busy = (batches1.engineSeconds - batches0.engineSeconds) / o.durationSec;
+          if (Number.isFinite(busy)) max.engineBusy = busy;
         }
         runs.push(max);
         log(formatRun(max));
