@@ -31,6 +31,7 @@ import { candidateCount, scanTwoPass, TWO_PASS_DEFAULTS, type AudienceScanMode }
 import { Rng } from '../src/util/rng.js';
 import { withDefaults } from '../src/util/options.js';
 import { measure, RooflineProbe, type Timing } from './stats.js';
+import { ParallelRooflineProbe } from './parallel-roofline.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 
 export interface AudienceBenchOptions {
@@ -80,6 +81,13 @@ export interface AudienceRow {
   rooflineRatio: number;
   /** median / the time to read the same users stored as f32 (the roofline the f32 rows use). */
   f32RooflineRatio?: number;
+  /**
+   * median / the time for `rooflineThreads` threads (every core) to read the f32 users together
+   * (parallel-roofline.ts): the scan runs on every core, so one thread's read flatters it when
+   * that read is bound by one core rather than by memory. Absent above 2 GiB and in older results.
+   */
+  f32RooflineAllThreadsRatio?: number;
+  rooflineThreads?: number;
   /** Rows other than f32 exact: the share of the exact f32 scan's top N (same backend and seed set) this scan returns. */
   recallVsF32?: number;
   /** The WebAssembly kernel on one thread with its data in cache, GMAC/s (null for other targets). */
@@ -145,6 +153,10 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
   }
   roof.release();
   const f32Roofline = rooflines.get('f32') as Timing;
+  const allThreads = new ParallelRooflineProbe();
+  const f32AllThreads = await allThreads.timeUpTo(bytesOf('f32'));
+  await allThreads.release();
+  if (f32AllThreads) log(`memory-read roofline for the f32 users read by ${allThreads.threads} threads together: ${f32AllThreads.medianMs.toFixed(1)} ms (${(bytesOf('f32') / f32AllThreads.medianMs / 1e6).toFixed(1)} GB/s)`);
   const rng = new Rng(7);
   for (const k of ks) {
     const model = randomModel({ h, m: h, k, attentionSize: 64, seed: 1 });
@@ -201,6 +213,7 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
                 usersPerSec: n / (timing.medianMs / 1000),
                 gmacPerSec: macs / (timing.medianMs / 1000) / 1e9,
                 roofline, rooflineRatio: timing.medianMs / roofline.medianMs, f32RooflineRatio: timing.medianMs / f32Roofline.medianMs,
+                ...(f32AllThreads ? { f32RooflineAllThreadsRatio: timing.medianMs / f32AllThreads.medianMs, rooflineThreads: allThreads.threads } : {}),
                 recallVsF32: recall, inCacheGmacPerThread: inCache, clusterMs,
                 threads: target === 'webgpu' ? 0 : target === 'scalar' ? 1 : Math.min(4, availableParallelism()),
               };
@@ -252,6 +265,7 @@ export function formatAudienceRow(r: AudienceRow): string {
     `${(r.usersPerSec / 1e6).toFixed(2).padStart(6)} M users/s`, `${r.gmacPerSec.toFixed(1).padStart(5)} GMAC/s`,
     `roofline ${f(r.roofline.medianMs).padStart(6)} ms`, `ratio ${r.rooflineRatio.toFixed(1).padStart(5)}×`,
     `f32 ratio ${(r.f32RooflineRatio ?? r.rooflineRatio).toFixed(1).padStart(5)}×`,
+    r.f32RooflineAllThreadsRatio === undefined ? '' : `(${r.rooflineThreads} threads' read ${r.f32RooflineAllThreadsRatio.toFixed(1).padStart(5)}×)`,
     r.recallVsF32 === undefined ? '' : `recall@${r.topN} vs f32 ${r.recallVsF32.toFixed(4)}`,
     r.inCacheGmacPerThread === null ? '' : `kernel in cache ${r.inCacheGmacPerThread.toFixed(1)} GMAC/s/thread (${r.threads} threads)`,
     `cluster ${f(r.clusterMs)} ms`,

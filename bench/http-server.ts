@@ -11,6 +11,7 @@
  */
 import Fastify from 'fastify';
 import { Packr } from 'msgpackr';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ export interface HttpServerArgs {
   cpuOffload?: boolean;
   /** Centroid storage; default: the service's setting. */
   storage?: 'f32' | 'f16' | 'int8';
+  /** `off`: the served apps refuse nothing (no load shedding, waits and deadlines of a minute). Default `on`: the service's settings. */
+  admission?: 'on' | 'off';
 }
 
 export type Encoding = 'json' | 'msgpack';
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
   const common = {
     engine, store, seeds, apiToken: null, bodyLimit: config.bodyLimit, requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     audience: { storage: config.audienceStorage },
+    ...(args.admission === 'off' ? { maxEventLoopDelayMs: 0, requestTimeoutMs: 60_000, limits: { maxQueueWaitMs: 60_000 } } : {}),
   };
   const built = buildApp({ ...common, batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue } });
   const batched = built.app;
@@ -129,12 +133,12 @@ async function main(): Promise<void> {
 
   const listen = { host: '127.0.0.1', port: 0 };
   const urls = { batched: await batched.listen(listen), unbatched: await unbatched.listen(listen), bare: await bare.listen(listen) };
-  const ready: ReadyMessage = { type: 'ready', urls, adapter: `${engine.adapterName}, ${args.storage ?? config.storage} centroids`, cases, deadlineMs: config.requestTimeoutMs };
+  const ready: ReadyMessage = { type: 'ready', urls, adapter: `${engine.adapterName}, ${args.storage ?? config.storage} centroids`, cases, deadlineMs: common.requestTimeoutMs };
   send(ready);
   process.on('message', (m: { type?: string }) => {
     if (m?.type === 'cpu') {
       const u = process.cpuUsage();
-      send({ type: 'cpu', ms: (u.user + u.system) / 1000 });
+      send({ type: 'cpu', ms: (u.user + u.system) / 1000, mainMs: mainThreadMs() });
       return;
     }
     if (m?.type !== 'stop') return;
@@ -147,6 +151,15 @@ async function main(): Promise<void> {
       process.disconnect?.();
     })();
   });
+}
+
+/** The main thread's processor time, ms, from Linux's scheduler statistics (null elsewhere). */
+function mainThreadMs(): number | null {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
 }
 
 main().catch((err: unknown) => {

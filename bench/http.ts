@@ -18,6 +18,7 @@
 import { fork } from 'node:child_process';
 import { loadConfig } from '../src/server/config.js';
 import http from 'node:http';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { quantile } from './stats.js';
 import { withDefaults } from '../src/util/options.js';
@@ -46,12 +47,17 @@ export interface HttpBenchOptions {
   cpuOffload?: boolean;
   /** The item table's centroid storage; default: the service's setting (int8). */
   storage?: 'f32' | 'f16' | 'int8';
+  /**
+   * `off`: the served apps refuse nothing (http-server.ts), so that on a machine running other
+   * work a maximum run reads what the service serves rather than how it sheds load. Default `on`.
+   */
+  admission?: 'on' | 'off';
   log?: (line: string) => void;
 }
 
 /** runHttpBench's defaults. */
 export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, storage: loadConfig({}).storage,
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, storage: loadConfig({}).storage, admission: 'on',
 };
 
 export interface LoadRun {
@@ -92,6 +98,18 @@ export interface LoadRun {
    * that rate's batch sizes.
    */
   serverCpuMsPerOk?: number;
+  /** Of serverCpuMsPerOk: the main thread's (the event loop: HTTP, parsing, validation, id lookup, replies); the rest is the scoring workers and the collector's threads. Linux only. */
+  mainCpuMsPerOk?: number;
+  /** This process's processor time (the load generator) per accepted reply, ms: maximum runs. */
+  clientCpuMsPerOk?: number;
+  /** Requests per engine call over the run, from the service's metrics: maximum runs with coalescing on. */
+  meanBatch?: number;
+  /**
+   * Share of the run during which a batch was in the engine (the engine's batch seconds over the
+   * run's length): below 1, the scoring threads had no work while requests were in the service —
+   * waiting for the event loop to read, resolve and answer them. Maximum runs with coalescing on.
+   */
+  engineBusy?: number;
 }
 
 export interface HttpBenchResult {
@@ -102,6 +120,8 @@ export interface HttpBenchResult {
   settings: {
     backend: string; adapter: string; sizes: number[]; durationSec: number; connections: number; rateFractions: number[];
     overloadFactor: number; jobsUsers: number; k: number; h: number; topK: number;
+    /** Absent in results written before the option existed: on. */
+    admission?: 'on' | 'off';
   };
   cases: Array<{ n: number; encoding: Encoding; requestBytes: number; responseBytes: number }>;
   runs: LoadRun[];
@@ -124,7 +144,7 @@ async function loadAutocannon(): Promise<Autocannon> {
   }
 }
 
-function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void>; cpuMs: () => Promise<number> }> {
+function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void>; cpuMs: () => Promise<ServerCpu> }> {
   const child = fork(fileURLToPath(new URL('./http-server.js', import.meta.url)), [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`the benchmark server exited with code ${code} before it was ready`));
@@ -139,13 +159,26 @@ function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop:
         });
         child.send({ type: 'stop' });
       });
-      const cpuMs = (): Promise<number> => new Promise((done) => {
-        child.once('message', (r: { ms: number }) => done(r.ms));
+      const cpuMs = (): Promise<ServerCpu> => new Promise((done) => {
+        child.once('message', (r: ServerCpu) => done(r));
         child.send({ type: 'cpu' });
       });
       resolve({ ready: m, stop, cpuMs });
     });
   });
+}
+
+/** The server's processor time so far, ms: every thread, and the main thread's (null where unknown). */
+interface ServerCpu {
+  ms: number;
+  mainMs: number | null;
+}
+
+/** The batch-size histogram's sum and count, and the engine's batch seconds, in a Prometheus text page. */
+async function batchTotals(metricsUrl: string): Promise<{ sum: number; count: number; engineSeconds: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { sum: read('ralm_batch_size_sum'), count: read('ralm_batch_size_count'), engineSeconds: read('ralm_engine_batch_seconds_sum') };
 }
 
 /** Admission refusals among a run's replies, by status. */
@@ -174,7 +207,10 @@ export function formatRun(r: LoadRun): string {
     what.padEnd(18), `N=${String(r.n).padStart(6)}`, r.encoding.padEnd(7), (r.rate === null ? 'max' : `${r.rate}/s`).padStart(8),
     `${r.requestsPerSec.toFixed(0).padStart(6)} req/s accepted`, r.refused > 0 ? `${r.refusedPerSec.toFixed(0)} req/s refused` : '', `p50 ${r.latencyMs.p50.toFixed(1).padStart(7)} ms`, `p99 ${r.latencyMs.p99.toFixed(1).padStart(7)} ms`,
     `${(r.candidatesPerSec / 1e6).toFixed(2).padStart(6)} M cand/s`,
-    r.serverCpuMsPerOk !== undefined ? `server cpu ${r.serverCpuMsPerOk.toFixed(2)} ms/accepted` : '',
+    r.serverCpuMsPerOk !== undefined ? `server cpu ${r.serverCpuMsPerOk.toFixed(2)} ms/accepted${r.mainCpuMsPerOk !== undefined ? ` (event loop ${r.mainCpuMsPerOk.toFixed(2)})` : ''}` : '',
+    r.clientCpuMsPerOk !== undefined ? `load generator ${r.clientCpuMsPerOk.toFixed(2)} ms` : '',
+    r.meanBatch !== undefined ? `batch ${r.meanBatch.toFixed(1)}` : '',
+    r.engineBusy !== undefined ? `engine busy ${(100 * r.engineBusy).toFixed(0)}%` : '',
     r.non2xx + r.errors > 0 ? `(${r.non2xx} non-2xx of which ${r.refused} refused, ${r.errors} errors)` : '',
     r.saturated ? '(saturated: rate not sustained)' : '',
     r.refusalsDominate ? '(mostly refused: the accepted rate is what was left after refusing the excess, not the service\'s capacity)' : '',
@@ -186,7 +222,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, storage: o.storage });
+  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, storage: o.storage, admission: o.admission });
   const runs: LoadRun[] = [];
   const overload: OverloadRun[] = [];
   let jobs: JobsRun | null = null;
@@ -208,9 +244,25 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
       for (const batching of o.batching) {
         const url = `${batching === 'on' ? ready.urls.batched : ready.urls.unbatched}/v1/recommend`;
         await load(url, c, o.connections, Math.min(1, o.durationSec)); // warm-up
+        const metricsUrl = `${ready.urls.batched}/metrics`;
+        const batches0 = batching === 'on' ? await batchTotals(metricsUrl) : null;
         const cpu0 = await cpuMs();
+        const client0 = process.cpuUsage();
         const max = summarizeRun(await load(url, c, o.connections, o.durationSec), { target: 'ralm', n: c.n, encoding: c.encoding, batching, rate: null, connections: o.connections, durationSec: o.durationSec });
-        if (max.ok > 0) max.serverCpuMsPerOk = ((await cpuMs()) - cpu0) / max.ok;
+        const client = process.cpuUsage(client0);
+        const cpu1 = await cpuMs();
+        if (max.ok > 0) {
+          max.serverCpuMsPerOk = (cpu1.ms - cpu0.ms) / max.ok;
+          if (cpu0.mainMs !== null && cpu1.mainMs !== null) max.mainCpuMsPerOk = (cpu1.mainMs - cpu0.mainMs) / max.ok;
+          max.clientCpuMsPerOk = (client.user + client.system) / 1000 / max.ok;
+        }
+        if (batches0) {
+          const batches1 = await batchTotals(metricsUrl);
+          const mean = (batches1.sum - batches0.sum) / (batches1.count - batches0.count);
+          if (Number.isFinite(mean)) max.meanBatch = mean;
+          const busy = (batches1.engineSeconds - batches0.engineSeconds) / o.durationSec;
+          if (Number.isFinite(busy)) max.engineBusy = busy;
+        }
         runs.push(max);
         log(formatRun(max));
         if (batching === 'on' && o.overloadFactor > 0) {
@@ -222,13 +274,14 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           const rate = Math.max(1, Math.round(max.requestsPerSec * f));
           const cpuAt = await cpuMs();
           const run = await openLoop(url, c, rate, o.durationSec, batching);
-          if (run.ok > 0) run.serverCpuMsPerOk = ((await cpuMs()) - cpuAt) / run.ok;
+          if (run.ok > 0) run.serverCpuMsPerOk = ((await cpuMs()).ms - cpuAt.ms) / run.ok;
           runs.push(run);
           log(formatRun(run));
         }
       }
     }
     for (const line of onOffLines(runs)) log(line);
+    for (const line of boundLines(runs, availableParallelism())) log(line);
   } finally {
     await stop();
   }
@@ -239,7 +292,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     machine: finishMachineInfo(machine),
     settings: {
       backend: o.backend, adapter: ready.adapter, sizes: o.sizes, durationSec: o.durationSec, connections: o.connections, rateFractions: o.rateFractions,
-      overloadFactor: o.overloadFactor, jobsUsers: o.jobsUsers, k: o.k, h: o.h, topK: o.topK,
+      overloadFactor: o.overloadFactor, jobsUsers: o.jobsUsers, k: o.k, h: o.h, topK: o.topK, admission: o.admission,
     },
     cases: ready.cases.map((c) => ({ n: c.n, encoding: c.encoding, requestBytes: c.requestBytes, responseBytes: c.responseBytes })),
     runs,
@@ -257,6 +310,19 @@ export function onOffLines(runs: readonly LoadRun[]): string[] {
     const cpu = on.serverCpuMsPerOk !== undefined && off.serverCpuMsPerOk !== undefined ? `, server cpu per accepted ${on.serverCpuMsPerOk.toFixed(2)} vs ${off.serverCpuMsPerOk.toFixed(2)} ms (${(off.serverCpuMsPerOk / on.serverCpuMsPerOk).toFixed(2)}× less)` : '';
     const unread = on.refusalsDominate || off.refusalsDominate ? ' (not readable: refusals dominate a run)' : '';
     return [`N=${on.n} ${on.encoding}: batching on / off ${(on.requestsPerSec / Math.max(1e-9, off.requestsPerSec)).toFixed(2)}× accepted req/s${cpu}${unread}`];
+  });
+}
+
+/**
+ * Per maximum run with coalescing on: the processor time one accepted request costs the server
+ * and the load generator together, and the most requests per second `cores` cores could then
+ * serve if every one of them were busy with this work alone — what the run would reach on a
+ * machine running nothing else, with no core ever idle.
+ */
+export function boundLines(runs: readonly LoadRun[], cores: number): string[] {
+  return runs.filter((r) => r.target === 'ralm' && r.rate === null && r.batching === 'on' && r.serverCpuMsPerOk !== undefined && r.clientCpuMsPerOk !== undefined).map((r) => {
+    const ms = (r.serverCpuMsPerOk as number) + (r.clientCpuMsPerOk as number);
+    return `N=${r.n} ${r.encoding}, batching on: ${ms.toFixed(2)} ms of processor time per accepted request (server and load generator): at most ${(cores * 1000 / ms).toFixed(0)} req/s on ${cores} cores kept busy`;
   });
 }
 

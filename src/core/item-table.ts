@@ -136,11 +136,6 @@ export class ItemTable {
     return this.space.capacity;
   }
 
-  /** Bytes of one page's centroid block in host float32. */
-  get pageCentroidFloats(): number {
-    return this.slotsPerPage * this.k * this.stride;
-  }
-
   has(id: string): boolean {
     return this.idToSlot.has(id);
   }
@@ -149,6 +144,7 @@ export class ItemTable {
     return this.idToSlot.get(id);
   }
 
+  /** The id of the item in `slot`, live or retired while a snapshot pins it; undefined once free. */
   idOf(slot: number): string | undefined {
     return this.slotToId[slot];
   }
@@ -322,7 +318,6 @@ export class ItemTable {
       const old = this.idToSlot.get(ids[i]);
       if (old !== undefined) {
         retiring.push(old);
-        this.slotToId[old] = undefined;
         this.terms.hidden(old);
       }
       this.terms.shown(slots[i]);
@@ -343,7 +338,6 @@ export class ItemTable {
         continue;
       }
       this.idToSlot.delete(id);
-      this.slotToId[s] = undefined;
       this.terms.hidden(s);
       retiring.push(s);
     }
@@ -364,8 +358,12 @@ export class ItemTable {
     for (const e of this.active.keys()) oldest = Math.min(oldest, e);
     const keep: Array<{ slot: number; epoch: number }> = [];
     for (const r of this.retired) {
-      if (oldest >= r.epoch) this.freeSlots.push(r.slot);
-      else keep.push(r);
+      if (oldest < r.epoch) {
+        keep.push(r);
+        continue;
+      }
+      this.slotToId[r.slot] = undefined;
+      this.freeSlots.push(r.slot);
     }
     this.retired = keep;
   }

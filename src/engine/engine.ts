@@ -19,10 +19,12 @@ import { RalmError } from '../util/errors.js';
 import { DeviceSupervisor } from './device-supervisor.js';
 import { resolveEngineOptions, SPEC_DEFAULT_BINDING, type EngineOptions } from './options.js';
 import type { EngineStats, ItemCentroids, RankRequest, RankResult, ScoreRequest, ScoreResult, UserInput } from './types.js';
-import { assertProduced, checkRankFields, checkScoreFields, finiteVector, packStored, roundStored, userEmbedding, VALUE_LIMIT } from './validate.js';
+import { prepareQuery, prepareRank, PreparedRank, rankedItems } from './prepared-rank.js';
+import { assertProduced, checkRankFields, checkRankRequest, checkScoreFields, finiteVector, packStored, roundStored, userEmbedding, VALUE_LIMIT } from './validate.js';
 
 export type * from './types.js';
 export type { BackendChoice, EngineOptions } from './options.js';
+export type { PreparedRank } from './prepared-rank.js';
 export { ENGINE_DEFAULTS } from './options.js';
 
 export class RalmEngine {
@@ -140,23 +142,6 @@ export class RalmEngine {
     return userEmbedding(this.model, user, field);
   }
 
-  private prepare(e: Float32Array, slots: Uint32Array, topK: number): PreparedRequest {
-    const { h } = this.model.manifest;
-    const stride = this.table.stride;
-    const W = this.model.weights.localWeight;
-    const q = new Float32Array(stride);
-    const ep = new Float32Array(stride);
-    let ee = 0;
-    for (let o = 0; o < h; o++) {
-      let z = 0;
-      for (let i = 0; i < h; i++) z += W[o * h + i] * e[i];
-      q[o] = z;
-      ep[o] = e[o];
-      ee += e[o] * e[o];
-    }
-    return { slots, q, e: ep, eNorm: Math.sqrt(ee), topK };
-  }
-
   // ------------------------------------------------------------------ items
 
   /**
@@ -229,33 +214,45 @@ export class RalmEngine {
     const t0 = performance.now();
     const es = requests.map((r, i) => this.userEmbedding(r?.user, `requests[${i}].user`));
     checkRankFields(requests);
-    const snapshot = this.table.acquire();
+    const prepared: PreparedRank[] = [];
     try {
-      const ids: Array<readonly string[]> = [];
-      const prepared = requests.map((r, i) => {
-        const cand = this.table.candidates(r.candidates, r.exclude, `requests[${i}].candidates`);
-        ids.push(cand.ids);
-        return this.prepare(es[i], cand.slots, Math.min(r.k, Math.max(1, cand.slots.length)));
-      });
-      const nonEmpty = prepared.map((p, i) => (p.slots.length > 0 ? i : -1)).filter((i) => i >= 0);
-      const { value: rows, backend } = nonEmpty.length > 0
-        ? await this.devices.run('rank', (b) => b.run(nonEmpty.map((i) => prepared[i]), this.table))
-        : { value: [] as ScoredRows[], backend: this.devices.backend };
-      this.count(prepared);
-      const elapsedMs = performance.now() - t0;
-      const info = { backend: backend.kind, adapter: backend.adapterName, modelVersion: this.model.manifest.modelVersion, elapsedMs };
-      const out: RankResult[] = prepared.map((p) => ({ ...info, items: [], candidates: p.slots.length }));
-      nonEmpty.forEach((ri, j) => {
-        const rr = rows[j];
-        const slots = prepared[ri].slots;
-        out[ri].items = Array.from(rr.index, (pos, t) => ({
-          id: ids[ri][pos], score: rr.score[t], cosGlobal: rr.cosGlobal[t], cosLocal: rr.cosLocal[t], cold: this.table.isCold(slots[pos]),
-        }));
-      });
-      return out;
+      requests.forEach((r, i) => prepared.push(prepareRank(this.model, this.table, es[i], r, `requests[${i}].`)));
+      return await this.runPrepared(prepared, t0);
     } finally {
-      snapshot.release();
+      for (const p of prepared) p.release();
     }
+  }
+
+  /**
+   * Checks one rank request and resolves it against the table as it is now, pinning what it
+   * resolved until the result's release() (prepared-rank.ts); errors name fields after `prefix`.
+   * A server prepares each request as it arrives and ranks batches of them later (rankPrepared).
+   */
+  prepareRank(request: RankRequest, prefix = ''): PreparedRank {
+    this.checkOpen();
+    const e = this.userEmbedding(request?.user, `${prefix}user`);
+    checkRankRequest(request, prefix);
+    return prepareRank(this.model, this.table, e, request, prefix);
+  }
+
+  /** Ranks prepared requests in one backend call, in the given order; the caller releases them. */
+  async rankPrepared(batch: readonly PreparedRank[]): Promise<RankResult[]> {
+    this.checkOpen();
+    for (const p of batch) p.checkUsable(this.table);
+    return this.runPrepared(batch, performance.now());
+  }
+
+  private async runPrepared(batch: readonly PreparedRank[], t0: number): Promise<RankResult[]> {
+    const nonEmpty = batch.map((p, i) => (p.candidates > 0 ? i : -1)).filter((i) => i >= 0);
+    const { value: rows, backend } = nonEmpty.length > 0
+      ? await this.devices.run('rank', (b) => b.run(nonEmpty.map((i) => batch[i].request), this.table))
+      : { value: [] as ScoredRows[], backend: this.devices.backend };
+    this.count(batch.map((p) => p.request));
+    const elapsedMs = performance.now() - t0;
+    const info = { backend: backend.kind, adapter: backend.adapterName, modelVersion: this.model.manifest.modelVersion, elapsedMs };
+    const out: RankResult[] = batch.map((p) => ({ ...info, items: [], candidates: p.candidates }));
+    nonEmpty.forEach((ri, j) => (out[ri].items = rankedItems(batch[ri], rows[j])));
+    return out;
   }
 
   /** Scores the given items for each request, in input order. */
@@ -266,7 +263,7 @@ export class RalmEngine {
     checkScoreFields(requests);
     const snapshot = this.table.acquire();
     try {
-      const prepared = requests.map((r, i) => this.prepare(es[i], this.table.resolve(r.items, `requests[${i}].items`), 0));
+      const prepared = requests.map((r, i) => prepareQuery(this.model, this.table.stride, es[i], this.table.resolve(r.items, `requests[${i}].items`), 0));
       const nonEmpty = prepared.map((p, i) => (p.slots.length > 0 ? i : -1)).filter((i) => i >= 0);
       const { value: rows, backend } = nonEmpty.length > 0
         ? await this.devices.run('score', (b) => b.run(nonEmpty.map((i) => prepared[i]), this.table))

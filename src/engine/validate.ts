@@ -96,14 +96,16 @@ export function userEmbedding(model: RalmModel, user: UserInput, field = 'user')
 
 /** Checks the non-user fields of rank requests (the users are checked by userEmbedding). */
 export function checkRankFields(requests: ReadonlyArray<{ k: number; candidates?: readonly string[]; exclude?: readonly string[] }>): void {
-  requests.forEach((r, i) => {
-    if (!Number.isSafeInteger(r.k) || r.k < 1) throw new RalmError('RALM_ERR_VALIDATION', `requests[${i}].k: expected an integer >= 1, got ${String(r.k)}`, { field: `requests[${i}].k` });
-    if (r.candidates !== undefined && !Array.isArray(r.candidates)) throw new RalmError('RALM_ERR_VALIDATION', `requests[${i}].candidates: expected an array of item ids`, { field: `requests[${i}].candidates` });
-    if (r.exclude !== undefined && !Array.isArray(r.exclude)) throw new RalmError('RALM_ERR_VALIDATION', `requests[${i}].exclude: expected an array of item ids`, { field: `requests[${i}].exclude` });
-  });
+  requests.forEach((r, i) => checkRankRequest(r, `requests[${i}].`));
 }
 
-/** Checks the item lists of score requests. */
+/** Checks the non-user fields of one rank request; fields are named after `prefix` (`requests[3].` in a batch). */
+export function checkRankRequest(r: { k: number; candidates?: readonly string[]; exclude?: readonly string[] }, prefix = ''): void {
+  if (!Number.isSafeInteger(r.k) || r.k < 1) throw new RalmError('RALM_ERR_VALIDATION', `${prefix}k: expected an integer >= 1, got ${String(r.k)}`, { field: `${prefix}k` });
+  if (r.candidates !== undefined && !Array.isArray(r.candidates)) throw new RalmError('RALM_ERR_VALIDATION', `${prefix}candidates: expected an array of item ids`, { field: `${prefix}candidates` });
+  if (r.exclude !== undefined && !Array.isArray(r.exclude)) throw new RalmError('RALM_ERR_VALIDATION', `${prefix}exclude: expected an array of item ids`, { field: `${prefix}exclude` });
+}
+
 export function checkScoreFields(requests: ReadonlyArray<{ items: readonly string[] }>): void {
   requests.forEach((r, i) => {
     if (!Array.isArray(r.items)) throw new RalmError('RALM_ERR_VALIDATION', `requests[${i}].items: expected an array of item ids`, { field: `requests[${i}].items` });

@@ -15,7 +15,7 @@ import type { RankBatcher } from './batcher.js';
 import { appSettings, type AppDeps, type ServiceContext } from './context.js';
 import { Metrics } from './metrics.js';
 import { MAX_PARAM_LENGTH } from './schemas.js';
-import { admission, appWide } from './plugins/admission.js';
+import { admission, appWide, type WaitEstimate } from './plugins/admission.js';
 import { auth } from './plugins/auth.js';
 import { clientErrorHandler, protocolEdges } from './plugins/client-errors.js';
 import { docs } from './plugins/docs.js';
@@ -58,7 +58,10 @@ const ROUTES = [recommendRoutes, scoreRoutes, eventsRoutes, usersRoutes, itemsRo
 export function buildApp(deps: AppDeps, state: AppState = { ready: true, draining: false }): BuiltApp {
   const settings = appSettings(deps);
   const metrics = new Metrics();
-  const serving = new Serving({ store: deps.store, metrics, batching: settings.batching, audience: settings.audience, jobs: settings.jobs }, deps.engine, deps.seeds);
+  // Admission counts the ranking requests in the service; the batcher's dispatch rule reads them.
+  let ranking: WaitEstimate | undefined;
+  const demand = (): number => ranking?.inflight ?? 0;
+  const serving = new Serving({ store: deps.store, metrics, batching: settings.batching, audience: settings.audience, jobs: settings.jobs, demand }, deps.engine, deps.seeds);
   const { limits } = settings;
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -90,7 +93,9 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   if (settings.maxEventLoopDelayMs > 0) pressure(app, metrics, { maxEventLoopDelayMs: settings.maxEventLoopDelayMs, sampleIntervalMs: deps.pressureSampleIntervalMs });
   // After load shedding (a registered plugin, so its hook comes when plugins load): a request shed
   // there must not count as admitted work.
-  void app.register(appWide(async (instance) => void admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs })));
+  void app.register(appWide(async (instance) => {
+    ranking = admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs }).ranking;
+  }));
   docs(app);
   const ctx: ServiceContext = { serving, store: deps.store, metrics, state, settings, reloadModel: deps.reloadModel };
   void app.register(async (api) => {

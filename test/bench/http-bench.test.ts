@@ -1,7 +1,7 @@
 /** `ralm bench http` on a tiny configuration: the real service in a child process, the bare route, the open-loop generator. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatRun, onOffLines, runHttpBench, type LoadRun } from '../../bench/http.js';
+import { boundLines, formatRun, onOffLines, runHttpBench, type LoadRun } from '../../bench/http.js';
 
 describe('http benchmark harness', () => {
   it('measures the service, the bare Fastify ceiling and an overload; the JSON has every run', async () => {
@@ -47,5 +47,18 @@ describe('http benchmark harness', () => {
     const shed = run('on', 100, 900, 4);
     assert.match(formatRun(shed), /mostly refused/);
     assert.match(onOffLines([shed, off])[0], /not readable: refusals dominate a run/);
+    // With the event loop's share, the load generator's time and the mean batch: the bound on 2 cores.
+    const split = { ...on, mainCpuMsPerOk: 1.5, clientCpuMsPerOk: 1, meanBatch: 7.75, engineBusy: 0.9 };
+    assert.match(formatRun(split), /server cpu 4\.00 ms\/accepted \(event loop 1\.50\) {2}load generator 1\.00 ms {2}batch 7\.8 {2}engine busy 90%/);
+    assert.deepEqual(boundLines([split, off], 2), ['N=10000 msgpack, batching on: 5.00 ms of processor time per accepted request (server and load generator): at most 400 req/s on 2 cores kept busy']);
+  });
+
+  it('with admission off, a maximum run far above capacity refuses nothing, and reports the event loop, the load generator and the batches', async () => {
+    const r = await runHttpBench({ sizes: [200], durationSec: 1, connections: 8, rateFractions: [], encodings: ['msgpack'], batching: ['on'], overloadFactor: 0, admission: 'off' });
+    assert.equal(r.settings.admission, 'off');
+    const max = r.runs.find((x) => x.target === 'ralm' && x.rate === null) ?? assert.fail('no maximum run');
+    assert.equal(max.refused, 0);
+    assert.ok((max.clientCpuMsPerOk ?? 0) > 0 && (max.meanBatch ?? 0) >= 1 && (max.engineBusy ?? 0) > 0, JSON.stringify(max));
+    if (process.platform === 'linux') assert.ok((max.mainCpuMsPerOk ?? 0) > 0 && (max.mainCpuMsPerOk as number) <= (max.serverCpuMsPerOk as number), JSON.stringify(max));
   });
 });

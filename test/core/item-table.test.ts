@@ -101,6 +101,18 @@ describe('item table', () => {
     assert.equal(t.capacity, before);
   });
 
+  it('a slot a snapshot pins keeps naming its item after a replacement or removal, until it is reclaimed', () => {
+    const t = table(4);
+    const [a0, b0] = put(t, ['a', 'b']);
+    const snap = t.acquire();
+    const [a1] = put(t, ['a'], 5);
+    t.remove(['b']);
+    assert.deepEqual([t.idOf(a0), t.idOf(b0), t.idOf(a1)], ['a', 'b', 'a']);
+    assert.equal(t.has('b'), false);
+    snap.release();
+    assert.deepEqual([t.idOf(a0), t.idOf(b0), t.idOf(a1)], [undefined, undefined, 'a']);
+  });
+
   it('removal hides an item at once and resolves unknown ids into one error naming them', () => {
     const t = table();
     put(t, ['a', 'b']);

@@ -35,7 +35,7 @@ describe('rank batcher', () => {
     await engine.close();
   });
 
-  it('a bad request fails alone; a full queue answers 429; a passed deadline 504', async () => {
+  it('a bad request fails alone, when submitted; a full queue answers 429; a passed deadline 504', async () => {
     const model = smallModel({ seed: 98 });
     const engine = await RalmEngine.create(model, { backend: 'cpu' });
     await engine.upsertItems(randomItems(model, 10, 99));
@@ -43,12 +43,17 @@ describe('rank batcher', () => {
     const b = new RankBatcher(engine, { maxBatch: 8, maxWaitMs: 20, maxQueue: 3 }, { batch: () => undefined, queueWait: () => undefined });
     const far = performance.now() + 5000;
     const ok = b.submit({ user: { embedding: e }, k: 2 }, far);
-    const bad = b.submit({ user: { embedding: e }, candidates: ['missing'], k: 2 }, far);
+    // Prepared when submitted: refused at once with the engine's coded error, its field unprefixed, and never queued.
+    await assert.rejects(b.submit({ user: { embedding: e }, candidates: ['missing'], k: 2 }, far), (err: Error & { code?: string; details?: { field?: string } }) =>
+      err.code === 'RALM_ERR_UNKNOWN_ITEM' && err.details?.field === 'candidates' && /^candidates: 1 unknown item id: "missing"/.test(err.message));
+    await assert.rejects(b.submit({ user: { embedding: e }, k: 0 }, far), (err: Error & { code?: string; details?: { field?: string } }) => err.code === 'RALM_ERR_VALIDATION' && err.details?.field === 'k');
+    assert.equal(b.queued, 1);
+    const ok2 = b.submit({ user: { embedding: e }, k: 3 }, far);
     // Answered when its deadline passes, before the batch runs: the check is attached now.
     const late = assert.rejects(b.submit({ user: { embedding: e }, k: 2 }, performance.now() + 1), (err: Error & { code?: string }) => err.code === 'RALM_ERR_DEADLINE_EXCEEDED');
     await assert.rejects(b.submit({ user: { embedding: e }, k: 2 }, far), (err: Error & { code?: string }) => err.code === 'RALM_ERR_OVERLOADED');
     assert.equal((await ok).items.length, 2);
-    await assert.rejects(bad, /unknown item id: "missing"/);
+    assert.equal((await ok2).items.length, 3);
     await late;
     await engine.close();
   });

@@ -91,6 +91,7 @@ const HTTP_OPTIONS = {
   jobsUsers: { flag: 'jobs-users', arg: 'N', default: asDefault(hd.jobsUsers), help: '/healthz through audience jobs and big ingests over N users first (0: skip)', parse: int(0, 10_000_000) },
   cpuOffload: { flag: 'cpu-offload', arg: 'true|false', default: asDefault(hd.cpuOffload), help: 'the service\'s CPU offload (serve --cpu-offload)', parse: bool },
   storage: { flag: 'storage', arg: 'f32|f16|int8', default: asDefault(hd.storage), help: 'the item table\'s centroid storage (serve --storage)', parse: oneOf(['f32', 'f16', 'int8'] as const) },
+  admission: { flag: 'admission', arg: 'on|off', default: hd.admission, help: 'off: the served apps refuse nothing (no load shedding, a 60 s wait and deadline), to read capacity on a machine running other work', parse: oneOf(['on', 'off'] as const) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
 
@@ -103,7 +104,7 @@ const http = defineCommand({
   async run({ values: v }) {
     const result = await runHttpBench({
       backend: v.backend, sizes: v.sizes, durationSec: v.duration, connections: v.connections, rateFractions: v.rates,
-      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, storage: v.storage, log,
+      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, storage: v.storage, admission: v.admission, log,
     });
     await writeResult(v.out, result);
     emit(v.json, result, [

@@ -41,6 +41,8 @@ export interface ServingOptions {
   batching: BatcherOptions;
   audience: AudienceServiceOptions;
   jobs: AudienceJobsOptions;
+  /** The ranking requests the service holds now (admitted, not yet answered): the batcher's dispatch rule reads it. */
+  demand?: () => number;
 }
 
 type AudienceRun = ReturnType<AudienceService['run']>;
@@ -132,7 +134,7 @@ export class Serving {
   private generation(engine: RalmEngine, seeds: SeedService): Held {
     const audience = new AudienceService(engine, this.o.store, this.o.audience);
     seeds.onUsersStored((ids, e) => audience.addUsers(ids, e));
-    return { engine, seeds, batcher: new RankBatcher(engine, this.o.batching, this.o.metrics), audience, inflight: 0, idle: [] };
+    return { engine, seeds, batcher: new RankBatcher(engine, this.o.batching, this.o.metrics, this.o.demand), audience, inflight: 0, idle: [] };
   }
 
   private drained(g: Held): Promise<void> {

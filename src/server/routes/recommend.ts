@@ -3,7 +3,6 @@ import type { FastifyPluginAsync } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { ServiceContext } from '../context.js';
 import { arrivalOf, checkDeadline, deadlineOf } from '../deadline.js';
-import { unprefixed } from '../errors.js';
 import { errors, ids, unknownValues, user } from '../schemas.js';
 import { resolveUser, type UserBody } from '../user-input.js';
 
@@ -49,7 +48,12 @@ export const recommendRoutes: FastifyPluginAsync<ServiceContext> = async (app, c
     return ctx.serving.hold(async (g) => {
       checkDeadline(deadline, reply);
       const { user, unknownValues } = await resolveUser(b.user, g.engine, ctx.store);
-      const r = await g.batcher.submit({ user, k: b.k, candidates: b.candidates, exclude: b.exclude }, deadline).catch(unprefixed(/^requests\[\d+\]\./));
+      const pending = g.batcher.submit({ user, k: b.k, candidates: b.candidates, exclude: b.exclude }, deadline);
+      // submit() resolved the ids to table slots before returning: drop the body's lists, so that
+      // a request waiting for its batch does not keep 10,000 strings alive through collections.
+      b.candidates = undefined;
+      b.exclude = undefined;
+      const r = await pending;
       ctx.metrics.observeCandidates(r.candidates);
       return {
         items: r.items,
