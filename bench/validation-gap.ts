@@ -4,7 +4,11 @@
  * of the seed's ranking validation, built exactly as trainStage2 builds them) with the test rows
  * `ralm eval` reports on (src/eval/ranking-eval.ts), on one split:
  *
- *   node dist/bench/validation-gap.js --dataset movielens --data DIR [--split per-user|global] [--seed 1] [--out FILE.json]
+ *   node dist/bench/validation-gap.js --dataset movielens --data DIR [--split per-user|global] [--seed 1]
+ *     [--holdout-share X] [--holdout-max N] [--out FILE.json]
+ *
+ * `--holdout-share` and `--holdout-max` set how many latest clicks each validation user holds out
+ * (RankingValidationOptions.share, maxPerUser; share 0: three a user, as before the share existed).
  *
  * - size: held-out clicks and users (and the check half of the `checked` keep rule), against the
  *   evaluated users and their test clicks;
@@ -24,18 +28,22 @@ import type { OpenOptions } from '../src/data/open.js';
 import { buildContext } from '../src/eval/ranking-eval.js';
 import { openSplit, RECOMMEND_EVAL_DEFAULTS } from '../src/eval/recommend-eval.js';
 import { distinctPositives } from '../src/train/pipeline.js';
-import { holdOutForRanking } from '../src/train/stage2-ranking.js';
+import { holdOutForRanking, RANKING_VALIDATION_DEFAULTS } from '../src/train/stage2-ranking.js';
 import { STAGE2_DEFAULTS } from '../src/train/stage2.js';
 import { Rng } from '../src/util/rng.js';
 
-const { arg, kind, dataDir, seed } = analysisArgs('validation-gap', '[--split per-user|global] [--seed N] [--out FILE.json]', 'movielens');
+const { arg, kind, dataDir, seed } = analysisArgs('validation-gap', '[--split per-user|global] [--seed N] [--holdout-share X] [--holdout-max N] [--out FILE.json]', 'movielens');
 const splitKind = arg('split', kind === 'movielens' ? 'per-user' : 'global') as 'global' | 'per-user';
 const out = arg('out');
+const share = Number(arg('holdout-share', String(RANKING_VALIDATION_DEFAULTS.share)));
+const maxPerUser = Number(arg('holdout-max', String(RANKING_VALIDATION_DEFAULTS.maxPerUser)));
+if (!(share >= 0 && share < 1)) throw new Error(`--holdout-share: expected a share in [0, 1), got ${arg('holdout-share')}`);
+if (!Number.isSafeInteger(maxPerUser) || maxPerUser < 1) throw new Error(`--holdout-max: expected a positive integer, got ${arg('holdout-max')}`);
 
 const { ds, split } = await openSplit({ data: { kind, path: dataDir } as OpenOptions, split: splitKind });
 const ctx = buildContext(ds, split, { minTrainClicks: RECOMMEND_EVAL_DEFAULTS.minTrainClicks, seed: 1 });
 const pairs = distinctPositives(ds, split.trainEnd);
-const { ranking, training } = holdOutForRanking(pairs, STAGE2_DEFAULTS.minClickers, STAGE2_DEFAULTS.maxSeeds, seed);
+const { ranking, training } = holdOutForRanking(pairs, STAGE2_DEFAULTS.minClickers, STAGE2_DEFAULTS.maxSeeds, seed, { share, maxPerUser });
 const clickers = clickersByItem(training);
 const count = (i: number): number => new Set(clickers.get(i) ?? []).size;
 
@@ -138,7 +146,7 @@ const median = (xs: number[]): number => {
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const testPerUser = Array.from({ length: ctx.users.length }, (_, k) => ctx.clicked.row(k).length).filter((n) => n > 0);
 const result = {
-  dataset: ds.name, split: splitKind, seed,
+  dataset: ds.name, split: splitKind, seed, holdout: { share, maxPerUser },
   validation: {
     rows: ranking.rows, users: valUsers.size, candidates: ranking.candidates.length, checkRows: ranking.rowPart.reduce((a, b) => a + b, 0),
     usersEvaluated: [...valUsers].filter((u) => evaluated.has(u)).length,

@@ -62,11 +62,11 @@ export interface TrainOptions {
  * `<dataset>-<merge>-h<h>-m<m>-k<k>-seed<seed>`.
  */
 export const TRAIN_DEFAULTS: Readonly<Required<Pick<TrainOptions, 'keepCheckpoints' | 'exportUsers'>> & {
-  stage2: Readonly<Required<Pick<Stage2Options, 'learningRate' | 'patience' | 'objective' | 'loss' | 'negatives' | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'maxTargets' | 'inputScaling' | 'init' | 'learnBlend' | 'validationMetric' | 'keepRule' | 'keepAveraged'>>>;
+  stage2: Readonly<Required<Pick<Stage2Options, 'learningRate' | 'patience' | 'objective' | 'loss' | 'negatives' | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'maxTargets' | 'inputScaling' | 'init' | 'learnBlend' | 'validationMetric' | 'keepRule' | 'keepAveraged' | 'priorInLoss'>>>;
 }> = {
   keepCheckpoints: false,
   exportUsers: true,
-  stage2: { learningRate: 3e-3, patience: 3, objective: 'items', loss: 'softmax', negatives: 20, itemSampling: 'popularity', logQ: false, scale: 5, train: 'all', maxTargets: 50, inputScaling: 'none', init: 'random', learnBlend: false, validationMetric: 'ranking', keepRule: 'checked', keepAveraged: true },
+  stage2: { learningRate: 3e-3, patience: 3, objective: 'items', loss: 'softmax', negatives: 20, itemSampling: 'popularity', logQ: false, scale: 5, train: 'all', maxTargets: 50, inputScaling: 'none', init: 'random', learnBlend: false, validationMetric: 'ranking', keepRule: 'checked', keepAveraged: true, priorInLoss: false },
 };
 
 export interface TrainReport {

@@ -15,14 +15,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
+import { withDefaults } from '../util/options.js';
 import { clickersByItem } from '../data/dataset.js';
 import { transform, type Centroids, type Params } from './stage2-model.js';
 
 export interface RankingValidationOptions {
   /** Users sampled for validation at most. */
   users: number;
-  /** Latest clicks held out per validation user at most. */
+  /** Latest clicks held out per validation user: at least this many (as far as minTrainClicks allows). */
   perUser: number;
+  /**
+   * Or each validation user's latest `share` of their clicks when that is more, up to
+   * `maxPerUser`: more held-out clicks per user make the bootstrap SD of prec@10 small enough to
+   * separate the gains stage 2 is asked to decide (docs/quality.md, "A validation that can decide").
+   */
+  share: number;
+  maxPerUser: number;
   /** Validation users keep at least this many training clicks. */
   minTrainClicks: number;
   /** Candidate items at most (a seeded sample). */
@@ -61,7 +69,12 @@ export function choosePrior(setting: number | 'auto', base: number, withPrior: r
   return { lambda: best.lambda, ranking: best.ranking, chosen: 'validation', grid };
 }
 
-export const RANKING_VALIDATION_DEFAULTS: Readonly<RankingValidationOptions> = { users: 1000, perUser: 3, minTrainClicks: 5, maxCandidates: 2000, topK: 10, seed: 11 };
+export const RANKING_VALIDATION_DEFAULTS: Readonly<RankingValidationOptions> = { users: 1000, perUser: 3, share: 0.2, maxPerUser: 50, minTrainClicks: 5, maxCandidates: 2000, topK: 10, seed: 11 };
+
+/** How many of a user's latest clicks (of `clicks` in all) the ranking validation holds out at most. */
+export function heldPerUser(clicks: number, o: Pick<RankingValidationOptions, 'perUser' | 'share' | 'maxPerUser'>): number {
+  return Math.max(o.perUser, Math.min(o.maxPerUser, Math.round(o.share * clicks)));
+}
 
 /** Rows of the ranking validation: user, held-out item (dataset id), and the candidates each row leaves out. */
 export class RankingValidation {
@@ -126,7 +139,7 @@ export class RankingValidation {
    * rank (enough clickers); held-out clicks are taken among the sampled candidates only.
    */
   static build(clicks: { user: ArrayLike<number>; item: ArrayLike<number> }, ni: number, eligible: readonly number[], options: Partial<RankingValidationOptions> = {}): RankingValidation {
-    const o = { ...RANKING_VALIDATION_DEFAULTS, ...options };
+    const o = withDefaults(RANKING_VALIDATION_DEFAULTS, options);
     const rng = new Rng(o.seed);
     const cands = eligible.length > o.maxCandidates ? rng.shuffle(eligible.slice(), o.maxCandidates).slice(0, o.maxCandidates) : eligible.slice();
     cands.sort((a, b) => a - b);
@@ -144,7 +157,8 @@ export class RankingValidation {
     for (const u of users) {
       const items = byUser.get(u) ?? [];
       const held: number[] = [];
-      for (let j = items.length - 1; j >= 0 && held.length < o.perUser && items.length - held.length > o.minTrainClicks; j--) {
+      const want = heldPerUser(items.length, o);
+      for (let j = items.length - 1; j >= 0 && held.length < want && items.length - held.length > o.minTrainClicks; j--) {
         if (pos.has(items[j])) held.push(items[j]);
       }
       const clickedPos = items.filter((it) => pos.has(it)).map((it) => pos.get(it) as number);

@@ -39,13 +39,13 @@ import { withDefaults } from '../util/options.js';
 import { clusterBatch } from '../clustering/cluster-batch.js';
 import { runKMeansJobs } from '../cpu/kmeans.js';
 import { tfReady } from './tf-kernels.js';
-import type { TrainingProgress } from './progress.js';
-import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, trainableParams, transform, type Centroids, type Params, type Trainable } from './stage2-model.js';
+import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, trainableParams, transform, type Centroids, type Params } from './stage2-model.js';
 import { groupLoss } from './stage2-loss.js';
-import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type Objective, type TrainItem } from './stage2-data.js';
-import { ValidationSet, type PairScorer, type ValidationMetric } from './stage2-validate.js';
+import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type TrainItem } from './stage2-data.js';
+import { ValidationSet, type PairScorer } from './stage2-validate.js';
 import { choosePrior, holdOutForRanking } from './stage2-ranking.js';
-import { checkKeep, keepCheckLine, KEEP_CHECK_DEFAULTS, type KeepCheck } from './stage2-keep.js';
+import { checkKeep, keepCheckLine, type KeepCheck } from './stage2-keep.js';
+import { STAGE2_DEFAULTS, type Stage2Options } from './stage2-options.js';
 import { METRIC_NAMES, type EpochReport, type Kept, type Measures, type Stage2Result } from './stage2-result.js';
 
 export type { EpochReport, Kept, Measures, Stage2Result } from './stage2-result.js';
@@ -54,105 +54,7 @@ import { isPriorWeight, MAX_PRIOR_WEIGHT } from '../model/prior.js';
 export { forwardScore, inputScaling, scoreWithWeights, type InputScaling } from './stage2-model.js';
 export type { Objective } from './stage2-data.js';
 export type { ValidationMetric } from './stage2-validate.js';
-
-export interface Stage2Options {
-  h?: number;
-  k?: number;
-  attentionSize?: number;
-  alpha?: number;
-  beta?: number;
-  /** Learn the blend: α = σ(θ), β = 1 − α, θ starting at α / (α + β). */
-  learnBlend?: boolean;
-  epochs?: number;
-  batchSize?: number;
-  learningRate?: number;
-  /** Which negatives make an example (see the module comment). */
-  objective?: Objective;
-  /** How a group of 1 + N pairs is scored: independent pairs, or one softmax. */
-  loss?: 'bce' | 'softmax';
-  /** Negatives per positive. */
-  negatives?: number;
-  /**
-   * How negative users are drawn among users who did not click the item: `uniform` (every user alike)
-   * or `activity` (in proportion to how many items a user clicked: harder negatives, closer to
-   * ranking every user for an item).
-   */
-  negativeSampling?: 'uniform' | 'activity';
-  /** How negative items are drawn: `uniform`, or `popularity` (in proportion to clickers: as exposure would show them). */
-  itemSampling?: 'uniform' | 'popularity';
-  /** Subtract log q(item) from the softmax's logits (stage2-loss.ts); the `items` objective only. */
-  logQ?: boolean;
-  /** Where the learned logit scale starts. */
-  scale?: number;
-  /** Which weights train: `all`, or `attention` (T stays at its start; stage2-model.ts trainableParams). */
-  train?: Trainable;
-  /** Share of an item's clickers used as its seeds each epoch (the rest are targets). */
-  seedShare?: number;
-  /** Items need at least this many clickers to be trained on. */
-  minClickers?: number;
-  /** Seeds clustered per item at most (sampled). */
-  maxSeeds?: number;
-  /** Targets per item per epoch at most (sampled), so popular items do not dominate. */
-  maxTargets?: number;
-  /**
-   * Train on at most this many items (a seeded sample, taken after the validation items are set
-   * aside), for logs whose epochs would otherwise take too long; the manifest records it.
-   */
-  maxItems?: number;
-  dropout?: number;
-  /**
-   * How x is scaled before training; the scaling is linear, so it is folded into W_t and b_t on
-   * export and the served model still takes raw x.
-   *   whiten: z = Λ^(−1/2) Vᵀ (x − μ) over the users' covariance (eigenvalues floored at 1e-6 of
-   *     the largest). Stage-1 embeddings of the tower without click factors put 99.9% of their
-   *     variance across users on one direction (MovieLens, per-user split); whitened, stage 2
-   *     learned on them (validation AUC 0.59 → 0.76) where standardised it did not.
-   *   standardize: per dimension, (x − μ) / σ.
-   *   none: x as given.
-   */
-  inputScaling?: 'whiten' | 'standardize' | 'none';
-  /** Where training starts (stage2-model.ts initParams); `identity` needs h = m. */
-  init?: 'random' | 'identity';
-  /** λ of the served popularity prior λ · ln(1 + clickers): fixed, or `auto` (chosen on the ranking validation: choosePrior). */
-  popularityPrior?: number | 'auto';
-  /** The validation measure that stops training and picks the weights kept. */
-  validationMetric?: ValidationMetric;
-  /** Weights kept (`ranking` only): the best on every held-out click, or `checked` against the noise with `keepMargin` SDs and, with `keepAveraged`, the start at k = 1 as an alternative (stage2-keep.ts). */
-  keepRule?: 'best' | 'checked';
-  keepMargin?: number;
-  keepAveraged?: boolean;
-  validationShare?: number;
-  patience?: number;
-  seed?: number;
-  modelVersion?: string;
-  dataset?: string | null;
-  /**
-   * Raw x of users (rows, users × m) with one item left out of their item-id fields — the target
-   * of an example as it was before clicking that item. Without it, x is used as given.
-   */
-  xWithout?: (users: Int32Array, items: Int32Array) => Float32Array | Promise<Float32Array>;
-  log?: (line: string) => void;
-  /** Called after every batch (for a progress bar). */
-  onProgress?: (p: TrainingProgress) => void;
-}
-
-/** The options that have a fixed default (h's is m, the input width; modelVersion's is built from h, m, k and seed). */
-export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
-  'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
-  | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
-  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'keepRule' | 'keepMargin' | 'keepAveraged'>>>;
-
-/**
- * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
- * the paper's; the pipeline (`ralm train`, `ralm eval`) trains with its own defaults on top of
- * these (TRAIN_DEFAULTS in pipeline.ts).
- */
-export const STAGE2_DEFAULTS: Stage2Defaults = {
-  k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
-  negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
-  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto',
-  keepRule: 'best', keepMargin: KEEP_CHECK_DEFAULTS.margin, keepAveraged: false,
-};
+export { STAGE2_DEFAULTS, type Stage2Defaults, type Stage2Options } from './stage2-options.js';
 
 export { tfReady }; // TensorFlow.js on its WebAssembly backend (once per process); see tf-kernels.ts
 /**
@@ -178,7 +80,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   zz /= Math.max(1, nu);
 
   // Items and their distinct clickers; the ranking validation's held-out clicks are left out of training.
-  const { ranking, training, byItem, ni, seeds: rankingSeeds } = holdOutForRanking(clicks, minClickers, o.maxSeeds, seed);
+  const { ranking, training, byItem, ni, seeds: rankingSeeds } = holdOutForRanking(clicks, minClickers, o.maxSeeds, seed, o.holdout ?? {});
   clicks = training;
   const checked = o.keepRule === 'checked' && o.validationMetric === 'ranking';
   ranking.split = checked;
@@ -274,10 +176,12 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     priorsOfLast = ranking.withPrior.slice();
     const chosen = choosePrior(o.popularityPrior, r, priorsOfLast);
     hitsOfLast = ranking.hitsAt(chosen.lambda);
+    allHitsOfLast = ranking.lastHits;
     return { ...v, ranking: r, withPrior: chosen.ranking };
   };
   let priorsOfLast: number[] = [];
   let hitsOfLast: Uint8Array = new Uint8Array(0);
+  let allHitsOfLast: Uint8Array[] = [];
   const pick = (v: Measures): number => (o.validationMetric === 'ranking' ? v.withPrior : v[o.validationMetric]);
   const said = (v: Measures): string => `validation ${v.items.toFixed(4)} AUC items per user, ${v.users.toFixed(4)} AUC users per item, ${v.ranking.toFixed(4)} prec@10 held-out clicks, ${v.withPrior.toFixed(4)} with the prior (${ranking.diagnostics()})`;
   const snapshot = (q: Params): Float32Array[] => paramList(q).map((v) => v.dataSync().slice() as Float32Array);
@@ -287,27 +191,30 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   try {
     const v0 = await measure(p);
     log(`epoch 0: ${said(v0)} (${o.init})`);
-    type Candidate = { value: number; both: Measures; epoch: number; weights: Float32Array[]; kept: Kept; priors: number[]; hits: Uint8Array };
-    let best: Candidate = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial', priors: priorsOfLast, hits: hitsOfLast };
+    type Candidate = { value: number; both: Measures; epoch: number; weights: Float32Array[]; kept: Kept; priors: number[]; hits: Uint8Array; allHits: Uint8Array[] };
+    let best: Candidate = { value: pick(v0), both: v0, epoch: 0, weights: snapshot(p), kept: 'initial', priors: priorsOfLast, hits: hitsOfLast, allHits: allHitsOfLast };
     let vId: Measures | null = null;
     if (o.init === 'identity') vId = v0;
     else if (h === m) {
       identity = initParams(m, h, s, seed, 'identity', zz, o.learnBlend ? blendLogit(alpha, beta) : null, o.scale);
       vId = await measure(identity);
       log(`identity configuration: ${said(vId)}`);
-      if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity', priors: priorsOfLast, hits: hitsOfLast };
+      if (pick(vId) > best.value) best = { value: pick(vId), both: vId, epoch: 0, weights: snapshot(identity), kept: 'identity', priors: priorsOfLast, hits: hitsOfLast, allHits: allHitsOfLast };
     }
     const start = best;
     let averaged: Candidate | null = null;
     if (checked && o.keepAveraged && k > 1) {
       const vAvg = await measure(start.kept === 'identity' && identity ? identity : p, 1);
       log(`averaged seeds (the start at k = 1): ${said(vAvg)}`);
-      averaged = { value: pick(vAvg), both: vAvg, epoch: 0, weights: start.weights, kept: 'averaged', priors: priorsOfLast, hits: hitsOfLast };
+      averaged = { value: pick(vAvg), both: vAvg, epoch: 0, weights: start.weights, kept: 'averaged', priors: priorsOfLast, hits: hitsOfLast, allHits: allHitsOfLast };
     }
     let trainedBest: Candidate | null = null;
     let bestTrainedEpoch = 0;
     let bestTrained = -Infinity;
     const G = Math.max(1, Math.floor(B / (1 + N)));
+    const trainLambda = o.priorInLoss ? choosePrior(o.popularityPrior, start.both.ranking, start.priors).lambda : 0;
+    const offsetOf = trainLambda !== 0 ? Float32Array.from(train, (t) => trainLambda * Math.log1p(t.users.length)) : null;
+    if (o.priorInLoss) log(`stage 2 trains with the served score: λ = ${trainLambda} (the start's) times ln(1 + clickers) added to each pair's score in the loss`);
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
       const ep = await source.epoch(train, embedAll(p), new Rng(seed * 7919 + epoch), splitOpts, itemDraw);
@@ -324,7 +231,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         const t = await batchTensors(users, groups.item.subarray(g * size, (g + ng) * size), leaveOut, ep.cent);
         const dropoutSeed = seed * 1_000_003 + epoch * 100_003 + batches;
         const lq = logQOf ? Float32Array.from(groups.item.subarray(g * size, (g + ng) * size), (i) => logQOf[i]) : null;
-        const loss = optimizer.minimize(() => groupLoss(p, forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, dropoutSeed), ng, size, o.loss, lq), true, trainableParams(p, o.train));
+        const off = offsetOf ? Float32Array.from(groups.item.subarray(g * size, (g + ng) * size), (i) => offsetOf[i]) : null;
+        const loss = optimizer.minimize(() => groupLoss(p, forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, dropoutSeed), ng, size, o.loss, lq, off), true, trainableParams(p, o.train));
         lossSum += (loss as tf.Scalar).dataSync()[0];
         batches++;
         if (o.onProgress) {
@@ -343,9 +251,9 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       if (pick(vb) > bestTrained) {
         bestTrained = pick(vb);
         bestTrainedEpoch = epoch;
-        if (checked) trainedBest = { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast, hits: hitsOfLast };
+        if (checked) trainedBest = { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast, hits: hitsOfLast, allHits: allHitsOfLast };
       }
-      if (pick(vb) > best.value) best = trainedBest ?? { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast, hits: hitsOfLast };
+      if (pick(vb) > best.value) best = trainedBest ?? { value: pick(vb), both: vb, epoch, weights: snapshot(p), kept: 'trained', priors: priorsOfLast, hits: hitsOfLast, allHits: allHitsOfLast };
       else if (epoch - bestTrainedEpoch >= patience && epoch - best.epoch >= patience) {
         log(`early stop: no improvement for ${patience} epochs`);
         break;
@@ -362,8 +270,13 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     if (best.kept === 'averaged') log(`kept the averaged-seeds configuration (k = 1; validation ${best.value.toFixed(4)})`);
     else if (best.kept !== 'trained') log(`kept the ${best.kept === 'identity' ? 'identity configuration' : 'initial weights'}: no trained epoch validated better (${best.value.toFixed(4)})`);
     else log(`kept epoch ${best.epoch} (validation ${best.value.toFixed(4)})`);
-    const prior = choosePrior(o.popularityPrior, best.both.ranking, best.priors);
-    log(`popularity prior λ = ${prior.lambda} (${prior.chosen === 'fixed' ? 'fixed' : 'chosen on validation'}; prec@10 held-out clicks by λ: ${prior.grid.map((g) => `${g.lambda} ${g.ranking.toFixed(4)}`).join(', ')})`);
+    // λ once the weights are kept, on every held-out click (both halves): the halves served to
+    // choose epochs and to check the keep; λ is one number for the weights already chosen, and a
+    // half's 294 users had moved it between 0.05 and 0.1 on MovieLens (docs/quality.md).
+    const prior = checked && best.allHits.length > 0
+      ? choosePrior(o.popularityPrior, ranking.mean(best.allHits[0], null), best.allHits.slice(1).map((hs) => ranking.mean(hs, null)))
+      : choosePrior(o.popularityPrior, best.both.ranking, best.priors);
+    log(`popularity prior λ = ${prior.lambda} (${prior.chosen === 'fixed' ? 'fixed' : `chosen on validation${checked ? ', every held-out click' : ''}`}; prec@10 held-out clicks by λ: ${prior.grid.map((g) => `${g.lambda} ${g.ranking.toFixed(4)}`).join(', ')})`);
     const w = best.weights;
     const blend = w.length > 8 ? { alpha: 1 / (1 + Math.exp(-w[8][0])), beta: 1 - 1 / (1 + Math.exp(-w[8][0])) } : { alpha, beta };
     const weights: ModelWeights = {

@@ -41,6 +41,24 @@ describe('stage 2 loss', () => {
     }
   });
 
+  it('the prior offset is added to each score before the scale (the served score in the loss); one offset for a whole group changes nothing', async () => {
+    await tfReady();
+    const p = initParams(4, 4, 3, 1, 'random', 1, null, 6);
+    try {
+      const scores = [0.4, 0.1, -0.2, 0.3, 0.0, 0.6];
+      const offset = [0.2, 0.5, 0.0, 0.1, 0.3, 0.3];
+      const run = (off: number[] | null, loss: 'softmax' | 'bce' = 'softmax'): number => tf.tidy(() => groupLoss(p, tf.tensor1d(scores), 2, 3, loss, null, off ? Float32Array.from(off) : null).dataSync()[0]);
+      const shifted = scores.map((v, j) => v + offset[j]);
+      assert.ok(close(run(offset), byHand(shifted, 6, null, 3), 1e-5, 1e-5), `${run(offset)} vs ${byHand(shifted, 6, null, 3)}`);
+      assert.ok(close(run([0.7, 0.7, 0.7, -1, -1, -1]), run(null), 1e-5, 1e-5));
+      const bce = tf.tidy(() => groupLoss(p, tf.tensor1d(shifted), 2, 3, 'bce', null).dataSync()[0]);
+      assert.ok(close(run(offset, 'bce'), bce, 1e-5, 1e-5));
+      assert.equal(run(null), tf.tidy(() => groupLoss(p, tf.tensor1d(scores), 2, 3, 'softmax', null).dataSync()[0]));
+    } finally {
+      for (const v of paramList(p)) v.dispose();
+    }
+  });
+
   it('WeightedDraw gives the log probability of each draw', () => {
     const w = new WeightedDraw([1, 3, 0, 4], 4);
     assert.ok(close(Math.exp(w.logProbability(1)), 3 / 8, 1e-12, 1e-12));

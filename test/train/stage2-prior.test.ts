@@ -68,4 +68,35 @@ describe('stage 2: the popularity prior', () => {
     }
     await assert.rejects(trainStage2(x, m, { user, item }, { ...opts, popularityPrior: Number.NaN }), (err: RalmError) => err.code === 'RALM_ERR_VALIDATION' && /popularityPrior: expected "auto" or a finite number/.test(err.message));
   });
+
+  it('the checked rule chooses λ once the weights are kept, on every held-out click (both halves)', async () => {
+    const { x, m, user, item } = popularityLog(300, 40, 12, 5);
+    const lines: string[] = [];
+    const r = await trainStage2(x, m, { user, item }, { k: 2, attentionSize: 4, epochs: 1, patience: 1, minClickers: 5, seed: 3, inputScaling: 'none', validationMetric: 'ranking', keepRule: 'checked', objective: 'items', loss: 'softmax', negatives: 6, log: (l) => lines.push(l) });
+    const c = r.check;
+    assert.ok(c && c.checkRows > 0 && c.selectionRows > 0);
+    const rows = c.checkRows + c.selectionRows;
+    // Each λ's figure is a count of hits over every held-out click, not over one half's.
+    for (const g of r.prior.grid) assert.ok(Math.abs(g.ranking * rows - Math.round(g.ranking * rows)) < 1e-6, `${g.ranking} × ${rows}`);
+    const best = Math.max(...r.prior.grid.map((g) => g.ranking));
+    assert.equal(r.prior.grid.find((g) => g.lambda === r.prior.lambda)?.ranking, best);
+    assert.ok(lines.some((l) => /popularity prior λ = .*\(chosen on validation, every held-out click;/.test(l)), lines.join('\n'));
+  });
+
+  it('priorInLoss trains on the served score: λ·ln(1 + clickers) inside the loss; with λ = 0 it is the score alone', async () => {
+    const { x, m, user, item } = popularityLog(240, 30, 10, 7);
+    const opts = { k: 2, attentionSize: 4, epochs: 2, patience: 2, minClickers: 5, seed: 3, inputScaling: 'none' as const, validationMetric: 'ranking' as const, objective: 'items' as const, loss: 'softmax' as const, negatives: 6 };
+    const losses = async (o: object): Promise<{ loss: number[]; lines: string[] }> => {
+      const lines: string[] = [];
+      const r = await trainStage2(x, m, { user, item }, { ...opts, ...o, log: (l) => lines.push(l) });
+      return { loss: r.history.map((e) => e.loss), lines };
+    };
+    const plain = await losses({ popularityPrior: 0 });
+    const zero = await losses({ popularityPrior: 0, priorInLoss: true });
+    assert.deepEqual(zero.loss, plain.loss, 'λ = 0 adds nothing');
+    const withPrior = await losses({ popularityPrior: 0.5, priorInLoss: true });
+    assert.ok(withPrior.lines.some((l) => l.startsWith('stage 2 trains with the served score: λ = 0.5')), withPrior.lines.join('\n'));
+    // Clicks drawn by popularity: with the prior inside the softmax the positives' logits start higher, so the loss is lower.
+    assert.ok(withPrior.loss[0] < plain.loss[0], `${withPrior.loss[0]} vs ${plain.loss[0]}`);
+  });
 });

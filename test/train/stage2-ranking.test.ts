@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { holdOutForRanking, PRIOR_WEIGHTS, rankingScores, RankingValidation } from '../../src/train/stage2-ranking.js';
+import { heldPerUser, holdOutForRanking, PRIOR_WEIGHTS, rankingScores, RankingValidation } from '../../src/train/stage2-ranking.js';
 import { forwardScore, initParams, paramList } from '../../src/train/stage2-model.js';
 import { tfReady, trainStage2 } from '../../src/train/stage2.js';
 import { syntheticLog } from '../../src/data/synthetic.js';
@@ -96,6 +96,25 @@ describe('stage 2 ranking validation', () => {
     } finally {
       for (const t of paramList(p)) t.dispose();
     }
+  });
+
+  it('holds out each user\'s latest share of clicks, at least perUser and at most maxPerUser, leaving minTrainClicks', () => {
+    assert.equal(heldPerUser(40, { perUser: 3, share: 0.25, maxPerUser: 50 }), 10);
+    assert.equal(heldPerUser(40, { perUser: 3, share: 0.25, maxPerUser: 6 }), 6);
+    assert.equal(heldPerUser(40, { perUser: 3, share: 0.05, maxPerUser: 50 }), 3);
+    assert.equal(heldPerUser(40, { perUser: 3, share: 0, maxPerUser: 50 }), 3, 'share 0: three a user, as before the share');
+    // Users 0..9 click 40 items each (items shifted per user, so every item has 10 clickers).
+    const user: number[] = [];
+    const item: number[] = [];
+    for (let u = 0; u < 10; u++) for (let i = 0; i < 40; i++) { user.push(u); item.push((i + u) % 40); }
+    const h = holdOutForRanking({ user, item }, 3, 100, 1, { perUser: 3, share: 0.25, maxPerUser: 50, minTrainClicks: 5 });
+    assert.equal(h.ranking.rows, 10 * 10);
+    for (let u = 0; u < 10; u++) {
+      for (let i = 30; i < 40; i++) assert.ok(h.ranking.isHeldOut(u, (i + u) % 40), `user ${u}'s click ${i} is among their latest quarter`);
+      assert.ok(!h.ranking.isHeldOut(u, (29 + u) % 40));
+    }
+    const capped = holdOutForRanking({ user, item }, 3, 100, 1, { perUser: 3, share: 0.9, maxPerUser: 50, minTrainClicks: 20 });
+    assert.equal(capped.ranking.rows, 10 * 20, 'minTrainClicks training clicks stay with each user');
   });
 
   it('leaves users with too few clicks out', () => {
