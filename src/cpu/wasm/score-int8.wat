@@ -25,21 +25,10 @@
     (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $w i32) (param $iq i32)
     (param $slots i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $enorm f64) (param $zn f64)
-    (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32) (local $next i32) (local $sink i32)
+    (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32)
     (local.set $c (i32.const 0))
     (block $done (loop $cands
       (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      ;; The next candidate's codes, Gram and global vector are touched (a load per 64-byte line)
-      ;; before this one is scored, so that their reads from L3 or memory overlap this one's work
-      ;; (wasm has no prefetch instruction). The loads' OR goes to the dot scratch, which
-      ;; $one_i8 overwrites, so that the loads are not dropped as dead.
-      (if (i32.lt_u (i32.add (local.get $c) (i32.const 1)) (local.get $n))
-        (then
-          (local.set $next (i32.load offset=4 (i32.add (local.get $slots) (i32.shl (local.get $c) (i32.const 2)))))
-          (local.set $sink (call $touch (i32.add (local.get $codes) (i32.mul (i32.mul (local.get $next) (local.get $k)) (local.get $rb))) (i32.mul (local.get $k) (local.get $rb)) (local.get $sink)))
-          (local.set $sink (call $touch (i32.add (local.get $gram) (i32.mul (local.get $next) (call $gram_bytes (local.get $kPad)))) (call $gram_bytes (local.get $kPad)) (local.get $sink)))
-          (local.set $sink (call $touch (i32.add (local.get $glob) (i32.mul (local.get $next) (local.get $rowBytes))) (local.get $rowBytes) (local.get $sink)))
-          (i32.store (local.get $iq) (local.get $sink))))
       (local.set $slot (i32.load (i32.add (local.get $slots) (i32.shl (local.get $c) (i32.const 2)))))
       (local.set $mo (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3))))
       (local.set $cnt (i32.load (local.get $mo)))
@@ -355,16 +344,6 @@
       (v128.store64_lane 1 (i32.add (i32.add (local.get $ib) (local.get $ke)) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
       (local.set $j (i32.add (local.get $j) (i32.const 2)))
       (br $pl))))
-
-  ;; The OR of `sink` and the first word of every 64-byte line of [p, p + bytes) (bytes > 0).
-  (func $touch (param $p i32) (param $bytes i32) (param $sink i32) (result i32)
-    (local $end i32)
-    (local.set $end (i32.add (local.get $p) (local.get $bytes)))
-    (loop $l
-      (local.set $sink (i32.or (local.get $sink) (i32.load (local.get $p))))
-      (local.set $p (i32.add (local.get $p) (i32.const 64)))
-      (br_if $l (i32.lt_u (local.get $p) (local.get $end))))
-    (local.get $sink))
 
   ;; Bytes of one item's Gram blocks (core/quantize.ts, gramBlockFloats): with n = kPad / 4 blocks
   ;; a side, n(n + 1)/2 blocks of 64 bytes.
