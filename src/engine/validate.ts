@@ -106,6 +106,7 @@ export function checkRankRequest(r: { k: number; candidates?: readonly string[];
   if (r.exclude !== undefined && !Array.isArray(r.exclude)) throw new RalmError('RALM_ERR_VALIDATION', `${prefix}exclude: expected an array of item ids`, { field: `${prefix}exclude` });
 }
 
+/** Checks the item lists of score requests. */
 export function checkScoreFields(requests: ReadonlyArray<{ items: readonly string[] }>): void {
   requests.forEach((r, i) => {
     if (!Array.isArray(r.items)) throw new RalmError('RALM_ERR_VALIDATION', `requests[${i}].items: expected an array of item ids`, { field: `requests[${i}].items` });
