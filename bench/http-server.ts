@@ -7,11 +7,14 @@
  *
  * Protocol: the parent forks this file with a JSON argument; once listening, the child sends
  * `{ type: 'ready', urls, requests }` and serves until it receives `{ type: 'stop' }`. To
- * `{ type: 'cpu' }` it answers `{ type: 'cpu', ms }`: its processor time so far (every thread).
+ * `{ type: 'cpu' }` it answers `{ type: 'cpu', ms }`: its processor time so far (every thread);
+ * between `{ type: 'trace-start' }` and `{ type: 'trace-stop' }` it samples the coalescing app's
+ * admission (answered `{ type: 'trace', samples }`).
  */
 import Fastify from 'fastify';
 import { Packr } from 'msgpackr';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +38,8 @@ export interface HttpServerArgs {
   jobsUsers?: number;
   /** CPU offload (RalmEngine's cpuOffload); default: the service's setting. */
   cpuOffload?: boolean;
+  /** Nice steps of the CPU worker threads below the event loop; default: the service's setting. */
+  cpuWorkerNice?: number;
   /** Centroid storage; default: the service's setting. */
   storage?: 'f32' | 'f16' | 'int8';
   /** `off`: the served apps refuse nothing (no load shedding, waits and deadlines of a minute). Default `on`: the service's settings. */
@@ -64,6 +69,19 @@ export interface ReadyMessage {
 
 const MSGPACK = 'application/msgpack';
 
+/** The coalescing app's admission, sampled every 50 ms during an overload run. */
+export interface GovernorSample {
+  atMs: number;
+  /** The worst event-loop lag of the governor's last control period, ms. */
+  lagMs: number;
+  /** The expected wait it allowed a ranking request, ms. */
+  allowedMs: number;
+  /** Ranking requests admitted and not yet answered. */
+  inflight: number;
+  /** Admission's time per ranking request while busy, ms. */
+  msPerRequest: number;
+}
+
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as HttpServerArgs;
   const send = (m: unknown): void => void process.send?.(m);
@@ -72,7 +90,7 @@ async function main(): Promise<void> {
   const w = makeWorkload(maxN, args.k, args.h, model);
   // The engine as `ralm serve` makes it (the service's storage and CPU offload).
   const config = loadConfig({});
-  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false, storage: args.storage ?? config.storage, cpuOffload: args.cpuOffload ?? config.cpuOffload });
+  const engine = await RalmEngine.create(model, { backend: args.backend, recoverDevice: false, storage: args.storage ?? config.storage, cpuOffload: args.cpuOffload ?? config.cpuOffload, cpuWorkerNice: args.cpuWorkerNice ?? config.cpuWorkerNice });
   for (let i = 0; i < maxN; i += 5000) await engine.upsertItems(engineItems(w, i, Math.min(maxN, i + 5000)));
   const dir = await mkdtemp(join(tmpdir(), 'ralm-bench-http-'));
   const store = LmdbStore.open(dir);
@@ -135,7 +153,26 @@ async function main(): Promise<void> {
   const urls = { batched: await batched.listen(listen), unbatched: await unbatched.listen(listen), bare: await bare.listen(listen) };
   const ready: ReadyMessage = { type: 'ready', urls, adapter: `${engine.adapterName}, ${args.storage ?? config.storage} centroids`, cases, deadlineMs: common.requestTimeoutMs };
   send(ready);
+  let trace: { timer: NodeJS.Timeout; samples: GovernorSample[] } | undefined;
   process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'trace-start') {
+      const state = built.admission();
+      const t0 = performance.now();
+      const samples: GovernorSample[] = [];
+      // Every control period (50 ms): what the governor last saw and allowed, and the demand.
+      const timer = setInterval(() => {
+        if (state) samples.push({ atMs: Math.round(performance.now() - t0), lagMs: state.governor.lagMs, allowedMs: state.governor.allowedMs, inflight: state.ranking.inflight, msPerRequest: state.ranking.msPerRequest });
+      }, 50);
+      trace = { timer, samples };
+      send({ type: 'trace-started' });
+      return;
+    }
+    if (m?.type === 'trace-stop') {
+      if (trace) clearInterval(trace.timer);
+      send({ type: 'trace', samples: trace?.samples ?? [] });
+      trace = undefined;
+      return;
+    }
     if (m?.type === 'cpu') {
       const u = process.cpuUsage();
       send({ type: 'cpu', ms: (u.user + u.system) / 1000, mainMs: mainThreadMs() });

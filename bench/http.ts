@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { quantile } from './stats.js';
 import { withDefaults } from '../src/util/options.js';
 import { fileURLToPath } from 'node:url';
-import type { Encoding, HttpServerArgs, PreparedCase, ReadyMessage } from './http-server.js';
+import type { Encoding, GovernorSample, HttpServerArgs, PreparedCase, ReadyMessage } from './http-server.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 import { formatOverload, overloadRun, type OverloadRun } from './overload.js';
 import { formatJobs, jobsRun, type JobsRun } from './jobs.js';
@@ -41,10 +41,18 @@ export interface HttpBenchOptions {
   batching?: Array<'on' | 'off'>;
   /** Open-loop demand at this multiple of each case's maximum (coalescing on); 0 skips it. Default 4. */
   overloadFactor?: number;
+  /**
+   * Open-loop demand at this many requests a second instead (when > 0 and overloadFactor > 0), so
+   * that two builds, or two settings, can be offered the same rate rather than each a multiple of
+   * its own maximum. Default 0: the multiple.
+   */
+  overloadRate?: number;
   /** Users for the long-work case (jobs.ts): /healthz through audience jobs and big ingests; 0 skips it. Default 0. */
   jobsUsers?: number;
   /** The engine's CPU offload (ranking on the worker threads); default: the service's setting (on). */
   cpuOffload?: boolean;
+  /** Nice steps of the engine's CPU worker threads below the event loop; default: the service's setting. */
+  cpuWorkerNice?: number;
   /** The item table's centroid storage; default: the service's setting (int8). */
   storage?: 'f32' | 'f16' | 'int8';
   /**
@@ -57,7 +65,7 @@ export interface HttpBenchOptions {
 
 /** runHttpBench's defaults. */
 export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, storage: loadConfig({}).storage, admission: 'on',
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, overloadRate: 0, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, cpuWorkerNice: loadConfig({}).cpuWorkerNice, storage: loadConfig({}).storage, admission: 'on',
 };
 
 export interface LoadRun {
@@ -120,8 +128,12 @@ export interface HttpBenchResult {
   settings: {
     backend: string; adapter: string; sizes: number[]; durationSec: number; connections: number; rateFractions: number[];
     overloadFactor: number; jobsUsers: number; k: number; h: number; topK: number;
+    /** Absent in results written before the option existed: 0 (each case's maximum times overloadFactor). */
+    overloadRate?: number;
     /** Absent in results written before the option existed: on. */
     admission?: 'on' | 'off';
+    /** Absent in results written before the option existed: 0. */
+    cpuWorkerNice?: number;
   };
   cases: Array<{ n: number; encoding: Encoding; requestBytes: number; responseBytes: number }>;
   runs: LoadRun[];
@@ -144,7 +156,7 @@ async function loadAutocannon(): Promise<Autocannon> {
   }
 }
 
-function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void>; cpuMs: () => Promise<ServerCpu> }> {
+function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void>; cpuMs: () => Promise<ServerCpu>; traceStart: () => Promise<void>; traceStop: () => Promise<GovernorSample[]> }> {
   const child = fork(fileURLToPath(new URL('./http-server.js', import.meta.url)), [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`the benchmark server exited with code ${code} before it was ready`));
@@ -163,7 +175,15 @@ function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop:
         child.once('message', (r: ServerCpu) => done(r));
         child.send({ type: 'cpu' });
       });
-      resolve({ ready: m, stop, cpuMs });
+      const traceStart = (): Promise<void> => new Promise((done) => {
+        child.once('message', () => done());
+        child.send({ type: 'trace-start' });
+      });
+      const traceStop = (): Promise<GovernorSample[]> => new Promise((done) => {
+        child.once('message', (r: { samples: GovernorSample[] }) => done(r.samples));
+        child.send({ type: 'trace-stop' });
+      });
+      resolve({ ready: m, stop, cpuMs, traceStart, traceStop });
     });
   });
 }
@@ -222,7 +242,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop, cpuMs } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, storage: o.storage, admission: o.admission });
+  const { ready, stop, cpuMs, traceStart, traceStop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, cpuWorkerNice: o.cpuWorkerNice, storage: o.storage, admission: o.admission });
   const runs: LoadRun[] = [];
   const overload: OverloadRun[] = [];
   let jobs: JobsRun | null = null;
@@ -266,7 +286,14 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         runs.push(max);
         log(formatRun(max));
         if (batching === 'on' && o.overloadFactor > 0) {
-          const run = await overloadRun(url, `${ready.urls.batched}/healthz`, c, max.requestsPerSec, o.overloadFactor, o.durationSec, ready.deadlineMs);
+          const offered = o.overloadRate > 0 ? o.overloadRate : max.requestsPerSec * o.overloadFactor;
+          await traceStart();
+          const cpuAt = await cpuMs();
+          const run = await overloadRun(url, `${ready.urls.batched}/healthz`, c, max.requestsPerSec, offered, o.durationSec, ready.deadlineMs);
+          const cpuEnd = await cpuMs();
+          run.governor = await traceStop();
+          run.serverCpuMs = cpuEnd.ms - cpuAt.ms;
+          if (cpuAt.mainMs !== null && cpuEnd.mainMs !== null) run.mainCpuMs = cpuEnd.mainMs - cpuAt.mainMs;
           overload.push(run);
           log(formatOverload(run));
         }
@@ -292,7 +319,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     machine: finishMachineInfo(machine),
     settings: {
       backend: o.backend, adapter: ready.adapter, sizes: o.sizes, durationSec: o.durationSec, connections: o.connections, rateFractions: o.rateFractions,
-      overloadFactor: o.overloadFactor, jobsUsers: o.jobsUsers, k: o.k, h: o.h, topK: o.topK, admission: o.admission,
+      overloadFactor: o.overloadFactor, overloadRate: o.overloadRate, jobsUsers: o.jobsUsers, k: o.k, h: o.h, topK: o.topK, admission: o.admission, cpuWorkerNice: o.cpuWorkerNice,
     },
     cases: ready.cases.map((c) => ({ n: c.n, encoding: c.encoding, requestBytes: c.requestBytes, responseBytes: c.responseBytes })),
     runs,

@@ -13,7 +13,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ProbeReport } from './health-probe.js';
-import type { Encoding, PreparedCase } from './http-server.js';
+import type { Encoding, GovernorSample, PreparedCase } from './http-server.js';
 import { quantile } from './stats.js';
 
 export interface Spread {
@@ -26,7 +26,7 @@ export interface Spread {
 export interface OverloadRun {
   n: number;
   encoding: Encoding;
-  /** Offered rate as a multiple of the measured maximum. */
+  /** Offered rate as a multiple of the measured maximum (a fixed rate gives its own multiple). */
   factor: number;
   /** The maximum throughput it multiplies (the closed-loop run of the same case), requests/s. */
   capacityPerSec: number;
@@ -50,6 +50,11 @@ export interface OverloadRun {
   /** How far behind its schedule the generator sent, ms. */
   sendLagMs: { p99: number; max: number };
   healthz: Spread & { failed: number };
+  /** The server's admission every 50 ms of the run (absent in results written before it was recorded). */
+  governor?: GovernorSample[];
+  /** The server's processor time over the run and its drain, ms: every thread, and the event loop's (Linux). */
+  serverCpuMs?: number;
+  mainCpuMs?: number;
 }
 
 export function spread(ms: number[]): Spread {
@@ -159,9 +164,10 @@ class Conn {
   }
 }
 
-/** Open-loop load at `factor` × `capacityPerSec` on `url` (a /v1/recommend), /healthz probed at `healthUrl`. */
-export async function overloadRun(url: string, healthUrl: string, c: PreparedCase, capacityPerSec: number, factor: number, durationSec: number, deadlineMs: number): Promise<OverloadRun> {
-  const rate = Math.max(1, Math.round(capacityPerSec * factor));
+/** Open-loop load at `offeredPerSec` on `url` (a /v1/recommend), /healthz probed at `healthUrl`; `capacityPerSec` is the case's measured maximum. */
+export async function overloadRun(url: string, healthUrl: string, c: PreparedCase, capacityPerSec: number, offeredPerSec: number, durationSec: number, deadlineMs: number): Promise<OverloadRun> {
+  const rate = Math.max(1, Math.round(offeredPerSec));
+  const factor = rate / Math.max(1e-9, capacityPerSec);
   const target = new URL(url);
   const headers = Object.entries({ ...c.headers, accept: c.headers.accept ?? 'application/json' }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   const requests = c.bodies.map((b) => Buffer.concat([Buffer.from(`POST ${target.pathname} HTTP/1.1\r\nhost: ${target.host}\r\n${headers}content-length: ${b.byteLength}\r\n\r\n`), b]));
@@ -232,12 +238,23 @@ function answerCode(body: Buffer, encoding: Encoding): string {
 export function formatOverload(r: OverloadRun): string {
   const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(x < 10 ? 1 : 0) : '–');
   return [
-    `overload ${r.factor}×`.padEnd(12), `N=${String(r.n).padStart(6)}`, r.encoding.padEnd(7), `${r.offeredPerSec}/s offered`.padStart(16),
+    `overload ${r.factor.toFixed(1)}×`.padEnd(14), `N=${String(r.n).padStart(6)}`, r.encoding.padEnd(7), `${r.offeredPerSec}/s offered`.padStart(16),
     `accepted ${r.acceptedPerSec.toFixed(0)}/s p50 ${f(r.accepted.p50)} p99 ${f(r.accepted.p99)} ms (deadline ${r.deadlineMs})`,
     `refused ${(100 * r.refusedShare).toFixed(0)}% p99 ${f(r.refused.p99)} ms`,
     `after 1 s: p99 ${f(r.steady.accepted.p99)} / ${f(r.steady.refused.p99)} ms`,
     `healthz p99 ${f(r.healthz.p99)} max ${f(r.healthz.max)} ms`,
     r.unanswered > 0 ? `(${r.unanswered} unanswered)` : '',
     `send lag p99 ${f(r.sendLagMs.p99)} ms`,
+    governorSummary(r),
   ].join('  ');
+}
+
+/** After the first second: the governor's lag (p50 / p90 / max), its allowed wait and the demand (medians), and the event loop's busy share. */
+function governorSummary(r: OverloadRun): string {
+  const late = (r.governor ?? []).filter((g) => g.atMs >= 1000);
+  if (late.length === 0) return '';
+  const med = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+  const lag = late.map((g) => g.lagMs).sort((a, b) => a - b);
+  const loop = r.mainCpuMs !== undefined ? `, event loop busy ${(r.mainCpuMs / (10 * r.durationSec)).toFixed(0)}%` : '';
+  return `lag p50 ${quantile(lag, 0.5).toFixed(0)} p90 ${quantile(lag, 0.9).toFixed(0)} max ${lag[lag.length - 1].toFixed(0)} ms, allowed ${med(late.map((g) => g.allowedMs)).toFixed(0)} ms, in flight ${med(late.map((g) => g.inflight)).toFixed(0)}${loop}`;
 }

@@ -104,14 +104,17 @@ export class CpuBackend implements Backend {
   private pool: CpuWorkerPool | null = null;
   private readonly threads: number;
   private readonly offload: boolean;
+  private readonly workerNice: number;
 
   /**
    * `threads` > 1 starts worker threads: scans use up to SCAN_THREADS, a large request one beside
    * the caller (wasm kernel only). With `offload`, ranking runs on the scoring workers while the
    * caller awaits them, so a server's event loop is never held by a batch (see workers/pool.ts).
+   * The worker threads run `workerNice` steps below the caller's CPU priority (Linux).
    */
-  constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1, offload = false) {
+  constructor(model: RalmModel, kernel: CpuKernel = 'scalar', threads = 1, offload = false, workerNice = 0) {
     this.model = model;
+    this.workerNice = workerNice;
     this.kernel = kernel;
     this.variant = kernelVariant(kernel);
     this.threads = threads;
@@ -124,7 +127,7 @@ export class CpuBackend implements Backend {
   }
 
   private workers(): CpuWorkerPool {
-    this.pool ??= new CpuWorkerPool(Math.min(SCAN_THREADS, this.threads), this.variant ?? 'simd');
+    this.pool ??= new CpuWorkerPool(Math.min(SCAN_THREADS, this.threads), this.variant ?? 'simd', this.workerNice);
     return this.pool;
   }
 

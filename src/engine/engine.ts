@@ -43,7 +43,7 @@ export class RalmEngine {
     this.model = model;
     this.modelId = modelId(model);
     this.table = table;
-    this.devices = new DeviceSupervisor(new CpuBackend(model, o.cpuKernel, o.cpuThreads, o.cpuOffload), {
+    this.devices = new DeviceSupervisor(new CpuBackend(model, o.cpuKernel, o.cpuThreads, o.cpuOffload, o.cpuWorkerNice), {
       adapter: o.adapter, recoverDevice: o.recoverDevice, recoveryDelayMs: o.recoveryDelayMs, onEvent: o.onEvent, stats: this.stats,
       attach: async (ctx) => {
         const backend = await GpuBackend.create(ctx, this.model, { storage: this.table.storage, scorer: o.gpuScorer });

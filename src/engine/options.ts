@@ -8,6 +8,7 @@ import { defaultCpuKernel, type CpuKernel } from '../cpu/cpu-backend.js';
 import { kernelModule } from '../cpu/wasm-kernel.js';
 import { isPriorWeight, MAX_PRIOR_WEIGHT } from '../model/prior.js';
 import { RalmError } from '../util/errors.js';
+import { MAX_NICE } from '../util/thread-priority.js';
 import type { EngineEvent } from './types.js';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
@@ -48,6 +49,13 @@ export interface EngineOptions {
    */
   cpuOffload?: boolean;
   /**
+   * How many nice steps below the calling thread the CPU worker threads run (0 to 19; Linux only,
+   * where a thread can be reniced alone; elsewhere ignored). A server raises it so that its event
+   * loop, which reads, refuses and answers requests, gets a core ahead of a batch being scored.
+   * It cannot be undone in an unprivileged process. Default 0.
+   */
+  cpuWorkerNice?: number;
+  /**
    * The WebGPU scorer: `cooperative` (a workgroup per candidate and request, for hardware GPUs),
    * `per-item` (an invocation per candidate and request, for software adapters), or `auto` (by
    * the adapter: hardware → cooperative, software → per-item). Default `auto`.
@@ -76,6 +84,7 @@ export const ENGINE_DEFAULTS = {
   recoveryDelayMs: 1000,
   gpuScorer: 'auto',
   cpuOffload: false,
+  cpuWorkerNice: 0,
 } as const satisfies Partial<EngineOptions>;
 
 /** The binding size every WebGPU device supports; pages are sized by it when no device is open. */
@@ -105,6 +114,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   }
   if (typeof o.cpuOffload !== 'boolean') {
     throw new RalmError('RALM_ERR_VALIDATION', `cpuOffload: expected true or false, got ${JSON.stringify(o.cpuOffload)}`);
+  }
+  if (!Number.isInteger(o.cpuWorkerNice) || o.cpuWorkerNice < 0 || o.cpuWorkerNice > MAX_NICE) {
+    throw new RalmError('RALM_ERR_VALIDATION', `cpuWorkerNice: expected an integer in [0, ${MAX_NICE}], got ${JSON.stringify(o.cpuWorkerNice)}`);
   }
   if (!['auto', 'webgpu', 'cpu'].includes(o.backend)) {
     throw new RalmError('RALM_ERR_VALIDATION', `backend: expected "auto", "webgpu" or "cpu", got ${JSON.stringify(o.backend)}`);

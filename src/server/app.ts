@@ -15,7 +15,7 @@ import type { RankBatcher } from './batcher.js';
 import { appSettings, type AppDeps, type ServiceContext } from './context.js';
 import { Metrics } from './metrics.js';
 import { MAX_PARAM_LENGTH } from './schemas.js';
-import { admission, appWide, type WaitEstimate } from './plugins/admission.js';
+import { admission, appWide, type AdmissionState, type WaitEstimate } from './plugins/admission.js';
 import { auth } from './plugins/auth.js';
 import { clientErrorHandler, protocolEdges } from './plugins/client-errors.js';
 import { docs } from './plugins/docs.js';
@@ -51,6 +51,8 @@ export interface BuiltApp {
   drain: Drain;
   /** Switches to another model (see Serving.reload): a model another replica rolled out. */
   reload: Serving['reload'];
+  /** Admission's counters and lag governor, once the app is ready (undefined before). */
+  admission(): AdmissionState | undefined;
 }
 
 const ROUTES = [recommendRoutes, scoreRoutes, eventsRoutes, usersRoutes, itemsRoutes, adminRoutes, audiencesRoutes, healthRoutes];
@@ -60,6 +62,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   const metrics = new Metrics();
   // Admission counts the ranking requests in the service; the batcher's dispatch rule reads them.
   let ranking: WaitEstimate | undefined;
+  let admitted: AdmissionState | undefined;
   const demand = (): number => ranking?.inflight ?? 0;
   const serving = new Serving({ store: deps.store, metrics, batching: settings.batching, audience: settings.audience, jobs: settings.jobs, demand }, deps.engine, deps.seeds);
   const { limits } = settings;
@@ -94,7 +97,8 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   // After load shedding (a registered plugin, so its hook comes when plugins load): a request shed
   // there must not count as admitted work.
   void app.register(appWide(async (instance) => {
-    ranking = admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs }).ranking;
+    admitted = admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs });
+    ranking = admitted.ranking;
   }));
   docs(app);
   const ctx: ServiceContext = { serving, store: deps.store, metrics, state, settings, reloadModel: deps.reloadModel };
@@ -103,5 +107,5 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
     for (const routes of ROUTES) void api.register(routes, ctx);
   });
 
-  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now, drain: drained, reload: (dir, load) => serving.reload(dir, load) };
+  return { app, metrics, audienceJobs: serving.jobs, serving: () => serving.now, drain: drained, reload: (dir, load) => serving.reload(dir, load), admission: () => admitted };
 }

@@ -41,6 +41,8 @@ export interface ServiceConfig {
   /** CPU worker threads (null: one per core). */
   cpuThreads: number | null;
   cpuOffload: boolean;
+  /** Nice steps the CPU worker threads run below the event loop (Linux). */
+  cpuWorkerNice: number;
   /** λ of the popularity prior added to every score (null: the model's manifest value, 0 when it has none). */
   popularityPrior: number | null;
   /** The LMDB map's initial size in bytes (it grows as the store does). */
@@ -135,6 +137,7 @@ export const SERVICE_OPTIONS = {
   maxPageBytes: { flag: 'max-page-bytes', env: 'RALM_MAX_PAGE_BYTES', arg: 'BYTES', default: String(ENGINE_DEFAULTS.maxPageBytes), help: 'upper bound on one item-table page of centroids (the device binding limit also applies)', parse: int(1 << 20, 2 ** 40) },
   cpuThreads: { flag: 'cpu-threads', env: 'RALM_CPU_THREADS', arg: 'auto|N', default: 'auto', defaultText: 'auto: one per core', help: 'CPU worker threads for scoring and audience scans', parse: (v: string) => (v === 'auto' ? null : int(1, 256)(v)) },
   cpuOffload: { flag: 'cpu-offload', env: 'RALM_CPU_OFFLOAD', arg: 'true|false', default: 'true', help: 'rank on the CPU worker threads, keeping the event loop free for other requests (false: half of each request on the event loop, lowest latency when idle)', parse: bool },
+  cpuWorkerNice: { flag: 'cpu-worker-nice', env: 'RALM_CPU_WORKER_NICE', arg: 'N', default: '4', help: 'how many nice steps below the event loop the CPU worker threads run (Linux; 0 to 19), so that reading, refusing and answering requests gets a core ahead of a batch being scored', parse: int(0, 19) },
   popularityPrior: { flag: 'popularity-prior', env: 'RALM_POPULARITY_PRIOR', arg: 'model|X', default: 'model', help: `λ of the popularity prior λ·ln(1 + clickers) added to every item's score (model: the model's own, chosen when it was trained; a number within ±${MAX_PRIOR_WEIGHT} overrides it; 0: the look-alike score alone)`, parse: (v: string) => (v === 'model' ? null : num(-MAX_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT)(v)) },
   lmdbMapSize: { flag: 'lmdb-map-size', env: 'RALM_LMDB_MAP_SIZE', arg: 'BYTES', default: String(LMDB_DEFAULTS.mapSize), help: 'initial size of the store\'s memory map (address space, not disk; LMDB grows it as the store grows)', parse: int(1 << 20, 2 ** 50) },
   eventIdRetentionMs: { flag: 'event-id-retention-ms', env: 'RALM_EVENT_ID_RETENTION_MS', arg: 'N', default: String(LMDB_DEFAULTS.eventIdRetentionMs), help: 'how long event ids are remembered, so that a re-sent event (same id, same item) is a duplicate, ms (a shared store keeps them in memory: shorter at high event rates)', parse: int(0, 365 * 86_400_000) },

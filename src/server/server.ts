@@ -40,7 +40,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
   const store = opened.store;
   if (opened.warning) log(`warning: ${opened.warning}`);
   const engineOptions: EngineOptions = {
-    backend: config.backend, storage: config.storage, maxPageBytes: config.maxPageBytes, cpuOffload: config.cpuOffload,
+    backend: config.backend, storage: config.storage, maxPageBytes: config.maxPageBytes, cpuOffload: config.cpuOffload, cpuWorkerNice: config.cpuWorkerNice,
     ...(config.adapter !== null ? { adapter: config.adapter } : {}),
     ...(config.cpuThreads !== null ? { cpuThreads: config.cpuThreads } : {}),
     ...(config.popularityPrior !== null ? { popularityPrior: config.popularityPrior } : {}),

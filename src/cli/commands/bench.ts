@@ -88,8 +88,10 @@ const HTTP_OPTIONS = {
   encodings: { flag: 'encodings', arg: 'json,msgpack', default: asDefault(hd.encodings), help: 'request encodings', parse: list(oneOf(['json', 'msgpack'] as const)) },
   batching: { flag: 'batching', arg: 'on,off', default: asDefault(hd.batching), help: 'with and/or without request batching', parse: list(oneOf(['on', 'off'] as const)) },
   overload: { flag: 'overload', arg: 'X', default: asDefault(hd.overloadFactor), help: 'open-loop demand at X times the maximum, coalescing on (0: skip)', parse: num(0, 100) },
+  overloadRate: { flag: 'overload-rate', arg: 'R', default: asDefault(hd.overloadRate), help: 'the overload case at R requests a second instead of X times the maximum (0: X times), to offer two builds the same demand', parse: num(0, 1_000_000) },
   jobsUsers: { flag: 'jobs-users', arg: 'N', default: asDefault(hd.jobsUsers), help: '/healthz through audience jobs and big ingests over N users first (0: skip)', parse: int(0, 10_000_000) },
   cpuOffload: { flag: 'cpu-offload', arg: 'true|false', default: asDefault(hd.cpuOffload), help: 'the service\'s CPU offload (serve --cpu-offload)', parse: bool },
+  cpuWorkerNice: { flag: 'cpu-worker-nice', arg: 'N', default: asDefault(hd.cpuWorkerNice), help: 'nice steps of the CPU worker threads below the event loop (serve --cpu-worker-nice)', parse: int(0, 19) },
   storage: { flag: 'storage', arg: 'f32|f16|int8', default: asDefault(hd.storage), help: 'the item table\'s centroid storage (serve --storage)', parse: oneOf(['f32', 'f16', 'int8'] as const) },
   admission: { flag: 'admission', arg: 'on|off', default: hd.admission, help: 'off: the served apps refuse nothing (no load shedding, a 60 s wait and deadline), to read capacity on a machine running other work', parse: oneOf(['on', 'off'] as const) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
@@ -104,7 +106,7 @@ const http = defineCommand({
   async run({ values: v }) {
     const result = await runHttpBench({
       backend: v.backend, sizes: v.sizes, durationSec: v.duration, connections: v.connections, rateFractions: v.rates,
-      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, storage: v.storage, admission: v.admission, log,
+      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, overloadRate: v.overloadRate, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, cpuWorkerNice: v.cpuWorkerNice, storage: v.storage, admission: v.admission, log,
     });
     await writeResult(v.out, result);
     emit(v.json, result, [

@@ -62,10 +62,13 @@ export class CpuWorkerPool {
   private offCapacity = 0;
   private offTail: Promise<unknown> = Promise.resolve();
 
-  /** `threads` worker threads (at least 1), running kernel `variant`. */
-  constructor(threads: number, private readonly variant: KernelVariant = 'simd') {
+  /**
+   * `threads` worker threads (at least 1), running kernel `variant`, each `nice` steps below the
+   * creating thread's CPU priority where a thread can be reniced alone (Linux; util/thread-priority.ts).
+   */
+  constructor(threads: number, private readonly variant: KernelVariant = 'simd', nice = 0) {
     this.workers = Array.from({ length: Math.max(1, threads) }, (_, thread) => {
-      const worker = new Worker(new URL('./worker.js', import.meta.url));
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { nice } });
       // The pool must never keep a finished process alive.
       worker.unref();
       const w: PoolWorker = { worker, thread, itemPagesSent: 0, userPagesSent: new Set(), failed: null };

@@ -2,7 +2,8 @@
  * The CPU worker thread: one script for both jobs of the pool (see messages.ts). Messages arrive
  * in order on one port, so a page is always known before a job that uses it.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../../util/thread-priority.js';
 import type { WorkerMessage, WorkerReply } from './messages.js';
 import { addUserPage, runScan } from './scan-task.js';
 import { addItemPage, runScore } from './score-task.js';
@@ -10,6 +11,10 @@ import { addItemPage, runScore } from './score-task.js';
 if (!parentPort) throw new Error('the CPU worker must run as a worker thread');
 const port = parentPort;
 const reply = (m: WorkerReply): void => port.postMessage(m);
+
+// Below the event loop's priority when asked (pool.ts): scoring yields a core to reading requests.
+const { nice } = (workerData ?? {}) as { nice?: number };
+if (nice !== undefined && nice > 0) lowerThreadPriority(nice);
 
 port.on('message', (msg: WorkerMessage) => {
   switch (msg.type) {

@@ -167,8 +167,15 @@ export interface AdmissionOptions {
   requestTimeoutMs: number;
 }
 
-/** Installs admission; returns the counters (for tests and metrics). */
-export function admission(app: FastifyInstance, o: AdmissionOptions): { all: WaitEstimate; ranking: WaitEstimate; governor: LagGovernor } {
+/** Admission's counters and its lag governor. */
+export interface AdmissionState {
+  all: WaitEstimate;
+  ranking: WaitEstimate;
+  governor: LagGovernor;
+}
+
+/** Installs admission; returns the counters (for tests, metrics and benchmarks). */
+export function admission(app: FastifyInstance, o: AdmissionOptions): AdmissionState {
   const all = new WaitEstimate();
   const ranking = new WaitEstimate();
   const governor = new LagGovernor(o.maxQueueWaitMs);
