@@ -15,15 +15,14 @@
  * The server runs in a child process; autocannon runs in this one. On a 2-core machine they
  * share the cores, which caps the ceiling too: the figures are for the pair, on this machine.
  */
-import { fork } from 'node:child_process';
 import { loadConfig } from '../src/server/config.js';
 import http from 'node:http';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { quantile } from './stats.js';
 import { withDefaults } from '../src/util/options.js';
-import { fileURLToPath } from 'node:url';
-import type { Encoding, GovernorSample, HttpServerArgs, PreparedCase, ReadyMessage } from './http-server.js';
+import type { Encoding, PreparedCase } from './http-server.js';
+import { startServer } from './http-child.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 import { formatOverload, overloadRun, type OverloadRun } from './overload.js';
 import { formatJobs, jobsRun, type JobsRun } from './jobs.js';
@@ -156,43 +155,6 @@ async function loadAutocannon(): Promise<Autocannon> {
   }
 }
 
-function startServer(args: HttpServerArgs): Promise<{ ready: ReadyMessage; stop: () => Promise<void>; cpuMs: () => Promise<ServerCpu>; traceStart: () => Promise<void>; traceStop: () => Promise<GovernorSample[]> }> {
-  const child = fork(fileURLToPath(new URL('./http-server.js', import.meta.url)), [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`the benchmark server exited with code ${code} before it was ready`));
-    child.once('exit', onExit);
-    child.once('message', (m: ReadyMessage) => {
-      child.off('exit', onExit);
-      const stop = (): Promise<void> => new Promise((done) => {
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          done();
-        });
-        child.send({ type: 'stop' });
-      });
-      const cpuMs = (): Promise<ServerCpu> => new Promise((done) => {
-        child.once('message', (r: ServerCpu) => done(r));
-        child.send({ type: 'cpu' });
-      });
-      const traceStart = (): Promise<void> => new Promise((done) => {
-        child.once('message', () => done());
-        child.send({ type: 'trace-start' });
-      });
-      const traceStop = (): Promise<GovernorSample[]> => new Promise((done) => {
-        child.once('message', (r: { samples: GovernorSample[] }) => done(r.samples));
-        child.send({ type: 'trace-stop' });
-      });
-      resolve({ ready: m, stop, cpuMs, traceStart, traceStop });
-    });
-  });
-}
-
-/** The server's processor time so far, ms: every thread, and the main thread's (null where unknown). */
-interface ServerCpu {
-  ms: number;
-  mainMs: number | null;
-}
 
 /** The batch-size histogram's sum and count, and the engine's batch seconds, in a Prometheus text page. */
 async function batchTotals(metricsUrl: string): Promise<{ sum: number; count: number; engineSeconds: number }> {
