@@ -15,13 +15,13 @@
 ;; with the zero-norm rule (a norm below zero_norm gives cosine 0). Dots and attention weights are
 ;; f32 (as on the GPU); the final cosines and blend are f64.
 ;;
-;; One module, six source files: this one (single requests and the shared helpers),
+;; One module, seven source files: this one (single requests and the shared helpers),
 ;; score-batch.wat (`score_batch`: requests sharing a candidate list), scan-users.wat
 ;; (`scan_users`: audience expansion's user scan, the module then bound to a user-table page),
-;; score-int8.wat and scan-int8.wat (`score_i8`, `score_batch_i8`, `scan_users_i8`: ranking one
-;; request or a batch, and the scan, over int8 storage), scan-direction.wat (`scan_direction`,
-;; `scan_direction_i8`: the two-pass scan's first pass). build.ts splices the other five in where
-;; the line `;; @parts` stands.
+;; score-int8.wat, score-batch-int8.wat and scan-int8.wat (`score_i8`, `score_batch_i8`,
+;; `scan_users_i8`: ranking one request or a batch, and the scan, over int8 storage),
+;; scan-direction.wat (`scan_direction`, `scan_direction_i8`: the two-pass scan's first pass).
+;; build.ts splices the other six in where the line `;; @parts` stands.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -318,66 +318,6 @@
       (i32x4.shl (i32x4.sub (local.get $m1) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
     (v128.and (local.get $t0) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid0))))
     (v128.and (local.get $t1) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid1)))))
-
-
-  ;; The attention weights of the int8 path, exp(tanh(x)) for two vectors (x0 with valid0, x1 with
-  ;; valid1; lanes at or past `valid` are 0): tanh as a rational function of x (odd degree 13 over
-  ;; even degree 6, the coefficients of Eigen's float tanh, x clamped to ±7.905 where tanh rounds
-  ;; to ±1), then e^t on [-1, 1] as (e^(t/2))² with a degree-7 Taylor polynomial. Relative error of
-  ;; a weight below 1e-6 (checked against Math.exp(Math.tanh(x)) on a grid of 4 million points;
-  ;; $attn_weight4x2 is within 4e-7), about two thirds of $attn_weight4x2's operations: one
-  ;; division, no range reduction, no second exponential. The weights of int8 rows carry
-  ;; quantization errors a thousand times larger; the f32 paths keep $attn_weight4(x2). The two
-  ;; chains are interleaved so the processor overlaps their latencies.
-  (func $attn_weight_i8x2 (param $x0 v128) (param $x1 v128) (param $valid0 i32) (param $valid1 i32) (result v128 v128)
-    (local $s0 v128) (local $p0 v128) (local $d0 v128) (local $h0 v128)
-    (local $s1 v128) (local $p1 v128) (local $d1 v128) (local $h1 v128)
-    (local.set $x0 (f32x4.max (f32x4.splat (f32.const -7.90531110763549805)) (f32x4.min (f32x4.splat (f32.const 7.90531110763549805)) (local.get $x0))))
-    (local.set $x1 (f32x4.max (f32x4.splat (f32.const -7.90531110763549805)) (f32x4.min (f32x4.splat (f32.const 7.90531110763549805)) (local.get $x1))))
-    (local.set $s0 (f32x4.mul (local.get $x0) (local.get $x0)))
-    (local.set $s1 (f32x4.mul (local.get $x1) (local.get $x1)))
-    (local.set $p0 (f32x4.splat (f32.const -2.76076847742355e-16)))
-    (local.set $p1 (f32x4.splat (f32.const -2.76076847742355e-16)))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 2.00018790482477e-13))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 2.00018790482477e-13))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const -8.60467152213735e-11))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const -8.60467152213735e-11))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 5.12229709037114e-08))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 5.12229709037114e-08))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 1.48572235717979e-05))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 1.48572235717979e-05))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 6.37261928875436e-04))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 6.37261928875436e-04))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 4.89352455891786e-03))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 4.89352455891786e-03))))
-    (local.set $d0 (f32x4.splat (f32.const 1.19825839466702e-06)))
-    (local.set $d1 (f32x4.splat (f32.const 1.19825839466702e-06)))
-    (local.set $d0 (f32x4.add (f32x4.mul (local.get $d0) (local.get $s0)) (f32x4.splat (f32.const 1.18534705686654e-04))))
-    (local.set $d1 (f32x4.add (f32x4.mul (local.get $d1) (local.get $s1)) (f32x4.splat (f32.const 1.18534705686654e-04))))
-    (local.set $d0 (f32x4.add (f32x4.mul (local.get $d0) (local.get $s0)) (f32x4.splat (f32.const 2.26843463243900e-03))))
-    (local.set $d1 (f32x4.add (f32x4.mul (local.get $d1) (local.get $s1)) (f32x4.splat (f32.const 2.26843463243900e-03))))
-    (local.set $d0 (f32x4.add (f32x4.mul (local.get $d0) (local.get $s0)) (f32x4.splat (f32.const 4.89352518554385e-03))))
-    (local.set $d1 (f32x4.add (f32x4.mul (local.get $d1) (local.get $s1)) (f32x4.splat (f32.const 4.89352518554385e-03))))
-    (local.set $h0 (f32x4.mul (f32x4.div (f32x4.mul (local.get $p0) (local.get $x0)) (local.get $d0)) (f32x4.splat (f32.const 0.5))))
-    (local.set $h1 (f32x4.mul (f32x4.div (f32x4.mul (local.get $p1) (local.get $x1)) (local.get $d1)) (f32x4.splat (f32.const 0.5))))
-    (local.set $p0 (f32x4.splat (f32.const 1.98412698e-4)))
-    (local.set $p1 (f32x4.splat (f32.const 1.98412698e-4)))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 1.38888889e-3))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 1.38888889e-3))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 8.33333333e-3))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 8.33333333e-3))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 4.16666667e-2))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 4.16666667e-2))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 0.166666667))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 0.166666667))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 0.5))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 0.5))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 1))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 1))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 1))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 1))))
-    (v128.and (f32x4.mul (local.get $p0) (local.get $p0)) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid0))))
-    (v128.and (f32x4.mul (local.get $p1) (local.get $p1)) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid1)))))
 
 
 ;; @parts
