@@ -11,12 +11,12 @@
   ;; B requests sharing the candidates (the batch path of the engine for int8 storage).
   ;; nb requests; requests 2p and 2p + 1 as 16-bit codes at rq + 2p·4·rb, interleaved as $dots2_i8
   ;; reads them (an odd last request paired with itself), request b's scales (f32 sq, se) at rs + 8b, its e in f32 at es + b·rowBytes, |e| (f64) at norms + 8b;
-  ;; iq: nb × 2·kPad i32 scratch; w: nb × kPad f32 scratch; out: (c × nb + b) × (f32 score, cos_g, cos_l).
+  ;; iq: nb × 2·kPad i32 scratch; w: nb × kPad f32 scratch; cst: init_i8's constants; out: (c × nb + b) × (f32 score, cos_g, cos_l).
   ;; The other parameters are score_i8's.
   (func (export "score_batch_i8")
     (param $n i32) (param $k i32) (param $rowBytes i32) (param $glob i32) (param $meta i32)
     (param $codes i32) (param $scales i32) (param $gram i32) (param $rb i32) (param $kPad i32)
-    (param $nb i32) (param $rq i32) (param $rs i32) (param $es i32) (param $norms i32) (param $iq i32) (param $w i32)
+    (param $nb i32) (param $rq i32) (param $rs i32) (param $es i32) (param $norms i32) (param $iq i32) (param $w i32) (param $cst i32)
     (param $slots i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $zn f64)
     (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32) (local $base i32) (local $sc i32) (local $gr i32)
@@ -48,7 +48,7 @@
         (local.set $b (i32.add (local.get $b) (i32.const 2)))
         (br $dl)))
       ;; the weights of every request, then each request's outputs
-      (call $weights_i8 (local.get $cnt) (local.get $nb) (local.get $iq) (local.get $sc) (local.get $rs) (local.get $w) (local.get $kPad))
+      (call $weights_i8 (local.get $cnt) (local.get $nb) (local.get $iq) (local.get $sc) (local.get $rs) (local.get $w) (local.get $kPad) (local.get $cst))
       (local.set $o (i32.add (local.get $out) (i32.mul (i32.mul (local.get $c) (local.get $nb)) (i32.const 12))))
       (local.set $b (i32.const 0))
       (block $fd (loop $fl
