@@ -30,11 +30,6 @@
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v))))))
 
-  (func $cos (param $dot f64) (param $na f64) (param $nb f64) (param $zn f64) (result f64)
-    (if (result f64) (i32.or (f64.lt (local.get $na) (local.get $zn)) (f64.lt (local.get $nb) (local.get $zn)))
-      (then (f64.const 0))
-      (else (f64.div (local.get $dot) (f64.mul (local.get $na) (local.get $nb))))))
-
   ;; n candidates; k rows per slot; rowBytes = stride * 4; cent/glob/meta: page region offsets;
   ;; q, e: rowBytes each; acc: the weight area (see wasm-kernel.ts); slots: n u32 local slots;
   ;; out: n × (f32 score, cos_g, cos_l).
@@ -169,18 +164,21 @@
 
 
   ;; One request's outputs from its sums (as `score` forms them): cos_g = g·e / (|g| |e|),
-  ;; cos_l = (e·L / Σw) / (|e| · |L| / Σw), zero-norm rule on each.
+  ;; cos_l = (e·L / Σw) / (|e| · |L| / Σw), zero-norm rule on each (a norm below
+  ;; zn gives cosine 0), without branches or calls: a call per cosine cost more than its division.
   (func $emit
     (param $cnt i32) (param $dg f32) (param $el f32) (param $ll f32) (param $sw f32) (param $enorm f64) (param $gn f64)
     (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $cg f64) (local $cl f64) (local $s f64)
+    (local $cg f64) (local $cl f64) (local $s f64) (local $nl f64)
     (local.set $s (f64.promote_f32 (local.get $sw)))
-    (local.set $cg (call $cos (f64.promote_f32 (local.get $dg)) (local.get $enorm) (local.get $gn) (local.get $zn)))
-    (local.set $cl (f64.const 0))
-    (if (i32.gt_u (local.get $cnt) (i32.const 0))
-      (then
-        (local.set $cl (call $cos (f64.div (f64.promote_f32 (local.get $el)) (local.get $s)) (local.get $enorm)
-          (f64.div (f64.sqrt (f64.promote_f32 (local.get $ll))) (local.get $s)) (local.get $zn)))))
+    (local.set $cg (select (f64.const 0)
+      (f64.div (f64.promote_f32 (local.get $dg)) (f64.mul (local.get $enorm) (local.get $gn)))
+      (i32.or (f64.lt (local.get $enorm) (local.get $zn)) (f64.lt (local.get $gn) (local.get $zn)))))
+    ;; an item without rows (Σw = 0: |L| is NaN) gets cos_l = 0
+    (local.set $nl (f64.div (f64.sqrt (f64.promote_f32 (local.get $ll))) (local.get $s)))
+    (local.set $cl (select (f64.const 0)
+      (f64.div (f64.div (f64.promote_f32 (local.get $el)) (local.get $s)) (f64.mul (local.get $enorm) (local.get $nl)))
+      (i32.or (i32.eqz (local.get $cnt)) (i32.or (f64.lt (local.get $enorm) (local.get $zn)) (f64.lt (local.get $nl) (local.get $zn))))))
     (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64.mul (local.get $alpha) (local.get $cg)) (f64.mul (local.get $beta) (local.get $cl)))))
     (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $cg)))
     (f32.store offset=8 (local.get $out) (f32.demote_f64 (local.get $cl))))
