@@ -69,7 +69,7 @@ export function threadScratchBytes(stride: number, k: number): number {
  * then per request its kPad f32 weights, then the kernel's constants (init_i8). A single request
  * uses request 0's places.
  */
-/** Bytes of the int8 kernel's constants (init_i8 in wasm/score-int8.wat: 21 vectors). */
+/** Bytes of the int8 kernel's constants (init_i8 in wasm/weights-int8.wat: 21 vectors). */
 const INT8_CONSTANT_BYTES = 21 * 16;
 
 function int8AreaBytes(stride: number, k: number): number {

@@ -1,5 +1,5 @@
 ;; Batched ranking over int8 storage, part of the scorer module (spliced into score-kernel.wat at
-;; build time; it uses score-int8.wat's $weights_i8, $finish_i8 and $gram_bytes).
+;; build time; it uses score-int8.wat's $finish_i8 and $gram_bytes, weights-int8.wat's $weights_i8).
 ;;
 ;; `score_batch_i8` takes B requests against the same candidates: per candidate its rows are read
 ;; for two requests at a time (each row's 8-code chunk sign-extended once per load,

@@ -15,13 +15,13 @@
 ;; with the zero-norm rule (a norm below zero_norm gives cosine 0). Dots and attention weights are
 ;; f32 (as on the GPU); the final cosines and blend are f64.
 ;;
-;; One module, seven source files: this one (single requests and the shared helpers),
+;; One module, eight source files: this one (single requests and the shared helpers),
 ;; score-batch.wat (`score_batch`: requests sharing a candidate list), scan-users.wat
 ;; (`scan_users`: audience expansion's user scan, the module then bound to a user-table page),
-;; score-int8.wat, score-batch-int8.wat and scan-int8.wat (`score_i8`, `score_batch_i8`,
-;; `scan_users_i8`: ranking one request or a batch, and the scan, over int8 storage),
-;; scan-direction.wat (`scan_direction`, `scan_direction_i8`: the two-pass scan's first pass).
-;; build.ts splices the other six in where the line `;; @parts` stands.
+;; score-int8.wat, score-batch-int8.wat, weights-int8.wat and scan-int8.wat (`score_i8`,
+;; `score_batch_i8`, `scan_users_i8`: ranking one request or a batch, and the scan, over int8
+;; storage), scan-direction.wat (`scan_direction`, `scan_direction_i8`: the two-pass scan's first
+;; pass). build.ts splices the other seven in where the line `;; @parts` stands.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
