@@ -66,11 +66,15 @@ export function threadScratchBytes(stride: number, k: number): number {
 /**
  * The int8 area: per batch request q and e as 16-bit codes (one int8 row's width each), then per
  * request their two f32 scales, then per request its integer dots (kPad logits, kPad e-dots, i32),
- * then kPad f32 weights. A single request uses request 0's places.
+ * then per request its kPad f32 weights, then the kernel's constants (init_i8). A single request
+ * uses request 0's places.
  */
+/** Bytes of the int8 kernel's constants (init_i8 in wasm/weights-int8.wat: 21 vectors). */
+const INT8_CONSTANT_BYTES = 21 * 16;
+
 function int8AreaBytes(stride: number, k: number): number {
   const kPad = gramSide(k);
-  return KERNEL_BATCH * (4 * int8RowBytes(stride) + 8 + 8 * kPad) + kPad * 4;
+  return KERNEL_BATCH * (4 * int8RowBytes(stride) + 8 + 12 * kPad) + INT8_CONSTANT_BYTES;
 }
 
 /**
@@ -95,14 +99,14 @@ type ScoreFn = (
 type ScoreInt8Fn = (
   n: number, k: number, rowBytes: number, glob: number, meta: number,
   codes: number, scales: number, gram: number, rb: number, kPad: number,
-  q16: number, e16: number, sq: number, se: number, e: number, w: number, iq: number, slots: number, out: number,
+  q16: number, e16: number, rs: number, e: number, w: number, cst: number, iq: number, slots: number, out: number,
   alpha: number, beta: number, enorm: number, zn: number,
 ) => void;
 
 type ScoreBatchInt8Fn = (
   n: number, k: number, rowBytes: number, glob: number, meta: number,
   codes: number, scales: number, gram: number, rb: number, kPad: number,
-  nb: number, rq: number, rs: number, es: number, norms: number, iq: number, w: number, slots: number, out: number,
+  nb: number, rq: number, rs: number, es: number, norms: number, iq: number, w: number, cst: number, slots: number, out: number,
   alpha: number, beta: number, zn: number,
 ) => void;
 
@@ -174,12 +178,14 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   const rb = int8RowBytes(stride);
   // The int8 area (int8AreaBytes): the batch's codes at rqOff (pairs of requests interleaved as
   // score_batch_i8 reads them; a single request's q, then e), request b's scales at rsOff + 8b,
-  // its dots at iqOff + b·8·kPad; then the weights.
+  // its dots at iqOff + b·8·kPad; then its weights at w8Off + b·4·kPad; then the constants.
   const kPad = gramSide(k);
   const rqOff = normsOff + KERNEL_BATCH * 8;
   const rsOff = rqOff + KERNEL_BATCH * 4 * rb;
   const iqOff = rsOff + KERNEL_BATCH * 8;
   const w8Off = iqOff + KERNEL_BATCH * 8 * kPad;
+  const cstOff = w8Off + KERNEL_BATCH * 4 * kPad;
+  if (i8) (instance.exports.init_i8 as (cst: number) => void)(cstOff);
   const q16Off = rqOff;
   const e16Off = rqOff + rb * 2;
   const rcodes = new Int16Array(buf, rqOff, KERNEL_BATCH * 2 * rb);
@@ -193,7 +199,7 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
   // group's (its users array and first index), so that the chunks of one job (workers/claim.ts)
   // quantize once. Keyed by identity: a prepared request's vectors never change after preparation
   // (the engine makes new ones per call; a worker gets new ones per message).
-  let heldOne: { q: Float32Array; e: Float32Array; sq: number; se: number } | null = null;
+  let heldOne: { q: Float32Array; e: Float32Array } | null = null;
   let heldGroup: { users: readonly KernelUser[]; u0: number } | null = null;
   /**
    * A group of `nb` requests (the first is `u0`) over the candidates, in chunks that fit the
@@ -219,16 +225,17 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
     emit: (index: number, score: number, cosGlobal: number, cosLocal: number) => void): void => {
     if (!i8) throw new Error('int8 scoring on a page without int8 storage');
     if (!heldOne || heldOne.q !== q || heldOne.e !== e) {
-      heldOne = { q, e, sq: quantizeRequest(q, stride, q16, codeLimit), se: quantizeRequest(e, stride, e16, codeLimit) };
+      heldOne = { q, e };
       heldGroup = null;
+      rscales[0] = quantizeRequest(q, stride, q16, codeLimit);
+      rscales[1] = quantizeRequest(e, stride, e16, codeLimit);
       ev.set(e.subarray(0, stride));
     }
-    const { sq, se } = heldOne;
     for (let start = 0; start < count; start += KERNEL_CHUNK) {
       const n = Math.min(KERNEL_CHUNK, count - start);
       sv.set(slots.subarray(from + start, from + start + n));
       scoreInt8(n, args.k, stride * 4, layout.globalsOffset, layout.metaOffset, i8.codesOffset, i8.scalesOffset, i8.gramOffset, i8.rowBytes, i8.kPad,
-        q16Off, e16Off, sq, se, eOff, w8Off, iqOff, slotsOff, outOff, args.alpha, args.beta, eNorm, args.zeroNorm);
+        q16Off, e16Off, rsOff, eOff, w8Off, cstOff, iqOff, slotsOff, outOff, args.alpha, args.beta, eNorm, args.zeroNorm);
       for (let i = 0; i < n; i++) emit(from + start + i, ov[i * 3], ov[i * 3 + 1], ov[i * 3 + 2]);
     }
   };
@@ -267,7 +274,7 @@ export function bindPageKernel(mod: WebAssembly.Module, memory: WebAssembly.Memo
         nv[b] = u.eNorm;
       }
       batchChunks(nb, u0, slots, from, count, emit, (n) => scoreBatchInt8(n, args.k, stride * 4, layout.globalsOffset, layout.metaOffset, i8.codesOffset, i8.scalesOffset,
-        i8.gramOffset, i8.rowBytes, i8.kPad, nb, rqOff, rsOff, esOff, normsOff, iqOff, w8Off, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm));
+        i8.gramOffset, i8.rowBytes, i8.kPad, nb, rqOff, rsOff, esOff, normsOff, iqOff, w8Off, cstOff, slotsOff, outOff, args.alpha, args.beta, args.zeroNorm));
     }
   };
   return {

@@ -15,7 +15,7 @@ const sourceDir = resolve(here, '..', '..', '..', '..', 'src', 'cpu', 'wasm');
 
 const wabt = await wabtInit();
 /** Source files spliced into a module's main file where its line `;; @parts` stands. */
-const PARTS: Record<string, string[]> = { 'score-kernel': ['score-batch', 'scan-users', 'score-int8', 'scan-int8', 'scan-direction'] };
+const PARTS: Record<string, string[]> = { 'score-kernel': ['score-batch', 'scan-users', 'score-int8', 'score-batch-int8', 'weights-int8', 'scan-int8', 'scan-direction'] };
 const PARTS_MARKER = /^;; @parts$/m;
 
 function moduleSource(name: string): string {

@@ -1,5 +1,5 @@
 ;; Ranking over int8 storage (core/quantize.ts), part of the scorer module (spliced into
-;; score-kernel.wat at build time; it uses that file's helpers: $sum4, $attn_weight_i8x2, $emit).
+;; score-kernel.wat at build time; it uses that file's $emit and weights-int8.wat's $weights_i8).
 ;; Each candidate's rows are int8 codes with a per-row scale; the request's q and e come as 16-bit
 ;; codes with one scale each. Per candidate, four rows at a time share each load of q and e: the
 ;; row's 16 codes are widened to two i16x8 and multiplied into 32-bit sums with
@@ -7,22 +7,24 @@
 ;; once. L is never formed: e·L = Σ w_j (C_j·e) and |L|² = wᵀ G w with the item's Gram matrix G
 ;; (its blocks on and right of the diagonal, stored beside the codes when the item is written).
 ;;
-;; `score_batch_i8` takes B requests against the same candidates: per candidate its rows are read
-;; for two requests at a time (each row's 8-code chunk sign-extended once per load, v128.load8x8_s,
-;; against the two requests' q and e: eight exact 32-bit sums per pair of rows), so the integer
-;; dots of all B requests come from one candidate's codes while they sit in L1. Both paths leave a
-;; request's dots in scratch (kPad logits, then kPad e-dots, as i32) and finish it with
-;; $finish_i8, so a request scores bit for bit the same alone or in any batch (integer sums are
-;; exact in any order).
+;; `score_batch_i8` (score-batch-int8.wat) takes B requests against the same candidates. Single
+;; and batched requests leave their dots in scratch (kPad logits, then kPad e-dots, as i32) and go
+;; through the same $weights_i8 and $finish_i8, whose every float operation on a request's values
+;; is the same whichever lanes and calls it shares with other requests, so a request scores bit for
+;; bit the same alone or in any batch (integer sums are exact in any order).
+;;
+;; V8 (Node 20) neither inlines wasm calls nor keeps SIMD constants across them, so the hot helpers
+;; are written out in place: a call cost more than the lane sums it wrapped.
   ;; n candidates; k rows per slot; rowBytes: f32 row bytes (global vectors); glob/meta: page
   ;; regions as for `score`; codes/scales/gram: the int8 regions; rb: bytes per row of codes;
-  ;; kPad: scales per slot and the Gram's side; q16/e16: rb 16-bit codes each, scales sq/se; e:
-  ;; e in f32 (for cos_g); w: kPad f32 scratch; iq: 2·kPad i32 scratch (the dots); slots, out: as
+  ;; kPad: scales per slot and the Gram's side; q16/e16: rb 16-bit codes each, their scales (f32
+  ;; sq, se) at rs; e:
+  ;; e in f32 (for cos_g); w: kPad f32 scratch; cst: init_i8's constants; iq: 2·kPad i32 scratch (the dots); slots, out: as
 ;; for `score`.
   (func (export "score_i8")
     (param $n i32) (param $k i32) (param $rowBytes i32) (param $glob i32) (param $meta i32)
     (param $codes i32) (param $scales i32) (param $gram i32) (param $rb i32) (param $kPad i32)
-    (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $w i32) (param $iq i32)
+    (param $q16 i32) (param $e16 i32) (param $rs i32) (param $e i32) (param $w i32) (param $cst i32) (param $iq i32)
     (param $slots i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $enorm f64) (param $zn f64)
     (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32)
@@ -39,8 +41,8 @@
         (i32.add (local.get $codes) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rb)))
         (i32.add (local.get $scales) (i32.shl (i32.mul (local.get $slot) (local.get $kPad)) (i32.const 2)))
         (i32.add (local.get $gram) (i32.mul (local.get $slot) (call $gram_bytes (local.get $kPad))))
-        (local.get $rb) (local.get $kPad) (local.get $q16) (local.get $e16) (local.get $sq) (local.get $se)
-        (local.get $e) (local.get $enorm) (local.get $w) (local.get $iq)
+        (local.get $rb) (local.get $kPad) (local.get $q16) (local.get $e16) (local.get $rs)
+        (local.get $e) (local.get $enorm) (local.get $w) (local.get $cst) (local.get $iq)
         (i32.add (local.get $out) (i32.mul (local.get $c) (i32.const 12)))
         (local.get $alpha) (local.get $beta) (local.get $zn))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
@@ -50,14 +52,15 @@
   (func $one_i8
     (param $cnt i32) (param $rowBytes i32) (param $g i32) (param $gn f64)
     (param $base i32) (param $sc i32) (param $gr i32) (param $rb i32) (param $kPad i32)
-    (param $q16 i32) (param $e16 i32) (param $sq f32) (param $se f32) (param $e i32) (param $enorm f64)
-    (param $w i32) (param $iq i32) (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
+    (param $q16 i32) (param $e16 i32) (param $rs i32) (param $e i32) (param $enorm f64)
+    (param $w i32) (param $cst i32) (param $iq i32) (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
     (local $j i32) (local $ie i32) (local $pq i32) (local $pe i32) (local $end i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local $xl v128) (local $xh v128)
     (local $ql v128) (local $qh v128) (local $el v128) (local $eh v128)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
     (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
+    (local $ab v128) (local $cd v128)
     (local.set $ie (i32.add (local.get $iq) (i32.shl (local.get $kPad) (i32.const 2))))
 
     ;; the rows four at a time (rows past the count repeat row j; their weights are masked and
@@ -108,28 +111,45 @@
         (local.set $pq (i32.add (local.get $pq) (i32.const 32)))
         (local.set $pe (i32.add (local.get $pe) (i32.const 32)))
         (br_if $vl (i32.lt_u (local.get $r0) (local.get $end))))
-      (v128.store (i32.add (local.get $iq) (i32.shl (local.get $j) (i32.const 2)))
-        (call $isum4 (local.get $q0) (local.get $q1) (local.get $q2) (local.get $q3)))
-      (v128.store (i32.add (local.get $ie) (i32.shl (local.get $j) (i32.const 2)))
-        (call $isum4 (local.get $e0) (local.get $e1) (local.get $e2) (local.get $e3)))
+      ;; the lane sums of q0..q3 as one vector (integer adds: exact in any order)
+      (local.set $ab (i32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $q0) (local.get $q1))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $q0) (local.get $q1))))
+      (local.set $cd (i32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $q2) (local.get $q3))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $q2) (local.get $q3))))
+      (v128.store (i32.add (local.get $iq) (i32.shl (local.get $j) (i32.const 2))) (i32x4.add
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
+      ;; the lane sums of e0..e3 as one vector (integer adds: exact in any order)
+      (local.set $ab (i32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e0) (local.get $e1))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e0) (local.get $e1))))
+      (local.set $cd (i32x4.add
+        (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e2) (local.get $e3))
+        (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e2) (local.get $e3))))
+      (v128.store (i32.add (local.get $ie) (i32.shl (local.get $j) (i32.const 2))) (i32x4.add
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $pl)))
+    (call $weights_i8 (local.get $cnt) (i32.const 1) (local.get $iq) (local.get $sc) (local.get $rs) (local.get $w) (local.get $kPad) (local.get $cst))
     (call $finish_i8 (local.get $cnt) (local.get $rowBytes) (local.get $g) (local.get $gn) (local.get $sc) (local.get $gr) (local.get $kPad)
-      (local.get $iq) (local.get $sq) (local.get $se) (local.get $e) (local.get $enorm) (local.get $w) (local.get $out)
+      (local.get $iq) (f32.load offset=4 (local.get $rs)) (local.get $e) (local.get $enorm) (local.get $w) (local.get $out)
       (local.get $alpha) (local.get $beta) (local.get $zn)))
 
   ;; One request against one candidate from its integer dots (iq: the logits C_j·q as codes, then
-  ;; at iq + 4·kPad the dots C_j·e), four rows at a time; g·e in f32; |L|² = wᵀGw.
+  ;; at iq + 4·kPad the dots C_j·e; se: e's scale) and its weights at w: g·e in f32, Σw and e·L
+  ;; four rows at a time, |L|² = wᵀGw.
   (func $finish_i8
     (param $cnt i32) (param $rowBytes i32) (param $g i32) (param $gn f64) (param $sc i32) (param $gr i32) (param $kPad i32)
-    (param $iq i32) (param $sq f32) (param $se f32) (param $e i32) (param $enorm f64) (param $w i32) (param $out i32)
+    (param $iq i32) (param $se f32) (param $e i32) (param $enorm f64) (param $w i32) (param $out i32)
     (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $j i32) (local $a i32) (local $row i32) (local $cnt4 i32) (local $ie i32) (local $wp i32) (local $wend i32)
-    (local $s v128) (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
-    (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $s1 v128) (local $wv1 v128)
+    (local $a i32) (local $row i32) (local $cnt4 i32) (local $ie i32) (local $wp i32) (local $wend i32)
+    (local $wv v128) (local $swv v128) (local $elv v128) (local $llv v128) (local $t v128)
+    (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local $o0 v128) (local $o1 v128) (local $o2 v128) (local $o3 v128)
-    (local $wq i32) (local $ep i32) (local $rs i32)
-    (local $dg f32)
+    (local $wq i32) (local $ep i32) (local $rs i32) (local $ab v128) (local $cd v128) (local $dg v128)
     (local.set $ie (i32.add (local.get $iq) (i32.shl (local.get $kPad) (i32.const 2))))
     ;; g · e in f32, four accumulators (rowBytes is a multiple of 32: a last half turn takes two)
     (local.set $t (v128.const i64x2 0 0)) (local.set $t1 (v128.const i64x2 0 0))
@@ -150,37 +170,21 @@
       (then
         (local.set $t (f32x4.add (local.get $t) (f32x4.mul (v128.load (local.get $wp)) (v128.load (local.get $ep)))))
         (local.set $t1 (f32x4.add (local.get $t1) (f32x4.mul (v128.load offset=16 (local.get $wp)) (v128.load offset=16 (local.get $ep)))))))
-    (local.set $t (f32x4.add (f32x4.add (local.get $t) (local.get $t1)) (f32x4.add (local.get $t2) (local.get $t3))))
-    (local.set $dg (f32x4.extract_lane 0 (call $sum4 (local.get $t) (local.get $t) (local.get $t) (local.get $t))))
+    (local.set $dg (f32x4.add (f32x4.add (local.get $t) (local.get $t1)) (f32x4.add (local.get $t2) (local.get $t3))))
 
-    ;; the logits and e-dots scaled back to values, eight rows at a time (lanes past the count:
-    ;; weight 0, scale 0)
+    ;; Σw and e·L = Σ w_j (C_j·e), the e-dots scaled back to values, four rows at a time in row
+    ;; order (lanes past the count: weight 0, scale 0)
     (local.set $swv (v128.const i64x2 0 0))
     (local.set $elv (v128.const i64x2 0 0))
-    (local.set $j (i32.const 0))
+    (local.set $a (i32.const 0))
+    (local.set $wend (i32.shl (local.get $cnt) (i32.const 2)))
     (block $pd (loop $pl
-      (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
-      ;; blocks j and j + 4 together (the second is used only when it has rows)
-      (local.set $a (i32.shl (local.get $j) (i32.const 2)))
-      (local.set $s (v128.load (i32.add (local.get $sc) (local.get $a))))
-      (local.set $s1 (v128.load offset=16 (i32.add (local.get $sc) (local.get $a))))
-      (call $attn_weight_i8x2
-        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $iq) (local.get $a)))) (local.get $s)) (f32x4.splat (local.get $sq)))
-        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $iq) (local.get $a)))) (local.get $s1)) (f32x4.splat (local.get $sq)))
-        (i32.sub (local.get $cnt) (local.get $j)) (i32.sub (local.get $cnt) (i32.add (local.get $j) (i32.const 4))))
-      (local.set $wv1)
-      (local.set $wv)
-      (v128.store (i32.add (local.get $w) (local.get $a)) (local.get $wv))
+      (br_if $pd (i32.ge_u (local.get $a) (local.get $wend)))
+      (local.set $wv (v128.load (i32.add (local.get $w) (local.get $a))))
       (local.set $swv (f32x4.add (local.get $swv) (local.get $wv)))
       (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv)
-        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $ie) (local.get $a)))) (local.get $s)) (f32x4.splat (local.get $se))))))
-      (if (i32.lt_u (i32.add (local.get $j) (i32.const 4)) (local.get $cnt))
-        (then
-          (v128.store offset=16 (i32.add (local.get $w) (local.get $a)) (local.get $wv1))
-          (local.set $swv (f32x4.add (local.get $swv) (local.get $wv1)))
-          (local.set $elv (f32x4.add (local.get $elv) (f32x4.mul (local.get $wv1)
-            (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $ie) (local.get $a)))) (local.get $s1)) (f32x4.splat (local.get $se))))))))
-      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $ie) (local.get $a)))) (v128.load (i32.add (local.get $sc) (local.get $a)))) (f32x4.splat (local.get $se))))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br $pl)))
 
     ;; |L|² = wᵀGw from the Gram's blocks on and right of the diagonal (G is symmetric: half the
@@ -225,125 +229,20 @@
       (local.set $llv (f32x4.add (local.get $llv) (f32x4.mul (local.get $t) (v128.load (local.get $wp)))))
       (local.set $a (i32.add (local.get $a) (i32.const 4)))
       (br $al)))
-    (call $emit (local.get $cnt) (local.get $dg)
-      (f32x4.extract_lane 0 (call $sum4 (local.get $elv) (local.get $elv) (local.get $elv) (local.get $elv)))
-      (f32.max (f32x4.extract_lane 0 (call $sum4 (local.get $llv) (local.get $llv) (local.get $llv) (local.get $llv))) (f32.const 0))
-      (f32x4.extract_lane 0 (call $sum4 (local.get $swv) (local.get $swv) (local.get $swv) (local.get $swv)))
+    ;; the lane sums of g·e, e·L, |L|² and Σw as one vector (each lane's sum in the order of one
+    ;; reduced alone: the pairs (0, 2) and (1, 3), then their sum)
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $dg) (local.get $elv))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $dg) (local.get $elv))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $llv) (local.get $swv))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $llv) (local.get $swv))))
+    (local.set $t (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $ab) (local.get $cd))))
+    (call $emit (local.get $cnt) (f32x4.extract_lane 0 (local.get $t)) (f32x4.extract_lane 1 (local.get $t))
+      (f32.max (f32x4.extract_lane 2 (local.get $t)) (f32.const 0)) (f32x4.extract_lane 3 (local.get $t))
       (local.get $enorm) (local.get $gn) (local.get $out) (local.get $alpha) (local.get $beta) (local.get $zn)))
-
-  ;; B requests sharing the candidates (the batch path of the engine for int8 storage).
-  ;; nb requests; requests 2p and 2p + 1 as 16-bit codes at rq + 2p·4·rb, interleaved as $dots2_i8
-  ;; reads them (an odd last request paired with itself), request b's scales (f32 sq, se) at rs + 8b, its e in f32 at es + b·rowBytes, |e| (f64) at norms + 8b;
-  ;; iq: nb × 2·kPad i32 scratch; w: kPad f32 scratch; out: (c × nb + b) × (f32 score, cos_g, cos_l).
-  ;; The other parameters are score_i8's.
-  (func (export "score_batch_i8")
-    (param $n i32) (param $k i32) (param $rowBytes i32) (param $glob i32) (param $meta i32)
-    (param $codes i32) (param $scales i32) (param $gram i32) (param $rb i32) (param $kPad i32)
-    (param $nb i32) (param $rq i32) (param $rs i32) (param $es i32) (param $norms i32) (param $iq i32) (param $w i32)
-    (param $slots i32) (param $out i32)
-    (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $c i32) (local $slot i32) (local $cnt i32) (local $mo i32) (local $base i32) (local $sc i32) (local $gr i32)
-    (local $g i32) (local $gn f64) (local $b i32) (local $b1 i32) (local $o i32) (local $iqStride i32) (local $rqStride i32)
-    (local.set $iqStride (i32.shl (local.get $kPad) (i32.const 3)))
-    (local.set $rqStride (i32.shl (local.get $rb) (i32.const 2)))
-    (local.set $c (i32.const 0))
-    (block $done (loop $cands
-      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $slot (i32.load (i32.add (local.get $slots) (i32.shl (local.get $c) (i32.const 2)))))
-      (local.set $mo (i32.add (local.get $meta) (i32.shl (local.get $slot) (i32.const 3))))
-      (local.set $cnt (i32.load (local.get $mo)))
-      (if (i32.gt_u (local.get $cnt) (local.get $k)) (then (local.set $cnt (local.get $k))))
-      (local.set $gn (f64.promote_f32 (f32.load offset=4 (local.get $mo))))
-      (local.set $g (i32.add (local.get $glob) (i32.mul (local.get $slot) (local.get $rowBytes))))
-      (local.set $base (i32.add (local.get $codes) (i32.mul (i32.mul (local.get $slot) (local.get $k)) (local.get $rb))))
-      (local.set $sc (i32.add (local.get $scales) (i32.shl (i32.mul (local.get $slot) (local.get $kPad)) (i32.const 2))))
-      (local.set $gr (i32.add (local.get $gram) (i32.mul (local.get $slot) (call $gram_bytes (local.get $kPad)))))
-      ;; the integer dots, two requests at a time (an odd last one paired with itself)
-      (local.set $b (i32.const 0))
-      (block $dd (loop $dl
-        (br_if $dd (i32.ge_u (local.get $b) (local.get $nb)))
-        (local.set $b1 (i32.add (local.get $b) (i32.const 1)))
-        (if (i32.ge_u (local.get $b1) (local.get $nb)) (then (local.set $b1 (local.get $b))))
-        (call $dots2_i8 (local.get $cnt) (local.get $base) (local.get $rb) (local.get $kPad)
-          (i32.add (local.get $rq) (i32.mul (local.get $b) (local.get $rqStride)))
-          (i32.add (local.get $iq) (i32.mul (local.get $b) (local.get $iqStride)))
-          (i32.add (local.get $iq) (i32.mul (local.get $b1) (local.get $iqStride))))
-        (local.set $b (i32.add (local.get $b) (i32.const 2)))
-        (br $dl)))
-      ;; each request's outputs from its dots
-      (local.set $o (i32.add (local.get $out) (i32.mul (i32.mul (local.get $c) (local.get $nb)) (i32.const 12))))
-      (local.set $b (i32.const 0))
-      (block $fd (loop $fl
-        (br_if $fd (i32.ge_u (local.get $b) (local.get $nb)))
-        (call $finish_i8 (local.get $cnt) (local.get $rowBytes) (local.get $g) (local.get $gn) (local.get $sc) (local.get $gr) (local.get $kPad)
-          (i32.add (local.get $iq) (i32.mul (local.get $b) (local.get $iqStride)))
-          (f32.load (i32.add (local.get $rs) (i32.shl (local.get $b) (i32.const 3))))
-          (f32.load offset=4 (i32.add (local.get $rs) (i32.shl (local.get $b) (i32.const 3))))
-          (i32.add (local.get $es) (i32.mul (local.get $b) (local.get $rowBytes)))
-          (f64.load (i32.add (local.get $norms) (i32.shl (local.get $b) (i32.const 3))))
-          (local.get $w) (i32.add (local.get $o) (i32.mul (local.get $b) (i32.const 12)))
-          (local.get $alpha) (local.get $beta) (local.get $zn))
-        (local.set $b (i32.add (local.get $b) (i32.const 1)))
-        (br $fl)))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $cands))))
-
-  ;; A pair of requests against a candidate's cnt rows of codes at base, two rows at a time. The
-  ;; pair's codes are interleaved by 8: at pr + 64c, chunk c (codes 8c..8c+7) of request a's q,
-  ;; a's e, b's q, b's e, so one pointer walks all four. Each row's 8-code chunk is loaded
-  ;; sign-extended to i16 once (v128.load8x8_s) and multiplied into the four vectors' sums (eight
-  ;; accumulators). Writes request a's logits at ia, its e-dots at ia + 4·kPad (rows j, j+1 per
-  ;; pair; an odd last row is paired with itself), the same for b at ib. Lanes from cnt up to the
-  ;; next multiple of 4 are left as they were: $finish_i8 gives them weight 0 and scale 0.
-  (func $dots2_i8
-    (param $cnt i32) (param $base i32) (param $rb i32) (param $kPad i32)
-    (param $pr i32) (param $ia i32) (param $ib i32)
-    (local $j i32) (local $r0 i32) (local $r1 i32) (local $p i32) (local $end i32) (local $ke i32)
-    (local $x0 v128) (local $x1 v128) (local $y v128)
-    (local $aq0 v128) (local $aq1 v128) (local $ae0 v128) (local $ae1 v128)
-    (local $bq0 v128) (local $bq1 v128) (local $be0 v128) (local $be1 v128)
-    (local.set $ke (i32.shl (local.get $kPad) (i32.const 2)))
-    (local.set $end (i32.add (local.get $pr) (i32.shl (local.get $rb) (i32.const 3))))
-    (local.set $j (i32.const 0))
-    (block $pd (loop $pl
-      (br_if $pd (i32.ge_u (local.get $j) (local.get $cnt)))
-      (local.set $r0 (i32.add (local.get $base) (i32.mul (local.get $j) (local.get $rb))))
-      (local.set $r1 (local.get $r0))
-      (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $cnt)) (then (local.set $r1 (i32.add (local.get $r0) (local.get $rb)))))
-      (local.set $aq0 (v128.const i64x2 0 0)) (local.set $aq1 (v128.const i64x2 0 0))
-      (local.set $ae0 (v128.const i64x2 0 0)) (local.set $ae1 (v128.const i64x2 0 0))
-      (local.set $bq0 (v128.const i64x2 0 0)) (local.set $bq1 (v128.const i64x2 0 0))
-      (local.set $be0 (v128.const i64x2 0 0)) (local.set $be1 (v128.const i64x2 0 0))
-      (local.set $p (local.get $pr))
-      (block $vd (loop $vl
-        (br_if $vd (i32.ge_u (local.get $p) (local.get $end)))
-        (local.set $x0 (v128.load8x8_s (local.get $r0)))
-        (local.set $x1 (v128.load8x8_s (local.get $r1)))
-        (local.set $y (v128.load (local.get $p)))
-        (local.set $aq0 (i32x4.add (local.get $aq0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
-        (local.set $aq1 (i32x4.add (local.get $aq1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
-        (local.set $y (v128.load offset=16 (local.get $p)))
-        (local.set $ae0 (i32x4.add (local.get $ae0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
-        (local.set $ae1 (i32x4.add (local.get $ae1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
-        (local.set $y (v128.load offset=32 (local.get $p)))
-        (local.set $bq0 (i32x4.add (local.get $bq0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
-        (local.set $bq1 (i32x4.add (local.get $bq1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
-        (local.set $y (v128.load offset=48 (local.get $p)))
-        (local.set $be0 (i32x4.add (local.get $be0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $y))))
-        (local.set $be1 (i32x4.add (local.get $be1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $y))))
-        (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
-        (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
-        (local.set $p (i32.add (local.get $p) (i32.const 64)))
-        (br $vl)))
-      ;; [q·r0, q·r1, e·r0, e·r1] per request: the logits to i + 4j, the e-dots to i + 4·kPad + 4j
-      (local.set $y (call $isum4 (local.get $aq0) (local.get $aq1) (local.get $ae0) (local.get $ae1)))
-      (v128.store64_lane 0 (i32.add (local.get $ia) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
-      (v128.store64_lane 1 (i32.add (i32.add (local.get $ia) (local.get $ke)) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
-      (local.set $y (call $isum4 (local.get $bq0) (local.get $bq1) (local.get $be0) (local.get $be1)))
-      (v128.store64_lane 0 (i32.add (local.get $ib) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
-      (v128.store64_lane 1 (i32.add (i32.add (local.get $ib) (local.get $ke)) (i32.shl (local.get $j) (i32.const 2))) (local.get $y))
-      (local.set $j (i32.add (local.get $j) (i32.const 2)))
-      (br $pl))))
 
   ;; Bytes of one item's Gram blocks (core/quantize.ts, gramBlockFloats): with n = kPad / 4 blocks
   ;; a side, n(n + 1)/2 blocks of 64 bytes.

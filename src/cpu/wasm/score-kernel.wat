@@ -15,13 +15,13 @@
 ;; with the zero-norm rule (a norm below zero_norm gives cosine 0). Dots and attention weights are
 ;; f32 (as on the GPU); the final cosines and blend are f64.
 ;;
-;; One module, six source files: this one (single requests and the shared helpers),
+;; One module, eight source files: this one (single requests and the shared helpers),
 ;; score-batch.wat (`score_batch`: requests sharing a candidate list), scan-users.wat
 ;; (`scan_users`: audience expansion's user scan, the module then bound to a user-table page),
-;; score-int8.wat and scan-int8.wat (`score_i8`, `score_batch_i8`, `scan_users_i8`: ranking one
-;; request or a batch, and the scan, over int8 storage), scan-direction.wat (`scan_direction`,
-;; `scan_direction_i8`: the two-pass scan's first pass). build.ts splices the other five in where
-;; the line `;; @parts` stands.
+;; score-int8.wat, score-batch-int8.wat, weights-int8.wat and scan-int8.wat (`score_i8`,
+;; `score_batch_i8`, `scan_users_i8`: ranking one request or a batch, and the scan, over int8
+;; storage), scan-direction.wat (`scan_direction`, `scan_direction_i8`: the two-pass scan's first
+;; pass). build.ts splices the other seven in where the line `;; @parts` stands.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -29,11 +29,6 @@
     (f64.promote_f32 (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v))))))
-
-  (func $cos (param $dot f64) (param $na f64) (param $nb f64) (param $zn f64) (result f64)
-    (if (result f64) (i32.or (f64.lt (local.get $na) (local.get $zn)) (f64.lt (local.get $nb) (local.get $zn)))
-      (then (f64.const 0))
-      (else (f64.div (local.get $dot) (f64.mul (local.get $na) (local.get $nb))))))
 
   ;; n candidates; k rows per slot; rowBytes = stride * 4; cent/glob/meta: page region offsets;
   ;; q, e: rowBytes each; acc: the weight area (see wasm-kernel.ts); slots: n u32 local slots;
@@ -169,18 +164,21 @@
 
 
   ;; One request's outputs from its sums (as `score` forms them): cos_g = g·e / (|g| |e|),
-  ;; cos_l = (e·L / Σw) / (|e| · |L| / Σw), zero-norm rule on each.
+  ;; cos_l = (e·L / Σw) / (|e| · |L| / Σw), zero-norm rule on each (a norm below
+  ;; zn gives cosine 0), without branches or calls: a call per cosine cost more than its division.
   (func $emit
     (param $cnt i32) (param $dg f32) (param $el f32) (param $ll f32) (param $sw f32) (param $enorm f64) (param $gn f64)
     (param $out i32) (param $alpha f64) (param $beta f64) (param $zn f64)
-    (local $cg f64) (local $cl f64) (local $s f64)
+    (local $cg f64) (local $cl f64) (local $s f64) (local $nl f64)
     (local.set $s (f64.promote_f32 (local.get $sw)))
-    (local.set $cg (call $cos (f64.promote_f32 (local.get $dg)) (local.get $enorm) (local.get $gn) (local.get $zn)))
-    (local.set $cl (f64.const 0))
-    (if (i32.gt_u (local.get $cnt) (i32.const 0))
-      (then
-        (local.set $cl (call $cos (f64.div (f64.promote_f32 (local.get $el)) (local.get $s)) (local.get $enorm)
-          (f64.div (f64.sqrt (f64.promote_f32 (local.get $ll))) (local.get $s)) (local.get $zn)))))
+    (local.set $cg (select (f64.const 0)
+      (f64.div (f64.promote_f32 (local.get $dg)) (f64.mul (local.get $enorm) (local.get $gn)))
+      (i32.or (f64.lt (local.get $enorm) (local.get $zn)) (f64.lt (local.get $gn) (local.get $zn)))))
+    ;; an item without rows (Σw = 0: |L| is NaN) gets cos_l = 0
+    (local.set $nl (f64.div (f64.sqrt (f64.promote_f32 (local.get $ll))) (local.get $s)))
+    (local.set $cl (select (f64.const 0)
+      (f64.div (f64.div (f64.promote_f32 (local.get $el)) (local.get $s)) (f64.mul (local.get $enorm) (local.get $nl)))
+      (i32.or (i32.eqz (local.get $cnt)) (i32.or (f64.lt (local.get $enorm) (local.get $zn)) (f64.lt (local.get $nl) (local.get $zn))))))
     (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64.mul (local.get $alpha) (local.get $cg)) (f64.mul (local.get $beta) (local.get $cl)))))
     (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $cg)))
     (f32.store offset=8 (local.get $out) (f32.demote_f64 (local.get $cl))))
@@ -318,66 +316,6 @@
       (i32x4.shl (i32x4.sub (local.get $m1) (i32x4.splat (i32.const 0x4b3fff81))) (i32.const 23))))
     (v128.and (local.get $t0) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid0))))
     (v128.and (local.get $t1) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid1)))))
-
-
-  ;; The attention weights of the int8 path, exp(tanh(x)) for two vectors (x0 with valid0, x1 with
-  ;; valid1; lanes at or past `valid` are 0): tanh as a rational function of x (odd degree 13 over
-  ;; even degree 6, the coefficients of Eigen's float tanh, x clamped to ±7.905 where tanh rounds
-  ;; to ±1), then e^t on [-1, 1] as (e^(t/2))² with a degree-7 Taylor polynomial. Relative error of
-  ;; a weight below 1e-6 (checked against Math.exp(Math.tanh(x)) on a grid of 4 million points;
-  ;; $attn_weight4x2 is within 4e-7), about two thirds of $attn_weight4x2's operations: one
-  ;; division, no range reduction, no second exponential. The weights of int8 rows carry
-  ;; quantization errors a thousand times larger; the f32 paths keep $attn_weight4(x2). The two
-  ;; chains are interleaved so the processor overlaps their latencies.
-  (func $attn_weight_i8x2 (param $x0 v128) (param $x1 v128) (param $valid0 i32) (param $valid1 i32) (result v128 v128)
-    (local $s0 v128) (local $p0 v128) (local $d0 v128) (local $h0 v128)
-    (local $s1 v128) (local $p1 v128) (local $d1 v128) (local $h1 v128)
-    (local.set $x0 (f32x4.max (f32x4.splat (f32.const -7.90531110763549805)) (f32x4.min (f32x4.splat (f32.const 7.90531110763549805)) (local.get $x0))))
-    (local.set $x1 (f32x4.max (f32x4.splat (f32.const -7.90531110763549805)) (f32x4.min (f32x4.splat (f32.const 7.90531110763549805)) (local.get $x1))))
-    (local.set $s0 (f32x4.mul (local.get $x0) (local.get $x0)))
-    (local.set $s1 (f32x4.mul (local.get $x1) (local.get $x1)))
-    (local.set $p0 (f32x4.splat (f32.const -2.76076847742355e-16)))
-    (local.set $p1 (f32x4.splat (f32.const -2.76076847742355e-16)))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 2.00018790482477e-13))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 2.00018790482477e-13))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const -8.60467152213735e-11))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const -8.60467152213735e-11))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 5.12229709037114e-08))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 5.12229709037114e-08))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 1.48572235717979e-05))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 1.48572235717979e-05))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 6.37261928875436e-04))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 6.37261928875436e-04))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const 4.89352455891786e-03))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const 4.89352455891786e-03))))
-    (local.set $d0 (f32x4.splat (f32.const 1.19825839466702e-06)))
-    (local.set $d1 (f32x4.splat (f32.const 1.19825839466702e-06)))
-    (local.set $d0 (f32x4.add (f32x4.mul (local.get $d0) (local.get $s0)) (f32x4.splat (f32.const 1.18534705686654e-04))))
-    (local.set $d1 (f32x4.add (f32x4.mul (local.get $d1) (local.get $s1)) (f32x4.splat (f32.const 1.18534705686654e-04))))
-    (local.set $d0 (f32x4.add (f32x4.mul (local.get $d0) (local.get $s0)) (f32x4.splat (f32.const 2.26843463243900e-03))))
-    (local.set $d1 (f32x4.add (f32x4.mul (local.get $d1) (local.get $s1)) (f32x4.splat (f32.const 2.26843463243900e-03))))
-    (local.set $d0 (f32x4.add (f32x4.mul (local.get $d0) (local.get $s0)) (f32x4.splat (f32.const 4.89352518554385e-03))))
-    (local.set $d1 (f32x4.add (f32x4.mul (local.get $d1) (local.get $s1)) (f32x4.splat (f32.const 4.89352518554385e-03))))
-    (local.set $h0 (f32x4.mul (f32x4.div (f32x4.mul (local.get $p0) (local.get $x0)) (local.get $d0)) (f32x4.splat (f32.const 0.5))))
-    (local.set $h1 (f32x4.mul (f32x4.div (f32x4.mul (local.get $p1) (local.get $x1)) (local.get $d1)) (f32x4.splat (f32.const 0.5))))
-    (local.set $p0 (f32x4.splat (f32.const 1.98412698e-4)))
-    (local.set $p1 (f32x4.splat (f32.const 1.98412698e-4)))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 1.38888889e-3))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 1.38888889e-3))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 8.33333333e-3))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 8.33333333e-3))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 4.16666667e-2))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 4.16666667e-2))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 0.166666667))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 0.166666667))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 0.5))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 0.5))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 1))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 1))))
-    (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $h0)) (f32x4.splat (f32.const 1))))
-    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $h1)) (f32x4.splat (f32.const 1))))
-    (v128.and (f32x4.mul (local.get $p0) (local.get $p0)) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid0))))
-    (v128.and (f32x4.mul (local.get $p1) (local.get $p1)) (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $valid1)))))
 
 
 ;; @parts
