@@ -33,11 +33,11 @@ import { candidateTensors, disposeCandidates, globalUnits, scoreMatrix, type Cen
  * The mean listwise loss of rows of scores [R, I] (tf, differentiable): row r's positive is
  * candidate `pos[r]`, `inSoftmax` ([R, I], row-major) is 1 for the candidates in its denominator
  * (its positive included), 0 for those left out. `offset` (one value a candidate, or null) is
- * added to every row's scores before the scale.
+ * added to every row's scores before the scale, times `offsetWeight` (a learned λ, or 1).
  */
-export function listwiseLoss(scores: tf.Tensor2D, scale: tf.Tensor | number, pos: Int32Array, inSoftmax: Float32Array, offset: Float32Array | null): tf.Scalar {
+export function listwiseLoss(scores: tf.Tensor2D, scale: tf.Tensor | number, pos: Int32Array, inSoftmax: Float32Array, offset: Float32Array | null, offsetWeight: tf.Tensor | number = 1): tf.Scalar {
   const [R, I] = scores.shape;
-  const served = offset ? tf.add(scores, tf.tensor1d(offset)) : scores;
+  const served = offset ? tf.add(scores, tf.mul(tf.tensor1d(offset), offsetWeight)) : scores;
   const logits = tf.mul(served, scale);
   // Built here rather than by tf.oneHot: the WebAssembly backend's float32 oneHot writes the
   // integer 1's bits (1.4e-45), which the unit test caught.
@@ -96,12 +96,14 @@ export interface ListwiseEpoch {
   /** Scaled x of rows, each user without the row's item (dataset id). */
   xRows: (users: Int32Array, leaveOut: Int32Array) => Promise<Float32Array>;
   offset: Float32Array | null;
+  /** A learned weight of the offset (the prior's λ, trained beside the attention units; then also in `vars`), or null. */
+  offsetWeight: tf.Variable | null;
   alpha: number;
   beta: number;
   dropout: number;
   /** Seeds the row order and each batch's dropout. */
   seed: number;
-  /** L2 pull toward these values of `vars` (same order), with weight `pull`; null: none. */
+  /** L2 pull toward these values of the first `vars` (same order), with weight `pull`; null: none. */
   anchor: tf.Tensor[] | null;
   pull: number;
   onBatch?: (done: number, lossSum: number, batches: number) => void;
@@ -130,8 +132,8 @@ export async function listwiseEpoch(o: ListwiseEpoch): Promise<{ lossSum: number
       const dropoutSeed = o.seed * 1_000_003 + batches;
       const loss = o.optimizer.minimize(() => {
         const s = scoreMatrix(o.p, xb, t, globalUnits(o.p, t), o.alpha, o.beta, o.dropout, dropoutSeed);
-        const l = listwiseLoss(s, o.p.scale, pos, inSoftmax, o.offset);
-        return o.anchor && o.pull > 0 ? tf.add(l, tf.mul(o.pull, pullToward(o.vars, o.anchor))) as tf.Scalar : l;
+        const l = listwiseLoss(s, o.p.scale, pos, inSoftmax, o.offset, o.offsetWeight ?? 1);
+        return o.anchor && o.pull > 0 ? tf.add(l, tf.mul(o.pull, pullToward(o.vars.slice(0, o.anchor.length), o.anchor))) as tf.Scalar : l;
       }, true, o.vars);
       lossSum += (loss as tf.Scalar).dataSync()[0];
       batches++;

@@ -72,6 +72,8 @@ export interface Stage2Options {
    * λ), so the attention units learn what popularity does not explain. Off: the score alone.
    */
   priorInLoss?: boolean;
+  /** With priorInLoss and the `full` objective: λ in the loss is trained beside the attention units, from the start's. */
+  learnPriorInLoss?: boolean;
   /**
    * Weight of a pull toward the start: pullToStart · Σ‖w − w₀‖² over the trained weights added
    * to the loss (0: none), so training moves the attention units only as far as the loss gains.
@@ -109,7 +111,7 @@ export interface Stage2Options {
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
   'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
   | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
-  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'priorInLoss' | 'pullToStart' | 'keepRule' | 'keepMargin' | 'keepAveraged'>>>;
+  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'priorInLoss' | 'learnPriorInLoss' | 'pullToStart' | 'keepRule' | 'keepMargin' | 'keepAveraged'>>>;
 
 /**
  * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
@@ -119,6 +121,6 @@ export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
 export const STAGE2_DEFAULTS: Stage2Defaults = {
   k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
   negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
-  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto', priorInLoss: false, pullToStart: 0,
+  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto', priorInLoss: false, learnPriorInLoss: false, pullToStart: 0,
   keepRule: 'best', keepMargin: KEEP_CHECK_DEFAULTS.margin, keepAveraged: false,
 };

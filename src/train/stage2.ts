@@ -72,6 +72,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   if (!Number.isInteger(nu)) throw new RalmError('RALM_ERR_DIMENSION', `x: expected rows of ${m} values, got ${x.length} values`);
   if (o.init === 'identity' && h !== m) throw new RalmError('RALM_ERR_VALIDATION', `init: "identity" needs h = m, got h = ${h}, m = ${m}`, { field: 'init' });
   if (o.popularityPrior !== 'auto' && !isPriorWeight(o.popularityPrior)) throw new RalmError('RALM_ERR_VALIDATION', `popularityPrior: expected "auto" or a finite number within ±${MAX_PRIOR_WEIGHT}, got ${JSON.stringify(o.popularityPrior)}`, { field: 'popularityPrior' });
+  if (o.learnPriorInLoss && (o.objective !== 'full' || !o.priorInLoss)) throw new RalmError('RALM_ERR_VALIDATION', 'learnPriorInLoss: a learned λ needs the full objective with the prior in the loss', { field: 'learnPriorInLoss' });
   if (o.objective === 'full' && o.loss !== 'softmax') throw new RalmError('RALM_ERR_VALIDATION', `loss: the full objective is a softmax over every item, got ${o.loss}`, { field: 'loss' });
   if (o.logQ && (o.objective !== 'items' || o.loss !== 'softmax')) throw new RalmError('RALM_ERR_VALIDATION', `logQ: the correction applies to the items objective with the softmax loss, got ${o.objective} (${o.loss})`, { field: 'logQ' });
   const rng = new Rng(seed);
@@ -197,6 +198,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const history: EpochReport[] = [];
   let identity: Params | null = null;
   let anchor: tf.Tensor[] | null = null;
+  let lambdaVar: tf.Variable | null = null;
   try {
     const v0 = await measure(p);
     log(`epoch 0: ${said(v0)} (${o.init})`);
@@ -222,8 +224,11 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     let bestTrained = -Infinity;
     const G = Math.max(1, Math.floor(B / (1 + N)));
     const trainLambda = o.priorInLoss ? choosePrior(o.popularityPrior, start.both.ranking, start.priors).lambda : 0;
-    const offsetOf = trainLambda !== 0 ? Float32Array.from(candidates, (t) => trainLambda * Math.log1p(t.users.length)) : null;
-    if (o.priorInLoss) log(`stage 2 trains with the served score: λ = ${trainLambda} (the start's) times ln(1 + clickers) added to each pair's score in the loss`);
+    // A learned λ multiplies ln(1 + clickers) inside the loss; a fixed one is folded into the offsets.
+    if (o.learnPriorInLoss) lambdaVar = tf.variable(tf.scalar(trainLambda), true);
+    const offsetOf = lambdaVar ? Float32Array.from(candidates, (t) => Math.log1p(t.users.length))
+      : trainLambda !== 0 ? Float32Array.from(candidates, (t) => trainLambda * Math.log1p(t.users.length)) : null;
+    if (o.priorInLoss) log(`stage 2 trains with the served score: λ = ${trainLambda} (the start's${lambdaVar ? ', then learned' : ''}) times ln(1 + clickers) added to each pair's score in the loss`);
     const trainable = trainableParams(p, o.train);
     // The start's values of the trained weights, for the pull toward them (null without one).
     anchor = o.pullToStart > 0 ? trainable.map((v) => tf.keep(v.clone())) : null;
@@ -238,7 +243,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       const steps = o.objective === 'full' ? 0 : Math.ceil(groups.count / G);
       if (o.objective === 'full') {
         ({ lossSum, batches } = await listwiseEpoch({
-          p, optimizer, vars: trainable, list: candidates, cent: ep.cent, k, h, m, users: ep.groups.user, items: ep.groups.item, byUser: source.byUser, xRows, offset: offsetOf,
+          p, optimizer, vars: lambdaVar ? [...trainable, lambdaVar] : trainable, offsetWeight: lambdaVar, list: candidates, cent: ep.cent, k, h, m, users: ep.groups.user, items: ep.groups.item, byUser: source.byUser, xRows, offset: offsetOf,
           alpha, beta, dropout, seed: seed * 7919 + epoch, anchor, pull: o.pullToStart,
           onBatch: (done, sum, n) => o.onProgress?.({ stage: 'stage2', epoch, epochs, step: n, steps: n, loss: sum / n, examplesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: 0 }),
         }));
@@ -270,7 +275,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       const vb = await measure(p);
       const report: EpochReport = { epoch, loss: lossSum / Math.max(1, batches), validationAuc: pick(vb), validation: vb, examples: groups.count * size, seconds: (performance.now() - t0) / 1000 };
       history.push(report);
-      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, ${said(vb)}; ${report.examples} pairs in ${report.seconds.toFixed(1)} s`);
+      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, ${said(vb)}; ${report.examples} pairs in ${report.seconds.toFixed(1)} s${lambdaVar ? `; λ in the loss ${lambdaVar.dataSync()[0].toFixed(4)}` : ''}`);
       if (pick(vb) > bestTrained) {
         bestTrained = pick(vb);
         bestTrainedEpoch = epoch;
@@ -329,6 +334,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     disposeParams(p);
     if (identity) disposeParams(identity);
     for (const v of anchor ?? []) v.dispose();
+    lambdaVar?.dispose();
     optimizer.dispose();
   }
 }

@@ -31,6 +31,9 @@ describe('stage 2 listwise objective (full softmax over every item)', () => {
     // By hand once more, as numbers: row 1 of [0.9, 0.2, ·, 0.1, −0.3] · 4 with the positive at 0.2.
     const row1 = Math.log(Math.exp(3.6) + Math.exp(0.8) + Math.exp(0.4) + Math.exp(-1.2)) - 0.8;
     assert.ok(close(byHand(scores.slice(0, 5), 4, 1, inSoftmax.slice(0, 5), null), row1, 1e-12, 1e-12));
+    // A weight on the offset (the learned λ) is the same as scaling the offsets.
+    const weighted = tf.tidy(() => listwiseLoss(tf.tensor2d(scores, [2, 5]), 4, pos, Float32Array.from(inSoftmax), Float32Array.from(offset), tf.scalar(2.5)).dataSync()[0]);
+    assert.ok(close(weighted, want(offset.map((v) => v * 2.5)), 1e-5, 1e-5), `${weighted} vs ${want(offset.map((v) => v * 2.5))}`);
     // One offset for every candidate changes nothing.
     assert.ok(close(run([0.7, 0.7, 0.7, 0.7, 0.7]), run(null), 1e-5, 1e-5));
   });
@@ -90,7 +93,7 @@ describe('stage 2 listwise objective (full softmax over every item)', () => {
     }
   });
 
-  it('trains end to end with T held at the identity, and refuses a loss it cannot use', async () => {
+  it('trains end to end with T held at the identity, with a fixed or a learned λ in the loss, and refuses what it cannot use', async () => {
     const log = syntheticLog({ users: 400, items: 60, topics: 4, seed: 5 });
     const m = 8;
     const x = userFactors(toCsr(log.userIds.length, log.itemIds.length, log.user, log.item), { rank: m, seed: 2 });
@@ -101,5 +104,8 @@ describe('stage 2 listwise objective (full softmax over every item)', () => {
     const w = r.model.weights.transformWeight;
     for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) assert.equal(w[a * m + b], a === b ? 1 : 0, 'T stays the identity');
     await assert.rejects(trainStage2(x, m, clicks, { ...base, loss: 'bce' }), /the full objective is a softmax over every item/);
+    const learned = await trainStage2(x, m, clicks, { ...base, epochs: 1, learnPriorInLoss: true });
+    assert.ok(learned.history.length === 1 && Number.isFinite(learned.history[0].loss));
+    await assert.rejects(trainStage2(x, m, clicks, { ...base, objective: 'items', negatives: 8, learnPriorInLoss: true }), /a learned λ needs the full objective/);
   });
 });
