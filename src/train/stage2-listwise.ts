@@ -15,13 +15,14 @@
  *
  * Why the full softmax: the sampled softmax over the target's item and 20 popularity-drawn items
  * was learned (its loss fell) while prec@10 over every candidate with the prior did not move
- * (docs/quality.md, "What makes stage 2 improve on its start"): a sampled objective estimates
- * the full one only in expectation and weights the head by how it was drawn (Bengio & Senécal,
- * IEEE TNN 2008, https://doi.org/10.1109/TNN.2007.912312). With ≈ 1,000 candidates the exact
- * softmax is affordable: one score matrix of a batch's rows against every candidate.
+ * (docs/quality.md, "What makes stage 2 improve on its start"): a sampled softmax is a biased
+ * estimate of the full one, its negatives weighting items by how they were drawn (Bengio &
+ * Senécal, IEEE TNN 2008, https://doi.org/10.1109/TNN.2007.912312). With ≈ 1,000 candidates the
+ * exact softmax is affordable: one score matrix of a batch's rows against every candidate.
  *
- * Rows are grouped by user (a user's rows are consecutive, users in a seeded order), so the rows
- * of one batch share the user's denominator mask and most of its inputs.
+ * Rows are grouped by user (a user's rows are consecutive, users in a seeded order), so a batch
+ * holds few users and each user's denominator mask is built once a batch (softmaxMask). Each row's user
+ * is embedded without the row's item (the leakage rule), so x is per row, not per user.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
@@ -110,8 +111,8 @@ export interface ListwiseEpoch {
 }
 
 /**
- * One epoch of the listwise objective: batches of rows (a budget of ≈ 2M scores a batch, so the
- * [rows, I, k] attention tensors and their gradients stay within ≈ 100 MB), one Adam step each.
+ * One epoch of the listwise objective: batches of rows (rows × candidates × k ≈ 2M, so the
+ * [rows, I, k] attention tensors and their gradients stay bounded whatever I), one Adam step each.
  * Returns the summed batch losses and the batch count.
  */
 export async function listwiseEpoch(o: ListwiseEpoch): Promise<{ lossSum: number; batches: number }> {

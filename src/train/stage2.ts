@@ -16,7 +16,8 @@
  * Objective. Negatives are users who did not click the item (`users`: ranking users for an item,
  * the paper's formulation), items the target did not click (`items`: ranking items for a user, the
  * task `ralm eval` measures), or both; the loss reads each group of 1 + N pairs as labelled pairs
- * (`bce`) or as one softmax (`softmax`).
+ * (`bce`) or as one softmax (`softmax`). `full` ranks each target's item against every candidate
+ * the ranking validation ranks, in one softmax (stage2-listwise.ts).
  *
  * Validation: each sampled user's latest clicks are held out of training and ranked against every
  * item (prec@10, stage2-ranking.ts: the evaluation's question); a share of the items is also held
