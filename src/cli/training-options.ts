@@ -36,7 +36,7 @@ export const TRAINING_OPTIONS = {
   stage2MaxItems: { flag: 'stage2-max-items', arg: 'N', defaultText: 'every item', help: 'stage 2 trains on a seeded sample of this many items', parse: int() },
   history: { flag: 'history', arg: 'N', default: asDefault(s1.history), help: 'stage 1: a field of each user\'s latest N clicked items (0: none)', parse: int(0) },
   stage1Init: { flag: 'stage1-init', arg: 'clicks|random', default: s1.clickFactors ? 'clicks' : 'random', help: 'stage 1 starts its item-id embeddings from click factors, or at random', parse: oneOf(['clicks', 'random'] as const) },
-  stage2Objective: { flag: 'stage2-objective', arg: 'items|users|both', default: s2.objective, help: 'stage 2 negatives: items per user, users per item, or both', parse: oneOf(['items', 'users', 'both'] as const) },
+  stage2Objective: { flag: 'stage2-objective', arg: 'items|users|both|full', default: s2.objective, help: 'stage 2 negatives: items per user, users per item, or both (sampled); or full: every item per target user, the user\'s other clicks left out (a listwise softmax)', parse: oneOf(['items', 'users', 'both', 'full'] as const) },
   stage2Loss: { flag: 'stage2-loss', arg: 'softmax|bce', default: s2.loss, help: 'stage 2 loss over each positive and its negatives', parse: oneOf(['softmax', 'bce'] as const) },
   stage2Negatives: { flag: 'stage2-negatives', arg: 'N', default: asDefault(s2.negatives), help: 'stage 2 negatives per positive', parse: int() },
   stage2ItemNegatives: { flag: 'stage2-item-negatives', arg: 'uniform|popularity', default: s2.itemSampling, help: 'stage 2 draws negative items uniformly or by popularity', parse: oneOf(['uniform', 'popularity'] as const) },
@@ -52,23 +52,24 @@ export const TRAINING_OPTIONS = {
   stage2Keep: { flag: 'stage2-keep', arg: 'checked|best', default: s2.keepRule, help: 'stage 2 keeps the best of its start and trained epochs on every held-out click (best), or chooses epochs and λ on half the validation users and keeps the start unless an alternative beats it on the other half by the margin (checked)', parse: oneOf(['checked', 'best'] as const) },
   stage2KeepMargin: { flag: 'stage2-keep-margin', arg: 'X', default: asDefault(STAGE2_DEFAULTS.keepMargin), help: 'checked: the gain over the start an alternative needs, in SDs of a paired bootstrap over the check half\'s users', parse: num(0) },
   stage2KeepAveraged: { flag: 'stage2-keep-averaged', arg: 'on|off', default: s2.keepAveraged ? 'on' : 'off', help: 'checked: the start served with averaged seeds (k = 1) is an alternative too', parse: oneOf(['on', 'off'] as const) },
-  stage2PriorInLoss: { flag: 'stage2-prior-in-loss', arg: 'on|off', default: s2.priorInLoss ? 'on' : 'off', help: 'stage 2 trains with the served score: λ·ln(1 + clickers), λ the start\'s, added to each pair\'s score in the loss', parse: oneOf(['on', 'off'] as const) },
+  stage2PriorInLoss: { flag: 'stage2-prior-in-loss', arg: 'on|off|learned', default: s2.priorInLoss ? 'on' : 'off', help: 'stage 2 trains with the served score: λ·ln(1 + clickers), λ the start\'s, added to each pair\'s score in the loss; learned: λ trains too (full objective)', parse: oneOf(['on', 'off', 'learned'] as const) },
+  stage2Pull: { flag: 'stage2-pull', arg: 'X', default: asDefault(STAGE2_DEFAULTS.pullToStart), help: 'stage 2 adds X · Σ‖w − w₀‖² over the trained weights to the loss: a pull toward the start (0: none)', parse: num(0) },
   stage2HoldoutShare: { flag: 'stage2-holdout-share', arg: 'X', default: asDefault(RANKING_VALIDATION_DEFAULTS.share), help: 'stage 2\'s validation holds out each sampled user\'s latest share of clicks (at least 3)', parse: num(0, 0.9) },
   stage2HoldoutMax: { flag: 'stage2-holdout-max', arg: 'N', default: asDefault(RANKING_VALIDATION_DEFAULTS.maxPerUser), help: 'stage 2\'s validation holds out at most this many clicks a user', parse: int() },
 } as const satisfies OptionTable;
 
 /** The stage options the training table sets, as the stages take them. */
 export function trainingStageOptions(v: {
-  history: number; stage1Init: 'clicks' | 'random'; stage2Objective: 'items' | 'users' | 'both'; stage2Loss: 'softmax' | 'bce'; stage2Negatives: number; stage2ItemNegatives: 'uniform' | 'popularity';
+  history: number; stage1Init: 'clicks' | 'random'; stage2Objective: 'items' | 'users' | 'both' | 'full'; stage2Loss: 'softmax' | 'bce'; stage2Negatives: number; stage2ItemNegatives: 'uniform' | 'popularity';
   stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'ranking' | 'items' | 'users';
   stage2LogQ: 'on' | 'off'; stage2Scale: number; stage2Train: 'all' | 'attention' | 'bias'; stage2MaxTargets: number; popularityPrior?: number | 'auto';
   stage2Keep?: 'checked' | 'best'; stage2KeepMargin?: number; stage2KeepAveraged?: 'on' | 'off';
-  stage2PriorInLoss?: 'on' | 'off'; stage2HoldoutShare?: number; stage2HoldoutMax?: number;
-}): { stage1: { history: number; clickFactors: boolean }; stage2: { priorInLoss: boolean; holdout: { share?: number; maxPerUser?: number }; keepRule: 'checked' | 'best'; keepMargin: number; keepAveraged: boolean; popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
+  stage2PriorInLoss?: 'on' | 'off' | 'learned'; stage2Pull?: number; stage2HoldoutShare?: number; stage2HoldoutMax?: number;
+}): { stage1: { history: number; clickFactors: boolean }; stage2: { priorInLoss: boolean; learnPriorInLoss: boolean; pullToStart: number; holdout: { share?: number; maxPerUser?: number }; keepRule: 'checked' | 'best'; keepMargin: number; keepAveraged: boolean; popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both' | 'full'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
   return {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
     stage2: {
-      priorInLoss: (v.stage2PriorInLoss ?? (s2.priorInLoss ? 'on' : 'off')) === 'on', holdout: { share: v.stage2HoldoutShare, maxPerUser: v.stage2HoldoutMax },
+      priorInLoss: (v.stage2PriorInLoss ?? (s2.priorInLoss ? 'on' : 'off')) !== 'off', learnPriorInLoss: v.stage2PriorInLoss === 'learned', pullToStart: v.stage2Pull ?? STAGE2_DEFAULTS.pullToStart, holdout: { share: v.stage2HoldoutShare, maxPerUser: v.stage2HoldoutMax },
       keepRule: v.stage2Keep ?? s2.keepRule, keepMargin: v.stage2KeepMargin ?? STAGE2_DEFAULTS.keepMargin, keepAveraged: (v.stage2KeepAveraged ?? (s2.keepAveraged ? 'on' : 'off')) === 'on',
       popularityPrior: v.popularityPrior ?? STAGE2_DEFAULTS.popularityPrior, objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, logQ: v.stage2LogQ === 'on', scale: v.stage2Scale, train: v.stage2Train, maxTargets: v.stage2MaxTargets, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
   };

@@ -7,7 +7,9 @@
  *   users: (target, item), then N users who did not click the item, against the same item —
  *          ranking users for an item, as audience expansion does (the paper's formulation);
  *   items: (target, item), then N items the target did not click, for the same user — ranking
- *          items for a user, as recommendation does and as `ralm eval` measures.
+ *          items for a user, as recommendation does and as `ralm eval` measures;
+ *   full:  (target, item) alone: the negatives are every other item of the epoch's list, scored
+ *          by the listwise objective (stage2-listwise.ts), so a group holds only its positive.
  *
  * The loss (stage2.ts) reads a group as independent labelled pairs (binary cross-entropy) or as
  * one softmax over its 1 + N scores.
@@ -25,7 +27,7 @@ export interface TrainItem {
 }
 
 /** Which negatives make an example group (see the module comment). */
-export type Objective = 'users' | 'items' | 'both';
+export type Objective = 'users' | 'items' | 'both' | 'full';
 
 /** Example groups, flattened: group g is pairs [g·(1+N), (g+1)·(1+N)), its positive first. */
 export interface Groups {
@@ -120,11 +122,15 @@ export class ExampleSource {
   /**
    * Splits each listed item's clickers into seeds and targets, clusters the seeds of every item
    * in the transformed space `e` (users × h), and builds the example groups of the targets.
-   * Item negatives are drawn from the list by `itemDraw`.
+   * Item negatives are drawn from the list by `itemDraw`. `seedsOnly` items follow the list's
+   * (positions list.length + j): every clicker is a seed (at most maxSeeds) and none a target, so
+   * the listwise objective can rank them as negatives without a positive among their seeds.
    */
-  async epoch(list: readonly TrainItem[], e: Float32Array, rng: Rng, o: SplitOptions, itemDraw: WeightedDraw): Promise<{ cent: Centroids; groups: Groups }> {
-    const { h, k, negatives: N, objective } = o;
+  async epoch(list: readonly TrainItem[], e: Float32Array, rng: Rng, o: SplitOptions, itemDraw: WeightedDraw, seedsOnly: readonly TrainItem[] = []): Promise<{ cent: Centroids; groups: Groups; seeds: number[][] }> {
+    const { h, k, objective } = o;
+    const N = objective === 'full' ? 0 : o.negatives;
     const size = 1 + N;
+    const seedLists: number[][] = [];
     const jobs: Array<{ points: Float32Array; n: number }> = [];
     const pu: number[] = [];
     const pi: number[] = [];
@@ -145,7 +151,15 @@ export class ExampleSource {
       const points = new Float32Array(seeds.length * h);
       seeds.forEach((u, r) => points.set(e.subarray(u * h, (u + 1) * h), r * h));
       jobs.push({ points, n: seeds.length });
+      seedLists.push(seeds);
       for (const u of targets) {
+        if (objective === 'full') {
+          pu.push(u);
+          pi.push(ii);
+          anchor.push(u);
+          anchorItem.push(t.item);
+          continue;
+        }
         if (objective !== 'items') {
           const negs: number[] = [];
           for (let n = 0; n < N; n++) {
@@ -174,15 +188,23 @@ export class ExampleSource {
         }
       }
     });
+    for (const t of seedsOnly) {
+      const seeds = t.users.length > o.maxSeeds ? shuffleFromEnd(t.users.slice(), rng).slice(0, o.maxSeeds) : t.users.slice();
+      const points = new Float32Array(seeds.length * h);
+      seeds.forEach((u, r) => points.set(e.subarray(u * h, (u + 1) * h), r * h));
+      jobs.push({ points, n: seeds.length });
+      seedLists.push(seeds);
+    }
     const res = await clusterBatch(runKMeansJobs, jobs, h, k, { seed: o.seed });
-    const c = new Float32Array(list.length * k * h);
-    const mask = new Float32Array(list.length * k);
+    const c = new Float32Array(jobs.length * k * h);
+    const mask = new Float32Array(jobs.length * k);
     res.forEach((r, ii) => {
       c.set(r.centroids.subarray(0, r.count * h), ii * k * h);
       mask.fill(1, ii * k, ii * k + r.count);
     });
     return {
       cent: { c, mask },
+      seeds: seedLists,
       groups: { size, count: anchor.length, user: Int32Array.from(pu), item: Int32Array.from(pi), anchor: Int32Array.from(anchor), anchorItem: Int32Array.from(anchorItem) },
     };
   }

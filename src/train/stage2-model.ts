@@ -93,12 +93,13 @@ export function transform(p: Params, x: tf.Tensor2D): tf.Tensor2D {
   return tf.prelu(z, p.pt as unknown as tf.Tensor2D); // alpha [h] broadcasts over the batch
 }
 
-/** Masked softmax over axis 1 of [B, k] logits that are already bounded (tanh / finite). */
-export function maskedSoftmax(logits: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
+/** Masked softmax over the last axis of logits that are already bounded (tanh / finite); the mask broadcasts to the logits. */
+export function maskedSoftmax<T extends tf.Tensor>(logits: T, mask: tf.Tensor): T {
+  const last = logits.shape.length - 1;
   // Invalid slots are pushed far down before the max (no branch: a boolean op has no gradient).
-  const max = tf.max(tf.add(logits, tf.mul(tf.sub(mask, 1), 1e9)), 1, true);
+  const max = tf.max(tf.add(logits, tf.mul(tf.sub(mask, 1), 1e9)), last, true);
   const ex = tf.mul(tf.exp(tf.sub(logits, max)), mask);
-  return tf.div(ex, tf.add(tf.sum(ex, 1, true), 1e-12)) as tf.Tensor2D;
+  return tf.div(ex, tf.add(tf.sum(ex, last, true), 1e-12)) as T;
 }
 
 export function cosine(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
@@ -127,6 +128,66 @@ export function forwardScore(p: Params, x: tf.Tensor2D, c: tf.Tensor3D, mask: tf
     return tf.add(tf.mul(cosine(e, global), a), tf.mul(cosine(e, local), tf.sub(1, a))) as tf.Tensor1D;
   }
   return tf.add(tf.mul(cosine(e, global), alpha), tf.mul(cosine(e, local), beta)) as tf.Tensor1D;
+}
+
+/**
+ * Every candidate item's tensors for scoring users against all of them at once (scoreMatrix):
+ * centroids [I, k, h], flattened [I·k, h], mask [I, k] and each item's centroid Gram matrix
+ * [I, k, k]. None depends on a trained weight (the centroids are fixed between re-clusterings),
+ * so one set serves every batch of an epoch. Dispose with disposeCandidates.
+ */
+export interface CandidateTensors {
+  c: tf.Tensor3D;
+  flat: tf.Tensor2D;
+  mask: tf.Tensor2D;
+  gram: tf.Tensor3D;
+}
+
+export function candidateTensors(cent: Centroids, I: number, k: number, h: number): CandidateTensors {
+  return tf.tidy(() => {
+    const c = tf.tensor3d(cent.c, [I, k, h]);
+    return { c, flat: tf.reshape(c, [I * k, h]) as tf.Tensor2D, mask: tf.tensor2d(cent.mask, [I, k]), gram: tf.matMul(c, c, false, true) as tf.Tensor3D };
+  });
+}
+
+export function disposeCandidates(t: CandidateTensors): void {
+  for (const v of [t.c, t.flat, t.mask, t.gram]) v.dispose();
+}
+
+/** Every candidate's global vector (global attention over its centroids), at unit length: [I, h]. It depends on W_g and w_g only, not on the user. */
+export function globalUnits(p: Params, t: CandidateTensors): tf.Tensor2D {
+  const [I, k, h] = t.c.shape;
+  const gl = tf.reshape(tf.matMul(tf.tanh(tf.matMul(t.flat, p.wg, false, true)), tf.reshape(p.vg, [-1, 1])), [I, k]);
+  const g = maskedSoftmax(gl, t.mask);
+  const gv = tf.reshape(tf.matMul(tf.reshape(g, [I, 1, k]), t.c), [I, h]);
+  return tf.div(gv, tf.sqrt(tf.add(tf.sum(tf.square(gv), 1, true), 1e-12))) as tf.Tensor2D;
+}
+
+/**
+ * RALM's scores of users x [n, m] against every candidate, [n, I]: forwardScore on every (user,
+ * item) pair without copying centroids per pair — the local vector's length comes from the
+ * item's Gram matrix (|Σ a_j C_j|² = aᵀ G a). Differentiable, so the listwise objective
+ * (stage2-listwise.ts) trains through it; `gUnit` is globalUnits(p, t).
+ */
+export function scoreMatrix(p: Params, x: tf.Tensor2D, t: CandidateTensors, gUnit: tf.Tensor2D, alpha: number, beta: number, dropout = 0, dropoutSeed = 0): tf.Tensor2D {
+  const n = x.shape[0];
+  const [I, k] = t.mask.shape;
+  let e = transform(p, x);
+  if (dropout > 0) e = tf.dropout(e, dropout, undefined, dropoutSeed) as tf.Tensor2D;
+  const en = tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), 1e-12)); // [n, 1]
+  const q = tf.matMul(e, p.wl, false, true);
+  const att = maskedSoftmax(tf.tanh(tf.reshape(tf.matMul(q, t.flat, false, true), [n, I, k])), t.mask); // [n, I, k]
+  const dots = tf.reshape(tf.matMul(e, t.flat, false, true), [n, I, k]);
+  const num = tf.sum(tf.mul(att, dots), 2); // [n, I]
+  const at = tf.transpose(att, [1, 0, 2]); // [I, n, k]
+  const len2 = tf.transpose(tf.sum(tf.mul(tf.matMul(at, t.gram), at), 2)); // [n, I]
+  const cosL = tf.div(num, tf.mul(en, tf.sqrt(tf.add(len2, 1e-12))));
+  const cosG = tf.div(tf.matMul(e, gUnit, false, true), en);
+  if (p.blend) {
+    const a = tf.sigmoid(p.blend);
+    return tf.add(tf.mul(cosG, a), tf.mul(cosL, tf.sub(1, a))) as tf.Tensor2D;
+  }
+  return tf.add(tf.mul(cosG, alpha), tf.mul(cosL, beta)) as tf.Tensor2D;
 }
 
 /** A linear input scaling z = P (x − μ) (P is m × m, row-major), and its fold into the transform. */

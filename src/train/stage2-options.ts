@@ -19,7 +19,7 @@ export interface Stage2Options {
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
-  /** Which negatives make an example (see the module comment). */
+  /** Which negatives make an example (stage2-data.ts): `full` ranks each target's item against every item (stage2-listwise.ts). */
   objective?: Objective;
   /** How a group of 1 + N pairs is scored: independent pairs, or one softmax. */
   loss?: 'bce' | 'softmax';
@@ -72,6 +72,13 @@ export interface Stage2Options {
    * λ), so the attention units learn what popularity does not explain. Off: the score alone.
    */
   priorInLoss?: boolean;
+  /** With priorInLoss and the `full` objective: λ in the loss is trained beside the attention units, from the start's. */
+  learnPriorInLoss?: boolean;
+  /**
+   * Weight of a pull toward the start: pullToStart · Σ‖w − w₀‖² over the trained weights added
+   * to the loss (0: none), so training moves the attention units only as far as the loss gains.
+   */
+  pullToStart?: number;
   /** λ of the served popularity prior λ · ln(1 + clickers): fixed, or `auto` (chosen on the ranking validation: choosePrior). */
   popularityPrior?: number | 'auto';
   /** The validation measure that stops training and picks the weights kept. */
@@ -104,7 +111,7 @@ export interface Stage2Options {
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
   'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
   | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
-  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'priorInLoss' | 'keepRule' | 'keepMargin' | 'keepAveraged'>>>;
+  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'priorInLoss' | 'learnPriorInLoss' | 'pullToStart' | 'keepRule' | 'keepMargin' | 'keepAveraged'>>>;
 
 /**
  * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
@@ -114,6 +121,6 @@ export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
 export const STAGE2_DEFAULTS: Stage2Defaults = {
   k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
   negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
-  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto', priorInLoss: false,
+  inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto', priorInLoss: false, learnPriorInLoss: false, pullToStart: 0,
   keepRule: 'best', keepMargin: KEEP_CHECK_DEFAULTS.margin, keepAveraged: false,
 };

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { withDefaults } from '../util/options.js';
 import { clickersByItem } from '../data/dataset.js';
-import { transform, type Centroids, type Params } from './stage2-model.js';
+import { candidateTensors, disposeCandidates, globalUnits, scoreMatrix, type Centroids, type Params } from './stage2-model.js';
 
 export interface RankingValidationOptions {
   /** Users sampled for validation at most. */
@@ -275,41 +275,19 @@ export function holdOutForRanking(clicks: { user: ArrayLike<number>; item: Array
  */
 export function rankingScores(p: Params, x: Float32Array, n: number, m: number, cent: Centroids, I: number, k: number, h: number, alpha: number, beta: number): Float32Array {
   const out = new Float32Array(n * I);
-  const blend = p.blend ? 1 / (1 + Math.exp(-p.blend.dataSync()[0])) : null;
-  const a = blend ?? alpha;
-  const b = blend === null ? beta : 1 - blend;
-  const [cFlat, mask, gram, gUnit] = tf.tidy(() => {
-    const c = tf.tensor3d(cent.c, [I, k, h]);
-    const mk = tf.tensor2d(cent.mask, [I, k]);
-    const gl = tf.reshape(tf.matMul(tf.tanh(tf.matMul(tf.reshape(c, [I * k, h]), p.wg, false, true)), tf.reshape(p.vg, [-1, 1])), [I, k]);
-    const g = softmaxMasked(gl, mk);
-    const gv = tf.squeeze(tf.matMul(tf.reshape(g, [I, 1, k]), c), [1]) as tf.Tensor2D; // [I, h]
-    const unit = tf.div(gv, tf.sqrt(tf.add(tf.sum(tf.square(gv), 1, true), 1e-12)));
-    return [tf.reshape(c, [I * k, h]) as tf.Tensor2D, mk, tf.matMul(c, c, false, true) as tf.Tensor3D, unit as tf.Tensor2D];
-  });
+  const t = candidateTensors(cent, I, k, h);
+  const gUnit = tf.tidy(() => globalUnits(p, t));
   const block = Math.max(1, Math.floor(4_000_000 / Math.max(1, I * k)));
   try {
     for (let r0 = 0; r0 < n; r0 += block) {
       const nb = Math.min(block, n - r0);
-      const s = tf.tidy(() => {
-        const e = transform(p, tf.tensor2d(x.subarray(r0 * m, (r0 + nb) * m), [nb, m]));
-        const en = tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), 1e-12)); // [nb, 1]
-        const q = tf.matMul(e, p.wl, false, true);
-        const logits = tf.reshape(tf.matMul(q, cFlat, false, true), [nb, I, k]);
-        const att = softmaxMasked(tf.tanh(logits), mask); // [nb, I, k]
-        const dots = tf.reshape(tf.matMul(e, cFlat, false, true), [nb, I, k]);
-        const num = tf.sum(tf.mul(att, dots), 2); // [nb, I]
-        const at = tf.transpose(att, [1, 0, 2]); // [I, nb, k]
-        const len2 = tf.transpose(tf.sum(tf.mul(tf.matMul(at, gram), at), 2)); // [nb, I]
-        const cosL = tf.div(num, tf.mul(en, tf.sqrt(tf.add(len2, 1e-12))));
-        const cosG = tf.div(tf.matMul(e, gUnit, false, true), en);
-        return tf.add(tf.mul(cosG, a), tf.mul(cosL, b));
-      });
+      const s = tf.tidy(() => scoreMatrix(p, tf.tensor2d(x.subarray(r0 * m, (r0 + nb) * m), [nb, m]), t, gUnit, alpha, beta));
       out.set(s.dataSync() as Float32Array, r0 * I);
       s.dispose();
     }
   } finally {
-    for (const t of [cFlat, mask, gram, gUnit]) t.dispose();
+    disposeCandidates(t);
+    gUnit.dispose();
   }
   return out;
 }
@@ -327,12 +305,4 @@ function meanOfTop(row: Float32Array, skip: ReadonlySet<number>, value: Float64A
     }
   }
   return top.reduce((s, j) => s + value[j], 0) / Math.max(1, top.length);
-}
-
-/** Softmax over the last axis where mask (broadcast to the logits) is 1; bounded logits. */
-function softmaxMasked(logits: tf.Tensor, mask: tf.Tensor): tf.Tensor {
-  const last = logits.shape.length - 1;
-  const max = tf.max(tf.add(logits, tf.mul(tf.sub(mask, 1), 1e9)), last, true);
-  const ex = tf.mul(tf.exp(tf.sub(logits, max)), mask);
-  return tf.div(ex, tf.add(tf.sum(ex, last, true), 1e-12));
 }

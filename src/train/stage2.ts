@@ -16,7 +16,8 @@
  * Objective. Negatives are users who did not click the item (`users`: ranking users for an item,
  * the paper's formulation), items the target did not click (`items`: ranking items for a user, the
  * task `ralm eval` measures), or both; the loss reads each group of 1 + N pairs as labelled pairs
- * (`bce`) or as one softmax (`softmax`).
+ * (`bce`) or as one softmax (`softmax`). `full` ranks each target's item against every candidate
+ * the ranking validation ranks, in one softmax (stage2-listwise.ts).
  *
  * Validation: each sampled user's latest clicks are held out of training and ranked against every
  * item (prec@10, stage2-ranking.ts: the evaluation's question); a share of the items is also held
@@ -41,6 +42,7 @@ import { runKMeansJobs } from '../cpu/kmeans.js';
 import { tfReady } from './tf-kernels.js';
 import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, trainableParams, transform, type Centroids, type Params } from './stage2-model.js';
 import { groupLoss } from './stage2-loss.js';
+import { listwiseEpoch, pullToward } from './stage2-listwise.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer } from './stage2-validate.js';
 import { choosePrior, holdOutForRanking } from './stage2-ranking.js';
@@ -71,6 +73,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   if (!Number.isInteger(nu)) throw new RalmError('RALM_ERR_DIMENSION', `x: expected rows of ${m} values, got ${x.length} values`);
   if (o.init === 'identity' && h !== m) throw new RalmError('RALM_ERR_VALIDATION', `init: "identity" needs h = m, got h = ${h}, m = ${m}`, { field: 'init' });
   if (o.popularityPrior !== 'auto' && !isPriorWeight(o.popularityPrior)) throw new RalmError('RALM_ERR_VALIDATION', `popularityPrior: expected "auto" or a finite number within ±${MAX_PRIOR_WEIGHT}, got ${JSON.stringify(o.popularityPrior)}`, { field: 'popularityPrior' });
+  if (o.learnPriorInLoss && (o.objective !== 'full' || !o.priorInLoss)) throw new RalmError('RALM_ERR_VALIDATION', 'learnPriorInLoss: a learned λ needs the full objective with the prior in the loss', { field: 'learnPriorInLoss' });
+  if (o.objective === 'full' && o.loss !== 'softmax') throw new RalmError('RALM_ERR_VALIDATION', `loss: the full objective is a softmax over every item, got ${o.loss}`, { field: 'loss' });
   if (o.logQ && (o.objective !== 'items' || o.loss !== 'softmax')) throw new RalmError('RALM_ERR_VALIDATION', `logQ: the correction applies to the items objective with the softmax loss, got ${o.objective} (${o.loss})`, { field: 'logQ' });
   const rng = new Rng(seed);
   const scaling = inputScaling(x, nu, m, o.inputScaling);
@@ -92,6 +96,12 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const train = o.maxItems !== undefined && items.length - nVal > o.maxItems ? items.slice(nVal, nVal + o.maxItems) : items.slice(nVal);
   log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}${o.logQ ? ', logQ-corrected' : ''}, ${o.itemSampling} item negatives, scale from ${o.scale}, training ${o.train}), validation by ${o.validationMetric === 'ranking' ? `prec@10 of ${ranking.rows} held-out latest clicks over ${ranking.candidates.length} items` : `${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`}`);
 
+  // The listwise objective ranks what the validation ranks: every candidate item, those too
+  // few-clicked to train on (or set aside for the item AUCs) as seeds-only negatives.
+  const inList = new Set([...train, ...val].map((t) => t.item));
+  const negativesOnly: TrainItem[] = o.objective !== 'full' ? [] : ranking.candidates.filter((it) => !inList.has(it)).map((item) => ({ item, users: [...new Set(byItem.get(item) ?? [])] })).filter((t) => t.users.length > 0);
+  const candidates = [...train, ...negativesOnly];
+  if (o.objective === 'full') log(`stage 2 ranks each target against ${candidates.length} items (${negativesOnly.length} of them as negatives only: too few clickers to train on)`);
   const source = new ExampleSource(nu, ni, clicks, o.negativeSampling);
   const itemDraw = new WeightedDraw(o.itemSampling === 'popularity' ? train.map((t) => t.users.length) : null, train.length);
   const validation = new ValidationSet(val, source, { seedShare: o.seedShare, maxSeeds: o.maxSeeds, maxTargets: o.maxTargets, userNegatives: 4, itemNegatives: 100, maxItemTargets: 2000, seed: seed + 7 });
@@ -188,6 +198,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
 
   const history: EpochReport[] = [];
   let identity: Params | null = null;
+  let anchor: tf.Tensor[] | null = null;
+  let lambdaVar: tf.Variable | null = null;
   try {
     const v0 = await measure(p);
     log(`epoch 0: ${said(v0)} (${o.init})`);
@@ -213,17 +225,31 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     let bestTrained = -Infinity;
     const G = Math.max(1, Math.floor(B / (1 + N)));
     const trainLambda = o.priorInLoss ? choosePrior(o.popularityPrior, start.both.ranking, start.priors).lambda : 0;
-    const offsetOf = trainLambda !== 0 ? Float32Array.from(train, (t) => trainLambda * Math.log1p(t.users.length)) : null;
-    if (o.priorInLoss) log(`stage 2 trains with the served score: λ = ${trainLambda} (the start's) times ln(1 + clickers) added to each pair's score in the loss`);
+    // A learned λ multiplies ln(1 + clickers) inside the loss; a fixed one is folded into the offsets.
+    if (o.learnPriorInLoss) lambdaVar = tf.variable(tf.scalar(trainLambda), true);
+    const offsetOf = lambdaVar ? Float32Array.from(candidates, (t) => Math.log1p(t.users.length))
+      : trainLambda !== 0 ? Float32Array.from(candidates, (t) => trainLambda * Math.log1p(t.users.length)) : null;
+    if (o.priorInLoss) log(`stage 2 trains with the served score: λ = ${trainLambda} (the start's${lambdaVar ? ', then learned' : ''}) times ln(1 + clickers) added to each pair's score in the loss`);
+    const trainable = trainableParams(p, o.train);
+    // The start's values of the trained weights, for the pull toward them (null without one).
+    anchor = o.pullToStart > 0 ? trainable.map((v) => tf.keep(v.clone())) : null;
+    if (anchor) log(`stage 2 pulls the trained weights toward the start: ${o.pullToStart} · Σ‖w − w₀‖² added to the loss`);
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
-      const ep = await source.epoch(train, embedAll(p), new Rng(seed * 7919 + epoch), splitOpts, itemDraw);
+      const ep = await source.epoch(train, embedAll(p), new Rng(seed * 7919 + epoch), splitOpts, itemDraw, negativesOnly);
       const groups = shuffledGroups(ep.groups, rng);
       const size = groups.size;
       let lossSum = 0;
       let batches = 0;
-      const steps = Math.ceil(groups.count / G);
-      for (let g = 0; g < groups.count; g += G) {
+      const steps = o.objective === 'full' ? 0 : Math.ceil(groups.count / G);
+      if (o.objective === 'full') {
+        ({ lossSum, batches } = await listwiseEpoch({
+          p, optimizer, vars: lambdaVar ? [...trainable, lambdaVar] : trainable, offsetWeight: lambdaVar, list: candidates, cent: ep.cent, k, h, m, users: ep.groups.user, items: ep.groups.item, byUser: source.byUser, xRows, offset: offsetOf,
+          alpha, beta, dropout, seed: seed * 7919 + epoch, anchor, pull: o.pullToStart,
+          onBatch: (done, sum, n) => o.onProgress?.({ stage: 'stage2', epoch, epochs, step: n, steps: n, loss: sum / n, examplesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: 0 }),
+        }));
+      }
+      for (let g = 0; o.objective !== 'full' && g < groups.count; g += G) {
         const ng = Math.min(G, groups.count - g);
         const users = groups.user.subarray(g * size, (g + ng) * size);
         const leaveOut = new Int32Array(users.length).fill(-1);
@@ -232,7 +258,10 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
         const dropoutSeed = seed * 1_000_003 + epoch * 100_003 + batches;
         const lq = logQOf ? Float32Array.from(groups.item.subarray(g * size, (g + ng) * size), (i) => logQOf[i]) : null;
         const off = offsetOf ? Float32Array.from(groups.item.subarray(g * size, (g + ng) * size), (i) => offsetOf[i]) : null;
-        const loss = optimizer.minimize(() => groupLoss(p, forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, dropoutSeed), ng, size, o.loss, lq, off), true, trainableParams(p, o.train));
+        const loss = optimizer.minimize(() => {
+          const l = groupLoss(p, forwardScore(p, t.xb, t.cb, t.mb, alpha, beta, dropout, dropoutSeed), ng, size, o.loss, lq, off);
+          return anchor ? tf.add(l, tf.mul(o.pullToStart, pullToward(trainable, anchor))) as tf.Scalar : l;
+        }, true, trainable);
         lossSum += (loss as tf.Scalar).dataSync()[0];
         batches++;
         if (o.onProgress) {
@@ -247,7 +276,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       const vb = await measure(p);
       const report: EpochReport = { epoch, loss: lossSum / Math.max(1, batches), validationAuc: pick(vb), validation: vb, examples: groups.count * size, seconds: (performance.now() - t0) / 1000 };
       history.push(report);
-      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, ${said(vb)}; ${report.examples} pairs in ${report.seconds.toFixed(1)} s`);
+      log(`epoch ${epoch}: loss ${report.loss.toFixed(4)}, ${said(vb)}; ${report.examples} pairs in ${report.seconds.toFixed(1)} s${lambdaVar ? `; λ in the loss ${lambdaVar.dataSync()[0].toFixed(4)}` : ''}`);
       if (pick(vb) > bestTrained) {
         bestTrained = pick(vb);
         bestTrainedEpoch = epoch;
@@ -305,6 +334,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     xAll.dispose();
     disposeParams(p);
     if (identity) disposeParams(identity);
+    for (const v of anchor ?? []) v.dispose();
+    lambdaVar?.dispose();
     optimizer.dispose();
   }
 }

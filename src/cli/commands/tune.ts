@@ -29,7 +29,7 @@ const OPTIONS = {
   lr: { flag: 'lr', arg: 'X,…', default: asDefault(STAGE1_DEFAULTS.learningRate), help: 'grid: stage 1 learning rate', parse: list(num(0, Infinity, { min: true })) },
   stage2Lr: { flag: 'stage2-lr', arg: 'X,…', default: asDefault(s2.learningRate), help: 'grid: stage 2 learning rate', parse: list(num(0, Infinity, { min: true })) },
   stage2Epochs: { flag: 'stage2-epochs', arg: 'N,…', default: asDefault(STAGE2_DEFAULTS.epochs), help: 'grid: stage 2 epochs at most', parse: list(int(0)) },
-  stage2Objective: { flag: 'stage2-objective', arg: 'items|users|both,…', default: s2.objective, help: 'grid: stage 2 negatives', parse: list(oneOf(['items', 'users', 'both'] as const)) },
+  stage2Objective: { flag: 'stage2-objective', arg: 'items|users|both|full,…', default: s2.objective, help: 'grid: stage 2 negatives (full: every item, listwise)', parse: list(oneOf(['items', 'users', 'both', 'full'] as const)) },
   stage2Negatives: { flag: 'stage2-negatives', arg: 'N,…', default: asDefault(s2.negatives), help: 'grid: stage 2 negatives per positive', parse: list(int()) },
   stage2ItemNegatives: { flag: 'stage2-item-negatives', arg: 'uniform|popularity,…', default: s2.itemSampling, help: 'grid: how stage 2 draws negative items', parse: list(oneOf(['uniform', 'popularity'] as const)) },
   blend: { flag: 'blend', arg: 'fixed|learned,…', default: s2.learnBlend ? 'learned' : 'fixed', help: 'grid: α, β fixed or learned', parse: list(oneOf(['fixed', 'learned'] as const)) },
