@@ -40,6 +40,7 @@ export interface HttpServerArgs {
   cpuOffload?: boolean;
   /** Nice steps of the CPU worker threads below the event loop; default: the service's setting. */
   cpuWorkerNice?: number;
+  admissionLagMs?: number;
   /** Centroid storage; default: the service's setting. */
   storage?: 'f32' | 'f16' | 'int8';
   /** `off`: the served apps refuse nothing (no load shedding, waits and deadlines of a minute). Default `on`: the service's settings. */
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
   const common = {
     engine, store, seeds, apiToken: null, bodyLimit: config.bodyLimit, requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     audience: { storage: config.audienceStorage },
+    limits: { admissionLagMs: args.admissionLagMs ?? config.admissionLagMs },
     ...(args.admission === 'off' ? { maxEventLoopDelayMs: 0, requestTimeoutMs: 60_000, limits: { maxQueueWaitMs: 60_000 } } : {}),
   };
   const built = buildApp({ ...common, batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue } });

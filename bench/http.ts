@@ -52,6 +52,8 @@ export interface HttpBenchOptions {
   cpuOffload?: boolean;
   /** Nice steps of the engine's CPU worker threads below the event loop; default: the service's setting. */
   cpuWorkerNice?: number;
+  /** The service's admission lag target, ms (serve --admission-lag-ms). */
+  admissionLagMs?: number;
   /** The item table's centroid storage; default: the service's setting (int8). */
   storage?: 'f32' | 'f16' | 'int8';
   /**
@@ -64,7 +66,7 @@ export interface HttpBenchOptions {
 
 /** runHttpBench's defaults. */
 export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, overloadRate: 0, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, cpuWorkerNice: loadConfig({}).cpuWorkerNice, storage: loadConfig({}).storage, admission: 'on',
+  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, overloadRate: 0, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, cpuWorkerNice: loadConfig({}).cpuWorkerNice, admissionLagMs: loadConfig({}).admissionLagMs, storage: loadConfig({}).storage, admission: 'on',
 };
 
 export interface LoadRun {
@@ -133,6 +135,8 @@ export interface HttpBenchResult {
     admission?: 'on' | 'off';
     /** Absent in results written before the option existed: 0. */
     cpuWorkerNice?: number;
+    /** Absent in results written before the option existed: 50. */
+    admissionLagMs?: number;
   };
   cases: Array<{ n: number; encoding: Encoding; requestBytes: number; responseBytes: number }>;
   runs: LoadRun[];
@@ -204,7 +208,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const autocannon = await loadAutocannon();
   const o = { ...withDefaults(HTTP_BENCH_DEFAULTS, options), k: 20, h: 128, topK: 10 };
   const machine = await machineInfo({ probeWebGpu: o.backend === 'webgpu' });
-  const { ready, stop, cpuMs, traceStart, traceStop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, cpuWorkerNice: o.cpuWorkerNice, storage: o.storage, admission: o.admission });
+  const { ready, stop, cpuMs, traceStart, traceStop } = await startServer({ backend: o.backend, sizes: o.sizes, k: o.k, h: o.h, topK: o.topK, users: 8, jobsUsers: o.jobsUsers, cpuOffload: o.cpuOffload, cpuWorkerNice: o.cpuWorkerNice, admissionLagMs: o.admissionLagMs, storage: o.storage, admission: o.admission });
   const runs: LoadRun[] = [];
   const overload: OverloadRun[] = [];
   let jobs: JobsRun | null = null;
@@ -281,7 +285,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     machine: finishMachineInfo(machine),
     settings: {
       backend: o.backend, adapter: ready.adapter, sizes: o.sizes, durationSec: o.durationSec, connections: o.connections, rateFractions: o.rateFractions,
-      overloadFactor: o.overloadFactor, overloadRate: o.overloadRate, jobsUsers: o.jobsUsers, k: o.k, h: o.h, topK: o.topK, admission: o.admission, cpuWorkerNice: o.cpuWorkerNice,
+      overloadFactor: o.overloadFactor, overloadRate: o.overloadRate, jobsUsers: o.jobsUsers, k: o.k, h: o.h, topK: o.topK, admission: o.admission, cpuWorkerNice: o.cpuWorkerNice, admissionLagMs: o.admissionLagMs,
     },
     cases: ready.cases.map((c) => ({ n: c.n, encoding: c.encoding, requestBytes: c.requestBytes, responseBytes: c.responseBytes })),
     runs,

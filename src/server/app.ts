@@ -97,7 +97,7 @@ export function buildApp(deps: AppDeps, state: AppState = { ready: true, drainin
   // After load shedding (a registered plugin, so its hook comes when plugins load): a request shed
   // there must not count as admitted work.
   void app.register(appWide(async (instance) => {
-    admitted = admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, requestTimeoutMs: settings.requestTimeoutMs });
+    admitted = admission(instance, { maxInflight: limits.maxInflight, maxQueueWaitMs: limits.maxQueueWaitMs, lagTargetMs: limits.admissionLagMs, requestTimeoutMs: settings.requestTimeoutMs });
     ranking = admitted.ranking;
   }));
   docs(app);

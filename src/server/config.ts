@@ -85,6 +85,8 @@ export interface ServiceConfig {
   maxEventLoopDelayMs: number;
   /** Longest expected wait ahead of a recommend or score request at arrival (and at most half its deadline), ms; beyond it: 429. */
   maxQueueWaitMs: number;
+  /** Event-loop lag above which, while refusing, admission lowers the wait it allows ahead of a ranking request, ms. */
+  admissionLagMs: number;
   /** Requests being handled at once (health and metrics aside) beyond which the answer is 429. */
   maxInflight: number;
   /** Open connections beyond which new ones are closed at once. */
@@ -160,6 +162,7 @@ export const SERVICE_OPTIONS = {
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'RALM_REQUEST_TIMEOUT_MS', arg: 'N', default: '2000', help: 'default deadline of a recommend request, ms (x-ralm-deadline-ms may ask for less)', parse: int(1, 600_000) },
   maxEventLoopDelayMs: { flag: 'max-event-loop-delay-ms', env: 'RALM_MAX_EVENT_LOOP_DELAY_MS', arg: 'N', default: '500', help: 'mean event-loop delay (over half a second) beyond which requests are shed with 503, ms (0 disables)', parse: int(0, 600_000) },
   maxQueueWaitMs: { flag: 'max-queue-wait-ms', env: 'RALM_MAX_QUEUE_WAIT_MS', arg: 'N', default: '250', help: 'longest expected wait ahead of a recommend or score request (and at most half its deadline) beyond which it is refused with 429 on arrival, ms', parse: int(1, 600_000) },
+  admissionLagMs: { flag: 'admission-lag-ms', env: 'RALM_ADMISSION_LAG_MS', arg: 'N', default: '50', help: 'event-loop lag above which, while refusing requests, admission lowers the wait it allows ahead of a recommend or score request, ms (lower: faster refusals under overload, fewer requests accepted)', parse: int(5, 10_000) },
   maxInflight: { flag: 'max-inflight', env: 'RALM_MAX_INFLIGHT', arg: 'N', default: '512', help: 'requests being handled at once (health and metrics aside) beyond which the answer is 429', parse: int(1, 1_000_000) },
   maxConnections: { flag: 'max-connections', env: 'RALM_MAX_CONNECTIONS', arg: 'N', default: '4096', help: 'open connections beyond which new ones are closed at once', parse: int(1, 1_000_000) },
   maxBatchHoldMs: { flag: 'max-batch-hold-ms', env: 'RALM_MAX_BATCH_HOLD_MS', arg: 'N', default: '25', help: 'longest one coalesced batch may hold the event loop, ms (estimated from recent batches)', parse: int(1, 10_000) },

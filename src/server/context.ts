@@ -58,6 +58,8 @@ export interface AppDeps {
 export interface LoadLimits {
   maxInflight: number;
   maxQueueWaitMs: number;
+  /** The event-loop lag admission steers under while refusing, ms. */
+  admissionLagMs: number;
   maxConnections: number;
   httpRequestTimeoutMs: number;
   headersTimeoutMs: number;
@@ -93,7 +95,7 @@ export function appSettings(deps: AppDeps): AppSettings {
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? d.maxEventLoopDelayMs,
     batching: { maxBatch: d.maxBatch, maxWaitMs: d.maxWaitMs, maxQueue: d.maxQueue, maxHoldMs: d.maxBatchHoldMs, ...deps.batching },
     limits: {
-      maxInflight: d.maxInflight, maxQueueWaitMs: d.maxQueueWaitMs, maxConnections: d.maxConnections, httpRequestTimeoutMs: d.httpRequestTimeoutMs,
+      maxInflight: d.maxInflight, maxQueueWaitMs: d.maxQueueWaitMs, admissionLagMs: d.admissionLagMs, maxConnections: d.maxConnections, httpRequestTimeoutMs: d.httpRequestTimeoutMs,
       headersTimeoutMs: d.headersTimeoutMs, keepAliveTimeoutMs: d.keepAliveTimeoutMs, ...deps.limits,
     },
     audience: { ...audience, maxSize: audience.maxSize ?? d.audienceMaxSize, maxClusterSeeds: audience.maxClusterSeeds ?? d.audienceMaxClusterSeeds },

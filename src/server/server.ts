@@ -77,7 +77,7 @@ export async function startService(config: ServiceConfig, log: (line: string) =>
     batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue, maxHoldMs: config.maxBatchHoldMs },
     requestTimeoutMs: config.requestTimeoutMs, maxEventLoopDelayMs: config.maxEventLoopDelayMs, reloadModel,
     limits: {
-      maxInflight: config.maxInflight, maxQueueWaitMs: config.maxQueueWaitMs, maxConnections: config.maxConnections, httpRequestTimeoutMs: config.httpRequestTimeoutMs,
+      maxInflight: config.maxInflight, maxQueueWaitMs: config.maxQueueWaitMs, admissionLagMs: config.admissionLagMs, maxConnections: config.maxConnections, httpRequestTimeoutMs: config.httpRequestTimeoutMs,
       headersTimeoutMs: config.headersTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     },
     audience: {

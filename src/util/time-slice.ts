@@ -33,3 +33,41 @@ export class TimeSlicer {
     this.since = performance.now();
   }
 }
+
+/**
+ * Jobs that each run in a turn of the event loop of their own, in order, after the I/O that was
+ * ready before it: the parsing, checking and preparing of one request body at a time. A burst of
+ * large requests then cannot hold back what arrives behind it — a refusal, a health probe, a
+ * small request — for more than one job: between two jobs the loop reads every socket that is
+ * ready. A job's promise continuations run before the next job starts (Node drains microtasks
+ * after each setImmediate callback), so a job is everything its callback sets going.
+ */
+export class TurnQueue {
+  private readonly jobs: Array<() => void> = [];
+  private scheduled = false;
+
+  /** Jobs waiting for their turn. */
+  get waiting(): number {
+    return this.jobs.length;
+  }
+
+  /** Queues `job` (which must not throw: it reports its own errors). */
+  run(job: () => void): void {
+    this.jobs.push(job);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.jobs.length === 0) return;
+    this.scheduled = true;
+    // Queued from inside a turn, the next setImmediate runs in the loop's next check phase, after its poll.
+    setImmediate(this.turn);
+  }
+
+  private readonly turn = (): void => {
+    this.scheduled = false;
+    const job = this.jobs.shift();
+    this.schedule();
+    job?.();
+  };
+}

@@ -68,6 +68,16 @@ describe('the lag governor\'s control step', () => {
     assert.equal(a, MIN_ALLOWED_MS);
   });
 
+  it('steers under the configured target (--admission-lag-ms) rather than the default', () => {
+    const ceiling = 250;
+    // 40 ms of lag: under the default 50 ms target nothing is cut; under a 20 ms target it is halved.
+    assert.equal(nextAllowedMs(ceiling, ceiling, 40, 10), ceiling);
+    assert.equal(nextAllowedMs(ceiling, ceiling, 40, 10, 20), 0.5 * ceiling);
+    assert.equal(nextAllowedMs(ceiling, ceiling, 20, 10, 20), ceiling, 'at the configured target: kept');
+    // A target above the default tolerates a lag the default would cut.
+    assert.equal(nextAllowedMs(ceiling, ceiling, 80, 10, 100), ceiling);
+  });
+
   it('grows back to the ceiling in steps when the loop keeps up, and never past it', () => {
     let a = MIN_ALLOWED_MS;
     let steps = 0;
@@ -84,6 +94,7 @@ describe('the lag governor\'s control step', () => {
 
 describe('admission and deadlines in the service', () => {
   let app: FastifyInstance;
+  let built: ReturnType<typeof buildApp>;
   let engine: RalmEngine;
   let store: LmdbStore;
   let dir: string;
@@ -95,10 +106,11 @@ describe('admission and deadlines in the service', () => {
     engine = await RalmEngine.create(await loadModel(defaultModelDir), { backend: 'cpu' });
     const seeds = new SeedService(store, engine, {});
     await loadDemoWorld(seeds);
-    app = buildApp({
+    built = buildApp({
       engine, store, seeds, apiToken: null, bodyLimit: 1 << 20, maxEventLoopDelayMs: 0,
-      batching: { maxWaitMs: 300 }, limits: { maxInflight: 2, httpRequestTimeoutMs: 1500, headersTimeoutMs: 600 },
-    }).app;
+      batching: { maxWaitMs: 300 }, limits: { maxInflight: 2, httpRequestTimeoutMs: 1500, headersTimeoutMs: 600, admissionLagMs: 20 },
+    });
+    app = built.app;
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as net.AddressInfo).port;
   });
@@ -107,6 +119,11 @@ describe('admission and deadlines in the service', () => {
     await engine.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('steers under the configured lag target', async () => {
+    await app.ready();
+    assert.equal(built.admission()?.governor.targetMs, 20);
   });
 
   it('beyond the requests in flight: 429 RALM_ERR_OVERLOADED with Retry-After at once; probes still answered', async () => {

@@ -91,6 +91,7 @@ const HTTP_OPTIONS = {
   overloadRate: { flag: 'overload-rate', arg: 'R', default: asDefault(hd.overloadRate), help: 'the overload case at R requests a second instead of X times the maximum (0: X times), to offer two builds the same demand', parse: num(0, 1_000_000) },
   jobsUsers: { flag: 'jobs-users', arg: 'N', default: asDefault(hd.jobsUsers), help: '/healthz through audience jobs and big ingests over N users first (0: skip)', parse: int(0, 10_000_000) },
   cpuOffload: { flag: 'cpu-offload', arg: 'true|false', default: asDefault(hd.cpuOffload), help: 'the service\'s CPU offload (serve --cpu-offload)', parse: bool },
+  admissionLagMs: { flag: 'admission-lag-ms', arg: 'N', default: asDefault(hd.admissionLagMs), help: 'the event-loop lag admission steers under while refusing, ms (serve --admission-lag-ms)', parse: int(5, 10_000) },
   cpuWorkerNice: { flag: 'cpu-worker-nice', arg: 'N', default: asDefault(hd.cpuWorkerNice), help: 'nice steps of the CPU worker threads below the event loop (serve --cpu-worker-nice)', parse: int(0, 19) },
   storage: { flag: 'storage', arg: 'f32|f16|int8', default: asDefault(hd.storage), help: 'the item table\'s centroid storage (serve --storage)', parse: oneOf(['f32', 'f16', 'int8'] as const) },
   admission: { flag: 'admission', arg: 'on|off', default: hd.admission, help: 'off: the served apps refuse nothing (no load shedding, a 60 s wait and deadline), to read capacity on a machine running other work', parse: oneOf(['on', 'off'] as const) },
@@ -106,7 +107,7 @@ const http = defineCommand({
   async run({ values: v }) {
     const result = await runHttpBench({
       backend: v.backend, sizes: v.sizes, durationSec: v.duration, connections: v.connections, rateFractions: v.rates,
-      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, overloadRate: v.overloadRate, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, cpuWorkerNice: v.cpuWorkerNice, storage: v.storage, admission: v.admission, log,
+      encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, overloadRate: v.overloadRate, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, cpuWorkerNice: v.cpuWorkerNice, admissionLagMs: v.admissionLagMs, storage: v.storage, admission: v.admission, log,
     });
     await writeResult(v.out, result);
     emit(v.json, result, [

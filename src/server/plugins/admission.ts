@@ -13,7 +13,7 @@
  *   backstop.
  * - Event-loop lag: requests not yet read (waiting for the loop) are invisible to that estimate,
  *   and at several times the capacity the loop's time goes to reading and refusing the excess. So
- *   while requests are being refused and the loop lags beyond LAG_TARGET_MS, the allowed wait is
+ *   while requests are being refused and the loop lags beyond its target (`--admission-lag-ms`), the allowed wait is
  *   cut, and it grows back otherwise, until the admitted work leaves the loop enough time to
  *   refuse the rest. Without refusals there is no excess to make room for: a lag from the
  *   admitted requests alone (large bodies, many connections) never lowers the admission, and
@@ -85,7 +85,7 @@ export class WaitEstimate {
   }
 }
 
-/** The loop's lag the admission aims under, ms: above a batch's hold (25 ms) with room for reading requests. */
+/** The loop's lag the admission aims under by default, ms (`--admission-lag-ms`): above a batch's hold (25 ms) with room for reading requests. */
 export const LAG_TARGET_MS = 50;
 const LAG_PROBE_MS = 10;
 /** Control period, ms: short, so that the onset of a flood is met within a period or two. */
@@ -106,8 +106,8 @@ const GROWTH_PERIODS = 40;
  * is cut in proportion to the excess (by a fifth, up to three quarters at four times the target);
  * otherwise it grows back by a fortieth of its ceiling.
  */
-export function nextAllowedMs(allowedMs: number, ceilingMs: number, lagMs: number, refused: number): number {
-  if (lagMs > LAG_TARGET_MS && refused > 0) return Math.max(Math.min(MIN_ALLOWED_MS, ceilingMs), allowedMs * Math.max(CUT_MIN, Math.min(CUT_MAX, LAG_TARGET_MS / lagMs)));
+export function nextAllowedMs(allowedMs: number, ceilingMs: number, lagMs: number, refused: number, targetMs = LAG_TARGET_MS): number {
+  if (lagMs > targetMs && refused > 0) return Math.max(Math.min(MIN_ALLOWED_MS, ceilingMs), allowedMs * Math.max(CUT_MIN, Math.min(CUT_MAX, targetMs / lagMs)));
   return Math.min(ceilingMs, allowedMs + ceilingMs / GROWTH_PERIODS);
 }
 
@@ -126,7 +126,7 @@ export class LagGovernor {
   private worst = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly ceilingMs: number) {
+  constructor(private readonly ceilingMs: number, readonly targetMs = LAG_TARGET_MS) {
     this.allowedMs = ceilingMs;
     this.timer = setInterval(() => this.sample(), LAG_PROBE_MS);
     this.timer.unref();
@@ -143,7 +143,7 @@ export class LagGovernor {
     // By the clock, not by ticks: a lagging loop delivers ticks late, and must still be steered.
     if (now - this.periodStart < CONTROL_MS) return;
     this.lagMs = this.worst;
-    this.allowedMs = nextAllowedMs(this.allowedMs, this.ceilingMs, this.worst, this.refused);
+    this.allowedMs = nextAllowedMs(this.allowedMs, this.ceilingMs, this.worst, this.refused, this.targetMs);
     this.worst = 0;
     this.refused = 0;
     this.periodStart = now;
@@ -163,6 +163,8 @@ export interface AdmissionOptions {
   maxInflight: number;
   /** Longest expected wait ahead of a ranking request, ms. */
   maxQueueWaitMs: number;
+  /** The loop's lag steered under while refusing, ms (LAG_TARGET_MS when absent). */
+  lagTargetMs?: number;
   /** The ranking routes' default deadline, ms (a request may ask for less with x-ralm-deadline-ms). */
   requestTimeoutMs: number;
 }
@@ -178,7 +180,7 @@ export interface AdmissionState {
 export function admission(app: FastifyInstance, o: AdmissionOptions): AdmissionState {
   const all = new WaitEstimate();
   const ranking = new WaitEstimate();
-  const governor = new LagGovernor(o.maxQueueWaitMs);
+  const governor = new LagGovernor(o.maxQueueWaitMs, o.lagTargetMs);
   app.addHook('onClose', async () => governor.stop());
   app.addHook('onRequest', async (req, reply) => {
     if (unbounded(req)) return;

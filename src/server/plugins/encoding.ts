@@ -15,7 +15,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Packr, Unpackr } from 'msgpackr';
 import { ServiceError } from '../errors.js';
-import { TimeSlicer } from '../../util/time-slice.js';
+import { TimeSlicer, TurnQueue } from '../../util/time-slice.js';
 import type { SchemaNode } from './validation.js';
 import { jsonBodies } from './json-body.js';
 
@@ -24,6 +24,14 @@ export const MSGPACK = 'application/msgpack';
 // integers decode as numbers (a BigInt has no JSON form, and every numeric field is a double).
 const packr = new Packr({ useRecords: false, moreTypes: true });
 const unpackr = new Unpackr({ useRecords: false, moreTypes: true, int64AsType: 'number' });
+
+/**
+ * Bodies from this size are parsed, checked and prepared in a turn of the event loop of their own
+ * (TurnQueue), after the I/O ready before them; smaller ones at once. A ranking request over
+ * 10,000 candidates (60–80 KB) takes a millisecond or two of the loop from parse to prepared;
+ * without turns, a burst of them held every refusal and probe behind the whole burst.
+ */
+export const OWN_TURN_FROM_BYTES = 8 * 1024;
 
 /** The deepest a request body may nest: the API's own bodies need 4 levels; metadata and features get the rest. */
 export const MAX_DEPTH = 32;
@@ -59,13 +67,21 @@ export function useEncoding(req: FastifyRequest, reply: FastifyReply): void {
 export function encoding(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   app.addHook('preValidation', async (req) => checkPlainData(req.body));
-  jsonBodies(app);
+  const turns = new TurnQueue();
+  jsonBodies(app, turns, OWN_TURN_FROM_BYTES);
   app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
-    try {
-      done(null, unpackr.unpack(body as Buffer));
-    } catch {
-      done(new ServiceError('RALM_ERR_MALFORMED_BODY', 'body: not valid MessagePack'), undefined);
-    }
+    const parse = (): void => {
+      let value: unknown;
+      try {
+        value = unpackr.unpack(body as Buffer);
+      } catch {
+        done(new ServiceError('RALM_ERR_MALFORMED_BODY', 'body: not valid MessagePack'), undefined);
+        return;
+      }
+      done(null, value);
+    };
+    if ((body as Buffer).length < OWN_TURN_FROM_BYTES) parse();
+    else turns.run(parse);
   });
   app.addHook('preHandler', async (req, reply) => useEncoding(req, reply));
   app.addHook('onRoute', (route: RouteOptions) => {
