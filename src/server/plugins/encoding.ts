@@ -29,9 +29,11 @@ const unpackr = new Unpackr({ useRecords: false, moreTypes: true, int64AsType: '
  * Bodies from this size are parsed, checked and prepared in a turn of the event loop of their own
  * (TurnQueue), after the I/O ready before them; smaller ones at once. A ranking request over
  * 10,000 candidates (60–80 KB) takes a millisecond or two of the loop from parse to prepared;
- * without turns, a burst of them held every refusal and probe behind the whole burst.
+ * without turns, a burst of them held every refusal and probe behind the whole burst. Small bodies
+ * cost little each, and one turn a request would ration them when a flood of refusals fills every
+ * turn (measured: `ralm bench http --sizes 1000`, docs/benchmarks.md).
  */
-export const OWN_TURN_FROM_BYTES = 8 * 1024;
+export const OWN_TURN_FROM_BYTES = 32 * 1024;
 
 /** The deepest a request body may nest: the API's own bodies need 4 levels; metadata and features get the rest. */
 export const MAX_DEPTH = 32;
