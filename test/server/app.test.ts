@@ -30,6 +30,8 @@ describe('service routes', () => {
   let dir: string;
   const seen = new Set<string>();
   const auth = { authorization: 'Bearer secret' };
+  /** While set, a reload signals that it has begun and then waits to be let through (a reload that is surely in progress). */
+  let reloadGate: { entered: () => void; open: Promise<void> } | null = null;
   // The shipped default model's widths (look-alike h, universal m).
   let H = 0;
   let M = 0;
@@ -42,6 +44,10 @@ describe('service routes', () => {
     const seeds = new SeedService(store, engine, { minSeeds: 100 });
     await loadDemoWorld(seeds);
     const reloadModel = async (modelDir: string | undefined) => {
+      if (reloadGate) {
+        reloadGate.entered();
+        await reloadGate.open;
+      }
       const e = await RalmEngine.create(await loadModel(modelDir ?? defaultModelDir), { backend: 'cpu' });
       const s = new SeedService(store, e, { minSeeds: 100 });
       await prepareServing(e, s);
@@ -183,9 +189,16 @@ describe('service routes', () => {
     await saveModel(modelDir, { ...manifest, modelVersion: 'reloaded-v2' }, m.weights);
     const before = await call('POST', '/v1/recommend', { user: { id: 'demo-food-2' }, k: 3 }, 'json');
     const inFlight = call('POST', '/v1/recommend', { user: { id: 'demo-food-2' }, k: 3 }, 'json');
+    let letThrough = (): void => undefined;
+    const entered = new Promise<void>((resolve) => {
+      reloadGate = { entered: resolve, open: new Promise<void>((r) => (letThrough = r)) };
+    });
     const reload = call('POST', '/v1/admin/model', { dir: modelDir }, 'json', auth);
+    await entered; // the first reload is under way, however loaded the machine
     const second = await call('POST', '/v1/admin/model', { dir: modelDir }, 'json', auth);
     assert.equal(second.res.statusCode, 409);
+    reloadGate = null;
+    letThrough();
     const r = await reload;
     assert.equal(r.res.statusCode, 200, JSON.stringify(r.data));
     assert.equal(r.data.modelVersion, 'reloaded-v2');
