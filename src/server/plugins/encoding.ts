@@ -70,9 +70,10 @@ export function encoding(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   app.addHook('preValidation', async (req) => checkPlainData(req.body));
   const turns = new TurnQueue();
-  jsonBodies(app, turns, OWN_TURN_FROM_BYTES);
+  const parseBody = (bytes: number, parse: () => void): void => (bytes < OWN_TURN_FROM_BYTES ? parse() : turns.run(parse));
+  jsonBodies(app, parseBody);
   app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
-    const parse = (): void => {
+    parseBody((body as Buffer).length, () => {
       let value: unknown;
       try {
         value = unpackr.unpack(body as Buffer);
@@ -81,9 +82,7 @@ export function encoding(app: FastifyInstance): void {
         return;
       }
       done(null, value);
-    };
-    if ((body as Buffer).length < OWN_TURN_FROM_BYTES) parse();
-    else turns.run(parse);
+    });
   });
   app.addHook('preHandler', async (req, reply) => useEncoding(req, reply));
   app.addHook('onRoute', (route: RouteOptions) => {

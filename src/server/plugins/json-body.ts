@@ -11,7 +11,7 @@
  */
 import { JSONParser } from '@streamparser/json';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { TimeSlicer, type TurnQueue } from '../../util/time-slice.js';
+import { TimeSlicer } from '../../util/time-slice.js';
 import { ServiceError } from '../errors.js';
 
 /** Bodies from this size are parsed incrementally (about 10 ms of `JSON.parse` on a slow core). */
@@ -49,19 +49,15 @@ export async function parseJsonSliced(body: Uint8Array): Promise<unknown> {
 }
 
 /**
- * Replaces the API context's JSON parser: Fastify's for small bodies — at once below
- * `ownTurnFromBytes`, in a turn of `turns` of their own from there — and the sliced one for large.
+ * Replaces the API context's JSON parser: Fastify's for small bodies, run by `parseBody` (which
+ * parses a large one in an event-loop turn of its own, encoding.ts), and the sliced one for large.
  */
-export function jsonBodies(app: FastifyInstance, turns: TurnQueue, ownTurnFromBytes: number): void {
+export function jsonBodies(app: FastifyInstance, parseBody: (bytes: number, parse: () => void) => void): void {
   const atOnce = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req: FastifyRequest, body: Buffer, done: (err: Error | null, value?: unknown) => void) => {
-    if (body.length < ownTurnFromBytes) {
-      atOnce(req, body as unknown as string, done);
-      return;
-    }
     if (body.length < STREAM_FROM_BYTES) {
-      turns.run(() => atOnce(req, body as unknown as string, done));
+      parseBody(body.length, () => atOnce(req, body as unknown as string, done));
       return;
     }
     parseJsonSliced(body).then((v) => done(null, v), (err: Error) => done(err, undefined));
