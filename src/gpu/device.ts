@@ -45,9 +45,15 @@ function gpu(flags: string[]): GPU {
   return gpuInstance;
 }
 
-function describe(info: GPUAdapterInfo): string {
-  const parts = [info.description, info.device, info.vendor, info.architecture].filter((s) => s && s.length > 0);
-  return parts[0] ?? 'unknown adapter';
+/**
+ * The adapter's name as people and the bandwidth table (bench/gpu-peaks.ts) read it: the driver's
+ * description, then Dawn's device name in brackets. On Vulkan the description names only the
+ * driver ("NVIDIA: 580.159.04 …"); the device name ("nvidia-h200") names the GPU.
+ */
+export function describeAdapter(info: Pick<GPUAdapterInfo, 'description' | 'device' | 'vendor' | 'architecture'>): string {
+  const first = [info.description, info.device, info.vendor, info.architecture].find((s) => s && s.length > 0);
+  if (first === undefined) return 'unknown adapter';
+  return info.device && info.device !== first ? `${first} [${info.device}]` : first;
 }
 
 /** Opens a device on the best adapter, or returns null when this host has none. */
@@ -77,7 +83,7 @@ export async function openGpu(options: GpuOpenOptions = {}): Promise<GpuContext 
     if (uncapturedErrors.length > 50) uncapturedErrors.shift();
   });
   const info = adapter.info;
-  const name = describe(info);
+  const name = describeAdapter(info);
   const isSoftware = info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(name);
   return {
     device,

@@ -12,6 +12,7 @@ import { compareKernelResults } from '../../bench/compare.js';
 import { analyseScaling } from '../../bench/scaling.js';
 import { knownPeakBandwidth } from '../../bench/gpu-peaks.js';
 import { probeBackends } from '../../src/engine/probe.js';
+import { describeAdapter } from '../../src/gpu/device.js';
 
 describe('kernel benchmark harness', () => {
   let result: KernelBenchResult;
@@ -120,6 +121,15 @@ describe('kernel benchmark harness', () => {
     assert.equal(knownPeakBandwidth('NVIDIA H200')?.gbPerSec, 4800);
     assert.equal(knownPeakBandwidth('NVIDIA H100 PCIe')?.gbPerSec, 2000);
     assert.equal(knownPeakBandwidth('llvmpipe (LLVM 15.0.6, 256 bits)'), null);
+    // What Dawn's Vulkan backend reports on an H200 (description names only the driver; the device
+    // name names the GPU), and on lavapipe: the adapter name carries both, so the family is found.
+    const h200 = describeAdapter({ description: 'NVIDIA: 580.159.04 580.159.4.0', device: 'nvidia-h200', vendor: 'nvidia', architecture: 'hopper' });
+    assert.equal(h200, 'NVIDIA: 580.159.04 580.159.4.0 [nvidia-h200]');
+    assert.equal(knownPeakBandwidth(h200)?.family, 'NVIDIA H200');
+    assert.equal(knownPeakBandwidth(describeAdapter({ description: 'NVIDIA: 580', device: 'nvidia-h100-pcie', vendor: 'nvidia', architecture: 'hopper' }))?.gbPerSec, 2000);
+    const lvp = describeAdapter({ description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) 0.0.1', device: 'llvmpipe-llvm-15-0-6-256-bits-', vendor: 'mesa', architecture: 'software' });
+    assert.equal(knownPeakBandwidth(lvp), null);
+    assert.equal(describeAdapter({ description: '', device: '', vendor: 'acme', architecture: '' }), 'acme');
     if (!(await probeBackends()).includes('webgpu')) {
       t.skip('no WebGPU adapter on this host');
       return;
