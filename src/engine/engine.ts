@@ -19,7 +19,7 @@ import { RalmError } from '../util/errors.js';
 import { DeviceSupervisor } from './device-supervisor.js';
 import { resolveEngineOptions, SPEC_DEFAULT_BINDING, type EngineOptions } from './options.js';
 import type { EngineStats, ItemCentroids, RankRequest, RankResult, ScoreRequest, ScoreResult, UserInput } from './types.js';
-import { prepareQuery, prepareRank, PreparedRank, rankedItems } from './prepared-rank.js';
+import { prepareQuery, prepareRank, PreparedRank, rankedItems, SharedCandidates } from './prepared-rank.js';
 import { assertProduced, checkRankFields, checkRankRequest, checkScoreFields, finiteVector, packStored, roundStored, userEmbedding, VALUE_LIMIT } from './validate.js';
 
 export type * from './types.js';
@@ -216,7 +216,8 @@ export class RalmEngine {
     checkRankFields(requests);
     const prepared: PreparedRank[] = [];
     try {
-      requests.forEach((r, i) => prepared.push(prepareRank(this.model, this.table, es[i], r, `requests[${i}].`)));
+      const shared = new SharedCandidates(this.table);
+      requests.forEach((r, i) => prepared.push(prepareRank(this.model, this.table, es[i], r, `requests[${i}].`, shared)));
       return await this.runPrepared(prepared, t0);
     } finally {
       for (const p of prepared) p.release();
@@ -263,7 +264,8 @@ export class RalmEngine {
     checkScoreFields(requests);
     const snapshot = this.table.acquire();
     try {
-      const prepared = requests.map((r, i) => prepareQuery(this.model, this.table.stride, es[i], this.table.resolve(r.items, `requests[${i}].items`), 0));
+      const shared = new SharedCandidates(this.table);
+      const prepared = requests.map((r, i) => prepareQuery(this.model, this.table.stride, es[i], shared.items(r.items, `requests[${i}].items`), 0));
       const nonEmpty = prepared.map((p, i) => (p.slots.length > 0 ? i : -1)).filter((i) => i >= 0);
       const { value: rows, backend } = nonEmpty.length > 0
         ? await this.devices.run('score', (b) => b.run(nonEmpty.map((i) => prepared[i]), this.table))

@@ -64,6 +64,49 @@ for (const backend of [{ cpuKernel: 'scalar' as const }, { cpuThreads: 2, cpuOff
   });
 }
 
+describe('rank(): requests of one batch that pass the same candidate array', () => {
+  it('rank as if each had its own copy, exclusions apart; an array edited between calls is read afresh; score() likewise', async () => {
+    const model = smallModel({ seed: 331 });
+    const engine = await RalmEngine.create(model, { backend: 'cpu', cpuKernel: 'scalar' });
+    const items = randomItems(model, 300, 332);
+    await engine.upsertItems(items);
+    const rng = new Rng(333);
+    const list = items.slice(0, 250).map((it) => it.id);
+    const users = Array.from({ length: 4 }, () => rng.normals(model.manifest.h));
+    const exclude = [list[0], list[1]];
+    const shared: RankRequest[] = [
+      { user: { embedding: users[0] }, k: 250, candidates: list },
+      { user: { embedding: users[1] }, k: 5, candidates: list, exclude },
+      { user: { embedding: users[2] }, k: 5, candidates: list, exclude: [] },
+      { user: { embedding: users[3] }, k: 5, candidates: list, exclude },
+    ];
+    const copies = shared.map((r) => ({ ...r, candidates: [...list], exclude: r.exclude ? [...r.exclude] : undefined }));
+    const got = await engine.rank(shared);
+    const want = await engine.rank(copies);
+    assert.deepEqual(got.map((r) => r.items), want.map((r) => r.items));
+    assert.deepEqual(got.map((r) => r.candidates), [250, 248, 250, 248]);
+    assert.ok(!got[1].items.some((it) => exclude.includes(it.id)));
+
+    // Identity is per call: the same array, edited, is resolved again by the next call.
+    list.reverse();
+    list.length = 100;
+    const again = await engine.rank([{ user: { embedding: users[0] }, k: 250, candidates: list }, { user: { embedding: users[1] }, k: 3, candidates: list }]);
+    assert.deepEqual(again.map((r) => r.candidates), [100, 100]);
+    assert.ok(again[0].items.every((it) => list.includes(it.id)));
+
+    // An unknown id in a shared list is the first request's error, as with copies.
+    list.push('nope');
+    await assert.rejects(engine.rank([{ user: { embedding: users[0] }, k: 1, candidates: list }, { user: { embedding: users[1] }, k: 1, candidates: list }]), coded('RALM_ERR_UNKNOWN_ITEM', 'requests[0].candidates'));
+    assert.equal(engine.table.pendingReclaim, 0);
+    list.pop();
+
+    const scoreShared = await engine.score(users.map((u) => ({ user: { embedding: u }, items: list })));
+    const scoreCopies = await engine.score(users.map((u) => ({ user: { embedding: u }, items: [...list] })));
+    assert.deepEqual(scoreShared.map((r) => Array.from(r.scores)), scoreCopies.map((r) => Array.from(r.scores)));
+    await engine.close();
+  });
+});
+
 describe('prepared rank requests: coded errors', () => {
   it('name the field unprefixed, or after the prefix given; rank() names the batch position as before', async () => {
     const model = smallModel({ seed: 321 });

@@ -29,6 +29,39 @@ describe('rank planner', () => {
     assert.equal(plan.readAll, false);
   });
 
+  it('puts the requests that share one candidate array side by side per candidate, the same work as with copies', () => {
+    const shared = request([31, 2, 15], 3, 1);
+    const reqs = [shared, request([12, 33], 2, 2), { ...request([], 4, 3), slots: shared.slots }];
+    const plan = planRank(reqs, shape);
+    assert.deepEqual(Array.from(plan.offsets), [0, 3, 5, 8]);
+    // Page 0: slot 2 for requests 0 and 2; page 1: slot 15 for 0 and 2, then request 1's slot 12;
+    // page 3: slot 31 for 0 and 2, then request 1's slot 33.
+    assert.deepEqual(Array.from(plan.work), [
+      2, 0, 1, 0, 2, 2, 6, 0,
+      5, 0, 2, 0, 5, 2, 7, 0, 2, 1, 3, 0,
+      1, 0, 0, 0, 1, 2, 5, 0, 3, 1, 4, 0,
+    ]);
+    assert.deepEqual(plan.dispatches.map((d) => [d.page, d.count, d.params.work_start]), [[0, 2, 0], [1, 3, 2], [3, 3, 5]]);
+    // With copies the order differs, not the work: the same entries in each page.
+    const copies = planRank(reqs.map((r) => ({ ...r, slots: r.slots.slice() })), shape);
+    assert.deepEqual(copies.dispatches, plan.dispatches);
+    const entries = (w: Uint32Array, from: number, count: number) => Array.from({ length: count }, (_, i) => Array.from(w.subarray((from + i) * 4, (from + i) * 4 + 4)).join()).sort();
+    for (const d of plan.dispatches) assert.deepEqual(entries(plan.work, Number(d.params.work_start), d.count), entries(copies.work, Number(d.params.work_start), d.count));
+  });
+
+  it('writes into a reused scratch as into a fresh array, prior words included', () => {
+    const reqs = [request([31, 2, 15, 3, 38, 12], 3, 1), request([12, 33, 2], 2, 3)];
+    const priors = Float32Array.from({ length: 40 }, (_, i) => i / 8);
+    const scratch = { work: new Uint32Array(0) };
+    const first = planRank(reqs, { ...shape, priors }, scratch);
+    assert.deepEqual(Array.from(first.work), Array.from(planRank(reqs, { ...shape, priors }).work));
+    assert.ok(first.work.some((w, i) => i % 4 === 3 && w !== 0));
+    // The same scratch, now without priors and fewer words: the prior words are zero again.
+    const again = planRank(reqs.slice(0, 1), shape, scratch);
+    assert.deepEqual(Array.from(again.work), Array.from(planRank(reqs.slice(0, 1), shape).work));
+    assert.ok(scratch.work.length >= first.work.length, 'the scratch is kept, not shrunk');
+  });
+
   it('reads every score back when all requests want scores or a K is past the GPU select', () => {
     assert.equal(planRank([request([1], 0, 1), request([2], 0, 2)], shape).readAll, true);
     assert.equal(planRank([request([1], 3, 1), request([2], GPU_LIMITS.maxTopK + 1, 2)], shape).readAll, true);
