@@ -54,6 +54,21 @@ fi
 
 mkdir -p "$OUT_DIR"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+
+# RALM_GPU_QUICK=1: the short plan (a few minutes, the GPU goals' rows): N = 100,000 at B = 1 and
+# 16 on the CPU path and the cooperative scorer (f32, int8), the per-item scorer (f32), the
+# scorer's kernel time alone (top 600: every score read back, selected on the host), and the
+# audience scan over 1,000,000 users (exact). Building a 1,000,000-item table alone can take
+# minutes on the host's processor, which the default plan includes.
+if [ "${RALM_GPU_QUICK:-0}" = "1" ]; then
+  K=("$NODE_BIN" bin/ralm.js bench kernel --max-item-gib 16 --min-ms 300 --max-ms 2000 --sizes 100000)
+  "${K[@]}" --backend cpu,webgpu --gpu-scorer cooperative --batches 1,16 --storage f32,int8 --out "$OUT_DIR/kernel-gpu-coop-$stamp.json" "${EXTRA[@]}"
+  "${K[@]}" --backend webgpu --gpu-scorer per-item --batches 1,16 --storage f32 --out "$OUT_DIR/kernel-gpu-per-item-$stamp.json" "${EXTRA[@]}"
+  "${K[@]}" --backend webgpu --gpu-scorer cooperative --batches 1 --storage f32 --top 600 --out "$OUT_DIR/kernel-gpu-scorer-$stamp.json" "${EXTRA[@]}"
+  "$NODE_BIN" bin/ralm.js bench audience --users 1000000 --ks 20 --targets wasm,webgpu --storage f32,int8 --scans exact --min-ms 1000 --out "$OUT_DIR/audience-gpu-$stamp.json"
+  echo "run.sh: wrote $OUT_DIR/kernel-gpu-{coop,per-item,scorer}-$stamp.json and $OUT_DIR/audience-gpu-$stamp.json"
+  exit 0
+fi
 name="kernel-gpu-$stamp"
 # The default plan (N up to 1,000,000 at the centre, one parameter at a time around N = 10,000) with a
 # budget that admits N = 1,000,000 at k = 20, h = 128; RALM_GPU_FULL=1 runs the whole grid instead
