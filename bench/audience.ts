@@ -157,11 +157,13 @@ export async function runAudienceBench(options: AudienceBenchOptions = {}): Prom
   const f32AllThreads = await allThreads.timeUpTo(bytesOf('f32'));
   await allThreads.release();
   if (f32AllThreads) log(`memory-read roofline for the f32 users read by ${allThreads.threads} threads together: ${f32AllThreads.medianMs.toFixed(1)} ms (${(bytesOf('f32') / f32AllThreads.medianMs / 1e6).toFixed(1)} GB/s)`);
-  const rng = new Rng(7);
   for (const k of ks) {
     const model = randomModel({ h, m: h, k, attentionSize: 64, seed: 1 });
     const { alpha, beta } = model.manifest;
     for (const target of targets) {
+      // Every target draws the same seed users (a generator of its own), so their rows score the
+      // same audiences and their recalls compare.
+      const rng = new Rng(7 + k);
       const engine = await RalmEngine.create(model, target === 'webgpu'
         ? { backend: 'webgpu', recoverDevice: false }
         : { backend: 'cpu', cpuKernel: target, cpuThreads: availableParallelism(), recoverDevice: false });
