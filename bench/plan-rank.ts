@@ -6,7 +6,7 @@
  * fresh array per call or in a kept scratch. Three warm-up calls, then the median of 15. No GPU is
  * needed: this is the part of the call that runs on the host processor.
  */
-import { planRank } from '../src/gpu/kernels/rank.js';
+import { planRank, SCRATCH_MAX_WORDS } from '../src/gpu/kernels/rank.js';
 import type { PreparedRequest } from '../src/core/backend.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -33,7 +33,7 @@ console.log(`planRank, N = ${N}, B = ${B} (median of 15 calls, ms)`);
 for (const lists of ['own', 'shared'] as const) {
   const reqs = Array.from({ length: B }, () => request(lists === 'own' ? list.slice() : list));
   const fresh = median(() => planRank(reqs, shape));
-  const scratch = { work: new Uint32Array(0) };
+  const scratch = { work: new Uint32Array(0), maxWords: SCRATCH_MAX_WORDS };
   const kept = median(() => planRank(reqs, shape, scratch));
   console.log(`  ${lists === 'own' ? 'a list per request ' : 'one shared list    '}  fresh work list ${fresh.toFixed(1).padStart(6)}   kept scratch ${kept.toFixed(1).padStart(6)}`);
 }

@@ -52,14 +52,21 @@ describe('rank planner', () => {
   it('writes into a reused scratch as into a fresh array, prior words included', () => {
     const reqs = [request([31, 2, 15, 3, 38, 12], 3, 1), request([12, 33, 2], 2, 3)];
     const priors = Float32Array.from({ length: 40 }, (_, i) => i / 8);
-    const scratch = { work: new Uint32Array(0) };
+    const scratch = { work: new Uint32Array(0), maxWords: 64 };
     const first = planRank(reqs, { ...shape, priors }, scratch);
+    assert.equal(first.work.buffer, scratch.work.buffer, 'planned into the scratch');
     assert.deepEqual(Array.from(first.work), Array.from(planRank(reqs, { ...shape, priors }).work));
     assert.ok(first.work.some((w, i) => i % 4 === 3 && w !== 0));
     // The same scratch, now without priors and fewer words: the prior words are zero again.
     const again = planRank(reqs.slice(0, 1), shape, scratch);
     assert.deepEqual(Array.from(again.work), Array.from(planRank(reqs.slice(0, 1), shape).work));
     assert.ok(scratch.work.length >= first.work.length, 'the scratch is kept, not shrunk');
+    // A batch past the scratch's bound plans into an array of its own; the scratch stays as it was.
+    const kept = scratch.work;
+    const big = planRank([...reqs, ...reqs], { ...shape, priors }, scratch);
+    assert.notEqual(big.work.buffer, kept.buffer);
+    assert.equal(scratch.work, kept);
+    assert.deepEqual(Array.from(big.work), Array.from(planRank([...reqs, ...reqs], { ...shape, priors }).work));
   });
 
   it('reads every score back when all requests want scores or a K is past the GPU select', () => {
