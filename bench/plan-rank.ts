@@ -1,8 +1,9 @@
 /**
  * `node dist/bench/plan-rank.js [N] [B]`: the host's share of a WebGPU ranking call, planning the
  * scorer's work list (src/gpu/kernels/rank.ts planRank), for B requests of N candidates over
- * 16,384-slot pages (default N = 100,000, B = 16): each request with its own list or all sharing
- * one array (what SharedCandidates gives a batch ranked against one list), and the work list in a
+ * 16,384-slot pages (default N = 100,000, B = 16): each request with a list of its own (the same
+ * candidates, each list in another order) or all sharing one array (what SharedCandidates gives a
+ * batch ranked against one list; equal copies group the same way), and the work list in a
  * fresh array per call or in a kept scratch. Three warm-up calls, then the median of 15. No GPU is
  * needed: this is the part of the call that runs on the host processor.
  */
@@ -15,7 +16,8 @@ const stride = 128;
 const slotsPerPage = 16_384;
 const shape = { stride, slotsPerPage, pageCount: Math.ceil(N / slotsPerPage), k: 20, alpha: 0.5, beta: 0.5, priors: null };
 // A scattered list (candidates in no slot order), as candidate generation upstream would give.
-const list = Uint32Array.from({ length: N }, (_, i) => (i * 7919) % N);
+const scattered = (r: number): Uint32Array => Uint32Array.from({ length: N }, (_, i) => ((i + r) * 7919) % N);
+const list = scattered(0);
 const request = (slots: Uint32Array): PreparedRequest => ({ slots, q: new Float32Array(stride), e: new Float32Array(stride), eNorm: 1, topK: 10 });
 
 function median(f: () => void): number {
@@ -31,7 +33,7 @@ function median(f: () => void): number {
 
 console.log(`planRank, N = ${N}, B = ${B} (median of 15 calls, ms)`);
 for (const lists of ['own', 'shared'] as const) {
-  const reqs = Array.from({ length: B }, () => request(lists === 'own' ? list.slice() : list));
+  const reqs = Array.from({ length: B }, (_, r) => request(lists === 'own' ? scattered(r) : list));
   const fresh = median(() => planRank(reqs, shape));
   const scratch = { work: new Uint32Array(0), maxWords: SCRATCH_MAX_WORDS };
   const kept = median(() => planRank(reqs, shape, scratch));

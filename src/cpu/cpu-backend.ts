@@ -25,9 +25,9 @@ import type { ScanHits, ScanJob } from '../core/scan.js';
 import { SCAN_THREADS } from '../core/user-table.js';
 import { scanScalar } from './scan-scalar.js';
 import { yieldToEventLoop } from '../util/time-slice.js';
-import { sameCandidates } from './same-candidates.js';
+import { sameCandidates } from '../core/same-candidates.js';
 
-export { sameCandidates } from './same-candidates.js';
+export { sameCandidates } from '../core/same-candidates.js';
 
 /**
  * `wasm-fma`: the WebAssembly kernel with fused multiply-adds (relaxed SIMD); `wasm`: the

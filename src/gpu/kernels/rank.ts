@@ -5,6 +5,7 @@
  */
 import type { PreparedRequest, ScoredRows } from '../../core/backend.js';
 import type { ItemTable } from '../../core/item-table.js';
+import { sameCandidates } from '../../core/same-candidates.js';
 import { rowsFromScores } from '../../core/top-k.js';
 import { ZERO_NORM } from '../../model/reference.js';
 import { ItemMirror } from '../item-mirror.js';
@@ -56,7 +57,7 @@ export interface RankScratch {
  * Lays out a batch for the scorer: user vectors, the work list grouped by page, one dispatch per
  * page. `scratch` holds the work list when it fits: a fresh one per batch is megabytes of memory
  * (16 bytes per candidate per request: 25.6 MB at B = 16, N = 100,000), which, when the allocator
- * hands back new pages, costs more to fault in than to write (bench/plan-rank.ts: 72 against 5 ms).
+ * hands back new pages, costs more to fault in than to write (bench/plan-rank.ts: up to 72 against 5 ms).
  */
 export function planRank(requests: readonly PreparedRequest[], shape: RankShape, scratch?: RankScratch): RankPlan {
   const { stride, slotsPerPage: spp, pageCount } = shape;
@@ -73,22 +74,16 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
     norms[i] = r.eNorm;
   });
 
-  // Requests are grouped by candidate list (the same array: a batch's requests often share one,
-  // SharedCandidates); each list is sorted by page once, by a counting sort of its positions. The
-  // work list is written page by page, group by group (in order of each group's first request),
-  // and within a group candidate by candidate, each candidate's requests side by side: workgroups
-  // launched together then read the same item rows, so a batch sharing candidates can find most of
-  // them in the cache (on an H200 the per-item scorer gained from it, 55 → 42 ms at B = 16; the
-  // cooperative one, bound by latency rather than memory, did not). The scorer writes by output
-  // position, so the order changes no result.
-  const groups = new Map<Uint32Array, { start: Uint32Array; order: Uint32Array; members: number[] }>();
-  requests.forEach((r, ri) => {
-    const known = groups.get(r.slots);
-    if (known !== undefined) {
-      known.members.push(ri);
-      return;
-    }
-    const slots = r.slots;
+  // Requests are grouped by candidate list (sameCandidates: the same array, as SharedCandidates
+  // gives a batch ranked against one list, or equal contents); each list is sorted by page once,
+  // by a counting sort of its positions. The work list is written page by page, group by group
+  // (in order of each group's first request), and within a group candidate by candidate, each
+  // candidate's requests side by side: workgroups launched together then read the same item rows,
+  // so a batch sharing candidates can find most of them in the cache (on an H200 the per-item
+  // scorer gained from it, 55 → 42 ms at B = 16; the cooperative one, bound by latency rather than
+  // memory, did not). The scorer writes by output position, so the order changes no result.
+  const groups = sameCandidates(requests, 0).map((members) => {
+    const slots = requests[members[0]].slots;
     const pageOf = new Uint32Array(slots.length);
     const start = new Uint32Array(pageCount + 1);
     for (let c = 0; c < slots.length; c++) start[(pageOf[c] = Math.floor(slots[c] / spp)) + 1]++;
@@ -96,10 +91,10 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
     const fill = start.slice(0, pageCount);
     const order = new Uint32Array(slots.length);
     for (let c = 0; c < slots.length; c++) order[fill[pageOf[c]]++] = c;
-    groups.set(slots, { start, order, members: [ri] });
+    return { slots, start, order, members };
   });
   const perPage = new Uint32Array(pageCount);
-  for (const g of groups.values()) for (let p = 0; p < pageCount; p++) perPage[p] += (g.start[p + 1] - g.start[p]) * g.members.length;
+  for (const g of groups) for (let p = 0; p < pageCount; p++) perPage[p] += (g.start[p + 1] - g.start[p]) * g.members.length;
   const pageStart = new Uint32Array(pageCount + 1);
   for (let p = 0; p < pageCount; p++) pageStart[p + 1] = pageStart[p] + perPage[p];
   const words = Math.max(4, total * 4);
@@ -110,7 +105,7 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
   let at = 0;
   for (let p = 0; p < pageCount; p++) {
     const base = p * spp;
-    for (const [slots, { start, order, members }] of groups) {
+    for (const { slots, start, order, members } of groups) {
       for (let j = start[p]; j < start[p + 1]; j++) {
         const c = order[j];
         const s = slots[c];

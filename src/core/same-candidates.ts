@@ -1,5 +1,5 @@
-/** Grouping a batch's requests by candidate list, for the batched kernel (cpu-backend.ts). */
-import type { PreparedRequest } from '../core/backend.js';
+/** Grouping a batch's requests by candidate list, for the CPU's batched kernel (cpu/cpu-backend.ts) and the GPU's work list (gpu/kernels/rank.ts). */
+import type { PreparedRequest } from './backend.js';
 
 /**
  * Groups of request indexes whose candidate lists are the same (the same array, or equal
