@@ -7,7 +7,7 @@ import { STAGE1_DEFAULTS } from '../train/stage1.js';
 import { STAGE2_DEFAULTS } from '../train/stage2.js';
 import { TRAIN_DEFAULTS } from '../train/pipeline.js';
 import type { DatasetKind } from '../data/open.js';
-import { asDefault, int, num, oneOf, type OptionTable } from '../util/options.js';
+import { asDefault, bool, int, num, oneOf, type OptionTable } from '../util/options.js';
 import { MAX_PRIOR_WEIGHT } from '../model/prior.js';
 import { RANKING_VALIDATION_DEFAULTS } from '../train/stage2-ranking.js';
 
@@ -53,6 +53,7 @@ export const TRAINING_OPTIONS = {
   stage2KeepMargin: { flag: 'stage2-keep-margin', arg: 'X', default: asDefault(STAGE2_DEFAULTS.keepMargin), help: 'checked: the gain over the start an alternative needs, in SDs of a paired bootstrap over the check half\'s users', parse: num(0) },
   stage2KeepAveraged: { flag: 'stage2-keep-averaged', arg: 'on|off', default: s2.keepAveraged ? 'on' : 'off', help: 'checked: the start served with averaged seeds (k = 1) is an alternative too', parse: oneOf(['on', 'off'] as const) },
   stage2PriorInLoss: { flag: 'stage2-prior-in-loss', arg: 'on|off|learned', default: s2.priorInLoss ? 'on' : 'off', help: 'stage 2 trains with the served score: λ·ln(1 + clickers), λ the start\'s, added to each pair\'s score in the loss; learned: λ trains too (full objective)', parse: oneOf(['on', 'off', 'learned'] as const) },
+  stage2SizeDiagnostic: { flag: 'stage2-size-diagnostic', boolean: true, help: 'stage 2 also measures its start with attention weighted by cluster size (each centroid counted as its seeds) on the held-out clicks, against the start, and logs it (a diagnostic: never kept)', parse: bool },
   stage2Pull: { flag: 'stage2-pull', arg: 'X', default: asDefault(STAGE2_DEFAULTS.pullToStart), help: 'stage 2 adds X · Σ‖w − w₀‖² over the trained weights to the loss: a pull toward the start (0: none)', parse: num(0) },
   stage2HoldoutShare: { flag: 'stage2-holdout-share', arg: 'X', default: asDefault(RANKING_VALIDATION_DEFAULTS.share), help: 'stage 2\'s validation holds out each sampled user\'s latest share of clicks (at least 3)', parse: num(0, 0.9) },
   stage2HoldoutMax: { flag: 'stage2-holdout-max', arg: 'N', default: asDefault(RANKING_VALIDATION_DEFAULTS.maxPerUser), help: 'stage 2\'s validation holds out at most this many clicks a user', parse: int() },
@@ -64,12 +65,12 @@ export function trainingStageOptions(v: {
   stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'ranking' | 'items' | 'users';
   stage2LogQ: 'on' | 'off'; stage2Scale: number; stage2Train: 'all' | 'attention' | 'bias'; stage2MaxTargets: number; popularityPrior?: number | 'auto';
   stage2Keep?: 'checked' | 'best'; stage2KeepMargin?: number; stage2KeepAveraged?: 'on' | 'off';
-  stage2PriorInLoss?: 'on' | 'off' | 'learned'; stage2Pull?: number; stage2HoldoutShare?: number; stage2HoldoutMax?: number;
-}): { stage1: { history: number; clickFactors: boolean }; stage2: { priorInLoss: boolean; learnPriorInLoss: boolean; pullToStart: number; holdout: { share?: number; maxPerUser?: number }; keepRule: 'checked' | 'best'; keepMargin: number; keepAveraged: boolean; popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both' | 'full'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
+  stage2PriorInLoss?: 'on' | 'off' | 'learned'; stage2Pull?: number; stage2HoldoutShare?: number; stage2HoldoutMax?: number; stage2SizeDiagnostic?: boolean;
+}): { stage1: { history: number; clickFactors: boolean }; stage2: { sizeDiagnostic: boolean; priorInLoss: boolean; learnPriorInLoss: boolean; pullToStart: number; holdout: { share?: number; maxPerUser?: number }; keepRule: 'checked' | 'best'; keepMargin: number; keepAveraged: boolean; popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both' | 'full'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
   return {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
     stage2: {
-      priorInLoss: (v.stage2PriorInLoss ?? (s2.priorInLoss ? 'on' : 'off')) !== 'off', learnPriorInLoss: v.stage2PriorInLoss === 'learned', pullToStart: v.stage2Pull ?? STAGE2_DEFAULTS.pullToStart, holdout: { share: v.stage2HoldoutShare, maxPerUser: v.stage2HoldoutMax },
+      sizeDiagnostic: v.stage2SizeDiagnostic === true, priorInLoss: (v.stage2PriorInLoss ?? (s2.priorInLoss ? 'on' : 'off')) !== 'off', learnPriorInLoss: v.stage2PriorInLoss === 'learned', pullToStart: v.stage2Pull ?? STAGE2_DEFAULTS.pullToStart, holdout: { share: v.stage2HoldoutShare, maxPerUser: v.stage2HoldoutMax },
       keepRule: v.stage2Keep ?? s2.keepRule, keepMargin: v.stage2KeepMargin ?? STAGE2_DEFAULTS.keepMargin, keepAveraged: (v.stage2KeepAveraged ?? (s2.keepAveraged ? 'on' : 'off')) === 'on',
       popularityPrior: v.popularityPrior ?? STAGE2_DEFAULTS.popularityPrior, objective: v.stage2Objective, loss: v.stage2Loss, negatives: v.stage2Negatives, itemSampling: v.stage2ItemNegatives, logQ: v.stage2LogQ === 'on', scale: v.stage2Scale, train: v.stage2Train, maxTargets: v.stage2MaxTargets, init: v.stage2Init, inputScaling: v.stage2Scaling, learnBlend: v.blend === 'learned', validationMetric: v.stage2Validation },
   };

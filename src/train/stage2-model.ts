@@ -13,7 +13,11 @@ import { tfReady, variableFrom } from './tf-kernels.js';
 export interface Centroids {
   /** [items, k, h] */
   c: Float32Array;
-  /** [items, k]: 1 for a valid centroid */
+  /**
+   * [items, k]: each row's weight in the attention softmaxes — 0 for an empty slot, 1 for a valid
+   * centroid (what the engine serves); a cluster's seed count weighs the softmax by cluster size
+   * (the size diagnostic, Stage2Options.sizeDiagnostic).
+   */
   mask: Float32Array;
 }
 
@@ -93,11 +97,14 @@ export function transform(p: Params, x: tf.Tensor2D): tf.Tensor2D {
   return tf.prelu(z, p.pt as unknown as tf.Tensor2D); // alpha [h] broadcasts over the batch
 }
 
-/** Masked softmax over the last axis of logits that are already bounded (tanh / finite); the mask broadcasts to the logits. */
+/**
+ * Masked softmax over the last axis of logits that are already bounded (tanh / finite); the mask
+ * broadcasts to the logits and weighs each term (0: left out; 1: as is; w: w·e^logit).
+ */
 export function maskedSoftmax<T extends tf.Tensor>(logits: T, mask: tf.Tensor): T {
   const last = logits.shape.length - 1;
   // Invalid slots are pushed far down before the max (no branch: a boolean op has no gradient).
-  const max = tf.max(tf.add(logits, tf.mul(tf.sub(mask, 1), 1e9)), last, true);
+  const max = tf.max(tf.add(logits, tf.mul(tf.sub(tf.minimum(mask, 1), 1), 1e9)), last, true);
   const ex = tf.mul(tf.exp(tf.sub(logits, max)), mask);
   return tf.div(ex, tf.add(tf.sum(ex, last, true), 1e-12)) as T;
 }

@@ -87,6 +87,13 @@ export interface Stage2Options {
   keepRule?: 'best' | 'checked';
   keepMargin?: number;
   keepAveraged?: boolean;
+  /**
+   * A diagnostic, logged after the start is measured: the start with each item's attention
+   * softmaxes weighted by cluster size (a centroid standing for s seeds counts s times, as if the
+   * softmax ran over the seed users), against the start on every held-out click and on the check
+   * half (paired bootstrap). The engine weighs every centroid alike, so this is measured, never kept.
+   */
+  sizeDiagnostic?: boolean;
   validationShare?: number;
   /**
    * The ranking validation's held-out latest clicks per user: each sampled user's latest `share`
@@ -111,7 +118,7 @@ export interface Stage2Options {
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
   'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
   | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
-  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'priorInLoss' | 'learnPriorInLoss' | 'pullToStart' | 'keepRule' | 'keepMargin' | 'keepAveraged'>>>;
+  | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'priorInLoss' | 'learnPriorInLoss' | 'pullToStart' | 'keepRule' | 'keepMargin' | 'keepAveraged' | 'sizeDiagnostic'>>>;
 
 /**
  * Stage 2's defaults, read by trainStage2 and the option tables. k = 20 and α = 0.3, β = 0.7 are
@@ -122,5 +129,5 @@ export const STAGE2_DEFAULTS: Stage2Defaults = {
   k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
   negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
   inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto', priorInLoss: false, learnPriorInLoss: false, pullToStart: 0,
-  keepRule: 'best', keepMargin: KEEP_CHECK_DEFAULTS.margin, keepAveraged: false,
+  keepRule: 'best', keepMargin: KEEP_CHECK_DEFAULTS.margin, keepAveraged: false, sizeDiagnostic: false,
 };

@@ -240,9 +240,14 @@ export class RankingValidation {
 
   /** The last evaluation's per-row hits with λ (0 or one of PRIOR_WEIGHTS; another λ reads as 0). */
   hitsAt(lambda: number): Uint8Array {
-    const j = PRIOR_WEIGHTS.indexOf(lambda as (typeof PRIOR_WEIGHTS)[number]);
-    return (j >= 0 ? this.lastHits[j + 1] : undefined) ?? this.lastHits[0];
+    return hitsWithPrior(this.lastHits, lambda);
   }
+}
+
+/** Of an evaluation's per-row hits (`lastHits`), those with λ (0 or one of PRIOR_WEIGHTS; another λ reads as 0). */
+export function hitsWithPrior(all: readonly Uint8Array[], lambda: number): Uint8Array {
+  const j = PRIOR_WEIGHTS.indexOf(lambda as (typeof PRIOR_WEIGHTS)[number]);
+  return (j >= 0 ? all[j + 1] : undefined) ?? all[0];
 }
 
 /**

@@ -45,8 +45,8 @@ import { groupLoss } from './stage2-loss.js';
 import { listwiseEpoch, pullToward } from './stage2-listwise.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer } from './stage2-validate.js';
-import { choosePrior, holdOutForRanking } from './stage2-ranking.js';
-import { checkKeep, keepCheckLine, type KeepCheck } from './stage2-keep.js';
+import { choosePrior, hitsWithPrior, holdOutForRanking, type RankingValidation } from './stage2-ranking.js';
+import { checkKeep, keepCheckLine, type KeepCandidate, type KeepCheck } from './stage2-keep.js';
 import { STAGE2_DEFAULTS, type Stage2Options } from './stage2-options.js';
 import { METRIC_NAMES, type EpochReport, type Kept, type Measures, type Stage2Result } from './stage2-result.js';
 
@@ -140,7 +140,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     et.dispose();
     return e;
   };
-  const centroidsOf = async (e: Float32Array, seeds: ReadonlyArray<readonly number[]>, k = o.k): Promise<Centroids> => {
+  const centroidsOf = async (e: Float32Array, seeds: ReadonlyArray<readonly number[]>, k = o.k, sized = false): Promise<Centroids> => {
     const jobs = seeds.map((l) => {
       const points = new Float32Array(l.length * h);
       l.forEach((u, r) => points.set(e.subarray(u * h, (u + 1) * h), r * h));
@@ -152,6 +152,10 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     res.forEach((r, ii) => {
       c.set(r.centroids.subarray(0, r.count * h), ii * k * h);
       mask.fill(1, ii * k, ii * k + r.count);
+      if (sized) {
+        mask.fill(0, ii * k, ii * k + r.count);
+        for (const a of r.assignments) mask[ii * k + a]++;
+      }
     });
     return { c, mask };
   };
@@ -165,8 +169,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     });
     return { xb: tf.tensor2d(await xRows(users, leaveOut), [n, m]), cb: tf.tensor3d(cb, [n, k, h]), mb: tf.tensor2d(mb, [n, k]) };
   };
-  const scorerFor = (q: Params, k = o.k): PairScorer => async (users, its, leaveOut, seeds) => {
-    const cent = await centroidsOf(embedAll(q), seeds, k);
+  const scorerFor = (q: Params, k = o.k, sized = false): PairScorer => async (users, its, leaveOut, seeds) => {
+    const cent = await centroidsOf(embedAll(q), seeds, k, sized);
     const { alpha: a, beta: b } = blendOf(q, alpha, beta);
     const out = new Float32Array(users.length);
     for (let j = 0; j < users.length; j += 1024) {
@@ -179,9 +183,9 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     return out;
   };
   /** Every measure of weights q served with kk centroids an item; the ranking rows' hits with the λ chosen are left in hitsOfLast. */
-  const measure = async (q: Params, kk = k): Promise<Measures> => {
-    const v = await validation.evaluate(scorerFor(q, kk));
-    const cent = await centroidsOf(embedAll(q), rankingSeeds, kk);
+  const measure = async (q: Params, kk = k, sized = false): Promise<Measures> => {
+    const v = await validation.evaluate(scorerFor(q, kk, sized));
+    const cent = await centroidsOf(embedAll(q), rankingSeeds, kk, sized);
     const r = await ranking.evaluate(q, await xRows(ranking.rowUser, ranking.rowItem), m, cent, kk, h, alpha, beta);
     priorsOfLast = ranking.withPrior.slice();
     const chosen = choosePrior(o.popularityPrior, r, priorsOfLast);
@@ -219,6 +223,13 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       const vAvg = await measure(start.kept === 'identity' && identity ? identity : p, 1);
       log(`averaged seeds (the start at k = 1): ${said(vAvg)}`);
       averaged = { value: pick(vAvg), both: vAvg, epoch: 0, weights: start.weights, kept: 'averaged', priors: priorsOfLast, hits: hitsOfLast, allHits: allHitsOfLast };
+    }
+    if (o.sizeDiagnostic && o.validationMetric === 'ranking') {
+      const vSize = await measure(start.kept === 'identity' && identity ? identity : p, k, true);
+      log(`size-weighted attention (the start, each centroid weighted by its seeds; a diagnostic, never kept): ${said(vSize)}`);
+      const lambdaStart = choosePrior(o.popularityPrior, start.both.ranking, start.priors).lambda;
+      const lambdaSized = choosePrior(o.popularityPrior, vSize.ranking, priorsOfLast).lambda;
+      log(sizeDiagnosticLine({ kept: start.kept, lambda: lambdaStart, hits: hitsWithPrior(start.allHits, lambdaStart) }, { kept: 'trained', lambda: lambdaSized, hits: hitsWithPrior(allHitsOfLast, lambdaSized) }, ranking, seed + 19));
     }
     let trainedBest: Candidate | null = null;
     let bestTrainedEpoch = 0;
@@ -338,4 +349,15 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     lambdaVar?.dispose();
     optimizer.dispose();
   }
+}
+
+/**
+ * The size diagnostic's comparison: prec@10 with each one's λ, the size-weighted start minus the
+ * start, on every held-out click and on the check half, each with checkKeep's paired-bootstrap SD.
+ */
+function sizeDiagnosticLine(start: KeepCandidate, sized: KeepCandidate, ranking: RankingValidation, seed: number): string {
+  const every = checkKeep(start, [sized], ranking.rowUser, new Uint8Array(ranking.rows).fill(1), { seed });
+  const half = checkKeep(start, [sized], ranking.rowUser, ranking.rowPart, { seed });
+  const f = (c: KeepCheck): string => `${c.alternatives[0].value.toFixed(4)} vs ${c.start.value.toFixed(4)} (${c.alternatives[0].gain >= 0 ? '+' : ''}${c.alternatives[0].gain.toFixed(4)} ± ${c.alternatives[0].sd.toFixed(4)})`;
+  return `size-weighted attention against the start, prec@10 with each one's λ (${sized.lambda}, ${start.lambda}): every held-out click ${f(every)}; check half ${f(half)}`;
 }

@@ -10,6 +10,8 @@ import { holdOutForRanking } from '../../src/train/stage2-ranking.js';
 import { trainStage2 } from '../../src/train/stage2.js';
 import { syntheticLog } from '../../src/data/synthetic.js';
 import { toCsr, userFactors } from '../../src/train/click-factors.js';
+import { maskedSoftmax } from '../../src/train/stage2-model.js';
+import * as tf from '@tensorflow/tfjs';
 
 /** Rows of `users` users with `per` rows each; part 1 (the check half) for odd users. */
 function rows(users: number, per: number): { rowUser: Int32Array; rowPart: Uint8Array } {
@@ -109,5 +111,35 @@ describe('stage 2: the checked keep rule', () => {
     assert.equal(r.check?.kept, r.kept);
     assert.equal(r.model.manifest.k, 3);
     assert.match(r.model.manifest.provenance.notes ?? '', /kept \(no trained epoch validated better beyond the check half's noise\)/);
+  });
+
+  it('maskedSoftmax weighs each term by its mask: 0 leaves it out, w counts it w times', () => {
+    const logits = [0.5, -0.2, 0.9, 0.1];
+    const weights = [3, 1, 0, 2];
+    const got = tf.tidy(() => maskedSoftmax(tf.tensor2d([logits]), tf.tensor2d([weights])).dataSync());
+    const ex = logits.map((l, j) => weights[j] * Math.exp(l));
+    const sum = ex.reduce((a, b) => a + b, 0);
+    ex.forEach((e, j) => assert.ok(Math.abs(got[j] - e / sum) < 1e-6, `${j}: ${got[j]} vs ${e / sum}`));
+    // Ones: the plain masked softmax, unchanged.
+    const ones = tf.tidy(() => maskedSoftmax(tf.tensor2d([logits]), tf.tensor2d([[1, 1, 0, 1]])).dataSync());
+    const e1 = logits.map((l, j) => (j === 2 ? 0 : Math.exp(l)));
+    const s1 = e1.reduce((a, b) => a + b, 0);
+    e1.forEach((e, j) => assert.ok(Math.abs(ones[j] - e / s1) < 1e-6));
+  });
+
+  it('the size diagnostic: logged against the start with paired SDs, never kept, the model the same as without it', async () => {
+    const log = syntheticLog({ users: 300, items: 50, topics: 3, seed: 8 });
+    const m = 6;
+    const x = userFactors(toCsr(log.userIds.length, log.itemIds.length, log.user, log.item), { rank: m, seed: 2 });
+    const base = { k: 3, attentionSize: 4, epochs: 1, minClickers: 10, seed: 5, objective: 'items' as const, loss: 'softmax' as const, negatives: 6, validationMetric: 'ranking' as const, inputScaling: 'none' as const, keepRule: 'checked' as const };
+    const lines: string[] = [];
+    const withIt = await trainStage2(x, m, { user: log.user, item: log.item }, { ...base, sizeDiagnostic: true, log: (l) => lines.push(l) });
+    const without = await trainStage2(x, m, { user: log.user, item: log.item }, base);
+    const line = lines.find((l) => l.startsWith('size-weighted attention against the start'));
+    assert.ok(line, lines.join('\n'));
+    assert.match(line, /every held-out click [01]\.\d{4} vs [01]\.\d{4} \([+-]\d\.\d{4} ± \d\.\d{4}\); check half [01]\.\d{4} vs [01]\.\d{4} \([+-]\d\.\d{4} ± \d\.\d{4}\)$/);
+    assert.equal(withIt.kept, without.kept);
+    assert.deepEqual(withIt.model.weights, without.model.weights);
+    assert.equal(withIt.model.manifest.k, 3);
   });
 });
