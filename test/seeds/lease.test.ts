@@ -24,7 +24,7 @@ function holdBeforePublish(store: RedisStore): { atPublish: Promise<void>; resum
   return { atPublish, resume };
 }
 
-describe('re-clustering under the lease', { skip: valkeySkip() }, () => {
+describe('re-clustering under the lease', { skip: valkeySkip(), timeout: 60_000 }, () => {
   it('a paused leader\'s late publication is refused; the newer leader\'s clusters stand', async () => {
     const v = await startValkey();
     const model = smallModel({ seed: 55 });
@@ -38,11 +38,13 @@ describe('re-clustering under the lease', { skip: valkeySkip() }, () => {
       await sa.putUsers(Array.from({ length: 20 }, (_, i) => ({ id: `u${i}`, universal: rng.normals(model.manifest.m, 1) })));
       await sa.ingest(Array.from({ length: 20 }, (_, i) => ({ user: `u${i}`, item: 'x', ts: i })));
 
-      // A takes the lease and computes, then "pauses" just before publishing: its renewals stop.
+      // A takes the lease and computes, then "pauses" just before publishing: its renewals stop
+      // there (not before: on a loaded machine a renewal refused while A still computes would end
+      // its run before the publication this test holds).
       const { atPublish, resume } = holdBeforePublish(a);
-      a.coordination.renewLease = async () => false;
       const runA = sa.recluster('demand');
       await atPublish;
+      a.coordination.renewLease = async () => false;
       // Meanwhile B cannot run (the lease is held) until it expires; then B publishes.
       await assert.rejects(sb.recluster('schedule'), { code: 'RALM_ERR_STORE_UNAVAILABLE', message: /holds the re-clustering lease/ });
       const runB = await sb.recluster('demand');
