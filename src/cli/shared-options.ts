@@ -9,7 +9,7 @@ import { SYNTHETIC_DEFAULTS } from '../data/synthetic.js';
 import type { Dataset } from '../data/dataset.js';
 import { SERVICE_OPTIONS } from '../server/config.js';
 import { asDefault, bool, int, num, oneOf, str, UsageError, type OptionSpec } from '../util/options.js';
-import type { Durability } from '../store/redis-connection.js';
+import type { Durability } from '../store/defaults.js';
 import type { RalmStore } from '../store/store.js';
 
 export { DATASET_KINDS };

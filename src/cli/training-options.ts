@@ -3,13 +3,11 @@
  * stages' and the pipeline's defaults objects (stage 2's learning rate and patience are the
  * pipeline's: TRAIN_DEFAULTS.stage2).
  */
-import { STAGE1_DEFAULTS } from '../train/stage1.js';
-import { STAGE2_DEFAULTS } from '../train/stage2.js';
-import { TRAIN_DEFAULTS } from '../train/pipeline.js';
+import { RANKING_VALIDATION_DEFAULTS, STAGE1_DEFAULTS, TRAIN_DEFAULTS } from '../train/defaults.js';
+import { STAGE2_DEFAULTS } from '../train/stage2-options.js';
 import type { DatasetKind } from '../data/open.js';
 import { asDefault, bool, int, num, oneOf, type OptionTable } from '../util/options.js';
 import { MAX_PRIOR_WEIGHT } from '../model/prior.js';
-import { RANKING_VALIDATION_DEFAULTS } from '../train/stage2-ranking.js';
 
 /** `auto`, or λ as a number within ±MAX_PRIOR_WEIGHT. */
 function priorWeight(raw: string): number | 'auto' {

@@ -27,6 +27,7 @@ import type { ClickLog } from '../data/dataset.js';
 import { toCsr, userFactors } from '../train/click-factors.js';
 import { trainStage2 } from '../train/stage2.js';
 import { meanSpread, type MeanSpread } from './metrics.js';
+import { AUDIENCE_EVAL_DEFAULTS } from './defaults.js';
 
 export interface AudienceEvalOptions {
   rank?: number;
@@ -49,16 +50,7 @@ export interface AudienceEvalOptions {
   log?: (line: string) => void;
 }
 
-/**
- * `ralm eval audience`'s defaults, read by evalAudience and the command's option table: 200 items
- * with 20 to 5,000 clickers, half of each item's clickers hidden, rank-64 embeddings, k of 5 and
- * 20, on the CPU; stage-2 training off (when on: a softmax over each target and 20 users who did
- * not click the item, from the identity configuration, keeping the better by held-out items).
- */
-export const AUDIENCE_EVAL_DEFAULTS: Readonly<Required<Omit<AudienceEvalOptions, 'log'>>> = {
-  rank: 64, hideShare: 0.5, minClickers: 20, maxClickers: 5000, items: 200, ns: [10, 50, 100], ks: [5, 20], seed: 1,
-  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform', trainLoss: 'softmax', trainMaxItems: 0,
-};
+export { AUDIENCE_EVAL_DEFAULTS };
 
 export interface MethodMetrics {
   method: string;

@@ -43,10 +43,11 @@ import { RalmRecommender, YoutubeDnn, type RalmRecommenderOptions } from './reco
 import { recommendMarkdown, validationTracking, type TrainingRecord, type Tracking } from './recommend-report.js';
 import { summarizeRuns, type ReportJson, type RunRecord } from './report.js';
 import { openValidationSplit } from './validation-split.js';
+import { LEVEL_SWEEP, METHODS, RECOMMEND_EVAL_DEFAULTS } from './defaults.js';
 
 export type { NewItemRow } from './new-items.js';
 
-export const METHODS = ['RALM', 'RALM (untrained)', 'RALM (averaged seeds)', 'RALM (no local attention)', 'RALM (no global attention)', 'RALM (concatenation)', 'YouTube-DNN-style', 'most popular'] as const;
+export { METHODS };
 
 export interface RecommendEvalOptions {
   data: OpenOptions;
@@ -115,39 +116,14 @@ export interface RecommendEvalOptions {
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
 
-/**
- * `ralm eval`'s defaults, read by evalRecommend and the command's option table. Candidates need
- * 10 training clicks: the look-alike's serving range (fewer seeds are the new-item protocol's
- * subject). The stages train with their own defaults and the pipeline's (TRAIN_DEFAULTS); the
- * split defaults to per-user for MovieLens and one global cut otherwise.
- */
-export const RECOMMEND_EVAL_DEFAULTS: Readonly<Required<Pick<RecommendEvalOptions,
-  'trainShare' | 'seeds' | 'maxUsers' | 'minTrainClicks' | 'ks' | 'aucNegatives' | 'maxSeeds' | 'freshStepMs' | 'freshMinSeeds' | 'freshMaxRequests' | 'seedCounts' | 'newItemsMax'
-  | 'newItemTargets' | 'newItemNegatives' | 'newItemSeeds'>>> = {
-  trainShare: 0.8, seeds: [1, 2, 3], maxUsers: 0, minTrainClicks: 10, ks: [10, 50, 100], aucNegatives: 100, maxSeeds: 1000,
-  freshStepMs: 3_600_000, freshMinSeeds: 3, freshMaxRequests: 2000, seedCounts: [1, 5, 20, 100], newItemsMax: 300, newItemTargets: 50, newItemNegatives: 100,
-  newItemSeeds: 'known',
-};
+export { RECOMMEND_EVAL_DEFAULTS };
 
 /**
  * The fresh-candidates window when none is given: news moves in a day (Globo.com: about 750
  * candidates first clicked in the last 24 hours, asked every hour), a catalogue in a year
  * (MovieLens: about 80 titles new to the community in the year before a user's cut).
  */
-/** The level policies a level sweep compares (docs/quality.md, "New items: the level offset served"). */
-export const LEVEL_SWEEP: Record<string, ItemLevelOptions | false> = {
-  'off': false,
-  'below 10, look-alike only': { levelBelow: 10, withPrior: false, fade: false },
-  'below 10, with the prior': { levelBelow: 10, withPrior: true, fade: false },
-  'below 20, look-alike only': { levelBelow: 20, withPrior: false, fade: false },
-  'below 20, with the prior': { levelBelow: 20, withPrior: true, fade: false },
-  'fading out at 20, look-alike only': { levelBelow: 20, withPrior: false, fade: true },
-  'fading out at 20, with the prior': { levelBelow: 20, withPrior: true, fade: true },
-  'fading out at 10, look-alike only': { levelBelow: 10, withPrior: false, fade: true },
-  'below 10, prior shifted': { levelBelow: 10, withPrior: false, shiftPrior: true, fade: false },
-  'below 20, prior shifted': { levelBelow: 20, withPrior: false, shiftPrior: true, fade: false },
-  'every item, with the prior': { levelBelow: Infinity, withPrior: true, fade: false },
-};
+export { LEVEL_SWEEP };
 
 /**
  * Whether two stage-2 results serve the same scores: every weight and every manifest field the

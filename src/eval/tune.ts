@@ -20,6 +20,7 @@ import { buildContext, evaluateRanking } from './ranking-eval.js';
 import type { RecommendEvalOptions } from './recommend-eval.js';
 import { RalmRecommender } from './recommenders.js';
 import { openValidationSplit } from './validation-split.js';
+import { TUNE_DEFAULTS } from './defaults.js';
 
 /** The settings a search may vary, each a list of values to try. */
 export interface TuneGrid {
@@ -50,8 +51,7 @@ export interface TuneOptions extends Pick<RecommendEvalOptions, 'data' | 'split'
   stage2?: Stage2Options;
 }
 
-/** `ralm tune`'s defaults: 8 trials, selected by the paper's prec@10. */
-export const TUNE_DEFAULTS: Readonly<Required<Pick<TuneOptions, 'trials' | 'seed' | 'select' | 'ks'>>> = { trials: 8, seed: 1, select: 'prec@10', ks: [10, 50, 100] };
+export { TUNE_DEFAULTS };
 
 export type TuneConfig = { [K in keyof TuneGrid]-?: NonNullable<TuneGrid[K]>[number] };
 

@@ -7,10 +7,8 @@ import { AUDIENCE_DEFAULTS, AUDIENCE_JOB_DEFAULTS } from '../audience/defaults.j
 import { TWO_PASS_DEFAULTS } from '../core/two-pass.js';
 import { ENGINE_DEFAULTS } from '../engine/options.js';
 import { ITEM_LEVEL_DEFAULTS } from '../engine/item-levels.js';
-import { LMDB_DEFAULTS } from '../store/lmdb-store.js';
 import { SEED_DEFAULTS } from '../seeds/defaults.js';
-import { isRedisSpec } from '../store/open-store.js';
-import { REDIS_DEFAULTS, type Durability } from '../store/redis-connection.js';
+import { isRedisSpec, LMDB_DEFAULTS, REDIS_DEFAULTS, type Durability } from '../store/defaults.js';
 import { RalmError } from '../util/errors.js';
 import { defaultModelDir } from '../util/paths.js';
 import { bool, int, num, oneOf, settingsFrom, str, type OptionTable } from '../util/options.js';

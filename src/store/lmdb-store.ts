@@ -23,13 +23,9 @@ import { LocalJobQueue } from './local-job-queue.js';
 import type {
   ClickEvent, IngestResult, ItemClusters, ItemInfo, RalmStore, SeedRecord, StoreStats, UserInput, UserRecord, AudienceRecord, AudienceUsers, JobQueue
 } from './store.js';
+import { LMDB_DEFAULTS } from './defaults.js';
 
-/** The LMDB store's defaults (the service configuration reads them). */
-export const LMDB_DEFAULTS = {
-  maxSeedsPerItem: 100_000,
-  mapSize: 64 * 2 ** 30,
-  eventIdRetentionMs: 7 * 24 * 3600 * 1000,
-} as const;
+export { LMDB_DEFAULTS };
 
 export interface LmdbStoreOptions {
   /** Seeds kept per item: the latest N (the paper keeps 3 million). Default 100,000. */

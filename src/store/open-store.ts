@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { RalmError, StartupError, systemReason } from '../util/errors.js';
 import { LmdbStore } from './lmdb-store.js';
-import { REDIS_DEFAULTS, type Durability } from './redis-connection.js';
+import { isRedisSpec, REDIS_DEFAULTS, type Durability } from './defaults.js';
 import type { RalmStore } from './store.js';
 
 export interface OpenStoreOptions {
@@ -29,10 +29,7 @@ export interface OpenedStore {
   warning?: string;
 }
 
-/** True for a Valkey/Redis address. */
-export function isRedisSpec(spec: string): boolean {
-  return /^(redis|valkey)(-cluster)?:\/\//.test(spec);
-}
+export { isRedisSpec };
 
 /** Opens the store `spec` names, or fails with a coded start-up error naming it and why. */
 export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {

@@ -15,23 +15,10 @@
  */
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { RalmError, StartupError } from '../util/errors.js';
+import { REDIS_DEFAULTS, type Durability } from './defaults.js';
 
 export type RedisClient = Redis | Cluster;
-export type Durability = 'auto' | 'fsync' | 'waitaof' | 'none';
-
-/** The Valkey/Redis store's defaults (the service configuration reads them). */
-export const REDIS_DEFAULTS = {
-  prefix: 'ralm',
-  durability: 'auto' as Durability,
-  /** Replicas that must also fsync a write under `waitaof`. */
-  replicas: 0,
-  /** Longest a WAITAOF may wait, ms, before the write is reported as not durable. */
-  waitTimeoutMs: 5_000,
-  /** Longest a connection attempt at start may take, ms. */
-  connectTimeoutMs: 5_000,
-  maxSeedsPerItem: 100_000,
-  eventIdRetentionMs: 7 * 24 * 3600 * 1000,
-} as const;
+export { REDIS_DEFAULTS, type Durability };
 
 export interface RedisTarget {
   cluster: boolean;

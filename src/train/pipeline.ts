@@ -23,6 +23,7 @@ import { withDefaults } from '../util/options.js';
 import { STAGE1_DEFAULTS, targetEmbedder, trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from './stage2.js';
 import { saveTrainedModel, trainedWeightsTag } from './export.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 
 export const USERS_FILE = 'users.msgpack';
 const STAGE1_RESULT = 'stage1.result.safetensors';
@@ -46,28 +47,7 @@ export interface TrainOptions {
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
 
-/**
- * The pipeline's defaults, where it departs from the stages' own (STAGE1_DEFAULTS,
- * STAGE2_DEFAULTS), each chosen on the validation split of the training period (never on test
- * rows; docs/training-and-evaluation.md has the figures): stage 2 on stage-1 embeddings learns at
- * 3e-3 and waits 3 epochs for an improvement; it ranks items for a user, as the evaluation does
- * (a softmax over the target's clicked item and 20 items they did not click), on x as given, and
- * keeps the weights with the best prec@10 on users' held-out latest clicks ranked against every
- * item (stage2-ranking.ts: the evaluation's own question, inside the training period), checked
- * on half of those clicks' users that chose nothing, with the averaged-seeds configuration as an
- * alternative (stage2-keep.ts: the trained weights had validated better and ranked worse on
- * MovieLens, docs/quality.md); negative items are drawn by
- * popularity (what both datasets' searches picked: bench/results/tune-*.md). Stage 2's seed defaults to
- * stage 1's; the checkpoints to `<out>/checkpoints`; the model version to
- * `<dataset>-<merge>-h<h>-m<m>-k<k>-seed<seed>`.
- */
-export const TRAIN_DEFAULTS: Readonly<Required<Pick<TrainOptions, 'keepCheckpoints' | 'exportUsers'>> & {
-  stage2: Readonly<Required<Pick<Stage2Options, 'learningRate' | 'patience' | 'objective' | 'loss' | 'negatives' | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'maxTargets' | 'inputScaling' | 'init' | 'learnBlend' | 'validationMetric' | 'keepRule' | 'keepAveraged' | 'priorInLoss'>>>;
-}> = {
-  keepCheckpoints: false,
-  exportUsers: true,
-  stage2: { learningRate: 3e-3, patience: 3, objective: 'items', loss: 'softmax', negatives: 20, itemSampling: 'popularity', logQ: false, scale: 5, train: 'all', maxTargets: 50, inputScaling: 'none', init: 'random', learnBlend: false, validationMetric: 'ranking', keepRule: 'checked', keepAveraged: true, priorInLoss: false },
-};
+export { TRAIN_DEFAULTS };
 
 export interface TrainReport {
   modelDir: string;

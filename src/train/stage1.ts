@@ -42,6 +42,7 @@ import { assignFrom, tfReady } from './tf-kernels.js';
 import { formatDuration, type TrainingProgress } from './progress.js';
 import { exportTower, initVars, layoutOf, listVars, packFeatures, tower } from './stage1-tower.js';
 import { clickFactorInit, historyColumn } from './history.js';
+import { defaultHidden, STAGE1_DEFAULTS, type Stage1Defaults } from './defaults.js';
 
 export { targetEmbedder, userFeatureValues } from './stage1-tower.js';
 
@@ -87,27 +88,8 @@ export interface Stage1Options {
   onProgress?: (p: Progress) => void;
 }
 
-/** The options that have a fixed default (hidden's depends on m: see defaultHidden). */
-export type Stage1Defaults = Readonly<Required<Pick<Stage1Options,
-  'm' | 'merge' | 'attentionSize' | 'epochs' | 'batchSize' | 'learningRate' | 'negatives' | 'maxPositives'
-  | 'validationShare' | 'maxValidationUsers' | 'patience' | 'seed' | 'history' | 'clickFactors'>>>;
 
-/**
- * Stage 1's defaults, read by trainStage1 and by the `ralm train` / `ralm eval` option tables.
- * The optimiser settings are the spec's (Adam at 1e-3, batch 256, 10 negatives per positive, at
- * most 50 positives per user); m = 64 and a = 32 are this project's widths. The click history
- * (the latest 100 items) and the start from click factors were chosen on validation splits
- * (docs/training-and-evaluation.md).
- */
-export const STAGE1_DEFAULTS: Stage1Defaults = {
-  m: 64, merge: 'attention', attentionSize: 32, epochs: 10, batchSize: 256, learningRate: 1e-3, negatives: 10, maxPositives: 50,
-  validationShare: 0.1, maxValidationUsers: 2000, patience: 2, seed: 1, history: 100, clickFactors: true,
-};
-
-/** The MLP widths when none are given: one hidden layer twice as wide as the output m. */
-export function defaultHidden(m: number): number[] {
-  return [2 * m, m];
-}
+export { defaultHidden, STAGE1_DEFAULTS, type Stage1Defaults };
 
 export type Progress = TrainingProgress;
 

@@ -18,6 +18,7 @@ import { Rng } from '../util/rng.js';
 import { withDefaults } from '../util/options.js';
 import { clickersByItem } from '../data/dataset.js';
 import { candidateTensors, disposeCandidates, globalUnits, scoreMatrix, type Centroids, type Params } from './stage2-model.js';
+import { RANKING_VALIDATION_DEFAULTS } from './defaults.js';
 
 export interface RankingValidationOptions {
   /** Users sampled for validation at most. */
@@ -69,7 +70,7 @@ export function choosePrior(setting: number | 'auto', base: number, withPrior: r
   return { lambda: best.lambda, ranking: best.ranking, chosen: 'validation', grid };
 }
 
-export const RANKING_VALIDATION_DEFAULTS: Readonly<RankingValidationOptions> = { users: 1000, perUser: 3, share: 0.2, maxPerUser: 50, minTrainClicks: 5, maxCandidates: 2000, topK: 10, seed: 11 };
+export { RANKING_VALIDATION_DEFAULTS };
 
 /** How many of a user's latest clicks (of `clicks` in all) the ranking validation holds out at most. */
 export function heldPerUser(clicks: number, o: Pick<RankingValidationOptions, 'perUser' | 'share' | 'maxPerUser'>): number {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allCommands } from '../../src/cli/main.js';
 import type { Command } from '../../src/cli/command.js';
-import { ralmWith } from '../helpers/cli.js';
+import { mapLimit, ralmWith } from '../helpers/cli.js';
 
 /** Help is immediate; an evaluation or a server would run far longer (and be killed at the timeout). */
 const PROMPT_MS = 5000;
@@ -25,6 +25,12 @@ before(async () => {
   commands = (await allCommands()).map((c) => c.command);
 });
 after(() => rm(dir, { recursive: true, force: true }));
+
+/**
+ * Processes at once in the checks that walk every command: two use both cores where one waits on
+ * each start, and no more, so that a help still shows its own time against PROMPT_MS.
+ */
+const AT_ONCE = 2;
 
 /** Runs in an empty folder, so anything a command wrongly creates (data/, an --out) is seen. */
 const run = (...args: string[]) => ralmWith({ cwd: dir, timeoutMs: KILL_MS }, ...args);
@@ -56,13 +62,13 @@ describe('ralm help', () => {
 
   it('every command and subcommand: --help and ralm help print its usage and every option with its default, at once', async () => {
     assert.equal(commands.length, 22); // every command and subcommand, tune, bench cluster, bench quant and bench two-pass included
-    for (const c of commands) {
+    await mapLimit(commands, AT_ONCE / 2, async (c) => {
       const words = c.name.split(' ');
       const [flag, word] = await Promise.all([run(...words, '--help'), run('help', ...words)]);
       assertHelp(c, flag, `ralm ${c.name} --help`);
       assertHelp(c, word, `ralm help ${c.name}`);
       assert.equal(word.stdout, flag.stdout);
-    }
+    });
     assert.deepEqual(await readdir(dir), [], 'no help wrote a file');
   });
 
@@ -98,29 +104,29 @@ describe('ralm help', () => {
       await new Promise((resolveClose) => server.close(resolveClose));
     }
     const out = (name: string): string => join(dir, name);
-    for (const args of [
+    await mapLimit([
       ['train', '--out', out('model'), '--help'], ['model', 'init', '--out', out('init'), '--help'], ['gen', '--out', out('gen'), '--help'],
       ['eval', '--out', out('eval.json'), '--report', out('eval.md'), '--help'], ['eval', 'audience', '--dataset', 'synthetic', '--out', out('audience.json'), '--help'],
       ['bench', 'kernel', '--out', out('kernel.json'), '--svg', out('svg'), '--help'], ['bench', 'http', '--out', out('http.json'), '--help'],
       ['users', 'import', out('users.msgpack'), '--data-dir', out('store'), '--help'],
       ['events', 'import', out('clicks.csv'), '--data-dir', out('store'), '--help'],
-    ]) {
+    ], AT_ONCE, async (args) => {
       const r = await run(...args);
       assert.equal(r.code, 0, args.join(' '));
       assert.ok(r.ms < PROMPT_MS, `${args.join(' ')}: ${r.ms.toFixed(0)} ms`);
-    }
+    });
     assert.deepEqual(await readdir(dir), []);
   });
 });
 
 describe('ralm usage errors', () => {
   it('an unknown option exits 2 and prints the command\'s usage, for every command and subcommand', async () => {
-    for (const c of commands) {
+    await mapLimit(commands, AT_ONCE, async (c) => {
       const r = await run(...c.name.split(' '), '--frobnicate');
       assert.equal(r.code, 2, c.name);
       assert.match(r.stderr, /^ralm: Unknown option '--frobnicate'/, c.name);
       assert.ok(r.stderr.includes(`usage: ralm ${c.usage}\n`), c.name);
-    }
+    });
   });
 
   it('a missing value, a bad value and an unexpected argument name the problem; exit 2 with the usage', async () => {
@@ -140,12 +146,12 @@ describe('ralm usage errors', () => {
       [['data', 'inspect', '--dataset', 'synthetic', '--as-of', '2024-01-02'], /^ralm: data inspect: --as-of applies to schema, movielens, globo only, not synthetic/, 'data inspect'],
       [['info', 'extra'], /^ralm: info: unexpected argument "extra"/, 'info'],
     ];
-    for (const [args, message, usage] of cases) {
+    await mapLimit(cases, AT_ONCE, async ([args, message, usage]) => {
       const r = await run(...args);
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, message, args.join(' '));
       assert.ok(r.stderr.includes(`usage: ralm ${usage}`), args.join(' '));
-    }
+    });
   });
 
   it('unknown commands and subcommands exit 2 with the list they come from', async () => {

@@ -29,3 +29,20 @@ export async function ralmWith(o: RunOptions, ...args: string[]): Promise<{ stdo
 export async function ralm(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   return ralmWith({}, ...args);
 }
+
+/**
+ * `fn` over `items` with at most `limit` in flight, results in the items' order: command-line
+ * checks are separate processes, so a few at once use both cores where one at a time waits on each.
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,9 +1,7 @@
 /** `ralm eval [recommend]` and `ralm eval audience`: RALM measured against its ablations and baselines. */
 import { resolve } from 'node:path';
-import { LEVEL_SWEEP, METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/recommend-eval.js';
-import { AUDIENCE_EVAL_DEFAULTS } from '../../eval/audience-eval.js';
-import { defaultHidden } from '../../train/stage1.js';
-import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
+import { AUDIENCE_EVAL_DEFAULTS, LEVEL_SWEEP, METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/defaults.js';
+import { defaultHidden, TRAIN_DEFAULTS } from '../../train/defaults.js';
 import { asDefault, bool, int, list, num, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult, writeText } from '../output.js';

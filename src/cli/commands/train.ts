@@ -1,7 +1,6 @@
 /** `ralm train`: the offline pipeline (stage 1, then stage 2) into a model directory the service serves. */
 import { resolve } from 'node:path';
-import { defaultHidden, STAGE1_DEFAULTS } from '../../train/stage1.js';
-import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
+import { defaultHidden, STAGE1_DEFAULTS, TRAIN_DEFAULTS } from '../../train/defaults.js';
 import { keepCheckLine } from '../../train/stage2-keep.js';
 import { asDefault, bool, int, list, num, oneOf, share, str, time, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand } from '../command.js';

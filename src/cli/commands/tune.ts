@@ -1,9 +1,8 @@
 /** `ralm tune`: a seeded hyper-parameter search on the validation split of the training period. */
 import { resolve } from 'node:path';
-import { TUNE_DEFAULTS } from '../../eval/tune.js';
-import { STAGE1_DEFAULTS } from '../../train/stage1.js';
-import { STAGE2_DEFAULTS } from '../../train/stage2.js';
-import { TRAIN_DEFAULTS } from '../../train/pipeline.js';
+import { TUNE_DEFAULTS } from '../../eval/defaults.js';
+import { STAGE1_DEFAULTS, TRAIN_DEFAULTS } from '../../train/defaults.js';
+import { STAGE2_DEFAULTS } from '../../train/stage2-options.js';
 import { asDefault, int, list, num, oneOf, share, str, type OptionTable } from '../../util/options.js';
 import { defineCommand } from '../command.js';
 import { emit, writeResult, writeText } from '../output.js';
