@@ -30,6 +30,7 @@ import type { ScanHits, ScanJob, ScanSet } from '../src/core/scan.js';
 import { candidateCount, scanTwoPass, TWO_PASS_DEFAULTS, type AudienceScanMode } from '../src/core/two-pass.js';
 import { Rng } from '../src/util/rng.js';
 import { withDefaults } from '../src/util/options.js';
+import { AUDIENCE_BENCH_DEFAULTS } from './defaults.js';
 import { measure, RooflineProbe, type Timing } from './stats.js';
 import { ParallelRooflineProbe } from './parallel-roofline.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
@@ -51,11 +52,6 @@ export interface AudienceBenchOptions {
   minMs?: number;
   log?: (line: string) => void;
 }
-
-/** runAudienceBench's defaults (targets without a WebGPU adapter drop webgpu). */
-export const AUDIENCE_BENCH_DEFAULTS: Readonly<Required<Omit<AudienceBenchOptions, 'log'>>> = {
-  users: 1_000_000, h: 128, ks: [5, 20], seeds: 2000, topN: 1000, sets: [1], targets: ['wasm', 'scalar', 'webgpu'], storages: ['f32', 'int8'], scans: ['exact', 'two-pass'], factor: TWO_PASS_DEFAULTS.factor, minMs: 3000,
-};
 
 export interface AudienceRow {
   target: 'wasm' | 'scalar' | 'webgpu';

@@ -22,6 +22,7 @@ import type { ClickEvent, RalmStore } from '../src/store/store.js';
 import { packageRoot } from '../src/util/paths.js';
 import { Rng } from '../src/util/rng.js';
 import { withDefaults } from '../src/util/options.js';
+import { CLUSTER_BENCH_DEFAULTS } from './defaults.js';
 import { startValkey, startValkeyCluster } from './local-valkey.js';
 import { quantile } from './stats.js';
 import { basicMachineInfo } from './machine.js';
@@ -43,8 +44,6 @@ export interface ClusterBenchOptions {
   connections?: number;
   log?: (line: string) => void;
 }
-
-export const CLUSTER_BENCH_DEFAULTS = { events: 300_000, batch: 2000, inflight: 4, replicas: 3, rounds: 40, seconds: 5, connections: 16 } as const;
 
 interface IngestFigure {
   store: string; mode: string; events: number; seconds: number; eventsPerSec: number;

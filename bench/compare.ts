@@ -4,7 +4,7 @@
  * machine shows up as such instead of being averaged away.
  */
 import type { KernelBenchResult, KernelRow } from './kernel.js';
-import { NOISY_SPREAD } from './kernel.js';
+import { DEFAULT_TOLERANCE, NOISY_SPREAD } from './defaults.js';
 
 export interface RowComparison {
   key: string;
@@ -28,9 +28,6 @@ export interface KernelComparison {
 }
 
 const key = (r: KernelRow): string => `${r.subject} ${r.storage} N=${r.n} k=${r.k} h=${r.h} B=${r.batch}`;
-
-/** How far a median may move between two runs of the same benchmark and still count as unchanged. */
-export const DEFAULT_TOLERANCE = 0.1;
 
 export function compareKernelResults(a: KernelBenchResult, b: KernelBenchResult, tolerance = DEFAULT_TOLERANCE): KernelComparison {
   const okRows = (res: KernelBenchResult): Map<string, KernelRow> => new Map(res.rows.filter((r) => !r.error).map((r) => [key(r), r]));

@@ -15,12 +15,12 @@
  * The server runs in a child process; autocannon runs in this one. On a 2-core machine they
  * share the cores, which caps the ceiling too: the figures are for the pair, on this machine.
  */
-import { loadConfig } from '../src/server/config.js';
 import http from 'node:http';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { quantile } from './stats.js';
 import { withDefaults } from '../src/util/options.js';
+import { HTTP_BENCH_DEFAULTS } from './defaults.js';
 import type { Encoding, PreparedCase } from './http-server.js';
 import { startServer } from './http-child.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
@@ -63,11 +63,6 @@ export interface HttpBenchOptions {
   admission?: 'on' | 'off';
   log?: (line: string) => void;
 }
-
-/** runHttpBench's defaults. */
-export const HTTP_BENCH_DEFAULTS: Readonly<Required<Omit<HttpBenchOptions, 'log'>>> = {
-  backend: 'cpu', sizes: [1000, 10_000], durationSec: 5, connections: 16, rateFractions: [0.5, 0.8], encodings: ['json', 'msgpack'], batching: ['on', 'off'], overloadFactor: 4, overloadRate: 0, jobsUsers: 0, cpuOffload: loadConfig({}).cpuOffload, cpuWorkerNice: loadConfig({}).cpuWorkerNice, admissionLagMs: loadConfig({}).admissionLagMs, storage: loadConfig({}).storage, admission: 'on',
-};
 
 export interface LoadRun {
   target: 'ralm' | 'bare-fastify';

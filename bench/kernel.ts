@@ -21,6 +21,7 @@ import { benchModel, engineItems, itemBytesF32, makeWorkload, prefix, userBatch,
 import { loadPeers, type MissingPeer, type Peer, type PeerName, type PeerOutput } from './peers/peer.js';
 import { verifyTopK, type Verification } from './verify.js';
 import { withDefaults } from '../src/util/options.js';
+import { KERNEL_BENCH_DEFAULTS, NOISY_SPREAD } from './defaults.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 import { analyseScaling, type ScalingReport } from './scaling.js';
 import { knownPeakBandwidth } from './gpu-peaks.js';
@@ -53,16 +54,6 @@ export interface KernelBenchOptions {
   gpuScorer?: 'auto' | 'cooperative' | 'per-item';
   log?: (line: string) => void;
 }
-
-/** runKernelBench's defaults (its backends default to every one present: defaultBackends()). */
-export const KERNEL_BENCH_DEFAULTS: Readonly<Required<Pick<KernelBenchOptions, 'plan' | 'topK' | 'minMs' | 'maxMs' | 'maxItemGiB'>>> = {
-  plan: 'default', topK: 10, minMs: 1000, maxMs: 20_000, maxItemGiB: 4,
-};
-
-/** The axes of a custom grid that a grid option leaves out (`ralm bench kernel --sizes …`). */
-export const CUSTOM_GRID_DEFAULTS: Readonly<Exclude<KernelBenchOptions['plan'], string | undefined>> = {
-  sizes: [1000, 10_000, 100_000], ks: [20], hs: [128], batches: [1], storages: ['f32'],
-};
 
 export interface KernelRow extends Config {
   subject: RalmSubject | PeerName;
@@ -125,7 +116,6 @@ export interface KernelBenchResult {
   noisyRows: number;
 }
 
-export const NOISY_SPREAD = 0.3;
 const CENTRE = { n: 10_000, k: 20, h: 128, batch: 1, storage: 'f32' as const };
 
 export function planConfigs(plan: NonNullable<KernelBenchOptions['plan']>): Config[] {

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KernelBenchResult, KernelRow } from './kernel.js';
+import { DEFAULT_PLOT_PREFIX } from './defaults.js';
 
 export interface Series {
   name: string;
@@ -108,8 +109,6 @@ export function kernelCharts(result: KernelBenchResult): { latency: ChartSpec; r
     roofline: { title: 'Fraction of the memory-read roofline', subtitle, xLabel: 'candidates N', yLabel: 'roofline time / median time', series: series((r) => r.roofline.medianMs / r.timing.medianMs) },
   };
 }
-
-export const DEFAULT_PLOT_PREFIX = 'kernel';
 
 /** Writes <prefix>-latency.svg and <prefix>-roofline.svg into `dir`; returns the paths. */
 export async function writeKernelPlots(result: KernelBenchResult, dir: string, prefix = DEFAULT_PLOT_PREFIX): Promise<string[]> {

@@ -20,6 +20,7 @@ import { UserTable } from '../src/core/user-table.js';
 import { prepareSeedSet } from '../src/core/seed-set.js';
 import type { ItemCentroids } from '../src/engine/types.js';
 import { RalmError } from '../src/util/errors.js';
+import { QUANT_BENCH_DEFAULTS } from './defaults.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 
 export interface QuantBenchOptions {
@@ -35,8 +36,6 @@ export interface QuantBenchOptions {
   audienceItems?: number;
   log?: (line: string) => void;
 }
-
-export const QUANT_BENCH_DEFAULTS = { storages: ['f16', 'int8'] as CentroidStorage[], minSeeds: 3, audienceItems: 50 };
 
 export interface RankingEffect {
   storage: CentroidStorage;

@@ -19,6 +19,7 @@ import { LmdbStore } from '../src/store/lmdb-store.js';
 import { SeedService } from '../src/seeds/seed-service.js';
 import type { ClickEvent } from '../src/store/store.js';
 import { withDefaults } from '../src/util/options.js';
+import { SEEDS_BENCH_DEFAULTS } from './defaults.js';
 import { Rng } from '../src/util/rng.js';
 import { RalmError } from '../src/util/errors.js';
 import { quantile } from './stats.js';
@@ -38,11 +39,6 @@ export interface SeedsBenchOptions {
   minSeeds?: number;
   log?: (line: string) => void;
 }
-
-/** runSeedsBench's defaults: the paper's 5-minute re-clustering window and serving threshold of 100 seeds. */
-export const SEEDS_BENCH_DEFAULTS: Readonly<Required<Pick<SeedsBenchOptions, 'backend' | 'windowMs' | 'ingestBatch' | 'maxClusterPoints' | 'minSeeds'>>> = {
-  backend: 'cpu', windowMs: 300_000, ingestBatch: 5000, maxClusterPoints: 2048, minSeeds: 100,
-};
 
 export interface SeedsBenchResult {
   kind: 'ralm-bench-seeds';

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { RalmEngine } from '../src/engine/engine.js';
 import { UserTable, type UserStorage } from '../src/core/user-table.js';
 import { prepareSeedSet } from '../src/core/seed-set.js';
-import { candidateCount, scanTwoPass, TWO_PASS_DEFAULTS } from '../src/core/two-pass.js';
+import { candidateCount, scanTwoPass } from '../src/core/two-pass.js';
 import type { ScanHits, ScanJob } from '../src/core/scan.js';
 import { openClickLog } from '../src/data/open.js';
 import { toCsr, userFactors } from '../src/train/click-factors.js';
@@ -22,6 +22,7 @@ import { identityModel } from '../src/eval/audience-eval.js';
 import { RalmError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { withDefaults } from '../src/util/options.js';
+import { TWO_PASS_BENCH_DEFAULTS } from './defaults.js';
 import { finishMachineInfo, machineInfo, type MachineInfo } from './machine.js';
 
 export interface TwoPassBenchOptions {
@@ -37,8 +38,6 @@ export interface TwoPassBenchOptions {
   seed?: number;
   log?: (line: string) => void;
 }
-
-export const TWO_PASS_BENCH_DEFAULTS = { rank: 64, items: 100, ks: [5, 20], ns: [10, 100, 1000], factors: [4, 8, 16, 32], minCandidates: TWO_PASS_DEFAULTS.minCandidates, storage: 'int8' as UserStorage, seed: 1 };
 
 export interface TwoPassRecallRow {
   k: number;

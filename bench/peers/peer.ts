@@ -5,6 +5,7 @@
  * command that installs it, never silently dropped.
  */
 import type { Workload } from '../workload.js';
+import { PEER_NAMES } from '../defaults.js';
 
 /** Top-K of one batch: request r's j-th best is `index[r*topK + j]` (a position in the workload's items). */
 export interface PeerOutput {
@@ -40,7 +41,6 @@ export interface MissingPeer {
   fix: string;
 }
 
-export const PEER_NAMES = ['onnxruntime-cpu', 'onnxruntime-cpu-int8', 'tfjs-wasm', 'typescript-loop'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** Loads the named peers; those whose packages are absent come back in `missing`. */

@@ -1,21 +1,15 @@
 /**
  * `ralm bench kernel|http|seeds|audience|two-pass|quant|cluster|plot|compare`: the measurements. The only module in
- * src/ that imports bench/, whose option objects give these commands their defaults.
+ * src/ that imports bench/: at load only its defaults (bench/defaults.ts), which give these commands their options, so
+ * help and usage errors load no benchmark; each command imports what it runs when it runs.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { CUSTOM_GRID_DEFAULTS, defaultBackends, KERNEL_BENCH_DEFAULTS, runKernelBench, TABLE_HEADER, type BackendName } from '../../../bench/kernel.js';
-import { HTTP_BENCH_DEFAULTS, runHttpBench } from '../../../bench/http.js';
-import { runSeedsBench, SEEDS_BENCH_DEFAULTS } from '../../../bench/seeds.js';
-import { AUDIENCE_BENCH_DEFAULTS, runAudienceBench } from '../../../bench/audience.js';
-import { runTwoPassBench, TWO_PASS_BENCH_DEFAULTS } from '../../../bench/two-pass.js';
-import { CLUSTER_BENCH_DEFAULTS, runClusterBench } from '../../../bench/cluster.js';
-import { QUANT_BENCH_DEFAULTS, runQuantBench } from '../../../bench/quant.js';
-import { DEFAULT_PLOT_PREFIX, writeKernelPlots } from '../../../bench/plot.js';
-import { compareKernelResults, DEFAULT_TOLERANCE, describeComparison } from '../../../bench/compare.js';
-import { PEER_NAMES } from '../../../bench/peers/peer.js';
-import { describeMachine } from '../../../bench/machine.js';
-import { describeScaling } from '../../../bench/scaling.js';
+import type { BackendName, KernelBenchResult } from '../../../bench/kernel.js';
+import {
+  AUDIENCE_BENCH_DEFAULTS, CLUSTER_BENCH_DEFAULTS, CUSTOM_GRID_DEFAULTS, DEFAULT_PLOT_PREFIX, DEFAULT_TOLERANCE, HTTP_BENCH_DEFAULTS,
+  KERNEL_BENCH_DEFAULTS, NOISY_SPREAD, PEER_NAMES, QUANT_BENCH_DEFAULTS, SEEDS_BENCH_DEFAULTS, TWO_PASS_BENCH_DEFAULTS,
+} from '../../../bench/defaults.js';
 import { RalmError } from '../../util/errors.js';
 import { asDefault, bool, int, list, num, oneOf, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
@@ -54,23 +48,29 @@ const kernel = defineCommand({
   notes: ['Without --full or a grid option it runs the standard plan; a grid option makes a grid whose other axes take their defaults.'],
   options: KERNEL_OPTIONS,
   async run({ values: v, given }) {
+    const custom = GRID_FLAGS.some((f) => given.has(f));
+    if (custom && v.full) throw new UsageError('--full: cannot be combined with --sizes/--ks/--hs/--batches/--storage');
+    const { defaultBackends, runKernelBench, TABLE_HEADER } = await import('../../../bench/kernel.js');
+    const { describeMachine } = await import('../../../bench/machine.js');
+    const { describeScaling } = await import('../../../bench/scaling.js');
     const present = await defaultBackends();
     const want = v.backend === 'all' ? present : v.backend;
     if (want.includes('webgpu') && !present.includes('webgpu')) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'no WebGPU adapter on this host');
     const peers = v.peer ?? (v.peers ? [...PEER_NAMES] : []);
-    const custom = GRID_FLAGS.some((f) => given.has(f));
-    if (custom && v.full) throw new UsageError('--full: cannot be combined with --sizes/--ks/--hs/--batches/--storage');
     const plan = v.full ? 'full' as const : custom
       ? { sizes: v.sizes, ks: v.ks, hs: given.has('hs') ? v.hs : v.h ?? v.hs, batches: v.batches, storages: v.storage }
       : kd.plan;
     if (!v.json) log(TABLE_HEADER);
     const result = await runKernelBench({ backends: want, peers, plan, topK: v.top, minMs: v.minMs, maxMs: v.maxMs, maxItemGiB: v.maxItemGib, gpuScorer: v.gpuScorer, log });
     await writeResult(v.out, result);
-    if (v.svg !== undefined) for (const f of await writeKernelPlots(result, resolve(v.svg))) log(`wrote ${f}`);
+    if (v.svg !== undefined) {
+      const { writeKernelPlots } = await import('../../../bench/plot.js');
+      for (const f of await writeKernelPlots(result, resolve(v.svg))) log(`wrote ${f}`);
+    }
     emit(v.json, result, [
       describeMachine(result.machine),
       ...result.missingPeers.map((m) => `peer ${m.name} not run: ${m.reason}; ${m.fix}`),
-      result.noisyRows > 0 ? `noisy: ${result.noisyRows} of ${result.rows.length} rows had a spread (p90 − p10)/median above 0.3; the machine was busy, rerun on a quiet one before comparing` : 'spread: every row within (p90 − p10)/median ≤ 0.3',
+      result.noisyRows > 0 ? `noisy: ${result.noisyRows} of ${result.rows.length} rows had a spread (p90 − p10)/median above ${NOISY_SPREAD}; the machine was busy, rerun on a quiet one before comparing` : `spread: every row within (p90 − p10)/median ≤ ${NOISY_SPREAD}`,
       describeScaling(result.scaling),
       ...result.storageEffects.map((fx) => `${fx.storage} storage vs f32 (N=${fx.n}, k=${fx.k}, 20 users): max |Δscore| ${fx.maxAbsScoreDiff.toExponential(2)}, mean ${fx.meanAbsScoreDiff.toExponential(2)}, top-10 overlap ${(fx.top10Overlap * 100).toFixed(1)}%`),
     ].filter((l) => l !== '').join('\n'));
@@ -105,6 +105,8 @@ const http = defineCommand({
   notes: ['Maximum throughput first, then latency at fixed fractions of it, then demand at a multiple of it (the excess must be refused quickly).'],
   options: HTTP_OPTIONS,
   async run({ values: v }) {
+    const { runHttpBench } = await import('../../../bench/http.js');
+    const { describeMachine } = await import('../../../bench/machine.js');
     const result = await runHttpBench({
       backend: v.backend, sizes: v.sizes, durationSec: v.duration, connections: v.connections, rateFractions: v.rates,
       encodings: v.encodings, batching: v.batching, overloadFactor: v.overload, overloadRate: v.overloadRate, jobsUsers: v.jobsUsers, cpuOffload: v.cpuOffload, cpuWorkerNice: v.cpuWorkerNice, admissionLagMs: v.admissionLagMs, storage: v.storage, admission: v.admission, log,
@@ -137,6 +139,7 @@ const seeds = defineCommand({
   options: SEEDS_OPTIONS,
   async run({ values: v }) {
     if (v.data === undefined) throw new UsageError('bench seeds: --data DIR (the Globo.com news clicks) is required');
+    const { runSeedsBench } = await import('../../../bench/seeds.js');
     const r = await runSeedsBench({
       data: v.data, backend: v.backend, hours: v.hours, replayHours: v.replayHours, maxClusterPoints: v.maxClusterPoints, minSeeds: v.minSeeds, log,
     });
@@ -177,6 +180,8 @@ const audience = defineCommand({
   summary: 'Scores every user of a table against one seed set, per backend, vs the roofline.',
   options: AUDIENCE_OPTIONS,
   async run({ values: v }) {
+    const { runAudienceBench } = await import('../../../bench/audience.js');
+    const { describeMachine } = await import('../../../bench/machine.js');
     const r = await runAudienceBench({
       users: v.users, h: v.h, ks: v.ks, seeds: v.seeds, sets: v.sets, topN: v.top, targets: v.targets, storages: v.storage, scans: v.scans, factor: v.factor, minMs: v.minMs, log,
     });
@@ -204,6 +209,7 @@ const cluster = defineCommand({
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
   },
   async run({ values: v }) {
+    const { runClusterBench } = await import('../../../bench/cluster.js');
     const r = await runClusterBench({ store: v.store, events: v.events, batch: v.batch, inflight: v.inflight, replicas: v.replicas, rounds: v.rounds, seconds: v.seconds, connections: v.connections, log });
     await writeResult(v.out, r);
     const p = r.publication;
@@ -229,7 +235,8 @@ const plot = defineCommand({
     if (positionals.length !== 1) throw new UsageError('bench plot: give one kernel result file (JSON)');
     const doc = JSON.parse(await readFile(resolve(positionals[0]), 'utf8')) as { kind?: string; formatVersion?: number };
     if (doc.kind !== 'ralm-bench-kernel' || doc.formatVersion !== 2) throw new RalmError('RALM_ERR_VALIDATION', `${positionals[0]}: not a kernel result of format 2`);
-    const files = await writeKernelPlots(doc as Parameters<typeof writeKernelPlots>[0], resolve(v.outDir ?? dirname(resolve(positionals[0]))), v.prefix);
+    const { writeKernelPlots } = await import('../../../bench/plot.js');
+    const files = await writeKernelPlots(doc as KernelBenchResult, resolve(v.outDir ?? dirname(resolve(positionals[0]))), v.prefix);
     emit(v.json, { files }, files.map((f) => `wrote ${f}`).join('\n'));
   },
 });
@@ -244,7 +251,8 @@ const compare = defineCommand({
   positionals: true,
   async run({ values: v, positionals }) {
     if (positionals.length !== 2) throw new UsageError('bench compare: give two kernel result files (JSON)');
-    const [a, b] = await Promise.all(positionals.map(async (p) => JSON.parse(await readFile(resolve(p), 'utf8')) as Parameters<typeof compareKernelResults>[0]));
+    const { compareKernelResults, describeComparison } = await import('../../../bench/compare.js');
+    const [a, b] = await Promise.all(positionals.map(async (p) => JSON.parse(await readFile(resolve(p), 'utf8')) as KernelBenchResult));
     const c = compareKernelResults(a, b, v.tolerance);
     emit(v.json, c, describeComparison(c));
   },
@@ -267,6 +275,8 @@ const quant = defineCommand({
   options: QUANT_OPTIONS,
   async run({ values: v }) {
     if (v.data === undefined || v.model === undefined) throw new UsageError('bench quant: give --data DIR (the dataset) and --model DIR (a trained model)');
+    const { runQuantBench } = await import('../../../bench/quant.js');
+    const { describeMachine } = await import('../../../bench/machine.js');
     const r = await runQuantBench({ dataset: v.dataset, data: resolve(v.data), model: resolve(v.model), storages: v.storage, minSeeds: v.minSeeds, audienceItems: v.audienceItems, log });
     await writeResult(v.out, r);
     emit(v.json, r, describeMachine(r.machine));
@@ -297,6 +307,8 @@ const twoPass = defineCommand({
   options: TWO_PASS_OPTIONS,
   async run({ values: v }) {
     if (v.data === undefined) throw new UsageError('bench two-pass: give --data DIR (the dataset)');
+    const { runTwoPassBench } = await import('../../../bench/two-pass.js');
+    const { describeMachine } = await import('../../../bench/machine.js');
     const r = await runTwoPassBench({
       dataset: v.dataset, data: resolve(v.data), rank: v.rank, items: v.items, ks: v.ks, ns: v.ns, factors: v.factors, minCandidates: v.minCandidates, storage: v.storage, seed: v.seed, log,
     });
