@@ -70,8 +70,6 @@ export function choosePrior(setting: number | 'auto', base: number, withPrior: r
   return { lambda: best.lambda, ranking: best.ranking, chosen: 'validation', grid };
 }
 
-export { RANKING_VALIDATION_DEFAULTS };
-
 /** How many of a user's latest clicks (of `clicks` in all) the ranking validation holds out at most. */
 export function heldPerUser(clicks: number, o: Pick<RankingValidationOptions, 'perUser' | 'share' | 'maxPerUser'>): number {
   return Math.max(o.perUser, Math.min(o.maxPerUser, Math.round(o.share * clicks)));
@@ -241,14 +239,9 @@ export class RankingValidation {
 
   /** The last evaluation's per-row hits with λ (0 or one of PRIOR_WEIGHTS; another λ reads as 0). */
   hitsAt(lambda: number): Uint8Array {
-    return hitsWithPrior(this.lastHits, lambda);
+    const j = PRIOR_WEIGHTS.indexOf(lambda as (typeof PRIOR_WEIGHTS)[number]);
+    return (j >= 0 ? this.lastHits[j + 1] : undefined) ?? this.lastHits[0];
   }
-}
-
-/** Of an evaluation's per-row hits (`lastHits`), those with λ (0 or one of PRIOR_WEIGHTS; another λ reads as 0). */
-export function hitsWithPrior(all: readonly Uint8Array[], lambda: number): Uint8Array {
-  const j = PRIOR_WEIGHTS.indexOf(lambda as (typeof PRIOR_WEIGHTS)[number]);
-  return (j >= 0 ? all[j + 1] : undefined) ?? all[0];
 }
 
 /**

@@ -45,7 +45,7 @@ import { groupLoss } from './stage2-loss.js';
 import { listwiseEpoch, pullToward } from './stage2-listwise.js';
 import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer } from './stage2-validate.js';
-import { choosePrior, hitsWithPrior, holdOutForRanking, type RankingValidation } from './stage2-ranking.js';
+import { choosePrior, holdOutForRanking, type RankingValidation } from './stage2-ranking.js';
 import { checkKeep, keepCheckLine, type KeepCandidate, type KeepCheck } from './stage2-keep.js';
 import { STAGE2_DEFAULTS, type Stage2Options } from './stage2-options.js';
 import { METRIC_NAMES, type EpochReport, type Kept, type Measures, type Stage2Result } from './stage2-result.js';
@@ -151,11 +151,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     const mask = new Float32Array(seeds.length * k);
     res.forEach((r, ii) => {
       c.set(r.centroids.subarray(0, r.count * h), ii * k * h);
-      mask.fill(1, ii * k, ii * k + r.count);
-      if (sized) {
-        mask.fill(0, ii * k, ii * k + r.count);
-        for (const a of r.assignments) mask[ii * k + a]++;
-      }
+      if (sized) for (const a of r.assignments) mask[ii * k + a]++;
+      else mask.fill(1, ii * k, ii * k + r.count);
     });
     return { c, mask };
   };
@@ -227,9 +224,9 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
     if (o.sizeDiagnostic && o.validationMetric === 'ranking') {
       const vSize = await measure(start.kept === 'identity' && identity ? identity : p, k, true);
       log(`size-weighted attention (the start, each centroid weighted by its seeds; a diagnostic, never kept): ${said(vSize)}`);
-      const lambdaStart = choosePrior(o.popularityPrior, start.both.ranking, start.priors).lambda;
-      const lambdaSized = choosePrior(o.popularityPrior, vSize.ranking, priorsOfLast).lambda;
-      log(sizeDiagnosticLine({ kept: start.kept, lambda: lambdaStart, hits: hitsWithPrior(start.allHits, lambdaStart) }, { kept: 'trained', lambda: lambdaSized, hits: hitsWithPrior(allHitsOfLast, lambdaSized) }, ranking, seed + 19));
+      // measure() leaves each one's hits at the λ it chose: start.hits, and hitsOfLast for these weights.
+      const lambdaOf = (v: Measures, priors: number[]): number => choosePrior(o.popularityPrior, v.ranking, priors).lambda;
+      log(sizeDiagnosticLine({ kept: start.kept, lambda: lambdaOf(start.both, start.priors), hits: start.hits }, { kept: 'trained', lambda: lambdaOf(vSize, priorsOfLast), hits: hitsOfLast }, ranking, seed + 19));
     }
     let trainedBest: Candidate | null = null;
     let bestTrainedEpoch = 0;
