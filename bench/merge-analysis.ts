@@ -23,12 +23,14 @@ import { analysisArgs } from './analysis-args.js';
 import type { OpenOptions } from '../src/data/open.js';
 import { freshSlots, globalRealTime, type FreshSlot } from '../src/eval/fresh-eval.js';
 import { buildContext, evaluateRanking } from '../src/eval/ranking-eval.js';
-import { openSplit, RECOMMEND_EVAL_DEFAULTS } from '../src/eval/recommend-eval.js';
+import { openSplit } from '../src/eval/recommend-eval.js';
+import { RECOMMEND_EVAL_DEFAULTS } from '../src/eval/defaults.js';
 import { RalmRecommender } from '../src/eval/recommenders.js';
 import { openValidationSplit } from '../src/eval/validation-split.js';
 import { clickersByItem } from '../src/data/dataset.js';
-import { distinctPositives, TRAIN_DEFAULTS } from '../src/train/pipeline.js';
-import { defaultHidden, trainStage1, type Stage1Result } from '../src/train/stage1.js';
+import { distinctPositives } from '../src/train/pipeline.js';
+import { defaultHidden, TRAIN_DEFAULTS } from '../src/train/defaults.js';
+import { trainStage1, type Stage1Result } from '../src/train/stage1.js';
 import { trainStage2 } from '../src/train/stage2.js';
 import { Rng } from '../src/util/rng.js';
 

@@ -29,11 +29,13 @@ import type { OpenOptions } from '../src/data/open.js';
 import { NewItemProtocol, type NewItemRow } from '../src/eval/new-items.js';
 import { auc } from '../src/eval/metrics.js';
 import { buildContext, evaluateRanking } from '../src/eval/ranking-eval.js';
-import { openSplit, RECOMMEND_EVAL_DEFAULTS } from '../src/eval/recommend-eval.js';
+import { openSplit } from '../src/eval/recommend-eval.js';
+import { RECOMMEND_EVAL_DEFAULTS } from '../src/eval/defaults.js';
 import { RalmRecommender } from '../src/eval/recommenders.js';
 import { openValidationSplit } from '../src/eval/validation-split.js';
-import { distinctPositives, TRAIN_DEFAULTS } from '../src/train/pipeline.js';
-import { defaultHidden, targetEmbedder, trainStage1 } from '../src/train/stage1.js';
+import { distinctPositives } from '../src/train/pipeline.js';
+import { defaultHidden, TRAIN_DEFAULTS } from '../src/train/defaults.js';
+import { targetEmbedder, trainStage1 } from '../src/train/stage1.js';
 import { trainStage2, type Stage2Options } from '../src/train/stage2.js';
 import { Rng } from '../src/util/rng.js';
 

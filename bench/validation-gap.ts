@@ -26,9 +26,11 @@ import { analysisArgs } from './analysis-args.js';
 import { clickersByItem } from '../src/data/dataset.js';
 import type { OpenOptions } from '../src/data/open.js';
 import { buildContext } from '../src/eval/ranking-eval.js';
-import { openSplit, RECOMMEND_EVAL_DEFAULTS } from '../src/eval/recommend-eval.js';
+import { openSplit } from '../src/eval/recommend-eval.js';
+import { RECOMMEND_EVAL_DEFAULTS } from '../src/eval/defaults.js';
 import { distinctPositives } from '../src/train/pipeline.js';
-import { holdOutForRanking, RANKING_VALIDATION_DEFAULTS } from '../src/train/stage2-ranking.js';
+import { holdOutForRanking } from '../src/train/stage2-ranking.js';
+import { RANKING_VALIDATION_DEFAULTS } from '../src/train/defaults.js';
 import { STAGE2_DEFAULTS } from '../src/train/stage2.js';
 import { Rng } from '../src/util/rng.js';
 

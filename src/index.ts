@@ -30,7 +30,7 @@ export { LmdbStore } from './store/lmdb-store.js';
 export type { LmdbStoreOptions } from './store/lmdb-store.js';
 export { RedisStore } from './store/redis-store.js';
 export type { RedisStoreOptions } from './store/redis-store.js';
-export { REDIS_DEFAULTS } from './store/redis-connection.js';
+export { REDIS_DEFAULTS } from './store/defaults.js';
 export { openStore } from './store/open-store.js';
 
 // Real-time seeds: durable click ingestion and re-clustering.

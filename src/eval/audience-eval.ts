@@ -50,8 +50,6 @@ export interface AudienceEvalOptions {
   log?: (line: string) => void;
 }
 
-export { AUDIENCE_EVAL_DEFAULTS };
-
 export interface MethodMetrics {
   method: string;
   description: string;

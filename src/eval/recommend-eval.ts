@@ -30,7 +30,8 @@ import { openDataset, openWithSplit, type OpenOptions } from '../data/open.js';
 import type { TemporalSplit } from '../data/split.js';
 import { targetEmbedder, trainStage1, type Stage1Options, type Stage1Result } from '../train/stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from '../train/stage2.js';
-import { distinctPositives, TRAIN_DEFAULTS } from '../train/pipeline.js';
+import { distinctPositives } from '../train/pipeline.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { ITEM_LEVEL_DEFAULTS, type ItemLevelOptions } from '../engine/item-levels.js';
 import type { RalmModel } from '../model/model.js';
 import { withDefaults } from '../util/options.js';
@@ -46,8 +47,6 @@ import { openValidationSplit } from './validation-split.js';
 import { LEVEL_SWEEP, METHODS, RECOMMEND_EVAL_DEFAULTS } from './defaults.js';
 
 export type { NewItemRow } from './new-items.js';
-
-export { METHODS };
 
 export interface RecommendEvalOptions {
   data: OpenOptions;
@@ -116,14 +115,11 @@ export interface RecommendEvalOptions {
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
 
-export { RECOMMEND_EVAL_DEFAULTS };
-
 /**
  * The fresh-candidates window when none is given: news moves in a day (Globo.com: about 750
  * candidates first clicked in the last 24 hours, asked every hour), a catalogue in a year
  * (MovieLens: about 80 titles new to the community in the year before a user's cut).
  */
-export { LEVEL_SWEEP };
 
 /**
  * Whether two stage-2 results serve the same scores: every weight and every manifest field the

@@ -11,7 +11,8 @@
  */
 import { targetEmbedder, trainStage1, type MergeKind, type Stage1Options, type Stage1Result } from '../train/stage1.js';
 import { trainStage2, type Objective, type Stage2Options } from '../train/stage2.js';
-import { distinctPositives, TRAIN_DEFAULTS } from '../train/pipeline.js';
+import { distinctPositives } from '../train/pipeline.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { RalmError } from '../util/errors.js';
 import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
@@ -50,8 +51,6 @@ export interface TuneOptions extends Pick<RecommendEvalOptions, 'data' | 'split'
   stage1?: Stage1Options;
   stage2?: Stage2Options;
 }
-
-export { TUNE_DEFAULTS };
 
 export type TuneConfig = { [K in keyof TuneGrid]-?: NonNullable<TuneGrid[K]>[number] };
 

@@ -17,7 +17,8 @@
 import { Dataset } from '../data/dataset.js';
 import { cutAtShare, temporalSplit, type TemporalSplit } from '../data/split.js';
 import { RalmError } from '../util/errors.js';
-import { openSplit, RECOMMEND_EVAL_DEFAULTS, type RecommendEvalOptions } from './recommend-eval.js';
+import { openSplit, type RecommendEvalOptions } from './recommend-eval.js';
+import { RECOMMEND_EVAL_DEFAULTS } from './defaults.js';
 
 /** The share of the training period the validation split trains on (the rest validates). */
 export const VALIDATION_SHARE = 0.8;

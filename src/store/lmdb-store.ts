@@ -25,8 +25,6 @@ import type {
 } from './store.js';
 import { LMDB_DEFAULTS } from './defaults.js';
 
-export { LMDB_DEFAULTS };
-
 export interface LmdbStoreOptions {
   /** Seeds kept per item: the latest N (the paper keeps 3 million). Default 100,000. */
   maxSeedsPerItem?: number;

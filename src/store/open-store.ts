@@ -29,8 +29,6 @@ export interface OpenedStore {
   warning?: string;
 }
 
-export { isRedisSpec };
-
 /** Opens the store `spec` names, or fails with a coded start-up error naming it and why. */
 export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   if (isRedisSpec(spec)) {

@@ -18,7 +18,6 @@ import { RalmError, StartupError } from '../util/errors.js';
 import { REDIS_DEFAULTS, type Durability } from './defaults.js';
 
 export type RedisClient = Redis | Cluster;
-export { REDIS_DEFAULTS, type Durability };
 
 export interface RedisTarget {
   cluster: boolean;

@@ -13,7 +13,8 @@
 import { RalmError } from '../util/errors.js';
 import { validateEvents } from './lmdb-store.js';
 import { CLEAN_LUA, JOB_BEAT_LUA, JOB_DONE_LUA, JOB_FORGET_LUA, JOB_MARK_LUA, JOB_PUSH_LUA, LEASE_LUA, PUBLISH_LUA, RELEASE_LUA, RedisKeys } from './redis-scripts.js';
-import { REDIS_DEFAULTS, connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type Durability, type RedisClient } from './redis-connection.js';
+import { connectRedis, parseRedisUrl, primaries, redisError, resolveDurability, waitAof, type RedisClient } from './redis-connection.js';
+import { REDIS_DEFAULTS, type Durability } from './defaults.js';
 import { PROGRESS_LUA, RedisAudiences } from './redis-audiences.js';
 import { INGEST_LUA, ingestEvents } from './redis-ingest.js';
 import { RedisCoordination } from './redis-coordination.js';

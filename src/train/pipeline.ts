@@ -20,10 +20,10 @@ import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../m
 import type { RalmModel } from '../model/model.js';
 import { RalmError } from '../util/errors.js';
 import { withDefaults } from '../util/options.js';
-import { STAGE1_DEFAULTS, targetEmbedder, trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
+import { targetEmbedder, trainStage1, type Stage1Options, type Stage1Result, type TowerExport } from './stage1.js';
 import { trainStage2, type Stage2Options, type Stage2Result } from './stage2.js';
 import { saveTrainedModel, trainedWeightsTag } from './export.js';
-import { TRAIN_DEFAULTS } from './defaults.js';
+import { STAGE1_DEFAULTS, TRAIN_DEFAULTS } from './defaults.js';
 
 export const USERS_FILE = 'users.msgpack';
 const STAGE1_RESULT = 'stage1.result.safetensors';
@@ -46,8 +46,6 @@ export interface TrainOptions {
   log?: (line: string) => void;
   onProgress?: Stage1Options['onProgress'] & Stage2Options['onProgress'];
 }
-
-export { TRAIN_DEFAULTS };
 
 export interface TrainReport {
   modelDir: string;

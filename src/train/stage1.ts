@@ -42,7 +42,7 @@ import { assignFrom, tfReady } from './tf-kernels.js';
 import { formatDuration, type TrainingProgress } from './progress.js';
 import { exportTower, initVars, layoutOf, listVars, packFeatures, tower } from './stage1-tower.js';
 import { clickFactorInit, historyColumn } from './history.js';
-import { defaultHidden, STAGE1_DEFAULTS, type Stage1Defaults } from './defaults.js';
+import { defaultHidden, STAGE1_DEFAULTS } from './defaults.js';
 
 export { targetEmbedder, userFeatureValues } from './stage1-tower.js';
 
@@ -87,9 +87,6 @@ export interface Stage1Options {
   log?: (line: string) => void;
   onProgress?: (p: Progress) => void;
 }
-
-
-export { defaultHidden, STAGE1_DEFAULTS, type Stage1Defaults };
 
 export type Progress = TrainingProgress;
 

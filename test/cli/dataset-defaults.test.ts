@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { oneOf, parseOptions, type OptionTable } from '../../src/util/options.js';
 import { DATASET_TRAINING_DEFAULTS, TRAINING_OPTIONS, withDatasetDefaults } from '../../src/cli/training-options.js';
-import { TRAIN_DEFAULTS } from '../../src/train/pipeline.js';
+import { TRAIN_DEFAULTS } from '../../src/train/defaults.js';
 
 describe('per-dataset training defaults', () => {
   it('movielens takes its chosen settings for every flag not given, and a given flag wins', () => {

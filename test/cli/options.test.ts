@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { asDefault, int, list, parseOptions, str, withDefaults, UsageError } from '../../src/util/options.js';
-import { STAGE1_DEFAULTS } from '../../src/train/stage1.js';
+import { STAGE1_DEFAULTS } from '../../src/train/defaults.js';
 
 describe('option helpers', () => {
   it('withDefaults: a given option wins, one passed as undefined keeps its default (as ?? did)', () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseOptions } from '../../src/util/options.js';
 import { TRAINING_OPTIONS, trainingStageOptions } from '../../src/cli/training-options.js';
-import { RANKING_VALIDATION_DEFAULTS } from '../../src/train/stage2-ranking.js';
+import { RANKING_VALIDATION_DEFAULTS } from '../../src/train/defaults.js';
 
 describe('training options: the held-out share and the prior in the loss', () => {
   it('defaults to the ranking validation\'s share and cap, and the score alone in the loss', () => {

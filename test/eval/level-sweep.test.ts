@@ -5,7 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { evalRecommend, LEVEL_SWEEP } from '../../src/eval/recommend-eval.js';
+import { evalRecommend } from '../../src/eval/recommend-eval.js';
+import { LEVEL_SWEEP } from '../../src/eval/defaults.js';
 
 describe('ralm eval: a level-policy sweep', () => {
   const base = {
