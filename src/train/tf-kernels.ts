@@ -1,12 +1,22 @@
 /**
- * TensorFlow.js on its WebAssembly backend, with the one kernel stage-1 training needs that the
- * backend lacks: `UnsortedSegmentSum`. It is the gradient of `gather` (every embedding lookup) and
- * the forward op of the mean-pooled multi-valued fields, so without it no embedding table trains
- * on the wasm backend (tfjs-backend-wasm 4.22 registers GatherV2 but not its gradient's kernel).
+ * TensorFlow.js on its WebAssembly backend, with two kernels adjusted.
  *
- * The kernel runs in JavaScript on views of the wasm heap: out[segmentIds[r], :] += x[r, :],
- * rows with a negative or out-of-range segment id dropped (TensorFlow's semantics). It costs one
- * pass over x; the tables' Adam update, not this sum, dominates a training step.
+ * `UnsortedSegmentSum`, which the backend lacks: it is the gradient of `gather` (every embedding
+ * lookup) and the forward op of the mean-pooled multi-valued fields, so without it no embedding
+ * table trains on the wasm backend (tfjs-backend-wasm 4.22 registers GatherV2 but not its
+ * gradient's kernel). The kernel runs in JavaScript on views of the wasm heap: out[segmentIds[r], :]
+ * += x[r, :], rows with a negative or out-of-range segment id dropped (TensorFlow's semantics). It
+ * costs one pass over x; the tables' Adam update, not this sum, dominates a training step.
+ *
+ * `BatchMatMul`: the backend hands a product to XNNPACK only when neither operand is transposed
+ * and the batch is 1 (tensorflow/tfjs#2532); otherwise it runs a generic loop, 8–10 times slower
+ * with a transposed operand (`bench/tf-matmul.ts`: [67, 64] × [59,100, 64]ᵀ 236 ms against 24.5 ms
+ * once the operand is transposed first; [12,800, 64] × [64, 64]ᵀ 48 against 4.8 ms) and 2–3 times
+ * slower on a batch of 1,182 products of 67 × 50 · 50 × 50. Every backward pass of a product asks
+ * for a transposed one, and the ranking validation's Gram products are such a batch. The wrapper
+ * transposes a flagged operand with the backend's own Transpose kernel, and runs a batch whose
+ * products are large enough one XNNPACK product at a time: the same products, summed in
+ * XNNPACK's order (scores move in the last float bits, `test/train/tf-kernels.test.ts`).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -15,6 +25,7 @@ import { RalmError } from '../util/errors.js';
 interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: tf.DataId): boolean;
 }
 
 function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -40,13 +51,78 @@ function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: tf.NamedTensor
   return out;
 }
 
-let ready: Promise<void> | undefined;
+type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** TensorFlow.js on its WebAssembly backend with the missing kernel registered (once per process). */
+/** Per-batch products of at least this many multiply-adds go to XNNPACK one batch at a time. */
+const PER_BATCH_MIN_WORK = 32_768;
+
+/**
+ * a [..., M, K] × b [..., K, N] with the same batch dimensions on both sides, one XNNPACK product
+ * per batch: the backend hands a batched product to its generic loop (1 G multiply-adds a second
+ * here against ≈ 10 G for XNNPACK). Each batch's b is a fresh tensor: the backend caches XNNPACK's
+ * packed weights by b's id and frees them when b is disposed. null: not worth it, or shapes that
+ * broadcast.
+ */
+function perBatch(base: tf.KernelFunc, backend: WasmHeapBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo | null {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 3 || ra !== rb || a.shape.slice(0, -2).some((d, i) => d !== b.shape[i])) return null;
+  const [M, K] = a.shape.slice(-2);
+  const N = b.shape[rb - 1];
+  const batch = a.shape.slice(0, -2).reduce((x, d) => x * d, 1);
+  if (batch < 2 || M * K * N < PER_BATCH_MIN_WORK || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const out = backend.makeOutput([...a.shape.slice(0, -2), M, N], 'float32');
+  for (let i = 0; i < batch; i++) {
+    const sa = backend.makeOutput([M, K], 'float32');
+    const sb = backend.makeOutput([K, N], 'float32');
+    // Views after every allocation: allocating may grow (and move) the heap.
+    (backend.typedArrayFromHeap(sa) as Float32Array).set((backend.typedArrayFromHeap(a) as Float32Array).subarray(i * M * K, (i + 1) * M * K));
+    (backend.typedArrayFromHeap(sb) as Float32Array).set((backend.typedArrayFromHeap(b) as Float32Array).subarray(i * K * N, (i + 1) * K * N));
+    const r = base({ inputs: { a: sa, b: sb }, backend, attrs: { transposeA: false, transposeB: false } } as unknown as KernelArgs) as tf.TensorInfo;
+    (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(r) as Float32Array, i * M * N);
+    for (const t of [sa, sb, r]) backend.disposeData(t.dataId);
+  }
+  return out;
+}
+
+/** The backend's BatchMatMul with each transposed operand transposed first, and large batched products one batch at a time (see the header). */
+function plainBatchMatMul(base: tf.KernelFunc, transpose: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as { inputs: { a: tf.TensorInfo; b: tf.TensorInfo }; backend: WasmHeapBackend; attrs: { transposeA?: boolean; transposeB?: boolean } };
+    const temporary: tf.TensorInfo[] = [];
+    const flipped = (x: tf.TensorInfo): tf.TensorInfo => {
+      const r = x.shape.length;
+      const perm = [...Array(r - 2).keys(), r - 1, r - 2];
+      const y = transpose({ inputs: { x }, backend, attrs: { perm } } as unknown as KernelArgs) as tf.TensorInfo;
+      temporary.push(y);
+      return y;
+    };
+    try {
+      const a = attrs.transposeA ? flipped(inputs.a) : inputs.a;
+      const b = attrs.transposeB ? flipped(inputs.b) : inputs.b;
+      return perBatch(base, backend, a, b) ?? base({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } } as unknown as KernelArgs);
+    } finally {
+      for (const t of temporary) backend.disposeData(t.dataId);
+    }
+  };
+}
+
+let ready: Promise<void> | undefined;
+const plainKernels = new WeakSet<tf.KernelFunc>();
+
+/** TensorFlow.js on its WebAssembly backend with the kernels above registered (once per process). */
 export function tfReady(): Promise<void> {
   ready ??= (async () => {
     if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
       tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc });
+    }
+    const matMul = tf.getKernel('BatchMatMul', 'wasm');
+    const transpose = tf.getKernel('Transpose', 'wasm');
+    if (matMul && transpose && !plainKernels.has(matMul.kernelFunc)) {
+      const plain = plainBatchMatMul(matMul.kernelFunc, transpose.kernelFunc);
+      plainKernels.add(plain);
+      tf.unregisterKernel('BatchMatMul', 'wasm');
+      tf.registerKernel({ ...matMul, kernelFunc: plain });
     }
     if (!(await tf.setBackend('wasm'))) throw new RalmError('RALM_ERR_BACKEND_UNAVAILABLE', 'TensorFlow.js: the WebAssembly backend failed to initialise');
     await tf.ready();
