@@ -139,13 +139,16 @@ export function forwardScore(p: Params, x: tf.Tensor2D, c: tf.Tensor3D, mask: tf
 
 /**
  * Every candidate item's tensors for scoring users against all of them at once (scoreMatrix):
- * centroids [I, k, h], flattened [I·k, h], mask [I, k] and each item's centroid Gram matrix
- * [I, k, k]. None depends on a trained weight (the centroids are fixed between re-clusterings),
- * so one set serves every batch of an epoch. Dispose with disposeCandidates.
+ * centroids [I, k, h], flattened [I·k, h] and transposed [h, I·k] (users multiply it as is: a
+ * transposed operand costs a transpose per product, tf-kernels.ts), mask [I, k] and each item's
+ * centroid Gram matrix [I, k, k]. None depends on a trained weight (the centroids are fixed
+ * between re-clusterings), so one set serves every batch of an epoch. Dispose with
+ * disposeCandidates.
  */
 export interface CandidateTensors {
   c: tf.Tensor3D;
   flat: tf.Tensor2D;
+  flatT: tf.Tensor2D;
   mask: tf.Tensor2D;
   gram: tf.Tensor3D;
 }
@@ -153,12 +156,13 @@ export interface CandidateTensors {
 export function candidateTensors(cent: Centroids, I: number, k: number, h: number): CandidateTensors {
   return tf.tidy(() => {
     const c = tf.tensor3d(cent.c, [I, k, h]);
-    return { c, flat: tf.reshape(c, [I * k, h]) as tf.Tensor2D, mask: tf.tensor2d(cent.mask, [I, k]), gram: tf.matMul(c, c, false, true) as tf.Tensor3D };
+    const flat = tf.reshape(c, [I * k, h]) as tf.Tensor2D;
+    return { c, flat, flatT: tf.transpose(flat), mask: tf.tensor2d(cent.mask, [I, k]), gram: tf.matMul(c, c, false, true) as tf.Tensor3D };
   });
 }
 
 export function disposeCandidates(t: CandidateTensors): void {
-  for (const v of [t.c, t.flat, t.mask, t.gram]) v.dispose();
+  for (const v of [t.c, t.flat, t.flatT, t.mask, t.gram]) v.dispose();
 }
 
 /** Every candidate's global vector (global attention over its centroids), at unit length: [I, h]. It depends on W_g and w_g only, not on the user. */
@@ -183,8 +187,8 @@ export function scoreMatrix(p: Params, x: tf.Tensor2D, t: CandidateTensors, gUni
   if (dropout > 0) e = tf.dropout(e, dropout, undefined, dropoutSeed) as tf.Tensor2D;
   const en = tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), 1e-12)); // [n, 1]
   const q = tf.matMul(e, p.wl, false, true);
-  const att = maskedSoftmax(tf.tanh(tf.reshape(tf.matMul(q, t.flat, false, true), [n, I, k])), t.mask); // [n, I, k]
-  const dots = tf.reshape(tf.matMul(e, t.flat, false, true), [n, I, k]);
+  const att = maskedSoftmax(tf.tanh(tf.reshape(tf.matMul(q, t.flatT), [n, I, k])), t.mask); // [n, I, k]
+  const dots = tf.reshape(tf.matMul(e, t.flatT), [n, I, k]);
   const num = tf.sum(tf.mul(att, dots), 2); // [n, I]
   const at = tf.transpose(att, [1, 0, 2]); // [I, n, k]
   const len2 = tf.transpose(tf.sum(tf.mul(tf.matMul(at, t.gram), at), 2)); // [n, I]
