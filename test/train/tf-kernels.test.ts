@@ -80,4 +80,26 @@ describe('TensorFlow.js kernels on the WebAssembly backend', () => {
     assert.ok(diff < 1e-3, `max |difference| ${diff}`);
     tf.dispose([x, w, v, value, ...Object.values(grads)]);
   });
+
+  it('tanh is within 2e-7 of Math.tanh from −20 to 20, keeps ±1, ±∞ and NaN, frees its temporaries, and has tanh\'s gradient', async () => {
+    await tfReady();
+    const xs = Float32Array.from({ length: 40_001 }, (_, i) => -20 + i / 1000);
+    const ids = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const y = tf.tidy(() => tf.tanh(tf.tensor1d(xs)));
+    const ys = y.dataSync();
+    y.dispose();
+    assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), ids, 'every temporary freed');
+    let worst = 0;
+    xs.forEach((x, i) => { worst = Math.max(worst, Math.abs(ys[i] - Math.tanh(x))); });
+    assert.ok(worst < 2e-7, `max |difference| ${worst}`);
+    const edge = tf.tanh(tf.tensor1d([100, -100, Infinity, -Infinity, NaN]));
+    assert.deepEqual(Array.from(edge.dataSync()), [1, -1, 1, -1, NaN]);
+    edge.dispose();
+    const z = [0.5, -1, 2, 0];
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.tanh(v)))(tf.tensor1d(z));
+    const gs = g.dataSync();
+    z.forEach((v, i) => assert.ok(Math.abs(gs[i] - (1 - Math.tanh(v) ** 2)) < 1e-6, `gradient at ${v}: ${gs[i]}`));
+    g.dispose();
+  });
 });
+
