@@ -59,6 +59,9 @@ export type { ValidationMetric } from './stage2-validate.js';
 export { STAGE2_DEFAULTS, type Stage2Defaults, type Stage2Options } from './stage2-options.js';
 
 export { tfReady }; // TensorFlow.js on its WebAssembly backend (once per process); see tf-kernels.ts
+
+/** (user, left-out item) rows of x kept during stage 2 at most: 250,000 × m floats (64 MB at m = 64). */
+const X_WITHOUT_KEPT = 250_000;
 /**
  * Trains stage 2 on universal embeddings `x` (users × m, row-major) and distinct clicks
  * (user, item) index pairs; returns the model in the engine's format.
@@ -113,7 +116,12 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   const xAll = tf.tensor2d(x, [nu, m]);
   const disposeParams = (q: Params): void => { for (const v of paramList(q)) v.dispose(); };
 
-  /** Scaled x rows of pairs; a pair with leaveOut ≥ 0 is its user without that item (when xWithout is given). */
+  /**
+   * Scaled x rows of pairs; a pair with leaveOut ≥ 0 is its user without that item (when xWithout
+   * is given). The tower is fixed during stage 2, so a (user, left-out item) row is embedded once
+   * and kept (at most X_WITHOUT_KEPT rows): every validation re-reads the same held-out clicks.
+   */
+  const kept = new Map<string, Float32Array>();
   const xRows = async (users: Int32Array, leaveOut: Int32Array): Promise<Float32Array> => {
     const out = new Float32Array(users.length * m);
     // Pairs of one group share their (user, left-out item): each distinct one is embedded once.
@@ -122,15 +130,22 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
       if (!o.xWithout || leaveOut[r] < 0) out.set(x.subarray(u * m, (u + 1) * m), r * m);
       else {
         const key = `${u}:${leaveOut[r]}`;
+        const row = kept.get(key);
         const l = need.get(key);
-        if (l) l.push(r);
+        if (row) out.set(row, r * m);
+        else if (l) l.push(r);
         else need.set(key, [r]);
       }
     });
     if (need.size > 0 && o.xWithout) {
+      const keys = [...need.keys()];
       const rows = [...need.values()];
       const fresh = scaling.apply(await o.xWithout(Int32Array.from(rows, (l) => users[l[0]]), Int32Array.from(rows, (l) => leaveOut[l[0]])));
-      rows.forEach((l, j) => { for (const r of l) out.set(fresh.subarray(j * m, (j + 1) * m), r * m); });
+      rows.forEach((l, j) => {
+        const row = fresh.slice(j * m, (j + 1) * m);
+        for (const r of l) out.set(row, r * m);
+        if (kept.size < X_WITHOUT_KEPT) kept.set(keys[j], row);
+      });
     }
     return out;
   };
