@@ -20,7 +20,7 @@
  *
  * `Tanh`: the backend's is a scalar loop, 5–10 times slower than its `Sigmoid` (16 against 1.5 ms
  * on 819,200 values); tanh(x) = 2·σ(2x) − 1 runs on that Sigmoid with two broadcast products,
- * within ≈ 1e-7 of tanh in absolute terms (float32 rounding of σ near ½). Its gradient is
+ * within 2·10⁻⁷ of tanh in absolute terms (float32 rounding of σ near ½). Its gradient is
  * TensorFlow.js's own for Tanh, read from this output.
  */
 import * as tf from '@tensorflow/tfjs';
