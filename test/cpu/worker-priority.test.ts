@@ -72,8 +72,12 @@ describe('engine option cpuWorkerNice', () => {
       const reqs = Array.from({ length: 3 }, () => ({ user: { embedding: rng.normals(model.manifest.h) }, k: 10 }));
       const strip = (rs: Array<{ items: unknown }>) => rs.map((r) => r.items);
       assert.deepEqual(strip(await niced.rank(reqs)), strip(await plain.rank(reqs)));
-      const added = [...niceByThread()].filter(([tid]) => !before.has(tid)).map(([, nice]) => nice).sort((a, b) => a - b);
-      // Two engines' worker threads (2 each) and whatever else started meanwhile (at the base).
+      // Two engines' worker threads (2 each) and whatever else started meanwhile (at the base). A
+      // worker renices itself once its modules have loaded, before it reads its first message; one
+      // the requests did not need may still be loading them, so the check waits for it (5 s at most).
+      const newNices = (): number[] => [...niceByThread()].filter(([tid]) => !before.has(tid)).map(([, nice]) => nice).sort((a, b) => a - b);
+      let added = newNices();
+      for (const until = Date.now() + 5000; added.filter((n) => n === base + 4).length < 2 && Date.now() < until; added = newNices()) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(added.filter((n) => n === base + 4).length, 2, `new threads' nice values: ${added.join(', ')}`);
       assert.equal(threadNice(), base, 'the event loop keeps its priority');
     } finally {
