@@ -116,12 +116,6 @@ export interface RecommendEvalOptions {
 }
 
 /**
- * The fresh-candidates window when none is given: news moves in a day (Globo.com: about 750
- * candidates first clicked in the last 24 hours, asked every hour), a catalogue in a year
- * (MovieLens: about 80 titles new to the community in the year before a user's cut).
- */
-
-/**
  * Whether two stage-2 results serve the same scores: every weight and every manifest field the
  * engine scores with (widths, k, the blend, the prior's λ) equal. Then `ralm eval` evaluates the
  * second under its own name from the first's figures instead of scoring it again (on Globo.com
@@ -139,6 +133,11 @@ export function sameServedModel(a: RalmModel, b: RalmModel): boolean {
   });
 }
 
+/**
+ * The fresh-candidates window when none is given: news moves in a day (Globo.com: about 750
+ * candidates first clicked in the last 24 hours, asked every hour), a catalogue in a year
+ * (MovieLens: about 80 titles new to the community in the year before a user's cut).
+ */
 export function defaultFreshWindow(kind: 'global' | 'per-user'): number {
   return kind === 'global' ? 86_400_000 : 365 * 86_400_000;
 }

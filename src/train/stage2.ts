@@ -62,6 +62,7 @@ export { tfReady }; // TensorFlow.js on its WebAssembly backend (once per proces
 
 /** (user, left-out item) rows of x kept during stage 2 at most: 250,000 × m floats (64 MB at m = 64). */
 const X_WITHOUT_KEPT = 250_000;
+
 /**
  * Trains stage 2 on universal embeddings `x` (users × m, row-major) and distinct clicks
  * (user, item) index pairs; returns the model in the engine's format.

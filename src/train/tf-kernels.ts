@@ -141,7 +141,7 @@ function sigmoidTanh(base: tf.KernelFunc, sigmoid: tf.KernelFunc, multiply: tf.K
 }
 
 let ready: Promise<void> | undefined;
-const plainKernels = new WeakSet<tf.KernelFunc>();
+const adjustedKernels = new WeakSet<tf.KernelFunc>();
 
 /** TensorFlow.js on its WebAssembly backend with the kernels above registered (once per process). */
 export function tfReady(): Promise<void> {
@@ -151,16 +151,16 @@ export function tfReady(): Promise<void> {
     }
     const matMul = tf.getKernel('BatchMatMul', 'wasm');
     const transpose = tf.getKernel('Transpose', 'wasm');
-    if (matMul && transpose && !plainKernels.has(matMul.kernelFunc)) {
+    if (matMul && transpose && !adjustedKernels.has(matMul.kernelFunc)) {
       const plain = plainBatchMatMul(matMul.kernelFunc, transpose.kernelFunc);
-      plainKernels.add(plain);
+      adjustedKernels.add(plain);
       tf.unregisterKernel('BatchMatMul', 'wasm');
       tf.registerKernel({ ...matMul, kernelFunc: plain });
     }
     const [tanh, sigmoid, multiply, sub] = ['Tanh', 'Sigmoid', 'Multiply', 'Sub'].map((name) => tf.getKernel(name, 'wasm'));
-    if (tanh && sigmoid && multiply && sub && !plainKernels.has(tanh.kernelFunc)) {
+    if (tanh && sigmoid && multiply && sub && !adjustedKernels.has(tanh.kernelFunc)) {
       const fast = sigmoidTanh(tanh.kernelFunc, sigmoid.kernelFunc, multiply.kernelFunc, sub.kernelFunc);
-      plainKernels.add(fast);
+      adjustedKernels.add(fast);
       tf.unregisterKernel('Tanh', 'wasm');
       tf.registerKernel({ ...tanh, kernelFunc: fast });
     }
