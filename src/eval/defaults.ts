@@ -8,8 +8,18 @@ import type { RecommendEvalOptions } from './recommend-eval.js';
 import type { TuneOptions } from './tune.js';
 import type { ItemLevelOptions } from '../engine/item-levels.js';
 
-/** The methods `ralm eval` compares, by the names its reports print. */
-export const METHODS = ['RALM', 'RALM (untrained)', 'RALM (averaged seeds)', 'RALM (no local attention)', 'RALM (no global attention)', 'RALM (concatenation)', 'YouTube-DNN-style', 'most popular'] as const;
+/**
+ * The methods `ralm eval` compares, by the names its reports print. "RALM" and its ablations run
+ * on the stage-1 tower of the evaluation's merge (the dataset's choice, as `ralm train` serves);
+ * the merge ablation is the other tower: "RALM (concatenation)" beside an attention-merge RALM,
+ * "RALM (attention merge)" beside a concatenation one.
+ */
+export const METHODS = ['RALM', 'RALM (untrained)', 'RALM (averaged seeds)', 'RALM (no local attention)', 'RALM (no global attention)', 'RALM (concatenation)', 'RALM (attention merge)', 'YouTube-DNN-style', 'most popular'] as const;
+
+/** The merge ablation's row name beside a RALM whose tower merges by `merge`. */
+export function mergeAblation(merge: 'attention' | 'concat'): 'RALM (concatenation)' | 'RALM (attention merge)' {
+  return merge === 'attention' ? 'RALM (concatenation)' : 'RALM (attention merge)';
+}
 
 /**
  * `ralm eval`'s defaults, read by evalRecommend and the command's option table. Candidates need

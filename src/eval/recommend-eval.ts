@@ -1,14 +1,15 @@
 /**
  * `ralm eval`: RALM against its baselines on one temporal split, over several training seeds.
  *
- * For each seed: stage 1 twice (attention merge, and concatenation for the ablation), then stage 2
+ * For each seed: stage 1 twice (the options' merge — the attention merge unless told, the
+ * dataset's choice from the command line — and the other merge for the ablation), then stage 2
  * on the frozen embeddings for each RALM variant — RALM; RALM untrained (stage 2's identity
  * configuration: the starting point training must beat); RALM with averaged seeds (k = 1: the one
  * centroid is the seeds' mean, so both attentions reduce to it); RALM without local attention
- * (α = 1, β = 0); without global attention (α = 0, β = 1); and RALM on the concatenation tower.
+ * (α = 1, β = 0); without global attention (α = 0, β = 1); and RALM on the other merge's tower.
  * Every RALM variant is trained with its own setting, not just served with it. The baselines:
- * most popular (training clicks) and a YouTube-DNN-style model (the attention tower's
- * x_u · v_i + b_i, the sampled softmax's own item embeddings).
+ * most popular (training clicks) and a YouTube-DNN-style model (RALM's tower's x_u · v_i + b_i,
+ * the sampled softmax's own item embeddings, or a tower of its own with `baselineEpochs`).
  *
  * Protocols, each method in each:
  *   all items: every method ranks the same candidates for the same users, AUC against uniform
@@ -44,7 +45,7 @@ import { RalmRecommender, YoutubeDnn, type RalmRecommenderOptions } from './reco
 import { recommendMarkdown, validationTracking, type TrainingRecord, type Tracking } from './recommend-report.js';
 import { summarizeRuns, type ReportJson, type RunRecord } from './report.js';
 import { openValidationSplit } from './validation-split.js';
-import { LEVEL_SWEEP, METHODS, RECOMMEND_EVAL_DEFAULTS } from './defaults.js';
+import { LEVEL_SWEEP, mergeAblation, METHODS, RECOMMEND_EVAL_DEFAULTS } from './defaults.js';
 
 export type { NewItemRow } from './new-items.js';
 
@@ -171,7 +172,11 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
   const o = withDefaults(RECOMMEND_EVAL_DEFAULTS, options);
   const log = o.log ?? (() => undefined);
   const { seeds, ks, maxSeeds } = o;
-  const methods = new Set(o.methods ?? METHODS);
+  const merge = o.stage1?.merge ?? 'attention';
+  const ablation = mergeAblation(merge);
+  const other = mergeAblation(merge === 'attention' ? 'concat' : 'attention');
+  if (o.methods?.includes(other)) throw new RangeError(`methods: "${other}" is RALM itself when stage 1 merges by ${merge === 'attention' ? 'attention' : 'concatenation'}; the merge ablation is "${ablation}"`);
+  const methods = new Set((o.methods ?? METHODS).filter((m) => m !== other));
   const { ds, split, kind } = o.validation ? await openValidationSplit(o) : await openSplit(o);
   const evaluatedOn = o.validation ? 'validation' as const : 'test' as const;
   const ctx = buildContext(ds, split, { maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, seed: 1 });
@@ -223,8 +228,8 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       training.push({ seed, method: `stage 1 (${what})`, seconds: (performance.now() - t) / 1000, bestEpoch: r.bestEpoch, validation: r.bestValidationHitAt50 });
       return r;
     };
-    const s1a = await stage1('attention');
-    const s1c = methods.has('RALM (concatenation)') ? await stage1('concat') : null;
+    const s1a = await stage1(merge);
+    const s1c = methods.has(ablation) ? await stage1(merge === 'attention' ? 'concat' : 'attention') : null;
     const variants: Array<{ name: (typeof METHODS)[number]; s1: Stage1Result | null; opts: Stage2Options }> = [
       { name: 'RALM', s1: s1a, opts: {} },
       // The ablations are fixed configurations: none may turn into another by the keep check's averaged-seeds alternative.
@@ -232,7 +237,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       { name: 'RALM (averaged seeds)', s1: s1a, opts: { k: 1, keepAveraged: false } },
       { name: 'RALM (no local attention)', s1: s1a, opts: { alpha: 1, beta: 0, learnBlend: false, keepAveraged: false } },
       { name: 'RALM (no global attention)', s1: s1a, opts: { alpha: 0, beta: 1, learnBlend: false, keepAveraged: false } },
-      { name: 'RALM (concatenation)', s1: s1c, opts: {} },
+      { name: ablation, s1: s1c, opts: {} },
     ];
     const served: Array<{ name: string; s1: Stage1Result; model: RalmModel }> = [];
     const scoresNewItems = (name: string): boolean => name === 'RALM' || name === 'RALM (averaged seeds)' || (name === 'RALM (untrained)' && !methods.has('RALM'));
@@ -299,7 +304,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       }
     }
     const ownBaseline = o.baselineEpochs !== undefined && o.baselineEpochs !== (o.stage1?.epochs ?? undefined);
-    const yt = new YoutubeDnn(ownBaseline && methods.has('YouTube-DNN-style') ? await stage1('attention', { epochs: o.baselineEpochs, patience: o.stage1?.patience }) : s1a);
+    const yt = new YoutubeDnn(ownBaseline && methods.has('YouTube-DNN-style') ? await stage1(merge, { epochs: o.baselineEpochs, patience: o.stage1?.patience }) : s1a);
     if (methods.has('YouTube-DNN-style')) await evalOne(yt, seed);
     const pop = MostPopular.fromContext(ctx);
     if (methods.has('most popular')) await evalOne(Object.assign(pop, { scoreSlot: freshPopularity.scoreSlot }), seed);

@@ -1,7 +1,7 @@
 /** `ralm eval [recommend]` and `ralm eval audience`: RALM measured against its ablations and baselines. */
 import { resolve } from 'node:path';
-import { AUDIENCE_EVAL_DEFAULTS, LEVEL_SWEEP, METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/defaults.js';
-import { defaultHidden, TRAIN_DEFAULTS } from '../../train/defaults.js';
+import { AUDIENCE_EVAL_DEFAULTS, LEVEL_SWEEP, mergeAblation, METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/defaults.js';
+import { defaultHidden, STAGE1_DEFAULTS, TRAIN_DEFAULTS } from '../../train/defaults.js';
 import { asDefault, bool, int, list, num, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
 import { emit, log, writeResult, writeText } from '../output.js';
@@ -23,6 +23,7 @@ const RECOMMEND_OPTIONS = {
   aucNegatives: { flag: 'auc-negatives', arg: 'N', default: asDefault(r.aucNegatives), help: 'negatives per test click for AUC', parse: int() },
   maxSeeds: { flag: 'max-seeds', arg: 'N', default: asDefault(r.maxSeeds), help: 'seeds clustered per candidate at most (sampled)', parse: int() },
   ...TRAINING_OPTIONS,
+  merge: { flag: 'merge', arg: 'attention|concat', default: STAGE1_DEFAULTS.merge, help: 'how the RALM rows\' stage 1 merges the fields (the merge ablation row uses the other)', parse: oneOf(['attention', 'concat'] as const) },
   baselineEpochs: { flag: 'baseline-epochs', arg: 'N', defaultText: '--epochs', help: 'stage 1 epochs of the YouTube-DNN-style baseline\'s own tower (when RALM\'s differ)', parse: int(0) },
   validation: { flag: 'validation', boolean: true, help: 'evaluate on the validation split of the training period (no test row is read)', parse: bool },
   priorSweep: { flag: 'prior-sweep', arg: 'X,…', defaultText: 'none', help: 'also evaluate the trained RALM served with each of these popularity-prior weights λ (rows "RALM (λ = X)"; with --validation: how each protocol moves with λ, on no test row)', parse: list(num(-10, 10)) },
@@ -53,6 +54,8 @@ const recommend = defineCommand({
     const data = datasetFrom('eval', values, positionals, given, resolve, SYNTHETIC_ONLY);
     const v = withDatasetDefaults(data.kind, values, given, RECOMMEND_OPTIONS);
     const m = v.m;
+    const itself = mergeAblation(v.merge === 'attention' ? 'concat' : 'attention');
+    if (v.methods?.includes(itself)) throw new UsageError(`--methods: "${itself}" is RALM itself with --merge ${v.merge}; the merge ablation is "${mergeAblation(v.merge)}"`);
     const { evalRecommend } = await import('../../eval/recommend-eval.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
@@ -62,7 +65,7 @@ const recommend = defineCommand({
       split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, itemLevels: v.itemLevels === 'off' ? false : undefined, levelSweep: v.levelSweep, levelPolicies: v.levelPolicies, newItemPlacebo: v.newItemPlacebo, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
-      stage1: { m, hidden: defaultHidden(m), epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
+      stage1: { m, hidden: defaultHidden(m), merge: v.merge, epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
       stage2: { h: m, k: v.k, epochs: v.stage2Epochs, learningRate: v.stage2Lr, patience: TRAIN_DEFAULTS.stage2.patience, maxItems: v.stage2MaxItems, ...stages.stage2 },
       seedCounts: v.seedCounts, newItemSeeds: v.newItemSeeds, newItemsMax: v.newItems,
       log: (l) => bar.log(l), onProgress: (p) => bar.update(p),
