@@ -67,6 +67,20 @@ describe('ralm train, users import, eval (command line)', () => {
     assert.ok(doc.tracking.some((t) => t.validation === 'prec@10, held-out clicks' && t.runs === 6), 'the default validation measure is tracked against the evaluation');
   });
 
+  it('eval --merge concat: RALM on the concatenation tower, the attention merge as the ablation row; naming RALM itself as the ablation is refused', async () => {
+    const r = await ralm('eval', ...small, '--merge', 'concat', '--methods', 'RALM,RALM (attention merge)', '--seeds', '1', '--max-users', '40', '--min-train-clicks', '5', '--seed-counts', '1', '--new-items', '5', '--fresh-window', '0', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { runs: Array<{ method: string }>; training: Array<{ method: string }>; settings: { stage1: { merge: string } } };
+    assert.deepEqual(doc.runs.map((x) => x.method), ['RALM', 'RALM (attention merge)']);
+    assert.deepEqual(doc.training.filter((t) => t.method.startsWith('stage 1')).map((t) => t.method), ['stage 1 (concat)', 'stage 1 (attention)'], 'RALM\'s tower first, the ablation\'s second');
+    assert.equal(doc.settings.stage1.merge, 'concat');
+    assert.match(r.stderr, /\[stage 1, concat\] .*merge concat/);
+
+    const refused = await ralm('eval', ...small, '--merge', 'concat', '--methods', 'RALM,RALM (concatenation)', '--json');
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /"RALM \(concatenation\)" is RALM itself with --merge concat; the merge ablation is "RALM \(attention merge\)"/);
+  });
+
   it('tune --json: trials drawn from the grid on the validation split, the best by the chosen metric', async () => {
     const r = await ralm('tune', '--dataset', 'synthetic', '--users', '300', '--items', '80', '--m', '8', '--k', '2,3', '--epochs', '0', '--stage2-epochs', '1', '--stage2-objective', 'items,users', '--trials', '3', '--max-users', '60', '--select', 'auc', '--json');
     assert.equal(r.code, 0, r.stderr);
