@@ -47,6 +47,12 @@ export interface AudienceEvalOptions {
   trainLoss?: 'softmax' | 'bce';
   /** Train on a seeded sample of this many items (0: every item), for large logs; recorded in the result. */
   trainMaxItems?: number;
+  /** Which weights that training updates: every one, or all but the transform T (stage2-model.ts trainableParams). */
+  trainParams?: 'all' | 'attention';
+  /** That training's Adam learning rate. */
+  trainLr?: number;
+  /** Whether that training also learns the blend α, β (from the identity configuration's 0.3 / 0.7). */
+  trainBlend?: 'fixed' | 'learned';
   log?: (line: string) => void;
 }
 
@@ -108,6 +114,7 @@ export async function evalAudience(clicks: ClickLog, options: AudienceEvalOption
   const settings = {
     rank: o.rank, hideShare: o.hideShare, minClickers: o.minClickers, maxClickers: o.maxClickers,
     items: o.items, ns: o.ns, ks: o.ks, seed: o.seed, trainEpochs: o.trainEpochs, trainNegatives: o.trainNegatives, trainLoss: o.trainLoss, trainMaxItems: o.trainMaxItems,
+    trainParams: o.trainParams, trainLr: o.trainLr, trainBlend: o.trainBlend,
   };
   const nu = clicks.userIds.length;
   const ni = clicks.itemIds.length;
@@ -185,12 +192,13 @@ export async function evalAudience(clicks: ClickLog, options: AudienceEvalOption
       h, k, epochs: settings.trainEpochs, seed: settings.seed, negativeSampling: settings.trainNegatives, dataset: clicks.name, log: (l) => log(`  ${l}`),
       ...(settings.trainMaxItems > 0 ? { maxItems: settings.trainMaxItems } : {}),
       objective: 'users', loss: settings.trainLoss, negatives: settings.trainLoss === 'softmax' ? 20 : 4, validationMetric: 'users', init: 'identity',
+      train: settings.trainParams, learningRate: settings.trainLr, learnBlend: settings.trainBlend === 'learned',
       // SVD factors are unit rows, as the untrained rows use them.
       inputScaling: 'none',
     });
     training = { epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, kept: r.kept, seconds: (performance.now() - t1) / 1000 };
     const kept = r.kept === 'trained' ? `epoch ${r.bestEpoch} of ${r.history.length}` : 'the identity configuration: no epoch validated better';
-    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainLoss}, ${settings.trainNegatives} negatives; kept ${kept})` });
+    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainLoss}, ${settings.trainNegatives} negatives, ${settings.trainParams === 'all' ? 'every weight' : 'T held'}, Adam ${settings.trainLr}, blend ${settings.trainBlend}; kept ${kept})` });
   }
 
   // RALM through the audience service, several items per scan.

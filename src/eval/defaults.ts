@@ -58,7 +58,7 @@ export const LEVEL_SWEEP: Record<string, ItemLevelOptions | false> = {
  */
 export const AUDIENCE_EVAL_DEFAULTS: Readonly<Required<Omit<AudienceEvalOptions, 'log'>>> = {
   rank: 64, hideShare: 0.5, minClickers: 20, maxClickers: 5000, items: 200, ns: [10, 50, 100], ks: [5, 20], seed: 1,
-  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform', trainLoss: 'softmax', trainMaxItems: 0,
+  backend: 'cpu', trainEpochs: 0, trainNegatives: 'uniform', trainLoss: 'softmax', trainMaxItems: 0, trainParams: 'all', trainLr: 3e-3, trainBlend: 'fixed',
 };
 
 /** `ralm tune`'s defaults: 8 trials, selected by the paper's prec@10. */

@@ -141,6 +141,8 @@ describe('ralm usage errors', () => {
       [['eval', '--dataset', 'movielens', 'schema.json'], /^ralm: eval: "schema.json": a schema file goes with --dataset schema, not --dataset movielens/, 'eval [recommend]'],
       [['eval', 'audience', '--dataset', 'schema'], /^ralm: eval audience: --dataset schema takes the schema file as the argument/, 'eval audience'],
       [['eval', 'audience', '--dataset', 'synthetic', '--train-negatives', 'activity'], /^ralm: eval audience: --train-negatives applies when --train-epochs is above 0/, 'eval audience'],
+      [['eval', 'audience', '--dataset', 'synthetic', '--train-params', 'attention'], /^ralm: eval audience: --train-params applies when --train-epochs is above 0/, 'eval audience'],
+      [['eval', 'audience', '--dataset', 'synthetic', '--train-epochs', '2', '--train-lr', '0'], /^ralm: --train-lr: expected a number in \(0, 1\], got "0"/, 'eval audience'],
       [['train', '--out', 'm', 'shop.json', '--gen-seed', '2'], /^ralm: train: --gen-seed applies to synthetic only, not schema/, 'train'],
       [['train', '--out', 'm', '--allow-feature-leakage'], /^ralm: train: --allow-feature-leakage applies with --train-share or --cut/, 'train'],
       [['data', 'inspect', '--dataset', 'synthetic', '--as-of', '2024-01-02'], /^ralm: data inspect: --as-of applies to schema, movielens, globo only, not synthetic/, 'data inspect'],

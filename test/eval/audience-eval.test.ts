@@ -61,6 +61,14 @@ describe('audience evaluation', () => {
     if (t.kept === 'initial') assert.deepEqual(r.methods[1].atN, r.methods[0].atN, 'the untrained weights, kept, expand as the untrained row does');
   });
 
+  it('passes the training\'s weights, learning rate and blend through, and says which in the row', async () => {
+    const r = await evalAudience(syntheticLog({ users: 600, items: 80, seed: 3 }), { items: 20, rank: 8, ns: [50], ks: [4], trainEpochs: 1, trainParams: 'attention', trainLr: 0.01, trainBlend: 'learned' });
+    assert.equal(r.settings.trainParams, 'attention');
+    assert.equal(r.settings.trainLr, 0.01);
+    assert.equal(r.settings.trainBlend, 'learned');
+    assert.match(r.methods[1].description, /T held, Adam 0\.01, blend learned; kept /);
+  });
+
   it('runs on MovieLens latest-small', async (t) => {
     const dir = join(datasets, 'ml-latest-small');
     if (!existsSync(join(dir, 'ratings.csv'))) {

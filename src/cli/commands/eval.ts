@@ -101,6 +101,9 @@ const AUDIENCE_OPTIONS = {
   trainNegatives: { flag: 'train-negatives', arg: 'uniform|activity', default: asDefault(a.trainNegatives), help: 'how that training draws negatives', parse: oneOf(['uniform', 'activity'] as const) },
   trainMaxItems: { flag: 'train-max-items', arg: 'N', default: asDefault(a.trainMaxItems), help: 'that training uses a seeded sample of this many items (0: all)', parse: int(0) },
   trainLoss: { flag: 'train-loss', arg: 'softmax|bce', default: a.trainLoss, help: 'that training\'s loss over a target and its negative users', parse: oneOf(['softmax', 'bce'] as const) },
+  trainParams: { flag: 'train-params', arg: 'all|attention', default: a.trainParams, help: 'which weights that training updates (attention: all but the transform T)', parse: oneOf(['all', 'attention'] as const) },
+  trainLr: { flag: 'train-lr', arg: 'X', default: asDefault(a.trainLr), help: 'that training\'s Adam learning rate', parse: num(0, 1, { min: true }) },
+  trainBlend: { flag: 'train-blend', arg: 'fixed|learned', default: a.trainBlend, help: 'whether that training learns the blend α, β', parse: oneOf(['fixed', 'learned'] as const) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
 } as const satisfies OptionTable;
 
@@ -116,13 +119,16 @@ const audience = defineCommand({
   positionals: true,
   async run({ values: v, positionals, given }) {
     const data = datasetFrom('eval audience', v, positionals, given, resolve);
-    if (given.has('train-negatives') && v.trainEpochs === 0) throw new UsageError('eval audience: --train-negatives applies when --train-epochs is above 0');
+    for (const flag of ['train-negatives', 'train-loss', 'train-max-items', 'train-params', 'train-lr', 'train-blend']) {
+      if (given.has(flag) && v.trainEpochs === 0) throw new UsageError(`eval audience: --${flag} applies when --train-epochs is above 0`);
+    }
     const { openClickLog } = await import('../../data/open.js');
     const { evalAudience, summarizeAudience } = await import('../../eval/audience-eval.js');
     const clicks = await openClickLog({ ...data, seed: v.seed, onRead: showRead });
     const opts = {
       rank: v.rank, hideShare: v.hide, items: v.items, minClickers: v.minClickers, maxClickers: v.maxClickers,
-      ns: v.ns, ks: v.ks, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, trainLoss: v.trainLoss, trainMaxItems: v.trainMaxItems, log,
+      ns: v.ns, ks: v.ks, backend: v.backend, trainEpochs: v.trainEpochs, trainNegatives: v.trainNegatives, trainLoss: v.trainLoss, trainMaxItems: v.trainMaxItems,
+      trainParams: v.trainParams, trainLr: v.trainLr, trainBlend: v.trainBlend, log,
     };
     if (v.seeds !== undefined) {
       const runs = [];
