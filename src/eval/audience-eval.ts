@@ -47,8 +47,12 @@ export interface AudienceEvalOptions {
   trainLoss?: 'softmax' | 'bce';
   /** Train on a seeded sample of this many items (0: every item), for large logs; recorded in the result. */
   trainMaxItems?: number;
-  /** Which weights that training updates: every one, or all but the transform T (stage2-model.ts trainableParams). */
-  trainParams?: 'all' | 'attention';
+  /**
+   * Which weights that training updates: every one, or all but the transform T
+   * (stage2-model.ts trainableParams). Several: each is trained, and the one whose kept weights
+   * validate best on the held-out items is the trained row.
+   */
+  trainParams?: Array<'all' | 'attention'>;
   /** That training's Adam learning rate. */
   trainLr?: number;
   /** Whether that training also learns the blend α, β (from the identity configuration's 0.3 / 0.7). */
@@ -73,7 +77,11 @@ export interface AudienceEvalResult {
    * When trainEpochs > 0: the stage-2 training run — validation AUC (users per item, held-out
    * items) of the start (the identity configuration) and of the weights kept, and which they are.
    */
-  training: { epochs: number; bestEpoch: number; initialValidationAuc: number; bestValidationAuc: number; kept: string; seconds: number } | null;
+  training: {
+    epochs: number; bestEpoch: number; initialValidationAuc: number; bestValidationAuc: number; kept: string; seconds: number;
+    /** The weights trained (`trainParams`) of the row, and every candidate's validation when several were tried. */
+    params: 'all' | 'attention'; candidates: Array<{ params: 'all' | 'attention'; bestValidationAuc: number; kept: string }>;
+  } | null;
   data: { users: number; items: number; clicks: number; evalItems: number; hiddenClicks: number; seedsPerItem: { median: number; min: number; max: number } };
   svdSeconds: number;
   methods: MethodMetrics[];
@@ -188,17 +196,26 @@ export async function evalAudience(clicks: ClickLog, options: AudienceEvalOption
     const t1 = performance.now();
     // Audience expansion ranks users for a seed set: the users-per-item task, from the untrained
     // (identity) configuration, kept only where held-out items validate it better.
-    const r = await trainStage2(factors, h, { user: tu, item: ti }, {
-      h, k, epochs: settings.trainEpochs, seed: settings.seed, negativeSampling: settings.trainNegatives, dataset: clicks.name, log: (l) => log(`  ${l}`),
-      ...(settings.trainMaxItems > 0 ? { maxItems: settings.trainMaxItems } : {}),
-      objective: 'users', loss: settings.trainLoss, negatives: settings.trainLoss === 'softmax' ? 20 : 4, validationMetric: 'users', init: 'identity',
-      train: settings.trainParams, learningRate: settings.trainLr, learnBlend: settings.trainBlend === 'learned',
-      // SVD factors are unit rows, as the untrained rows use them.
-      inputScaling: 'none',
-    });
-    training = { epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, kept: r.kept, seconds: (performance.now() - t1) / 1000 };
+    const candidates: Array<{ params: 'all' | 'attention'; r: Awaited<ReturnType<typeof trainStage2>> }> = [];
+    for (const params of new Set(settings.trainParams)) {
+      candidates.push({ params, r: await trainStage2(factors, h, { user: tu, item: ti }, {
+        h, k, epochs: settings.trainEpochs, seed: settings.seed, negativeSampling: settings.trainNegatives, dataset: clicks.name, log: (l) => log(`  [${params}] ${l}`),
+        ...(settings.trainMaxItems > 0 ? { maxItems: settings.trainMaxItems } : {}),
+        objective: 'users', loss: settings.trainLoss, negatives: settings.trainLoss === 'softmax' ? 20 : 4, validationMetric: 'users', init: 'identity',
+        train: params, learningRate: settings.trainLr, learnBlend: settings.trainBlend === 'learned',
+        // SVD factors are unit rows, as the untrained rows use them.
+        inputScaling: 'none',
+      }) });
+    }
+    // The first best: ties keep the order given.
+    const { params, r } = candidates.reduce((best, c) => (c.r.bestValidationAuc > best.r.bestValidationAuc ? c : best));
+    if (candidates.length > 1) log(`  kept the training of ${params === 'all' ? 'every weight' : 'all but T'} (held-out items: ${candidates.map((c) => `${c.params} ${c.r.bestValidationAuc.toFixed(4)}`).join(', ')})`);
+    training = {
+      epochs: r.history.length, bestEpoch: r.bestEpoch, initialValidationAuc: r.initialValidationAuc, bestValidationAuc: r.bestValidationAuc, kept: r.kept, seconds: (performance.now() - t1) / 1000,
+      params, candidates: candidates.map((c) => ({ params: c.params, bestValidationAuc: c.r.bestValidationAuc, kept: c.r.kept })),
+    };
     const kept = r.kept === 'trained' ? `epoch ${r.bestEpoch} of ${r.history.length}` : 'the identity configuration: no epoch validated better';
-    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainLoss}, ${settings.trainNegatives} negatives, ${settings.trainParams === 'all' ? 'every weight' : 'T held'}, Adam ${settings.trainLr}, blend ${settings.trainBlend}; kept ${kept})` });
+    models.push({ k, model: r.model, label: `RALM (k=${k}, trained)`, description: `audience expansion with stage-2 weights trained on the visible clicks (${settings.trainLoss}, ${settings.trainNegatives} negatives, ${params === 'all' ? 'every weight' : 'T held'}${candidates.length > 1 ? ', chosen on held-out items' : ''}, Adam ${settings.trainLr}, blend ${settings.trainBlend}; kept ${kept})` });
   }
 
   // RALM through the audience service, several items per scan.

@@ -62,11 +62,28 @@ describe('audience evaluation', () => {
   });
 
   it('passes the training\'s weights, learning rate and blend through, and says which in the row', async () => {
-    const r = await evalAudience(syntheticLog({ users: 600, items: 80, seed: 3 }), { items: 20, rank: 8, ns: [50], ks: [4], trainEpochs: 1, trainParams: 'attention', trainLr: 0.01, trainBlend: 'learned' });
-    assert.equal(r.settings.trainParams, 'attention');
+    const r = await evalAudience(syntheticLog({ users: 600, items: 80, seed: 3 }), { items: 20, rank: 8, ns: [50], ks: [4], trainEpochs: 1, trainParams: ['attention'], trainLr: 0.01, trainBlend: 'learned' });
+    assert.deepEqual(r.settings.trainParams, ['attention']);
+    assert.equal(r.training?.params, 'attention');
+    assert.equal(r.training?.candidates.length, 1);
     assert.equal(r.settings.trainLr, 0.01);
     assert.equal(r.settings.trainBlend, 'learned');
     assert.match(r.methods[1].description, /T held, Adam 0\.01, blend learned; kept /);
+  });
+
+  it('with several trainings, keeps the one whose weights validate best on held-out items, and records each', async () => {
+    const log = syntheticLog({ users: 600, items: 80, seed: 3 });
+    const opts = { items: 20, rank: 8, ns: [50], ks: [4], trainEpochs: 2 };
+    const both = await evalAudience(log, { ...opts, trainParams: ['all', 'attention'] });
+    const t = both.training as NonNullable<typeof both.training>;
+    assert.deepEqual(t.candidates.map((c) => c.params), ['all', 'attention']);
+    const best = Math.max(...t.candidates.map((c) => c.bestValidationAuc));
+    assert.equal(t.bestValidationAuc, best);
+    assert.equal(t.params, t.candidates.find((c) => c.bestValidationAuc === best)?.params);
+    // The kept row expands exactly as that training alone does.
+    const alone = await evalAudience(log, { ...opts, trainParams: [t.params] });
+    assert.deepEqual(both.methods[1].atN, alone.methods[1].atN);
+    assert.match(both.methods[1].description, /chosen on held-out items/);
   });
 
   it('runs on MovieLens latest-small', async (t) => {

@@ -101,7 +101,7 @@ const AUDIENCE_OPTIONS = {
   trainNegatives: { flag: 'train-negatives', arg: 'uniform|activity', default: asDefault(a.trainNegatives), help: 'how that training draws negatives', parse: oneOf(['uniform', 'activity'] as const) },
   trainMaxItems: { flag: 'train-max-items', arg: 'N', default: asDefault(a.trainMaxItems), help: 'that training uses a seeded sample of this many items (0: all)', parse: int(0) },
   trainLoss: { flag: 'train-loss', arg: 'softmax|bce', default: a.trainLoss, help: 'that training\'s loss over a target and its negative users', parse: oneOf(['softmax', 'bce'] as const) },
-  trainParams: { flag: 'train-params', arg: 'all|attention', default: a.trainParams, help: 'which weights that training updates (attention: all but the transform T)', parse: oneOf(['all', 'attention'] as const) },
+  trainParams: { flag: 'train-params', arg: 'all|attention,…', default: asDefault(a.trainParams), help: 'which weights that training updates (attention: all but the transform T); several: each trained, the best on held-out items kept', parse: list(oneOf(['all', 'attention'] as const)) },
   trainLr: { flag: 'train-lr', arg: 'X', default: asDefault(a.trainLr), help: 'that training\'s Adam learning rate', parse: num(0, 1, { min: true }) },
   trainBlend: { flag: 'train-blend', arg: 'fixed|learned', default: a.trainBlend, help: 'whether that training learns the blend α, β', parse: oneOf(['fixed', 'learned'] as const) },
   out: { flag: 'out', arg: 'FILE', help: 'write the result (JSON)', parse: str() },
