@@ -27,14 +27,14 @@ describe('per-dataset training defaults', () => {
     assert.equal(s.stage2ItemNegatives, TRAIN_DEFAULTS.stage2.itemSampling);
   });
 
-  it("globo's stage-1 merge applies where the command has the flag (ralm train), and a given flag wins", () => {
+  it('both datasets merge stage 1 by attention (chosen on validation); a given --merge wins', () => {
     const table = { ...TRAINING_OPTIONS, merge: { flag: 'merge', arg: 'attention|concat', default: 'attention', help: 'merge', parse: oneOf(['attention', 'concat'] as const) } } as const satisfies OptionTable;
     const p = parseOptions([], table);
-    assert.equal(withDatasetDefaults('globo', p.values, p.given, table).merge, 'concat');
+    assert.equal(withDatasetDefaults('globo', p.values, p.given, table).merge, 'attention');
     assert.equal(withDatasetDefaults('movielens', p.values, p.given, table).merge, 'attention');
-    const q = parseOptions(['--merge', 'attention'], table);
-    assert.equal(withDatasetDefaults('globo', q.values, q.given, table).merge, 'attention');
-    assert.equal('merge' in withDatasetDefaults('globo', parseOptions([], TRAINING_OPTIONS).values, new Set(), TRAINING_OPTIONS), false);
+    const q = parseOptions(['--merge', 'concat'], table);
+    assert.equal(withDatasetDefaults('globo', q.values, q.given, table).merge, 'concat');
+    for (const kind of ['globo', 'movielens'] as const) assert.equal('merge' in (DATASET_TRAINING_DEFAULTS[kind] ?? {}), false, kind);
   });
 
   it('a setting the command has no flag for is not added', () => {
