@@ -16,9 +16,17 @@ import type { ItemLevelOptions } from '../engine/item-levels.js';
  */
 export const METHODS = ['RALM', 'RALM (untrained)', 'RALM (averaged seeds)', 'RALM (no local attention)', 'RALM (no global attention)', 'RALM (concatenation)', 'RALM (attention merge)', 'YouTube-DNN-style', 'most popular'] as const;
 
-/** The merge ablation's row name beside a RALM whose tower merges by `merge`. */
-export function mergeAblation(merge: 'attention' | 'concat'): 'RALM (concatenation)' | 'RALM (attention merge)' {
-  return merge === 'attention' ? 'RALM (concatenation)' : 'RALM (attention merge)';
+type Merge = 'attention' | 'concat';
+type MergeRow = 'RALM (concatenation)' | 'RALM (attention merge)';
+
+/**
+ * Beside a RALM whose tower merges by `merge`: the other merge, the ablation row trained on it,
+ * and the row name that would be RALM itself (never a method of that evaluation).
+ */
+export function mergeRows(merge: Merge): { other: Merge; ablation: MergeRow; itself: MergeRow } {
+  const row = (m: Merge): MergeRow => (m === 'concat' ? 'RALM (concatenation)' : 'RALM (attention merge)');
+  const other = merge === 'attention' ? 'concat' : 'attention';
+  return { other, ablation: row(other), itself: row(merge) };
 }
 
 /**

@@ -35,6 +35,7 @@ import { distinctPositives } from '../train/pipeline.js';
 import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { ITEM_LEVEL_DEFAULTS, type ItemLevelOptions } from '../engine/item-levels.js';
 import type { RalmModel } from '../model/model.js';
+import { RalmError } from '../util/errors.js';
 import { withDefaults } from '../util/options.js';
 import { Rng } from '../util/rng.js';
 import { MostPopular } from './baselines.js';
@@ -45,7 +46,7 @@ import { RalmRecommender, YoutubeDnn, type RalmRecommenderOptions } from './reco
 import { recommendMarkdown, validationTracking, type TrainingRecord, type Tracking } from './recommend-report.js';
 import { summarizeRuns, type ReportJson, type RunRecord } from './report.js';
 import { openValidationSplit } from './validation-split.js';
-import { LEVEL_SWEEP, mergeAblation, METHODS, RECOMMEND_EVAL_DEFAULTS } from './defaults.js';
+import { LEVEL_SWEEP, mergeRows, METHODS, RECOMMEND_EVAL_DEFAULTS } from './defaults.js';
 
 export type { NewItemRow } from './new-items.js';
 
@@ -173,10 +174,9 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
   const log = o.log ?? (() => undefined);
   const { seeds, ks, maxSeeds } = o;
   const merge = o.stage1?.merge ?? 'attention';
-  const ablation = mergeAblation(merge);
-  const other = mergeAblation(merge === 'attention' ? 'concat' : 'attention');
-  if (o.methods?.includes(other)) throw new RangeError(`methods: "${other}" is RALM itself when stage 1 merges by ${merge === 'attention' ? 'attention' : 'concatenation'}; the merge ablation is "${ablation}"`);
-  const methods = new Set((o.methods ?? METHODS).filter((m) => m !== other));
+  const { other, ablation, itself } = mergeRows(merge);
+  if (o.methods?.includes(itself)) throw new RalmError('RALM_ERR_VALIDATION', `methods: "${itself}" is RALM itself when stage 1 merges by ${merge}; the merge ablation is "${ablation}"`, { field: 'methods' });
+  const methods = new Set((o.methods ?? METHODS).filter((m) => m !== itself));
   const { ds, split, kind } = o.validation ? await openValidationSplit(o) : await openSplit(o);
   const evaluatedOn = o.validation ? 'validation' as const : 'test' as const;
   const ctx = buildContext(ds, split, { maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, seed: 1 });
@@ -229,7 +229,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       return r;
     };
     const s1a = await stage1(merge);
-    const s1c = methods.has(ablation) ? await stage1(merge === 'attention' ? 'concat' : 'attention') : null;
+    const s1c = methods.has(ablation) ? await stage1(other) : null;
     const variants: Array<{ name: (typeof METHODS)[number]; s1: Stage1Result | null; opts: Stage2Options }> = [
       { name: 'RALM', s1: s1a, opts: {} },
       // The ablations are fixed configurations: none may turn into another by the keep check's averaged-seeds alternative.

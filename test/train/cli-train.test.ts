@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { loadModel } from '../../src/model/model.js';
 import { modelId } from '../../src/model/identity.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
+import { evalRecommend } from '../../src/eval/recommend-eval.js';
+import { RalmError } from '../../src/util/errors.js';
 
 
 const small = ['--dataset', 'synthetic', '--users', '300', '--items', '80', '--m', '8', '--k', '3', '--epochs', '1', '--stage2-epochs', '1'];
@@ -79,6 +81,9 @@ describe('ralm train, users import, eval (command line)', () => {
     const refused = await ralm('eval', ...small, '--merge', 'concat', '--methods', 'RALM,RALM (concatenation)', '--json');
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /"RALM \(concatenation\)" is RALM itself with --merge concat; the merge ablation is "RALM \(attention merge\)"/);
+    // The library refuses it too, with the project's coded error, before reading any data.
+    await assert.rejects(evalRecommend({ data: { kind: 'synthetic' }, stage1: { merge: 'concat' }, methods: ['RALM (concatenation)'] }),
+      (e: RalmError) => e.code === 'RALM_ERR_VALIDATION' && /RALM itself when stage 1 merges by concat; the merge ablation is "RALM \(attention merge\)"/.test(e.message));
   });
 
   it('tune --json: trials drawn from the grid on the validation split, the best by the chosen metric', async () => {

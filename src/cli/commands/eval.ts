@@ -1,6 +1,6 @@
 /** `ralm eval [recommend]` and `ralm eval audience`: RALM measured against its ablations and baselines. */
 import { resolve } from 'node:path';
-import { AUDIENCE_EVAL_DEFAULTS, LEVEL_SWEEP, mergeAblation, METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/defaults.js';
+import { AUDIENCE_EVAL_DEFAULTS, LEVEL_SWEEP, mergeRows, METHODS, RECOMMEND_EVAL_DEFAULTS } from '../../eval/defaults.js';
 import { defaultHidden, STAGE1_DEFAULTS, TRAIN_DEFAULTS } from '../../train/defaults.js';
 import { asDefault, bool, int, list, num, oneOf, share, str, UsageError, type OptionTable } from '../../util/options.js';
 import { defineCommand, type CommandGroup } from '../command.js';
@@ -54,8 +54,8 @@ const recommend = defineCommand({
     const data = datasetFrom('eval', values, positionals, given, resolve, SYNTHETIC_ONLY);
     const v = withDatasetDefaults(data.kind, values, given, RECOMMEND_OPTIONS);
     const m = v.m;
-    const itself = mergeAblation(v.merge === 'attention' ? 'concat' : 'attention');
-    if (v.methods?.includes(itself)) throw new UsageError(`--methods: "${itself}" is RALM itself with --merge ${v.merge}; the merge ablation is "${mergeAblation(v.merge)}"`);
+    const { itself, ablation } = mergeRows(v.merge);
+    if (v.methods?.includes(itself)) throw new UsageError(`--methods: "${itself}" is RALM itself with --merge ${v.merge}; the merge ablation is "${ablation}"`);
     const { evalRecommend } = await import('../../eval/recommend-eval.js');
     const { ProgressBar } = await import('../../train/progress.js');
     const bar = new ProgressBar();
