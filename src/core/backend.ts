@@ -17,6 +17,8 @@ export interface PreparedRequest {
   readonly eNorm: number;
   /** Top-K size; 0 asks for every score in input order instead. */
   readonly topK: number;
+  /** false: the items' level offsets are left out of the added term (ItemTable.priorsFor); default true. */
+  readonly levels?: boolean;
 }
 
 /** Per-candidate outputs. For a top-K request, `index` is the position in the request's candidate list. */

@@ -387,9 +387,10 @@ export class ItemTable {
   get typicalLevel(): TypicalLevel | undefined { return this.terms.typical; }
 
   /** Per slot, prior + level offset (float32); null when both are 0 everywhere, so callers skip the pass. */
-  get priors(): Float32Array | null {
-    return this.terms.values;
-  }
+  get priors(): Float32Array | null { return this.terms.values; }
+
+  /** The term a request adds: `priors`, or (levels false: a fresh-only list, docs/http-api.md) the prior alone. */
+  priorsFor(levels: boolean): Float32Array | null { return levels ? this.terms.values : this.terms.withoutLevels; }
 
   /** Number of retired slots still pinned by live snapshots (for tests and metrics). */
   get pendingReclaim(): number {

@@ -24,6 +24,8 @@ export interface TypicalLevel {
 
 export class ItemTerms {
   private sums = new Float32Array(0);
+  /** Per slot, the prior alone (no level offset): what a request that turns levels off adds. */
+  private plain = new Float32Array(0);
   private clickers = new Uint32Array(0);
   private offsets = new Float32Array(0);
   private levels = new Float32Array(0);
@@ -44,6 +46,7 @@ export class ItemTerms {
       return b;
     };
     this.sums = grown(this.sums, (n) => new Float32Array(n));
+    this.plain = grown(this.plain, (n) => new Float32Array(n));
     this.clickers = grown(this.clickers, (n) => new Uint32Array(n));
     this.offsets = grown(this.offsets, (n) => new Float32Array(n));
     this.levels = grown(this.levels, (n) => new Float32Array(n).fill(NaN));
@@ -57,7 +60,9 @@ export class ItemTerms {
     this.offsets[slot] = offset;
     this.counted[slot] = 0;
     if (offset !== 0) this.anyOffset = true;
-    this.sums[slot] = Math.fround(popularityPrior(this.lambda, clickers) + offset);
+    const prior = popularityPrior(this.lambda, clickers);
+    this.sums[slot] = Math.fround(prior + offset);
+    this.plain[slot] = Math.fround(prior);
   }
 
   /** The slot became visible: it joins the typical level when established with a known level. */
@@ -99,5 +104,10 @@ export class ItemTerms {
   /** Per slot, prior + offset; null when λ is 0 and no item has an offset (scores stay exactly the blend). */
   get values(): Float32Array | null {
     return this.lambda === 0 && !this.anyOffset ? null : this.sums;
+  }
+
+  /** Per slot, the prior alone, every level offset left out; null when λ is 0. */
+  get withoutLevels(): Float32Array | null {
+    return this.lambda === 0 ? null : this.plain;
   }
 }

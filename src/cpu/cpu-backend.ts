@@ -147,7 +147,7 @@ export class CpuBackend implements Backend {
       const n = reqs[0].slots.length;
       const outs = reqs.map(() => ({ score: new Float32Array(n), cosGlobal: new Float32Array(n), cosLocal: new Float32Array(n) }));
       this.scoreBatchInto(reqs, table, outs);
-      for (const o of outs) addPriors(o.score, reqs[0].slots, table.priors);
+      outs.forEach((o, j) => addPriors(o.score, reqs[0].slots, table.priorsFor(reqs[j].levels !== false)));
       group.forEach((ri, j) => (out[ri] = rowsFromScores(outs[j].score, outs[j].cosGlobal, outs[j].cosLocal, reqs[j].topK)));
     }
     return out;
@@ -181,7 +181,7 @@ export class CpuBackend implements Backend {
     const out = await pool.scoreOffloaded(localSlots, segments, workers, reqs.map((r) => ({ q: r.q, e: r.e, eNorm: r.eNorm })), args, chunkFor(B, table));
     if (!out) return null;
     // Read at once: the outputs stay valid only until the next offloaded job.
-    return reqs.map((r, b) => rowsFromBatch(out, order, B, b, n, r.topK, r.slots, table.priors));
+    return reqs.map((r, b) => rowsFromBatch(out, order, B, b, n, r.topK, r.slots, table.priorsFor(r.levels !== false)));
   }
 
   /** Scores requests that share one candidate list (`reqs[0].slots`) into their outputs, in candidate order. */

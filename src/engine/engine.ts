@@ -265,7 +265,7 @@ export class RalmEngine {
     const snapshot = this.table.acquire();
     try {
       const shared = new SharedCandidates(this.table);
-      const prepared = requests.map((r, i) => prepareQuery(this.model, this.table.stride, es[i], shared.items(r.items, `requests[${i}].items`), 0));
+      const prepared = requests.map((r, i) => prepareQuery(this.model, this.table.stride, es[i], shared.items(r.items, `requests[${i}].items`), 0, r.itemLevels !== false));
       const nonEmpty = prepared.map((p, i) => (p.slots.length > 0 ? i : -1)).filter((i) => i >= 0);
       const { value: rows, backend } = nonEmpty.length > 0
         ? await this.devices.run('score', (b) => b.run(nonEmpty.map((i) => prepared[i]), this.table))

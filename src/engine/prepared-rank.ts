@@ -52,7 +52,7 @@ export class PreparedRank {
 }
 
 /** q = W_l e (once per request: per candidate the cost is then k·h), with e and q padded to the table's stride. */
-export function prepareQuery(model: RalmModel, stride: number, e: Float32Array, slots: Uint32Array, topK: number): PreparedRequest {
+export function prepareQuery(model: RalmModel, stride: number, e: Float32Array, slots: Uint32Array, topK: number, levels = true): PreparedRequest {
   const { h } = model.manifest;
   const W = model.weights.localWeight;
   const q = new Float32Array(stride);
@@ -65,7 +65,7 @@ export function prepareQuery(model: RalmModel, stride: number, e: Float32Array, 
     ep[o] = e[o];
     ee += e[o] * e[o];
   }
-  return { slots, q, e: ep, eNorm: Math.sqrt(ee), topK };
+  return { slots, q, e: ep, eNorm: Math.sqrt(ee), topK, levels };
 }
 
 /**
@@ -81,7 +81,7 @@ export function prepareRank(model: RalmModel, table: ItemTable, e: Float32Array,
     // The ids are not kept: the pinned slots name their items (ItemTable.idOf), and a queued
     // request holding 10,000 strings would have every young-generation collection meanwhile copy
     // them, then promote them to the old generation.
-    return new PreparedRank(prepareQuery(model, table.stride, e, slots, topK), table, snapshot);
+    return new PreparedRank(prepareQuery(model, table.stride, e, slots, topK, r.itemLevels !== false), table, snapshot);
   } catch (err) {
     snapshot.release();
     throw err;

@@ -19,6 +19,13 @@ export interface RankRequest {
   k: number;
   /** Item ids never to return. */
   exclude?: readonly string[];
+  /**
+   * Add the level offsets few-clicker items were published with (default true). false ranks by
+   * the look-alike score and the popularity prior alone: for a list of fresh items only, where
+   * the offsets would give every item below the levelling line the established items' prior
+   * (docs/quality.md, "A level policy for fresh candidates").
+   */
+  itemLevels?: boolean;
 }
 
 export interface RankedItem {
@@ -48,6 +55,8 @@ export interface ScoreRequest {
   user: UserInput;
   /** Item ids; scores come back in this order, duplicates included. */
   items: readonly string[];
+  /** As RankRequest.itemLevels. */
+  itemLevels?: boolean;
 }
 
 export interface ScoreResult extends ResultInfo {

@@ -95,22 +95,28 @@ export function userEmbedding(model: RalmModel, user: UserInput, field = 'user')
 }
 
 /** Checks the non-user fields of rank requests (the users are checked by userEmbedding). */
-export function checkRankFields(requests: ReadonlyArray<{ k: number; candidates?: readonly string[]; exclude?: readonly string[] }>): void {
+export function checkRankFields(requests: ReadonlyArray<{ k: number; candidates?: readonly string[]; exclude?: readonly string[]; itemLevels?: boolean }>): void {
   requests.forEach((r, i) => checkRankRequest(r, `requests[${i}].`));
 }
 
 /** Checks the non-user fields of one rank request; fields are named after `prefix` (`requests[3].` in a batch). */
-export function checkRankRequest(r: { k: number; candidates?: readonly string[]; exclude?: readonly string[] }, prefix = ''): void {
+export function checkRankRequest(r: { k: number; candidates?: readonly string[]; exclude?: readonly string[]; itemLevels?: boolean }, prefix = ''): void {
   if (!Number.isSafeInteger(r.k) || r.k < 1) throw new RalmError('RALM_ERR_VALIDATION', `${prefix}k: expected an integer >= 1, got ${String(r.k)}`, { field: `${prefix}k` });
   if (r.candidates !== undefined && !Array.isArray(r.candidates)) throw new RalmError('RALM_ERR_VALIDATION', `${prefix}candidates: expected an array of item ids`, { field: `${prefix}candidates` });
   if (r.exclude !== undefined && !Array.isArray(r.exclude)) throw new RalmError('RALM_ERR_VALIDATION', `${prefix}exclude: expected an array of item ids`, { field: `${prefix}exclude` });
+  checkItemLevels(r.itemLevels, prefix);
 }
 
 /** Checks the item lists of score requests. */
-export function checkScoreFields(requests: ReadonlyArray<{ items: readonly string[] }>): void {
+export function checkScoreFields(requests: ReadonlyArray<{ items: readonly string[]; itemLevels?: boolean }>): void {
   requests.forEach((r, i) => {
     if (!Array.isArray(r.items)) throw new RalmError('RALM_ERR_VALIDATION', `requests[${i}].items: expected an array of item ids`, { field: `requests[${i}].items` });
+    checkItemLevels(r.itemLevels, `requests[${i}].`);
   });
+}
+
+function checkItemLevels(v: unknown, prefix: string): void {
+  if (v !== undefined && typeof v !== 'boolean') throw new RalmError('RALM_ERR_VALIDATION', `${prefix}itemLevels: expected true or false, got ${typeof v}`, { field: `${prefix}itemLevels` });
 }
 
 /** The largest clicker count an item may carry (the table stores counts as uint32). */

@@ -74,3 +74,10 @@ export const error = {
 
 /** The error replies most routes can give. */
 export const errors = { 400: error, 404: error, 413: error, 415: error, 429: error, 503: error, 504: error };
+
+/** A request's `itemLevels` switch (engine RankRequest.itemLevels): one home for its schema and text. */
+export const itemLevels = {
+  type: 'boolean',
+  default: true,
+  description: 'add the level offsets few-clicker items were published with; false for a list of fresh items only (docs/quality.md)',
+};

@@ -54,6 +54,38 @@ for (const target of targets) {
       });
     }
 
+    for (const [storage, lambda] of [['f32', 0.05], ['int8', 0.05], ['f32', 0]] as const) {
+      it(`itemLevels: false scores and ranks as blend + prior alone, beside requests that keep the offsets in one batch (${storage}, λ = ${lambda})`, async () => {
+        const model = withPrior(smallModel({ seed: 181 }), lambda);
+        const engine = await engineFor(model, { storage, slotsPerPage: 256 });
+        const items = levelledItems(model, 401, 182);
+        await engine.upsertItems(items);
+        const ids = items.map((i) => i.id);
+        const plain = items.map((it) => ({ ...it, offset: 0 }));
+        const tol = storage === 'int8' ? [1e-4, 1e-3] : [2e-5, 1e-4];
+        const rng = new Rng(183);
+        // Alternating switches in one call: every backend batches these requests together.
+        const users = Array.from({ length: 4 }, () => rng.normals(model.manifest.h));
+        const levels = [false, true, false, true];
+        const scored = await engine.score(users.map((e, b) => ({ user: { embedding: e }, items: ids, itemLevels: levels[b] })));
+        const ranked = await engine.rank(users.map((e, b) => ({ user: { embedding: e }, candidates: ids, k: 25, itemLevels: levels[b] })));
+        const everything = await engine.rank(users.map((e, b) => ({ user: { embedding: e }, k: 25, itemLevels: levels[b] })));
+        users.forEach((e, b) => {
+          const want = expectedScores(model, lambda, e, levels[b] ? items : plain, storage);
+          assertClose(scored[b].scores, want, `score, request ${b} (itemLevels ${levels[b]})`, tol[0], tol[1]);
+          const order = want.map((s, i) => ({ s, i })).sort((x, y) => y.s - x.s || x.i - y.i);
+          for (const result of [ranked[b], everything[b]]) {
+            result.items.forEach((got, t) => {
+              assert.ok(Math.abs(got.score - order[t].s) <= tol[0] + tol[1] * Math.abs(order[t].s), `request ${b}, rank ${t}: ${got.score} vs ${order[t].s}`);
+              assert.equal(got.score, scored[b].scores[ids.indexOf(got.id)], `request ${b}, rank ${t}: the ranked score is the scored one`);
+            });
+          }
+        });
+        // The offsets reorder these lists: the switch is not a no-op.
+        assert.notDeepEqual(ranked[0].items.map((i) => i.id), (await engine.rank([{ user: { embedding: users[0] }, candidates: ids, k: 25 }]))[0].items.map((i) => i.id));
+      });
+    }
+
     it('offset 0 (or absent) leaves every score bit for bit as without one; a republished offset replaces the old', async () => {
       const base = withPrior(smallModel({ seed: 191 }), 0);
       const items = randomItems(base, 200, 192);
@@ -86,6 +118,21 @@ describe('level offsets: bad input', () => {
       for (const bad of [Number.NaN, Infinity, 1001, '0.1' as unknown as number]) {
         await assert.rejects(engine.upsertItems([{ ...it, [key]: bad }]), (err: RalmError) => err.code === 'RALM_ERR_VALIDATION' && err.message.startsWith(`items[0].${key}: expected a finite number within ±1000`));
       }
+    }
+    await engine.close();
+  });
+
+  it('an itemLevels that is not true or false is a coded error naming the request and field', async () => {
+    const model = smallModel({ seed: 201 });
+    const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false });
+    const items = randomItems(model, 3, 202);
+    await engine.upsertItems(items);
+    const user = { embedding: new Rng(203).normals(model.manifest.h) };
+    for (const bad of ['false', 0, null]) {
+      const itemLevels = bad as unknown as boolean;
+      await assert.rejects(engine.rank([{ user, k: 2 }, { user, k: 2, itemLevels }]), (err: RalmError) => err.code === 'RALM_ERR_VALIDATION' && err.message.startsWith('requests[1].itemLevels: expected true or false'));
+      await assert.rejects(engine.score([{ user, items: [items[0].id], itemLevels }]), (err: RalmError) => err.code === 'RALM_ERR_VALIDATION' && err.message.startsWith('requests[0].itemLevels: expected true or false'));
+      assert.throws(() => engine.prepareRank({ user, k: 2, itemLevels }), (err: RalmError) => err.code === 'RALM_ERR_VALIDATION' && err.message.startsWith('itemLevels: expected true or false'));
     }
     await engine.close();
   });

@@ -117,6 +117,33 @@ describe('service routes', () => {
       if (enc === 'msgpack') assert.ok(s.data.scores instanceof Float32Array, 'vectors travel as Float32Array in MessagePack');
     });
 
+    it(`[${enc}] itemLevels: false leaves an item's level offset out of its score and rank; absent keeps it`, async () => {
+      const e = Float32Array.from({ length: H }, (_, i) => Math.cos(i + 2));
+      const probe = `levels-probe-${enc}`;
+      // An item opposite the user (cosines -1), published with a large offset: it tops the list
+      // only while the offset counts, and is last without it.
+      await engine.upsertItems([{ id: probe, centroids: Float32Array.from({ length: 2 * H }, (_, i) => -e[i % H]), clickers: 3, offset: 5 }]);
+      try {
+        const cands = [probe, 'demo-food-article-1', 'demo-music-article-0', 'demo-science-article-0'];
+        const scoreOf = async (body: Record<string, unknown>) => Array.from((await call('POST', '/v1/score', { user: { embedding: Array.from(e) }, items: [probe], ...body }, enc)).data.scores as ArrayLike<number>)[0];
+        const withOffset = await scoreOf({});
+        const without = await scoreOf({ itemLevels: false });
+        const [library] = await engine.score([{ user: { embedding: e }, items: [probe], itemLevels: false }]);
+        assert.equal(without, library.scores[0]);
+        assert.ok(Math.abs(withOffset - (without + 5)) < 1e-5, `${withOffset} vs ${without} + 5`);
+        const top = async (body: Record<string, unknown>) => (await call('POST', '/v1/recommend', { user: { embedding: Array.from(e) }, candidates: cands, k: 4, ...body }, enc)).data.items as Array<{ id: string; score: number }>;
+        assert.equal((await top({}))[0].id, probe);
+        assert.equal((await top({ itemLevels: true }))[0].id, probe);
+        const plain = await top({ itemLevels: false });
+        assert.equal(plain.at(-1)?.id, probe);
+        assert.equal(plain.find((i) => i.id === probe)?.score, without);
+        const [libraryRank] = await engine.rank([{ user: { embedding: e }, candidates: cands, k: 4, itemLevels: false }]);
+        assert.deepEqual(plain.map((i) => i.id), libraryRank.items.map((i) => i.id));
+      } finally {
+        await engine.removeItems([probe]);
+      }
+    });
+
     it(`[${enc}] an embedding sent as raw float32 bytes ranks as the same numbers do`, async () => {
       const e = Float32Array.from({ length: H }, (_, i) => Math.sin(i + 1));
       const asBytes = enc === 'msgpack' ? Buffer.from(e.buffer) : Array.from(e);
@@ -256,6 +283,8 @@ describe('service routes', () => {
     ['raw user features (the model has no user tower)', () => call('POST', '/v1/recommend', { user: { features: { region: 'x' } } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user\.features: model .* has no user tower/],
     ['two user forms', () => call('POST', '/v1/recommend', { user: { id: 'a', embedding: [1] } }, 'json'), 400, 'RALM_ERR_VALIDATION', /user: give exactly one of/],
     ['a bad k', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, k: 0 }, 'json'), 400, 'RALM_ERR_VALIDATION', /k: expected an integer >= 1/],
+    ['an itemLevels that is not a boolean (recommend)', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, itemLevels: 'off' }, 'json'), 400, 'RALM_ERR_VALIDATION', /^itemLevels: expected a boolean, got "off"/],
+    ['an itemLevels that is not a boolean (score)', () => call('POST', '/v1/score', { user: { id: 'demo-food-1' }, items: ['demo-food-article-1'], itemLevels: 0 }, 'msgpack'), 400, 'RALM_ERR_VALIDATION', /^itemLevels: expected a boolean, got 0/],
     ['a k given as a string (bodies are not coerced)', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' }, k: '5' }, 'msgpack'), 400, 'RALM_ERR_VALIDATION', /^k: expected an integer >= 1, got "5"/],
     ['an item id that is not a string', () => call('POST', '/v1/score', { user: { id: 'demo-food-1' }, items: ['demo-food-article-1', 7] }, 'json'), 400, 'RALM_ERR_VALIDATION', /^items\[1\]: expected an item id \(1 to 256 characters\), got 7/],
     ['a deadline header that is not a positive number', () => call('POST', '/v1/recommend', { user: { id: 'demo-food-1' } }, 'json', { 'x-ralm-deadline-ms': '-3' }), 400, 'RALM_ERR_VALIDATION', /^x-ralm-deadline-ms: expected a positive number of milliseconds/],

@@ -42,6 +42,8 @@ export interface RankShape {
   readonly beta: number;
   /** Per table slot, the popularity prior the scorer adds to the blend (ItemTable.priors); null for none. */
   readonly priors?: Float32Array | null;
+  /** The same without the level offsets (ItemTable.priorsFor(false)), for requests with `levels: false`. */
+  readonly priorsWithoutLevels?: Float32Array | null;
 }
 
 /** Work-list words a RankKernel keeps between batches (64 MB); a larger batch plans into an array of its own. */
@@ -101,7 +103,10 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
   const kept = scratch !== undefined && words <= scratch.maxWords;
   if (kept && scratch.work.length < words) scratch.work = new Uint32Array(Math.min(scratch.maxWords, Math.max(words, Math.ceil(scratch.work.length * 1.5))));
   const work = kept ? scratch.work.subarray(0, words) : new Uint32Array(words);
-  const priorBits = shape.priors ? new Uint32Array(shape.priors.buffer, shape.priors.byteOffset, shape.priors.length) : null;
+  const bitsOf = (p: Float32Array | null | undefined): Uint32Array | null => (p ? new Uint32Array(p.buffer, p.byteOffset, p.length) : null);
+  const priorBits = bitsOf(shape.priors);
+  const plainBits = bitsOf(shape.priorsWithoutLevels);
+  const bitsPerRequest = requests.map((r) => (r.levels === false ? plainBits : priorBits));
   let at = 0;
   for (let p = 0; p < pageCount; p++) {
     const base = p * spp;
@@ -109,13 +114,13 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
       for (let j = start[p]; j < start[p + 1]; j++) {
         const c = order[j];
         const s = slots[c];
-        const prior = priorBits ? priorBits[s] : 0; // written even when 0: the scratch holds an earlier batch's words
         for (let m = 0; m < members.length; m++, at += 4) {
           const ri = members[m];
+          const bits = bitsPerRequest[ri];
           work[at] = s - base;
           work[at + 1] = ri;
           work[at + 2] = offsets[ri] + c;
-          work[at + 3] = prior;
+          work[at + 3] = bits ? bits[s] : 0; // written even when 0: the scratch holds an earlier batch's words
         }
       }
     }
@@ -184,7 +189,7 @@ export class RankKernel {
     this.items.ensurePages(table);
     const plan = planRank(requests, {
       stride: table.stride, slotsPerPage: table.slotsPerPage, pageCount: table.pages.length, k: table.k, alpha: this.blend.alpha, beta: this.blend.beta,
-      i8Scales: this.int8 ? ItemMirror.int8ScalesAt(table) : 0, priors: table.priors,
+      i8Scales: this.int8 ? ItemMirror.int8ScalesAt(table) : 0, priors: table.priors, priorsWithoutLevels: table.priorsFor(false),
     }, this.scratch);
     const total = plan.offsets[requests.length];
     rt.write(this.users.ensure(plan.users.byteLength), 0, plan.users);

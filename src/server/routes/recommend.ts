@@ -3,11 +3,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { ServiceContext } from '../context.js';
 import { arrivalOf, checkDeadline, deadlineOf } from '../deadline.js';
-import { errors, ids, unknownValues, user } from '../schemas.js';
+import { errors, ids, itemLevels, unknownValues, user } from '../schemas.js';
 import { resolveUser, type UserBody } from '../user-input.js';
 
 interface RecommendRequest {
-  Body: { user: UserBody; k: number; candidates?: string[]; exclude?: string[] };
+  Body: { user: UserBody; k: number; candidates?: string[]; exclude?: string[]; itemLevels: boolean };
   Headers: { 'x-ralm-deadline-ms'?: number };
 }
 
@@ -21,7 +21,7 @@ const schema = {
   body: {
     type: 'object',
     title: 'recommend request object',
-    properties: { user, k: { type: 'integer', minimum: 1, default: 10 }, candidates: ids('item ids to rank (default: every servable item)'), exclude: ids('item ids never to return') },
+    properties: { user, k: { type: 'integer', minimum: 1, default: 10 }, candidates: ids('item ids to rank (default: every servable item)'), exclude: ids('item ids never to return'), itemLevels },
     required: ['user'],
   },
   response: {
@@ -48,7 +48,7 @@ export const recommendRoutes: FastifyPluginAsync<ServiceContext> = async (app, c
     return ctx.serving.hold(async (g) => {
       checkDeadline(deadline, reply);
       const { user, unknownValues } = await resolveUser(b.user, g.engine, ctx.store);
-      const pending = g.batcher.submit({ user, k: b.k, candidates: b.candidates, exclude: b.exclude }, deadline);
+      const pending = g.batcher.submit({ user, k: b.k, candidates: b.candidates, exclude: b.exclude, itemLevels: b.itemLevels }, deadline);
       // submit() resolved the ids to table slots before returning: drop the body's lists, so that
       // a request waiting for its batch does not keep 10,000 strings alive through collections.
       b.candidates = undefined;
