@@ -104,6 +104,11 @@ export interface RecommendEvalOptions {
    */
   itemLevels?: ItemLevelOptions | false;
   /**
+   * The fresh-candidates protocol's requests leave the level offsets out (`false`), as a feed of
+   * fresh items only may ask (RankRequest.itemLevels; docs/http-api.md); default true, as served.
+   */
+  freshItemLevels?: boolean;
+  /**
    * Also evaluate the trained RALM (the untrained one when run without it) with each level policy
    * of LEVEL_SWEEP (rows `… (levels: …)`, the same weights and clusters): with `validation`, how
    * they compare without a test row.
@@ -276,7 +281,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         if (!sampled.has(i)) sampled.set(i, l.length > maxSeeds ? rng.shuffle(l, maxSeeds).slice(0, maxSeeds) : l);
         return sampled.get(i) as number[];
       };
-      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(o.itemLevels) });
+      const rec = await RalmRecommender.create(v.name, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(o.itemLevels), freshItemLevels: o.freshItemLevels });
       try {
         await evalOne(rec, seed);
         if (scoresNewItems(v.name)) await newItems.ralm(rec, seed, o.newItemPlacebo ? knownUsers : undefined);
@@ -284,7 +289,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
         await rec.close();
       }
       for (const lambda of v.name === 'RALM' ? o.priorSweep ?? [] : []) {
-        const swept = await RalmRecommender.create(`RALM (λ = ${lambda})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { popularityPrior: lambda, levels: levels(o.itemLevels) });
+        const swept = await RalmRecommender.create(`RALM (λ = ${lambda})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { popularityPrior: lambda, levels: levels(o.itemLevels), freshItemLevels: o.freshItemLevels });
         try {
           await evalOne(swept, seed);
         } finally {
@@ -294,7 +299,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
       // The sweep runs on the trained RALM, or on the untrained one when it is run alone.
       const sweep = o.levelSweep && (v.name === 'RALM' || (v.name === 'RALM (untrained)' && !methods.has('RALM')));
       for (const [policy, lo] of sweep ? Object.entries(LEVEL_SWEEP).filter(([name]) => !o.levelPolicies || o.levelPolicies.includes(name)) : []) {
-        const swept = await RalmRecommender.create(`${v.name} (levels: ${policy})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(lo) });
+        const swept = await RalmRecommender.create(`${v.name} (levels: ${policy})`, s2.model, v.s1.x, sampleSeeds, ctx.candidates, seed, (i) => trainClickers.get(i)?.length ?? 0, { levels: levels(lo), freshItemLevels: o.freshItemLevels });
         try {
           await evalOne(swept, seed);
           await newItems.ralm(swept, seed, o.newItemPlacebo ? knownUsers : undefined);
@@ -328,7 +333,7 @@ export async function evalRecommend(options: RecommendEvalOptions): Promise<Reco
     settings: {
       seeds, ks, aucNegatives: o.aucNegatives, baselineEpochs: o.baselineEpochs ?? null, maxUsers: o.maxUsers, minTrainClicks: o.minTrainClicks, maxSeeds, trainShare: o.trainShare, validation: !!o.validation,
       fresh: { windowMs: freshWindow, stepMs: o.freshStepMs, minSeeds: o.freshMinSeeds, maxRequests: o.freshMaxRequests }, seedCounts: o.seedCounts, newItemSeeds: o.newItemSeeds,
-      itemLevels: o.itemLevels === false ? 'off' : { ...ITEM_LEVEL_DEFAULTS, ...o.itemLevels },
+      itemLevels: o.itemLevels === false ? 'off' : { ...ITEM_LEVEL_DEFAULTS, ...o.itemLevels }, freshItemLevels: o.freshItemLevels !== false,
       stage1: { ...o.stage1, log: undefined, onProgress: undefined }, stage2: { ...withDefaults(TRAIN_DEFAULTS.stage2, o.stage2 ?? {}), log: undefined, onProgress: undefined },
     },
     runs, summary: summarizeRuns(runs, { metrics: metricsShown }), fresh, newItems: newItemRows, training, tracking, seconds: (performance.now() - t0) / 1000, markdown,

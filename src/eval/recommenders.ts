@@ -51,6 +51,8 @@ export interface RalmRecommenderOptions {
    * re-clustering does: the sample is drawn from `users` (the users known before the cut).
    */
   levels?: { users: ArrayLike<number>; options?: ItemLevelOptions } | null;
+  /** The fresh-candidates protocol's requests keep the level offsets (default true) or, false, leave them out as a fresh-only feed may (RankRequest.itemLevels). */
+  freshItemLevels?: boolean;
 }
 
 /**
@@ -63,7 +65,7 @@ export class RalmRecommender implements Recommender, FreshScorer {
 
   private leveller: ItemLeveller | null = null;
 
-  private constructor(readonly name: string, readonly engine: RalmEngine, private readonly x: Float32Array, private readonly m: number, private readonly shrink: CentroidShrinkage | null) {}
+  private constructor(readonly name: string, readonly engine: RalmEngine, private readonly x: Float32Array, private readonly m: number, private readonly shrink: CentroidShrinkage | null, private readonly freshItemLevels = true) {}
 
   /** The mean look-alike embedding T(x) of `users` under `model`: the prior of a shrinkage. */
   static async meanLookalike(model: RalmModel, x: Float32Array, users: ArrayLike<number>): Promise<Float32Array> {
@@ -92,7 +94,7 @@ export class RalmRecommender implements Recommender, FreshScorer {
   /** The model's own λ and no shrinkage unless `opts` says otherwise. */
   static async create(name: string, model: RalmModel, x: Float32Array, seedsOf: (i: number) => ArrayLike<number>, items: Uint32Array, seed: number, clickersOf: (i: number) => number, opts: RalmRecommenderOptions = {}): Promise<RalmRecommender> {
     const engine = await RalmEngine.create(model, { backend: 'cpu', recoverDevice: false, popularityPrior: opts.popularityPrior });
-    const r = new RalmRecommender(name, engine, x, model.manifest.m, opts.shrink ?? null);
+    const r = new RalmRecommender(name, engine, x, model.manifest.m, opts.shrink ?? null, opts.freshItemLevels ?? true);
     if (opts.levels) {
       const lo = opts.levels.options ?? {};
       const users = levelSampleIds(Array.from(opts.levels.users, String), lo.sampleUsers ?? 200, lo.seed ?? 1).map(Number);
@@ -145,7 +147,7 @@ export class RalmRecommender implements Recommender, FreshScorer {
     const cents = await this.centroidsFor(slot.seeds, 1);
     await this.publish(cents.map((c, j) => ({ id: ids[j], centroids: c, clickers: slot.clickers[j] })));
     try {
-      const res = await this.engine.score(users.map((u) => ({ user: { universal: this.universal(u) }, items: ids })));
+      const res = await this.engine.score(users.map((u) => ({ user: { universal: this.universal(u) }, items: ids, itemLevels: this.freshItemLevels })));
       return res.map((r) => Float32Array.from(r.scores));
     } finally {
       await this.engine.removeItems(ids);

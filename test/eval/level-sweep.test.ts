@@ -1,7 +1,9 @@
 /**
  * `ralm eval --level-sweep [--level-policies …]`: one row per level-offset policy, the same weights
  * and clusters; the "off" row serves what `--item-levels off` serves, and a chosen subset runs
- * only the policies named.
+ * only the policies named. `--fresh-item-levels off` serves the fresh-candidates protocol's
+ * requests without offsets (itemLevels: false): its fresh rows equal the "off" policy's, every
+ * other protocol is unchanged.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,5 +29,18 @@ describe('ralm eval: a level-policy sweep', () => {
     assert.deepEqual(r.fresh.runs[1].metrics, off.fresh.runs[0].metrics);
     const newItem = (res: typeof r, method: string): number | undefined => res.newItems[0].auc[method]?.mean;
     assert.equal(newItem(r, 'RALM (untrained) (levels: off)'), newItem(off, 'RALM (untrained)'));
+  });
+
+  it('fresh requests without offsets: the fresh rows of publishing none, the other protocols as served', async () => {
+    const served = await evalRecommend(base);
+    const feed = await evalRecommend({ ...base, freshItemLevels: false });
+    const off = await evalRecommend({ ...base, itemLevels: false });
+    const strip = (m: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'msPerUser'));
+    assert.deepEqual(feed.fresh.runs[0].metrics, off.fresh.runs[0].metrics);
+    assert.notDeepEqual(feed.fresh.runs[0].metrics, served.fresh.runs[0].metrics, 'the offsets change this fresh protocol: the switch is not a no-op');
+    assert.deepEqual(strip(feed.runs[0].metrics), strip(served.runs[0].metrics));
+    assert.equal(feed.newItems[0].auc['RALM (untrained)']?.mean, served.newItems[0].auc['RALM (untrained)']?.mean);
+    assert.equal(feed.settings.freshItemLevels, false);
+    assert.equal(served.settings.freshItemLevels, true);
   });
 });

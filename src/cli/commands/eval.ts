@@ -33,6 +33,7 @@ const RECOMMEND_OPTIONS = {
   seedCounts: { flag: 'seed-counts', arg: 'N,…', default: asDefault(r.seedCounts), help: 'new items: evaluate after each of these numbers of seeds', parse: list(int()) },
   newItemSeeds: { flag: 'new-item-seeds', arg: 'known|any', default: r.newItemSeeds, help: 'new items: seeds are those of the first n clickers known before the cut, or all n', parse: oneOf(['known', 'any'] as const) },
   itemLevels: { flag: 'item-levels', arg: 'on|off', default: 'on', help: 'publish every RALM row\'s items with their level offsets, as served (docs/quality.md)', parse: oneOf(['on', 'off'] as const) },
+  freshItemLevels: { flag: 'fresh-item-levels', arg: 'on|off', default: 'on', help: 'fresh candidates: RALM rows\' requests keep the level offsets, or leave them out as a feed of fresh items only may (itemLevels: false)', parse: oneOf(['on', 'off'] as const) },
   newItemPlacebo: { flag: 'new-item-placebo', boolean: true, help: 'new items: also score each RALM row\'s placebo, the item published from as many random known users', parse: bool },
   levelSweep: { flag: 'level-sweep', boolean: true, help: 'also evaluate the trained RALM under each level-offset policy (rows "RALM (levels: …)"; with --validation: on no test row)', parse: bool },
   levelPolicies: { flag: 'level-policies', arg: 'NAME;…', defaultText: 'all', help: `with --level-sweep, only these policies (names hold commas: separate them by semicolons), of: ${Object.keys(LEVEL_SWEEP).join('; ')}`, parse: list(oneOf(Object.keys(LEVEL_SWEEP)), ';') },
@@ -62,7 +63,7 @@ const recommend = defineCommand({
     const stages = trainingStageOptions(v);
     const res = await evalRecommend({
       data: { ...data, synthetic: syntheticSize(v), allowFeatureLeakage: v.allowFeatureLeakage, onRead: showRead },
-      split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, itemLevels: v.itemLevels === 'off' ? false : undefined, levelSweep: v.levelSweep, levelPolicies: v.levelPolicies, newItemPlacebo: v.newItemPlacebo, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
+      split: v.split, trainShare: v.trainShare, validation: v.validation, priorSweep: v.priorSweep, itemLevels: v.itemLevels === 'off' ? false : undefined, freshItemLevels: v.freshItemLevels === 'on', levelSweep: v.levelSweep, levelPolicies: v.levelPolicies, newItemPlacebo: v.newItemPlacebo, baselineEpochs: given.has('epochs') && !given.has('baseline-epochs') ? undefined : v.baselineEpochs, seeds: v.seeds, maxUsers: v.maxUsers, methods: v.methods,
       freshWindowMs: v.freshWindow === undefined ? undefined : v.freshWindow * 3_600_000, freshMinSeeds: v.freshMinSeeds,
       minTrainClicks: v.minTrainClicks, ks: v.ks, aucNegatives: v.aucNegatives, maxSeeds: v.maxSeeds,
       stage1: { m, hidden: defaultHidden(m), merge: v.merge, epochs: v.epochs, patience: v.patience, validationShare: v.validationShare, maxTrainUsers: v.maxTrainUsers, ...stages.stage1 },
