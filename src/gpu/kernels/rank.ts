@@ -106,7 +106,11 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
   const bitsOf = (p: Float32Array | null | undefined): Uint32Array | null => (p ? new Uint32Array(p.buffer, p.byteOffset, p.length) : null);
   const priorBits = bitsOf(shape.priors);
   const plainBits = bitsOf(shape.priorsWithoutLevels);
-  const bitsPerRequest = requests.map((r) => (r.levels === false ? plainBits : priorBits));
+  // Per request: 1 adds prior + level offset, 0 the prior alone (itemLevels false). A batch that
+  // does not mix the two (the usual case) reads one array, as if there were one.
+  const withLevels = Uint8Array.from(requests, (r) => (r.levels === false ? 0 : 1));
+  const mixed = withLevels.some((v) => v !== withLevels[0]);
+  const firstBits = withLevels[0] === 1 ? priorBits : plainBits;
   let at = 0;
   for (let p = 0; p < pageCount; p++) {
     const base = p * spp;
@@ -114,13 +118,26 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
       for (let j = start[p]; j < start[p + 1]; j++) {
         const c = order[j];
         const s = slots[c];
+        // Read once per candidate, not per request; written even when 0: the scratch holds an earlier batch's words.
+        if (!mixed) {
+          const term = firstBits ? firstBits[s] : 0;
+          for (let m = 0; m < members.length; m++, at += 4) {
+            const ri = members[m];
+            work[at] = s - base;
+            work[at + 1] = ri;
+            work[at + 2] = offsets[ri] + c;
+            work[at + 3] = term;
+          }
+          continue;
+        }
+        const prior = priorBits ? priorBits[s] : 0;
+        const plain = plainBits ? plainBits[s] : 0;
         for (let m = 0; m < members.length; m++, at += 4) {
           const ri = members[m];
-          const bits = bitsPerRequest[ri];
           work[at] = s - base;
           work[at + 1] = ri;
           work[at + 2] = offsets[ri] + c;
-          work[at + 3] = bits ? bits[s] : 0; // written even when 0: the scratch holds an earlier batch's words
+          work[at + 3] = withLevels[ri] === 1 ? prior : plain;
         }
       }
     }
