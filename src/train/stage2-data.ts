@@ -53,6 +53,30 @@ export function shuffleFromEnd<T>(a: T[], rng: Rng): T[] {
   return a;
 }
 
+/**
+ * The items stage 2 trains on, from `items` (in their shuffled order): all of them when there are
+ * at most `max` (or no cap); else `max` of them, kept in the shuffled order: the first (`sample`,
+ * a seeded sample since the order is shuffled), those whose first click in `clickItems` (time
+ * order) comes last (`latest`), or a seeded draw without replacement in proportion to each item's
+ * clickers (`popular`: the items as the clicks weigh them, Efraimidis and Spirakis's keys
+ * u^(1/w)).
+ */
+export function chooseTrainingItems(items: TrainItem[], max: number | undefined, choice: 'sample' | 'latest' | 'popular', clickItems: ArrayLike<number>, rng: Rng): TrainItem[] {
+  if (max === undefined || items.length <= max) return items;
+  if (choice === 'sample') return items.slice(0, max);
+  let key: (t: TrainItem) => number;
+  if (choice === 'latest') {
+    const first = new Map<number, number>();
+    for (let j = 0; j < clickItems.length; j++) if (!first.has(clickItems[j])) first.set(clickItems[j], j);
+    key = (t) => first.get(t.item) ?? -1;
+  } else {
+    const keys = new Map(items.map((t) => [t, Math.log(1 - rng.next()) / Math.max(1, t.users.length)]));
+    key = (t) => keys.get(t) as number;
+  }
+  const kept = new Set(items.slice().sort((a, b) => key(b) - key(a) || a.item - b.item).slice(0, max));
+  return items.filter((t) => kept.has(t));
+}
+
 /** Draws indices in proportion to non-negative weights (cumulative sums, bisection); uniform when all are 0. */
 export class WeightedDraw {
   private readonly cumulative: Float64Array;

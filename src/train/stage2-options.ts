@@ -52,6 +52,12 @@ export interface Stage2Options {
    * aside), for logs whose epochs would otherwise take too long; the manifest records it.
    */
   maxItems?: number;
+  /**
+   * Which items `maxItems` keeps: a seeded `sample` of every period; the `latest`, those whose
+   * first training click comes last (for news, the articles nearest the held-out latest clicks);
+   * or a seeded draw weighted by clickers (`popular`: the items as often as the clicks name them).
+   */
+  itemChoice?: 'sample' | 'latest' | 'popular';
   dropout?: number;
   /**
    * How x is scaled before training; the scaling is linear, so it is folded into W_t and b_t on
@@ -117,7 +123,7 @@ export interface Stage2Options {
 /** The options that have a fixed default (h's is m, the input width; modelVersion's is built from h, m, k and seed). */
 export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
   'k' | 'attentionSize' | 'alpha' | 'beta' | 'learnBlend' | 'epochs' | 'batchSize' | 'learningRate' | 'objective' | 'loss' | 'negatives' | 'negativeSampling'
-  | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
+  | 'itemSampling' | 'logQ' | 'scale' | 'train' | 'seedShare' | 'minClickers' | 'maxSeeds' | 'maxTargets' | 'itemChoice' | 'dropout' | 'inputScaling' | 'init' | 'validationMetric' | 'validationShare'
   | 'patience' | 'seed' | 'dataset' | 'popularityPrior' | 'priorInLoss' | 'learnPriorInLoss' | 'pullToStart' | 'keepRule' | 'keepMargin' | 'keepAveraged' | 'sizeDiagnostic'>>>;
 
 /**
@@ -127,7 +133,7 @@ export type Stage2Defaults = Readonly<Required<Pick<Stage2Options,
  */
 export const STAGE2_DEFAULTS: Stage2Defaults = {
   k: 20, attentionSize: 32, alpha: 0.3, beta: 0.7, learnBlend: false, epochs: 10, batchSize: 256, learningRate: 1e-2, objective: 'users', loss: 'bce',
-  negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, dropout: 0.1,
+  negatives: 4, negativeSampling: 'uniform', itemSampling: 'uniform', logQ: false, scale: 5, train: 'all', seedShare: 0.5, minClickers: 10, maxSeeds: 200, maxTargets: 50, itemChoice: 'sample', dropout: 0.1,
   inputScaling: 'whiten', init: 'random', validationMetric: 'users', validationShare: 0.1, patience: 2, seed: 1, dataset: null, popularityPrior: 'auto', priorInLoss: false, learnPriorInLoss: false, pullToStart: 0,
   keepRule: 'best', keepMargin: KEEP_CHECK_DEFAULTS.margin, keepAveraged: false, sizeDiagnostic: false,
 };

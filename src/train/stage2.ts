@@ -43,7 +43,7 @@ import { tfReady } from './tf-kernels.js';
 import { blendLogit, blendOf, forwardScore, initParams, inputScaling, paramList, trainableParams, transform, type Centroids, type Params } from './stage2-model.js';
 import { groupLoss } from './stage2-loss.js';
 import { listwiseEpoch, pullToward } from './stage2-listwise.js';
-import { ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type TrainItem } from './stage2-data.js';
+import { chooseTrainingItems, ExampleSource, shuffledGroups, shuffleFromEnd, WeightedDraw, type TrainItem } from './stage2-data.js';
 import { ValidationSet, type PairScorer } from './stage2-validate.js';
 import { choosePrior, holdOutForRanking, type RankingValidation } from './stage2-ranking.js';
 import { checkKeep, keepCheckLine, type KeepCandidate, type KeepCheck } from './stage2-keep.js';
@@ -59,6 +59,9 @@ export type { ValidationMetric } from './stage2-validate.js';
 export { STAGE2_DEFAULTS, type Stage2Defaults, type Stage2Options } from './stage2-options.js';
 
 export { tfReady }; // TensorFlow.js on its WebAssembly backend (once per process); see tf-kernels.ts
+
+/** How the training items were chosen, for the log. */
+const ITEM_CHOICE_TEXT = { sample: 'a seeded sample', latest: 'those first clicked latest', popular: 'drawn by clickers' } as const;
 
 /** (user, left-out item) rows of x kept during stage 2 at most: 250,000 × m floats (64 MB at m = 64). */
 const X_WITHOUT_KEPT = 250_000;
@@ -97,8 +100,8 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   shuffleFromEnd(items, rng);
   const nVal = Math.max(1, Math.round(items.length * o.validationShare));
   const val = items.slice(0, nVal);
-  const train = o.maxItems !== undefined && items.length - nVal > o.maxItems ? items.slice(nVal, nVal + o.maxItems) : items.slice(nVal);
-  log(`stage 2: ${nu} users, ${train.length} training items, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}${o.logQ ? ', logQ-corrected' : ''}, ${o.itemSampling} item negatives, scale from ${o.scale}, training ${o.train}), validation by ${o.validationMetric === 'ranking' ? `prec@10 of ${ranking.rows} held-out latest clicks over ${ranking.candidates.length} items` : `${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`}`);
+  const train = chooseTrainingItems(items.slice(nVal), o.maxItems, o.itemChoice, clicks.item, new Rng(seed + 17));
+  log(`stage 2: ${nu} users, ${train.length} training items${o.maxItems !== undefined && train.length === o.maxItems ? ` (${ITEM_CHOICE_TEXT[o.itemChoice]})` : ''}, ${val.length} validation items (≥ ${minClickers} clickers), k = ${k}, h = ${h}; objective ${o.objective} (${o.loss}${o.logQ ? ', logQ-corrected' : ''}, ${o.itemSampling} item negatives, scale from ${o.scale}, training ${o.train}), validation by ${o.validationMetric === 'ranking' ? `prec@10 of ${ranking.rows} held-out latest clicks over ${ranking.candidates.length} items` : `${o.validationMetric} per ${o.validationMetric === 'items' ? 'user' : 'item'}`}`);
 
   // The listwise objective ranks what the validation ranks: every candidate item, those too
   // few-clicked to train on (or set aside for the item AUCs) as seeds-only negatives.

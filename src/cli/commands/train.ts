@@ -34,6 +34,7 @@ const OPTIONS = {
   stage2Epochs: TRAINING_OPTIONS.stage2Epochs,
   stage2Lr: TRAINING_OPTIONS.stage2Lr,
   stage2MaxItems: TRAINING_OPTIONS.stage2MaxItems,
+  stage2Items: TRAINING_OPTIONS.stage2Items,
   history: TRAINING_OPTIONS.history,
   stage1Init: TRAINING_OPTIONS.stage1Init,
   stage2Objective: TRAINING_OPTIONS.stage2Objective,

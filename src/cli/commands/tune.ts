@@ -46,6 +46,7 @@ const OPTIONS = {
   patience: TRAINING_OPTIONS.patience,
   maxTrainUsers: TRAINING_OPTIONS.maxTrainUsers,
   stage2MaxItems: TRAINING_OPTIONS.stage2MaxItems,
+  stage2Items: TRAINING_OPTIONS.stage2Items,
   ...SYNTHETIC_OPTIONS,
   out: { flag: 'out', arg: 'FILE.json', help: 'write the result (JSON)', parse: str() },
   report: { flag: 'report', arg: 'FILE.md', help: 'write the trials as a table (Markdown)', parse: str() },
