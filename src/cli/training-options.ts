@@ -6,7 +6,7 @@
 import { RANKING_VALIDATION_DEFAULTS, STAGE1_DEFAULTS, TRAIN_DEFAULTS } from '../train/defaults.js';
 import { STAGE2_DEFAULTS } from '../train/stage2-options.js';
 import type { DatasetKind } from '../data/open.js';
-import { asDefault, bool, int, num, oneOf, type OptionTable } from '../util/options.js';
+import { asDefault, bool, int, num, oneOf, UsageError, type OptionTable } from '../util/options.js';
 import { MAX_PRIOR_WEIGHT } from '../model/prior.js';
 
 /** `auto`, or λ as a number within ±MAX_PRIOR_WEIGHT. */
@@ -64,8 +64,9 @@ export function trainingStageOptions(v: {
   stage2Init: 'random' | 'identity'; stage2Scaling: 'none' | 'whiten' | 'standardize'; blend: 'fixed' | 'learned'; stage2Validation: 'ranking' | 'items' | 'users';
   stage2LogQ: 'on' | 'off'; stage2Scale: number; stage2Train: 'all' | 'attention' | 'bias'; stage2MaxTargets: number; popularityPrior?: number | 'auto';
   stage2Keep?: 'checked' | 'best'; stage2KeepMargin?: number; stage2KeepAveraged?: 'on' | 'off';
-  stage2PriorInLoss?: 'on' | 'off' | 'learned'; stage2Pull?: number; stage2HoldoutShare?: number; stage2HoldoutMax?: number; stage2SizeDiagnostic?: boolean; stage2Items?: 'sample' | 'latest' | 'popular';
+  stage2PriorInLoss?: 'on' | 'off' | 'learned'; stage2Pull?: number; stage2HoldoutShare?: number; stage2HoldoutMax?: number; stage2SizeDiagnostic?: boolean; stage2Items?: 'sample' | 'latest' | 'popular'; stage2MaxItems?: number;
 }): { stage1: { history: number; clickFactors: boolean }; stage2: { itemChoice: 'sample' | 'latest' | 'popular'; sizeDiagnostic: boolean; priorInLoss: boolean; learnPriorInLoss: boolean; pullToStart: number; holdout: { share?: number; maxPerUser?: number }; keepRule: 'checked' | 'best'; keepMargin: number; keepAveraged: boolean; popularityPrior: number | 'auto'; objective: 'items' | 'users' | 'both' | 'full'; loss: 'softmax' | 'bce'; negatives: number; itemSampling: 'uniform' | 'popularity'; logQ: boolean; scale: number; train: 'all' | 'attention' | 'bias'; maxTargets: number; init: 'random' | 'identity'; inputScaling: 'none' | 'whiten' | 'standardize'; learnBlend: boolean; validationMetric: 'ranking' | 'items' | 'users' } } {
+  if (v.stage2Items !== undefined && v.stage2Items !== 'sample' && v.stage2MaxItems === undefined) throw new UsageError(`--stage2-items ${v.stage2Items} applies with --stage2-max-items N (without the cap stage 2 trains on every item)`);
   return {
     stage1: { history: v.history, clickFactors: v.stage1Init === 'clicks' },
     stage2: {

@@ -83,6 +83,7 @@ export async function trainStage2(x: Float32Array, m: number, clicks: { user: Ar
   if (o.learnPriorInLoss && (o.objective !== 'full' || !o.priorInLoss)) throw new RalmError('RALM_ERR_VALIDATION', 'learnPriorInLoss: a learned λ needs the full objective with the prior in the loss', { field: 'learnPriorInLoss' });
   if (o.objective === 'full' && o.loss !== 'softmax') throw new RalmError('RALM_ERR_VALIDATION', `loss: the full objective is a softmax over every item, got ${o.loss}`, { field: 'loss' });
   if (o.logQ && (o.objective !== 'items' || o.loss !== 'softmax')) throw new RalmError('RALM_ERR_VALIDATION', `logQ: the correction applies to the items objective with the softmax loss, got ${o.objective} (${o.loss})`, { field: 'logQ' });
+  if (o.itemChoice !== 'sample' && o.maxItems === undefined) throw new RalmError('RALM_ERR_VALIDATION', `itemChoice: "${o.itemChoice}" chooses which items maxItems keeps; give maxItems`, { field: 'itemChoice' });
   const rng = new Rng(seed);
   const scaling = inputScaling(x, nu, m, o.inputScaling);
   x = scaling.apply(x);

@@ -146,6 +146,8 @@ describe('ralm usage errors', () => {
       [['train', '--out', 'm', 'shop.json', '--gen-seed', '2'], /^ralm: train: --gen-seed applies to synthetic only, not schema/, 'train'],
       [['train', '--out', 'm', '--allow-feature-leakage'], /^ralm: train: --allow-feature-leakage applies with --train-share or --cut/, 'train'],
       [['data', 'inspect', '--dataset', 'synthetic', '--as-of', '2024-01-02'], /^ralm: data inspect: --as-of applies to schema, movielens, globo only, not synthetic/, 'data inspect'],
+      [['train', '--out', 'm', '--stage2-items', 'latest'], /^ralm: --stage2-items latest applies with --stage2-max-items N/, 'train'],
+      [['eval', '--stage2-items', 'popular'], /^ralm: --stage2-items popular applies with --stage2-max-items N/, 'eval [recommend]'],
       [['info', 'extra'], /^ralm: info: unexpected argument "extra"/, 'info'],
     ];
     await mapLimit(cases, AT_ONCE, async ([args, message, usage]) => {

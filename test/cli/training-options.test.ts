@@ -24,3 +24,15 @@ describe('training options: the held-out share and the prior in the loss', () =>
     assert.throws(() => parseOptions(['--stage2-prior-in-loss', 'yes'], TRAINING_OPTIONS), /stage2-prior-in-loss/);
   });
 });
+
+describe('training options: which items a capped stage 2 trains on', () => {
+  it('defaults to a seeded sample, passes latest and popular through with the cap, and refuses them without it', () => {
+    assert.equal(trainingStageOptions(parseOptions([], TRAINING_OPTIONS).values).stage2.itemChoice, 'sample');
+    for (const choice of ['latest', 'popular'] as const) {
+      assert.equal(trainingStageOptions(parseOptions(['--stage2-items', choice, '--stage2-max-items', '400'], TRAINING_OPTIONS).values).stage2.itemChoice, choice);
+      assert.throws(() => trainingStageOptions(parseOptions(['--stage2-items', choice], TRAINING_OPTIONS).values), new RegExp(`--stage2-items ${choice} applies with --stage2-max-items`));
+    }
+    assert.equal(trainingStageOptions(parseOptions(['--stage2-items', 'sample'], TRAINING_OPTIONS).values).stage2.itemChoice, 'sample');
+    assert.throws(() => parseOptions(['--stage2-items', 'newest'], TRAINING_OPTIONS), /--stage2-items: expected one of sample, latest, popular/);
+  });
+});

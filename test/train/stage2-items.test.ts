@@ -5,6 +5,7 @@ import { trainStage2 } from '../../src/train/stage2.js';
 import { syntheticLog } from '../../src/data/synthetic.js';
 import { toCsr, userFactors } from '../../src/train/click-factors.js';
 import { Rng } from '../../src/util/rng.js';
+import { RalmError } from '../../src/util/errors.js';
 
 const item = (id: number, clickers = 1): TrainItem => ({ item: id, users: Array.from({ length: clickers }, (_, u) => u) });
 
@@ -58,5 +59,12 @@ describe('stage 2: which items a capped epoch trains on', () => {
     assert.ok(lines.latest.some((l) => /12 training items \(those first clicked latest\)/.test(l)), lines.latest.join('\n'));
     assert.ok(lines.popular.some((l) => /12 training items \(drawn by clickers\)/.test(l)), lines.popular.join('\n'));
     assert.ok(lines.sample.some((l) => /12 training items \(a seeded sample\)/.test(l)), lines.sample.join('\n'));
+  });
+
+  it('a choice other than the sample without maxItems is a coded error naming itemChoice', async () => {
+    const log = syntheticLog({ users: 100, items: 20, topics: 2, seed: 8 });
+    const x = userFactors(toCsr(log.userIds.length, log.itemIds.length, log.user, log.item), { rank: 4, seed: 2 });
+    await assert.rejects(trainStage2(x, 4, { user: log.user, item: log.item }, { epochs: 1, itemChoice: 'latest' }),
+      (e: unknown) => e instanceof RalmError && e.code === 'RALM_ERR_VALIDATION' && /itemChoice/.test(e.message));
   });
 });
