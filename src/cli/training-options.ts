@@ -31,7 +31,7 @@ export const TRAINING_OPTIONS = {
   maxTrainUsers: { flag: 'max-train-users', arg: 'N', defaultText: 'every user', help: 'stage 1 trains on a seeded sample of this many users\' clicks', parse: int() },
   stage2Epochs: { flag: 'stage2-epochs', arg: 'N', default: asDefault(STAGE2_DEFAULTS.epochs), help: 'stage 2 epochs at most', parse: int() },
   stage2Lr: { flag: 'stage2-lr', arg: 'X', default: asDefault(TRAIN_DEFAULTS.stage2.learningRate), help: 'stage 2 learning rate (Adam)', parse: num() },
-  stage2MaxItems: { flag: 'stage2-max-items', arg: 'N', defaultText: 'every item', help: 'stage 2 trains on a seeded sample of this many items', parse: int() },
+  stage2MaxItems: { flag: 'stage2-max-items', arg: 'N', defaultText: 'every item', help: 'stage 2 trains on this many items (which ones: --stage2-items)', parse: int() },
   stage2Items: { flag: 'stage2-items', arg: 'sample|latest|popular', default: STAGE2_DEFAULTS.itemChoice, help: 'with --stage2-max-items: a seeded sample of the training period\'s items, those first clicked latest, or a seeded draw weighted by clickers', parse: oneOf(['sample', 'latest', 'popular'] as const) },
   history: { flag: 'history', arg: 'N', default: asDefault(s1.history), help: 'stage 1: a field of each user\'s latest N clicked items (0: none)', parse: int(0) },
   stage1Init: { flag: 'stage1-init', arg: 'clicks|random', default: s1.clickFactors ? 'clicks' : 'random', help: 'stage 1 starts its item-id embeddings from click factors, or at random', parse: oneOf(['clicks', 'random'] as const) },
