@@ -107,7 +107,9 @@ export function planRank(requests: readonly PreparedRequest[], shape: RankShape,
   const priorBits = bitsOf(shape.priors);
   const plainBits = bitsOf(shape.priorsWithoutLevels);
   // Per request: 1 adds prior + level offset, 0 the prior alone (itemLevels false). A batch that
-  // does not mix the two (the usual case) reads one array, as if there were one.
+  // does not mix the two (the usual case) reads one array, as if there were one. The two loops
+  // below stay apart on purpose: one loop choosing per request costs the unmixed batch 1.2-1.3x
+  // (bench/plan-rank.ts, B = 16, N = 100,000: 8.0-8.7 ms against 6.6-6.7).
   const withLevels = Uint8Array.from(requests, (r) => (r.levels === false ? 0 : 1));
   const mixed = withLevels.some((v) => v !== withLevels[0]);
   const firstBits = withLevels[0] === 1 ? priorBits : plainBits;
